@@ -1,0 +1,60 @@
+"""modelcheck: verify Keras 3 models, as a library and a pytest plugin.
+
+    import modelcheck as mc
+    result = mc.check_output_shape(model, (None, 10))
+    assert result.passed, result.message
+
+Importing this package does not import Keras or TensorFlow; the check functions load them on
+first use (pytest imports the plugin in every run of everyone who installs the package).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .errors import ModelcheckError, SpecError, UserCodeError
+from .result import CheckFailed, CheckResult
+from .spec import ModelSpec
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it (imported on first access)
+_LAZY = {
+    "check_output_shape": "modelcheck.checks.shapes",
+    "check_param_count": "modelcheck.checks.params",
+    "check_gradient_flow": "modelcheck.checks.gradients",
+    "check_overfit_batch": "modelcheck.checks.training",
+    "check_learns_linear": "modelcheck.checks.training",
+    "check_loss_decrease": "modelcheck.checks.training",
+    "run_checks": "modelcheck.runner",
+    "run_spec": "modelcheck.runner",
+    "CHECKS": "modelcheck.checks",
+    "build_model": "modelcheck.modelinfo",
+    "count_params_unallocated": "modelcheck.modelinfo",
+    "expect": "modelcheck.declare",
+}
+
+__all__ = [
+    "CheckFailed",
+    "CheckResult",
+    "ModelSpec",
+    "ModelcheckError",
+    "SpecError",
+    "UserCodeError",
+    "__version__",
+    *sorted(_LAZY),
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'modelcheck' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

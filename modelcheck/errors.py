@@ -1,0 +1,287 @@
+"""Errors of modelcheck, and plain-words explanations of errors raised by the user's code.
+
+Students copy Keras 1/2 tutorials, so the common old spellings are recognised and explained
+with their Keras 3 replacement (see ../shared/seeds/README.md of the project).
+"""
+
+from __future__ import annotations
+
+import linecache
+import os
+import re
+import traceback
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Callable, TypeVar
+
+__all__ = [
+    "ModelcheckError",
+    "SpecError",
+    "UserCodeError",
+    "explain",
+    "user_frame",
+    "call_user_code",
+]
+
+T = TypeVar("T")
+
+
+class ModelcheckError(Exception):
+    """Base class of the errors modelcheck raises on purpose (not bugs)."""
+
+
+class SpecError(ModelcheckError, ValueError):
+    """An expectation (spec, spec file, assignment, check argument) is invalid.
+
+    The message names the place (file, key), the value received and the fix.
+    """
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What an error from user code means, and how to fix it."""
+
+    summary: str
+    hint: str
+
+
+# (exception type names, regex on the message, regex on the user's source line or None, explanation)
+_KNOWN: list[tuple[tuple[str, ...], str, str | None, Explanation]] = [
+    (
+        ("TypeError", "ValueError"),
+        r"units|output_dim",
+        r"output_dim\s*=",
+        Explanation(
+            "`Dense(output_dim=...)` is the Keras 1 spelling; Keras 3 calls it `units`.",
+            "write `layers.Dense(units=64)` (or `layers.Dense(64)`), and give the input size "
+            "with `keras.Input(shape=(100,))` instead of `input_dim=100`.",
+        ),
+    ),
+    (
+        ("ValueError", "TypeError", "AttributeError"),
+        r"border_mode|Convolution2D|Convolution1D|nb_filter|subsample",
+        None,
+        Explanation(
+            "`Convolution2D(64, 3, 3, border_mode=...)` is the Keras 1 spelling.",
+            "write `layers.Conv2D(64, (3, 3), padding=\"same\")`: one `kernel_size` argument "
+            "and `padding` instead of `border_mode`.",
+        ),
+    ),
+    (
+        ("ValueError", "TypeError"),
+        r"\{'lr'|lr\b",
+        r"\blr\s*=",
+        Explanation(
+            "optimizers no longer accept `lr=`.",
+            "write `learning_rate=`, e.g. `keras.optimizers.SGD(learning_rate=0.01)`.",
+        ),
+    ),
+    (
+        ("TypeError",),
+        r"nb_epoch",
+        None,
+        Explanation(
+            "`fit(nb_epoch=...)` is the Keras 1 spelling.",
+            "write `model.fit(x, y, epochs=10)`.",
+        ),
+    ),
+    (
+        ("AttributeError",),
+        r"predict_classes",
+        None,
+        Explanation(
+            "`model.predict_classes` was removed in Keras 2.6.",
+            "use `np.argmax(model.predict(x), axis=-1)` for a softmax output, or "
+            "`(model.predict(x) > 0.5).astype(int)` for a sigmoid output.",
+        ),
+    ),
+    (
+        ("AttributeError",),
+        r"predict_proba",
+        None,
+        Explanation(
+            "`model.predict_proba` was removed in Keras 2.6.",
+            "use `model.predict(x)`: it already returns the probabilities of a softmax/sigmoid output.",
+        ),
+    ),
+    (
+        ("ModuleNotFoundError", "ImportError"),
+        r"keras\.wrappers",
+        None,
+        Explanation(
+            "`keras.wrappers.scikit_learn` (KerasRegressor/KerasClassifier) was removed from Keras.",
+            "install the `scikeras` package and use `scikeras.wrappers.KerasRegressor`, or run "
+            "your own loop over hyper-parameters.",
+        ),
+    ),
+    (
+        ("ModuleNotFoundError", "ImportError"),
+        r"keras\.layers\.(core|embeddings|convolutional|recurrent|pooling|normalization)",
+        None,
+        Explanation(
+            "the `keras.layers.core` / `.embeddings` / `.convolutional` import paths are gone in Keras 3.",
+            "import every layer from `keras.layers`, e.g. `from keras.layers import Dense, Embedding, Conv2D`.",
+        ),
+    ),
+    (
+        ("ValueError",),
+        r"Unrecognized keyword arguments passed to (\w*Pooling\w*): \{'activation'",
+        None,
+        Explanation(
+            "pooling layers take no `activation` argument.",
+            "remove `activation=` from the pooling layer and put the activation on the layer before it, "
+            "or add `layers.Activation(\"relu\")`.",
+        ),
+    ),
+    (
+        ("TypeError",),
+        r"missing 1 required positional argument: 'kernel_size'",
+        None,
+        Explanation(
+            "a convolution layer needs a kernel size.",
+            "pass it after the number of filters, e.g. `layers.Conv2D(128, 1, strides=2)` for a 1x1 convolution.",
+        ),
+    ),
+    (
+        ("ValueError",),
+        r"Invalid filepath extension for saving|\.h5",
+        None,
+        Explanation(
+            "Keras 3 saves models in its native `.keras` format; HDF5 (`.h5`) is legacy.",
+            "write `model.save(\"model.keras\")` and load it with `keras.models.load_model(\"model.keras\")`.",
+        ),
+    ),
+    (
+        ("InvalidArgumentError", "IndexError", "ValueError"),
+        r"indices\[.*\] = \d+ is not in \[0, \d+\)",
+        None,
+        Explanation(
+            "a token id is larger than the Embedding's vocabulary.",
+            "the first argument of `Embedding` is the vocabulary size (`input_dim`), the second the "
+            "vector size (`output_dim`): `layers.Embedding(10000, 64)`, not `Embedding(64, 10000)`.",
+        ),
+    ),
+    (
+        ("ValueError", "TypeError"),
+        r"Unrecognized keyword arguments passed to (\w+): \{'(init|W_regularizer|b_regularizer|dropout_W|dropout_U)'",
+        None,
+        Explanation(
+            "this is a Keras 1 argument name.",
+            "Keras 3 spells them `kernel_initializer`, `kernel_regularizer`, `bias_regularizer`, "
+            "`dropout`, `recurrent_dropout`.",
+        ),
+    ),
+]
+
+_TOOL_DIRS = (
+    os.sep + "keras" + os.sep,
+    os.sep + "tensorflow" + os.sep,
+    os.sep + "tf_keras" + os.sep,
+    os.sep + "optree" + os.sep,
+    os.sep + "numpy" + os.sep,
+    os.sep + "_pytest" + os.sep,
+    os.sep + "pluggy" + os.sep,
+    os.path.dirname(os.path.abspath(__file__)) + os.sep,
+)
+
+
+def _is_user_file(filename: str) -> bool:
+    if filename.startswith("<frozen"):
+        return False
+    absolute = os.path.abspath(filename)
+    return not any(part in absolute for part in _TOOL_DIRS)
+
+
+def user_frame(tb: TracebackType | None) -> tuple[str, int, str] | None:
+    """The innermost traceback frame in the user's code: (file, line number, source line)."""
+    found = None
+    for frame, lineno in traceback.walk_tb(tb):
+        filename = frame.f_code.co_filename
+        if _is_user_file(filename):
+            found = (filename, lineno, linecache.getline(filename, lineno).strip())
+    return found
+
+
+def explain(exc: BaseException, source_line: str = "") -> Explanation | None:
+    """Recognise a Keras 1/2 spelling or a common mistake behind `exc`, if any."""
+    name = type(exc).__name__
+    text = str(exc)
+    for names, message_pattern, line_pattern, explanation in _KNOWN:
+        if name not in names:
+            continue
+        if line_pattern is not None:
+            if re.search(line_pattern, source_line) or re.search(line_pattern, text):
+                return explanation
+            continue
+        if re.search(message_pattern, text) or re.search(message_pattern, source_line):
+            return explanation
+    return None
+
+
+def _short(text: str, limit: int = 600) -> str:
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text).strip()  # Keras colours its messages
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class UserCodeError(ModelcheckError):
+    """The user's code raised, or returned something a check cannot use.
+
+    ``str(error)`` is the whole readable text; `message`, `hint` and `location` are kept apart
+    for results and reports.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        location: tuple[str, int, str] | None = None,
+        original: BaseException | None = None,
+    ) -> None:
+        self.message = message
+        self.hint = hint
+        self.location = location
+        self.original = original
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        text = self.message
+        if self.location is not None:
+            filename, lineno, line = self.location
+            text += f"\n  at {filename}:{lineno}: {line}"
+        if self.hint:
+            text += f"\nHint: {self.hint}"
+        return text
+
+    @classmethod
+    def from_exception(cls, exc: BaseException, doing: str) -> "UserCodeError":
+        """Wrap an exception raised while `doing` something with the user's code."""
+        location = user_frame(exc.__traceback__)
+        explanation = explain(exc, location[2] if location else "")
+        message = f"{doing} raised {type(exc).__name__}: {_short(str(exc))}"
+        hint = None
+        if explanation is not None:
+            message = f"{doing} raised {type(exc).__name__}: {explanation.summary}"
+            hint = explanation.hint
+        return cls(message, hint=hint, location=location, original=exc)
+
+
+def call_user_code(doing: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call `fn`; any exception becomes a `UserCodeError` that says what was being done.
+
+    `SystemExit` and `KeyboardInterrupt` from user code are turned into errors as well, so a
+    builder that calls ``sys.exit()`` cannot end the checking session.
+    """
+    try:
+        return fn(*args, **kwargs)
+    except ModelcheckError:
+        raise
+    except SystemExit as exc:
+        raise UserCodeError(
+            f"{doing} called sys.exit({exc.code!r})",
+            hint="a builder must return the model; remove the exit() call.",
+            location=user_frame(exc.__traceback__),
+            original=exc,
+        ) from exc
+    except Exception as exc:  # the user's code can raise anything; we report it, never hide it
+        raise UserCodeError.from_exception(exc, doing) from exc
