@@ -1,0 +1,1 @@
+"""The pytest plugin: ``pytest --modelcheck`` (hooks and options only; being written, issue 4)."""
