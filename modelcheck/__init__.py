@@ -29,7 +29,7 @@ _LAZY = {
     "check_loss_decrease": "modelcheck.checks.training",
     "run_checks": "modelcheck.runner",
     "run_spec": "modelcheck.runner",
-    "CHECKS": "modelcheck.checks",
+    "CHECKS": "modelcheck.registry",
     "build_model": "modelcheck.modelinfo",
     "count_params_unallocated": "modelcheck.modelinfo",
     "expect": "modelcheck.declare",

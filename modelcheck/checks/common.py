@@ -1,0 +1,93 @@
+"""What every check does the same way: resolve the model, seed, time, and turn errors in
+the user's code into an ``error`` result with a hint instead of a crash."""
+
+from __future__ import annotations
+
+import functools
+import time
+from typing import Any, Callable, TypeVar
+
+import keras
+import numpy as np
+
+from ..errors import UserCodeError, call_user_code
+from ..modelinfo import build_model, first_nonfinite_weight, flatten_outputs, output_names
+from ..result import CheckResult
+
+__all__ = ["check", "forward", "nonfinite_failure", "fmt"]
+
+F = TypeVar("F", bound=Callable[..., CheckResult])
+
+
+def check(name: str) -> Callable[[F], F]:
+    """Decorate a check function ``fn(model, ..., seed=0, **kwargs) -> CheckResult``.
+
+    The wrapper accepts a ``keras.Model`` or a builder callable (plus ``input_shape=`` for
+    subclassed models), seeds Keras and NumPy, times the check, and converts a
+    `UserCodeError` into a result with status ``error``.
+    """
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(model: Any, *args: Any, seed: int = 0, input_shape: Any = None, **kwargs: Any) -> CheckResult:
+            start = time.perf_counter()
+            try:
+                built = build_model(model, input_shape=input_shape)
+                keras.utils.set_random_seed(seed)
+                result = fn(built, *args, seed=seed, **kwargs)
+            except UserCodeError as exc:
+                message = exc.message
+                if exc.location is not None:
+                    filename, lineno, line = exc.location
+                    message += f" (at {filename}:{lineno}: {line})"
+                result = CheckResult.error(name, message, hint=exc.hint)
+            result.duration_s = time.perf_counter() - start
+            return result
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def forward(model: keras.Model, x: Any) -> list[np.ndarray]:
+    """Run the model in inference mode; outputs as a flat list of NumPy arrays."""
+    outputs = call_user_code("running the model on a synthetic batch", model, x, training=False)
+    return [keras.ops.convert_to_numpy(o) for o in flatten_outputs(outputs)]
+
+
+def nonfinite_failure(name: str, model: keras.Model, outputs: list[np.ndarray] | None = None) -> CheckResult | None:
+    """A failed result when weights or outputs hold NaN/Inf, saying where; else None."""
+    bad_weight = first_nonfinite_weight(model)
+    if bad_weight is not None:
+        return CheckResult.fail(
+            name,
+            f"weight {bad_weight} holds NaN or Inf values; every output computed from it is garbage",
+            expected="finite weights",
+            received=f"non-finite values in {bad_weight}",
+            hint="look for a division by zero or an overflow where the weights are set, "
+            "or a learning rate so large that training diverged.",
+        )
+    if outputs is not None:
+        names = output_names(model)
+        for i, out in enumerate(outputs):
+            if np.issubdtype(out.dtype, np.floating) and not np.all(np.isfinite(out)):
+                where = names[i] if i < len(names) else f"output {i}"
+                count = int((~np.isfinite(out)).sum())
+                return CheckResult.fail(
+                    name,
+                    f"output of layer {where!r} holds {count} NaN/Inf values among {out.size} "
+                    "on a finite synthetic batch",
+                    expected="finite outputs",
+                    received=f"{count} non-finite values",
+                    hint="a layer overflows or divides by zero (e.g. a log of 0 or exp of a large value).",
+                )
+    return None
+
+
+def fmt(value: float) -> str:
+    """A short human number: 3.8e-05, 0.123, 13.4."""
+    if value != value:  # NaN
+        return "NaN"
+    if value == 0 or 1e-3 <= abs(value) < 1e5:
+        return f"{value:.4g}"
+    return f"{value:.2g}"

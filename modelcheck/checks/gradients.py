@@ -1,0 +1,133 @@
+"""Gradient flow: every trainable variable gets a finite gradient that is not all zeros."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ..errors import call_user_code
+from ..modelinfo import flatten_outputs, layers_of, synthetic_inputs
+from ..objective import objective_for
+from ..result import CheckResult
+from .common import check, forward, nonfinite_failure
+
+__all__ = ["check_gradient_flow", "gradients"]
+
+NAME = "gradient_flow"
+
+
+def _owner(model: keras.Model) -> dict[int, keras.layers.Layer]:
+    """Map id(variable) -> the innermost layer that owns it."""
+    owners: dict[int, keras.layers.Layer] = {}
+    for layer in model._flatten_layers(include_self=False):  # innermost layers come last
+        for variable in layer.weights:
+            owners[id(variable)] = layer
+    return owners
+
+
+def gradients(model: keras.Model, x: Any, targets: list[np.ndarray], objective: Any) -> tuple[float, list[Any]]:
+    """One backward pass of the objective: (loss, gradient per trainable variable or None)."""
+    variables = model.trainable_variables
+
+    def backward() -> tuple[float, list[Any]]:
+        with tf.GradientTape() as tape:
+            predictions = flatten_outputs(model(x, training=True))
+            loss = objective.total(targets, predictions)
+            if model.losses:
+                loss = loss + tf.add_n([tf.cast(l, tf.float32) for l in model.losses])
+        return float(loss), tape.gradient(loss, variables)
+
+    return call_user_code("computing gradients through the model", backward)
+
+
+def _cause(layer: keras.layers.Layer | None, variable: Any, model: keras.Model, problem: str) -> str:
+    kind = type(layer).__name__ if layer is not None else "?"
+    if problem == "none":
+        if kind == "Lambda":
+            return "a Lambda layer cuts the graph (stop_gradient, a NumPy call or a cast to integers)"
+        return ("it is not connected to the loss: a layer after it cuts the gradient "
+                "(stop_gradient in a Lambda, an integer cast, argmax) or it is never used")
+    if problem == "zero":
+        zero_init = [l.name for l in layers_of(model)
+                     if type(getattr(l, "kernel_initializer", None)).__name__ == "Zeros"]
+        if zero_init:
+            return (f"layer(s) {', '.join(repr(n) for n in zero_init)} start with all-zero weights, "
+                    "so every unit computes the same thing and no gradient reaches back: use the default "
+                    "initializer (glorot_uniform / he_normal)")
+        return "its units are dead (e.g. every ReLU input negative) or a later layer multiplies by zero"
+    return "the loss or an activation overflows: check the learning rate and the loss function"
+
+
+@check(NAME)
+def check_gradient_flow(
+    model: keras.Model,
+    *,
+    output: Any = None,
+    batch_size: int = 8,
+    allow_frozen: bool = False,
+    seed: int = 0,
+) -> CheckResult:
+    """Run one backward pass on a synthetic batch and check every trainable variable.
+
+    The loss is the model's compiled loss if it has one, otherwise a loss suited to each
+    output (cross-entropy for softmax/sigmoid, MSE otherwise). Every trainable variable must
+    get a finite gradient that is not all zeros. A layer frozen with ``trainable = False``
+    fails too, unless `allow_frozen` (transfer learning freezes layers on purpose).
+
+    ``details["grad_norms"]`` holds the gradient norm per variable (``layer/kernel``).
+
+    Example::
+
+        result = check_gradient_flow(model)
+        assert result.passed, result.message
+    """
+    x = synthetic_inputs(model, batch_size, seed)
+    predictions = forward(model, x)
+    failure = nonfinite_failure(NAME, model, predictions)
+    if failure is not None:
+        return failure
+    objective = objective_for(model, predictions, output=output)
+    targets = objective.targets(predictions, seed)
+    loss, grads = gradients(model, x, targets, objective)
+    owners = _owner(model)
+    norms: dict[str, float] = {}
+    problems: list[str] = []
+    for variable, grad in zip(model.trainable_variables, grads):
+        layer = owners.get(id(variable))
+        label = f"{layer.name}/{variable.name}" if layer is not None else variable.path
+        if grad is None:
+            norms[label] = 0.0
+            problems.append(f"{label} gets no gradient: {_cause(layer, variable, model, 'none')}")
+            continue
+        value = keras.ops.convert_to_numpy(tf.convert_to_tensor(grad))
+        norm = float(np.linalg.norm(value))
+        norms[label] = norm
+        if not np.all(np.isfinite(value)):
+            problems.append(f"{label} gets a NaN/Inf gradient: {_cause(layer, variable, model, 'nonfinite')}")
+        elif norm == 0.0:
+            problems.append(f"{label} gets an all-zero gradient: {_cause(layer, variable, model, 'zero')}")
+    frozen = [layer for layer in layers_of(model) if not layer.trainable and layer.count_params()]
+    if frozen and not allow_frozen:
+        names = ", ".join(f"{l.name!r} ({l.count_params():,} weights)" for l in frozen)
+        problems.append(f"layer(s) {names} are frozen (trainable=False) and will never learn; "
+                        "set trainable=True, or pass allow_frozen=True if that is intended")
+    details = {"grad_norms": norms, "loss": loss, "loss_function": objective.describe(), "batch_size": batch_size}
+    if not model.trainable_variables and not frozen:
+        return CheckResult.fail(NAME, "the model has no trainable variables, so it cannot learn",
+                                expected="trainable variables", received=0, details=details)
+    if problems:
+        return CheckResult.fail(
+            NAME,
+            f"{len(problems)} problem(s) with the gradient of {objective.describe()}: " + "; ".join(problems),
+            expected="a finite, non-zero gradient for every trainable variable",
+            received={label: norms.get(label) for label in norms},
+            details=details,
+        )
+    return CheckResult.ok(
+        NAME, f"all {len(norms)} trainable variables get a finite, non-zero gradient "
+        f"(smallest norm {min(norms.values()):.3g} at {min(norms, key=norms.get)})",
+        expected="finite, non-zero gradients", received=norms, details=details,
+    )

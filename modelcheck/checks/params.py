@@ -1,0 +1,142 @@
+"""Parameter counts: total, trainable, non-trainable, per layer, and a budget."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import keras
+
+from ..analytic import format_count, layer_arithmetic
+from ..modelinfo import layers_of
+from ..result import CheckResult
+from .common import check
+
+__all__ = ["check_param_count", "counts", "explain_layer"]
+
+NAME = "param_count"
+_MAX_LAYERS_SHOWN = 8
+
+
+def counts(model: keras.Model) -> dict[str, int]:
+    """Total, trainable and non-trainable parameter counts (shared weights counted once)."""
+    trainable = sum(math.prod(v.shape) for v in model.trainable_weights)
+    non_trainable = sum(math.prod(v.shape) for v in model.non_trainable_weights)
+    return {"total": trainable + non_trainable, "trainable": trainable, "non_trainable": non_trainable}
+
+
+def explain_layer(layer: keras.layers.Layer) -> str:
+    """``dense: (784 + 1) x 300 = 235,500``, or the plain count for layers without a formula."""
+    arithmetic = layer_arithmetic(layer)
+    if arithmetic is not None:
+        return f"{layer.name}: {arithmetic.formula}"
+    return f"{layer.name} ({type(layer).__name__}): {format_count(layer.count_params())}"
+
+
+def _breakdown(layers: list[keras.layers.Layer]) -> str:
+    shown = [explain_layer(layer) for layer in layers if layer.count_params()][:_MAX_LAYERS_SHOWN]
+    more = sum(1 for layer in layers if layer.count_params()) - len(shown)
+    return "; ".join(shown) + (f"; and {more} more layers" if more > 0 else "")
+
+
+def _frozen_note(model: keras.Model) -> str:
+    frozen = [layer.name for layer in layers_of(model) if not layer.trainable and layer.count_params()]
+    return f" (frozen layers: {', '.join(frozen)})" if frozen else ""
+
+
+@check(NAME)
+def check_param_count(
+    model: keras.Model,
+    *,
+    total: int | None = None,
+    trainable: int | None = None,
+    non_trainable: int | None = None,
+    per_layer: dict[str, int] | list[int] | None = None,
+    max_params: int | None = None,
+    seed: int = 0,
+) -> CheckResult:
+    """Check parameter counts against expectations.
+
+    Args:
+        model: a ``keras.Model`` or a builder returning one.
+        total / trainable / non_trainable: expected counts (``None``: not checked).
+        per_layer: expected count per layer, by layer name or in layer order (input layers
+            excluded). A mismatch names the first layer that differs with its arithmetic,
+            e.g. ``dense: (784 + 1) x 300 = 235,500``.
+        max_params: a budget the total must not exceed.
+        seed: unused (no randomness); accepted so every check takes it.
+
+    Example::
+
+        check_param_count(model, total=266_610, per_layer={"dense": 235_500})
+    """
+    got = counts(model)
+    layers = layers_of(model)
+    details: dict[str, Any] = {
+        **got,
+        "layers": {layer.name: layer.count_params() for layer in layers},
+        "formulas": {layer.name: explain_layer(layer) for layer in layers},
+    }
+    expected = {k: v for k, v in (("total", total), ("trainable", trainable), ("non_trainable", non_trainable)) if v is not None}
+    if per_layer is not None:
+        expected["per_layer"] = per_layer
+
+    if max_params is not None and got["total"] > max_params:
+        return CheckResult.fail(
+            NAME,
+            f"the model has {format_count(got['total'])} parameters, over the budget of {format_count(max_params)}; "
+            f"largest layers: {_breakdown(sorted(layers, key=lambda l: -l.count_params()))}",
+            expected={"max_params": max_params}, received=got, details=details,
+        )
+
+    if per_layer is not None:
+        failure = _per_layer_failure(layers, per_layer, got, details)
+        if failure is not None:
+            return failure
+
+    labels = {"total": "parameters in total", "trainable": "trainable parameters", "non_trainable": "non-trainable parameters"}
+    for key, want in expected.items():
+        if key == "per_layer" or got[key] == want:
+            continue
+        difference = got[key] - want
+        return CheckResult.fail(
+            NAME,
+            f"Expected {format_count(want)} {labels[key]} but received {format_count(got[key])} "
+            f"({'+' if difference > 0 else '-'}{format_count(abs(difference))}){_frozen_note(model) if key != 'total' else ''}. "
+            f"Per layer: {_breakdown(layers)}",
+            expected=want, received=got[key], details=details,
+        )
+    summary = ", ".join(f"{format_count(got[k])} {labels[k]}" for k in ("total", "trainable", "non_trainable"))
+    return CheckResult.ok(NAME, summary + (" as expected" if expected else ""), expected=expected or None,
+                          received=got, details=details)
+
+
+def _per_layer_failure(layers: list[keras.layers.Layer], per_layer: dict[str, int] | list[int],
+                       got: dict[str, int], details: dict[str, Any]) -> CheckResult | None:
+    if isinstance(per_layer, dict):
+        by_name = {layer.name: layer for layer in layers}
+        missing = [name for name in per_layer if name not in by_name]
+        if missing:
+            return CheckResult.fail(
+                NAME, f"no layer named {missing[0]!r}; the layers are {', '.join(by_name)}",
+                expected=per_layer, received=details["layers"], details=details)
+        pairs = [(by_name[name], want) for name, want in per_layer.items()]
+        order = {layer.name: i for i, layer in enumerate(layers)}
+        pairs.sort(key=lambda pair: order[pair[0].name])
+    else:
+        if len(per_layer) != len(layers):
+            return CheckResult.fail(
+                NAME, f"expected {len(per_layer)} layers but the model has {len(layers)}: "
+                f"{', '.join(layer.name for layer in layers)}",
+                expected=list(per_layer), received=list(details["layers"].values()), details=details)
+        pairs = list(zip(layers, per_layer))
+    for position, (layer, want) in enumerate(pairs):
+        have = layer.count_params()
+        if have != want:
+            return CheckResult.fail(
+                NAME,
+                f"layer {layer.name!r} ({type(layer).__name__}) has {format_count(have)} parameters; "
+                f"expected {format_count(want)}. Its arithmetic: {explain_layer(layer)}",
+                expected=want, received=have, details={**details, "first_mismatch": layer.name},
+            )
+    return None

@@ -1,0 +1,184 @@
+"""Output shapes, finite outputs and the kind of output, on a real forward pass."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+
+from ..modelinfo import (
+    activation_of,
+    layers_of,
+    output_kinds,
+    output_layers,
+    output_names,
+    shape_str,
+    synthetic_inputs,
+)
+from ..result import CheckResult
+from .common import check, fmt, forward, nonfinite_failure
+
+__all__ = ["check_output_shape"]
+
+NAME = "output_shape"
+_TOLERANCE = 1e-3
+
+
+def _matches(expected: tuple[Any, ...], received: tuple[Any, ...]) -> bool:
+    """Shapes agree, with None in either as a wildcard."""
+    return len(expected) == len(received) and all(
+        e is None or r is None or e == r for e, r in zip(expected, received)
+    )
+
+
+def _expected_list(expected: Any, names: list[str]) -> list[tuple[Any, ...] | None]:
+    if expected is None:
+        return [None] * len(names)
+    if isinstance(expected, dict):
+        unknown = [k for k in expected if k not in names]
+        if unknown:
+            raise KeyError(f"no output named {unknown[0]!r}; the model's outputs are {names}")
+        return [tuple(expected[n]) if n in expected else None for n in names]
+    if expected and isinstance(expected[0], (list, tuple)):
+        return [tuple(s) for s in expected]
+    return [tuple(expected)]
+
+
+def _kind_problem(kind: str, values: np.ndarray, layer: keras.layers.Layer | None) -> str | None:
+    """Why `values` are not outputs of `kind`, in plain words; None when they are."""
+    if kind in ("probabilities", "binary"):
+        low, high = float(values.min()), float(values.max())
+        noun = "softmax" if kind == "probabilities" else "sigmoid"
+        if low < -_TOLERANCE or high > 1 + _TOLERANCE:
+            return f"outputs range from {fmt(low)} to {fmt(high)}, not within [0, 1]: is the {noun} missing?"
+        if kind == "probabilities":
+            sums = values.sum(axis=-1)
+            worst = float(sums.flat[np.argmax(np.abs(sums - 1).ravel())])
+            if abs(worst - 1) > _TOLERANCE * max(1, values.shape[-1] / 10):
+                return f"outputs sum to {fmt(worst)}, not 1 over the last axis: is the softmax missing?"
+        return None
+    activation = activation_of(layer)
+    if activation in ("softmax", "sigmoid"):
+        return (f"outputs are meant to be {kind} (unbounded) but layer {layer.name!r} applies {activation}: "
+                f"remove the {activation}, or declare the output as "
+                f"{'probabilities' if activation == 'softmax' else 'binary'}")
+    return None
+
+
+@check(NAME)
+def check_output_shape(
+    model: keras.Model,
+    expected: Any = None,
+    *,
+    output: Any = None,
+    layer_shapes: dict[str, tuple[Any, ...]] | list[tuple[Any, ...]] | None = None,
+    batch_size: int = 4,
+    seed: int = 0,
+) -> CheckResult:
+    """Check the model's output shape(s) statically and on a real forward pass.
+
+    Args:
+        model: a ``keras.Model`` or a builder returning one.
+        expected: the expected output shape with batch dimension, e.g. ``(None, 10)``; a list
+            of shapes for several outputs, or a dict by output name. ``None`` is a wildcard.
+        output: the expected kind of output: ``"probabilities"`` (softmax), ``"binary"``
+            (sigmoid), ``"logits"`` or ``"regression"``; one per output, or a dict by name.
+        layer_shapes: expected output shapes of layers, by layer name or in layer order.
+        batch_size: the size of the synthetic batch.
+        seed: seeds the synthetic input.
+
+    Outputs must also be finite. Example::
+
+        result = check_output_shape(model, (None, 10), output="probabilities")
+    """
+    names = output_names(model)
+    layers = output_layers(model)
+    x = synthetic_inputs(model, batch_size, seed)
+    outputs = forward(model, x)
+    if len(names) != len(outputs):
+        names = [f"output_{i}" for i in range(len(outputs))]
+        layers = [None] * len(outputs)
+    received = [tuple(None if i == 0 else d for i, d in enumerate(o.shape)) for o in outputs]
+    details: dict[str, Any] = {"outputs": {n: list(s) for n, s in zip(names, received)}, "batch_size": batch_size}
+
+    failure = nonfinite_failure(NAME, model, outputs)
+    if failure is not None:
+        failure.details.update(details)
+        return failure
+
+    try:
+        wanted = _expected_list(expected, names)
+    except KeyError as exc:
+        return CheckResult.fail(NAME, str(exc.args[0]), expected=expected, received=details["outputs"], details=details)
+    if expected is not None and len(wanted) != len(received):
+        return CheckResult.fail(
+            NAME,
+            f"expected {len(wanted)} output(s) but the model has {len(received)}: {', '.join(names)}",
+            expected=expected, received=[list(s) for s in received], details=details,
+        )
+    for name, want, got, out in zip(names, wanted, received, outputs):
+        if out.shape[0] != batch_size:
+            return CheckResult.fail(
+                NAME,
+                f"output {name!r} has {out.shape[0]} rows for a batch of {batch_size} inputs: "
+                "a Reshape or Flatten mixes the batch dimension",
+                expected=batch_size, received=int(out.shape[0]), details=details,
+            )
+        if want is not None and not _matches(want, got):
+            return CheckResult.fail(
+                NAME,
+                f"Expected output shape {shape_str(want)} but received {shape_str(got)} from layer {name!r}",
+                expected=list(want), received=list(got), details=details,
+            )
+
+    layer_failure = _check_layer_shapes(model, layer_shapes, details)
+    if layer_failure is not None:
+        return layer_failure
+
+    if output is not None:
+        kinds = output_kinds(model, output, n_outputs=len(outputs))
+        for name, kind, layer, out in zip(names, kinds, layers, outputs):
+            problem = _kind_problem(kind, out, layer)
+            if problem is not None:
+                return CheckResult.fail(NAME, f"output {name!r}: {problem}", expected=kind,
+                                        received={"min": float(out.min()), "max": float(out.max())}, details=details)
+
+    shown = ", ".join(shape_str(s) for s in received)
+    return CheckResult.ok(NAME, f"output shape {shown} as expected" if expected is not None else f"output shape {shown}",
+                          expected=expected, received=[list(s) for s in received], details=details)
+
+
+def _check_layer_shapes(model: keras.Model, layer_shapes: Any, details: dict[str, Any]) -> CheckResult | None:
+    if layer_shapes is None:
+        return None
+    layers = layers_of(model)
+    pairs: list[tuple[str, Any]] = []
+    if isinstance(layer_shapes, dict):
+        by_name = {layer.name: layer for layer in layers}
+        for key, want in layer_shapes.items():
+            if key not in by_name:
+                return CheckResult.fail(NAME, f"no layer named {key!r}; the layers are {', '.join(by_name)}",
+                                        expected=key, received=list(by_name), details=details)
+            pairs.append((key, want))
+    else:
+        if len(layer_shapes) != len(layers):
+            return CheckResult.fail(
+                NAME, f"expected {len(layer_shapes)} layers but the model has {len(layers)}: "
+                f"{', '.join(layer.name for layer in layers)}",
+                expected=len(layer_shapes), received=len(layers), details=details)
+        pairs = [(layer.name, want) for layer, want in zip(layers, layer_shapes)]
+    by_name = {layer.name: layer for layer in layers}
+    layer_details = details.setdefault("layers", {})
+    for key, want in pairs:
+        try:
+            got = tuple(by_name[key].output.shape)
+        except (AttributeError, ValueError):
+            continue  # shared layers or subclassed models have no single output shape
+        layer_details[key] = list(got)
+        if not _matches(tuple(want), got):
+            return CheckResult.fail(
+                NAME, f"layer {key!r}: Expected output shape {shape_str(tuple(want))} but received {shape_str(got)}",
+                expected=list(want), received=list(got), details=details)
+    return None
+

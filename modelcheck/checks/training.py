@@ -1,0 +1,257 @@
+"""Training checks: overfit one batch, learn y = 2x - 1, and loss decrease.
+
+All three run the shared engine (one compiled step loop) on a fresh optimizer and restore
+the model's weights afterwards.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import keras
+import numpy as np
+
+from ..engine import TrainingRun, fresh_optimizer, preserved_weights, train
+from ..modelinfo import input_infos, layers_of, synthetic_inputs
+from ..objective import Objective, objective_for
+from ..result import CheckResult
+from .common import check, fmt, forward, nonfinite_failure
+
+__all__ = ["check_overfit_batch", "check_learns_linear", "check_loss_decrease"]
+
+DOCUMENT_X = (-1.0, 0.0, 1.0, 2.0, 3.0, 4.0)
+
+
+def _run_details(run: TrainingRun) -> dict[str, Any]:
+    return {"loss_history": run.losses, "steps": run.steps, "stopped": run.stopped,
+            "seconds": round(run.seconds, 3), "optimizer": run.optimizer}
+
+
+def _stopped_note(run: TrainingRun, max_steps: int, timeout_s: float | None) -> str:
+    if run.stopped == "timeout":
+        return f"stopped by the {timeout_s:g} s timeout after {run.steps} steps"
+    if run.stopped == "non_finite":
+        return f"the loss became NaN/Inf at step {next(i for i, v in enumerate(run.losses) if not math.isfinite(v))}"
+    return f"within the budget of {max_steps} steps"
+
+
+def _prepare(model: keras.Model, output: Any, batch_size: int, seed: int,
+             x: Any = None, y: Any = None) -> tuple[Any, list[np.ndarray], Objective] | CheckResult:
+    """The batch and objective for a training check, or a failed result for non-finite values."""
+    if x is None:
+        x = synthetic_inputs(model, batch_size, seed)
+    predictions = forward(model, x)
+    failure = nonfinite_failure("training", model, predictions)
+    if failure is not None:
+        return failure
+    objective = objective_for(model, predictions, output=output)
+    targets = objective.targets(predictions, seed) if y is None else [np.asarray(t) for t in (y if isinstance(y, list) else [y])]
+    return x, targets, objective
+
+
+@check("overfit_batch")
+def check_overfit_batch(
+    model: keras.Model,
+    *,
+    output: Any = None,
+    batch_size: int = 8,
+    max_steps: int = 500,
+    loss_threshold: float = 0.05,
+    learning_rate: float | None = None,
+    timeout_s: float | None = 60.0,
+    seed: int = 0,
+) -> CheckResult:
+    """Train on one small synthetic batch until the model has memorised it.
+
+    Classification outputs must reach 100% batch accuracy; when any output is a regression
+    (or logits with real targets), the loss must also fall below `loss_threshold`. Uses a
+    fresh copy of the model's compiled optimizer, else Adam; `learning_rate` overrides its
+    rate. ``details["loss_history"]`` holds the loss at every step.
+    """
+    name = "overfit_batch"
+    prepared = _prepare(model, output, batch_size, seed)
+    if isinstance(prepared, CheckResult):
+        prepared.check = name
+        return prepared
+    x, targets, objective = prepared
+    regression = any(not loss.classification for loss in objective.losses)
+
+    def memorised(run: TrainingRun) -> bool:
+        if regression and run.final_loss > loss_threshold:
+            return False
+        accuracy = objective.accuracy(targets, forward(model, x))
+        return accuracy is None or accuracy >= 1.0
+
+    with preserved_weights(model):
+        optimizer = fresh_optimizer(model, learning_rate=learning_rate)
+        run = train(model, x, targets, objective, optimizer, max_steps=max_steps, stop=memorised, timeout_s=timeout_s)
+        accuracy = objective.accuracy(targets, forward(model, x))
+    details = {**_run_details(run), "loss_function": objective.describe(), "batch_size": batch_size,
+               "accuracy": accuracy, "loss_threshold": loss_threshold if regression else None}
+    expected = "100% batch accuracy" if not regression else f"loss below {fmt(loss_threshold)}"
+    if regression and accuracy is not None:
+        expected += " and 100% batch accuracy"
+    got = f"loss {fmt(run.final_loss)}" + (f", accuracy {accuracy:.0%}" if accuracy is not None else "")
+    if run.stopped == "converged":
+        return CheckResult.ok(name, f"memorised a batch of {batch_size} in {run.steps} steps ({got}) with {run.optimizer}",
+                              expected=expected, received=got, details=details)
+    return CheckResult.fail(
+        name,
+        f"could not memorise a batch of {batch_size} samples: expected {expected}, received {got} "
+        f"({_stopped_note(run, max_steps, timeout_s)}, {run.optimizer}, loss {objective.describe()}); "
+        f"loss went {fmt(run.losses[0]) if run.losses else '?'} -> {fmt(run.final_loss)}",
+        expected=expected, received=got, details=details,
+        hint="a model that cannot overfit 8 samples has a bug: a wrong loss for the output, a learning rate "
+        "far too small or too large, frozen or disconnected layers, or too little capacity.",
+    )
+
+
+def _reshape_x(model: keras.Model, values: Sequence[float]) -> np.ndarray:
+    infos = input_infos(model)
+    if len(infos) != 1:
+        raise ValueError("learns_linear needs a model with exactly one input")
+    shape = [1 if d is None else d for d in infos[0].shape[1:]]
+    if math.prod(shape) != 1:
+        raise ValueError(f"learns_linear needs one number per sample; the model's input shape is {infos[0].shape}")
+    return np.asarray(values, dtype="float32").reshape((len(values), *shape))
+
+
+def _single_dense(model: keras.Model) -> keras.layers.Dense | None:
+    weighted = [layer for layer in layers_of(model) if layer.weights]
+    if len(weighted) == 1 and isinstance(weighted[0], keras.layers.Dense) and weighted[0].units == 1:
+        return weighted[0]
+    return None
+
+
+@check("learns_linear")
+def check_learns_linear(
+    model: keras.Model,
+    *,
+    slope: float = 2.0,
+    intercept: float = -1.0,
+    x: Sequence[float] = DOCUMENT_X,
+    steps: int = 500,
+    learning_rate: float = 0.01,
+    max_mse: float = 1e-3,
+    predict_at: float = 5.0,
+    prediction_tolerance: float = 0.05,
+    weight_tolerance: float = 0.05,
+    timeout_s: float | None = 60.0,
+    seed: int = 0,
+) -> CheckResult:
+    """The experiment of document 002: learn y = slope * x + intercept from six points.
+
+    Trains with SGD (`learning_rate`) on mean squared error for `steps` full-batch steps,
+    then requires: mean squared error at most `max_mse` on the points, the prediction at
+    `predict_at` within `prediction_tolerance` of the line, and for a single Dense(1) model,
+    w and b within `weight_tolerance` of slope and intercept. A model that cannot represent a
+    line (ReLU or sigmoid output, no bias) fails. Details hold the data, the loss history,
+    the predictions and the learned w and b.
+    """
+    name = "learns_linear"
+    try:
+        x_train = _reshape_x(model, x)
+        x_new = _reshape_x(model, [predict_at])
+    except ValueError as exc:
+        return CheckResult.fail(name, str(exc), expected="one input of one number", received=str(exc))
+    y_train = (slope * np.asarray(x, dtype="float32") + intercept).reshape(-1, 1)
+    predictions = forward(model, x_train)
+    failure = nonfinite_failure(name, model, predictions)
+    if failure is not None:
+        return failure
+    if len(predictions) != 1 or int(np.prod(predictions[0].shape[1:])) != 1:
+        return CheckResult.fail(name, f"learns_linear needs one output number per sample; received shape "
+                                f"{list(predictions[0].shape)}", expected="(None, 1)", received=list(predictions[0].shape))
+    objective = Objective(objective_for(model, predictions, output="regression", use_compiled=False).losses)
+    y_target = [y_train.reshape(predictions[0].shape)]
+    with preserved_weights(model):
+        optimizer = keras.optimizers.SGD(learning_rate=learning_rate)
+        run = train(model, x_train, y_target, objective, optimizer, max_steps=steps, timeout_s=timeout_s)
+        fitted = forward(model, x_train)[0].reshape(-1)
+        at_new = float(forward(model, x_new)[0].reshape(-1)[0])
+        dense = _single_dense(model)
+        if dense is not None:
+            w = float(keras.ops.convert_to_numpy(dense.kernel).reshape(-1)[0])
+            b = float(keras.ops.convert_to_numpy(dense.bias).reshape(-1)[0]) if dense.use_bias else 0.0
+        else:
+            w, b = (float(v) for v in np.polyfit(np.asarray(x, dtype="float64"), fitted.astype("float64"), 1))
+    mse = float(np.mean((fitted - y_train.reshape(-1)) ** 2))
+    target_new = slope * predict_at + intercept
+    learned = f"y = {w:.4g}x {'-' if b < 0 else '+'} {abs(b):.4g}"
+    details = {**_run_details(run), "x": list(map(float, x)), "y": y_train.reshape(-1).tolist(),
+               "predictions": fitted.tolist(), "w": w, "b": b, "mse": mse, "predict_at": predict_at,
+               "prediction": at_new, "single_dense": dense is not None, "slope": slope, "intercept": intercept}
+    expected = {"mse": max_mse, "prediction": target_new, "w": slope, "b": intercept}
+    received = {"mse": mse, "prediction": at_new, "w": w, "b": b}
+    problems = []
+    if not math.isfinite(mse) or mse > max_mse:
+        problems.append(f"mean squared error {fmt(mse)} on the six points (expected at most {fmt(max_mse)})")
+    if not abs(at_new - target_new) <= prediction_tolerance:
+        problems.append(f"predicts {at_new:.4g} at x = {predict_at:g} (expected {target_new:g} ± {prediction_tolerance:g})")
+    if dense is not None and not (abs(w - slope) <= weight_tolerance and abs(b - intercept) <= weight_tolerance):
+        problems.append(f"w = {w:.4g}, b = {b:.4g} (expected {slope:g} and {intercept:g} ± {weight_tolerance:g})")
+    if dense is not None and not dense.use_bias:
+        problems.append("the Dense layer has no bias (use_bias=False), so the line must pass through 0")
+    if problems:
+        return CheckResult.fail(
+            name, f"learned {learned} instead of y = {slope:g}x {'-' if intercept < 0 else '+'} {abs(intercept):g}: "
+            + "; ".join(problems) + f" after {run.steps} SGD steps", expected=expected, received=received, details=details,
+            hint="a line needs a linear output (no ReLU/sigmoid on the last layer) and a bias; "
+            "a loss that explodes needs a smaller learning rate.")
+    return CheckResult.ok(name, f"learned {learned} (mse {fmt(mse)}; predicts {at_new:.4g} at x = {predict_at:g}) "
+                          f"in {run.steps} SGD steps", expected=expected, received=received, details=details)
+
+
+@check("loss_decrease")
+def check_loss_decrease(
+    model: keras.Model,
+    *,
+    output: Any = None,
+    steps: int = 50,
+    min_decrease: float = 0.1,
+    batch_size: int = 32,
+    learning_rate: float | None = None,
+    x: Any = None,
+    y: Any = None,
+    timeout_s: float | None = 60.0,
+    seed: int = 0,
+) -> CheckResult:
+    """Train for `steps` steps on one synthetic (or given) batch; the loss must fall by at
+    least `min_decrease` (a fraction of the initial loss).
+
+    Also reports the initial loss against its expected value where one is known
+    (ln(n_classes) for softmax cross-entropy, ln 2 for a sigmoid unit).
+    """
+    name = "loss_decrease"
+    prepared = _prepare(model, output, batch_size, seed, x=x, y=y)
+    if isinstance(prepared, CheckResult):
+        prepared.check = name
+        return prepared
+    x, targets, objective = prepared
+    with preserved_weights(model):
+        optimizer = fresh_optimizer(model, learning_rate=learning_rate)
+        run = train(model, x, targets, objective, optimizer, max_steps=steps, timeout_s=timeout_s)
+    details = {**_run_details(run), "loss_function": objective.describe(), "batch_size": batch_size,
+               "initial_loss": run.losses[0] if run.losses else None,
+               "expected_initial_loss": objective.expected_initial}
+    first = run.losses[0]
+    tail = run.losses[-min(5, len(run.losses)):]
+    last = float(np.mean(tail)) if all(math.isfinite(v) for v in tail) else float("nan")
+    decrease = (first - last) / abs(first) if first and math.isfinite(first) and math.isfinite(last) else float("nan")
+    details["decrease"] = decrease
+    init_note = ""
+    if objective.expected_initial is not None:
+        init_note = f"; initial loss {fmt(first)} (expected about {fmt(objective.expected_initial)} for an untrained model)"
+    received = f"{fmt(first)} -> {fmt(last)}"
+    if math.isfinite(decrease) and decrease >= min_decrease:
+        return CheckResult.ok(name, f"loss fell {decrease:.0%} in {run.steps} steps ({received}){init_note}",
+                              expected=f"a decrease of at least {min_decrease:.0%}", received=received, details=details)
+    why = _stopped_note(run, steps, timeout_s) if run.stopped in ("timeout", "non_finite") else f"after {run.steps} steps"
+    change = f"{decrease:+.1%}" if math.isfinite(decrease) else "NaN"
+    return CheckResult.fail(
+        name, f"loss went {received} ({change}) {why} with {run.optimizer}; expected a decrease of at least "
+        f"{min_decrease:.0%}{init_note}", expected=f"a decrease of at least {min_decrease:.0%}", received=received,
+        details=details,
+        hint="a loss that grows or turns NaN usually means a learning rate too large; a flat loss means no "
+        "gradient reaches the weights (frozen layers, a wrong loss for the output) or a learning rate too small.")

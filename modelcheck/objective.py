@@ -1,0 +1,192 @@
+"""The loss a check trains or differentiates, with synthetic targets that fit it.
+
+A model's compiled loss is used when it has one; otherwise a loss suited to each output's
+kind: cross-entropy for softmax/sigmoid outputs, mean squared error otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import keras
+import numpy as np
+from keras import ops
+
+from .errors import UserCodeError
+from .modelinfo import output_kinds, output_names
+
+__all__ = ["OutputLoss", "Objective", "objective_for"]
+
+# target kinds
+SPARSE = "sparse"  # integer class ids
+ONE_HOT = "one_hot"
+BINARY = "binary"  # 0/1 per unit
+REAL = "real"  # N(0, 1)
+
+
+@dataclass
+class OutputLoss:
+    """The loss of one output: its function, weight, target kind and a readable name."""
+
+    name: str
+    function: Callable[[Any, Any], Any]
+    weight: float
+    targets: str
+    kind: str  # the output kind: probabilities, binary, logits, regression
+    output: str  # the output's name
+
+    @property
+    def classification(self) -> bool:
+        return self.targets in (SPARSE, ONE_HOT, BINARY)
+
+
+def _loss_name(identifier: Any) -> str:
+    if isinstance(identifier, str):
+        return identifier
+    if isinstance(identifier, keras.losses.Loss):
+        return type(identifier).__name__
+    return getattr(identifier, "__name__", type(identifier).__name__)
+
+
+def _target_kind(name: str, kind: str) -> str:
+    snake = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_").lower()
+    if "sparse" in snake:
+        return SPARSE
+    if "categorical" in snake or snake in ("kl_divergence", "kld", "kullback_leibler_divergence", "poisson_categorical"):
+        return ONE_HOT
+    if "binary" in snake or "hinge" in snake:
+        return BINARY
+    return REAL
+
+
+def _mean_reduced(function: Callable[..., Any]) -> Callable[[Any, Any], Any]:
+    if isinstance(function, keras.losses.Loss):
+        return function
+    return lambda y_true, y_pred: ops.mean(function(y_true, y_pred))
+
+
+def _default_loss(kind: str) -> tuple[Any, str]:
+    if kind == "probabilities":
+        return keras.losses.SparseCategoricalCrossentropy(), "sparse_categorical_crossentropy"
+    if kind == "binary":
+        return keras.losses.BinaryCrossentropy(), "binary_crossentropy"
+    if kind == "logits":
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True), "sparse_categorical_crossentropy(from_logits=True)"
+    return keras.losses.MeanSquaredError(), "mean_squared_error"
+
+
+def _compiled(model: keras.Model) -> tuple[Any, Any]:
+    config = getattr(model, "_compile_config", None)
+    if config is None:
+        return None, None
+    values = config.config if hasattr(config, "config") else config
+    return values.get("loss"), values.get("loss_weights")
+
+
+def _per_output(value: Any, names: list[str], count: int) -> list[Any]:
+    if value is None:
+        return [None] * count
+    if isinstance(value, dict):
+        return [value.get(name) for name in names]
+    if isinstance(value, (list, tuple)):
+        return list(value) + [None] * (count - len(value))
+    return [value] * count
+
+
+@dataclass
+class Objective:
+    """The losses of all outputs of a model, and the targets that fit them."""
+
+    losses: list[OutputLoss]
+    expected_initial: float | None = None  # ln(n_classes) for softmax cross-entropy, ln 2 for a sigmoid unit
+
+    def describe(self) -> str:
+        return ", ".join(f"{loss.output}: {loss.name}" for loss in self.losses)
+
+    def targets(self, predictions: list[np.ndarray], seed: int) -> list[np.ndarray]:
+        """Synthetic targets with the shapes of `predictions` (one array per output)."""
+        rng = np.random.default_rng(seed + 7919)
+        targets = []
+        for loss, pred in zip(self.losses, predictions):
+            shape = tuple(pred.shape)
+            if loss.targets in (SPARSE, ONE_HOT):
+                classes = shape[-1]
+                ids = rng.integers(0, max(classes, 1), size=shape[:-1])
+                if loss.targets == SPARSE:
+                    targets.append(ids.astype("int32"))
+                else:
+                    targets.append(np.eye(classes, dtype="float32")[ids])
+            elif loss.targets == BINARY:
+                targets.append(rng.integers(0, 2, size=shape).astype("float32"))
+            else:
+                targets.append(rng.standard_normal(shape).astype("float32"))
+        return targets
+
+    def total(self, targets: list[Any], predictions: list[Any]) -> Any:
+        """The weighted sum of the output losses (a scalar tensor)."""
+        value = 0.0
+        for loss, y_true, y_pred in zip(self.losses, targets, predictions):
+            value = value + loss.weight * ops.cast(loss.function(y_true, y_pred), "float32")
+        return value
+
+    def accuracy(self, targets: list[np.ndarray], predictions: list[np.ndarray]) -> float | None:
+        """The lowest batch accuracy over classification outputs, or None if there are none."""
+        scores = []
+        for loss, y_true, y_pred in zip(self.losses, targets, predictions):
+            y_pred = np.asarray(y_pred)
+            if loss.targets == SPARSE:
+                scores.append(float(np.mean(np.argmax(y_pred, axis=-1) == y_true)))
+            elif loss.targets == ONE_HOT:
+                scores.append(float(np.mean(np.argmax(y_pred, axis=-1) == np.argmax(y_true, axis=-1))))
+            elif loss.targets == BINARY:
+                threshold = 0.0 if loss.kind == "logits" else 0.5
+                scores.append(float(np.mean((y_pred > threshold) == (y_true > 0.5))))
+        return min(scores) if scores else None
+
+
+def objective_for(model: keras.Model, predictions: list[Any], *, output: Any = None,
+                  use_compiled: bool = True) -> Objective:
+    """The `Objective` for `model`: its compiled loss if it has one (and `use_compiled`),
+    else a loss suited to each output's kind (declared with `output`, or inferred)."""
+    count = len(predictions)
+    names = output_names(model) if len(output_names(model)) == count else [f"output_{i}" for i in range(count)]
+    kinds = output_kinds(model, output, n_outputs=count)
+    compiled_loss, compiled_weights = _compiled(model) if use_compiled else (None, None)
+    per_loss = _per_output(compiled_loss, names, count)
+    per_weight = _per_output(compiled_weights, names, count)
+    losses = []
+    for i in range(count):
+        identifier = per_loss[i]
+        kind = kinds[i] if i < len(kinds) else "regression"
+        if identifier is None:
+            function, name = _default_loss(kind)
+        else:
+            name = _loss_name(identifier)
+            try:
+                function = _mean_reduced(keras.losses.get(identifier) if not callable(identifier) else identifier)
+            except (ValueError, TypeError) as exc:
+                raise UserCodeError(
+                    f"the model is compiled with loss {identifier!r}, which Keras does not know",
+                    hint="use a Keras loss name such as \"mse\" or \"sparse_categorical_crossentropy\".",
+                    original=exc,
+                ) from exc
+        weight = per_weight[i]
+        losses.append(OutputLoss(name, function, 1.0 if weight is None else float(weight),
+                                 _target_kind(name, kind), kind, names[i]))
+    return Objective(losses, _expected_initial(losses, predictions))
+
+
+def _expected_initial(losses: list[OutputLoss], predictions: list[Any]) -> float | None:
+    total = 0.0
+    for loss, pred in zip(losses, predictions):
+        classes = int(pred.shape[-1]) if len(pred.shape) > 1 else 1
+        if loss.targets in (SPARSE, ONE_HOT) and loss.kind in ("probabilities", "logits") and classes > 1:
+            total += loss.weight * math.log(classes)
+        elif loss.targets == BINARY and loss.kind in ("binary", "logits"):
+            total += loss.weight * math.log(2)
+        else:
+            return None
+    return total
+

@@ -1,0 +1,111 @@
+"""The catalogue of checks: names, what each needs, and how a spec feeds it.
+
+No Keras import here: the plugin reads this at collection time. The check functions live in
+`modelcheck.checks.*` and are imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .spec import ModelSpec, with_batch
+
+__all__ = ["CheckInfo", "CHECKS", "CHECK_NAMES", "get_check", "applicable_checks", "check_kwargs"]
+
+
+@dataclass(frozen=True)
+class CheckInfo:
+    """One check: its name, where its function lives, and when it applies by default.
+
+    Attributes:
+        name: short name used in test ids, spec files and reports.
+        target: ``"module:function"`` of the check function.
+        description: one phrase for ``--help`` and reports.
+        trains: True when the check runs the training engine (costly).
+        default: True when it runs on every model unless the spec lists its checks;
+            False when it runs only when asked for (e.g. ``learns_linear``).
+    """
+
+    name: str
+    target: str
+    description: str
+    trains: bool = False
+    default: bool = True
+
+    def function(self) -> Callable[..., Any]:
+        """Import and return the check function."""
+        module, _, attr = self.target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+_ALL = [
+    CheckInfo("output_shape", "modelcheck.checks.shapes:check_output_shape",
+              "output shapes, finite outputs and the kind of output on a real forward pass"),
+    CheckInfo("param_count", "modelcheck.checks.params:check_param_count",
+              "total, trainable, non-trainable and per-layer parameter counts"),
+    CheckInfo("gradient_flow", "modelcheck.checks.gradients:check_gradient_flow",
+              "every trainable variable gets a finite, non-zero gradient"),
+    CheckInfo("overfit_batch", "modelcheck.checks.training:check_overfit_batch",
+              "the model can memorise one small batch", trains=True),
+    CheckInfo("learns_linear", "modelcheck.checks.training:check_learns_linear",
+              "the model learns y = 2x - 1 from six points", trains=True, default=False),
+    CheckInfo("loss_decrease", "modelcheck.checks.training:check_loss_decrease",
+              "the loss falls over a few training steps", trains=True),
+]
+
+CHECKS: dict[str, CheckInfo] = {info.name: info for info in _ALL}
+CHECK_NAMES: tuple[str, ...] = tuple(CHECKS)
+
+
+def register(info: CheckInfo) -> None:
+    """Add a check to the catalogue (used by modules that define further checks)."""
+    global CHECK_NAMES
+    CHECKS[info.name] = info
+    CHECK_NAMES = tuple(CHECKS)
+
+
+def get_check(name: str) -> CheckInfo:
+    """The `CheckInfo` called `name`; a clear KeyError listing the known names otherwise."""
+    try:
+        return CHECKS[name]
+    except KeyError:
+        raise KeyError(f"unknown check {name!r}; known checks are {', '.join(CHECKS)}") from None
+
+
+def applicable_checks(spec: ModelSpec) -> list[str]:
+    """The checks to run for `spec`: its explicit list, else every default check."""
+    if spec.checks is not None:
+        return [name for name in spec.checks]
+    names = [info.name for info in CHECKS.values() if info.default]
+    if "learns_linear" in spec.options:
+        names.append("learns_linear")
+    return names
+
+
+def check_kwargs(spec: ModelSpec, name: str) -> dict[str, Any]:
+    """The keyword arguments that check `name` receives for `spec` (expectations + options)."""
+    kwargs: dict[str, Any] = {}
+    if name == "output_shape":
+        kwargs["expected"] = with_batch(spec.output_shape)
+        kwargs["output"] = spec.output
+        if spec.layer_output_shapes is not None:
+            layer_shapes = spec.layer_output_shapes
+            if isinstance(layer_shapes, dict):
+                kwargs["layer_shapes"] = {k: (None, *v) for k, v in layer_shapes.items()}
+            else:
+                kwargs["layer_shapes"] = [(None, *v) for v in layer_shapes]
+    elif name == "param_count":
+        kwargs.update(
+            total=spec.total_params,
+            trainable=spec.trainable_params,
+            non_trainable=spec.non_trainable_params,
+            per_layer=spec.layer_params,
+            max_params=spec.max_params,
+        )
+    elif name in ("gradient_flow", "overfit_batch", "loss_decrease"):
+        if spec.output is not None:
+            kwargs["output"] = spec.output
+    kwargs.update(spec.options_for(name))
+    return kwargs

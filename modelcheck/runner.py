@@ -1,0 +1,125 @@
+"""Run checks for a spec: build the model once per group of checks, then release it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+from .errors import ModelcheckError, SpecError, UserCodeError
+from .registry import applicable_checks, check_kwargs, get_check
+from .result import CheckResult
+from .spec import ModelSpec
+
+__all__ = ["ModelSession", "run_spec", "run_checks"]
+
+
+class ModelSession:
+    """One model built once for several checks.
+
+    >>> with ModelSession(spec, seed=0) as session:
+    ...     results = [session.run(name) for name in ("output_shape", "param_count")]
+
+    Building is lazy (the first `run` builds). A model over ``spec.max_params`` is judged from
+    its arithmetic, before any weight is allocated, and is never built. Errors in the
+    user's code become results with status ``error``; `run` never raises for them.
+    """
+
+    def __init__(self, spec: ModelSpec, *, seed: int = 0, overrides: dict[str, dict[str, Any]] | None = None,
+                 base_dir: Path | None = None) -> None:
+        self.spec = spec
+        self.seed = seed
+        self.overrides = overrides or {}
+        self.base_dir = base_dir
+        self._model: Any = None
+        self._failure: CheckResult | None = None  # why the model could not be built
+
+    def __enter__(self) -> "ModelSession":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def model(self) -> Any:
+        """The built model (raises `UserCodeError` / `SpecError` when it cannot be built)."""
+        if self._model is None:
+            from .modelinfo import build_model, count_params_unallocated
+
+            builder = self.spec.resolved_builder(self.base_dir)
+            import keras
+
+            keras.utils.set_random_seed(self.seed)
+            if self.spec.max_params is not None and not isinstance(builder, keras.Model):
+                counted = count_params_unallocated(builder, **self.spec.builder_kwargs)
+                if counted["total"] > self.spec.max_params:
+                    raise _OverBudget(counted["total"], self.spec.max_params)
+                keras.backend.clear_session()
+                keras.utils.set_random_seed(self.seed)
+            self._model = build_model(builder, kwargs=self.spec.builder_kwargs, input_shape=self.spec.input_shape,
+                                      name=getattr(builder, "__name__", "the builder") + "()")
+        return self._model
+
+    def run(self, check: str, **extra_kwargs: Any) -> CheckResult:
+        """Run one check on the (shared) model and return its result."""
+        info = get_check(check)
+        start = time.perf_counter()
+        if self._failure is None:
+            try:
+                self.model()
+            except _OverBudget as exc:
+                self._failure = CheckResult.fail(check, str(exc), expected={"max_params": exc.budget},
+                                                 received={"total": exc.total})
+            except UserCodeError as exc:
+                self._failure = CheckResult.error(check, exc.describe().split("\nHint: ")[0], hint=exc.hint)
+            except SpecError as exc:
+                self._failure = CheckResult.error(check, str(exc))
+        if self._failure is not None:
+            result = CheckResult(**{**self._failure.to_dict(), "check": check, "duration_s": 0.0})
+        else:
+            kwargs = check_kwargs(self.spec, check)
+            kwargs.update(self.overrides.get(check, {}))
+            kwargs.update(extra_kwargs)
+            kwargs = {k: v for k, v in kwargs.items() if v is not None or k in ("expected",)}
+            try:
+                result = info.function()(self._model, seed=self.seed, **kwargs)
+            except TypeError as exc:
+                if "unexpected keyword argument" not in str(exc):
+                    raise
+                raise SpecError(f"spec {self.spec.id!r}: check {check!r} {exc}") from None
+        result.model = self.spec.id
+        result.duration_s = result.duration_s or (time.perf_counter() - start)
+        return result
+
+    def close(self) -> None:
+        """Drop the model and free Keras' global state."""
+        if self._model is not None:
+            import keras
+
+            self._model = None
+            keras.backend.clear_session()
+
+
+class _OverBudget(ModelcheckError):
+    def __init__(self, total: int, budget: int) -> None:
+        self.total, self.budget = total, budget
+        super().__init__(f"the model has {total:,} parameters, over the budget of {budget:,} "
+                         "(counted before allocating any weight; the model was not built)")
+
+
+def run_spec(spec: ModelSpec, *, checks: Iterable[str] | None = None, seed: int = 0,
+             overrides: dict[str, dict[str, Any]] | None = None, base_dir: Path | None = None) -> list[CheckResult]:
+    """Build the spec's model once and run `checks` (default: every check that applies)."""
+    names = list(checks) if checks is not None else applicable_checks(spec)
+    with ModelSession(spec, seed=seed, overrides=overrides, base_dir=base_dir) as session:
+        return [session.run(name) for name in names]
+
+
+def run_checks(model: Any, checks: Iterable[str] | None = None, *, seed: int = 0, **expectations: Any) -> list[CheckResult]:
+    """Run several checks on one model (or builder) with expectations given as spec fields.
+
+    >>> run_checks(model, output_shape=(10,), total_params=266_610, output="probabilities")
+    """
+    spec = ModelSpec(id=expectations.pop("id", getattr(model, "name", "model")), builder=model, **expectations)
+    names = list(checks) if checks is not None else applicable_checks(spec)
+    session = ModelSession(spec, seed=seed)
+    return [session.run(name) for name in names]
