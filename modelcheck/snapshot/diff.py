@@ -1,0 +1,252 @@
+"""Readable differences between two architecture descriptions, aligned by layer.
+
+The layer lists are aligned like a text diff (`difflib.SequenceMatcher`), first on each layer's
+class and configuration, then, inside the stretches that differ, on the class alone. Paired
+layers report what changed (``layer 2 dense#1: units 300 -> 200; params 235,500 -> 157,000``);
+the rest are inserted (``+ layer 3 ...``) or removed (``- layer 3 ...``). Connections are
+compared through the alignment, so an inserted layer does not make every later name differ.
+
+No Keras import: this works on the plain dicts of `modelcheck.snapshot.serialize`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["SnapshotDiff", "compare", "format_value"]
+
+# Configuration keys shown when a whole layer is inserted or removed, in this order.
+_KEY_CONFIG = (
+    "units", "filters", "kernel_size", "strides", "padding", "dilation_rate", "pool_size",
+    "activation", "rate", "axis", "return_sequences", "target_shape", "input_dim", "output_dim",
+)
+_REF = re.compile(r"^(?P<base>.*?)(?P<suffix>(@\d+)?(\[\d+\])?)$")
+
+
+@dataclass(frozen=True)
+class SnapshotDiff:
+    """The differences between a stored architecture and the current one.
+
+    Attributes:
+        lines: one readable line per difference, in model order, the totals last;
+            empty when the architectures are equal.
+    """
+
+    lines: tuple[str, ...] = ()
+
+    @property
+    def equal(self) -> bool:
+        """True when nothing differs."""
+        return not self.lines
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
+
+
+def format_value(value: Any) -> str:
+    """A config value as a person writes it: shapes as tuples, objects as ``Class(k=v)``."""
+    if value is None:
+        return "None"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (int, float, str)):
+        return str(value)
+    if isinstance(value, list):
+        if all(not isinstance(v, (list, dict)) for v in value):
+            inner = ", ".join(format_value(v) for v in value)
+            return f"({inner},)" if len(value) == 1 else f"({inner})"
+        return ", ".join(format_value(v) for v in value)
+    if isinstance(value, dict):
+        if "class" in value:
+            args = ", ".join(f"{k}={format_value(v)}" for k, v in sorted(value.items()) if k != "class")
+            return f"{value['class']}({args})"
+        return "{" + ", ".join(f"{k}: {format_value(v)}" for k, v in sorted(value.items())) + "}"
+    return str(value)
+
+
+def _count(value: Any) -> str:
+    return "unknown" if value is None else f"{value:,}"
+
+
+def _dict_changes(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    """``key old -> new`` for every differing key; nested dicts give dotted keys."""
+    changes = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict) and a.get("class") == b.get("class"):
+            changes.extend(_dict_changes(a, b, f"{prefix}{key}."))
+        else:
+            changes.append(f"{prefix}{key} {format_value(a)} -> {format_value(b)}")
+    return changes
+
+
+def _user_named(name: str) -> bool:
+    return "#" not in name
+
+
+def _strong_signature(layer: dict[str, Any]) -> str:
+    name = layer["name"] if _user_named(layer["name"]) else ""
+    return json.dumps([layer["class"], name, layer.get("config"), layer.get("model")], sort_keys=True)
+
+
+def align(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[tuple[int | None, int | None]]:
+    """Pairs (old index, new index); ``(i, None)`` is a removed layer, ``(None, j)`` an inserted one."""
+    steps: list[tuple[int | None, int | None]] = []
+    strong = difflib.SequenceMatcher(
+        None, [_strong_signature(l) for l in old], [_strong_signature(l) for l in new], autojunk=False
+    )
+    for tag, i1, i2, j1, j2 in strong.get_opcodes():
+        if tag == "equal":
+            steps.extend(zip(range(i1, i2), range(j1, j2)))
+            continue
+        by_class = difflib.SequenceMatcher(
+            None, [l["class"] for l in old[i1:i2]], [l["class"] for l in new[j1:j2]], autojunk=False
+        )
+        for tag2, a1, a2, b1, b2 in by_class.get_opcodes():
+            if tag2 == "equal":
+                steps.extend(zip(range(i1 + a1, i1 + a2), range(j1 + b1, j1 + b2)))
+            else:
+                steps.extend((i, None) for i in range(i1 + a1, i1 + a2))
+                steps.extend((None, j) for j in range(j1 + b1, j1 + b2))
+    return steps
+
+
+class _Renamer:
+    """Translates the old snapshot's layer references into the new snapshot's names."""
+
+    def __init__(self, old: list[dict[str, Any]], new: list[dict[str, Any]], steps: list[tuple[int | None, int | None]]) -> None:
+        self._names = {}
+        for i, j in steps:
+            if i is not None:
+                self._names[old[i]["name"]] = new[j]["name"] if j is not None else f"{old[i]['name']} (removed)"
+
+    def __call__(self, ref: str) -> str:
+        match = _REF.match(ref)
+        base, suffix = (match["base"], match["suffix"]) if match else (ref, "")
+        if base not in self._names:
+            return ref
+        name = self._names[base]
+        return name.replace(" (removed)", suffix + " (removed)") if name.endswith(" (removed)") else name + suffix
+
+
+def _format_calls(calls: list[list[str]]) -> str:
+    return " | ".join("[" + ", ".join(call) + "]" for call in calls) or "[]"
+
+
+def _describe_layer(layer: dict[str, Any]) -> str:
+    config = layer.get("config") or {}
+    parts = [f"{key} {format_value(config[key])}" for key in _KEY_CONFIG if key in config]
+    parts.append(f"params {_count(layer.get('params'))}")
+    if layer.get("output_shape") is not None:
+        parts.append(f"output {format_value(layer['output_shape'])}")
+    if layer.get("inputs"):
+        parts.append(f"inputs {_format_calls(layer['inputs'])}")
+    return f"{layer['name']} ({layer['class']}): " + ", ".join(parts)
+
+
+def _layer_changes(a: dict[str, Any], b: dict[str, Any], rename: _Renamer) -> tuple[list[str], list[str]]:
+    """The changes of a paired layer (one line's parts), and the nested-model diff lines."""
+    changes = []
+    if a["name"] != b["name"] and (_user_named(a["name"]) or _user_named(b["name"])):
+        changes.append(f"name {a['name']} -> {b['name']}")
+    changes.extend(_dict_changes(a.get("config") or {}, b.get("config") or {}))
+    if a.get("params") != b.get("params"):
+        changes.append(f"params {_count(a.get('params'))} -> {_count(b.get('params'))}")
+    if a.get("output_shape") != b.get("output_shape"):
+        changes.append(f"output {format_value(a.get('output_shape'))} -> {format_value(b.get('output_shape'))}")
+    if "inputs" in a or "inputs" in b:
+        mapped = [[rename(r) for r in call] for call in a.get("inputs") or []]
+        if mapped != (b.get("inputs") or []):
+            changes.append(f"inputs {_format_calls(mapped)} -> {_format_calls(b.get('inputs') or [])}")
+    nested: list[str] = []
+    if a.get("model") != b.get("model"):
+        if isinstance(a.get("model"), dict) and isinstance(b.get("model"), dict):
+            nested = ["    " + line for line in compare(a["model"], b["model"]).lines]
+        else:
+            changes.append("nested model " + ("added" if b.get("model") else "removed"))
+    return changes, nested
+
+
+def _io_lines(kind: str, old: list[dict[str, Any]], new: list[dict[str, Any]], rename: _Renamer) -> list[str]:
+    """Differences of the model's inputs or outputs, compared by position."""
+    key = "name" if kind == "input" else "layer"
+    lines = []
+    for n in range(max(len(old), len(new))):
+        a = old[n] if n < len(old) else None
+        b = new[n] if n < len(new) else None
+        if a is not None and b is not None:
+            a = dict(a, **{key: rename(a[key])})
+            if a == b:
+                continue
+            changes = []
+            if a[key] != b[key]:
+                changes.append(f"{'name' if kind == 'input' else 'from'} {a[key]} -> {b[key]}")
+            for field in ("shape", "dtype"):
+                if a.get(field) != b.get(field):
+                    changes.append(f"{field} {format_value(a.get(field))} -> {format_value(b.get(field))}")
+            lines.append(f"{kind} {n + 1} {b[key]}: " + "; ".join(changes))
+        else:
+            sign, item = ("-", a) if b is None else ("+", b)
+            lines.append(
+                f"{sign} {kind} {n + 1} {item[key]}: shape {format_value(item.get('shape'))}, dtype {item.get('dtype')}"
+            )
+    return lines
+
+
+def _totals_lines(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    a, b = old.get("totals") or {}, new.get("totals") or {}
+    total = f"total params {_count(a.get('total'))} -> {_count(b.get('total'))}"
+    if a.get("total") == b.get("total"):
+        total = f"total params {_count(b.get('total'))} (unchanged)"
+    lines = [total]
+    if a.get("non_trainable") != b.get("non_trainable"):  # else trainable moved exactly as total
+        for key in ("trainable", "non_trainable"):
+            lines.append(f"{key.replace('_', '-')} params {_count(a.get(key))} -> {_count(b.get(key))}")
+    return lines
+
+
+def compare(old: dict[str, Any], new: dict[str, Any]) -> SnapshotDiff:
+    """Compare two `architecture()` dicts (stored first, current second).
+
+    Example lines::
+
+        layer 2 dense#1: units 300 -> 200; params 235,500 -> 157,000; output (None, 300) -> (None, 200)
+        + layer 3 dropout#1 (Dropout): rate 0.5, params 0, output (None, 200)
+        layer 5 concatenate#1: inputs [input_layer#1, dense#1] -> [dense#1]
+        total params 266,610 -> 188,110
+    """
+    if old == new:
+        return SnapshotDiff()
+    lines = []
+    if old.get("kind") != new.get("kind"):
+        lines.append(f"model kind {old.get('kind')} -> {new.get('kind')}")
+    old_layers, new_layers = old.get("layers") or [], new.get("layers") or []
+    steps = align(old_layers, new_layers)
+    rename = _Renamer(old_layers, new_layers, steps)
+    lines.extend(_io_lines("input", old.get("inputs") or [], new.get("inputs") or [], rename))
+    for i, j in steps:
+        if j is None:
+            lines.append(f"- layer {i + 1} {_describe_layer(old_layers[i])}")
+        elif i is None:
+            lines.append(f"+ layer {j + 1} {_describe_layer(new_layers[j])}")
+        else:
+            changes, nested = _layer_changes(old_layers[i], new_layers[j], rename)
+            if changes or nested:
+                where = f"layer {j + 1} {new_layers[j]['name']}"
+                if (i, old_layers[i]["name"]) != (j, new_layers[j]["name"]):
+                    where += f" (was layer {i + 1} {old_layers[i]['name']})"
+                lines.append(f"{where}: " + ("; ".join(changes) or "nested model changed"))
+                lines.extend(nested)
+    lines.extend(_io_lines("output", old.get("outputs") or [], new.get("outputs") or [], rename))
+    if not lines and old.get("totals") == new.get("totals"):
+        # Keys this module does not read (a newer snapshot format): still report, never hide.
+        keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        lines.append("snapshot differs in: " + ", ".join(keys))
+    lines.extend(_totals_lines(old, new))
+    return SnapshotDiff(tuple(lines))
