@@ -1,0 +1,152 @@
+"""One catalogue entry: a model of the source documents, its builder and its expectations.
+
+No Keras import here: the document modules (quickstart.py, hands_on_ml.py, ...) import Keras
+and create their entries with `reference` and `as_printed`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from modelcheck.spec import ModelSpec
+
+__all__ = ["Entry", "reference", "as_printed", "BuildFailure"]
+
+
+@dataclass(frozen=True)
+class BuildFailure:
+    """The error a faulty entry raises when built on Keras 3.
+
+    Attributes:
+        exception: the exception class name, e.g. ``"TypeError"``.
+        message: a regular expression the exception's text matches.
+    """
+
+    exception: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A reference model of one source document.
+
+    Attributes:
+        id: the catalogue id, e.g. ``"fashion_mlp"``; as-printed variants end in ``__as_printed``
+            (or ``__<what is wrong>`` for a partly corrected variant).
+        source: the document's file name and section.
+        module: the Python file that defines the builder, relative to the repository root.
+        spec: the expectations (`modelcheck.spec.ModelSpec`) whose ``builder`` builds the model.
+        known_fault: for a variant kept as the document printed it, the erratum in one sentence.
+        printed_source: the document's code as text, for variants that Keras 3 cannot build.
+        reference_id: for a faulty variant, the id of the corrected reference entry.
+        build_failure: for a variant that cannot be built, the error Keras 3 raises.
+        fault_pattern: for a variant that builds, a regular expression that a failing check's
+            message matches (it names the fault: the layer, the printed and the real figure).
+    """
+
+    id: str
+    source: str
+    module: str
+    spec: ModelSpec
+    known_fault: str | None = None
+    printed_source: str | None = None
+    reference_id: str | None = None
+    build_failure: BuildFailure | None = None
+    fault_pattern: str | None = None
+
+    @property
+    def is_reference(self) -> bool:
+        """True for a corrected model that every applicable check must pass."""
+        return self.known_fault is None
+
+    def build(self) -> Any:
+        """A fresh ``keras.Model`` (raises the document's Keras error for unbuildable variants)."""
+        return self.spec.resolved_builder()(**self.spec.builder_kwargs)
+
+
+def _spec(
+    id: str,
+    builder: Callable[..., Any],
+    source: str,
+    checks: dict[str, str],
+    skipped: dict[str, str] | None = None,
+    known_fault: str | None = None,
+    **fields: Any,
+) -> ModelSpec:
+    return ModelSpec(
+        id=id,
+        builder=builder,
+        source=source,
+        checks=tuple(checks),
+        reasons={**(skipped or {}), **checks},
+        known_fault=known_fault,
+        **fields,
+    )
+
+
+def reference(
+    id: str,
+    builder: Callable[..., Any],
+    *,
+    source: str,
+    module: str,
+    checks: dict[str, str],
+    skipped: dict[str, str] | None = None,
+    **fields: Any,
+) -> Entry:
+    """A corrected reference model.
+
+    `checks` maps each check that applies to the reason it applies, `skipped` each check left
+    out to the reason why (both kept in ``spec.reasons``); the other keyword arguments are
+    `ModelSpec` fields (shapes, counts, options, extra...).
+    """
+    spec = _spec(id, builder, source, checks, skipped, **fields)
+    return Entry(id=id, source=source, module=module, spec=spec)
+
+
+def as_printed(
+    ref: Entry,
+    builder: Callable[..., Any],
+    *,
+    fault: str,
+    suffix: str = "as_printed",
+    checks: dict[str, str] | None = None,
+    printed_source: str | None = None,
+    build_failure: BuildFailure | None = None,
+    fault_pattern: str | None = None,
+    **changes: Any,
+) -> Entry:
+    """A variant of `ref` kept as the document printed it, with its erratum `fault`.
+
+    The spec starts as a copy of the reference spec; `changes` replace fields with what the
+    document prints (e.g. its wrong per-layer counts), so the checks fail on the variant.
+    Exactly one of `build_failure` (Keras 3 cannot build it) and `fault_pattern` (it builds and
+    a check's message names the fault) is given.
+    """
+    if (build_failure is None) == (fault_pattern is None):
+        raise ValueError(f"{ref.id}__{suffix}: give exactly one of build_failure and fault_pattern")
+    id = f"{ref.id}__{suffix}"
+    base = ref.spec
+    selected = checks if checks is not None else dict(zip(base.checks or (), (base.reasons[c] for c in base.checks or ())))
+    spec = base.replace(
+        id=id,
+        builder=builder,
+        builder_kwargs=changes.pop("builder_kwargs", {}),
+        checks=tuple(selected),
+        reasons=dict(selected),
+        known_fault=fault,
+        options={k: v for k, v in base.options.items() if k in selected},
+        **changes,
+    )
+    return Entry(
+        id=id,
+        source=ref.source,
+        module=ref.module,
+        spec=spec,
+        known_fault=fault,
+        printed_source=printed_source,
+        reference_id=ref.id,
+        build_failure=build_failure,
+        fault_pattern=fault_pattern,
+    )
