@@ -12,6 +12,7 @@ import pytest
 
 from modelcheck.report import (
     LayerRow,
+    entries_from_records,
     ModelEntry,
     Run,
     layer_rows,
@@ -403,6 +404,22 @@ def test_merge_entries_joins_workers_results_for_one_model():
     assert [e.id for e in merged] == ["a", "m"]
     assert [r.check for r in merged[1].results] == ["output_shape", "loss_decrease"]
     assert merged[1].source == "doc" and merged[1].layers[0].name == "d"
+
+
+def test_entries_from_the_plugins_flat_records():
+    rows = [LayerRow("d", "Dense", [None, 1], 2, 2, True, expected_params=3).to_dict()]
+    records = [
+        {"nodeid": "a.toml::toy::loss_decrease", "model": "toy", "source": "a.toml", "known_fault": None,
+         "result": CheckResult.ok("loss_decrease", "ok").to_dict()},
+        {"nodeid": "a.toml::toy::param_count", "model": "toy", "source": "a.toml", "known_fault": None,
+         "result": CheckResult.fail("param_count", "bad"), "layers": rows, "expected_total_params": 3},
+        {"nodeid": "x.py::test_it", "model": None, "result": CheckResult.ok("output_shape", "ok", model="mine")},
+    ]
+    entries = entries_from_records(records)
+    assert [e.id for e in entries] == ["mine", "toy"]
+    toy = entries[1]
+    assert [r.check for r in toy.results] == ["param_count", "loss_decrease"]
+    assert toy.layers[0].expected_params == 3 and toy.expected_total_params == 3 and toy.source == "a.toml"
 
 
 def test_run_fills_time_and_versions_without_importing_keras():

@@ -11,7 +11,7 @@ Importing this package does not import Keras.
 
 from __future__ import annotations
 
-from .data import LayerRow, ModelEntry, Run, collect_versions, merge_entries
+from .data import LayerRow, ModelEntry, Run, collect_versions, entries_from_records, merge_entries
 from .layers import layer_rows
 from .render import model_page_name, render_report, render_student_feedback
 
@@ -20,6 +20,7 @@ __all__ = [
     "ModelEntry",
     "Run",
     "collect_versions",
+    "entries_from_records",
     "layer_rows",
     "merge_entries",
     "model_page_name",

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping
 from .. import registry
 from ..result import CheckResult, _jsonable
 
-__all__ = ["LayerRow", "ModelEntry", "Run", "collect_versions", "merge_entries"]
+__all__ = ["LayerRow", "ModelEntry", "Run", "collect_versions", "entries_from_records", "merge_entries"]
 
 
 @dataclass
@@ -174,6 +174,28 @@ def merge_entries(entries: Iterable[ModelEntry | Mapping[str, Any]]) -> list[Mod
     for entry in merged.values():
         entry.results.sort(key=lambda r: (order.get(r.check, len(order)), r.check, r.status, r.message))
     return [merged[key] for key in sorted(merged)]
+
+
+def entries_from_records(records: Iterable[Mapping[str, Any]]) -> list[ModelEntry]:
+    """One entry per model from flat per-check records, merged and sorted by model id.
+
+    A record is ``{"model", "source", "known_fault", "result"}`` (the plugin's format, with
+    ``result`` a `CheckResult` or its ``to_dict()``), optionally with ``"layers"`` (from
+    `layer_rows`) and ``"expected_total_params"``. The model id falls back on the result's
+    ``model`` and then the record's ``"nodeid"``.
+    """
+    entries = []
+    for record in records:
+        result = _as_result(record["result"])
+        entries.append(ModelEntry(
+            id=str(record.get("model") or result.model or record.get("nodeid") or "unnamed model"),
+            source=record.get("source"),
+            known_fault=record.get("known_fault"),
+            layers=list(record.get("layers") or []),
+            results=[result],
+            expected_total_params=record.get("expected_total_params"),
+        ))
+    return merge_entries(entries)
 
 
 def collect_versions() -> dict[str, str]:

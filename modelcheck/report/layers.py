@@ -70,7 +70,8 @@ def _lookup(expectations: Any, name: str, position: int) -> tuple[bool, Any]:
     return False, None
 
 
-def _missing_rows(expectations: dict[str, Any], count: int, names: set[str], key: str) -> dict[str, dict[str, Any]]:
+def _missing_rows(expectations: Any, count: int, names: set[str], key: str) -> dict[str, dict[str, Any]]:
+    """Expectations for layers the model lacks: names not found, or positions past its end."""
     rows: dict[str, dict[str, Any]] = {}
     if isinstance(expectations, dict):
         for name, value in expectations.items():
@@ -91,8 +92,8 @@ def layer_rows(model: Any, spec: Any = None) -> list[dict[str, Any]]:
     expects but the model lacks gets a row of its own, and a layer the spec's list does not
     reach is noted.
 
-    >>> layer_rows(keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d")]))
-    [{'name': 'd', 'class_name': 'Dense', 'output_shape': [None, 3], 'params': 15, ...}]
+    For ``keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d")])`` it gives
+    ``[{"name": "d", "class_name": "Dense", "output_shape": [None, 3], "params": 15, ...}]``.
     """
     expected_params = getattr(spec, "layer_params", None)
     expected_shapes = getattr(spec, "layer_output_shapes", None)
