@@ -170,6 +170,35 @@ def test_subclassed_and_unbuilt_models_do_not_crash():
     assert sequential["layers"][0]["params"] is None
 
 
+def test_a_layer_also_used_in_another_model_shows_only_this_models_calls():
+    encoder = layers.Dense(3)
+    other_input = keras.Input((5,))
+    keras.Model(other_input, encoder(other_input))  # the same layer, called in another graph
+    inputs = keras.Input((5,))
+    arch = architecture(keras.Model(inputs, encoder(inputs)))
+    assert arch["layers"][1]["inputs"] == [["input_layer#1"]]
+    assert arch["layers"][1]["output_shape"] == [None, 3]
+
+
+def test_a_custom_layer_whose_get_config_raises_is_recorded_not_fatal():
+    class Broken(layers.Layer):
+        def __init__(self, factor, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = factor
+
+        def get_config(self):
+            raise RuntimeError("student forgot get_config")
+
+        def call(self, x):
+            return x * self.factor
+
+    inputs = keras.Input((2,))
+    arch = architecture(keras.Model(inputs, Broken(2.0)(inputs)))
+    assert arch["layers"][1]["class"] == "Broken"
+    assert arch["layers"][1]["config"] == {"trainable": True, "config_error": "RuntimeError"}
+    assert arch["layers"][1]["name"] == "broken#1"
+
+
 def test_nested_model_diff_is_indented_under_its_layer():
     def build(units):
         inner = keras.Sequential([keras.Input((4,)), layers.Dense(units)])

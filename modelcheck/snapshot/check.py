@@ -101,11 +101,11 @@ def check_architecture(
 
     diff = compare(stored, current)
     if diff.equal:
-        # Same architecture; rewrite only if the text drifted (e.g. the model id changed).
-        if update:
-            write_snapshot(path, current, model_id)
+        # Same architecture; with `update`, still rewrite a file whose text drifted (model id).
+        details = {"snapshot_updated": True} if update and write_snapshot(path, current, model_id) else {}
         return finish(CheckResult.ok(
-            CHECK_NAME, f"architecture matches snapshot {path.name}", expected=totals, received=totals, **common
+            CHECK_NAME, f"architecture matches snapshot {path.name}", expected=totals, received=totals,
+            details=details, **common,
         ))
     lines = list(diff.lines)
     if update:

@@ -230,11 +230,12 @@ def architecture(model: Any) -> dict[str, Any]:
     refs = _refs([l for l in _input_layers(model) if l not in layers] + layers)
     in_graph = _graph_nodes(model)
 
-    # Which nodes of each layer belong to this model, numbered 1.. in call order.
+    # Which calls (nodes) of each layer belong to this model, in call order. A subclassed
+    # model records none: nodes a layer has come from other graphs and would mislead.
     calls: dict[int, list[Any]] = {}
     for layer in layers:
         nodes = list(getattr(layer, "_inbound_nodes", []) or [])
-        calls[id(layer)] = [n for n in nodes if in_graph is None or id(n) in in_graph]
+        calls[id(layer)] = [n for n in nodes if in_graph is not None and id(n) in in_graph]
 
     def ref_of(tensor: Any) -> str:
         history = getattr(tensor, "_keras_history", None)
@@ -263,7 +264,7 @@ def architecture(model: Any) -> dict[str, Any]:
         entry["output_shape"] = shapes[0] if len(shapes) == 1 else (shapes or None)
         if kind == "functional":
             entry["inputs"] = [
-                [ref_of(t) for t in node.arguments.keras_tensors] for node in calls[id(layer)]
+                [ref_of(t) for t in getattr(node.arguments, "keras_tensors", [])] for node in calls[id(layer)]
             ]
         if isinstance(layer, keras.Model):
             entry["model"] = architecture(layer)
