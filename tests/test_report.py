@@ -143,7 +143,7 @@ def _entries() -> list[ModelEntry]:
         id="toy",
         source="chapter 1, the first model",
         results=[CheckResult.ok(
-            "learns_linear", "learned y = 1.997x - 0.99",
+            "learns_linear", "learned y = 1.997x - 0.99", expected={"w": 2.0}, received={"w": 1.9973468780517578},
             details={"x": [-1, 0, 1, 2, 3, 4], "y": [-3, -1, 1, 3, 5, 7], "w": 1.997, "b": -0.99,
                      "loss_history": [5.0 / (i + 1) for i in range(100)]},
         )],
@@ -277,6 +277,8 @@ def test_learned_line_against_the_data_points(report):
     assert len(toy.find_all("circle", cls="point")) == 6
     assert toy.find("path", cls="fit").attrs["d"].count("L") == 1  # a straight line
     assert "learned: y = 1.997·x − 0.99" in toy.text()
+    received = _model_page(report, "toy").find("dl", cls="values").find_all("dd")[1]
+    assert received.text() == '{"w": 1.997}'  # floats shown to 4 significant digits
     deep = _model_page(report, f"deep{EVIL}").find("svg", data_chart="fit")
     assert "model predictions" in deep.text()
     assert deep.find("path", cls="fit").attrs["d"].count("L") == 5  # one point per prediction

@@ -75,7 +75,18 @@ def _format_value(value: Any) -> str:
 
 
 def _format_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=repr)
+    return json.dumps(_rounded(value), sort_keys=True, ensure_ascii=False, default=repr)
+
+
+def _rounded(value: Any) -> Any:
+    """Floats to 4 significant digits, for display: 0.29052573442459106 -> 0.2905."""
+    if isinstance(value, float):
+        return float(f"{value:.4g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_rounded(v) for v in value]
+    return value
 
 
 def _slug(text: str, limit: int = 60) -> str:
