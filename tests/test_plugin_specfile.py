@@ -1,0 +1,117 @@
+"""Spec files: modelcheck.toml and [tool.modelcheck], their items, failures and usage errors."""
+
+from __future__ import annotations
+
+import pytest
+
+MODELS = """
+import keras
+from keras import layers
+
+
+def build_classifier(units=16):
+    return keras.Sequential([keras.Input(shape=(8,)), layers.Dense(units, activation="relu"),
+                             layers.Dense(3, activation="softmax")])
+
+
+def build_keras1():
+    return keras.Sequential([keras.Input(shape=(8,)), layers.Dense(output_dim=3)])
+"""
+
+# 8 -> 16 -> 3: (8 + 1) * 16 + (16 + 1) * 3 = 195 parameters
+CLASSIFIER = """
+[[model]]
+builder = "mypkg.models:build_classifier"
+id = "classifier"
+input_shape = [8]
+output_shape = [3]
+total_params = {total}
+output = "probabilities"
+checks = ["output_shape", "param_count", "gradient_flow"]
+"""
+
+
+def make_project(pytester: pytest.Pytester, spec: str) -> None:
+    """A user project: the package `mypkg` with its builders, and `spec` as modelcheck.toml."""
+    package = pytester.mkpydir("mypkg")
+    (package / "models.py").write_text(MODELS)
+    pytester.makefile(".toml", modelcheck=spec)
+
+
+def test_a_correct_model_passes_every_check(pytester: pytest.Pytester) -> None:
+    make_project(pytester, CLASSIFIER.format(total=195))
+    result = pytester.runpytest_subprocess("--modelcheck", "-v", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines([
+        "modelcheck.toml::classifier::output_shape PASSED*",
+        "modelcheck.toml::classifier::param_count PASSED*",
+        "modelcheck.toml::classifier::gradient_flow PASSED*",
+    ])
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_a_wrong_parameter_count_fails_with_the_checks_message(pytester: pytest.Pytester, xdist: list[str]) -> None:
+    make_project(pytester, CLASSIFIER.format(total=200))
+    result = pytester.runpytest_subprocess("--modelcheck", "-p", "no:cacheprovider", *xdist)
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines([
+        "*_ [[]modelcheck[]] classifier::param_count _*",
+        "Expected 200 parameters in total but received 195 (-5).*",
+        "FAILED modelcheck.toml::classifier::param_count - Expected 200 parameters*",
+    ])
+    assert "Traceback" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*modelcheck summary*", "param_count    1 failed"])
+
+
+def test_pyproject_tool_table_is_a_spec_file(pytester: pytest.Pytester) -> None:
+    package = pytester.mkpydir("mypkg")
+    (package / "models.py").write_text(MODELS)
+    pytester.makepyprojecttoml(CLASSIFIER.format(total=195).replace("[[model]]", "[[tool.modelcheck.model]]"))
+    result = pytester.runpytest_subprocess("--modelcheck", "--modelcheck-checks=param_count", "-v",
+                                           "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["pyproject.toml::classifier::param_count PASSED*"])
+
+
+def test_a_builder_that_raises_shows_the_users_error_and_hint_not_a_traceback(pytester: pytest.Pytester) -> None:
+    make_project(pytester, '[[model]]\nbuilder = "mypkg.models:build_keras1"\nchecks = ["output_shape"]\n')
+    result = pytester.runpytest_subprocess("--modelcheck", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "build_keras1() raised TypeError: `Dense(output_dim=...)` is the Keras 1 spelling*",
+        "  at *models.py:*: return keras.Sequential(*output_dim=3*",
+        "Hint: write `layers.Dense(units=64)`*",
+    ])
+    output = result.stdout.str()
+    assert "Traceback" not in output and "keras/src" not in output
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ('[[model]]\nbuilder = "mypkg.models:build_classifier"\nouput_shape = [3]\n',
+         "usage error: modelcheck.toml [[][[]model[]][]] #1: unknown key 'ouput_shape'; allowed keys are *output_shape*"),
+        ('[[model]]\nbuilder = "mypkg.models:build_classifier"\ntotal_params = "195"\n',
+         "usage error: modelcheck.toml [[][[]model[]][]] #1: `total_params` must be a int, received '195' (str)"),
+        ('[[model]]\nbuilder = "mypkg.nothere:build"\n',
+         "usage error: modelcheck.toml [[][[]model[]][]] #1: cannot import module 'mypkg.nothere' for builder "
+         "'mypkg.nothere:build' (looked in *); check the module path, relative to the spec file's folder"),
+        ('[[model]]\nbuilder = "mypkg.models:build_nothing"\n',
+         "usage error: modelcheck.toml [[][[]model[]][]] #1: module 'mypkg.models' has no attribute 'build_nothing'*"),
+        ('[model]\nbuilder = "mypkg.models:build_classifier"\n',
+         "usage error: modelcheck.toml: `model` is a single table; write `[[][[]model[]][]]` (two brackets) for each model"),
+        ('[[model]]\nbuilder = mypkg.models:build_classifier\n',
+         "usage error: modelcheck.toml: not valid TOML (*line 2*); fix the syntax at that line"),
+        ('[[model]]\nbuilder = "mypkg.models:build_classifier"\nchecks = ["param_cont"]\n',
+         "usage error: modelcheck.toml [[][[]model[]][]] #1: unknown check 'param_cont' in `checks`; known checks are *"),
+    ],
+    ids=["unknown-key", "wrong-type", "missing-module", "missing-function", "single-table", "bad-toml",
+         "unknown-check"],
+)
+def test_a_broken_spec_file_is_a_usage_error_naming_file_key_and_value(
+        pytester: pytest.Pytester, spec: str, message: str) -> None:
+    make_project(pytester, spec)
+    result = pytester.runpytest_subprocess("--modelcheck", "--collect-only", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*ERROR collecting modelcheck.toml*", message])
+    assert "Traceback" not in result.stdout.str()
