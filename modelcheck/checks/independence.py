@@ -1,0 +1,293 @@
+"""Which inputs the outputs depend on: samples must not influence each other (batch
+independence), and every input must influence the output (input dependence)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ..errors import SpecError, call_user_code
+from ..modelinfo import flatten_outputs, input_infos, output_names, shape_str, synthetic_inputs
+from ..result import CheckResult
+from .common import check, fmt, forward, nonfinite_failure
+from .probe import layer_probe, x_list, x_structure
+
+__all__ = ["check_batch_independence", "check_input_dependence"]
+
+BATCH = "batch_independence"
+INPUTS = "input_dependence"
+
+INFERENCE_NOTE = ("run in inference mode (training=False): BatchNormalization uses its moving statistics and "
+                  "Dropout is off, so layers that mix samples only during training are not flagged")
+
+# Calls the model (or a layer probe) on a list of input tensors; returns groups of output tensors.
+GroupedCall = Callable[[list[Any]], list[list[Any]]]
+
+
+def _input_label(info: Any, k: int, count: int) -> str:
+    """'the input', 'input 'wide'', or 'input #2' for an input Keras named automatically."""
+    if count == 1:
+        return "the input"
+    if info.name.startswith("keras_tensor") or info.name.startswith("input_"):
+        return f"input #{k + 1} (shape {shape_str(info.shape)})"
+    return f"input {info.name!r} (shape {shape_str(info.shape)})"
+
+
+def _is_float(array: Any) -> bool:
+    return np.issubdtype(np.asarray(array).dtype, np.floating)
+
+
+def _relative(change: float, scale: float) -> float:
+    if change == 0.0:
+        return 0.0
+    return change / scale if scale > 0 else float("inf")
+
+
+def _with_rows(base: np.ndarray, other: np.ndarray, keep: int) -> np.ndarray:
+    """`other` everywhere except row `keep`, which stays as in `base`."""
+    mixed = np.array(other, copy=True)
+    mixed[keep] = base[keep]
+    return mixed
+
+
+def _influence(call: GroupedCall, xs: list[np.ndarray], alt: list[np.ndarray], i: int,
+               rng: np.random.Generator) -> list[dict[int, float] | int]:
+    """How much the other samples influence sample `i`, per output group and per input.
+
+    Each group gets ``{input index: relative influence}`` (0 = independent), or the number of
+    rows it produced when that differs from the batch size. Float inputs are judged by the
+    gradient of a random projection of sample i's outputs (rows j != i must get none) and by
+    redrawing the other rows; integer inputs by redrawing only.
+    """
+    batch = xs[0].shape[0]
+    tensors = [tf.convert_to_tensor(a) for a in xs]
+    floats = [k for k, a in enumerate(xs) if _is_float(a)]
+    with tf.GradientTape(persistent=True) as tape:
+        for k in floats:
+            tape.watch(tensors[k])
+        groups = call(tensors)
+        projections = []
+        for group in groups:
+            total = tf.constant(0.0)
+            for out in group:
+                if out.shape.rank and out.shape[0] == batch and out.dtype.is_floating:
+                    weights = rng.standard_normal(tuple(out.shape[1:])).astype("float32")
+                    total = total + tf.reduce_sum(tf.cast(out[i], tf.float32) * weights)
+            projections.append(total)
+    base = [[np.asarray(o) for o in group] for group in groups]
+    results: list[dict[int, float] | int] = []
+    for g, group in enumerate(groups):
+        rows = {int(o.shape[0]) for o in group if o.shape.rank}
+        if rows and rows != {batch}:
+            results.append(max(rows - {batch}))
+            continue
+        leaks: dict[int, float] = {}
+        grads = tape.gradient(projections[g], [tensors[k] for k in floats]) if floats else []
+        for k, grad in zip(floats, grads):
+            if grad is None:
+                continue
+            norms = np.sqrt(np.sum(np.square(np.asarray(grad)).reshape(batch, -1), axis=1))
+            others = float(np.max(np.delete(norms, i))) if batch > 1 else 0.0
+            leaks[k] = _relative(others, float(norms[i]))
+        results.append(leaks)
+    del tape
+    for k in range(len(xs)):
+        changed = list(xs)
+        changed[k] = _with_rows(xs[k], alt[k], i)
+        for g, group in enumerate(call([tf.convert_to_tensor(a) for a in changed])):
+            if not isinstance(results[g], dict):
+                continue
+            diff, scale = 0.0, 0.0
+            for before, after in zip(base[g], group):
+                if before.ndim and _is_float(before):
+                    diff = max(diff, float(np.max(np.abs(np.asarray(after)[i] - before[i]))))
+                    scale = max(scale, float(np.max(np.abs(before[i]))))
+            leak = _relative(diff, scale)
+            results[g][k] = max(results[g].get(k, 0.0), leak)  # type: ignore[union-attr]
+    return results
+
+
+def _model_call(model: keras.Model) -> GroupedCall:
+    return lambda tensors: [flatten_outputs(model(x_structure(tensors), training=False))]
+
+
+def _probe_call(model: keras.Model) -> tuple[GroupedCall, list[keras.layers.Layer]] | None:
+    probe = layer_probe(model)
+    if probe is None:
+        return None
+
+    def call(tensors: list[Any]) -> list[list[Any]]:
+        return probe.split(flatten_outputs(probe.model(x_structure(tensors), training=False)))
+
+    return call, probe.layers
+
+
+def _mixing_layer(model: keras.Model, xs: list[np.ndarray], alt: list[np.ndarray], i: int, rtol: float,
+                  seed: int) -> tuple[keras.layers.Layer, str] | None:
+    """The first layer whose output mixes samples, with what it does; None if unknown."""
+    found = _probe_call(model)
+    if found is None:
+        return None
+    call, layers = found
+    groups = call_user_code("running the model layer by layer", _influence, call, xs, alt, i,
+                            np.random.default_rng(seed))
+    for layer, result in zip(layers, groups):
+        if isinstance(result, int):
+            return layer, f"turns a batch of {xs[0].shape[0]} samples into {result} rows"
+        if any(value > rtol for value in result.values()):
+            return layer, f"makes sample {i}'s output depend on other samples (relative influence " \
+                          f"{fmt(max(result.values()))})"
+    return None
+
+
+@check(BATCH)
+def check_batch_independence(
+    model: keras.Model,
+    *,
+    batch_size: int = 4,
+    rtol: float = 1e-5,
+    seed: int = 0,
+) -> CheckResult:
+    """Each sample's output must depend on that sample's input only.
+
+    In inference mode, backpropagate a random projection of one sample's output and look at
+    the gradient on every input row: rows of other samples must get none. Integer inputs
+    (token ids) cannot be differentiated, so every input is also checked by redrawing the
+    other samples' rows and watching the sample's output. Catches a reshape or transpose that
+    moves values across the batch axis, or an ``ops.mean(x, axis=0)``. A failure names the
+    first layer that mixes samples (functional and Sequential models).
+
+    Example::
+
+        result = check_batch_independence(model)
+        assert result.passed, result.message
+    """
+    if batch_size < 2:
+        raise SpecError(f"check_batch_independence needs batch_size >= 2, received batch_size={batch_size}")
+    xs = x_list(synthetic_inputs(model, batch_size, seed))
+    alt = x_list(synthetic_inputs(model, batch_size, seed + 1))
+    outputs = forward(model, x_structure(xs))
+    failure = nonfinite_failure(BATCH, model, outputs)
+    if failure is not None:
+        return failure
+    infos = input_infos(model)
+    names = [info.name for info in infos]
+    methods = {name: ("gradient and redrawing other samples" if _is_float(a) else "redrawing other samples (integer input)")
+               for name, a in zip(names, xs)}
+    details: dict[str, Any] = {"mode": INFERENCE_NOTE, "batch_size": batch_size, "methods": methods, "rtol": rtol}
+    expected = "each sample's output depends on its own input only"
+    bad_rows = [int(o.shape[0]) for o in outputs if o.ndim and o.shape[0] != batch_size]
+    worst: dict[str, float] = {}
+    culprit_sample = None
+    if not bad_rows:
+        rng = np.random.default_rng(seed)
+        for i in sorted({0, batch_size - 1}):
+            (leaks,) = call_user_code("differentiating the model's outputs with respect to its inputs",
+                                      _influence, _model_call(model), xs, alt, i, rng)
+            assert isinstance(leaks, dict)  # the model's outputs were checked to keep the batch size
+            for k, value in leaks.items():
+                worst[names[k]] = max(worst.get(names[k], 0.0), value)
+                if value > rtol and culprit_sample is None:
+                    culprit_sample = (i, k)
+    details["influence"] = worst
+    if not bad_rows and culprit_sample is None:
+        return CheckResult.ok(BATCH, f"samples do not influence each other (largest relative influence "
+                              f"{fmt(max(worst.values(), default=0.0))} over {batch_size} samples, inference mode)",
+                              expected=expected, received=worst, details=details)
+    i = culprit_sample[0] if culprit_sample else 0
+    if bad_rows:
+        problem = f"the model returns {bad_rows[0]} rows for a batch of {batch_size} samples"
+        received: Any = f"{bad_rows[0]} output rows for {batch_size} samples"
+    else:
+        k = culprit_sample[1]  # type: ignore[index]
+        problem = (f"the output of sample {i} changes when {_input_label(infos[k], k, len(infos))} of the "
+                   "other samples changes "
+                   f"(relative influence {fmt(worst[names[k]])}, expected 0)")
+        received = worst
+    mixing = _mixing_layer(model, xs, alt, i, rtol, seed)
+    where = ""
+    if mixing is not None:
+        layer, what = mixing
+        where = f"; layer {layer.name!r} ({type(layer).__name__}) is the first that {what}"
+        details["culprit_layer"] = layer.name
+    return CheckResult.fail(
+        BATCH, f"samples of a batch influence each other: {problem}{where}",
+        expected=expected, received=received, details=details,
+        hint="axis 0 is the batch: a reshape or transpose must keep it first and untouched "
+        "(layers.Reshape and layers.Permute never touch it; ops.reshape(x, (-1, ...)) or ops.transpose "
+        "with axis 0 moved do), and a statistic over axis=0 (ops.mean(x, axis=0)) mixes samples.",
+    )
+
+
+def _change(before: list[np.ndarray], after: list[np.ndarray]) -> list[float]:
+    """The relative change of each output."""
+    changes = []
+    for b, a in zip(before, after):
+        if not _is_float(b):
+            changes.append(float(np.any(a != b)))
+            continue
+        scale = float(np.max(np.abs(b))) if b.size else 0.0
+        changes.append(_relative(float(np.max(np.abs(a - b))) if b.size else 0.0, scale))
+    return changes
+
+
+@check(INPUTS)
+def check_input_dependence(
+    model: keras.Model,
+    *,
+    batch_size: int = 8,
+    rtol: float = 1e-6,
+    seed: int = 0,
+) -> CheckResult:
+    """Every input must change the output, and every output must change with the input.
+
+    Redraws one input at a time (new random values or token ids) and compares the outputs
+    with those on the original batch. Names the input the model ignores (for multi-input
+    models, often a ``concatenate([a, a])`` instead of ``[a, b]``) and any output that does not
+    depend on the input at all (all-zero kernels, dead ReLUs, a layer multiplying by 0).
+
+    Example::
+
+        result = check_input_dependence(two_input_model)
+        assert result.passed, result.message
+    """
+    xs = x_list(synthetic_inputs(model, batch_size, seed))
+    alt = x_list(synthetic_inputs(model, batch_size, seed + 1))
+    base = forward(model, x_structure(xs))
+    failure = nonfinite_failure(INPUTS, model, base)
+    if failure is not None:
+        return failure
+    infos = input_infos(model)
+    outs = output_names(model)
+    outs = outs if len(outs) == len(base) else [f"output_{i}" for i in range(len(base))]
+    table: dict[str, dict[str, float]] = {}
+    for k, info in enumerate(infos):
+        changed = list(xs)
+        changed[k] = alt[k]
+        table[info.name] = dict(zip(outs, _change(base, forward(model, x_structure(changed)))))
+    details = {"relative_change": table, "batch_size": batch_size, "rtol": rtol, "mode": "inference (training=False)"}
+    ignored = [info for info in infos if max(table[info.name].values()) <= rtol]
+    constant = [name for name in outs if max(table[i.name][name] for i in infos) <= rtol]
+    problems = []
+    if len(infos) == 1 and ignored:
+        problems.append("the output is the same whatever the input: when every input value is redrawn, no output "
+                        "changes")
+    else:
+        problems += [f"the output does not change when {_input_label(info, infos.index(info), len(infos))} gets "
+                     "other values: the model ignores that input" for info in ignored]
+        if len(outs) > 1:
+            problems += [f"output {name!r} does not depend on any input" for name in constant
+                         if len(ignored) < len(infos)]
+    expected = "every input changes the output"
+    if problems:
+        return CheckResult.fail(
+            INPUTS, "; ".join(problems), expected=expected,
+            received={"ignored_inputs": [i.name for i in ignored], "constant_outputs": constant}, details=details,
+            hint="check that every keras.Input reaches the outputs (e.g. concatenate([a, b]), not [a, a]); an "
+            "output that ignores every input comes from all-zero kernels, dead ReLUs or a multiplication by 0.")
+    smallest = min(min(row.values()) for row in table.values())
+    return CheckResult.ok(INPUTS, f"each of the {len(infos)} input(s) changes the output (smallest relative change "
+                          f"{fmt(smallest)})", expected=expected, received=table, details=details)

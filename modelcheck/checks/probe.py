@@ -1,0 +1,95 @@
+"""Look inside a model layer by layer, and name its variables, for checks that must say
+*where* something goes wrong (the first layer that mixes the batch, turns NaN, or differs
+after loading)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+
+from ..errors import call_user_code
+from ..modelinfo import flatten_outputs, layers_of
+from .gradients import _owner
+
+__all__ = ["LayerProbe", "layer_probe", "variable_label", "float_arrays", "x_list", "x_structure"]
+
+
+@dataclass
+class LayerProbe:
+    """A functional model returning the output of every top-level layer, in graph order.
+
+    Attributes:
+        model: ``keras.Model(model inputs, [layer.output, ...])``.
+        layers: the layers whose outputs it returns, in the same order.
+        counts: how many tensors each layer outputs (most layers: 1).
+    """
+
+    model: keras.Model
+    layers: list[keras.layers.Layer]
+    counts: list[int]
+
+    def split(self, outputs: list[Any]) -> list[list[Any]]:
+        """Group the probe's flat outputs per layer."""
+        grouped, start = [], 0
+        for count in self.counts:
+            grouped.append(outputs[start:start + count])
+            start += count
+        return grouped
+
+    def run(self, x: Any) -> list[list[np.ndarray]]:
+        """The outputs of every layer (inference mode) as NumPy arrays, grouped per layer."""
+        outputs = call_user_code("running the model layer by layer", self.model, x, training=False)
+        return self.split([keras.ops.convert_to_numpy(o) for o in flatten_outputs(outputs)])
+
+
+def layer_probe(model: keras.Model) -> LayerProbe | None:
+    """A `LayerProbe` for a functional or Sequential model; None for a subclassed model, or
+    when a layer's output is ambiguous (a layer shared between several calls)."""
+    try:
+        inputs = model.inputs
+    except AttributeError:
+        return None
+    if not inputs:
+        return None
+    layers, outputs, counts = [], [], []
+    for layer in layers_of(model):
+        try:
+            produced = flatten_outputs(layer.output)
+        except (AttributeError, ValueError, RuntimeError):  # shared layer: several outputs
+            return None
+        layers.append(layer)
+        outputs.extend(produced)
+        counts.append(len(produced))
+    if not layers:
+        return None
+    probe = keras.Model(inputs[0] if len(inputs) == 1 else list(inputs), outputs)
+    return LayerProbe(probe, layers, counts)
+
+
+def variable_label(model: keras.Model) -> dict[int, tuple[keras.layers.Layer | None, str]]:
+    """Map ``id(variable)`` to (owning layer, ``"layer/variable"``) for every variable."""
+    owners = _owner(model)
+    labels: dict[int, tuple[keras.layers.Layer | None, str]] = {}
+    for variable in model.variables:
+        layer = owners.get(id(variable))
+        label = f"{layer.name}/{variable.name}" if layer is not None else variable.path
+        labels[id(variable)] = (layer, label)
+    return labels
+
+
+def x_list(x: Any) -> list[np.ndarray]:
+    """Model inputs (an array or a list of arrays) as a list."""
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def x_structure(arrays: list[Any]) -> Any:
+    """The inverse of `x_list`: one array alone, several as a list."""
+    return arrays[0] if len(arrays) == 1 else list(arrays)
+
+
+def float_arrays(values: list[np.ndarray]) -> list[np.ndarray]:
+    """The floating-point arrays among `values` (integer and boolean outputs are skipped)."""
+    return [v for v in values if np.issubdtype(np.asarray(v).dtype, np.floating)]
