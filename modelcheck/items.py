@@ -89,7 +89,8 @@ class Settings:
 class Results:
     """Every check result of the run, as JSON-able records (one per item or fixture call).
 
-    A record is ``{"nodeid", "model", "source", "known_fault", "result": CheckResult.to_dict()}``.
+    A record is ``{"nodeid", "model", "source", "known_fault", "result": CheckResult.to_dict()}``
+    plus any extra keys the caller gives (e.g. ``expected_total_params`` for the report).
     xdist workers send theirs on ``config.workeroutput``; the controller merges them with
     `extend`, so the report and the terminal summary see the whole run.
     """
@@ -98,14 +99,15 @@ class Results:
         self.records: list[dict[str, Any]] = []
 
     def add(self, nodeid: str, result: CheckResult, *, source: str | None = None,
-            known_fault: str | None = None) -> None:
-        """Record `result` for the test `nodeid`."""
+            known_fault: str | None = None, **extra: Any) -> None:
+        """Record `result` for the test `nodeid`; `extra` (JSON-able) is kept in the record."""
         self.records.append({
             "nodeid": nodeid,
             "model": result.model,
             "source": source,
             "known_fault": known_fault,
             "result": result.to_dict(),
+            **extra,
         })
 
     def extend(self, records: Iterable[dict[str, Any]]) -> None:
@@ -202,7 +204,8 @@ class CheckItem(pytest.Item):
         node = self.model_node
         result = node.run_check(self.check)
         self.config.stash[RESULTS_KEY].add(self.nodeid, result, source=node.spec.source,
-                                           known_fault=node.known_fault)
+                                           known_fault=node.known_fault,
+                                           expected_total_params=node.spec.total_params)
         if result.status == SKIPPED:
             pytest.skip(result.message)
         if node.is_known_fault(result):

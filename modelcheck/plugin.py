@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fnmatch
 import importlib.metadata
+import os
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SETTINGS_KEY] = settings
     config.stash[RESULTS_KEY] = Results()
     if settings.enabled:
+        # TensorFlow's start-up INFO/WARNING lines (oneDNN, CUDA) would bury the report; a
+        # value the user set wins
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         config.pluginmanager.register(ModelcheckCollection(config.rootpath), "modelcheck-collection")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(ModelcheckXdist(), "modelcheck-xdist")
@@ -218,7 +222,7 @@ class ModelcheckCollection:
             assert self.reference_dir is not None
             root = self.reference_dir.parent  # entry.module is relative to the repository root
             self._reference_entries = {}
-            for entry in catalog:
+            for entry in catalog():
                 self._reference_entries.setdefault((root / entry.module).resolve(), []).append(entry)
         return self._reference_entries
 
