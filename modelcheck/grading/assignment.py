@@ -1,0 +1,194 @@
+"""Assignment files: what every submission must build, what each check is worth, the limits.
+
+    [assignment]
+    name = "fashion_mlp"
+    builder = "build_model"          # the function every submission defines
+
+    [expect]                         # the model's expectations (a modelcheck spec)
+    input_shape = [28, 28]
+    output_shape = [10]
+    total_params = 266610
+    output = "probabilities"
+
+    [points]                         # which checks run, in this order, and their worth
+    output_shape = 1
+    param_count = 2
+
+    [visibility]                     # Gradescope visibility per check (default "visible")
+    param_count = "after_published"
+
+    [options.learns_linear]          # keyword options of one check
+    slope = 2.0
+
+    [limits]
+    timeout_s = 120                  # per phase of a submission (build, check)
+    memory_mb = 4096
+
+Unknown keys and wrong types are `SpecError`s naming the key. No Keras import here.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..errors import SpecError
+from ..registry import CHECK_NAMES
+from ..spec import ModelSpec
+from .sandbox import Limits
+
+__all__ = ["Assignment", "load_assignment", "parse_assignment", "VISIBILITIES"]
+
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+
+_INT = (int,)
+_NUMBER = (int, float)
+_TABLES: dict[str, dict[str, tuple[type, ...]]] = {
+    "assignment": {"name": (str,), "builder": (str,), "builder_kwargs": (dict,), "seed": _INT,
+                   "description": (str,), "trust_submission_measurements": (bool,)},
+    "expect": {"input_shape": (list,), "output_shape": (list, dict), "layer_output_shapes": (dict, list),
+               "total_params": _INT, "trainable_params": _INT, "non_trainable_params": _INT,
+               "layer_params": (dict, list), "output": (str, list, dict), "max_params": _INT},
+    "limits": {"timeout_s": _NUMBER, "memory_mb": _INT, "output_kb": _INT, "file_mb": _INT,
+               "max_processes": _INT},
+}
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A parsed assignment file.
+
+    Attributes:
+        name: the assignment's name (the spec id).
+        builder: the function name every submission must define.
+        spec: the expectations, as the one `ModelSpec` the checks take (its builder is
+            filled in per submission).
+        points: check name -> points, in the order the checks run.
+        visibility: check name -> Gradescope visibility.
+        limits: time, memory and output limits per phase of a submission.
+        seed: the seed of every check.
+        trust_submission_measurements: count verdicts measured inside the submission's own
+            process (models that cannot be loaded safely); off by default, as such verdicts
+            cannot be verified.
+        text: the file's text (sent to the job processes, which parse it again).
+    """
+
+    name: str
+    builder: str
+    spec: ModelSpec
+    points: dict[str, float]
+    visibility: dict[str, str]
+    limits: Limits
+    seed: int = 0
+    builder_kwargs: dict[str, Any] = field(default_factory=dict)
+    trust_submission_measurements: bool = False
+    description: str = ""
+    text: str = ""
+    where: str = "assignment"
+
+    @property
+    def checks(self) -> list[str]:
+        return list(self.points)
+
+    @property
+    def max_score(self) -> float:
+        return float(sum(self.points.values()))
+
+
+def _type_name(types: tuple[type, ...]) -> str:
+    names = {int: "whole number", float: "number", str: "string", bool: "true/false",
+             list: "list", dict: "table"}
+    return " or ".join(names.get(t, t.__name__) for t in types)
+
+
+def _checked(table: Mapping[str, Any], allowed: Mapping[str, tuple[type, ...]], where: str) -> dict[str, Any]:
+    for key, value in table.items():
+        if key not in allowed:
+            raise SpecError(f"{where}: unknown key `{key}`; allowed keys are {', '.join(sorted(allowed))}")
+        types = allowed[key]
+        if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+            raise SpecError(f"{where}: `{key}` must be a {_type_name(types)}, received {value!r}")
+    return dict(table)
+
+
+def _known_check(name: str, key: str) -> None:
+    if name not in CHECK_NAMES:
+        raise SpecError(f"{key}: unknown check `{name}`; known checks are {', '.join(CHECK_NAMES)}")
+
+
+def _table(data: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise SpecError(f"{where}: `{name}` must be a table ([{name}]), received {value!r}")
+    return value
+
+
+def parse_assignment(text: str, *, where: str = "assignment") -> Assignment:
+    """Parse an assignment file's text; `where` names it in error messages."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{where}: not valid TOML: {exc}") from None
+    sections = ("assignment", "expect", "points", "visibility", "options", "limits")
+    for key in data:
+        if key not in sections:
+            raise SpecError(f"{where}: unknown section `[{key}]`; allowed sections are "
+                            f"{', '.join(f'[{s}]' for s in sections)}")
+    head = _checked(_table(data, "assignment", where), _TABLES["assignment"], f"{where} [assignment]")
+    for key in ("name", "builder"):
+        if key not in head:
+            raise SpecError(f"{where} [assignment]: missing `{key}`")
+    if not head["builder"].isidentifier():
+        raise SpecError(f"{where} [assignment]: `builder` must be a function name such as "
+                        f"\"build_model\", received {head['builder']!r}")
+    expect = _checked(_table(data, "expect", where), _TABLES["expect"], f"{where} [expect]")
+    points: dict[str, float] = {}
+    for check, value in _table(data, "points", where).items():
+        _known_check(check, f"{where} [points]")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise SpecError(f"{where} [points]: `{check}` must be a number >= 0, received {value!r}")
+        points[check] = float(value)
+    if not points:
+        raise SpecError(f"{where}: `[points]` lists no check; add e.g. `output_shape = 1`")
+    visibility: dict[str, str] = {}
+    for check, value in _table(data, "visibility", where).items():
+        if check not in points:
+            raise SpecError(f"{where} [visibility]: `{check}` is not a check listed in [points]")
+        if value not in VISIBILITIES:
+            raise SpecError(f"{where} [visibility]: `{check}` must be one of {', '.join(VISIBILITIES)}, "
+                            f"received {value!r}")
+        visibility[check] = value
+    options: dict[str, dict[str, Any]] = {}
+    for check, value in _table(data, "options", where).items():
+        _known_check(check, f"{where} [options]")
+        if not isinstance(value, dict):
+            raise SpecError(f"{where} [options]: `{check}` must be a table ([options.{check}]), received {value!r}")
+        options[check] = dict(value)
+    limits_table = _checked(_table(data, "limits", where), _TABLES["limits"], f"{where} [limits]")
+    for key, value in limits_table.items():
+        if value <= 0:
+            raise SpecError(f"{where} [limits]: `{key}` must be > 0, received {value!r}")
+    limits = Limits(**{k: (float(v) if k == "timeout_s" else v) for k, v in limits_table.items()})
+    if isinstance(expect.get("layer_output_shapes"), dict):
+        expect["layer_output_shapes"] = {k: tuple(v) for k, v in expect["layer_output_shapes"].items()}
+    spec = ModelSpec(id=head["name"], source=where, checks=tuple(points), options=options,
+                     builder_kwargs=dict(head.get("builder_kwargs", {})), **expect)
+    return Assignment(
+        name=head["name"], builder=head["builder"], spec=spec, points=points,
+        visibility={c: visibility.get(c, "visible") for c in points}, limits=limits,
+        seed=head.get("seed", 0), builder_kwargs=dict(head.get("builder_kwargs", {})),
+        trust_submission_measurements=head.get("trust_submission_measurements", False),
+        description=head.get("description", ""), text=text, where=where,
+    )
+
+
+def load_assignment(path: str | Path) -> Assignment:
+    """Read and parse an assignment file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"cannot read the assignment file {path}: {exc.strerror}") from None
+    return parse_assignment(text, where=str(path))

@@ -1,0 +1,185 @@
+"""Confine the current process before it runs untrusted code (Linux).
+
+Called in a freshly forked child, while it is still single-threaded (TensorFlow has been
+imported but has started no thread pool yet). Layers, each best-effort where the kernel or the
+privileges do not allow it, and each reported back so the feedback can say what was in force:
+
+- its own session and process group (the grader kills the whole group);
+- resource limits: address space, CPU seconds, file size, no core files, process count;
+- when the grader runs as root: a dedicated unprivileged uid/gid, so the code cannot signal the
+  grader, read other students' copies or write anything it does not own;
+- Landlock (Linux >= 5.13, no privileges needed): writes only below the job's own folder, no TCP,
+  and (ABI >= 6) no signals to processes outside the sandbox, so it cannot kill its parent;
+- every inherited file descriptor closed except stdin/stdout/stderr and the result pipe.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import signal
+from dataclasses import dataclass, field
+
+__all__ = ["Confinement", "confine", "landlock_abi"]
+
+_SYS_LANDLOCK_CREATE_RULESET = 444
+_SYS_LANDLOCK_ADD_RULE = 445
+_SYS_LANDLOCK_RESTRICT_SELF = 446
+_LANDLOCK_CREATE_RULESET_VERSION = 1
+_LANDLOCK_RULE_PATH_BENEATH = 1
+_PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
+
+# Landlock filesystem rights that modify the tree (reads are left unhandled, hence allowed).
+_FS_WRITE_FILE = 1 << 1
+_FS_WRITE_V1 = _FS_WRITE_FILE | sum(1 << bit for bit in (4, 5, 6, 7, 8, 9, 10, 11, 12))
+_FS_REFER = 1 << 13  # ABI 2
+_FS_TRUNCATE = 1 << 14  # ABI 3
+_NET_BIND_TCP, _NET_CONNECT_TCP = 1 << 0, 1 << 1  # ABI 4
+_SCOPE_ABSTRACT_UNIX, _SCOPE_SIGNAL = 1 << 0, 1 << 1  # ABI 6
+
+
+@dataclass
+class Confinement:
+    """What to apply in the child, as plain data sent through the zygote."""
+
+    cwd: str
+    writable: list[str] = field(default_factory=list)
+    memory_mb: int | None = None
+    cpu_s: int | None = None
+    file_mb: int | None = 256
+    max_processes: int | None = None
+    uid: int | None = None  # only used when running as root
+    landlock: bool = True
+    env: dict[str, str] = field(default_factory=dict)
+    keep_fds: tuple[int, ...] = (0, 1, 2, 3)
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version, 0 when unavailable."""
+    try:
+        version = _libc().syscall(_SYS_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0),
+                                  ctypes.c_uint32(_LANDLOCK_CREATE_RULESET_VERSION))
+    except (OSError, AttributeError):
+        return 0
+    return max(int(version), 0)
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64),
+                ("scoped", ctypes.c_uint64)]
+
+
+class _PathBeneathAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def _apply_landlock(writable: list[str]) -> str:
+    abi = landlock_abi()
+    if abi < 1:
+        return "landlock unavailable"
+    libc = _libc()
+    write_rights = _FS_WRITE_V1 | (_FS_REFER if abi >= 2 else 0) | (_FS_TRUNCATE if abi >= 3 else 0)
+    attr = _RulesetAttr(write_rights, 0, 0)
+    size = 8
+    if abi >= 4:
+        attr.handled_access_net = _NET_BIND_TCP | _NET_CONNECT_TCP
+        size = 16
+    if abi >= 6:
+        attr.scoped = _SCOPE_ABSTRACT_UNIX | _SCOPE_SIGNAL
+        size = 24
+    ruleset = libc.syscall(_SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size),
+                           ctypes.c_uint32(0))
+    if ruleset < 0:
+        return f"landlock ruleset failed (errno {ctypes.get_errno()})"
+    try:
+        rules = [(path, write_rights) for path in writable] + [("/dev/null", _FS_WRITE_FILE)]
+        for path, rights in rules:
+            try:
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                # a rule on a file may only carry file rights
+                allowed = rights if os.path.isdir(path) else rights & (_FS_WRITE_FILE | _FS_TRUNCATE)
+                rule = _PathBeneathAttr(allowed, fd)
+                if libc.syscall(_SYS_LANDLOCK_ADD_RULE, ruleset, _LANDLOCK_RULE_PATH_BENEATH,
+                                ctypes.byref(rule), ctypes.c_uint32(0)) < 0:
+                    return f"landlock rule for {path} failed (errno {ctypes.get_errno()})"
+            finally:
+                os.close(fd)
+        if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            return "no_new_privs failed"
+        if libc.syscall(_SYS_LANDLOCK_RESTRICT_SELF, ruleset, ctypes.c_uint32(0)) < 0:
+            return f"landlock restrict failed (errno {ctypes.get_errno()})"
+    finally:
+        os.close(ruleset)
+    scope = ", no signals outside the sandbox" if abi >= 6 else ""
+    return f"landlock ABI {abi}: writes only in the job folder, no TCP{scope}"
+
+
+def _limit(which: int, soft: int, hard: int | None = None) -> None:
+    hard = soft if hard is None else hard
+    _, current_hard = resource.getrlimit(which)
+    if current_hard != resource.RLIM_INFINITY:
+        soft, hard = min(soft, current_hard), min(hard, current_hard)
+    resource.setrlimit(which, (soft, hard))
+
+
+def _virtual_memory_bytes() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def confine(conf: Confinement) -> list[str]:
+    """Apply `conf` to the calling (single-threaded) process; return what is in force."""
+    applied: list[str] = []
+    os.setsid()
+    os.closerange(max(conf.keep_fds) + 1, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 4096)
+    os.environ.update(conf.env)
+    if "TMPDIR" in conf.env:
+        import tempfile
+
+        tempfile.tempdir = conf.env["TMPDIR"]  # the zygote may have cached the grader's
+    os.chdir(conf.cwd)
+    os.umask(0o077)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if conf.memory_mb:
+        # TensorFlow already maps ~1.5 GB of address space and each thread it starts reserves
+        # stacks and malloc arenas; the limit is what is mapped now + the budget + room for those.
+        # The parent also watches the resident size and stops the process at the exact budget.
+        budget = _virtual_memory_bytes() + (conf.memory_mb + 2048) * 2**20
+        _limit(resource.RLIMIT_AS, budget)
+        applied.append(f"address space <= {budget >> 20} MB")
+    if conf.cpu_s:
+        _limit(resource.RLIMIT_CPU, conf.cpu_s, conf.cpu_s + 5)
+        applied.append(f"CPU <= {conf.cpu_s} s")
+    if conf.file_mb:
+        _limit(resource.RLIMIT_FSIZE, conf.file_mb * 2**20)
+        applied.append(f"files <= {conf.file_mb} MB")
+    if conf.uid is not None and os.geteuid() == 0:
+        for path in conf.writable:
+            for root, dirs, files in os.walk(path):
+                for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                    os.chown(name, conf.uid, conf.uid)
+        os.setgroups([])
+        os.setgid(conf.uid)
+        os.setuid(conf.uid)
+        if conf.max_processes:
+            _limit(resource.RLIMIT_NPROC, conf.max_processes)
+        applied.append(f"own uid {conf.uid}")
+    # after the uid change, which clears it: die with the supervising process
+    _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if conf.landlock:
+        applied.append(_apply_landlock(conf.writable))
+    return applied

@@ -1,0 +1,355 @@
+"""Grade submissions: build each in a sandbox, check it in a clean process, score the verdicts.
+
+Per submission (see docs in `modelcheck.grading`):
+
+1. its files are copied into a private folder; the *build* job (untrusted: the student's code)
+   runs there, confined, and exports the model as ``model.keras``;
+2. the *check* job (clean: never imports the student's code) loads that file with Keras' safe
+   mode and runs the checks; its report carries a nonce only the grader knows;
+3. the grader scores the check job's verdicts. Nothing the build job says about verdicts is
+   counted, except for models that cannot be loaded safely: those are measured in the build
+   job, marked *unverified*, and count only if the assignment trusts them
+   (``trust_submission_measurements``), apart from the parameter count, which the grader
+   re-verifies from the saved weights.
+
+A missing, unreadable or forged report is an error for that student, never a pass.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import secrets
+import shutil
+import stat
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from ..result import ERROR, PASSED, CheckResult
+from .assignment import Assignment, load_assignment
+from .confine import Confinement
+from .sandbox import RunOutcome, run_job
+from .submissions import Submission, prepare_workdir
+from .worker import WarmPool
+
+__all__ = ["StudentGrade", "Grader", "grade_submission"]
+
+# uids for job processes when the grader runs as root (no passwd entry needed)
+_UID_BASE = 2_000_100_000
+_MAX_MODEL_BYTES = 512 * 2**20
+UNVERIFIED_NOTE = ("measured inside your submission's own process, because the model cannot be "
+                   "loaded in Keras' safe mode (a Lambda layer or a custom class); the grader "
+                   "cannot verify it")
+
+
+@dataclass
+class StudentGrade:
+    """One student's grade: per-check verdicts and points.
+
+    Attributes:
+        student: the student id (file or folder name).
+        submission: the path handed in.
+        results: one `CheckResult` per check of the assignment, in its order.
+        points: check -> points earned.
+        max_points: check -> points available.
+        visibility: check -> Gradescope visibility.
+        execution_time: wall seconds for the whole submission.
+        problem: why the submission could not be graded normally (None when it was).
+        output: what the submission printed (truncated), for the feedback page.
+        notes: further remarks (truncated output, unverified measurements, confinement).
+        layers: the layer table measured by the clean check process (report `LayerRow` dicts).
+    """
+
+    student: str
+    submission: str
+    results: list[CheckResult]
+    points: dict[str, float]
+    max_points: dict[str, float]
+    visibility: dict[str, str] = field(default_factory=dict)
+    execution_time: float = 0.0
+    problem: str | None = None
+    output: str = ""
+    notes: list[str] = field(default_factory=list)
+    layers: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return float(sum(self.points.values()))
+
+    @property
+    def max_score(self) -> float:
+        return float(sum(self.max_points.values()))
+
+    def result(self, check: str) -> CheckResult:
+        """The verdict of `check`."""
+        for result in self.results:
+            if result.check == check:
+                return result
+        raise KeyError(f"no verdict for check {check!r}; checks are {', '.join(r.check for r in self.results)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["results"] = [r.to_dict() for r in self.results]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "StudentGrade":
+        data = dict(data)
+        data["results"] = [CheckResult.from_dict(r) for r in data["results"]]
+        return cls(**data)
+
+
+def _relative(text: str, folder: Path) -> str:
+    return text.replace(str(folder) + os.sep, "")
+
+
+def _describe_error(error: dict[str, Any], workdir: Path) -> tuple[str, str | None]:
+    message = str(error.get("message") or "the submission failed")
+    location = error.get("location")
+    if location:
+        filename, lineno, line = location
+        message += f"\n  at {_relative(str(filename), workdir)}:{lineno}: {line}"
+    if "raised MemoryError" in message:
+        message += "\n(the submission ran out of memory: it hit the memory limit)"
+    hint = error.get("hint")
+    return _relative(message, workdir), hint
+
+
+def _copy_regular(source: Path, target: Path) -> bool:
+    """Copy a file the job wrote, refusing links and oversized files."""
+    try:
+        info = os.lstat(source)
+    except OSError:
+        return False
+    if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_MODEL_BYTES:
+        return False
+    shutil.copyfile(source, target, follow_symlinks=False)
+    return True
+
+
+class Grader:
+    """Grades submissions of one assignment with a warm, isolated worker pool.
+
+    >>> with Grader(load_assignment("fashion.toml"), workers=2) as grader:
+    ...     grade = grader.grade(Path("submissions/alice.py"))
+    ...     grade.score, grade.result("param_count").message
+
+    Thread-safe; `grade_all` runs `workers` submissions at once. `landlock` and
+    `separate_uids` (the latter only when running as root) switch those confinement layers;
+    turning them off is for testing the layers beneath.
+    """
+
+    def __init__(self, assignment: Assignment, *, workers: int | None = None, pool: WarmPool | None = None,
+                 workroot: str | Path | None = None, landlock: bool = True, separate_uids: bool = True) -> None:
+        self.assignment = assignment
+        self.landlock = landlock
+        self.separate_uids = separate_uids and os.geteuid() == 0
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self._own_pool = pool is None
+        self.pool = pool or WarmPool()
+        self.workroot = Path(workroot) if workroot else None
+        self._slots: queue.Queue[int] = queue.Queue()
+        for slot in range(self.workers):
+            self._slots.put(slot)
+        self.threads = max(1, (os.cpu_count() or 1) // self.workers)
+
+    def __enter__(self) -> "Grader":
+        self.pool.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._own_pool:
+            self.pool.close()
+
+    # -- one submission -------------------------------------------------------------------
+    def grade(self, submission: Submission | str | Path) -> StudentGrade:
+        """Grade one submission; never raises for anything the submission does."""
+        if not isinstance(submission, Submission):
+            path = Path(submission)
+            submission = Submission(path.stem if path.is_file() else path.name, path)
+        slot = self._slots.get()
+        started = time.monotonic()
+        jobdir = Path(tempfile.mkdtemp(prefix="modelcheck-grade-", dir=self.workroot))
+        try:
+            grade = self._grade_in(submission, jobdir, slot)
+        finally:
+            shutil.rmtree(jobdir, ignore_errors=True)
+            self._slots.put(slot)
+        grade.execution_time = round(time.monotonic() - started, 3)
+        return grade
+
+    def _confinement(self, folder: Path, cwd: Path, uid_offset: int, slot: int) -> Confinement:
+        limits = self.assignment.limits
+        (folder / "tmp").mkdir(exist_ok=True)
+        return Confinement(
+            cwd=str(cwd), writable=[str(folder)], memory_mb=limits.memory_mb,
+            cpu_s=int(limits.timeout_s * (os.cpu_count() or 1)) + 5, file_mb=limits.file_mb,
+            max_processes=limits.max_processes,
+            uid=_UID_BASE + 2 * slot + uid_offset if self.separate_uids else None, landlock=self.landlock,
+            env={"HOME": str(cwd), "TMPDIR": str(folder / "tmp"), "PYTHONDONTWRITEBYTECODE": "1"},
+        )
+
+    def _grade_in(self, submission: Submission, jobdir: Path, slot: int) -> StudentGrade:
+        assignment = self.assignment
+        os.chmod(jobdir, 0o711)  # job uids may pass through, not list
+        build_dir, check_dir = jobdir / "build", jobdir / "check"
+        work = build_dir / "work"
+        for folder in (build_dir, work, build_dir / "out", check_dir):
+            folder.mkdir()
+        try:
+            script = prepare_workdir(submission, work, assignment.builder)
+        except (OSError, ValueError) as exc:
+            return self._failed(submission, str(exc).replace(str(work), submission.student),
+                                hint=f"hand in one .py file (or notebook) that defines `{assignment.builder}()`")
+        export, weights = build_dir / "out" / "model.keras", build_dir / "out" / "model.weights.h5"
+        params = {
+            "script": str(script), "builder": assignment.builder, "builder_kwargs": assignment.builder_kwargs,
+            "input_shape": assignment.spec.input_shape, "seed": assignment.seed, "export": str(export),
+            "weights": str(weights), "assignment": assignment.text, "where": assignment.where,
+            "threads": self.threads,
+        }
+        built = run_job(self.pool, "build", params, self._confinement(build_dir, work, 0, slot), assignment.limits)
+        output = self._output(built)
+        notes = [n for n in (built.output_note(),) if n]
+        problem = built.problem()
+        if problem is None and not isinstance(built.result, dict):
+            problem = ("the submission's process ended before it returned a model"
+                       f" (exit code {built.exit_code}); does it call sys.exit(), exit() or os._exit()?")
+        if problem is not None:
+            return self._failed(submission, problem, output=output, notes=notes,
+                                hint="the whole submission is graded as an error; fix this and resubmit")
+        report = built.result
+        if isinstance(report.get("error"), dict):
+            message, hint = _describe_error(report["error"], work)
+            return self._failed(submission, message, hint=hint, output=output, notes=notes)
+        nonce = secrets.token_hex(16)
+        check_params: dict[str, Any] = {"nonce": nonce, "assignment": assignment.text,
+                                        "where": assignment.where, "threads": self.threads}
+        measured = None
+        if report.get("exported") is True and _copy_regular(export, check_dir / "model.keras"):
+            check_params["model"] = str(check_dir / "model.keras")
+        else:
+            measured = report.get("measured")
+            if not isinstance(measured, list) or not _copy_regular(weights, check_dir / "model.weights.h5"):
+                return self._failed(submission, "the model could not be exported, nor measured: "
+                                    + str(report.get("export_problem", "no model file was written")),
+                                    output=output, notes=notes)
+            check_params["weights"] = str(check_dir / "model.weights.h5")
+        checked = run_job(self.pool, "check", check_params,
+                          self._confinement(check_dir, check_dir, 1, slot), assignment.limits)
+        verdict = checked.result if isinstance(checked.result, dict) else None
+        if checked.problem() or verdict is None or verdict.get("nonce") != nonce:
+            why = checked.problem() or checked.result_problem or "its report did not carry the grader's nonce"
+            return self._failed(submission, f"checking the model failed: {why}", output=output, notes=notes)
+        if measured is not None:
+            results = self._unverified(measured, verdict.get("static", {}), report, notes)
+        elif "load_error" in verdict:
+            return self._failed(submission, "the exported model could not be loaded: " + str(verdict["load_error"]),
+                                output=output, notes=notes)
+        else:
+            results = self._verdicts(verdict.get("results"))
+        grade = self._scored(submission, results, output=output, notes=notes)
+        if isinstance(verdict.get("layers"), list):
+            grade.layers = verdict["layers"]
+        return grade
+
+    # -- turning reports into results --------------------------------------------------------
+    def _verdicts(self, raw: Any) -> list[CheckResult]:
+        """The check job's verdicts, one per assignment check; anything missing is an error."""
+        by_name: dict[str, CheckResult] = {}
+        for item in raw if isinstance(raw, list) else []:
+            try:
+                result = CheckResult.from_dict(item)
+            except (TypeError, ValueError):
+                continue
+            by_name.setdefault(result.check, result)
+        missing = "no verdict was recorded for this check"
+        # (not `by_name.get(check) or ...`: a failed CheckResult is falsy)
+        return [by_name[check] if check in by_name else CheckResult.error(check, missing)
+                for check in self.assignment.checks]
+
+    def _unverified(self, measured: list[Any], static: dict[str, Any], report: dict[str, Any],
+                    notes: list[str]) -> list[CheckResult]:
+        results = self._verdicts(measured)
+        counted = static.get("total_params")
+        expected = self.assignment.spec.total_params
+        notes.append(UNVERIFIED_NOTE + f" ({report.get('export_problem', '')})")
+        for result in results:
+            result.details["unverified"] = True
+            verified = (result.check == "param_count" and counted is not None and result.passed
+                        and (expected is None or counted == expected) and counted == report.get("total_params"))
+            if verified:
+                result.details["unverified"] = False
+                result.message += f" (re-verified by the grader: the saved weights hold {counted:,} parameters)"
+            elif not self.assignment.trust_submission_measurements and result.status == PASSED:
+                result.message = f"[not counted: {UNVERIFIED_NOTE}] {result.message}"
+        return results
+
+    def _scored(self, submission: Submission, results: list[CheckResult], *, problem: str | None = None,
+                output: str = "", notes: list[str] | None = None) -> StudentGrade:
+        assignment = self.assignment
+        trust = assignment.trust_submission_measurements
+        points = {r.check: (assignment.points[r.check]
+                            if r.passed and (trust or not r.details.get("unverified")) else 0.0)
+                  for r in results}
+        return StudentGrade(student=submission.student, submission=str(submission.path), results=results,
+                            points=points, max_points=dict(assignment.points),
+                            visibility=dict(assignment.visibility), problem=problem, output=output,
+                            notes=list(notes or []))
+
+    def _failed(self, submission: Submission, message: str, *, hint: str | None = None, output: str = "",
+                notes: list[str] | None = None) -> StudentGrade:
+        results = [CheckResult(check=check, status=ERROR, message=message, hint=hint, model=submission.student)
+                   for check in self.assignment.checks]
+        return self._scored(submission, results, problem=message, output=output, notes=notes)
+
+    @staticmethod
+    def _output(outcome: RunOutcome) -> str:
+        parts = [text for text in (outcome.stdout, outcome.stderr) if text.strip()]
+        return "\n".join(parts)
+
+    # -- many submissions ---------------------------------------------------------------------
+    def grade_all(self, submissions: Iterable[Submission],
+                  progress: Callable[[StudentGrade, int, int], None] | None = None) -> list[StudentGrade]:
+        """Grade `submissions`, `workers` at a time; `progress(grade, done, total)` after each."""
+        todo = list(submissions)
+        grades: dict[str, StudentGrade] = {}
+        done = 0
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="modelcheck-grade") as executor:
+            futures = {executor.submit(self.grade, s): s for s in todo}
+            for future in as_completed(futures):
+                grade = future.result()
+                grades[grade.student] = grade
+                done += 1
+                if progress is not None:
+                    progress(grade, done, len(todo))
+        return [grades[s.student] for s in todo]
+
+
+def grade_submission(assignment: Assignment | str | Path, path: str | Path, *,
+                     grader: Grader | None = None) -> StudentGrade:
+    """Grade one submission (a .py file, a folder or a notebook) in its own sandbox.
+
+    Pass a long-lived `grader` to reuse its warm worker pool across submissions; without one,
+    a pool is started for this call (a few seconds for TensorFlow's import).
+    """
+    if grader is not None:
+        return grader.grade(Path(path))
+    if not isinstance(assignment, Assignment):
+        assignment = load_assignment(assignment)
+    with Grader(assignment, workers=1) as own:
+        return own.grade(Path(path))
+
+
+def _default_progress(grade: StudentGrade, done: int, total: int) -> None:
+    state = grade.problem.splitlines()[0][:80] if grade.problem else "graded"
+    print(f"[{done}/{total}] {grade.student}: {grade.score:g}/{grade.max_score:g} "
+          f"({grade.execution_time:.1f} s) {state}", file=sys.stderr, flush=True)

@@ -1,0 +1,196 @@
+"""What runs inside the job processes (never in the grader).
+
+Two kinds of job, each in its own confined process forked from the zygote:
+
+- ``build`` (untrusted): imports the student's script, calls the builder, exports the model to
+  a ``.keras`` file. When the model cannot be reloaded in Keras' safe mode (a Lambda layer, a
+  custom class), it also runs the checks right there: those verdicts come from the student's
+  own process and are marked *unverified*; it saves the weights for a static re-count.
+- ``check`` (clean): never imports the student's module. Loads the ``.keras`` file with
+  ``safe_mode=True`` and runs the checks; or, when safe loading fails, only re-counts the
+  parameters from the saved weights file.
+
+Each job writes one JSON document to file descriptor 3. This module imports Keras (the zygote
+preloads it; nothing the plugin imports at start-up imports it).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import inspect
+import json
+import linecache
+import os
+import sys
+from typing import Any
+
+import h5py
+import keras
+import numpy  # noqa: F401  (preloaded for the jobs)
+import tensorflow as tf
+
+from ..errors import UserCodeError, call_user_code
+from ..modelinfo import build_model
+from ..report import layer_rows
+from ..runner import ModelSession
+from .assignment import parse_assignment
+
+__all__ = ["run_job", "count_saved_params"]
+
+
+def _emit(data: dict[str, Any]) -> None:
+    with os.fdopen(3, "w", encoding="utf-8") as out:
+        json.dump(data, out)
+
+
+def _set_threads(threads: int) -> None:
+    if threads > 0:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def _error_dict(exc: UserCodeError) -> dict[str, Any]:
+    return {"message": exc.message, "hint": exc.hint, "location": list(exc.location) if exc.location else None}
+
+
+def _syntax_error(exc: SyntaxError, filename: str) -> UserCodeError:
+    line = (exc.text or linecache.getline(exc.filename or "", exc.lineno or 0)).strip()
+    return UserCodeError(
+        f"{os.path.basename(filename)} has a syntax error: {exc.msg}",
+        hint=f"fix line {exc.lineno}; Python cannot run any of the file until it parses",
+        location=(exc.filename or filename, exc.lineno or 0, line),
+        original=exc,
+    )
+
+
+def _import_submission(path: str) -> Any:
+    name = os.path.splitext(os.path.basename(path))[0]
+    name = name if name.isidentifier() else "submission"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        call_user_code(f"importing {os.path.basename(path)}", spec.loader.exec_module, module)
+    except UserCodeError as exc:
+        if isinstance(exc.original, SyntaxError):
+            raise _syntax_error(exc.original, path) from None
+        raise
+    return module
+
+
+def _find_builder(module: Any, name: str, path: str) -> Any:
+    builder = getattr(module, name, None)
+    if callable(builder):
+        return builder
+    filename = os.path.basename(path)
+    functions = [n for n, v in vars(module).items() if inspect.isfunction(v) and v.__module__ == module.__name__]
+    if builder is not None:
+        raise UserCodeError(f"{filename} defines `{name}` as {type(builder).__name__}, not as a function",
+                            hint=f"define it with `def {name}():` and make it return the model")
+    close = difflib.get_close_matches(name, functions, n=1)
+    found = f"; it defines {', '.join(f'{f}()' for f in functions)}" if functions else "; it defines no function"
+    hint = (f"rename `{close[0]}` to `{name}`" if close else
+            f"define `def {name}():` that builds and returns the keras.Model")
+    raise UserCodeError(f"{filename} defines no function `{name}()`{found}", hint=hint)
+
+
+def _locate_def(builder: Any) -> tuple[str, int, str] | None:
+    try:
+        code = builder.__code__
+    except AttributeError:
+        return None
+    return (code.co_filename, code.co_firstlineno, linecache.getline(code.co_filename, code.co_firstlineno).strip())
+
+
+def count_saved_params(weights_path: str) -> int:
+    """Count the parameters in a weights file (``model.save_weights``) without running any of
+    the model's code. Optimizer state is left out; non-trainable variables (BatchNorm
+    statistics) are counted, as `model.count_params()` does."""
+    total = 0
+
+    def visit(name: str, obj: Any) -> None:
+        nonlocal total
+        if isinstance(obj, h5py.Dataset) and not name.startswith(("optimizer", "metrics")):
+            total += int(obj.size)
+
+    with h5py.File(weights_path, "r") as handle:
+        handle.visititems(visit)
+    return total
+
+
+def _run_checks(model: Any, params: dict[str, Any], report: dict[str, Any], key: str) -> None:
+    """Run the assignment's checks on `model`; put the results under `key` and the layer table."""
+    assignment = parse_assignment(params["assignment"], where=params.get("where", "assignment"))
+    spec = assignment.spec.replace(builder=model, builder_kwargs={})
+    try:
+        report["layers"] = layer_rows(model, spec)
+    except Exception as exc:  # a table the page can do without; never a reason to lose verdicts
+        report["layers_problem"] = f"{type(exc).__name__}: {exc}"
+    with ModelSession(spec, seed=assignment.seed) as session:
+        report[key] = [session.run(check).to_dict() for check in assignment.checks]
+
+
+def build_job(params: dict[str, Any]) -> dict[str, Any]:
+    """Import the submission, build its model, export it; measure it here when it cannot be
+    loaded safely elsewhere."""
+    report: dict[str, Any] = {}
+    try:
+        module = _import_submission(params["script"])
+        builder = _find_builder(module, params["builder"], params["script"])
+        keras.utils.set_random_seed(params.get("seed", 0))
+        try:
+            model = build_model(builder, kwargs=params.get("builder_kwargs") or {},
+                                input_shape=params.get("input_shape"), name=f"{params['builder']}()")
+        except UserCodeError as exc:
+            if exc.location is None:
+                exc = UserCodeError(exc.message, hint=exc.hint, location=_locate_def(builder), original=exc.original)
+            raise exc from None
+    except UserCodeError as exc:
+        report["error"] = _error_dict(exc)
+        return report
+    report["total_params"] = int(model.count_params())
+    export = params["export"]
+    try:
+        model.save(export)
+        keras.models.load_model(export, safe_mode=True, compile=False)
+        report["exported"] = True
+        return report
+    except Exception as exc:  # why safe export failed is the student's information, not ours
+        report["exported"] = False
+        report["export_problem"] = f"{type(exc).__name__}: {str(exc)[:500]}"
+    try:
+        model.save_weights(params["weights"])
+    except Exception as exc:
+        report["weights_problem"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+    _run_checks(model, params, report, "measured")
+    return report
+
+
+def check_job(params: dict[str, Any]) -> dict[str, Any]:
+    """Load the exported model safely and run the checks (or re-count saved weights)."""
+    report: dict[str, Any] = {"nonce": params["nonce"]}
+    if params.get("weights"):
+        report["static"] = {"total_params": count_saved_params(params["weights"])}
+        return report
+    try:
+        try:
+            model = keras.models.load_model(params["model"], safe_mode=True, compile=True)
+        except Exception:
+            model = keras.models.load_model(params["model"], safe_mode=True, compile=False)
+    except Exception as exc:
+        report["load_error"] = f"{type(exc).__name__}: {str(exc)[:500]}"
+        return report
+    _run_checks(model, params, report, "results")
+    return report
+
+
+def run_job(kind: str, params: dict[str, Any], confinement: list[str]) -> None:
+    """Run one job and write its JSON report to fd 3 (called by the zygote in the job process)."""
+    _set_threads(int(params.get("threads", 0)))
+    sys.path.insert(0, os.getcwd())
+    sys.dont_write_bytecode = True
+    report = build_job(params) if kind == "build" else check_job(params)
+    report["confinement"] = confinement
+    _emit(report)

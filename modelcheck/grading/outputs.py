@@ -1,0 +1,177 @@
+"""What grading writes to OUT_DIR.
+
+- ``gradebook.csv``: one row per student (student, score, max_score, one column per check);
+- ``<student>/results.json``: Gradescope's autograder format;
+- ``<student>/feedback.html``: the report's feedback page for that student;
+- ``index.html``: class statistics (pass rate per check, score histogram, most common failures)
+  with a link to every feedback page.
+
+Everything is written by the grader after grading, from the verdicts it holds in memory;
+each file is written to a temporary name and renamed, so a half-written file is never left.
+No Keras import here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterable
+
+import jinja2
+
+from .assignment import Assignment
+from .grade import StudentGrade
+
+__all__ = ["write_outputs", "gradescope_results", "gradebook_rows", "class_statistics"]
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+        out.write(text)
+    os.chmod(temporary, 0o644)
+    os.replace(temporary, path)
+    return path
+
+
+def _student_dir(out_dir: Path, student: str) -> Path:
+    if student in ("", ".", "..") or "/" in student or "\\" in student:
+        raise ValueError(f"unusable student id {student!r}")
+    return out_dir / student
+
+
+def gradescope_results(grade: StudentGrade) -> dict[str, Any]:
+    """One student's grade in Gradescope's ``results.json`` format."""
+    tests = []
+    for result in grade.results:
+        earned = grade.points.get(result.check, 0.0)
+        tests.append({
+            "name": result.check,
+            "score": earned,
+            "max_score": grade.max_points.get(result.check, 0.0),
+            "status": "passed" if result.passed and (earned > 0 or not grade.max_points.get(result.check)) else "failed",
+            "output": result.describe(),
+            "visibility": grade.visibility.get(result.check, "visible"),
+        })
+    summary = [f"Score {grade.score:g} / {grade.max_score:g}."]
+    if grade.problem:
+        summary.append(f"Your submission could not be graded normally: {grade.problem}")
+    summary += grade.notes
+    if grade.output.strip():
+        summary.append("What your code printed (truncated):\n" + grade.output[-4000:])
+    return {
+        "score": grade.score,
+        "max_score": grade.max_score,
+        "execution_time": grade.execution_time,
+        "output": "\n".join(summary),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
+
+
+def gradebook_rows(grades: Iterable[StudentGrade], checks: list[str]) -> list[list[Any]]:
+    """The gradebook as rows, header first: student, score, max_score, one column per check."""
+    rows: list[list[Any]] = [["student", "score", "max_score", *checks]]
+    for grade in grades:
+        rows.append([grade.student, f"{grade.score:g}", f"{grade.max_score:g}",
+                     *(f"{grade.points.get(check, 0.0):g}" for check in checks)])
+    return rows
+
+
+def class_statistics(grades: list[StudentGrade], checks: list[str], max_score: float) -> dict[str, Any]:
+    """Pass rate per check, a score histogram and the most common failure messages."""
+    n = len(grades) or 1
+    pass_rate = {check: sum(g.result(check).passed for g in grades) / n for check in checks}
+    bins = max(1, min(10, int(max_score) or 1))
+    width = (max_score or 1) / bins
+    histogram = [0] * bins
+    for grade in grades:
+        histogram[min(bins - 1, int(grade.score / width))] += 1
+    labels = [f"{i * width:g}–{(i + 1) * width:g}" for i in range(bins)]
+    failures: Counter[tuple[str, str]] = Counter()
+    for grade in grades:
+        for result in grade.results:
+            if result.status in ("failed", "error"):
+                failures[(result.check, result.message.splitlines()[0][:200])] += 1
+    scores = [g.score for g in grades]
+    return {
+        "students": len(grades),
+        "mean": sum(scores) / n if grades else 0.0,
+        "full_marks": sum(s == max_score for s in scores),
+        "pass_rate": pass_rate,
+        "histogram": list(zip(labels, histogram)),
+        "histogram_max": max(histogram) or 1,
+        "failures": [(check, message, count) for (check, message), count in failures.most_common(10)],
+    }
+
+
+_INDEX = jinja2.Environment(autoescape=True).from_string("""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ name }}: class results</title>
+<style>
+body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:60rem;color:#222}
+table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{padding:.25rem .6rem;border-bottom:1px solid #ddd;text-align:left}
+.num{text-align:right}.bar{background:#4a7bd0;height:.9rem;display:inline-block}.muted{color:#777}
+.err{color:#a11}
+</style></head><body>
+<h1>{{ name }}: class results</h1>
+<p>{{ stats.students }} submissions · mean score {{ "%.2f"|format(stats.mean) }} / {{ max_score|round(2) }}
+ · full marks: {{ stats.full_marks }}</p>
+<h2>Pass rate per check</h2>
+<table><tr><th>check</th><th class="num">points</th><th class="num">passed</th><th></th></tr>
+{% for check in checks %}<tr><td>{{ check }}</td><td class="num">{{ points[check] }}</td>
+<td class="num">{{ "%.0f"|format(stats.pass_rate[check] * 100) }}%</td>
+<td><span class="bar" style="width:{{ (stats.pass_rate[check] * 200)|round|int }}px"></span></td></tr>
+{% endfor %}</table>
+<h2>Score histogram</h2>
+<table><tr><th>score</th><th class="num">students</th><th></th></tr>
+{% for label, count in stats.histogram %}<tr><td>{{ label }}</td><td class="num">{{ count }}</td>
+<td><span class="bar" style="width:{{ (count / stats.histogram_max * 200)|round|int }}px"></span></td></tr>
+{% endfor %}</table>
+<h2>Most common failures</h2>
+{% if stats.failures %}<table><tr><th>check</th><th>message</th><th class="num">students</th></tr>
+{% for check, message, count in stats.failures %}<tr><td>{{ check }}</td><td>{{ message }}</td><td class="num">{{ count }}</td></tr>
+{% endfor %}</table>{% else %}<p class="muted">No failures.</p>{% endif %}
+<h2>Students</h2>
+<table><tr><th>student</th><th class="num">score</th><th>note</th></tr>
+{% for g in grades %}<tr><td><a href="{{ g.student|urlencode }}/feedback.html">{{ g.student }}</a></td>
+<td class="num">{{ "%g"|format(g.score) }} / {{ "%g"|format(g.max_score) }}</td>
+<td class="err">{{ (g.problem or "").splitlines()[0] if g.problem else "" }}</td></tr>
+{% endfor %}</table>
+</body></html>
+""")
+
+
+def _feedback_html(grade: StudentGrade, assignment: Assignment, path: Path) -> None:
+    """The one place that renders a student's page (the report package's feedback page)."""
+    from ..report import ModelEntry, render_student_feedback
+
+    entry = ModelEntry(id=grade.student, source=os.path.basename(grade.submission), layers=grade.layers,
+                       results=grade.results, expected_total_params=assignment.spec.total_params,
+                       score=grade.score, max_score=grade.max_score)
+    render_student_feedback(entry, path, assignment=assignment.name, index_href="../index.html")
+
+
+def write_outputs(grades: list[StudentGrade], assignment: Assignment, out_dir: str | Path) -> Path:
+    """Write the gradebook, each student's results.json and feedback.html, and index.html."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    checks = assignment.checks
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(gradebook_rows(grades, checks))
+    _write(out_dir / "gradebook.csv", buffer.getvalue())
+    for grade in grades:
+        folder = _student_dir(out_dir, grade.student)
+        _write(folder / "results.json", json.dumps(gradescope_results(grade), indent=1) + "\n")
+        _feedback_html(grade, assignment, folder / "feedback.html")
+    stats = class_statistics(grades, checks, assignment.max_score)
+    _write(out_dir / "index.html", _INDEX.render(name=assignment.name, stats=stats, checks=checks,
+                                                 points=assignment.points, max_score=assignment.max_score,
+                                                 grades=grades))
+    return out_dir / "index.html"

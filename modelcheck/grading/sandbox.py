@@ -1,0 +1,192 @@
+"""Run one job in a confined process and watch it from the grader's side.
+
+The grader starts the job through the warm pool, then reads its pipes until they close:
+stdout/stderr keep their first `Limits.output_kb` KB and drain the rest (a 200 MB flood neither
+blocks the job nor fills the grader's memory); the result pipe carries the job's JSON; the
+status pipe carries the nanny's report (the job's pid, then its exit status). Meanwhile the
+grader enforces the wall-clock limit and the resident-memory limit itself, by killing the job's
+whole process group. Whatever the job process claims, `RunOutcome` records what the grader saw.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .confine import Confinement
+from .worker import WarmPool
+
+__all__ = ["Limits", "RunOutcome", "run_job"]
+
+_POLL_S = 0.02
+_RESULT_CAP = 32 * 2**20
+_GRACE_S = 2.0  # after the job ended, how long stray holders of its pipes may keep them open
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-job limits (each phase of a submission, build and check, gets its own)."""
+
+    timeout_s: float = 120.0
+    memory_mb: int = 4096
+    output_kb: int = 64
+    file_mb: int = 256
+    max_processes: int = 512
+
+
+@dataclass
+class RunOutcome:
+    """What the grader observed about one job process."""
+
+    exit_code: int | None = None
+    signal: int | None = None
+    killed_for: str | None = None  # "timeout" or "memory" when the grader stopped it
+    supervisor_lost: bool = False  # the nanny died before reporting (the job killed it)
+    stdout: str = ""
+    stderr: str = ""
+    stdout_bytes: int = 0
+    stderr_bytes: int = 0
+    result: Any = None
+    result_problem: str | None = None
+    peak_rss_mb: float = 0.0
+    wall_s: float = 0.0
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def clean_exit(self) -> bool:
+        return self.killed_for is None and not self.supervisor_lost and self.exit_code == 0
+
+    def problem(self) -> str | None:
+        """How the process ended, in plain words, when it did not end normally."""
+        limits = self.limits
+        if self.killed_for == "timeout":
+            return (f"stopped after {limits.timeout_s:g} s (the time limit): an endless loop, in "
+                    f"the builder or in a layer's call(), or far too much work")
+        if self.killed_for == "memory" or self.signal == signal.SIGKILL and self.peak_rss_mb > limits.memory_mb * 0.8:
+            return (f"stopped for using more than {limits.memory_mb} MB of memory (the memory limit, "
+                    f"peak {self.peak_rss_mb:,.0f} MB)")
+        if self.supervisor_lost:
+            return ("the submission killed the grader's process that supervised it "
+                    "(e.g. os.kill(os.getppid(), ...)); nothing it produced is used")
+        if self.signal == signal.SIGXCPU:
+            return f"stopped for using more CPU time than allowed ({limits.timeout_s:g} s of wall time)"
+        if self.signal is not None:
+            return f"the process was killed by signal {signal.Signals(self.signal).name}"
+        if self.exit_code not in (0, None):
+            return f"the process exited with code {self.exit_code} before reporting"
+        return None
+
+    def output_note(self) -> str:
+        """A note on truncated output, if any."""
+        notes = []
+        for name, size, text in (("stdout", self.stdout_bytes, self.stdout), ("stderr", self.stderr_bytes, self.stderr)):
+            if size > len(text.encode()):
+                notes.append(f"{name}: {size:,} bytes printed, first {self.limits.output_kb} KB kept")
+        return "; ".join(notes)
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def run_job(pool: WarmPool, kind: str, params: dict, conf: Confinement, limits: Limits) -> RunOutcome:
+    """Run one job (`kind` = "build" or "check") confined by `conf` and `limits`; never raises
+    for anything the job does."""
+    job = {"kind": kind, "params": params, "confine": vars(conf)}
+    started = time.monotonic()
+    launched = pool.launch(job)
+    outcome = RunOutcome(limits=limits)
+    caps = {"stdout": limits.output_kb * 1024, "stderr": limits.output_kb * 1024,
+            "result": _RESULT_CAP, "status": 65536}
+    kept = {name: bytearray() for name in caps}
+    total = dict.fromkeys(caps, 0)
+    selector = selectors.DefaultSelector()
+    for name, fd in launched.fds.items():
+        os.set_blocking(fd, False)
+        selector.register(fd, selectors.EVENT_READ, name)
+    pid: int | None = None
+    baseline: float | None = None
+    status_seen: dict[str, Any] = {}
+    ended_at: float | None = None
+    deadline = started + limits.timeout_s
+    try:
+        while selector.get_map():
+            for key, _ in selector.select(_POLL_S):
+                name = key.data
+                try:
+                    data = os.read(key.fd, 1 << 16)
+                except BlockingIOError:
+                    continue
+                if not data:
+                    selector.unregister(key.fd)
+                    if name == "status" and ended_at is None:
+                        ended_at = time.monotonic()
+                    continue
+                total[name] += len(data)
+                room = caps[name] - len(kept[name])
+                if room > 0:
+                    kept[name] += data[:room]
+                if name == "status":
+                    for line in bytes(kept["status"]).split(b"\n")[:-1]:
+                        status_seen.update(json.loads(line))
+                    pid = status_seen.get("pid", pid)
+            now = time.monotonic()
+            if pid is not None and outcome.killed_for is None and "exit" not in status_seen and "signal" not in status_seen:
+                # measured above what the process shared with the warm zygote when it started
+                rss = _rss_mb(pid)
+                baseline = rss if baseline is None else baseline
+                rss -= baseline
+                outcome.peak_rss_mb = max(outcome.peak_rss_mb, rss)
+                if rss > limits.memory_mb:
+                    outcome.killed_for = "memory"
+                    _kill_group(pid)
+                elif now > deadline:
+                    outcome.killed_for = "timeout"
+                    _kill_group(pid)
+            elif pid is None and now > deadline + _GRACE_S:
+                outcome.supervisor_lost = True  # the nanny never reported a pid
+                break
+            if ended_at is not None and now > ended_at + _GRACE_S:
+                break  # something the job left behind still holds a pipe open
+    finally:
+        if pid is not None:
+            _kill_group(pid)
+        selector.close()
+        launched.close()
+    outcome.wall_s = time.monotonic() - started
+    outcome.exit_code = status_seen.get("exit")
+    outcome.signal = status_seen.get("signal")
+    if outcome.exit_code is None and outcome.signal is None:
+        outcome.supervisor_lost = True
+    outcome.stdout = kept["stdout"].decode("utf-8", "replace")
+    outcome.stderr = kept["stderr"].decode("utf-8", "replace")
+    outcome.stdout_bytes, outcome.stderr_bytes = total["stdout"], total["stderr"]
+    if total["result"] > _RESULT_CAP:
+        outcome.result_problem = f"the result was larger than {_RESULT_CAP >> 20} MB"
+    elif not kept["result"]:
+        outcome.result_problem = "the process reported no result"
+    else:
+        try:
+            outcome.result = json.loads(bytes(kept["result"]))
+        except ValueError:
+            outcome.result_problem = "the process's result was not readable JSON"
+    return outcome

@@ -1,0 +1,207 @@
+"""The warm zygote: imports TensorFlow/Keras once, then forks one process per job.
+
+Run as ``python -c "from modelcheck.grading.zygote import main; main()" FD`` by `modelcheck.grading.worker`; FD is one end
+of an ``AF_UNIX``/``SOCK_SEQPACKET`` socket pair. Each message on it is a job (JSON) with four
+file descriptors attached: the job's stdout, stderr, result and status pipes (write ends).
+
+Per job the zygote forks a *nanny*, which forks the *job process*:
+
+    grader ──socket──> zygote ──fork──> nanny ──fork──> job process (confined, runs the job)
+       <────────── status pipe: {"pid"}, {"exit"} ──┘         │
+       <────────── stdout / stderr / result pipes ────────────┘
+
+The nanny reports the job process's pid and, when it ends, its exit status; then it kills any
+process the job left behind (it is a child subreaper, so orphans come back to it). A job that
+kills its parent kills only its nanny: the grader sees the status pipe close without an exit
+status, records an error for that student and carries on; the zygote is untouched.
+
+The zygote itself never runs student code and never starts a TensorFlow thread pool (forking
+after that point is unsafe); it only imports.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import select
+import signal
+import socket
+import sys
+import time
+
+_PR_SET_CHILD_SUBREAPER = 36
+_PR_SET_PDEATHSIG = 1
+PIPES = ("stdout", "stderr", "result", "status")
+
+
+def _preload() -> None:
+    """Import what the jobs need, without running any TensorFlow op."""
+    import keras  # noqa: F401
+    import numpy  # noqa: F401
+    import tensorflow  # noqa: F401
+
+    import modelcheck.grading.jobs  # noqa: F401  (imports the checks and the runner)
+
+
+def _children() -> list[int]:
+    pids: list[int] = []
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/children") as handle:
+                pids += [int(p) for p in handle.read().split()]
+        except OSError:
+            pass
+    return pids
+
+
+def _kill_as(uid: int) -> None:
+    """As root: kill every process that runs under `uid` (an escaped daemon included)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setuid(uid)
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def _clean_up(pgid: int, uid: int | None) -> None:
+    """Kill what the job process left: its group, its uid's processes, orphans reparented here."""
+    for _ in range(50):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if uid is not None and os.geteuid() == 0:
+            _kill_as(uid)
+        left = _children()
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                break
+        if not left:
+            return
+        time.sleep(0.01)
+
+
+def _job_process(job: dict, fds: dict[str, int]) -> None:
+    """In the job process: wire the pipes, confine, run the job, exit without cleanup hooks."""
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(fds["stdout"], 1)
+    os.dup2(fds["stderr"], 2)
+    os.dup2(fds["result"], 3)
+    from modelcheck.grading import jobs
+    from modelcheck.grading.confine import Confinement, confine
+
+    code = 0
+    try:
+        applied = confine(Confinement(**job["confine"]))
+        jobs.run_job(job["kind"], job["params"], applied)
+    except BaseException as exc:  # the job reports its own errors; this is the last resort
+        try:
+            os.write(2, f"\n[modelcheck] job process failed: {type(exc).__name__}: {exc}\n".encode())
+        except OSError:
+            pass
+        code = 70
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:
+                pass
+        os._exit(code)
+
+
+def _nanny(job: dict, fds: dict[str, int]) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    pid = os.fork()
+    if pid == 0:
+        os.close(fds["status"])
+        _job_process(job, fds)
+    for name in ("stdout", "stderr", "result"):
+        os.close(fds[name])
+    status = fds["status"]
+    os.write(status, (json.dumps({"pid": pid}) + "\n").encode())
+    _, wait_status, usage = os.wait4(pid, 0)
+    _clean_up(pid, job["confine"].get("uid"))
+    report = {"maxrss_kb": usage.ru_maxrss, "cpu_s": usage.ru_utime + usage.ru_stime}
+    if os.WIFSIGNALED(wait_status):
+        report["signal"] = os.WTERMSIG(wait_status)
+    else:
+        report["exit"] = os.WEXITSTATUS(wait_status)
+    os.write(status, (json.dumps(report) + "\n").encode())
+
+
+def _reap(nannies: set[int]) -> None:
+    """Reap finished nannies; kill orphans a killed nanny left (they are reparented here)."""
+    for pid in _children():
+        if pid not in nannies:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        nannies.discard(pid)
+
+
+def serve(sock: socket.socket) -> None:
+    """Fork a nanny per job message until the grader closes its end."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _preload()
+    sock.send(json.dumps({"ready": True, "pid": os.getpid()}).encode())
+    nannies: set[int] = set()
+    while True:
+        readable, _, _ = select.select([sock], [], [], 0.5)
+        _reap(nannies)
+        if not readable:
+            continue
+        message, received, _, _ = socket.recv_fds(sock, 1 << 20, len(PIPES))
+        if not message:
+            return
+        job = json.loads(message)
+        fds = dict(zip(PIPES, received))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            sock.close()
+            try:
+                _nanny(job, fds)
+            finally:
+                os._exit(0)
+        nannies.add(pid)
+        for fd in received:
+            os.close(fd)
+
+
+def main() -> None:
+    sock = socket.socket(fileno=int(sys.argv[1]))
+    try:
+        serve(sock)
+    except (BrokenPipeError, ConnectionResetError, KeyboardInterrupt):
+        pass
+
+
+if __name__ == "__main__":
+    main()

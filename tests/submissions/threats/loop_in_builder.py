@@ -1,0 +1,3 @@
+def build_model():
+    while True:
+        pass
