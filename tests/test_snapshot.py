@@ -162,10 +162,14 @@ def test_subclassed_and_unbuilt_models_do_not_crash():
     assert unbuilt["kind"] == "subclassed" and unbuilt["totals"]["total"] is None
     model(keras.ops.zeros((2, 3)))
     built = architecture(model)
-    assert [(l["name"], l["params"]) for l in built["layers"]] == [("dense#1", 16), ("dense#2", 5)]
+    assert [(l["name"], l["params"], l["input_shape"]) for l in built["layers"]] == [
+        ("dense#1", 16, [None, 3]), ("dense#2", 5, [None, 4])
+    ]
+    assert built["inputs"] == [{"name": "input#1", "shape": [None, 3], "dtype": None}]
     assert built["totals"]["total"] == 21
     lines = compare(unbuilt, built).lines
-    assert "layer 1 dense#1: params unknown -> 16" in lines and "total params unknown -> 21" in lines
+    assert "layer 1 dense#1: params unknown -> 16; input None -> (None, 3)" in lines
+    assert "+ input 1 input#1: shape (None, 3), dtype None" in lines and "total params unknown -> 21" in lines
     sequential = architecture(keras.Sequential([layers.Dense(3)]))
     assert sequential["layers"][0]["params"] is None
 

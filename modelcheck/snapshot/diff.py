@@ -158,6 +158,8 @@ def _layer_changes(a: dict[str, Any], b: dict[str, Any], rename: _Renamer) -> tu
     changes.extend(_dict_changes(a.get("config") or {}, b.get("config") or {}))
     if a.get("params") != b.get("params"):
         changes.append(f"params {_count(a.get('params'))} -> {_count(b.get('params'))}")
+    if a.get("input_shape") != b.get("input_shape"):
+        changes.append(f"input {format_value(a.get('input_shape'))} -> {format_value(b.get('input_shape'))}")
     if a.get("output_shape") != b.get("output_shape"):
         changes.append(f"output {format_value(a.get('output_shape'))} -> {format_value(b.get('output_shape'))}")
     if "inputs" in a or "inputs" in b:

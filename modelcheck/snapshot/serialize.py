@@ -210,8 +210,9 @@ def architecture(model: Any) -> dict[str, Any]:
 
     Keys: ``kind`` (``sequential``, ``functional`` or ``subclassed``), ``inputs`` and ``outputs``
     (name/layer, shape, dtype), ``layers`` (in order: ``name``, ``class``, ``config``,
-    ``output_shape``, ``params``, and for functional models ``inputs``: one list of
-    references per call of the layer) and ``totals`` (``total``, ``trainable``,
+    ``output_shape``, ``params``; for functional models ``inputs``: one list of references
+    per call of the layer; for subclassed models ``input_shape``, what the layer was built
+    with) and ``totals`` (``total``, ``trainable``,
     ``non_trainable``). A reference is a layer name, plus ``@n`` for the n-th call of a layer
     used several times, plus ``[i]`` for its i-th output when it has several.
 
@@ -266,17 +267,43 @@ def architecture(model: Any) -> dict[str, Any]:
             entry["inputs"] = [
                 [ref_of(t) for t in getattr(node.arguments, "keras_tensors", [])] for node in calls[id(layer)]
             ]
+        if kind == "subclassed":
+            entry["input_shape"] = _built_input_shape(layer)
         if isinstance(layer, keras.Model):
             entry["model"] = architecture(layer)
         entries.append(entry)
 
+    inputs = _describe_io(model, "inputs", ref_of)
+    if kind == "subclassed" and not inputs:
+        shape = _built_input_shape(model)
+        shapes = shape if shape and isinstance(shape[0], list) else ([shape] if shape else [])
+        inputs = [{"name": f"input#{n + 1}", "shape": s, "dtype": None} for n, s in enumerate(shapes)]
     return {
         "kind": kind,
-        "inputs": _describe_io(model, "inputs", ref_of),
+        "inputs": inputs,
         "outputs": _describe_io(model, "outputs", ref_of),
         "layers": entries,
         "totals": _totals(model),
     }
+
+
+def _built_input_shape(layer: Any) -> Any:
+    """The input shape(s) a layer of a subclassed model was built with, batch size as None.
+
+    The only connectivity a subclassed model exposes: what each layer received. The batch size
+    is whatever the builder happened to call the model with, so it is left out.
+    """
+    shapes = getattr(layer, "_build_shapes_dict", None)
+    if not isinstance(shapes, dict) or len(shapes) != 1:
+        return None
+
+    def unbatched(shape: Any) -> Any:
+        if isinstance(shape, (list, tuple)) and shape and all(isinstance(s, (list, tuple)) for s in shape):
+            return [unbatched(s) for s in shape]
+        plain = _shape(shape)
+        return [None, *plain[1:]] if plain else plain
+
+    return unbatched(next(iter(shapes.values())))
 
 
 def _describe_io(model: Any, attr: str, ref_of: Any) -> list[dict[str, Any]]:
