@@ -106,10 +106,13 @@ def count_params_unallocated(builder: Callable[..., Any], **kwargs: Any) -> dict
     """Build `builder(**kwargs)` without allocating weights and return its parameter counts.
 
     Inside ``keras.StatelessScope`` Keras defers variable initialisation, so a
-    14-million-parameter model costs its layer objects only. Returns ``{"total", "trainable",
+    14-million-parameter model costs its layer objects only. Call
+    ``keras.backend.clear_session()`` afterwards to drop the deferred variables. Returns ``{"total", "trainable",
     "non_trainable", "layers": {name: count}}``.
     """
-    with keras.StatelessScope():
+    # initialize_variables=False: by default the scope allocates every deferred variable on exit.
+    # The deferred variables stay registered in Keras' global state until clear_session().
+    with keras.StatelessScope(initialize_variables=False):
         model = build_model(builder, kwargs=kwargs)
         trainable = sum(math.prod(v.shape) for v in model.trainable_weights)
         non_trainable = sum(math.prod(v.shape) for v in model.non_trainable_weights)

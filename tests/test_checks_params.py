@@ -1,0 +1,66 @@
+import keras
+from keras import layers
+
+import modelcheck as mc
+from modelcheck.modelinfo import count_params_unallocated
+from tests import models
+
+
+def test_passes_with_document_figures():
+    result = mc.check_param_count(models.fashion_mlp(), total=266_610, trainable=266_610, non_trainable=0,
+                                  per_layer=[0, 235_500, 30_100, 1_010])
+    assert result.passed, result.message
+    assert result.details["total"] == 266_610
+
+
+def test_wrong_units_names_the_first_layer_and_its_arithmetic():
+    model = models.fashion_mlp(units=200)
+    result = mc.check_param_count(model, per_layer=[0, 235_500, 30_100, 1_010])
+    assert not result.passed
+    first_dense = model.layers[1].name
+    assert f"layer {first_dense!r} (Dense) has 157,000 parameters; expected 235,500" in result.message
+    assert "(784 + 1) x 200 = 157,000" in result.message
+
+
+def test_wrong_total_shows_the_breakdown():
+    result = mc.check_param_count(models.fashion_mlp(units=200), total=266_610)
+    assert not result.passed
+    assert "Expected 266,610 parameters in total but received 178,110 (-88,500)" in result.message
+    assert "(784 + 1) x 200 = 157,000" in result.message
+
+
+def test_frozen_layer_changes_trainable_count_and_is_named():
+    model = models.frozen_hidden()
+    result = mc.check_param_count(model, trainable=model.count_params())
+    assert not result.passed
+    assert "trainable parameters" in result.message and model.layers[0].name in result.message
+
+
+def test_batchnorm_non_trainable_counts():
+    model = keras.Sequential([keras.Input((8,)), layers.Dense(4), layers.BatchNormalization()])
+    assert mc.check_param_count(model, total=52, trainable=44, non_trainable=8).passed
+
+
+def test_per_layer_by_name_unknown_layer():
+    result = mc.check_param_count(models.fashion_mlp(), per_layer={"nope": 1})
+    assert not result.passed and "no layer named 'nope'" in result.message
+
+
+def test_budget_is_judged_without_allocating():
+    def huge():
+        return keras.Sequential([keras.Input((50,), dtype="int32"), layers.Embedding(2_000_000, 256)])
+
+    counted = count_params_unallocated(huge)
+    assert counted["total"] == 512_000_000
+    spec = mc.ModelSpec(id="huge", builder=huge, max_params=1_000_000)
+    (result,) = mc.run_spec(spec, checks=["param_count"])
+    assert result.status == "failed"
+    assert "512,000,000 parameters, over the budget of 1,000,000" in result.message
+    assert "not built" in result.message
+
+
+def test_shared_weights_counted_once():
+    shared = layers.Dense(4)
+    a, b = keras.Input((4,)), keras.Input((4,))
+    model = keras.Model([a, b], layers.add([shared(a), shared(b)]))
+    assert mc.check_param_count(model, total=20).passed

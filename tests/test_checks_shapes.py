@@ -1,0 +1,111 @@
+import keras
+import numpy as np
+from keras import layers
+
+import modelcheck as mc
+from tests import models
+
+
+def test_passes_on_correct_shape_and_softmax():
+    result = mc.check_output_shape(models.fashion_mlp(), (None, 10), output="probabilities")
+    assert result.passed, result.message
+    assert result.received == [[None, 10]]
+
+
+def test_wrong_units_names_expected_received_and_layer():
+    model = models.small_classifier(units=5)
+    result = mc.check_output_shape(model, (None, 4))
+    assert result.status == "failed"
+    assert "Expected output shape (None, 4) but received (None, 5)" in result.message
+    assert model.layers[-1].name in result.message
+
+
+def test_missing_softmax_is_named():
+    model = models.small_classifier(activation=None)
+    result = mc.check_output_shape(model, (None, 4), output="probabilities")
+    assert not result.passed
+    assert "is the softmax missing?" in result.message
+
+
+def test_outputs_in_range_but_not_summing_to_one():
+    model = models.small_classifier(activation="sigmoid")
+    result = mc.check_output_shape(model, (None, 4), output="probabilities")
+    assert not result.passed
+    assert "outputs sum to" in result.message and "not 1" in result.message
+
+
+def test_sigmoid_range_for_binary_output():
+    model = models.small_classifier(units=1, activation=None)
+    result = mc.check_output_shape(model, (None, 1), output="binary")
+    assert "is the sigmoid missing?" in result.message
+
+
+def test_softmax_on_logits_output_fails():
+    result = mc.check_output_shape(models.small_classifier(), (None, 4), output="logits")
+    assert not result.passed and "applies softmax" in result.message
+
+
+def test_none_is_a_wildcard_and_multi_output_by_name():
+    model = models.two_heads()
+    assert mc.check_output_shape(model, [(None, None), (None, 3)]).passed
+    assert mc.check_output_shape(model, {"aux": (None, 3), "main": (None, 1)}).passed
+    result = mc.check_output_shape(model, {"aux": (None, 4)})
+    assert not result.passed and "'aux'" in result.message
+
+
+def test_wrong_number_of_outputs():
+    result = mc.check_output_shape(models.two_heads(), (None, 1))
+    assert not result.passed and "expected 1 output(s) but the model has 2" in result.message
+
+
+def test_layer_shapes_by_name_and_position():
+    model = models.fashion_mlp()
+    names = [layer.name for layer in model.layers]
+    ok = mc.check_output_shape(model, (None, 10), layer_shapes={names[0]: (None, 784)})
+    assert ok.passed, ok.message
+    bad = mc.check_output_shape(model, (None, 10), layer_shapes=[(None, 784), (None, 200), (None, 100), (None, 10)])
+    assert not bad.passed
+    assert f"layer {names[1]!r}: Expected output shape (None, 200) but received (None, 300)" in bad.message
+
+
+def test_nan_weights_fail_saying_where():
+    model = models.nan_weights()
+    result = mc.check_output_shape(model, (None, 4))
+    assert not result.passed
+    assert model.layers[0].kernel.path in result.message and "NaN" in result.message
+
+
+def test_embedding_inputs_get_valid_token_ids():
+    model = keras.Sequential([keras.Input((12,), dtype="int32"), layers.Embedding(50, 4), layers.Flatten(),
+                              layers.Dense(2, activation="softmax")])
+    assert mc.check_output_shape(model, (None, 2), output="probabilities").passed
+
+
+def test_reshape_that_mixes_the_batch_is_caught():
+    inputs = keras.Input((4,))
+    mixed = layers.Lambda(lambda t: keras.ops.reshape(t, (-1, 8)))(inputs)
+    model = keras.Model(inputs, layers.Dense(3)(mixed))
+    result = mc.check_output_shape(model, (None, 3))
+    assert not result.passed and "mixes the batch" in result.message
+
+
+def test_subclassed_model_with_input_shape():
+    class Tiny(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(3, activation="softmax")
+
+        def call(self, x):
+            return self.dense(x)
+
+    assert mc.check_output_shape(Tiny, (None, 3), input_shape=(5,)).passed
+    no_shape = mc.check_output_shape(Tiny, (None, 3))
+    assert no_shape.status == "error" and "no input shape" in no_shape.message
+    assert "keras.Input" in no_shape.hint
+
+
+def test_does_not_change_the_model():
+    model = models.small_classifier()
+    before = [np.array(w) for w in model.get_weights()]
+    mc.check_output_shape(model, (None, 4))
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))

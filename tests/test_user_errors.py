@@ -1,0 +1,95 @@
+"""Bad input from the user's code is a clear error with a hint, never a crash of the tool."""
+
+import keras
+import pytest
+from keras import layers
+
+import modelcheck as mc
+from modelcheck.errors import UserCodeError, call_user_code
+from modelcheck.result import CheckResult
+
+
+def keras1_dense():
+    model = keras.Sequential()
+    model.add(layers.Dense(output_dim=64, input_dim=100))
+    return model
+
+
+def keras1_conv():
+    return keras.Sequential([layers.Convolution2D(64, 3, 3, border_mode="same")])
+
+
+def old_optimizer():
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(lr=0.01), loss="mse")
+    return model
+
+
+def returns_none():
+    keras.Sequential([keras.Input((3,)), layers.Dense(1)])
+
+
+def raises():
+    raise RuntimeError("my own bug")
+
+
+def calls_exit():
+    raise SystemExit(3)
+
+
+def swapped_embedding():
+    return keras.Sequential([keras.Input((5,), dtype="int32"), layers.Embedding(64, 10000)])
+
+
+@pytest.mark.parametrize(
+    ("builder", "message", "hint"),
+    [
+        (keras1_dense, "Keras 1 spelling; Keras 3 calls it `units`", "layers.Dense(units=64)"),
+        (keras1_conv, "Convolution2D(64, 3, 3, border_mode=...)", 'padding="same"'),
+        (old_optimizer, "optimizers no longer accept `lr=`", "learning_rate="),
+        (returns_none, "returned None; expected a keras.Model", "return model"),
+        (calls_exit, "called sys.exit(3)", "remove the exit() call"),
+    ],
+)
+def test_builder_errors_are_explained(builder, message, hint):
+    result = mc.check_output_shape(builder, (None, 1))
+    assert isinstance(result, CheckResult)
+    assert result.status == "error"
+    assert message in result.message
+    assert hint in result.hint
+
+
+def test_user_exception_shows_the_user_line():
+    result = mc.check_param_count(raises, total=1)
+    assert result.status == "error"
+    assert "RuntimeError: my own bug" in result.message
+    assert 'raise RuntimeError("my own bug")' in result.message
+    assert "test_user_errors.py" in result.message
+
+
+def test_swapped_embedding_arguments_are_explained_at_run_time():
+    model = swapped_embedding()
+    result = mc.check_output_shape(model, (None, 5, 10000))
+    # synthetic ids stay within input_dim (64), so the forward pass works; real ids would not:
+    assert result.passed
+    with pytest.raises(UserCodeError) as info:
+        call_user_code("running the model", model, keras.ops.convert_to_tensor([[500, 1, 2, 3, 4]]))
+    assert "Embedding(10000, 64)" in info.value.hint
+
+
+def test_not_a_model():
+    result = mc.check_output_shape(lambda: layers.Dense(3), (None, 3))
+    assert result.status == "error" and "not a layer" in result.hint
+
+
+def test_removed_methods_and_imports_are_explained():
+    model = keras.Sequential([keras.Input((1,)), layers.Dense(1)])
+    with pytest.raises(UserCodeError) as info:
+        call_user_code("predicting", lambda: model.predict_classes([[1.0]]))
+    assert "np.argmax(model.predict(x), axis=-1)" in info.value.hint
+    with pytest.raises(UserCodeError) as info:
+        call_user_code("importing", __import__, "keras.layers.core")
+    assert "from keras.layers import" in info.value.hint
+    with pytest.raises(UserCodeError) as info:
+        call_user_code("training", lambda: model.fit([[1.0]], [[1.0]], nb_epoch=3))
+    assert "epochs=10" in info.value.hint
