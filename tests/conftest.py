@@ -8,8 +8,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import pytest
+from hypothesis import settings
+
+from modelcheck.hypothesis_profiles import CI_PROFILE, register_profiles
 
 pytest_plugins = ["pytester"]
+
+# Bounded and derandomised by default; `--hypothesis-profile=modelcheck-thorough` (loaded later
+# by Hypothesis' own plugin) overrides it for nightly runs.
+register_profiles()
+settings.load_profile(CI_PROFILE)
 
 
 @pytest.fixture(autouse=True)
