@@ -1,0 +1,148 @@
+"""Which variables training changes: every trainable one must move, and the variables of
+frozen layers must not (statistics such as BatchNormalization's moving mean may)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+
+from ..engine import fresh_optimizer, preserved_weights, train
+from ..modelinfo import _consumers, layers_of
+from ..result import CheckResult
+from .common import check, fmt
+from .gradients import _cause, gradients
+from .probe import variable_label
+from .training import _prepare, _run_details, _stopped_note
+
+__all__ = ["check_trainable_changes"]
+
+NAME = "trainable_changes"
+
+
+def _seed_states(model: keras.Model) -> set[int]:
+    """Random generator states (Dropout...): they advance every step and are not weights."""
+    states = set()
+    for layer in model._flatten_layers(include_self=True):
+        for generator in getattr(layer, "_seed_generators", []):
+            states.add(id(generator.state))
+    return states
+
+
+def _feeds_batch_norm(model: keras.Model, layer: keras.layers.Layer | None) -> bool:
+    """True when `layer`'s output goes only into BatchNormalization (which cancels its bias)."""
+    if layer is None:
+        return False
+    try:
+        consumers = _consumers(model, layer.output)
+    except (AttributeError, ValueError, RuntimeError):
+        return False
+    if not consumers and isinstance(model, keras.Sequential):
+        layers = layers_of(model)
+        position = layers.index(layer) if layer in layers else -1
+        consumers = layers[position + 1:position + 2] if position >= 0 else []
+    return bool(consumers) and all(isinstance(c, keras.layers.BatchNormalization) for c in consumers)
+
+
+def _values(model: keras.Model) -> dict[int, np.ndarray]:
+    return {id(v): np.array(keras.ops.convert_to_numpy(v)) for v in model.variables}
+
+
+@check(NAME)
+def check_trainable_changes(
+    model: keras.Model,
+    *,
+    output: Any = None,
+    steps: int = 5,
+    batch_size: int = 8,
+    learning_rate: float | None = None,
+    allow_frozen: bool = False,
+    timeout_s: float | None = 30.0,
+    seed: int = 0,
+) -> CheckResult:
+    """Train a few steps with the shared engine and compare every variable before and after.
+
+    Every trainable variable must change. A layer frozen with ``trainable = False`` fails
+    (a layer frozen by mistake never learns) unless `allow_frozen`; then its variables must
+    stay exactly as they were. Non-trainable variables of trainable layers are statistics
+    (BatchNormalization's moving mean and variance) and may change. The model's weights are
+    restored afterwards. ``details["changes"]`` holds the relative change of each variable.
+
+    Example::
+
+        result = check_trainable_changes(model, steps=5)
+        assert result.passed, result.message
+    """
+    prepared = _prepare(model, output, batch_size, seed)
+    if isinstance(prepared, CheckResult):
+        prepared.check = NAME
+        return prepared
+    x, targets, objective = prepared
+    labels = variable_label(model)
+    skip = _seed_states(model)
+    trainable = {id(v) for v in model.trainable_variables}
+    with preserved_weights(model):
+        before = _values(model)
+        optimizer = fresh_optimizer(model, learning_rate=learning_rate)
+        run = train(model, x, targets, objective, optimizer, max_steps=steps, timeout_s=timeout_s)
+        after = _values(model)
+    problems: list[str] = []
+    notes: list[str] = []
+    changes: dict[str, float] = {}
+    statistics: list[str] = []
+    unchanged: list[Any] = []
+    for variable in model.variables:
+        key = id(variable)
+        if key in skip:
+            continue
+        layer, label = labels[key]
+        old, new = before[key], after[key]
+        moved = not np.array_equal(old, new)
+        scale = float(np.linalg.norm(old)) or 1.0
+        changes[label] = float(np.linalg.norm(new.astype("float64") - old)) / scale if moved else 0.0
+        if key in trainable:
+            if not moved:
+                if variable.name == "bias" and _feeds_batch_norm(model, layer):
+                    notes.append(f"{label} did not change: the BatchNormalization right after {layer.name!r} "
+                                 "subtracts the batch mean, so the bias gets no gradient (use_bias=False saves it)")
+                else:
+                    unchanged.append(variable)
+        elif layer is not None and not layer.trainable:
+            if moved:
+                problems.append(f"{label} belongs to the frozen layer {layer.name!r} but changed during training "
+                                f"(relative change {fmt(changes[label])}): a frozen layer must keep its values")
+        elif moved:
+            statistics.append(label)
+    if unchanged:
+        _, grads = gradients(model, x, targets, objective)
+        by_id = {id(v): g for v, g in zip(model.trainable_variables, grads)}
+        causes: dict[str, list[str]] = {}  # one sentence per cause, naming every variable it explains
+        for variable in unchanged:
+            layer, label = labels[id(variable)]
+            grad = by_id.get(id(variable))
+            kind = "none" if grad is None else ("zero" if not np.any(keras.ops.convert_to_numpy(grad)) else "tiny")
+            why = ("its gradient is too small to move it in a few steps" if kind == "tiny"
+                   else _cause(layer, variable, model, kind))
+            causes.setdefault(why, []).append(label)
+        for why, names in causes.items():
+            subject = f"trainable variable {names[0]}" if len(names) == 1 else f"trainable variables {', '.join(names)}"
+            problems.append(f"{subject} did not change after {run.steps} training steps: {why}")
+    frozen = [layer for layer in layers_of(model) if not layer.trainable and layer.count_params()]
+    if frozen and not allow_frozen:
+        problems.append(", ".join(f"layer {l.name!r} ({l.count_params():,} weights)" for l in frozen)
+                        + " is frozen (trainable=False), so its weights never change: set trainable=True, or pass "
+                        "allow_frozen=True if freezing is intended (transfer learning)")
+    details = {**_run_details(run), "loss_function": objective.describe(), "changes": changes,
+               "statistics_changed": statistics, "notes": notes, "frozen_layers": [l.name for l in frozen]}
+    expected = "every trainable variable changes; frozen layers keep their values"
+    if run.stopped in ("non_finite", "timeout"):
+        problems.append(_stopped_note(run, steps, timeout_s))
+    if problems:
+        return CheckResult.fail(NAME, "; ".join(problems), expected=expected,
+                                received={"unchanged": [labels[id(v)][1] for v in unchanged],
+                                          "frozen": [l.name for l in frozen]}, details=details)
+    moved = sum(1 for v in model.trainable_variables if changes.get(labels[id(v)][1], 0.0) > 0)
+    extra = f"; {len(statistics)} statistic(s) updated" if statistics else ""
+    return CheckResult.ok(NAME, f"all {moved} trainable variables changed in {run.steps} steps with "
+                          f"{run.optimizer}{extra}", expected=expected, received=changes, details=details)
