@@ -1,0 +1,143 @@
+"""No NaN or Inf anywhere: weights, every layer's output, the loss and the gradients.
+
+Layer by layer for functional and Sequential models, so a failure names the first layer
+where a non-finite value appears; subclassed models are judged on weights and outputs.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import keras
+import numpy as np
+
+from ..errors import call_user_code
+from ..modelinfo import describe_nonfinite, output_names, synthetic_inputs
+from ..objective import objective_for
+from ..result import CheckResult
+from .common import check, forward
+from .gradients import gradients
+from .probe import float_arrays, layer_probe, variable_label
+
+__all__ = ["check_finite"]
+
+NAME = "finite"
+EXPECTED = "finite weights, layer outputs, loss and gradients"
+
+
+def _nonfinite(values: Any) -> bool:
+    array = np.asarray(values)
+    return np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array))
+
+
+def _weights(model: keras.Model) -> list[tuple[keras.layers.Layer | None, str, str]]:
+    """(layer, "layer/variable", what is wrong) for every weight holding NaN/Inf."""
+    labels = variable_label(model)
+    found = []
+    for variable in model.variables:
+        value = keras.ops.convert_to_numpy(variable)
+        if _nonfinite(value):
+            layer, label = labels[id(variable)]
+            found.append((layer, label, describe_nonfinite(value)))
+    return found
+
+
+def _layer_cause(layer: keras.layers.Layer) -> str:
+    if isinstance(layer, keras.layers.Lambda):
+        return "an operation in the Lambda is undefined or overflows (log or sqrt of a negative number, a division by 0)"
+    activation = getattr(getattr(layer, "activation", None), "__name__", "")
+    if activation in ("exponential", "exp"):
+        return "its exponential activation overflows on large inputs"
+    return "it overflows or divides by zero on a finite input (its own weights are finite)"
+
+
+def _first_bad_layer(model: keras.Model, x: Any) -> tuple[str, str, dict[str, Any]] | None:
+    """(layer name, sentence, details) for the first layer whose output is non-finite; None if
+    every layer is finite or the model cannot be probed (subclassed)."""
+    probe = layer_probe(model)
+    if probe is None:
+        return None
+    for layer, outputs in zip(probe.layers, probe.run(x)):
+        bad = [o for o in float_arrays(outputs) if not np.all(np.isfinite(o))]
+        if bad:
+            sentence = (f"layer {layer.name!r} ({type(layer).__name__}) is the first to output NaN/Inf "
+                        f"({describe_nonfinite(bad[0])}) although its inputs are finite: {_layer_cause(layer)}")
+            return layer.name, sentence, {"first_nonfinite_layer": layer.name}
+    return "", "", {"first_nonfinite_layer": None}
+
+
+@check(NAME)
+def check_finite(
+    model: keras.Model,
+    *,
+    output: Any = None,
+    batch_size: int = 8,
+    seed: int = 0,
+) -> CheckResult:
+    """Look for NaN/Inf in the weights, the output of every layer (inference mode), the loss and
+    the gradients of every trainable variable (training mode), on a finite synthetic batch.
+
+    A failure names the first place a non-finite value appears: the weight, the first layer
+    whose output is non-finite while its inputs are finite, the loss, or the variables whose
+    gradient is non-finite.
+
+    Example::
+
+        result = check_finite(model)
+        assert result.passed, result.message
+    """
+    details: dict[str, Any] = {"batch_size": batch_size}
+    bad_weights = _weights(model)
+    x = synthetic_inputs(model, batch_size, seed)
+    if bad_weights:
+        layer, label, what = bad_weights[0]
+        first = call_user_code("running the model layer by layer", _first_bad_layer, model, x)
+        others = f" (and {len(bad_weights) - 1} more weight(s))" if len(bad_weights) > 1 else ""
+        where = f"; the first layer whose output turns NaN/Inf is {first[0]!r}" if first and first[0] else ""
+        details.update({"nonfinite_weights": [b[1] for b in bad_weights], **(first[2] if first else {})})
+        return CheckResult.fail(NAME, f"weight {label} holds {what}{others}{where}", expected=EXPECTED,
+                                received={"nonfinite_weights": [b[1] for b in bad_weights]}, details=details,
+                                hint="a weight set by hand (set_weights, assign) or loaded from a file holds NaN/Inf, "
+                                "or training diverged: look for a division by zero where the weights are set, or "
+                                "lower the learning rate.")
+    predictions = forward(model, x)
+    first = call_user_code("running the model layer by layer", _first_bad_layer, model, x)
+    details["layer_by_layer"] = first is not None
+    if first is not None:
+        details.update(first[2])
+    if any(_nonfinite(p) for p in predictions):
+        names = output_names(model)
+        index = next(i for i, p in enumerate(predictions) if _nonfinite(p))
+        where = first[1] if first and first[0] else (
+            f"output {names[index] if index < len(names) else index!r} holds "
+            f"{describe_nonfinite(predictions[index])} (subclassed model: not probed layer by layer)")
+        return CheckResult.fail(NAME, f"NaN/Inf in the forward pass on a finite batch: {where}", expected=EXPECTED,
+                                received="non-finite outputs", details=details,
+                                hint="guard the operation: add a small epsilon inside log/sqrt/divisions, or clip.")
+    objective = objective_for(model, predictions, output=output)
+    targets = objective.targets(predictions, seed)
+    loss = float(call_user_code("computing the loss", objective.total, targets, predictions))
+    details["loss"] = loss
+    details["loss_function"] = objective.describe()
+    if not math.isfinite(loss):
+        return CheckResult.fail(NAME, f"the loss {objective.describe()} is {loss} although every output is finite",
+                                expected=EXPECTED, received={"loss": loss}, details=details,
+                                hint="the loss does not fit the output (e.g. a log of 0 or of a negative value): "
+                                "run check_loss_matches_output.")
+    _, grads = gradients(model, x, targets, objective)
+    labels = variable_label(model)
+    bad_grads = [labels[id(v)][1] for v, g in zip(model.trainable_variables, grads)
+                 if g is not None and _nonfinite(keras.ops.convert_to_numpy(g))]
+    details["nonfinite_gradients"] = bad_grads
+    if bad_grads:
+        return CheckResult.fail(NAME, f"the gradient of {', '.join(bad_grads)} holds NaN/Inf although the loss "
+                                f"({loss:.4g}) is finite", expected=EXPECTED, received={"nonfinite_gradients": bad_grads},
+                                details=details,
+                                hint="an operation whose derivative is infinite at some input (sqrt or log at 0, "
+                                "a division by a value near 0) sits between these variables and the loss: add a "
+                                "small epsilon, e.g. ops.sqrt(x + 1e-7).")
+    how = "layer by layer" if first is not None else "weights and outputs (subclassed model: not probed layer by layer)"
+    return CheckResult.ok(NAME, f"weights, outputs ({how}), the loss ({loss:.4g}) and all "
+                          f"{len(model.trainable_variables)} gradients are finite", expected=EXPECTED,
+                          received="all finite", details=details)
