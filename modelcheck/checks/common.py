@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, NamedTuple, TypeVar
 
 import keras
 import numpy as np
 
 from ..errors import UserCodeError, call_user_code
-from ..modelinfo import build_model, first_nonfinite_weight, flatten_outputs, output_names
+from ..modelinfo import build_model, first_nonfinite_weight, flatten_outputs, output_names, synthetic_inputs
+from ..objective import Objective, objective_for
 from ..result import CheckResult
 
-__all__ = ["check", "forward", "nonfinite_failure", "fmt"]
+__all__ = ["check", "forward", "nonfinite_failure", "prepare_batch", "Batch", "fmt"]
 
 F = TypeVar("F", bound=Callable[..., CheckResult])
 
@@ -82,6 +83,33 @@ def nonfinite_failure(name: str, model: keras.Model, outputs: list[np.ndarray] |
                     hint="a layer overflows or divides by zero (e.g. a log of 0 or exp of a large value).",
                 )
     return None
+
+
+class Batch(NamedTuple):
+    """One batch to differentiate or train on, with the objective that fits the model."""
+
+    x: Any
+    targets: list[np.ndarray]
+    objective: Objective
+    predictions: list[np.ndarray]
+
+
+def prepare_batch(name: str, model: keras.Model, *, output: Any = None, batch_size: int = 8, seed: int = 0,
+                  x: Any = None, y: Any = None) -> Batch | CheckResult:
+    """A synthetic (or given) batch, the model's objective and targets that fit it; or a
+    failed result named `name` when the weights or outputs hold NaN/Inf."""
+    if x is None:
+        x = synthetic_inputs(model, batch_size, seed)
+    predictions = forward(model, x)
+    failure = nonfinite_failure(name, model, predictions)
+    if failure is not None:
+        return failure
+    objective = objective_for(model, predictions, output=output)
+    if y is None:
+        targets = objective.targets(predictions, seed)
+    else:
+        targets = [np.asarray(t) for t in (y if isinstance(y, (list, tuple)) else [y])]
+    return Batch(x, targets, objective, predictions)
 
 
 def fmt(value: float) -> str:

@@ -9,10 +9,9 @@ import numpy as np
 import tensorflow as tf
 
 from ..errors import call_user_code
-from ..modelinfo import flatten_outputs, layers_of, synthetic_inputs
-from ..objective import objective_for
+from ..modelinfo import flatten_outputs, layers_of
 from ..result import CheckResult
-from .common import check, forward, nonfinite_failure
+from .common import check, prepare_batch
 
 __all__ = ["check_gradient_flow", "gradients"]
 
@@ -84,13 +83,10 @@ def check_gradient_flow(
         result = check_gradient_flow(model)
         assert result.passed, result.message
     """
-    x = synthetic_inputs(model, batch_size, seed)
-    predictions = forward(model, x)
-    failure = nonfinite_failure(NAME, model, predictions)
-    if failure is not None:
-        return failure
-    objective = objective_for(model, predictions, output=output)
-    targets = objective.targets(predictions, seed)
+    prepared = prepare_batch(NAME, model, output=output, batch_size=batch_size, seed=seed)
+    if isinstance(prepared, CheckResult):
+        return prepared
+    x, targets, objective, _ = prepared
     loss, grads = gradients(model, x, targets, objective)
     owners = _owner(model)
     norms: dict[str, float] = {}

@@ -13,10 +13,10 @@ import keras
 import numpy as np
 
 from ..engine import TrainingRun, fresh_optimizer, preserved_weights, train
-from ..modelinfo import input_infos, layers_of, synthetic_inputs
+from ..modelinfo import input_infos, layers_of
 from ..objective import Objective, objective_for
 from ..result import CheckResult
-from .common import check, fmt, forward, nonfinite_failure
+from .common import check, fmt, forward, nonfinite_failure, prepare_batch
 
 __all__ = ["check_overfit_batch", "check_learns_linear", "check_loss_decrease"]
 
@@ -34,20 +34,6 @@ def _stopped_note(run: TrainingRun, max_steps: int, timeout_s: float | None) -> 
     if run.stopped == "non_finite":
         return f"the loss became NaN/Inf at step {next(i for i, v in enumerate(run.losses) if not math.isfinite(v))}"
     return f"within the budget of {max_steps} steps"
-
-
-def _prepare(model: keras.Model, output: Any, batch_size: int, seed: int,
-             x: Any = None, y: Any = None) -> tuple[Any, list[np.ndarray], Objective] | CheckResult:
-    """The batch and objective for a training check, or a failed result for non-finite values."""
-    if x is None:
-        x = synthetic_inputs(model, batch_size, seed)
-    predictions = forward(model, x)
-    failure = nonfinite_failure("training", model, predictions)
-    if failure is not None:
-        return failure
-    objective = objective_for(model, predictions, output=output)
-    targets = objective.targets(predictions, seed) if y is None else [np.asarray(t) for t in (y if isinstance(y, list) else [y])]
-    return x, targets, objective
 
 
 @check("overfit_batch")
@@ -70,11 +56,10 @@ def check_overfit_batch(
     rate. ``details["loss_history"]`` holds the loss at every step.
     """
     name = "overfit_batch"
-    prepared = _prepare(model, output, batch_size, seed)
+    prepared = prepare_batch(name, model, output=output, batch_size=batch_size, seed=seed)
     if isinstance(prepared, CheckResult):
-        prepared.check = name
         return prepared
-    x, targets, objective = prepared
+    x, targets, objective, _ = prepared
     regression = any(not loss.classification for loss in objective.losses)
 
     def memorised(run: TrainingRun) -> bool:
@@ -224,11 +209,10 @@ def check_loss_decrease(
     (ln(n_classes) for softmax cross-entropy, ln 2 for a sigmoid unit).
     """
     name = "loss_decrease"
-    prepared = _prepare(model, output, batch_size, seed, x=x, y=y)
+    prepared = prepare_batch(name, model, output=output, batch_size=batch_size, seed=seed, x=x, y=y)
     if isinstance(prepared, CheckResult):
-        prepared.check = name
         return prepared
-    x, targets, objective = prepared
+    x, targets, objective, _ = prepared
     with preserved_weights(model):
         optimizer = fresh_optimizer(model, learning_rate=learning_rate)
         run = train(model, x, targets, objective, optimizer, max_steps=steps, timeout_s=timeout_s)
