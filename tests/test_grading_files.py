@@ -1,0 +1,164 @@
+"""Grading without running anything: assignment files, submissions, outputs' formats."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from modelcheck.errors import SpecError
+from modelcheck.grading import discover_submissions, load_assignment, parse_assignment
+from modelcheck.grading.grade import StudentGrade
+from modelcheck.grading.outputs import class_statistics, gradescope_results, write_outputs
+from modelcheck.grading.sandbox import Limits, RunOutcome
+from modelcheck.grading.submissions import Submission, notebook_source, prepare_workdir
+from modelcheck.result import CheckResult
+
+SUBMISSIONS = Path(__file__).parent / "submissions"
+
+TOY = """
+[assignment]
+name = "toy"
+builder = "build_model"
+[expect]
+input_shape = [4]
+output_shape = [3]
+total_params = 67
+[points]
+output_shape = 1
+param_count = 2
+"""
+
+
+def test_the_fashion_assignment_parses_into_a_spec_points_and_limits():
+    assignment = load_assignment(SUBMISSIONS / "fashion.toml")
+    assert assignment.builder == "build_model"
+    assert assignment.spec.input_shape == (28, 28)
+    assert assignment.spec.total_params == 266_610
+    assert assignment.checks == ["output_shape", "param_count", "gradient_flow", "overfit_batch", "loss_decrease"]
+    assert assignment.max_score == 6
+    assert assignment.limits.timeout_s == 120 and assignment.limits.memory_mb == 4096
+    assert assignment.visibility["param_count"] == "visible"
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    ("[expect]\nunits = 300", "`units`"),
+    ("[expect]\nmax_params = \"266610\"", "`max_params` must be a whole number"),
+    ("[limits]\ntimeout = 5", "`timeout`"),
+    ("[limits]\nmemory_mb = 1.5", "`memory_mb` must be a whole number"),
+    ("[points]\nparam_cout = 1", "unknown check `param_cout`"),
+    ("[visibility]\nparam_count = \"secret\"", "`param_count` must be one of visible"),
+    ("[grading]\nx = 1", "unknown section `[grading]`"),
+    ("[options]\nparam_count = 3", "`param_count` must be a table"),
+])
+def test_unknown_keys_and_wrong_types_are_errors_naming_the_key(change, named):
+    header, line = change.split("\n")
+    text = TOY.replace(header, change, 1) if header in TOY else TOY + change + "\n"
+    with pytest.raises(SpecError, match="toy.toml") as raised:
+        parse_assignment(text, where="toy.toml")
+    assert named in str(raised.value)
+
+
+def test_an_assignment_without_a_builder_says_so():
+    with pytest.raises(SpecError, match="missing `builder`"):
+        parse_assignment(TOY.replace('builder = "build_model"', ""), where="toy.toml")
+
+
+def test_submissions_are_files_folders_and_notebooks_named_after_the_student():
+    found = {s.student: s.kind for s in discover_submissions(SUBMISSIONS / "fashion")}
+    assert found == {"good_folder": "folder", "good_notebook": "notebook", "good_script": "script",
+                     "wrong_units": "script"}
+
+
+def test_a_notebook_becomes_its_code_cells_in_order_without_magics_or_shell_lines():
+    source = notebook_source(SUBMISSIONS / "fashion" / "good_notebook.ipynb")
+    assert "%matplotlib" not in source.replace("# skipped: %matplotlib", "")
+    assert "pass  # skipped: !pip install keras" in source
+    assert "a cell magic" not in source
+    assert source.index("import keras") < source.index("def build_model") < source.index("model = build_model()")
+    compile(source, "notebook", "exec")  # an indented shell line still leaves valid Python
+
+
+def test_a_folder_is_copied_with_its_helpers_and_the_builder_file_is_found(tmp_path):
+    script = prepare_workdir(Submission("good_folder", SUBMISSIONS / "fashion" / "good_folder"), tmp_path,
+                             "build_model")
+    assert script == tmp_path / "model.py"
+    assert (tmp_path / "helpers.py").exists()
+
+
+def test_symlinks_in_a_submission_are_not_followed(tmp_path):
+    folder = tmp_path / "mallory"
+    folder.mkdir()
+    (folder / "model.py").write_text("def build_model():\n    pass\n")
+    (folder / "secret.txt").symlink_to("/etc/passwd")
+    work = tmp_path / "work"
+    work.mkdir()
+    prepare_workdir(Submission("mallory", folder), work, "build_model")
+    assert not (work / "secret.txt").exists()
+
+
+def test_a_folder_with_two_builders_is_an_error_naming_them(tmp_path):
+    folder = tmp_path / "eve"
+    folder.mkdir()
+    for name in ("a.py", "b.py"):
+        (folder / name).write_text("def build_model():\n    pass\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    with pytest.raises(FileNotFoundError, match=r"eve/ holds several candidate files \(a.py, b.py\)"):
+        prepare_workdir(Submission("eve", folder), work, "build_model")
+
+
+def _grade(student: str, passed: dict[str, bool], points: dict[str, float]) -> StudentGrade:
+    results = [CheckResult.ok(c, f"{c} fine") if ok else CheckResult.fail(c, f"{c}: expected 67 but received 75")
+               for c, ok in passed.items()]
+    return StudentGrade(student=student, submission=f"{student}.py", results=results,
+                        points={c: points[c] if ok else 0.0 for c, ok in passed.items()}, max_points=points,
+                        visibility={"output_shape": "visible", "param_count": "after_published"})
+
+
+def test_results_json_follows_gradescopes_format():
+    grade = _grade("ann", {"output_shape": True, "param_count": False}, {"output_shape": 1.0, "param_count": 2.0})
+    data = gradescope_results(grade)
+    assert data["score"] == 1.0 and data["max_score"] == 3.0
+    assert {"execution_time", "output", "tests"} <= set(data)
+    assert data["tests"][1] == {"name": "param_count", "score": 0.0, "max_score": 2.0, "status": "failed",
+                                "output": "param_count: expected 67 but received 75",
+                                "visibility": "after_published"}
+    assert data["tests"][0]["status"] == "passed"
+
+
+def test_class_statistics_count_pass_rates_scores_and_common_failures():
+    points = {"output_shape": 1.0, "param_count": 2.0}
+    grades = [_grade("a", {"output_shape": True, "param_count": True}, points),
+              _grade("b", {"output_shape": True, "param_count": False}, points),
+              _grade("c", {"output_shape": False, "param_count": False}, points)]
+    stats = class_statistics(grades, list(points), 3.0)
+    assert stats["pass_rate"] == {"output_shape": pytest.approx(2 / 3), "param_count": pytest.approx(1 / 3)}
+    assert [count for _, count in stats["histogram"]] == [1, 1, 1]
+    assert stats["failures"][0] == ("param_count", "param_count: expected 67 but received 75", 2)
+
+
+def test_outputs_are_written_from_the_graders_verdicts(tmp_path):
+    assignment = parse_assignment(TOY, where="toy.toml")
+    points = assignment.points
+    grades = [_grade("ann", {"output_shape": True, "param_count": True}, points),
+              _grade("bob", {"output_shape": True, "param_count": False}, points)]
+    write_outputs(grades, assignment, tmp_path)
+    rows = list(csv.reader((tmp_path / "gradebook.csv").open()))
+    assert rows == [["student", "score", "max_score", "output_shape", "param_count"],
+                    ["ann", "3", "3", "1", "2"], ["bob", "1", "3", "1", "0"]]
+    assert json.loads((tmp_path / "bob" / "results.json").read_text())["score"] == 1.0
+    feedback = (tmp_path / "bob" / "feedback.html").read_text()
+    assert "expected 67 but received 75" in feedback
+    index = (tmp_path / "index.html").read_text()
+    assert "Pass rate per check" in index and 'href="bob/feedback.html"' in index
+
+
+def test_the_outcome_of_a_stopped_process_reads_in_plain_words():
+    limits = Limits(timeout_s=5, memory_mb=300)
+    assert "stopped after 5 s (the time limit)" in RunOutcome(killed_for="timeout", limits=limits).problem()
+    assert "more than 300 MB of memory" in RunOutcome(killed_for="memory", limits=limits).problem()
+    assert "killed the grader's process" in RunOutcome(supervisor_lost=True, exit_code=None).problem()
+    assert RunOutcome(exit_code=0).problem() is None

@@ -1,0 +1,134 @@
+"""Every threat of the grading issue, one fixture submission each (tests/submissions/threats/).
+
+All are graded once, two at a time, by one warm pool (the toy assignment: fast models, an 8 s
+time limit, 700 MB of memory). Each test then reads one student's recorded grade.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from modelcheck.grading import Grader, discover_submissions, load_assignment
+from modelcheck.grading.grade import StudentGrade
+from modelcheck.grading.worker import WarmPool
+from modelcheck.result import ERROR
+
+SUBMISSIONS = Path(__file__).parent / "submissions"
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with WarmPool() as warm:
+        yield warm
+
+
+@pytest.fixture(scope="module")
+def assignment():
+    return load_assignment(SUBMISSIONS / "toy.toml")
+
+
+@pytest.fixture(scope="module")
+def grades(pool, assignment) -> dict[str, StudentGrade]:
+    grader = Grader(assignment, workers=2, pool=pool)
+    graded = grader.grade_all(discover_submissions(SUBMISSIONS / "threats"))
+    return {grade.student: grade for grade in graded}
+
+
+def _error_everywhere(grade: StudentGrade) -> str:
+    """The grade is an error on every check (never a pass); return the message."""
+    assert grade.score == 0
+    assert {r.status for r in grade.results} == {ERROR}
+    assert grade.problem
+    return grade.results[0].message
+
+
+def test_a_correct_submission_gets_full_marks(grades):
+    assert grades["good_toy"].score == grades["good_toy"].max_score == 3
+
+
+@pytest.mark.parametrize("student", ["loop_in_builder", "loop_in_layer_call"])
+def test_an_endless_loop_is_a_timeout_for_that_student(grades, student):
+    assert "stopped after 8 s (the time limit)" in _error_everywhere(grades[student])
+    assert grades[student].execution_time < 20
+
+
+def test_sys_exit_at_import_is_an_error_quoting_the_line(grades):
+    message = _error_everywhere(grades["exit_at_import"])
+    assert "called sys.exit(0)" in message and "exit_at_import.py:3: sys.exit(0)" in message
+
+
+def test_os_exit_in_the_builder_is_an_error(grades):
+    assert "ended before it returned a model" in _error_everywhere(grades["os_exit_in_builder"])
+
+
+def test_killing_the_parent_is_an_error_and_grading_goes_on(grades):
+    message = _error_everywhere(grades["kill_parent"])
+    assert "os.kill(os.getppid(), signal.SIGKILL)" in message
+    assert grades["good_toy"].score == 3
+
+
+def test_killing_the_parent_without_landlock_kills_only_its_nanny(pool, assignment):
+    """With the outer layers off, the kill succeeds: the nanny dies, the zygote lives on."""
+    weak = Grader(assignment, workers=1, pool=pool, landlock=False, separate_uids=False)
+    starts = pool.starts
+    killed = weak.grade(SUBMISSIONS / "threats" / "kill_parent.py")
+    assert "killed the grader's process that supervised it" in _error_everywhere(killed)
+    assert weak.grade(SUBMISSIONS / "threats" / "good_toy.py").score == 3
+    assert pool.starts == starts  # the warm zygote was not touched
+
+
+def test_a_memory_bomb_is_stopped_by_the_memory_limit(grades):
+    message = _error_everywhere(grades["memory_bomb"])
+    assert "700 MB" in message and "memory" in message
+
+
+def test_200_mb_on_stdout_is_truncated_and_grading_goes_on(grades):
+    flood = grades["flood_stdout"]
+    assert flood.score == 3
+    assert len(flood.output) <= 2 * 16 * 1024
+    assert any("bytes printed, first 16 KB kept" in note for note in flood.notes)
+
+
+@pytest.mark.parametrize("student", ["forge_files", "patch_checks"])
+def test_forging_files_or_patching_the_checks_does_not_change_the_verdicts(grades, student):
+    grade = grades[student]
+    assert grade.result("output_shape").passed
+    param_count = grade.result("param_count")
+    assert param_count.status == "failed"
+    assert "Expected 67 parameters in total but received 75" in param_count.message
+    assert grade.score == 1
+
+
+@pytest.mark.parametrize(("student", "quoted", "fix"), [
+    ("syntax_error", "syntax_error.py:4: def build_model(:", "fix line 4"),
+    ("no_builder", "defines no function `build_model()`; it defines build_modle()", "rename `build_modle`"),
+    ("returns_none", "returns_none.py:5: def build_model():", "return model"),
+    ("builder_raises", "KeyError: 'hiden'", None),
+    ("keras1_spelling", "layers.Dense(output_dim=8", "layers.Dense(units=64)"),
+])
+def test_broken_code_gets_a_clear_error_quoting_the_line_and_the_fix(grades, student, quoted, fix):
+    message = _error_everywhere(grades[student])
+    assert quoted in message
+    if student == "builder_raises":
+        assert 'builder_raises.py:6: return keras.Sequential' in message
+    if fix:
+        assert fix in grades[student].results[0].hint
+
+
+def test_a_model_that_cannot_load_safely_is_measured_in_its_own_process_and_flagged(grades):
+    grade = grades["custom_lambda"]
+    output_shape, param_count = grade.result("output_shape"), grade.result("param_count")
+    assert output_shape.passed and output_shape.details["unverified"] is True
+    assert output_shape.message.startswith("[not counted: measured inside your submission's own process")
+    assert grade.points["output_shape"] == 0
+    # the parameter count is re-verified by the grader from the saved weights
+    assert "re-verified by the grader: the saved weights hold 67 parameters" in param_count.message
+    assert grade.points["param_count"] == 2
+
+
+def test_a_missing_verdict_is_an_error_never_a_pass(assignment, pool):
+    grader = Grader(assignment, workers=1, pool=pool)
+    results = grader._verdicts([{"check": "output_shape", "status": "passed"}, "garbage"])
+    assert [r.status for r in results] == [ERROR, ERROR]
