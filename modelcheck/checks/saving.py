@@ -1,0 +1,145 @@
+"""Save and load: the native ``.keras`` format, loaded back in safe mode, gives the same
+outputs; custom classes that cannot make the round trip are named with what to add."""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from ..errors import UserCodeError, call_user_code
+from ..modelinfo import synthetic_inputs
+from ..result import CheckResult
+from .common import check, fmt, forward
+from .probe import layer_probe
+
+__all__ = ["check_save_load", "serialisation_problems"]
+
+NAME = "save_load"
+EXPECTED = "the model loaded from a .keras file gives the same outputs"
+
+
+def _is_custom(cls: type) -> bool:
+    return not cls.__module__.startswith(("keras.", "keras_", "tf_keras", "tensorflow"))
+
+
+def _registered(cls: type, custom_objects: dict[str, Any] | None) -> bool:
+    if custom_objects and any(obj is cls for obj in custom_objects.values()):
+        return True
+    return keras.saving.get_registered_object(keras.saving.get_registered_name(cls)) is cls
+
+
+def serialisation_problems(model: keras.Model, custom_objects: dict[str, Any] | None = None) -> list[str]:
+    """Plain sentences, each with its fix, for every part of `model` that the ``.keras``
+    round trip in safe mode cannot handle: custom classes without a working ``get_config``
+    or not registered, and Lambda layers holding a Python lambda."""
+    problems: list[str] = []
+    seen: set[type] = set()
+    for layer in model._flatten_layers(include_self=True):
+        cls = type(layer)
+        if isinstance(layer, keras.layers.Lambda) and getattr(layer.function, "__name__", "") == "<lambda>":
+            problems.append(f"layer {layer.name!r} is a Lambda holding a Python lambda, which load_model refuses in "
+                            "safe mode (it could run any code): replace it with a small custom layer class "
+                            "(registered, with get_config)")
+            continue
+        if not _is_custom(cls) or cls in seen:
+            continue
+        seen.add(cls)
+        try:
+            layer.get_config()
+        except Exception:  # Keras raises NotImplementedError; a broken override can raise anything
+            problems.append(f"the custom class {cls.__name__} (layer {layer.name!r}) has no working get_config: add "
+                            "`def get_config(self): return {**super().get_config(), \"units\": self.units, ...}` "
+                            "returning every constructor argument")
+        if not _registered(cls, custom_objects):
+            problems.append(f"the custom class {cls.__name__} is not registered, so load_model cannot find it: put "
+                            f"`@keras.saving.register_keras_serializable()` on the line above `class {cls.__name__}`")
+    return problems
+
+
+def _first_different_layer(model: keras.Model, loaded: keras.Model, x: Any, atol: float, rtol: float) -> str | None:
+    """The first layer whose output differs between the two models (functional/Sequential)."""
+    original, copy = layer_probe(model), layer_probe(loaded)
+    if original is None or copy is None or len(original.layers) != len(copy.layers):
+        return None
+    for layer, before, after in zip(original.layers, original.run(x), copy.run(x)):
+        if len(before) != len(after) or any(b.shape != a.shape or not np.allclose(b, a, atol=atol, rtol=rtol)
+                                            for b, a in zip(before, after)):
+            why = (f": the custom class {type(layer).__name__} is rebuilt from its get_config, which probably leaves "
+                   "out a constructor argument" if _is_custom(type(layer)) else "")
+            return f"layer {layer.name!r} ({type(layer).__name__}) is the first whose output differs{why}"
+    return None
+
+
+def _failure(doing: str, exc: UserCodeError, model: keras.Model, custom_objects: dict[str, Any] | None,
+             details: dict[str, Any]) -> CheckResult:
+    problems = serialisation_problems(model, custom_objects)
+    reason = "; ".join(problems) if problems else exc.message
+    details["error"] = exc.message
+    return CheckResult.fail(NAME, f"{doing} failed: {reason}", expected=EXPECTED, received=f"{doing} failed",
+                            details=details, hint=exc.hint or "custom layers and models need get_config returning "
+                            "their constructor arguments and @keras.saving.register_keras_serializable().")
+
+
+@check(NAME)
+def check_save_load(
+    model: keras.Model,
+    *,
+    custom_objects: dict[str, Any] | None = None,
+    batch_size: int = 4,
+    atol: float = 1e-6,
+    rtol: float = 1e-5,
+    seed: int = 0,
+) -> CheckResult:
+    """Save the model to ``model.keras`` in a temporary folder, load it with ``safe_mode=True``
+    and compare the outputs on the same synthetic batch (inference mode).
+
+    A failure names what cannot make the round trip: a custom class without ``get_config`` or
+    not registered with ``@keras.saving.register_keras_serializable()``, a Lambda holding a
+    Python lambda, or the first layer whose output differs after loading (a ``get_config``
+    that leaves out a constructor argument). `custom_objects` is passed to ``load_model``.
+
+    Example::
+
+        result = check_save_load(model)
+        assert result.passed, result.message
+    """
+    x = synthetic_inputs(model, batch_size, seed)
+    before = forward(model, x)
+    details: dict[str, Any] = {"format": ".keras", "safe_mode": True, "batch_size": batch_size}
+    with tempfile.TemporaryDirectory(prefix="modelcheck-") as folder:
+        path = Path(folder) / "model.keras"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Keras warns about optimizer state and build configs on load
+            try:
+                call_user_code("saving the model (model.save)", model.save, path)
+            except UserCodeError as exc:
+                return _failure("saving in the .keras format", exc, model, custom_objects, details)
+            details["file_bytes"] = path.stat().st_size
+            try:
+                loaded = call_user_code("loading the model (keras.models.load_model)", keras.models.load_model,
+                                        path, custom_objects=custom_objects, safe_mode=True)
+            except UserCodeError as exc:
+                return _failure("loading the saved model in safe mode", exc, model, custom_objects, details)
+    after = forward(loaded, x)
+    shapes_match = len(before) == len(after) and all(b.shape == a.shape for b, a in zip(before, after))
+    difference = max((float(np.max(np.abs(b - a))) if b.size else 0.0 for b, a in zip(before, after)),
+                     default=0.0) if shapes_match else float("inf")
+    details["max_difference"] = difference
+    same = shapes_match and all(np.allclose(b, a, atol=atol, rtol=rtol) for b, a in zip(before, after))
+    if same:
+        return CheckResult.ok(NAME, f"saved ({details['file_bytes']:,} bytes) and loaded back in safe mode with the "
+                              f"same outputs (largest difference {fmt(difference)})", expected=EXPECTED,
+                              received={"max_difference": difference}, details=details)
+    received = (f"largest difference {fmt(difference)}" if shapes_match else
+                f"output shapes {[a.shape for a in after]} instead of {[b.shape for b in before]}")
+    where = _first_different_layer(model, loaded, x, atol, rtol)
+    where_text = f"; {where}" if where else ""
+    return CheckResult.fail(NAME, f"the loaded model gives different outputs on the same batch ({received}){where_text}",
+                            expected=EXPECTED, received=received, details=details,
+                            hint="a custom layer's get_config probably leaves out a constructor argument, so the "
+                            "loaded layer is built with its default: return every argument from get_config.")
