@@ -113,7 +113,7 @@ def build_conv_filter_demo() -> keras.Model:
 
 
 TOY_PRINTED = """\
-from tensorflow.keras import models, layers
+from tensorflow.keras import models, layers, optimizers, utils, datasets
 toy_model = models.Sequential(
     layers.Dense(input_shape=[1], units=1)
 )
@@ -173,6 +173,7 @@ def entries() -> list[Entry]:
         "expects a list of layers and raises \"'Dense' object is not iterable\".",
         printed_source=TOY_PRINTED,
         build_failure=BuildFailure("TypeError", r"'Dense' object is not iterable"),
+        fault_pattern=r"not iterable|list of layers",
         checks={"output_shape": "Building the model is the first step of every check."},
     )
     fnn_seq = reference(

@@ -98,15 +98,13 @@ model.add(Flatten())
 # now: model.output_shape==(None,65536)
 """
 
-# The layer call as printed, with the imports of Keras 3: the Keras 1 argument spelling remains.
-FLATTEN_LAYER_PRINTED = """\
-from keras.models import Sequential
-from keras.layers import Flatten, Convolution2D
-
+# The printed layer calls after Keras 3 imports: the Keras 1 argument spelling remains.
+FLATTEN_LAYERS_PRINTED = """\
 model = Sequential()
 model.add(Convolution2D(64,3,3,border_mode="same",input_shape=(3,32,32)))
 model.add(Flatten())
 """
+KERAS3_IMPORTS = "from keras.models import Sequential\nfrom keras.layers import Flatten, Convolution2D\n"
 
 
 def entries() -> list[Entry]:
@@ -198,6 +196,7 @@ def entries() -> list[Entry]:
         "requires `units`.",
         printed_source=METHODS_MLP_PRINTED,
         build_failure=BuildFailure("TypeError", r"missing 1 required positional argument: 'units'"),
+        fault_pattern=r"output_dim|units",
         checks={"output_shape": "Building the model is the first step of every check."},
     )
     flatten_printed = as_printed(
@@ -207,17 +206,20 @@ def entries() -> list[Entry]:
         "that Keras 3 removed (and spells the layer the Keras 1 way, see the __keras1_conv variant).",
         printed_source=FLATTEN_PRINTED,
         build_failure=BuildFailure("ModuleNotFoundError", r"keras\.layers\.core"),
+        fault_pattern=r"keras\.layers\.core",
         checks={"output_shape": "Building the model is the first step of every check."},
     )
     flatten_layer = as_printed(
         flatten,
-        printed_builder(FLATTEN_LAYER_PRINTED, entry_id="methods_flatten_channels_first__keras1_conv"),
+        printed_builder(FLATTEN_LAYERS_PRINTED, entry_id="methods_flatten_channels_first__keras1_conv",
+                        prelude=KERAS3_IMPORTS),
         suffix="keras1_conv",
         fault="With Keras 3 imports, `Convolution2D(64, 3, 3, border_mode=\"same\")` still fails: "
         "Keras 3 takes one kernel_size and `padding`, so the third 3 becomes strides and "
         "`border_mode` is rejected.",
-        printed_source=FLATTEN_LAYER_PRINTED,
+        printed_source=FLATTEN_LAYERS_PRINTED,
         build_failure=BuildFailure("ValueError", r"Unrecognized keyword arguments passed to Conv2D: \{'border_mode'"),
+        fault_pattern=r"Convolution2D|border_mode",
         checks={"output_shape": "Building the model is the first step of every check."},
     )
     return [mlp, mlp_printed, dense, embedding, flatten, flatten_printed, flatten_layer]

@@ -126,6 +126,7 @@ def entries() -> list[Entry]:
             "gradient_flow": GRADIENTS,
             "overfit_batch": MEMORISE,
         },
+        skipped={"loss_decrease": "overfit_batch already trains this small model."},
         options={"overfit_batch": {"max_steps": 300}},
     )
     pool = reference(
@@ -187,6 +188,7 @@ def entries() -> list[Entry]:
             + " Dropout 0.2/0.3 makes memorising one batch noisy, so the cheaper, steadier "
             "loss-decrease check stands in for overfit_batch.",
         },
+        skipped={"overfit_batch": "Dropout 0.2/0.3 makes memorising one batch noisy; loss_decrease stands in."},
         options={"loss_decrease": {"steps": 30, "batch_size": 16}},
     )
     mlp_printed = as_printed(
@@ -196,6 +198,7 @@ def entries() -> list[Entry]:
         "that no longer exists in Keras 3.",
         printed_source=QUICKSTART_MLP_PRINTED,
         build_failure=BuildFailure("ModuleNotFoundError", r"keras\.layers\.core"),
+        fault_pattern=r"keras\.layers\.core",
         checks={"output_shape": "Building the model is the first step of every check."},
     )
     return [mlp, mlp_printed, pool, conv4, cnn]
