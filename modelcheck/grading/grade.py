@@ -104,6 +104,23 @@ class StudentGrade:
         return cls(**data)
 
 
+def _python_open_to_others() -> bool:
+    """True when another uid can import from every folder on ``sys.path``.
+
+    A job process under its own uid imports modules the zygote did not preload (a student's
+    ``model.summary()`` imports `rich`); with Python installed under a private home
+    (``/root`` is 0700) it cannot, so the uid layer is left out and Landlock alone confines.
+    """
+    for entry in sys.path:
+        path = Path(entry or ".").resolve()
+        if not path.exists():
+            continue
+        for folder in (path, *path.parents):
+            if not os.stat(folder).st_mode & stat.S_IXOTH:
+                return False
+    return True
+
+
 def _relative(text: str, folder: Path) -> str:
     return text.replace(str(folder) + os.sep, "")
 
@@ -148,7 +165,7 @@ class Grader:
                  workroot: str | Path | None = None, landlock: bool = True, separate_uids: bool = True) -> None:
         self.assignment = assignment
         self.landlock = landlock
-        self.separate_uids = separate_uids and os.geteuid() == 0
+        self.separate_uids = separate_uids and os.geteuid() == 0 and _python_open_to_others()
         self.workers = max(1, workers or os.cpu_count() or 1)
         self._own_pool = pool is None
         self.pool = pool or WarmPool()

@@ -1,0 +1,90 @@
+"""The chapter-10 Fashion-MNIST assignment: correct submissions as a script, a folder and a
+notebook get full marks; a first hidden layer of 200 units loses the parameter-count points.
+Then the console command end to end, with a submission that tries to forge the outputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from modelcheck.grading import Grader, discover_submissions, load_assignment, write_outputs
+
+SUBMISSIONS = Path(__file__).parent / "submissions"
+
+
+@pytest.fixture(scope="module")
+def fashion():
+    assignment = load_assignment(SUBMISSIONS / "fashion.toml")
+    with Grader(assignment, workers=2) as grader:
+        grades = grader.grade_all(discover_submissions(SUBMISSIONS / "fashion"))
+    return assignment, {grade.student: grade for grade in grades}
+
+
+@pytest.mark.parametrize("student", ["good_script", "good_folder", "good_notebook"])
+def test_correct_submissions_get_full_marks(fashion, student):
+    _, grades = fashion
+    grade = grades[student]
+    assert [r.status for r in grade.results] == ["passed"] * 5, [r.describe() for r in grade.results]
+    assert grade.score == grade.max_score == 6
+
+
+def test_200_units_instead_of_300_loses_the_parameter_count_points(fashion):
+    _, grades = fashion
+    grade = grades["wrong_units"]
+    param_count = grade.result("param_count")
+    assert param_count.status == "failed"
+    for figure in ("200", "157,000", "235,500"):
+        assert figure in param_count.message
+    assert grade.points["param_count"] == 0
+    assert grade.score == 4
+
+
+def test_outputs_hold_the_class_results(fashion, tmp_path):
+    assignment, grades = fashion
+    write_outputs(list(grades.values()), assignment, tmp_path)
+    rows = {row["student"]: row for row in csv.DictReader((tmp_path / "gradebook.csv").open())}
+    assert rows["wrong_units"]["score"] == "4" and rows["wrong_units"]["param_count"] == "0"
+    assert rows["good_notebook"]["score"] == "6"
+    results = json.loads((tmp_path / "wrong_units" / "results.json").read_text())
+    assert [t["status"] for t in results["tests"]] == ["passed", "failed", "passed", "passed", "passed"]
+    feedback = (tmp_path / "wrong_units" / "feedback.html").read_text()
+    assert "157,000" in feedback and "235,500" in feedback
+    assert "75%" in (tmp_path / "index.html").read_text()  # param_count: 3 of 4 pass
+
+
+def test_the_console_command_grades_a_folder_and_forged_files_change_nothing(tmp_path):
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    for name in ("good_toy.py", "forge_files.py", "os_exit_in_builder.py"):
+        shutil.copy(SUBMISSIONS / "threats" / name, submissions / name)
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "modelcheck.cli", "grade", str(SUBMISSIONS / "toy.toml"), str(submissions),
+         "--out", str(out), "--workers", "2"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    progress = [line for line in done.stderr.splitlines() if line.startswith("[")]
+    assert len(progress) == 3 and any("os_exit_in_builder: 0/3" in line for line in progress)
+    rows = {row["student"]: row for row in csv.DictReader((out / "gradebook.csv").open())}
+    assert set(rows) == {"good_toy", "forge_files", "os_exit_in_builder"}
+    assert rows["forge_files"]["score"] == "1" and rows["good_toy"]["score"] == "3"
+    forged = json.loads((out / "forge_files" / "results.json").read_text())
+    assert forged["score"] == 1.0 and forged["max_score"] == 3.0
+    assert not (out / "report.html").exists()
+    assert not list(tmp_path.rglob("report.html"))
+
+
+def test_a_bad_assignment_is_a_usage_error(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[assignment]\nname = "x"\nbuilder = "build_model"\n[points]\nparam_cout = 1\n')
+    done = subprocess.run([sys.executable, "-m", "modelcheck.cli", "grade", str(bad), str(tmp_path),
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "unknown check `param_cout`" in done.stderr
