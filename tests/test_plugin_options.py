@@ -1,0 +1,87 @@
+"""Options and their ini equivalents: seed, check subset, step budgets and timeouts."""
+
+from __future__ import annotations
+
+import pytest
+
+MODELS = """
+import keras
+from keras import layers
+
+
+def build_classifier():
+    return keras.Sequential([keras.Input(shape=(8,)), layers.Dense(16, activation="relu"),
+                             layers.Dense(3, activation="softmax")])
+"""
+
+SPEC = """
+[[model]]
+builder = "models:build_classifier"
+id = "classifier"
+output_shape = [3]
+total_params = 195
+output = "probabilities"
+checks = ["output_shape", "param_count", "overfit_batch"]
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(models=MODELS)
+    pytester.makefile(".toml", modelcheck=SPEC)
+    return pytester
+
+
+def test_header_shows_versions_and_the_seed(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("--modelcheck", "--modelcheck-seed=7", "--collect-only",
+                                          "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["modelcheck 0.*, keras 3.*, tensorflow 2.*, seed 7"])
+
+
+def test_checks_option_collects_only_the_subset(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("--modelcheck", "--modelcheck-checks=param_count, output_shape",
+                                          "--collect-only", "-q", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["modelcheck.toml::classifier::output_shape",
+                                 "modelcheck.toml::classifier::param_count", "2 tests collected*"])
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("--modelcheck-checks=param_count,shape",
+         "ERROR: --modelcheck-checks: unknown check 'shape'; known checks are output_shape, param_count, *"),
+        ("--modelcheck-steps=param_count=5",
+         "ERROR: --modelcheck-steps: 'param_count' is not a training check; budgets apply to overfit_batch, *"),
+        ("--modelcheck-steps=many", "ERROR: --modelcheck-steps: expected a positive int, received 'many'; *"),
+        ("--modelcheck-timeout=-1", "ERROR: --modelcheck-timeout: expected a positive float, received '-1'; *"),
+        ("--modelcheck-seed=x", "ERROR: --modelcheck-seed: expected a whole number, received 'x'; *"),
+    ],
+    ids=["unknown-check", "steps-not-training", "steps-not-a-number", "negative-timeout", "bad-seed"],
+)
+def test_a_bad_option_value_is_a_usage_error(project: pytest.Pytester, option: str, message: str) -> None:
+    result = project.runpytest_subprocess("--modelcheck", option, "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+def test_ini_options_work_without_command_line_flags(project: pytest.Pytester) -> None:
+    project.makeini("[pytest]\nmodelcheck = true\nmodelcheck_checks = param_count\nmodelcheck_seed = 3\n")
+    result = project.runpytest_subprocess("-v", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*, seed 3", "modelcheck.toml::classifier::param_count PASSED*"])
+
+
+def test_step_budget_reaches_the_training_check(project: pytest.Pytester) -> None:
+    passing = project.runpytest_subprocess("--modelcheck", "-k", "overfit_batch", "-p", "no:cacheprovider")
+    passing.assert_outcomes(passed=1, deselected=2)
+    starved = project.runpytest_subprocess("--modelcheck", "-k", "overfit_batch", "--modelcheck-steps=1",
+                                           "-p", "no:cacheprovider")
+    starved.assert_outcomes(failed=1, deselected=2)
+    starved.stdout.fnmatch_lines(["could not memorise a batch of 8 samples: *within the budget of 1 steps*"])
+
+
+def test_timeout_reaches_the_training_check(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("--modelcheck", "-k", "overfit_batch",
+                                          "--modelcheck-timeout=overfit_batch=0.000001", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1, deselected=2)
+    result.stdout.fnmatch_lines(["could not memorise *stopped by the 1e-06 s timeout after * steps*"])
