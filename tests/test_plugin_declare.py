@@ -1,0 +1,71 @@
+"""Builders decorated with @modelcheck.expect: the decorator, and their collection."""
+
+from __future__ import annotations
+
+import pytest
+
+import modelcheck
+from modelcheck.declare import spec_of
+from modelcheck.errors import SpecError
+
+
+def test_expect_attaches_a_per_sample_spec_and_keeps_the_function() -> None:
+    def build_classifier() -> None:
+        return None
+
+    decorated = modelcheck.expect(input_shape=(None, 8), output_shape=[(None, 1), (None, 3)],
+                                  total_params=195, output=["binary", "probabilities"],
+                                  checks=["param_count"])(build_classifier)
+    assert decorated is build_classifier
+    spec = spec_of(decorated)
+    assert spec is not None
+    assert (spec.id, spec.input_shape, spec.output_shape) == ("build_classifier", (8,), [(1,), (3,)])
+    assert (spec.total_params, spec.checks, spec.builder) == (195, ("param_count",), build_classifier)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"output_shape": (10,)}, "`output_shape` takes a shape as Keras prints it, with the batch dimension "
+                                  "None first, e.g. output_shape=(None, 10); received output_shape=(10,)"),
+        ({"checks": ["param_cont"]}, "unknown check 'param_cont' in `checks`; known checks are output_shape, "),
+        ({"checks": "param_count"}, "write checks=['param_count']"),
+        ({"options": {"overfit": {"max_steps": 5}}}, "`options` names no check 'overfit'"),
+        ({"total_params": -1}, "`total_params` must be a whole number >= 0, received -1"),
+    ],
+    ids=["shape-without-batch", "unknown-check", "checks-as-string", "options-unknown-check", "negative-count"],
+)
+def test_expect_rejects_bad_arguments_naming_argument_and_value(kwargs: dict, message: str) -> None:
+    with pytest.raises(SpecError) as raised:
+        modelcheck.expect(**kwargs)(lambda: None)
+    assert message in str(raised.value)
+
+
+BUILDERS = """
+import keras
+from keras import layers
+import modelcheck
+
+
+@modelcheck.expect(output_shape=(None, 3), total_params={total}, checks=["output_shape", "param_count"])
+def build_classifier():
+    return keras.Sequential([keras.Input(shape=(8,)), layers.Dense(16, activation="relu"),
+                             layers.Dense(3, activation="softmax")])
+"""
+
+
+def test_decorated_builders_in_test_modules_and_modelcheck_modules_are_collected(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_models=BUILDERS.format(total=195) + "\n\ndef test_plain():\n    pass\n")
+    pytester.makepyfile(modelcheck_models=BUILDERS.format(total=200))
+    # an imported builder is collected where it is defined, not again where it is imported
+    pytester.makepyfile(test_imports="from test_models import build_classifier\n")
+    result = pytester.runpytest_subprocess("--modelcheck", "-v", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4, failed=1)
+    result.stdout.fnmatch_lines_random([
+        "modelcheck_models.py::build_classifier::output_shape PASSED*",
+        "modelcheck_models.py::build_classifier::param_count FAILED*",
+        "test_models.py::build_classifier::output_shape PASSED*",
+        "test_models.py::build_classifier::param_count PASSED*",
+        "test_models.py::test_plain PASSED*",
+        "Expected 200 parameters in total but received 195 (-5).*",
+    ])
