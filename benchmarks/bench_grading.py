@@ -1,0 +1,97 @@
+"""Submissions graded per minute, isolation on, for the chapter-10 Fashion-MNIST assignment.
+
+    python benchmarks/bench_grading.py [--students 30] [--workers 2]
+
+Writes a class of synthetic submissions (mostly correct, some with 200 units, some broken),
+grades them with the warm zygote pool exactly as ``modelcheck grade`` does, and prints the
+rate. For comparison it times what every submission would pay without the warm pool: a fresh
+``import tensorflow, keras`` per process (two processes per submission: build and check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSIGNMENT = ROOT / "tests" / "submissions" / "fashion.toml"
+
+TEMPLATE = '''import keras
+from keras import layers
+
+
+def build_model():
+    model = keras.Sequential([
+        keras.Input(shape=(28, 28)),
+        layers.Flatten(),
+        layers.Dense({units}, activation="relu"),
+        layers.Dense(100, activation="relu"),
+        layers.Dense(10, activation="{last}"),
+    ])
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])
+    return model
+'''
+
+
+def write_class(folder: Path, students: int) -> None:
+    """A class: 70 % correct, 20 % with 200 units, 10 % that do not build."""
+    for i in range(students):
+        kind = i % 10
+        if kind < 7:
+            text = TEMPLATE.format(units=300, last="softmax")
+        elif kind < 9:
+            text = TEMPLATE.format(units=200, last="softmax")
+        else:
+            text = TEMPLATE.format(units=300, last="softmax").replace("layers.Dense(100", "layers.Dense(output_dim=100")
+        (folder / f"student_{i:03d}.py").write_text(text)
+
+
+def fresh_import_seconds() -> float:
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", "import tensorflow, keras"], check=True,
+                   env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True)
+    return time.monotonic() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=30)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from modelcheck.grading import Grader, discover_submissions, load_assignment, write_outputs
+
+    assignment = load_assignment(ASSIGNMENT)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder, out = Path(tmp) / "submissions", Path(tmp) / "out"
+        folder.mkdir()
+        write_class(folder, args.students)
+        started = time.monotonic()
+        with Grader(assignment, workers=args.workers) as grader:
+            warm = time.monotonic()
+            grades = grader.grade_all(discover_submissions(folder))
+            graded = time.monotonic()
+        write_outputs(grades, assignment, out)
+        finished = time.monotonic()
+    scores = sorted({g.score for g in grades})
+    steady = len(grades) / (graded - warm) * 60
+    overall = len(grades) / (finished - started) * 60
+    per_submission = sorted(g.execution_time for g in grades)
+    print(f"{len(grades)} submissions, {args.workers} workers, {os.cpu_count()} CPUs; scores seen: {scores}")
+    print(f"zygote start (one TensorFlow import): {warm - started:.1f} s")
+    print(f"grading: {graded - warm:.1f} s -> {steady:.1f} submissions/minute (warm pool)")
+    print(f"overall, with the zygote start and writing outputs: {finished - started:.1f} s -> {overall:.1f}/minute")
+    print(f"per submission (build + check, wall): median {per_submission[len(per_submission) // 2]:.2f} s, "
+          f"max {per_submission[-1]:.2f} s")
+    cold = fresh_import_seconds()
+    print(f"a fresh `import tensorflow, keras` takes {cold:.1f} s; two per submission (build, check) would add "
+          f"{2 * cold:.1f} s of CPU to each")
+
+
+if __name__ == "__main__":
+    main()
