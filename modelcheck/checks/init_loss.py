@@ -10,10 +10,9 @@ import keras
 import numpy as np
 
 from ..errors import SpecError, call_user_code
-from ..modelinfo import synthetic_inputs
-from ..objective import OutputLoss, objective_for
+from ..objective import OutputLoss
 from ..result import CheckResult
-from .common import check, fmt, forward, nonfinite_failure
+from .common import check, fmt, prepare_batch
 from .loss_config import BINARY_CE, CATEGORICAL_CE, SPARSE_CE, loss_facts
 
 __all__ = ["check_loss_at_init", "expected_initial_loss"]
@@ -78,13 +77,10 @@ def check_loss_at_init(
     """
     if not tolerance > 1.0:
         raise SpecError(f"check_loss_at_init: tolerance is a factor and must be above 1, received tolerance={tolerance!r}")
-    x = synthetic_inputs(model, batch_size, seed)
-    predictions = forward(model, x)
-    failure = nonfinite_failure(NAME, model, predictions)
-    if failure is not None:
-        return failure
-    objective = objective_for(model, predictions, output=output)
-    targets = objective.targets(predictions, seed)
+    prepared = prepare_batch(NAME, model, output=output, batch_size=batch_size, seed=seed)
+    if isinstance(prepared, CheckResult):
+        return prepared
+    _, targets, objective, predictions = prepared
     if expected is not None and len(objective.losses) != 1:
         raise SpecError(f"check_loss_at_init: expected={expected!r} needs a single-output model; this one has "
                         f"{len(objective.losses)} outputs")

@@ -11,10 +11,10 @@ import numpy as np
 from ..engine import fresh_optimizer, preserved_weights, train
 from ..modelinfo import _consumers, layers_of
 from ..result import CheckResult
-from .common import check, fmt
+from .common import check, fmt, prepare_batch
 from .gradients import _cause, gradients
 from .probe import variable_label
-from .training import _prepare, _run_details, _stopped_note
+from .training import _run_details, _stopped_note
 
 __all__ = ["check_trainable_changes"]
 
@@ -74,11 +74,10 @@ def check_trainable_changes(
         result = check_trainable_changes(model, steps=5)
         assert result.passed, result.message
     """
-    prepared = _prepare(model, output, batch_size, seed)
+    prepared = prepare_batch(NAME, model, output=output, batch_size=batch_size, seed=seed)
     if isinstance(prepared, CheckResult):
-        prepared.check = NAME
         return prepared
-    x, targets, objective = prepared
+    x, targets, objective, _ = prepared
     labels = variable_label(model)
     skip = _seed_states(model)
     trainable = {id(v) for v in model.trainable_variables}
