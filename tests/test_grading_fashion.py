@@ -88,3 +88,21 @@ def test_a_bad_assignment_is_a_usage_error(tmp_path):
                            "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "unknown check `param_cout`" in done.stderr
+
+
+@pytest.mark.slow
+def test_a_class_of_thirty_is_graded_end_to_end(tmp_path):
+    """The benchmark's class through the console command: 21 correct, 6 with 200 units, 3 broken."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    from bench_grading import write_class
+
+    submissions = tmp_path / "class"
+    submissions.mkdir()
+    write_class(submissions, 30)
+    done = subprocess.run([sys.executable, "-m", "modelcheck.cli", "grade", str(SUBMISSIONS / "fashion.toml"),
+                           str(submissions), "--out", str(tmp_path / "out"), "--workers", "2"],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    scores = [row["score"] for row in csv.DictReader((tmp_path / "out" / "gradebook.csv").open())]
+    assert sorted(scores) == ["0"] * 3 + ["4"] * 6 + ["6"] * 21
+    assert "per minute" in done.stderr.splitlines()[-1]

@@ -132,3 +132,15 @@ def test_a_missing_verdict_is_an_error_never_a_pass(assignment, pool):
     grader = Grader(assignment, workers=1, pool=pool)
     results = grader._verdicts([{"check": "output_shape", "status": "passed"}, "garbage"])
     assert [r.status for r in results] == [ERROR, ERROR]
+
+
+def test_a_dead_zygote_is_restarted_on_the_next_launch(assignment):
+    import os
+    import signal
+
+    with WarmPool() as pool:
+        grader = Grader(assignment, workers=1, pool=pool)
+        os.kill(pool._process.pid, signal.SIGKILL)
+        pool._process.wait()
+        assert grader.grade(SUBMISSIONS / "threats" / "good_toy.py").score == 3
+        assert pool.starts == 2

@@ -112,8 +112,8 @@ def run_job(pool: WarmPool, kind: str, params: dict, conf: Confinement, limits: 
     """Run one job (`kind` = "build" or "check") confined by `conf` and `limits`; never raises
     for anything the job does."""
     job = {"kind": kind, "params": params, "confine": vars(conf)}
+    launched = pool.launch(job)  # may first restart a dead zygote: not the job's time
     started = time.monotonic()
-    launched = pool.launch(job)
     outcome = RunOutcome(limits=limits)
     caps = {"stdout": limits.output_kb * 1024, "stderr": limits.output_kb * 1024,
             "result": _RESULT_CAP, "status": 65536}

@@ -126,7 +126,7 @@ def _job_process(job: dict, fds: dict[str, int]) -> None:
 def _nanny(job: dict, fds: dict[str, int]) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the grader stopped: so do we
     pid = os.fork()
     if pid == 0:
         os.close(fds["status"])
@@ -167,7 +167,8 @@ def serve(sock: socket.socket) -> None:
     """Fork a nanny per job message until the grader closes its end."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    # no parent-death signal here: it fires when the grader *thread* that started us ends;
+    # the grader's death closes the socket, which ends the loop below
     _preload()
     sock.send(json.dumps({"ready": True, "pid": os.getpid()}).encode())
     nannies: set[int] = set()
