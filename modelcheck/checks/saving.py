@@ -4,6 +4,7 @@ outputs; custom classes that cannot make the round trip are named with what to a
 from __future__ import annotations
 
 import tempfile
+import types
 import warnings
 from pathlib import Path
 from typing import Any
@@ -23,22 +24,38 @@ NAME = "save_load"
 EXPECTED = "the model loaded from a .keras file gives the same outputs"
 
 
-def _is_custom(cls: type) -> bool:
-    return not cls.__module__.startswith(("keras.", "keras_", "tf_keras", "tensorflow"))
+def _is_custom(obj: Any) -> bool:
+    return not (obj.__module__ or "").startswith(("keras.", "keras_", "tf_keras", "tensorflow"))
 
 
-def _registered(cls: type, custom_objects: dict[str, Any] | None) -> bool:
-    if custom_objects and any(obj is cls for obj in custom_objects.values()):
+def _registered(obj: Any, custom_objects: dict[str, Any] | None) -> bool:
+    if custom_objects and any(value is obj for value in custom_objects.values()):
         return True
-    return keras.saving.get_registered_object(keras.saving.get_registered_name(cls)) is cls
+    return keras.saving.get_registered_object(keras.saving.get_registered_name(obj)) is obj
+
+
+def _custom_functions(layer: keras.layers.Layer, custom_objects: dict[str, Any] | None, seen: set[Any]) -> list[str]:
+    """Unregistered plain functions a layer holds (a custom activation, initializer...)."""
+    found = []
+    for attribute, value in vars(layer).items():
+        if not isinstance(value, types.FunctionType) or value.__name__ == "<lambda>" or value in seen:
+            continue
+        if not _is_custom(value) or _registered(value, custom_objects):
+            continue
+        seen.add(value)
+        found.append(f"the custom function {value.__name__} ({attribute.lstrip('_')} of layer {layer.name!r}) is not "
+                     "registered, so load_model cannot find it: put `@keras.saving.register_keras_serializable()` on "
+                     f"the line above `def {value.__name__}`")
+    return found
 
 
 def serialisation_problems(model: keras.Model, custom_objects: dict[str, Any] | None = None) -> list[str]:
     """Plain sentences, each with its fix, for every part of `model` that the ``.keras``
     round trip in safe mode cannot handle: custom classes without a working ``get_config``
-    or not registered, and Lambda layers holding a Python lambda."""
+    or not registered, unregistered custom functions (activations...), and Lambda layers
+    holding a Python lambda."""
     problems: list[str] = []
-    seen: set[type] = set()
+    seen: set[Any] = set()
     for layer in model._flatten_layers(include_self=True):
         cls = type(layer)
         if isinstance(layer, keras.layers.Lambda) and getattr(layer.function, "__name__", "") == "<lambda>":
@@ -46,6 +63,7 @@ def serialisation_problems(model: keras.Model, custom_objects: dict[str, Any] | 
                             "safe mode (it could run any code): replace it with a small custom layer class "
                             "(registered, with get_config)")
             continue
+        problems += _custom_functions(layer, custom_objects, seen)
         if not _is_custom(cls) or cls in seen:
             continue
         seen.add(cls)
