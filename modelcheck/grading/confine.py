@@ -7,7 +7,8 @@ privileges do not allow it, and each reported back so the feedback can say what 
 - its own session and process group (the grader kills the whole group);
 - resource limits: address space, CPU seconds, file size, no core files, process count;
 - when the grader runs as root: a dedicated unprivileged uid/gid, so the code cannot signal the
-  grader, read other students' copies or write anything it does not own;
+  grader, read other students' copies or write anything it does not own (or, when other uids
+  cannot read the Python installation, uid 0 with every capability dropped);
 - Landlock (Linux >= 5.13, no privileges needed): writes only below the job's own folder, no TCP,
   and (ABI >= 6) no signals to processes outside the sandbox, so it cannot kill its parent;
 - every inherited file descriptor closed except stdin/stdout/stderr and the result pipe.
@@ -125,6 +126,23 @@ def _apply_landlock(writable: list[str]) -> str:
     return f"landlock ABI {abi}: writes only in the job folder, no TCP{scope}"
 
 
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def _drop_capabilities() -> str:
+    """Root that keeps uid 0: give up every capability (no CAP_KILL, CAP_DAC_OVERRIDE, ...)."""
+    header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+    data = (_CapData * 2)()
+    if _libc().capset(ctypes.byref(header), data) != 0:
+        return f"dropping capabilities failed (errno {ctypes.get_errno()})"
+    return "uid 0 without any capability"
+
+
 def _limit(which: int, soft: int, hard: int | None = None) -> None:
     hard = soft if hard is None else hard
     _, current_hard = resource.getrlimit(which)
@@ -178,6 +196,8 @@ def confine(conf: Confinement) -> list[str]:
         if conf.max_processes:
             _limit(resource.RLIMIT_NPROC, conf.max_processes)
         applied.append(f"own uid {conf.uid}")
+    elif os.geteuid() == 0:
+        applied.append(_drop_capabilities())
     # after the uid change, which clears it: die with the supervising process
     _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if conf.landlock:
