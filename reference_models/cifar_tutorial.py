@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers, models, optimizers
 
-from .entries import BuildFailure, Entry, as_printed, reference
+from .entries import BuildFailure, Entry, as_printed, counts, reference
 from .printed import printed_builder
 from .reasons import COUNTS, FORWARD, GRADIENTS, LINEAR, LOSS_FALLS, MEMORISE, NO_TASK, no_training
 
@@ -138,9 +138,7 @@ def entries() -> list[Entry]:
         module=MODULE,
         input_shape=(1,),
         output_shape=(1,),
-        total_params=2,
-        trainable_params=2,
-        non_trainable_params=0,
+        **counts(2),
         output="regression",
         checks={
             "output_shape": FORWARD,
@@ -184,9 +182,7 @@ def entries() -> list[Entry]:
         input_shape=(32, 32, 3),
         output_shape=(10,),
         layer_output_shapes=fnn_shapes,
-        total_params=646260,
-        trainable_params=646260,
-        non_trainable_params=0,
+        **counts(646_260),
         layer_params=fnn_layers,
         output="probabilities",
         checks=classifier_checks,
@@ -201,9 +197,7 @@ def entries() -> list[Entry]:
         input_shape=(32, 32, 3),
         output_shape=(10,),
         layer_output_shapes=fnn_shapes,
-        total_params=646260,
-        trainable_params=646260,
-        non_trainable_params=0,
+        **counts(646_260),
         layer_params=fnn_layers,
         output="probabilities",
         checks={k: v for k, v in classifier_checks.items() if k != "overfit_batch"},
@@ -220,9 +214,7 @@ def entries() -> list[Entry]:
         input_shape=(32, 32, 3),
         output_shape=(10,),
         layer_output_shapes={"conv2d": (16, 16, 10), "conv2d_1": (8, 8, 20), "flatten": (1280,), "dense": (10,)},
-        total_params=15120,
-        trainable_params=15120,
-        non_trainable_params=0,
+        **counts(15_120),
         layer_params={"conv2d": 490, "conv2d_1": 1820, "flatten": 0, "dense": 12810},
         output="probabilities",
         checks=classifier_checks,
@@ -236,9 +228,7 @@ def entries() -> list[Entry]:
         module=MODULE,
         input_shape=(32, 32, 3),
         output_shape=(10,),
-        total_params=592554,
-        trainable_params=591914,
-        non_trainable_params=640,
+        **counts(592_554, non_trainable=640),
         output="probabilities",
         checks={
             "output_shape": FORWARD + " Ten class probabilities that sum to 1.",
@@ -258,9 +248,7 @@ def entries() -> list[Entry]:
         module=MODULE,
         input_shape=(64, 64, 1),
         output_shape=(64, 64, 2),
-        total_params=20,
-        trainable_params=20,
-        non_trainable_params=0,
+        **counts(20),
         output="regression",
         checks={
             "output_shape": FORWARD + " padding='same' with strides 1 keeps 64x64.",

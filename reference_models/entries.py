@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from modelcheck.spec import ModelSpec
 
-__all__ = ["Entry", "reference", "as_printed", "BuildFailure"]
+__all__ = ["Entry", "reference", "as_printed", "BuildFailure", "counts"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,11 @@ class Entry:
     def build(self) -> Any:
         """A fresh ``keras.Model`` (raises the document's Keras error for unbuildable variants)."""
         return self.spec.resolved_builder()(**self.spec.builder_kwargs)
+
+
+def counts(total: int, *, non_trainable: int = 0) -> dict[str, int]:
+    """The three parameter-count fields of a spec, from the total and the non-trainable part."""
+    return {"total_params": total, "trainable_params": total - non_trainable, "non_trainable_params": non_trainable}
 
 
 def _spec(

@@ -7,7 +7,7 @@ from typing import Sequence
 import keras
 import numpy as np
 
-from .entries import BuildFailure, Entry, as_printed, reference
+from .entries import BuildFailure, Entry, as_printed, counts, reference
 from .printed import printed_builder
 from .reasons import COUNTS, FORWARD, GRADIENTS, LOSS_FALLS, MEMORISE
 
@@ -15,6 +15,9 @@ DOC = "003_ded11992aa720ee9.txt"
 MODULE = "reference_models/hands_on_ml.py"
 
 __all__ = [
+    "heaviside",
+    "build_perceptron",
+    "build_xor_mlp",
     "build_fashion_mlp",
     "build_housing_mlp",
     "build_wide_deep",
@@ -27,6 +30,36 @@ __all__ = [
     "HYPERPARAMETER_SPACE",
     "entries",
 ]
+
+
+def heaviside(z):
+    """The unit step of equation 10-1: 0 where z < 0, 1 where z >= 0 (it has no useful gradient)."""
+    return keras.ops.cast(keras.ops.greater_equal(z, 0), z.dtype)
+
+
+def build_perceptron(n_inputs: int = 2) -> keras.Model:
+    """A single threshold logic unit (figure 10-4): a weighted sum of the inputs, then a step."""
+    return keras.models.Sequential(
+        [keras.Input(shape=(n_inputs,)), keras.layers.Dense(1, activation=heaviside, name="tlu")]
+    )
+
+
+def build_xor_mlp() -> keras.Model:
+    """Figure 10-6's MLP that computes XOR, with its fixed weights.
+
+    Every connection weighs 1 except four: the hidden units' biases -1.5 (an AND) and -0.5
+    (an OR), the output's bias -0.5 and its weight -1 from the AND unit.
+    """
+    model = keras.models.Sequential(
+        [
+            keras.Input(shape=(2,)),
+            keras.layers.Dense(2, activation=heaviside, name="hidden"),
+            keras.layers.Dense(1, activation=heaviside, name="output"),
+        ]
+    )
+    model.get_layer("hidden").set_weights([np.ones((2, 2), "float32"), np.array([-1.5, -0.5], "float32")])
+    model.get_layer("output").set_weights([np.array([[-1.0], [1.0]], "float32"), np.array([-0.5], "float32")])
+    return model
 
 
 def build_fashion_mlp() -> keras.Model:
@@ -205,6 +238,43 @@ def entries() -> list[Entry]:
     trained_once = {"loss_decrease": "overfit_batch already trains this small model."}
     functional = f"{DOC}, section '使用Functional API搭建复杂模型' (Wide & Deep with the functional API)"
 
+    step_reason = ("A step function has a zero gradient almost everywhere: the text replaces it with the "
+                   "logistic function precisely so that backpropagation can work.")
+    no_gradient = {"gradient_flow": step_reason, "overfit_batch": step_reason, "loss_decrease": step_reason}
+    perceptron = reference(
+        "perceptron",
+        build_perceptron,
+        source=f"{DOC}, section '感知机' (the perceptron, figure 10-4)",
+        module=MODULE,
+        input_shape=(2,),
+        output_shape=(1,),
+        **counts(3),
+        output="binary",
+        checks={
+            "output_shape": FORWARD + " One step output, 0 or 1.",
+            "param_count": COUNTS + " Two weights (petal length and width) and a bias.",
+        },
+        skipped=no_gradient,
+        extra={"note": "The text trains it with scikit-learn's Perceptron; the Keras unit shows the TLU."},
+    )
+    xor = reference(
+        "xor_mlp",
+        build_xor_mlp,
+        source=f"{DOC}, section '感知机' (the perceptron, figure 10-6: an MLP that solves XOR)",
+        module=MODULE,
+        input_shape=(2,),
+        output_shape=(1,),
+        layer_output_shapes={"hidden": (2,), "output": (1,)},
+        **counts(9),
+        layer_params={"hidden": 6, "output": 3},
+        output="binary",
+        checks={
+            "output_shape": FORWARD + " One step output, 0 or 1.",
+            "param_count": COUNTS + " Two TLUs on two inputs, one TLU on those two: 6 + 3.",
+        },
+        skipped=no_gradient,
+        extra={"truth_table": {"0,0": 0, "0,1": 1, "1,0": 1, "1,1": 0}},
+    )
     fashion = reference(
         "fashion_mlp",
         build_fashion_mlp,
@@ -213,9 +283,7 @@ def entries() -> list[Entry]:
         input_shape=(28, 28),
         output_shape=(10,),
         layer_output_shapes={"flatten": (784,), "dense": (300,), "dense_1": (100,), "dense_2": (10,)},
-        total_params=266610,
-        trainable_params=266610,
-        non_trainable_params=0,
+        **counts(266_610),
         layer_params={"flatten": 0, "dense": 235500, "dense_1": 30100, "dense_2": 1010},
         output="probabilities",
         checks={
@@ -235,9 +303,7 @@ def entries() -> list[Entry]:
         module=MODULE,
         input_shape=(8,),
         output_shape=(1,),
-        total_params=301,
-        trainable_params=301,
-        non_trainable_params=0,
+        **counts(301),
         output="regression",
         checks=regression_checks,
         skipped=trained_once,
@@ -250,9 +316,7 @@ def entries() -> list[Entry]:
         module=MODULE,
         input_shape=(8,),
         output_shape=(1,),
-        total_params=1239,
-        trainable_params=1239,
-        non_trainable_params=0,
+        **counts(1239),
         output="regression",
         checks=regression_checks,
         skipped=trained_once,
@@ -265,9 +329,7 @@ def entries() -> list[Entry]:
         module=MODULE,
         input_shape={"wide_input": (5,), "deep_input": (6,)},
         output_shape={"output": (1,)},
-        total_params=1176,
-        trainable_params=1176,
-        non_trainable_params=0,
+        **counts(1176),
         output="regression",
         checks={
             **{k: v for k, v in regression_checks.items() if k != "overfit_batch"},
@@ -284,9 +346,7 @@ def entries() -> list[Entry]:
         module=MODULE,
         input_shape={"wide_input": (5,), "deep_input": (6,)},
         output_shape={"main_output": (1,), "aux_output": (1,)},
-        total_params=1207,
-        trainable_params=1207,
-        non_trainable_params=0,
+        **counts(1207),
         output={"main_output": "regression", "aux_output": "regression"},
         checks={**regression_checks, "overfit_batch": MEMORISE + " Both outputs, losses weighted 0.9 / 0.1."},
         skipped=trained_once,
@@ -300,9 +360,7 @@ def entries() -> list[Entry]:
         builder_kwargs={"units": 30, "activation": "relu"},
         input_shape=[(5,), (6,)],
         output_shape=[(1,), (1,)],
-        total_params=1207,
-        trainable_params=1207,
-        non_trainable_params=0,
+        **counts(1207),
         output=["regression", "regression"],
         checks={
             "output_shape": FORWARD + " Two outputs (main, aux) from a call() the tool cannot inspect.",
@@ -322,9 +380,7 @@ def entries() -> list[Entry]:
         builder_kwargs={"n_hidden": 1, "n_neurons": 30, "learning_rate": 3e-3, "input_shape": (8,)},
         input_shape=(8,),
         output_shape=(1,),
-        total_params=build_model_params(1, 30, 8),
-        trainable_params=build_model_params(1, 30, 8),
-        non_trainable_params=0,
+        **counts(build_model_params(1, 30, 8)),
         output="regression",
         checks={
             "output_shape": FORWARD,
@@ -356,5 +412,5 @@ def entries() -> list[Entry]:
         checks={"output_shape": "Building the model is the first step of every check."},
     )
     return [
-        fashion, housing, wide_deep, two_inputs, two_inputs_printed, aux, subclassed, search, search_printed,
+        perceptron, xor, fashion, housing, wide_deep, two_inputs, two_inputs_printed, aux, subclassed, search, search_printed,
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .entries import BuildFailure, Entry, as_printed, reference
+from .entries import BuildFailure, Entry, as_printed, counts, reference
 from .printed import printed_builder
 from .reasons import COUNTS, FORWARD, GRADIENTS, LOSS_FALLS, MEMORISE, NO_TASK, no_training
 
@@ -116,9 +116,7 @@ def entries() -> list[Entry]:
         module=MODULE,
         input_shape=(32,),
         output_shape=(2,),
-        total_params=1279,
-        trainable_params=1279,
-        non_trainable_params=0,
+        **counts(1279),
         output="binary",
         checks={
             "output_shape": FORWARD + " The document says the model outputs 2 values.",
@@ -137,9 +135,7 @@ def entries() -> list[Entry]:
         input_shape=(200, 200, 1),
         output_shape=(50, 50, 15),
         layer_output_shapes={"conv2d_1": (100, 100, 15), "max_pooling2d_1": (50, 50, 15)},
-        total_params=75,
-        trainable_params=75,
-        non_trainable_params=0,
+        **counts(75),
         layer_params={"conv2d_1": 75, "max_pooling2d_1": 0},
         output="regression",
         checks={
@@ -157,9 +153,7 @@ def entries() -> list[Entry]:
         input_shape=(128, 128, 3),
         output_shape=(63, 63, 32),
         layer_output_shapes={"conv2d_1": (63, 63, 32)},
-        total_params=896,
-        trainable_params=896,
-        non_trainable_params=0,
+        **counts(896),
         layer_params={"conv2d_1": 896},
         output="regression",
         checks={
@@ -176,9 +170,7 @@ def entries() -> list[Entry]:
         module=MODULE,
         input_shape=(32, 32, 3),
         output_shape=(10,),
-        total_params=528054,
-        trainable_params=528054,
-        non_trainable_params=0,
+        **counts(528_054),
         output="probabilities",
         checks={
             "output_shape": FORWARD + " Ten class probabilities.",

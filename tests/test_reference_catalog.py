@@ -258,6 +258,16 @@ def test_subclassed_wide_and_deep_saves_and_loads(tmp_path: Path) -> None:
         np.testing.assert_allclose(keras.ops.convert_to_numpy(before), keras.ops.convert_to_numpy(after), rtol=1e-6)
 
 
+def test_xor_mlp_computes_xor_with_the_figures_weights() -> None:
+    import numpy as np
+
+    entry = reference_models.get("xor_mlp")
+    table = entry.spec.extra["truth_table"]
+    x = np.array([[float(v) for v in key.split(",")] for key in table], "float32")
+    got = entry.build().predict(x, verbose=0).reshape(-1)
+    assert got.tolist() == [float(v) for v in table.values()]
+
+
 def test_toy_model_carries_the_documents_printed_results() -> None:
     spec = reference_models.get("toy_linear").spec
     printed = spec.extra["printed"]
