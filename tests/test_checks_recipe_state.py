@@ -1,0 +1,247 @@
+"""The recipe checks about the model's state: trainable variables change, values stay finite,
+the model survives a save/load round trip. Each passes on correct models and names the
+culprit on a model broken on purpose."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from keras import layers, ops
+
+from modelcheck.checks.finite import check_finite
+from modelcheck.checks.saving import check_save_load, serialisation_problems
+from modelcheck.checks.trainable import check_trainable_changes
+
+
+def classifier(name: str = "hidden") -> keras.Model:
+    return keras.Sequential([keras.Input((6,)), layers.Dense(16, activation="relu", name=name),
+                             layers.BatchNormalization(name="norm"), layers.Dropout(0.2),
+                             layers.Dense(4, activation="softmax", name="out")])
+
+
+def values(model: keras.Model) -> list[np.ndarray]:
+    return [keras.ops.convert_to_numpy(v).copy() for v in model.variables]
+
+
+def set_nan(variable: keras.Variable) -> None:
+    value = keras.ops.convert_to_numpy(variable).copy()
+    value.flat[0] = np.nan
+    variable.assign(value)
+
+
+# trainable changes
+
+
+def test_trainable_changes_passes_lets_bn_statistics_move_and_restores_weights():
+    model = classifier()
+    before = values(model)
+    result = check_trainable_changes(model)
+    assert result.passed, result.message
+    assert {"norm/moving_mean", "norm/moving_variance"} <= set(result.details["statistics_changed"])
+    assert all(np.array_equal(a, b) for a, b in zip(before, values(model)))
+
+
+def test_trainable_changes_names_a_layer_frozen_by_mistake():
+    model = classifier()
+    model.get_layer("hidden").trainable = False
+    result = check_trainable_changes(model)
+    assert result.status == "failed"
+    assert "layer 'hidden' (112 weights) is frozen (trainable=False)" in result.message
+
+
+def test_trainable_changes_accepts_a_frozen_layer_on_request_if_it_stays_put():
+    model = classifier()
+    model.get_layer("hidden").trainable = False
+    assert check_trainable_changes(model, allow_frozen=True).passed
+
+
+class DriftsWhenTraining(layers.Layer):
+    """A layer that changes its own weight in training mode, frozen or not."""
+
+    def build(self, shape):
+        self.scale = self.add_weight(shape=(shape[-1],), initializer="ones", name="scale")
+
+    def call(self, x, training=None):
+        if training:
+            self.scale.assign(self.scale * 1.01)
+        return x * self.scale
+
+
+def test_trainable_changes_names_a_frozen_variable_that_changed():
+    model = keras.Sequential([keras.Input((6,)), DriftsWhenTraining(name="drift"),
+                              layers.Dense(4, activation="softmax")])
+    model.get_layer("drift").trainable = False
+    result = check_trainable_changes(model, allow_frozen=True)
+    assert result.status == "failed"
+    assert "drift/scale belongs to the frozen layer 'drift' but changed" in result.message
+
+
+def test_trainable_changes_names_variables_cut_off_from_the_loss():
+    inputs = keras.Input((6,))
+    hidden = layers.Dense(16, activation="relu", name="hidden")(inputs)
+    cut = layers.Lambda(lambda t: ops.stop_gradient(t), name="cut")(hidden)
+    model = keras.Model(inputs, layers.Dense(4, activation="softmax", name="out")(cut))
+    result = check_trainable_changes(model)
+    assert result.status == "failed"
+    assert "trainable variables hidden/kernel, hidden/bias did not change after 5 training steps" in result.message
+    assert "not connected to the loss" in result.message
+    assert result.received["unchanged"] == ["hidden/kernel", "hidden/bias"]
+
+
+# finite
+
+
+def test_finite_passes_layer_by_layer():
+    result = check_finite(classifier())
+    assert result.passed, result.message
+    assert result.details["layer_by_layer"] is True
+    assert result.details["first_nonfinite_layer"] is None
+
+
+def test_finite_names_an_injected_nan_weight_and_the_layer_it_poisons():
+    model = classifier()
+    set_nan(model.get_layer("out").kernel)
+    result = check_finite(model)
+    assert result.status == "failed"
+    assert result.message.startswith("weight out/kernel holds 1 NaN among 64 values")
+    assert "the first layer whose output turns NaN/Inf is 'out'" in result.message
+
+
+def test_finite_names_the_first_layer_that_outputs_nan():
+    model = keras.Sequential([keras.Input((6,)), layers.Dense(8, name="project"),
+                              layers.Lambda(lambda t: ops.log(t), name="log"), layers.Dense(1, name="head")])
+    result = check_finite(model)
+    assert result.status == "failed"
+    assert "layer 'log' (Lambda) is the first to output NaN/Inf" in result.message
+    assert result.details["first_nonfinite_layer"] == "log"
+
+
+def test_finite_names_variables_with_a_nan_gradient():
+    model = keras.Sequential([keras.Input((6,)), layers.Dense(8, activation="relu", name="project"),
+                              layers.Lambda(lambda t: ops.sqrt(t), name="root"), layers.Dense(1, name="head")])
+    result = check_finite(model)
+    assert result.status == "failed"
+    assert "the gradient of project/kernel, project/bias holds NaN/Inf" in result.message
+    assert "sqrt" in result.hint
+
+
+class LogOutput(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.dense = layers.Dense(3)
+
+    def call(self, x):
+        return ops.log(self.dense(x))
+
+
+def test_finite_falls_back_to_outputs_for_a_subclassed_model():
+    model = LogOutput()
+    model(np.zeros((1, 6), "float32"))
+    result = check_finite(model)
+    assert result.status == "failed"
+    assert "not probed layer by layer" in result.message
+
+
+# save and load
+
+
+class Scale(layers.Layer):
+    """A custom layer with a constructor argument, never registered."""
+
+    def __init__(self, factor, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x):
+        return x * self.factor
+
+
+@keras.saving.register_keras_serializable(package="modelcheck_tests")
+class ForgetfulScale(Scale):
+    """Registered, but its get_config leaves out `factor`."""
+
+    def __init__(self, factor=1.0, **kwargs):
+        super().__init__(factor, **kwargs)
+
+    def get_config(self):
+        return super().get_config()
+
+
+@keras.saving.register_keras_serializable(package="modelcheck_tests")
+class GoodScale(Scale):
+    def __init__(self, factor=1.0, **kwargs):
+        super().__init__(factor, **kwargs)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+class NoConfigModel(keras.Model):
+    def __init__(self, units):
+        super().__init__()
+        self.units = units
+        self.dense = layers.Dense(units)
+
+    def call(self, x):
+        return self.dense(x)
+
+
+def with_layer(layer: layers.Layer) -> keras.Model:
+    inputs = keras.Input((6,))
+    return keras.Model(inputs, layers.Dense(2, name="head")(layer(inputs)))
+
+
+def test_save_load_passes_on_a_compiled_model_with_bn_and_dropout():
+    model = classifier()
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+    result = check_save_load(model)
+    assert result.passed, result.message
+    assert result.details["max_difference"] == 0.0
+
+
+def test_save_load_passes_on_a_registered_custom_layer_with_get_config():
+    assert check_save_load(with_layer(GoodScale(3.0, name="scale"))).passed
+
+
+def test_save_load_says_to_register_a_custom_layer():
+    result = check_save_load(with_layer(Scale(3.0, name="scale")))
+    assert result.status == "failed"
+    assert "the custom class Scale is not registered" in result.message
+    assert "@keras.saving.register_keras_serializable()" in result.message
+
+
+def test_save_load_says_to_add_get_config_to_a_subclassed_model():
+    model = NoConfigModel(3)
+    model(np.zeros((2, 6), "float32"))
+    result = check_save_load(model)
+    assert result.status == "failed"
+    assert "the custom class NoConfigModel (layer" in result.message
+    assert "has no working get_config: add `def get_config(self)" in result.message
+
+
+def test_save_load_names_the_layer_whose_config_loses_an_argument():
+    result = check_save_load(with_layer(ForgetfulScale(3.0, name="scale")))
+    assert result.status == "failed"
+    assert "layer 'scale' (ForgetfulScale) is the first whose output differs" in result.message
+    assert "leaves out a constructor argument" in result.message
+
+
+def test_save_load_explains_that_safe_mode_refuses_a_python_lambda():
+    result = check_save_load(with_layer(layers.Lambda(lambda t: t * 2, name="double")))
+    assert result.status == "failed"
+    assert "layer 'double' is a Lambda holding a Python lambda" in result.message
+
+
+def test_serialisation_problems_accepts_custom_objects_given_to_load_model():
+    model = with_layer(Scale(3.0, name="scale"))
+    assert serialisation_problems(model)
+    assert serialisation_problems(model, {"Scale": Scale}) == []
+    assert check_save_load(model, custom_objects={"Scale": Scale}).passed
+
+
+@pytest.mark.parametrize("check", [check_trainable_changes, check_finite, check_save_load])
+def test_state_checks_report_an_error_for_a_builder_that_returns_none(check):
+    result = check(lambda: None)
+    assert result.status == "error"
+    assert "returned None" in result.message
