@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -51,6 +52,16 @@ def write_class(folder: Path, students: int) -> None:
         (folder / f"student_{i:03d}.py").write_text(text)
 
 
+def cpu_seconds(zygote_pid: int) -> float:
+    """CPU used so far by this process and by the zygote with every job process it reaped
+    (each nanny waits for its job, the zygote for each nanny, so ``cutime`` holds them all)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    with open(f"/proc/{zygote_pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    ticks = sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
+    return own.ru_utime + own.ru_stime + ticks / os.sysconf("SC_CLK_TCK")
+
+
 def fresh_import_seconds() -> float:
     started = time.monotonic()
     subprocess.run([sys.executable, "-c", "import tensorflow, keras"], check=True,
@@ -74,8 +85,11 @@ def main() -> None:
         started = time.monotonic()
         with Grader(assignment, workers=args.workers) as grader:
             warm = time.monotonic()
+            cpu_before = cpu_seconds(grader.pool._process.pid)
             grades = grader.grade_all(discover_submissions(folder))
             graded = time.monotonic()
+            time.sleep(1.0)  # let the zygote reap the last nannies
+            cpu = cpu_seconds(grader.pool._process.pid) - cpu_before
         write_outputs(grades, assignment, out)
         finished = time.monotonic()
     scores = sorted({g.score for g in grades})
@@ -88,6 +102,11 @@ def main() -> None:
     print(f"overall, with the zygote start and writing outputs: {finished - started:.1f} s -> {overall:.1f}/minute")
     print(f"per submission (build + check, wall): median {per_submission[len(per_submission) // 2]:.2f} s, "
           f"max {per_submission[-1]:.2f} s")
+    cores = os.cpu_count() or 1
+    print(f"CPU per submission (grader + build + check processes): {cpu / len(grades):.2f} s -> on {cores} "
+          f"otherwise idle CPUs: {cores * 60 / (cpu / len(grades)):.1f} submissions/minute")
+    with open("/proc/loadavg") as load:
+        print(f"(load average during the run, other users included: {load.read().split()[0]})")
     cold = fresh_import_seconds()
     print(f"a fresh `import tensorflow, keras` takes {cold:.1f} s; two per submission (build, check) would add "
           f"{2 * cold:.1f} s of CPU to each")
