@@ -78,6 +78,15 @@ _KNOWN: list[tuple[tuple[str, ...], str, str | None, Explanation]] = [
     ),
     (
         ("TypeError",),
+        r"object is not iterable",
+        r"Sequential\(\s*(layers\.|keras\.layers\.)?[A-Z]",
+        Explanation(
+            "`Sequential(...)` takes a list of layers, not a single layer.",
+            "put the layers in square brackets: `keras.Sequential([layers.Dense(1)])`.",
+        ),
+    ),
+    (
+        ("TypeError",),
         r"nb_epoch",
         None,
         Explanation(

@@ -48,3 +48,15 @@ def test_compiled_loss_is_used():
     model.compile(optimizer="sgd", loss="categorical_crossentropy")
     result = mc.check_gradient_flow(model)
     assert result.passed and "categorical_crossentropy" in result.details["loss_function"]
+
+
+def test_bias_before_batchnorm_is_exempt_but_a_dead_bias_elsewhere_is_not():
+    import keras
+    from keras import layers
+
+    model = keras.Sequential([keras.Input((6,)), layers.Dense(8, name="pre_bn"), layers.BatchNormalization(),
+                              layers.Activation("relu"), layers.Dense(3, activation="softmax")])
+    result = mc.check_gradient_flow(model)
+    assert result.passed, result.message
+    assert result.details["exempt_biases_before_batchnorm"] == ["pre_bn/bias"]
+    assert "before BatchNormalization exempt" in result.message

@@ -93,3 +93,14 @@ def test_removed_methods_and_imports_are_explained():
     with pytest.raises(UserCodeError) as info:
         call_user_code("training", lambda: model.fit([[1.0]], [[1.0]], nb_epoch=3))
     assert "epochs=10" in info.value.hint
+
+
+def single_layer_sequential():
+    return keras.Sequential(layers.Dense(1))
+
+
+def test_sequential_without_a_list_is_explained():
+    result = mc.check_output_shape(single_layer_sequential, (None, 1))
+    assert result.status == "error"
+    assert "takes a list of layers" in result.message
+    assert "keras.Sequential([layers.Dense(1)])" in result.hint

@@ -42,6 +42,13 @@ def gradients(model: keras.Model, x: Any, targets: list[np.ndarray], objective: 
     return call_user_code("computing gradients through the model", backward)
 
 
+def _feeds_only_batchnorm(layer: keras.layers.Layer | None) -> bool:
+    """True for a layer whose output goes only into BatchNormalization: in training mode BN
+    subtracts the batch mean, so that layer's bias has a gradient of exactly zero by design."""
+    consumers = [node.operation for node in getattr(layer, "_outbound_nodes", [])]
+    return bool(consumers) and all(isinstance(c, keras.layers.BatchNormalization) for c in consumers)
+
+
 def _cause(layer: keras.layers.Layer | None, variable: Any, model: keras.Model, problem: str) -> str:
     kind = type(layer).__name__ if layer is not None else "?"
     if problem == "none":
@@ -91,6 +98,7 @@ def check_gradient_flow(
     owners = _owner(model)
     norms: dict[str, float] = {}
     problems: list[str] = []
+    exempt: list[str] = []  # biases cancelled by a following BatchNormalization
     for variable, grad in zip(model.trainable_variables, grads):
         layer = owners.get(id(variable))
         label = f"{layer.name}/{variable.name}" if layer is not None else variable.path
@@ -101,6 +109,9 @@ def check_gradient_flow(
         value = keras.ops.convert_to_numpy(tf.convert_to_tensor(grad))
         norm = float(np.linalg.norm(value))
         norms[label] = norm
+        if variable.name == "bias" and _feeds_only_batchnorm(layer):
+            exempt.append(label)
+            continue
         if not np.all(np.isfinite(value)):
             problems.append(f"{label} gets a NaN/Inf gradient: {_cause(layer, variable, model, 'nonfinite')}")
         elif norm == 0.0:
@@ -110,7 +121,7 @@ def check_gradient_flow(
         names = ", ".join(f"{l.name!r} ({l.count_params():,} weights)" for l in frozen)
         problems.append(f"layer(s) {names} are frozen (trainable=False) and will never learn; "
                         "set trainable=True, or pass allow_frozen=True if that is intended")
-    details = {"grad_norms": norms, "loss": loss, "loss_function": objective.describe(), "batch_size": batch_size}
+    details = {"grad_norms": norms, "exempt_biases_before_batchnorm": exempt, "loss": loss, "loss_function": objective.describe(), "batch_size": batch_size}
     if not model.trainable_variables and not frozen:
         return CheckResult.fail(NAME, "the model has no trainable variables, so it cannot learn",
                                 expected="trainable variables", received=0, details=details)
@@ -122,8 +133,10 @@ def check_gradient_flow(
             received={label: norms.get(label) for label in norms},
             details=details,
         )
+    checked = {label: norm for label, norm in norms.items() if label not in exempt} or norms
     return CheckResult.ok(
         NAME, f"all {len(norms)} trainable variables get a finite, non-zero gradient "
-        f"(smallest norm {min(norms.values()):.3g} at {min(norms, key=norms.get)})",
+        f"(smallest norm {min(checked.values()):.3g} at {min(checked, key=checked.get)})"
+        + (f"; {len(exempt)} bias(es) before BatchNormalization exempt: BN cancels them" if exempt else ""),
         expected="finite, non-zero gradients", received=norms, details=details,
     )
