@@ -15,8 +15,10 @@ Other parts plug in through the hooks of `ModelcheckHookspecs`:
 from __future__ import annotations
 
 import fnmatch
+import importlib
 import importlib.metadata
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -216,13 +218,16 @@ class ModelcheckCollection:
         self._reference_entries: dict[Path, list[Any]] | None = None
 
     def _entries_by_module(self) -> dict[Path, list[Any]]:
+        """The catalogue entries of the rootdir's reference_models package, by defining file."""
         if self._reference_entries is None:
-            from reference_models import catalog
-
             assert self.reference_dir is not None
             root = self.reference_dir.parent  # entry.module is relative to the repository root
+            if str(root) not in sys.path:  # the `pytest` script does not put the cwd on sys.path
+                sys.path.insert(0, str(root))
+            package = importlib.import_module(REFERENCE_PACKAGE)
+            catalog = getattr(package, "catalog", None)
             self._reference_entries = {}
-            for entry in catalog():
+            for entry in catalog() if callable(catalog) else ():  # another project's package: no models
                 self._reference_entries.setdefault((root / entry.module).resolve(), []).append(entry)
         return self._reference_entries
 
