@@ -38,9 +38,15 @@ def _share_left(value: float, budget: float) -> float:
 
 
 def margin(check: str, result: CheckResult, options: dict[str, Any]) -> float | None:
-    """How far `result` is from its threshold (positive: passed with room; negative: missed),
-    for the checks in `MARGIN_MEANING`; None for the others or when the numbers are missing.
-    `options` holds the check's effective keyword arguments (defaults included)."""
+    """How far `result` is from its threshold (positive: passed with room; negative: missed;
+    -inf when the numbers are NaN), for the checks in `MARGIN_MEANING`; None for the others or
+    when the numbers are missing. `options` holds the check's effective keyword arguments
+    (defaults included)."""
+    value = _margin(check, result, options)
+    return float("-inf") if value is not None and value != value else value
+
+
+def _margin(check: str, result: CheckResult, options: dict[str, Any]) -> float | None:
     details = result.details
     try:
         if check == "loss_decrease":

@@ -96,6 +96,8 @@ def test_margin_of_each_training_check():
                "weight_tolerance": 0.05}
     assert margin("learns_linear", line, options) == pytest.approx(0.8)
     assert margin("gradient_flow", line, options) is None
+    diverged = CheckResult.fail("loss_decrease", "", details={"decrease": float("nan")})
+    assert margin("loss_decrease", diverged, {"min_decrease": 0.1}) == float("-inf")
 
 
 # the recipe checks on reference models of the catalogue
