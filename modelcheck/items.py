@@ -168,15 +168,23 @@ class ModelNode(pytest.Collector):
             return False
         return self.fault_pattern is None or re.search(self.fault_pattern, result.message) is not None
 
-    def run_check(self, check: str) -> CheckResult:
-        """Run `check` on this node's model, building the model on first use."""
+    def model_session(self) -> Any:
+        """The `modelcheck.runner.ModelSession` shared by this model's items (created on first use)."""
         if self._session is None:
             from .runner import ModelSession
 
             settings = self.config.stash[SETTINGS_KEY]
             self._session = ModelSession(self.spec, seed=settings.seed,
                                          overrides=settings.overrides(), base_dir=self.base_dir)
-        result = self._session.run(check)
+        return self._session
+
+    def model(self) -> Any:
+        """The built ``keras.Model``, shared with the check items (raises `UserCodeError`)."""
+        return self.model_session().model()
+
+    def run_check(self, check: str) -> CheckResult:
+        """Run `check` on this node's model, building the model on first use."""
+        result: CheckResult = self.model_session().run(check)
         if result.model is None:
             result.model = self.spec.id
         return result

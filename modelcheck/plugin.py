@@ -5,6 +5,17 @@ when ``--modelcheck`` (or ``modelcheck = true`` in the ini file) is on, and Kera
 the first check item that runs. Collection nodes live in `modelcheck.items`, the fixture in
 `modelcheck.fixture`.
 
+Where ``pytest --modelcheck`` finds models (in the files and folders pytest collects):
+
+1. the ``reference_models`` package at the rootdir: each module that defines catalogue entries
+   gives ``reference_models/<module>.py::<model>::<check>`` items; a variant kept as a document
+   printed it (``known_fault``) reports the failure that matches its erratum as xfail;
+2. spec files: every ``modelcheck.toml``, and a pyproject.toml with ``[tool.modelcheck]``
+   (``modelcheck.toml::<model>::<check>``); name one on the command line to check only it;
+3. builders decorated with ``@modelcheck.expect`` in the Python modules pytest collects
+   (``test_*.py`` per ``python_files``) and in ``modelcheck_*.py`` modules
+   (``test_models.py::<function>::<check>``).
+
 Other parts plug in through the hooks of `ModelcheckHookspecs`:
 
 - ``pytest_modelcheck_model_items(node)``: extra items for one model (architecture snapshots);
@@ -49,8 +60,9 @@ class ModelcheckHookspecs:
     def pytest_modelcheck_model_items(self, node: ModelNode) -> list[pytest.Item]:
         """Extra items for the model of `node` (a `modelcheck.items.ModelNode`).
 
-        Items created with ``SomeItem.from_parent(node, name=...)`` share the node's built model
-        through ``node.run_check`` / its session, and get ids like ``file::model::name``.
+        Items created with ``SomeItem.from_parent(node, name=...)`` get ids like
+        ``file::model::name`` and share the node's built model (``node.model()``), which is
+        released when the node's last item has run.
         """
 
     @pytest.hookspec
