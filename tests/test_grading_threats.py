@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from modelcheck.grading import Grader, discover_submissions, load_assignment
+from modelcheck.grading.confine import landlock_abi
 from modelcheck.grading.grade import StudentGrade
 from modelcheck.grading.worker import WarmPool
 from modelcheck.result import ERROR
@@ -65,7 +66,10 @@ def test_os_exit_in_the_builder_is_an_error(grades):
 
 def test_killing_the_parent_is_an_error_and_grading_goes_on(grades):
     message = _error_everywhere(grades["kill_parent"])
-    assert "os.kill(os.getppid(), signal.SIGKILL)" in message
+    if landlock_abi() >= 6:  # the signal is refused, so the student's line is quoted
+        assert "PermissionError" in message and "os.kill(os.getppid(), signal.SIGKILL)" in message
+    else:  # the signal kills the nanny; the job's result is discarded
+        assert "killed the grader's process" in message
     assert grades["good_toy"].score == 3
 
 
@@ -144,3 +148,23 @@ def test_a_dead_zygote_is_restarted_on_the_next_launch(assignment):
         pool._process.wait()
         assert grader.grade(SUBMISSIONS / "threats" / "good_toy.py").score == 3
         assert pool.starts == 2
+
+
+@pytest.mark.skipif(landlock_abi() < 1, reason="needs Landlock (Linux >= 5.13)")
+def test_a_submission_cannot_read_other_submissions_or_write_outside_its_folder(pool, assignment, tmp_path):
+    secret = tmp_path / "classmate.py"
+    secret.write_text("SOLUTION = 42\n")
+    spy = tmp_path / "spy.py"
+    spy.write_text((SUBMISSIONS / "threats" / "good_toy.py").read_text() + f"""
+for action, target in (("read", {str(secret)!r}), ("write", {str(tmp_path / "planted.txt")!r})):
+    try:
+        open(target, "r" if action == "read" else "w").close()
+        print(action, "allowed")
+    except OSError as exc:
+        print(action, "refused:", exc.strerror)
+""")
+    grade = Grader(assignment, workers=1, pool=pool).grade(spy)
+    assert grade.score == 3
+    assert "read refused: Permission denied" in grade.output
+    assert "write refused: Permission denied" in grade.output
+    assert not (tmp_path / "planted.txt").exists()

@@ -9,8 +9,10 @@ privileges do not allow it, and each reported back so the feedback can say what 
 - when the grader runs as root: a dedicated unprivileged uid/gid, so the code cannot signal the
   grader, read other students' copies or write anything it does not own (or, when other uids
   cannot read the Python installation, uid 0 with every capability dropped);
-- Landlock (Linux >= 5.13, no privileges needed): writes only below the job's own folder, no TCP,
-  and (ABI >= 6) no signals to processes outside the sandbox, so it cannot kill its parent;
+- Landlock (Linux >= 5.13, no privileges needed): writes only below the job's own folder, reads
+  only there and in the folders Python and the system need (not other students' submissions,
+  not the grader's outputs), no TCP, and (ABI >= 6) no signals to processes outside the
+  sandbox, so it cannot kill its parent;
 - every inherited file descriptor closed except stdin/stdout/stderr and the result pipe.
 """
 
@@ -35,6 +37,7 @@ _PR_SET_DUMPABLE = 4
 
 # Landlock filesystem rights that modify the tree (reads are left unhandled, hence allowed).
 _FS_WRITE_FILE = 1 << 1
+_FS_READ_FILE, _FS_READ_DIR = 1 << 2, 1 << 3
 _FS_WRITE_V1 = _FS_WRITE_FILE | sum(1 << bit for bit in (4, 5, 6, 7, 8, 9, 10, 11, 12))
 _FS_REFER = 1 << 13  # ABI 2
 _FS_TRUNCATE = 1 << 14  # ABI 3
@@ -48,6 +51,7 @@ class Confinement:
 
     cwd: str
     writable: list[str] = field(default_factory=list)
+    readable: list[str] | None = None  # None: read anywhere; else only below these (and writable)
     memory_mb: int | None = None
     cpu_s: int | None = None
     file_mb: int | None = 256
@@ -82,13 +86,14 @@ class _PathBeneathAttr(ctypes.Structure):
     _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
 
 
-def _apply_landlock(writable: list[str]) -> str:
+def _apply_landlock(writable: list[str], readable: list[str] | None) -> str:
     abi = landlock_abi()
     if abi < 1:
         return "landlock unavailable"
     libc = _libc()
     write_rights = _FS_WRITE_V1 | (_FS_REFER if abi >= 2 else 0) | (_FS_TRUNCATE if abi >= 3 else 0)
-    attr = _RulesetAttr(write_rights, 0, 0)
+    read_rights = _FS_READ_FILE | _FS_READ_DIR if readable is not None else 0
+    attr = _RulesetAttr(write_rights | read_rights, 0, 0)
     size = 8
     if abi >= 4:
         attr.handled_access_net = _NET_BIND_TCP | _NET_CONNECT_TCP
@@ -101,7 +106,8 @@ def _apply_landlock(writable: list[str]) -> str:
     if ruleset < 0:
         return f"landlock ruleset failed (errno {ctypes.get_errno()})"
     try:
-        rules = [(path, write_rights) for path in writable] + [("/dev/null", _FS_WRITE_FILE)]
+        rules = [(path, write_rights | read_rights) for path in writable] + [("/dev/null", _FS_WRITE_FILE)]
+        rules += [(path, read_rights) for path in readable or ()]
         for path, rights in rules:
             try:
                 fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
@@ -109,7 +115,8 @@ def _apply_landlock(writable: list[str]) -> str:
                 continue
             try:
                 # a rule on a file may only carry file rights
-                allowed = rights if os.path.isdir(path) else rights & (_FS_WRITE_FILE | _FS_TRUNCATE)
+                file_rights = _FS_WRITE_FILE | _FS_TRUNCATE | _FS_READ_FILE
+                allowed = rights if os.path.isdir(path) else rights & file_rights
                 rule = _PathBeneathAttr(allowed, fd)
                 if libc.syscall(_SYS_LANDLOCK_ADD_RULE, ruleset, _LANDLOCK_RULE_PATH_BENEATH,
                                 ctypes.byref(rule), ctypes.c_uint32(0)) < 0:
@@ -123,7 +130,8 @@ def _apply_landlock(writable: list[str]) -> str:
     finally:
         os.close(ruleset)
     scope = ", no signals outside the sandbox" if abi >= 6 else ""
-    return f"landlock ABI {abi}: writes only in the job folder, no TCP{scope}"
+    reads = ", reads only in Python's and the system's folders" if readable is not None else ""
+    return f"landlock ABI {abi}: writes only in the job folder{reads}, no TCP{scope}"
 
 
 class _CapHeader(ctypes.Structure):
@@ -201,5 +209,5 @@ def confine(conf: Confinement) -> list[str]:
     # after the uid change, which clears it: die with the supervising process
     _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if conf.landlock:
-        applied.append(_apply_landlock(conf.writable))
+        applied.append(_apply_landlock(conf.writable, conf.readable))
     return applied

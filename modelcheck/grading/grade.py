@@ -121,6 +121,27 @@ def _python_open_to_others() -> bool:
     return True
 
 
+_SYSTEM_READABLE = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc", "/sys", "/dev",
+                    "/opt", "/var/lib", "/run")
+
+
+def _readable_roots() -> list[str]:
+    """What a job process may read: the system, the Python installation, installed packages
+    and modelcheck itself; not the folders the grader was started from (submissions, outputs)."""
+    import site
+
+    import modelcheck
+
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages(),
+             str(Path(modelcheck.__file__).resolve().parent)}
+    if site.ENABLE_USER_SITE and site.USER_SITE:
+        roots.add(site.USER_SITE)
+    for entry in sys.path:  # installed locations only: never the current folder
+        if entry and Path(entry).is_absolute() and ("site-packages" in entry or entry.startswith(sys.base_prefix)):
+            roots.add(entry)
+    return sorted(r for r in {*roots, *_SYSTEM_READABLE} if os.path.exists(r))
+
+
 def _relative(text: str, folder: Path) -> str:
     return text.replace(str(folder) + os.sep, "")
 
@@ -156,15 +177,17 @@ class Grader:
     ...     grade = grader.grade(Path("submissions/alice.py"))
     ...     grade.score, grade.result("param_count").message
 
-    Thread-safe; `grade_all` runs `workers` submissions at once. `landlock` and
-    `separate_uids` (the latter only when running as root) switch those confinement layers;
-    turning them off is for testing the layers beneath.
+    Thread-safe; `grade_all` runs `workers` submissions at once. `landlock`, `restrict_reads`
+    (Landlock's read rules) and `separate_uids` (only when running as root) switch those
+    confinement layers; turning them off is for testing the layers beneath.
     """
 
     def __init__(self, assignment: Assignment, *, workers: int | None = None, pool: WarmPool | None = None,
-                 workroot: str | Path | None = None, landlock: bool = True, separate_uids: bool = True) -> None:
+                 workroot: str | Path | None = None, landlock: bool = True, separate_uids: bool = True,
+                 restrict_reads: bool = True) -> None:
         self.assignment = assignment
         self.landlock = landlock
+        self.readable = _readable_roots() if restrict_reads else None
         self.separate_uids = separate_uids and os.geteuid() == 0 and _python_open_to_others()
         self.workers = max(1, workers or os.cpu_count() or 1)
         self._own_pool = pool is None
@@ -211,6 +234,7 @@ class Grader:
             cpu_s=int(limits.timeout_s * (os.cpu_count() or 1)) + 5, file_mb=limits.file_mb,
             max_processes=limits.max_processes,
             uid=_UID_BASE + 2 * slot + uid_offset if self.separate_uids else None, landlock=self.landlock,
+            readable=self.readable,
             env={"HOME": str(cwd), "TMPDIR": str(folder / "tmp"), "PYTHONDONTWRITEBYTECODE": "1"},
         )
 
