@@ -134,10 +134,16 @@ def test_class_statistics_count_pass_rates_scores_and_common_failures():
     grades = [_grade("a", {"output_shape": True, "param_count": True}, points),
               _grade("b", {"output_shape": True, "param_count": False}, points),
               _grade("c", {"output_shape": False, "param_count": False}, points)]
-    stats = class_statistics(grades, list(points), 3.0)
+    broken = _grade("d", {"output_shape": False, "param_count": False}, points)
+    broken.problem = "stopped after 8 s (the time limit)"
+    grades.append(broken)
+    stats = class_statistics(grades[:3], list(points), 3.0)
     assert stats["pass_rate"] == {"output_shape": pytest.approx(2 / 3), "param_count": pytest.approx(1 / 3)}
     assert [count for _, count in stats["histogram"]] == [1, 1, 1]
     assert stats["failures"][0] == ("param_count", "param_count: expected 67 but received 75", 2)
+    every = class_statistics(grades, list(points), 3.0)["failures"]
+    assert ("every check", "stopped after 8 s (the time limit)", 1) in every
+    assert sum(count for _, _, count in every) == 4
 
 
 def test_outputs_are_written_from_the_graders_verdicts(tmp_path):

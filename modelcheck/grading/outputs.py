@@ -97,6 +97,9 @@ def class_statistics(grades: list[StudentGrade], checks: list[str], max_score: f
     labels = [f"{i * width:g}–{(i + 1) * width:g}" for i in range(bins)]
     failures: Counter[tuple[str, str]] = Counter()
     for grade in grades:
+        if grade.problem:  # one cause behind every check's error: count it once
+            failures[("every check", grade.problem.splitlines()[0][:200])] += 1
+            continue
         for result in grade.results:
             if result.status in ("failed", "error"):
                 failures[(result.check, result.message.splitlines()[0][:200])] += 1
