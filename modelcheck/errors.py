@@ -266,6 +266,9 @@ class UserCodeError(ModelcheckError):
     def from_exception(cls, exc: BaseException, doing: str) -> "UserCodeError":
         """Wrap an exception raised while `doing` something with the user's code."""
         location = user_frame(exc.__traceback__)
+        if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
+            # the offending line never ran, so it is in the exception, not in the traceback
+            location = (exc.filename, exc.lineno, (exc.text or "").strip())
         explanation = explain(exc, location[2] if location else "")
         message = f"{doing} raised {type(exc).__name__}: {_short(str(exc))}"
         hint = None

@@ -104,3 +104,18 @@ def test_sequential_without_a_list_is_explained():
     assert result.status == "error"
     assert "takes a list of layers" in result.message
     assert "keras.Sequential([layers.Dense(1)])" in result.hint
+
+
+def test_syntax_error_quotes_the_students_line(tmp_path):
+    import importlib
+    import sys
+
+    (tmp_path / "broken_student.py").write_text("import keras\n\ndef build_model(:\n    pass\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        with pytest.raises(UserCodeError) as info:
+            call_user_code("importing broken_student", importlib.import_module, "broken_student")
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert info.value.location[1] == 3
+    assert "def build_model(:" in str(info.value)
