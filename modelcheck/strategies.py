@@ -838,12 +838,13 @@ def _head(draw: Any, g: _Graph, x: str) -> str:
 def _branches(draw: Any, g: _Graph, x: str) -> str:
     """Split `x` into 2-3 branches and join them with Concatenate or Add."""
     ends = [_stack(draw, g, x, 2, keep_spatial=True) for _ in range(draw(_sizes(2, 3)))]
-    joins = ["Concatenate", "Add"] if g.options.allows("Add") else ["Concatenate"]
-    if draw(_choice(tuple(joins))) == "Concatenate":
+    image = len(g.shapes[x]) == 4  # an Add of images needs a 1x1 Conv2D projection
+    can_add = g.options.allows("Add") and (not image or g.options.allows("Conv2D"))
+    joins = ("Concatenate", "Add") if can_add else ("Concatenate",)
+    if draw(_choice(joins)) == "Concatenate":
         return g.add("Concatenate", {}, *ends)
     width = draw(_sizes(1, g.options.max_units))
-    project = ("Conv2D", {"filters": width, "kernel_size": (1, 1)}) if len(g.shapes[x]) == 4 \
-        else ("Dense", {"units": width})
+    project = ("Conv2D", {"filters": width, "kernel_size": (1, 1)}) if image else ("Dense", {"units": width})
     return g.add("Add", {}, *[g.add(*project, end) for end in ends])
 
 
