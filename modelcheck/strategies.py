@@ -79,6 +79,8 @@ def _call_text(class_name: str, config: Mapping[str, Any]) -> str:
 def _is_default(key: str, value: Any) -> bool:
     if key not in _DEFAULTS:
         return False
+    if key == "activation" and value == "linear":  # what Keras calls activation=None
+        return True
     default = _DEFAULTS[key]
     if isinstance(value, tuple) and isinstance(default, int):
         return all(v == default for v in value)
@@ -136,6 +138,7 @@ class DrawnLayer:
 
     @property
     def expected_params(self) -> int:
+        """The parameter count Keras should report, from `modelcheck.analytic` (no Keras)."""
         return self.arithmetic.count
 
     @property

@@ -115,7 +115,7 @@ def test_failures_shrink_to_a_small_readable_layer_list():
     )
     lines = smallest.layers
     assert lines[0] == "input = Input(shape=(1, 1, 1))"
-    assert lines[1].startswith("conv2d = Conv2D(filters=1, kernel_size=(1, 1), activation='linear')")
+    assert lines[1].startswith("conv2d = Conv2D(filters=1, kernel_size=(1, 1))  # -> (None, 1, 1, 1), 2 params")
     assert len(lines) == 4, lines  # input, conv, a flattening layer, head
     assert "conv2d = Conv2D(" in repr(smallest)
 
