@@ -11,6 +11,7 @@ This module does not import Keras.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import importlib
 import sys
 from dataclasses import dataclass, field
@@ -232,8 +233,11 @@ def spec_from_mapping(
     allowed.update(extra_keys or {})
     for key, value in data.items():
         if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            suggestion = f"did you mean {close[0]!r}? " if close else ""
             raise SpecError(
-                f"{where}: unknown key {key!r}; allowed keys are {', '.join(sorted(allowed))}"
+                f"{where}: unknown key {key!r} (value {value!r}); {suggestion}"
+                f"allowed keys are {', '.join(sorted(allowed))}"
             )
         types = allowed[key]
         if isinstance(value, bool) and bool not in types or not isinstance(value, types):
