@@ -9,10 +9,10 @@ import keras
 import numpy as np
 
 from ..engine import fresh_optimizer, preserved_weights, train
-from ..modelinfo import _consumers, layers_of
+from ..modelinfo import layers_of
 from ..result import CheckResult
 from .common import check, fmt, prepare_batch
-from .gradients import _cause, gradients
+from .gradients import _cause, _feeds_only_batchnorm, gradients
 from .probe import variable_label
 from .training import _run_details, _stopped_note
 
@@ -28,21 +28,6 @@ def _seed_states(model: keras.Model) -> set[int]:
         for generator in getattr(layer, "_seed_generators", []):
             states.add(id(generator.state))
     return states
-
-
-def _feeds_batch_norm(model: keras.Model, layer: keras.layers.Layer | None) -> bool:
-    """True when `layer`'s output goes only into BatchNormalization (which cancels its bias)."""
-    if layer is None:
-        return False
-    try:
-        consumers = _consumers(model, layer.output)
-    except (AttributeError, ValueError, RuntimeError):
-        return False
-    if not consumers and isinstance(model, keras.Sequential):
-        layers = layers_of(model)
-        position = layers.index(layer) if layer in layers else -1
-        consumers = layers[position + 1:position + 2] if position >= 0 else []
-    return bool(consumers) and all(isinstance(c, keras.layers.BatchNormalization) for c in consumers)
 
 
 def _values(model: keras.Model) -> dict[int, np.ndarray]:
@@ -102,7 +87,7 @@ def check_trainable_changes(
         changes[label] = float(np.linalg.norm(new.astype("float64") - old)) / scale if moved else 0.0
         if key in trainable:
             if not moved:
-                if variable.name == "bias" and _feeds_batch_norm(model, layer):
+                if variable.name == "bias" and _feeds_only_batchnorm(layer):
                     notes.append(f"{label} did not change: the BatchNormalization right after {layer.name!r} "
                                  "subtracts the batch mean, so the bias gets no gradient (use_bias=False saves it)")
                 else:
