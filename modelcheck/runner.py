@@ -59,11 +59,13 @@ class ModelSession:
                                       name=getattr(builder, "__name__", "the builder") + "()")
         return self._model
 
-    def run(self, check: str, **extra_kwargs: Any) -> CheckResult:
-        """Run one check on the (shared) model and return its result."""
-        info = get_check(check)
-        start = time.perf_counter()
-        if self._failure is None:
+    def build_failure(self, check: str) -> CheckResult | None:
+        """None once the model is built (building it on first use); else the result `check`
+        reports for a model that cannot be built (error) or is over ``spec.max_params`` (failed).
+
+        For items outside the registry (the plugin's ``architecture`` item) that share the build.
+        """
+        if self._failure is None and self._model is None:
             try:
                 self.model()
             except _OverBudget as exc:
@@ -73,15 +75,27 @@ class ModelSession:
                 self._failure = CheckResult.error(check, exc.describe().split("\nHint: ")[0], hint=exc.hint)
             except SpecError as exc:
                 self._failure = CheckResult.error(check, str(exc))
-        if self._failure is not None:
-            result = CheckResult(**{**self._failure.to_dict(), "check": check, "duration_s": 0.0})
+        if self._failure is None:
+            return None
+        return CheckResult(**{**self._failure.to_dict(), "check": check, "model": self.spec.id, "duration_s": 0.0})
+
+    def run(self, check: str, **extra_kwargs: Any) -> CheckResult:
+        """Run one check on the (shared) model and return its result."""
+        info = get_check(check)
+        start = time.perf_counter()
+        failure = self.build_failure(check)
+        if failure is not None:
+            result = failure
         else:
             kwargs = check_kwargs(self.spec, check)
             kwargs.update(self.overrides.get(check, {}))
             kwargs.update(extra_kwargs)
             kwargs = {k: v for k, v in kwargs.items() if v is not None or k in ("expected",)}
             try:
-                result = info.function()(self._model, seed=self.seed, **kwargs)
+                if "seeds" in kwargs or "min_passes" in kwargs:
+                    result = self._over_seeds(check, kwargs)
+                else:
+                    result = info.function()(self._model, seed=self.seed, **kwargs)
             except TypeError as exc:
                 if "unexpected keyword argument" not in str(exc):
                     raise
@@ -89,6 +103,16 @@ class ModelSession:
         result.model = self.spec.id
         result.duration_s = result.duration_s or (time.perf_counter() - start)
         return result
+
+    def _over_seeds(self, check: str, kwargs: dict[str, Any]) -> CheckResult:
+        """Seed robustness (spec option ``seeds = N`` and ``min_passes = k``): the spec's model is
+        rebuilt for each seed, so the initial weights vary as well as the data."""
+        from .robustness import over_seeds
+
+        count = kwargs.pop("seeds", 20)
+        needed = kwargs.pop("min_passes", None)
+        seeds = [self.seed + i for i in range(count)] if isinstance(count, int) else list(count)
+        return over_seeds(check, self.spec, seeds=seeds, min_passes=needed, **kwargs)
 
     def close(self) -> None:
         """Drop the model and free Keras' global state."""
