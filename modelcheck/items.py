@@ -16,6 +16,7 @@ time: `modelcheck.runner` is imported when the first item runs.
 from __future__ import annotations
 
 import inspect
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ __all__ = [
     "SpecFile",
     "ReferenceFile",
     "MARKER",
+    "display_path",
 ]
 
 MARKER = "modelcheck"
@@ -55,6 +57,9 @@ class Settings:
         report_dir: where the HTML report goes (None: no report).
         steps: step budget per training check, as (check, steps) pairs.
         timeouts: timeout in seconds per training check, as (check, seconds) pairs.
+        snapshot_update: write new and changed architecture snapshots, delete orphaned ones.
+        grade: (assignment file, submissions folder) to grade through pytest, or None.
+        grade_out: where the grading outputs go (gradebook, results.json, feedback), or None.
     """
 
     enabled: bool = False
@@ -63,6 +68,9 @@ class Settings:
     report_dir: Path | None = None
     steps: tuple[tuple[str, int], ...] = ()
     timeouts: tuple[tuple[str, float], ...] = ()
+    snapshot_update: bool = False
+    grade: tuple[Path, Path] | None = None
+    grade_out: Path | None = None
 
     def overrides(self) -> dict[str, dict[str, Any]]:
         """Keyword options per check that the command line imposes on every model.
@@ -128,6 +136,12 @@ class Results:
         return counts
 
 
+def display_path(path: str | Path, here: Path) -> str:
+    """`path` relative to `here` (the invocation folder) when inside it, else absolute; ``/`` separators."""
+    relative = os.path.relpath(path, here)
+    return Path(path).as_posix() if relative.startswith("..") else Path(relative).as_posix()
+
+
 SETTINGS_KEY = pytest.StashKey[Settings]()
 RESULTS_KEY = pytest.StashKey[Results]()
 
@@ -154,6 +168,7 @@ class ModelNode(pytest.Collector):
         self.known_fault = known_fault
         self.fault_pattern = fault_pattern
         self._session: Any = None  # modelcheck.runner.ModelSession, created on first use
+        self._layers_recorded = False
 
     def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
         settings = self.config.stash[SETTINGS_KEY]
@@ -189,6 +204,19 @@ class ModelNode(pytest.Collector):
             result.model = self.spec.id
         return result
 
+    def record(self, nodeid: str, result: CheckResult) -> None:
+        """Add `result` to the run's results; the model's first record carries the layer table
+        for the report (computed once, from the shared build, only when a report is written)."""
+        extra: dict[str, Any] = {"expected_total_params": self.spec.total_params}
+        if not self._layers_recorded and self.config.stash[SETTINGS_KEY].report_dir is not None:
+            self._layers_recorded = True
+            if self._session is not None and self._session.build_failure(result.check) is None:
+                from .report.layers import layer_rows
+
+                extra["layers"] = layer_rows(self._session.model(), self.spec)
+        self.config.stash[RESULTS_KEY].add(nodeid, result, source=self.spec.source,
+                                           known_fault=self.known_fault, **extra)
+
     def teardown(self) -> None:
         if self._session is not None:
             session, self._session = self._session, None
@@ -208,15 +236,21 @@ class CheckItem(pytest.Item):
         assert isinstance(self.parent, ModelNode)
         return self.parent
 
+    def evaluate(self) -> CheckResult:
+        """Run this item's check on the node's shared model."""
+        return self.model_node.run_check(self.check)
+
+    def is_known_fault(self, result: CheckResult) -> bool:
+        """True when `result` is the node's documented fault (reported as xfail)."""
+        return self.model_node.is_known_fault(result)
+
     def runtest(self) -> None:
         node = self.model_node
-        result = node.run_check(self.check)
-        self.config.stash[RESULTS_KEY].add(self.nodeid, result, source=node.spec.source,
-                                           known_fault=node.known_fault,
-                                           expected_total_params=node.spec.total_params)
+        result = self.evaluate()
+        node.record(self.nodeid, result)
         if result.status == SKIPPED:
             pytest.skip(result.message)
-        if node.is_known_fault(result):
+        if self.is_known_fault(result):
             pytest.xfail(f"known fault: {node.known_fault} ({result.message})")
         if result.status in (FAILED, ERROR):
             raise ModelcheckFailure(result)
