@@ -1,0 +1,182 @@
+"""Architecture snapshots in ``pytest --modelcheck``: one ``architecture`` item per model.
+
+Every declared model (reference models, spec files, ``@modelcheck.expect`` builders) whose
+folder keeps snapshots (a ``__modelcheck_snapshots__`` folder beside the file that declares
+it) gets ``<file>::<model>::architecture``, which compares the node's shared build with
+``__modelcheck_snapshots__/<model>.json``. With ``--modelcheck-snapshot-update`` every model
+gets the item, and new and changed snapshots are written. A project starts using snapshots by
+running the update once; until then the summary says how (so a project that never asked for
+snapshots does not fail on every model).
+
+Snapshots that belong to no declared model are reported at the end of the run (deleted with
+the update flag), on the xdist controller only, from the models every worker collected, and
+only in folders the run collected whole (a ``pytest path/one_file.py`` run cannot tell which
+snapshots the folder's other files declare).
+
+A model kept as a document printed it (known fault) is snapshotted like any other when it
+builds: its builder is code that can change by accident too. When it cannot be built, its
+architecture item xfails with the erratum, as its other checks do; a snapshot difference is
+never taken for the known fault.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .items import RESULTS_KEY, SETTINGS_KEY, CheckItem, ModelNode, Settings, display_path
+from .result import ERROR, CheckResult
+
+__all__ = ["ArchitectureItem", "ModelcheckSnapshots", "SnapshotXdist", "ARCHITECTURE"]
+
+ARCHITECTURE = "architecture"  # the item's name; `modelcheck.snapshot.CHECK_NAME`, without its import
+WORKEROUTPUT_KEY = "modelcheck_snapshot_models"
+
+
+def snapshot_folder(node: ModelNode) -> Path:
+    """The folder of the file that declares the model (spec file, reference module, test module)."""
+    return Path(node.path).resolve().parent
+
+
+class ArchitectureItem(CheckItem):
+    """Compares the node's model with its stored snapshot (or writes it with the update flag)."""
+
+    def evaluate(self) -> CheckResult:
+        from .snapshot import check_architecture, snapshot_path
+
+        node = self.model_node
+        session = node.model_session()
+        failure = session.build_failure(self.check)
+        if failure is not None:
+            return failure
+        settings = self.config.stash[SETTINGS_KEY]
+        return check_architecture(session.model(), update=settings.snapshot_update, model_id=node.spec.id,
+                                  snapshot_file=snapshot_path(snapshot_folder(node), node.spec.id))
+
+    def is_known_fault(self, result: CheckResult) -> bool:
+        # only "cannot be built" is the erratum; a snapshot difference is a change to look at
+        return result.status == ERROR and super().is_known_fault(result)
+
+
+class ModelcheckSnapshots:
+    """Adds the architecture items, finds orphaned snapshots and reports what was written."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.declared: set[tuple[str, str, bool]] = set()  # (folder, model id, has an item)
+        self.orphans: list[Path] = []
+        self.deleted: list[Path] = []
+
+    def wanted(self) -> bool:
+        return self.settings.checks is None or ARCHITECTURE in self.settings.checks
+
+    def pytest_modelcheck_model_items(self, node: ModelNode) -> list[pytest.Item]:
+        from .snapshot import SNAPSHOT_DIR
+
+        folder = snapshot_folder(node)
+        kept = self.settings.snapshot_update or (folder / SNAPSHOT_DIR).is_dir()
+        self.declared.add((str(folder), node.spec.id, kept))
+        if not (kept and self.wanted()):
+            return []
+        return [ArchitectureItem.from_parent(node, name=ARCHITECTURE, check=ARCHITECTURE)]
+
+    def add_declared(self, rows: list[list[Any]]) -> None:
+        """Merge the models a worker collected (``[folder, id, has an item]`` rows)."""
+        self.declared.update((str(folder), str(model), bool(kept)) for folder, model, kept in rows)
+
+    @pytest.hookimpl(tryfirst=True)  # before the plugin's own sessionfinish runs the results hook
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        config = session.config
+        workeroutput = getattr(config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput[WORKEROUTPUT_KEY] = sorted([list(row) for row in self.declared])
+            return
+        if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or config.getoption("lf", False):
+            return  # an interrupted or --lf collection does not see every declared model
+        self.find_orphans(config)
+
+    def find_orphans(self, config: pytest.Config) -> None:
+        from .snapshot import delete_snapshots, find_orphans
+
+        whole = _whole_folders(config)
+        by_folder: dict[Path, set[str]] = {}
+        for folder, model, _ in self.declared:
+            by_folder.setdefault(Path(folder), set()).add(model)
+        for folder, models in sorted(by_folder.items()):
+            if any(folder == top or top in folder.parents for top in whole):
+                self.orphans.extend(find_orphans(folder, models))
+        if self.settings.snapshot_update and self.orphans:
+            self.deleted = delete_snapshots(self.orphans)
+
+    @pytest.hookimpl(trylast=True)  # after the per-check counts
+    def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
+        if hasattr(config, "workerinput"):
+            return
+        lines = self.summary_lines(config)
+        if lines:
+            terminalreporter.write_sep("-", "modelcheck snapshots")
+            for line in lines:
+                terminalreporter.write_line(line)
+
+    def summary_lines(self, config: pytest.Config) -> list[str]:
+        """What the run wrote, updated, found orphaned or deleted, and the next step."""
+        from .snapshot import SNAPSHOT_DIR, UPDATE_OPTION
+
+        here = config.invocation_params.dir
+        written, updated = [], []
+        for record in config.stash[RESULTS_KEY].records:
+            result = record["result"]
+            details = result.get("details") or {}
+            if result["check"] != ARCHITECTURE or "snapshot_file" not in details:
+                continue
+            if details.get("snapshot_written"):
+                written.append(details["snapshot_file"])
+            elif details.get("snapshot_updated"):
+                updated.append(details["snapshot_file"])
+        lines = []
+        if written or updated:
+            lines.append(f"{_count(len(written), 'snapshot')} written, {len(updated)} updated")
+            lines += [f"  written: {display_path(path, here)}" for path in sorted(written)]
+            lines += [f"  updated: {display_path(path, here)}" for path in sorted(updated)]
+        if self.deleted:
+            lines.append(f"{_count(len(self.deleted), 'orphaned snapshot')} deleted (no declared model):")
+            lines += [f"  deleted: {display_path(path, here)}" for path in self.deleted]
+        elif self.orphans:
+            lines.append(f"{_count(len(self.orphans), 'snapshot')} belong to no declared model; "
+                         f"re-run pytest with {UPDATE_OPTION} to delete them:")
+            lines += [f"  orphaned: {display_path(path, here)}" for path in self.orphans]
+        without = sorted({model for _, model, kept in self.declared if not kept})
+        if without and self.wanted():
+            lines.append(f"{_count(len(without), 'model')} without architecture snapshots (no {SNAPSHOT_DIR} "
+                         f"folder beside them): {', '.join(without[:5])}{', ...' if len(without) > 5 else ''}; "
+                         f"re-run pytest with {UPDATE_OPTION} to create them")
+        return lines
+
+
+class SnapshotXdist:
+    """xdist-only: the controller learns every model the workers collected."""
+
+    def __init__(self, snapshots: ModelcheckSnapshots) -> None:
+        self.snapshots = snapshots
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        self.snapshots.add_declared(getattr(node, "workeroutput", {}).get(WORKEROUTPUT_KEY, []))
+
+
+def _whole_folders(config: pytest.Config) -> list[Path]:
+    """Folders this run collected entirely: directory arguments (not ``file.py`` or ``::node`` ones)."""
+    folders = []
+    for arg in config.args:
+        if "::" in arg:
+            continue
+        path = (config.invocation_params.dir / arg).resolve()
+        if path.is_dir():
+            folders.append(path)
+    return folders
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
