@@ -1,0 +1,188 @@
+"""``--modelcheck-grade ASSIGNMENT.toml SUBMISSIONS_DIR``: grading as pytest items.
+
+    grade (GradeNode, the assignment)
+      grade::alice (StudentNode, one submission)
+        grade::alice::param_count (GradeItem, one check of the assignment)
+
+Each submission is graded once per process (the first of its items asks the plugin's
+`modelcheck.grading.Grader`, the others read ``grade.result(check)``), in the grading
+package's sandboxes: student code never runs in the pytest process. The submissions folder is
+kept out of pytest's own collection for the same reason (a student's ``conftest.py`` or
+``test_*.py`` would run unconfined). With ``-n``, ``--dist loadscope`` keeps a student's
+items on one worker; other modes may grade a student on two workers (same verdicts).
+
+At the end, the xdist controller (or the only process) writes the grading outputs
+(`modelcheck.grading.write_outputs`) to ``--modelcheck-grade-out``, or to ``grading/`` in the
+``--modelcheck-report`` directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable
+
+import pytest
+
+from .errors import SpecError
+from .items import MARKER, RESULTS_KEY, ModelcheckFailure, Settings, display_path
+from .result import ERROR, FAILED, SKIPPED, CheckResult
+
+__all__ = ["ModelcheckGrading", "GradingXdist", "GradeNode", "StudentNode", "GradeItem"]
+
+WORKEROUTPUT_KEY = "modelcheck_grades"
+
+
+class ModelcheckGrading:
+    """Owns the assignment, the Grader of this process and every grade it produced."""
+
+    def __init__(self, settings: Settings) -> None:
+        from .grading import discover_submissions, load_assignment
+
+        assert settings.grade is not None
+        self.settings = settings
+        self.assignment_path, self.folder = settings.grade
+        try:
+            self.assignment = load_assignment(self.assignment_path)
+            self.submissions = discover_submissions(self.folder)
+        except (SpecError, FileNotFoundError) as exc:
+            raise pytest.UsageError(f"--modelcheck-grade: {exc}") from None
+        self.out_dir = settings.grade_out or (settings.report_dir / "grading" if settings.report_dir else None)
+        if self.out_dir is not None and _inside(self.out_dir, self.folder):
+            raise pytest.UsageError(f"--modelcheck-grade-out {self.out_dir} lies inside the submissions "
+                                    "folder; choose a folder outside it")
+        self.grades: dict[str, Any] = {}  # student -> StudentGrade
+        self.written: Path | None = None
+        self._grader: Any = None
+
+    def grade(self, submission: Any) -> Any:
+        """The `StudentGrade` of `submission`, graded on first request."""
+        if submission.student not in self.grades:
+            if self._grader is None:
+                from .grading import Grader
+
+                self._grader = Grader(self.assignment, workers=1).__enter__()
+            self.grades[submission.student] = self._grader.grade(submission)
+        return self.grades[submission.student]
+
+    def add_grades(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Merge grades a worker sent (``StudentGrade.to_dict()``); the first per student wins."""
+        from .grading import StudentGrade
+
+        for row in rows:
+            self.grades.setdefault(row["student"], StudentGrade.from_dict(row))
+
+    def pytest_ignore_collect(self, collection_path: Path, config: pytest.Config) -> bool | None:
+        return True if _inside(collection_path, self.folder) else None
+
+    @pytest.hookimpl(tryfirst=True)  # before -k / -m deselect
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
+                                      items: list[pytest.Item]) -> None:
+        node = GradeNode.from_parent(session, name="grade", nodeid="grade", path=self.assignment_path, grading=self)
+        items.extend(session.genitems(node))  # with collect reports, so "collected N items" counts them
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self._grader is not None:
+            grader, self._grader = self._grader, None
+            grader.close()
+        config = session.config
+        workeroutput = getattr(config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput[WORKEROUTPUT_KEY] = [grade.to_dict() for grade in self.grades.values()]
+            return
+        if self.out_dir is not None and self.grades:
+            from .grading import write_outputs
+
+            grades = [self.grades[student] for student in sorted(self.grades)]
+            self.written = write_outputs(grades, self.assignment, self.out_dir)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
+        if self.written is None or hasattr(config, "workerinput"):
+            return
+        here = config.invocation_params.dir
+        terminalreporter.write_line(f"modelcheck grading: {display_path(self.written, here)} "
+                                    f"(gradebook: {display_path(self.written.parent / 'gradebook.csv', here)})")
+
+
+class GradingXdist:
+    """xdist-only: the controller collects the workers' grades for the outputs."""
+
+    def __init__(self, grading: ModelcheckGrading) -> None:
+        self.grading = grading
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        self.grading.add_grades(getattr(node, "workeroutput", {}).get(WORKEROUTPUT_KEY, []))
+
+
+class GradeNode(pytest.Collector):
+    """The assignment: one `StudentNode` per submission, in the folder's (sorted) order."""
+
+    def __init__(self, *, grading: ModelcheckGrading, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.grading = grading
+
+    def collect(self) -> list[StudentNode]:
+        return [StudentNode.from_parent(self, name=submission.student, submission=submission)
+                for submission in self.grading.submissions]
+
+
+class StudentNode(pytest.Collector):
+    """One submission: one `GradeItem` per check of the assignment."""
+
+    def __init__(self, *, submission: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.submission = submission
+
+    @property
+    def grading(self) -> ModelcheckGrading:
+        assert isinstance(self.parent, GradeNode)
+        return self.parent.grading
+
+    def collect(self) -> list[GradeItem]:
+        return [GradeItem.from_parent(self, name=check, check=check) for check in self.grading.assignment.checks]
+
+
+class GradeItem(pytest.Item):
+    """One check of one student's grade; fails with the check's message, as the student reads it."""
+
+    def __init__(self, *, check: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.check = check
+        self.add_marker(MARKER)
+
+    @property
+    def student_node(self) -> StudentNode:
+        assert isinstance(self.parent, StudentNode)
+        return self.parent
+
+    def runtest(self) -> None:
+        node = self.student_node
+        grading = node.grading
+        grade = grading.grade(node.submission)
+        result = CheckResult.from_dict({**grade.result(self.check).to_dict(), "model": node.nodeid})
+        first = self.check == grading.assignment.checks[0]
+        extra = {"layers": grade.layers} if first and grade.layers else {}
+        self.config.stash[RESULTS_KEY].add(self.nodeid, result, source=Path(grade.submission).name,
+                                           expected_total_params=grading.assignment.spec.total_params, **extra)
+        earned, available = grade.points.get(self.check, 0.0), grade.max_points.get(self.check, 0.0)
+        if result.status == SKIPPED:
+            pytest.skip(result.message)
+        if result.status in (FAILED, ERROR) or earned < available:
+            raise ModelcheckFailure(result)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | Any:
+        if isinstance(excinfo.value, ModelcheckFailure):
+            grade = self.student_node.grading.grades[self.student_node.name]
+            earned, available = grade.points.get(self.check, 0.0), grade.max_points.get(self.check, 0.0)
+            return f"[{earned:g}/{available:g} points] {excinfo.value}"
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"[modelcheck grade] {self.nodeid}"
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    path, folder = Path(path).resolve(), Path(folder).resolve()
+    return path == folder or folder in path.parents
