@@ -47,9 +47,11 @@ from .items import (
     SpecFile,
 )
 from .registry import CHECKS, CHECK_NAMES
+from .snapshot.check import UPDATE_OPTION
 
 WORKEROUTPUT_KEY = "modelcheck_results"
 REFERENCE_PACKAGE = "reference_models"
+ARCHITECTURE = "architecture"  # the snapshot item, selectable with --modelcheck-checks
 BUILDER_MODULES = "modelcheck_*.py"
 
 
@@ -79,6 +81,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     options: list[tuple[str, str, str, dict[str, Any]]] = [
         ("--modelcheck", "modelcheck", "Collect and run model checks for reference models, "
          "spec files and @modelcheck.expect builders", {"action": "store_true"}),
+        (UPDATE_OPTION, "modelcheck_snapshot_update", "Write new and changed architecture snapshots "
+         "and delete snapshots of no declared model", {"action": "store_true"}),
+        ("--modelcheck-grade", "modelcheck_grade", "Grade every submission in SUBMISSIONS_DIR against "
+         "ASSIGNMENT.toml: one item per (student, check)",
+         {"nargs": 2, "metavar": ("ASSIGNMENT.toml", "SUBMISSIONS_DIR")}),
+        ("--modelcheck-grade-out", "modelcheck_grade_out", "Write the gradebook, results.json and "
+         "feedback pages of --modelcheck-grade to this directory", {"metavar": "DIR"}),
         ("--modelcheck-seed", "modelcheck_seed", "Seed for every model build and training run "
          "(default: 0)", {"metavar": "N"}),
         ("--modelcheck-checks", "modelcheck_checks", "Run only these checks, comma-separated, "
@@ -92,8 +101,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     ]
     for flag, dest, help_text, extra in options:
         group.addoption(flag, dest=dest, help=help_text, **extra)
-        ini_type = "bool" if flag == "--modelcheck" else "string"
-        parser.addini(dest, help=help_text, type=ini_type, default=False if ini_type == "bool" else "")
+        ini_type = "bool" if extra.get("action") == "store_true" else "args" if "nargs" in extra else "string"
+        parser.addini(dest, help=help_text, type=ini_type, default={"bool": False, "args": []}.get(ini_type, ""))
 
 
 def _option(config: pytest.Config, dest: str) -> Any:
@@ -138,24 +147,40 @@ def _settings(config: pytest.Config) -> Settings:
     raw_checks = str(_option(config, "modelcheck_checks") or "")
     if raw_checks.strip():
         checks = tuple(name.strip() for name in raw_checks.split(",") if name.strip())
-        unknown = [name for name in checks if name not in CHECKS]
+        unknown = [name for name in checks if name not in CHECKS and name != ARCHITECTURE]
         if unknown:
             raise pytest.UsageError(f"--modelcheck-checks: unknown check {unknown[0]!r}; "
-                                    f"known checks are {', '.join(CHECK_NAMES)}")
-    report_dir = None
-    if config.getoption("modelcheck_report"):
-        report_dir = config.invocation_params.dir / config.getoption("modelcheck_report")
-    elif config.getini("modelcheck_report"):
-        base = config.inipath.parent if config.inipath else config.rootpath
-        report_dir = base / str(config.getini("modelcheck_report"))
+                                    f"known checks are {', '.join(CHECK_NAMES)}, {ARCHITECTURE}")
+    grade = _path_option(config, "modelcheck_grade")
+    if grade is not None and len(grade) != 2:
+        raise pytest.UsageError("modelcheck_grade: expected two paths, the assignment file and the "
+                                "submissions folder; try modelcheck_grade = assignment.toml submissions/")
     return Settings(
         enabled=bool(_option(config, "modelcheck")),
         seed=seed,
         checks=checks,
-        report_dir=report_dir,
+        report_dir=_path_option(config, "modelcheck_report"),
         steps=_budgets("--modelcheck-steps", str(_option(config, "modelcheck_steps") or ""), int),
         timeouts=_budgets("--modelcheck-timeout", str(_option(config, "modelcheck_timeout") or ""), float),
+        snapshot_update=bool(_option(config, "modelcheck_snapshot_update")),
+        grade=(grade[0], grade[1]) if grade else None,
+        grade_out=_path_option(config, "modelcheck_grade_out"),
     )
+
+
+def _path_option(config: pytest.Config, dest: str) -> Any:
+    """A path option (or a list of them): command-line paths are relative to the invocation
+    folder, ini paths to the ini file's folder; None when unset."""
+    value = config.getoption(dest)
+    base = config.invocation_params.dir
+    if not value:
+        value = config.getini(dest)
+        base = config.inipath.parent if config.inipath else config.rootpath
+    if not value:
+        return None
+    if isinstance(value, (list, tuple)):
+        return [base / str(v) for v in value]
+    return base / str(value)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -163,12 +188,32 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = _settings(config)
     config.stash[SETTINGS_KEY] = settings
     config.stash[RESULTS_KEY] = Results()
-    if settings.enabled:
+    xdist = config.pluginmanager.hasplugin("xdist")
+    if settings.enabled or settings.grade:
         # TensorFlow's start-up INFO/WARNING lines (oneDNN, CUDA) would bury the report; a
         # value the user set wins
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # summary lines are written last-registered first: snapshots, then grading, then the report's path
+    if settings.report_dir is not None:
+        from .report_hooks import ModelcheckReport
+
+        config.pluginmanager.register(ModelcheckReport(settings), "modelcheck-report")
+    if settings.grade:
+        from .grading_items import GradingXdist, ModelcheckGrading
+
+        grading = ModelcheckGrading(settings)
+        config.pluginmanager.register(grading, "modelcheck-grading")
+        if xdist:
+            config.pluginmanager.register(GradingXdist(grading), "modelcheck-grading-xdist")
+    if settings.enabled:
         config.pluginmanager.register(ModelcheckCollection(config.rootpath), "modelcheck-collection")
-    if config.pluginmanager.hasplugin("xdist"):
+        from .snapshot_items import ModelcheckSnapshots, SnapshotXdist
+
+        snapshots = ModelcheckSnapshots(settings)
+        config.pluginmanager.register(snapshots, "modelcheck-snapshots")
+        if xdist:
+            config.pluginmanager.register(SnapshotXdist(snapshots), "modelcheck-snapshots-xdist")
+    if xdist:
         config.pluginmanager.register(ModelcheckXdist(), "modelcheck-xdist")
 
 
