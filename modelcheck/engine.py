@@ -9,6 +9,7 @@ its optimizer, which is never touched: a fresh copy is used) are restored afterw
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -92,6 +93,19 @@ def fresh_optimizer(model: keras.Model, *, default: str = "adam", learning_rate:
     return optimizer
 
 
+@contextlib.contextmanager
+def _quiet_retracing() -> Iterator[None]:
+    """Each training check traces its own loop (a fresh optimizer means new state), which
+    TensorFlow's logger reports as "triggered tf.function retracing" after five checks."""
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(max(level, logging.ERROR))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _make_loop(model: keras.Model, objective: Objective, optimizer: keras.optimizers.Optimizer) -> Any:
     variables = model.trainable_variables
     optimizer.build(variables)
@@ -138,7 +152,8 @@ def train(
     chunk = _FIRST_CHUNK
     while run.steps < max_steps:
         n = min(chunk, max_steps - run.steps)
-        losses = call_user_code("training the model", loop, x_t, y_t, tf.constant(n))
+        with _quiet_retracing():
+            losses = call_user_code("training the model", loop, x_t, y_t, tf.constant(n))
         values = [float(v) for v in losses.numpy()]
         run.losses.extend(values)
         run.steps += n

@@ -21,6 +21,7 @@ __all__ = [
     "count_params_unallocated",
     "input_infos",
     "synthetic_inputs",
+    "pack_inputs",
     "output_layers",
     "output_kinds",
     "flatten_outputs",
@@ -171,7 +172,16 @@ def synthetic_inputs(model: keras.Model, batch_size: int, seed: int) -> Any:
             arrays.append(rng.integers(0, 2, size=shape).astype(bool))
         else:
             arrays.append(rng.standard_normal(shape).astype(info.dtype if "float" in info.dtype else "float32"))
-    return arrays[0] if len(arrays) == 1 else arrays
+    return pack_inputs(model, arrays)
+
+
+def pack_inputs(model: keras.Model, arrays: Sequence[Any]) -> Any:
+    """Put one array per input into the structure the model was built with (a single array,
+    a list, or a dict by input name), so Keras does not warn about a mismatched structure."""
+    structure = getattr(model, "_inputs_struct", None) if _has_symbolic_inputs(model) else None
+    if structure is not None:
+        return keras.tree.pack_sequence_as(structure, list(arrays))
+    return arrays[0] if len(arrays) == 1 else list(arrays)
 
 
 def flatten_outputs(outputs: Any) -> list[Any]:

@@ -53,6 +53,21 @@ _ALL = [
               "the model learns y = 2x - 1 from six points", trains=True, default=False),
     CheckInfo("loss_decrease", "modelcheck.checks.training:check_loss_decrease",
               "the loss falls over a few training steps", trains=True),
+    CheckInfo("loss_matches_output", "modelcheck.checks.loss_config:check_loss_matches_output",
+              "the compiled loss fits each output layer (judged from the configuration)"),
+    CheckInfo("finite", "modelcheck.checks.finite:check_finite",
+              "no NaN/Inf in the weights, any layer's output, the loss or the gradients"),
+    CheckInfo("batch_independence", "modelcheck.checks.independence:check_batch_independence",
+              "samples of a batch do not influence each other (inference mode)"),
+    CheckInfo("input_dependence", "modelcheck.checks.independence:check_input_dependence",
+              "every input changes the output"),
+    CheckInfo("loss_at_init", "modelcheck.checks.init_loss:check_loss_at_init",
+              "the untrained loss is near ln(n_classes), ln 2 or the mean squared target", default=False),
+    CheckInfo("trainable_changes", "modelcheck.checks.trainable:check_trainable_changes",
+              "a few training steps change every trainable variable and no frozen one", trains=True,
+              default=False),
+    CheckInfo("save_load", "modelcheck.checks.saving:check_save_load",
+              "a .keras save/load round trip in safe mode gives the same outputs", default=False),
 ]
 
 CHECKS: dict[str, CheckInfo] = {info.name: info for info in _ALL}
@@ -79,8 +94,7 @@ def applicable_checks(spec: ModelSpec) -> list[str]:
     if spec.checks is not None:
         return [name for name in spec.checks]
     names = [info.name for info in CHECKS.values() if info.default]
-    if "learns_linear" in spec.options:
-        names.append("learns_linear")
+    names.extend(name for name in spec.options if name in CHECKS and not CHECKS[name].default)
     return names
 
 
@@ -104,7 +118,7 @@ def check_kwargs(spec: ModelSpec, name: str) -> dict[str, Any]:
             per_layer=spec.layer_params,
             max_params=spec.max_params,
         )
-    elif name in ("gradient_flow", "overfit_batch", "loss_decrease"):
+    elif name in ("gradient_flow", "overfit_batch", "loss_decrease", "loss_at_init", "trainable_changes", "finite"):
         if spec.output is not None:
             kwargs["output"] = spec.output
     kwargs.update(spec.options_for(name))

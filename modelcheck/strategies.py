@@ -601,10 +601,12 @@ class ModelNode:
 
     @property
     def arithmetic(self) -> analytic.LayerArithmetic:
+        """The layer's analytic parameter count and formula."""
         shapes = list(self.input_shapes) if self.class_name in _MERGING else self.input_shapes[0]
         return analytic.config_arithmetic(self.class_name, self.config, shapes)
 
     def line(self, sequential: bool) -> str:
+        """``name = Call(...)(inputs)  # -> shape, N params`` (no ``(inputs)`` in a Sequential)."""
         call = _call_text(self.class_name, self.config)
         if not sequential:
             args = self.inputs[0] if len(self.inputs) == 1 else f"[{', '.join(self.inputs)}]"
@@ -759,8 +761,14 @@ def _vector_steps(o: _Options, width: int) -> list[str]:
     return [s for s in steps if o.allows(s)]
 
 
-def _step(draw: Any, g: _Graph, x: str, *, keep_spatial: bool = False) -> str:
-    """Add one layer that is valid for the shape of tensor `x`; return the new tensor."""
+_WEIGHTED = frozenset(("Dense", "Conv1D", "Conv2D", *CELLS))
+
+
+def _step(draw: Any, g: _Graph, x: str, *, keep_spatial: bool = False, weighted: bool = False) -> str:
+    """Add one layer that is valid for the shape of tensor `x`; return the new tensor.
+
+    `weighted`: a layer with weights (where one is allowed), so that it transforms `x`.
+    """
     o, shape = g.options, g.shapes[x]
     rank, width = len(shape), shape[-1]
     activation = _choice(tuple(o.activations))
@@ -775,6 +783,8 @@ def _step(draw: Any, g: _Graph, x: str, *, keep_spatial: bool = False) -> str:
                                "BatchNormalization", "Dropout", "Activation") if o.allows(s)]
         if keep_spatial:  # inside a branch: only layers that keep all but the last axis
             options = [s for s in options if "Pooling" not in s]
+    if weighted and _WEIGHTED.intersection(options):
+        options = [s for s in options if s in _WEIGHTED]
     kind = draw(_choice(tuple(options)))
     if kind == "Dense":
         return g.add("Dense", _config(units=draw(_sizes(1, o.max_units)), activation=draw(activation)), x)
@@ -826,9 +836,10 @@ def _input(draw: Any, g: _Graph, input_kinds: Sequence[str]) -> tuple[str, str]:
     return x, embedded
 
 
-def _stack(draw: Any, g: _Graph, x: str, max_layers: int, **kwargs: Any) -> str:
-    for _ in range(draw(_sizes(0, max_layers))):
-        x = _step(draw, g, x, **kwargs)
+def _stack(draw: Any, g: _Graph, x: str, max_layers: int, *, transform: bool = False, **kwargs: Any) -> str:
+    """0 to `max_layers` layers after `x` (at least one, with weights first, if `transform`)."""
+    for index in range(draw(_sizes(int(transform), max(max_layers, int(transform))))):
+        x = _step(draw, g, x, weighted=transform and index == 0, **kwargs)
     return x
 
 
@@ -839,8 +850,13 @@ def _head(draw: Any, g: _Graph, x: str) -> str:
 
 
 def _branches(draw: Any, g: _Graph, x: str) -> str:
-    """Split `x` into 2-3 branches and join them with Concatenate or Add."""
-    ends = [_stack(draw, g, x, 2, keep_spatial=True) for _ in range(draw(_sizes(2, 3)))]
+    """Split `x` into 2-3 branches and join them with Concatenate or Add.
+
+    Only the first branch may be empty (a skip connection); the others start with a layer that
+    has weights, so no two branches compute the same tensor (a LayerNormalization of features
+    that are copies of each other would output zeros and pass no gradient).
+    """
+    ends = [_stack(draw, g, x, 2, keep_spatial=True, transform=i > 0) for i in range(draw(_sizes(2, 3)))]
     image = len(g.shapes[x]) == 4  # an Add of images needs a 1x1 Conv2D projection
     can_add = g.options.allows("Add") and (not image or g.options.allows("Conv2D"))
     joins = ("Concatenate", "Add") if can_add else ("Concatenate",)

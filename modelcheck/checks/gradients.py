@@ -13,12 +13,12 @@ from ..modelinfo import flatten_outputs, layers_of
 from ..result import CheckResult
 from .common import check, prepare_batch
 
-__all__ = ["check_gradient_flow", "gradients"]
+__all__ = ["check_gradient_flow", "gradients", "variable_owners", "gradient_cause", "feeds_only_batchnorm"]
 
 NAME = "gradient_flow"
 
 
-def _owner(model: keras.Model) -> dict[int, keras.layers.Layer]:
+def variable_owners(model: keras.Model) -> dict[int, keras.layers.Layer]:
     """Map id(variable) -> the innermost layer that owns it."""
     owners: dict[int, keras.layers.Layer] = {}
     for layer in model._flatten_layers(include_self=False):  # innermost layers come last
@@ -42,14 +42,16 @@ def gradients(model: keras.Model, x: Any, targets: list[np.ndarray], objective: 
     return call_user_code("computing gradients through the model", backward)
 
 
-def _feeds_only_batchnorm(layer: keras.layers.Layer | None) -> bool:
+def feeds_only_batchnorm(layer: keras.layers.Layer | None) -> bool:
     """True for a layer whose output goes only into BatchNormalization: in training mode BN
     subtracts the batch mean, so that layer's bias has a gradient of exactly zero by design."""
     consumers = [node.operation for node in getattr(layer, "_outbound_nodes", [])]
     return bool(consumers) and all(isinstance(c, keras.layers.BatchNormalization) for c in consumers)
 
 
-def _cause(layer: keras.layers.Layer | None, variable: Any, model: keras.Model, problem: str) -> str:
+def gradient_cause(layer: keras.layers.Layer | None, variable: Any, model: keras.Model, problem: str) -> str:
+    """The likely cause, in plain words, of a variable getting no (`"none"`), an all-zero
+    (`"zero"`) or a non-finite gradient."""
     kind = type(layer).__name__ if layer is not None else "?"
     if problem == "none":
         if kind == "Lambda":
@@ -95,7 +97,7 @@ def check_gradient_flow(
         return prepared
     x, targets, objective, _ = prepared
     loss, grads = gradients(model, x, targets, objective)
-    owners = _owner(model)
+    owners = variable_owners(model)
     norms: dict[str, float] = {}
     problems: list[str] = []
     exempt: list[str] = []  # biases cancelled by a following BatchNormalization
@@ -104,18 +106,18 @@ def check_gradient_flow(
         label = f"{layer.name}/{variable.name}" if layer is not None else variable.path
         if grad is None:
             norms[label] = 0.0
-            problems.append(f"{label} gets no gradient: {_cause(layer, variable, model, 'none')}")
+            problems.append(f"{label} gets no gradient: {gradient_cause(layer, variable, model, 'none')}")
             continue
         value = keras.ops.convert_to_numpy(tf.convert_to_tensor(grad))
         norm = float(np.linalg.norm(value))
         norms[label] = norm
-        if variable.name == "bias" and _feeds_only_batchnorm(layer):
+        if variable.name == "bias" and feeds_only_batchnorm(layer):
             exempt.append(label)
             continue
         if not np.all(np.isfinite(value)):
-            problems.append(f"{label} gets a NaN/Inf gradient: {_cause(layer, variable, model, 'nonfinite')}")
+            problems.append(f"{label} gets a NaN/Inf gradient: {gradient_cause(layer, variable, model, 'nonfinite')}")
         elif norm == 0.0:
-            problems.append(f"{label} gets an all-zero gradient: {_cause(layer, variable, model, 'zero')}")
+            problems.append(f"{label} gets an all-zero gradient: {gradient_cause(layer, variable, model, 'zero')}")
     frozen = [layer for layer in layers_of(model) if not layer.trainable and layer.count_params()]
     if frozen and not allow_frozen:
         names = ", ".join(f"{l.name!r} ({l.count_params():,} weights)" for l in frozen)

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..errors import SpecError, call_user_code
-from ..modelinfo import flatten_outputs, input_infos, output_names, shape_str, synthetic_inputs
+from ..modelinfo import flatten_outputs, input_infos, output_names, pack_inputs, shape_str, synthetic_inputs
 from ..result import CheckResult
 from .common import check, fmt, forward, nonfinite_failure
 from .probe import layer_probe, x_list, x_structure
@@ -111,7 +111,7 @@ def _influence(call: GroupedCall, xs: list[np.ndarray], alt: list[np.ndarray], i
 
 
 def _model_call(model: keras.Model) -> GroupedCall:
-    return lambda tensors: [flatten_outputs(model(x_structure(tensors), training=False))]
+    return lambda tensors: [flatten_outputs(model(pack_inputs(model, tensors), training=False))]
 
 
 def _probe_call(model: keras.Model) -> tuple[GroupedCall, list[keras.layers.Layer]] | None:
@@ -169,7 +169,7 @@ def check_batch_independence(
         raise SpecError(f"check_batch_independence needs batch_size >= 2, received batch_size={batch_size}")
     xs = x_list(synthetic_inputs(model, batch_size, seed))
     alt = x_list(synthetic_inputs(model, batch_size, seed + 1))
-    outputs = forward(model, x_structure(xs))
+    outputs = forward(model, pack_inputs(model, xs))
     failure = nonfinite_failure(BATCH, model, outputs)
     if failure is not None:
         return failure
@@ -258,7 +258,7 @@ def check_input_dependence(
     """
     xs = x_list(synthetic_inputs(model, batch_size, seed))
     alt = x_list(synthetic_inputs(model, batch_size, seed + 1))
-    base = forward(model, x_structure(xs))
+    base = forward(model, pack_inputs(model, xs))
     failure = nonfinite_failure(INPUTS, model, base)
     if failure is not None:
         return failure
@@ -269,7 +269,7 @@ def check_input_dependence(
     for k, info in enumerate(infos):
         changed = list(xs)
         changed[k] = alt[k]
-        table[info.name] = dict(zip(outs, _change(base, forward(model, x_structure(changed)))))
+        table[info.name] = dict(zip(outs, _change(base, forward(model, pack_inputs(model, changed)))))
     details = {"relative_change": table, "batch_size": batch_size, "rtol": rtol, "mode": "inference (training=False)"}
     ignored = [info for info in infos if max(table[info.name].values()) <= rtol]
     constant = [name for name in outs if max(table[i.name][name] for i in infos) <= rtol]

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import call_user_code
 from ..modelinfo import flatten_outputs, layers_of
-from .gradients import _owner
+from .gradients import variable_owners
 
 __all__ = ["LayerProbe", "layer_probe", "variable_label", "float_arrays", "x_list", "x_structure"]
 
@@ -71,7 +71,7 @@ def layer_probe(model: keras.Model) -> LayerProbe | None:
 
 def variable_label(model: keras.Model) -> dict[int, tuple[keras.layers.Layer | None, str]]:
     """Map ``id(variable)`` to (owning layer, ``"layer/variable"``) for every variable."""
-    owners = _owner(model)
+    owners = variable_owners(model)
     labels: dict[int, tuple[keras.layers.Layer | None, str]] = {}
     for variable in model.variables:
         layer = owners.get(id(variable))
@@ -81,8 +81,8 @@ def variable_label(model: keras.Model) -> dict[int, tuple[keras.layers.Layer | N
 
 
 def x_list(x: Any) -> list[np.ndarray]:
-    """Model inputs (an array or a list of arrays) as a list."""
-    return list(x) if isinstance(x, (list, tuple)) else [x]
+    """Model inputs (an array, a list or a dict of arrays) as a flat list, in input order."""
+    return list(keras.tree.flatten(x))
 
 
 def x_structure(arrays: list[Any]) -> Any:

@@ -12,9 +12,9 @@ from ..engine import fresh_optimizer, preserved_weights, train
 from ..modelinfo import layers_of
 from ..result import CheckResult
 from .common import check, fmt, prepare_batch
-from .gradients import _cause, _feeds_only_batchnorm, gradients
+from .gradients import gradient_cause, feeds_only_batchnorm, gradients
 from .probe import variable_label
-from .training import _run_details, _stopped_note
+from .training import run_details, stopped_note
 
 __all__ = ["check_trainable_changes"]
 
@@ -87,7 +87,7 @@ def check_trainable_changes(
         changes[label] = float(np.linalg.norm(new.astype("float64") - old)) / scale if moved else 0.0
         if key in trainable:
             if not moved:
-                if variable.name == "bias" and _feeds_only_batchnorm(layer):
+                if variable.name == "bias" and feeds_only_batchnorm(layer):
                     notes.append(f"{label} did not change: the BatchNormalization right after {layer.name!r} "
                                  "subtracts the batch mean, so the bias gets no gradient (use_bias=False saves it)")
                 else:
@@ -107,7 +107,7 @@ def check_trainable_changes(
             grad = by_id.get(id(variable))
             kind = "none" if grad is None else ("zero" if not np.any(keras.ops.convert_to_numpy(grad)) else "tiny")
             why = ("its gradient is too small to move it in a few steps" if kind == "tiny"
-                   else _cause(layer, variable, model, kind))
+                   else gradient_cause(layer, variable, model, kind))
             causes.setdefault(why, []).append(label)
         for why, names in causes.items():
             subject = f"trainable variable {names[0]}" if len(names) == 1 else f"trainable variables {', '.join(names)}"
@@ -117,11 +117,11 @@ def check_trainable_changes(
         problems.append(", ".join(f"layer {l.name!r} ({l.count_params():,} weights)" for l in frozen)
                         + " is frozen (trainable=False), so its weights never change: set trainable=True, or pass "
                         "allow_frozen=True if freezing is intended (transfer learning)")
-    details = {**_run_details(run), "loss_function": objective.describe(), "changes": changes,
+    details = {**run_details(run), "loss_function": objective.describe(), "changes": changes,
                "statistics_changed": statistics, "notes": notes, "frozen_layers": [l.name for l in frozen]}
     expected = "every trainable variable changes; frozen layers keep their values"
     if run.stopped in ("non_finite", "timeout"):
-        problems.append(_stopped_note(run, steps, timeout_s))
+        problems.append(stopped_note(run, steps, timeout_s))
     if problems:
         return CheckResult.fail(NAME, "; ".join(problems), expected=expected,
                                 received={"unchanged": [labels[id(v)][1] for v in unchanged],

@@ -13,22 +13,24 @@ import keras
 import numpy as np
 
 from ..engine import TrainingRun, fresh_optimizer, preserved_weights, train
-from ..modelinfo import input_infos, layers_of
+from ..modelinfo import input_infos, layers_of, pack_inputs
 from ..objective import Objective, objective_for
 from ..result import CheckResult
 from .common import check, fmt, forward, nonfinite_failure, prepare_batch
 
-__all__ = ["check_overfit_batch", "check_learns_linear", "check_loss_decrease"]
+__all__ = ["check_overfit_batch", "check_learns_linear", "check_loss_decrease", "run_details", "stopped_note"]
 
 DOCUMENT_X = (-1.0, 0.0, 1.0, 2.0, 3.0, 4.0)
 
 
-def _run_details(run: TrainingRun) -> dict[str, Any]:
+def run_details(run: TrainingRun) -> dict[str, Any]:
+    """The numbers of a training run that a result carries (loss history, steps, why it stopped)."""
     return {"loss_history": run.losses, "steps": run.steps, "stopped": run.stopped,
             "seconds": round(run.seconds, 3), "optimizer": run.optimizer}
 
 
-def _stopped_note(run: TrainingRun, max_steps: int, timeout_s: float | None) -> str:
+def stopped_note(run: TrainingRun, max_steps: int, timeout_s: float | None) -> str:
+    """Why a run ended, in words: the timeout, a NaN loss, or within the step budget."""
     if run.stopped == "timeout":
         return f"stopped by the {timeout_s:g} s timeout after {run.steps} steps"
     if run.stopped == "non_finite":
@@ -72,7 +74,7 @@ def check_overfit_batch(
         optimizer = fresh_optimizer(model, learning_rate=learning_rate)
         run = train(model, x, targets, objective, optimizer, max_steps=max_steps, stop=memorised, timeout_s=timeout_s)
         accuracy = objective.accuracy(targets, forward(model, x))
-    details = {**_run_details(run), "loss_function": objective.describe(), "batch_size": batch_size,
+    details = {**run_details(run), "loss_function": objective.describe(), "batch_size": batch_size,
                "accuracy": accuracy, "loss_threshold": loss_threshold if regression else None}
     expected = "100% batch accuracy" if not regression else f"loss below {fmt(loss_threshold)}"
     if regression and accuracy is not None:
@@ -84,7 +86,7 @@ def check_overfit_batch(
     return CheckResult.fail(
         name,
         f"could not memorise a batch of {batch_size} samples: expected {expected}, received {got} "
-        f"({_stopped_note(run, max_steps, timeout_s)}, {run.optimizer}, loss {objective.describe()}); "
+        f"({stopped_note(run, max_steps, timeout_s)}, {run.optimizer}, loss {objective.describe()}); "
         f"loss went {fmt(run.losses[0]) if run.losses else '?'} -> {fmt(run.final_loss)}",
         expected=expected, received=got, details=details,
         hint="a model that cannot overfit 8 samples has a bug: a wrong loss for the output, a learning rate "
@@ -92,14 +94,14 @@ def check_overfit_batch(
     )
 
 
-def _reshape_x(model: keras.Model, values: Sequence[float]) -> np.ndarray:
+def _reshape_x(model: keras.Model, values: Sequence[float]) -> Any:
     infos = input_infos(model)
     if len(infos) != 1:
         raise ValueError("learns_linear needs a model with exactly one input")
     shape = [1 if d is None else d for d in infos[0].shape[1:]]
     if math.prod(shape) != 1:
         raise ValueError(f"learns_linear needs one number per sample; the model's input shape is {infos[0].shape}")
-    return np.asarray(values, dtype="float32").reshape((len(values), *shape))
+    return pack_inputs(model, [np.asarray(values, dtype="float32").reshape((len(values), *shape))])
 
 
 def _single_dense(model: keras.Model) -> keras.layers.Dense | None:
@@ -161,10 +163,11 @@ def check_learns_linear(
             b = float(keras.ops.convert_to_numpy(dense.bias).reshape(-1)[0]) if dense.use_bias else 0.0
         else:
             w, b = (float(v) for v in np.polyfit(np.asarray(x, dtype="float64"), fitted.astype("float64"), 1))
-    mse = float(np.mean((fitted - y_train.reshape(-1)) ** 2))
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged model overflows: reported as such below
+        mse = float(np.mean((fitted.astype("float64") - y_train.reshape(-1)) ** 2))
     target_new = slope * predict_at + intercept
     learned = f"y = {w:.4g}x {'-' if b < 0 else '+'} {abs(b):.4g}"
-    details = {**_run_details(run), "x": list(map(float, x)), "y": y_train.reshape(-1).tolist(),
+    details = {**run_details(run), "x": list(map(float, x)), "y": y_train.reshape(-1).tolist(),
                "predictions": fitted.tolist(), "w": w, "b": b, "mse": mse, "predict_at": predict_at,
                "prediction": at_new, "single_dense": dense is not None, "slope": slope, "intercept": intercept}
     expected = {"mse": max_mse, "prediction": target_new, "w": slope, "b": intercept}
@@ -216,7 +219,7 @@ def check_loss_decrease(
     with preserved_weights(model):
         optimizer = fresh_optimizer(model, learning_rate=learning_rate)
         run = train(model, x, targets, objective, optimizer, max_steps=steps, timeout_s=timeout_s)
-    details = {**_run_details(run), "loss_function": objective.describe(), "batch_size": batch_size,
+    details = {**run_details(run), "loss_function": objective.describe(), "batch_size": batch_size,
                "initial_loss": run.losses[0] if run.losses else None,
                "expected_initial_loss": objective.expected_initial}
     first = run.losses[0]
@@ -231,7 +234,7 @@ def check_loss_decrease(
     if math.isfinite(decrease) and decrease >= min_decrease:
         return CheckResult.ok(name, f"loss fell {decrease:.0%} in {run.steps} steps ({received}){init_note}",
                               expected=f"a decrease of at least {min_decrease:.0%}", received=received, details=details)
-    why = _stopped_note(run, steps, timeout_s) if run.stopped in ("timeout", "non_finite") else f"after {run.steps} steps"
+    why = stopped_note(run, steps, timeout_s) if run.stopped in ("timeout", "non_finite") else f"after {run.steps} steps"
     change = f"{decrease:+.1%}" if math.isfinite(decrease) else "NaN"
     return CheckResult.fail(
         name, f"loss went {received} ({change}) {why} with {run.optimizer}; expected a decrease of at least "
