@@ -211,21 +211,23 @@ _BOOL = st.booleans()
 
 
 def _window_args(draw: Any, size: int, max_kernel: int, paddings: Sequence[str],
-                 within: bool = False) -> dict[str, int | str]:
+                 covering: bool = False) -> dict[str, int | str]:
     """kernel, stride, dilation and padding for one spatial axis of length `size` (always fit).
 
     Values are drawn from fixed ranges and then clamped to what fits, rather than drawn from
     ranges that depend on `size`: so Hypothesis can shrink the size and the kernel independently.
-    `within`: the dilated kernel fits the input even with padding='same' (otherwise some taps
-    may only ever see the zero padding, and get no gradient).
+    `covering` (used by `models()`): the dilated kernel fits the input even with padding='same'
+    and the stride is no longer than the kernel. Otherwise some taps see only zero padding, or
+    some positions are skipped, and the weights that feed them never get a gradient.
     """
     padding = draw(_choice(tuple(paddings)))
-    fit = size if padding == "valid" or within else max_kernel
+    fit = size if padding == "valid" or covering else max_kernel
     kernel = min(draw(_sizes(1, max_kernel)), fit)
     dilation = draw(_sizes(1, 3))
     dilation = 1 if kernel == 1 else min(dilation, (fit - 1) // (kernel - 1))
     stride = draw(_sizes(1, 3))
     stride = 1 if dilation > 1 else stride  # Keras refuses strides > 1 with dilation > 1
+    stride = min(stride, kernel) if covering else stride
     return {"kernel": kernel, "stride": stride, "dilation": dilation, "padding": padding}
 
 
@@ -235,10 +237,10 @@ def _divisors(n: int, limit: int) -> list[int]:
 
 def _conv(draw: Any, rank: int, spatial: Sequence[int], channels: int, *, max_filters: int,
           max_kernel_size: int, max_groups: int, data_format: str, paddings: Sequence[str],
-          within: bool = False) -> dict:
+          covering: bool = False) -> dict:
     """Conv keyword arguments valid for an input of the given spatial sizes and channels."""
     padding = draw(_choice(tuple(paddings)))
-    axes = [_window_args(draw, n, max_kernel_size, (padding,), within) for n in spatial]
+    axes = [_window_args(draw, n, max_kernel_size, (padding,), covering) for n in spatial]
     if any(a["dilation"] > 1 for a in axes):  # Keras refuses strides > 1 with dilation > 1
         axes = [{**a, "stride": 1} for a in axes]
     groups = draw(_choice(tuple(_divisors(channels, max_groups))))
@@ -346,11 +348,13 @@ def pooling_layers(
     return draw_pooling()
 
 
-def _pooling_config(draw: Any, spatial: Sequence[int], max_pool_size: int, data_format: str) -> dict:
+def _pooling_config(draw: Any, spatial: Sequence[int], max_pool_size: int, data_format: str,
+                    covering: bool = False) -> dict:
+    """Pooling arguments that fit `spatial`; `covering`: strides no longer than the window."""
     padding = draw(_choice(("valid", "same")))
     pool = tuple(min(draw(_sizes(1, max_pool_size)), n if padding == "valid" else max_pool_size)
                  for n in spatial)
-    strides = tuple(min(draw(_sizes(1, max_pool_size + 1)), p + 1) for p in pool)
+    strides = tuple(min(draw(_sizes(1, max_pool_size + 1)), p if covering else p + 1) for p in pool)
     return _config(pool_size=pool, strides=strides, padding=padding, data_format=data_format)
 
 
@@ -801,12 +805,12 @@ def _step(draw: Any, g: _Graph, x: str, *, keep_spatial: bool = False, weighted:
     if kind.startswith("Conv"):
         paddings = ("same",) if keep_spatial else (("valid", "same", "causal") if rank == 3 else ("valid", "same"))
         config = _conv(draw, rank - 2, sizes, width, max_filters=min(8, o.max_units), max_kernel_size=3,
-                            max_groups=1, data_format="channels_last", paddings=paddings, within=True)
+                            max_groups=1, data_format="channels_last", paddings=paddings, covering=True)
         if keep_spatial:
             config = _config(**{**config, "strides": 1, "dilation_rate": 1})
         config["activation"] = draw(activation)
         return g.add(kind, _config(**config), x)
-    return g.add(kind, _pooling_config(draw, sizes, 3, "channels_last"), x)
+    return g.add(kind, _pooling_config(draw, sizes, 3, "channels_last", covering=True), x)
 
 
 def _to_vector(draw: Any, g: _Graph, x: str) -> str:
@@ -891,7 +895,12 @@ def models(
             out dead ReLUs in gradient tests).
         exclude: optional layers never to draw, among ``OPTIONAL_LAYERS``.
 
-    Spatial sizes never drop below 1: each window is drawn to fit the size it slides over.
+    Spatial sizes never drop below 1: each window is drawn to fit the size it slides over,
+    with strides no longer than the window, so no position is skipped. Degenerate models whose
+    weights could never learn are not drawn (a recurrent layer over a single step, a
+    LayerNormalization over one feature, a softmax over one unit, two identical branches);
+    with ``activations`` free of ReLU and ``exclude=("Dropout", "BatchNormalization")`` every
+    trainable variable of a drawn model gets a gradient (tests/test_properties.py checks it).
 
     >>> models(kinds=["sequential"], input_kinds=["vector"]).example()  # doctest: +SKIP
     DrawnModel(sequential:
