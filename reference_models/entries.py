@@ -11,6 +11,8 @@ from typing import Any, Callable
 
 from modelcheck.spec import ModelSpec
 
+from .reasons import RECIPE
+
 __all__ = ["Entry", "reference", "as_printed", "BuildFailure", "counts"]
 
 
@@ -103,10 +105,13 @@ def reference(
 ) -> Entry:
     """A corrected reference model.
 
-    `checks` maps each check that applies to the reason it applies, `skipped` each check left
+    `checks` maps each check that applies to the reason it applies (the cheap recipe checks of
+    `reasons.RECIPE` are added unless `skipped` names them), `skipped` each check left
     out to the reason why (both kept in ``spec.reasons``); the other keyword arguments are
     `ModelSpec` fields (shapes, counts, options, extra...).
     """
+    left_out = skipped or {}
+    checks = {**checks, **{name: why for name, why in RECIPE.items() if name not in checks and name not in left_out}}
     spec = _spec(id, builder, source, checks, skipped, **fields)
     return Entry(id=id, source=source, module=module, spec=spec)
 

@@ -307,7 +307,7 @@ def entries() -> list[Entry]:
         output="regression",
         checks=regression_checks,
         skipped=trained_once,
-        options={"overfit_batch": {"max_steps": 300}},
+        options={"overfit_batch": {"max_steps": 500}},
     )
     wide_deep = reference(
         "wide_deep",
@@ -320,7 +320,7 @@ def entries() -> list[Entry]:
         output="regression",
         checks=regression_checks,
         skipped=trained_once,
-        options={"overfit_batch": {"max_steps": 300}},
+        options={"overfit_batch": {"max_steps": 500}},
     )
     two_inputs = reference(
         "wide_deep_two_inputs",
@@ -350,7 +350,7 @@ def entries() -> list[Entry]:
         output={"main_output": "regression", "aux_output": "regression"},
         checks={**regression_checks, "overfit_batch": MEMORISE + " Both outputs, losses weighted 0.9 / 0.1."},
         skipped=trained_once,
-        options={"overfit_batch": {"max_steps": 300}},
+        options={"overfit_batch": {"max_steps": 1000}},  # 20 seeds: the slowest needs 850 steps
     )
     subclassed = reference(
         "wide_deep_subclassed",

@@ -21,8 +21,12 @@ __all__ = [
 ]
 
 
-def build_quickstart_mlp() -> keras.Model:
-    """Dense(29) on 32 inputs, relu, Dense(10) softmax, Dense(2), sigmoid; compiled with adam."""
+def build_quickstart_mlp(loss: str = "binary_crossentropy") -> keras.Model:
+    """Dense(29) on 32 inputs, relu, Dense(10) softmax, Dense(2), sigmoid; compiled with adam.
+
+    The document compiles it with categorical_crossentropy, which expects a softmax; two sigmoid
+    units are two independent labels, whose loss is binary_crossentropy (the corrected default).
+    """
     model = keras.Sequential(
         [
             keras.Input(shape=(32,)),
@@ -34,7 +38,7 @@ def build_quickstart_mlp() -> keras.Model:
         ],
         name="quickstart_mlp",
     )
-    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    model.compile(loss=loss, optimizer="adam", metrics=["accuracy"])
     return model
 
 
@@ -123,9 +127,20 @@ def entries() -> list[Entry]:
             "param_count": COUNTS,
             "gradient_flow": GRADIENTS,
             "overfit_batch": MEMORISE,
+            "loss_matches_output": "Compiled as the document compiles it, with the loss corrected for sigmoid units.",
         },
         skipped={"loss_decrease": "overfit_batch already trains this small model."},
         options={"overfit_batch": {"max_steps": 300}},
+    )
+    mlp_loss_printed = as_printed(
+        mlp,
+        build_quickstart_mlp,
+        fault="It compiles categorical_crossentropy, which expects one softmax distribution, on an output of "
+        "two independent sigmoid units; binary_crossentropy fits them.",
+        suffix="categorical_on_sigmoid",
+        builder_kwargs={"loss": "categorical_crossentropy"},
+        checks={"loss_matches_output": "The document's own compile call, judged from its configuration."},
+        fault_pattern=r"categorical_crossentropy expects probabilities that sum to 1 \(a softmax\)",
     )
     pool = reference(
         "conv_example_1_pool",
@@ -193,4 +208,4 @@ def entries() -> list[Entry]:
         fault_pattern=r"keras\.layers\.core",
         checks={"output_shape": "Building the model is the first step of every check."},
     )
-    return [mlp, mlp_printed, pool, conv4, cnn]
+    return [mlp, mlp_printed, mlp_loss_printed, pool, conv4, cnn]

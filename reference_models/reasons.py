@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "FORWARD", "COUNTS", "GRADIENTS", "MEMORISE", "LOSS_FALLS", "LINEAR",
-    "NO_TASK", "TOO_BIG", "no_training",
+    "NO_TASK", "TOO_BIG", "no_training", "RECIPE",
 ]
 
 FORWARD = "A real forward pass must give the documented output shape with finite values."
@@ -19,6 +19,14 @@ NO_TASK = (
     "a training check would only test a made-up target."
 )
 TOO_BIG = "Training it is not cheap enough for every CI build."
+
+# The practitioners' recipe checks that run on every reference model: cheap, no training.
+RECIPE = {
+    "finite": "No NaN/Inf in any weight, layer output, loss or gradient.",
+    "loss_matches_output": "The compiled loss must fit the output layer (skipped when the document does not compile).",
+    "batch_independence": "Samples of a batch must not influence each other in inference mode.",
+    "input_dependence": "Every input must change the output.",
+}
 
 
 def no_training(reason: str) -> dict[str, str]:
