@@ -127,9 +127,6 @@ def test_failures_shrink_to_a_small_readable_layer_list():
 # one batch, and a BatchNormalization (training mode) subtracts the batch mean, so a bias or
 # beta right before it gets an exactly-zero gradient.
 HEALTHY = dict(activations=("linear", "tanh", "sigmoid"), exclude=("Dropout", "BatchNormalization"))
-# check_gradient_flow names a recurrent layer's variables after its cell ("lstm_cell/kernel"),
-# not after the layer the user wrote ("lstm"): see test_recurrent_culprits_are_named_by_layer.
-NO_RNN = dict(HEALTHY, exclude=("Dropout", "BatchNormalization", "SimpleRNN", "LSTM", "GRU"))
 
 
 def gradient_flow(model):
@@ -138,7 +135,6 @@ def gradient_flow(model):
     return check_gradient_flow(model, batch_size=8, seed=0)
 
 
-RECURRENT = {"SimpleRNN", "LSTM", "GRU"}
 
 
 def assert_gradient_flows(drawn):
@@ -146,8 +142,7 @@ def assert_gradient_flows(drawn):
     model = drawn.build()
     result = gradient_flow(model)
     assert result.passed, result.message
-    if not RECURRENT & {n.class_name for n in drawn.nodes}:  # see test_recurrent_culprits_...
-        assert len(result.details["grad_norms"]) == len(model.trainable_variables)
+    assert len(result.details["grad_norms"]) == len(model.trainable_variables)
 
 
 @SLOW_DATA
@@ -185,7 +180,7 @@ def cut_after(drawn, name):
 
 
 @SLOW_DATA
-@given(mst.models(max_layers=3, **NO_RNN), st.data())
+@given(mst.models(max_layers=3, **HEALTHY), st.data())
 def test_a_stop_gradient_cut_is_named(drawn, data):
     name = pick_layer(drawn, data, drawn.parametrized_layers, "cut after")
     result = gradient_flow(cut_after(drawn, name))
@@ -193,9 +188,6 @@ def test_a_stop_gradient_cut_is_named(drawn, data):
     assert f"{name}/" in result.message and "gets no gradient" in result.message, result.message
 
 
-@pytest.mark.xfail(reason="check_gradient_flow labels recurrent variables by their cell "
-                   "('lstm_cell/kernel'): a name the user never wrote, the same for every LSTM "
-                   "of a model, so grad_norms of stacked LSTMs overwrite each other", strict=True)
 def test_recurrent_culprits_are_named_by_layer():
     model = keras.Sequential([keras.Input((3, 2)), keras.layers.LSTM(2, return_sequences=True, name="first"),
                               keras.layers.LSTM(2, name="second"), keras.layers.Dense(1)])

@@ -13,18 +13,28 @@ from ..modelinfo import flatten_outputs, layers_of
 from ..result import CheckResult
 from .common import check, prepare_batch
 
-__all__ = ["check_gradient_flow", "gradients", "variable_owners", "gradient_cause", "feeds_only_batchnorm"]
+__all__ = [
+    "check_gradient_flow", "gradients", "variable_owners", "variable_label", "gradient_cause", "feeds_only_batchnorm",
+]
 
 NAME = "gradient_flow"
 
 
 def variable_owners(model: keras.Model) -> dict[int, keras.layers.Layer]:
-    """Map id(variable) -> the innermost layer that owns it."""
+    """Map id(variable) -> the layer of ``model.layers`` that holds it: the layer the user
+    wrote (``lstm_1``), not an inner cell (``lstm_cell``) that every LSTM shares a name with."""
     owners: dict[int, keras.layers.Layer] = {}
-    for layer in model._flatten_layers(include_self=False):  # innermost layers come last
+    for layer in layers_of(model):
         for variable in layer.weights:
-            owners[id(variable)] = layer
+            owners.setdefault(id(variable), layer)  # a shared weight belongs to its first user
     return owners
+
+
+def variable_label(layer: keras.layers.Layer | None, variable: Any) -> str:
+    """``dense_1/kernel`` for a variable of a plain layer; the full path inside nested models."""
+    if layer is None or isinstance(layer, keras.Model):
+        return variable.path
+    return f"{layer.name}/{variable.name}"
 
 
 def gradients(model: keras.Model, x: Any, targets: list[np.ndarray], objective: Any) -> tuple[float, list[Any]]:
@@ -65,7 +75,8 @@ def gradient_cause(layer: keras.layers.Layer | None, variable: Any, model: keras
             return (f"layer(s) {', '.join(repr(n) for n in zero_init)} start with all-zero weights, "
                     "so every unit computes the same thing and no gradient reaches back: use the default "
                     "initializer (glorot_uniform / he_normal)")
-        return "its units are dead (e.g. every ReLU input negative) or a later layer multiplies by zero"
+        return ("its units are dead (every ReLU input negative), a later layer multiplies it by zero, or its "
+                "input never varies (a recurrent layer over a single step, a kernel that only sees padding)")
     return "the loss or an activation overflows: check the learning rate and the loss function"
 
 
@@ -103,7 +114,7 @@ def check_gradient_flow(
     exempt: list[str] = []  # biases cancelled by a following BatchNormalization
     for variable, grad in zip(model.trainable_variables, grads):
         layer = owners.get(id(variable))
-        label = f"{layer.name}/{variable.name}" if layer is not None else variable.path
+        label = variable_label(layer, variable)
         if grad is None:
             norms[label] = 0.0
             problems.append(f"{label} gets no gradient: {gradient_cause(layer, variable, model, 'none')}")

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import call_user_code
 from ..modelinfo import flatten_outputs, layers_of
-from .gradients import variable_owners
+from .gradients import variable_label as label_of_variable, variable_owners
 
 __all__ = ["LayerProbe", "layer_probe", "variable_label", "float_arrays", "x_list", "x_structure"]
 
@@ -75,7 +75,7 @@ def variable_label(model: keras.Model) -> dict[int, tuple[keras.layers.Layer | N
     labels: dict[int, tuple[keras.layers.Layer | None, str]] = {}
     for variable in model.variables:
         layer = owners.get(id(variable))
-        label = f"{layer.name}/{variable.name}" if layer is not None else variable.path
+        label = label_of_variable(layer, variable)
         labels[id(variable)] = (layer, label)
     return labels
 
