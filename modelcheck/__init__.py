@@ -42,6 +42,7 @@ _LAZY = {
     "build_model": "modelcheck.modelinfo",
     "count_params_unallocated": "modelcheck.modelinfo",
     "expect": "modelcheck.declare",
+    "spec_from_mapping": "modelcheck.spec",
 }
 
 __all__ = [

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import ModelcheckError, SpecError, UserCodeError
+from .generated import generation_space, run_over_generated
 from .registry import applicable_checks, check_kwargs, get_check
 from .result import CheckResult
 from .spec import ModelSpec
@@ -33,6 +34,7 @@ class ModelSession:
         self.base_dir = base_dir
         self._model: Any = None
         self._failure: CheckResult | None = None  # why the model could not be built
+        self._close_after_run = False
 
     def __enter__(self) -> "ModelSession":
         return self
@@ -83,6 +85,11 @@ class ModelSession:
         """Run one check on the (shared) model and return its result."""
         info = get_check(check)
         start = time.perf_counter()
+        if generation_space(self.spec) is not None:
+            result = run_over_generated(self.spec, check, lambda spec: self._sibling(spec).run(check, **extra_kwargs))
+            result.model = self.spec.id
+            result.duration_s = time.perf_counter() - start
+            return result
         failure = self.build_failure(check)
         if failure is not None:
             result = failure
@@ -102,7 +109,16 @@ class ModelSession:
                 raise SpecError(f"spec {self.spec.id!r}: check {check!r} {exc}") from None
         result.model = self.spec.id
         result.duration_s = result.duration_s or (time.perf_counter() - start)
+        if self._close_after_run:
+            self.close()
         return result
+
+    def _sibling(self, spec: ModelSpec) -> "ModelSession":
+        """A session for one generated variant of this spec (same seed, budgets and folder)
+        that releases its model after its one check."""
+        sibling = ModelSession(spec, seed=self.seed, overrides=self.overrides, base_dir=self.base_dir)
+        sibling._close_after_run = True
+        return sibling
 
     def _over_seeds(self, check: str, kwargs: dict[str, Any]) -> CheckResult:
         """Seed robustness (spec option ``seeds = N`` and ``min_passes = k``): the spec's model is

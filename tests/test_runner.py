@@ -52,3 +52,48 @@ def test_run_checks_on_a_built_model():
     results = mc.run_checks(toy(), ["output_shape", "param_count"], output_shape=(1,), total_params=3)
     assert results[0].passed and not results[1].passed
     assert "Expected 3 parameters in total but received 2" in results[1].message
+
+
+def build_mlp(n_hidden=1, n_neurons=30):
+    model = keras.Sequential([keras.Input((8,))])
+    for _ in range(n_hidden):
+        model.add(layers.Dense(n_neurons, activation="relu"))
+    model.add(layers.Dense(1))
+    return model
+
+
+def build_mlp_with_bug(n_hidden=1, n_neurons=30):
+    model = build_mlp(n_hidden, n_neurons)
+    if n_neurons > 40:  # a bug only some arguments reach
+        model.layers[0].trainable = False
+    return model
+
+
+def test_checks_run_over_generated_builder_arguments():
+    spec = mc.spec_from_mapping(
+        {"builder": "x:y", "output_shape": [1], "hypothesis": {"n_hidden": [0, 3], "n_neurons": [1, 99],
+                                                               "max_examples": 6}},
+        where="test").replace(builder=build_mlp)
+    (result,) = mc.run_spec(spec, checks=["output_shape"])
+    assert result.passed, result.message
+    assert result.details["examples_tried"] >= 6
+    assert "generated argument sets of build_mlp (n_hidden in [0, 3], n_neurons in [1, 99])" in result.message
+
+
+def test_failing_example_is_shrunk_and_shown_as_keyword_arguments():
+    spec = mc.spec_from_mapping(
+        {"builder": "x:y", "hypothesis": {"n_hidden": [1, 3], "n_neurons": [1, 99], "max_examples": 15}},
+        where="test").replace(builder=build_mlp_with_bug)
+    (result,) = mc.run_spec(spec, checks=["gradient_flow"])
+    assert result.status == "failed"
+    assert result.details["failing_kwargs"] == {"n_hidden": 1, "n_neurons": 41}
+    assert result.message.startswith("build_mlp_with_bug(n_hidden=1, n_neurons=41) fails gradient_flow:")
+    assert "frozen" in result.message
+
+
+def test_a_space_without_arguments_is_a_spec_error():
+    import pytest
+
+    spec = mc.ModelSpec(id="m", builder=build_mlp, extra={"hypothesis": {"max_examples": 3}})
+    with pytest.raises(mc.SpecError, match="names no builder argument"):
+        mc.run_spec(spec, checks=["output_shape"])
