@@ -299,6 +299,8 @@ class ModelcheckCollection:
             entries = self._entries_by_module().get(file_path.resolve())
             return ReferenceFile.from_parent(parent, path=file_path, entries=entries) if entries else None
         python_files = parent.config.getini("python_files")
+        if parent.session.isinitpath(file_path):
+            return None  # named on the command line: pytest's python plugin collects it already
         if fnmatch.fnmatch(file_path.name, BUILDER_MODULES) and not any(
                 fnmatch.fnmatch(file_path.name, pattern) for pattern in python_files):
             return pytest.Module.from_parent(parent, path=file_path)
