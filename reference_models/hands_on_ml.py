@@ -390,7 +390,7 @@ def entries() -> list[Entry]:
         },
         skipped={"overfit_batch": "Memorising at learning rate 3e-3 takes long; housing_mlp covers the same network."},
         options={"loss_decrease": {"steps": 50}},
-        extra={"hypothesis": {k: list(v) for k, v in HYPERPARAMETER_SPACE.items()}},
+        extra={"hyperparameter_space": {k: list(v) for k, v in HYPERPARAMETER_SPACE.items()}},
     )
     two_inputs_printed = as_printed(
         two_inputs,
