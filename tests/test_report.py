@@ -187,7 +187,7 @@ def test_index_tells_when_and_how_it_ran(report):
 def test_index_counts_every_verdict(report):
     page = parse(report)
     counts = {n.attrs["data-count"]: int(n.find("b").text()) for n in page.find_all(cls="count")}
-    assert counts == {"passed": 3, "failed": 3, "error": 1, "skipped": 1}
+    assert counts == {"passed": 3, "failed": 2, "error": 1, "skipped": 1, "known_fault": 1}  # deep: known fault
 
 
 def test_index_has_a_coloured_verdict_cell_per_model_and_check_linking_to_its_detail(report):
@@ -509,3 +509,18 @@ def test_charts_of_empty_or_non_finite_data():
     flat = loss_chart([0.5, 0.5, 0.5])
     assert flat["path"].count("L") == 2 and not flat["log"]
     assert grad_norm_chart({"a": 0.0})["bars"][0]["value"] == "0 (no gradient)"
+
+
+def test_failures_of_known_fault_models_are_counted_apart_on_the_index(tmp_path):
+    from modelcheck.report import Run, render_report
+    from modelcheck.result import CheckResult
+
+    run = Run(models=[
+        {"id": "good", "results": [CheckResult.ok("param_count", "fine").to_dict()]},
+        {"id": "printed", "known_fault": "the document prints 105", "results": [
+            CheckResult.fail("param_count", "105 vs 1,056").to_dict(), CheckResult.ok("output_shape", "ok").to_dict()]},
+    ])
+    assert run.counts() == {"passed": 2, "failed": 0, "error": 0, "skipped": 0, "known_fault": 1}
+    html = (render_report(run, tmp_path)).read_text()
+    assert 'data-count="known_fault"><b>1</b>known fault' in html
+    assert 'data-count="failed"><b>0</b>' in html

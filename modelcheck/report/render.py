@@ -19,12 +19,12 @@ import jinja2
 from ..registry import CHECK_NAMES, CHECKS
 from ..result import ERROR, FAILED, PASSED, SKIPPED, STATUSES
 from .charts import charts_for
-from .data import ModelEntry, Run
+from .data import KNOWN_FAULT, ModelEntry, Run
 
 __all__ = ["render_report", "render_student_feedback", "model_page_name"]
 
 PAGE_KINDS = ("detail", "feedback")
-VERDICT_WORDS = {PASSED: "passed", FAILED: "failed", ERROR: "error", SKIPPED: "skipped"}
+VERDICT_WORDS = {PASSED: "passed", FAILED: "failed", ERROR: "error", SKIPPED: "skipped", KNOWN_FAULT: "known fault"}
 
 
 @functools.lru_cache(maxsize=1)
@@ -190,6 +190,7 @@ def render_report(run: Run | Mapping[str, Any], out_dir: str | Path, *, pages: s
         cells=cells,
         descriptions={check: _describe(check) for check in checks},
         counts=run.counts(),
+        run_statuses=(*STATUSES, KNOWN_FAULT),
         show_score=any(view["e"].score is not None for view in models),
         pages=pages,
     )
