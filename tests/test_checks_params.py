@@ -64,3 +64,17 @@ def test_shared_weights_counted_once():
     a, b = keras.Input((4,)), keras.Input((4,))
     model = keras.Model([a, b], layers.add([shared(a), shared(b)]))
     assert mc.check_param_count(model, total=20).passed
+
+
+def test_direct_call_with_a_builder_judges_the_budget_before_building():
+    built = []
+
+    def huge():
+        built.append(1)
+        return keras.Sequential([keras.Input((50,), dtype="int32"), layers.Embedding(2_000_000, 256)])
+
+    result = mc.check_param_count(huge, max_params=1_000_000)
+    assert not result.passed
+    assert "512,000,000 parameters, over the budget of 1,000,000" in result.message and "not built" in result.message
+    ok = mc.check_param_count(lambda: keras.Sequential([keras.Input((4,)), layers.Dense(2)]), max_params=100, total=10)
+    assert ok.passed, ok.message

@@ -44,21 +44,13 @@ def _frozen_note(model: keras.Model) -> str:
     return f" (frozen layers: {', '.join(frozen)})" if frozen else ""
 
 
-@check(NAME)
-def check_param_count(
-    model: keras.Model,
-    *,
-    total: int | None = None,
-    trainable: int | None = None,
-    non_trainable: int | None = None,
-    per_layer: dict[str, int] | list[int] | None = None,
-    max_params: int | None = None,
-    seed: int = 0,
-) -> CheckResult:
+def check_param_count(model: Any, *, max_params: int | None = None, **kwargs: Any) -> CheckResult:
     """Check parameter counts against expectations.
 
     Args:
-        model: a ``keras.Model`` or a builder returning one.
+        model: a ``keras.Model`` or a builder returning one. For a builder with `max_params`,
+            the budget is judged inside ``keras.StatelessScope`` before any weight is
+            allocated, and a model over it is never built.
         total / trainable / non_trainable: expected counts (``None``: not checked).
         per_layer: expected count per layer, by layer name or in layer order (input layers
             excluded). A mismatch names the first layer that differs with its arithmetic,
@@ -70,6 +62,47 @@ def check_param_count(
 
         check_param_count(model, total=266_610, per_layer={"dense": 235_500})
     """
+    if max_params is not None and callable(model) and not isinstance(model, keras.Model):
+        over = _over_budget_unallocated(model, max_params)
+        if over is not None:
+            return over
+    return _check_param_count(model, max_params=max_params, **kwargs)
+
+
+def _over_budget_unallocated(builder: Any, max_params: int) -> CheckResult | None:
+    from ..errors import UserCodeError
+    from ..modelinfo import count_params_unallocated
+
+    try:
+        counted = count_params_unallocated(builder)
+    except UserCodeError:
+        return None  # the full check reports the builder's error with its hint
+    finally:
+        keras.backend.clear_session(free_memory=False)
+    if counted["total"] <= max_params:
+        return None
+    biggest = sorted(counted["layers"].items(), key=lambda item: -item[1])[:3]
+    return CheckResult.fail(
+        NAME,
+        f"the model has {format_count(counted['total'])} parameters, over the budget of {format_count(max_params)} "
+        f"(counted before allocating any weight; the model was not built); largest layers: "
+        + ", ".join(f"{name} {format_count(count)}" for name, count in biggest),
+        expected={"max_params": max_params}, received={"total": counted["total"]}, details={"layers": counted["layers"]},
+    )
+
+
+@check(NAME)
+def _check_param_count(
+    model: keras.Model,
+    *,
+    total: int | None = None,
+    trainable: int | None = None,
+    non_trainable: int | None = None,
+    per_layer: dict[str, int] | list[int] | None = None,
+    max_params: int | None = None,
+    seed: int = 0,
+) -> CheckResult:
+    """The check itself, on a built model (see `check_param_count`)."""
     got = counts(model)
     layers = layers_of(model)
     details: dict[str, Any] = {
