@@ -1,12 +1,10 @@
 """Architecture snapshots in ``pytest --modelcheck``: one ``architecture`` item per model.
 
-Every declared model (reference models, spec files, ``@modelcheck.expect`` builders) whose
-folder keeps snapshots (a ``__modelcheck_snapshots__`` folder beside the file that declares
-it) gets ``<file>::<model>::architecture``, which compares the node's shared build with
-``__modelcheck_snapshots__/<model>.json``. With ``--modelcheck-snapshot-update`` every model
-gets the item, and new and changed snapshots are written. A project starts using snapshots by
-running the update once; until then the summary says how (so a project that never asked for
-snapshots does not fail on every model).
+Every declared model (reference models, spec files, ``@modelcheck.expect`` builders) gets
+``<file>::<model>::architecture``, which compares the node's shared build with
+``__modelcheck_snapshots__/<model>.json`` beside the file that declares it. A missing snapshot
+fails with the hint to create it; ``--modelcheck-snapshot-update`` writes new and changed
+snapshots.
 
 Snapshots that belong to no declared model are reported at the end of the run (deleted with
 the update flag), on the xdist controller only, from the models every worker collected, and
@@ -65,7 +63,7 @@ class ModelcheckSnapshots:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.declared: set[tuple[str, str, bool]] = set()  # (folder, model id, has an item)
+        self.declared: set[tuple[str, str]] = set()  # (snapshot folder, model id)
         self.orphans: list[Path] = []
         self.deleted: list[Path] = []
 
@@ -73,18 +71,15 @@ class ModelcheckSnapshots:
         return self.settings.checks is None or ARCHITECTURE in self.settings.checks
 
     def pytest_modelcheck_model_items(self, node: ModelNode) -> list[pytest.Item]:
-        from .snapshot import SNAPSHOT_DIR
-
         folder = snapshot_folder(node)
-        kept = self.settings.snapshot_update or (folder / SNAPSHOT_DIR).is_dir()
-        self.declared.add((str(folder), node.spec.id, kept))
-        if not (kept and self.wanted()):
+        self.declared.add((str(folder), node.spec.id))
+        if not self.wanted():
             return []
         return [ArchitectureItem.from_parent(node, name=ARCHITECTURE, check=ARCHITECTURE)]
 
     def add_declared(self, rows: list[list[Any]]) -> None:
-        """Merge the models a worker collected (``[folder, id, has an item]`` rows)."""
-        self.declared.update((str(folder), str(model), bool(kept)) for folder, model, kept in rows)
+        """Merge the models a worker collected (``[folder, id]`` rows)."""
+        self.declared.update((str(folder), str(model)) for folder, model in rows)
 
     @pytest.hookimpl(tryfirst=True)  # before the plugin's own sessionfinish runs the results hook
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -102,7 +97,7 @@ class ModelcheckSnapshots:
 
         whole = _whole_folders(config)
         by_folder: dict[Path, set[str]] = {}
-        for folder, model, _ in self.declared:
+        for folder, model in self.declared:
             by_folder.setdefault(Path(folder), set()).add(model)
         for folder, models in sorted(by_folder.items()):
             if any(folder == top or top in folder.parents for top in whole):
@@ -122,7 +117,7 @@ class ModelcheckSnapshots:
 
     def summary_lines(self, config: pytest.Config) -> list[str]:
         """What the run wrote, updated, found orphaned or deleted, and the next step."""
-        from .snapshot import SNAPSHOT_DIR, UPDATE_OPTION
+        from .snapshot import UPDATE_OPTION
 
         here = config.invocation_params.dir
         written, updated = [], []
@@ -147,11 +142,6 @@ class ModelcheckSnapshots:
             lines.append(f"{_count(len(self.orphans), 'snapshot')} belong to no declared model; "
                          f"re-run pytest with {UPDATE_OPTION} to delete them:")
             lines += [f"  orphaned: {display_path(path, here)}" for path in self.orphans]
-        without = sorted({model for _, model, kept in self.declared if not kept})
-        if without and self.wanted():
-            lines.append(f"{_count(len(without), 'model')} without architecture snapshots (no {SNAPSHOT_DIR} "
-                         f"folder beside them): {', '.join(without[:5])}{', ...' if len(without) > 5 else ''}; "
-                         f"re-run pytest with {UPDATE_OPTION} to create them")
         return lines
 
 

@@ -38,7 +38,9 @@ def test_extra_items_join_the_model_and_share_its_build(pytester: pytest.Pyteste
     pytester.makefile(".toml", modelcheck='[[model]]\nbuilder = "models:build_classifier"\nid = "clf"\n'
                                           'total_params = 195\nchecks = ["param_count"]\n')
     result = pytester.runpytest_subprocess("--modelcheck", "-v", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["modelcheck.toml::clf::param_count PASSED*",
-                                 "modelcheck.toml::clf::params_seen PASSED*"])
+    # the plugin's own architecture item joins too (failing: no snapshot yet) and shares the build
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines_random(["modelcheck.toml::clf::param_count PASSED*",
+                                        "modelcheck.toml::clf::params_seen PASSED*",
+                                        "modelcheck.toml::clf::architecture FAILED*"])
     assert (pytester.path / "builds.log").read_text().splitlines() == ["build"]

@@ -72,16 +72,17 @@ def test_ini_options_work_without_command_line_flags(project: pytest.Pytester) -
 
 
 def test_step_budget_reaches_the_training_check(project: pytest.Pytester) -> None:
+    # -k deselects the other checks: output_shape, param_count and the architecture item
     passing = project.runpytest_subprocess("--modelcheck", "-k", "overfit_batch", "-p", "no:cacheprovider")
-    passing.assert_outcomes(passed=1, deselected=2)
+    passing.assert_outcomes(passed=1, deselected=3)
     starved = project.runpytest_subprocess("--modelcheck", "-k", "overfit_batch", "--modelcheck-steps=1",
                                            "-p", "no:cacheprovider")
-    starved.assert_outcomes(failed=1, deselected=2)
+    starved.assert_outcomes(failed=1, deselected=3)
     starved.stdout.fnmatch_lines(["could not memorise a batch of 8 samples: *within the budget of 1 steps*"])
 
 
 def test_timeout_reaches_the_training_check(project: pytest.Pytester) -> None:
     result = project.runpytest_subprocess("--modelcheck", "-k", "overfit_batch",
                                           "--modelcheck-timeout=overfit_batch=0.000001", "-p", "no:cacheprovider")
-    result.assert_outcomes(failed=1, deselected=2)
+    result.assert_outcomes(failed=1, deselected=3)
     result.stdout.fnmatch_lines(["could not memorise *stopped by the 1e-06 s timeout after * steps*"])

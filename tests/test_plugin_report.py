@@ -73,17 +73,20 @@ def test_the_report_is_written_once_with_every_verdict_and_its_path_printed(
     pytester.makefile(".toml", modelcheck=SPEC)
     result = pytester.runpytest_subprocess("--modelcheck", "--modelcheck-report", "reports/latest",
                                            "-p", "xdist", "-p", "no:cacheprovider", *xdist)
-    result.assert_outcomes(passed=3, failed=2)
+    result.assert_outcomes(passed=3, failed=5)  # + every model's architecture item: no snapshots kept
     result.stdout.fnmatch_lines(["modelcheck report: reports/latest/index.html"])
     assert result.stdout.str().count("modelcheck report:") == 1
 
     out = pytester.path / "reports" / "latest"
     index = (out / "index.html").read_text()
     assert verdicts(index) == {
+        ("broken", "architecture"): "error",
         ("broken", "output_shape"): "error",
+        ("good", "architecture"): "failed",
         ("good", "output_shape"): "passed",
         ("good", "param_count"): "passed",
         ("test_fixture.py::test_with_the_fixture", "output_shape"): "passed",
+        ("wrong", "architecture"): "failed",
         ("wrong", "param_count"): "failed",
     }
     run = json.loads((out / "report.json").read_text())
@@ -103,6 +106,6 @@ def test_no_report_without_the_option(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(models=MODELS)
     pytester.makefile(".toml", modelcheck=SPEC)
     result = pytester.runpytest_subprocess("--modelcheck", "-p", "no:cacheprovider", "-k", "good")
-    result.assert_outcomes(passed=2, deselected=2)
+    result.assert_outcomes(passed=2, failed=1, deselected=4)  # good::architecture fails: no snapshot
     assert "modelcheck report:" not in result.stdout.str()
     assert not list(pytester.path.rglob("index.html"))

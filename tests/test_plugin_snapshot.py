@@ -63,17 +63,27 @@ def snapshot_files(folder) -> dict[str, bytes]:
 def test_a_project_without_snapshots_is_told_how_to_start_and_update_writes_them(
         pytester: pytest.Pytester) -> None:
     write_models(pytester.path, ORIGINAL)
-    fresh = run(pytester)
-    assert fresh.ret == pytest.ExitCode.NO_TESTS_COLLECTED  # no snapshot folder: no architecture items yet
-    fresh.stdout.fnmatch_lines(["6 models without architecture snapshots (no __modelcheck_snapshots__ folder "
-                                "beside them): *; re-run pytest with --modelcheck-snapshot-update to create them"])
+    fresh = run(pytester, "-v")
+    fresh.assert_outcomes(failed=6)  # every declared model has its item; none has a snapshot yet
+    fresh.stdout.fnmatch_lines_random([f"modelcheck.toml::{model}::architecture FAILED*" for model in MODELS])
+    fresh.stdout.fnmatch_lines([
+        "no architecture snapshot for 'activation': *activation.json does not exist",
+        "Hint: Re-run pytest with --modelcheck-snapshot-update to create it",
+    ])
+    assert fresh.stdout.str().count("Hint: Re-run pytest with --modelcheck-snapshot-update to create it") == 6
+    assert not (pytester.path / "__modelcheck_snapshots__").exists()  # a plain run writes nothing
 
     written = run(pytester, "--modelcheck-snapshot-update")
     written.assert_outcomes(passed=6)
     written.stdout.fnmatch_lines(["*- modelcheck snapshots -*", "6 snapshots written, 0 updated",
                                   "  written: __modelcheck_snapshots__/activation.json"])
+    assert list(snapshot_files(pytester.path)) == [f"{model}.json" for model in sorted(MODELS)]
     stored = json.loads((pytester.path / "__modelcheck_snapshots__" / "units.json").read_text())
     assert stored["model"] == "units" and stored["architecture"]["totals"]["total"] == 266_610
+
+    plain = run(pytester)
+    plain.assert_outcomes(passed=6)
+    assert "modelcheck snapshots" not in plain.stdout.str()  # nothing written, updated or orphaned
 
     (pytester.path / "__modelcheck_snapshots__" / "units.json").unlink()
     missing = run(pytester, "-v")
