@@ -261,7 +261,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         per_check = counts.setdefault(result["check"], {})
         per_check[status] = per_check.get(status, 0) + 1
     width = max(len(name) for name in counts)
-    for check, per_status in counts.items():
+    order = {name: i for i, name in enumerate(CHECK_NAMES)}  # xdist workers report in any order
+    for check, per_status in sorted(counts.items(), key=lambda item: (order.get(item[0], len(order)), item[0])):
         text = ", ".join(f"{n} {status}" for status, n in per_status.items())
         terminalreporter.write_line(f"{check:<{width}}  {text}")
 
