@@ -191,7 +191,12 @@ def test_reference_builds_with_the_figures_of_its_spec(entry: Any) -> None:
     assert disagreements(model, entry.spec) == []
 
 
-@pytest.mark.parametrize("entry", [e for e in FAULTY if e.build_failure is None], ids=lambda e: e.id)
+# errata in the figures (shapes, counts); an erratum in the configuration (the compiled loss)
+# is caught by its check in tests/test_reference_models.py
+FIGURE_ERRATA = [e for e in FAULTY if e.build_failure is None and {"output_shape", "param_count"} & set(e.spec.checks)]
+
+
+@pytest.mark.parametrize("entry", FIGURE_ERRATA, ids=lambda e: e.id)
 def test_buildable_as_printed_entry_disagrees_as_documented(entry: Any) -> None:
     differences = disagreements(entry.build(), entry.spec)
     assert differences, f"{entry.id} agrees with its spec, so its checks cannot catch {entry.known_fault!r}"

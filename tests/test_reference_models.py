@@ -29,7 +29,10 @@ def _report(results: list[Any]) -> str:
 def test_reference_model_passes_its_checks(entry: Any) -> None:
     results = run_spec(entry.spec, seed=SEED)
     assert [r.check for r in results] == list(entry.spec.checks)
-    not_passed = [r for r in results if r.status != PASSED]
+    # loss_matches_output judges a compiled loss: it skips (does not apply) where the document
+    # never compiles the model; every other declared check must pass
+    not_passed = [r for r in results if r.status != PASSED
+                  and not (r.check == "loss_matches_output" and r.status == "skipped")]
     assert not not_passed, f"{entry.id} ({entry.source}):\n{_report(not_passed)}"
 
 
