@@ -110,19 +110,24 @@ def _make_loop(model: keras.Model, objective: Objective, optimizer: keras.optimi
     variables = model.trainable_variables
     optimizer.build(variables)
 
-    @tf.function(reduce_retracing=True)
+    def step(i: tf.Tensor, losses: tf.TensorArray, x: Any, y: Any) -> tuple[tf.Tensor, tf.TensorArray]:
+        with tf.GradientTape() as tape:
+            predictions = keras.tree.flatten(model(x, training=True))
+            loss = objective.total(y, predictions)
+            if model.losses:
+                loss = loss + tf.add_n([tf.cast(l, tf.float32) for l in model.losses])
+        grads = tape.gradient(loss, variables)
+        grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
+        optimizer.apply(grads, variables)
+        return i + 1, losses.write(i, loss)
+
+    # An explicit while_loop with autograph off: converting a Python loop (and the Keras code it
+    # calls) with AutoGraph costs more than the 500 steps of the toy model themselves.
+    @tf.function(reduce_retracing=True, autograph=False)
     def loop(x: Any, y: Any, steps: tf.Tensor) -> tf.Tensor:
         losses = tf.TensorArray(tf.float32, size=steps)
-        for i in tf.range(steps):
-            with tf.GradientTape() as tape:
-                predictions = keras.tree.flatten(model(x, training=True))
-                loss = objective.total(y, predictions)
-                if model.losses:
-                    loss = loss + tf.add_n([tf.cast(l, tf.float32) for l in model.losses])
-            grads = tape.gradient(loss, variables)
-            grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
-            optimizer.apply(grads, variables)
-            losses = losses.write(i, loss)
+        _, losses = tf.while_loop(lambda i, _: i < steps, lambda i, acc: step(i, acc, x, y),
+                                  (tf.constant(0), losses))
         return losses.stack()
 
     return loop
