@@ -77,19 +77,7 @@ def _clean_up(pgid: int, uid: int | None) -> None:
         if uid is not None and os.geteuid() == 0:
             _kill_as(uid)
         left = _children()
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        while True:
-            try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                break
-        if not left:
+        if not _kill_and_reap(left) or not left:
             return
         time.sleep(0.01)
 
@@ -145,22 +133,28 @@ def _nanny(job: dict, fds: dict[str, int]) -> None:
     os.write(status, (json.dumps(report) + "\n").encode())
 
 
-def _reap(nannies: set[int]) -> None:
-    """Reap finished nannies; kill orphans a killed nanny left (they are reparented here)."""
-    for pid in _children():
-        if pid not in nannies:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+def _kill_and_reap(victims: list[int], reaped: set[int] | None = None) -> bool:
+    """SIGKILL `victims`, then reap every child that has ended (removing it from `reaped`).
+    False when no child is left at all."""
+    for pid in victims:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return False
         if pid == 0:
-            return
-        nannies.discard(pid)
+            return True
+        if reaped is not None:
+            reaped.discard(pid)
+
+
+def _reap(nannies: set[int]) -> None:
+    """Reap finished nannies; kill orphans a killed nanny left (they are reparented here)."""
+    _kill_and_reap([pid for pid in _children() if pid not in nannies], nannies)
 
 
 def serve(sock: socket.socket) -> None:
