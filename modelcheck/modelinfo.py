@@ -265,11 +265,6 @@ def describe_nonfinite(values: np.ndarray) -> str:
     return f"{' and '.join(parts)} among {values.size} values"
 
 
-def as_list(value: Any) -> list[Any]:
-    """Wrap a single value in a list; lists and tuples become lists."""
-    return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
 def shape_str(shape: Sequence[Any]) -> str:
     """``(None, 10)`` written as Keras prints it."""
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"

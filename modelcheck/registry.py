@@ -74,13 +74,6 @@ CHECKS: dict[str, CheckInfo] = {info.name: info for info in _ALL}
 CHECK_NAMES: tuple[str, ...] = tuple(CHECKS)
 
 
-def register(info: CheckInfo) -> None:
-    """Add a check to the catalogue (used by modules that define further checks)."""
-    global CHECK_NAMES
-    CHECKS[info.name] = info
-    CHECK_NAMES = tuple(CHECKS)
-
-
 def get_check(name: str) -> CheckInfo:
     """The `CheckInfo` called `name`; a clear KeyError listing the known names otherwise."""
     try:

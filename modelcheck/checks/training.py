@@ -14,7 +14,7 @@ import numpy as np
 
 from ..engine import TrainingRun, fresh_optimizer, preserved_weights, train
 from ..modelinfo import input_infos, layers_of, pack_inputs
-from ..objective import Objective, objective_for
+from ..objective import objective_for
 from ..result import CheckResult
 from .common import check, fmt, forward, nonfinite_failure, prepare_batch
 
@@ -150,7 +150,7 @@ def check_learns_linear(
     if len(predictions) != 1 or int(np.prod(predictions[0].shape[1:])) != 1:
         return CheckResult.fail(name, f"learns_linear needs one output number per sample; received shape "
                                 f"{list(predictions[0].shape)}", expected="(None, 1)", received=list(predictions[0].shape))
-    objective = Objective(objective_for(model, predictions, output="regression", use_compiled=False).losses)
+    objective = objective_for(model, predictions, output="regression", use_compiled=False)
     y_target = [y_train.reshape(predictions[0].shape)]
     with preserved_weights(model):
         optimizer = keras.optimizers.SGD(learning_rate=learning_rate)
