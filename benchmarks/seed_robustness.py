@@ -5,7 +5,7 @@ target is every seed) and on the broken models of the core tests (the target is 
     python benchmarks/seed_robustness.py --seeds 5 --models fashion_mlp toy_linear
 
 Each seed rebuilds the model from its builder, so the initial weights, the synthetic batch and
-the training order all change. The margin is `modelcheck.robustness.margin`: how far a seed
+the training order all change. The margin is `modelcheck.session.robustness.margin`: how far a seed
 was from the check's threshold (positive: passed with room; negative: missed).
 """
 
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # reference_models
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
-from modelcheck.robustness import over_seeds  # noqa: E402
+from modelcheck.session.robustness import over_seeds  # noqa: E402
 
 TRAINING_CHECKS = ("overfit_batch", "loss_decrease", "learns_linear")
 

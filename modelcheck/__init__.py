@@ -13,9 +13,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .errors import ModelcheckError, SpecError, UserCodeError
-from .result import CheckFailed, CheckResult
-from .spec import ModelSpec
+from .core.errors import ModelcheckError, SpecError, UserCodeError
+from .core.result import CheckFailed, CheckResult
+from .core.spec import ModelSpec
 
 __version__ = "0.1.0"
 
@@ -34,15 +34,15 @@ _LAZY = {
     "check_finite": "modelcheck.checks.finite",
     "check_save_load": "modelcheck.checks.saving",
     "check_loss_matches_output": "modelcheck.checks.loss_config",
-    "over_seeds": "modelcheck.robustness",
+    "over_seeds": "modelcheck.session.robustness",
     "check_architecture": "modelcheck.snapshot",
-    "run_checks": "modelcheck.runner",
-    "run_spec": "modelcheck.runner",
-    "CHECKS": "modelcheck.registry",
-    "build_model": "modelcheck.modelinfo",
-    "count_params_unallocated": "modelcheck.modelinfo",
-    "expect": "modelcheck.declare",
-    "spec_from_mapping": "modelcheck.spec",
+    "run_checks": "modelcheck.session.runner",
+    "run_spec": "modelcheck.session.runner",
+    "CHECKS": "modelcheck.core.registry",
+    "build_model": "modelcheck.model.build",
+    "count_params_unallocated": "modelcheck.model.build",
+    "expect": "modelcheck.plugin.sources.declare",
+    "spec_from_mapping": "modelcheck.core.spec",
 }
 
 __all__ = [

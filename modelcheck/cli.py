@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
-    from .errors import SpecError
+    from .core.errors import SpecError
 
     if args.workers is not None and args.workers < 1:
         print("modelcheck: error: --workers must be at least 1", file=sys.stderr)

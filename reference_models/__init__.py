@@ -4,7 +4,7 @@
     for entry in catalog():
         entry.id, entry.source, entry.module   # "fashion_mlp", "003_....txt, section '...'", "reference_models/hands_on_ml.py"
         model = entry.build()                   # a fresh keras.Model
-        entry.spec                              # a modelcheck.spec.ModelSpec: shapes, counts, checks, reasons, options
+        entry.spec                              # a modelcheck.core.spec.ModelSpec: shapes, counts, checks, reasons, options
         entry.known_fault                       # None, or the erratum of a variant kept as printed
         entry.printed_source                    # the document's code, for variants Keras 3 cannot build
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from modelcheck.spec import ModelSpec
+from modelcheck.core.spec import ModelSpec
 
 from .reasons import RECIPE
 
@@ -38,7 +38,7 @@ class Entry:
             (or ``__<what is wrong>`` for a partly corrected variant).
         source: the document's file name and section.
         module: the Python file that defines the builder, relative to the repository root.
-        spec: the expectations (`modelcheck.spec.ModelSpec`) whose ``builder`` builds the model.
+        spec: the expectations (`modelcheck.core.spec.ModelSpec`) whose ``builder`` builds the model.
         known_fault: for a variant kept as the document printed it, the erratum in one sentence.
         printed_source: the document's code as text, for variants that Keras 3 cannot build.
         reference_id: for a faulty variant, the id of the corrected reference entry.

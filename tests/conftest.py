@@ -10,7 +10,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import pytest
 from hypothesis import settings
 
-from modelcheck.hypothesis_profiles import CI_PROFILE, register_profiles
+from modelcheck.strategies.profiles import CI_PROFILE, register_profiles
 
 pytest_plugins = ["pytester"]
 

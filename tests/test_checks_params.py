@@ -2,7 +2,7 @@ import keras
 from keras import layers
 
 import modelcheck as mc
-from modelcheck.modelinfo import count_params_unallocated
+from modelcheck.model.build import count_params_unallocated
 from tests import models
 
 

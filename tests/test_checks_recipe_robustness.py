@@ -12,12 +12,12 @@ from modelcheck.checks.init_loss import check_loss_at_init
 from modelcheck.checks.loss_config import check_loss_matches_output
 from modelcheck.checks.saving import check_save_load
 from modelcheck.checks.trainable import check_trainable_changes
-from modelcheck.errors import SpecError
-from modelcheck.result import CheckResult
-from modelcheck.robustness import margin, over_seeds
-from modelcheck.registry import CheckInfo
-from modelcheck.runner import ModelSession, run_spec
-from modelcheck.spec import ModelSpec
+from modelcheck.core.errors import SpecError
+from modelcheck.core.result import CheckResult
+from modelcheck.session.robustness import margin, over_seeds
+from modelcheck.core.registry import CheckInfo
+from modelcheck.session.runner import ModelSession, run_spec
+from modelcheck.core.spec import ModelSpec
 
 
 def small() -> keras.Model:
@@ -144,7 +144,7 @@ PROPOSED = [
 
 
 def test_proposed_catalogue_entries_run_through_run_spec(monkeypatch):
-    from modelcheck import registry
+    from modelcheck.core import registry
 
     for info in PROPOSED:
         monkeypatch.setitem(registry.CHECKS, info.name, info)

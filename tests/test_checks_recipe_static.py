@@ -11,7 +11,7 @@ from keras import layers, ops
 from modelcheck.checks.independence import check_batch_independence, check_input_dependence
 from modelcheck.checks.init_loss import check_loss_at_init
 from modelcheck.checks.loss_config import check_loss_matches_output
-from modelcheck.errors import SpecError
+from modelcheck.core.errors import SpecError
 
 
 def mlp(units: int = 4, activation: str | None = "softmax", **last: object) -> keras.Model:

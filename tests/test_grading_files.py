@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from modelcheck.errors import SpecError
+from modelcheck.core.errors import SpecError
 from modelcheck.grading import discover_submissions, load_assignment, parse_assignment
 from modelcheck.grading.grade import StudentGrade
 from modelcheck.grading.outputs import class_statistics, gradescope_results, write_outputs
 from modelcheck.grading.sandbox import Limits, RunOutcome
 from modelcheck.grading.submissions import Submission, notebook_source, prepare_workdir
-from modelcheck.result import CheckResult
+from modelcheck.core.result import CheckResult
 
 SUBMISSIONS = Path(__file__).parent / "submissions"
 

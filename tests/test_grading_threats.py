@@ -14,7 +14,7 @@ from modelcheck.grading import Grader, discover_submissions, load_assignment
 from modelcheck.grading.confine import landlock_abi
 from modelcheck.grading.grade import StudentGrade
 from modelcheck.grading.worker import WarmPool
-from modelcheck.result import ERROR
+from modelcheck.core.result import ERROR
 
 SUBMISSIONS = Path(__file__).parent / "submissions"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import modelcheck
-from modelcheck.declare import spec_of
-from modelcheck.errors import SpecError
+from modelcheck.plugin.sources.declare import spec_of
+from modelcheck.core.errors import SpecError
 
 
 def test_expect_attaches_a_per_sample_spec_and_keeps_the_function() -> None:

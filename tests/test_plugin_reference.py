@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from modelcheck.registry import applicable_checks
+from modelcheck.core.registry import applicable_checks
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -69,7 +69,7 @@ def test_every_result_reaches_the_results_hook(pytester: pytest.Pytester, xdist:
     result.stdout.fnmatch_lines([
         "*def test_fixture_fails(modelcheck):",
         ">       modelcheck.check(build_classifier(), \"param_count\", total=200)",
-        "E       modelcheck.result.CheckFailed: Expected 200 parameters in total but received 195*",
+        "E       modelcheck.core.result.CheckFailed: Expected 200 parameters in total but received 195*",
     ])
     records = json.loads((pytester.path / "results.json").read_text())
     seen = sorted((r["nodeid"], r["result"]["check"], r["result"]["status"]) for r in records)

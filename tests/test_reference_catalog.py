@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import reference_models
-from modelcheck.registry import CHECK_NAMES
+from modelcheck.core.registry import CHECK_NAMES
 from reference_models import catalog
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,7 +1,7 @@
 """Every reference model passes every check that applies to it, and every model kept as a
 document printed it is caught by its checks with a message that names the fault.
 
-Runs the real checks (training included) through `modelcheck.runner.run_spec`, seeded.
+Runs the real checks (training included) through `modelcheck.session.runner.run_spec`, seeded.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from modelcheck.result import ERROR, FAILED, PASSED
-from modelcheck.runner import run_spec
+from modelcheck.core.result import ERROR, FAILED, PASSED
+from modelcheck.session.runner import run_spec
 from reference_models import catalog, get
 
 ENTRIES = catalog()

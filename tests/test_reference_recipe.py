@@ -2,7 +2,7 @@
 
 import pytest
 
-from modelcheck.runner import run_spec
+from modelcheck.session.runner import run_spec
 from reference_models import catalog
 
 RECIPE = ("finite", "loss_matches_output", "batch_independence", "input_dependence")

@@ -22,8 +22,8 @@ from modelcheck.report import (
     render_student_feedback,
 )
 from modelcheck.report.charts import grad_norm_chart, line_fit_chart, loss_chart
-from modelcheck.result import CheckResult
-from modelcheck.spec import ModelSpec
+from modelcheck.core.result import CheckResult
+from modelcheck.core.spec import ModelSpec
 
 EVIL = "<script>alert(1)</script>"
 EVIL_LAYER = "<script>alert(1)"  # Keras refuses "/" in layer names
@@ -513,7 +513,7 @@ def test_charts_of_empty_or_non_finite_data():
 
 def test_failures_of_known_fault_models_are_counted_apart_on_the_index(tmp_path):
     from modelcheck.report import Run, render_report
-    from modelcheck.result import CheckResult
+    from modelcheck.core.result import CheckResult
 
     run = Run(models=[
         {"id": "good", "results": [CheckResult.ok("param_count", "fine").to_dict()]},

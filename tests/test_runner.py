@@ -2,7 +2,7 @@ import keras
 from keras import layers
 
 import modelcheck as mc
-from modelcheck.runner import ModelSession
+from modelcheck.session.runner import ModelSession
 
 
 def toy():

@@ -1,9 +1,9 @@
 import pytest
 
-from modelcheck.errors import SpecError
-from modelcheck.registry import CHECK_NAMES, applicable_checks, check_kwargs
-from modelcheck.result import CheckResult
-from modelcheck.spec import ModelSpec, spec_from_mapping
+from modelcheck.core.errors import SpecError
+from modelcheck.core.registry import CHECK_NAMES, applicable_checks, check_kwargs
+from modelcheck.core.result import CheckResult
+from modelcheck.core.spec import ModelSpec, spec_from_mapping
 
 
 def test_unknown_key_names_file_value_and_closest_key():

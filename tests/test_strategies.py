@@ -1,4 +1,4 @@
-"""The public API of modelcheck.strategies and modelcheck.hypothesis_profiles."""
+"""The public API of modelcheck.strategies and modelcheck.strategies.profiles."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import find, given, settings
 from hypothesis.errors import InvalidArgument
 
 from modelcheck import strategies as mst
-from modelcheck.hypothesis_profiles import CI_PROFILE, THOROUGH_PROFILE, register_profiles
+from modelcheck.strategies.profiles import CI_PROFILE, THOROUGH_PROFILE, register_profiles
 
 FIND = settings(database=None, derandomize=True, max_examples=2000)
 
@@ -205,7 +205,7 @@ def test_profiles_are_registered_and_bounded():
 
 CONFTEST = """
 from hypothesis import settings
-from modelcheck.hypothesis_profiles import CI_PROFILE, register_profiles
+from modelcheck.strategies.profiles import CI_PROFILE, register_profiles
 
 register_profiles()
 settings.load_profile(CI_PROFILE)

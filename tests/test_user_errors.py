@@ -5,8 +5,8 @@ import pytest
 from keras import layers
 
 import modelcheck as mc
-from modelcheck.errors import UserCodeError, call_user_code
-from modelcheck.result import CheckResult
+from modelcheck.core.errors import UserCodeError, call_user_code
+from modelcheck.core.result import CheckResult
 
 
 def keras1_dense():

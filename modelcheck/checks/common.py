@@ -10,10 +10,12 @@ from typing import Any, Callable, NamedTuple, TypeVar
 import keras
 import numpy as np
 
-from ..errors import UserCodeError, call_user_code
-from ..modelinfo import build_model, first_nonfinite_weight, flatten_outputs, output_names, synthetic_inputs
-from ..objective import Objective, objective_for
-from ..result import CheckResult
+from ..core.errors import UserCodeError, call_user_code
+from ..model.build import build_model
+from ..model.outputs import first_nonfinite_weight, flatten_outputs, output_names
+from ..model.inputs import synthetic_inputs
+from ..model.objective import Objective, objective_for
+from ..core.result import CheckResult
 
 __all__ = ["check", "forward", "nonfinite_failure", "prepare_batch", "Batch", "fmt"]
 

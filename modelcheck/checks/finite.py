@@ -12,13 +12,14 @@ from typing import Any
 import keras
 import numpy as np
 
-from ..errors import call_user_code
-from ..modelinfo import describe_nonfinite, output_names, synthetic_inputs
-from ..objective import objective_for
-from ..result import CheckResult
+from ..core.errors import call_user_code
+from ..model.outputs import describe_nonfinite, output_names
+from ..model.inputs import synthetic_inputs
+from ..model.objective import objective_for
+from ..core.result import CheckResult
 from .common import check, forward
 from .gradients import gradients
-from .probe import float_arrays, layer_probe, variable_label
+from ..model.probe import float_arrays, layer_probe, variable_label
 
 __all__ = ["check_finite"]
 

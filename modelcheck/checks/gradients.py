@@ -8,9 +8,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..errors import call_user_code
-from ..modelinfo import flatten_outputs, layers_of
-from ..result import CheckResult
+from ..core.errors import call_user_code
+from ..model.outputs import flatten_outputs
+from ..model.graph import layers_of
+from ..core.result import CheckResult
 from .common import check, prepare_batch
 
 __all__ = [

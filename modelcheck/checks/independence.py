@@ -9,11 +9,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..errors import SpecError, call_user_code
-from ..modelinfo import flatten_outputs, input_infos, output_names, pack_inputs, shape_str, synthetic_inputs
-from ..result import CheckResult
+from ..core.errors import SpecError, call_user_code
+from ..model.outputs import flatten_outputs, output_names, shape_str
+from ..model.inputs import input_infos, pack_inputs, synthetic_inputs
+from ..core.result import CheckResult
 from .common import check, fmt, forward, nonfinite_failure
-from .probe import layer_probe, x_list, x_structure
+from ..model.probe import layer_probe, x_list, x_structure
 
 __all__ = ["check_batch_independence", "check_input_dependence"]
 

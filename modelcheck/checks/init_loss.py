@@ -9,9 +9,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from ..errors import SpecError, call_user_code
-from ..objective import OutputLoss
-from ..result import CheckResult
+from ..core.errors import SpecError, call_user_code
+from ..model.objective import OutputLoss
+from ..core.result import CheckResult
 from .common import check, fmt, prepare_batch
 from .loss_config import BINARY_CE, CATEGORICAL_CE, SPARSE_CE, loss_facts
 

@@ -14,9 +14,10 @@ from typing import Any
 import keras
 import numpy as np
 
-from ..modelinfo import activation_of, output_layers, synthetic_inputs
-from ..objective import OutputLoss, objective_for
-from ..result import CheckResult
+from ..model.outputs import activation_of, output_layers
+from ..model.inputs import synthetic_inputs
+from ..model.objective import OutputLoss, objective_for
+from ..core.result import CheckResult
 from .common import check, forward
 
 __all__ = ["check_loss_matches_output", "LossFacts", "loss_facts"]

@@ -8,8 +8,8 @@ from typing import Any
 import keras
 
 from ..analytic import format_count, layer_arithmetic
-from ..modelinfo import layers_of
-from ..result import CheckResult
+from ..model.graph import layers_of
+from ..core.result import CheckResult
 from .common import check
 
 __all__ = ["check_param_count", "counts", "explain_layer"]
@@ -70,8 +70,8 @@ def check_param_count(model: Any, *, max_params: int | None = None, **kwargs: An
 
 
 def _over_budget_unallocated(builder: Any, max_params: int) -> CheckResult | None:
-    from ..errors import UserCodeError
-    from ..modelinfo import count_params_unallocated
+    from ..core.errors import UserCodeError
+    from ..model.build import count_params_unallocated
 
     try:
         counted = count_params_unallocated(builder)

@@ -12,11 +12,11 @@ from typing import Any
 import keras
 import numpy as np
 
-from ..errors import UserCodeError, call_user_code
-from ..modelinfo import synthetic_inputs
-from ..result import CheckResult
+from ..core.errors import UserCodeError, call_user_code
+from ..model.inputs import synthetic_inputs
+from ..core.result import CheckResult
 from .common import check, fmt, forward
-from .probe import layer_probe
+from ..model.probe import layer_probe
 
 __all__ = ["check_save_load", "serialisation_problems"]
 

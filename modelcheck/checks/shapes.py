@@ -7,16 +7,10 @@ from typing import Any
 import keras
 import numpy as np
 
-from ..modelinfo import (
-    activation_of,
-    layers_of,
-    output_kinds,
-    output_layers,
-    output_names,
-    shape_str,
-    synthetic_inputs,
-)
-from ..result import CheckResult
+from ..model.outputs import activation_of, output_kinds, output_layers, output_names, shape_str
+from ..model.graph import layers_of
+from ..model.inputs import synthetic_inputs
+from ..core.result import CheckResult
 from .common import check, fmt, forward, nonfinite_failure
 
 __all__ = ["check_output_shape"]

@@ -8,12 +8,12 @@ from typing import Any
 import keras
 import numpy as np
 
-from ..engine import fresh_optimizer, preserved_weights, train
-from ..modelinfo import layers_of
-from ..result import CheckResult
+from ..model.engine import fresh_optimizer, preserved_weights, train
+from ..model.graph import layers_of
+from ..core.result import CheckResult
 from .common import check, fmt, prepare_batch
 from .gradients import gradient_cause, feeds_only_batchnorm, gradients
-from .probe import variable_label
+from ..model.probe import variable_label
 from .training import run_details, stopped_note
 
 __all__ = ["check_trainable_changes"]

@@ -12,10 +12,11 @@ from typing import Any, Sequence
 import keras
 import numpy as np
 
-from ..engine import TrainingRun, fresh_optimizer, preserved_weights, train
-from ..modelinfo import input_infos, layers_of, pack_inputs
-from ..objective import objective_for
-from ..result import CheckResult
+from ..model.engine import TrainingRun, fresh_optimizer, preserved_weights, train
+from ..model.inputs import input_infos, pack_inputs
+from ..model.graph import layers_of
+from ..model.objective import objective_for
+from ..core.result import CheckResult
 from .common import check, fmt, forward, nonfinite_failure, prepare_batch
 
 __all__ = ["check_overfit_batch", "check_learns_linear", "check_loss_decrease", "run_details", "stopped_note"]

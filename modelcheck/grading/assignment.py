@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..errors import SpecError
-from ..registry import CHECK_NAMES
-from ..spec import ModelSpec
+from ..core.errors import SpecError
+from ..core.registry import CHECK_NAMES
+from ..core.spec import ModelSpec
 from .sandbox import Limits
 
 __all__ = ["Assignment", "load_assignment", "parse_assignment", "VISIBILITIES"]

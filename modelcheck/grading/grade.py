@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from ..result import ERROR, PASSED, CheckResult
+from ..core.result import ERROR, PASSED, CheckResult
 from .assignment import Assignment, load_assignment
 from .confine import Confinement
 from .sandbox import RunOutcome, run_job

@@ -30,10 +30,10 @@ import keras
 import numpy  # noqa: F401  (preloaded for the jobs)
 import tensorflow as tf
 
-from ..errors import UserCodeError, call_user_code
-from ..modelinfo import build_model
+from ..core.errors import UserCodeError, call_user_code
+from ..model.build import build_model
 from ..report import layer_rows
-from ..runner import ModelSession
+from ..session.runner import ModelSession
 from .assignment import parse_assignment
 
 __all__ = ["run_job", "count_saved_params"]

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from typing import Any, Iterable, Mapping
 
-from .. import registry
-from ..result import CheckResult, _jsonable
+from ..core import registry
+from ..core.result import CheckResult, _jsonable
 
 __all__ = ["LayerRow", "ModelEntry", "Run", "collect_versions", "entries_from_records", "merge_entries"]
 
@@ -146,7 +146,7 @@ KNOWN_FAULT = "known_fault"  # a failure of a model kept with its documented fau
 
 
 def _count(results: Iterable[CheckResult]) -> dict[str, int]:
-    from ..result import STATUSES
+    from ..core.result import STATUSES
 
     counts = dict.fromkeys(STATUSES, 0)
     for result in results:

@@ -16,8 +16,8 @@ from typing import Any, Mapping
 
 import jinja2
 
-from ..registry import CHECK_NAMES, CHECKS
-from ..result import ERROR, FAILED, PASSED, SKIPPED, STATUSES
+from ..core.registry import CHECK_NAMES, CHECKS
+from ..core.result import ERROR, FAILED, PASSED, SKIPPED, STATUSES
 from .charts import charts_for
 from .data import KNOWN_FAULT, ModelEntry, Run
 

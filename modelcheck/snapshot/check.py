@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import SpecError
-from ..result import CheckResult
+from ..core.errors import SpecError
+from ..core.result import CheckResult
 from .diff import compare
 from .serialize import architecture
 from .store import read_snapshot, write_snapshot

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import SpecError
+from ..core.errors import SpecError
 from .serialize import FORMAT_VERSION, to_json
 
 __all__ = [

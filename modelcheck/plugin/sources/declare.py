@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
-from .errors import SpecError
-from .registry import CHECK_NAMES
-from .spec import ModelSpec
+from ...core.errors import SpecError
+from ...core.registry import CHECK_NAMES
+from ...core.spec import ModelSpec
 
 __all__ = ["expect", "spec_of", "SPEC_ATTRIBUTE"]
 

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .errors import call_user_code
+from ..core.errors import call_user_code
 from .objective import Objective
 
 __all__ = ["TrainingRun", "preserved_weights", "fresh_optimizer", "train", "StopRule"]

@@ -13,10 +13,10 @@ import inspect
 import statistics
 from typing import Any, Callable, Sequence
 
-from .errors import SpecError
-from .registry import get_check
-from .result import ERROR, PASSED, SKIPPED, CheckResult
-from .spec import ModelSpec
+from ..core.errors import SpecError
+from ..core.registry import get_check
+from ..core.result import ERROR, PASSED, SKIPPED, CheckResult
+from ..core.spec import ModelSpec
 
 __all__ = ["over_seeds", "margin", "MARGIN_MEANING", "ROBUSTNESS_OPTIONS"]
 
@@ -104,7 +104,7 @@ def _runner(name: str, fn: Callable[..., CheckResult], target: Any,
     """A function seed -> result, what the seed varies, and the options the spec adds."""
     import keras
 
-    from .registry import check_kwargs
+    from ..core.registry import check_kwargs
     from .runner import ModelSession
 
     if isinstance(target, keras.Model):

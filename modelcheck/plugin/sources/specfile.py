@@ -18,9 +18,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from .errors import SpecError, UserCodeError
-from .registry import CHECK_NAMES
-from .spec import ModelSpec, import_builder, spec_from_mapping
+from ...core.errors import SpecError, UserCodeError
+from ...core.registry import CHECK_NAMES
+from ...core.spec import ModelSpec, import_builder, spec_from_mapping
 
 __all__ = ["SPEC_FILE_NAME", "is_spec_file", "load_spec_file", "specs_from_document"]
 

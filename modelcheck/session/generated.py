@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .errors import SpecError
-from .result import CheckResult
-from .spec import ModelSpec
+from ..core.errors import SpecError
+from ..core.result import CheckResult
+from ..core.spec import ModelSpec
 
 __all__ = ["GENERATION_OPTIONS", "run_over_generated", "generation_space"]
 
@@ -61,7 +61,7 @@ def run_over_generated(spec: ModelSpec, check: str, run_one: Callable[[ModelSpec
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis.errors import InvalidArgument
 
-    from .strategies import builder_kwargs
+    from ..strategies import builder_kwargs
 
     found = generation_space(spec)
     assert found is not None

@@ -16,11 +16,11 @@ from typing import Any, Sequence
 
 import pytest
 
-from .errors import SpecError
-from .items import RESULTS_KEY, SETTINGS_KEY, Results
-from .registry import CHECKS, CHECK_NAMES
-from .result import ERROR, FAILED, CheckFailed, CheckResult
-from .spec import ModelSpec
+from ..core.errors import SpecError
+from .nodes import RESULTS_KEY, SETTINGS_KEY, Results
+from ..core.registry import CHECKS, CHECK_NAMES
+from ..core.result import ERROR, FAILED, CheckFailed, CheckResult
+from ..core.spec import ModelSpec
 
 __all__ = ["ModelcheckFixture", "modelcheck_fixture"]
 
@@ -57,7 +57,7 @@ class ModelcheckFixture:
     def check_spec(self, spec: ModelSpec, *, checks: Sequence[str] | None = None) -> list[CheckResult]:
         """Run the checks of `spec` (all that apply, or `checks`); fail on the first that failed."""
         __tracebackhide__ = True
-        from .runner import run_spec
+        from ..session.runner import run_spec
 
         results = run_spec(spec, checks=list(checks) if checks is not None else None, seed=self.seed)
         for result in results:

@@ -1,7 +1,7 @@
 """``--modelcheck-report DIR``: the HTML report of the run, written once where all results are.
 
 Registered by the plugin when a report directory is set. Workers only record plain results
-(`modelcheck.items.Results`, with each model's layer table on its first record); the
+(`modelcheck.plugin.nodes.Results`, with each model's layer table on its first record); the
 ``pytest_modelcheck_results`` hook runs on the xdist controller (or the only process), merges
 them into one `modelcheck.report.Run` and renders it. The terminal summary prints the path.
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from .items import Results, Settings, display_path
+from ..plugin.nodes import Results, Settings, display_path
 
 __all__ = ["ModelcheckReport"]
 
@@ -42,7 +42,7 @@ class ModelcheckReport:
         return options
 
     def pytest_modelcheck_results(self, config: pytest.Config, results: Results) -> None:
-        from .report import Run, entries_from_records, render_report
+        from . import Run, entries_from_records, render_report
 
         args = " ".join(config.invocation_params.args)
         run = Run(models=entries_from_records(results.records), seed=self.settings.seed,

@@ -10,9 +10,10 @@ from typing import Any
 import keras
 import numpy as np
 
-from ..errors import call_user_code
-from ..modelinfo import flatten_outputs, layers_of
-from .gradients import variable_label as label_of_variable, variable_owners
+from ..core.errors import call_user_code
+from .outputs import flatten_outputs
+from .graph import layers_of
+from ..checks.gradients import variable_label as label_of_variable, variable_owners
 
 __all__ = ["LayerProbe", "layer_probe", "variable_label", "float_arrays", "x_list", "x_structure"]
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from .items import RESULTS_KEY, SETTINGS_KEY, CheckItem, ModelNode, Settings, display_path
-from .result import ERROR, CheckResult
+from ..plugin.nodes import RESULTS_KEY, SETTINGS_KEY, CheckItem, ModelNode, Settings, display_path
+from ..core.result import ERROR, CheckResult
 
 __all__ = ["ArchitectureItem", "ModelcheckSnapshots", "SnapshotXdist", "ARCHITECTURE"]
 
@@ -42,7 +42,7 @@ class ArchitectureItem(CheckItem):
     """Compares the node's model with its stored snapshot (or writes it with the update flag)."""
 
     def evaluate(self) -> CheckResult:
-        from .snapshot import check_architecture, snapshot_path
+        from . import check_architecture, snapshot_path
 
         node = self.model_node
         session = node.model_session()
@@ -93,7 +93,7 @@ class ModelcheckSnapshots:
         self.find_orphans(config)
 
     def find_orphans(self, config: pytest.Config) -> None:
-        from .snapshot import delete_snapshots, find_orphans
+        from . import delete_snapshots, find_orphans
 
         whole = _whole_folders(config)
         by_folder: dict[Path, set[str]] = {}
@@ -117,7 +117,7 @@ class ModelcheckSnapshots:
 
     def summary_lines(self, config: pytest.Config) -> list[str]:
         """What the run wrote, updated, found orphaned or deleted, and the next step."""
-        from .snapshot import UPDATE_OPTION
+        from . import UPDATE_OPTION
 
         here = config.invocation_params.dir
         written, updated = [], []

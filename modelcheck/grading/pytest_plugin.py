@@ -23,9 +23,9 @@ from typing import Any, Iterable
 
 import pytest
 
-from .errors import SpecError
-from .items import MARKER, RESULTS_KEY, ModelcheckFailure, Settings, display_path
-from .result import ERROR, FAILED, SKIPPED, CheckResult
+from ..core.errors import SpecError
+from ..plugin.nodes import MARKER, RESULTS_KEY, ModelcheckFailure, Settings, display_path
+from ..core.result import ERROR, FAILED, SKIPPED, CheckResult
 
 __all__ = ["ModelcheckGrading", "GradingXdist", "GradeNode", "StudentNode", "GradeItem"]
 
@@ -36,7 +36,7 @@ class ModelcheckGrading:
     """Owns the assignment, the Grader of this process and every grade it produced."""
 
     def __init__(self, settings: Settings) -> None:
-        from .grading import discover_submissions, load_assignment
+        from . import discover_submissions, load_assignment
 
         assert settings.grade is not None
         self.settings = settings
@@ -58,7 +58,7 @@ class ModelcheckGrading:
         """The `StudentGrade` of `submission`, graded on first request."""
         if submission.student not in self.grades:
             if self._grader is None:
-                from .grading import Grader
+                from . import Grader
 
                 self._grader = Grader(self.assignment, workers=1).__enter__()
             self.grades[submission.student] = self._grader.grade(submission)
@@ -66,7 +66,7 @@ class ModelcheckGrading:
 
     def add_grades(self, rows: Iterable[dict[str, Any]]) -> None:
         """Merge grades a worker sent (``StudentGrade.to_dict()``); the first per student wins."""
-        from .grading import StudentGrade
+        from . import StudentGrade
 
         for row in rows:
             self.grades.setdefault(row["student"], StudentGrade.from_dict(row))
@@ -91,7 +91,7 @@ class ModelcheckGrading:
             workeroutput[WORKEROUTPUT_KEY] = [grade.to_dict() for grade in self.grades.values()]
             return
         if self.out_dir is not None and self.grades:
-            from .grading import write_outputs
+            from . import write_outputs
 
             grades = [self.grades[student] for student in sorted(self.grades)]
             self.written = write_outputs(grades, self.assignment, self.out_dir)

@@ -10,7 +10,7 @@ node's teardown, which pytest runs as soon as the next item belongs to another m
 stays flat however many models a run checks.
 
 Run-wide state (`Settings`, `Results`) lives in ``config.stash``. No Keras import at import
-time: `modelcheck.runner` is imported when the first item runs.
+time: `modelcheck.session.runner` is imported when the first item runs.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from typing import Any, Iterable
 
 import pytest
 
-from .errors import SpecError
-from .registry import CHECKS, applicable_checks
-from .result import ERROR, FAILED, SKIPPED, CheckResult
-from .spec import ModelSpec
+from ..core.errors import SpecError
+from ..core.registry import CHECKS, applicable_checks
+from ..core.result import ERROR, FAILED, SKIPPED, CheckResult
+from ..core.spec import ModelSpec
 
 __all__ = [
     "Settings",
@@ -167,7 +167,7 @@ class ModelNode(pytest.Collector):
         self.base_dir = base_dir
         self.known_fault = known_fault
         self.fault_pattern = fault_pattern
-        self._session: Any = None  # modelcheck.runner.ModelSession, created on first use
+        self._session: Any = None  # modelcheck.session.runner.ModelSession, created on first use
         self._layers_recorded = False
 
     def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
@@ -184,9 +184,9 @@ class ModelNode(pytest.Collector):
         return self.fault_pattern is None or re.search(self.fault_pattern, result.message) is not None
 
     def model_session(self) -> Any:
-        """The `modelcheck.runner.ModelSession` shared by this model's items (created on first use)."""
+        """The `modelcheck.session.runner.ModelSession` shared by this model's items (created on first use)."""
         if self._session is None:
-            from .runner import ModelSession
+            from ..session.runner import ModelSession
 
             settings = self.config.stash[SETTINGS_KEY]
             self._session = ModelSession(self.spec, seed=settings.seed,
@@ -211,7 +211,7 @@ class ModelNode(pytest.Collector):
         if not self._layers_recorded and self.config.stash[SETTINGS_KEY].report_dir is not None:
             self._layers_recorded = True
             if self._session is not None and self._session.build_failure(result.check) is None:
-                from .report.layers import layer_rows
+                from ..report.layers import layer_rows
 
                 extra["layers"] = layer_rows(self._session.model(), self.spec)
         self.config.stash[RESULTS_KEY].add(nodeid, result, source=self.spec.source,
@@ -288,7 +288,7 @@ class SpecFile(_SpecSource):
     """``modelcheck.toml``, or a pyproject.toml with ``[tool.modelcheck]``."""
 
     def model_nodes(self) -> Iterable[ModelNode]:
-        from .specfile import load_spec_file
+        from .sources.specfile import load_spec_file
 
         display = self.path.relative_to(self.config.rootpath).as_posix() \
             if self.path.is_relative_to(self.config.rootpath) else str(self.path)

@@ -1,0 +1,87 @@
+"""Build models from users' builders (their errors become `UserCodeError`), and count
+parameters before any weight is allocated."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import keras
+import numpy as np
+
+from ..core.errors import UserCodeError, call_user_code
+from .graph import has_symbolic_inputs, layers_of
+from .inputs import DEFAULT_SEQUENCE_LENGTH
+
+__all__ = ["build_model", "count_params_unallocated"]
+
+def _is_model(obj: Any) -> bool:
+    return isinstance(obj, keras.Model)
+
+
+def _describe(obj: Any) -> str:
+    if obj is None:
+        return "None"
+    return f"a {type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def build_model(
+    builder: Callable[..., Any] | keras.Model,
+    *,
+    kwargs: dict[str, Any] | None = None,
+    input_shape: Any = None,
+    name: str = "the builder",
+) -> keras.Model:
+    """Call `builder(**kwargs)` and return a built ``keras.Model``.
+
+    A model instance is returned as it is (built if needed). Errors in the user's code and
+    results that are not usable models raise `UserCodeError` with a hint. `input_shape`
+    (per sample; a list for several inputs) builds subclassed models that were never called.
+    """
+    if _is_model(builder):
+        model = builder
+    else:
+        if not callable(builder):
+            raise UserCodeError(f"{name} is {_describe(builder)}, not a function that returns a keras.Model")
+        model = call_user_code(f"{name}", builder, **(kwargs or {}))
+    if not _is_model(model):
+        hint = "end the function with `return model`." if model is None else (
+            "return the keras.Model itself (not a layer, a list or a history)."
+        )
+        raise UserCodeError(f"{name} returned {_describe(model)}; expected a keras.Model", hint=hint)
+    _ensure_built(model, input_shape, name)
+    return model
+
+
+def _ensure_built(model: keras.Model, input_shape: Any, name: str) -> None:
+    if has_symbolic_inputs(model) or (model.built and model.get_build_config()):
+        return
+    if input_shape is None:
+        raise UserCodeError(
+            f"the model from {name} has no input shape, so its weights do not exist yet",
+            hint="start the model with `keras.Input(shape=(...))` (Sequential: as the first item), "
+            "or give `input_shape` in the spec so modelcheck can build it.",
+        )
+    shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+    arrays = [np.zeros((2, *[DEFAULT_SEQUENCE_LENGTH if d is None else d for d in s]), "float32") for s in shapes]
+    call_user_code(f"building the model from {name} on inputs of shape {input_shape}", model,
+                   arrays[0] if len(arrays) == 1 else tuple(arrays))
+
+
+def count_params_unallocated(builder: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
+    """Build `builder(**kwargs)` without allocating weights and return its parameter counts.
+
+    Inside ``keras.StatelessScope`` Keras defers variable initialisation, so a
+    14-million-parameter model costs its layer objects only. Call
+    ``keras.backend.clear_session()`` afterwards to drop the deferred variables. Returns ``{"total", "trainable",
+    "non_trainable", "layers": {name: count}}``.
+    """
+    # initialize_variables=False: by default the scope allocates every deferred variable on exit.
+    # The deferred variables stay registered in Keras' global state until clear_session().
+    with keras.StatelessScope(initialize_variables=False):
+        model = build_model(builder, kwargs=kwargs)
+        trainable = sum(math.prod(v.shape) for v in model.trainable_weights)
+        non_trainable = sum(math.prod(v.shape) for v in model.non_trainable_weights)
+        per_layer = {layer.name: layer.count_params() for layer in layers_of(model) if layer.built}
+    return {"total": trainable + non_trainable, "trainable": trainable,
+            "non_trainable": non_trainable, "layers": per_layer}

@@ -1,0 +1,98 @@
+"""What a model outputs: the producing layers, names, kinds (probabilities, binary,
+regression), and non-finite values."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import keras
+import numpy as np
+
+from .graph import has_symbolic_inputs
+
+__all__ = ["flatten_outputs", "output_layers", "output_names", "output_kinds", "activation_of", "first_nonfinite_weight", "describe_nonfinite", "shape_str"]
+
+def flatten_outputs(outputs: Any) -> list[Any]:
+    """Model outputs as a flat list, in the order of ``model.outputs`` (dicts sorted by key)."""
+    return list(keras.tree.flatten(outputs))
+
+
+def output_layers(model: keras.Model) -> list[keras.layers.Layer | None]:
+    """The layer producing each output (None where it cannot be known, e.g. subclassed models)."""
+    if has_symbolic_inputs(model):
+        return [tensor._keras_history.operation for tensor in model.outputs]
+    return [None]
+
+
+def output_names(model: keras.Model) -> list[str]:
+    """A readable name per output: the producing layer's name, or ``output_i``."""
+    names = []
+    for i, layer in enumerate(output_layers(model)):
+        names.append(layer.name if layer is not None else f"output_{i}")
+    return names
+
+
+def _activation_name(layer: keras.layers.Layer | None) -> str | None:
+    if layer is None:
+        return None
+    if isinstance(layer, keras.layers.Softmax):
+        return "softmax"
+    activation = getattr(layer, "activation", None)
+    if activation is None:
+        return None
+    return getattr(activation, "__name__", type(activation).__name__).lower()
+
+
+def output_kinds(model: keras.Model, declared: Any = None, n_outputs: int | None = None) -> list[str]:
+    """The kind of each output: the declared kind(s) when given, else inferred from the
+    producing layer's activation (softmax -> probabilities, sigmoid -> binary, else regression)."""
+    layers = output_layers(model)
+    count = n_outputs or len(layers)
+    if isinstance(declared, str):
+        return [declared] * count
+    if isinstance(declared, dict):
+        names = output_names(model)
+        return [declared.get(name, _inferred_kind(layers[i] if i < len(layers) else None))
+                for i, name in enumerate(names)]
+    if isinstance(declared, (list, tuple)):
+        return list(declared)
+    kinds = [_inferred_kind(layer) for layer in layers]
+    return kinds if len(kinds) == count else [kinds[0]] * count
+
+
+def _inferred_kind(layer: keras.layers.Layer | None) -> str:
+    activation = _activation_name(layer)
+    if activation == "softmax":
+        return "probabilities"
+    if activation == "sigmoid":
+        return "binary"
+    return "regression"
+
+
+def activation_of(layer: keras.layers.Layer | None) -> str | None:
+    """The activation name of a layer (``"softmax"``, ``"relu"``...), None if it has none."""
+    return _activation_name(layer)
+
+
+def first_nonfinite_weight(model: keras.Model) -> str | None:
+    """The path of the first weight holding NaN or Inf, or None."""
+    for variable in model.weights:
+        value = keras.ops.convert_to_numpy(variable)
+        if np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value)):
+            return variable.path
+    return None
+
+
+def describe_nonfinite(values: np.ndarray) -> str:
+    """'3 NaN and 1 Inf among 40 values'."""
+    nan = int(np.isnan(values).sum())
+    inf = int(np.isinf(values).sum())
+    parts = [f"{nan} NaN"] if nan else []
+    if inf:
+        parts.append(f"{inf} Inf")
+    return f"{' and '.join(parts)} among {values.size} values"
+
+
+def shape_str(shape: Sequence[Any]) -> str:
+    """``(None, 10)`` written as Keras prints it."""
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
