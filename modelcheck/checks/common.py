@@ -39,11 +39,7 @@ def check(name: str) -> Callable[[F], F]:
                 keras.utils.set_random_seed(seed)
                 result = fn(built, *args, seed=seed, **kwargs)
             except UserCodeError as exc:
-                message = exc.message
-                if exc.location is not None:
-                    filename, lineno, line = exc.location
-                    message += f" (at {filename}:{lineno}: {line})"
-                result = CheckResult.error(name, message, hint=exc.hint)
+                result = exc.to_result(name)
             result.duration_s = time.perf_counter() - start
             return result
 

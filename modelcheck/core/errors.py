@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Callable, TypeVar
 
+from .result import CheckResult
+
 __all__ = [
     "ModelcheckError",
     "SpecError",
@@ -261,6 +263,15 @@ class UserCodeError(ModelcheckError):
         if self.hint:
             text += f"\nHint: {self.hint}"
         return text
+
+    def to_result(self, check: str) -> CheckResult:
+        """The `CheckResult` (status ``error``) that `check` reports for this error: the message
+        and the user's line, the hint apart, and the original exception's type and text in
+        ``details`` (what a documented fault is matched against)."""
+        details: dict[str, Any] = {}
+        if self.original is not None:
+            details = {"exception": type(self.original).__name__, "exception_message": _short(str(self.original))}
+        return CheckResult.error(check, self.describe().split("\nHint: ")[0], hint=self.hint, details=details)
 
     @classmethod
     def from_exception(cls, exc: BaseException, doing: str) -> "UserCodeError":

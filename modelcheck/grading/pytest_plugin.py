@@ -24,12 +24,14 @@ from typing import Any, Iterable
 import pytest
 
 from ..core.errors import SpecError
-from ..plugin.nodes import MARKER, RESULTS_KEY, ModelcheckFailure, Settings, display_path
+from ..plugin.nodes import MARKER, ModelcheckFailure
+from ..plugin.options import Settings, display_path
+from ..plugin.results import RESULTS_KEY
 from ..core.result import ERROR, FAILED, SKIPPED, CheckResult
 
-__all__ = ["ModelcheckGrading", "GradingXdist", "GradeNode", "StudentNode", "GradeItem"]
+__all__ = ["ModelcheckGrading", "GradeNode", "StudentNode", "GradeItem"]
 
-WORKEROUTPUT_KEY = "modelcheck_grades"
+GRADES = "grades"  # the rows of the run's results: StudentGrade.to_dict() per student
 
 
 class ModelcheckGrading:
@@ -86,10 +88,10 @@ class ModelcheckGrading:
             grader, self._grader = self._grader, None
             grader.close()
         config = session.config
-        workeroutput = getattr(config, "workeroutput", None)
-        if workeroutput is not None:
-            workeroutput[WORKEROUTPUT_KEY] = [grade.to_dict() for grade in self.grades.values()]
+        if hasattr(config, "workerinput"):  # the controller writes the outputs, with every worker's grades
+            config.stash[RESULTS_KEY].add_rows(GRADES, [grade.to_dict() for grade in self.grades.values()])
             return
+        self.add_grades(config.stash[RESULTS_KEY].rows(GRADES))
         if self.out_dir is not None and self.grades:
             from . import write_outputs
 
@@ -103,17 +105,6 @@ class ModelcheckGrading:
         here = config.invocation_params.dir
         terminalreporter.write_line(f"modelcheck grading: {display_path(self.written, here)} "
                                     f"(gradebook: {display_path(self.written.parent / 'gradebook.csv', here)})")
-
-
-class GradingXdist:
-    """xdist-only: the controller collects the workers' grades for the outputs."""
-
-    def __init__(self, grading: ModelcheckGrading) -> None:
-        self.grading = grading
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        self.grading.add_grades(getattr(node, "workeroutput", {}).get(WORKEROUTPUT_KEY, []))
 
 
 class GradeNode(pytest.Collector):

@@ -17,10 +17,12 @@ from typing import Any, Sequence
 import pytest
 
 from ..core.errors import SpecError
-from .nodes import RESULTS_KEY, SETTINGS_KEY, Results
 from ..core.registry import CHECKS, CHECK_NAMES
 from ..core.result import ERROR, FAILED, CheckFailed, CheckResult
 from ..core.spec import ModelSpec
+from .options import SETTINGS_KEY
+from .quiet import library_deprecations_quieted
+from .results import RESULTS_KEY, Results
 
 __all__ = ["ModelcheckFixture", "modelcheck_fixture"]
 
@@ -42,7 +44,8 @@ class ModelcheckFixture:
         if check not in CHECKS:
             raise SpecError(f"unknown check {check!r}; known checks are {', '.join(CHECK_NAMES)}")
         kwargs.setdefault("seed", self.seed)
-        result: CheckResult = CHECKS[check].function()(model, **kwargs)
+        with library_deprecations_quieted():
+            result: CheckResult = CHECKS[check].function()(model, **kwargs)
         self.results.add(self.nodeid, result)
         return result
 
@@ -59,7 +62,8 @@ class ModelcheckFixture:
         __tracebackhide__ = True
         from ..session.runner import run_spec
 
-        results = run_spec(spec, checks=list(checks) if checks is not None else None, seed=self.seed)
+        with library_deprecations_quieted():
+            results = run_spec(spec, checks=list(checks) if checks is not None else None, seed=self.seed)
         for result in results:
             self.results.add(self.nodeid, result, source=spec.source)
         for result in results:

@@ -1,7 +1,7 @@
 """``--modelcheck-report DIR``: the HTML report of the run, written once where all results are.
 
 Registered by the plugin when a report directory is set. Workers only record plain results
-(`modelcheck.plugin.nodes.Results`, with each model's layer table on its first record); the
+(`modelcheck.plugin.results.Results`, with each model's layer table on its first record); the
 ``pytest_modelcheck_results`` hook runs on the xdist controller (or the only process), merges
 them into one `modelcheck.report.Run` and renders it. The terminal summary prints the path.
 """
@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from ..plugin.nodes import Results, Settings, display_path
+from ..plugin.options import Settings, display_path
+from ..plugin.results import Results
 
 __all__ = ["ModelcheckReport"]
 

@@ -74,7 +74,7 @@ class ModelSession:
                 self._failure = CheckResult.fail(check, str(exc), expected={"max_params": exc.budget},
                                                  received={"total": exc.total})
             except UserCodeError as exc:
-                self._failure = CheckResult.error(check, exc.describe().split("\nHint: ")[0], hint=exc.hint)
+                self._failure = exc.to_result(check)
             except SpecError as exc:
                 self._failure = CheckResult.error(check, str(exc))
         if self._failure is None:

@@ -24,16 +24,18 @@ from typing import Any
 
 import pytest
 
-from ..plugin.nodes import RESULTS_KEY, SETTINGS_KEY, CheckItem, ModelNode, Settings, display_path
+from ..plugin.nodes import CheckItem, ModelCollector
+from ..plugin.options import SETTINGS_KEY, Settings, display_path
+from ..plugin.results import RESULTS_KEY
 from ..core.result import ERROR, CheckResult
+from .check import CHECK_NAME as ARCHITECTURE
 
-__all__ = ["ArchitectureItem", "ModelcheckSnapshots", "SnapshotXdist", "ARCHITECTURE"]
+__all__ = ["ArchitectureItem", "ModelcheckSnapshots", "ARCHITECTURE"]
 
-ARCHITECTURE = "architecture"  # the item's name; `modelcheck.snapshot.CHECK_NAME`, without its import
-WORKEROUTPUT_KEY = "modelcheck_snapshot_models"
+DECLARED = "snapshot_models"  # the rows of the run's results: [snapshot folder, model id]
 
 
-def snapshot_folder(node: ModelNode) -> Path:
+def snapshot_folder(node: ModelCollector) -> Path:
     """The folder of the file that declares the model (spec file, reference module, test module)."""
     return Path(node.path).resolve().parent
 
@@ -63,31 +65,23 @@ class ModelcheckSnapshots:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.declared: set[tuple[str, str]] = set()  # (snapshot folder, model id)
         self.orphans: list[Path] = []
         self.deleted: list[Path] = []
 
     def wanted(self) -> bool:
         return self.settings.checks is None or ARCHITECTURE in self.settings.checks
 
-    def pytest_modelcheck_model_items(self, node: ModelNode) -> list[pytest.Item]:
-        folder = snapshot_folder(node)
-        self.declared.add((str(folder), node.spec.id))
+    def pytest_modelcheck_model_items(self, node: ModelCollector) -> list[pytest.Item]:
+        node.config.stash[RESULTS_KEY].add_rows(DECLARED, [[str(snapshot_folder(node)), node.spec.id]])
         if not self.wanted():
             return []
         return [ArchitectureItem.from_parent(node, name=ARCHITECTURE, check=ARCHITECTURE)]
 
-    def add_declared(self, rows: list[list[Any]]) -> None:
-        """Merge the models a worker collected (``[folder, id]`` rows)."""
-        self.declared.update((str(folder), str(model)) for folder, model in rows)
-
     @pytest.hookimpl(tryfirst=True)  # before the plugin's own sessionfinish runs the results hook
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         config = session.config
-        workeroutput = getattr(config, "workeroutput", None)
-        if workeroutput is not None:
-            workeroutput[WORKEROUTPUT_KEY] = sorted([list(row) for row in self.declared])
-            return
+        if hasattr(config, "workerinput"):
+            return  # the controller searches, with every worker's declared models
         if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or config.getoption("lf", False):
             return  # an interrupted or --lf collection does not see every declared model
         self.find_orphans(config)
@@ -97,7 +91,7 @@ class ModelcheckSnapshots:
 
         whole = _whole_folders(config)
         by_folder: dict[Path, set[str]] = {}
-        for folder, model in self.declared:
+        for folder, model in config.stash[RESULTS_KEY].rows(DECLARED):
             by_folder.setdefault(Path(folder), set()).add(model)
         for folder, models in sorted(by_folder.items()):
             if any(folder == top or top in folder.parents for top in whole):
@@ -143,17 +137,6 @@ class ModelcheckSnapshots:
                          f"re-run pytest with {UPDATE_OPTION} to delete them:")
             lines += [f"  orphaned: {display_path(path, here)}" for path in self.orphans]
         return lines
-
-
-class SnapshotXdist:
-    """xdist-only: the controller learns every model the workers collected."""
-
-    def __init__(self, snapshots: ModelcheckSnapshots) -> None:
-        self.snapshots = snapshots
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        self.snapshots.add_declared(getattr(node, "workeroutput", {}).get(WORKEROUTPUT_KEY, []))
 
 
 def _whole_folders(config: pytest.Config) -> list[Path]:

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from ...core.errors import SpecError, UserCodeError
 from ...core.registry import CHECK_NAMES
 from ...core.spec import ModelSpec, import_builder, spec_from_mapping
+from ..nodes import ModelCollector
+from .source_file import ModelSourceFile
 
-__all__ = ["SPEC_FILE_NAME", "is_spec_file", "load_spec_file", "specs_from_document"]
+__all__ = ["SPEC_FILE_NAME", "SpecFile", "is_spec_file", "load_spec_file", "specs_from_document"]
 
 SPEC_FILE_NAME = "modelcheck.toml"
 
@@ -111,3 +113,13 @@ def load_spec_file(path: Path, *, resolve: bool = True, display: str | None = No
         document = tool["modelcheck"]
         where = f"{where} [tool.modelcheck]"
     return specs_from_document(document, where=where, resolve_from=path.parent if resolve else None)
+
+
+class SpecFile(ModelSourceFile):
+    """``modelcheck.toml``, or a pyproject.toml with ``[tool.modelcheck]``."""
+
+    def model_collectors(self) -> Iterable[ModelCollector]:
+        display = self.path.relative_to(self.config.rootpath).as_posix() \
+            if self.path.is_relative_to(self.config.rootpath) else str(self.path)
+        for spec in load_spec_file(self.path, display=display):
+            yield ModelCollector.from_parent(self, name=spec.id, spec=spec, base_dir=self.path.parent)
