@@ -9,9 +9,15 @@ skipped, and each check of a variant kept as a document printed it is an expecte
 
 from __future__ import annotations
 
-from _pytest_run import describe, run_pytest
+import sys
+
+from _pytest_run import ROOT, describe, run_pytest
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    from reference_models import ids
+
+    print(f"reference_models: {len(ids())} catalogue entries")
     for label, extra in (("serial", ()), ("-n 2", ("-n", "2"))):
         seconds, counts = run_pytest("--modelcheck", "reference_models", *extra)
         print(f"pytest --modelcheck reference_models ({label}): {seconds:.0f} s; {describe(counts)}")
