@@ -1,4 +1,5 @@
-"""Reference models: a builder for every model of the five source documents (../shared/seeds/).
+"""Reference models: a builder for every model of the five source documents, whose facts (sections,
+printed and Keras 3 figures, errata) are kept in catalogue.json (read by `catalogue_data`).
 
     from reference_models import catalog, get
     for entry in catalog():

@@ -10,6 +10,9 @@ import pytest
 from modelcheck.core.registry import applicable_checks
 
 REPO = Path(__file__).resolve().parents[1]
+# `pytest --modelcheck reference_models`: every reference model's checks pass, 13 do not apply
+# (skipped with the reason), and each check of a variant kept as printed is an expected failure.
+MAIN_JOB_SPLIT = {"passed": 248, "skipped": 13, "xfailed": 31}
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +46,10 @@ def test_reference_models_pass_and_printed_faults_are_expected_failures(
     result = pytester.runpytest_subprocess("--modelcheck", "-p", "no:cacheprovider", "-rx",
                                            "--rootdir", str(REPO), str(REPO / "reference_models"))
     assert result.ret == pytest.ExitCode.OK
-    outcomes = result.parseoutcomes()
-    assert outcomes.get("failed", 0) == 0 and outcomes.get("errors", 0) == 0
-    assert outcomes["passed"] + outcomes.get("xfailed", 0) + outcomes.get("skipped", 0) == len(expected_ids(entries))
+    # The split README.md and benchmarks/bench_main_job.py quote: a check that stops passing, a
+    # skip that spreads or an erratum that goes unseen changes it.
+    result.assert_outcomes(**MAIN_JOB_SPLIT)
+    assert sum(MAIN_JOB_SPLIT.values()) == len(expected_ids(entries))
     # every variant kept as printed shows its erratum on at least one check
     for entry in entries:
         if entry.known_fault is not None:

@@ -9,12 +9,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import keras
 import pytest
+from keras import layers
 
-keras = pytest.importorskip("keras")
-layers = keras.layers
-
-from modelcheck.snapshot import (  # noqa: E402
+from modelcheck.snapshot import (
     SNAPSHOT_DIR,
     architecture,
     check_architecture,
