@@ -197,7 +197,8 @@ def check_loss_matches_output(
 
         model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), optimizer="adam")
         check_loss_matches_output(model).message
-        # "sparse_categorical_crossentropy is compiled with from_logits=True but output 'dense_1' already ..."
+        # "loss: expected sparse_categorical_crossentropy without from_logits=True, since the output applies
+        #  softmax, received sparse_categorical_crossentropy compiled with from_logits=True, at output 'dense_1'; ..."
     """
     if _compiled_loss(model) is None:
         return CheckResult.skip(NAME, "the model is not compiled with a loss, so there is none to judge; compile it "
@@ -212,13 +213,13 @@ def check_loss_matches_output(
     layers += [None] * (len(shapes) - len(layers))
     judged = []
     findings: list[str] = []
-    unseen: list[str] = []
+    unseen: dict[str, list[str]] = {}  # why an activation cannot be seen -> the outputs it concerns
     for loss, shape, layer in zip(objective.losses, shapes, layers):
         facts = loss_facts(loss)
         why = _unseen_activation(layer)
         activation = activation_of(layer) if why is None else None
         if why is not None:
-            unseen.append(f"{output_ref(loss.output)}: {why}")
+            unseen.setdefault(why, []).append(output_ref(loss.output))
         units = int(shape[-1]) if len(shape) > 1 and shape[-1] is not None else 1
         judged.append({"output": loss.output, "loss": facts.name, "from_logits": facts.from_logits,
                        "activation": activation, "units": units, "activation_unseen": why})
@@ -232,7 +233,8 @@ def check_loss_matches_output(
                                 "binary_crossentropy for yes/no, a linear output + mse for regression; "
                                 "from_logits=True only when the output has no activation.")
     if unseen:
-        return CheckResult.skip(NAME, "cannot judge the loss without the output's activation: " + "; ".join(unseen)
+        reasons = "; ".join(f"{why} ({', '.join(outputs)})" for why, outputs in unseen.items())
+        return CheckResult.skip(NAME, f"cannot judge the loss without the output's activation: {reasons}"
                                 + "; check the loss by hand, or run check_loss_at_init and check_overfit_batch",
                                 expected=expected, received=judged, details=details)
     summary = ", ".join(f"{j['output']}: {j['loss']} on {j['activation'] or 'no activation'}" for j in judged)
