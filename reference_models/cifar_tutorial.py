@@ -170,8 +170,8 @@ def entries() -> list[Entry]:
         fault="It passes a single layer to `models.Sequential(layers.Dense(...))`; Keras 3 "
         "expects a list of layers and raises \"'Dense' object is not iterable\".",
         printed_source=TOY_PRINTED,
-        build_failure=BuildFailure("TypeError", r"'Dense' object is not iterable"),
-        fault_pattern=r"not iterable|list of layers",
+        build_failure=BuildFailure("TypeError", r"^'Dense' object is not iterable$"),
+        fault_pattern=r"raised TypeError: 'Dense' object is not iterable",
         checks={"output_shape": "Building the model is the first step of every check."},
     )
     fnn_seq = reference(

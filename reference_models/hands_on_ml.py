@@ -398,7 +398,7 @@ def entries() -> list[Entry]:
         fault="It compiles with `keras.optimizers.SGD(lr=1e-3)`; Keras 3 optimizers only accept `learning_rate=`.",
         printed_source=WIDE_DEEP_TWO_INPUTS_PRINTED,
         build_failure=_SGD_LR_FAULT,
-        fault_pattern=r"\blr\b",
+        fault_pattern=r"raised ValueError: optimizers no longer accept `lr=`",
         checks={"output_shape": "Building the model is the first step of every check."},
     )
     search_printed = as_printed(
@@ -408,7 +408,7 @@ def entries() -> list[Entry]:
         "only accepts `learning_rate=`.",
         printed_source=BUILD_MODEL_PRINTED,
         build_failure=_SGD_LR_FAULT,
-        fault_pattern=r"\blr\b",
+        fault_pattern=r"raised ValueError: optimizers no longer accept `lr=`",
         checks={"output_shape": "Building the model is the first step of every check."},
     )
     return [

@@ -187,8 +187,8 @@ def entries() -> list[Entry]:
         fault="It writes `Dense(output_dim=64, input_dim=100)`, the Keras 1 spelling; Keras 3 "
         "requires `units`.",
         printed_source=METHODS_MLP_PRINTED,
-        build_failure=BuildFailure("TypeError", r"missing 1 required positional argument: 'units'"),
-        fault_pattern=r"output_dim|units",
+        build_failure=BuildFailure("TypeError", r"Dense\.__init__\(\) missing 1 required positional argument: 'units'"),
+        fault_pattern=r"raised TypeError: `Dense\(output_dim=\.\.\.\)` is the Keras 1 spelling",
         checks={"output_shape": "Building the model is the first step of every check."},
     )
     flatten_printed = as_printed(
@@ -197,8 +197,8 @@ def entries() -> list[Entry]:
         fault="It imports from `keras.layers.core` and `keras.layers.convolutional`, module paths "
         "that Keras 3 removed (and spells the layer the Keras 1 way, see the __keras1_conv variant).",
         printed_source=FLATTEN_PRINTED,
-        build_failure=BuildFailure("ModuleNotFoundError", r"keras\.layers\.core"),
-        fault_pattern=r"keras\.layers\.core",
+        build_failure=BuildFailure("ModuleNotFoundError", r"^No module named 'keras\.layers\.core'$"),
+        fault_pattern=r"raised ModuleNotFoundError: the `keras\.layers\.core` / `\.embeddings` / `\.convolutional` import paths are gone",
         checks={"output_shape": "Building the model is the first step of every check."},
     )
     flatten_layer = as_printed(
@@ -211,7 +211,7 @@ def entries() -> list[Entry]:
         "`border_mode` is rejected.",
         printed_source=FLATTEN_LAYERS_PRINTED,
         build_failure=BuildFailure("ValueError", r"Unrecognized keyword arguments passed to Conv2D: \{'border_mode'"),
-        fault_pattern=r"Convolution2D|border_mode",
+        fault_pattern=r"raised ValueError: `Convolution2D\(64, 3, 3, border_mode=\.\.\.\)` is the Keras 1 spelling",
         checks={"output_shape": "Building the model is the first step of every check."},
     )
     return [mlp, mlp_printed, dense, embedding, flatten, flatten_printed, flatten_layer]

@@ -140,7 +140,8 @@ def entries() -> list[Entry]:
         suffix="categorical_on_sigmoid",
         builder_kwargs={"loss": "categorical_crossentropy"},
         checks={"loss_matches_output": "The document's own compile call, judged from its configuration."},
-        fault_pattern=r"categorical_crossentropy expects probabilities that sum to 1 \(a softmax\)",
+        fault_pattern=r"output activation: expected softmax for categorical_crossentropy, which expects probabilities "
+        r"that sum to 1, received sigmoid, at output 'activation_1'",
     )
     pool = reference(
         "conv_example_1_pool",
@@ -204,8 +205,8 @@ def entries() -> list[Entry]:
         fault="It imports Dense and Activation from `keras.layers.core`, a Keras 1/2 module path "
         "that no longer exists in Keras 3.",
         printed_source=QUICKSTART_MLP_PRINTED,
-        build_failure=BuildFailure("ModuleNotFoundError", r"keras\.layers\.core"),
-        fault_pattern=r"keras\.layers\.core",
+        build_failure=BuildFailure("ModuleNotFoundError", r"^No module named 'keras\.layers\.core'$"),
+        fault_pattern=r"raised ModuleNotFoundError: the `keras\.layers\.core` / `\.embeddings` / `\.convolutional` import paths are gone",
         checks={"output_shape": "Building the model is the first step of every check."},
     )
     return [mlp, mlp_printed, mlp_loss_printed, pool, conv4, cnn]

@@ -120,7 +120,8 @@ def test_recipe_checks_pass_on_reference_models(model_id):
             result = check(model, **options)
             assert result.status in ("passed", "skipped"), f"{check.__name__}: {result.message}"
             if result.status == "skipped":
-                assert check is check_loss_matches_output and "not compiled" in result.message
+                assert check is check_loss_matches_output
+                assert "not compiled" in result.message or "the model is subclassed" in result.message
 
 
 def test_recipe_checks_are_registered_and_run_through_run_spec():

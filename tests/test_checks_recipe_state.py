@@ -47,7 +47,7 @@ def test_trainable_changes_names_a_layer_frozen_by_mistake():
     model.get_layer("hidden").trainable = False
     result = check_trainable_changes(model)
     assert result.status == "failed"
-    assert "layer 'hidden' (112 weights) is frozen (trainable=False)" in result.message
+    assert "received frozen (trainable=False), at layer 'hidden' (112 weights)" in result.message
 
 
 def test_trainable_changes_accepts_a_frozen_layer_on_request_if_it_stays_put():
@@ -74,7 +74,7 @@ def test_trainable_changes_names_a_frozen_variable_that_changed():
     model.get_layer("drift").trainable = False
     result = check_trainable_changes(model, allow_frozen=True)
     assert result.status == "failed"
-    assert "drift/scale belongs to the frozen layer 'drift' but changed" in result.message
+    assert "at variable drift/scale of the frozen layer 'drift'" in result.message
 
 
 def test_trainable_changes_names_variables_cut_off_from_the_loss():
@@ -84,7 +84,7 @@ def test_trainable_changes_names_variables_cut_off_from_the_loss():
     model = keras.Model(inputs, layers.Dense(4, activation="softmax", name="out")(cut))
     result = check_trainable_changes(model)
     assert result.status == "failed"
-    assert "trainable variables hidden/kernel, hidden/bias did not change after 5 training steps" in result.message
+    assert result.message.startswith("trainable variable: expected a change, received no change after 5 training steps, at variables hidden/kernel, hidden/bias")
     assert "not connected to the loss" in result.message
     assert result.received["unchanged"] == ["hidden/kernel", "hidden/bias"]
 
@@ -104,7 +104,7 @@ def test_finite_names_an_injected_nan_weight_and_the_layer_it_poisons():
     set_nan(model.get_layer("out").kernel)
     result = check_finite(model)
     assert result.status == "failed"
-    assert result.message.startswith("weight out/kernel holds 1 NaN among 64 values")
+    assert result.message.startswith("weights: expected finite values, received 1 NaN among 64 values, at weight out/kernel")
     assert "the first layer whose output turns NaN/Inf is 'out'" in result.message
 
 
@@ -113,7 +113,7 @@ def test_finite_names_the_first_layer_that_outputs_nan():
                               layers.Lambda(lambda t: ops.log(t), name="log"), layers.Dense(1, name="head")])
     result = check_finite(model)
     assert result.status == "failed"
-    assert "layer 'log' (Lambda) is the first to output NaN/Inf" in result.message
+    assert "at layer 'log' (Lambda); the first layer to output NaN/Inf" in result.message
     assert result.details["first_nonfinite_layer"] == "log"
 
 
@@ -122,7 +122,7 @@ def test_finite_names_variables_with_a_nan_gradient():
                               layers.Lambda(lambda t: ops.sqrt(t), name="root"), layers.Dense(1, name="head")])
     result = check_finite(model)
     assert result.status == "failed"
-    assert "the gradient of project/kernel, project/bias holds NaN/Inf" in result.message
+    assert "received NaN/Inf values, at variable(s) project/kernel, project/bias" in result.message
     assert "sqrt" in result.hint
 
 
@@ -223,7 +223,7 @@ def test_save_load_says_to_add_get_config_to_a_subclassed_model():
 def test_save_load_names_the_layer_whose_config_loses_an_argument():
     result = check_save_load(with_layer(ForgetfulScale(3.0, name="scale")))
     assert result.status == "failed"
-    assert "layer 'scale' (ForgetfulScale) is the first whose output differs" in result.message
+    assert "at layer 'scale' (ForgetfulScale); the first layer whose output differs" in result.message
     assert "leaves out a constructor argument" in result.message
 
 

@@ -16,7 +16,7 @@ def test_wrong_units_names_expected_received_and_layer():
     model = models.small_classifier(units=5)
     result = mc.check_output_shape(model, (None, 4))
     assert result.status == "failed"
-    assert "Expected output shape (None, 4) but received (None, 5)" in result.message
+    assert result.message.startswith("output shape: expected (None, 4), received (None, 5), at output ")
     assert model.layers[-1].name in result.message
 
 
@@ -31,7 +31,7 @@ def test_outputs_in_range_but_not_summing_to_one():
     model = models.small_classifier(activation="sigmoid")
     result = mc.check_output_shape(model, (None, 4), output="probabilities")
     assert not result.passed
-    assert "outputs sum to" in result.message and "not 1" in result.message
+    assert "received a sum of" in result.message
 
 
 def test_sigmoid_range_for_binary_output():
@@ -42,7 +42,7 @@ def test_sigmoid_range_for_binary_output():
 
 def test_softmax_on_logits_output_fails():
     result = mc.check_output_shape(models.small_classifier(), (None, 4), output="logits")
-    assert not result.passed and "applies softmax" in result.message
+    assert not result.passed and "received softmax" in result.message
 
 
 def test_none_is_a_wildcard_and_multi_output_by_name():
@@ -55,7 +55,7 @@ def test_none_is_a_wildcard_and_multi_output_by_name():
 
 def test_wrong_number_of_outputs():
     result = mc.check_output_shape(models.two_heads(), (None, 1))
-    assert not result.passed and "expected 1 output(s) but the model has 2" in result.message
+    assert not result.passed and "number of outputs: expected 1, received 2" in result.message
 
 
 def test_layer_shapes_by_name_and_position():
@@ -65,7 +65,7 @@ def test_layer_shapes_by_name_and_position():
     assert ok.passed, ok.message
     bad = mc.check_output_shape(model, (None, 10), layer_shapes=[(None, 784), (None, 200), (None, 100), (None, 10)])
     assert not bad.passed
-    assert f"layer {names[1]!r}: Expected output shape (None, 200) but received (None, 300)" in bad.message
+    assert bad.message == f"output shape: expected (None, 200), received (None, 300), at layer {names[1]!r} (Dense)"
 
 
 def test_nan_weights_fail_saying_where():

@@ -67,7 +67,7 @@ def test_a_project_without_snapshots_is_told_how_to_start_and_update_writes_them
     fresh.assert_outcomes(failed=6)  # every declared model has its item; none has a snapshot yet
     fresh.stdout.fnmatch_lines_random([f"modelcheck.toml::{model}::architecture FAILED*" for model in MODELS])
     fresh.stdout.fnmatch_lines([
-        "no architecture snapshot for 'activation': *activation.json does not exist",
+        "architecture snapshot: expected a stored snapshot activation.json, received no snapshot file, at model 'activation'; *activation.json does not exist",
         "Hint: Re-run pytest with --modelcheck-snapshot-update to create it",
     ])
     # count in the failure reports only: on CI (CI=true) pytest repeats full messages in its short summary
@@ -92,7 +92,7 @@ def test_a_project_without_snapshots_is_told_how_to_start_and_update_writes_them
     missing.assert_outcomes(passed=5, failed=1)
     missing.stdout.fnmatch_lines([
         "modelcheck.toml::units::architecture FAILED*",
-        "no architecture snapshot for 'units': *units.json does not exist",
+        "architecture snapshot: expected a stored snapshot units.json, received no snapshot file, at model 'units'; *units.json does not exist",
         "Hint: Re-run pytest with --modelcheck-snapshot-update to create it",
     ])
 
@@ -106,7 +106,7 @@ def test_each_change_fails_with_its_aligned_diff_and_update_accepts_it(pytester:
     changed.assert_outcomes(passed=1, failed=5)
     for expected in (
         ["*_ ?modelcheck? units::architecture _*",
-         "architecture of 'units' differs from snapshot units.json (2 changes): layer 2 dense#1: units 300 -> 200*",
+         "architecture: expected the one stored in units.json, received 2 changes, at model 'units'",
          "  layer 2 dense#1: units 300 -> 200; params 235,500 -> 157,000; output (None, 300) -> (None, 200)",
          "  layer 3 dense#2: params 30,100 -> 20,100",
          "  total params 266,610 -> 178,110",
@@ -150,7 +150,7 @@ def test_xdist_gives_the_same_verdicts_and_byte_identical_snapshot_files(pyteste
         result.assert_outcomes(passed=1, failed=5)
         failed = [line.split(" - ")[0].replace(folder + "/", "") for line in result.outlines
                   if line.startswith("FAILED ")]
-        messages = [line for line in result.outlines if line.startswith(("architecture of", "  "))]
+        messages = [line for line in result.outlines if line.startswith(("architecture:", "  "))]
         outcomes[folder] = (sorted(failed), sorted(messages))
     assert outcomes["serial"] == outcomes["xdist"]
     assert len(outcomes["serial"][0]) == 5 and len(outcomes["serial"][1]) >= 15

@@ -327,7 +327,8 @@ def test_missing_snapshot_fails_with_the_hint_to_create_it(tmp_path, builders):
     path = snapshot_path(tmp_path, "mlp")
     result = check_architecture(builders["mlp"](), snapshot_file=path, update=False, model_id="mlp")
     assert result.check == "architecture" and result.status == "failed"
-    assert "no architecture snapshot for 'mlp'" in result.message
+    assert result.message == (f"architecture snapshot: expected a stored snapshot mlp.json, received no snapshot file, "
+                              f"at model 'mlp'; {path} does not exist")
     assert result.hint == "Re-run pytest with --modelcheck-snapshot-update to create it"
     assert not path.exists()
 
@@ -346,10 +347,7 @@ def test_update_writes_then_passes_then_a_change_fails_with_the_diff(tmp_path, b
     assert changed.status == "failed"
     assert changed.details["diff"] == list(_diff(builders, "mlp", {}, {"units": 200}).lines)
     summary, *body = changed.message.splitlines()
-    assert summary == (
-        "architecture of 'mlp' differs from snapshot mlp.json (2 changes): "
-        "layer 2 dense#1: units 300 -> 200; params 235,500 -> 157,000; output (None, 300) -> (None, 200)"
-    )
+    assert summary == "architecture: expected the one stored in mlp.json, received 2 changes, at model 'mlp'"
     assert body == ["  " + line for line in changed.details["diff"]]
     assert "--modelcheck-snapshot-update" in changed.hint
     assert changed.to_dict()["details"]["diff"] == changed.details["diff"]
@@ -373,7 +371,7 @@ def test_corrupt_snapshot_is_an_error_until_updated(tmp_path, builders):
 
 def test_something_else_than_a_model_is_an_error(tmp_path):
     result = check_architecture(None, snapshot_file=tmp_path / "x.json", update=True)
-    assert result.status == "error" and "expected a keras.Model" in result.message
+    assert result.status == "error" and result.message == "model to snapshot: expected a keras.Model, received NoneType, at model 'x'"
     assert not (tmp_path / "x.json").exists()
 
 

@@ -15,6 +15,7 @@ from ..model.build import build_model
 from ..model.outputs import first_nonfinite_weight, flatten_outputs, output_names
 from ..model.inputs import synthetic_inputs
 from ..model.objective import Objective, objective_for
+from ..core.messages import mismatch, output_ref
 from ..core.result import CheckResult
 
 __all__ = ["check", "forward", "nonfinite_failure", "prepare_batch", "Batch", "fmt"]
@@ -60,9 +61,10 @@ def nonfinite_failure(name: str, model: keras.Model, outputs: list[np.ndarray] |
     if bad_weight is not None:
         return CheckResult.fail(
             name,
-            f"weight {bad_weight} holds NaN or Inf values; every output computed from it is garbage",
+            mismatch("weights", "finite values", "NaN or Inf values", at=f"weight {bad_weight}",
+                     note="every output computed from it is garbage"),
             expected="finite weights",
-            received=f"non-finite values in {bad_weight}",
+            received="NaN or Inf values",
             hint="look for a division by zero or an overflow where the weights are set, "
             "or a learning rate so large that training diverged.",
         )
@@ -74,10 +76,10 @@ def nonfinite_failure(name: str, model: keras.Model, outputs: list[np.ndarray] |
                 count = int((~np.isfinite(out)).sum())
                 return CheckResult.fail(
                     name,
-                    f"output of layer {where!r} holds {count} NaN/Inf values among {out.size} "
-                    "on a finite synthetic batch",
+                    mismatch("output values", "finite values", f"{count} NaN/Inf values among {out.size}",
+                             at=output_ref(where), note="on a finite synthetic batch"),
                     expected="finite outputs",
-                    received=f"{count} non-finite values",
+                    received=f"{count} NaN/Inf values among {out.size}",
                     hint="a layer overflows or divides by zero (e.g. a log of 0 or exp of a large value).",
                 )
     return None

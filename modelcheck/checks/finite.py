@@ -16,6 +16,7 @@ from ..core.errors import call_user_code
 from ..model.outputs import describe_nonfinite, output_names
 from ..model.inputs import synthetic_inputs
 from ..model.objective import objective_for
+from ..core.messages import layer_ref, mismatch, output_ref
 from ..core.result import CheckResult
 from .common import check, forward
 from .gradients import gradients
@@ -54,17 +55,19 @@ def _layer_cause(layer: keras.layers.Layer) -> str:
 
 
 def _first_bad_layer(model: keras.Model, x: Any) -> tuple[str, str, dict[str, Any]] | None:
-    """(layer name, sentence, details) for the first layer whose output is non-finite; None if
-    every layer is finite or the model cannot be probed (subclassed)."""
+    """(layer name, message, details) for the first layer whose output is non-finite; None if
+    the model cannot be probed (subclassed), ("", "", ...) if every layer is finite."""
     probe = layer_probe(model)
     if probe is None:
         return None
     for layer, outputs in zip(probe.layers, probe.run(x)):
         bad = [o for o in float_arrays(outputs) if not np.all(np.isfinite(o))]
         if bad:
-            sentence = (f"layer {layer.name!r} ({type(layer).__name__}) is the first to output NaN/Inf "
-                        f"({describe_nonfinite(bad[0])}) although its inputs are finite: {_layer_cause(layer)}")
-            return layer.name, sentence, {"first_nonfinite_layer": layer.name}
+            message = mismatch("layer output", "finite values", describe_nonfinite(bad[0]),
+                               at=layer_ref(layer.name, type(layer).__name__),
+                               note=f"the first layer to output NaN/Inf although its inputs are finite: "
+                               f"{_layer_cause(layer)}")
+            return layer.name, message, {"first_nonfinite_layer": layer.name}
     return "", "", {"first_nonfinite_layer": None}
 
 
@@ -94,10 +97,11 @@ def check_finite(
     if bad_weights:
         layer, label, what = bad_weights[0]
         first = call_user_code("running the model layer by layer", _first_bad_layer, model, x)
-        others = f" (and {len(bad_weights) - 1} more weight(s))" if len(bad_weights) > 1 else ""
-        where = f"; the first layer whose output turns NaN/Inf is {first[0]!r}" if first and first[0] else ""
+        others = f"and {len(bad_weights) - 1} more weight(s)" if len(bad_weights) > 1 else ""
+        where = f"the first layer whose output turns NaN/Inf is {first[0]!r}" if first and first[0] else ""
         details.update({"nonfinite_weights": [b[1] for b in bad_weights], **(first[2] if first else {})})
-        return CheckResult.fail(NAME, f"weight {label} holds {what}{others}{where}", expected=EXPECTED,
+        message = mismatch("weights", "finite values", what, at=f"weight {label}", note="; ".join(part for part in (others, where) if part))
+        return CheckResult.fail(NAME, message, expected=EXPECTED,
                                 received={"nonfinite_weights": [b[1] for b in bad_weights]}, details=details,
                                 hint="a weight set by hand (set_weights, assign) or loaded from a file holds NaN/Inf, "
                                 "or training diverged: look for a division by zero where the weights are set, or "
@@ -110,10 +114,11 @@ def check_finite(
     if any(_nonfinite(p) for p in predictions):
         names = output_names(model)
         index = next(i for i, p in enumerate(predictions) if _nonfinite(p))
-        where = first[1] if first and first[0] else (
-            f"output {names[index] if index < len(names) else index!r} holds "
-            f"{describe_nonfinite(predictions[index])} (subclassed model: not probed layer by layer)")
-        return CheckResult.fail(NAME, f"NaN/Inf in the forward pass on a finite batch: {where}", expected=EXPECTED,
+        message = first[1] if first and first[0] else mismatch(
+            "output values", "finite values", describe_nonfinite(predictions[index]),
+            at=output_ref(names[index] if index < len(names) else f"output_{index}"),
+            note="on a finite batch (subclassed model: not probed layer by layer)")
+        return CheckResult.fail(NAME, message, expected=EXPECTED,
                                 received="non-finite outputs", details=details,
                                 hint="guard the operation: add a small epsilon inside log/sqrt/divisions, or clip.")
     objective = objective_for(model, predictions, output=output)
@@ -122,7 +127,8 @@ def check_finite(
     details["loss"] = loss
     details["loss_function"] = objective.describe()
     if not math.isfinite(loss):
-        return CheckResult.fail(NAME, f"the loss {objective.describe()} is {loss} although every output is finite",
+        return CheckResult.fail(NAME, mismatch("loss", "a finite value", loss, at=f"the loss {objective.describe()}",
+                                               note="every output is finite"),
                                 expected=EXPECTED, received={"loss": loss}, details=details,
                                 hint="the loss does not fit the output (e.g. a log of 0 or of a negative value): "
                                 "run check_loss_matches_output.")
@@ -132,8 +138,10 @@ def check_finite(
                  if g is not None and _nonfinite(keras.ops.convert_to_numpy(g))]
     details["nonfinite_gradients"] = bad_grads
     if bad_grads:
-        return CheckResult.fail(NAME, f"the gradient of {', '.join(bad_grads)} holds NaN/Inf although the loss "
-                                f"({loss:.4g}) is finite", expected=EXPECTED, received={"nonfinite_gradients": bad_grads},
+        return CheckResult.fail(NAME, mismatch("gradient", "finite values", "NaN/Inf values",
+                                               at=f"variable(s) {', '.join(bad_grads)}",
+                                               note=f"the loss ({loss:.4g}) is finite"),
+                                expected=EXPECTED, received={"nonfinite_gradients": bad_grads},
                                 details=details,
                                 hint="an operation whose derivative is infinite at some input (sqrt or log at 0, "
                                 "a division by a value near 0) sits between these variables and the loss: add a "

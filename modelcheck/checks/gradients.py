@@ -11,11 +11,12 @@ import tensorflow as tf
 from ..core.errors import call_user_code
 from ..model.outputs import flatten_outputs
 from ..model.graph import layers_of
+from ..core.messages import also, mismatch
 from ..core.result import CheckResult
 from .common import check, prepare_batch
 
 __all__ = [
-    "check_gradient_flow", "gradients", "variable_owners", "variable_label", "gradient_cause", "feeds_only_batchnorm",
+    "check_gradient_flow", "gradients", "frozen_message", "variable_owners", "variable_label", "gradient_cause", "feeds_only_batchnorm",
 ]
 
 NAME = "gradient_flow"
@@ -81,6 +82,14 @@ def gradient_cause(layer: keras.layers.Layer | None, variable: Any, model: keras
     return "the loss or an activation overflows: check the learning rate and the loss function"
 
 
+def frozen_message(frozen: list[keras.layers.Layer]) -> str:
+    """The failure message for layers frozen with ``trainable = False`` (allowed only on request)."""
+    return mismatch("trainable layers", "every layer with weights trainable", "frozen (trainable=False)",
+                    at=", ".join(f"layer {l.name!r} ({l.count_params():,} weights)" for l in frozen),
+                    note="frozen weights never learn: set trainable=True, or pass allow_frozen=True if freezing is "
+                    "intended (transfer learning)")
+
+
 @check(NAME)
 def check_gradient_flow(
     model: keras.Model,
@@ -111,14 +120,14 @@ def check_gradient_flow(
     loss, grads = gradients(model, x, targets, objective)
     owners = variable_owners(model)
     norms: dict[str, float] = {}
-    problems: list[str] = []
+    problems: list[tuple[str, str, str]] = []  # (variable, what it gets, the likely cause)
     exempt: list[str] = []  # biases cancelled by a following BatchNormalization
     for variable, grad in zip(model.trainable_variables, grads):
         layer = owners.get(id(variable))
         label = variable_label(layer, variable)
         if grad is None:
             norms[label] = 0.0
-            problems.append(f"{label} gets no gradient: {gradient_cause(layer, variable, model, 'none')}")
+            problems.append((label, "no gradient", gradient_cause(layer, variable, model, "none")))
             continue
         value = keras.ops.convert_to_numpy(tf.convert_to_tensor(grad))
         norm = float(np.linalg.norm(value))
@@ -127,22 +136,22 @@ def check_gradient_flow(
             exempt.append(label)
             continue
         if not np.all(np.isfinite(value)):
-            problems.append(f"{label} gets a NaN/Inf gradient: {gradient_cause(layer, variable, model, 'nonfinite')}")
+            problems.append((label, "a NaN/Inf gradient", gradient_cause(layer, variable, model, "nonfinite")))
         elif norm == 0.0:
-            problems.append(f"{label} gets an all-zero gradient: {gradient_cause(layer, variable, model, 'zero')}")
+            problems.append((label, "an all-zero gradient", gradient_cause(layer, variable, model, "zero")))
     frozen = [layer for layer in layers_of(model) if not layer.trainable and layer.count_params()]
-    if frozen and not allow_frozen:
-        names = ", ".join(f"{l.name!r} ({l.count_params():,} weights)" for l in frozen)
-        problems.append(f"layer(s) {names} are frozen (trainable=False) and will never learn; "
-                        "set trainable=True, or pass allow_frozen=True if that is intended")
     details = {"grad_norms": norms, "exempt_biases_before_batchnorm": exempt, "loss": loss, "loss_function": objective.describe(), "batch_size": batch_size}
     if not model.trainable_variables and not frozen:
-        return CheckResult.fail(NAME, "the model has no trainable variables, so it cannot learn",
+        return CheckResult.fail(NAME, mismatch("trainable variables", "at least one", "none", at="the whole model",
+                                               note="the model cannot learn"),
                                 expected="trainable variables", received=0, details=details)
-    if problems:
+    messages = [mismatch("gradient", "a finite, non-zero gradient", got, at=f"variable {label}",
+                         note=f"{cause} (loss {objective.describe()})") for label, got, cause in problems]
+    if frozen and not allow_frozen:
+        messages.append(frozen_message(frozen))
+    if messages:
         return CheckResult.fail(
-            NAME,
-            f"{len(problems)} problem(s) with the gradient of {objective.describe()}: " + "; ".join(problems),
+            NAME, also(messages[0], messages[1:]),
             expected="a finite, non-zero gradient for every trainable variable",
             received={label: norms.get(label) for label in norms},
             details=details,

@@ -12,6 +12,7 @@ import tensorflow as tf
 from ..core.errors import SpecError, call_user_code
 from ..model.outputs import flatten_outputs, output_names, shape_str
 from ..model.inputs import input_infos, pack_inputs, synthetic_inputs
+from ..core.messages import also, layer_ref, mismatch, output_ref
 from ..core.result import CheckResult
 from .common import check, fmt, forward, nonfinite_failure
 from ..model.probe import layer_probe, x_list, x_structure
@@ -202,22 +203,23 @@ def check_batch_independence(
                               expected=expected, received=worst, details=details)
     i = culprit_sample[0] if culprit_sample else 0
     if bad_rows:
-        problem = f"the model returns {bad_rows[0]} rows for a batch of {batch_size} samples"
+        what, wanted, got = "rows in the output", f"{batch_size} (one per sample)", bad_rows[0]
         received: Any = f"{bad_rows[0]} output rows for {batch_size} samples"
     else:
         k = culprit_sample[1]  # type: ignore[index]
-        problem = (f"the output of sample {i} changes when {_input_label(infos[k], k, len(infos))} of the "
-                   "other samples changes "
-                   f"(relative influence {fmt(worst[names[k]])}, expected 0)")
+        what = f"output of sample {i}"
+        wanted = f"no change when {_input_label(infos[k], k, len(infos))} of the other samples changes"
+        got = f"a relative change of {fmt(worst[names[k]])}"
         received = worst
     mixing = _mixing_layer(model, xs, alt, i, rtol, seed)
-    where = ""
+    at, note = "the model's output", "samples of a batch influence each other"
     if mixing is not None:
-        layer, what = mixing
-        where = f"; layer {layer.name!r} ({type(layer).__name__}) is the first that {what}"
+        layer, does = mixing
+        at = layer_ref(layer.name, type(layer).__name__)
+        note += f"; it is the first layer that {does}"
         details["culprit_layer"] = layer.name
     return CheckResult.fail(
-        BATCH, f"samples of a batch influence each other: {problem}{where}",
+        BATCH, mismatch(what, wanted, got, at=at, note=note),
         expected=expected, received=received, details=details,
         hint="axis 0 is the batch: a reshape or transpose must keep it first and untouched "
         "(layers.Reshape and layers.Permute never touch it; ops.reshape(x, (-1, ...)) or ops.transpose "
@@ -276,18 +278,21 @@ def check_input_dependence(
     constant = [name for name in outs if max(table[i.name][name] for i in infos) <= rtol]
     problems = []
     if len(infos) == 1 and ignored:
-        problems.append("the output is the same whatever the input: when every input value is redrawn, no output "
-                        "changes")
+        problems.append(mismatch("effect of the input", "a different output when the input changes",
+                                 "the same output whatever the input", at="the input",
+                                 note="when every input value is redrawn, no output changes"))
     else:
-        problems += [f"the output does not change when {_input_label(info, infos.index(info), len(infos))} gets "
-                     "other values: the model ignores that input" for info in ignored]
+        problems += [mismatch("effect of the input", "a different output when the input changes", "the same output",
+                              at=_input_label(info, infos.index(info), len(infos)), note="the model ignores that input")
+                     for info in ignored]
         if len(outs) > 1:
-            problems += [f"output {name!r} does not depend on any input" for name in constant
-                         if len(ignored) < len(infos)]
+            problems += [mismatch("effect of the inputs", "a change when the inputs change", "no change",
+                                  at=output_ref(name), note="this output does not depend on any input")
+                         for name in constant if len(ignored) < len(infos)]
     expected = "every input changes the output"
     if problems:
         return CheckResult.fail(
-            INPUTS, "; ".join(problems), expected=expected,
+            INPUTS, also(problems[0], problems[1:]), expected=expected,
             received={"ignored_inputs": [i.name for i in ignored], "constant_outputs": constant}, details=details,
             hint="check that every keras.Input reaches the outputs (e.g. concatenate([a, b]), not [a, a]); an "
             "output that ignores every input comes from all-zero kernels, dead ReLUs or a multiplication by 0.")

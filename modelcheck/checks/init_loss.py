@@ -11,6 +11,7 @@ import numpy as np
 
 from ..core.errors import SpecError, call_user_code
 from ..model.objective import OutputLoss
+from ..core.messages import also, mismatch, output_ref
 from ..core.result import CheckResult
 from .common import check, fmt, prepare_batch
 from .loss_config import BINARY_CE, CATEGORICAL_CE, SPARSE_CE, loss_facts
@@ -99,9 +100,9 @@ def check_loss_at_init(
                      "ratio": ratio, "allowed_factor": allowed, "why": why})
         if not math.isfinite(value) or not 1 / allowed <= ratio <= allowed:
             direction = "above" if not math.isfinite(value) or ratio > 1 else "below"
-            problems.append((direction, f"output {loss.output!r} starts with {loss.name} {fmt(value)}, expected about "
-                             f"{fmt(reference)} = {why} (within a factor {fmt(allowed)}); "
-                             f"{_describe_outputs(loss, prediction)}"))
+            problems.append((direction, mismatch(
+                f"initial {loss.name}", f"about {fmt(reference)} = {why} (within a factor {fmt(allowed)})", fmt(value),
+                at=output_ref(loss.output), note=f"{_describe_outputs(loss, prediction)}")))
     details = {"outputs": rows, "not_judged": unknown, "batch_size": batch_size, "tolerance": tolerance}
     if not rows:
         return CheckResult.skip(NAME, f"no known expected initial value for the loss ({', '.join(unknown)}); pass "
@@ -116,7 +117,8 @@ def check_loss_at_init(
                 "from_logits=True)") if above else (
                 "a loss far below what an unsure model gets on random targets means the loss does not measure "
                 "what you think: check that it fits the output layer (run check_loss_matches_output)")
-        return CheckResult.fail(NAME, "the loss of the untrained model is off: " + "; ".join(p for _, p in problems),
+        messages = [p for _, p in problems]
+        return CheckResult.fail(NAME, also(messages[0], messages[1:]),
                                 expected=expected_value, received=received, details=details, hint=hint)
     summary = ", ".join(f"{fmt(r['initial'])} vs {fmt(r['expected'])} ({r['output']})" for r in rows)
     return CheckResult.ok(NAME, f"the untrained loss is near its expected value: {summary}",

@@ -17,6 +17,7 @@ import numpy as np
 from ..model.outputs import activation_of, output_layers
 from ..model.inputs import synthetic_inputs
 from ..model.objective import OutputLoss, objective_for
+from ..core.messages import also, mismatch, output_ref
 from ..core.result import CheckResult
 from .common import check, forward
 
@@ -90,49 +91,56 @@ def loss_facts(loss: OutputLoss) -> LossFacts:
 
 def _findings(facts: LossFacts, activation: str | None, units: int, output: str,
               target_range: tuple[float | None, float | None] | None) -> list[str]:
-    """Plain sentences, each with its fix, for one output."""
+    """One `mismatch` message, with its fix, per problem of one output."""
     loss = facts.name
-    where = f"output {output!r}"
+    where = output_ref(output)
     found = []
     if activation == "softmax" and units == 1:
-        found.append(f"{where} is a softmax over a single unit, which always outputs 1.0: for two classes use "
-                     "Dense(1, activation=\"sigmoid\") with binary_crossentropy")
+        found.append(mismatch("output units", "2 or more units under a softmax", "a softmax over a single unit",
+                              at=where, note="it always outputs 1.0: for two classes use "
+                              "Dense(1, activation=\"sigmoid\") with binary_crossentropy"))
     if facts.from_logits and activation in _PROBABILITIES:
-        found.append(f"{loss} is compiled with from_logits=True but {where} already applies {activation}, so the "
-                     f"loss applies it a second time and the gradients flatten: remove from_logits=True (or remove "
-                     f"the {activation} activation and keep from_logits=True)")
+        found.append(mismatch("loss", f"{loss} without from_logits=True, since the output applies {activation}",
+                              f"{loss} compiled with from_logits=True", at=where,
+                              note=f"the loss applies {activation} a second time and the gradients flatten: remove "
+                              f"from_logits=True (or remove the {activation} activation and keep from_logits=True)"))
     if facts.family in (SPARSE_CE, CATEGORICAL_CE):
         if units == 1:
             labels = ("integer labels 0..n-1 need n output units; label 1 is out of range for 1 unit"
                       if facts.family == SPARSE_CE else "a softmax over one class is always 1, so the loss is always 0")
-            found.append(f"{loss} on {where} with 1 unit: {labels}; for two classes use Dense(1, "
-                         "activation=\"sigmoid\") with binary_crossentropy, or Dense(2, activation=\"softmax\")")
+            found.append(mismatch("output units", f"one unit per class for {loss}", "1 unit", at=where,
+                                  note=f"{labels}; for two classes use Dense(1, activation=\"sigmoid\") with "
+                                  "binary_crossentropy, or Dense(2, activation=\"softmax\")"))
         elif activation == "sigmoid" and not facts.from_logits:
-            found.append(f"{loss} expects probabilities that sum to 1 (a softmax) but {where} uses sigmoid: use "
-                         "activation=\"softmax\" for one class per sample, or binary_crossentropy for several "
-                         "labels per sample")
+            found.append(mismatch("output activation", f"softmax for {loss}, which expects probabilities that sum "
+                                  "to 1", "sigmoid", at=where, note="use activation=\"softmax\" for one class per "
+                                  "sample, or binary_crossentropy for several labels per sample"))
         elif activation is not None and activation not in _PROBABILITIES and not facts.from_logits:
-            found.append(f"{loss} expects probabilities but {where} has activation {activation!r} (raw scores that "
-                         "can be negative): add activation=\"softmax\", or compile with "
-                         f"keras.losses.{_class_name(loss)}(from_logits=True)")
+            found.append(mismatch("output activation", f"softmax for {loss}, which expects probabilities",
+                                  repr(activation), at=where, note="raw scores can be negative: add "
+                                  "activation=\"softmax\", or compile with "
+                                  f"keras.losses.{_class_name(loss)}(from_logits=True)"))
     elif facts.family == BINARY_CE:
         if activation == "softmax" and units > 1:
-            found.append(f"{loss} on {where}, a {units}-way softmax, treats each of the {units} units as its own "
-                         "yes/no question while the softmax makes them compete: for one class per sample use "
-                         "sparse_categorical_crossentropy (integer labels) or categorical_crossentropy (one-hot "
-                         "labels); for several labels per sample use activation=\"sigmoid\"")
+            found.append(mismatch("loss", f"sparse_categorical_crossentropy or categorical_crossentropy for a "
+                                  f"{units}-way softmax", loss, at=where,
+                                  note=f"{loss} treats each of the {units} units as its own yes/no question while "
+                                  "the softmax makes them compete: use sparse_categorical_crossentropy (integer "
+                                  "labels) or categorical_crossentropy (one-hot labels); for several labels per "
+                                  "sample use activation=\"sigmoid\""))
         elif activation is not None and activation not in _PROBABILITIES and not facts.from_logits:
-            found.append(f"{loss} expects probabilities between 0 and 1 but {where} has activation {activation!r}: "
-                         "add activation=\"sigmoid\", or compile with "
-                         "keras.losses.BinaryCrossentropy(from_logits=True)")
+            found.append(mismatch("output activation", f"sigmoid for {loss}, which expects probabilities between 0 "
+                                  "and 1", repr(activation), at=where, note="add activation=\"sigmoid\", or compile "
+                                  "with keras.losses.BinaryCrossentropy(from_logits=True)"))
     elif facts.family == REGRESSION and activation in _RANGES:
         low, high, words = _RANGES[activation]
         fits = target_range is not None and _within(target_range, low, high)
         if not fits:
-            found.append(f"{where} uses {activation}, which can only predict {words}, with the regression loss "
-                         f"{loss}: if the targets can be outside that range use a linear output (activation=None)"
-                         + ("; for classification use a cross-entropy loss" if activation == "softmax" else "")
-                         + ", or pass target_range=(low, high) when the targets fit")
+            found.append(mismatch("output activation", f"a linear output for the regression loss {loss}",
+                                  f"{activation}, which can only predict {words}", at=where,
+                                  note="if the targets can be outside that range use activation=None"
+                                  + ("; for classification use a cross-entropy loss" if activation == "softmax" else "")
+                                  + ", or pass target_range=(low, high) when the targets fit"))
     return found
 
 
@@ -145,6 +153,19 @@ def _within(target_range: tuple[float | None, float | None], low: float, high: f
 
 def _class_name(snake: str) -> str:
     return "".join(part.capitalize() for part in snake.split("_"))
+
+
+def _unseen_activation(layer: keras.layers.Layer | None) -> str | None:
+    """Why the activation of an output layer cannot be read from its configuration; None when it can."""
+    if layer is None:
+        return "the model is subclassed, so the layer behind each output cannot be seen"
+    if isinstance(layer, keras.layers.Lambda):
+        return f"layer {layer.name!r} is a Lambda, whose function can apply any activation"
+    if isinstance(layer, keras.Model):
+        return f"layer {layer.name!r} is a nested model, whose last layer decides the activation"
+    if not type(layer).__module__.startswith(("keras.", "keras_", "tf_keras")):
+        return f"layer {layer.name!r} is a custom {type(layer).__name__} layer, whose call can apply any activation"
+    return None
 
 
 def _compiled_loss(model: keras.Model) -> Any:
@@ -168,13 +189,16 @@ def check_loss_matches_output(
     cross-entropy on a sigmoid, linear or 1-unit output; binary cross-entropy on a multi-unit
     softmax or a linear output; a softmax over one unit; a ReLU/sigmoid/tanh/softmax output
     with a regression loss (pass ``target_range=(0, 1)`` when the targets do fit the range).
-    An uncompiled model is skipped.
+    An uncompiled model is skipped, and so is one whose output activation cannot be read from
+    the configuration (a subclassed model, a Lambda, nested model or custom layer at an output),
+    unless a problem is found on what can be read.
 
     Example::
 
         model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), optimizer="adam")
         check_loss_matches_output(model).message
-        # "sparse_categorical_crossentropy is compiled with from_logits=True but output 'dense_1' already ..."
+        # "loss: expected sparse_categorical_crossentropy without from_logits=True, since the output applies
+        #  softmax, received sparse_categorical_crossentropy compiled with from_logits=True, at output 'dense_1'; ..."
     """
     if _compiled_loss(model) is None:
         return CheckResult.skip(NAME, "the model is not compiled with a loss, so there is none to judge; compile it "
@@ -186,23 +210,33 @@ def check_loss_matches_output(
     predictions = [np.zeros([1 if d is None else d for d in shape], "float32") for shape in shapes]
     objective = objective_for(model, predictions)
     layers = output_layers(model)
-    activations = [activation_of(layer) if layer is not None else None for layer in layers]
-    activations += [None] * (len(shapes) - len(activations))
+    layers += [None] * (len(shapes) - len(layers))
     judged = []
     findings: list[str] = []
-    for loss, shape, activation in zip(objective.losses, shapes, activations):
+    unseen: dict[str, list[str]] = {}  # why an activation cannot be seen -> the outputs it concerns
+    for loss, shape, layer in zip(objective.losses, shapes, layers):
         facts = loss_facts(loss)
+        why = _unseen_activation(layer)
+        activation = activation_of(layer) if why is None else None
+        if why is not None:
+            unseen.setdefault(why, []).append(output_ref(loss.output))
         units = int(shape[-1]) if len(shape) > 1 and shape[-1] is not None else 1
         judged.append({"output": loss.output, "loss": facts.name, "from_logits": facts.from_logits,
-                       "activation": activation, "units": units})
+                       "activation": activation, "units": units, "activation_unseen": why})
         findings += _findings(facts, activation, units, loss.output, target_range)
     details = {"outputs": judged}
     expected = "a loss that fits each output layer"
     if findings:
-        return CheckResult.fail(NAME, "; ".join(findings), expected=expected, received=judged, details=details,
+        return CheckResult.fail(NAME, also(findings[0], findings[1:]), expected=expected, received=judged,
+                                details=details,
                                 hint="softmax + (sparse_)categorical_crossentropy for one class per sample, sigmoid + "
                                 "binary_crossentropy for yes/no, a linear output + mse for regression; "
                                 "from_logits=True only when the output has no activation.")
-    summary = ", ".join(f"{j['output']}: {j['loss']} on {j['activation'] or 'an unknown activation'}" for j in judged)
+    if unseen:
+        reasons = "; ".join(f"{why} ({', '.join(outputs)})" for why, outputs in unseen.items())
+        return CheckResult.skip(NAME, f"cannot judge the loss without the output's activation: {reasons}"
+                                + "; check the loss by hand, or run check_loss_at_init and check_overfit_batch",
+                                expected=expected, received=judged, details=details)
+    summary = ", ".join(f"{j['output']}: {j['loss']} on {j['activation'] or 'no activation'}" for j in judged)
     return CheckResult.ok(NAME, f"the loss fits the output ({summary})", expected=expected, received=judged,
                           details=details)

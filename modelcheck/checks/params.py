@@ -9,6 +9,7 @@ import keras
 
 from ..analytic import format_count, layer_arithmetic
 from ..model.graph import layers_of
+from ..core.messages import layer_ref, mismatch
 from ..core.result import CheckResult
 from .common import check
 
@@ -41,7 +42,12 @@ def _breakdown(layers: list[keras.layers.Layer]) -> str:
 
 def _frozen_note(model: keras.Model) -> str:
     frozen = [layer.name for layer in layers_of(model) if not layer.trainable and layer.count_params()]
-    return f" (frozen layers: {', '.join(frozen)})" if frozen else ""
+    return f"frozen layers: {', '.join(frozen)}; " if frozen else ""
+
+
+def _over_budget(total: int, max_params: int, note: str) -> str:
+    return mismatch("parameters", f"at most {format_count(max_params)}", format_count(total), at="the whole model",
+                    note=note)
 
 
 def check_param_count(model: Any, *, max_params: int | None = None, **kwargs: Any) -> CheckResult:
@@ -84,9 +90,8 @@ def _over_budget_unallocated(builder: Any, max_params: int) -> CheckResult | Non
     biggest = sorted(counted["layers"].items(), key=lambda item: -item[1])[:3]
     return CheckResult.fail(
         NAME,
-        f"the model has {format_count(counted['total'])} parameters, over the budget of {format_count(max_params)} "
-        f"(counted before allocating any weight; the model was not built); largest layers: "
-        + ", ".join(f"{name} {format_count(count)}" for name, count in biggest),
+        _over_budget(counted["total"], max_params, "counted before allocating any weight, so the model was not built; "
+                     "largest layers: " + ", ".join(f"{name} {format_count(count)}" for name, count in biggest)),
         expected={"max_params": max_params}, received={"total": counted["total"]}, details={"layers": counted["layers"]},
     )
 
@@ -117,8 +122,8 @@ def _check_param_count(
     if max_params is not None and got["total"] > max_params:
         return CheckResult.fail(
             NAME,
-            f"the model has {format_count(got['total'])} parameters, over the budget of {format_count(max_params)}; "
-            f"largest layers: {_breakdown(sorted(layers, key=lambda l: -l.count_params()))}",
+            _over_budget(got["total"], max_params,
+                         f"largest layers: {_breakdown(sorted(layers, key=lambda l: -l.count_params()))}"),
             expected={"max_params": max_params}, received=got, details=details,
         )
 
@@ -128,15 +133,18 @@ def _check_param_count(
             return failure
 
     labels = {"total": "parameters in total", "trainable": "trainable parameters", "non_trainable": "non-trainable parameters"}
+    subjects = {"total": "total parameters", "trainable": "trainable parameters",
+                "non_trainable": "non-trainable parameters"}
     for key, want in expected.items():
         if key == "per_layer" or got[key] == want:
             continue
         difference = got[key] - want
         return CheckResult.fail(
             NAME,
-            f"Expected {format_count(want)} {labels[key]} but received {format_count(got[key])} "
-            f"({'+' if difference > 0 else '-'}{format_count(abs(difference))}){_frozen_note(model) if key != 'total' else ''}. "
-            f"Per layer: {_breakdown(layers)}",
+            mismatch(subjects[key], format_count(want),
+                     f"{format_count(got[key])} ({'+' if difference > 0 else '-'}{format_count(abs(difference))})",
+                     at="the whole model",
+                     note=f"{_frozen_note(model) if key != 'total' else ''}per layer: {_breakdown(layers)}"),
             expected=want, received=got[key], details=details,
         )
     summary = ", ".join(f"{format_count(got[k])} {labels[k]}" for k in ("total", "trainable", "non_trainable"))
@@ -151,25 +159,26 @@ def _per_layer_failure(layers: list[keras.layers.Layer], per_layer: dict[str, in
         missing = [name for name in per_layer if name not in by_name]
         if missing:
             return CheckResult.fail(
-                NAME, f"no layer named {missing[0]!r}; the layers are {', '.join(by_name)}",
-                expected=per_layer, received=details["layers"], details=details)
+                NAME, mismatch("layer name", f"one of {', '.join(map(repr, by_name))}", repr(missing[0]),
+                               at="the expected per-layer counts"),
+                expected=list(by_name), received=missing[0], details=details)
         pairs = [(by_name[name], want) for name, want in per_layer.items()]
         order = {layer.name: i for i, layer in enumerate(layers)}
         pairs.sort(key=lambda pair: order[pair[0].name])
     else:
         if len(per_layer) != len(layers):
             return CheckResult.fail(
-                NAME, f"expected {len(per_layer)} layers but the model has {len(layers)}: "
-                f"{', '.join(layer.name for layer in layers)}",
-                expected=list(per_layer), received=list(details["layers"].values()), details=details)
+                NAME, mismatch("number of layers", len(per_layer),
+                               f"{len(layers)} ({', '.join(layer.name for layer in layers)})", at="the model's layers"),
+                expected=len(per_layer), received=len(layers), details=details)
         pairs = list(zip(layers, per_layer))
     for position, (layer, want) in enumerate(pairs):
         have = layer.count_params()
         if have != want:
             return CheckResult.fail(
                 NAME,
-                f"layer {layer.name!r} ({type(layer).__name__}) has {format_count(have)} parameters; "
-                f"expected {format_count(want)}. Its arithmetic: {explain_layer(layer)}",
+                mismatch("parameters", format_count(want), format_count(have),
+                         at=layer_ref(layer.name, type(layer).__name__), note=f"its arithmetic: {explain_layer(layer)}"),
                 expected=want, received=have, details={**details, "first_mismatch": layer.name},
             )
     return None

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..core.errors import UserCodeError, call_user_code
 from ..model.inputs import synthetic_inputs
+from ..core.messages import layer_ref, mismatch
 from ..core.result import CheckResult
 from .common import check, fmt, forward
 from ..model.probe import layer_probe
@@ -22,6 +23,7 @@ __all__ = ["check_save_load", "serialisation_problems"]
 
 NAME = "save_load"
 EXPECTED = "the model loaded from a .keras file gives the same outputs"
+EXPECTED_SHORT = "the same outputs after a .keras round trip in safe mode"
 
 
 def _is_custom(obj: Any) -> bool:
@@ -34,8 +36,9 @@ def _registered(obj: Any, custom_objects: dict[str, Any] | None) -> bool:
     return keras.saving.get_registered_object(keras.saving.get_registered_name(obj)) is obj
 
 
-def _custom_functions(layer: keras.layers.Layer, custom_objects: dict[str, Any] | None, seen: set[Any]) -> list[str]:
-    """Unregistered plain functions a layer holds (a custom activation, initializer...)."""
+def _custom_functions(layer: keras.layers.Layer, custom_objects: dict[str, Any] | None,
+                      seen: set[Any]) -> list[tuple[str, str]]:
+    """(where, sentence) for the unregistered plain functions a layer holds (a custom activation...)."""
     found = []
     for attribute, value in vars(layer).items():
         if not isinstance(value, types.FunctionType) or value.__name__ == "<lambda>" or value in seen:
@@ -43,9 +46,9 @@ def _custom_functions(layer: keras.layers.Layer, custom_objects: dict[str, Any] 
         if not _is_custom(value) or _registered(value, custom_objects):
             continue
         seen.add(value)
-        found.append(f"the custom function {value.__name__} ({attribute.lstrip('_')} of layer {layer.name!r}) is not "
+        found.append((f"the custom function {value.__name__}", f"the custom function {value.__name__} ({attribute.lstrip('_')} of layer {layer.name!r}) is not "
                      "registered, so load_model cannot find it: put `@keras.saving.register_keras_serializable()` on "
-                     f"the line above `def {value.__name__}`")
+                     f"the line above `def {value.__name__}`"))
     return found
 
 
@@ -54,14 +57,19 @@ def serialisation_problems(model: keras.Model, custom_objects: dict[str, Any] | 
     round trip in safe mode cannot handle: custom classes without a working ``get_config``
     or not registered, unregistered custom functions (activations...), and Lambda layers
     holding a Python lambda."""
-    problems: list[str] = []
+    return [sentence for _, sentence in _problems(model, custom_objects)]
+
+
+def _problems(model: keras.Model, custom_objects: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """(where, sentence) for each of `serialisation_problems`."""
+    problems: list[tuple[str, str]] = []
     seen: set[Any] = set()
     for layer in model._flatten_layers(include_self=True):
         cls = type(layer)
         if isinstance(layer, keras.layers.Lambda) and getattr(layer.function, "__name__", "") == "<lambda>":
-            problems.append(f"layer {layer.name!r} is a Lambda holding a Python lambda, which load_model refuses in "
+            problems.append((layer_ref(layer.name, "Lambda"), f"layer {layer.name!r} is a Lambda holding a Python lambda, which load_model refuses in "
                             "safe mode (it could run any code): replace it with a small custom layer class "
-                            "(registered, with get_config)")
+                            "(registered, with get_config)"))
             continue
         problems += _custom_functions(layer, custom_objects, seen)
         if not _is_custom(cls) or cls in seen:
@@ -70,17 +78,20 @@ def serialisation_problems(model: keras.Model, custom_objects: dict[str, Any] | 
         try:
             layer.get_config()
         except Exception:  # Keras raises NotImplementedError; a broken override can raise anything
-            problems.append(f"the custom class {cls.__name__} (layer {layer.name!r}) has no working get_config: add "
+            problems.append((f"the custom class {cls.__name__}", f"the custom class {cls.__name__} (layer {layer.name!r}) has no working get_config: add "
                             "`def get_config(self): return {**super().get_config(), \"units\": self.units, ...}` "
-                            "returning every constructor argument")
+                            "returning every constructor argument"))
         if not _registered(cls, custom_objects):
-            problems.append(f"the custom class {cls.__name__} is not registered, so load_model cannot find it: put "
-                            f"`@keras.saving.register_keras_serializable()` on the line above `class {cls.__name__}`")
+            problems.append((f"the custom class {cls.__name__}", f"the custom class {cls.__name__} is not registered, "
+                             "so load_model cannot find it: put `@keras.saving.register_keras_serializable()` on the "
+                             f"line above `class {cls.__name__}`"))
     return problems
 
 
-def _first_different_layer(model: keras.Model, loaded: keras.Model, x: Any, atol: float, rtol: float) -> str | None:
-    """The first layer whose output differs between the two models (functional/Sequential)."""
+def _first_different_layer(model: keras.Model, loaded: keras.Model, x: Any, atol: float,
+                           rtol: float) -> tuple[str, str] | None:
+    """(where, why) for the first layer whose output differs between the two models
+    (functional/Sequential); None when it cannot be told."""
     original, copy = layer_probe(model), layer_probe(loaded)
     if original is None or copy is None or len(original.layers) != len(copy.layers):
         return None
@@ -89,16 +100,18 @@ def _first_different_layer(model: keras.Model, loaded: keras.Model, x: Any, atol
                                             for b, a in zip(before, after)):
             why = (f": the custom class {type(layer).__name__} is rebuilt from its get_config, which probably leaves "
                    "out a constructor argument" if _is_custom(type(layer)) else "")
-            return f"layer {layer.name!r} ({type(layer).__name__}) is the first whose output differs{why}"
+            return layer_ref(layer.name, type(layer).__name__), f"the first layer whose output differs{why}"
     return None
 
 
 def _failure(doing: str, exc: UserCodeError, model: keras.Model, custom_objects: dict[str, Any] | None,
              details: dict[str, Any]) -> CheckResult:
-    problems = serialisation_problems(model, custom_objects)
-    reason = "; ".join(problems) if problems else exc.message
+    problems = _problems(model, custom_objects)
+    at = problems[0][0] if problems else "the .keras file"
+    reason = "; ".join(sentence for _, sentence in problems) if problems else exc.message
     details["error"] = exc.message
-    return CheckResult.fail(NAME, f"{doing} failed: {reason}", expected=EXPECTED, received=f"{doing} failed",
+    return CheckResult.fail(NAME, mismatch("save and load", EXPECTED_SHORT, f"an error {doing}", at=at, note=reason),
+                            expected=EXPECTED, received=f"an error {doing}",
                             details=details, hint=exc.hint or "custom layers and models need get_config returning "
                             "their constructor arguments and @keras.saving.register_keras_serializable().")
 
@@ -136,13 +149,13 @@ def check_save_load(
             try:
                 call_user_code("saving the model (model.save)", model.save, path)
             except UserCodeError as exc:
-                return _failure("saving in the .keras format", exc, model, custom_objects, details)
+                return _failure("while saving in the .keras format", exc, model, custom_objects, details)
             details["file_bytes"] = path.stat().st_size
             try:
                 loaded = call_user_code("loading the model (keras.models.load_model)", keras.models.load_model,
                                         path, custom_objects=custom_objects, safe_mode=True)
             except UserCodeError as exc:
-                return _failure("loading the saved model in safe mode", exc, model, custom_objects, details)
+                return _failure("while loading the saved model in safe mode", exc, model, custom_objects, details)
     after = forward(loaded, x)
     shapes_match = len(before) == len(after) and all(b.shape == a.shape for b, a in zip(before, after))
     difference = max((float(np.max(np.abs(b - a))) if b.size else 0.0 for b, a in zip(before, after)),
@@ -156,8 +169,8 @@ def check_save_load(
     received = (f"largest difference {fmt(difference)}" if shapes_match else
                 f"output shapes {[a.shape for a in after]} instead of {[b.shape for b in before]}")
     where = _first_different_layer(model, loaded, x, atol, rtol)
-    where_text = f"; {where}" if where else ""
-    return CheckResult.fail(NAME, f"the loaded model gives different outputs on the same batch ({received}){where_text}",
+    at, why = where if where is not None else ("the model's outputs", "")
+    return CheckResult.fail(NAME, mismatch("save and load", EXPECTED_SHORT, received, at=at, note=why or None),
                             expected=EXPECTED, received=received, details=details,
                             hint="a custom layer's get_config probably leaves out a constructor argument, so the "
                             "loaded layer is built with its default: return every argument from get_config.")

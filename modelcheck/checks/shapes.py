@@ -10,6 +10,7 @@ import numpy as np
 from ..model.outputs import activation_of, output_kinds, output_layers, output_names, shape_str
 from ..model.graph import layers_of
 from ..model.inputs import synthetic_inputs
+from ..core.messages import layer_ref, mismatch, output_ref
 from ..core.result import CheckResult
 from .common import check, fmt, forward, nonfinite_failure
 
@@ -39,22 +40,23 @@ def _expected_list(expected: Any, names: list[str]) -> list[tuple[Any, ...] | No
     return [tuple(expected)]
 
 
-def _kind_problem(kind: str, values: np.ndarray, layer: keras.layers.Layer | None) -> str | None:
-    """Why `values` are not outputs of `kind`, in plain words; None when they are."""
+def _kind_problem(kind: str, values: np.ndarray, layer: keras.layers.Layer | None) -> tuple[str, str, str, str] | None:
+    """Why `values` are not outputs of `kind`: (what, expected, received, note); None when they are."""
     if kind in ("probabilities", "binary"):
         low, high = float(values.min()), float(values.max())
-        noun = "softmax" if kind == "probabilities" else "sigmoid"
+        question = f"is the {'softmax' if kind == 'probabilities' else 'sigmoid'} missing?"
         if low < -_TOLERANCE or high > 1 + _TOLERANCE:
-            return f"outputs range from {fmt(low)} to {fmt(high)}, not within [0, 1]: is the {noun} missing?"
+            return "output values", "values between 0 and 1", f"values from {fmt(low)} to {fmt(high)}", question
         if kind == "probabilities":
             sums = values.sum(axis=-1)
             worst = float(sums.flat[np.argmax(np.abs(sums - 1).ravel())])
             if abs(worst - 1) > _TOLERANCE * max(1, values.shape[-1] / 10):
-                return f"outputs sum to {fmt(worst)}, not 1 over the last axis: is the softmax missing?"
+                return "output values", "probabilities that sum to 1 over the last axis", f"a sum of {fmt(worst)}", \
+                    question
         return None
     activation = activation_of(layer)
     if activation in ("softmax", "sigmoid"):
-        return (f"outputs are meant to be {kind} (unbounded) but layer {layer.name!r} applies {activation}: "
+        return ("output activation", f"none ({kind} outputs are unbounded)", activation,
                 f"remove the {activation}, or declare the output as "
                 f"{'probabilities' if activation == 'softmax' else 'binary'}")
     return None
@@ -104,25 +106,28 @@ def check_output_shape(
     try:
         wanted = _expected_list(expected, names)
     except KeyError as exc:
-        return CheckResult.fail(NAME, str(exc.args[0]), expected=expected, received=details["outputs"], details=details)
+        return CheckResult.fail(NAME, mismatch("output name", f"one of {', '.join(map(repr, names))}",
+                                               repr(exc.args[0]), at="the expected output shapes"),
+                                expected=names, received=exc.args[0], details=details)
     if expected is not None and len(wanted) != len(received):
         return CheckResult.fail(
             NAME,
-            f"expected {len(wanted)} output(s) but the model has {len(received)}: {', '.join(names)}",
-            expected=expected, received=[list(s) for s in received], details=details,
+            mismatch("number of outputs", len(wanted), f"{len(received)} ({', '.join(names)})",
+                     at="the model's outputs"),
+            expected=len(wanted), received=len(received), details=details,
         )
     for name, want, got, out in zip(names, wanted, received, outputs):
         if out.shape[0] != batch_size:
             return CheckResult.fail(
                 NAME,
-                f"output {name!r} has {out.shape[0]} rows for a batch of {batch_size} inputs: "
-                "a Reshape or Flatten mixes the batch dimension",
+                mismatch("rows in the output", f"{batch_size} (one per input sample)", out.shape[0],
+                         at=output_ref(name), note="a Reshape or Flatten mixes the batch dimension"),
                 expected=batch_size, received=int(out.shape[0]), details=details,
             )
         if want is not None and not _matches(want, got):
             return CheckResult.fail(
                 NAME,
-                f"Expected output shape {shape_str(want)} but received {shape_str(got)} from layer {name!r}",
+                mismatch("output shape", shape_str(want), shape_str(got), at=output_ref(name)),
                 expected=list(want), received=list(got), details=details,
             )
 
@@ -135,8 +140,10 @@ def check_output_shape(
         for name, kind, layer, out in zip(names, kinds, layers, outputs):
             problem = _kind_problem(kind, out, layer)
             if problem is not None:
-                return CheckResult.fail(NAME, f"output {name!r}: {problem}", expected=kind,
-                                        received={"min": float(out.min()), "max": float(out.max())}, details=details)
+                what, wanted_text, got_text, note = problem
+                return CheckResult.fail(NAME, mismatch(what, wanted_text, got_text, at=output_ref(name), note=note),
+                                        expected=kind, received={"min": float(out.min()), "max": float(out.max())},
+                                        details=details)
 
     shown = ", ".join(shape_str(s) for s in received)
     return CheckResult.ok(NAME, f"output shape {shown} as expected" if expected is not None else f"output shape {shown}",
@@ -152,14 +159,15 @@ def _check_layer_shapes(model: keras.Model, layer_shapes: Any, details: dict[str
         by_name = {layer.name: layer for layer in layers}
         for key, want in layer_shapes.items():
             if key not in by_name:
-                return CheckResult.fail(NAME, f"no layer named {key!r}; the layers are {', '.join(by_name)}",
-                                        expected=key, received=list(by_name), details=details)
+                return CheckResult.fail(NAME, mismatch("layer name", f"one of {', '.join(map(repr, by_name))}",
+                                                       repr(key), at="the expected layer shapes"),
+                                        expected=list(by_name), received=key, details=details)
             pairs.append((key, want))
     else:
         if len(layer_shapes) != len(layers):
             return CheckResult.fail(
-                NAME, f"expected {len(layer_shapes)} layers but the model has {len(layers)}: "
-                f"{', '.join(layer.name for layer in layers)}",
+                NAME, mismatch("number of layers", len(layer_shapes),
+                               f"{len(layers)} ({', '.join(layer.name for layer in layers)})", at="the model's layers"),
                 expected=len(layer_shapes), received=len(layers), details=details)
         pairs = [(layer.name, want) for layer, want in zip(layers, layer_shapes)]
     by_name = {layer.name: layer for layer in layers}
@@ -172,7 +180,8 @@ def _check_layer_shapes(model: keras.Model, layer_shapes: Any, details: dict[str
         layer_details[key] = list(got)
         if not _matches(tuple(want), got):
             return CheckResult.fail(
-                NAME, f"layer {key!r}: Expected output shape {shape_str(tuple(want))} but received {shape_str(got)}",
+                NAME, mismatch("output shape", shape_str(tuple(want)), shape_str(got),
+                               at=layer_ref(key, type(by_name[key]).__name__)),
                 expected=list(want), received=list(got), details=details)
     return None
 

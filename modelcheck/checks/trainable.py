@@ -10,9 +10,10 @@ import numpy as np
 
 from ..model.engine import fresh_optimizer, preserved_weights, train
 from ..model.graph import layers_of
+from ..core.messages import also, layer_ref, mismatch
 from ..core.result import CheckResult
 from .common import check, fmt, prepare_batch
-from .gradients import gradient_cause, feeds_only_batchnorm, gradients
+from .gradients import feeds_only_batchnorm, frozen_message, gradient_cause, gradients
 from ..model.probe import variable_label
 from .training import run_details, stopped_note
 
@@ -94,8 +95,9 @@ def check_trainable_changes(
                     unchanged.append(variable)
         elif layer is not None and not layer.trainable:
             if moved:
-                problems.append(f"{label} belongs to the frozen layer {layer.name!r} but changed during training "
-                                f"(relative change {fmt(changes[label])}): a frozen layer must keep its values")
+                problems.append(mismatch("frozen variable", "no change", f"a relative change of {fmt(changes[label])}",
+                                         at=f"variable {label} of the frozen {layer_ref(layer.name)}",
+                                         note="a frozen layer must keep its values"))
         elif moved:
             statistics.append(label)
     if unchanged:
@@ -110,20 +112,20 @@ def check_trainable_changes(
                    else gradient_cause(layer, variable, model, kind))
             causes.setdefault(why, []).append(label)
         for why, names in causes.items():
-            subject = f"trainable variable {names[0]}" if len(names) == 1 else f"trainable variables {', '.join(names)}"
-            problems.append(f"{subject} did not change after {run.steps} training steps: {why}")
+            subject = f"variable {names[0]}" if len(names) == 1 else f"variables {', '.join(names)}"
+            problems.append(mismatch("trainable variable", "a change", f"no change after {run.steps} training steps",
+                                     at=subject, note=why))
     frozen = [layer for layer in layers_of(model) if not layer.trainable and layer.count_params()]
     if frozen and not allow_frozen:
-        problems.append(", ".join(f"layer {l.name!r} ({l.count_params():,} weights)" for l in frozen)
-                        + " is frozen (trainable=False), so its weights never change: set trainable=True, or pass "
-                        "allow_frozen=True if freezing is intended (transfer learning)")
+        problems.append(frozen_message(frozen))
     details = {**run_details(run), "loss_function": objective.describe(), "changes": changes,
                "statistics_changed": statistics, "notes": notes, "frozen_layers": [l.name for l in frozen]}
     expected = "every trainable variable changes; frozen layers keep their values"
     if run.stopped in ("non_finite", "timeout"):
-        problems.append(stopped_note(run, steps, timeout_s))
+        problems.append(mismatch("training", f"{steps} steps with a finite loss", stopped_note(run, steps, timeout_s),
+                                 at="the training run"))
     if problems:
-        return CheckResult.fail(NAME, "; ".join(problems), expected=expected,
+        return CheckResult.fail(NAME, also(problems[0], problems[1:]), expected=expected,
                                 received={"unchanged": [labels[id(v)][1] for v in unchanged],
                                           "frozen": [l.name for l in frozen]}, details=details)
     moved = sum(1 for v in model.trainable_variables if changes.get(labels[id(v)][1], 0.0) > 0)

@@ -14,8 +14,10 @@ import numpy as np
 
 from ..model.engine import TrainingRun, fresh_optimizer, preserved_weights, train
 from ..model.inputs import input_infos, pack_inputs
+from ..model.outputs import shape_str
 from ..model.graph import layers_of
 from ..model.objective import objective_for
+from ..core.messages import mismatch
 from ..core.result import CheckResult
 from .common import check, fmt, forward, nonfinite_failure, prepare_batch
 
@@ -86,9 +88,10 @@ def check_overfit_batch(
                               expected=expected, received=got, details=details)
     return CheckResult.fail(
         name,
-        f"could not memorise a batch of {batch_size} samples: expected {expected}, received {got} "
-        f"({stopped_note(run, max_steps, timeout_s)}, {run.optimizer}, loss {objective.describe()}); "
-        f"loss went {fmt(run.losses[0]) if run.losses else '?'} -> {fmt(run.final_loss)}",
+        mismatch(f"memorising one batch of {batch_size} samples", expected, got,
+                 at=f"the end of training ({stopped_note(run, max_steps, timeout_s)})",
+                 note=f"{run.optimizer}, loss {objective.describe()}; the loss went "
+                 f"{fmt(run.losses[0]) if run.losses else '?'} -> {fmt(run.final_loss)}"),
         expected=expected, received=got, details=details,
         hint="a model that cannot overfit 8 samples has a bug: a wrong loss for the output, a learning rate "
         "far too small or too large, frozen or disconnected layers, or too little capacity.",
@@ -98,10 +101,10 @@ def check_overfit_batch(
 def _reshape_x(model: keras.Model, values: Sequence[float]) -> Any:
     infos = input_infos(model)
     if len(infos) != 1:
-        raise ValueError("learns_linear needs a model with exactly one input")
+        raise ValueError(f"{len(infos)} inputs")
     shape = [1 if d is None else d for d in infos[0].shape[1:]]
     if math.prod(shape) != 1:
-        raise ValueError(f"learns_linear needs one number per sample; the model's input shape is {infos[0].shape}")
+        raise ValueError(f"input shape {shape_str(infos[0].shape)}")
     return pack_inputs(model, [np.asarray(values, dtype="float32").reshape((len(values), *shape))])
 
 
@@ -142,15 +145,19 @@ def check_learns_linear(
         x_train = _reshape_x(model, x)
         x_new = _reshape_x(model, [predict_at])
     except ValueError as exc:
-        return CheckResult.fail(name, str(exc), expected="one input of one number", received=str(exc))
+        return CheckResult.fail(name, mismatch("input", "one input of one number per sample", str(exc),
+                                               at="the model's inputs", note="learns_linear feeds it x = -1, 0, ..., 4"),
+                                expected="one input of one number per sample", received=str(exc))
     y_train = (slope * np.asarray(x, dtype="float32") + intercept).reshape(-1, 1)
     predictions = forward(model, x_train)
     failure = nonfinite_failure(name, model, predictions)
     if failure is not None:
         return failure
     if len(predictions) != 1 or int(np.prod(predictions[0].shape[1:])) != 1:
-        return CheckResult.fail(name, f"learns_linear needs one output number per sample; received shape "
-                                f"{list(predictions[0].shape)}", expected="(None, 1)", received=list(predictions[0].shape))
+        received_shape = ", ".join(shape_str((None, *p.shape[1:])) for p in predictions)
+        return CheckResult.fail(name, mismatch("output shape", "(None, 1)", received_shape, at="the model's outputs",
+                                               note="learns_linear needs one output number per sample"),
+                                expected="(None, 1)", received=received_shape)
     objective = objective_for(model, predictions, output="regression", use_compiled=False)
     y_target = [y_train.reshape(predictions[0].shape)]
     with preserved_weights(model):
@@ -174,6 +181,8 @@ def check_learns_linear(
     expected = {"mse": max_mse, "prediction": target_new, "w": slope, "b": intercept}
     received = {"mse": mse, "prediction": at_new, "w": w, "b": b}
     problems = []
+    points = ", ".join(f"{v:g}" for v in x)
+    line = f"y = {slope:g}x {'-' if intercept < 0 else '+'} {abs(intercept):g}"
     if not math.isfinite(mse) or mse > max_mse:
         problems.append(f"mean squared error {fmt(mse)} on the six points (expected at most {fmt(max_mse)})")
     if not abs(at_new - target_new) <= prediction_tolerance:
@@ -184,8 +193,9 @@ def check_learns_linear(
         problems.append("the Dense layer has no bias (use_bias=False), so the line must pass through 0")
     if problems:
         return CheckResult.fail(
-            name, f"learned {learned} instead of y = {slope:g}x {'-' if intercept < 0 else '+'} {abs(intercept):g}: "
-            + "; ".join(problems) + f" after {run.steps} SGD steps", expected=expected, received=received, details=details,
+            name, mismatch("learned line", line, learned, at=f"the points x = {points}",
+                           note="; ".join(problems) + f" after {run.steps} SGD steps"),
+            expected=expected, received=received, details=details,
             hint="a line needs a linear output (no ReLU/sigmoid on the last layer) and a bias; "
             "a loss that explodes needs a smaller learning rate.")
     return CheckResult.ok(name, f"learned {learned} (mse {fmt(mse)}; predicts {at_new:.4g} at x = {predict_at:g}) "
@@ -238,8 +248,9 @@ def check_loss_decrease(
     why = stopped_note(run, steps, timeout_s) if run.stopped in ("timeout", "non_finite") else f"after {run.steps} steps"
     change = f"{decrease:+.1%}" if math.isfinite(decrease) else "NaN"
     return CheckResult.fail(
-        name, f"loss went {received} ({change}) {why} with {run.optimizer}; expected a decrease of at least "
-        f"{min_decrease:.0%}{init_note}", expected=f"a decrease of at least {min_decrease:.0%}", received=received,
+        name, mismatch("loss", f"a decrease of at least {min_decrease:.0%}", f"{received} ({change})",
+                       at=f"the end of training ({why})", note=f"{run.optimizer}{init_note}"),
+        expected=f"a decrease of at least {min_decrease:.0%}", received=received,
         details=details,
         hint="a loss that grows or turns NaN usually means a learning rate too large; a flat loss means no "
         "gradient reaches the weights (frozen layers, a wrong loss for the output) or a learning rate too small.")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import SpecError
+from ..core.messages import mismatch
 from ..core.result import CheckResult
 from .diff import compare
 from .serialize import architecture
@@ -68,7 +69,7 @@ def check_architecture(
     if not _is_model(model):
         return finish(CheckResult.error(
             CHECK_NAME,
-            f"expected a keras.Model to snapshot; received {type(model).__name__}",
+            mismatch("model to snapshot", "a keras.Model", type(model).__name__, at=f"model {model_id!r}"),
             hint="the builder must return the model, e.g. `return keras.Sequential([...])`",
             **common,
         ))
@@ -93,7 +94,8 @@ def check_architecture(
             ))
         return finish(CheckResult.fail(
             CHECK_NAME,
-            f"no architecture snapshot for {model_id!r}: {path} does not exist",
+            mismatch("architecture snapshot", f"a stored snapshot {path.name}", "no snapshot file",
+                     at=f"model {model_id!r}", note=f"{path} does not exist"),
             received=totals,
             hint=f"Re-run pytest with {UPDATE_OPTION} to create it",
             **common,
@@ -121,7 +123,8 @@ def check_architecture(
     body = "\n".join("  " + line for line in lines)
     return finish(CheckResult.fail(
         CHECK_NAME,
-        f"architecture of {model_id!r} differs from snapshot {path.name} ({_changes(lines)}): {lines[0]}\n{body}",
+        mismatch("architecture", f"the one stored in {path.name}", _changes(lines), at=f"model {model_id!r}")
+        + f"\n{body}",
         expected=stored.get("totals"),
         received=totals,
         details={"diff": lines},

@@ -1,0 +1,53 @@
+"""One wording for every check's failure: what was checked, expected, received, and where.
+
+Keras' own tests word a mismatch as "Expected output shapes (None, 10) but received (None, 12)";
+modelcheck words every failing verdict through `mismatch`, so the first line always reads::
+
+    parameters: expected 235,500, received 157,000, at layer 'dense' (Dense); its arithmetic: ...
+
+No Keras import: the plugin and the grading parent read these messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["mismatch", "layer_ref", "output_ref", "also"]
+
+
+def mismatch(what: str, expected: Any, received: Any, at: str | None = None, note: str | None = None) -> str:
+    """``<what>: expected <expected>, received <received>, at <at>; <note>``.
+
+    Args:
+        what: what was checked, in plain words (``"output shape"``, ``"parameters"``).
+        expected: what the check wanted; shown with ``str``.
+        received: what the model gave; shown with ``str``.
+        at: where: the layer, output, input or variable (``"layer 'dense' (Dense)"``).
+        note: the explanation or the fix, after a semicolon.
+
+    Example::
+
+        >>> mismatch("output shape", "(None, 10)", "(None, 12)", at="output 'dense_2'")
+        "output shape: expected (None, 10), received (None, 12), at output 'dense_2'"
+    """
+    text = f"{what}: expected {expected}, received {received}"
+    if at:
+        text += f", at {at}"
+    if note:
+        text += f"; {note}"
+    return text
+
+
+def layer_ref(name: str, kind: str | None = None) -> str:
+    """``layer 'dense' (Dense)``, or ``layer 'dense'`` without a class name."""
+    return f"layer {name!r}" + (f" ({kind})" if kind else "")
+
+
+def output_ref(name: str) -> str:
+    """``output 'dense_2'``."""
+    return f"output {name!r}"
+
+
+def also(first: str, others: list[str]) -> str:
+    """The first problem's message, followed by the others after ``; also: ``."""
+    return first + "".join(f"; also: {other}" for other in others)

@@ -1,0 +1,232 @@
+"""Every check words its failure the same way: ``<what>: expected <X>, received <Y>, at <where>``.
+
+One broken model per check; each test compares the whole first line of the message, and the
+`expected` / `received` fields where the message shows them.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from keras import layers, ops
+
+import modelcheck as mc
+from modelcheck.checks.common import fmt
+from modelcheck.core.messages import also, layer_ref, mismatch, output_ref
+from modelcheck.model.inputs import synthetic_inputs
+
+
+def first_line(result: mc.CheckResult) -> str:
+    assert result.status == "failed", result.describe()
+    return result.message.splitlines()[0]
+
+
+def classifier(last_activation: str = "softmax", units: int = 4, **hidden: object) -> keras.Model:
+    inputs = keras.Input((6,), name="features")
+    x = layers.Dense(8, activation="relu", name="hidden", **hidden)(inputs)
+    return keras.Model(inputs, layers.Dense(units, activation=last_activation, name="out")(x))
+
+
+def test_mismatch_words_what_expected_received_where_and_note():
+    assert mismatch("output shape", "(None, 10)", "(None, 12)", at=output_ref("dense_2")) == \
+        "output shape: expected (None, 10), received (None, 12), at output 'dense_2'"
+    assert mismatch("parameters", "235,500", "157,000", at=layer_ref("dense", "Dense"), note="its arithmetic: x") == \
+        "parameters: expected 235,500, received 157,000, at layer 'dense' (Dense); its arithmetic: x"
+    assert mismatch("loss", 1, 2) == "loss: expected 1, received 2"
+    assert also("a", ["b", "c"]) == "a; also: b; also: c"
+
+
+def test_output_shape():
+    result = mc.check_output_shape(classifier(units=5), (None, 4))
+    assert first_line(result) == "output shape: expected (None, 4), received (None, 5), at output 'out'"
+    assert (result.expected, result.received) == ([None, 4], [None, 5])
+
+
+def test_output_kind():
+    result = mc.check_output_shape(classifier(last_activation=None), (None, 4), output="probabilities")
+    low, high = result.received["min"], result.received["max"]
+    assert first_line(result) == (f"output values: expected values between 0 and 1, received values from {fmt(low)} "
+                                  f"to {fmt(high)}, at output 'out'; is the softmax missing?")
+
+
+def test_param_count_per_layer():
+    result = mc.check_param_count(classifier(), per_layer={"hidden": 64})
+    assert first_line(result) == ("parameters: expected 64, received 56, at layer 'hidden' (Dense); "
+                                  "its arithmetic: hidden: (6 + 1) x 8 = 56")
+    assert (result.expected, result.received) == (64, 56)
+
+
+def test_param_count_total():
+    result = mc.check_param_count(classifier(), total=100)
+    assert first_line(result) == ("total parameters: expected 100, received 92 (-8), at the whole model; per layer: "
+                                  "hidden: (6 + 1) x 8 = 56; out: (8 + 1) x 4 = 36")
+    assert (result.expected, result.received) == (100, 92)
+
+
+def test_gradient_flow():
+    inputs = keras.Input((6,))
+    hidden = layers.Dense(8, activation="relu", name="hidden")(inputs)
+    cut = layers.Lambda(lambda t: ops.stop_gradient(t), name="cut")(hidden)
+    model = keras.Model(inputs, layers.Dense(4, activation="softmax", name="out")(cut))
+    result = mc.check_gradient_flow(model)
+    assert first_line(result) == (
+        "gradient: expected a finite, non-zero gradient, received no gradient, at variable hidden/kernel; it is not "
+        "connected to the loss: a layer after it cuts the gradient (stop_gradient in a Lambda, an integer cast, "
+        "argmax) or it is never used (loss out: sparse_categorical_crossentropy); also: gradient: expected a finite, "
+        "non-zero gradient, received no gradient, at variable hidden/bias; it is not connected to the loss: a layer "
+        "after it cuts the gradient (stop_gradient in a Lambda, an integer cast, argmax) or it is never used "
+        "(loss out: sparse_categorical_crossentropy)")
+
+
+def test_overfit_batch():
+    result = mc.check_overfit_batch(classifier(), max_steps=3, learning_rate=1e-9)
+    losses = result.details["loss_history"]
+    assert first_line(result) == (
+        f"memorising one batch of 8 samples: expected {result.expected}, received {result.received}, at the end of "
+        f"training (within the budget of 3 steps); {result.details['optimizer']}, loss out: "
+        f"sparse_categorical_crossentropy; the loss went {fmt(losses[0])} -> {fmt(losses[-1])}")
+    assert result.expected == "100% batch accuracy"
+
+
+def test_learns_linear():
+    inputs = [keras.Input((1,)), keras.Input((1,))]
+    model = keras.Model(inputs, layers.Dense(1)(layers.Concatenate()(inputs)))
+    result = mc.check_learns_linear(model)
+    assert first_line(result) == ("input: expected one input of one number per sample, received 2 inputs, at the "
+                                  "model's inputs; learns_linear feeds it x = -1, 0, ..., 4")
+    assert (result.expected, result.received) == ("one input of one number per sample", "2 inputs")
+
+
+def test_loss_decrease():
+    result = mc.check_loss_decrease(classifier(), steps=3, learning_rate=1e-9)
+    details = result.details
+    assert first_line(result) == (
+        f"loss: expected a decrease of at least 10%, received {result.received} ({details['decrease']:+.1%}), at the "
+        f"end of training (after 3 steps); {details['optimizer']}; initial loss {fmt(details['initial_loss'])} "
+        f"(expected about {fmt(details['expected_initial_loss'])} for an untrained model)")
+    assert result.expected == "a decrease of at least 10%"
+
+
+def test_loss_matches_output():
+    model = classifier(last_activation="sigmoid")
+    model.compile(loss="categorical_crossentropy", optimizer="adam")
+    assert first_line(mc.check_loss_matches_output(model)) == (
+        "output activation: expected softmax for categorical_crossentropy, which expects probabilities that sum to 1, "
+        "received sigmoid, at output 'out'; use activation=\"softmax\" for one class per sample, or "
+        "binary_crossentropy for several labels per sample")
+
+
+def test_finite():
+    model = classifier()
+    kernel = model.get_layer("out").kernel
+    value = np.array(keras.ops.convert_to_numpy(kernel))
+    value[0, 0] = np.nan
+    kernel.assign(value)
+    result = mc.check_finite(model)
+    assert first_line(result) == ("weights: expected finite values, received 1 NaN among 32 values, at weight "
+                                  "out/kernel; the first layer whose output turns NaN/Inf is 'out'")
+
+
+def test_batch_independence():
+    inputs = keras.Input((6,))
+    flat = layers.Lambda(lambda t: ops.reshape(t, (-1, 3)), name="flat")(inputs)
+    model = keras.Model(inputs, layers.Dense(2, name="out")(flat))
+    result = mc.check_batch_independence(model)
+    assert first_line(result) == ("rows in the output: expected 4 (one per sample), received 8, at layer 'flat' "
+                                  "(Lambda); samples of a batch influence each other; it is the first layer that "
+                                  "turns a batch of 4 samples into 8 rows")
+    assert result.received == "8 output rows for 4 samples"
+
+
+def test_input_dependence():
+    wide, deep = keras.Input((2,), name="wide"), keras.Input((3,), name="deep")
+    model = keras.Model([wide, deep], layers.Dense(1, name="out")(wide))
+    result = mc.check_input_dependence(model)
+    assert first_line(result) == ("effect of the input: expected a different output when the input changes, received "
+                                  "the same output, at input 'deep' (shape (None, 3)); the model ignores that input")
+
+
+def test_loss_at_init():
+    model = classifier(kernel_initializer=keras.initializers.RandomNormal(stddev=30.0), units=10)
+    result = mc.check_loss_at_init(model)
+    probabilities = keras.ops.convert_to_numpy(model(synthetic_inputs(model, 64, 0)))
+    assert first_line(result) == (
+        f"initial sparse_categorical_crossentropy: expected about 2.303 = ln(10), every one of 10 classes equally "
+        f"likely (within a factor 3), received {fmt(result.received['out'])}, at output 'out'; the most likely class "
+        f"gets {np.mean(np.max(probabilities, axis=-1)):.0%} on average")
+    assert result.expected == {"out": pytest.approx(2.302585)}
+
+
+def test_trainable_changes():
+    model = classifier()
+    model.get_layer("hidden").trainable = False
+    assert first_line(mc.check_trainable_changes(model)) == (
+        "trainable layers: expected every layer with weights trainable, received frozen (trainable=False), at layer "
+        "'hidden' (56 weights); frozen weights never learn: set trainable=True, or pass allow_frozen=True if "
+        "freezing is intended (transfer learning)")
+
+
+def test_save_load():
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, layers.Lambda(lambda t: t * 2, name="double")(inputs))
+    result = mc.check_save_load(model)
+    assert first_line(result) == (
+        "save and load: expected the same outputs after a .keras round trip in safe mode, received an error while "
+        "loading the saved model in safe mode, at layer 'double' (Lambda); layer 'double' is a Lambda holding a "
+        "Python lambda, which load_model refuses in safe mode (it could run any code): replace it with a small "
+        "custom layer class (registered, with get_config)")
+    assert result.received == "an error while loading the saved model in safe mode"
+
+
+def compiled_with(outputs_layer: keras.layers.Layer) -> keras.Model:
+    inputs = keras.Input((6,))
+    model = keras.Model(inputs, outputs_layer(layers.Dense(4, name="logits")(inputs)))
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+    return model
+
+
+class Squash(layers.Layer):
+    def call(self, x):
+        return ops.softmax(x)
+
+
+class Subclassed(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.out = layers.Dense(4)
+
+    def call(self, x):
+        return ops.softmax(self.out(x))
+
+
+@pytest.mark.parametrize("model, why", [
+    (lambda: compiled_with(layers.Lambda(ops.softmax, name="soft")),
+     "layer 'soft' is a Lambda, whose function can apply any activation (output 'soft')"),
+    (lambda: compiled_with(Squash(name="squash")),
+     "layer 'squash' is a custom Squash layer, whose call can apply any activation (output 'squash')"),
+], ids=["lambda", "custom_layer"])
+def test_loss_matches_output_skips_when_the_output_activation_cannot_be_seen(model, why):
+    result = mc.check_loss_matches_output(model())
+    assert result.status == "skipped"
+    assert result.message == (f"cannot judge the loss without the output's activation: {why}; check the loss by hand, "
+                              "or run check_loss_at_init and check_overfit_batch")
+
+
+def test_loss_matches_output_skips_a_subclassed_model():
+    model = Subclassed()
+    model(np.zeros((1, 6), "float32"))
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+    result = mc.check_loss_matches_output(model)
+    assert result.status == "skipped"
+    assert result.message.startswith("cannot judge the loss without the output's activation: the model is "
+                                      "subclassed, so the layer behind each output cannot be seen")
+
+
+def test_loss_matches_output_still_fails_what_it_can_see_next_to_an_unseen_output():
+    model = Subclassed()
+    model.out = layers.Dense(1)
+    model(np.zeros((1, 6), "float32"))
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+    assert first_line(mc.check_loss_matches_output(model)).startswith(
+        "output units: expected one unit per class for sparse_categorical_crossentropy, received 1 unit, at output ")
