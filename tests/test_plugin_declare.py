@@ -70,7 +70,7 @@ def test_decorated_builders_in_test_modules_and_modelcheck_modules_are_collected
         "test_models.py::build_classifier::param_count PASSED*",
         "test_models.py::build_classifier::architecture FAILED*",
         "test_models.py::test_plain PASSED*",
-        "Expected 200 parameters in total but received 195 (-5).*",
+        "total parameters: expected 200, received 195 (-5), at the whole model*",
         "Hint: Re-run pytest with --modelcheck-snapshot-update to create it",
     ])
     assert "test_imports.py::" not in result.stdout.str()

@@ -66,7 +66,7 @@ def test_grades_as_items_with_the_checks_messages_and_outputs(project: pytest.Py
     assert statuses == {nodeid: "FAILED" if nodeid in failed else "PASSED" for nodeid in IDS}
     result.stdout.fnmatch_lines([
         "*_ ?modelcheck grade? grade::forge_files::param_count _*",
-        "*[[]0/2 points] Expected 67 parameters in total but received 75 (+8)*",
+        "*[[]0/2 points] total parameters: expected 67, received 75 (+8)*",
     ])
     result.stdout.fnmatch_lines([
         "[[]0/1 points] build_model() returned None; expected a keras.Model",

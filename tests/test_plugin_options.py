@@ -78,11 +78,11 @@ def test_step_budget_reaches_the_training_check(project: pytest.Pytester) -> Non
     starved = project.runpytest_subprocess("--modelcheck", "-k", "overfit_batch", "--modelcheck-steps=1",
                                            "-p", "no:cacheprovider")
     starved.assert_outcomes(failed=1, deselected=3)
-    starved.stdout.fnmatch_lines(["could not memorise a batch of 8 samples: *within the budget of 1 steps*"])
+    starved.stdout.fnmatch_lines(["memorising one batch of 8 samples: expected *at the end of training (within the budget of 1 steps)*"])
 
 
 def test_timeout_reaches_the_training_check(project: pytest.Pytester) -> None:
     result = project.runpytest_subprocess("--modelcheck", "-k", "overfit_batch",
                                           "--modelcheck-timeout=overfit_batch=0.000001", "-p", "no:cacheprovider")
     result.assert_outcomes(failed=1, deselected=3)
-    result.stdout.fnmatch_lines(["could not memorise *stopped by the 1e-06 s timeout after * steps*"])
+    result.stdout.fnmatch_lines(["memorising one batch of *stopped by the 1e-06 s timeout after * steps*"])

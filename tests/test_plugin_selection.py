@@ -95,8 +95,8 @@ def test_junitxml_lists_every_item_with_its_failure_message(project: pytest.Pyte
                                     "modelcheck.toml.bad::output_shape", "modelcheck.toml.bad::architecture"])
     failure = names["modelcheck.toml.bad::param_count"].find("failure")
     assert failure is not None
-    assert failure.get("message", "").startswith("Expected 200 parameters in total but received 195")
+    assert failure.get("message", "").startswith("total parameters: expected 200, received 195")
     missing = names["modelcheck.toml.good::architecture"].find("failure")
     assert missing is not None
-    assert missing.get("message", "").startswith("no architecture snapshot for 'good'")
+    assert missing.get("message", "").startswith("architecture snapshot: expected a stored snapshot good.json, received no snapshot file, at model 'good'")
     assert names["modelcheck.toml.good::param_count"].find("failure") is None

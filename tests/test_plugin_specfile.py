@@ -59,8 +59,8 @@ def test_a_wrong_parameter_count_fails_with_the_checks_message(pytester: pytest.
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines([
         "*_ [[]modelcheck[]] classifier::param_count _*",
-        "Expected 200 parameters in total but received 195 (-5).*",
-        "FAILED modelcheck.toml::classifier::param_count - Expected 200 parameters*",
+        "total parameters: expected 200, received 195 (-5), at the whole model*",
+        "FAILED modelcheck.toml::classifier::param_count - total parameters: expected 200*",
     ])
     assert "Traceback" not in result.stdout.str()
     result.stdout.fnmatch_lines(["*modelcheck summary*", "param_count    1 failed"])

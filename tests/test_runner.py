@@ -51,7 +51,7 @@ def test_unknown_option_is_a_spec_error_naming_the_check():
 def test_run_checks_on_a_built_model():
     results = mc.run_checks(toy(), ["output_shape", "param_count"], output_shape=(1,), total_params=3)
     assert results[0].passed and not results[1].passed
-    assert "Expected 3 parameters in total but received 2" in results[1].message
+    assert "total parameters: expected 3, received 2" in results[1].message
 
 
 def build_mlp(n_hidden=1, n_neurons=30):

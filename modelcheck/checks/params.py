@@ -45,7 +45,8 @@ def _frozen_note(model: keras.Model) -> str:
     return f"frozen layers: {', '.join(frozen)}; " if frozen else ""
 
 
-def _over_budget(total: int, max_params: int, note: str) -> str:
+def over_budget_message(total: int, max_params: int, note: str) -> str:
+    """The failure of a model whose `total` parameters exceed `max_params`."""
     return mismatch("parameters", f"at most {format_count(max_params)}", format_count(total), at="the whole model",
                     note=note)
 
@@ -90,7 +91,7 @@ def _over_budget_unallocated(builder: Any, max_params: int) -> CheckResult | Non
     biggest = sorted(counted["layers"].items(), key=lambda item: -item[1])[:3]
     return CheckResult.fail(
         NAME,
-        _over_budget(counted["total"], max_params, "counted before allocating any weight, so the model was not built; "
+        over_budget_message(counted["total"], max_params, "counted before allocating any weight, so the model was not built; "
                      "largest layers: " + ", ".join(f"{name} {format_count(count)}" for name, count in biggest)),
         expected={"max_params": max_params}, received={"total": counted["total"]}, details={"layers": counted["layers"]},
     )
@@ -122,7 +123,7 @@ def _check_param_count(
     if max_params is not None and got["total"] > max_params:
         return CheckResult.fail(
             NAME,
-            _over_budget(got["total"], max_params,
+            over_budget_message(got["total"], max_params,
                          f"largest layers: {_breakdown(sorted(layers, key=lambda l: -l.count_params()))}"),
             expected={"max_params": max_params}, received=got, details=details,
         )

@@ -141,9 +141,11 @@ class ModelSession:
 
 class _OverBudget(ModelcheckError):
     def __init__(self, total: int, budget: int) -> None:
+        from ..checks.params import over_budget_message
+
         self.total, self.budget = total, budget
-        super().__init__(f"the model has {total:,} parameters, over the budget of {budget:,} "
-                         "(counted before allocating any weight; the model was not built)")
+        super().__init__(over_budget_message(total, budget, "counted before allocating any weight, so the model "
+                                                            "was not built"))
 
 
 def run_spec(spec: ModelSpec, *, checks: Iterable[str] | None = None, seed: int = 0,
