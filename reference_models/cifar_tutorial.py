@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers, models, optimizers
 
-from .entries import BuildFailure, Entry, as_printed, counts, reference
+from .entries import BuildFailure, Entry, as_printed, param_fields, reference
 from .printed import printed_builder
 from .reasons import COUNTS, FORWARD, GRADIENTS, LINEAR, LOSS_FALLS, MEMORISE, NO_TASK, no_training
 
@@ -138,7 +138,7 @@ def entries() -> list[Entry]:
         module=MODULE,
         input_shape=(1,),
         output_shape=(1,),
-        **counts(2),
+        **param_fields(2),
         output="regression",
         checks={
             "output_shape": FORWARD,
@@ -182,7 +182,7 @@ def entries() -> list[Entry]:
         input_shape=(32, 32, 3),
         output_shape=(10,),
         layer_output_shapes=fnn_shapes,
-        **counts(646_260),
+        **param_fields(646_260),
         layer_params=fnn_layers,
         output="probabilities",
         checks=classifier_checks,
@@ -197,7 +197,7 @@ def entries() -> list[Entry]:
         input_shape=(32, 32, 3),
         output_shape=(10,),
         layer_output_shapes=fnn_shapes,
-        **counts(646_260),
+        **param_fields(646_260),
         layer_params=fnn_layers,
         output="probabilities",
         checks={k: v for k, v in classifier_checks.items() if k != "overfit_batch"},
@@ -214,7 +214,7 @@ def entries() -> list[Entry]:
         input_shape=(32, 32, 3),
         output_shape=(10,),
         layer_output_shapes={"conv2d": (16, 16, 10), "conv2d_1": (8, 8, 20), "flatten": (1280,), "dense": (10,)},
-        **counts(15_120),
+        **param_fields(15_120),
         layer_params={"conv2d": 490, "conv2d_1": 1820, "flatten": 0, "dense": 12810},
         output="probabilities",
         checks=classifier_checks,
@@ -228,7 +228,7 @@ def entries() -> list[Entry]:
         module=MODULE,
         input_shape=(32, 32, 3),
         output_shape=(10,),
-        **counts(592_554, non_trainable=640),
+        **param_fields(592_554, non_trainable=640),
         output="probabilities",
         checks={
             "output_shape": FORWARD + " Ten class probabilities that sum to 1.",
@@ -248,7 +248,7 @@ def entries() -> list[Entry]:
         module=MODULE,
         input_shape=(64, 64, 1),
         output_shape=(64, 64, 2),
-        **counts(20),
+        **param_fields(20),
         output="regression",
         checks={
             "output_shape": FORWARD + " padding='same' with strides 1 keeps 64x64.",

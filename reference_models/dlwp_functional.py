@@ -14,7 +14,7 @@ import keras
 from keras import Input, layers
 from keras.models import Model, Sequential
 
-from .entries import BuildFailure, Entry, as_printed, counts, reference
+from .entries import BuildFailure, Entry, as_printed, param_fields, reference
 from .printed import printed_builder
 from .reasons import COUNTS, FORWARD, GRADIENTS, LOSS_FALLS, MEMORISE, NO_TASK, TOO_BIG, no_training
 
@@ -253,7 +253,7 @@ def entries() -> list[Entry]:
         input_shape=(64,),
         output_shape=(10,),
         layer_output_shapes={"dense_1": (32,), "dense_2": (32,), "dense_3": (10,)},
-        **counts(3466),
+        **param_fields(3466),
         output="probabilities",
         checks=dense_checks,
         skipped={"loss_decrease": "overfit_batch already trains this small model."},
@@ -285,7 +285,7 @@ def entries() -> list[Entry]:
         input_shape={"text": (20,), "question": (20,)},
         output_shape=(500,),
         layer_output_shapes={"embedded_text": (20, 64), "embedded_question": (20, 32), "answer": (500,)},
-        **counts(1_000_052),
+        **param_fields(1_000_052),
         layer_params={"embedded_text": 640000, "encoded_text": 12416, "embedded_question": 320000,
                       "encoded_question": 3136, "answer": 24500},
         output="probabilities",
@@ -324,7 +324,7 @@ def entries() -> list[Entry]:
         builder_kwargs={"sequence_length": 270},
         input_shape=(270,),
         output_shape={"age": (1,), "income": (10,), "gender": (1,)},
-        **counts(14_146_316),
+        **param_fields(14_146_316),
         layer_params={"embedded_posts": 12800000, "age": 129, "income": 1290, "gender": 129},
         output={"age": "regression", "income": "probabilities", "gender": "binary"},
         checks={
@@ -361,7 +361,7 @@ def entries() -> list[Entry]:
         output_shape=(8, 8, 512),
         layer_output_shapes={"branch_a": (8, 8, 128), "branch_b": (8, 8, 128), "branch_c": (8, 8, 128),
                              "branch_d": (8, 8, 128)},
-        **counts(541_568),
+        **param_fields(541_568),
         output="regression",
         checks={**block_checks, "output_shape": FORWARD + " The comment: every branch strides by 2 so the "
                 "outputs have the same size and can be concatenated."},
@@ -399,7 +399,7 @@ def entries() -> list[Entry]:
         input_shape=(16, 16, 64),
         output_shape=(8, 8, 128),
         layer_output_shapes={"residual": (8, 8, 128), "y": (8, 8, 128)},
-        **counts(229_760),
+        **param_fields(229_760),
         layer_params={"residual": 8320},
         output="regression",
         checks={**block_checks, "output_shape": FORWARD + " The comment: the 1x1 convolution brings x "
@@ -455,7 +455,7 @@ def entries() -> list[Entry]:
         builder_kwargs={"sequence_length": 12},
         input_shape={"left_input": (12, 128), "right_input": (12, 128)},
         output_shape=(1,),
-        **counts(20_673),
+        **param_fields(20_673),
         layer_params={"lstm": 20608, "predictions": 65},
         output="binary",
         checks={

@@ -13,7 +13,7 @@ from modelcheck.core.spec import ModelSpec
 
 from .reasons import RECIPE
 
-__all__ = ["Entry", "reference", "as_printed", "BuildFailure", "counts"]
+__all__ = ["Entry", "reference", "as_printed", "BuildFailure", "param_fields"]
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class Entry:
         return self.spec.resolved_builder()(**self.spec.builder_kwargs)
 
 
-def counts(total: int, *, non_trainable: int = 0) -> dict[str, int]:
+def param_fields(total: int, *, non_trainable: int = 0) -> dict[str, int]:
     """The three parameter-count fields of a spec, from the total and the non-trainable part."""
     return {"total_params": total, "trainable_params": total - non_trainable, "non_trainable_params": non_trainable}
 

@@ -7,7 +7,7 @@ from typing import Sequence
 import keras
 import numpy as np
 
-from .entries import BuildFailure, Entry, as_printed, counts, reference
+from .entries import BuildFailure, Entry, as_printed, param_fields, reference
 from .printed import printed_builder
 from .reasons import COUNTS, FORWARD, GRADIENTS, LOSS_FALLS, MEMORISE
 
@@ -248,7 +248,7 @@ def entries() -> list[Entry]:
         module=MODULE,
         input_shape=(2,),
         output_shape=(1,),
-        **counts(3),
+        **param_fields(3),
         output="binary",
         checks={
             "output_shape": FORWARD + " One step output, 0 or 1.",
@@ -265,7 +265,7 @@ def entries() -> list[Entry]:
         input_shape=(2,),
         output_shape=(1,),
         layer_output_shapes={"hidden": (2,), "output": (1,)},
-        **counts(9),
+        **param_fields(9),
         layer_params={"hidden": 6, "output": 3},
         output="binary",
         checks={
@@ -283,7 +283,7 @@ def entries() -> list[Entry]:
         input_shape=(28, 28),
         output_shape=(10,),
         layer_output_shapes={"flatten": (784,), "dense": (300,), "dense_1": (100,), "dense_2": (10,)},
-        **counts(266_610),
+        **param_fields(266_610),
         layer_params={"flatten": 0, "dense": 235500, "dense_1": 30100, "dense_2": 1010},
         output="probabilities",
         checks={
@@ -303,7 +303,7 @@ def entries() -> list[Entry]:
         module=MODULE,
         input_shape=(8,),
         output_shape=(1,),
-        **counts(301),
+        **param_fields(301),
         output="regression",
         checks=regression_checks,
         skipped=trained_once,
@@ -316,7 +316,7 @@ def entries() -> list[Entry]:
         module=MODULE,
         input_shape=(8,),
         output_shape=(1,),
-        **counts(1239),
+        **param_fields(1239),
         output="regression",
         checks=regression_checks,
         skipped=trained_once,
@@ -329,7 +329,7 @@ def entries() -> list[Entry]:
         module=MODULE,
         input_shape={"wide_input": (5,), "deep_input": (6,)},
         output_shape={"output": (1,)},
-        **counts(1176),
+        **param_fields(1176),
         output="regression",
         checks={
             **{k: v for k, v in regression_checks.items() if k != "overfit_batch"},
@@ -346,7 +346,7 @@ def entries() -> list[Entry]:
         module=MODULE,
         input_shape={"wide_input": (5,), "deep_input": (6,)},
         output_shape={"main_output": (1,), "aux_output": (1,)},
-        **counts(1207),
+        **param_fields(1207),
         output={"main_output": "regression", "aux_output": "regression"},
         checks={**regression_checks, "overfit_batch": MEMORISE + " Both outputs, losses weighted 0.9 / 0.1."},
         skipped=trained_once,
@@ -360,7 +360,7 @@ def entries() -> list[Entry]:
         builder_kwargs={"units": 30, "activation": "relu"},
         input_shape=[(5,), (6,)],
         output_shape=[(1,), (1,)],
-        **counts(1207),
+        **param_fields(1207),
         output=["regression", "regression"],
         checks={
             "output_shape": FORWARD + " Two outputs (main, aux) from a call() the tool cannot inspect.",
@@ -380,7 +380,7 @@ def entries() -> list[Entry]:
         builder_kwargs={"n_hidden": 1, "n_neurons": 30, "learning_rate": 3e-3, "input_shape": (8,)},
         input_shape=(8,),
         output_shape=(1,),
-        **counts(build_model_params(1, 30, 8)),
+        **param_fields(build_model_params(1, 30, 8)),
         output="regression",
         checks={
             "output_shape": FORWARD,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .entries import BuildFailure, Entry, as_printed, counts, reference
+from .entries import BuildFailure, Entry, as_printed, param_fields, reference
 from .printed import printed_builder
 from .reasons import COUNTS, FORWARD, GRADIENTS, MEMORISE, NO_TASK, no_training
 
@@ -116,7 +116,7 @@ def entries() -> list[Entry]:
         module=MODULE,
         input_shape=(100,),
         output_shape=(10,),
-        **counts(7114),
+        **param_fields(7114),
         output="probabilities",
         checks={
             "output_shape": FORWARD,
@@ -134,7 +134,7 @@ def entries() -> list[Entry]:
         module=MODULE,
         input_shape=(2,),
         output_shape=(512,),
-        **counts(1536),
+        **param_fields(1536),
         output="binary",
         checks={
             "output_shape": FORWARD + " 512 sigmoid values in [0, 1].",
@@ -151,7 +151,7 @@ def entries() -> list[Entry]:
         input_shape=(50,),
         output_shape=(1,),
         layer_output_shapes={"embedding": (50, 32), "flatten": (1600,)},
-        **counts(8001),
+        **param_fields(8001),
         layer_params={"embedding": 6400, "flatten": 0, "dense": 1601},
         output="binary",
         checks={
@@ -171,7 +171,7 @@ def entries() -> list[Entry]:
         input_shape=(3, 32, 32),
         output_shape=(65536,),
         layer_output_shapes=[(64, 32, 32), (65536,)],
-        **counts(1792),
+        **param_fields(1792),
         output="regression",
         checks={
             "output_shape": FORWARD + " The document prints (None, 64, 32, 32) then (None, 65536); "

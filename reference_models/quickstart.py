@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .entries import BuildFailure, Entry, as_printed, counts, reference
+from .entries import BuildFailure, Entry, as_printed, param_fields, reference
 from .printed import printed_builder
 from .reasons import COUNTS, FORWARD, GRADIENTS, LOSS_FALLS, MEMORISE, NO_TASK, no_training
 
@@ -120,7 +120,7 @@ def entries() -> list[Entry]:
         module=MODULE,
         input_shape=(32,),
         output_shape=(2,),
-        **counts(1279),
+        **param_fields(1279),
         output="binary",
         checks={
             "output_shape": FORWARD + " The document says the model outputs 2 values.",
@@ -151,7 +151,7 @@ def entries() -> list[Entry]:
         input_shape=(200, 200, 1),
         output_shape=(50, 50, 15),
         layer_output_shapes={"conv2d_1": (100, 100, 15), "max_pooling2d_1": (50, 50, 15)},
-        **counts(75),
+        **param_fields(75),
         layer_params={"conv2d_1": 75, "max_pooling2d_1": 0},
         output="regression",
         checks={
@@ -169,7 +169,7 @@ def entries() -> list[Entry]:
         input_shape=(128, 128, 3),
         output_shape=(63, 63, 32),
         layer_output_shapes={"conv2d_1": (63, 63, 32)},
-        **counts(896),
+        **param_fields(896),
         layer_params={"conv2d_1": 896},
         output="regression",
         checks={
@@ -186,7 +186,7 @@ def entries() -> list[Entry]:
         module=MODULE,
         input_shape=(32, 32, 3),
         output_shape=(10,),
-        **counts(528_054),
+        **param_fields(528_054),
         output="probabilities",
         checks={
             "output_shape": FORWARD + " Ten class probabilities.",

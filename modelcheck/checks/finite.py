@@ -20,7 +20,8 @@ from ..core.messages import layer_ref, mismatch, output_ref
 from ..core.result import CheckResult
 from .common import check, forward
 from .gradients import gradients
-from ..model.probe import float_arrays, layer_probe, variable_label
+from ..model.probe import float_arrays, layer_probe
+from ..model.variables import variable_labels
 
 __all__ = ["check_finite"]
 
@@ -35,7 +36,7 @@ def _nonfinite(values: Any) -> bool:
 
 def _weights(model: keras.Model) -> list[tuple[keras.layers.Layer | None, str, str]]:
     """(layer, "layer/variable", what is wrong) for every weight holding NaN/Inf."""
-    labels = variable_label(model)
+    labels = variable_labels(model)
     found = []
     for variable in model.variables:
         value = keras.ops.convert_to_numpy(variable)
@@ -133,7 +134,7 @@ def check_finite(
                                 hint="the loss does not fit the output (e.g. a log of 0 or of a negative value): "
                                 "run check_loss_matches_output.")
     _, grads = gradients(model, x, targets, objective)
-    labels = variable_label(model)
+    labels = variable_labels(model)
     bad_grads = [labels[id(v)][1] for v, g in zip(model.trainable_variables, grads)
                  if g is not None and _nonfinite(keras.ops.convert_to_numpy(g))]
     details["nonfinite_gradients"] = bad_grads

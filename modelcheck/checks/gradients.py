@@ -11,32 +11,16 @@ import tensorflow as tf
 from ..core.errors import call_user_code
 from ..model.outputs import flatten_outputs
 from ..model.graph import layers_of
+from ..model.variables import variable_label, variable_owners
 from ..core.messages import also, mismatch
 from ..core.result import CheckResult
 from .common import check, prepare_batch
 
 __all__ = [
-    "check_gradient_flow", "gradients", "frozen_message", "variable_owners", "variable_label", "gradient_cause", "feeds_only_batchnorm",
+    "check_gradient_flow", "gradients", "frozen_message", "gradient_cause", "feeds_only_batchnorm",
 ]
 
 NAME = "gradient_flow"
-
-
-def variable_owners(model: keras.Model) -> dict[int, keras.layers.Layer]:
-    """Map id(variable) -> the layer of ``model.layers`` that holds it: the layer the user
-    wrote (``lstm_1``), not an inner cell (``lstm_cell``) that every LSTM shares a name with."""
-    owners: dict[int, keras.layers.Layer] = {}
-    for layer in layers_of(model):
-        for variable in layer.weights:
-            owners.setdefault(id(variable), layer)  # a shared weight belongs to its first user
-    return owners
-
-
-def variable_label(layer: keras.layers.Layer | None, variable: Any) -> str:
-    """``dense_1/kernel`` for a variable of a plain layer; the full path inside nested models."""
-    if layer is None or isinstance(layer, keras.Model):
-        return variable.path
-    return f"{layer.name}/{variable.name}"
 
 
 def gradients(model: keras.Model, x: Any, targets: list[np.ndarray], objective: Any) -> tuple[float, list[Any]]:

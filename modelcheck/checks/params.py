@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import keras
 
 from ..analytic import format_count, layer_arithmetic
+from ..model.counting import param_counts
 from ..model.graph import layers_of
 from ..core.messages import layer_ref, mismatch
 from ..core.result import CheckResult
 from .common import check
 
-__all__ = ["check_param_count", "counts", "explain_layer"]
+__all__ = ["check_param_count", "explain_layer", "over_budget_message"]
 
 NAME = "param_count"
 _MAX_LAYERS_SHOWN = 8
-
-
-def counts(model: keras.Model) -> dict[str, int]:
-    """Total, trainable and non-trainable parameter counts (shared weights counted once)."""
-    trainable = sum(math.prod(v.shape) for v in model.trainable_weights)
-    non_trainable = sum(math.prod(v.shape) for v in model.non_trainable_weights)
-    return {"total": trainable + non_trainable, "trainable": trainable, "non_trainable": non_trainable}
 
 
 def explain_layer(layer: keras.layers.Layer) -> str:
@@ -109,7 +102,7 @@ def _check_param_count(
     seed: int = 0,
 ) -> CheckResult:
     """The check itself, on a built model (see `check_param_count`)."""
-    got = counts(model)
+    got = param_counts(model)
     layers = layers_of(model)
     details: dict[str, Any] = {
         **got,

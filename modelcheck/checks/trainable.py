@@ -14,7 +14,7 @@ from ..core.messages import also, layer_ref, mismatch
 from ..core.result import CheckResult
 from .common import check, fmt, prepare_batch
 from .gradients import feeds_only_batchnorm, frozen_message, gradient_cause, gradients
-from ..model.probe import variable_label
+from ..model.variables import variable_labels
 from .training import run_details, stopped_note
 
 __all__ = ["check_trainable_changes"]
@@ -64,7 +64,7 @@ def check_trainable_changes(
     if isinstance(prepared, CheckResult):
         return prepared
     x, targets, objective, _ = prepared
-    labels = variable_label(model)
+    labels = variable_labels(model)
     skip = _seed_states(model)
     trainable = {id(v) for v in model.trainable_variables}
     with preserved_weights(model):

@@ -3,13 +3,13 @@ parameters before any weight is allocated."""
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
 import keras
 import numpy as np
 
 from ..core.errors import UserCodeError, call_user_code
+from .counting import param_counts
 from .graph import has_symbolic_inputs, layers_of
 from .inputs import DEFAULT_SEQUENCE_LENGTH
 
@@ -80,8 +80,6 @@ def count_params_unallocated(builder: Callable[..., Any], **kwargs: Any) -> dict
     # The deferred variables stay registered in Keras' global state until clear_session().
     with keras.StatelessScope(initialize_variables=False):
         model = build_model(builder, kwargs=kwargs)
-        trainable = sum(math.prod(v.shape) for v in model.trainable_weights)
-        non_trainable = sum(math.prod(v.shape) for v in model.non_trainable_weights)
-        per_layer = {layer.name: layer.count_params() for layer in layers_of(model) if layer.built}
-    return {"total": trainable + non_trainable, "trainable": trainable,
-            "non_trainable": non_trainable, "layers": per_layer}
+        counted: dict[str, Any] = param_counts(model)
+        counted["layers"] = {layer.name: layer.count_params() for layer in layers_of(model) if layer.built}
+    return counted

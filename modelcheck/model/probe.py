@@ -13,9 +13,8 @@ import numpy as np
 from ..core.errors import call_user_code
 from .outputs import flatten_outputs
 from .graph import layers_of
-from ..checks.gradients import variable_label as label_of_variable, variable_owners
 
-__all__ = ["LayerProbe", "layer_probe", "variable_label", "float_arrays", "x_list", "x_structure"]
+__all__ = ["LayerProbe", "layer_probe", "float_arrays", "x_list", "x_structure"]
 
 
 @dataclass
@@ -68,17 +67,6 @@ def layer_probe(model: keras.Model) -> LayerProbe | None:
         return None
     probe = keras.Model(inputs[0] if len(inputs) == 1 else list(inputs), outputs)
     return LayerProbe(probe, layers, counts)
-
-
-def variable_label(model: keras.Model) -> dict[int, tuple[keras.layers.Layer | None, str]]:
-    """Map ``id(variable)`` to (owning layer, ``"layer/variable"``) for every variable."""
-    owners = variable_owners(model)
-    labels: dict[int, tuple[keras.layers.Layer | None, str]] = {}
-    for variable in model.variables:
-        layer = owners.get(id(variable))
-        label = label_of_variable(layer, variable)
-        labels[id(variable)] = (layer, label)
-    return labels
 
 
 def x_list(x: Any) -> list[np.ndarray]:

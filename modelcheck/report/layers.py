@@ -5,8 +5,9 @@ Keras is imported lazily (only `layer_rows` needs a model, and it receives one a
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
+from ..model.counting import weight_count
 from .data import LayerRow
 
 __all__ = ["layer_rows"]
@@ -27,16 +28,6 @@ def _output_shape(layer: Any) -> Any:
     if isinstance(output, dict):
         return [_shape(output[k].shape) for k in sorted(output)]
     return _shape(output.shape)
-
-
-def _count(weights: Sequence[Any]) -> int:
-    total = 0
-    for weight in weights:
-        size = 1
-        for dim in weight.shape:
-            size *= int(dim)
-        total += size
-    return total
 
 
 def _shape_matches(expected: Any, received: Any) -> bool:
@@ -104,8 +95,8 @@ def layer_rows(model: Any, spec: Any = None) -> list[dict[str, Any]]:
             name=str(layer.name),
             class_name=type(layer).__name__,
             output_shape=_output_shape(layer),
-            params=_count(layer.weights),
-            trainable_params=_count(layer.trainable_weights),
+            params=weight_count(layer.weights),
+            trainable_params=weight_count(layer.trainable_weights),
             trainable=bool(layer.trainable),
         )
         has_params, params = _lookup(expected_params, row.name, position)

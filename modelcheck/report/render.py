@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 import jinja2
 
+from ..core.files import write_atomic
 from ..core.registry import CHECK_NAMES, CHECKS
 from ..core.result import ERROR, FAILED, PASSED, SKIPPED, STATUSES
 from .charts import charts_for
@@ -151,10 +152,6 @@ def _model_view(entry: ModelEntry) -> dict[str, Any]:
     }
 
 
-def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def _as_run(run: Run | Mapping[str, Any]) -> Run:
@@ -197,9 +194,9 @@ def render_report(run: Run | Mapping[str, Any], out_dir: str | Path, *, pages: s
     template = env.get_template("feedback.html" if pages == "feedback" else "model.html")
     for view in models:
         html = template.render(run=run, m=view, index_href="../index.html", assignment=None)
-        _write(out / "models" / view["page"], html)
-    _write(out / "report.json", json.dumps(run.to_dict(), indent=1, sort_keys=True) + "\n")
-    return _write(out / "index.html", index)
+        write_atomic(out / "models" / view["page"], html)
+    write_atomic(out / "report.json", json.dumps(run.to_dict(), indent=1, sort_keys=True) + "\n")
+    return write_atomic(out / "index.html", index)
 
 
 def render_student_feedback(
@@ -223,5 +220,5 @@ def render_student_feedback(
         assignment=assignment,
         index_href=index_href,
     )
-    return _write(Path(out_file), html)
+    return write_atomic(Path(out_file), html)
 

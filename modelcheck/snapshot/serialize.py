@@ -20,6 +20,8 @@ import math
 import re
 from typing import Any
 
+from ..model.counting import weight_count
+
 __all__ = ["architecture", "to_json", "is_auto_name", "snake_case", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
@@ -145,10 +147,6 @@ def _dtype(tensor: Any) -> str | None:
     if dtype is None:
         return None
     return getattr(dtype, "name", None) or str(dtype)
-
-
-def _count(weights: Any) -> int:
-    return sum(math.prod(int(d) for d in w.shape) for w in weights)
 
 
 def _graph_nodes(model: Any) -> set[int] | None:
@@ -324,6 +322,6 @@ def _describe_io(model: Any, attr: str, ref_of: Any) -> list[dict[str, Any]]:
 def _totals(model: Any) -> dict[str, int | None]:
     if not model.built:
         return {"total": None, "trainable": None, "non_trainable": None}
-    trainable = _count(model.trainable_weights)
-    non_trainable = _count(model.non_trainable_weights)
+    trainable = weight_count(model.trainable_weights)
+    non_trainable = weight_count(model.non_trainable_weights)
     return {"total": trainable + non_trainable, "trainable": trainable, "non_trainable": non_trainable}

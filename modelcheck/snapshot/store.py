@@ -10,13 +10,12 @@ No Keras import.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
 from ..core.errors import SpecError
+from ..core.files import write_atomic
 from .serialize import FORMAT_VERSION, to_json
 
 __all__ = [
@@ -93,16 +92,7 @@ def write_snapshot(path: Path | str, architecture: dict[str, Any], model_id: str
             return False
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Atomic replace: two pytest-xdist workers never leave a half-written file behind.
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text)  # two pytest-xdist workers never leave a half-written file behind
     return True
 
 
