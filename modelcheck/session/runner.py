@@ -59,6 +59,10 @@ class ModelSession:
                 keras.utils.set_random_seed(self.seed)
             self._model = build_model(builder, kwargs=self.spec.builder_kwargs, input_shape=self.spec.input_shape,
                                       name=getattr(builder, "__name__", "the builder") + "()")
+            if self.spec.sequence_length:
+                from ..model.inputs import set_sequence_length
+
+                set_sequence_length(self._model, self.spec.sequence_length)
         return self._model
 
     def build_failure(self, check: str) -> CheckResult | None:
