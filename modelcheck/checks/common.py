@@ -4,20 +4,21 @@ the user's code into an ``error`` result with a hint instead of a crash."""
 from __future__ import annotations
 
 import functools
+import inspect
 import time
 from typing import Any, Callable, NamedTuple, TypeVar
 
 import keras
 import numpy as np
 
-from ..core.errors import UserCodeError, call_user_code
+from ..core.errors import INTERNAL_HINT, InternalError, ModelcheckError, UserCodeError, call_user_code
 from ..model.build import build_model
 from ..model.outputs import first_nonfinite_weight, flatten_outputs, output_names
 from ..model.inputs import synthetic_inputs
 from ..model.objective import Objective, objective_for
 from ..core.result import CheckResult
 
-__all__ = ["check", "forward", "nonfinite_failure", "prepare_batch", "Batch", "fmt"]
+__all__ = ["check", "internal_error", "forward", "nonfinite_failure", "prepare_batch", "Batch", "fmt"]
 
 F = TypeVar("F", bound=Callable[..., CheckResult])
 
@@ -27,12 +28,16 @@ def check(name: str) -> Callable[[F], F]:
 
     The wrapper accepts a ``keras.Model`` or a builder callable (plus ``input_shape=`` for
     subclassed models), seeds Keras and NumPy, times the check, and converts a
-    `UserCodeError` into a result with status ``error``.
+    `UserCodeError` into a result with status ``error``. Any other exception is modelcheck's
+    own: an ``error`` result marked ``details["internal"]`` (see `internal_error`).
     """
 
     def decorate(fn: F) -> F:
+        signature = inspect.signature(fn)
+
         @functools.wraps(fn)
         def wrapper(model: Any, *args: Any, seed: int = 0, input_shape: Any = None, **kwargs: Any) -> CheckResult:
+            signature.bind(None, *args, seed=seed, **kwargs)  # a wrong argument is the caller's TypeError
             start = time.perf_counter()
             try:
                 built = build_model(model, input_shape=input_shape)
@@ -44,12 +49,27 @@ def check(name: str) -> Callable[[F], F]:
                     filename, lineno, line = exc.location
                     message += f" (at {filename}:{lineno}: {line})"
                 result = CheckResult.error(name, message, hint=exc.hint)
+            except ModelcheckError:
+                raise  # SpecError: an invalid argument of the check, raised to the caller
+            except InternalError as exc:
+                result = internal_error(name, exc.original, exc.doing)
+            except Exception as exc:  # a bug of ours: reported with its traceback, never blamed on the user
+                result = internal_error(name, exc, f"running {name}")
             result.duration_s = time.perf_counter() - start
             return result
 
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def internal_error(name: str, exc: BaseException, doing: str) -> CheckResult:
+    """The ``error`` result of check `name` for an exception raised in modelcheck's own code:
+    the message starts "internal error in modelcheck", ``details["internal"]`` is True and
+    ``details["traceback"]`` holds the traceback (graders must not count it against a student)."""
+    error = exc if isinstance(exc, InternalError) else InternalError(doing, exc)
+    return CheckResult.error(name, str(error), hint=INTERNAL_HINT,
+                             details={"internal": True, "traceback": error.traceback})
 
 
 def forward(model: keras.Model, x: Any) -> list[np.ndarray]:

@@ -139,6 +139,9 @@ def check_gradient_flow(
     if not model.trainable_variables and not frozen:
         return CheckResult.fail(NAME, "the model has no trainable variables, so it cannot learn",
                                 expected="trainable variables", received=0, details=details)
+    if not model.trainable_variables and not problems:
+        return CheckResult.skip(NAME, "every layer is frozen (allow_frozen=True): no trainable variable to check",
+                                details=details)
     if problems:
         return CheckResult.fail(
             NAME,

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..core.errors import ModelcheckError, SpecError, UserCodeError
+from ..core.errors import InternalError, ModelcheckError, SpecError, UserCodeError
 from .generated import generation_space, run_over_generated
 from ..core.registry import applicable_checks, check_kwargs, get_check
 from ..core.result import CheckResult
@@ -81,6 +81,10 @@ class ModelSession:
                 self._failure = CheckResult.error(check, exc.describe().split("\nHint: ")[0], hint=exc.hint)
             except SpecError as exc:
                 self._failure = CheckResult.error(check, str(exc))
+            except InternalError as exc:
+                from ..checks.common import internal_error
+
+                self._failure = internal_error(check, exc.original, exc.doing)
         if self._failure is None:
             return None
         return CheckResult(**{**self._failure.to_dict(), "check": check, "model": self.spec.id, "duration_s": 0.0})
