@@ -16,6 +16,7 @@ from ..model.build import build_model
 from ..model.outputs import first_nonfinite_weight, flatten_outputs, output_names
 from ..model.inputs import synthetic_inputs
 from ..model.objective import Objective, objective_for
+from ..model.teacher import teacher_outputs
 from ..core.result import CheckResult
 
 __all__ = ["check", "internal_error", "forward", "nonfinite_failure", "prepare_batch", "Batch", "fmt"]
@@ -117,9 +118,11 @@ class Batch(NamedTuple):
 
 
 def prepare_batch(name: str, model: keras.Model, *, output: Any = None, batch_size: int = 8, seed: int = 0,
-                  x: Any = None, y: Any = None) -> Batch | CheckResult:
+                  x: Any = None, y: Any = None, fittable: bool = False) -> Batch | CheckResult:
     """A synthetic (or given) batch, the model's objective and targets that fit it; or a
-    failed result named `name` when the weights or outputs hold NaN/Inf."""
+    failed result named `name` when the weights or outputs hold NaN/Inf. With `fittable`
+    (training checks), targets come from a teacher of the same architecture (see
+    `modelcheck.model.teacher`), so a sound model can always fit them."""
     if x is None:
         x = synthetic_inputs(model, batch_size, seed)
     predictions = forward(model, x)
@@ -128,7 +131,8 @@ def prepare_batch(name: str, model: keras.Model, *, output: Any = None, batch_si
         return failure
     objective = objective_for(model, predictions, output=output)
     if y is None:
-        targets = objective.targets(predictions, seed)
+        teacher = teacher_outputs(model, x, seed) if fittable else None
+        targets = objective.targets(predictions, seed, teacher=teacher)
     else:
         targets = [np.asarray(t) for t in (y if isinstance(y, (list, tuple)) else [y])]
     return Batch(x, targets, objective, predictions)
