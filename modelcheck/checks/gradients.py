@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from ..core.errors import call_user_code
 from ..model.outputs import flatten_outputs
+from ..model.engine import own_training
 from ..model.graph import layers_of
 from ..core.result import CheckResult
 from .common import check, prepare_batch
@@ -104,6 +105,11 @@ def check_gradient_flow(
         result = check_gradient_flow(model)
         assert result.passed, result.message
     """
+    own = own_training(model)
+    if own == "train_step":
+        return CheckResult.skip(NAME, "the model overrides train_step, so its gradients come from an objective of its "
+                                "own that modelcheck cannot differentiate apart from it; loss_decrease trains it "
+                                "with its own train_step")
     prepared = prepare_batch(NAME, model, output=output, batch_size=batch_size, seed=seed)
     if isinstance(prepared, CheckResult):
         return prepared

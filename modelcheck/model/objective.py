@@ -174,13 +174,25 @@ def _teacher_target(loss: OutputLoss, pred: np.ndarray, teacher: np.ndarray, rng
         classes = pred.shape[-1]
         return ids.astype("int32") if loss.targets == SPARSE else np.eye(classes, dtype="float32")[ids]
     if loss.targets == BINARY:
-        median = np.median(teacher, axis=0, keepdims=True)
-        labels = (teacher > median).astype("float32")
+        labels = (teacher > _widest_gap(teacher)).astype("float32")
         return labels if labels.std() > 0 else _random_target(BINARY, tuple(pred.shape), rng)
     axes = tuple(range(teacher.ndim - 1)) or (0,)
     std = teacher.std(axis=axes, keepdims=True)
     standardised = (teacher - teacher.mean(axis=axes, keepdims=True)) / np.where(std > 0, std, 1.0)
     return standardised.astype("float32").reshape(pred.shape)
+
+
+def _widest_gap(teacher: np.ndarray) -> np.ndarray:
+    """Per unit, a threshold in the widest gap between the teacher's values within their middle
+    half: both labels occur, and the margin a student must reach is as large as it can be."""
+    ordered = np.sort(teacher, axis=0)
+    n = ordered.shape[0]
+    low, high = max(0, n // 4 - 1), min(n - 1, (3 * n) // 4)
+    gaps = np.diff(ordered[low:high + 1], axis=0)
+    at = np.argmax(gaps, axis=0)
+    below = np.take_along_axis(ordered[low:high], at[None], axis=0)
+    above = np.take_along_axis(ordered[low + 1:high + 1], at[None], axis=0)
+    return (below + above) / 2
 
 
 def _is_keras_loss(identifier: Any) -> bool:
