@@ -83,7 +83,7 @@ def test_overfit_batch():
     result = mc.check_overfit_batch(classifier(), max_steps=3, learning_rate=1e-9)
     losses = result.details["loss_history"]
     assert first_line(result) == (
-        f"memorising one batch of 8 samples: expected {result.expected}, received {result.received}, at the end of "
+        f"memorising one batch of 8 samples: expected {result.expected}, received {result.received} in inference mode, at the end of "
         f"training (within the budget of 3 steps); {result.details['optimizer']}, loss out: "
         f"sparse_categorical_crossentropy; the loss went {fmt(losses[0])} -> {fmt(losses[-1])}")
     assert result.expected == "100% batch accuracy"

@@ -4,21 +4,23 @@ the user's code into an ``error`` result with a hint instead of a crash."""
 from __future__ import annotations
 
 import functools
+import inspect
 import time
 from typing import Any, Callable, NamedTuple, TypeVar
 
 import keras
 import numpy as np
 
-from ..core.errors import UserCodeError, call_user_code
+from ..core.errors import INTERNAL_HINT, InternalError, ModelcheckError, UserCodeError, call_user_code
 from ..model.build import build_model
 from ..model.outputs import first_nonfinite_weight, flatten_outputs, output_names
 from ..model.inputs import synthetic_inputs
 from ..model.objective import Objective, objective_for
 from ..core.messages import mismatch, output_ref
+from ..model.teacher import teacher_outputs
 from ..core.result import CheckResult
 
-__all__ = ["check", "forward", "nonfinite_failure", "prepare_batch", "Batch", "fmt"]
+__all__ = ["check", "internal_error", "forward", "nonfinite_failure", "prepare_batch", "Batch", "fmt"]
 
 F = TypeVar("F", bound=Callable[..., CheckResult])
 
@@ -28,12 +30,16 @@ def check(name: str) -> Callable[[F], F]:
 
     The wrapper accepts a ``keras.Model`` or a builder callable (plus ``input_shape=`` for
     subclassed models), seeds Keras and NumPy, times the check, and converts a
-    `UserCodeError` into a result with status ``error``.
+    `UserCodeError` into a result with status ``error``. Any other exception is modelcheck's
+    own: an ``error`` result marked ``details["internal"]`` (see `internal_error`).
     """
 
     def decorate(fn: F) -> F:
+        signature = inspect.signature(fn)
+
         @functools.wraps(fn)
         def wrapper(model: Any, *args: Any, seed: int = 0, input_shape: Any = None, **kwargs: Any) -> CheckResult:
+            signature.bind(None, *args, seed=seed, **kwargs)  # a wrong argument is the caller's TypeError
             start = time.perf_counter()
             try:
                 built = build_model(model, input_shape=input_shape)
@@ -41,12 +47,27 @@ def check(name: str) -> Callable[[F], F]:
                 result = fn(built, *args, seed=seed, **kwargs)
             except UserCodeError as exc:
                 result = exc.to_result(name)
+            except ModelcheckError:
+                raise  # SpecError: an invalid argument of the check, raised to the caller
+            except InternalError as exc:
+                result = internal_error(name, exc.original, exc.doing)
+            except Exception as exc:  # a bug of ours: reported with its traceback, never blamed on the user
+                result = internal_error(name, exc, f"running {name}")
             result.duration_s = time.perf_counter() - start
             return result
 
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def internal_error(name: str, exc: BaseException, doing: str) -> CheckResult:
+    """The ``error`` result of check `name` for an exception raised in modelcheck's own code:
+    the message starts "internal error in modelcheck", ``details["internal"]`` is True and
+    ``details["traceback"]`` holds the traceback (graders must not count it against a student)."""
+    error = exc if isinstance(exc, InternalError) else InternalError(doing, exc)
+    return CheckResult.error(name, str(error), hint=INTERNAL_HINT,
+                             details={"internal": True, "traceback": error.traceback})
 
 
 def forward(model: keras.Model, x: Any) -> list[np.ndarray]:
@@ -95,9 +116,11 @@ class Batch(NamedTuple):
 
 
 def prepare_batch(name: str, model: keras.Model, *, output: Any = None, batch_size: int = 8, seed: int = 0,
-                  x: Any = None, y: Any = None) -> Batch | CheckResult:
+                  x: Any = None, y: Any = None, fittable: bool = False) -> Batch | CheckResult:
     """A synthetic (or given) batch, the model's objective and targets that fit it; or a
-    failed result named `name` when the weights or outputs hold NaN/Inf."""
+    failed result named `name` when the weights or outputs hold NaN/Inf. With `fittable`
+    (training checks), targets come from a teacher of the same architecture (see
+    `modelcheck.model.teacher`), so a sound model can always fit them."""
     if x is None:
         x = synthetic_inputs(model, batch_size, seed)
     predictions = forward(model, x)
@@ -106,7 +129,8 @@ def prepare_batch(name: str, model: keras.Model, *, output: Any = None, batch_si
         return failure
     objective = objective_for(model, predictions, output=output)
     if y is None:
-        targets = objective.targets(predictions, seed)
+        teacher = teacher_outputs(model, x, seed) if fittable else None
+        targets = objective.targets(predictions, seed, teacher=teacher)
     else:
         targets = [np.asarray(t) for t in (y if isinstance(y, (list, tuple)) else [y])]
     return Batch(x, targets, objective, predictions)

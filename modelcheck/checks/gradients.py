@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from ..core.errors import call_user_code
 from ..model.outputs import flatten_outputs
+from ..model.engine import own_training
 from ..model.graph import layers_of
 from ..model.variables import variable_label, variable_owners
 from ..core.messages import also, mismatch
@@ -97,6 +98,11 @@ def check_gradient_flow(
         result = check_gradient_flow(model)
         assert result.passed, result.message
     """
+    own = own_training(model)
+    if own == "train_step":
+        return CheckResult.skip(NAME, "the model overrides train_step, so its gradients come from an objective of its "
+                                "own that modelcheck cannot differentiate apart from it; loss_decrease trains it "
+                                "with its own train_step")
     prepared = prepare_batch(NAME, model, output=output, batch_size=batch_size, seed=seed)
     if isinstance(prepared, CheckResult):
         return prepared
@@ -133,6 +139,9 @@ def check_gradient_flow(
                          note=f"{cause} (loss {objective.describe()})") for label, got, cause in problems]
     if frozen and not allow_frozen:
         messages.append(frozen_message(frozen))
+    if not model.trainable_variables and not messages:
+        return CheckResult.skip(NAME, "every layer is frozen (allow_frozen=True): no trainable variable to check",
+                                details=details)
     if messages:
         return CheckResult.fail(
             NAME, also(messages[0], messages[1:]),

@@ -228,15 +228,42 @@ def check_batch_independence(
 
 
 def _change(before: list[np.ndarray], after: list[np.ndarray]) -> list[float]:
-    """The relative change of each output."""
+    """The change of each output relative to its own variation across the samples of the batch
+    (an absolute or max-relative change misses the tiny but real outputs of deep untrained nets)."""
     changes = []
     for b, a in zip(before, after):
         if not _is_float(b):
             changes.append(float(np.any(a != b)))
             continue
-        scale = float(np.max(np.abs(b))) if b.size else 0.0
-        changes.append(_relative(float(np.max(np.abs(a - b))) if b.size else 0.0, scale))
+        if not b.size:
+            changes.append(0.0)
+            continue
+        b64, a64 = b.astype("float64"), a.astype("float64")
+        variation = float(np.max(np.ptp(b64, axis=0))) if b.ndim and b.shape[0] > 1 else 0.0
+        scale = variation if variation > 0 else float(np.max(np.abs(b64)))
+        changes.append(_relative(float(np.max(np.abs(a64 - b64))), scale))
     return changes
+
+
+def _gradient_reaches(model: keras.Model, xs: list[np.ndarray], seed: int) -> set[int]:
+    """The float inputs on which a random projection of the outputs has a non-zero gradient: a
+    real dependence even where a saturated softmax rounds every output to the same value."""
+    floats = [k for k, a in enumerate(xs) if _is_float(a)]
+    if not floats:
+        return set()
+    rng = np.random.default_rng(seed)
+    tensors = [tf.convert_to_tensor(a) for a in xs]
+    with tf.GradientTape() as tape:
+        for k in floats:
+            tape.watch(tensors[k])
+        outputs = flatten_outputs(model(pack_inputs(model, tensors), training=False))
+        total = tf.constant(0.0, tf.float64)
+        for out in outputs:
+            if out.dtype.is_floating:
+                weights = rng.standard_normal(tuple(out.shape)).astype("float64")
+                total = total + tf.reduce_sum(tf.cast(out, tf.float64) * weights)
+    grads = tape.gradient(total, [tensors[k] for k in floats])
+    return {k for k, g in zip(floats, grads) if g is not None and bool(np.any(np.asarray(g) != 0))}
 
 
 @check(INPUTS)
@@ -250,7 +277,10 @@ def check_input_dependence(
     """Every input must change the output, and every output must change with the input.
 
     Redraws one input at a time (new random values or token ids) and compares the outputs
-    with those on the original batch. Names the input the model ignores (for multi-input
+    with those on the original batch, relative to each output's own variation across the
+    samples (`rtol`); where no change is measurable (a deep untrained network whose softmax
+    rounds every output to 1/n), a float input still counts when the outputs have a non-zero
+    gradient with respect to it. Names the input the model ignores (for multi-input
     models, often a ``concatenate([a, a])`` instead of ``[a, b]``) and any output that does not
     depend on the input at all (all-zero kernels, dead ReLUs, a layer multiplying by 0).
 
@@ -274,8 +304,12 @@ def check_input_dependence(
         changed[k] = alt[k]
         table[info.name] = dict(zip(outs, _change(base, forward(model, pack_inputs(model, changed)))))
     details = {"relative_change": table, "batch_size": batch_size, "rtol": rtol, "mode": "inference (training=False)"}
-    ignored = [info for info in infos if max(table[info.name].values()) <= rtol]
-    constant = [name for name in outs if max(table[i.name][name] for i in infos) <= rtol]
+    unmeasured = [k for k, info in enumerate(infos) if max(table[info.name].values()) <= rtol]
+    reached = call_user_code("differentiating the outputs with respect to the inputs", _gradient_reaches,
+                             model, xs, seed) if unmeasured else set()
+    details["dependence_by_gradient"] = [infos[k].name for k in sorted(reached)]
+    ignored = [infos[k] for k in unmeasured if k not in reached]
+    constant = [name for name in outs if max(table[i.name][name] for i in infos) <= rtol] if ignored else []
     problems = []
     if len(infos) == 1 and ignored:
         problems.append(mismatch("effect of the input", "a different output when the input changes",

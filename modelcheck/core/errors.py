@@ -20,6 +20,8 @@ __all__ = [
     "ModelcheckError",
     "SpecError",
     "UserCodeError",
+    "InternalError",
+    "INTERNAL_HINT",
     "explain",
     "user_frame",
     "call_user_code",
@@ -184,6 +186,8 @@ _KNOWN: list[tuple[tuple[str, ...], str, str | None, Explanation]] = [
     ),
 ]
 
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # modelcheck/
+
 _TOOL_DIRS = (
     os.sep + "keras" + os.sep,
     os.sep + "tensorflow" + os.sep,
@@ -192,8 +196,18 @@ _TOOL_DIRS = (
     os.sep + "numpy" + os.sep,
     os.sep + "_pytest" + os.sep,
     os.sep + "pluggy" + os.sep,
-    os.path.dirname(os.path.abspath(__file__)) + os.sep,
+    _PACKAGE_DIR,
 )
+# Where Keras runs a model's own pieces (layers, the functional graph, losses, optimizers, its
+# trainer) and TensorFlow executes a compiled graph: an error raised there belongs to the model.
+_MODEL_RUNNING = tuple(os.sep + os.path.join(*parts) for parts in (
+    ("keras", "src", "layers"), ("keras", "src", "models"), ("keras", "src", "ops", "operation.py"),
+    ("keras", "src", "losses"), ("keras", "src", "optimizers"), ("keras", "src", "trainers"),
+    ("keras", "src", "backend", "tensorflow", "trainer.py"), ("keras", "src", "backend", "tensorflow", "layer.py"),
+    ("tensorflow", "python", "eager", "execute.py"),
+))
+INTERNAL_HINT = ("this is a bug in modelcheck, not in your model: please report it to the modelcheck "
+                 "maintainers with the traceback (details['traceback']).")
 
 
 def _is_user_file(filename: str) -> bool:
@@ -289,6 +303,42 @@ class UserCodeError(ModelcheckError):
         return cls(message, hint=hint, location=location, original=exc)
 
 
+class InternalError(Exception):
+    """An exception raised in modelcheck's own code (a bug of ours, never the user's).
+
+    Not a `ModelcheckError`: it must not be mistaken for an error modelcheck raises on purpose.
+    `doing` says what was being done, `original` is the exception, `traceback` its text.
+    """
+
+    def __init__(self, doing: str, original: BaseException) -> None:
+        self.doing = doing
+        self.original = original
+        self.traceback = "".join(traceback.format_exception(type(original), original, original.__traceback__))
+        super().__init__(f"internal error in modelcheck while {doing}: {type(original).__name__}: {_short(str(original))}")
+
+
+def _is_ours(filename: str) -> bool:
+    return os.path.abspath(filename).startswith(_PACKAGE_DIR)
+
+
+def raised_by_user(exc: BaseException) -> bool:
+    """True when `exc` comes from the user's code, or from Keras/TensorFlow running the user's
+    model (its layers, graph, loss or optimizer); False when modelcheck's own code raised it, or
+    called a library (NumPy, keras.tree, ...) outside the model."""
+    if isinstance(exc, SyntaxError):
+        return True
+    tb = exc.__traceback__
+    if tb is not None and tb.tb_frame.f_code is call_user_code.__code__:
+        tb = tb.tb_next  # the boundary itself; what it called was designated the user's code
+    frames = [frame.f_code.co_filename for frame, _ in traceback.walk_tb(tb)]
+    for filename in reversed(frames):  # from the raise point outwards
+        if _is_ours(filename):
+            return False
+        if _is_user_file(filename) or any(part in os.path.abspath(filename) for part in _MODEL_RUNNING):
+            return True
+    return True
+
+
 def call_user_code(doing: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call `fn`; any exception becomes a `UserCodeError` that says what was being done.
 
@@ -306,5 +356,9 @@ def call_user_code(doing: str, fn: Callable[..., T], *args: Any, **kwargs: Any) 
             location=user_frame(exc.__traceback__),
             original=exc,
         ) from exc
+    except InternalError:
+        raise
     except Exception as exc:  # the user's code can raise anything; we report it, never hide it
+        if not raised_by_user(exc):
+            raise InternalError(doing, exc) from exc
         raise UserCodeError.from_exception(exc, doing) from exc

@@ -95,6 +95,8 @@ class ModelSpec:
         options: keyword options per check, e.g. ``{"overfit_batch": {"max_steps": 300}}``.
         reasons: why a check is (or is not) applied, shown in reports.
         max_params: a parameter budget judged before weights are allocated.
+        sequence_length: the length synthetic inputs get where the input shape says ``None``
+            (default: long enough for the model's convolutions and poolings, at least 8).
         known_fault: for a model kept as a document printed it, the erratum in one sentence;
             checks are expected to fail on it.
         extra: anything else a source wants to carry (kept, not interpreted).
@@ -116,6 +118,7 @@ class ModelSpec:
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
     max_params: int | None = None
+    sequence_length: int | None = None
     known_fault: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -131,7 +134,7 @@ class ModelSpec:
         for kind in kinds:
             if kind is not None and kind not in OUTPUT_KINDS:
                 raise SpecError(f"{where}: `output` must be one of {', '.join(OUTPUT_KINDS)}; received {kind!r}")
-        for key in ("total_params", "trainable_params", "non_trainable_params", "max_params"):
+        for key in ("total_params", "trainable_params", "non_trainable_params", "max_params", "sequence_length"):
             value = getattr(self, key)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
                 raise SpecError(f"{where}: `{key}` must be a whole number >= 0, received {value!r}")
@@ -213,6 +216,7 @@ _MAPPING_KEYS: dict[str, tuple[type, ...]] = {
     "checks": (list,),
     "options": (dict,),
     "max_params": (int,),
+    "sequence_length": (int,),
     "hypothesis": (dict,),
 }
 
@@ -270,7 +274,7 @@ def spec_from_mapping(
     }
     for key in (
         "input_shape", "output_shape", "layer_output_shapes", "total_params", "trainable_params",
-        "non_trainable_params", "layer_params", "output", "max_params",
+        "non_trainable_params", "layer_params", "output", "max_params", "sequence_length",
     ):
         if key in data:
             fields[key] = data[key]

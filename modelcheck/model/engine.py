@@ -19,10 +19,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..core.errors import call_user_code
+from ..core.errors import UserCodeError, call_user_code
 from .objective import Objective
 
-__all__ = ["TrainingRun", "preserved_weights", "fresh_optimizer", "train", "StopRule"]
+__all__ = ["TrainingRun", "preserved_weights", "fresh_optimizer", "train", "train_own_step", "own_training",
+           "StopRule"]
 
 StopRule = Callable[["TrainingRun"], bool]
 
@@ -116,7 +117,10 @@ def _make_loop(model: keras.Model, objective: Objective, optimizer: keras.optimi
             loss = objective.total(y, predictions)
             if model.losses:
                 loss = loss + tf.add_n([tf.cast(l, tf.float32) for l in model.losses])
-        grads = tape.gradient(loss, variables)
+            # a LossScaleOptimizer (mixed precision) divides the gradients by its scale: scale the
+            # loss by it first, as Keras' own train_step does, or every update is 32,768x too small
+            scaled = optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, variables)
         grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
         optimizer.apply(grads, variables)
         return i + 1, losses.write(i, loss)
@@ -131,6 +135,94 @@ def _make_loop(model: keras.Model, objective: Objective, optimizer: keras.optimi
         return losses.stack()
 
     return loop
+
+
+def own_training(model: keras.Model) -> str | None:
+    """``"train_step"`` or ``"compute_loss"`` when the model's class overrides it (GANs, VAEs,
+    contrastive models train an objective of their own), else None."""
+    for name in ("train_step", "compute_loss"):
+        owner = next((klass for klass in type(model).__mro__ if name in vars(klass)), None)
+        if owner is not None and not owner.__module__.startswith("keras"):
+            return name
+    return None
+
+
+def _own_loop(model: keras.Model, data: Any) -> Any:
+    """One compiled loop over the model's own ``train_step``: metrics are reset before each
+    step so the recorded loss is that step's, not a running mean."""
+
+    def step(i: tf.Tensor, losses: tf.TensorArray) -> tuple[tf.Tensor, tf.TensorArray]:
+        for metric in model.metrics:
+            metric.reset_state()
+        logs = model.train_step(data)
+        if not isinstance(logs, dict) or "loss" not in logs:
+            raise _NoLoss(sorted(logs) if isinstance(logs, dict) else type(logs).__name__)
+        return i + 1, losses.write(i, tf.cast(tf.reshape(logs["loss"], []), tf.float32))
+
+    @tf.function(reduce_retracing=True, autograph=False)
+    def loop(steps: tf.Tensor) -> tf.Tensor:
+        losses = tf.TensorArray(tf.float32, size=steps)
+        _, losses = tf.while_loop(lambda i, _: i < steps, step, (tf.constant(0), losses))
+        return losses.stack()
+
+    return loop
+
+
+class _NoLoss(Exception):
+    def __init__(self, keys: Any) -> None:
+        super().__init__(f"train_step returns no 'loss' (it returns {keys})")
+        self.keys = keys
+
+
+@contextlib.contextmanager
+def _preserved_optimizer(model: keras.Model) -> Iterator[None]:
+    """Restore the compiled optimizer's state and the model's metrics after a run of the
+    model's own train_step (which updates them)."""
+    optimizer = getattr(model, "optimizer", None)
+    saved = [(v, keras.ops.convert_to_numpy(v)) for v in getattr(optimizer, "variables", [])]
+    try:
+        yield
+    finally:
+        for variable, value in saved:
+            variable.assign(value)
+        model.reset_metrics()
+
+
+def train_own_step(model: keras.Model, x: Any, y: Any, *, max_steps: int, stop: StopRule | None = None,
+                   timeout_s: float | None = None) -> TrainingRun | str:
+    """Train with the model's own ``train_step`` (its objective, its optimizer) on one batch, in
+    one compiled loop; returns the run, or why it cannot (a sentence for a ``skipped`` result).
+
+    The data is ``(x,)`` as ``fit(x)`` passes it (GANs, VAEs), or ``(x, y)`` when the model
+    needs targets (its ``compute_loss``, or a ``train_step`` that unpacks ``x, y``).
+    """
+    if getattr(model, "optimizer", None) is None:
+        return "the model overrides train_step but is not compiled, so it has no optimizer to train with"
+    x_t = keras.tree.map_structure(tf.convert_to_tensor, x)
+    y_t = keras.tree.map_structure(tf.convert_to_tensor, y)
+    attempts = [(x_t, y_t)] if own_training(model) == "compute_loss" else [(x_t,), (x_t, y_t)]
+    run = TrainingRun(optimizer=_describe_optimizer(model.optimizer) + " (the model's own train_step)")
+    start = time.perf_counter()
+    with _preserved_optimizer(model):
+        loop, first = None, None
+        for data in attempts:
+            candidate = _own_loop(model, data)
+            try:
+                with _quiet_retracing():
+                    first = call_user_code("training with the model's own train_step", candidate, tf.constant(1))
+                loop = candidate
+                break
+            except UserCodeError as exc:
+                if isinstance(exc.original, _NoLoss):
+                    return (f"the model's own train_step returns no 'loss' (it returns {exc.original.keys}), "
+                            "so there is no objective to judge")
+                if data is attempts[-1]:
+                    raise
+        run.losses.extend(float(v) for v in first.numpy())
+        run.steps = 1
+        _run_chunks(run, lambda n: call_user_code("training with the model's own train_step", loop, tf.constant(n)),
+                    max_steps=max_steps, stop=stop, timeout_s=timeout_s, start=start)
+    return run
 
 
 def train(
@@ -154,11 +246,20 @@ def train(
     loop = _make_loop(model, objective, optimizer)
     x_t = keras.tree.map_structure(tf.convert_to_tensor, x)
     y_t = [tf.convert_to_tensor(t) for t in y]
+    _run_chunks(run, lambda n: call_user_code("training the model", loop, x_t, y_t, tf.constant(n)),
+                max_steps=max_steps, stop=stop, timeout_s=timeout_s, start=start)
+    return run
+
+
+def _run_chunks(run: TrainingRun, chunk_fn: Callable[[int], Any], *, max_steps: int, stop: StopRule | None,
+                timeout_s: float | None, start: float) -> None:
+    """Call `chunk_fn(n)` (n steps, returning their losses) in growing chunks until the step
+    budget, the stop rule, the timeout or a non-finite loss ends the run."""
     chunk = _FIRST_CHUNK
     while run.steps < max_steps:
         n = min(chunk, max_steps - run.steps)
         with _quiet_retracing():
-            losses = call_user_code("training the model", loop, x_t, y_t, tf.constant(n))
+            losses = chunk_fn(n)
         values = [float(v) for v in losses.numpy()]
         run.losses.extend(values)
         run.steps += n
@@ -176,4 +277,3 @@ def train(
     else:
         run.stopped = "budget"
     run.seconds = time.perf_counter() - start
-    return run

@@ -1,7 +1,16 @@
-"""What a model takes as input, and synthetic batches that fit it."""
+"""What a model takes as input, and synthetic batches that fit it.
+
+Each input gets values valid for the layer that consumes it: token ids below an Embedding's
+``input_dim``, values from an ``IntegerLookup`` / ``StringLookup`` vocabulary, sentences of a
+``TextVectorization`` vocabulary, ids below a ``CategoryEncoding``'s ``num_tokens``, 0/1 for
+padding masks, floats ~ N(0, 1) otherwise. Consumers are followed through layers that only
+move values (Reshape, Flatten, ...) and into nested models. Unknown lengths (``None``) are set
+long enough for the receptive field of the model's convolutions and poolings.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -11,58 +20,201 @@ import numpy as np
 from ..core.errors import UserCodeError
 from .graph import consumers, has_symbolic_inputs, layers_of
 
-__all__ = ["InputInfo", "input_infos", "synthetic_inputs", "pack_inputs"]
+__all__ = ["InputInfo", "input_infos", "synthetic_inputs", "pack_inputs", "sequence_length", "set_sequence_length", "all_layers"]
 
-DEFAULT_SEQUENCE_LENGTH = 8  # for inputs whose length is None (text, time series)
+DEFAULT_SEQUENCE_LENGTH = 8  # the least length given to an input whose length is None (text, time series)
+_MAX_SEQUENCE_LENGTH = 4096
+_LENGTH_ATTRIBUTE = "_modelcheck_sequence_length"
+_PASS_THROUGH = ("Reshape", "Flatten", "Permute", "RepeatVector", "Masking", "Identity", "Cropping1D")
 
 
 @dataclass(frozen=True)
 class InputInfo:
-    """One model input: name, shape with batch dimension, dtype, and the vocabulary size
-    when the input feeds an Embedding (token ids must be below it)."""
+    """One model input: name, shape with batch dimension, dtype, and the values its consumer
+    accepts.
+
+    Attributes:
+        vocabulary: ids must be below it (an Embedding's ``input_dim``, ``num_tokens``, ...).
+        values: the valid values (a lookup layer's vocabulary), ints or strings.
+        kind: ``"float"``, ``"int"``, ``"string"``, ``"text"`` (sentences of `values`),
+            ``"mask"`` (0/1, ones first).
+        low: the smallest valid id (1 for an Embedding with ``mask_zero``).
+    """
 
     name: str
     shape: tuple[int | None, ...]
     dtype: str
     vocabulary: int | None = None
+    values: tuple[Any, ...] | None = None
+    kind: str = "float"
+    low: int = 0
+
+
+def all_layers(model: keras.layers.Layer) -> list[keras.layers.Layer]:
+    """Every layer inside `model`, nested models included (the model itself excluded)."""
+    return list(model._flatten_layers(include_self=False, recursive=True))
+
+
+def _vocabulary(layer: keras.layers.Layer) -> list[Any]:
+    """The real entries of a lookup layer's vocabulary (no mask or OOV token)."""
+    try:
+        vocab = list(layer.get_vocabulary())
+    except Exception:  # an un-adapted lookup layer has no vocabulary yet
+        return []
+    special = {getattr(layer, "mask_token", None), getattr(layer, "oov_token", None), "", "[UNK]"}
+    return [v.item() if hasattr(v, "item") else v for v in vocab if v not in special]
+
+
+def _domain(layer: keras.layers.Layer) -> dict[str, Any] | None:
+    """The values `layer` accepts on its input, as InputInfo fields; None when any value does."""
+    kind = type(layer).__name__
+    if isinstance(layer, keras.layers.Embedding):
+        return {"vocabulary": int(layer.input_dim), "kind": "int", "low": 1 if layer.mask_zero else 0}
+    if kind == "CategoryEncoding":
+        return {"vocabulary": int(layer.num_tokens), "kind": "int"}
+    if kind in ("IntegerLookup", "StringLookup"):
+        values = _vocabulary(layer)
+        if values:
+            return {"values": tuple(values), "kind": "string" if kind == "StringLookup" else "int"}
+        return {"kind": "string"} if kind == "StringLookup" else None
+    if kind == "TextVectorization":
+        return {"values": tuple(str(v) for v in _vocabulary(layer)) or None, "kind": "text"}
+    return None
+
+
+def _nested_input(layer: keras.layers.Layer, tensor: Any) -> Any:
+    """The input tensor of nested model `layer` that receives `tensor`, or None."""
+    for node in getattr(layer, "_inbound_nodes", []):
+        flat = list(node.input_tensors)
+        for position, candidate in enumerate(flat):
+            if candidate is tensor and position < len(layer.inputs):
+                return layer.inputs[position]
+    return None
+
+
+def _consumer_domain(model: keras.Model, tensor: Any, depth: int = 0) -> dict[str, Any] | None:
+    """Follow `tensor` to the layers that read it; the domain of the first that restricts it."""
+    if depth > 8:
+        return None
+    for reader in consumers(model, tensor):
+        found = _domain(reader)
+        if found is None and isinstance(reader, keras.Model) and has_symbolic_inputs(reader):
+            inner = _nested_input(reader, tensor)
+            found = _consumer_domain(reader, inner, depth + 1) if inner is not None else None
+        if found is None and type(reader).__name__ in _PASS_THROUGH:
+            found = _consumer_domain(model, reader.output, depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
+def _info(name: str, shape: tuple[Any, ...], dtype: str, domain: dict[str, Any] | None) -> InputInfo:
+    domain = dict(domain or {})
+    if "mask" in name.lower() and ("int" in dtype or dtype == "bool" or "float" in dtype) and not domain:
+        domain = {"kind": "mask"}
+    if "string" in dtype and domain.get("kind") not in ("string", "text"):
+        domain = {"kind": "string"}
+    if not domain and ("int" in dtype or dtype == "bool"):
+        domain = {"kind": "mask" if dtype == "bool" else "int"}
+    return InputInfo(name, shape, dtype, **domain)
 
 
 def input_infos(model: keras.Model) -> list[InputInfo]:
-    """Describe each input of `model` (functional, Sequential or subclassed)."""
-    infos = []
+    """Describe each input of `model` (functional, Sequential or subclassed), in the order of
+    ``keras.tree.flatten`` of its inputs (dict inputs: sorted by key)."""
     if has_symbolic_inputs(model):
+        infos = []
         for i, tensor in enumerate(model.inputs):
-            readers = consumers(model, tensor)
-            if not readers and isinstance(model, keras.Sequential):
-                readers = layers_of(model)[:1]
-            vocab = [c.input_dim for c in readers if isinstance(c, keras.layers.Embedding)]
-            infos.append(InputInfo(getattr(tensor, "name", f"input_{i}"), tuple(tensor.shape),
-                                   str(tensor.dtype), min(vocab) if vocab else None))
+            domain = _consumer_domain(model, tensor)
+            if domain is None and isinstance(model, keras.Sequential):
+                first = layers_of(model)[:1]
+                domain = _domain(first[0]) if first else None
+            infos.append(_info(getattr(tensor, "name", f"input_{i}"), tuple(tensor.shape), str(tensor.dtype), domain))
         return infos
     shapes = (model.get_build_config() or {}).get("input_shape")
     if shapes is None:
         raise UserCodeError("the model has no input shape", hint="build it or start it with keras.Input(...)")
-    if shapes and isinstance(shapes[0], (int, type(None))):
-        shapes = [shapes]
-    embeddings = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)]
-    vocab = min(e.input_dim for e in embeddings) if embeddings else None
-    return [InputInfo(f"input_{i}", (None, *tuple(s)[1:]), "float32", vocab) for i, s in enumerate(shapes)]
+    if isinstance(shapes, dict):
+        named = [(str(key), shapes[key]) for key in sorted(shapes)]
+    else:
+        if shapes and isinstance(shapes[0], (int, type(None))):
+            shapes = [shapes]
+        named = [(f"input_{i}", s) for i, s in enumerate(shapes)]
+    domains = [d for d in (_domain(layer) for layer in all_layers(model)) if d is not None]
+    # a subclassed model hides which layer reads which input: the narrowest id range is safe for all
+    ranges = [d for d in domains if d.get("vocabulary") is not None]
+    domain = min(ranges, key=lambda d: d["vocabulary"]) if ranges else None
+    return [_info(name, (None, *tuple(s)[1:]), "float32", domain) for name, s in named]
+
+
+def _conv_need(layer: keras.layers.Layer, needed: list[int]) -> list[int]:
+    """The input length per spatial axis that `layer` needs for an output of length `needed`."""
+    kind = type(layer).__name__
+    if "Conv" in kind and hasattr(layer, "kernel_size") and "Transpose" not in kind:
+        kernel, strides = layer.kernel_size, layer.strides
+        dilation = getattr(layer, "dilation_rate", (1,) * len(kernel))
+    elif "Pooling" in kind and hasattr(layer, "pool_size") and "Global" not in kind:
+        kernel, strides, dilation = layer.pool_size, layer.strides or layer.pool_size, (1,) * len(layer.pool_size)
+    else:
+        return needed
+    padding = str(getattr(layer, "padding", "valid")).lower()
+    need = list(needed) + [1] * (len(kernel) - len(needed))
+    for axis, (k, s, d) in enumerate(zip(kernel, strides, dilation)):
+        extent = 1 if padding in ("same", "causal") else d * (k - 1) + 1
+        need[axis] = (need[axis] - 1) * s + extent
+    return need
+
+
+def set_sequence_length(model: keras.Model, length: int) -> None:
+    """Give unknown (None) input lengths of `model` this length in every synthetic batch
+    (the spec key ``sequence_length``)."""
+    object.__setattr__(model, _LENGTH_ATTRIBUTE, int(length))
+
+
+def sequence_length(model: keras.Model) -> int:
+    """A length for unknown (None) dimensions, long enough for every convolution and pooling
+    of the model applied one after another (branches counted in series: an upper bound)."""
+    need = [1]
+    for layer in reversed(all_layers(model)):
+        need = _conv_need(layer, need)
+    override = getattr(model, _LENGTH_ATTRIBUTE, None)
+    if override:
+        return int(override)
+    return int(min(_MAX_SEQUENCE_LENGTH, max(DEFAULT_SEQUENCE_LENGTH, max(need))))
+
+
+def _draw(info: InputInfo, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    int_dtype = info.dtype if "int" in info.dtype else "float32"
+    if info.kind == "mask":
+        lengths = rng.integers(max(1, shape[-1] // 2), shape[-1] + 1, size=shape[:-1]) if len(shape) > 1 else None
+        mask = np.ones(shape) if lengths is None else (np.arange(shape[-1]) < lengths[..., None])
+        return mask.astype(info.dtype)
+    if info.kind == "text":
+        words = list(info.values or ("alpha", "beta", "gamma", "delta"))
+        flat = [" ".join(rng.choice(words, size=int(rng.integers(3, 9)))) for _ in range(math.prod(shape))]
+        return np.asarray(flat, dtype=object).reshape(shape)
+    if info.kind == "string":
+        words = list(info.values or [f"token{i}" for i in range(10)])
+        return np.asarray(rng.choice(words, size=shape), dtype=object)
+    if info.values is not None:
+        return rng.choice(np.asarray(info.values), size=shape).astype(int_dtype)
+    if info.kind == "int" or info.vocabulary is not None:
+        high = info.vocabulary if info.vocabulary is not None else 10
+        return rng.integers(min(info.low, high - 1), high, size=shape).astype(int_dtype)
+    return rng.standard_normal(shape).astype(info.dtype if "float" in info.dtype else "float32")
 
 
 def synthetic_inputs(model: keras.Model, batch_size: int, seed: int) -> Any:
-    """A batch of inputs fitting `model`: floats ~ N(0, 1), or valid token ids for inputs that
-    feed an Embedding (or have an integer dtype). Returns an array, or a list for several inputs."""
+    """A batch of inputs fitting `model` (see the module docstring for the values per input).
+    Returns an array, or the list / dict structure the model takes for several inputs."""
     rng = np.random.default_rng(seed)
+    length = None
     arrays = []
     for info in input_infos(model):
-        shape = (batch_size, *[DEFAULT_SEQUENCE_LENGTH if d is None else d for d in info.shape[1:]])
-        if info.vocabulary is not None or "int" in info.dtype:
-            high = info.vocabulary if info.vocabulary is not None else 10
-            arrays.append(rng.integers(0, high, size=shape).astype(info.dtype if "int" in info.dtype else "float32"))
-        elif info.dtype == "bool":
-            arrays.append(rng.integers(0, 2, size=shape).astype(bool))
-        else:
-            arrays.append(rng.standard_normal(shape).astype(info.dtype if "float" in info.dtype else "float32"))
+        if None in info.shape[1:] and length is None:
+            length = sequence_length(model)
+        shape = (batch_size, *[length if d is None else d for d in info.shape[1:]])
+        arrays.append(_draw(info, shape, rng))
     return pack_inputs(model, arrays)
 
 
@@ -72,4 +224,7 @@ def pack_inputs(model: keras.Model, arrays: Sequence[Any]) -> Any:
     structure = getattr(model, "_inputs_struct", None) if has_symbolic_inputs(model) else None
     if structure is not None:
         return keras.tree.pack_sequence_as(structure, list(arrays))
+    shapes = (model.get_build_config() or {}).get("input_shape") if not has_symbolic_inputs(model) else None
+    if isinstance(shapes, dict):
+        return dict(zip(sorted(shapes), arrays))
     return arrays[0] if len(arrays) == 1 else list(arrays)

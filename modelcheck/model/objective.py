@@ -1,7 +1,13 @@
 """The loss a check trains or differentiates, with synthetic targets that fit it.
 
 A model's compiled loss is used when it has one; otherwise a loss suited to each output's
-kind: cross-entropy for softmax/sigmoid outputs, mean squared error otherwise.
+kind: cross-entropy for softmax/sigmoid outputs, mean squared error otherwise. A loss whose
+name modelcheck cannot know (the user's own function) gets the targets it accepts, tried in
+the order the output's kind suggests.
+
+Targets for training checks come from a teacher (`Objective.targets` with ``teacher=``): the
+outputs of the same architecture with its weights shuffled, so a sound model can always fit
+them; a teacher whose outputs do not vary (e.g. all-zero kernels) gives random targets instead.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import numpy as np
 from keras import ops
 
 from ..core.errors import UserCodeError
-from .outputs import output_kinds, output_names
+from .outputs import output_keys, output_kinds, output_names
 
 __all__ = ["OutputLoss", "Objective", "objective_for"]
 
@@ -85,11 +91,12 @@ def _compiled(model: keras.Model) -> tuple[Any, Any]:
     return values.get("loss"), values.get("loss_weights")
 
 
-def _per_output(value: Any, names: list[str], count: int) -> list[Any]:
+def _per_output(value: Any, names: list[str], count: int, keys: list[str] | None = None) -> list[Any]:
     if value is None:
         return [None] * count
     if isinstance(value, dict):
-        return [value.get(name) for name in names]
+        keys = keys if keys is not None and len(keys) == count else names
+        return [value.get(key, value.get(name)) for key, name in zip(keys, names)]
     if isinstance(value, (list, tuple)):
         return list(value) + [None] * (count - len(value))
     return [value] * count
@@ -105,24 +112,17 @@ class Objective:
     def describe(self) -> str:
         return ", ".join(f"{loss.output}: {loss.name}" for loss in self.losses)
 
-    def targets(self, predictions: list[np.ndarray], seed: int) -> list[np.ndarray]:
-        """Synthetic targets with the shapes of `predictions` (one array per output)."""
+    def targets(self, predictions: list[np.ndarray], seed: int,
+                teacher: list[np.ndarray] | None = None) -> list[np.ndarray]:
+        """Synthetic targets with the shapes of `predictions` (one array per output): random,
+        or derived from `teacher` (outputs of the same architecture with other weights), which
+        a sound model can fit: class ids from the teacher's centred scores, 0/1 around its
+        median, real values standardised per unit."""
         rng = np.random.default_rng(seed + 7919)
-        targets = []
-        for loss, pred in zip(self.losses, predictions):
-            shape = tuple(pred.shape)
-            if loss.targets in (SPARSE, ONE_HOT):
-                classes = shape[-1]
-                ids = rng.integers(0, max(classes, 1), size=shape[:-1])
-                if loss.targets == SPARSE:
-                    targets.append(ids.astype("int32"))
-                else:
-                    targets.append(np.eye(classes, dtype="float32")[ids])
-            elif loss.targets == BINARY:
-                targets.append(rng.integers(0, 2, size=shape).astype("float32"))
-            else:
-                targets.append(rng.standard_normal(shape).astype("float32"))
-        return targets
+        taught = teacher if teacher is not None else [None] * len(predictions)
+        return [_teacher_target(loss, pred, t, rng) if t is not None and _varies(t) else
+                _random_target(loss.targets, tuple(pred.shape), rng)
+                for loss, pred, t in zip(self.losses, predictions, taught)]
 
     def total(self, targets: list[Any], predictions: list[Any]) -> Any:
         """The weighted sum of the output losses (a scalar tensor)."""
@@ -146,6 +146,83 @@ class Objective:
         return min(scores) if scores else None
 
 
+def _random_target(kind: str, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    if kind in (SPARSE, ONE_HOT):
+        classes = shape[-1]
+        ids = rng.integers(0, max(classes, 1), size=shape[:-1])
+        return ids.astype("int32") if kind == SPARSE else np.eye(classes, dtype="float32")[ids]
+    if kind == BINARY:
+        return rng.integers(0, 2, size=shape).astype("float32")
+    return rng.standard_normal(shape).astype("float32")
+
+
+def _varies(values: np.ndarray) -> bool:
+    """True when the outputs differ across the batch by more than float rounding."""
+    values = np.asarray(values, dtype="float64")
+    if values.ndim == 0 or values.shape[0] < 2 or not np.all(np.isfinite(values)):
+        return False
+    spread = float(np.max(np.std(values, axis=0)))
+    return spread > 1e-4 * (float(np.mean(np.abs(values))) + 1e-30)
+
+
+def _teacher_target(loss: OutputLoss, pred: np.ndarray, teacher: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    teacher = np.asarray(teacher, dtype="float64")
+    if loss.targets in (SPARSE, ONE_HOT):
+        scores = np.log(np.clip(teacher, 1e-12, None)) if loss.kind in ("probabilities", "binary") else teacher
+        # centred over the batch so every class can occur; a shift of the last bias realises it
+        ids = np.argmax(scores - scores.mean(axis=0, keepdims=True), axis=-1)
+        classes = pred.shape[-1]
+        return ids.astype("int32") if loss.targets == SPARSE else np.eye(classes, dtype="float32")[ids]
+    if loss.targets == BINARY:
+        labels = (teacher > _widest_gap(teacher)).astype("float32")
+        return labels if labels.std() > 0 else _random_target(BINARY, tuple(pred.shape), rng)
+    axes = tuple(range(teacher.ndim - 1)) or (0,)
+    std = teacher.std(axis=axes, keepdims=True)
+    standardised = (teacher - teacher.mean(axis=axes, keepdims=True)) / np.where(std > 0, std, 1.0)
+    return standardised.astype("float32").reshape(pred.shape)
+
+
+def _widest_gap(teacher: np.ndarray) -> np.ndarray:
+    """Per unit, a threshold in the widest gap between the teacher's values within their middle
+    half: both labels occur, and the margin a student must reach is as large as it can be."""
+    ordered = np.sort(teacher, axis=0)
+    n = ordered.shape[0]
+    low, high = max(0, n // 4 - 1), min(n - 1, (3 * n) // 4)
+    gaps = np.diff(ordered[low:high + 1], axis=0)
+    at = np.argmax(gaps, axis=0)
+    below = np.take_along_axis(ordered[low:high], at[None], axis=0)
+    above = np.take_along_axis(ordered[low + 1:high + 1], at[None], axis=0)
+    return (below + above) / 2
+
+
+def _is_keras_loss(identifier: Any) -> bool:
+    """True for a loss Keras names (a string, or a class or function of keras.losses)."""
+    if isinstance(identifier, str):
+        return True
+    owner = type(identifier) if isinstance(identifier, keras.losses.Loss) else identifier
+    return str(getattr(owner, "__module__", "")).startswith("keras")
+
+
+_CANDIDATES = {"probabilities": (ONE_HOT, SPARSE, REAL), "logits": (ONE_HOT, SPARSE, REAL),
+               "binary": (BINARY, REAL), "regression": (REAL,)}
+
+
+def _accepted_targets(function: Callable[[Any, Any], Any], kind: str, prediction: Any) -> str:
+    """The first target kind, in the order `kind` suggests, on which the user's loss gives a
+    finite value; the first candidate when none does (its error then reaches the user)."""
+    candidates = _CANDIDATES.get(kind, (REAL,))
+    rng = np.random.default_rng(0)
+    pred = np.asarray(prediction)
+    for candidate in candidates:
+        try:
+            value = np.asarray(ops.convert_to_numpy(function(_random_target(candidate, tuple(pred.shape), rng), pred)))
+        except Exception:  # the user's loss rejects these targets: try the next kind
+            continue
+        if value.size and np.all(np.isfinite(value)):
+            return candidate
+    return candidates[0]
+
+
 def objective_for(model: keras.Model, predictions: list[Any], *, output: Any = None,
                   use_compiled: bool = True) -> Objective:
     """The `Objective` for `model`: its compiled loss if it has one (and `use_compiled`),
@@ -154,8 +231,9 @@ def objective_for(model: keras.Model, predictions: list[Any], *, output: Any = N
     names = output_names(model) if len(output_names(model)) == count else [f"output_{i}" for i in range(count)]
     kinds = output_kinds(model, output, n_outputs=count)
     compiled_loss, compiled_weights = _compiled(model) if use_compiled else (None, None)
-    per_loss = _per_output(compiled_loss, names, count)
-    per_weight = _per_output(compiled_weights, names, count)
+    keys = output_keys(model)
+    per_loss = _per_output(compiled_loss, names, count, keys)
+    per_weight = _per_output(compiled_weights, names, count, keys)
     losses = []
     for i in range(count):
         identifier = per_loss[i]
@@ -173,9 +251,13 @@ def objective_for(model: keras.Model, predictions: list[Any], *, output: Any = N
                     original=exc,
                 ) from exc
         weight = per_weight[i]
+        targets = _target_kind(name, kind)
+        if identifier is not None and not _is_keras_loss(identifier):
+            targets = _accepted_targets(function, kind, predictions[i])
         losses.append(OutputLoss(name, function, 1.0 if weight is None else float(weight),
-                                 _target_kind(name, kind), kind, names[i]))
-    return Objective(losses, _expected_initial(losses, predictions))
+                                 targets, kind, names[i]))
+    users_own = any(i is not None and not _is_keras_loss(i) for i in per_loss)
+    return Objective(losses, None if users_own else _expected_initial(losses, predictions))
 
 
 def _expected_initial(losses: list[OutputLoss], predictions: list[Any]) -> float | None:

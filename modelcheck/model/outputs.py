@@ -10,7 +10,7 @@ import numpy as np
 
 from .graph import has_symbolic_inputs
 
-__all__ = ["flatten_outputs", "output_layers", "output_names", "output_kinds", "activation_of", "first_nonfinite_weight", "describe_nonfinite", "shape_str"]
+__all__ = ["flatten_outputs", "output_layers", "output_names", "output_keys", "output_kinds", "activation_of", "first_nonfinite_weight", "describe_nonfinite", "shape_str"]
 
 def flatten_outputs(outputs: Any) -> list[Any]:
     """Model outputs as a flat list, in the order of ``model.outputs`` (dicts sorted by key)."""
@@ -30,6 +30,12 @@ def output_names(model: keras.Model) -> list[str]:
     for i, layer in enumerate(output_layers(model)):
         names.append(layer.name if layer is not None else f"output_{i}")
     return names
+
+
+def output_keys(model: keras.Model) -> list[str] | None:
+    """The keys of a model whose outputs are a dict (in the order of `flatten_outputs`), else None."""
+    structure = getattr(model, "_outputs_struct", None) if has_symbolic_inputs(model) else None
+    return sorted(str(key) for key in structure) if isinstance(structure, dict) else None
 
 
 def _activation_name(layer: keras.layers.Layer | None) -> str | None:

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..core.errors import ModelcheckError, SpecError, UserCodeError
+from ..core.errors import InternalError, ModelcheckError, SpecError, UserCodeError
 from .generated import generation_space, run_over_generated
 from ..core.registry import applicable_checks, check_kwargs, get_check
 from ..core.result import CheckResult
@@ -59,6 +59,10 @@ class ModelSession:
                 keras.utils.set_random_seed(self.seed)
             self._model = build_model(builder, kwargs=self.spec.builder_kwargs, input_shape=self.spec.input_shape,
                                       name=getattr(builder, "__name__", "the builder") + "()")
+            if self.spec.sequence_length:
+                from ..model.inputs import set_sequence_length
+
+                set_sequence_length(self._model, self.spec.sequence_length)
         return self._model
 
     def build_failure(self, check: str) -> CheckResult | None:
@@ -77,6 +81,10 @@ class ModelSession:
                 self._failure = exc.to_result(check)
             except SpecError as exc:
                 self._failure = CheckResult.error(check, str(exc))
+            except InternalError as exc:
+                from ..checks.common import internal_error
+
+                self._failure = internal_error(check, exc.original, exc.doing)
         if self._failure is None:
             return None
         return CheckResult(**{**self._failure.to_dict(), "check": check, "model": self.spec.id, "duration_s": 0.0})

@@ -1,0 +1,90 @@
+"""Models nobody here wrote, in the style of the keras.io examples: each sound model passes every
+default check; a broken variant of each fails, with the message naming the cause."""
+
+from __future__ import annotations
+
+import keras
+import pytest
+
+import modelcheck as mc
+from modelcheck.core.registry import CHECKS
+
+from . import zoo
+
+DEFAULT_CHECKS = [name for name, info in CHECKS.items() if info.default]
+
+
+@pytest.fixture
+def mixed_precision():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def _run(builder, broken=False):
+    model = builder(broken=broken)
+    return {r.check: r for r in mc.run_checks(model, DEFAULT_CHECKS)}
+
+
+def _problems(results):
+    return [f"{r.check}: {r.status}: {r.message}" for r in results.values() if r.status in ("failed", "error")]
+
+
+@pytest.mark.parametrize("builder", list(zoo.FAULTS), ids=lambda b: b.__name__)
+def test_sound_model_passes_every_default_check(builder, request):
+    if builder is zoo.mixed_precision_mlp:
+        request.getfixturevalue("mixed_precision")
+    results = _run(builder)
+    assert not _problems(results), "\n".join(_problems(results))
+
+
+@pytest.mark.parametrize("builder", list(zoo.FAULTS), ids=lambda b: b.__name__)
+def test_broken_variant_fails_naming_the_cause(builder, request):
+    if builder is zoo.mixed_precision_mlp:
+        request.getfixturevalue("mixed_precision")
+    check, phrase = zoo.FAULTS[builder]
+    result = mc.run_checks(builder(broken=True), [check])[0]
+    assert result.status == "failed", result.message
+    assert phrase in result.message, result.message
+
+
+def test_custom_train_step_is_trained_with_its_own_step_and_overfit_is_skipped():
+    model = zoo.vae()
+    decrease = mc.check_loss_decrease(model)
+    assert decrease.passed, decrease.message
+    assert "own train_step" in decrease.details["optimizer"]
+    overfit = mc.check_overfit_batch(model)
+    assert overfit.status == "skipped" and "overrides train_step" in overfit.message
+
+
+def test_batchnorm_and_dropout_are_judged_in_inference_mode():
+    result = mc.check_overfit_batch(zoo.residual_image_classifier())
+    assert result.passed, result.message
+    assert "in inference mode" in result.message
+    assert "inference mode" in result.details["mode"]
+
+
+def test_integer_ids_stay_inside_the_nested_backbones_embedding():
+    from modelcheck.model.inputs import input_infos
+
+    (info,) = input_infos(zoo.nested_backbone())
+    assert info.vocabulary == 50
+
+
+def test_unknown_lengths_cover_the_receptive_field_and_a_spec_can_set_them():
+    from modelcheck.model.inputs import sequence_length, set_sequence_length
+
+    model = zoo.timeseries_conv1d()
+    assert sequence_length(model) >= 10  # pooling by 2 before a valid kernel of 5
+    set_sequence_length(model, 64)
+    assert mc.check_output_shape(model).details["batch_size"] and sequence_length(model) == 64
+
+
+def test_loss_dict_keyed_by_output_names_is_used():
+    inputs = keras.Input((3,))
+    hidden = keras.layers.Dense(8, activation="relu")(inputs)
+    model = keras.Model(inputs, {"price": keras.layers.Dense(1)(hidden),
+                                 "kind": keras.layers.Dense(2, activation="softmax")(hidden)})
+    model.compile("adam", loss={"price": "mae", "kind": "sparse_categorical_crossentropy"})
+    result = mc.check_loss_decrease(model)
+    assert "mae" in result.details["loss_function"] and "sparse_categorical" in result.details["loss_function"]

@@ -1,0 +1,267 @@
+"""Models in the style of the keras.io examples, each sound and with one broken variant.
+
+Every builder takes ``broken=False``; the broken variant has the one fault a student or an
+engineer plausibly makes, and `FAULTS` says which check must name it and how.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+
+def transformer_classifier(broken: bool = False) -> keras.Model:
+    """Text classification with a transformer block (keras.io text_classification_with_transformer)."""
+    vocab, length, dim = 200, 16, 16
+    tokens = keras.Input((length,), dtype="int32", name="tokens")
+    x = layers.Embedding(vocab, dim, name="token_embedding")(tokens)
+    if broken:  # the token embedding is wiped out before the positions are added
+        x = layers.Lambda(lambda t: t * 0.0, name="scale")(x)
+    positions = layers.Embedding(length, dim, name="position_embedding")(ops.arange(length))
+    x = x + positions
+    attention = layers.MultiHeadAttention(num_heads=2, key_dim=dim, name="attention")(x, x)
+    x = layers.LayerNormalization(epsilon=1e-6)(x + attention)
+    ffn = layers.Dense(32, activation="relu")(x)
+    x = layers.LayerNormalization(epsilon=1e-6)(x + layers.Dense(dim)(ffn))
+    x = layers.GlobalAveragePooling1D()(x)
+    x = layers.Dropout(0.1)(x)
+    outputs = layers.Dense(2, activation="softmax", name="classifier")(x)
+    model = keras.Model(tokens, outputs)
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def timeseries_conv1d(broken: bool = False) -> keras.Model:
+    """Time-series classification from scratch (keras.io): Conv1D + BN + ReLU blocks on series of
+    unknown length."""
+    inputs = keras.Input((None, 1))
+    x = inputs
+    for i in range(3):
+        x = layers.Conv1D(16, 3, padding="same", name=f"conv{i}", trainable=not (broken and i == 1))(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+    x = layers.MaxPooling1D(2)(x)
+    x = layers.Conv1D(16, 5, name="conv_valid")(x)  # a valid convolution needs a long enough series
+    x = layers.GlobalAveragePooling1D()(x)
+    outputs = layers.Dense(2, activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    return model
+
+
+def structured_data(broken: bool = False) -> keras.Model:
+    """Structured data classification with preprocessing layers and several named inputs
+    (keras.io structured_data_classification_with_feature_space, by hand)."""
+    age = keras.Input((1,), name="age")
+    sex = keras.Input((1,), name="sex", dtype="int64")
+    thal = keras.Input((1,), name="thal", dtype="string")
+    norm = layers.Normalization(mean=50.0, variance=100.0, name="age_norm")(age)
+    sex_lookup = layers.IntegerLookup(vocabulary=[1, 2], output_mode="one_hot", name="sex_lookup")(sex)
+    thal_lookup = layers.StringLookup(vocabulary=["fixed", "normal", "reversible"], output_mode="one_hot",
+                                      name="thal_lookup")(thal)
+    # the broken variant encodes `sex` twice and never uses `thal`
+    features = layers.concatenate([norm, sex_lookup, sex_lookup if broken else thal_lookup])
+    x = layers.Dense(16, activation="relu")(features)
+    x = layers.Dropout(0.2)(x)
+    outputs = layers.Dense(1, activation="sigmoid")(x)
+    model = keras.Model({"age": age, "sex": sex, "thal": thal}, outputs)
+    model.compile("adam", "binary_crossentropy")
+    return model
+
+
+def residual_image_classifier(broken: bool = False) -> keras.Model:
+    """A small residual CNN with data augmentation, BatchNormalization and Dropout."""
+    inputs = keras.Input((24, 24, 3))
+    x = layers.RandomFlip("horizontal")(inputs)
+    x = layers.RandomTranslation(0.1, 0.1)(x)
+    x = layers.Rescaling(1.0 / 2)(x)
+    x = layers.Conv2D(16, 3, padding="same", activation="relu")(x)
+    x = layers.BatchNormalization()(x)
+    shortcut = x
+    x = layers.Conv2D(16, 3, padding="same", activation="relu")(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Conv2D(16, 3, padding="same")(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Activation("relu")(layers.add([x, shortcut]))
+    x = layers.MaxPooling2D()(x)
+    x = layers.Conv2D(32, 3, padding="same", activation="relu")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.5)(x)
+    outputs = layers.Dense(10, activation="softmax", name="head",
+                           kernel_initializer="zeros" if broken else "glorot_uniform")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    return model
+
+
+def masked_lstm(broken: bool = False) -> keras.Model:
+    """A bidirectional LSTM over padded token ids with a mask (keras.io bidirectional_lstm_imdb)."""
+    tokens = keras.Input((None,), dtype="int32")
+    x = layers.Embedding(500, 16, mask_zero=True, name="embedding")(tokens)
+    if broken:  # an integer cast in the pipeline: no gradient reaches the embedding
+        x = layers.Lambda(lambda t: ops.stop_gradient(t), name="cut")(x)
+    x = layers.Bidirectional(layers.LSTM(16))(x)
+    outputs = layers.Dense(1, activation="sigmoid")(x)
+    model = keras.Model(tokens, outputs)
+    model.compile("adam", "binary_crossentropy")
+    return model
+
+
+class Sampling(layers.Layer):
+    """z = mean + exp(log_var / 2) * epsilon."""
+
+    def call(self, inputs):
+        mean, log_var = inputs
+        epsilon = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
+        return mean + ops.exp(0.5 * log_var) * epsilon
+
+    def build(self, input_shape):
+        self.seed_generator = keras.random.SeedGenerator(1337)
+
+
+class VAE(keras.Model):
+    """A variational autoencoder with its own train_step (keras.io variational_autoencoder)."""
+
+    def __init__(self, broken: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.broken = broken
+        inputs = keras.Input((16,))
+        h = layers.Dense(32, activation="relu")(inputs)
+        mean, log_var = layers.Dense(2, name="z_mean")(h), layers.Dense(2, name="z_log_var")(h)
+        self.encoder = keras.Model(inputs, [mean, log_var, Sampling()([mean, log_var])], name="encoder")
+        latent = keras.Input((2,))
+        self.decoder = keras.Model(latent, layers.Dense(16)(layers.Dense(32, activation="relu")(latent)),
+                                   name="decoder")
+        self.total_loss_tracker = keras.metrics.Mean(name="loss")
+
+    @property
+    def metrics(self):
+        return [self.total_loss_tracker]
+
+    def call(self, x):
+        return self.decoder(self.encoder(x)[0])  # inference decodes the mean: deterministic
+
+    def train_step(self, data):
+        x = data[0] if isinstance(data, tuple) else data
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            mean, log_var, z = self.encoder(x)
+            reconstruction = self.decoder(z)
+            reconstruction_loss = ops.mean(ops.sum(ops.square(x - reconstruction), axis=1))
+            kl = -0.5 * (1 + log_var - ops.square(mean) - ops.exp(log_var))
+            loss = reconstruction_loss + ops.mean(ops.sum(kl, axis=1))
+        grads = tape.gradient(loss, self.trainable_weights)
+        if not self.broken:  # the broken variant forgets to apply its gradients
+            self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        self.total_loss_tracker.update_state(loss)
+        return {"loss": self.total_loss_tracker.result()}
+
+
+def vae(broken: bool = False) -> keras.Model:
+    model = VAE(broken=broken)
+    model(np.zeros((2, 16), "float32"))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    return model
+
+
+def mixed_precision_mlp(broken: bool = False) -> keras.Model:
+    """An MLP under the mixed_float16 policy with SGD (keras.io mixed_precision guide); the
+    caller sets the policy. The broken variant's learning rate is 0."""
+    inputs = keras.Input((20,))
+    x = layers.Dense(64, activation="relu")(inputs)
+    x = layers.Dense(64, activation="relu")(x)
+    x = layers.Dense(10)(x)
+    outputs = layers.Activation("softmax", dtype="float32")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(keras.optimizers.SGD(learning_rate=0.0 if broken else 0.1), "sparse_categorical_crossentropy")
+    return model
+
+
+def custom_loss_model(broken: bool = False) -> keras.Model:
+    """A classifier compiled with the user's own loss function (a name modelcheck cannot know)."""
+
+    def smoothed_crossentropy(y_true, y_pred):
+        y_true = 0.9 * y_true + 0.1 / 3
+        value = -ops.sum(y_true * ops.log(ops.clip(y_pred, 1e-7, 1.0)), axis=-1)
+        return value * 0.0 if broken else value  # the broken loss forgets its value
+
+    model = keras.Sequential([keras.Input((8,)), layers.Dense(32, activation="relu"),
+                              layers.Dense(3, activation="softmax")])
+    model.compile(keras.optimizers.Adam(3e-3), smoothed_crossentropy)
+    return model
+
+
+def linear_regressor(broken: bool = False) -> keras.Model:
+    """The two-parameter regressor y = w x + b; broken: a ReLU on the output."""
+    model = keras.Sequential([keras.Input((1,)), layers.Dense(1, activation="relu" if broken else None)])
+    model.compile(keras.optimizers.SGD(learning_rate=0.01), "mse")
+    return model
+
+
+class DictInputs(keras.Model):
+    """A subclassed model taking a dict of inputs."""
+
+    def __init__(self, broken: bool = False):
+        super().__init__()
+        self.broken = broken
+        self.wide, self.deep = layers.Dense(8, activation="relu"), layers.Dense(8, activation="relu")
+        self.out = layers.Dense(1)
+
+    def call(self, inputs):
+        deep = inputs["wide"] if self.broken else inputs["deep"]
+        return self.out(ops.concatenate([self.wide(inputs["wide"]), self.deep(deep)], axis=-1))
+
+
+def dict_subclassed(broken: bool = False) -> keras.Model:
+    model = DictInputs(broken)
+    model({"wide": np.zeros((2, 4), "float32"), "deep": np.zeros((2, 4), "float32")})
+    return model
+
+
+def nested_backbone(broken: bool = False) -> keras.Model:
+    """A task model over a nested text backbone whose Embedding is small (ids must stay below 50)."""
+    ids = keras.Input((None,), dtype="int32")
+    backbone = keras.Sequential([keras.Input((None,), dtype="int32"), layers.Embedding(50, 8),
+                                 layers.GlobalAveragePooling1D()], name="backbone")
+    if broken:
+        backbone.trainable = False
+    tokens = keras.Input((None,), dtype="int32", name="tokens")
+    outputs = layers.Dense(3, activation="softmax")(backbone(tokens))
+    del ids
+    model = keras.Model(tokens, outputs)
+    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
+    return model
+
+
+def text_vectorization(broken: bool = False) -> keras.Model:
+    """Raw strings in: TextVectorization with a fixed vocabulary, Embedding, pooling."""
+    vectorize = layers.TextVectorization(max_tokens=20, output_sequence_length=6,
+                                         vocabulary=["good", "bad", "movie", "plot", "great", "awful"])
+    text = keras.Input((1,), dtype="string")
+    x = layers.Embedding(20, 8)(vectorize(text))
+    x = layers.GlobalAveragePooling1D()(x)
+    if broken:  # a Dense with zero weights and ReLU after pooling: the output ignores the text
+        x = layers.Dense(8, activation="relu", kernel_initializer="zeros", bias_initializer="zeros")(x)
+    outputs = layers.Dense(1, activation="sigmoid")(x)
+    model = keras.Model(text, outputs)
+    model.compile("adam", "binary_crossentropy")
+    return model
+
+
+# builder -> (the check the broken variant fails, a phrase its message must hold)
+FAULTS = {
+    transformer_classifier: ("input_dependence", "received the same output whatever the input"),
+    timeseries_conv1d: ("gradient_flow", "received frozen (trainable=False), at layer 'conv1' (784 weights)"),
+    structured_data: ("input_dependence", "input 'thal'"),
+    residual_image_classifier: ("gradient_flow", "'head' start with all-zero weights"),
+    masked_lstm: ("gradient_flow", "received no gradient, at variable embedding/embeddings"),
+    vae: ("loss_decrease", "own train_step"),  # gradient_flow is skipped: its objective is its own
+    mixed_precision_mlp: ("loss_decrease", "(learning_rate=0)"),
+    custom_loss_model: ("gradient_flow", "all-zero gradient"),
+    linear_regressor: ("overfit_batch", "memorising one batch of 8 samples: expected loss below"),
+    dict_subclassed: ("input_dependence", "input 'deep'"),
+    nested_backbone: ("gradient_flow", "backbone"),
+    text_vectorization: ("input_dependence", "received the same output whatever the input"),
+}
