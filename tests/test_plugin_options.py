@@ -86,3 +86,50 @@ def test_timeout_reaches_the_training_check(project: pytest.Pytester) -> None:
                                           "--modelcheck-timeout=overfit_batch=0.000001", "-p", "no:cacheprovider")
     result.assert_outcomes(failed=1, deselected=3)
     result.stdout.fnmatch_lines(["memorising one batch of *stopped by the 1e-06 s timeout after * steps*"])
+
+
+SEQUENCE_MODELS = """
+import keras
+from keras import layers
+
+
+def build_conv():
+    return keras.Sequential([keras.Input(shape=(None, 2)), layers.Conv1D(4, 5), layers.GlobalAveragePooling1D(),
+                             layers.Dense(1)])
+"""
+
+SEQUENCE_SPEC = """
+[[model]]
+builder = "models:build_conv"
+id = "conv"
+output_shape = [1]
+checks = ["output_shape"]
+"""
+
+
+def test_sequence_length_reaches_the_synthetic_inputs(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(models=SEQUENCE_MODELS)
+    pytester.makefile(".toml", modelcheck=SEQUENCE_SPEC)
+    enough = pytester.runpytest_subprocess("--modelcheck", "--modelcheck-sequence-length=64", "-k", "output_shape",
+                                           "-p", "no:cacheprovider")
+    enough.assert_outcomes(passed=1, deselected=1)
+    too_short = pytester.runpytest_subprocess("--modelcheck", "--modelcheck-sequence-length=3", "-k", "output_shape",
+                                              "-p", "no:cacheprovider")
+    too_short.assert_outcomes(failed=1, deselected=1)  # a kernel of 5 cannot slide over 3 steps
+    wrong = pytester.runpytest_subprocess("--modelcheck", "--modelcheck-sequence-length=abc", "-p", "no:cacheprovider")
+    assert wrong.ret == pytest.ExitCode.USAGE_ERROR
+    wrong.stderr.fnmatch_lines(["*--modelcheck-sequence-length: expected a positive whole number, received 'abc'*"])
+
+
+def test_an_internal_error_shows_its_traceback_and_is_not_the_users(project: pytest.Pytester) -> None:
+    project.makeconftest("""
+        import modelcheck.checks.params as params
+
+        def broken(model):
+            raise ZeroDivisionError("a bug in modelcheck")
+
+        params.param_counts = broken
+        """)
+    result = project.runpytest_subprocess("--modelcheck", "-k", "param_count", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1, deselected=3)
+    result.stdout.fnmatch_lines(["internal error in modelcheck*", "*Traceback*", "*ZeroDivisionError: a bug in modelcheck*"])

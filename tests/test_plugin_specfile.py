@@ -60,7 +60,7 @@ def test_a_wrong_parameter_count_fails_with_the_checks_message(pytester: pytest.
     result.stdout.fnmatch_lines([
         "*_ [[]modelcheck[]] classifier::param_count _*",
         "total parameters: expected 200, received 195 (-5), at the whole model*",
-        "FAILED modelcheck.toml::classifier::param_count - total parameters: expected 200*",
+        "FAILED modelcheck.toml::classifier::param_count - total parameters: expected *",
     ])
     assert "Traceback" not in result.stdout.str()
     result.stdout.fnmatch_lines(["*modelcheck summary*", "param_count    1 failed"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 import keras
 import numpy as np
@@ -19,6 +18,7 @@ from ..model.inputs import synthetic_inputs
 from ..model.objective import OutputLoss, objective_for
 from ..core.messages import also, mismatch, output_ref
 from ..core.result import CheckResult
+from ..model.compiled import compiled_loss
 from .common import check, forward
 
 __all__ = ["check_loss_matches_output", "LossFacts", "loss_facts"]
@@ -168,14 +168,6 @@ def _unseen_activation(layer: keras.layers.Layer | None) -> str | None:
     return None
 
 
-def _compiled_loss(model: keras.Model) -> Any:
-    config = getattr(model, "_compile_config", None)
-    if config is None:
-        return None
-    values = config.config if hasattr(config, "config") else config
-    return values.get("loss")
-
-
 @check(NAME)
 def check_loss_matches_output(
     model: keras.Model,
@@ -200,7 +192,7 @@ def check_loss_matches_output(
         # "loss: expected sparse_categorical_crossentropy without from_logits=True, since the output applies
         #  softmax, received sparse_categorical_crossentropy compiled with from_logits=True, at output 'dense_1'; ..."
     """
-    if _compiled_loss(model) is None:
+    if compiled_loss(model) is None:
         return CheckResult.skip(NAME, "the model is not compiled with a loss, so there is none to judge; compile it "
                                 "in the builder (model.compile(loss=..., optimizer=...)) to have it checked")
     try:

@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..core.errors import UserCodeError, call_user_code
+from .compiled import compiled_optimizer
 from .objective import Objective
 
 __all__ = ["TrainingRun", "preserved_weights", "fresh_optimizer", "train", "train_own_step", "own_training",
@@ -82,7 +83,7 @@ def fresh_optimizer(model: keras.Model, *, default: str = "adam", learning_rate:
                     use_compiled: bool = True) -> keras.optimizers.Optimizer:
     """A new optimizer like the model's compiled one (same class and settings, fresh state),
     or `default` when the model is not compiled; `learning_rate` overrides the rate."""
-    compiled = getattr(model, "optimizer", None) if use_compiled else None
+    compiled = compiled_optimizer(model) if use_compiled else None
     if isinstance(compiled, keras.optimizers.Optimizer):
         config = compiled.get_config()
         if learning_rate is not None:

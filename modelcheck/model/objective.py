@@ -20,6 +20,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from .compiled import compiled_loss as compiled_loss_of, compiled_loss_weights
 from ..core.errors import UserCodeError
 from .outputs import output_keys, output_kinds, output_names
 
@@ -81,14 +82,6 @@ def _default_loss(kind: str) -> tuple[Any, str]:
     if kind == "logits":
         return keras.losses.SparseCategoricalCrossentropy(from_logits=True), "sparse_categorical_crossentropy(from_logits=True)"
     return keras.losses.MeanSquaredError(), "mean_squared_error"
-
-
-def _compiled(model: keras.Model) -> tuple[Any, Any]:
-    config = getattr(model, "_compile_config", None)
-    if config is None:
-        return None, None
-    values = config.config if hasattr(config, "config") else config
-    return values.get("loss"), values.get("loss_weights")
 
 
 def _per_output(value: Any, names: list[str], count: int, keys: list[str] | None = None) -> list[Any]:
@@ -230,7 +223,8 @@ def objective_for(model: keras.Model, predictions: list[Any], *, output: Any = N
     count = len(predictions)
     names = output_names(model) if len(output_names(model)) == count else [f"output_{i}" for i in range(count)]
     kinds = output_kinds(model, output, n_outputs=count)
-    compiled_loss, compiled_weights = _compiled(model) if use_compiled else (None, None)
+    compiled_loss, compiled_weights = ((compiled_loss_of(model), compiled_loss_weights(model)) if use_compiled
+                                       else (None, None))
     keys = output_keys(model)
     per_loss = _per_output(compiled_loss, names, count, keys)
     per_weight = _per_output(compiled_weights, names, count, keys)

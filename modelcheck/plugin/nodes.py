@@ -85,7 +85,7 @@ class ModelCollector(pytest.Collector):
             from ..session.runner import ModelSession
 
             settings = self.config.stash[SETTINGS_KEY]
-            self._session = ModelSession(self.spec, seed=settings.seed,
+            self._session = ModelSession(settings.with_sequence_length(self.spec), seed=settings.seed,
                                          overrides=settings.overrides(), base_dir=self.base_dir)
         return self._session
 
@@ -154,6 +154,9 @@ class CheckItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str | Any:
+        if isinstance(excinfo.value, ModelcheckFailure) and excinfo.value.result.details.get("internal"):
+            # modelcheck's own bug: its traceback is what the report needs
+            return f"{excinfo.value}\n{excinfo.value.result.details.get('traceback', '')}".rstrip()
         if isinstance(excinfo.value, (ModelcheckFailure, SpecError)):
             return str(excinfo.value)  # the check's own words; a traceback would only hide them
         return super().repr_failure(excinfo, style=style)

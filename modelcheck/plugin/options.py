@@ -6,6 +6,7 @@ command line are relative to the invocation folder, ini paths to the ini file's 
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ class Settings:
         snapshot_update: write new and changed architecture snapshots, delete orphaned ones.
         grade: (assignment file, submissions folder) to grade through pytest, or None.
         grade_out: where the grading outputs go (gradebook, results.json, feedback), or None.
+        sequence_length: the length of synthetic inputs where a model's input length is None
+            (over a spec's ``sequence_length``), or None for the length the model's layers need.
     """
 
     enabled: bool = False
@@ -48,6 +51,13 @@ class Settings:
     snapshot_update: bool = False
     grade: tuple[Path, Path] | None = None
     grade_out: Path | None = None
+    sequence_length: int | None = None
+
+    def with_sequence_length(self, spec: ModelSpec) -> ModelSpec:
+        """`spec` with the command line's sequence length, when one is given."""
+        if self.sequence_length is None:
+            return spec
+        return dataclasses.replace(spec, sequence_length=self.sequence_length)
 
     def overrides(self) -> dict[str, dict[str, Any]]:
         """Keyword options per check that the command line imposes on every model.
@@ -101,6 +111,8 @@ def add_options(parser: pytest.Parser) -> None:
          "to this directory", {"metavar": "DIR"}),
         ("--modelcheck-steps", "modelcheck_steps", "Step budget of the training checks: N for "
          "all, or CHECK=N,... for some", {"metavar": "BUDGET"}),
+        ("--modelcheck-sequence-length", "modelcheck_sequence_length", "Length of synthetic inputs where a "
+         "model's input length is None (default: what the model's layers need)", {"metavar": "N"}),
         ("--modelcheck-timeout", "modelcheck_timeout", "Timeout in seconds of each training "
          "check: S for all, or CHECK=S,... for some", {"metavar": "SECONDS"}),
     ]
@@ -157,6 +169,13 @@ def read_settings(config: pytest.Config) -> Settings:
         if unknown:
             raise pytest.UsageError(f"--modelcheck-checks: unknown check {unknown[0]!r}; "
                                     f"known checks are {', '.join(CHECK_NAMES)}, {ARCHITECTURE}")
+    raw_length = str(_option(config, "modelcheck_sequence_length") or "").strip()
+    sequence_length = None
+    if raw_length:
+        sequence_length = int(raw_length) if raw_length.isdigit() else 0
+        if sequence_length <= 0:
+            raise pytest.UsageError(f"--modelcheck-sequence-length: expected a positive whole number, received "
+                                    f"{raw_length!r}; try --modelcheck-sequence-length=64")
     grade = _path_option(config, "modelcheck_grade")
     if grade is not None and len(grade) != 2:
         raise pytest.UsageError("modelcheck_grade: expected two paths, the assignment file and the "
@@ -171,6 +190,7 @@ def read_settings(config: pytest.Config) -> Settings:
         snapshot_update=bool(_option(config, "modelcheck_snapshot_update")),
         grade=(grade[0], grade[1]) if grade else None,
         grade_out=_path_option(config, "modelcheck_grade_out"),
+        sequence_length=sequence_length,
     )
 
 
