@@ -15,7 +15,7 @@ from ..model.inputs import input_infos, pack_inputs, synthetic_inputs
 from ..core.messages import also, layer_ref, mismatch, output_ref
 from ..core.result import CheckResult
 from .common import check, fmt, forward, nonfinite_failure
-from ..model.probe import layer_probe, x_list, x_structure
+from ..model.probe import layer_probe, x_list
 
 __all__ = ["check_batch_independence", "check_input_dependence"]
 
@@ -122,7 +122,7 @@ def _probe_call(model: keras.Model) -> tuple[GroupedCall, list[keras.layers.Laye
         return None
 
     def call(tensors: list[Any]) -> list[list[Any]]:
-        return probe.split(flatten_outputs(probe.model(x_structure(tensors), training=False)))
+        return probe.split(flatten_outputs(probe.model(pack_inputs(model, tensors), training=False)))
 
     return call, probe.layers
 

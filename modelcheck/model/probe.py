@@ -65,7 +65,9 @@ def layer_probe(model: keras.Model) -> LayerProbe | None:
         counts.append(len(produced))
     if not layers:
         return None
-    probe = keras.Model(inputs[0] if len(inputs) == 1 else list(inputs), outputs)
+    # the model's own input structure, so the batches made for the model fit the probe as they are
+    structure = getattr(model, "_inputs_struct", None)
+    probe = keras.Model(structure if structure is not None else x_structure(list(inputs)), outputs)
     return LayerProbe(probe, layers, counts)
 
 
