@@ -20,7 +20,7 @@ from ..core.messages import mismatch, output_ref
 from ..model.teacher import teacher_outputs
 from ..core.result import CheckResult
 
-__all__ = ["check", "internal_error", "forward", "nonfinite_failure", "prepare_batch", "Batch", "fmt"]
+__all__ = ["check", "internal_error", "pair_per_layer", "forward", "nonfinite_failure", "prepare_batch", "Batch", "fmt"]
 
 F = TypeVar("F", bound=Callable[..., CheckResult])
 
@@ -68,6 +68,27 @@ def internal_error(name: str, exc: BaseException, doing: str) -> CheckResult:
     error = exc if isinstance(exc, InternalError) else InternalError(doing, exc)
     return CheckResult.error(name, str(error), hint=INTERNAL_HINT,
                              details={"internal": True, "traceback": error.traceback})
+
+
+def pair_per_layer(name: str, expectations: dict[str, Any] | list[Any], layers: list[Any], where: str,
+                   details: dict[str, Any]) -> list[tuple[Any, Any]] | CheckResult:
+    """Pair per-layer `expectations` (a list in layer order, or a dict by layer name) with `layers`,
+    in layer order; the failure of check `name` when a name is unknown or the list has another length."""
+    if isinstance(expectations, dict):
+        by_name = {layer.name: layer for layer in layers}
+        missing = [key for key in expectations if key not in by_name]
+        if missing:
+            return CheckResult.fail(name, mismatch("layer name", f"one of {', '.join(map(repr, by_name))}",
+                                                   repr(missing[0]), at=where),
+                                    expected=list(by_name), received=missing[0], details=details)
+        order = {layer.name: i for i, layer in enumerate(layers)}
+        return sorted(((by_name[key], want) for key, want in expectations.items()), key=lambda p: order[p[0].name])
+    if len(expectations) != len(layers):
+        return CheckResult.fail(
+            name, mismatch("number of layers", len(expectations),
+                           f"{len(layers)} ({', '.join(layer.name for layer in layers)})", at="the model's layers"),
+            expected=len(expectations), received=len(layers), details=details)
+    return list(zip(layers, expectations))
 
 
 def forward(model: keras.Model, x: Any) -> list[np.ndarray]:

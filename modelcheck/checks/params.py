@@ -11,7 +11,7 @@ from ..model.counting import param_counts
 from ..model.graph import layers_of
 from ..core.messages import layer_ref, mismatch
 from ..core.result import CheckResult
-from .common import check
+from .common import check, pair_per_layer
 
 __all__ = ["check_param_count", "explain_layer", "over_budget_message"]
 
@@ -148,24 +148,9 @@ def _check_param_count(
 
 def _per_layer_failure(layers: list[keras.layers.Layer], per_layer: dict[str, int] | list[int],
                        got: dict[str, int], details: dict[str, Any]) -> CheckResult | None:
-    if isinstance(per_layer, dict):
-        by_name = {layer.name: layer for layer in layers}
-        missing = [name for name in per_layer if name not in by_name]
-        if missing:
-            return CheckResult.fail(
-                NAME, mismatch("layer name", f"one of {', '.join(map(repr, by_name))}", repr(missing[0]),
-                               at="the expected per-layer counts"),
-                expected=list(by_name), received=missing[0], details=details)
-        pairs = [(by_name[name], want) for name, want in per_layer.items()]
-        order = {layer.name: i for i, layer in enumerate(layers)}
-        pairs.sort(key=lambda pair: order[pair[0].name])
-    else:
-        if len(per_layer) != len(layers):
-            return CheckResult.fail(
-                NAME, mismatch("number of layers", len(per_layer),
-                               f"{len(layers)} ({', '.join(layer.name for layer in layers)})", at="the model's layers"),
-                expected=len(per_layer), received=len(layers), details=details)
-        pairs = list(zip(layers, per_layer))
+    pairs = pair_per_layer(NAME, per_layer, layers, "the expected per-layer counts", details)
+    if isinstance(pairs, CheckResult):
+        return pairs
     for position, (layer, want) in enumerate(pairs):
         have = layer.count_params()
         if have != want:

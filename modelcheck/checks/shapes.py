@@ -12,7 +12,7 @@ from ..model.graph import layers_of
 from ..model.inputs import synthetic_inputs
 from ..core.messages import layer_ref, mismatch, output_ref
 from ..core.result import CheckResult
-from .common import check, fmt, forward, nonfinite_failure
+from .common import check, fmt, forward, nonfinite_failure, pair_per_layer
 
 __all__ = ["check_output_shape"]
 
@@ -154,34 +154,20 @@ def _check_layer_shapes(model: keras.Model, layer_shapes: Any, details: dict[str
     if layer_shapes is None:
         return None
     layers = layers_of(model)
-    pairs: list[tuple[str, Any]] = []
-    if isinstance(layer_shapes, dict):
-        by_name = {layer.name: layer for layer in layers}
-        for key, want in layer_shapes.items():
-            if key not in by_name:
-                return CheckResult.fail(NAME, mismatch("layer name", f"one of {', '.join(map(repr, by_name))}",
-                                                       repr(key), at="the expected layer shapes"),
-                                        expected=list(by_name), received=key, details=details)
-            pairs.append((key, want))
-    else:
-        if len(layer_shapes) != len(layers):
-            return CheckResult.fail(
-                NAME, mismatch("number of layers", len(layer_shapes),
-                               f"{len(layers)} ({', '.join(layer.name for layer in layers)})", at="the model's layers"),
-                expected=len(layer_shapes), received=len(layers), details=details)
-        pairs = [(layer.name, want) for layer, want in zip(layers, layer_shapes)]
-    by_name = {layer.name: layer for layer in layers}
+    pairs = pair_per_layer(NAME, layer_shapes, layers, "the expected layer shapes", details)
+    if isinstance(pairs, CheckResult):
+        return pairs
     layer_details = details.setdefault("layers", {})
-    for key, want in pairs:
+    for layer, want in pairs:
         try:
-            got = tuple(by_name[key].output.shape)
+            got = tuple(layer.output.shape)
         except (AttributeError, ValueError):
             continue  # shared layers or subclassed models have no single output shape
-        layer_details[key] = list(got)
+        layer_details[layer.name] = list(got)
         if not _matches(tuple(want), got):
             return CheckResult.fail(
                 NAME, mismatch("output shape", shape_str(tuple(want)), shape_str(got),
-                               at=layer_ref(key, type(by_name[key]).__name__)),
+                               at=layer_ref(layer.name, type(layer).__name__)),
                 expected=list(want), received=list(got), details=details)
     return None
 
