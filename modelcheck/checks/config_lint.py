@@ -13,7 +13,7 @@ import keras
 
 from ..core.messages import also, layer_ref, mismatch, output_ref
 from ..core.result import CheckResult
-from ..model.graph import consumers, has_symbolic_inputs, layers_of
+from ..model.graph import has_symbolic_inputs, layers_of
 from ..model.outputs import activation_of, output_kinds, output_layers, shape_str
 from .common import check
 
@@ -45,12 +45,25 @@ def _dropout_rates(model: keras.Model) -> list[str]:
     return found
 
 
-def _next_layers(model: keras.Model, layer: keras.layers.Layer) -> list[keras.layers.Layer]:
+def _successors(model: keras.Model) -> dict[int, list[keras.layers.Layer]]:
+    """Layer id -> the layers that read its output, from the nodes of this model's graph only (a
+    Sequential model keeps its graph inside, and a layer may have been called elsewhere too)."""
+    graph = getattr(model, "_functional", None) or model
+    found: dict[int, list[keras.layers.Layer]] = {}
+    for nodes in getattr(graph, "_nodes_by_depth", {}).values():
+        for node in nodes:
+            for tensor in node.input_tensors:
+                producer = tensor._keras_history.operation
+                found.setdefault(id(producer), []).append(node.operation)
+    return found
+
+
+def _next_layers(successors: dict[int, list[Any]], layer: keras.layers.Layer) -> list[keras.layers.Layer]:
     """The layers that read `layer`'s output, looking through Dropout layers (linear too)."""
     found = []
-    for after in consumers(model, layer.output):
+    for after in successors.get(id(layer), []):
         if isinstance(after, _DROPOUTS):
-            found.extend(_next_layers(model, after))
+            found.extend(_next_layers(successors, after))
         else:
             found.append(after)
     return found
@@ -58,10 +71,11 @@ def _next_layers(model: keras.Model, layer: keras.layers.Layer) -> list[keras.la
 
 def _linear_stacks(model: keras.Model, outputs: list[Any]) -> list[str]:
     found = []
+    successors = _successors(model)
     for layer in layers_of(model):
         if not isinstance(layer, keras.layers.Dense) or activation_of(layer) not in _LINEAR or layer in outputs:
             continue
-        following = _next_layers(model, layer)
+        following = _next_layers(successors, layer)
         if len(following) == 1 and isinstance(following[0], keras.layers.Dense):
             found.append(mismatch("activation", f"an activation between Dense layers {layer.name!r} and "
                                   f"{following[0].name!r}", "no activation", at=_where(layer),
@@ -135,7 +149,7 @@ def _label_findings(model: keras.Model, labels: str | None) -> list[str]:
 def check_config_lint(
     model: keras.Model,
     *,
-    input_shape: Any = None,
+    expected_input: Any = None,
     output: Any = None,
     labels: str | None = None,
     seed: int = 0,
@@ -145,7 +159,7 @@ def check_config_lint(
     A Dropout rate of 0.9 or more (TF1's keep_prob written as Keras' rate); two Dense layers with
     no activation between them; softmax on a single unit; a sigmoid or softmax output where
     `output` says ``"regression"``; BatchNormalization or Dropout after the output activation;
-    an input other than `input_shape` (with the batch dimension, ``None`` a wildcard); with
+    an input other than `expected_input` (with the batch dimension, ``None`` a wildcard); with
     ``labels="integers"`` (or ``"one_hot"``), the cross-entropy that expects the other kind.
 
     Example::
@@ -165,7 +179,7 @@ def check_config_lint(
         kinds = output_kinds(model, output, len(outputs)) if output is not None else [None] * len(outputs)
         findings += _linear_stacks(model, outputs)
         findings += _output_findings(model, outputs, kinds)
-    findings += _input_findings(model, input_shape)
+    findings += _input_findings(model, expected_input)
     findings += _label_findings(model, labels)
     expected = "no configuration mistake"
     details = {"findings": findings, "graph_seen": graph}

@@ -115,7 +115,7 @@ def check_kwargs(spec: ModelSpec, name: str) -> dict[str, Any]:
             max_params=spec.max_params,
         )
     elif name == "config_lint":
-        kwargs["input_shape"] = with_batch(spec.input_shape)
+        kwargs["expected_input"] = with_batch(spec.input_shape)
         kwargs["output"] = spec.output
     elif name in ("gradient_flow", "overfit_batch", "loss_decrease", "loss_at_init", "trainable_changes", "finite"):
         if spec.output is not None:
