@@ -281,7 +281,7 @@ def input_wrong_shape(site: Site) -> Iterator[Mutant]:
             continue
         if len(shape) == 1:
             new, why = [shape[0] + 1], "one feature too many (the target column left in)"
-        elif shape[-1] == 3:
+        elif len(shape) == 3 and shape[-1] == 3:
             new, why = [*shape[:-1], 1], "grayscale instead of colour"
         else:
             new, why = [*shape, 1], "a channel axis added"

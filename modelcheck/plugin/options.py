@@ -37,6 +37,7 @@ class Settings:
         snapshot_update: write new and changed architecture snapshots, delete orphaned ones.
         grade: (assignment file, submissions folder) to grade through pytest, or None.
         grade_out: where the grading outputs go (gradebook, results.json, feedback), or None.
+        mutants: add a ``mutants`` item per model: its checks on every mutant of the model.
     """
 
     enabled: bool = False
@@ -48,6 +49,7 @@ class Settings:
     snapshot_update: bool = False
     grade: tuple[Path, Path] | None = None
     grade_out: Path | None = None
+    mutants: bool = False
 
     def overrides(self) -> dict[str, dict[str, Any]]:
         """Keyword options per check that the command line imposes on every model.
@@ -93,6 +95,8 @@ def add_options(parser: pytest.Parser) -> None:
          {"nargs": 2, "metavar": ("ASSIGNMENT.toml", "SUBMISSIONS_DIR")}),
         ("--modelcheck-grade-out", "modelcheck_grade_out", "Write the gradebook, results.json and "
          "feedback pages of --modelcheck-grade to this directory", {"metavar": "DIR"}),
+        ("--modelcheck-mutants", "modelcheck_mutants", "Add a mutants item per model: mutate the model "
+         "with common mistakes and require its checks to catch 95% of the mutants", {"action": "store_true"}),
         ("--modelcheck-seed", "modelcheck_seed", "Seed for every model build and training run "
          "(default: 0)", {"metavar": "N"}),
         ("--modelcheck-checks", "modelcheck_checks", "Run only these checks, comma-separated, "
@@ -171,6 +175,7 @@ def read_settings(config: pytest.Config) -> Settings:
         snapshot_update=bool(_option(config, "modelcheck_snapshot_update")),
         grade=(grade[0], grade[1]) if grade else None,
         grade_out=_path_option(config, "modelcheck_grade_out"),
+        mutants=bool(_option(config, "modelcheck_mutants")),
     )
 
 
