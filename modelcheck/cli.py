@@ -1,6 +1,7 @@
 """The ``modelcheck`` console command.
 
     modelcheck grade ASSIGNMENT.toml SUBMISSIONS_DIR --out OUT_DIR [--workers N]
+    modelcheck mutants ASSIGNMENT.toml [--reference module:builder] [--json FILE] [--workers N]
 
 Exit status: 0 when every submission was graded (whatever the students scored), 2 for a
 usage error (a bad assignment file, a missing folder), 1 when the grader itself failed.
@@ -15,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-__all__ = ["main", "grade_folder"]
+__all__ = ["main", "grade_folder", "mutants"]
 
 
 def grade_folder(assignment_path: str | Path, submissions: str | Path, out_dir: str | Path, *,
@@ -44,6 +45,27 @@ def grade_folder(assignment_path: str | Path, submissions: str | Path, out_dir: 
     return grades
 
 
+def mutants(assignment_path: str | Path, *, reference: str | None = None, json_file: str | Path | None = None,
+            workers: int = 1) -> int:
+    """Run the assignment's checks with its points on every mutant of its reference solution; print
+    the table, the survivors and, last, the mutation score. Returns the exit status (0)."""
+    import json
+
+    from .core.files import write_atomic
+    from .mutants.assignment import load_for_mutants, resolve_reference
+    from .mutants.format import format_report
+    from .mutants.run import run_mutants
+
+    assignment, key = load_for_mutants(assignment_path)
+    builder = resolve_reference(assignment, assignment_path, reference=key, option=reference)
+    spec = assignment.spec.replace(builder=builder, builder_kwargs=dict(assignment.builder_kwargs))
+    report = run_mutants(spec, points=assignment.points, seed=assignment.seed, workers=workers)
+    if json_file is not None:
+        write_atomic(Path(json_file), json.dumps(report.to_json(), indent=2) + "\n")
+    print(format_report(report), flush=True)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="modelcheck", description="Verify Keras 3 models")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -58,20 +80,33 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--workers", type=int, default=None, metavar="N",
                        help="Submissions graded at once (default: the number of CPUs)")
     grade.add_argument("-q", "--quiet", action="store_true", help="No progress lines")
+    mutate = commands.add_parser(
+        "mutants", help="Measure which mistakes an assignment's checks catch",
+        description="Mutate the assignment's reference solution with students' common mistakes, run the "
+                    "assignment's checks with its points on each mutant and print which checks catch which "
+                    "mistake, the survivors with what would catch them, and the mutation score.")
+    mutate.add_argument("assignment", metavar="ASSIGNMENT.toml", help="The assignment file")
+    mutate.add_argument("--reference", metavar="MODULE:BUILDER",
+                        help="The reference solution's builder (module:builder or file.py:builder); default: "
+                             "the assignment's reference = \"solution.py\"")
+    mutate.add_argument("--json", metavar="FILE", help="Also write the mutants and the score as JSON")
+    mutate.add_argument("--workers", type=int, default=1, metavar="N", help="Processes running mutants (default: 1)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
-    from .core.errors import SpecError
+    from .core.errors import SpecError, UserCodeError
 
     if args.workers is not None and args.workers < 1:
         print("modelcheck: error: --workers must be at least 1", file=sys.stderr)
         return 2
     try:
+        if args.command == "mutants":
+            return mutants(args.assignment, reference=args.reference, json_file=args.json, workers=args.workers)
         grade_folder(args.assignment, args.submissions, args.out, workers=args.workers, quiet=args.quiet)
-    except (SpecError, FileNotFoundError, ValueError) as exc:
+    except (SpecError, UserCodeError, FileNotFoundError, ValueError) as exc:
         print(f"modelcheck: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

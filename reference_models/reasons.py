@@ -23,6 +23,8 @@ TOO_BIG = "Training it is not cheap enough for every CI build."
 # The practitioners' recipe checks that run on every reference model: cheap, no training.
 RECIPE = {
     "finite": "No NaN/Inf in any weight, layer output, loss or gradient.",
+    "config_lint": "No configuration mistake that no run reveals (Dropout rate as keep_prob, Dense after Dense "
+                   "without activation, softmax on one unit, the input shape).",
     "loss_matches_output": "The compiled loss must fit the output layer (skipped when the document does not compile).",
     "batch_independence": "Samples of a batch must not influence each other in inference mode.",
     "input_dependence": "Every input must change the output.",

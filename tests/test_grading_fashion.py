@@ -30,8 +30,8 @@ def fashion():
 def test_correct_submissions_get_full_marks(fashion, student):
     _, grades = fashion
     grade = grades[student]
-    assert [r.status for r in grade.results] == ["passed"] * 5, [r.describe() for r in grade.results]
-    assert grade.score == grade.max_score == 6
+    assert [r.status for r in grade.results] == ["passed"] * 7, [r.describe() for r in grade.results]
+    assert grade.score == grade.max_score == 8
 
 
 def test_200_units_instead_of_300_loses_the_parameter_count_points(fashion):
@@ -42,17 +42,17 @@ def test_200_units_instead_of_300_loses_the_parameter_count_points(fashion):
     for figure in ("200", "157,000", "235,500"):
         assert figure in param_count.message
     assert grade.points["param_count"] == 0
-    assert grade.score == 4
+    assert grade.score == 6
 
 
 def test_outputs_hold_the_class_results(fashion, tmp_path):
     assignment, grades = fashion
     write_outputs(list(grades.values()), assignment, tmp_path)
     rows = {row["student"]: row for row in csv.DictReader((tmp_path / "gradebook.csv").open())}
-    assert rows["wrong_units"]["score"] == "4" and rows["wrong_units"]["param_count"] == "0"
-    assert rows["good_notebook"]["score"] == "6"
+    assert rows["wrong_units"]["score"] == "6" and rows["wrong_units"]["param_count"] == "0"
+    assert rows["good_notebook"]["score"] == "8"
     results = json.loads((tmp_path / "wrong_units" / "results.json").read_text())
-    assert [t["status"] for t in results["tests"]] == ["passed", "failed", "passed", "passed", "passed"]
+    assert [t["status"] for t in results["tests"]] == ["passed", "failed", "passed", "passed", "passed", "passed", "passed"]
     feedback = (tmp_path / "wrong_units" / "feedback.html").read_text()
     assert "157,000" in feedback and "235,500" in feedback
     assert "75%" in (tmp_path / "index.html").read_text()  # param_count: 3 of 4 pass
@@ -104,5 +104,5 @@ def test_a_class_of_thirty_is_graded_end_to_end(tmp_path):
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr
     scores = [row["score"] for row in csv.DictReader((tmp_path / "out" / "gradebook.csv").open())]
-    assert sorted(scores) == ["0"] * 3 + ["4"] * 6 + ["6"] * 21
+    assert sorted(scores) == ["0"] * 3 + ["6"] * 6 + ["8"] * 21
     assert "per minute" in done.stderr.splitlines()[-1]

@@ -37,8 +37,9 @@ def test_the_fashion_assignment_parses_into_a_spec_points_and_limits():
     assert assignment.builder == "build_model"
     assert assignment.spec.input_shape == (28, 28)
     assert assignment.spec.total_params == 266_610
-    assert assignment.checks == ["output_shape", "param_count", "gradient_flow", "overfit_batch", "loss_decrease"]
-    assert assignment.max_score == 6
+    assert assignment.checks == ["output_shape", "param_count", "gradient_flow", "overfit_batch", "loss_decrease",
+                                 "loss_matches_output", "config_lint"]
+    assert assignment.max_score == 8
     assert assignment.limits.timeout_s == 120 and assignment.limits.memory_mb == 4096
     assert assignment.visibility["param_count"] == "visible"
 

@@ -14,7 +14,7 @@ import modelcheck.strategies as mst
 
 PUBLIC = {
     "CheckFailed", "CheckResult", "ModelSpec", "ModelcheckError", "SpecError", "UserCodeError", "__version__",
-    "CHECKS", "build_model", "check_architecture", "check_batch_independence", "check_finite",
+    "CHECKS", "build_model", "check_architecture", "check_batch_independence", "check_config_lint", "check_finite",
     "check_gradient_flow", "check_input_dependence", "check_learns_linear", "check_loss_at_init",
     "check_loss_decrease", "check_loss_matches_output", "check_output_shape", "check_overfit_batch",
     "check_param_count", "check_save_load", "check_trainable_changes", "count_params_unallocated", "expect",
@@ -29,8 +29,10 @@ STRATEGIES = {
 PYTEST_OPTIONS = [
     "--modelcheck", "--modelcheck-snapshot-update", "--modelcheck-grade", "--modelcheck-grade-out",
     "--modelcheck-seed", "--modelcheck-checks", "--modelcheck-report", "--modelcheck-steps", "--modelcheck-timeout",
+    "--modelcheck-sequence-length", "--modelcheck-mutants",
 ]
 CLI_GRADE_OPTIONS = ["--out", "--workers", "--quiet"]
+CLI_MUTANTS_OPTIONS = ["--reference", "--json", "--workers"]
 
 
 def test_the_package_exports_exactly_the_public_names() -> None:
@@ -67,6 +69,10 @@ def test_the_command_line_tool_keeps_its_commands() -> None:
     assert done.returncode == 0, done.stderr
     assert "ASSIGNMENT.toml" in done.stdout and "SUBMISSIONS_DIR" in done.stdout
     for option in CLI_GRADE_OPTIONS:
+        assert option in done.stdout, option
+    done = subprocess.run([sys.executable, "-m", "modelcheck.cli", "mutants", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    for option in CLI_MUTANTS_OPTIONS:
         assert option in done.stdout, option
 
 

@@ -55,6 +55,9 @@ _ALL = [
               "the loss falls over a few training steps", trains=True),
     CheckInfo("loss_matches_output", "modelcheck.checks.loss_config:check_loss_matches_output",
               "the compiled loss fits each output layer (judged from the configuration)"),
+    CheckInfo("config_lint", "modelcheck.checks.config_lint:check_config_lint",
+              "configuration mistakes no run reveals (Dropout rate as keep_prob, Dense after Dense without "
+              "activation, softmax on one unit, ...)"),
     CheckInfo("finite", "modelcheck.checks.finite:check_finite",
               "no NaN/Inf in the weights, any layer's output, the loss or the gradients"),
     CheckInfo("batch_independence", "modelcheck.checks.independence:check_batch_independence",
@@ -111,6 +114,9 @@ def check_kwargs(spec: ModelSpec, name: str) -> dict[str, Any]:
             per_layer=spec.layer_params,
             max_params=spec.max_params,
         )
+    elif name == "config_lint":
+        kwargs["expected_input"] = with_batch(spec.input_shape)
+        kwargs["output"] = spec.output
     elif name in ("gradient_flow", "overfit_batch", "loss_decrease", "loss_at_init", "trainable_changes", "finite"):
         if spec.output is not None:
             kwargs["output"] = spec.output

@@ -92,6 +92,10 @@ def pytest_configure(config: pytest.Config) -> None:
         from ..snapshot.pytest_plugin import ModelcheckSnapshots
 
         config.pluginmanager.register(ModelcheckSnapshots(settings), "modelcheck-snapshots")
+        if settings.mutants:
+            from ..mutants.pytest_plugin import ModelcheckMutants
+
+            config.pluginmanager.register(ModelcheckMutants(settings), "modelcheck-mutants")
     if xdist:
         config.pluginmanager.register(ModelcheckXdist(), "modelcheck-xdist")
 

@@ -40,6 +40,7 @@ class Settings:
         grade_out: where the grading outputs go (gradebook, results.json, feedback), or None.
         sequence_length: the length of synthetic inputs where a model's input length is None
             (over a spec's ``sequence_length``), or None for the length the model's layers need.
+        mutants: add a ``mutants`` item per model: its checks on every mutant of the model.
     """
 
     enabled: bool = False
@@ -52,6 +53,7 @@ class Settings:
     grade: tuple[Path, Path] | None = None
     grade_out: Path | None = None
     sequence_length: int | None = None
+    mutants: bool = False
 
     def with_sequence_length(self, spec: ModelSpec) -> ModelSpec:
         """`spec` with the command line's sequence length, when one is given."""
@@ -103,6 +105,8 @@ def add_options(parser: pytest.Parser) -> None:
          {"nargs": 2, "metavar": ("ASSIGNMENT.toml", "SUBMISSIONS_DIR")}),
         ("--modelcheck-grade-out", "modelcheck_grade_out", "Write the gradebook, results.json and "
          "feedback pages of --modelcheck-grade to this directory", {"metavar": "DIR"}),
+        ("--modelcheck-mutants", "modelcheck_mutants", "Add a mutants item per model: mutate the model "
+         "with common mistakes and require its checks to catch 95 percent of the mutants", {"action": "store_true"}),
         ("--modelcheck-seed", "modelcheck_seed", "Seed for every model build and training run "
          "(default: 0)", {"metavar": "N"}),
         ("--modelcheck-checks", "modelcheck_checks", "Run only these checks, comma-separated, "
@@ -191,6 +195,7 @@ def read_settings(config: pytest.Config) -> Settings:
         grade=(grade[0], grade[1]) if grade else None,
         grade_out=_path_option(config, "modelcheck_grade_out"),
         sequence_length=sequence_length,
+        mutants=bool(_option(config, "modelcheck_mutants")),
     )
 
 

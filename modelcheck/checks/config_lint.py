@@ -1,0 +1,192 @@
+"""Configuration mistakes that no run can reveal, each said as a plain sentence with its fix.
+
+A model with a Dropout rate of 0.9, two Dense layers with no activation between them or a
+flattened input still builds, trains and passes shape checks: only its configuration shows the
+mistake. Mutation runs (`modelcheck mutants`) showed these surviving every run-based check.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from ..core.messages import also, layer_ref, mismatch, output_ref
+from ..core.result import CheckResult
+from ..model.graph import has_symbolic_inputs, layers_of
+from ..model.outputs import activation_of, output_kinds, output_layers, shape_str
+from .common import check
+
+__all__ = ["check_config_lint", "LABELS"]
+
+NAME = "config_lint"
+LABELS = ("integers", "one_hot")
+
+_DROPOUTS = (keras.layers.Dropout, keras.layers.SpatialDropout1D, keras.layers.SpatialDropout2D,
+             keras.layers.SpatialDropout3D)
+_AFTER_OUTPUT = (keras.layers.BatchNormalization, *_DROPOUTS)
+_LINEAR = (None, "linear")
+
+
+def _where(layer: keras.layers.Layer) -> str:
+    return layer_ref(layer.name, type(layer).__name__)
+
+
+def _dropout_rates(model: keras.Model) -> list[str]:
+    found = []
+    for layer in layers_of(model):
+        rate = getattr(layer, "rate", None)
+        if isinstance(layer, _DROPOUTS) and isinstance(rate, (int, float)) and rate >= 0.9:
+            found.append(mismatch("dropout rate", "the fraction of units dropped, usually 0.1 to 0.5",
+                                  f"rate={rate:g}", at=_where(layer),
+                                  note=f"Keras' rate is the fraction dropped, TF1's keep_prob was the fraction "
+                                  f"kept: this drops {rate:.0%} of the units; to keep {rate:.0%} write "
+                                  f"Dropout({1 - rate:.2g})"))
+    return found
+
+
+def _successors(model: keras.Model) -> dict[int, list[keras.layers.Layer]]:
+    """Layer id -> the layers that read its output, from the nodes of this model's graph only (a
+    Sequential model keeps its graph inside, and a layer may have been called elsewhere too)."""
+    graph = getattr(model, "_functional", None) or model
+    found: dict[int, list[keras.layers.Layer]] = {}
+    for nodes in getattr(graph, "_nodes_by_depth", {}).values():
+        for node in nodes:
+            for tensor in node.input_tensors:
+                producer = tensor._keras_history.operation
+                found.setdefault(id(producer), []).append(node.operation)
+    return found
+
+
+def _next_layers(successors: dict[int, list[Any]], layer: keras.layers.Layer) -> list[keras.layers.Layer]:
+    """The layers that read `layer`'s output, looking through Dropout layers (linear too)."""
+    found = []
+    for after in successors.get(id(layer), []):
+        if isinstance(after, _DROPOUTS):
+            found.extend(_next_layers(successors, after))
+        else:
+            found.append(after)
+    return found
+
+
+def _linear_stacks(model: keras.Model, outputs: list[Any]) -> list[str]:
+    found = []
+    successors = _successors(model)
+    for layer in layers_of(model):
+        if not isinstance(layer, keras.layers.Dense) or activation_of(layer) not in _LINEAR or layer in outputs:
+            continue
+        following = _next_layers(successors, layer)
+        if len(following) == 1 and isinstance(following[0], keras.layers.Dense):
+            found.append(mismatch("activation", f"an activation between Dense layers {layer.name!r} and "
+                                  f"{following[0].name!r}", "no activation", at=_where(layer),
+                                  note="two Dense layers with no activation between them collapse into one "
+                                  "linear map, so the hidden layer adds nothing: add activation=\"relu\" to "
+                                  f"{layer.name!r}"))
+    return found
+
+
+def _output_findings(model: keras.Model, outputs: list[Any], kinds: list[str]) -> list[str]:
+    found = []
+    for layer, kind in zip(outputs, kinds):
+        if layer is None:
+            continue
+        activation = activation_of(layer)
+        units = layer.output.shape[-1] if len(layer.output.shape) > 1 else None
+        if activation == "softmax" and units == 1:
+            found.append(mismatch("output activation", "sigmoid on a single unit (or softmax over 2 or more units)",
+                                  "softmax over 1 unit", at=output_ref(layer.name),
+                                  note="a softmax over one unit always outputs 1: use activation=\"sigmoid\" for "
+                                  "two classes"))
+        elif kind == "regression" and activation in ("sigmoid", "softmax"):
+            found.append(mismatch("output activation", "a linear output for a regression", activation,
+                                  at=output_ref(layer.name),
+                                  note=f"{activation} squeezes every prediction between 0 and 1: remove the "
+                                  "activation (activation=None)"))
+        if isinstance(layer, _AFTER_OUTPUT):
+            found.append(mismatch("output layer", "the activation as the model's last step",
+                                  f"{type(layer).__name__} after it", at=_where(layer),
+                                  note=f"a {type(layer).__name__} after the output activation changes the "
+                                  "probabilities (or values) the model predicts: move it before the output layer"))
+    return found
+
+
+def _input_findings(model: keras.Model, expected: Any) -> list[str]:
+    if expected is None or not has_symbolic_inputs(model):
+        return []
+    wanted = expected if isinstance(expected, list) else [expected]
+    if isinstance(expected, dict) or len(wanted) != len(model.inputs):
+        return []
+    found = []
+    for tensor, shape in zip(model.inputs, wanted):
+        got = tuple(tensor.shape)
+        fits = len(got) == len(shape) and all(e is None or g == e for g, e in zip(got, shape))
+        if not fits:
+            name = tensor._keras_history.operation.name
+            found.append(mismatch("input shape", shape_str(shape), shape_str(got), at=f"input {name!r}",
+                                  note="the model must read the data as the assignment gives it: "
+                                  f"keras.Input(shape={shape_str(shape[1:])})"))
+    return found
+
+
+def _label_findings(model: keras.Model, labels: str | None) -> list[str]:
+    if labels is None:
+        return []
+    from .loss_config import _compiled_loss, _snake
+
+    loss = _compiled_loss(model)
+    name = loss if isinstance(loss, str) else getattr(loss, "name", None) or type(loss).__name__
+    name = _snake(str(name))
+    wrong = {"integers": ("categorical_crossentropy", "sparse_categorical_crossentropy", "integer class ids"),
+             "one_hot": ("sparse_categorical_crossentropy", "categorical_crossentropy", "one-hot rows")}[labels]
+    if name != wrong[0]:
+        return []
+    return [mismatch("loss", f"{wrong[1]} for labels given as {wrong[2]}", name, at="the compiled loss",
+                     note=f"{wrong[0]} expects " + ("one-hot rows" if labels == "integers" else "integer class ids")
+                     + f": compile with loss=\"{wrong[1]}\"")]
+
+
+@check(NAME)
+def check_config_lint(
+    model: keras.Model,
+    *,
+    expected_input: Any = None,
+    output: Any = None,
+    labels: str | None = None,
+    seed: int = 0,
+) -> CheckResult:
+    """Flag configuration mistakes no run reveals, each with its fix.
+
+    A Dropout rate of 0.9 or more (TF1's keep_prob written as Keras' rate); two Dense layers with
+    no activation between them; softmax on a single unit; a sigmoid or softmax output where
+    `output` says ``"regression"``; BatchNormalization or Dropout after the output activation;
+    an input other than `expected_input` (with the batch dimension, ``None`` a wildcard); with
+    ``labels="integers"`` (or ``"one_hot"``), the cross-entropy that expects the other kind.
+
+    Example::
+
+        check_config_lint(keras.Sequential([keras.Input((4,)), keras.layers.Dropout(0.9), keras.layers.Dense(1)]))
+        # "dropout rate: expected the fraction of units dropped, usually 0.1 to 0.5, received rate=0.9, at layer
+        #  'dropout' (Dropout); Keras' rate is the fraction dropped, ..."
+    """
+    if labels is not None and labels not in LABELS:
+        from ..core.errors import SpecError
+
+        raise SpecError(f"config_lint: `labels` must be one of {', '.join(LABELS)}, received {labels!r}")
+    findings = _dropout_rates(model)
+    graph = has_symbolic_inputs(model)
+    outputs = output_layers(model) if graph else []
+    if graph:
+        kinds = output_kinds(model, output, len(outputs)) if output is not None else [None] * len(outputs)
+        findings += _linear_stacks(model, outputs)
+        findings += _output_findings(model, outputs, kinds)
+    findings += _input_findings(model, expected_input)
+    findings += _label_findings(model, labels)
+    expected = "no configuration mistake"
+    details = {"findings": findings, "graph_seen": graph}
+    if findings:
+        return CheckResult.fail(NAME, also(findings[0], findings[1:]), expected=expected, received=findings,
+                                details=details, hint="each finding names the layer and the fix")
+    seen = "the layers, their wiring and the outputs" if graph else "the layers (the wiring of a subclassed " \
+                                                                   "model cannot be seen)"
+    return CheckResult.ok(NAME, f"no configuration mistake found in {seen}", expected=expected, received=[],
+                          details=details)

@@ -1,0 +1,82 @@
+"""Generate the mutants of a reference model, and tell a mutant that changes nothing from one that does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import keras
+import numpy as np
+
+from .operators import OPERATORS, Mutant, Site
+from .recipe import Recipe, build, recipe_of
+
+__all__ = ["generate", "Baseline", "baseline_of", "is_equivalent", "NotMutable"]
+
+
+class NotMutable(Exception):
+    """The reference model cannot be mutated (a subclassed model, or one Keras cannot rebuild)."""
+
+
+def generate(model: keras.Model, *, operators: Iterable[str] | None = None) -> tuple[Recipe, list[Mutant]]:
+    """The reference's recipe and every mutant of the chosen operators (default: all), in catalogue order.
+
+    Raises `NotMutable` for a subclassed model, whose layers and wiring live in Python code.
+    """
+    recipe = recipe_of(model)
+    if recipe is None:
+        raise NotMutable(f"{type(model).__name__} is a subclassed model: its layers are wired in Python code, "
+                         "which mutation cannot edit; declare it as a Sequential or functional model")
+    names = list(operators) if operators is not None else list(OPERATORS)
+    for name in names:
+        if name not in OPERATORS:
+            raise KeyError(f"unknown mutation operator {name!r}; known operators are {', '.join(OPERATORS)}")
+    site = Site(recipe, model)
+    mutants: list[Mutant] = []
+    for name in names:
+        mutants.extend(OPERATORS[name].apply(site))
+    return recipe, mutants
+
+
+@dataclass
+class Baseline:
+    """What a mutant is compared with: the reference's architecture, compile settings, inputs and outputs."""
+
+    architecture: dict[str, Any]
+    compile: dict[str, Any]
+    x: list[np.ndarray]
+    y: list[np.ndarray]
+
+
+def _outputs(model: keras.Model, x: list[np.ndarray]) -> list[np.ndarray]:
+    from ..model.inputs import pack_inputs
+    from ..model.outputs import flatten_outputs
+
+    out = model(pack_inputs(model, x), training=False)
+    return [keras.ops.convert_to_numpy(o) for o in flatten_outputs(out)]
+
+
+def baseline_of(recipe: Recipe, seed: int) -> Baseline:
+    """Build the reference from its recipe once and record what equivalence compares."""
+    from ..model.inputs import synthetic_inputs
+    from ..model.probe import x_list
+    from ..snapshot.serialize import architecture
+
+    keras.utils.set_random_seed(seed)
+    model = build(recipe)
+    x = x_list(synthetic_inputs(model, 4, seed))
+    return Baseline(architecture(model), recipe.compile, x, _outputs(model, x))
+
+
+def is_equivalent(model: keras.Model, recipe: Recipe, baseline: Baseline) -> bool:
+    """True when the mutant has the reference's architecture snapshot, compile settings and outputs."""
+    from ..snapshot.serialize import architecture
+
+    if recipe.compile != baseline.compile or architecture(model) != baseline.architecture:
+        return False
+    try:
+        outputs = _outputs(model, baseline.x)
+    except Exception:  # the reference's inputs do not fit the mutant: not the same function
+        return False
+    return len(outputs) == len(baseline.y) and all(
+        a.shape == b.shape and np.array_equal(a, b, equal_nan=True) for a, b in zip(outputs, baseline.y))

@@ -1,0 +1,74 @@
+"""Mutation runs in ``pytest --modelcheck --modelcheck-mutants``: one ``mutants`` item per model.
+
+``<file>::<model>::mutants`` mutates the declared model (spec files, ``@modelcheck.expect``
+builders, reference models) and runs the model's own selected checks on every mutant; it fails
+when they catch fewer than `MIN_SCORE` of the mutants, naming the survivors and what would catch
+each. A model kept as a document printed it (known fault) gets no item: its checks already fail.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ..core.messages import mismatch
+from ..core.result import CheckResult
+from ..plugin.nodes import CheckItem, ModelCollector
+from ..plugin.options import SETTINGS_KEY, Settings
+
+__all__ = ["ModelcheckMutants", "MutantsItem", "MIN_SCORE", "NAME"]
+
+NAME = "mutants"
+MIN_SCORE = 0.95
+
+
+def report_result(report: object, min_score: float = MIN_SCORE) -> CheckResult:
+    """The `CheckResult` of a `MutationReport`: passed at `min_score` or more, else the survivors."""
+    from .format import format_report, score_line, suggestion
+    from .run import MutationReport
+
+    assert isinstance(report, MutationReport)
+    details = {"mutation": report.to_json(), "text": format_report(report)}
+    if report.not_mutable or report.score is None:
+        why = report.not_mutable or "no mutation operator applies to this model"
+        return CheckResult.skip(NAME, f"no mutants: {why}", details=details)
+    line = score_line(len(report.caught), len(report.judged))
+    expected = f"at least {min_score:.0%} of the mutants caught"
+    if report.score >= min_score:
+        return CheckResult.ok(NAME, f"{line}; the checks catch {expected[9:]}", expected=expected,
+                              received=report.score, details=details)
+    survivors = "; ".join(f"{m.description} at {m.where} ({suggestion(m, report.checks)})"
+                          for m in report.survivors)
+    return CheckResult.fail(NAME, mismatch("mutation score", expected, line.removeprefix("mutation score: "),
+                                           at=f"model {report.model!r}", note=f"survivors: {survivors}"),
+                            expected=expected, received=report.score, details=details)
+
+
+class MutantsItem(CheckItem):
+    """Runs the model's checks on its mutants."""
+
+    def evaluate(self) -> CheckResult:
+        from .run import run_mutants
+
+        node = self.model_node
+        settings = self.config.stash[SETTINGS_KEY]
+        checks = [c for c in settings.selected_checks(node.spec)]
+        report = run_mutants(node.spec, checks=checks, seed=settings.seed, base_dir=node.base_dir,
+                             overrides=settings.overrides())
+        result = report_result(report)
+        result.model = node.spec.id
+        return result
+
+    def is_known_fault(self, result: CheckResult) -> bool:
+        return False
+
+
+class ModelcheckMutants:
+    """Adds the ``mutants`` item to every declared model that is not a known fault."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def pytest_modelcheck_model_items(self, node: ModelCollector) -> list[pytest.Item]:
+        if node.known_fault is not None:
+            return []
+        return [MutantsItem.from_parent(node, name=NAME, check=NAME)]

@@ -1,0 +1,239 @@
+"""Run a spec's own checks, with their points, on every mutant of its reference model.
+
+The reference and its mutants are trusted code, so everything runs in process: the reference is
+built once (its checks' verdicts are the baseline), each mutant is built once from its recipe
+and all of its checks share that build. With ``workers > 1`` the mutants are split over
+processes (spawned: each imports TensorFlow once and takes its share).
+
+A check *catches* a mutant when it passes on the reference and does not pass (fails, errors, or
+is skipped) on the mutant: the mutant then loses that check's points. A mutant no check catches
+*survives*.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from ..core.result import PASSED, CheckResult
+from ..core.spec import ModelSpec
+
+__all__ = ["MutantResult", "MutationReport", "run_mutants", "CAUGHT", "SURVIVED", "EQUIVALENT", "INVALID"]
+
+CAUGHT = "caught"
+SURVIVED = "survived"
+EQUIVALENT = "equivalent"  # the same architecture snapshot, compile settings and outputs: dropped
+INVALID = "invalid"  # Keras cannot build it (e.g. strides that shrink a feature map below 1): dropped
+
+
+@dataclass
+class MutantResult:
+    """One mutant's verdicts.
+
+    Attributes:
+        operator / mistake / description / where: the mistake made and where (see `operators.Mutant`).
+        status: `CAUGHT`, `SURVIVED`, `EQUIVALENT` or `INVALID`.
+        caught_by: the checks that pass on the reference and not on the mutant.
+        points: the points the mutant would get.
+        statuses: check -> status on the mutant.
+        messages: check -> first line of the message, for the checks that caught it.
+        note: why a mutant is invalid.
+    """
+
+    operator: str
+    mistake: str
+    description: str
+    where: str
+    status: str
+    caught_by: list[str] = field(default_factory=list)
+    points: float = 0.0
+    statuses: dict[str, str] = field(default_factory=dict)
+    messages: dict[str, str] = field(default_factory=dict)
+    note: str | None = None
+
+
+@dataclass
+class MutationReport:
+    """The mutation run of one reference model against its checks.
+
+    Attributes:
+        model: the spec's id.
+        checks: the checks run, in order; `points`: their points.
+        reference: check -> status on the reference (a check that does not pass there catches nothing).
+        mutants: every mutant generated, the dropped ones (equivalent, invalid) included.
+        seconds: wall time of the whole run; `not_mutable`: why no mutant could be made.
+    """
+
+    model: str
+    checks: list[str]
+    points: dict[str, float]
+    reference: dict[str, str] = field(default_factory=dict)
+    mutants: list[MutantResult] = field(default_factory=list)
+    seconds: float = 0.0
+    not_mutable: str | None = None
+
+    def _with(self, *statuses: str) -> list[MutantResult]:
+        return [m for m in self.mutants if m.status in statuses]
+
+    @property
+    def judged(self) -> list[MutantResult]:
+        """The mutants that count: caught or survived."""
+        return self._with(CAUGHT, SURVIVED)
+
+    @property
+    def caught(self) -> list[MutantResult]:
+        return self._with(CAUGHT)
+
+    @property
+    def survivors(self) -> list[MutantResult]:
+        return self._with(SURVIVED)
+
+    @property
+    def equivalent(self) -> list[MutantResult]:
+        return self._with(EQUIVALENT)
+
+    @property
+    def invalid(self) -> list[MutantResult]:
+        return self._with(INVALID)
+
+    @property
+    def score(self) -> float | None:
+        """The share of judged mutants caught, 0..1; None when there is none."""
+        judged = self.judged
+        return len(self.caught) / len(judged) if judged else None
+
+    @property
+    def seconds_per_mutant(self) -> float | None:
+        built = len(self.judged) + len(self.equivalent)
+        return self.seconds / built if built else None
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"mutants": [{"operator", "description", "caught_by", "points", ...}], "score", ...}``."""
+        from .format import suggestion
+
+        mutants = []
+        for m in self.judged:
+            row = {"operator": m.operator, "mistake": m.mistake, "description": m.description, "where": m.where,
+                   "caught_by": list(m.caught_by), "points": m.points}
+            if m.status == SURVIVED:
+                row["suggestion"] = suggestion(m, self.checks)
+            mutants.append(row)
+        return {"model": self.model, "mutants": mutants, "score": self.score,
+                "caught": len(self.caught), "total": len(self.judged),
+                "equivalent": len(self.equivalent), "invalid": len(self.invalid),
+                "checks": self.points, "reference": self.reference, "seconds": round(self.seconds, 3),
+                "not_mutable": self.not_mutable}
+
+
+def _first_line(result: CheckResult) -> str:
+    return (result.message or "").splitlines()[0] if result.message else result.status
+
+
+def evaluate(mutant: Any, spec: ModelSpec, checks: Sequence[str], points: dict[str, float], reference: dict[str, str],
+             baseline: Any, seed: int, overrides: dict[str, dict[str, Any]] | None = None) -> MutantResult:
+    """Build one mutant, drop it when it is invalid or equivalent, else run the checks on its one build."""
+    import keras
+
+    from ..session.runner import ModelSession
+    from .generate import is_equivalent
+    from .operators import OPERATORS
+    from .recipe import build
+
+    result = MutantResult(mutant.operator, OPERATORS[mutant.operator].mistake, mutant.description, mutant.where,
+                          INVALID)
+    keras.utils.set_random_seed(seed)
+    try:
+        model = build(mutant.recipe)
+    except Exception as exc:  # the edit does not make a model Keras can build: no mistake a student could hand in
+        result.note = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        keras.backend.clear_session()
+        return result
+    if is_equivalent(model, mutant.recipe, baseline):
+        result.status = EQUIVALENT
+        keras.backend.clear_session()
+        return result
+    with ModelSession(spec.replace(builder=model, builder_kwargs={}), seed=seed, overrides=overrides) as session:
+        verdicts = [session.run(check) for check in checks]
+    for verdict in verdicts:
+        result.statuses[verdict.check] = verdict.status
+        if verdict.passed:
+            result.points += points.get(verdict.check, 0.0)
+        elif reference.get(verdict.check) == PASSED:
+            result.caught_by.append(verdict.check)
+            result.messages[verdict.check] = _first_line(verdict)
+    result.status = CAUGHT if result.caught_by else SURVIVED
+    return result
+
+
+def _evaluate_share(job: tuple[Any, ...]) -> list[MutantResult]:
+    """A worker process's share of the mutants (module-level, so a spawned worker can import it)."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    mutants, spec, checks, points, reference, baseline, seed, overrides = job
+    return [evaluate(m, spec, checks, points, reference, baseline, seed, overrides) for m in mutants]
+
+
+def run_mutants(spec: ModelSpec, *, checks: Iterable[str] | None = None, points: dict[str, float] | None = None,
+                seed: int = 0, workers: int = 1, base_dir: Path | None = None,
+                operators: Iterable[str] | None = None,
+                overrides: dict[str, dict[str, Any]] | None = None) -> MutationReport:
+    """Mutate the model `spec` builds and run `checks` (default: the spec's; 1 point each) on every mutant.
+
+    >>> report = run_mutants(spec, points={"output_shape": 1})
+    >>> report.score, [m.description for m in report.survivors]
+    """
+    from ..core.registry import applicable_checks
+    from ..session.runner import ModelSession
+    from .generate import NotMutable, baseline_of, generate
+
+    names = list(checks) if checks is not None else list(points or applicable_checks(spec))
+    weights = {name: float((points or {}).get(name, 1.0)) for name in names}
+    report = MutationReport(spec.id, names, weights)
+    start = time.perf_counter()
+    with ModelSession(spec, seed=seed, base_dir=base_dir, overrides=overrides) as session:
+        verdicts = [session.run(name) for name in names]
+        report.reference = {v.check: v.status for v in verdicts}
+        failure = session.build_failure(names[0] if names else "output_shape")
+        if failure is not None:
+            report.not_mutable = f"the reference model cannot be built: {_first_line(failure)}"
+            report.seconds = time.perf_counter() - start
+            return report
+        try:
+            recipe, mutants = generate(session.model(), operators=operators)
+        except NotMutable as exc:
+            report.not_mutable = str(exc)
+            report.seconds = time.perf_counter() - start
+            return report
+    baseline = baseline_of(recipe, seed)
+    shared = spec.replace(builder=None)
+    if workers > 1 and len(mutants) > 1:
+        report.mutants = _in_workers(mutants, shared, names, weights, report.reference, baseline, seed, overrides,
+                                     workers)
+    else:
+        report.mutants = [evaluate(m, shared, names, weights, report.reference, baseline, seed, overrides)
+                          for m in mutants]
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _in_workers(mutants: list[Any], spec: ModelSpec, checks: list[str], points: dict[str, float],
+                reference: dict[str, str], baseline: Any, seed: int, overrides: Any, workers: int) -> list[MutantResult]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    shares = [mutants[i::workers] for i in range(workers)]
+    context = multiprocessing.get_context("spawn")  # TensorFlow does not survive a fork once started
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        done = list(pool.map(_evaluate_share, [(share, spec, checks, points, reference, baseline, seed, overrides)
+                                               for share in shares]))
+    order = {id(m): i for i, m in enumerate(mutants)}
+    merged = [(order[id(m)], r) for share, results in zip(shares, done) for m, r in zip(share, results)]
+    return [r for _, r in sorted(merged, key=lambda pair: pair[0])]
+
+
+def report_dict(report: MutationReport) -> dict[str, Any]:
+    """Every field of `report`, mutants included (for the HTML report page)."""
+    return asdict(report)

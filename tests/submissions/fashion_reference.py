@@ -1,0 +1,19 @@
+"""The reference solution of the Fashion-MNIST assignment (fashion.toml): the chapter-10 MLP.
+
+`modelcheck mutants tests/submissions/fashion.toml --reference tests/submissions/fashion_reference.py:build_model`
+measures which mistakes the assignment's checks catch.
+"""
+import keras
+from keras import layers
+
+
+def build_model():
+    model = keras.Sequential([
+        keras.Input(shape=(28, 28)),
+        layers.Flatten(),
+        layers.Dense(300, activation="relu"),
+        layers.Dense(100, activation="relu"),
+        layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])
+    return model

@@ -1,0 +1,240 @@
+"""Mutation testing of checks: each operator where it applies and where it does not, the score of a
+weak assignment, the console command and the pytest item."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import keras
+import pytest
+
+from modelcheck.core.spec import ModelSpec
+from modelcheck.mutants.generate import NotMutable, generate
+from modelcheck.mutants.operators import OPERATORS
+from modelcheck.mutants.recipe import StopGradient, build
+from modelcheck.mutants.run import run_mutants
+
+
+def mlp() -> keras.Model:
+    model = keras.Sequential([
+        keras.Input((4, 3)), keras.layers.Flatten(name="flatten"),
+        keras.layers.Dense(8, activation="relu", name="hidden"), keras.layers.Dropout(0.2, name="drop"),
+        keras.layers.Dense(3, activation="softmax", name="out"),
+    ])
+    model.compile(loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.Adam(1e-3))
+    return model
+
+
+def cnn() -> keras.Model:
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
+    x = keras.layers.MaxPooling2D(name="pool")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid", name="out")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(loss="binary_crossentropy", optimizer="sgd")
+    return model
+
+
+def embedding() -> keras.Model:
+    return keras.Sequential([keras.Input((5,), dtype="int32"), keras.layers.Embedding(20, 4, name="emb"),
+                             keras.layers.Flatten(), keras.layers.Dense(2, name="out")])
+
+
+def bare() -> keras.Model:
+    """No weights, no activation, no compile, an input of unknown size: no operator applies."""
+    return keras.Sequential([keras.Input((None,)), keras.layers.Identity(name="same")])
+
+
+def layer(model: keras.Model, name: str) -> keras.layers.Layer:
+    return model.get_layer(name)
+
+
+# operator -> (the model where it applies, a property every mutant of it has)
+APPLIES: dict[str, tuple[Callable[[], keras.Model], Callable[[keras.Model], bool]]] = {
+    "units": (mlp, lambda m: layer(m, "hidden").units == 4),
+    "hidden_activation": (mlp, lambda m: layer(m, "hidden").activation.__name__ == "linear"),
+    "output_activation": (mlp, lambda m: layer(m, "out").activation.__name__ in ("linear", "relu", "sigmoid")),
+    "loss_sparse_categorical": (mlp, lambda m: m.loss == "categorical_crossentropy"),
+    "loss_mse": (mlp, lambda m: m.loss == "mean_squared_error"),
+    "loss_from_logits": (mlp, lambda m: m.loss.get_config()["from_logits"] is True),
+    "frozen": (mlp, lambda m: not all(l.trainable for l in m.layers if l.weights)),
+    "zero_init": (mlp, lambda m: not layer(m, "hidden").get_weights()[0].any()),
+    "bias_removed": (mlp, lambda m: not all(l.use_bias for l in m.layers if hasattr(l, "use_bias"))),
+    "dropout_keep_prob": (mlp, lambda m: layer(m, "drop").rate == 0.9),
+    "layer_dropped": (mlp, lambda m: "hidden" not in [l.name for l in m.layers]),
+    "layer_added": (mlp, lambda m: "hidden_extra" in [l.name for l in m.layers]),
+    "embedding_swapped": (embedding, lambda m: (layer(m, "emb").input_dim, layer(m, "emb").output_dim) == (4, 20)),
+    "input_flattened": (mlp, lambda m: tuple(m.inputs[0].shape) == (None, 12) and "flatten" not in
+                        [l.name for l in m.layers]),
+    "input_shape": (mlp, lambda m: tuple(m.inputs[0].shape) == (None, 4, 3, 1)),
+    "channels_order": (cnn, lambda m: tuple(m.inputs[0].shape) == (None, 3, 8, 8)),
+    "padding": (cnn, lambda m: {layer(m, "conv").padding, layer(m, "pool").padding} != {"same", "valid"}),
+    "strides": (cnn, lambda m: tuple(layer(m, "conv").strides) == (2, 2)),
+    "learning_rate": (mlp, lambda m: abs(float(m.optimizer.learning_rate) - 1.0) < 1e-6),
+    "stop_gradient": (mlp, lambda m: any(isinstance(l, StopGradient) for l in m.layers)),
+    "nan_weight": (mlp, lambda m: any(keras.ops.any(keras.ops.isnan(w.value)) for w in m.weights)),
+}
+
+
+def test_the_catalogue_holds_at_least_15_operators_each_tested():
+    assert len(OPERATORS) >= 15
+    assert set(APPLIES) == set(OPERATORS)
+
+
+@pytest.mark.parametrize("operator", list(APPLIES))
+def test_each_operator_mutates_where_it_applies_and_nowhere_else(operator):
+    factory, holds = APPLIES[operator]
+    _, mutants = generate(factory(), operators=[operator])
+    assert mutants, f"{operator} made no mutant of {factory.__name__}"
+    for mutant in mutants:
+        assert mutant.operator == operator and mutant.description and mutant.where
+        built = build(mutant.recipe)
+        assert holds(built), f"{operator}: {mutant.description} at {mutant.where}"
+    assert generate(bare(), operators=[operator])[1] == []
+
+
+def test_a_subclassed_model_cannot_be_mutated():
+    class Tiny(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.dense(x)
+
+    model = Tiny()
+    model(keras.ops.zeros((1, 3)))
+    with pytest.raises(NotMutable, match="subclassed"):
+        generate(model)
+
+
+def test_the_reference_rebuilt_from_its_recipe_is_equivalent_and_dropped():
+    from modelcheck.mutants.generate import baseline_of, is_equivalent
+    from modelcheck.mutants.recipe import recipe_of
+
+    recipe = recipe_of(mlp())
+    assert is_equivalent(build(recipe), recipe, baseline_of(recipe, 0))
+    _, mutants = generate(mlp(), operators=["units"])
+    assert not is_equivalent(build(mutants[0].recipe), mutants[0].recipe, baseline_of(recipe, 0))
+
+
+def weak_spec() -> ModelSpec:
+    return ModelSpec(id="weak", builder=mlp, input_shape=(4, 3), output_shape=(3,), output="probabilities")
+
+
+def test_a_weak_assignment_scores_low_and_names_its_survivors():
+    from modelcheck.mutants.format import format_report
+
+    report = run_mutants(weak_spec(), points={"output_shape": 1})
+    assert report.score is not None and report.score < 0.5
+    survived = {m.operator for m in report.survivors}
+    assert {"units", "hidden_activation", "layer_dropped", "frozen", "bias_removed"} <= survived
+    caught = {m.operator for m in report.caught}
+    assert {"output_activation", "nan_weight"} <= caught
+    text = format_report(report)
+    assert "units 8 -> 4, at layer 'hidden' (Dense): add layer_params to [expect]" in text
+    assert "activation relu removed, at layer 'hidden' (Dense): enable config_lint" in text
+    assert text.splitlines()[-1] == f"mutation score: {100 * report.score:.0f}% ({len(report.caught)}/" \
+                                    f"{len(report.judged)})"
+    data = report.to_json()
+    assert data["score"] == report.score
+    assert {"operator", "description", "caught_by", "points"} <= set(data["mutants"][0])
+
+
+def test_static_checks_catch_what_output_shape_alone_misses():
+    report = run_mutants(weak_spec().replace(total_params=131, layer_params=[0, 104, 0, 27]),
+                         points={"output_shape": 1, "param_count": 1, "config_lint": 1, "loss_matches_output": 1},
+                         operators=["units", "hidden_activation", "dropout_keep_prob", "loss_from_logits",
+                                    "bias_removed", "input_shape"])
+    assert report.reference == dict.fromkeys(report.checks, "passed")
+    assert report.survivors == [], [m.description for m in report.survivors]
+    by_operator = {m.operator: m.caught_by for m in report.caught}
+    assert by_operator["hidden_activation"] == ["config_lint"]
+    assert by_operator["dropout_keep_prob"] == ["config_lint"]
+    assert by_operator["loss_from_logits"] == ["loss_matches_output"]
+    assert by_operator["input_shape"] == ["config_lint"]
+
+
+WEAK_ASSIGNMENT = """
+[assignment]
+name = "weak"
+builder = "build_model"
+reference = "solution.py"
+
+[expect]
+input_shape = [4, 3]
+output_shape = [3]
+output = "probabilities"
+
+[points]
+output_shape = 1
+"""
+
+SOLUTION = """
+import keras
+
+
+def build_model():
+    model = keras.Sequential([keras.Input((4, 3)), keras.layers.Flatten(), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+    return model
+"""
+
+
+def test_the_console_command_prints_the_table_survivors_and_score_and_writes_json(tmp_path, capsys):
+    from modelcheck.cli import main
+
+    (tmp_path / "weak.toml").write_text(WEAK_ASSIGNMENT)
+    (tmp_path / "solution.py").write_text(SOLUTION)
+    out = tmp_path / "mutants.json"
+    assert main(["mutants", str(tmp_path / "weak.toml"), "--json", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    data = json.loads(out.read_text())
+    caught = sum(1 for m in data["mutants"] if m["caught_by"])
+    assert lines[-1] == f"mutation score: {100 * data['score']:.0f}% ({caught}/{len(data['mutants'])})"
+    assert data["score"] < 0.5
+    assert any(line.startswith("survivors (") for line in lines)
+    assert any("SURVIVED" in line for line in lines)
+
+
+def test_the_console_command_without_a_reference_is_a_usage_error(tmp_path, capsys):
+    from modelcheck.cli import main
+
+    (tmp_path / "weak.toml").write_text(WEAK_ASSIGNMENT.replace('reference = "solution.py"\n', ""))
+    assert main(["mutants", str(tmp_path / "weak.toml")]) == 2
+    assert "no reference solution; add reference = \"solution.py\"" in capsys.readouterr().err
+
+
+SPEC = """
+[[model]]
+builder = "models:build_model"
+id = "weak"
+input_shape = [4, 3]
+output_shape = [3]
+output = "probabilities"
+checks = ["output_shape"]
+"""
+
+
+def test_the_pytest_item_fails_below_95_percent_naming_the_survivors(pytester: pytest.Pytester):
+    pytester.makepyfile(models=SOLUTION)
+    pytester.makefile(".toml", modelcheck=SPEC)
+    result = pytester.runpytest_subprocess("--modelcheck", "--modelcheck-mutants", "-p", "no:cacheprovider",
+                                           "-k", "mutants")
+    result.assert_outcomes(failed=1)
+    first = next(line for line in result.stdout.lines if line.startswith("mutation score: "))
+    head, _, survivors = first.partition("; survivors: ")
+    assert head.startswith("mutation score: expected at least 95% of the mutants caught, received ")
+    assert head.endswith(", at model 'weak'")
+    assert survivors.startswith("units 8 -> 4 at layer 'dense' (Dense) (add layer_params to [expect]")
+
+
+def test_without_the_flag_there_is_no_mutants_item(pytester: pytest.Pytester):
+    pytester.makepyfile(models=SOLUTION)
+    pytester.makefile(".toml", modelcheck=SPEC)
+    result = pytester.runpytest_subprocess("--modelcheck", "-p", "no:cacheprovider", "--collect-only", "-q")
+    assert not any("::mutants" in line for line in result.stdout.lines)
