@@ -81,18 +81,33 @@ def discover_submissions(folder: str | Path) -> list[Submission]:
             continue
         if _is_dir(entry) or entry.suffix in _SUFFIXES or entry.is_symlink():
             found.append(Submission.from_path(entry))
-    by_id: dict[str, list[Submission]] = {}
+    by_id: dict[Any, list[Submission]] = {}
     for submission in found:
         by_id.setdefault(submission.student, []).append(submission)
+        try:  # hard links to one file: the same work handed in under two names
+            info = os.lstat(submission.path)
+            if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+                by_id.setdefault((info.st_dev, info.st_ino), []).append(submission)
+        except OSError:
+            pass
+    clashes: dict[Path, list[Submission]] = {}
+    for group in by_id.values():
+        if len(group) > 1:
+            for submission in group:
+                clashes.setdefault(submission.path, group)
     result = []
     for submission in found:
-        same = by_id[submission.student]
-        if len(same) == 1:
+        same = clashes.get(submission.path)
+        if same is None:
             result.append(submission)
             continue
         names = ", ".join(display_name(s.path.name) for s in same)
-        problem = (f"{len(same)} submissions map to the student id {submission.student!r} ({names}); none of "
-                   f"them is graded, so that neither replaces the other: hand in exactly one")
+        if all(s.student == submission.student for s in same):
+            problem = (f"{len(same)} submissions map to the student id {submission.student!r} ({names}); none "
+                       f"of them is graded, so that neither replaces the other: hand in exactly one")
+        else:
+            problem = (f"{names} are one file under several names (hard links); none of them is graded, so "
+                       f"that nobody gets another's grade")
         result.append(Submission(display_name(submission.path.name), submission.path, problem))
     return result
 
@@ -169,9 +184,11 @@ class _Copier:
     def skip(self, why: str) -> None:
         self.skipped[why] = self.skipped.get(why, 0) + 1
 
-    def copy_file(self, source: Path, target: Path) -> bool:
+    def copy_file(self, source: Path, target: Path, *, linked_ok: bool = False) -> bool:
         """Copy one regular file, opened without following links or blocking on a FIFO, and
-        checked again once open (it may have been swapped since it was listed)."""
+        checked again once open (it may have been swapped since it was listed). A file with
+        other hard links is left out unless `linked_ok` (the handed-in file itself, whose
+        links to other submissions `discover_submissions` reports)."""
         try:
             fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
         except OSError:
@@ -182,7 +199,7 @@ class _Copier:
             if not stat.S_ISREG(info.st_mode):
                 self.skip("special files (devices, FIFOs, sockets)")
                 return False
-            if info.st_nlink > 1:
+            if info.st_nlink > 1 and not linked_ok:
                 self.skip("files with other hard links")
                 return False
             budget = self.budget
@@ -261,7 +278,7 @@ def prepare_workdir(submission: Submission, workdir: Path, builder: str,
     else:
         plain = re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", source.name) is not None
         entry = workdir / (source.name if plain else "submission" + source.suffix)
-        if not copier.copy_file(source, entry):
+        if not copier.copy_file(source, entry, linked_ok=True):
             raise ValueError(f"{shown} is not a plain file that can be graded ({copier.note()})")
     if entry.suffix == ".ipynb":
         try:
