@@ -173,6 +173,11 @@ def detect(workroot: str | None = None) -> Isolation:
                        "killed by process group only, network and host folders are not hidden, no tmpfs "
                        "disk budget")
     version, parents, why = _cgroup_parents(f"modelcheck-{os.getpid()}")
+    for parent in parents:  # made again by each job, removed with its last job: nothing lingers
+        try:
+            os.rmdir(parent)
+        except OSError:
+            pass
     if version is None:
         missing.append(f"{why}: memory is watched per process (children and shared memory not counted), "
                        "the process limit is per uid")
@@ -210,7 +215,15 @@ class JobCgroup:
         assert isolation.cgroup is not None
         folders = tuple(str(Path(parent) / name) for parent in isolation.cgroup_parents)
         for folder in folders:
-            os.mkdir(folder)
+            for attempt in range(5):  # another job may remove the (then empty) parent meanwhile
+                try:
+                    os.makedirs(folder)
+                    break
+                except FileNotFoundError:
+                    if attempt == 4:
+                        raise
+            if isolation.cgroup == "v2":  # a fresh v2 parent must hand its children the controllers
+                Path(folder).parent.joinpath("cgroup.subtree_control").write_text("+memory +pids")
         group = cls(isolation.cgroup, folders)
         limit = str(memory_mb * 2**20)
         if group.version == "v2":
@@ -295,6 +308,10 @@ class JobCgroup:
                     break
                 except OSError:
                     time.sleep(0.005)
+            try:  # the grader's folder goes with its last job (another job may still hold it)
+                os.rmdir(os.path.dirname(folder))
+            except OSError:
+                pass
 
 
 # -- in the nanny (root, before forking the job) --------------------------------------------
