@@ -1,4 +1,4 @@
-"""Submissions graded per minute, isolation on, for the chapter-10 Fashion-MNIST assignment.
+"""Submissions graded per minute, every isolation mechanism the host has on, for the chapter-10 Fashion-MNIST assignment.
 
     python benchmarks/bench_grading.py [--students 30] [--workers 2]
 
@@ -84,6 +84,7 @@ def main() -> None:
         write_class(folder, args.students)
         started = time.monotonic()
         with Grader(assignment, workers=args.workers) as grader:
+            isolation = grader.describe_isolation()
             warm = time.monotonic()
             cpu_before = cpu_seconds(grader.pool._process.pid)
             grades = grader.grade_all(discover_submissions(folder))
@@ -97,6 +98,7 @@ def main() -> None:
     overall = len(grades) / (finished - started) * 60
     per_submission = sorted(g.execution_time for g in grades)
     print(f"{len(grades)} submissions, {args.workers} workers, {os.cpu_count()} CPUs; scores seen: {scores}")
+    print(isolation)
     print(f"zygote start (one TensorFlow import): {warm - started:.1f} s")
     print(f"grading: {graded - warm:.1f} s -> {steady:.1f} submissions/minute (warm pool)")
     print(f"overall, with the zygote start and writing outputs: {finished - started:.1f} s -> {overall:.1f}/minute")

@@ -35,6 +35,8 @@ def grade_folder(assignment_path: str | Path, submissions: str | Path, out_dir: 
         print(f"modelcheck: grading {len(found)} submissions of {assignment.name!r} "
               f"({workers or os.cpu_count()} at a time)", file=sys.stderr, flush=True)
     with Grader(assignment, workers=workers) as grader:
+        # said once, even with -q: a missing mechanism must never go unnoticed
+        print(f"modelcheck: {grader.describe_isolation()}", file=sys.stderr, flush=True)
         grades = grader.grade_all(found, progress=None if quiet else _default_progress)
     index = write_outputs(grades, assignment, out)
     if not quiet:

@@ -6,6 +6,7 @@ time limit, 700 MB of memory). Each test then reads one student's recorded grade
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from modelcheck.grading import Grader, discover_submissions, load_assignment
 from modelcheck.grading.confine import landlock_abi
 from modelcheck.grading.grade import StudentGrade
+from modelcheck.grading.isolation import Isolation, detect
 from modelcheck.grading.worker import WarmPool
 from modelcheck.core.result import ERROR
 
@@ -23,6 +25,11 @@ SUBMISSIONS = Path(__file__).parent / "submissions"
 def pool():
     with WarmPool() as warm:
         yield warm
+
+
+@pytest.fixture(scope="module")
+def grader_isolation() -> Isolation:
+    return detect()
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +71,11 @@ def test_os_exit_in_the_builder_is_an_error(grades):
     assert "ended before it returned a model" in _error_everywhere(grades["os_exit_in_builder"])
 
 
-def test_killing_the_parent_is_an_error_and_grading_goes_on(grades):
+def test_killing_the_parent_is_an_error_and_grading_goes_on(grades, grader_isolation):
+    if grader_isolation.namespaces:  # its parent is outside its PID namespace: getppid() is 0
+        assert grades["kill_parent"].score == 3
+        assert grades["good_toy"].score == 3
+        return
     message = _error_everywhere(grades["kill_parent"])
     if landlock_abi() >= 6:  # the signal is refused, so the student's line is quoted
         assert "PermissionError" in message and "os.kill(os.getppid(), signal.SIGKILL)" in message
@@ -75,7 +86,7 @@ def test_killing_the_parent_is_an_error_and_grading_goes_on(grades):
 
 def test_killing_the_parent_without_landlock_kills_only_its_nanny(pool, assignment):
     """With the outer layers off, the kill succeeds: the nanny dies, the zygote lives on."""
-    weak = Grader(assignment, workers=1, pool=pool, landlock=False, separate_uids=False)
+    weak = Grader(assignment, workers=1, pool=pool, landlock=False, separate_uids=False, isolation=Isolation())
     starts = pool.starts
     killed = weak.grade(SUBMISSIONS / "threats" / "kill_parent.py")
     assert "killed the grader's process that supervised it" in _error_everywhere(killed)
@@ -85,7 +96,7 @@ def test_killing_the_parent_without_landlock_kills_only_its_nanny(pool, assignme
 
 def test_a_memory_bomb_is_stopped_by_the_memory_limit(grades):
     message = _error_everywhere(grades["memory_bomb"])
-    assert "700 MB" in message and "memory" in message
+    assert "more than 700 MB of memory" in message
 
 
 def test_200_mb_on_stdout_is_truncated_and_grading_goes_on(grades):
@@ -150,7 +161,7 @@ def test_a_dead_zygote_is_restarted_on_the_next_launch(assignment):
         assert pool.starts == 2
 
 
-@pytest.mark.skipif(landlock_abi() < 1, reason="needs Landlock (Linux >= 5.13)")
+@pytest.mark.skipif(landlock_abi() < 1 and os.geteuid() != 0, reason="needs Landlock or namespaces (root)")
 def test_a_submission_cannot_read_other_submissions_or_write_outside_its_folder(pool, assignment, tmp_path):
     secret = tmp_path / "classmate.py"
     secret.write_text("SOLUTION = 42\n")
@@ -165,6 +176,8 @@ for action, target in (("read", {str(secret)!r}), ("write", {str(tmp_path / "pla
 """)
     grade = Grader(assignment, workers=1, pool=pool).grade(spy)
     assert grade.score == 3
-    assert "read refused: Permission denied" in grade.output
-    assert "write refused: Permission denied" in grade.output
+    # hidden (not in the job's root) with namespaces, refused by Landlock without
+    refusals = ("Permission denied", "No such file or directory")
+    assert any(f"read refused: {why}" in grade.output for why in refusals), grade.output
+    assert any(f"write refused: {why}" in grade.output for why in refusals), grade.output
     assert not (tmp_path / "planted.txt").exists()

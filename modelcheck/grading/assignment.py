@@ -22,7 +22,9 @@
 
     [limits]
     timeout_s = 120                  # per phase of a submission (build, check)
-    memory_mb = 4096
+    memory_mb = 4096                 # every process of the job, its tmpfs and shared memory
+    max_processes = 512              # tasks: processes and threads
+    disk_mb = 512                    # the job's tmpfs, its only writable folder
 
 Unknown keys and wrong types are `SpecError`s naming the key. No Keras import here.
 """
@@ -52,7 +54,7 @@ _TABLES: dict[str, dict[str, tuple[type, ...]]] = {
                "total_params": _INT, "trainable_params": _INT, "non_trainable_params": _INT,
                "layer_params": (dict, list), "output": (str, list, dict), "max_params": _INT},
     "limits": {"timeout_s": _NUMBER, "memory_mb": _INT, "output_kb": _INT, "file_mb": _INT,
-               "max_processes": _INT},
+               "max_processes": _INT, "disk_mb": _INT},
 }
 
 

@@ -4,6 +4,8 @@ Called in a freshly forked child, while it is still single-threaded (TensorFlow 
 imported but has started no thread pool yet). Layers, each best-effort where the kernel or the
 privileges do not allow it, and each reported back so the feedback can say what was in force:
 
+- where the grader isolates jobs (root): new network, IPC and mount namespaces and a new root
+  in which only the job's folder is writable (`modelcheck.grading.isolation`);
 - its own session and process group (the grader kills the whole group);
 - resource limits: address space, CPU seconds, file size, no core files, process count;
 - when the grader runs as root: a dedicated unprivileged uid/gid, so the code cannot signal the
@@ -60,6 +62,7 @@ class Confinement:
     landlock: bool = True
     env: dict[str, str] = field(default_factory=dict)
     keep_fds: tuple[int, ...] = (0, 1, 2, 3)
+    sandbox: dict | None = None  # {"root", "folder", "readable"}: see isolation.enter_job_root
 
 
 def _libc() -> ctypes.CDLL:
@@ -170,6 +173,10 @@ def _virtual_memory_bytes() -> int:
 def confine(conf: Confinement) -> list[str]:
     """Apply `conf` to the calling (single-threaded) process; return what is in force."""
     applied: list[str] = []
+    if conf.sandbox:
+        from .isolation import enter_job_root
+
+        applied.append(enter_job_root(conf.sandbox["root"], conf.sandbox["folder"], conf.sandbox["readable"]))
     os.setsid()
     os.closerange(max(conf.keep_fds) + 1, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 4096)
     os.environ.update(conf.env)
@@ -208,6 +215,10 @@ def confine(conf: Confinement) -> list[str]:
         applied.append(_drop_capabilities())
     # after the uid change, which clears it: die with the supervising process
     _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    # no program it runs may gain privileges (uid 0 without capabilities would get them back
+    # by exec'ing anything)
+    if _libc().prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        applied.append("no_new_privs failed")
     if conf.landlock:
         applied.append(_apply_landlock(conf.writable, conf.readable))
     return applied

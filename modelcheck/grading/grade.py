@@ -17,6 +17,7 @@ A missing, unreadable or forged report is an error for that student, never a pas
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import secrets
@@ -25,6 +26,7 @@ import stat
 import sys
 import tempfile
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,7 +35,9 @@ from typing import Any, Callable, Iterable
 from ..core.result import ERROR, PASSED, CheckResult
 from .assignment import Assignment, load_assignment
 from .confine import Confinement
+from .isolation import Isolation, JobCgroup, copy_out, detect, remove_parents
 from .sandbox import RunOutcome, run_job
+from .schema import clean_text
 from .submissions import Submission, prepare_workdir
 from .worker import WarmPool
 
@@ -42,6 +46,7 @@ __all__ = ["StudentGrade", "Grader", "grade_submission"]
 # uids for job processes when the grader runs as root (no passwd entry needed)
 _UID_BASE = 2_000_100_000
 _MAX_MODEL_BYTES = 512 * 2**20
+_EXPORTS = ("model.keras", "model.weights.h5")
 UNVERIFIED_NOTE = ("measured inside your submission's own process, because the model cannot be "
                    "loaded in Keras' safe mode (a Lambda layer or a custom class); the grader "
                    "cannot verify it")
@@ -63,6 +68,7 @@ class StudentGrade:
         output: what the submission printed (truncated), for the feedback page.
         notes: further remarks (truncated output, unverified measurements, confinement).
         layers: the layer table measured by the clean check process (report `LayerRow` dicts).
+        isolation: the kernel isolation the jobs ran under (`Isolation.as_data`).
     """
 
     student: str
@@ -76,6 +82,7 @@ class StudentGrade:
     output: str = ""
     notes: list[str] = field(default_factory=list)
     layers: list[dict[str, Any]] = field(default_factory=list)
+    isolation: dict[str, Any] = field(default_factory=dict)
 
     @property
     def score(self) -> float:
@@ -121,6 +128,12 @@ def _python_open_to_others() -> bool:
     return True
 
 
+def _roots_open_to_others(roots: list[str]) -> bool:
+    """True when another uid can enter each of `roots` (inside a job's own root, the folders
+    above them are created open, so a private ``/root`` does not matter)."""
+    return all(os.stat(root).st_mode & stat.S_IXOTH for root in roots if os.path.isdir(root))
+
+
 _SYSTEM_READABLE = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc", "/sys", "/dev",
                     "/opt", "/var/lib", "/run")
 
@@ -149,7 +162,7 @@ def _relative(text: str, folder: Path) -> str:
 def _describe_error(error: dict[str, Any], workdir: Path) -> tuple[str, str | None]:
     message = str(error.get("message") or "the submission failed")
     location = error.get("location")
-    if location:
+    if isinstance(location, list) and len(location) == 3:
         filename, lineno, line = location
         message += f"\n  at {_relative(str(filename), workdir)}:{lineno}: {line}"
     if "raised MemoryError" in message:
@@ -184,15 +197,20 @@ class Grader:
 
     def __init__(self, assignment: Assignment, *, workers: int | None = None, pool: WarmPool | None = None,
                  workroot: str | Path | None = None, landlock: bool = True, separate_uids: bool = True,
-                 restrict_reads: bool = True) -> None:
+                 restrict_reads: bool = True, isolation: Isolation | None = None) -> None:
         self.assignment = assignment
         self.landlock = landlock
-        self.readable = _readable_roots() if restrict_reads else None
-        self.separate_uids = separate_uids and os.geteuid() == 0 and _python_open_to_others()
+        self.workroot = Path(workroot) if workroot else None
+        self.isolation = isolation if isolation is not None else detect(str(self.workroot) if self.workroot else None)
+        self._roots = _readable_roots()
+        self.readable = self._roots if restrict_reads else None
+        open_to_others = (_roots_open_to_others(self._roots) if self.isolation.namespaces
+                          else _python_open_to_others())
+        self.separate_uids = separate_uids and os.geteuid() == 0 and open_to_others
+        self._job_ids = itertools.count(1)
         self.workers = max(1, workers or os.cpu_count() or 1)
         self._own_pool = pool is None
         self.pool = pool or WarmPool()
-        self.workroot = Path(workroot) if workroot else None
         self._slots: queue.Queue[int] = queue.Queue()
         for slot in range(self.workers):
             self._slots.put(slot)
@@ -206,29 +224,80 @@ class Grader:
         self.close()
 
     def close(self) -> None:
+        """Stop the warm pool (if this grader started it) and remove this grader's cgroups."""
         if self._own_pool:
             self.pool.close()
+        remove_parents(self.isolation)
+
+    def describe_isolation(self) -> str:
+        """The one ``isolation: ...`` line: what every job gets, and what is missing."""
+        return self.isolation.describe(self.assignment.limits.disk_mb)
 
     # -- one submission -------------------------------------------------------------------
     def grade(self, submission: Submission | str | Path) -> StudentGrade:
         """Grade one submission; never raises for anything the submission does."""
         if not isinstance(submission, Submission):
-            path = Path(submission)
-            submission = Submission(path.stem if path.is_file() else path.name, path)
+            submission = Submission.from_path(Path(submission))
+        if submission.problem:
+            grade = self._failed(submission, submission.problem, hint="hand in exactly one submission under your name")
+            grade.isolation = self.isolation.as_data(self.assignment.limits.disk_mb)
+            return grade
         slot = self._slots.get()
         started = time.monotonic()
         jobdir = Path(tempfile.mkdtemp(prefix="modelcheck-grade-", dir=self.workroot))
         try:
             grade = self._grade_in(submission, jobdir, slot)
+        except Exception as exc:  # a bug of the grader on this one submission: the others go on
+            traceback.print_exc(file=sys.stderr)
+            grade = self._failed(submission, f"the grader itself failed on this submission ({type(exc).__name__}: "
+                                 f"{clean_text(str(exc))[:300]}); please tell your instructor")
         finally:
             shutil.rmtree(jobdir, ignore_errors=True)
             self._slots.put(slot)
         grade.execution_time = round(time.monotonic() - started, 3)
+        grade.isolation = self.isolation.as_data(self.assignment.limits.disk_mb)
         return grade
+
+    def _folders(self, jobdir: Path, name: str) -> tuple[Path, Path, Path]:
+        """(the job's folder, where the grader stages its files, where its exports land).
+
+        With namespaces the folder is a tmpfs the nanny fills from the stage; without, the
+        grader stages straight into the folder."""
+        folder, export = jobdir / name, jobdir / f"{name}.export"
+        stage = jobdir / f"{name}.stage" if self.isolation.namespaces else folder
+        for path in (folder, export, stage, stage / "out", stage / "tmp"):
+            path.mkdir(exist_ok=True)
+        return folder, stage, export
+
+    def _run(self, kind: str, params: dict[str, Any], folder: Path, stage: Path, export: Path, cwd: Path,
+             slot: int, uid_offset: int) -> RunOutcome:
+        """Run one job in `folder` under every mechanism the host has; its exports end in `export`."""
+        limits = self.assignment.limits
+        conf = self._confinement(folder, cwd, uid_offset, slot)
+        isolate: dict[str, Any] = {}
+        if self.isolation.namespaces:
+            root = folder.parent / f"{folder.name}.root"
+            root.mkdir()
+            isolate.update(folder=str(folder), stage=str(stage), size_mb=limits.disk_mb, export=str(export),
+                           exports=list(_EXPORTS), max_export_bytes=_MAX_MODEL_BYTES)
+            conf.sandbox = {"root": str(root), "folder": str(folder), "readable": self._roots}
+            conf.writable.append("/dev/shm")  # (inside the job's root: its folder's tmp, for Landlock)
+        cgroup = None
+        if self.isolation.cgroup:
+            cgroup = JobCgroup.create(self.isolation, f"job-{next(self._job_ids)}", limits.memory_mb,
+                                      limits.max_processes)
+            isolate["cgroup_procs"] = cgroup.procs_files()
+        try:
+            outcome = run_job(self.pool, kind, params, conf, limits, isolate=isolate or None, cgroup=cgroup)
+        finally:
+            if cgroup is not None:
+                cgroup.remove()
+        if not self.isolation.namespaces:
+            copy_out(str(folder / "out"), _EXPORTS, str(export), _MAX_MODEL_BYTES)
+        return outcome
 
     def _confinement(self, folder: Path, cwd: Path, uid_offset: int, slot: int) -> Confinement:
         limits = self.assignment.limits
-        (folder / "tmp").mkdir(exist_ok=True)
         return Confinement(
             cwd=str(cwd), writable=[str(folder)], memory_mb=limits.memory_mb,
             cpu_s=int(limits.timeout_s * (os.cpu_count() or 1)) + 5, file_mb=limits.file_mb,
@@ -241,29 +310,30 @@ class Grader:
     def _grade_in(self, submission: Submission, jobdir: Path, slot: int) -> StudentGrade:
         assignment = self.assignment
         os.chmod(jobdir, 0o711)  # job uids may pass through, not list
-        build_dir, check_dir = jobdir / "build", jobdir / "check"
+        build_dir, build_stage, build_export = self._folders(jobdir, "build")
         work = build_dir / "work"
-        for folder in (build_dir, work, build_dir / "out", check_dir):
-            folder.mkdir()
+        (build_stage / "work").mkdir()
         try:
-            script = prepare_workdir(submission, work, assignment.builder)
+            script = build_dir / prepare_workdir(submission, build_stage / "work", assignment.builder).relative_to(
+                build_stage)
         except (OSError, ValueError) as exc:
-            return self._failed(submission, str(exc).replace(str(work), submission.student),
+            return self._failed(submission, clean_text(str(exc)).replace(str(build_stage / "work"), submission.student),
                                 hint=f"hand in one .py file (or notebook) that defines `{assignment.builder}()`")
-        export, weights = build_dir / "out" / "model.keras", build_dir / "out" / "model.weights.h5"
         params = {
             "script": str(script), "builder": assignment.builder, "builder_kwargs": assignment.builder_kwargs,
-            "input_shape": assignment.spec.input_shape, "seed": assignment.seed, "export": str(export),
-            "weights": str(weights), "assignment": assignment.text, "where": assignment.where,
-            "threads": self.threads,
+            "input_shape": assignment.spec.input_shape, "seed": assignment.seed,
+            "export": str(build_dir / "out" / _EXPORTS[0]), "weights": str(build_dir / "out" / _EXPORTS[1]),
+            "assignment": assignment.text, "where": assignment.where, "threads": self.threads,
         }
-        built = run_job(self.pool, "build", params, self._confinement(build_dir, work, 0, slot), assignment.limits)
+        built = self._run("build", params, build_dir, build_stage, build_export, work, slot, 0)
         output = self._output(built)
         notes = [n for n in (built.output_note(),) if n]
         problem = built.problem()
-        if problem is None and not isinstance(built.result, dict):
+        if problem is None and built.result is None:
             problem = ("the submission's process ended before it returned a model"
                        f" (exit code {built.exit_code}); does it call sys.exit(), exit() or os._exit()?")
+            if built.result_problem and built.result_problem != "the process reported no result":
+                problem = f"the submission's process sent a report the grader cannot use: {built.result_problem}"
         if problem is not None:
             return self._failed(submission, problem, output=output, notes=notes,
                                 hint="the whole submission is graded as an error; fix this and resubmit")
@@ -272,22 +342,22 @@ class Grader:
             message, hint = _describe_error(report["error"], work)
             return self._failed(submission, message, hint=hint, output=output, notes=notes)
         nonce = secrets.token_hex(16)
+        check_dir, check_stage, check_export = self._folders(jobdir, "check")
         check_params: dict[str, Any] = {"nonce": nonce, "assignment": assignment.text,
                                         "where": assignment.where, "threads": self.threads}
         measured = None
-        if report.get("exported") is True and _copy_regular(export, check_dir / "model.keras"):
-            check_params["model"] = str(check_dir / "model.keras")
+        if report.get("exported") is True and _copy_regular(build_export / _EXPORTS[0], check_stage / _EXPORTS[0]):
+            check_params["model"] = str(check_dir / _EXPORTS[0])
         else:
             measured = report.get("measured")
-            if not isinstance(measured, list) or not _copy_regular(weights, check_dir / "model.weights.h5"):
+            if measured is None or not _copy_regular(build_export / _EXPORTS[1], check_stage / _EXPORTS[1]):
                 return self._failed(submission, "the model could not be exported, nor measured: "
                                     + str(report.get("export_problem", "no model file was written")),
                                     output=output, notes=notes)
-            check_params["weights"] = str(check_dir / "model.weights.h5")
-        checked = run_job(self.pool, "check", check_params,
-                          self._confinement(check_dir, check_dir, 1, slot), assignment.limits)
+            check_params["weights"] = str(check_dir / _EXPORTS[1])
+        checked = self._run("check", check_params, check_dir, check_stage, check_export, check_dir, slot, 1)
         verdict = checked.result if isinstance(checked.result, dict) else None
-        if checked.problem() or verdict is None or verdict.get("nonce") != nonce:
+        if checked.problem() or verdict is None or not secrets.compare_digest(str(verdict.get("nonce")), nonce):
             why = checked.problem() or checked.result_problem or "its report did not carry the grader's nonce"
             return self._failed(submission, f"checking the model failed: {why}", output=output, notes=notes)
         if measured is not None:
@@ -362,17 +432,14 @@ class Grader:
                   progress: Callable[[StudentGrade, int, int], None] | None = None) -> list[StudentGrade]:
         """Grade `submissions`, `workers` at a time; `progress(grade, done, total)` after each."""
         todo = list(submissions)
-        grades: dict[str, StudentGrade] = {}
-        done = 0
+        grades: dict[int, StudentGrade] = {}
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="modelcheck-grade") as executor:
-            futures = {executor.submit(self.grade, s): s for s in todo}
+            futures = {executor.submit(self.grade, s): i for i, s in enumerate(todo)}
             for future in as_completed(futures):
-                grade = future.result()
-                grades[grade.student] = grade
-                done += 1
+                grades[futures[future]] = grade = future.result()  # `grade` never raises for a submission
                 if progress is not None:
-                    progress(grade, done, len(todo))
-        return [grades[s.student] for s in todo]
+                    progress(grade, len(grades), len(todo))
+        return [grades[i] for i in range(len(todo))]
 
 
 def grade_submission(assignment: Assignment | str | Path, path: str | Path, *,
@@ -391,6 +458,9 @@ def grade_submission(assignment: Assignment | str | Path, path: str | Path, *,
 
 
 def _default_progress(grade: StudentGrade, done: int, total: int) -> None:
+    """One progress line per graded submission; nothing from the submission reaches the
+    terminal as a control sequence."""
     state = grade.problem.splitlines()[0][:80] if grade.problem else "graded"
-    print(f"[{done}/{total}] {grade.student}: {grade.score:g}/{grade.max_score:g} "
-          f"({grade.execution_time:.1f} s) {state}", file=sys.stderr, flush=True)
+    line = (f"[{done}/{total}] {grade.student}: {grade.score:g}/{grade.max_score:g} "
+            f"({grade.execution_time:.1f} s) {state}")
+    print(clean_text(line, keep_newlines=False), file=sys.stderr, flush=True)

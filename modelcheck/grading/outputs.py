@@ -8,7 +8,11 @@
 
 Everything is written by the grader after grading, from the verdicts it holds in memory;
 each file is written to a temporary name and renamed, so a half-written file is never left.
-No Keras import here.
+Each student's folder is a safe, unique slug of the id (never a name such as ``index.html``,
+``..`` or one with markup); the id itself is shown escaped. Writing one student's files cannot
+stop the others': a failure is recorded on the class page and the run goes on. Text that is not
+valid Unicode is replaced; gradebook cells that a spreadsheet would run as a formula are
+neutralised (OWASP's rule for CSV injection). No Keras import here.
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
+import re
+import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -26,24 +33,68 @@ import jinja2
 
 from .assignment import Assignment
 from .grade import StudentGrade
+from .schema import clean_text, display_name
 
-__all__ = ["write_outputs", "gradescope_results", "gradebook_rows", "class_statistics"]
+__all__ = ["write_outputs", "gradescope_results", "gradebook_rows", "class_statistics", "student_slugs",
+           "neutralise_cell"]
+
+_RESERVED = {"index.html", "gradebook.csv", "grading", "con", "nul", "prn", "aux"}
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-        out.write(text)
-    os.chmod(temporary, 0o644)
-    os.replace(temporary, path)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", errors="replace", newline="") as out:
+            out.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
     return path
 
 
-def _student_dir(out_dir: Path, student: str) -> Path:
-    if student in ("", ".", "..") or "/" in student or "\\" in student:
-        raise ValueError(f"unusable student id {student!r}")
-    return out_dir / student
+def student_slugs(students: list[str]) -> list[str]:
+    """A folder name per student id: ASCII letters, digits, ``_``, ``-`` and ``.`` only, no
+    leading dot, never a name of the class outputs, unique (case-insensitively) in the run."""
+    taken: set[str] = set()
+    slugs = []
+    for student in students:
+        base = re.sub(r"[^A-Za-z0-9_.-]+", "_", student).strip("._-")[:60] or "student"
+        if base.lower() in _RESERVED:
+            base = f"student_{base}"
+        slug, n = base, 1
+        while slug.lower() in taken:
+            n += 1
+            slug = f"{base}-{n}"
+        taken.add(slug.lower())
+        slugs.append(slug)
+    return slugs
+
+
+def neutralise_cell(value: str) -> str:
+    """A gradebook cell a spreadsheet shows as text: a cell beginning with ``= + - @``, tab or
+    carriage return gets a leading single quote (OWASP, CSV injection)."""
+    value = clean_text(value, keep_newlines=False)
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def _json_safe(value: Any) -> Any:
+    """`value` with non-finite numbers as text (JSON has no NaN) and lone surrogates replaced."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {_json_safe(str(k)): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def gradescope_results(grade: StudentGrade) -> dict[str, Any]:
@@ -73,6 +124,7 @@ def gradescope_results(grade: StudentGrade) -> dict[str, Any]:
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
+        "extra_data": {"student": grade.student, **({"isolation": grade.isolation} if grade.isolation else {})},
     }
 
 
@@ -80,7 +132,7 @@ def gradebook_rows(grades: Iterable[StudentGrade], checks: list[str]) -> list[li
     """The gradebook as rows, header first: student, score, max_score, one column per check."""
     rows: list[list[Any]] = [["student", "score", "max_score", *checks]]
     for grade in grades:
-        rows.append([grade.student, f"{grade.score:g}", f"{grade.max_score:g}",
+        rows.append([neutralise_cell(grade.student), f"{grade.score:g}", f"{grade.max_score:g}",
                      *(f"{grade.points.get(check, 0.0):g}" for check in checks)])
     return rows
 
@@ -143,9 +195,9 @@ table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{padding:.25rem .6rem;
 {% endfor %}</table>{% else %}<p class="muted">No failures.</p>{% endif %}
 <h2>Students</h2>
 <table><tr><th>student</th><th class="num">score</th><th>note</th></tr>
-{% for g in grades %}<tr><td><a href="{{ g.student|urlencode }}/feedback.html">{{ g.student }}</a></td>
+{% for g, slug, failed in rows %}<tr><td><a href="{{ slug|urlencode }}/feedback.html">{{ g.student }}</a></td>
 <td class="num">{{ "%g"|format(g.score) }} / {{ "%g"|format(g.max_score) }}</td>
-<td class="err">{{ (g.problem or "").splitlines()[0] if g.problem else "" }}</td></tr>
+<td class="err">{{ (g.problem or "").splitlines()[0] if g.problem else "" }}{{ failed }}</td></tr>
 {% endfor %}</table>
 </body></html>
 """)
@@ -155,26 +207,39 @@ def _feedback_html(grade: StudentGrade, assignment: Assignment, path: Path) -> N
     """The one place that renders a student's page (the report package's feedback page)."""
     from ..report import ModelEntry, render_student_feedback
 
-    entry = ModelEntry(id=grade.student, source=os.path.basename(grade.submission), layers=grade.layers,
+    entry = ModelEntry(id=grade.student, source=display_name(os.path.basename(grade.submission)), layers=grade.layers,
                        results=grade.results, expected_total_params=assignment.spec.total_params,
                        score=grade.score, max_score=grade.max_score)
     render_student_feedback(entry, path, assignment=assignment.name, index_href="../index.html")
 
 
+def _student_files(grade: StudentGrade, assignment: Assignment, folder: Path) -> None:
+    _write(folder / "results.json", json.dumps(_json_safe(gradescope_results(grade)), indent=1) + "\n")
+    _feedback_html(grade, assignment, folder / "feedback.html")
+
+
 def write_outputs(grades: list[StudentGrade], assignment: Assignment, out_dir: str | Path) -> Path:
-    """Write the gradebook, each student's results.json and feedback.html, and index.html."""
+    """Write the gradebook, each student's results.json and feedback.html, and index.html.
+
+    A student whose files cannot be written is named on stderr and on the class page; the
+    others' files are written all the same."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     checks = assignment.checks
     buffer = io.StringIO()
     csv.writer(buffer).writerows(gradebook_rows(grades, checks))
     _write(out_dir / "gradebook.csv", buffer.getvalue())
-    for grade in grades:
-        folder = _student_dir(out_dir, grade.student)
-        _write(folder / "results.json", json.dumps(gradescope_results(grade), indent=1) + "\n")
-        _feedback_html(grade, assignment, folder / "feedback.html")
+    rows = []
+    for grade, slug in zip(grades, student_slugs([g.student for g in grades])):
+        failed = ""
+        try:
+            _student_files(grade, assignment, out_dir / slug)
+        except (OSError, ValueError, UnicodeError, RecursionError, jinja2.TemplateError) as exc:
+            failed = f" (the grader could not write this student's files: {type(exc).__name__}: {exc})"
+            print(clean_text(f"modelcheck: {grade.student}:{failed}", keep_newlines=False), file=sys.stderr)
+        rows.append((grade, slug, failed))
     stats = class_statistics(grades, checks, assignment.max_score)
     _write(out_dir / "index.html", _INDEX.render(name=assignment.name, stats=stats, checks=checks,
                                                  points=assignment.points, max_score=assignment.max_score,
-                                                 grades=grades))
+                                                 rows=rows))
     return out_dir / "index.html"

@@ -4,8 +4,10 @@ The grader starts the job through the warm pool, then reads its pipes until they
 stdout/stderr keep their first `Limits.output_kb` KB and drain the rest (a 200 MB flood neither
 blocks the job nor fills the grader's memory); the result pipe carries the job's JSON; the
 status pipe carries the nanny's report (the job's pid, then its exit status). Meanwhile the
-grader enforces the wall-clock limit and the resident-memory limit itself, by killing the job's
-whole process group. Whatever the job process claims, `RunOutcome` records what the grader saw.
+grader enforces the wall-clock limit, and the memory limit through the job's cgroup (or, where
+there is none, by watching the job process's resident memory), by killing the whole job.
+The report is validated by `modelcheck.grading.schema` before anything reads it. Whatever the
+job process claims, `RunOutcome` records what the grader saw.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .confine import Confinement
+from .isolation import JobCgroup
+from .schema import MAX_REPORT_BYTES, ReportError, clean_text, parse_report
 from .worker import WarmPool
 
 __all__ = ["Limits", "RunOutcome", "run_job"]
 
 _POLL_S = 0.02
-_RESULT_CAP = 32 * 2**20
 _GRACE_S = 2.0  # after the job ended, how long stray holders of its pipes may keep them open
 
 
@@ -36,7 +39,8 @@ class Limits:
     memory_mb: int = 4096
     output_kb: int = 64
     file_mb: int = 256
-    max_processes: int = 512
+    max_processes: int = 512  # tasks: processes and threads (TensorFlow starts a few dozen)
+    disk_mb: int = 512  # the job's tmpfs, where namespaces are available
 
 
 @dataclass
@@ -47,6 +51,8 @@ class RunOutcome:
     signal: int | None = None
     killed_for: str | None = None  # "timeout" or "memory" when the grader stopped it
     supervisor_lost: bool = False  # the nanny died before reporting (the job killed it)
+    setup_error: str | None = None  # the grader could not isolate the job (not the student's fault)
+    copied: list[str] = field(default_factory=list)  # exports the nanny copied out of the tmpfs
     stdout: str = ""
     stderr: str = ""
     stdout_bytes: int = 0
@@ -64,12 +70,15 @@ class RunOutcome:
     def problem(self) -> str | None:
         """How the process ended, in plain words, when it did not end normally."""
         limits = self.limits
+        if self.setup_error:
+            return f"the grader could not start the job: {self.setup_error}"
         if self.killed_for == "timeout":
             return (f"stopped after {limits.timeout_s:g} s (the time limit): an endless loop, in "
                     f"the builder or in a layer's call(), or far too much work")
         if self.killed_for == "memory" or self.signal == signal.SIGKILL and self.peak_rss_mb > limits.memory_mb * 0.8:
-            return (f"stopped for using more than {limits.memory_mb} MB of memory (the memory limit, "
-                    f"peak {self.peak_rss_mb:,.0f} MB)")
+            return (f"stopped for using more than {limits.memory_mb} MB of memory (the memory limit, which "
+                    f"counts every process of the submission and its shared memory; peak "
+                    f"{self.peak_rss_mb:,.0f} MB)")
         if self.supervisor_lost:
             return ("the submission killed the grader's process that supervised it "
                     "(e.g. os.kill(os.getppid(), ...)); nothing it produced is used")
@@ -102,21 +111,40 @@ def _rss_mb(pid: int) -> float:
 
 
 def _kill_group(pgid: int) -> None:
+    if pgid <= 1:  # never the grader's own group, nor every process
+        return
     try:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
 
 
-def run_job(pool: WarmPool, kind: str, params: dict, conf: Confinement, limits: Limits) -> RunOutcome:
+def _read_status(kept: bytes, seen: dict[str, Any]) -> None:
+    for line in kept.split(b"\n")[:-1]:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict):
+            seen.update(entry)
+
+
+def run_job(pool: WarmPool, kind: str, params: dict, conf: Confinement, limits: Limits, *,
+            isolate: dict[str, Any] | None = None, cgroup: JobCgroup | None = None) -> RunOutcome:
     """Run one job (`kind` = "build" or "check") confined by `conf` and `limits`; never raises
-    for anything the job does."""
-    job = {"kind": kind, "params": params, "confine": vars(conf)}
+    for anything the job does.
+
+    With `isolate` (see `modelcheck.grading.isolation`) the nanny gives the job its namespaces
+    and tmpfs; with `cgroup` the kernel enforces memory and tasks for the whole job, and every
+    process in it is dead when this returns. Without a cgroup the grader watches the job
+    process's resident memory itself (its children are not counted).
+    """
+    job = {"kind": kind, "params": params, "confine": vars(conf), "isolate": isolate}
     launched = pool.launch(job)  # may first restart a dead zygote: not the job's time
     started = time.monotonic()
     outcome = RunOutcome(limits=limits)
     caps = {"stdout": limits.output_kb * 1024, "stderr": limits.output_kb * 1024,
-            "result": _RESULT_CAP, "status": 65536}
+            "result": MAX_REPORT_BYTES + 1, "status": 65536}
     kept = {name: bytearray() for name in caps}
     total = dict.fromkeys(caps, 0)
     selector = selectors.DefaultSelector()
@@ -128,6 +156,14 @@ def run_job(pool: WarmPool, kind: str, params: dict, conf: Confinement, limits: 
     status_seen: dict[str, Any] = {}
     ended_at: float | None = None
     deadline = started + limits.timeout_s
+
+    def stop(reason: str) -> None:
+        outcome.killed_for = reason
+        if pid is not None:
+            _kill_group(pid)
+        if cgroup is not None:
+            cgroup.kill()
+
     try:
         while selector.get_map():
             for key, _ in selector.select(_POLL_S):
@@ -146,22 +182,23 @@ def run_job(pool: WarmPool, kind: str, params: dict, conf: Confinement, limits: 
                 if room > 0:
                     kept[name] += data[:room]
                 if name == "status":
-                    for line in bytes(kept["status"]).split(b"\n")[:-1]:
-                        status_seen.update(json.loads(line))
+                    _read_status(bytes(kept["status"]), status_seen)
                     pid = status_seen.get("pid", pid)
             now = time.monotonic()
-            if pid is not None and outcome.killed_for is None and "exit" not in status_seen and "signal" not in status_seen:
-                # measured above what the process shared with the warm zygote when it started
-                rss = _rss_mb(pid)
-                baseline = rss if baseline is None else baseline
-                rss -= baseline
-                outcome.peak_rss_mb = max(outcome.peak_rss_mb, rss)
-                if rss > limits.memory_mb:
-                    outcome.killed_for = "memory"
-                    _kill_group(pid)
-                elif now > deadline:
-                    outcome.killed_for = "timeout"
-                    _kill_group(pid)
+            running = "exit" not in status_seen and "signal" not in status_seen
+            if pid is not None and outcome.killed_for is None and running:
+                if cgroup is not None:
+                    if cgroup.oom_kills():
+                        stop("memory")
+                else:  # measured above what the process shared with the warm zygote when it started
+                    rss = _rss_mb(pid)
+                    baseline = rss if baseline is None else baseline
+                    rss -= baseline
+                    outcome.peak_rss_mb = max(outcome.peak_rss_mb, rss)
+                    if rss > limits.memory_mb:
+                        stop("memory")
+                if outcome.killed_for is None and now > deadline:
+                    stop("timeout")
             elif pid is None and now > deadline + _GRACE_S:
                 outcome.supervisor_lost = True  # the nanny never reported a pid
                 break
@@ -170,23 +207,25 @@ def run_job(pool: WarmPool, kind: str, params: dict, conf: Confinement, limits: 
     finally:
         if pid is not None:
             _kill_group(pid)
+        if cgroup is not None:
+            cgroup.kill()
+            if outcome.killed_for is None and cgroup.oom_kills():
+                outcome.killed_for = "memory"
+            outcome.peak_rss_mb = max(outcome.peak_rss_mb, cgroup.peak_mb())
         selector.close()
         launched.close()
     outcome.wall_s = time.monotonic() - started
     outcome.exit_code = status_seen.get("exit")
     outcome.signal = status_seen.get("signal")
+    outcome.setup_error = status_seen.get("setup_error")
+    outcome.copied = list(status_seen.get("copied") or [])
     if outcome.exit_code is None and outcome.signal is None:
         outcome.supervisor_lost = True
-    outcome.stdout = kept["stdout"].decode("utf-8", "replace")
-    outcome.stderr = kept["stderr"].decode("utf-8", "replace")
+    outcome.stdout = clean_text(kept["stdout"].decode("utf-8", "replace"))
+    outcome.stderr = clean_text(kept["stderr"].decode("utf-8", "replace"))
     outcome.stdout_bytes, outcome.stderr_bytes = total["stdout"], total["stderr"]
-    if total["result"] > _RESULT_CAP:
-        outcome.result_problem = f"the result was larger than {_RESULT_CAP >> 20} MB"
-    elif not kept["result"]:
-        outcome.result_problem = "the process reported no result"
-    else:
-        try:
-            outcome.result = json.loads(bytes(kept["result"]))
-        except ValueError:
-            outcome.result_problem = "the process's result was not readable JSON"
+    try:
+        outcome.result = parse_report(bytes(kept["result"]), kind)
+    except ReportError as exc:
+        outcome.result_problem = str(exc)
     return outcome

@@ -2,69 +2,147 @@
 
 A submission is a ``.py`` file, a folder holding one (helper modules beside it are kept), or a
 Jupyter notebook (its code cells in order; IPython magics ``%...`` and shell lines ``!...``
-skipped). The student id is the file name without extension, or the folder name.
+skipped). The student id is the file name without extension, or the folder name, shown
+readably (`modelcheck.grading.schema.display_name`) whatever bytes it holds.
+
+A submissions folder may hold anything: links, hard links, device nodes, FIFOs, sockets, huge
+or deep trees. Only regular files are copied, within a size, count and depth budget; no link is
+followed, no special file opened, and no file with other hard links copied (its content may be
+someone else's). Two submissions with the same id are both reported, neither graded.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
-import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-__all__ = ["Submission", "discover_submissions", "notebook_source", "prepare_workdir"]
+from .schema import display_name
 
-_IGNORED = ("__pycache__", ".ipynb_checkpoints", "__MACOSX")
+__all__ = ["Submission", "discover_submissions", "notebook_source", "prepare_workdir", "CopyBudget"]
+
+_IGNORED = ("__pycache__", ".ipynb_checkpoints", "__MACOSX", ".git", ".DS_Store")
+_SUFFIXES = (".py", ".ipynb")
+
+
+@dataclass(frozen=True)
+class CopyBudget:
+    """How much of a submission folder is copied."""
+
+    max_bytes: int = 50 * 2**20
+    max_files: int = 1000
+    max_depth: int = 8
+    max_file_bytes: int = 20 * 2**20
 
 
 @dataclass(frozen=True)
 class Submission:
-    """One student's submission: `student` id and the `path` they handed in."""
+    """One student's submission: `student` id, the `path` handed in, and a `problem` that
+    stops it from being graded (another submission has the same id)."""
 
     student: str
     path: Path
+    problem: str | None = None
+
+    @classmethod
+    def from_path(cls, path: Path) -> "Submission":
+        """A submission named after its file (without extension) or folder."""
+        is_file = path.suffix in _SUFFIXES and not _is_dir(path)
+        return cls(display_name(path.stem if is_file else path.name), path)
 
     @property
     def kind(self) -> str:
-        if self.path.is_dir():
+        if _is_dir(self.path):
             return "folder"
         return "notebook" if self.path.suffix == ".ipynb" else "script"
 
 
-def _skipped(folder: str, names: list[str]) -> set[str]:
-    """Names copytree leaves out: tool folders, and symlinks (a link to a grader file would
-    hand its content to the student's code)."""
-    return {n for n in names if n in _IGNORED or (Path(folder) / n).is_symlink()}
+def _is_dir(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def discover_submissions(folder: str | Path) -> list[Submission]:
-    """Every submission directly inside `folder`, sorted by student id."""
+    """Every submission directly inside `folder`, sorted by file name. Entries whose ids
+    coincide (``alice.py`` and ``alice.ipynb``) are all kept, each with a `problem` naming
+    the others and an id made unique by its full file name."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"the submissions folder {folder} does not exist")
     found: list[Submission] = []
-    for entry in sorted(folder.iterdir()):
-        if entry.name.startswith(".") or entry.name in _IGNORED:
+    for entry in sorted(folder.iterdir(), key=lambda p: os.fsencode(p.name)):
+        if entry.name in _IGNORED:
             continue
-        if entry.is_dir() or entry.suffix in (".py", ".ipynb"):
-            found.append(Submission(entry.stem if entry.is_file() else entry.name, entry))
-    return found
+        if _is_dir(entry) or entry.suffix in _SUFFIXES or entry.is_symlink():
+            found.append(Submission.from_path(entry))
+    by_id: dict[Any, list[Submission]] = {}
+    for submission in found:
+        by_id.setdefault(submission.student, []).append(submission)
+        try:  # hard links to one file: the same work handed in under two names
+            info = os.lstat(submission.path)
+            if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+                by_id.setdefault((info.st_dev, info.st_ino), []).append(submission)
+        except OSError:
+            pass
+    clashes: dict[Path, list[Submission]] = {}
+    for group in by_id.values():
+        if len(group) > 1:
+            for submission in group:
+                clashes.setdefault(submission.path, group)
+    result = []
+    for submission in found:
+        same = clashes.get(submission.path)
+        if same is None:
+            result.append(submission)
+            continue
+        names = ", ".join(display_name(s.path.name) for s in same)
+        if all(s.student == submission.student for s in same):
+            problem = (f"{len(same)} submissions map to the student id {submission.student!r} ({names}); none "
+                       f"of them is graded, so that neither replaces the other: hand in exactly one")
+        else:
+            problem = (f"{names} are one file under several names (hard links); none of them is graded, so "
+                       f"that nobody gets another's grade")
+        result.append(Submission(display_name(submission.path.name), submission.path, problem))
+    return result
+
+
+def _cells(notebook: Any) -> list[dict[str, Any]]:
+    """The notebook's cells, checked for the shape Jupyter writes (nbformat 4)."""
+    if not isinstance(notebook, dict):
+        raise ValueError(f"its JSON is {type(notebook).__name__}, not a notebook object")
+    cells = notebook.get("cells", [])
+    if not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
+        raise ValueError("its `cells` is not a list of cells")
+    for number, cell in enumerate(cells, start=1):
+        source = cell.get("source", "")
+        if not (isinstance(source, str) or isinstance(source, list) and all(isinstance(s, str) for s in source)):
+            raise ValueError(f"cell {number}'s `source` is neither text nor a list of lines")
+    return cells
 
 
 def notebook_source(path: Path) -> str:
     """The code cells of a notebook as one script, magics and shell lines commented out.
 
     Lines keep their cell-relative order; each cell is headed by a comment naming it, so an
-    error's line can be found in the notebook.
+    error's line can be found in the notebook. Raises `ValueError` for anything that is not a
+    notebook (any JSON at all, however deep).
     """
-    notebook = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ValueError("its JSON is nested too deeply") from None
     parts: list[str] = []
-    for number, cell in enumerate(notebook.get("cells", []), start=1):
+    for number, cell in enumerate(_cells(notebook), start=1):
         if cell.get("cell_type") != "code":
             continue
         source = cell.get("source", "")
-        text = "".join(source) if isinstance(source, list) else str(source)
+        text = "".join(source) if isinstance(source, list) else source
         if text.lstrip().startswith("%%"):
             parts.append(f"# cell {number}: skipped (cell magic)")
             continue
@@ -79,7 +157,7 @@ def notebook_source(path: Path) -> str:
 
 
 def _entry_file(folder: Path, builder: str, shown: str) -> Path:
-    candidates = sorted(p for p in folder.rglob("*") if p.suffix in (".py", ".ipynb") and
+    candidates = sorted(p for p in folder.rglob("*") if p.suffix in _SUFFIXES and p.is_file() and
                         not any(part in _IGNORED or part.startswith(".") for part in p.relative_to(folder).parts))
     if not candidates:
         raise FileNotFoundError(f"the folder {shown}/ holds no .py file or notebook")
@@ -89,31 +167,124 @@ def _entry_file(folder: Path, builder: str, shown: str) -> Path:
     defining = [p for p in candidates if pattern.search(p.read_text(encoding="utf-8", errors="replace"))]
     if len(defining) == 1:
         return defining[0]
-    names = ", ".join(str(p.relative_to(folder)) for p in (defining or candidates))
+    names = ", ".join(display_name(str(p.relative_to(folder))) for p in (defining or candidates))
     raise FileNotFoundError(f"the folder {shown}/ holds several candidate files ({names}); "
                             f"keep exactly one file that defines `{builder}()`")
 
 
-def prepare_workdir(submission: Submission, workdir: Path, builder: str) -> Path:
+class _Copier:
+    """Copies regular files only, within a `CopyBudget`; remembers what it left out."""
+
+    def __init__(self, budget: CopyBudget) -> None:
+        self.budget = budget
+        self.files = 0
+        self.bytes = 0
+        self.skipped: dict[str, int] = {}
+
+    def skip(self, why: str) -> None:
+        self.skipped[why] = self.skipped.get(why, 0) + 1
+
+    def copy_file(self, source: Path, target: Path, *, linked_ok: bool = False) -> bool:
+        """Copy one regular file, opened without following links or blocking on a FIFO, and
+        checked again once open (it may have been swapped since it was listed). A file with
+        other hard links is left out unless `linked_ok` (the handed-in file itself, whose
+        links to other submissions `discover_submissions` reports)."""
+        try:
+            fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
+        except OSError:
+            self.skip("links or unreadable files")
+            return False
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                self.skip("special files (devices, FIFOs, sockets)")
+                return False
+            if info.st_nlink > 1 and not linked_ok:
+                self.skip("files with other hard links")
+                return False
+            budget = self.budget
+            if (info.st_size > budget.max_file_bytes or self.files >= budget.max_files
+                    or self.bytes + info.st_size > budget.max_bytes):
+                self.skip("files over the size or count budget")
+                return False
+            left = info.st_size
+            with open(target, "xb") as out:
+                while left > 0 and (chunk := os.read(fd, min(1 << 20, left))):
+                    out.write(chunk)
+                    left -= len(chunk)
+            self.files += 1
+            self.bytes += info.st_size
+            return True
+        finally:
+            os.close(fd)
+
+    def copy_tree(self, source: Path, target: Path, depth: int = 0) -> None:
+        if depth > self.budget.max_depth:
+            self.skip("folders nested too deeply")
+            return
+        try:
+            names = sorted(os.listdir(source))
+        except OSError:
+            self.skip("unreadable folders")
+            return
+        for name in names:
+            if name in _IGNORED:
+                continue
+            path = source / name
+            try:
+                mode = os.lstat(path).st_mode
+            except OSError:
+                continue
+            if stat.S_ISDIR(mode):
+                if self.files >= self.budget.max_files:
+                    self.skip("files over the size or count budget")
+                    continue
+                (target / name).mkdir()
+                self.copy_tree(path, target / name, depth + 1)
+            elif stat.S_ISREG(mode):
+                self.copy_file(path, target / name)
+            elif stat.S_ISLNK(mode):
+                self.skip("links or unreadable files")
+            else:
+                self.skip("special files (devices, FIFOs, sockets)")
+
+    def note(self) -> str:
+        return "; ".join(f"{count} {why}" for why, count in sorted(self.skipped.items()))
+
+
+def prepare_workdir(submission: Submission, workdir: Path, builder: str,
+                    budget: CopyBudget | None = None) -> Path:
     """Copy the submission into `workdir` (which must exist, empty); return the script to import.
 
     Raises `FileNotFoundError`/`ValueError` with a student-readable message when the
     submission has nothing to run.
     """
     source = submission.path
-    if source.is_symlink():
-        raise ValueError(f"{source.name} is a symbolic link; hand in the file itself")
-    if source.is_dir():
-        shutil.copytree(source, workdir, dirs_exist_ok=True, ignore=_skipped)
-        entry = workdir / _entry_file(workdir, builder, source.name).relative_to(workdir)
+    copier = _Copier(budget or CopyBudget())
+    shown = display_name(source.name)
+    try:
+        mode = os.lstat(source).st_mode
+    except OSError as exc:
+        raise FileNotFoundError(f"{shown} cannot be read ({exc.strerror})") from None
+    if stat.S_ISLNK(mode):
+        raise ValueError(f"{shown} is a symbolic link; hand in the file itself")
+    if stat.S_ISDIR(mode):
+        copier.copy_tree(source, workdir)
+        try:
+            entry = _entry_file(workdir, builder, shown)
+        except FileNotFoundError as exc:
+            left_out = copier.note()
+            raise FileNotFoundError(f"{exc}{f' (left out: {left_out})' if left_out else ''}") from None
     else:
-        entry = workdir / source.name
-        shutil.copyfile(source, entry)
+        plain = re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", source.name) is not None
+        entry = workdir / (source.name if plain else "submission" + source.suffix)
+        if not copier.copy_file(source, entry, linked_ok=True):
+            raise ValueError(f"{shown} is not a plain file that can be graded ({copier.note()})")
     if entry.suffix == ".ipynb":
         try:
             script = notebook_source(entry)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{entry.name} is not a readable Jupyter notebook ({exc})") from None
+            raise ValueError(f"{display_name(entry.name)} is not a readable Jupyter notebook ({exc})") from None
         entry = entry.with_suffix(".py")
         entry.write_text(script, encoding="utf-8")
     return entry

@@ -11,7 +11,12 @@ Per job the zygote forks a *nanny*, which forks the *job process*:
        <────────── stdout / stderr / result pipes ────────────┘
 
 The nanny reports the job process's pid and, when it ends, its exit status; then it kills any
-process the job left behind (it is a child subreaper, so orphans come back to it). A job that
+process the job left behind (it is a child subreaper, so orphans come back to it). Where the
+host allows it (root), the nanny first enters a mount namespace of its own holding the job's
+size-limited tmpfs, and makes the job process the first process of a new PID namespace (the
+kernel kills every process of that namespace when the job process ends); it puts the job in its
+cgroup before letting it start, and copies the job's exports out of the tmpfs afterwards
+(`modelcheck.grading.isolation`). A job that
 kills its parent kills only its nanny: the grader sees the status pipe close without an exit
 status, records an error for that student and carries on; the zygote is untouched.
 
@@ -41,6 +46,7 @@ def _preload() -> None:
     import numpy  # noqa: F401
     import tensorflow  # noqa: F401
 
+    import modelcheck.grading.isolation  # noqa: F401  (the nannies' namespaces)
     import modelcheck.grading.jobs  # noqa: F401  (imports the checks and the runner)
 
 
@@ -111,21 +117,61 @@ def _job_process(job: dict, fds: dict[str, int]) -> None:
         os._exit(code)
 
 
+def _isolate_nanny(isolate: dict) -> None:
+    """In the nanny, before forking the job: the job's tmpfs (in the nanny's own mount
+    namespace, so it vanishes with the nanny) and a new PID namespace for the job."""
+    from modelcheck.grading.isolation import mount_job_folder, unshare_pid
+
+    mount_job_folder(isolate["folder"], isolate["stage"], isolate["size_mb"])
+    unshare_pid()
+
+
+def _enter_cgroups(pid: int, procs_files: list[str]) -> None:
+    for path in procs_files:
+        with open(path, "w") as procs:
+            procs.write(str(pid))
+
+
 def _nanny(job: dict, fds: dict[str, int]) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the grader stopped: so do we
+    status = fds["status"]
+    isolate = job.get("isolate") or {}
+    if isolate.get("folder"):
+        try:
+            _isolate_nanny(isolate)
+        except OSError as exc:
+            os.write(status, (json.dumps({"setup_error": f"isolating the job failed: {exc}"}) + "\n").encode())
+            return
+    go_read, go_write = os.pipe()
     pid = os.fork()
     if pid == 0:
-        os.close(fds["status"])
+        os.close(status)
+        os.close(go_write)
+        if os.read(go_read, 1) != b"g":  # the nanny could not put us in the job's cgroup
+            os._exit(71)
+        os.close(go_read)
         _job_process(job, fds)
+    os.close(go_read)
     for name in ("stdout", "stderr", "result"):
         os.close(fds[name])
-    status = fds["status"]
     os.write(status, (json.dumps({"pid": pid}) + "\n").encode())
+    try:
+        _enter_cgroups(pid, isolate.get("cgroup_procs", []))
+        os.write(go_write, b"g")  # only now may the job start: it is inside its limits
+    except OSError as exc:
+        os.write(status, (json.dumps({"setup_error": f"putting the job in its cgroup failed: {exc}"}) + "\n").encode())
+    os.close(go_write)
     _, wait_status, usage = os.wait4(pid, 0)
-    _clean_up(pid, job["confine"].get("uid"))
+    if not isolate.get("folder"):  # (with a PID namespace the kernel has already killed the rest)
+        _clean_up(pid, job["confine"].get("uid"))
     report = {"maxrss_kb": usage.ru_maxrss, "cpu_s": usage.ru_utime + usage.ru_stime}
+    if isolate.get("folder"):  # the job's files live only in this namespace's tmpfs: hand the exports over
+        from modelcheck.grading.isolation import copy_out
+
+        report["copied"] = copy_out(os.path.join(isolate["folder"], "out"), tuple(isolate["exports"]),
+                                    isolate["export"], isolate["max_export_bytes"])
     if os.WIFSIGNALED(wait_status):
         report["signal"] = os.WTERMSIG(wait_status)
     else:

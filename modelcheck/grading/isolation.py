@@ -1,0 +1,433 @@
+"""Kernel isolation of one job: namespaces, a cgroup and a size-limited tmpfs (Linux, as root).
+
+Every mechanism here is enforced by the kernel for a whole process tree, whatever the job's
+code does:
+
+- a **PID namespace** whose first process is the job: when it ends, the kernel kills every
+  process left in the namespace (double-forked, ``setsid``, re-parented or self-respawning);
+- a **network namespace** (no interface but a loopback that is down: no TCP, no UDP, no
+  abstract UNIX sockets) and an **IPC namespace** (System V shared memory dies with the job);
+- a **mount namespace** whose root is a fresh tmpfs holding read-only binds of the system and
+  Python folders only, plus the job's own folder: a **tmpfs with a size** (the disk budget) that
+  is the only writable place; pathname UNIX sockets of the host are not there to connect to;
+- a **cgroup** (v1 memory + pids hierarchies, or v2) with a memory limit that counts every
+  process of the job and its tmpfs, shared-memory and memfd pages, and a task limit that holds
+  when running as root; the grader kills it as a whole and removes it after the job.
+
+The grader detects what the host supports once (`detect`) and says so in one line; a job gets
+the mechanisms that exist, never silently fewer than announced. This module never imports
+Keras; the parts that run in the nanny and the job process use only the standard library.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Isolation", "JobCgroup", "detect", "enter_job_root", "mount_job_folder", "copy_out",
+           "unshare_pid"]
+
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+_MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 2, 4, 8
+_MS_BIND, _MS_REC, _MS_PRIVATE = 4096, 16384, 1 << 18
+_MNT_DETACH = 2
+_SYS_PIVOT_ROOT, _SYS_MOUNT_SETATTR = 155, 442  # x86_64 and aarch64 differ: see _syscalls()
+_AT_RECURSIVE = 0x8000
+_MOUNT_ATTR_RDONLY, _MOUNT_ATTR_NOSUID = 0x1, 0x2
+_DEVICES = ("null", "zero", "full", "random", "urandom")
+_PROBE = """
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.unshare(0x20000000 | 0x40000000 | 0x00020000 | 0x08000000) != 0:
+    sys.exit("unshare: " + os.strerror(ctypes.get_errno()))
+libc.mount(None, b"/", None, (1 << 18) | 16384, None)
+if libc.mount(b"tmpfs", sys.argv[1].encode(), b"tmpfs", 0, b"size=1m") != 0:
+    sys.exit("tmpfs: " + os.strerror(ctypes.get_errno()))
+"""
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _syscalls() -> tuple[int, int]:
+    """(pivot_root, mount_setattr) numbers for this machine."""
+    return (41, 442) if os.uname().machine == "aarch64" else (_SYS_PIVOT_ROOT, _SYS_MOUNT_SETATTR)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    libc = _libc()
+    _check(libc.mount(source.encode() if source else None, target.encode(),
+                      fstype.encode() if fstype else None, ctypes.c_ulong(flags),
+                      data.encode() if data else None), f"mount {target}")
+
+
+# -- detection, in the grader --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """What this host gives every job; `missing` says what it lacks and what that means."""
+
+    namespaces: bool = False
+    cgroup: str | None = None  # "v1" or "v2"
+    cgroup_parents: tuple[str, ...] = ()  # memory and pids folders (v1), or the one v2 folder
+    missing: tuple[str, ...] = ()
+
+    def describe(self, disk_mb: int | None = None) -> str:
+        """One line such as ``isolation: pid+net+mount+ipc namespaces, cgroup v1 memory+pids,
+        tmpfs 512 MB``, followed by what is missing."""
+        parts = []
+        if self.namespaces:
+            parts.append("pid+net+mount+ipc namespaces, read-only system")
+            parts.append(f"tmpfs {disk_mb} MB" if disk_mb else "tmpfs")
+        if self.cgroup:
+            parts.append(f"cgroup {self.cgroup} memory+pids")
+        line = "isolation: " + (", ".join(parts) if parts else "process group and rlimits only")
+        if self.missing:
+            line += "; MISSING: " + "; ".join(self.missing)
+        return line
+
+    def as_data(self, disk_mb: int | None = None) -> dict[str, object]:
+        """What results.json records in ``extra_data``."""
+        return {"isolation": self.describe(disk_mb), "namespaces": self.namespaces, "cgroup": self.cgroup,
+                "missing": list(self.missing)}
+
+
+def _own_cgroup(controller: str) -> str:
+    with open("/proc/self/cgroup") as handle:
+        for line in handle:
+            _, names, path = line.rstrip("\n").split(":", 2)
+            if controller in names.split(","):
+                return path
+    return "/"
+
+
+def _make_parent(folder: Path) -> Path | None:
+    try:
+        folder.mkdir(exist_ok=True)
+        return folder
+    except OSError:
+        return None
+
+
+def _cgroup_parents(tag: str) -> tuple[str | None, tuple[str, ...], str | None]:
+    """(version, parent folders, why not) for job cgroups of this grader."""
+    base = Path("/sys/fs/cgroup")
+    if (base / "cgroup.controllers").exists():  # v2 only (unified)
+        wanted = {"memory", "pids"}
+        if not wanted <= set((base / "cgroup.controllers").read_text().split()):
+            return None, (), "cgroup v2 lacks the memory or pids controller"
+        try:
+            (base / "cgroup.subtree_control").write_text("+memory +pids")
+            parent = base / tag
+            parent.mkdir(exist_ok=True)
+            (parent / "cgroup.subtree_control").write_text("+memory +pids")
+        except OSError as exc:
+            return None, (), f"cannot create cgroups ({exc.strerror})"
+        return "v2", (str(parent),), None
+    parents = []
+    for controller in ("memory", "pids"):
+        root = base / controller
+        if not root.is_dir():
+            return None, (), f"no cgroup v1 {controller} hierarchy"
+        made = _make_parent(root / _own_cgroup(controller).lstrip("/") / tag)
+        if made is None:
+            return None, (), f"cannot create a cgroup under {root} (not root?)"
+        parents.append(str(made))
+    return "v1", tuple(parents), None
+
+
+def detect(workroot: str | None = None) -> Isolation:
+    """Find out which kernel mechanisms this process can give its jobs."""
+    missing: list[str] = []
+    namespaces = False
+    if os.geteuid() != 0:
+        missing.append("not running as root: no namespaces, cgroups or tmpfs; a job's stray "
+                       "processes are killed by process group only, memory is watched per process, "
+                       "no disk budget beyond a per-file size limit, network not blocked")
+        return Isolation(missing=tuple(missing))
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir=workroot) as probe_dir:
+        probe = subprocess.run([sys.executable, "-S", "-c", _PROBE, probe_dir], capture_output=True, text=True,
+                               timeout=30)
+    if probe.returncode == 0:
+        namespaces = True
+    else:
+        missing.append(f"namespaces unavailable ({probe.stderr.strip()[-200:]}): stray processes are "
+                       "killed by process group only, network and host folders are not hidden, no tmpfs "
+                       "disk budget")
+    version, parents, why = _cgroup_parents(f"modelcheck-{os.getpid()}")
+    for parent in parents:  # made again by each job, removed with its last job: nothing lingers
+        try:
+            os.rmdir(parent)
+        except OSError:
+            pass
+    if version is None:
+        missing.append(f"{why}: memory is watched per process (children and shared memory not counted), "
+                       "the process limit is per uid")
+    return Isolation(namespaces=namespaces, cgroup=version, cgroup_parents=parents, missing=tuple(missing))
+
+
+def remove_parents(isolation: Isolation) -> None:
+    """Kill whatever is left in this grader's cgroups and remove them (at the grader's end)."""
+    for parent in isolation.cgroup_parents:
+        folder = Path(parent)
+        if not folder.is_dir():
+            continue
+        for child in [p for p in folder.iterdir() if p.is_dir()]:
+            JobCgroup(isolation.cgroup or "v1", (str(child),)).remove()
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+
+
+# -- one job's cgroup, in the grader ------------------------------------------------------
+
+
+@dataclass
+class JobCgroup:
+    """One job's cgroup (one folder per v1 hierarchy, or one v2 folder)."""
+
+    version: str
+    folders: tuple[str, ...]
+    killed: bool = field(default=False)
+
+    @classmethod
+    def create(cls, isolation: Isolation, name: str, memory_mb: int, max_tasks: int) -> "JobCgroup":
+        """Make the cgroup with its memory and task limits (swap counted too where possible)."""
+        assert isolation.cgroup is not None
+        folders = tuple(str(Path(parent) / name) for parent in isolation.cgroup_parents)
+        for folder in folders:
+            for attempt in range(5):  # another job may remove the (then empty) parent meanwhile
+                try:
+                    os.makedirs(folder)
+                    break
+                except FileNotFoundError:
+                    if attempt == 4:
+                        raise
+            if isolation.cgroup == "v2":  # a fresh v2 parent must hand its children the controllers
+                Path(folder).parent.joinpath("cgroup.subtree_control").write_text("+memory +pids")
+        group = cls(isolation.cgroup, folders)
+        limit = str(memory_mb * 2**20)
+        if group.version == "v2":
+            group._write(folders[0], "memory.max", limit)
+            group._write(folders[0], "memory.swap.max", "0", optional=True)
+            group._write(folders[0], "pids.max", str(max_tasks))
+        else:
+            memory, pids = folders
+            group._write(memory, "memory.limit_in_bytes", limit)
+            group._write(memory, "memory.memsw.limit_in_bytes", limit, optional=True)
+            group._write(pids, "pids.max", str(max_tasks))
+        return group
+
+    @staticmethod
+    def _write(folder: str, name: str, value: str, optional: bool = False) -> None:
+        try:
+            Path(folder, name).write_text(value)
+        except OSError:
+            if not optional:
+                raise
+
+    def procs_files(self) -> list[str]:
+        """The files a pid is written to, to put that process in the cgroup."""
+        return [os.path.join(folder, "cgroup.procs") for folder in self.folders]
+
+    def pids(self) -> list[int]:
+        found: set[int] = set()
+        for path in self.procs_files():
+            try:
+                found.update(int(p) for p in Path(path).read_text().split())
+            except (OSError, ValueError):
+                pass
+        return sorted(found)
+
+    def oom_kills(self) -> int:
+        """How many processes the kernel killed for the memory limit."""
+        name = "memory.events" if self.version == "v2" else "memory.oom_control"
+        try:
+            for line in Path(self.folders[0], name).read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+        except (OSError, ValueError):
+            pass
+        return 0
+
+    def peak_mb(self) -> float:
+        name = "memory.peak" if self.version == "v2" else "memory.max_usage_in_bytes"
+        try:
+            return int(Path(self.folders[0], name).read_text()) / 2**20
+        except (OSError, ValueError):
+            return 0.0
+
+    def kill(self, timeout_s: float = 10.0) -> bool:
+        """SIGKILL every process in the cgroup until none is left; True when it is empty."""
+        if self.version == "v2":
+            self._write(self.folders[0], "cgroup.kill", "1", optional=True)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = self.pids()
+            if not left:
+                return True
+            self.killed = True
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+
+    def remove(self) -> None:
+        """Kill what is left and remove the cgroup's folders."""
+        self.kill()
+        for folder in self.folders:
+            for _ in range(200):  # a killed task leaves the cgroup a moment after it is reaped
+                try:
+                    os.rmdir(folder)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.005)
+            try:  # the grader's folder goes with its last job (another job may still hold it)
+                os.rmdir(os.path.dirname(folder))
+            except OSError:
+                pass
+
+
+# -- in the nanny (root, before forking the job) --------------------------------------------
+
+
+def mount_job_folder(folder: str, stage: str, size_mb: int) -> None:
+    """In a new mount namespace of the nanny: a tmpfs of `size_mb` over `folder`, holding a copy
+    of `stage` (what the grader prepared: plain folders and regular files)."""
+    _check(_libc().unshare(CLONE_NEWNS), "unshare(mount)")
+    _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
+    _mount("tmpfs", folder, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={size_mb}m,mode=0700")
+    shutil.copytree(stage, folder, dirs_exist_ok=True, symlinks=True)
+
+
+def unshare_pid() -> None:
+    """The nanny's next child is the first process of a new PID namespace."""
+    _check(_libc().unshare(CLONE_NEWPID), "unshare(pid)")
+
+
+def copy_out(folder: str, names: tuple[str, ...], target: str, max_bytes: int) -> list[str]:
+    """Copy the regular files `names` of `folder` (written by the job: untrusted) to `target`.
+
+    Never follows a link (neither the folder nor the file), never opens a special file, stops
+    at `max_bytes` per file. Returns the names copied.
+    """
+    copied: list[str] = []
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return copied
+    try:
+        for name in names:
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+            except OSError:
+                continue
+            try:
+                info = os.fstat(fd)
+                if not (os.path.stat.S_ISREG(info.st_mode) and info.st_size <= max_bytes):
+                    continue
+                out = os.open(os.path.join(target, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+                try:
+                    left = max_bytes
+                    while left > 0 and (chunk := os.read(fd, min(1 << 20, left))):
+                        os.write(out, chunk)
+                        left -= len(chunk)
+                finally:
+                    os.close(out)
+                copied.append(name)
+            finally:
+                os.close(fd)
+    finally:
+        os.close(dir_fd)
+    return copied
+
+
+# -- in the job process (root until `confine` drops it) -------------------------------------
+
+
+def _bind(source: str, root: str, *, recursive: bool = True) -> None:
+    target = root + source
+    if os.path.islink(source):
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if not os.path.lexists(target):
+            os.symlink(os.readlink(source), target)
+        return
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "a").close()
+    _mount(source, target, None, _MS_BIND | (_MS_REC if recursive else 0))
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64), ("propagation", ctypes.c_uint64),
+                ("userns_fd", ctypes.c_uint64)]
+
+
+def _set_attr(path: str, set_flags: int, clear_flags: int, recursive: bool) -> None:
+    attr = _MountAttr(set_flags, clear_flags, 0, 0)
+    _check(_libc().syscall(_syscalls()[1], -100, path.encode(), ctypes.c_uint(_AT_RECURSIVE if recursive else 0),
+                           ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr))), f"mount_setattr {path}")
+
+
+def enter_job_root(root: str, folder: str, readable: list[str]) -> str:
+    """Make the job's world: new network, IPC, UTS and mount namespaces; a new root (a small
+    tmpfs at `root`) holding read-only binds of `readable`, a few device nodes, a /proc of the
+    job's PID namespace, and `folder` (the job's tmpfs; its ``tmp`` is also /dev/shm), the only
+    writable place. Called in the job process (PID 1 of its namespace) while still root."""
+    _check(_libc().unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS), "unshare(net, ipc, mount)")
+    _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
+    _mount("tmpfs", root, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=1m,mode=0755")
+    bound: list[str] = []
+    for path in sorted(readable):
+        covered = any(path.startswith(b.rstrip("/") + "/") for b in bound)
+        if os.path.lexists(path) and not covered and path not in ("/", "/proc", "/dev", "/tmp", "/run", "/var/lib"):
+            _bind(path, root)
+            bound.append(path)
+    for name in _DEVICES:
+        _bind(f"/dev/{name}", root, recursive=False)
+    for link, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                         ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, f"{root}/dev/{link}")
+    _bind(folder, root, recursive=False)
+    tmp = os.path.join(folder, "tmp")
+    os.makedirs(tmp, exist_ok=True)
+    os.makedirs(root + "/dev/shm", exist_ok=True)
+    _mount(tmp, root + "/dev/shm", None, _MS_BIND)  # POSIX shared memory: inside the budget
+    os.makedirs(root + "/proc", exist_ok=True)
+    _mount("proc", root + "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
+    os.chdir(root)
+    _check(_libc().syscall(_syscalls()[0], b".", b"."), "pivot_root")
+    _check(_libc().umount2(b".", _MNT_DETACH), "umount old root")
+    os.chdir("/")
+    _set_attr("/", _MOUNT_ATTR_RDONLY | _MOUNT_ATTR_NOSUID, 0, recursive=True)
+    for path in (folder, "/dev/shm"):
+        _set_attr(path, 0, _MOUNT_ATTR_RDONLY, recursive=False)
+    return "own pid, network, IPC and mount namespaces; only its folder (a size-limited tmpfs) is writable"

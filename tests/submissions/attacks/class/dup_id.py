@@ -1,0 +1,10 @@
+"""Shares its id with dup_id.ipynb: neither may replace the other's grade."""
+
+
+def build_model():
+    import keras
+    from keras import layers
+
+    return keras.Sequential([keras.Input(shape=(4,)), layers.Dense(8, activation="relu"),
+                             layers.Dense(3, activation="softmax")])
+

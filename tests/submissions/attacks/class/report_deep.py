@@ -1,0 +1,22 @@
+"""Writes a report nested 100,000 levels deep on the result pipe (fd 3), then exits."""
+import ctypes
+import os
+
+
+def _mark():
+    """Name this process (and, by inheritance, its children) so the tests can find them."""
+    ctypes.CDLL(None).prctl(15, b"mc-attacker", 0, 0, 0)  # PR_SET_NAME
+    os.environ["MODELCHECK_TEST_ATTACKER"] = "1"
+
+_mark()
+os.write(3, b"[" * 100_000 + b"]" * 100_000)
+os._exit(0)
+
+
+def build_model():
+    import keras
+    from keras import layers
+
+    return keras.Sequential([keras.Input(shape=(4,)), layers.Dense(8, activation="relu"),
+                             layers.Dense(3, activation="softmax")])
+
