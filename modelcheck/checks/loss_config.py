@@ -71,14 +71,15 @@ class LossFacts:
     from_logits: bool
 
 
-def _snake(name: str) -> str:
+def canonical_loss_name(name: str) -> str:
+    """A loss's snake_case Keras name (`CategoricalCrossentropy` and aliases such as `mse` alike)."""
     name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
     return _ALIASES.get(name, name)
 
 
 def loss_facts(loss: OutputLoss) -> LossFacts:
     """The `LossFacts` of one output's loss (compiled or default)."""
-    name = _snake(loss.name.split("(")[0])
+    name = canonical_loss_name(loss.name.split("(")[0])
     config = {}
     if isinstance(loss.function, keras.losses.Loss):
         try:

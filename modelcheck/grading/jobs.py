@@ -36,7 +36,7 @@ from ..report import layer_rows
 from ..session.runner import ModelSession
 from .assignment import parse_assignment
 
-__all__ = ["run_job", "count_saved_params"]
+__all__ = ["job_process_main", "count_saved_params"]
 
 
 def _emit(data: dict[str, Any]) -> None:
@@ -186,7 +186,7 @@ def check_job(params: dict[str, Any]) -> dict[str, Any]:
     return report
 
 
-def run_job(kind: str, params: dict[str, Any], confinement: list[str]) -> None:
+def job_process_main(kind: str, params: dict[str, Any], confinement: list[str]) -> None:
     """Run one job and write its JSON report to fd 3 (called by the zygote in the job process)."""
     _set_threads(int(params.get("threads", 0)))
     sys.path.insert(0, os.getcwd())

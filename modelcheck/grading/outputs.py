@@ -24,13 +24,13 @@ import math
 import os
 import re
 import sys
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
 import jinja2
 
+from ..core.files import write_atomic
 from .assignment import Assignment
 from .grade import StudentGrade
 from .schema import clean_text, display_name
@@ -40,23 +40,6 @@ __all__ = ["write_outputs", "gradescope_results", "gradebook_rows", "class_stati
 
 _RESERVED = {"index.html", "gradebook.csv", "grading", "con", "nul", "prn", "aux"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", errors="replace", newline="") as out:
-            out.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-    return path
 
 
 def student_slugs(students: list[str]) -> list[str]:
@@ -214,7 +197,7 @@ def _feedback_html(grade: StudentGrade, assignment: Assignment, path: Path) -> N
 
 
 def _student_files(grade: StudentGrade, assignment: Assignment, folder: Path) -> None:
-    _write(folder / "results.json", json.dumps(_json_safe(gradescope_results(grade)), indent=1) + "\n")
+    write_atomic(folder / "results.json", json.dumps(_json_safe(gradescope_results(grade)), indent=1) + "\n")
     _feedback_html(grade, assignment, folder / "feedback.html")
 
 
@@ -228,7 +211,7 @@ def write_outputs(grades: list[StudentGrade], assignment: Assignment, out_dir: s
     checks = assignment.checks
     buffer = io.StringIO()
     csv.writer(buffer).writerows(gradebook_rows(grades, checks))
-    _write(out_dir / "gradebook.csv", buffer.getvalue())
+    write_atomic(out_dir / "gradebook.csv", buffer.getvalue())
     rows = []
     for grade, slug in zip(grades, student_slugs([g.student for g in grades])):
         failed = ""
@@ -239,7 +222,7 @@ def write_outputs(grades: list[StudentGrade], assignment: Assignment, out_dir: s
             print(clean_text(f"modelcheck: {grade.student}:{failed}", keep_newlines=False), file=sys.stderr)
         rows.append((grade, slug, failed))
     stats = class_statistics(grades, checks, assignment.max_score)
-    _write(out_dir / "index.html", _INDEX.render(name=assignment.name, stats=stats, checks=checks,
+    write_atomic(out_dir / "index.html", _INDEX.render(name=assignment.name, stats=stats, checks=checks,
                                                  points=assignment.points, max_score=assignment.max_score,
                                                  rows=rows))
     return out_dir / "index.html"

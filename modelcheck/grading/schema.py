@@ -15,7 +15,7 @@ import math
 import re
 from typing import Any, Callable
 
-from ..result import STATUSES
+from ..core.result import STATUSES
 
 __all__ = ["ReportError", "parse_report", "clean_text", "display_name", "MAX_REPORT_BYTES"]
 

@@ -101,7 +101,7 @@ def _job_process(job: dict, fds: dict[str, int]) -> None:
     code = 0
     try:
         applied = confine(Confinement(**job["confine"]))
-        jobs.run_job(job["kind"], job["params"], applied)
+        jobs.job_process_main(job["kind"], job["params"], applied)
     except BaseException as exc:  # the job reports its own errors; this is the last resort
         try:
             os.write(2, f"\n[modelcheck] job process failed: {type(exc).__name__}: {exc}\n".encode())

@@ -132,15 +132,15 @@ def output_activation(site: Site) -> Iterator[Mutant]:
 
 def _single_loss(recipe: Recipe) -> tuple[str, dict[str, Any]] | None:
     """The canonical name and config of the model's one compiled loss; None when it has several or none."""
-    from ..checks.loss_config import _snake
+    from ..checks.loss_config import canonical_loss_name
 
     loss = recipe.compile.get("loss")
     if isinstance(loss, (list, tuple)) and len(loss) == 1:
         loss = loss[0]
     if isinstance(loss, str):
-        return _snake(loss), {}
+        return canonical_loss_name(loss), {}
     if isinstance(loss, dict) and "class_name" in loss:
-        return _snake(loss["class_name"]), dict(loss.get("config") or {})
+        return canonical_loss_name(loss["class_name"]), dict(loss.get("config") or {})
     return None
 
 
