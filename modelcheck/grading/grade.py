@@ -63,6 +63,8 @@ class StudentGrade:
         output: what the submission printed (truncated), for the feedback page.
         notes: further remarks (truncated output, unverified measurements, confinement).
         layers: the layer table measured by the clean check process (report `LayerRow` dicts).
+        grader_error: set when the grader itself failed (a lost cluster worker, an internal
+            error): no verdict on the student, left out of class statistics, regraded by ``--resume``.
     """
 
     student: str
@@ -76,6 +78,7 @@ class StudentGrade:
     output: str = ""
     notes: list[str] = field(default_factory=list)
     layers: list[dict[str, Any]] = field(default_factory=list)
+    grader_error: str | None = None
 
     @property
     def score(self) -> float:

@@ -6,8 +6,10 @@
 - ``index.html``: class statistics (pass rate per check, score histogram, most common failures)
   with a link to every feedback page.
 
-Everything is written by the grader after grading, from the verdicts it holds in memory;
-each file is written to a temporary name and renamed, so a half-written file is never left.
+Everything is written by the grader from the verdicts it holds: a student's files as soon as
+that student is graded (`write_student_files`), the gradebook and index as the run goes
+(`write_class_files`); each file is written to a temporary name and renamed, so a half-written
+file is never left.
 No Keras import here.
 """
 
@@ -27,7 +29,8 @@ import jinja2
 from .assignment import Assignment
 from .grade import StudentGrade
 
-__all__ = ["write_outputs", "gradescope_results", "gradebook_rows", "class_statistics"]
+__all__ = ["write_outputs", "write_student_files", "write_class_files", "gradescope_results", "gradebook_rows",
+           "class_statistics"]
 
 
 def _write(path: Path, text: str) -> Path:
@@ -161,20 +164,40 @@ def _feedback_html(grade: StudentGrade, assignment: Assignment, path: Path) -> N
     render_student_feedback(entry, path, assignment=assignment.name, index_href="../index.html")
 
 
-def write_outputs(grades: list[StudentGrade], assignment: Assignment, out_dir: str | Path) -> Path:
-    """Write the gradebook, each student's results.json and feedback.html, and index.html."""
+def write_student_files(grade: StudentGrade, assignment: Assignment, out_dir: str | Path) -> Path:
+    """Write one student's results.json and feedback.html (as soon as that student is graded)."""
+    folder = _student_dir(Path(out_dir), grade.student)
+    _write(folder / "results.json", json.dumps(gradescope_results(grade), indent=1) + "\n")
+    _feedback_html(grade, assignment, folder / "feedback.html")
+    return folder
+
+
+def write_class_files(grades: list[StudentGrade], assignment: Assignment, out_dir: str | Path) -> Path:
+    """(Re)write gradebook.csv and index.html from `grades`; return the index's path.
+
+    The class statistics leave out grades the grader could not decide (``grader_error``):
+    those are no verdict on the student.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     checks = assignment.checks
+    rows = gradebook_rows(grades, checks)
+    for row, grade in zip(rows[1:], grades):
+        if grade.grader_error:  # no verdict: blank, not a zero
+            row[1:] = ["", row[2], *([""] * len(checks))]
     buffer = io.StringIO()
-    csv.writer(buffer).writerows(gradebook_rows(grades, checks))
+    csv.writer(buffer).writerows(rows)
     _write(out_dir / "gradebook.csv", buffer.getvalue())
-    for grade in grades:
-        folder = _student_dir(out_dir, grade.student)
-        _write(folder / "results.json", json.dumps(gradescope_results(grade), indent=1) + "\n")
-        _feedback_html(grade, assignment, folder / "feedback.html")
-    stats = class_statistics(grades, checks, assignment.max_score)
+    decided = [grade for grade in grades if not grade.grader_error]
+    stats = class_statistics(decided, checks, assignment.max_score)
     _write(out_dir / "index.html", _INDEX.render(name=assignment.name, stats=stats, checks=checks,
                                                  points=assignment.points, max_score=assignment.max_score,
                                                  grades=grades))
     return out_dir / "index.html"
+
+
+def write_outputs(grades: list[StudentGrade], assignment: Assignment, out_dir: str | Path) -> Path:
+    """Write the gradebook, each student's results.json and feedback.html, and index.html."""
+    for grade in grades:
+        write_student_files(grade, assignment, out_dir)
+    return write_class_files(grades, assignment, out_dir)
