@@ -123,3 +123,33 @@ def test_a_task_lost_on_every_allowed_worker_is_a_grader_error_and_resume_regrad
                          quiet=True)
     assert [g.student for g in again.graded] == ["slow_0"]
     assert again.graded[0].score == 3 and not again.graded[0].grader_error
+
+
+def test_pytest_grades_on_the_scheduler_given_on_the_command_line_or_in_the_ini(
+        cluster: Cluster, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
+    import shutil
+
+    from .grading_cluster import SUBMISSIONS
+
+    shutil.copy(TOY, pytester.path / "toy.toml")
+    submissions = pytester.mkdir("submissions")
+    for name in ("good_toy.py", "forge_files.py", "returns_none.py"):
+        shutil.copy(SUBMISSIONS / "threats" / name, submissions / name)
+    cluster.add_worker("w0")
+    cluster.wait_for_workers(1)
+    pytester.makeini(f"[pytest]\nmodelcheck_grade_scheduler = {cluster.address}\n")
+    result = pytester.runpytest_subprocess("--modelcheck-grade", "toy.toml", "submissions",
+                                           "--modelcheck-grade-out", "out", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3, failed=3)
+    result.stdout.fnmatch_lines(["*[[]0/2 points] total parameters: expected 67, received 75 (+8)*"])
+    assert (pytester.path / "out" / "good_toy" / "results.json").exists()
+    from distributed import Client
+
+    with Client(cluster.address, timeout="30s") as client:  # the cluster did the grading
+        prefixes = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
+    assert any(prefix.startswith("modelcheck-grade") for prefix in prefixes), prefixes
+    monkeypatch.setenv("DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT", "3s")
+    nobody = pytester.runpytest_subprocess("--modelcheck-grade", "toy.toml", "submissions", "-p", "no:cacheprovider",
+                                           "--modelcheck-grade-scheduler", "tcp://127.0.0.1:9")
+    nobody.assert_outcomes(failed=6)
+    nobody.stdout.fnmatch_lines(["*cannot reach the Dask scheduler tcp://127.0.0.1:9*"])

@@ -125,13 +125,15 @@ class DaskExecutor:
         self.client: Any = None
         self.cluster: Any = None
         self.slots = 0
+        self._run = uuid.uuid4().hex[:8]
+        self._futures: dict[str, tuple[Any, Submission]] = {}
 
     def __enter__(self) -> "DaskExecutor":
         import dask
         from distributed import Client, LocalCluster
 
         if self.scheduler:
-            self.client = Client(self.scheduler, timeout="30s")
+            self.client = Client(self.scheduler, timeout=dask.config.get("distributed.comm.timeouts.connect"))
         else:
             with dask.config.set({"distributed.scheduler.allowed-failures": self.allowed_failures}):
                 self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
@@ -157,29 +159,42 @@ class DaskExecutor:
         if self.cluster is not None:
             self.cluster.close()
 
-    def grade_many(self, submissions: Sequence[Submission], on_grade: OnGrade) -> None:
-        from distributed import KilledWorker, as_completed
-
-        run = uuid.uuid4().hex[:8]
+    def submit(self, submissions: Sequence[Submission]) -> None:
+        """Start grading `submissions` on the cluster (those not started yet)."""
         options = {"host_threads": self._host_threads()}
-        futures = {}
         for submission in submissions:
-            future = self.client.submit(grade_one, self.assignment_path, str(submission.path.resolve()),
-                                        {**options, "student": submission.student},
-                                        key=f"modelcheck-grade-{run}-{submission.student}", pure=False)
-            futures[future.key] = (future, submission)
+            if submission.student not in self._futures:
+                future = self.client.submit(grade_one, self.assignment_path, str(submission.path.resolve()),
+                                            {**options, "student": submission.student},
+                                            key=f"modelcheck-grade-{self._run}-{submission.student}", pure=False)
+                self._futures[submission.student] = (future, submission)
+
+    def _settled(self, future: Any, submission: Submission) -> StudentGrade:
+        from distributed import KilledWorker
+
+        try:
+            grade = StudentGrade.from_dict(future.result())
+            grade.submission = str(submission.path)
+            return grade
+        except KilledWorker as exc:
+            return grader_error_grade(self.assignment, submission,
+                                      f"the Dask worker grading it was lost {exc.allowed_failures + 1} "
+                                      f"times (last {exc.last_worker.address})")
+        except Exception as exc:  # noqa: BLE001  the grader's failure, never the student's
+            return grader_error_grade(self.assignment, submission, internal_error(exc))
+
+    def grade(self, submission: Submission) -> StudentGrade:
+        """The grade of `submission`, waiting for it (started now unless `submit` did)."""
+        self.submit([submission])
+        return self._settled(*self._futures.pop(submission.student))
+
+    def grade_many(self, submissions: Sequence[Submission], on_grade: OnGrade) -> None:
+        from distributed import as_completed
+
+        self.submit(submissions)
+        futures = {self._futures[s.student][0].key: self._futures.pop(s.student) for s in submissions}
         try:
             for future in as_completed([f for f, _ in futures.values()]):
-                submission = futures[future.key][1]
-                try:
-                    grade = StudentGrade.from_dict(future.result())
-                    grade.submission = str(submission.path)
-                except KilledWorker as exc:
-                    grade = grader_error_grade(self.assignment, submission,
-                                               f"the Dask worker grading it was lost {exc.allowed_failures + 1} "
-                                               f"times (last {exc.last_worker.address})")
-                except Exception as exc:  # noqa: BLE001  the grader's failure, never the student's
-                    grade = grader_error_grade(self.assignment, submission, internal_error(exc))
-                on_grade(grade)
+                on_grade(self._settled(future, futures[future.key][1]))
         finally:  # on Ctrl-C: nothing more starts on the cluster
             self.client.cancel([f for f, _ in futures.values()])

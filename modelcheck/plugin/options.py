@@ -38,6 +38,8 @@ class Settings:
         snapshot_update: write new and changed architecture snapshots, delete orphaned ones.
         grade: (assignment file, submissions folder) to grade through pytest, or None.
         grade_out: where the grading outputs go (gradebook, results.json, feedback), or None.
+        grade_scheduler: the Dask scheduler (``tcp://host:port``) to grade on, or None for the
+            local warm pool.
         sequence_length: the length of synthetic inputs where a model's input length is None
             (over a spec's ``sequence_length``), or None for the length the model's layers need.
     """
@@ -51,6 +53,7 @@ class Settings:
     snapshot_update: bool = False
     grade: tuple[Path, Path] | None = None
     grade_out: Path | None = None
+    grade_scheduler: str | None = None
     sequence_length: int | None = None
 
     def with_sequence_length(self, spec: ModelSpec) -> ModelSpec:
@@ -103,6 +106,9 @@ def add_options(parser: pytest.Parser) -> None:
          {"nargs": 2, "metavar": ("ASSIGNMENT.toml", "SUBMISSIONS_DIR")}),
         ("--modelcheck-grade-out", "modelcheck_grade_out", "Write the gradebook, results.json and "
          "feedback pages of --modelcheck-grade to this directory", {"metavar": "DIR"}),
+        ("--modelcheck-grade-scheduler", "modelcheck_grade_scheduler", "Grade --modelcheck-grade's "
+         "submissions on the Dask cluster of this scheduler (needs modelcheck[dask])",
+         {"metavar": "tcp://HOST:PORT"}),
         ("--modelcheck-seed", "modelcheck_seed", "Seed for every model build and training run "
          "(default: 0)", {"metavar": "N"}),
         ("--modelcheck-checks", "modelcheck_checks", "Run only these checks, comma-separated, "
@@ -190,6 +196,7 @@ def read_settings(config: pytest.Config) -> Settings:
         snapshot_update=bool(_option(config, "modelcheck_snapshot_update")),
         grade=(grade[0], grade[1]) if grade else None,
         grade_out=_path_option(config, "modelcheck_grade_out"),
+        grade_scheduler=str(_option(config, "modelcheck_grade_scheduler") or "").strip() or None,
         sequence_length=sequence_length,
     )
 
