@@ -97,13 +97,3 @@ class RunState:
         data = self._read(submission.student)
         return bool(data and data.get("content") == content and data.get("assignment") == self.assignment_hash
                     and not (data.get("grade") or {}).get("grader_error"))
-
-    def students(self) -> list[str]:
-        """Every student with a record."""
-        found = []
-        for path in sorted(self.folder.glob("*.json")) if self.folder.is_dir() else []:
-            try:
-                found.append(json.loads(path.read_text(encoding="utf-8"))["student"])
-            except (OSError, ValueError, KeyError, TypeError):
-                continue
-        return found
