@@ -1,18 +1,19 @@
 """The ``modelcheck`` console command.
 
     modelcheck grade ASSIGNMENT.toml SUBMISSIONS_DIR --out OUT_DIR [--workers N]
+        [--scheduler tcp://HOST:PORT | --executor dask] [--resume] [--only NAME ...]
+    modelcheck gradescope ASSIGNMENT.toml --out autograder.zip [--include FILE ...]
     modelcheck mutants ASSIGNMENT.toml [--reference module:builder] [--json FILE] [--workers N]
 
 Exit status: 0 when every submission was graded (whatever the students scored), 2 for a
-usage error (a bad assignment file, a missing folder), 1 when the grader itself failed.
+usage error (a bad assignment file, a missing folder), 1 when the grader itself failed on some
+submissions (grader errors: rerun with --resume), 130 when interrupted (what was graded is kept).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import time
 from pathlib import Path
 from typing import Sequence
 
@@ -20,31 +21,21 @@ __all__ = ["main", "grade_folder", "mutants"]
 
 
 def grade_folder(assignment_path: str | Path, submissions: str | Path, out_dir: str | Path, *,
-                 workers: int | None = None, quiet: bool = False) -> list:
-    """Grade every submission in `submissions` and write the outputs to `out_dir`."""
-    from .grading import Grader, discover_submissions, load_assignment, write_outputs
-    from .grading.grade import _default_progress
+                 workers: int | None = None, quiet: bool = False, executor: str = "local",
+                 scheduler: str | None = None, resume: bool = False, only: Sequence[str] = ()) -> list:
+    """Grade the submissions in `submissions` into `out_dir` (streamed, resumable); return the
+    gradebook's grades. See `modelcheck.grading.course.grade_course`."""
+    from .grading.course import grade_course
 
-    assignment = load_assignment(assignment_path)
-    found = discover_submissions(submissions)
-    out = Path(out_dir).resolve()
-    if out == Path(submissions).resolve() or Path(submissions).resolve() in out.parents:
-        raise ValueError(f"--out {out_dir} lies inside the submissions folder; choose a folder outside it")
-    started = time.monotonic()
+    run = grade_course(assignment_path, submissions, out_dir, workers=workers, executor=executor,
+                       scheduler=scheduler, resume=resume, only=only, quiet=quiet)
     if not quiet:
-        print(f"modelcheck: grading {len(found)} submissions of {assignment.name!r} "
-              f"({workers or os.cpu_count()} at a time)", file=sys.stderr, flush=True)
-    with Grader(assignment, workers=workers) as grader:
-        # said once, even with -q: a missing mechanism must never go unnoticed
-        print(f"modelcheck: {grader.describe_isolation()}", file=sys.stderr, flush=True)
-        grades = grader.grade_all(found, progress=None if quiet else _default_progress)
-    index = write_outputs(grades, assignment, out)
-    if not quiet:
-        elapsed = time.monotonic() - started
-        rate = len(grades) / elapsed * 60 if elapsed else 0.0
-        print(f"modelcheck: graded {len(grades)} submissions in {elapsed:.1f} s ({rate:.1f} per minute); "
-              f"gradebook: {out / 'gradebook.csv'}; class page: {index}", file=sys.stderr, flush=True)
-    return grades
+        lines = run.summary()
+        for line in lines[:-1]:
+            print(f"modelcheck: {line}", file=sys.stderr)
+        print(f"modelcheck: {lines[-1]}; gradebook: {run.out_dir / 'gradebook.csv'}; class page: {run.index}",
+              file=sys.stderr, flush=True)
+    return run.grades
 
 
 def mutants(assignment_path: str | Path, *, reference: str | None = None, json_file: str | Path | None = None,
@@ -74,13 +65,24 @@ def _parser() -> argparse.ArgumentParser:
     grade = commands.add_parser(
         "grade", help="Grade student submissions in isolated processes",
         description="Grade every submission (a .py file, a folder holding one, or a .ipynb "
-                    "notebook) in SUBMISSIONS_DIR against ASSIGNMENT, each in its own sandbox.")
+                    "notebook) in SUBMISSIONS_DIR against ASSIGNMENT, each in its own sandbox. "
+                    "Each student's results are written as soon as they are graded.")
     grade.add_argument("assignment", metavar="ASSIGNMENT.toml", help="The assignment file")
     grade.add_argument("submissions", metavar="SUBMISSIONS_DIR", help="The folder of submissions")
     grade.add_argument("--out", required=True, metavar="OUT_DIR",
                        help="Where to write gradebook.csv, results.json, feedback and index.html")
     grade.add_argument("--workers", type=int, default=None, metavar="N",
-                       help="Submissions graded at once (default: the number of CPUs)")
+                       help="Submissions graded at once (default: the number of CPUs); with --executor "
+                            "dask and no scheduler, the LocalCluster's workers")
+    grade.add_argument("--executor", choices=("local", "dask"), default="local",
+                       help="Where to grade: the local warm pool (default) or Dask (a LocalCluster "
+                            "unless --scheduler is given)")
+    grade.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="Grade on the Dask cluster of this scheduler (implies --executor dask)")
+    grade.add_argument("--resume", action="store_true",
+                       help="Skip submissions unchanged since they were graded into OUT_DIR")
+    grade.add_argument("--only", action="append", default=[], metavar="NAME",
+                       help="Regrade only this student (repeatable); keep everyone else's grade")
     grade.add_argument("-q", "--quiet", action="store_true", help="No progress lines")
     mutate = commands.add_parser(
         "mutants", help="Measure which mistakes an assignment's checks catch",
@@ -93,7 +95,32 @@ def _parser() -> argparse.ArgumentParser:
                              "the assignment's reference = \"solution.py\"")
     mutate.add_argument("--json", metavar="FILE", help="Also write the mutants and the score as JSON")
     mutate.add_argument("--workers", type=int, default=1, metavar="N", help="Processes running mutants (default: 1)")
+    bundle = commands.add_parser(
+        "gradescope", help="Write a Gradescope autograder bundle",
+        description="Write a Gradescope autograder zip: setup.sh, run_autograder, the assignment, "
+                    "its files and this version of modelcheck.")
+    bundle.add_argument("assignment", metavar="ASSIGNMENT.toml", help="The assignment file")
+    bundle.add_argument("--out", required=True, metavar="autograder.zip", help="The zip file to write")
+    bundle.add_argument("--include", action="append", default=[], metavar="FILE",
+                        help="Another file the assignment needs (repeatable), kept beside it")
     return parser
+
+
+def _grade(args: argparse.Namespace) -> int:
+    if args.workers is not None and args.workers < 1:
+        print("modelcheck: error: --workers must be at least 1", file=sys.stderr)
+        return 2
+    grades = grade_folder(args.assignment, args.submissions, args.out, workers=args.workers, quiet=args.quiet,
+                          executor=args.executor, scheduler=args.scheduler, resume=args.resume, only=args.only)
+    return 1 if any(g.grader_error for g in grades) else 0
+
+
+def _gradescope(args: argparse.Namespace) -> int:
+    from .grading.gradescope import write_bundle
+
+    written = write_bundle(args.assignment, args.out, include=args.include)
+    print(f"modelcheck: wrote the Gradescope autograder {written}", file=sys.stderr)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,20 +128,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from .core.errors import SpecError, UserCodeError
 
-    if args.workers is not None and args.workers < 1:
-        print("modelcheck: error: --workers must be at least 1", file=sys.stderr)
-        return 2
     try:
         if args.command == "mutants":
             return mutants(args.assignment, reference=args.reference, json_file=args.json, workers=args.workers)
-        grade_folder(args.assignment, args.submissions, args.out, workers=args.workers, quiet=args.quiet)
+        return _grade(args) if args.command == "grade" else _gradescope(args)
     except (SpecError, UserCodeError, FileNotFoundError, ValueError) as exc:
         print(f"modelcheck: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("modelcheck: interrupted", file=sys.stderr)
+        print("modelcheck: interrupted; what was graded is kept in the output folder (rerun with --resume)",
+              file=sys.stderr)
         return 130
-    return 0
 
 
 if __name__ == "__main__":

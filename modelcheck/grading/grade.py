@@ -69,6 +69,8 @@ class StudentGrade:
         notes: further remarks (truncated output, unverified measurements, confinement).
         layers: the layer table measured by the clean check process (report `LayerRow` dicts).
         isolation: the kernel isolation the jobs ran under (`Isolation.as_data`).
+        grader_error: set when the grader itself failed (a lost cluster worker, an internal
+            error): no verdict on the student, left out of class statistics, regraded by ``--resume``.
     """
 
     student: str
@@ -83,6 +85,7 @@ class StudentGrade:
     notes: list[str] = field(default_factory=list)
     layers: list[dict[str, Any]] = field(default_factory=list)
     isolation: dict[str, Any] = field(default_factory=dict)
+    grader_error: str | None = None
 
     @property
     def score(self) -> float:

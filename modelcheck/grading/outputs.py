@@ -6,13 +6,16 @@
 - ``index.html``: class statistics (pass rate per check, score histogram, most common failures)
   with a link to every feedback page.
 
-Everything is written by the grader after grading, from the verdicts it holds in memory;
-each file is written to a temporary name and renamed, so a half-written file is never left.
-Each student's folder is a safe, unique slug of the id (never a name such as ``index.html``,
-``..`` or one with markup); the id itself is shown escaped. Writing one student's files cannot
-stop the others': a failure is recorded on the class page and the run goes on. Text that is not
-valid Unicode is replaced; gradebook cells that a spreadsheet would run as a formula are
-neutralised (OWASP's rule for CSV injection). No Keras import here.
+Everything is written by the grader from the verdicts it holds: a student's files as soon as
+that student is graded (`write_student_files`), the gradebook and index as the run goes
+(`write_class_files`); each file is written to a temporary name and renamed, so a half-written
+file is never left. Each student's folder is a safe slug of the id, the same whoever else is in
+the class (never a name such as ``index.html``, ``..`` or one with markup; ids that are not
+plain get a hash of the id appended, so no two students share a folder); the id itself is shown
+escaped. Writing one student's files cannot stop the others': a failure is recorded on the class
+page and the run goes on. Text that is not valid Unicode is replaced; gradebook cells that a
+spreadsheet would run as a formula are neutralised (OWASP's rule for CSV injection). No Keras
+import here.
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import hashlib
 import math
 import os
 import re
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import jinja2
 
@@ -35,29 +39,23 @@ from .assignment import Assignment
 from .grade import StudentGrade
 from .schema import clean_text, display_name
 
-__all__ = ["write_outputs", "gradescope_results", "gradebook_rows", "class_statistics", "student_slugs",
-           "neutralise_cell"]
+__all__ = ["write_outputs", "write_student_files", "write_class_files", "gradescope_results", "gradebook_rows",
+           "class_statistics", "student_slug", "neutralise_cell"]
 
 _RESERVED = {"index.html", "gradebook.csv", "grading", "con", "nul", "prn", "aux"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def student_slugs(students: list[str]) -> list[str]:
-    """A folder name per student id: ASCII letters, digits, ``_``, ``-`` and ``.`` only, no
-    leading dot, never a name of the class outputs, unique (case-insensitively) in the run."""
-    taken: set[str] = set()
-    slugs = []
-    for student in students:
-        base = re.sub(r"[^A-Za-z0-9_.-]+", "_", student).strip("._-")[:60] or "student"
-        if base.lower() in _RESERVED:
-            base = f"student_{base}"
-        slug, n = base, 1
-        while slug.lower() in taken:
-            n += 1
-            slug = f"{base}-{n}"
-        taken.add(slug.lower())
-        slugs.append(slug)
-    return slugs
+def student_slug(student: str) -> str:
+    """The folder name of a student id: the id itself when it is plain (lower-case ASCII letters,
+    digits, ``_``, ``-``, ``.``, no leading dot, not a name of the class outputs), else its plain
+    part followed by a hash of the whole id: unique (also case-insensitively) without knowing the
+    rest of the class, so a student's files can be written the moment they are graded."""
+    base = re.sub(r"[^a-z0-9_.-]+", "_", student.lower()).strip("._-")[:60] or "student"
+    if base == student and base not in _RESERVED:
+        return base
+    digest = hashlib.sha256(student.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{base}-{digest}"
 
 
 def neutralise_cell(value: str) -> str:
@@ -196,33 +194,51 @@ def _feedback_html(grade: StudentGrade, assignment: Assignment, path: Path) -> N
     render_student_feedback(entry, path, assignment=assignment.name, index_href="../index.html")
 
 
-def _student_files(grade: StudentGrade, assignment: Assignment, folder: Path) -> None:
-    write_atomic(folder / "results.json", json.dumps(_json_safe(gradescope_results(grade)), indent=1) + "\n")
-    _feedback_html(grade, assignment, folder / "feedback.html")
+def write_student_files(grade: StudentGrade, assignment: Assignment, out_dir: str | Path) -> str:
+    """Write one student's results.json and feedback.html into ``OUT/<student_slug>/``.
+
+    Returns "" when written, else the note for the class page; the failure is also named on stderr,
+    and never stops the others' files."""
+    folder = Path(out_dir) / student_slug(grade.student)
+    try:
+        write_atomic(folder / "results.json", json.dumps(_json_safe(gradescope_results(grade)), indent=1) + "\n")
+        _feedback_html(grade, assignment, folder / "feedback.html")
+    except (OSError, ValueError, UnicodeError, RecursionError, jinja2.TemplateError) as exc:
+        failed = f" (the grader could not write this student's files: {type(exc).__name__}: {exc})"
+        print(clean_text(f"modelcheck: {grade.student}:{failed}", keep_newlines=False), file=sys.stderr)
+        return failed
+    return ""
+
+
+def write_class_files(grades: list[StudentGrade], assignment: Assignment, out_dir: str | Path,
+                      failures: Mapping[str, str] | None = None) -> Path:
+    """(Re)write gradebook.csv and index.html from `grades`; return the index's path.
+
+    `failures` maps a student to the note `write_student_files` returned. The class statistics
+    leave out grades the grader could not decide (``grader_error``): those are no verdict on the
+    student, and their gradebook cells are blank, not zero.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    failures = failures or {}
+    checks = assignment.checks
+    table = gradebook_rows(grades, checks)
+    for row, grade in zip(table[1:], grades):
+        if grade.grader_error:  # no verdict: blank, not a zero
+            row[1:] = ["", row[2], *([""] * len(checks))]
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(table)
+    write_atomic(out_dir / "gradebook.csv", buffer.getvalue())
+    rows = [(grade, student_slug(grade.student), failures.get(grade.student, "")) for grade in grades]
+    decided = [grade for grade in grades if not grade.grader_error]
+    stats = class_statistics(decided, checks, assignment.max_score)
+    write_atomic(out_dir / "index.html", _INDEX.render(name=assignment.name, stats=stats, checks=checks,
+                                                       points=assignment.points, max_score=assignment.max_score,
+                                                       rows=rows))
+    return out_dir / "index.html"
 
 
 def write_outputs(grades: list[StudentGrade], assignment: Assignment, out_dir: str | Path) -> Path:
-    """Write the gradebook, each student's results.json and feedback.html, and index.html.
-
-    A student whose files cannot be written is named on stderr and on the class page; the
-    others' files are written all the same."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    checks = assignment.checks
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(gradebook_rows(grades, checks))
-    write_atomic(out_dir / "gradebook.csv", buffer.getvalue())
-    rows = []
-    for grade, slug in zip(grades, student_slugs([g.student for g in grades])):
-        failed = ""
-        try:
-            _student_files(grade, assignment, out_dir / slug)
-        except (OSError, ValueError, UnicodeError, RecursionError, jinja2.TemplateError) as exc:
-            failed = f" (the grader could not write this student's files: {type(exc).__name__}: {exc})"
-            print(clean_text(f"modelcheck: {grade.student}:{failed}", keep_newlines=False), file=sys.stderr)
-        rows.append((grade, slug, failed))
-    stats = class_statistics(grades, checks, assignment.max_score)
-    write_atomic(out_dir / "index.html", _INDEX.render(name=assignment.name, stats=stats, checks=checks,
-                                                 points=assignment.points, max_score=assignment.max_score,
-                                                 rows=rows))
-    return out_dir / "index.html"
+    """Write each student's results.json and feedback.html, the gradebook and index.html."""
+    failures = {grade.student: write_student_files(grade, assignment, out_dir) for grade in grades}
+    return write_class_files(grades, assignment, out_dir, failures)

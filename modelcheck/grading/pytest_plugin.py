@@ -54,17 +54,45 @@ class ModelcheckGrading:
                                     "folder; choose a folder outside it")
         self.grades: dict[str, Any] = {}  # student -> StudentGrade
         self.written: Path | None = None
-        self._grader: Any = None
+        self._grader: Any = None  # a Grader, or a DaskExecutor with --modelcheck-grade-scheduler
+        self._selected: list[Any] = []  # submissions this process runs items of (not under xdist)
+        if settings.grade_scheduler:
+            try:
+                import distributed  # noqa: F401
+            except ImportError:
+                from .dask_executor import INSTALL_HINT
+
+                raise pytest.UsageError(f"--modelcheck-grade-scheduler: {INSTALL_HINT}") from None
 
     def grade(self, submission: Any) -> Any:
         """The `StudentGrade` of `submission`, graded on first request."""
         if submission.student not in self.grades:
             if self._grader is None:
-                from . import Grader
-
-                self._grader = Grader(self.assignment, workers=1).__enter__()
+                self._grader = self._start_grader()
+            if isinstance(self._grader, Exception):
+                raise self._grader
             self.grades[submission.student] = self._grader.grade(submission)
         return self.grades[submission.student]
+
+    def _start_grader(self) -> Any:
+        if not self.settings.grade_scheduler:
+            from . import Grader
+
+            return Grader(self.assignment, workers=1).__enter__()
+        from .dask_executor import DaskExecutor
+
+        try:
+            remote = DaskExecutor(self.assignment, scheduler=self.settings.grade_scheduler).__enter__()
+        except OSError as exc:  # kept: every item says so at once, none waits for the timeout again
+            return RuntimeError(f"--modelcheck-grade-scheduler: cannot reach the Dask scheduler "
+                                f"{self.settings.grade_scheduler}: {exc}")
+        remote.submit(self._selected)  # the whole class at once: the cluster grades while items report
+        return remote
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if not hasattr(session.config, "workerinput"):  # an xdist worker learns its items one by one
+            self._selected = list({item.parent.submission.student: item.parent.submission
+                                   for item in session.items if isinstance(item, GradeItem)}.values())
 
     def add_grades(self, rows: Iterable[dict[str, Any]]) -> None:
         """Merge grades a worker sent (``StudentGrade.to_dict()``); the first per student wins."""
@@ -86,7 +114,8 @@ class ModelcheckGrading:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self._grader is not None:
             grader, self._grader = self._grader, None
-            grader.close()
+            if not isinstance(grader, Exception):
+                grader.__exit__(None, None, None)
         config = session.config
         if hasattr(config, "workerinput"):  # the controller writes the outputs, with every worker's grades
             config.stash[RESULTS_KEY].add_rows(GRADES, [grade.to_dict() for grade in self.grades.values()])

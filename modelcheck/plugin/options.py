@@ -38,6 +38,8 @@ class Settings:
         snapshot_update: write new and changed architecture snapshots, delete orphaned ones.
         grade: (assignment file, submissions folder) to grade through pytest, or None.
         grade_out: where the grading outputs go (gradebook, results.json, feedback), or None.
+        grade_scheduler: the Dask scheduler (``tcp://host:port``) to grade on, or None for the
+            local warm pool.
         sequence_length: the length of synthetic inputs where a model's input length is None
             (over a spec's ``sequence_length``), or None for the length the model's layers need.
         mutants: add a ``mutants`` item per model: its checks on every mutant of the model.
@@ -52,6 +54,7 @@ class Settings:
     snapshot_update: bool = False
     grade: tuple[Path, Path] | None = None
     grade_out: Path | None = None
+    grade_scheduler: str | None = None
     sequence_length: int | None = None
     mutants: bool = False
 
@@ -107,6 +110,9 @@ def add_options(parser: pytest.Parser) -> None:
          "feedback pages of --modelcheck-grade to this directory", {"metavar": "DIR"}),
         ("--modelcheck-mutants", "modelcheck_mutants", "Add a mutants item per model: mutate the model "
          "with common mistakes and require its checks to catch 95 percent of the mutants", {"action": "store_true"}),
+        ("--modelcheck-grade-scheduler", "modelcheck_grade_scheduler", "Grade --modelcheck-grade's "
+         "submissions on the Dask cluster of this scheduler (needs modelcheck[dask])",
+         {"metavar": "tcp://HOST:PORT"}),
         ("--modelcheck-seed", "modelcheck_seed", "Seed for every model build and training run "
          "(default: 0)", {"metavar": "N"}),
         ("--modelcheck-checks", "modelcheck_checks", "Run only these checks, comma-separated, "
@@ -194,6 +200,7 @@ def read_settings(config: pytest.Config) -> Settings:
         snapshot_update=bool(_option(config, "modelcheck_snapshot_update")),
         grade=(grade[0], grade[1]) if grade else None,
         grade_out=_path_option(config, "modelcheck_grade_out"),
+        grade_scheduler=str(_option(config, "modelcheck_grade_scheduler") or "").strip() or None,
         sequence_length=sequence_length,
         mutants=bool(_option(config, "modelcheck_mutants")),
     )

@@ -1,0 +1,205 @@
+"""Grading on a Dask cluster (``pip install "modelcheck[dask]"``).
+
+One Dask task grades one submission end to end: `grade_one` runs on a worker and hands the
+submission to that worker's own `Grader`, whose warm pool forks the confined build job and
+the clean check job. Student code never runs inside the Dask worker's process. Each worker
+keeps one `Grader` per assignment (in `GradingPlugin`, registered for the run and torn down
+after it), so TensorFlow is imported once per worker, not per submission.
+
+Workers read the assignment and the submissions at the paths the client sees: the cluster
+needs them on a shared filesystem (the usual HPC set-up; a shared volume on Kubernetes).
+
+Failures: a submission's own failure is its grade, so the task never raises for it and is
+never retried. A task whose worker is lost is rescheduled by the Dask scheduler up to its
+``distributed.scheduler.allowed-failures`` times (modelcheck's own LocalCluster sets 1: one
+retry on another worker); then, like an exception in the grader, it becomes a grade with
+``grader_error`` set, which ``--resume`` grades again.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from pathlib import Path
+from typing import Any, Sequence
+
+from .assignment import Assignment, load_assignment
+from .executors import OnGrade, grader_error_grade, internal_error
+from .grade import Grader, StudentGrade
+from .submissions import Submission
+
+__all__ = ["DaskExecutor", "GradingPlugin", "grade_one", "PLUGIN"]
+
+PLUGIN = "modelcheck-grading"
+INSTALL_HINT = 'Dask is not installed; install it with: pip install "modelcheck[dask]"'
+
+try:
+    from distributed.diagnostics.plugin import WorkerPlugin as _WorkerPlugin
+except ImportError:  # the class below is only registered when Dask is there
+    _WorkerPlugin = object  # type: ignore[assignment,misc]
+
+
+class GradingPlugin(_WorkerPlugin):  # type: ignore[misc,valid-type]
+    """Per Dask worker: one started `Grader` per (assignment, TensorFlow threads); closed with the plugin."""
+
+    name = PLUGIN
+
+    def setup(self, worker: Any) -> None:
+        self.worker = worker
+        self._lock = threading.Lock()
+        self._graders: dict[tuple[str, int], Grader] = {}
+
+    def grader(self, assignment_path: str, threads: int) -> Grader:
+        with self._lock:  # the first task starts the pool (one TensorFlow import); the others wait for it
+            key = (assignment_path, threads)
+            if key not in self._graders:
+                grader = Grader(load_assignment(assignment_path), workers=self.worker.state.nthreads)
+                grader.threads = threads
+                self._graders[key] = grader.__enter__()
+            return self._graders[key]
+
+    def teardown(self, worker: Any) -> None:
+        with self._lock:
+            graders, self._graders = list(self._graders.values()), {}
+        for grader in graders:
+            grader.close()
+
+
+def _worker_threads(worker: Any, host_threads: dict[str, int]) -> int:
+    """TensorFlow threads per job: this machine's CPUs shared by every task slot on it."""
+    from distributed.comm import get_address_host
+
+    slots = host_threads.get(get_address_host(worker.address)) or worker.state.nthreads
+    return max(1, (os.cpu_count() or 1) // max(1, slots))
+
+
+def grade_one(assignment_path: str, submission_path: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Grade ONE submission on this machine, through the isolated pipeline; `StudentGrade.to_dict()`.
+
+    `options`: ``student`` (the id), ``host_threads`` (task slots per host, for TensorFlow's
+    thread count). On a Dask worker with `GradingPlugin`, the worker's warm `Grader` is used;
+    elsewhere a `Grader` is started for this call. Raises only for failures of the grader
+    (a submission the worker cannot see is one: the cluster lacks the shared folder).
+    """
+    path = Path(submission_path)
+    if not path.exists():
+        import socket
+
+        raise FileNotFoundError(f"{socket.gethostname()} cannot see the submission {submission_path}; Dask "
+                                "workers need the submissions folder at the same path (a shared filesystem)")
+    submission = Submission(str(options["student"]), path)
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        worker = None
+    plugin = worker.plugins.get(PLUGIN) if worker is not None else None
+    if plugin is None:
+        with Grader(load_assignment(assignment_path), workers=1) as grader:
+            return grader.grade(submission).to_dict()
+    threads = _worker_threads(worker, options.get("host_threads", {}))
+    return plugin.grader(assignment_path, threads).grade(submission).to_dict()
+
+
+class DaskExecutor:
+    """Grades on the Dask cluster at `scheduler` (``tcp://host:port``), or on a LocalCluster of
+    `workers` single-threaded workers started for the run when `scheduler` is None."""
+
+    name = "dask"
+
+    def __init__(self, assignment: Assignment, *, scheduler: str | None = None, workers: int | None = None,
+                 allowed_failures: int = 1) -> None:
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise ValueError(INSTALL_HINT) from None
+        if assignment.where == "assignment" or not Path(assignment.where).is_file():
+            raise ValueError("grading on Dask needs the assignment as a file the workers can read")
+        self.assignment = assignment
+        self.assignment_path = str(Path(assignment.where).resolve())
+        self.scheduler = scheduler
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.allowed_failures = allowed_failures
+        self.client: Any = None
+        self.cluster: Any = None
+        self.slots = 0
+        self._run = uuid.uuid4().hex[:8]
+        self._futures: dict[str, tuple[Any, Submission]] = {}
+
+    def describe_isolation(self) -> str:
+        """Each Dask worker's warm pool isolates its own jobs; each results.json records how."""
+        return ("isolation: decided on each Dask worker's machine (its own warm pool; see extra_data.isolation "
+                "in each results.json)")
+
+    def __enter__(self) -> "DaskExecutor":
+        import dask
+        from distributed import Client, LocalCluster
+
+        if self.scheduler:
+            self.client = Client(self.scheduler, timeout=dask.config.get("distributed.comm.timeouts.connect"))
+        else:
+            with dask.config.set({"distributed.scheduler.allowed-failures": self.allowed_failures}):
+                self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                            host="127.0.0.1", dashboard_address=None)
+            self.client = Client(self.cluster)
+        self.client.register_plugin(GradingPlugin(), name=PLUGIN)
+        self.slots = sum(self._host_threads().values())
+        return self
+
+    def _host_threads(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for info in self.client.scheduler_info()["workers"].values():
+            counts[info["host"]] = counts.get(info["host"], 0) + int(info["nthreads"])
+        return counts
+
+    def __exit__(self, *exc: object) -> None:
+        if self.client is not None:
+            try:  # closes each worker's Grader and its pool
+                self.client.unregister_worker_plugin(PLUGIN)
+            except Exception:  # a worker already gone has nothing to close
+                pass
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+    def submit(self, submissions: Sequence[Submission]) -> None:
+        """Start grading `submissions` on the cluster (those not started yet)."""
+        options = {"host_threads": self._host_threads()}
+        for submission in submissions:
+            if submission.student not in self._futures:
+                future = self.client.submit(grade_one, self.assignment_path, str(submission.path.resolve()),
+                                            {**options, "student": submission.student},
+                                            key=f"modelcheck-grade-{self._run}-{submission.student}", pure=False)
+                self._futures[submission.student] = (future, submission)
+
+    def _settled(self, future: Any, submission: Submission) -> StudentGrade:
+        from distributed import KilledWorker
+
+        try:
+            grade = StudentGrade.from_dict(future.result())
+            grade.submission = str(submission.path)
+            return grade
+        except KilledWorker as exc:
+            return grader_error_grade(self.assignment, submission,
+                                      f"the Dask worker grading it was lost {exc.allowed_failures + 1} "
+                                      f"times (last {exc.last_worker.address})")
+        except Exception as exc:  # noqa: BLE001  the grader's failure, never the student's
+            return grader_error_grade(self.assignment, submission, internal_error(exc))
+
+    def grade(self, submission: Submission) -> StudentGrade:
+        """The grade of `submission`, waiting for it (started now unless `submit` did)."""
+        self.submit([submission])
+        return self._settled(*self._futures.pop(submission.student))
+
+    def grade_many(self, submissions: Sequence[Submission], on_grade: OnGrade) -> None:
+        from distributed import as_completed
+
+        self.submit(submissions)
+        futures = {self._futures[s.student][0].key: self._futures.pop(s.student) for s in submissions}
+        try:
+            for future in as_completed([f for f, _ in futures.values()]):
+                on_grade(self._settled(future, futures[future.key][1]))
+        finally:  # on Ctrl-C: nothing more starts on the cluster
+            self.client.cancel([f for f, _ in futures.values()])

@@ -1,0 +1,160 @@
+"""A Gradescope autograder bundle, and what runs inside it.
+
+    modelcheck gradescope fashion.toml --out autograder.zip
+
+The zip (Gradescope unpacks it into ``/autograder/source``) holds:
+
+- ``setup.sh``: installs Python and modelcheck's dependencies pinned at the versions of the
+  machine that wrote the bundle, and checks that the bundled modelcheck imports;
+- ``run_autograder``: grades ``/autograder/submission`` into ``/autograder/results/results.json``
+  (Gradescope's format, `modelcheck.grading.outputs.gradescope_results`) with the same isolated
+  pipeline as ``modelcheck grade``;
+- ``lib/modelcheck/``: this very version of modelcheck;
+- ``assignment/``: the assignment file and the files it needs (``--include``).
+
+``run_autograder`` reads ``MODELCHECK_AUTOGRADER_ROOT`` (default ``/autograder``) and
+``MODELCHECK_PYTHON`` (default ``python3``), so it can be tried in a folder laid out like
+``/autograder``. No Keras import here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import re
+import stat
+import sys
+import time
+import zipfile
+from pathlib import Path
+from typing import Iterable, Sequence
+
+__all__ = ["write_bundle", "requirements", "run"]
+
+_SETUP = """#!/usr/bin/env bash
+# Gradescope runs this once, when it builds the autograder image.
+set -euo pipefail
+cd "$(dirname "$0")"
+if ! command -v python3 >/dev/null || ! python3 -m pip --version >/dev/null 2>&1; then
+    apt-get update && apt-get install -y python3 python3-pip
+fi
+python3 -m pip install --no-cache-dir -r requirements.txt
+PYTHONPATH="$PWD/lib" python3 -c "import modelcheck; assert modelcheck.__version__ == '{version}', modelcheck.__version__"
+"""
+
+_RUN = """#!/usr/bin/env bash
+# Gradescope runs this for every submission: grade /autograder/submission into
+# /autograder/results/results.json.
+set -uo pipefail
+ROOT="${{MODELCHECK_AUTOGRADER_ROOT:-/autograder}}"
+export PYTHONPATH="$ROOT/source/lib${{PYTHONPATH:+:$PYTHONPATH}}"
+export TF_CPP_MIN_LOG_LEVEL=3
+cd "$ROOT/source"  # python -m imports from the current folder first: never a modelcheck found there
+exec "${{MODELCHECK_PYTHON:-python3}}" -m modelcheck.grading.gradescope "$ROOT/source/assignment/{assignment}" --root "$ROOT"
+"""
+
+
+def requirements() -> list[str]:
+    """modelcheck's dependencies, each pinned at the version installed here (else as declared)."""
+    pins = []
+    for requirement in importlib.metadata.requires("modelcheck") or []:
+        if "extra ==" in requirement:
+            continue
+        name = re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0]
+        try:
+            pins.append(f"{name}=={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            pins.append(requirement.split(";")[0].strip())
+    return pins
+
+
+def _package_files() -> Iterable[tuple[Path, str]]:
+    import modelcheck
+
+    root = Path(modelcheck.__file__).resolve().parent
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if path.is_file() and "__pycache__" not in relative.parts and path.suffix not in (".pyc", ".pyo"):
+            yield path, f"lib/modelcheck/{relative.as_posix()}"
+
+
+def _executable(archive: zipfile.ZipFile, name: str, text: str) -> None:
+    info = zipfile.ZipInfo(name, date_time=time.localtime()[:6])
+    info.external_attr = (stat.S_IFREG | 0o755) << 16
+    archive.writestr(info, text)
+
+
+def write_bundle(assignment_path: str | Path, out: str | Path, *, include: Sequence[str | Path] = ()) -> Path:
+    """Write the autograder zip of `assignment_path` to `out`; `include`: further files the
+    assignment needs (kept at their place relative to the assignment's folder, else beside it)."""
+    from .. import __version__
+    from .assignment import load_assignment
+
+    assignment_path = Path(assignment_path)
+    load_assignment(assignment_path)  # a broken assignment fails here, not on Gradescope
+    out = Path(out)
+    if out.suffix != ".zip":
+        raise ValueError(f"--out {out}: the autograder bundle is a .zip file; try --out autograder.zip")
+    base = assignment_path.resolve().parent
+    extra: dict[str, Path] = {}
+    for item in include:
+        path = Path(item).resolve()
+        if not path.is_file():
+            raise FileNotFoundError(f"--include {item}: no such file")
+        name = path.relative_to(base).as_posix() if base in path.parents else path.name
+        extra[f"assignment/{name}"] = path
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        _executable(archive, "setup.sh", _SETUP.format(version=__version__))
+        _executable(archive, "run_autograder", _RUN.format(assignment=assignment_path.name))
+        archive.writestr("requirements.txt", "\n".join(requirements()) + "\n")
+        archive.write(assignment_path, f"assignment/{assignment_path.name}")
+        for name, path in extra.items():
+            archive.write(path, name)
+        for path, name in _package_files():
+            archive.write(path, name)
+    return out
+
+
+def _failed_results(message: str) -> dict:
+    return {"score": 0.0, "execution_time": 0.0, "visibility": "visible", "stdout_visibility": "hidden",
+            "output": f"The autograder itself failed (not your submission); please tell your instructor.\n{message}",
+            "tests": []}
+
+
+def run(assignment: str | Path, root: str | Path) -> dict:
+    """Grade ``ROOT/submission`` against `assignment`; write and return ``ROOT/results/results.json``."""
+    from .. import __version__
+    from .executors import internal_error
+    from .grade import Grader
+    from .outputs import gradescope_results
+    from .assignment import load_assignment
+    from .submissions import Submission
+
+    root = Path(root)
+    results_path = root / "results" / "results.json"
+    results_path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"modelcheck {__version__} from {Path(__file__).resolve().parents[1]}", file=sys.stderr, flush=True)
+    try:
+        with Grader(load_assignment(assignment), workers=1) as grader:
+            data = gradescope_results(grader.grade(Submission("submission", root / "submission")))
+    except Exception as exc:  # noqa: BLE001  shown to the student as the grader's failure, with its cause
+        data = _failed_results(internal_error(exc))
+    results_path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    return data
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m modelcheck.grading.gradescope ASSIGNMENT --root /autograder`` (run_autograder's call)."""
+    parser = argparse.ArgumentParser(prog="run_autograder", description="Grade one Gradescope submission")
+    parser.add_argument("assignment")
+    parser.add_argument("--root", default="/autograder")
+    args = parser.parse_args(argv)
+    data = run(args.assignment, args.root)
+    print(f"score: {data['score']:g}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Progress of a grading run: a bar on a terminal (rich: done/total, rate, ETA), one plain line
+per submission otherwise (logs, CI, a cluster job's output file), and a summary at the end."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, TextIO
+
+from .grade import StudentGrade
+
+__all__ = ["Progress", "summary"]
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+class Progress:
+    """Reports each decided grade; `bar` None chooses a bar when `stream` is a terminal."""
+
+    def __init__(self, total: int, *, stream: TextIO | None = None, bar: bool | None = None,
+                 quiet: bool = False) -> None:
+        self.total = total
+        self.done = 0
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+        self.bar = (not quiet and total > 0 and (self.stream.isatty() if bar is None else bar))
+        self.started = time.monotonic()
+        self._rich: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> "Progress":
+        self.started = time.monotonic()  # the rate counts grading, not starting the workers
+        if self.bar:
+            try:
+                from rich.console import Console
+                from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress,
+                                           TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+            except ImportError:  # rich comes with Keras; without it, plain lines
+                self.bar = False
+                return self
+            self._rich = RichProgress(
+                TextColumn("grading"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}/min"), TimeElapsedColumn(), TextColumn("ETA"),
+                TimeRemainingColumn(), TextColumn("{task.fields[last]}"),
+                console=Console(file=self.stream), transient=False)
+            self._rich.__enter__()
+            self._task = self._rich.add_task("grading", total=self.total, rate="-", last="")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._rich is not None:
+            self._rich.__exit__(*exc)
+            self._rich = None
+
+    def rate(self) -> float:
+        """Submissions per minute so far."""
+        elapsed = time.monotonic() - self.started
+        return self.done / elapsed * 60 if elapsed > 0 else 0.0
+
+    def advance(self, grade: StudentGrade) -> None:
+        self.done += 1
+        if self.quiet:
+            return
+        rate = self.rate()
+        state = (grade.problem or "graded").splitlines()[0][:70]
+        if self._rich is not None:
+            self._rich.update(self._task, advance=1, rate=f"{rate:.1f}",
+                              last=f"{grade.student}: {grade.score:g}/{grade.max_score:g}")
+            return
+        eta = (self.total - self.done) / rate * 60 if rate else 0.0
+        print(f"[{self.done}/{self.total}] {grade.student}: {grade.score:g}/{grade.max_score:g} "
+              f"({grade.execution_time:.1f} s) {state} | {rate:.1f}/min, ETA {_duration(eta)}",
+              file=self.stream, flush=True)
+
+
+def summary(graded: list[StudentGrade], *, everyone: list[StudentGrade] | None = None, skipped: int = 0,
+            elapsed: float = 0.0, slowest: int = 3) -> list[str]:
+    """The end-of-run lines: errors, mean score (of `everyone` in the gradebook, kept grades
+    included), the slowest submissions of this run, and last how many were graded, how fast."""
+    lines = []
+    grader_errors = [g for g in graded if g.grader_error]
+    student_errors = [g for g in graded if g.problem and not g.grader_error]
+    lines.append(f"errors: {len(student_errors)} submissions could not be run (graded as errors), "
+                 f"{len(grader_errors)} grader errors (no verdict; regrade them with --resume)")
+    for grade in grader_errors[:5]:
+        lines.append(f"  grader error, {grade.student}: {grade.grader_error}")
+    decided = [g for g in (graded if everyone is None else everyone) if not g.grader_error]
+    if decided:
+        mean = sum(g.score for g in decided) / len(decided)
+        lines.append(f"mean score: {mean:.2f} / {decided[0].max_score:g} over {len(decided)} students")
+    by_time = sorted((g for g in graded if not g.grader_error), key=lambda g: g.execution_time, reverse=True)
+    if by_time:
+        lines.append("slowest: " + ", ".join(f"{g.student} ({g.execution_time:.1f} s)" for g in by_time[:slowest]))
+    rate = f" ({len(graded) / elapsed * 60:.1f} per minute)" if elapsed > 0 and graded else ""
+    kept = f"; {skipped} unchanged since they were graded, kept" if skipped else ""
+    lines.append(f"graded {len(graded)} submissions in {elapsed:.1f} s{rate}{kept}")
+    return lines

@@ -1,0 +1,114 @@
+"""What a grading run keeps in OUT so an interrupted run loses nothing and a rerun regrades only
+what changed.
+
+    OUT/.modelcheck/grades/<key>.json   one file per graded student:
+        {"student", "content": sha256 of the submission, "assignment": sha256 of the assignment
+         and the modelcheck version, "grade": StudentGrade.to_dict()}
+
+Each file is written (atomically) as soon as its student is graded; the gradebook and index are
+rebuilt from these files. ``--resume`` skips a submission whose two hashes are unchanged (and
+whose grade is not a grader error); ``--only`` regrades the named students and keeps the rest.
+No Keras import here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+from pathlib import Path
+from typing import Any
+
+from ..core.files import write_atomic
+from .assignment import Assignment
+from .grade import StudentGrade
+from .submissions import _IGNORED, Submission
+
+__all__ = ["RunState", "content_hash", "assignment_hash", "STATE_DIR"]
+
+STATE_DIR = ".modelcheck"
+_FORMAT = 1
+
+
+def content_hash(submission: Submission, *, max_bytes: int = 1 << 30) -> str:
+    """sha256 over what grading copies of `submission`: each regular file's relative path and
+    bytes, in sorted order (tool folders, hidden files, links and special files left out, as the
+    copy does). Files are read without following links or blocking, in chunks, up to
+    `max_bytes` in all; any file name works (names that are not UTF-8 included)."""
+    digest = hashlib.sha256()
+    root = submission.path
+    files = [root] if root.is_file() else sorted(
+        p for p in root.rglob("*")
+        if not any(part in _IGNORED or part.startswith(".") for part in p.relative_to(root).parts))
+    left = max_bytes
+    for path in files:
+        try:
+            if not stat.S_ISREG(path.lstat().st_mode):
+                continue
+            handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            continue
+        name = path.name if path == root else path.relative_to(root).as_posix()
+        digest.update(name.encode("utf-8", "surrogateescape") + b"\0")
+        with os.fdopen(handle, "rb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                continue
+            while left > 0 and (chunk := file.read(min(1 << 20, left))):
+                digest.update(chunk)
+                left -= len(chunk)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def assignment_hash(assignment: Assignment) -> str:
+    """sha256 of the assignment's text and the modelcheck version (a new release may judge differently)."""
+    from .. import __version__
+
+    return hashlib.sha256(f"{__version__}\0{assignment.text}".encode()).hexdigest()
+
+
+class RunState:
+    """The per-student records of one OUT folder."""
+
+    def __init__(self, out_dir: str | Path, assignment: Assignment) -> None:
+        self.folder = Path(out_dir) / STATE_DIR / "grades"
+        self.assignment = assignment
+        self.assignment_hash = assignment_hash(assignment)
+
+    def _path(self, student: str) -> Path:
+        return self.folder / (hashlib.sha256(student.encode("utf-8", "surrogateescape")).hexdigest()[:24] + ".json")
+
+    def clear(self) -> None:
+        """Forget every record (a full regrade)."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def record(self, grade: StudentGrade, content: str) -> None:
+        """Keep `grade` of a submission whose content hashed to `content`."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        data = {"format": _FORMAT, "student": grade.student, "content": content,
+                "assignment": self.assignment_hash, "grade": grade.to_dict()}
+        write_atomic(self._path(grade.student), json.dumps(data) + "\n")
+
+    def _read(self, student: str) -> dict[str, Any] | None:
+        try:
+            data = json.loads(self._path(student).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) and data.get("student") == student else None
+
+    def grade(self, student: str) -> StudentGrade | None:
+        """The kept grade of `student`, or None."""
+        data = self._read(student)
+        try:
+            return StudentGrade.from_dict(data["grade"]) if data else None
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def is_current(self, submission: Submission, content: str) -> bool:
+        """True when `submission` was graded with this content and this assignment, by a grader
+        that did not fail."""
+        data = self._read(submission.student)
+        return bool(data and data.get("content") == content and data.get("assignment") == self.assignment_hash
+                    and not (data.get("grade") or {}).get("grader_error"))

@@ -1,0 +1,145 @@
+"""A course run: results written as each student is graded, an interrupted run resumed,
+one student regraded, progress and the summary; on the local warm pool."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from modelcheck.grading import load_assignment
+from modelcheck.grading.course import grade_course
+from modelcheck.grading.executors import grader_error_grade
+from modelcheck.grading.progress import Progress, summary
+from modelcheck.grading.resume import RunState, content_hash
+from modelcheck.grading.submissions import Submission
+
+from .grading_cluster import TOY, write_class
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.Popen:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen([sys.executable, "-m", "modelcheck.cli", "grade", str(TOY), *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _gradebook(out: Path) -> dict[str, str]:
+    return {row["student"]: row["score"] for row in csv.DictReader((out / "gradebook.csv").open())}
+
+
+def _records(out: Path) -> dict[str, float]:
+    """student -> modification time of its record."""
+    return {json.loads(p.read_text())["student"]: p.stat().st_mtime
+            for p in (out / ".modelcheck" / "grades").glob("*.json")}
+
+
+def test_an_interrupted_run_keeps_what_was_graded_and_resume_grades_only_the_rest(tmp_path: Path):
+    students = write_class(tmp_path / "class", slow=3, seconds=4.0)
+    out = tmp_path / "out"
+    run = _cli(str(tmp_path / "class"), "--out", str(out), "--workers", "1", cwd=tmp_path)
+    deadline = time.monotonic() + 180
+    while len(_records(out) if out.exists() else {}) < 2 and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.1)
+    run.send_signal(signal.SIGINT)
+    _, stderr = run.communicate(timeout=120)
+    assert run.returncode == 130, stderr
+    assert "interrupted; what was graded is kept" in stderr
+    kept = _records(out)
+    assert 2 <= len(kept) < len(students)
+    assert set(_gradebook(out)) == set(kept)  # the gradebook holds everything finished, and only that
+    for student in kept:
+        assert json.loads((out / student / "results.json").read_text())["max_score"] == 3.0
+        assert (out / student / "feedback.html").exists()
+
+    changed = sorted(kept)[0]
+    path = tmp_path / "class" / f"{changed}.py"
+    path.write_text(path.read_text() + "\n# edited after grading\n")
+    resumed = _cli(str(tmp_path / "class"), "--out", str(out), "--resume", "--workers", "2", cwd=tmp_path)
+    _, stderr = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, stderr
+    regraded = len(students) - len(kept) + 1
+    assert f"grading {regraded} of {len(students)} submissions" in stderr
+    assert f"{len(kept) - 1} unchanged since they were graded, kept" in stderr
+    after = _records(out)
+    assert set(after) == set(students)
+    assert {s for s in kept if after[s] != kept[s]} == {changed}  # unchanged records untouched
+    assert _gradebook(out) == {"forge_files": "1", "good_toy": "3", "os_exit_in_builder": "0", "returns_none": "0",
+                               "slow_0": "3", "slow_1": "3", "slow_2": "3"}
+
+
+def test_only_regrades_the_named_student_and_keeps_the_rest(tmp_path: Path):
+    students = write_class(tmp_path / "class", slow=0)
+    out = tmp_path / "out"
+    first = grade_course(TOY, tmp_path / "class", out, workers=2, quiet=True)
+    assert [g.student for g in first.grades] == students
+    before = _records(out)
+    (tmp_path / "class" / "returns_none.py").write_text((tmp_path / "class" / "good_toy.py").read_text())
+    again = grade_course(TOY, tmp_path / "class", out, workers=1, only=["returns_none"], quiet=True)
+    assert [g.student for g in again.graded] == ["returns_none"]
+    assert [g.student for g in again.grades] == students
+    after = _records(out)
+    assert [s for s in students if after[s] != before[s]] == ["returns_none"]
+    assert _gradebook(out)["returns_none"] == "3" and _gradebook(out)["forge_files"] == "1"
+    with pytest.raises(ValueError, match="--only nobody: no such submission; the students are forge_files"):
+        grade_course(TOY, tmp_path / "class", out, only=["nobody"], quiet=True)
+
+
+def test_the_content_hash_follows_the_files_that_are_graded(tmp_path: Path):
+    folder = tmp_path / "ann"
+    folder.mkdir()
+    (folder / "model.py").write_text("def build_model():\n    pass\n")
+    submission = Submission("ann", folder)
+    first = content_hash(submission)
+    (folder / "__pycache__").mkdir()
+    (folder / "__pycache__" / "model.pyc").write_bytes(b"\0")
+    assert content_hash(submission) == first  # not copied into the sandbox, not part of the content
+    (folder / "helpers.py").write_text("X = 1\n")
+    assert content_hash(submission) != first
+
+
+def test_resume_regrades_a_grader_error_and_a_changed_assignment(tmp_path: Path):
+    assignment = load_assignment(TOY)
+    submission = Submission("ann", tmp_path / "ann.py")
+    submission.path.write_text("x = 1\n")
+    state = RunState(tmp_path / "out", assignment)
+    digest = content_hash(submission)
+    state.record(grader_error_grade(assignment, submission, "worker lost"), digest)
+    assert not state.is_current(submission, digest)
+    grade = grader_error_grade(assignment, submission, "x")
+    grade.grader_error, grade.problem = None, None
+    state.record(grade, digest)
+    assert state.is_current(submission, digest)
+    other = load_assignment(TOY.parent / "fashion.toml")
+    assert not RunState(tmp_path / "out", other).is_current(submission, digest)
+
+
+def test_plain_progress_lines_and_the_summary_name_rate_eta_errors_and_the_slowest(tmp_path: Path):
+    assignment = load_assignment(TOY)
+    grades = []
+    for i, seconds in enumerate((1.0, 5.0, 2.0)):
+        grade = grader_error_grade(assignment, Submission(f"s{i}", tmp_path / f"s{i}.py"), "lost")
+        grade.grader_error, grade.problem, grade.execution_time = None, None, seconds
+        grade.points = dict(assignment.points) if i else {c: 0.0 for c in assignment.points}
+        grades.append(grade)
+    lost = grader_error_grade(assignment, Submission("s3", tmp_path / "s3.py"), "worker lost twice")
+    stream = io.StringIO()
+    with Progress(4, stream=stream) as progress:
+        for grade in [*grades, lost]:
+            progress.advance(grade)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 4 and lines[0].startswith("[1/4] s0: 0/3 (1.0 s) graded | ")
+    assert "/min, ETA " in lines[0] and lines[3].startswith("[4/4] s3: 0/3")
+    text = summary([*grades, lost], elapsed=30.0)
+    assert text[0] == ("errors: 0 submissions could not be run (graded as errors), 1 grader errors "
+                       "(no verdict; regrade them with --resume)")
+    assert "mean score: 2.00 / 3 over 3 students" in text  # the grader error is no verdict
+    assert "slowest: s1 (5.0 s), s2 (2.0 s), s0 (1.0 s)" in text
+    assert text[-1] == "graded 4 submissions in 30.0 s (8.0 per minute)"

@@ -1,0 +1,79 @@
+"""``modelcheck gradescope``: the autograder bundle, and its run_autograder run in a folder laid
+out like Gradescope's ``/autograder``, with the bundled modelcheck."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import modelcheck
+from modelcheck.cli import main
+from modelcheck.grading.gradescope import requirements
+
+SUBMISSIONS = Path(__file__).parent / "submissions"
+TEST_KEYS = {"name", "score", "max_score", "status", "output", "visibility"}
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("bundle")
+    (folder / "notes.txt").write_text("data the assignment needs\n")
+    shutil.copy(SUBMISSIONS / "toy.toml", folder / "toy.toml")
+    out = folder / "autograder.zip"
+    assert main(["gradescope", str(folder / "toy.toml"), "--out", str(out), "--include", str(folder / "notes.txt")]) == 0
+    return out
+
+
+def test_the_bundle_holds_setup_run_autograder_the_assignment_and_this_modelcheck(bundle: Path):
+    with zipfile.ZipFile(bundle) as archive:
+        names = set(archive.namelist())
+        modes = {info.filename: info.external_attr >> 16 for info in archive.infolist()}
+        setup = archive.read("setup.sh").decode()
+        pins = archive.read("requirements.txt").decode().split()
+    assert {"setup.sh", "run_autograder", "requirements.txt", "assignment/toy.toml", "assignment/notes.txt",
+            "lib/modelcheck/__init__.py", "lib/modelcheck/grading/gradescope.py"} <= names
+    assert not any("__pycache__" in name for name in names)
+    assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111
+    assert f"modelcheck.__version__ == '{modelcheck.__version__}'" in setup
+    assert pins == requirements() and any(pin.startswith("tensorflow==") for pin in pins)
+    assert subprocess.run(["bash", "-n", "-c", setup]).returncode == 0
+
+
+def _autograde(bundle: Path, root: Path, submission: Path) -> tuple[dict, str]:
+    """Lay out `root` like /autograder, run run_autograder there; its results.json and stderr."""
+    with zipfile.ZipFile(bundle) as archive:
+        archive.extractall(root / "source")
+    (root / "source" / "run_autograder").chmod(0o755)
+    (root / "submission").mkdir(parents=True)
+    shutil.copy(submission, root / "submission" / submission.name)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the bundled modelcheck only
+    env.update(MODELCHECK_AUTOGRADER_ROOT=str(root), MODELCHECK_PYTHON=sys.executable)
+    done = subprocess.run([str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads((root / "results" / "results.json").read_text()), done.stderr
+
+
+def test_run_autograder_grades_the_submission_into_gradescopes_results_json(bundle: Path, tmp_path: Path):
+    data, stderr = _autograde(bundle, tmp_path / "autograder", SUBMISSIONS / "threats" / "forge_files.py")
+    assert f"from {tmp_path / 'autograder' / 'source' / 'lib'}" in stderr  # not the installed modelcheck
+    assert {"score", "execution_time", "output", "visibility", "tests"} <= set(data)
+    assert data["score"] == 1.0 and data["execution_time"] > 0 and "Score 1 / 3." in data["output"]
+    assert [set(test) for test in data["tests"]] == [TEST_KEYS, TEST_KEYS]
+    assert [(t["name"], t["score"], t["max_score"], t["status"]) for t in data["tests"]] == [
+        ("output_shape", 1.0, 1.0, "passed"), ("param_count", 0.0, 2.0, "failed")]
+    assert "expected 67, received 75" in data["tests"][1]["output"]
+    assert not list((tmp_path / "autograder").rglob("report.html"))  # its forgeries reached nothing here
+
+
+def test_a_submission_that_fails_gets_its_reason_and_no_points(bundle: Path, tmp_path: Path):
+    data, _ = _autograde(bundle, tmp_path / "autograder", SUBMISSIONS / "threats" / "returns_none.py")
+    assert data["score"] == 0.0
+    assert all(t["status"] == "failed" and "build_model() returned None" in t["output"] for t in data["tests"])
