@@ -251,12 +251,9 @@ class Grader:
             return self._failed(submission, str(exc).replace(str(work), submission.student),
                                 hint=f"hand in one .py file (or notebook) that defines `{assignment.builder}()`")
         export, weights = build_dir / "out" / "model.keras", build_dir / "out" / "model.weights.h5"
-        params = {
-            "script": str(script), "builder": assignment.builder, "builder_kwargs": assignment.builder_kwargs,
-            "input_shape": assignment.spec.input_shape, "seed": assignment.seed, "export": str(export),
-            "weights": str(weights), "assignment": assignment.text, "where": assignment.where,
-            "threads": self.threads,
-        }
+        # the build job gets what building needs, never the expectations, points, reference or samples
+        params = {"script": str(script), "export": str(export), "weights": str(weights), "threads": self.threads,
+                  **assignment.build_params()}
         built = run_job(self.pool, "build", params, self._confinement(build_dir, work, 0, slot), assignment.limits)
         output = self._output(built)
         notes = [n for n in (built.output_note(),) if n]
@@ -272,7 +269,8 @@ class Grader:
             message, hint = _describe_error(report["error"], work)
             return self._failed(submission, message, hint=hint, output=output, notes=notes)
         nonce = secrets.token_hex(16)
-        check_params: dict[str, Any] = {"nonce": nonce, "assignment": assignment.text,
+        # the assignment and the instructor's files reach the clean job as files in its own folder
+        check_params: dict[str, Any] = {"nonce": nonce, "instructor": str(assignment.write_instructor_files(check_dir)),
                                         "where": assignment.where, "threads": self.threads}
         measured = None
         if report.get("exported") is True and _copy_regular(export, check_dir / "model.keras"):
