@@ -3,7 +3,7 @@
     python benchmarks/bench_mutants.py [--references] [--grading 6] [--workers 1]
 
 Prints the Fashion-MNIST assignment's mutation score with its reference solution
-(tests/submissions/fashion_reference.py) and seconds per mutant; with --grading N, the seconds per
+(tests/submissions/fashion_solution.py) and seconds per mutant; with --grading N, the seconds per
 submission of grading N copies of that reference solution through the sandbox (one worker, warm
 pool), for the ratio; with --references, every reference model's score against its declared checks
 (many minutes) and the survivors below 100%.
@@ -23,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 ASSIGNMENT = ROOT / "tests" / "submissions" / "fashion.toml"
-REFERENCE = ROOT / "tests" / "submissions" / "fashion_reference.py"
+REFERENCE = ROOT / "tests" / "submissions" / "fashion_solution.py"
 
 
 def fashion(workers: int) -> float:

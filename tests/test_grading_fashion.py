@@ -1,6 +1,9 @@
-"""The chapter-10 Fashion-MNIST assignment: correct submissions as a script, a folder and a
-notebook get full marks; a first hidden layer of 200 units loses the parameter-count points.
-Then the console command end to end, with a submission that tries to forge the outputs."""
+"""The chapter-10 Fashion-MNIST assignment, with a reference solution and image-like samples:
+correct submissions in every style (a script, a folder, a notebook, functional with separate
+activation layers, a subclassed model with get_config and an allowed Dropout) get full marks;
+a first hidden layer of 200 units and each way of cheating of issue 14 lose points, with
+feedback in the student's words. Then the console command end to end, with a submission that
+tries to forge the outputs."""
 
 from __future__ import annotations
 
@@ -26,23 +29,53 @@ def fashion():
     return assignment, {grade.student: grade for grade in grades}
 
 
-@pytest.mark.parametrize("student", ["good_script", "good_folder", "good_notebook"])
-def test_correct_submissions_get_full_marks(fashion, student):
+@pytest.mark.parametrize("student", ["good_script", "good_folder", "good_notebook", "good_functional",
+                                     "good_subclassed"])
+def test_correct_submissions_in_every_style_get_full_marks(fashion, student):
     _, grades = fashion
     grade = grades[student]
-    assert [r.status for r in grade.results] == ["passed"] * 7, [r.describe() for r in grade.results]
-    assert grade.score == grade.max_score == 8
+    assert [r.status for r in grade.results] == ["passed"] * 8, [r.describe() for r in grade.results]
+    assert grade.score == grade.max_score == 10
 
 
-def test_200_units_instead_of_300_loses_the_parameter_count_points(fashion):
+def test_200_units_instead_of_300_loses_the_parameter_count_and_reference_points(fashion):
     _, grades = fashion
     grade = grades["wrong_units"]
     param_count = grade.result("param_count")
     assert param_count.status == "failed"
-    for figure in ("200", "157,000", "235,500"):
+    for figure in ("200", "157,000", "266,610"):
         assert figure in param_count.message
-    assert grade.points["param_count"] == 0
+    assert "layer 2 (Dense 200): units 300 expected, 200 received" in grade.result("matches_reference").message
+    assert grade.points["param_count"] == grade.points["matches_reference"] == 0
     assert grade.score == 6
+
+
+# each way of cheating of issue 14: the checks it loses, what the feedback says, the score
+CHEATS = {
+    "cheat_flat_input": ({"output_shape", "matches_reference", "config_lint"},
+                         ["input shape: expected (None, 28, 28), received (None, 784)",
+                          "input 1: shape (28, 28) expected, (784,) received"], 6),
+    "cheat_no_activations": ({"matches_reference", "config_lint"},
+                             ["layer 2 (Dense 300): activation relu expected, none received",
+                              "layer 3 (Dense 100): activation relu expected, none received"], 7),
+    "cheat_same_total": ({"matches_reference"}, ["layer 2 (Dense 166): units 300 expected, 166 received",
+                                                 "layer 3 (Dense 770): units 100 expected, 770 received"], 8),
+    "cheat_noise_only": ({"matches_reference", "gradient_flow", "overfit_batch", "loss_decrease"},
+                         ["expected 100% batch accuracy", "all-zero gradient"], 5),
+}
+
+
+@pytest.mark.parametrize("student", sorted(CHEATS))
+def test_each_way_of_cheating_loses_points_with_feedback_in_the_students_words(fashion, student):
+    _, grades = fashion
+    grade = grades[student]
+    lost, phrases, score = CHEATS[student]
+    assert {r.check for r in grade.results if not r.passed} == lost, [r.describe() for r in grade.results]
+    assert all(grade.points[check] == 0 for check in lost)
+    feedback = "\n".join(r.message for r in grade.results)
+    for phrase in phrases:
+        assert phrase in feedback
+    assert grade.score == score < grade.max_score
 
 
 def test_outputs_hold_the_class_results(fashion, tmp_path):
@@ -50,12 +83,12 @@ def test_outputs_hold_the_class_results(fashion, tmp_path):
     write_outputs(list(grades.values()), assignment, tmp_path)
     rows = {row["student"]: row for row in csv.DictReader((tmp_path / "gradebook.csv").open())}
     assert rows["wrong_units"]["score"] == "6" and rows["wrong_units"]["param_count"] == "0"
-    assert rows["good_notebook"]["score"] == "8"
+    assert rows["good_notebook"]["score"] == "10"
     results = json.loads((tmp_path / "wrong_units" / "results.json").read_text())
-    assert [t["status"] for t in results["tests"]] == ["passed", "failed", "passed", "passed", "passed", "passed", "passed"]
+    assert [t["status"] for t in results["tests"]] == ["passed", "failed", "failed", "passed", "passed", "passed", "passed", "passed"]
     feedback = (tmp_path / "wrong_units" / "feedback.html").read_text()
-    assert "157,000" in feedback and "235,500" in feedback
-    assert "75%" in (tmp_path / "index.html").read_text()  # param_count: 3 of 4 pass
+    assert "157,000" in feedback and "266,610" in feedback and "units 300 expected, 200 received" in feedback
+    assert "90%" in (tmp_path / "index.html").read_text()  # param_count: 9 of 10 pass
 
 
 def test_the_console_command_grades_a_folder_and_forged_files_change_nothing(tmp_path):
@@ -104,5 +137,5 @@ def test_a_class_of_thirty_is_graded_end_to_end(tmp_path):
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr
     scores = [row["score"] for row in csv.DictReader((tmp_path / "out" / "gradebook.csv").open())]
-    assert sorted(scores) == ["0"] * 3 + ["6"] * 6 + ["8"] * 21
+    assert sorted(scores) == ["0"] * 3 + ["10"] * 21 + ["6"] * 6
     assert "per minute" in done.stderr.splitlines()[-1]

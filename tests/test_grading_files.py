@@ -37,9 +37,11 @@ def test_the_fashion_assignment_parses_into_a_spec_points_and_limits():
     assert assignment.builder == "build_model"
     assert assignment.spec.input_shape == (28, 28)
     assert assignment.spec.total_params == 266_610
-    assert assignment.checks == ["output_shape", "param_count", "gradient_flow", "overfit_batch", "loss_decrease",
-                                 "loss_matches_output", "config_lint"]
-    assert assignment.max_score == 8
+    assert assignment.checks == ["output_shape", "param_count", "matches_reference", "gradient_flow",
+                                 "overfit_batch", "loss_decrease", "loss_matches_output", "config_lint"]
+    assert assignment.max_score == 10
+    assert assignment.reference == "fashion_solution.py" and assignment.sample == "fashion_sample.npz"
+    assert set(assignment.instructor_files()) == {"fashion_solution.py", "fashion_sample.npz"}
     assert assignment.limits.timeout_s == 120 and assignment.limits.memory_mb == 4096
     assert assignment.visibility["param_count"] == "visible"
 
@@ -70,7 +72,9 @@ def test_an_assignment_without_a_builder_says_so():
 def test_submissions_are_files_folders_and_notebooks_named_after_the_student():
     found = {s.student: s.kind for s in discover_submissions(SUBMISSIONS / "fashion")}
     assert found == {"good_folder": "folder", "good_notebook": "notebook", "good_script": "script",
-                     "wrong_units": "script"}
+                     "wrong_units": "script", "good_functional": "script", "good_subclassed": "script",
+                     "cheat_flat_input": "script", "cheat_no_activations": "script", "cheat_same_total": "script",
+                     "cheat_noise_only": "script"}
 
 
 def test_a_notebook_becomes_its_code_cells_in_order_without_magics_or_shell_lines():

@@ -6,6 +6,7 @@ time limit, 700 MB of memory). Each test then reads one student's recorded grade
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -131,15 +132,25 @@ def test_broken_code_gets_a_clear_error_quoting_the_line_and_the_fix(grades, stu
         assert fix in grades[student].results[0].hint
 
 
-def test_a_model_that_cannot_load_safely_is_measured_in_its_own_process_and_flagged(grades):
-    grade = grades["custom_lambda"]
+def test_a_model_that_cannot_load_safely_is_an_error_that_says_how_to_fix_it(grades):
+    message = _error_everywhere(grades["custom_lambda"])
+    assert message.startswith("the exported model could not be loaded")
+    for fix in ("Lambda layer: replace it with built-in layers", "@keras.saving.register_keras_serializable()",
+                "get_config()"):
+        assert fix in message
+
+
+def test_trusting_submission_measurements_is_an_explicit_opt_in(pool, assignment):
+    """With `trust_submission_measurements`, the model is measured in its own process: counted,
+    flagged unverified, and the parameter count re-verified from the saved weights."""
+    trusting = dataclasses.replace(assignment, trust_submission_measurements=True)
+    assert "assignment" in trusting.build_params() and "assignment" not in assignment.build_params()
+    grade = Grader(trusting, workers=1, pool=pool).grade(SUBMISSIONS / "threats" / "custom_lambda.py")
     output_shape, param_count = grade.result("output_shape"), grade.result("param_count")
     assert output_shape.passed and output_shape.details["unverified"] is True
-    assert output_shape.message.startswith("[not counted: measured inside your submission's own process")
-    assert grade.points["output_shape"] == 0
-    # the parameter count is re-verified by the grader from the saved weights
+    assert grade.points["output_shape"] == 1
     assert "re-verified by the grader: the saved weights hold 67 parameters" in param_count.message
-    assert grade.points["param_count"] == 2
+    assert grade.score == 3
 
 
 def test_a_missing_verdict_is_an_error_never_a_pass(assignment, pool):

@@ -14,7 +14,7 @@ import numpy as np
 from ..core.errors import INTERNAL_HINT, InternalError, ModelcheckError, UserCodeError, call_user_code
 from ..model.build import build_model
 from ..model.outputs import first_nonfinite_weight, flatten_outputs, output_names
-from ..model.inputs import synthetic_inputs
+from ..model.inputs import sample_targets, synthetic_inputs
 from ..model.objective import Objective, objective_for
 from ..core.messages import mismatch, output_ref
 from ..model.teacher import teacher_outputs
@@ -141,8 +141,12 @@ def prepare_batch(name: str, model: keras.Model, *, output: Any = None, batch_si
     """A synthetic (or given) batch, the model's objective and targets that fit it; or a
     failed result named `name` when the weights or outputs hold NaN/Inf. With `fittable`
     (training checks), targets come from a teacher of the same architecture (see
-    `modelcheck.model.teacher`), so a sound model can always fit them."""
+    `modelcheck.model.teacher`), so a sound model can always fit them. A model given an
+    instructor's samples (`modelcheck.model.inputs.set_instructor_data`) gets those rows and
+    their labels instead."""
     if x is None:
+        if y is None:
+            y = sample_targets(model, batch_size, seed)
         x = synthetic_inputs(model, batch_size, seed)
     predictions = forward(model, x)
     failure = nonfinite_failure(name, model, predictions)
@@ -153,7 +157,8 @@ def prepare_batch(name: str, model: keras.Model, *, output: Any = None, batch_si
         teacher = teacher_outputs(model, x, seed) if fittable else None
         targets = objective.targets(predictions, seed, teacher=teacher)
     else:
-        targets = [np.asarray(t) for t in (y if isinstance(y, (list, tuple)) else [y])]
+        targets = objective.from_labels([np.asarray(t) for t in (y if isinstance(y, (list, tuple)) else [y])],
+                                        predictions)
     return Batch(x, targets, objective, predictions)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..model.outputs import activation_of, output_kinds, output_layers, output_names, shape_str
 from ..model.graph import layers_of
-from ..model.inputs import synthetic_inputs
+from ..model.inputs import input_infos, synthetic_inputs
 from ..core.messages import layer_ref, mismatch, output_ref
 from ..core.result import CheckResult
 from .common import check, fmt, forward, nonfinite_failure, pair_per_layer
@@ -69,6 +69,7 @@ def check_output_shape(
     *,
     output: Any = None,
     layer_shapes: dict[str, tuple[Any, ...]] | list[tuple[Any, ...]] | None = None,
+    inputs: Any = None,
     batch_size: int = 4,
     seed: int = 0,
 ) -> CheckResult:
@@ -81,6 +82,8 @@ def check_output_shape(
         output: the expected kind of output: ``"probabilities"`` (softmax), ``"binary"``
             (sigmoid), ``"logits"`` or ``"regression"``; one per output, or a dict by name.
         layer_shapes: expected output shapes of layers, by layer name or in layer order.
+        inputs: the expected input shape(s) with batch dimension, like `expected` (a shape, a
+            list for several inputs, or a dict by input name).
         batch_size: the size of the synthetic batch.
         seed: seeds the synthetic input.
 
@@ -88,6 +91,9 @@ def check_output_shape(
 
         result = check_output_shape(model, (None, 10), output="probabilities")
     """
+    input_failure = _check_input_shapes(model, inputs)
+    if input_failure is not None:
+        return input_failure
     names = output_names(model)
     layers = output_layers(model)
     x = synthetic_inputs(model, batch_size, seed)
@@ -171,3 +177,29 @@ def _check_layer_shapes(model: keras.Model, layer_shapes: Any, details: dict[str
                 expected=list(want), received=list(got), details=details)
     return None
 
+
+
+def _check_input_shapes(model: keras.Model, inputs: Any) -> CheckResult | None:
+    """A failed result when the model's inputs are not the expected ones (a model on flat
+    784-vectors where the assignment says 28 x 28); None when they are or none are expected."""
+    if inputs is None:
+        return None
+    infos = input_infos(model)
+    names = [info.name for info in infos]
+    received = [tuple(info.shape) for info in infos]
+    if isinstance(inputs, dict):
+        wanted = [tuple(inputs[n]) if n in inputs else None for n in names]
+        count = len(inputs)
+    else:
+        wanted = _expected_list(inputs, names)
+        count = len(wanted)
+    if count != len(received):
+        return CheckResult.fail(NAME, mismatch("number of inputs", count, f"{len(received)} ({', '.join(names)})",
+                                               at="the model's inputs"),
+                                expected=count, received=len(received))
+    for name, want, got in zip(names, wanted, received):
+        if want is not None and not _matches(want, got):
+            return CheckResult.fail(NAME, mismatch("input shape", shape_str(want), shape_str(got), at=f"input {name!r}",
+                                                   note="the model must take the inputs the assignment describes"),
+                                    expected=list(want), received=list(got))
+    return None

@@ -69,6 +69,9 @@ _ALL = [
     CheckInfo("trainable_changes", "modelcheck.checks.trainable:check_trainable_changes",
               "a few training steps change every trainable variable and no frozen one", trains=True,
               default=False),
+    CheckInfo("matches_reference", "modelcheck.checks.reference:check_matches_reference",
+              "the architecture matches a reference solution's (layers, sizes, activations, connections)",
+              default=False),
     CheckInfo("save_load", "modelcheck.checks.saving:check_save_load",
               "a .keras save/load round trip in safe mode gives the same outputs", default=False),
 ]
@@ -100,6 +103,7 @@ def check_kwargs(spec: ModelSpec, name: str) -> dict[str, Any]:
     if name == "output_shape":
         kwargs["expected"] = with_batch(spec.output_shape)
         kwargs["output"] = spec.output
+        kwargs["inputs"] = with_batch(spec.input_shape)
         if spec.layer_output_shapes is not None:
             layer_shapes = spec.layer_output_shapes
             if isinstance(layer_shapes, dict):

@@ -26,6 +26,18 @@
     max_processes = 512              # tasks: processes and threads
     disk_mb = 512                    # the job's tmpfs, its only writable folder
 
+    [data]                           # instructor samples every check that runs the model uses
+    sample = "sample.npz"            # arrays x and y, or one per input/output name
+
+Beside `[assignment]`'s name and builder: ``reference = "solution.py"`` (the instructor's own
+builder, trusted: `matches_reference` compares with it and it fills in `[expect]`'s missing
+shapes and counts) and ``custom_objects = ["course_layers:Attention"]`` (classes the clean
+check process may import to load models). Files are named relative to the assignment file.
+
+Secrets: the build job (the student's code) receives only `build_params()`; `[expect]`,
+`[points]`, the reference and the samples reach only the clean check job, through the files
+`write_instructor_files` puts in its folder.
+
 Unknown keys and wrong types are `SpecError`s naming the key. No Keras import here.
 """
 
@@ -41,7 +53,9 @@ from ..core.registry import CHECK_NAMES
 from ..core.spec import ModelSpec
 from .sandbox import Limits
 
-__all__ = ["Assignment", "load_assignment", "parse_assignment", "VISIBILITIES"]
+__all__ = ["Assignment", "load_assignment", "parse_assignment", "VISIBILITIES", "ASSIGNMENT_FILE"]
+
+ASSIGNMENT_FILE = "assignment.toml"  # the name the check job reads the assignment under
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
@@ -49,10 +63,13 @@ _INT = (int,)
 _NUMBER = (int, float)
 _TABLES: dict[str, dict[str, tuple[type, ...]]] = {
     "assignment": {"name": (str,), "builder": (str,), "builder_kwargs": (dict,), "seed": _INT,
-                   "description": (str,), "trust_submission_measurements": (bool,)},
+                   "description": (str,), "trust_submission_measurements": (bool,), "reference": (str,),
+                   "custom_objects": (list,)},
     "expect": {"input_shape": (list,), "output_shape": (list, dict), "layer_output_shapes": (dict, list),
                "total_params": _INT, "trainable_params": _INT, "non_trainable_params": _INT,
-               "layer_params": (dict, list), "output": (str, list, dict), "max_params": _INT},
+               "layer_params": (dict, list), "output": (str, list, dict), "max_params": _INT,
+               "input_range": (list, dict)},
+    "data": {"sample": (str,)},
     "limits": {"timeout_s": _NUMBER, "memory_mb": _INT, "output_kb": _INT, "file_mb": _INT,
                "max_processes": _INT, "disk_mb": _INT},
 }
@@ -74,7 +91,13 @@ class Assignment:
         trust_submission_measurements: count verdicts measured inside the submission's own
             process (models that cannot be loaded safely); off by default, as such verdicts
             cannot be verified.
-        text: the file's text (sent to the job processes, which parse it again).
+        text: the file's text (only the clean check job reads it, from its own folder).
+        reference: the reference solution's file (relative to `base_dir`), or None.
+        custom_objects: ``"module:Class"`` entries the check job may import to load models.
+        sample: the instructor's sample file (``.npz``), or None.
+        input_range: bounds of synthetic float inputs (``[low, high]``, per input as a list
+            or a dict by input name), or None.
+        base_dir: the assignment file's folder (None for text parsed without a file).
     """
 
     name: str
@@ -89,6 +112,11 @@ class Assignment:
     description: str = ""
     text: str = ""
     where: str = "assignment"
+    reference: str | None = None
+    custom_objects: tuple[str, ...] = ()
+    sample: str | None = None
+    input_range: Any = None
+    base_dir: Path | None = None
 
     @property
     def checks(self) -> list[str]:
@@ -97,6 +125,34 @@ class Assignment:
     @property
     def max_score(self) -> float:
         return float(sum(self.points.values()))
+
+    def build_params(self) -> dict[str, Any]:
+        """All that the build job (the student's code) receives: the builder's name and keyword
+        arguments and the seed. Never `[expect]`, `[points]`, the reference or the samples;
+        with ``trust_submission_measurements`` also the assignment's text, as the build job
+        then measures models the clean process cannot load."""
+        params: dict[str, Any] = {"builder": self.builder, "builder_kwargs": self.builder_kwargs, "seed": self.seed}
+        if self.trust_submission_measurements:
+            params.update(assignment=self.text, where=self.where)
+        return params
+
+    def instructor_files(self) -> dict[str, Path]:
+        """The files the clean check job needs beside the assignment: name -> source path."""
+        if self.base_dir is None:
+            return {}
+        names = [n for n in (self.reference, self.sample) if n]
+        names += [_module_file(entry) for entry in self.custom_objects]
+        return {Path(name).name: self.base_dir / name for name in dict.fromkeys(names)}
+
+    def write_instructor_files(self, folder: Path) -> Path:
+        """Write the assignment and its instructor files into ``folder/instructor`` (the clean
+        check job's own folder); return that folder."""
+        target = folder / "instructor"
+        target.mkdir(exist_ok=True)
+        (target / ASSIGNMENT_FILE).write_text(self.text, encoding="utf-8")
+        for name, source in self.instructor_files().items():
+            (target / name).write_bytes(source.read_bytes())
+        return target
 
 
 def _type_name(types: tuple[type, ...]) -> str:
@@ -115,6 +171,21 @@ def _checked(table: Mapping[str, Any], allowed: Mapping[str, tuple[type, ...]], 
     return dict(table)
 
 
+def _module_file(entry: str) -> str:
+    """``"course_layers:Attention"`` -> ``"course_layers.py"``."""
+    return entry.partition(":")[0].replace(".", "/") + ".py"
+
+
+def _valid_range(value: Any, where: str) -> None:
+    pairs = value.values() if isinstance(value, dict) else (
+        value if value and isinstance(value[0], list) else [value])
+    for pair in pairs:
+        if (not isinstance(pair, list) or len(pair) != 2 or
+                not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pair) or pair[0] >= pair[1]):
+            raise SpecError(f"{where} [expect]: `input_range` must be [low, high] with low < high (or one such pair "
+                            f"per input), received {value!r}")
+
+
 def _known_check(name: str, key: str) -> None:
     if name not in CHECK_NAMES:
         raise SpecError(f"{key}: unknown check `{name}`; known checks are {', '.join(CHECK_NAMES)}")
@@ -127,13 +198,14 @@ def _table(data: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:
     return value
 
 
-def parse_assignment(text: str, *, where: str = "assignment") -> Assignment:
-    """Parse an assignment file's text; `where` names it in error messages."""
+def parse_assignment(text: str, *, where: str = "assignment", base_dir: Path | None = None) -> Assignment:
+    """Parse an assignment file's text; `where` names it in error messages; `base_dir` is the
+    folder its instructor files (reference, samples, custom objects) are read from."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{where}: not valid TOML: {exc}") from None
-    sections = ("assignment", "expect", "points", "visibility", "options", "limits")
+    sections = ("assignment", "expect", "points", "visibility", "options", "limits", "data")
     for key in data:
         if key not in sections:
             raise SpecError(f"{where}: unknown section `[{key}]`; allowed sections are "
@@ -146,7 +218,20 @@ def parse_assignment(text: str, *, where: str = "assignment") -> Assignment:
         raise SpecError(f"{where} [assignment]: `builder` must be a function name such as "
                         f"\"build_model\", received {head['builder']!r}")
     expect = _checked(_table(data, "expect", where), _TABLES["expect"], f"{where} [expect]")
+    input_range = expect.pop("input_range", None)
+    if input_range is not None:
+        _valid_range(input_range, where)
+    instructor_data = _checked(_table(data, "data", where), _TABLES["data"], f"{where} [data]")
+    custom_objects = head.get("custom_objects", [])
+    for entry in custom_objects:
+        if not isinstance(entry, str) or ":" not in entry or not all(
+                part.isidentifier() for part in entry.replace(":", ".").split(".")):
+            raise SpecError(f"{where} [assignment]: `custom_objects` entries look like \"module:Class\", "
+                            f"received {entry!r}")
     points: dict[str, float] = {}
+    if "matches_reference" in _table(data, "points", where) and "reference" not in head:
+        raise SpecError(f"{where}: `matches_reference` needs a reference solution: add "
+                        f"`reference = \"solution.py\"` to [assignment]")
     for check, value in _table(data, "points", where).items():
         _known_check(check, f"{where} [points]")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
@@ -182,7 +267,9 @@ def parse_assignment(text: str, *, where: str = "assignment") -> Assignment:
         visibility={c: visibility.get(c, "visible") for c in points}, limits=limits,
         seed=head.get("seed", 0), builder_kwargs=dict(head.get("builder_kwargs", {})),
         trust_submission_measurements=head.get("trust_submission_measurements", False),
-        description=head.get("description", ""), text=text, where=where,
+        description=head.get("description", ""), text=text, where=where, reference=head.get("reference"),
+        custom_objects=tuple(custom_objects), sample=instructor_data.get("sample"), input_range=input_range,
+        base_dir=base_dir,
     )
 
 
@@ -193,4 +280,8 @@ def load_assignment(path: str | Path) -> Assignment:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError(f"cannot read the assignment file {path}: {exc.strerror}") from None
-    return parse_assignment(text, where=str(path))
+    assignment = parse_assignment(text, where=str(path), base_dir=path.parent)
+    for name, source in assignment.instructor_files().items():
+        if not source.is_file():
+            raise SpecError(f"{path}: the file {source.name} it names ({name}) does not exist beside it")
+    return assignment

@@ -322,12 +322,9 @@ class Grader:
         except (OSError, ValueError) as exc:
             return self._failed(submission, clean_text(str(exc)).replace(str(build_stage / "work"), submission.student),
                                 hint=f"hand in one .py file (or notebook) that defines `{assignment.builder}()`")
-        params = {
-            "script": str(script), "builder": assignment.builder, "builder_kwargs": assignment.builder_kwargs,
-            "input_shape": assignment.spec.input_shape, "seed": assignment.seed,
-            "export": str(build_dir / "out" / _EXPORTS[0]), "weights": str(build_dir / "out" / _EXPORTS[1]),
-            "assignment": assignment.text, "where": assignment.where, "threads": self.threads,
-        }
+        # the build job gets what building needs, never the expectations, points, reference or samples
+        params = {"script": str(script), "export": str(build_dir / "out" / _EXPORTS[0]),
+                  "weights": str(build_dir / "out" / _EXPORTS[1]), "threads": self.threads, **assignment.build_params()}
         built = self._run("build", params, build_dir, build_stage, build_export, work, slot, 0)
         output = self._output(built)
         notes = [n for n in (built.output_note(),) if n]
@@ -346,7 +343,9 @@ class Grader:
             return self._failed(submission, message, hint=hint, output=output, notes=notes)
         nonce = secrets.token_hex(16)
         check_dir, check_stage, check_export = self._folders(jobdir, "check")
-        check_params: dict[str, Any] = {"nonce": nonce, "assignment": assignment.text,
+        # the assignment and the instructor's files reach the clean job as files in its own folder
+        instructor = assignment.write_instructor_files(check_stage).relative_to(check_stage)
+        check_params: dict[str, Any] = {"nonce": nonce, "instructor": str(check_dir / instructor),
                                         "where": assignment.where, "threads": self.threads}
         measured = None
         if report.get("exported") is True and _copy_regular(build_export / _EXPORTS[0], check_stage / _EXPORTS[0]):

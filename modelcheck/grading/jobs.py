@@ -3,11 +3,16 @@
 Two kinds of job, each in its own confined process forked from the zygote:
 
 - ``build`` (untrusted): imports the student's script, calls the builder, exports the model to
-  a ``.keras`` file. When the model cannot be reloaded in Keras' safe mode (a Lambda layer, a
-  custom class), it also runs the checks right there: those verdicts come from the student's
-  own process and are marked *unverified*; it saves the weights for a static re-count.
-- ``check`` (clean): never imports the student's module. Loads the ``.keras`` file with
-  ``safe_mode=True`` and runs the checks; or, when safe loading fails, only re-counts the
+  a ``.keras`` file. It receives only what building needs (`Assignment.build_params`): no
+  expectation, point, reference or sample. A subclassed model that Keras cannot reload in safe
+  mode is exported as the functional graph of its layers (its ``call`` traced on symbolic
+  inputs). Only with ``trust_submission_measurements``, a model that still cannot be reloaded
+  safely (a Lambda layer, a custom layer) is measured right there: those verdicts come from the
+  student's own process and are marked *unverified*; it saves the weights for a static re-count.
+- ``check`` (clean): never imports the student's module. Reads the assignment and the
+  instructor's files from its own folder, loads the ``.keras`` file with ``safe_mode=True``
+  (importing only the assignment's ``custom_objects``) and runs the checks; a model it cannot
+  load is an error that says how to fix it. With trusted measurements it only re-counts the
   parameters from the saved weights file.
 
 Each job writes one JSON document to file descriptor 3. This module imports Keras (the zygote
@@ -23,6 +28,7 @@ import json
 import linecache
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import h5py
@@ -32,9 +38,11 @@ import tensorflow as tf
 
 from ..core.errors import UserCodeError, call_user_code
 from ..model.build import build_model
+from ..model.graph import has_symbolic_inputs
 from ..report import layer_rows
 from ..session.runner import ModelSession
-from .assignment import parse_assignment
+from .assignment import ASSIGNMENT_FILE, Assignment, parse_assignment
+from .instructor import LOAD_FIX, custom_objects, prepared_spec
 
 __all__ = ["job_process_main", "count_saved_params"]
 
@@ -120,16 +128,61 @@ def count_saved_params(weights_path: str) -> int:
     return total
 
 
-def _run_checks(model: Any, params: dict[str, Any], report: dict[str, Any], key: str) -> None:
-    """Run the assignment's checks on `model`; put the results under `key` and the layer table."""
-    assignment = parse_assignment(params["assignment"], where=params.get("where", "assignment"))
-    spec = assignment.spec.replace(builder=model, builder_kwargs={})
+def _run_checks(model: Any, assignment: Assignment, report: dict[str, Any], key: str,
+                folder: str | None = None) -> None:
+    """Run the assignment's checks on `model` (with the instructor's files in `folder`); put
+    the results under `key` and the layer table."""
+    spec, overrides = prepared_spec(model, assignment, Path(folder) if folder else None)
     try:
         report["layers"] = layer_rows(model, spec)
     except Exception as exc:  # a table the page can do without; never a reason to lose verdicts
         report["layers_problem"] = f"{type(exc).__name__}: {exc}"
-    with ModelSession(spec, seed=assignment.seed) as session:
+    with ModelSession(spec, seed=assignment.seed, overrides=overrides) as session:
         report[key] = [session.run(check).to_dict() for check in assignment.checks]
+
+
+def _reloads(path: str) -> bool:
+    try:
+        keras.models.load_model(path, safe_mode=True, compile=False)
+        return True
+    except Exception:  # whatever safe mode refuses
+        return False
+
+
+def _functional_twin(model: Any) -> Any:
+    """A subclassed model as the functional graph of its layers: its `call` traced on symbolic
+    inputs of the shape it was built with (the same layer objects, so the same weights)."""
+    shapes = (model.get_build_config() or {}).get("input_shape")
+    if shapes is None or isinstance(shapes, dict):
+        return None
+    several = bool(shapes) and isinstance(shapes[0], (list, tuple))
+    inputs = [keras.Input(tuple(s)[1:]) for s in (shapes if several else [shapes])]
+    outputs = model.call(inputs if several else inputs[0])
+    twin = keras.Model(inputs if several else inputs[0], outputs)
+    if getattr(model, "compiled", False):
+        try:
+            twin.compile_from_config(model.get_compile_config())
+        except Exception:  # the objective is then inferred from the outputs, as for an uncompiled model
+            pass
+    return twin
+
+
+def _export(model: Any, export: str, report: dict[str, Any]) -> bool:
+    """Save `model` where the grader collects it; True when Keras' safe mode can reload it
+    (for a subclassed model, through its functional twin)."""
+    model.save(export)
+    if _reloads(export):
+        return True
+    if not has_symbolic_inputs(model):
+        try:
+            twin = call_user_code("tracing the subclassed model's call() on symbolic inputs", _functional_twin, model)
+        except UserCodeError as exc:
+            report["twin_problem"] = exc.message
+            return False
+        if twin is not None:
+            twin.save(export)
+            return _reloads(export)
+    return False
 
 
 def build_job(params: dict[str, Any]) -> dict[str, Any]:
@@ -141,8 +194,7 @@ def build_job(params: dict[str, Any]) -> dict[str, Any]:
         builder = _find_builder(module, params["builder"], params["script"])
         keras.utils.set_random_seed(params.get("seed", 0))
         try:
-            model = build_model(builder, kwargs=params.get("builder_kwargs") or {},
-                                input_shape=params.get("input_shape"), name=f"{params['builder']}()")
+            model = build_model(builder, kwargs=params.get("builder_kwargs") or {}, name=f"{params['builder']}()")
         except UserCodeError as exc:
             if exc.location is None:
                 exc = UserCodeError(exc.message, hint=exc.hint, location=_locate_def(builder), original=exc.original)
@@ -152,19 +204,26 @@ def build_job(params: dict[str, Any]) -> dict[str, Any]:
         return report
     report["total_params"] = int(model.count_params())
     export = params["export"]
+    trusted = "assignment" in params  # only then did the grader send what measuring needs
     try:
-        model.save(export)
-        keras.models.load_model(export, safe_mode=True, compile=False)
-        report["exported"] = True
-        return report
+        if _export(model, export, report) or not trusted:
+            report["exported"] = True  # the clean check job judges whether it loads
+            return report
+        report["export_problem"] = "Keras' safe mode cannot load it"
     except Exception as exc:  # why safe export failed is the student's information, not ours
-        report["exported"] = False
         report["export_problem"] = f"{type(exc).__name__}: {str(exc)[:500]}"
+        if not trusted:
+            report["error"] = {"message": f"the model could not be saved in the .keras format: "
+                                          f"{report['export_problem']}", "hint": LOAD_FIX.format(course=""),
+                               "location": None}
+            return report
+    report["exported"] = False
     try:
         model.save_weights(params["weights"])
     except Exception as exc:
         report["weights_problem"] = f"{type(exc).__name__}: {str(exc)[:300]}"
-    _run_checks(model, params, report, "measured")
+    _run_checks(model, parse_assignment(params["assignment"], where=params.get("where", "assignment")),
+                report, "measured")
     return report
 
 
@@ -174,15 +233,20 @@ def check_job(params: dict[str, Any]) -> dict[str, Any]:
     if params.get("weights"):
         report["static"] = {"total_params": count_saved_params(params["weights"])}
         return report
+    folder = params["instructor"]
+    text = Path(folder, ASSIGNMENT_FILE).read_text(encoding="utf-8")
+    assignment = parse_assignment(text, where=params.get("where", "assignment"), base_dir=Path(folder))
+    known = custom_objects(assignment, Path(folder))
     try:
         try:
-            model = keras.models.load_model(params["model"], safe_mode=True, compile=True)
+            model = keras.models.load_model(params["model"], safe_mode=True, compile=True, custom_objects=known)
         except Exception:
-            model = keras.models.load_model(params["model"], safe_mode=True, compile=False)
+            model = keras.models.load_model(params["model"], safe_mode=True, compile=False, custom_objects=known)
     except Exception as exc:
-        report["load_error"] = f"{type(exc).__name__}: {str(exc)[:500]}"
+        course = f" and the course's own ({', '.join(known)})" if known else ""
+        report["load_error"] = f"{type(exc).__name__}: {str(exc)[:300]}\nTo fix: {LOAD_FIX.format(course=course)}"
         return report
-    _run_checks(model, params, report, "results")
+    _run_checks(model, assignment, report, "results", folder)
     return report
 
 

@@ -3,7 +3,8 @@
 Each input gets values valid for the layer that consumes it: token ids below an Embedding's
 ``input_dim``, values from an ``IntegerLookup`` / ``StringLookup`` vocabulary, sentences of a
 ``TextVectorization`` vocabulary, ids below a ``CategoryEncoding``'s ``num_tokens``, 0/1 for
-padding masks, floats ~ N(0, 1) otherwise. Consumers are followed through layers that only
+padding masks, floats ~ N(0, 1) otherwise (uniform within an instructor's ``input_range``).
+An instructor's samples (`set_instructor_data`) replace synthetic batches altogether. Consumers are followed through layers that only
 move values (Reshape, Flatten, ...) and into nested models. Unknown lengths (``None``) are set
 long enough for the receptive field of the model's convolutions and poolings.
 """
@@ -20,11 +21,13 @@ import numpy as np
 from ..core.errors import UserCodeError
 from .graph import consumers, has_symbolic_inputs, layers_of
 
-__all__ = ["InputInfo", "input_infos", "synthetic_inputs", "pack_inputs", "sequence_length", "set_sequence_length", "all_layers"]
+__all__ = ["InputInfo", "input_infos", "synthetic_inputs", "pack_inputs", "sequence_length", "set_sequence_length",
+           "all_layers", "set_instructor_data", "sample_targets", "sample_rows"]
 
 DEFAULT_SEQUENCE_LENGTH = 8  # the least length given to an input whose length is None (text, time series)
 _MAX_SEQUENCE_LENGTH = 4096
 _LENGTH_ATTRIBUTE = "_modelcheck_sequence_length"
+_DATA_ATTRIBUTE = "_modelcheck_instructor_data"
 _PASS_THROUGH = ("Reshape", "Flatten", "Permute", "RepeatVector", "Masking", "Identity", "Cropping1D")
 
 
@@ -183,7 +186,57 @@ def sequence_length(model: keras.Model) -> int:
     return int(min(_MAX_SEQUENCE_LENGTH, max(DEFAULT_SEQUENCE_LENGTH, max(need))))
 
 
-def _draw(info: InputInfo, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+@dataclass(frozen=True)
+class _InstructorData:
+    x: tuple[np.ndarray, ...] | None  # one array per input, in `input_infos` order
+    y: tuple[np.ndarray, ...] | None  # one array per output, in output order
+    ranges: tuple[tuple[float, float] | None, ...] | None  # per input
+
+
+def set_instructor_data(model: keras.Model, *, x: Sequence[np.ndarray] | None = None,
+                        y: Sequence[np.ndarray] | None = None,
+                        input_range: Any = None) -> None:
+    """Give `model` an instructor's samples and/or input ranges: every check that runs it then
+    feeds rows of `x` (one array per input, in `input_infos` order) instead of synthetic
+    batches and trains towards `y` (one array per output: class ids, one-hot rows or values)
+    instead of a teacher's targets. `input_range` (``[low, high]``, a list of such pairs per
+    input, or a dict by input name) bounds synthetic float inputs when there is no `x`."""
+    ranges = None
+    if input_range is not None:
+        names = [info.name for info in input_infos(model)]
+        if isinstance(input_range, dict):
+            ranges = tuple(_pair(input_range.get(name)) for name in names)
+        elif input_range and isinstance(input_range[0], (list, tuple)):
+            ranges = tuple(_pair(r) for r in input_range) + (None,) * max(0, len(names) - len(input_range))
+        else:
+            ranges = tuple(_pair(input_range) for _ in names)
+    data = _InstructorData(tuple(np.asarray(a) for a in x) if x is not None else None,
+                           tuple(np.asarray(a) for a in y) if y is not None else None, ranges)
+    object.__setattr__(model, _DATA_ATTRIBUTE, data)
+
+
+def _pair(value: Any) -> tuple[float, float] | None:
+    return None if value is None else (float(value[0]), float(value[1]))
+
+
+def sample_rows(n: int, batch_size: int, seed: int) -> np.ndarray:
+    """Which of `n` sample rows form the batch of `seed`: consecutive rows from a start that
+    moves with the seed, so batches of different seeds differ row by row."""
+    start = (seed * (batch_size + 1)) % n
+    return (start + np.arange(batch_size)) % n
+
+
+def sample_targets(model: keras.Model, batch_size: int, seed: int) -> list[np.ndarray] | None:
+    """The instructor's labels of the rows `synthetic_inputs` fed for this batch, or None."""
+    data = getattr(model, _DATA_ATTRIBUTE, None)
+    if data is None or data.x is None or data.y is None:
+        return None
+    rows = sample_rows(len(data.x[0]), batch_size, seed)
+    return [y[rows] for y in data.y]
+
+
+def _draw(info: InputInfo, shape: tuple[int, ...], rng: np.random.Generator,
+          bounds: tuple[float, float] | None = None) -> np.ndarray:
     int_dtype = info.dtype if "int" in info.dtype else "float32"
     if info.kind == "mask":
         lengths = rng.integers(max(1, shape[-1] // 2), shape[-1] + 1, size=shape[:-1]) if len(shape) > 1 else None
@@ -201,20 +254,30 @@ def _draw(info: InputInfo, shape: tuple[int, ...], rng: np.random.Generator) -> 
     if info.kind == "int" or info.vocabulary is not None:
         high = info.vocabulary if info.vocabulary is not None else 10
         return rng.integers(min(info.low, high - 1), high, size=shape).astype(int_dtype)
-    return rng.standard_normal(shape).astype(info.dtype if "float" in info.dtype else "float32")
+    dtype = info.dtype if "float" in info.dtype else "float32"
+    if bounds is not None:
+        return rng.uniform(bounds[0], bounds[1], size=shape).astype(dtype)
+    return rng.standard_normal(shape).astype(dtype)
 
 
 def synthetic_inputs(model: keras.Model, batch_size: int, seed: int) -> Any:
     """A batch of inputs fitting `model` (see the module docstring for the values per input).
     Returns an array, or the list / dict structure the model takes for several inputs."""
+    infos = input_infos(model)
+    data = getattr(model, _DATA_ATTRIBUTE, None)
+    if data is not None and data.x is not None:
+        rows = sample_rows(len(data.x[0]), batch_size, seed)
+        dtypes = [info.dtype if "float" in info.dtype or "int" in info.dtype else None for info in infos]
+        return pack_inputs(model, [x[rows].astype(d) if d else x[rows] for x, d in zip(data.x, dtypes)])
     rng = np.random.default_rng(seed)
     length = None
     arrays = []
-    for info in input_infos(model):
+    for i, info in enumerate(infos):
         if None in info.shape[1:] and length is None:
             length = sequence_length(model)
         shape = (batch_size, *[length if d is None else d for d in info.shape[1:]])
-        arrays.append(_draw(info, shape, rng))
+        bounds = data.ranges[i] if data is not None and data.ranges and i < len(data.ranges) else None
+        arrays.append(_draw(info, shape, rng, bounds))
     return pack_inputs(model, arrays)
 
 

@@ -117,6 +117,21 @@ class Objective:
                 _random_target(loss.targets, tuple(pred.shape), rng)
                 for loss, pred, t in zip(self.losses, predictions, taught)]
 
+    def from_labels(self, labels: list[np.ndarray], predictions: list[np.ndarray]) -> list[np.ndarray]:
+        """An instructor's labels (class ids or one-hot rows; 0/1; values) in the form each
+        output's loss takes."""
+        out = []
+        for loss, y, pred in zip(self.losses, labels, predictions):
+            y = np.asarray(y)
+            if loss.targets in (SPARSE, ONE_HOT):
+                ids = np.argmax(y, axis=-1) if y.ndim == pred.ndim and y.shape[-1] == pred.shape[-1] > 1 else y
+                ids = ids.reshape(pred.shape[:-1]).astype("int32")
+                out.append(ids if loss.targets == SPARSE else np.eye(pred.shape[-1], dtype="float32")[ids])
+            else:
+                y = y.astype("float32")
+                out.append(y.reshape(pred.shape) if y.size == pred.size else y)
+        return out
+
     def total(self, targets: list[Any], predictions: list[Any]) -> Any:
         """The weighted sum of the output losses (a scalar tensor)."""
         value = 0.0

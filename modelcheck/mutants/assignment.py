@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib.util
 import re
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,26 +19,11 @@ __all__ = ["load_for_mutants", "resolve_reference"]
 
 
 def load_for_mutants(path: str | Path) -> tuple[Any, str | None]:
-    """The parsed assignment and its ``reference`` key (None when it has none).
+    """The parsed assignment and its ``reference`` key (None when it has none)."""
+    from ..grading.assignment import load_assignment
 
-    Until the assignment parser knows the ``reference`` key, the key is read here and left out of
-    what the parser sees, so either version of the parser reads the file.
-    """
-    from ..grading.assignment import load_assignment, parse_assignment
-
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return load_assignment(path), None  # the parser words the error
-    reference = data.get("assignment", {}).get("reference")
-    try:
-        return load_assignment(path), reference
-    except SpecError as exc:
-        if reference is None or "`reference`" not in str(exc):
-            raise
-    text = re.sub(r"(?m)^\s*reference\s*=.*$", "", path.read_text(encoding="utf-8"))
-    return parse_assignment(text, where=str(path)), reference
+    assignment = load_assignment(path)
+    return assignment, assignment.reference
 
 
 def _import_file(path: Path, attr: str, where: str) -> Callable[..., Any]:

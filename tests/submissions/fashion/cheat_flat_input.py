@@ -1,16 +1,12 @@
-"""The reference solution of the Fashion-MNIST assignment (fashion.toml): the chapter-10 MLP.
-
-`modelcheck mutants tests/submissions/fashion.toml --reference tests/submissions/fashion_reference.py:build_model`
-measures which mistakes the assignment's checks catch.
-"""
+"""Cheat 1: the model reads flat 784-vectors, though the assignment says 28 x 28 images
+(same layers, same 266,610 parameters)."""
 import keras
 from keras import layers
 
 
 def build_model():
     model = keras.Sequential([
-        keras.Input(shape=(28, 28)),
-        layers.Flatten(),
+        keras.Input(shape=(784,)),
         layers.Dense(300, activation="relu"),
         layers.Dense(100, activation="relu"),
         layers.Dense(10, activation="softmax"),
