@@ -33,6 +33,7 @@ _LAZY = {
     "check_trainable_changes": "modelcheck.checks.trainable",
     "check_finite": "modelcheck.checks.finite",
     "check_save_load": "modelcheck.checks.saving",
+    "check_backend_parity": "modelcheck.checks.parity",
     "check_loss_matches_output": "modelcheck.checks.loss_config",
     "over_seeds": "modelcheck.session.robustness",
     "check_architecture": "modelcheck.snapshot",

@@ -15,7 +15,7 @@ import modelcheck.strategies as mst
 PUBLIC = {
     "CheckFailed", "CheckResult", "ModelSpec", "ModelcheckError", "SpecError", "UserCodeError", "__version__",
     "CHECKS", "build_model", "check_architecture", "check_batch_independence", "check_finite",
-    "check_gradient_flow", "check_input_dependence", "check_learns_linear", "check_loss_at_init",
+    "check_backend_parity", "check_gradient_flow", "check_input_dependence", "check_learns_linear", "check_loss_at_init",
     "check_loss_decrease", "check_loss_matches_output", "check_output_shape", "check_overfit_batch",
     "check_param_count", "check_save_load", "check_trainable_changes", "count_params_unallocated", "expect",
     "over_seeds", "run_checks", "run_spec", "spec_from_mapping",
