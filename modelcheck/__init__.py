@@ -35,6 +35,7 @@ _LAZY = {
     "check_save_load": "modelcheck.checks.saving",
     "check_config_lint": "modelcheck.checks.config_lint",
     "check_matches_reference": "modelcheck.checks.reference",
+    "check_backend_parity": "modelcheck.checks.parity",
     "check_loss_matches_output": "modelcheck.checks.loss_config",
     "over_seeds": "modelcheck.session.robustness",
     "check_architecture": "modelcheck.snapshot",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from modelcheck.core.environment import keras_backend
+
 MODELS = """
 import keras
 from keras import layers
@@ -35,7 +37,8 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 def test_header_shows_versions_and_the_seed(project: pytest.Pytester) -> None:
     result = project.runpytest_subprocess("--modelcheck", "--modelcheck-seed=7", "--collect-only",
                                           "-p", "no:cacheprovider")
-    result.stdout.fnmatch_lines(["modelcheck 0.*, keras 3.*, tensorflow 2.*, seed 7"])
+    framework = {"tensorflow": "tensorflow 2.*", "jax": "jax 0.*", "torch": "torch 2.*"}[keras_backend()]
+    result.stdout.fnmatch_lines([f"modelcheck 0.*, keras 3.* on {framework}, seed 7"])
 
 
 def test_checks_option_collects_only_the_subset(project: pytest.Pytester) -> None:

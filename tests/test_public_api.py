@@ -14,7 +14,7 @@ import modelcheck.strategies as mst
 
 PUBLIC = {
     "CheckFailed", "CheckResult", "ModelSpec", "ModelcheckError", "SpecError", "UserCodeError", "__version__",
-    "CHECKS", "build_model", "check_architecture", "check_batch_independence", "check_config_lint", "check_finite",
+    "CHECKS", "build_model", "check_architecture", "check_backend_parity", "check_batch_independence", "check_config_lint", "check_finite",
     "check_gradient_flow", "check_input_dependence", "check_learns_linear", "check_loss_at_init",
     "check_loss_decrease", "check_loss_matches_output", "check_matches_reference", "check_output_shape",
     "check_overfit_batch", "check_param_count", "check_save_load", "check_trainable_changes",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -427,7 +428,10 @@ def test_entries_from_the_plugins_flat_records():
 def test_run_fills_time_and_versions_without_importing_keras():
     run = Run()
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", run.when)
-    assert set(run.versions) == {"modelcheck", "keras", "tensorflow", "python"}
+    backend = run.versions["keras backend"]
+    assert backend == os.environ["KERAS_BACKEND"]
+    extra = set() if backend == "tensorflow" else {backend}
+    assert set(run.versions) == {"modelcheck", "keras", "tensorflow", "python", "keras backend"} | extra
     assert run.versions["modelcheck"] != "not installed"
 
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from ..core.errors import call_user_code
+from ..model import backend
 from ..model.outputs import flatten_outputs
 from ..model.engine import own_training
 from ..model.graph import layers_of
@@ -25,18 +25,10 @@ NAME = "gradient_flow"
 
 
 def gradients(model: keras.Model, x: Any, targets: list[np.ndarray], objective: Any) -> tuple[float, list[Any]]:
-    """One backward pass of the objective: (loss, gradient per trainable variable or None)."""
-    variables = model.trainable_variables
-
-    def backward() -> tuple[float, list[Any]]:
-        with tf.GradientTape() as tape:
-            predictions = flatten_outputs(model(x, training=True))
-            loss = objective.total(targets, predictions)
-            if model.losses:
-                loss = loss + tf.add_n([tf.cast(l, tf.float32) for l in model.losses])
-        return float(loss), tape.gradient(loss, variables)
-
-    return call_user_code("computing gradients through the model", backward)
+    """One backward pass of the objective on the backend Keras runs on: (loss, gradient per
+    trainable variable as NumPy, or None where the backend knows the loss does not reach it)."""
+    return call_user_code("computing gradients through the model", backend.current().gradients, model,
+                          lambda y, outputs: objective.total(y, flatten_outputs(outputs)), x, targets)
 
 
 def feeds_only_batchnorm(layer: keras.layers.Layer | None) -> bool:
@@ -119,7 +111,7 @@ def check_gradient_flow(
             norms[label] = 0.0
             problems.append((label, "no gradient", gradient_cause(layer, variable, model, "none")))
             continue
-        value = keras.ops.convert_to_numpy(tf.convert_to_tensor(grad))
+        value = grad
         norm = float(np.linalg.norm(value))
         norms[label] = norm
         if variable.name == "bias" and feeds_only_batchnorm(layer):

@@ -7,9 +7,10 @@ from typing import Any, Callable
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from ..core.errors import SpecError, call_user_code
+from ..model import backend
 from ..model.outputs import flatten_outputs, output_names, shape_str
 from ..model.inputs import input_infos, pack_inputs, synthetic_inputs
 from ..core.messages import also, layer_ref, mismatch, output_ref
@@ -42,6 +43,10 @@ def _is_float(array: Any) -> bool:
     return np.issubdtype(np.asarray(array).dtype, np.floating)
 
 
+def _is_float_tensor(value: Any) -> bool:
+    return "float" in keras.backend.standardize_dtype(value.dtype)
+
+
 def _relative(change: float, scale: float) -> float:
     if change == 0.0:
         return 0.0
@@ -65,47 +70,46 @@ def _influence(call: GroupedCall, xs: list[np.ndarray], alt: list[np.ndarray], i
     redrawing the other rows; integer inputs by redrawing only.
     """
     batch = xs[0].shape[0]
-    tensors = [tf.convert_to_tensor(a) for a in xs]
     floats = [k for k, a in enumerate(xs) if _is_float(a)]
-    with tf.GradientTape(persistent=True) as tape:
-        for k in floats:
-            tape.watch(tensors[k])
+
+    def projections(tensors: list[Any]) -> tuple[list[Any], list[list[Any]]]:
         groups = call(tensors)
-        projections = []
+        totals = []
         for group in groups:
-            total = tf.constant(0.0)
+            total = ops.convert_to_tensor(0.0)
             for out in group:
-                if out.shape.rank and out.shape[0] == batch and out.dtype.is_floating:
+                if len(out.shape) and out.shape[0] == batch and _is_float_tensor(out):
                     weights = rng.standard_normal(tuple(out.shape[1:])).astype("float32")
-                    total = total + tf.reduce_sum(tf.cast(out[i], tf.float32) * weights)
-            projections.append(total)
-    base = [[np.asarray(o) for o in group] for group in groups]
+                    total = total + ops.sum(ops.cast(out[i], "float32") * ops.convert_to_tensor(weights))
+            totals.append(total)
+        return totals, groups
+
+    base, grads_per_group = backend.current().input_gradients(projections, xs, floats)
     results: list[dict[int, float] | int] = []
-    for g, group in enumerate(groups):
-        rows = {int(o.shape[0]) for o in group if o.shape.rank}
+    for group, grads in zip(base, grads_per_group):
+        rows = {int(o.shape[0]) for o in group if o.ndim}
         if rows and rows != {batch}:
             results.append(max(rows - {batch}))
             continue
         leaks: dict[int, float] = {}
-        grads = tape.gradient(projections[g], [tensors[k] for k in floats]) if floats else []
         for k, grad in zip(floats, grads):
             if grad is None:
                 continue
-            norms = np.sqrt(np.sum(np.square(np.asarray(grad)).reshape(batch, -1), axis=1))
+            norms = np.sqrt(np.sum(np.square(grad).reshape(batch, -1), axis=1))
             others = float(np.max(np.delete(norms, i))) if batch > 1 else 0.0
             leaks[k] = _relative(others, float(norms[i]))
         results.append(leaks)
-    del tape
     for k in range(len(xs)):
         changed = list(xs)
         changed[k] = _with_rows(xs[k], alt[k], i)
-        for g, group in enumerate(call([tf.convert_to_tensor(a) for a in changed])):
+        to_numpy = backend.current().to_numpy
+        for g, group in enumerate(call([ops.convert_to_tensor(a) for a in changed])):
             if not isinstance(results[g], dict):
                 continue
             diff, scale = 0.0, 0.0
             for before, after in zip(base[g], group):
                 if before.ndim and _is_float(before):
-                    diff = max(diff, float(np.max(np.abs(np.asarray(after)[i] - before[i]))))
+                    diff = max(diff, float(np.max(np.abs(to_numpy(after)[i] - before[i]))))
                     scale = max(scale, float(np.max(np.abs(before[i]))))
             leak = _relative(diff, scale)
             results[g][k] = max(results[g].get(k, 0.0), leak)  # type: ignore[union-attr]
@@ -252,18 +256,19 @@ def _gradient_reaches(model: keras.Model, xs: list[np.ndarray], seed: int) -> se
     if not floats:
         return set()
     rng = np.random.default_rng(seed)
-    tensors = [tf.convert_to_tensor(a) for a in xs]
-    with tf.GradientTape() as tape:
-        for k in floats:
-            tape.watch(tensors[k])
+
+    def projection(tensors: list[Any]) -> tuple[list[Any], None]:
         outputs = flatten_outputs(model(pack_inputs(model, tensors), training=False))
-        total = tf.constant(0.0, tf.float64)
+        dtype = "float32" if backend.name() == "jax" else "float64"  # JAX runs in float32 unless x64 is on
+        total = ops.convert_to_tensor(0.0, dtype)
         for out in outputs:
-            if out.dtype.is_floating:
-                weights = rng.standard_normal(tuple(out.shape)).astype("float64")
-                total = total + tf.reduce_sum(tf.cast(out, tf.float64) * weights)
-    grads = tape.gradient(total, [tensors[k] for k in floats])
-    return {k for k, g in zip(floats, grads) if g is not None and bool(np.any(np.asarray(g) != 0))}
+            if _is_float_tensor(out):
+                weights = rng.standard_normal(tuple(out.shape)).astype(dtype)
+                total = total + ops.sum(ops.cast(out, dtype) * ops.convert_to_tensor(weights))
+        return [total], None
+
+    _, (grads,) = backend.current().input_gradients(projection, xs, floats)
+    return {k for k, g in zip(floats, grads) if g is not None and bool(np.any(g != 0))}
 
 
 @check(INPUTS)

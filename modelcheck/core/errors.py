@@ -192,6 +192,9 @@ _TOOL_DIRS = (
     os.sep + "keras" + os.sep,
     os.sep + "tensorflow" + os.sep,
     os.sep + "tf_keras" + os.sep,
+    os.sep + "jax" + os.sep,
+    os.sep + "jaxlib" + os.sep,
+    os.sep + "torch" + os.sep,
     os.sep + "optree" + os.sep,
     os.sep + "numpy" + os.sep,
     os.sep + "_pytest" + os.sep,
@@ -203,7 +206,8 @@ _TOOL_DIRS = (
 _MODEL_RUNNING = tuple(os.sep + os.path.join(*parts) for parts in (
     ("keras", "src", "layers"), ("keras", "src", "models"), ("keras", "src", "ops", "operation.py"),
     ("keras", "src", "losses"), ("keras", "src", "optimizers"), ("keras", "src", "trainers"),
-    ("keras", "src", "backend", "tensorflow", "trainer.py"), ("keras", "src", "backend", "tensorflow", "layer.py"),
+    *(("keras", "src", "backend", backend, module) for backend in ("tensorflow", "jax", "torch")
+      for module in ("trainer.py", "layer.py")),
     ("tensorflow", "python", "eager", "execute.py"),
 ))
 INTERNAL_HINT = ("this is a bug in modelcheck, not in your model: please report it to the modelcheck "

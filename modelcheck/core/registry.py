@@ -74,6 +74,9 @@ _ALL = [
               default=False),
     CheckInfo("save_load", "modelcheck.checks.saving:check_save_load",
               "a .keras save/load round trip in safe mode gives the same outputs", default=False),
+    CheckInfo("backend_parity", "modelcheck.checks.parity:check_backend_parity",
+              "the saved model gives the same outputs on every installed Keras backend (TensorFlow, JAX, PyTorch)",
+              default=False),
 ]
 
 CHECKS: dict[str, CheckInfo] = {info.name: info for info in _ALL}

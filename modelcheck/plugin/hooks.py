@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from ..core.environment import BACKEND_PACKAGES, keras_backend
 from ..core.registry import CHECK_NAMES
 from .nodes import MARKER, ModelCollector
 from .options import SETTINGS_KEY, add_options, read_settings
@@ -113,8 +114,10 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     settings = config.stash.get(SETTINGS_KEY, None)
     if settings is None or not settings.enabled:
         return None
-    return (f"modelcheck {_version('modelcheck')}, keras {_version('keras')}, "
-            f"tensorflow {_version('tensorflow', 'tensorflow-cpu', 'tf-nightly')}, seed {settings.seed}")
+    backend = keras_backend()
+    framework = (f"tensorflow {_version('tensorflow', 'tensorflow-cpu', 'tf-nightly')}" if backend == "tensorflow"
+                 else f"{backend} {_version(BACKEND_PACKAGES.get(backend, backend))}")
+    return f"modelcheck {_version('modelcheck')}, keras {_version('keras')} on {framework}, seed {settings.seed}"
 
 
 @pytest.hookimpl(trylast=True)

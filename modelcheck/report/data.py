@@ -14,6 +14,7 @@ from importlib import metadata
 from typing import Any, Iterable, Mapping
 
 from ..core import registry
+from ..core.environment import BACKEND_PACKAGES, keras_backend
 from ..core.result import CheckResult, _jsonable
 
 __all__ = ["LayerRow", "ModelEntry", "Run", "collect_versions", "entries_from_records", "merge_entries"]
@@ -202,9 +203,15 @@ def entries_from_records(records: Iterable[Mapping[str, Any]]) -> list[ModelEntr
 
 
 def collect_versions() -> dict[str, str]:
-    """Versions of modelcheck, Keras, TensorFlow and Python, read without importing them."""
-    versions: dict[str, str] = {}
-    for package in ("modelcheck", "keras", "tensorflow"):
+    """Versions of modelcheck, Keras, TensorFlow, the Keras backend's framework when it is
+    another, and Python, with ``"keras backend"`` (``tensorflow``, ``jax``, ``torch``); read
+    without importing them."""
+    backend = keras_backend()
+    versions: dict[str, str] = {"keras backend": backend}
+    packages = ["modelcheck", "keras", "tensorflow"]
+    if BACKEND_PACKAGES.get(backend, "tensorflow") != "tensorflow":
+        packages.append(BACKEND_PACKAGES[backend])
+    for package in packages:
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

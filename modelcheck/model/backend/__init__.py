@@ -1,0 +1,73 @@
+"""One adapter per Keras 3 backend behind one small interface, so checks never import
+TensorFlow, JAX or PyTorch themselves.
+
+    from modelcheck.model import backend
+    loss, grads = backend.current().gradients(model, loss_fn, x, y)
+
+An adapter differentiates (a loss with respect to the trainable variables, or scalars with
+respect to some inputs) and converts backend tensors to NumPy. Each adapter module imports its
+framework at import time, and `current()` imports only the one Keras runs on.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any, Callable, Protocol, Sequence
+
+import numpy as np
+
+__all__ = ["Adapter", "LossFn", "current", "name", "installed", "BACKENDS"]
+
+BACKENDS = ("tensorflow", "jax", "torch")
+
+# loss_fn(y, outputs) -> scalar tensor: `outputs` is what the model returned (training mode)
+LossFn = Callable[[Any, Any], Any]
+# fn(tensors) -> (scalars, aux): the scalars to differentiate, and anything else to keep
+ScalarsFn = Callable[[list[Any]], tuple[list[Any], Any]]
+
+
+class Adapter(Protocol):
+    """What modelcheck needs from a backend."""
+
+    name: str
+
+    def gradients(self, model: Any, loss_fn: LossFn, x: Any, y: Any) -> tuple[float, list[np.ndarray | None]]:
+        """One backward pass in training mode: (loss, gradient of every trainable variable in
+        ``model.trainable_variables`` order, None where the backend knows it is not connected).
+
+        The loss is ``loss_fn(y, model(x, training=True))`` plus the model's own losses
+        (regularisers, ``add_loss``)."""
+        ...
+
+    def input_gradients(self, fn: ScalarsFn, inputs: Sequence[np.ndarray],
+                        wrt: Sequence[int]) -> tuple[Any, list[list[np.ndarray | None]]]:
+        """Call ``fn(tensors)`` on the inputs as backend tensors and differentiate each scalar it
+        returns with respect to the inputs at indices `wrt`: (aux, grads[scalar][j] for wrt[j]),
+        the gradients as NumPy (None where not connected)."""
+        ...
+
+    def to_numpy(self, value: Any) -> np.ndarray:
+        """A backend tensor (or anything array-like) as a NumPy array, detached from any graph."""
+        ...
+
+
+def name() -> str:
+    """The backend Keras runs on: ``"tensorflow"``, ``"jax"`` or ``"torch"``."""
+    import keras
+
+    return keras.backend.backend()
+
+
+def current() -> Adapter:
+    """The adapter for the backend Keras runs on."""
+    backend = name()
+    if backend not in BACKENDS:
+        raise RuntimeError(f"modelcheck supports the Keras backends {', '.join(BACKENDS)}; Keras runs on {backend!r}")
+    return importlib.import_module(f"{__name__}.{backend}").ADAPTER
+
+
+def installed() -> list[str]:
+    """The Keras backends whose framework is installed, in `BACKENDS` order (found without
+    importing them)."""
+    return [backend for backend in BACKENDS if importlib.util.find_spec(backend) is not None]

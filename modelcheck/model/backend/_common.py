@@ -1,0 +1,30 @@
+"""What every adapter does the same way: the model's own losses, and NumPy conversion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+__all__ = ["with_model_losses", "to_numpy", "aux_to_numpy"]
+
+
+def with_model_losses(loss: Any, losses: list[Any]) -> Any:
+    """`loss` plus the model's own losses (regularisers, ``add_loss``), as float32."""
+    for extra in losses:
+        loss = loss + ops.cast(extra, "float32")
+    return loss
+
+
+def to_numpy(value: Any) -> np.ndarray:
+    """A backend tensor, a Keras variable or an array-like as a NumPy array."""
+    if isinstance(value, np.ndarray):
+        return value
+    return np.asarray(keras.ops.convert_to_numpy(value))
+
+
+def aux_to_numpy(aux: Any) -> Any:
+    """Every tensor in a nested structure as NumPy (floats and None left as they are)."""
+    return keras.tree.map_structure(lambda v: v if v is None or isinstance(v, (int, float)) else to_numpy(v), aux)
