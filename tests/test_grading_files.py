@@ -173,3 +173,24 @@ def test_the_outcome_of_a_stopped_process_reads_in_plain_words():
     assert "more than 300 MB of memory" in RunOutcome(killed_for="memory", limits=limits).problem()
     assert "killed the grader's process" in RunOutcome(supervisor_lost=True, exit_code=None).problem()
     assert RunOutcome(exit_code=0).problem() is None
+
+
+def test_an_internal_error_is_a_grader_error_never_the_students_lost_points() -> None:
+    from modelcheck.core.result import CheckResult
+    from modelcheck.grading.grade import scored_grade
+    from modelcheck.grading.submissions import Submission
+
+    assignment = parse_assignment(
+        '[assignment]\nname = "a"\nbuilder = "build_model"\n[expect]\noutput_shape = [1]\n'
+        '[points]\noutput_shape = 1\ngradient_flow = 2\n')
+    submission = Submission(student="alice", path=Path("alice.py"))
+    results = [CheckResult.ok("output_shape", "(None, 1)"),
+               CheckResult.error("gradient_flow", "internal error in modelcheck while running gradient_flow: "
+                                 "ZeroDivisionError: x", details={"internal": True, "traceback": "..."})]
+    grade = scored_grade(assignment, submission, results)
+    assert grade.grader_error == "internal error in modelcheck while running gradient_flow: ZeroDivisionError: x"
+    data = gradescope_results(grade)
+    assert data["extra_data"]["grader_error"] == grade.grader_error
+    assert data["extra_data"]["keras_backend"] == "tensorflow"
+    sound = scored_grade(assignment, submission, results[:1])
+    assert sound.grader_error is None and sound.points == {"output_shape": 1.0}

@@ -41,7 +41,7 @@ from .schema import clean_text
 from .submissions import Submission, prepare_workdir
 from .worker import WarmPool
 
-__all__ = ["StudentGrade", "Grader", "grade_submission"]
+__all__ = ["StudentGrade", "Grader", "grade_submission", "scored_grade"]
 
 # uids for job processes when the grader runs as root (no passwd entry needed)
 _UID_BASE = 2_000_100_000
@@ -184,6 +184,26 @@ def _copy_regular(source: Path, target: Path) -> bool:
         return False
     shutil.copyfile(source, target, follow_symlinks=False)
     return True
+
+
+def scored_grade(assignment: Assignment, submission: Submission, results: list[CheckResult], *,
+                 problem: str | None = None, output: str = "", notes: list[str] | None = None) -> StudentGrade:
+    """The grade of `results`: a check's points when it passed (and was verified, unless the
+    assignment trusts the submission's own measurements). A check that failed inside modelcheck
+    itself (``details["internal"]``) is no verdict on the student: the grade is a grader error the
+    instructor sees (left out of the class statistics, regraded by ``--resume``), never lost points."""
+    trust = assignment.trust_submission_measurements
+    points = {r.check: (assignment.points[r.check] if r.passed and (trust or not r.details.get("unverified")) else 0.0)
+              for r in results}
+    internal = [r for r in results if r.details.get("internal")]
+    grader_error = None
+    if internal:
+        grader_error = internal[0].message.splitlines()[0]  # names the check: "internal error in modelcheck ..."
+        if len(internal) > 1:
+            grader_error += f" (and in {', '.join(r.check for r in internal[1:])})"
+    return StudentGrade(student=submission.student, submission=str(submission.path), results=results,
+                        points=points, max_points=dict(assignment.points), visibility=dict(assignment.visibility),
+                        problem=problem, output=output, notes=list(notes or []), grader_error=grader_error)
 
 
 class Grader:
@@ -408,15 +428,7 @@ class Grader:
 
     def _scored(self, submission: Submission, results: list[CheckResult], *, problem: str | None = None,
                 output: str = "", notes: list[str] | None = None) -> StudentGrade:
-        assignment = self.assignment
-        trust = assignment.trust_submission_measurements
-        points = {r.check: (assignment.points[r.check]
-                            if r.passed and (trust or not r.details.get("unverified")) else 0.0)
-                  for r in results}
-        return StudentGrade(student=submission.student, submission=str(submission.path), results=results,
-                            points=points, max_points=dict(assignment.points),
-                            visibility=dict(assignment.visibility), problem=problem, output=output,
-                            notes=list(notes or []))
+        return scored_grade(self.assignment, submission, results, problem=problem, output=output, notes=notes)
 
     def _failed(self, submission: Submission, message: str, *, hint: str | None = None, output: str = "",
                 notes: list[str] | None = None) -> StudentGrade:

@@ -37,6 +37,7 @@ import jinja2
 from ..core.files import write_atomic
 from .assignment import Assignment
 from .grade import StudentGrade
+from .worker import JOB_BACKEND
 from .schema import clean_text, display_name
 
 __all__ = ["write_outputs", "write_student_files", "write_class_files", "gradescope_results", "gradebook_rows",
@@ -105,7 +106,9 @@ def gradescope_results(grade: StudentGrade) -> dict[str, Any]:
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
-        "extra_data": {"student": grade.student, **({"isolation": grade.isolation} if grade.isolation else {})},
+        "extra_data": {"student": grade.student, "keras_backend": JOB_BACKEND,
+                       **({"isolation": grade.isolation} if grade.isolation else {}),
+                       **({"grader_error": grade.grader_error} if grade.grader_error else {})},
     }
 
 

@@ -24,7 +24,9 @@ from pathlib import Path
 
 from .zygote import PIPES
 
-__all__ = ["WarmPool", "Launched", "zygote_environment"]
+__all__ = ["WarmPool", "Launched", "zygote_environment", "JOB_BACKEND"]
+
+JOB_BACKEND = "tensorflow"  # the Keras backend every grading job runs on (the zygote pre-imports it)
 
 _READY_TIMEOUT_S = 120
 
@@ -35,7 +37,7 @@ def zygote_environment() -> dict[str, str]:
     package_root = str(Path(__file__).resolve().parents[2])
     env.update(
         TF_CPP_MIN_LOG_LEVEL="3",
-        KERAS_BACKEND="tensorflow",
+        KERAS_BACKEND=JOB_BACKEND,
         OPENBLAS_NUM_THREADS="1",
         OMP_NUM_THREADS="1",
         MKL_NUM_THREADS="1",
