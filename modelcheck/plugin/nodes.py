@@ -85,8 +85,8 @@ class ModelCollector(pytest.Collector):
             from ..session.runner import ModelSession
 
             settings = self.config.stash[SETTINGS_KEY]
-            self._session = ModelSession(self.spec, seed=settings.seed,
-                                         overrides=settings.overrides(), base_dir=self.base_dir)
+            self._session = ModelSession(self.spec, seed=settings.seed, overrides=settings.overrides(),
+                                         base_dir=self.base_dir, model_timeout=settings.model_timeout)
         return self._session
 
     def model(self) -> Any:

@@ -34,6 +34,7 @@ class Settings:
         report_dir: where the HTML report goes (None: no report).
         steps: step budget per training check, as (check, steps) pairs.
         timeouts: timeout in seconds per training check, as (check, seconds) pairs.
+        model_timeout: the seconds all checks of one model may take (None: the spec's, else no budget).
         snapshot_update: write new and changed architecture snapshots, delete orphaned ones.
         grade: (assignment file, submissions folder) to grade through pytest, or None.
         grade_out: where the grading outputs go (gradebook, results.json, feedback), or None.
@@ -45,6 +46,7 @@ class Settings:
     report_dir: Path | None = None
     steps: tuple[tuple[str, int], ...] = ()
     timeouts: tuple[tuple[str, float], ...] = ()
+    model_timeout: float | None = None
     snapshot_update: bool = False
     grade: tuple[Path, Path] | None = None
     grade_out: Path | None = None
@@ -103,6 +105,8 @@ def add_options(parser: pytest.Parser) -> None:
          "all, or CHECK=N,... for some", {"metavar": "BUDGET"}),
         ("--modelcheck-timeout", "modelcheck_timeout", "Timeout in seconds of each training "
          "check: S for all, or CHECK=S,... for some", {"metavar": "SECONDS"}),
+        ("--modelcheck-model-timeout", "modelcheck_model_timeout", "Seconds all checks of one model may "
+         "take; a check that would overrun them is skipped with its estimate", {"metavar": "SECONDS"}),
     ]
     for flag, dest, help_text, extra in options:
         group.addoption(flag, dest=dest, help=help_text, **extra)
@@ -157,6 +161,16 @@ def read_settings(config: pytest.Config) -> Settings:
         if unknown:
             raise pytest.UsageError(f"--modelcheck-checks: unknown check {unknown[0]!r}; "
                                     f"known checks are {', '.join(CHECK_NAMES)}, {ARCHITECTURE}")
+    model_timeout = None
+    raw_timeout = str(_option(config, "modelcheck_model_timeout") or "").strip()
+    if raw_timeout:
+        try:
+            model_timeout = float(raw_timeout)
+        except ValueError:
+            model_timeout = None
+        if model_timeout is None or not model_timeout > 0:
+            raise pytest.UsageError(f"--modelcheck-model-timeout: expected a positive number of seconds, "
+                                    f"received {raw_timeout!r}; try --modelcheck-model-timeout=30")
     grade = _path_option(config, "modelcheck_grade")
     if grade is not None and len(grade) != 2:
         raise pytest.UsageError("modelcheck_grade: expected two paths, the assignment file and the "
@@ -168,6 +182,7 @@ def read_settings(config: pytest.Config) -> Settings:
         report_dir=_path_option(config, "modelcheck_report"),
         steps=_budgets("--modelcheck-steps", str(_option(config, "modelcheck_steps") or ""), int),
         timeouts=_budgets("--modelcheck-timeout", str(_option(config, "modelcheck_timeout") or ""), float),
+        model_timeout=model_timeout,
         snapshot_update=bool(_option(config, "modelcheck_snapshot_update")),
         grade=(grade[0], grade[1]) if grade else None,
         grade_out=_path_option(config, "modelcheck_grade_out"),
