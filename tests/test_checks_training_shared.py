@@ -9,6 +9,7 @@ import modelcheck as mc
 from modelcheck.core.errors import SpecError
 from modelcheck.core.spec import ModelSpec
 from modelcheck.model import loops
+from modelcheck.session.robustness import over_seeds
 from modelcheck.session.runner import ModelSession
 from tests import models
 
@@ -126,3 +127,17 @@ def test_xla_compiled_loop_gives_the_same_verdicts():
         (loop,) = session._training.cache._loops.values()
     assert all(result.passed for result in results), [r.message for r in results]
     assert session.spec.jit_compile and loop.function._jit_compile
+
+
+def test_seed_robustness_traces_once_and_matches_a_session_per_seed(monkeypatch):
+    traces = []
+    original = loops.LoopCache._count
+    monkeypatch.setattr(loops.LoopCache, "_count", lambda self: (traces.append(1), original(self)))
+    spec = ModelSpec(id="small", builder=models.small_classifier)
+    result = over_seeds("loss_decrease", spec, seeds=[0, 1, 2])
+    assert len(traces) == 1
+    separate = []
+    for seed in (0, 1, 2):
+        with ModelSession(spec, seed=seed) as session:
+            separate.append(session.run("loss_decrease").details["decrease"] - 0.1)
+    assert [row["margin"] for row in result.details["per_seed"]] == separate

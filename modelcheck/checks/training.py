@@ -286,6 +286,19 @@ def check_learns_linear(
                           f"in {run.steps} SGD steps", expected=expected, received=received, details=details)
 
 
+# loss_decrease trains on 32 samples, or on 8 when a sample is large (an image of 224 x 224 x 3
+# holds 150,528 values): there one step of 32 costs seconds, and 8 samples decide as well.
+LARGE_SAMPLE = 20_000
+
+
+def _decrease_batch(model: keras.Model) -> int:
+    try:
+        values = sum(math.prod(d or 1 for d in info.shape[1:]) for info in input_infos(model))
+    except (ValueError, TypeError, KeyError):
+        return 32
+    return 8 if values > LARGE_SAMPLE else 32
+
+
 def _decrease(losses: list[float]) -> tuple[float, float]:
     """The mean of the last (up to) five losses, and its decrease from the first loss as a
     fraction of it (NaN when a loss is not finite)."""
@@ -303,7 +316,7 @@ def check_loss_decrease(
     output: Any = None,
     steps: int = 50,
     min_decrease: float = 0.1,
-    batch_size: int = 8,
+    batch_size: int | None = None,
     learning_rate: float | None = None,
     x: Any = None,
     y: Any = None,
@@ -312,7 +325,8 @@ def check_loss_decrease(
 ) -> CheckResult:
     """Train for at most `steps` steps on one synthetic (or given) batch; the loss must fall by
     at least `min_decrease` (a fraction of the initial loss), judged on the mean of the last five
-    losses. Training stops as soon as that decrease is seen (after at least six steps).
+    losses. Training stops as soon as that decrease is seen (after at least six steps). The batch
+    holds `batch_size` samples: by default 32, or 8 when one sample holds more than 20,000 values.
 
     Also reports the initial loss against its expected value where one is known
     (ln(n_classes) for softmax cross-entropy, ln 2 for a sigmoid unit).
@@ -321,6 +335,7 @@ def check_loss_decrease(
     blocked = not_attempted(name, "loss")
     if blocked is not None:
         return blocked
+    batch_size = batch_size or _decrease_batch(model)
     prepared = prepare_batch(name, model, output=output, batch_size=batch_size, seed=seed, x=x, y=y, fittable=True)
     if isinstance(prepared, CheckResult):
         return prepared

@@ -142,6 +142,27 @@ class ModelSession:
             self.close()
         return result
 
+    def reinitialise(self, seed: int) -> bool:
+        """Give the built model the initial weights (and random states) its builder gives with
+        `seed`, by assigning those of a new build to its variables, and run later checks with
+        `seed`: its traced step loop serves every seed. False (nothing changed) when the model
+        cannot be built or the new build's variables differ in number or shape."""
+        if self.build_failure("build") is not None:
+            return False
+        fresh = ModelSession(self.spec, seed=seed, base_dir=self.base_dir)
+        try:
+            other = fresh.model()
+        except (ModelcheckError, UserCodeError, InternalError):
+            return False
+        pairs = list(zip(self._model.variables, other.variables))
+        if len(self._model.variables) != len(other.variables) or any(
+                tuple(a.shape) != tuple(b.shape) or a.dtype != b.dtype for a, b in pairs):
+            return False
+        for mine, theirs in pairs:
+            mine.assign(theirs.value)
+        self.seed = seed
+        return True
+
     def _training_context(self, start: float) -> Any:
         """The model's `TrainingContext`, its deadline set from the budget left at `start`."""
         from ..model import loops
