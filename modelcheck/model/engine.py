@@ -292,7 +292,9 @@ def _run_chunks(run: TrainingRun, chunk_fn: Callable[[int], Any], *, loop: loops
     stop rule, the timeout, a non-finite loss or the model's time budget ends the run.
 
     The first call runs one step (tracing the loop if it is new), the second one step to measure
-    its time (which the time budget needs); the stop rule is asked from then on.
+    its time (which the time budget needs; a loop traced by an earlier check measures it on its
+    first call); the stop rule is asked from step 2 on, so a run stops at the same step whether
+    its loop was traced for it or not.
     """
     cap = _FIRST_CHUNK
     while run.steps < max_steps:
@@ -330,7 +332,7 @@ def _run_chunks(run: TrainingRun, chunk_fn: Callable[[int], Any], *, loop: loops
         if not all(math.isfinite(v) for v in values):
             run.stopped = "non_finite"
             break
-        if stop is not None and (not measuring or run.steps >= max_steps) and stop(run):
+        if stop is not None and (run.steps >= 2 or run.steps >= max_steps) and stop(run):
             run.stopped = "converged"
             break
         # the timeout bounds training; tracing a large model on a busy machine can alone take
