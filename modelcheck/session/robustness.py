@@ -26,7 +26,8 @@ ROBUSTNESS_OPTIONS = ("seeds", "min_passes")
 MARGIN_MEANING = {
     "overfit_batch": "passed: share of the step budget left when the batch was memorised; failed: how far it fell "
                      "short (accuracy below 100%, or loss above the threshold, as a negative fraction)",
-    "loss_decrease": "the loss decrease minus the required decrease (fractions of the initial loss)",
+    "loss_decrease": "passed: share of the step budget left when the decrease was seen (training stops there); "
+                     "failed: the loss decrease minus the required decrease (fractions of the initial loss)",
     "learns_linear": "the smallest share left of the error budgets (mean squared error, prediction, w and b); "
                      "negative when over a budget",
     "loss_at_init": "the smallest share left of the allowed factor, on a log scale (negative when outside it)",
@@ -50,6 +51,8 @@ def _margin(check: str, result: CheckResult, options: dict[str, Any]) -> float |
     details = result.details
     try:
         if check == "loss_decrease":
+            if result.status == PASSED and details.get("stopped") == "converged":
+                return _share_left(float(details["steps"]), float(options["steps"]))
             return float(details["decrease"]) - float(options["min_decrease"])
         if check == "overfit_batch":
             if result.status == PASSED:
