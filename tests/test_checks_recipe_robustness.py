@@ -88,6 +88,10 @@ def test_over_seeds_rejects_bad_arguments_by_name(kwargs, words):
 def test_margin_of_each_training_check():
     decrease = CheckResult.ok("loss_decrease", "", details={"decrease": 0.35})
     assert margin("loss_decrease", decrease, {"min_decrease": 0.1}) == pytest.approx(0.25)
+    stopped = CheckResult.ok("loss_decrease", "", details={"decrease": 0.12, "steps": 10, "stopped": "converged"})
+    assert margin("loss_decrease", stopped, {"min_decrease": 0.1, "steps": 50}) == pytest.approx(0.8)
+    short = CheckResult.fail("loss_decrease", "", details={"decrease": 0.04, "steps": 50, "stopped": "budget"})
+    assert margin("loss_decrease", short, {"min_decrease": 0.1, "steps": 50}) == pytest.approx(-0.06)
     overfit = CheckResult.ok("overfit_batch", "", details={"steps": 150})
     assert margin("overfit_batch", overfit, {"max_steps": 500}) == pytest.approx(0.7)
     missed = CheckResult.fail("overfit_batch", "", details={"accuracy": 0.75, "loss_threshold": None})

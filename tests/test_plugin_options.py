@@ -136,3 +136,27 @@ def test_an_internal_error_shows_its_traceback_and_is_not_the_users(project: pyt
     result = project.runpytest_subprocess("--modelcheck", "-k", "param_count", "-p", "no:cacheprovider")
     result.assert_outcomes(failed=1, deselected=3)
     result.stdout.fnmatch_lines(["internal error in modelcheck*", "*Traceback*", "*ZeroDivisionError: a bug in modelcheck*"])
+
+
+def test_model_timeout_skips_the_checks_past_the_budget(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("--modelcheck", "--modelcheck-model-timeout=0.000001", "-rs",
+                                          "-k", "not architecture", "-p", "no:cacheprovider")
+    # output_shape runs (nothing spent yet); the checks after it would overrun the budget
+    result.assert_outcomes(passed=1, skipped=2, deselected=1)
+    result.stdout.fnmatch_lines(["SKIPPED * not run: the model's time budget of 1e-06 s is spent (*"])
+
+
+def test_model_timeout_from_the_spec_and_the_ini_file(project: pytest.Pytester) -> None:
+    project.makefile(".toml", modelcheck=SPEC + "model_timeout = 0.000001\n")
+    run = ("--modelcheck", "-k", "not architecture", "-p", "no:cacheprovider")
+    project.runpytest_subprocess(*run).assert_outcomes(passed=1, skipped=2, deselected=1)
+    project.makefile(".toml", modelcheck=SPEC)
+    project.makeini("[pytest]\nmodelcheck_model_timeout = 0.000001\n")
+    project.runpytest_subprocess(*run).assert_outcomes(passed=1, skipped=2, deselected=1)
+
+
+def test_a_bad_model_timeout_is_a_usage_error(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("--modelcheck", "--modelcheck-model-timeout=0", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --modelcheck-model-timeout: expected a positive number of seconds, "
+                                 "received '0'; try --modelcheck-model-timeout=30"])

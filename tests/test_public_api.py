@@ -30,7 +30,7 @@ STRATEGIES = {
 PYTEST_OPTIONS = [
     "--modelcheck", "--modelcheck-snapshot-update", "--modelcheck-grade", "--modelcheck-grade-out",
     "--modelcheck-seed", "--modelcheck-checks", "--modelcheck-report", "--modelcheck-steps", "--modelcheck-timeout",
-    "--modelcheck-sequence-length", "--modelcheck-mutants",
+    "--modelcheck-sequence-length", "--modelcheck-mutants", "--modelcheck-model-timeout", "--modelcheck-grade-scheduler",
 ]
 CLI_GRADE_OPTIONS = ["--out", "--workers", "--quiet"]
 CLI_MUTANTS_OPTIONS = ["--reference", "--json", "--workers"]

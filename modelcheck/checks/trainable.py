@@ -15,7 +15,7 @@ from ..core.result import CheckResult
 from .common import check, fmt, prepare_batch
 from .gradients import feeds_only_batchnorm, frozen_message, gradient_cause, gradients
 from ..model.variables import variable_labels
-from .training import run_details, stopped_note
+from .training import over_budget, run_details, stopped_note
 
 __all__ = ["check_trainable_changes"]
 
@@ -72,6 +72,8 @@ def check_trainable_changes(
         optimizer = fresh_optimizer(model, learning_rate=learning_rate)
         run = train(model, x, targets, objective, optimizer, max_steps=steps, timeout_s=timeout_s)
         after = _values(model)
+    if run.stopped == "over_budget":
+        return over_budget(NAME, "training a few steps", run)
     problems: list[str] = []
     notes: list[str] = []
     changes: dict[str, float] = {}

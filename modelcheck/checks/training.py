@@ -1,7 +1,10 @@
 """Training checks: overfit one batch, learn y = 2x - 1, and loss decrease.
 
-All three run the shared engine (one compiled step loop) on a fresh optimizer and restore
-the model's weights afterwards.
+All three run the shared engine (one compiled step loop per model, its optimizer reset
+between checks), stop as soon as their verdict is known, and restore the model's weights
+afterwards. Within a session, a model that already failed gradient_flow or finite fails
+overfit_batch and loss_decrease without training, and a check that would overrun the model's
+time budget is skipped with its estimate (see `modelcheck.model.loops`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import keras
 import numpy as np
 
 from ..core.errors import call_user_code
+from ..model import loops
 from ..model.engine import TrainingRun, fresh_optimizer, own_training, preserved_weights, train, train_own_step
 from ..model.inputs import all_layers, input_infos, pack_inputs
 from ..model.outputs import shape_str
@@ -22,7 +26,8 @@ from ..core.messages import mismatch
 from ..core.result import CheckResult
 from .common import check, fmt, forward, nonfinite_failure, prepare_batch
 
-__all__ = ["check_overfit_batch", "check_learns_linear", "check_loss_decrease", "run_details", "stopped_note"]
+__all__ = ["check_overfit_batch", "check_learns_linear", "check_loss_decrease", "run_details", "stopped_note",
+           "over_budget", "not_attempted"]
 
 DOCUMENT_X = (-1.0, 0.0, 1.0, 2.0, 3.0, 4.0)
 INFERENCE_MODE = ("trained in training mode; judged in inference mode (Dropout off, BatchNormalization on the "
@@ -46,9 +51,42 @@ def inference_predictions(model: keras.Model, x: Any) -> list[np.ndarray]:
 
 
 def run_details(run: TrainingRun) -> dict[str, Any]:
-    """The numbers of a training run that a result carries (loss history, steps, why it stopped)."""
+    """The numbers of a training run that a result carries (loss history, steps, why it stopped,
+    its time and the part of it spent tracing the step loop)."""
     return {"loss_history": run.losses, "steps": run.steps, "stopped": run.stopped,
-            "seconds": round(run.seconds, 3), "optimizer": run.optimizer}
+            "seconds": round(run.seconds, 3), "tracing_s": round(run.tracing_s, 3),
+            "step_s": None if run.step_s is None else round(run.step_s, 4), "optimizer": run.optimizer}
+
+
+def over_budget(name: str, what: str, run: TrainingRun) -> CheckResult:
+    """The ``skipped`` result of a check whose next steps would overrun the model's time budget."""
+    context = loops.current()
+    left = context.seconds_left()
+    if run.estimate_s is None:
+        estimate = "the step loop could not even be traced"
+    else:
+        estimate = (f"its remaining steps would take about {run.estimate_s:.3g} s more "
+                    f"({run.step_s:.3g} s per step)")
+    budget = f"the model's time budget of {context.budget_s:g} s" if context.budget_s is not None else "the time budget"
+    return CheckResult.skip(
+        name, f"{what}: not finished within {budget}: after {run.steps} steps ({run.seconds:.3g} s, "
+        f"{run.tracing_s:.3g} s of it tracing) {estimate}, and {max(0.0, left or 0.0):.3g} s are left; "
+        "raise the budget (spec key model_timeout, --modelcheck-model-timeout) to run it",
+        details={**run_details(run), "estimate_s": run.estimate_s, "budget_s": context.budget_s})
+
+
+def not_attempted(name: str, what: str) -> CheckResult | None:
+    """A failed result for a training check when a static check already failed the model in this
+    session (no gradient, NaN values): training cannot pass, so it is not run. None otherwise."""
+    failed = loops.current().failed
+    if not failed:
+        return None
+    check, message = next(iter(failed.items()))
+    return CheckResult.fail(
+        name, mismatch(what, "a model that trains", "not attempted", note=f"{check} already failed ({message})"),
+        expected="a model that trains", received="not attempted",
+        details={"steps": 0, "not_attempted": check, "loss_history": []},
+        hint=f"fix what {check} reports first; this check then trains the model.")
 
 
 def stopped_note(run: TrainingRun, max_steps: int, timeout_s: float | None) -> str:
@@ -80,6 +118,9 @@ def check_overfit_batch(
     rate. ``details["loss_history"]`` holds the loss at every step.
     """
     name = "overfit_batch"
+    blocked = not_attempted(name, f"memorising one batch of {batch_size} samples")
+    if blocked is not None:
+        return blocked
     prepared = prepare_batch(name, model, output=output, batch_size=batch_size, seed=seed, fittable=True)
     if isinstance(prepared, CheckResult):
         return prepared
@@ -104,6 +145,8 @@ def check_overfit_batch(
     with preserved_weights(model):
         optimizer = fresh_optimizer(model, learning_rate=learning_rate)
         run = train(model, x, targets, objective, optimizer, max_steps=max_steps, stop=memorised, timeout_s=timeout_s)
+        if run.stopped == "over_budget":
+            return over_budget(name, f"memorising one batch of {batch_size} samples", run)
         if run.stopped != "converged":
             memorised(run)
     accuracy, final_loss = judged.get("accuracy"), judged.get("loss", run.final_loss)
@@ -202,6 +245,8 @@ def check_learns_linear(
     with preserved_weights(model):
         optimizer = keras.optimizers.SGD(learning_rate=learning_rate)
         run = train(model, x_train, y_target, objective, optimizer, max_steps=steps, timeout_s=timeout_s)
+        if run.stopped == "over_budget":
+            return over_budget(name, "learning a line", run)
         fitted = forward(model, x_train)[0].reshape(-1)
         at_new = float(forward(model, x_new)[0].reshape(-1)[0])
         dense = _single_dense(model)
@@ -241,6 +286,29 @@ def check_learns_linear(
                           f"in {run.steps} SGD steps", expected=expected, received=received, details=details)
 
 
+# loss_decrease trains on 32 samples, or on 8 when a sample is large (an image of 224 x 224 x 3
+# holds 150,528 values): there one step of 32 costs seconds, and 8 samples decide as well.
+LARGE_SAMPLE = 20_000
+
+
+def _decrease_batch(model: keras.Model) -> int:
+    try:
+        values = sum(math.prod(d or 1 for d in info.shape[1:]) for info in input_infos(model))
+    except (ValueError, TypeError, KeyError):
+        return 32
+    return 8 if values > LARGE_SAMPLE else 32
+
+
+def _decrease(losses: list[float]) -> tuple[float, float]:
+    """The mean of the last (up to) five losses, and its decrease from the first loss as a
+    fraction of it (NaN when a loss is not finite)."""
+    first = losses[0]
+    tail = losses[-min(5, len(losses)):]
+    last = float(np.mean(tail)) if all(math.isfinite(v) for v in tail) else float("nan")
+    decrease = (first - last) / abs(first) if first and math.isfinite(first) and math.isfinite(last) else float("nan")
+    return last, decrease
+
+
 @check("loss_decrease")
 def check_loss_decrease(
     model: keras.Model,
@@ -248,49 +316,61 @@ def check_loss_decrease(
     output: Any = None,
     steps: int = 50,
     min_decrease: float = 0.1,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     learning_rate: float | None = None,
     x: Any = None,
     y: Any = None,
     timeout_s: float | None = 60.0,
     seed: int = 0,
 ) -> CheckResult:
-    """Train for `steps` steps on one synthetic (or given) batch; the loss must fall by at
-    least `min_decrease` (a fraction of the initial loss).
+    """Train for at most `steps` steps on one synthetic (or given) batch; the loss must fall by
+    at least `min_decrease` (a fraction of the initial loss), judged on the mean of the last five
+    losses. Training stops as soon as that decrease is seen (after at least six steps). The batch
+    holds `batch_size` samples: by default 32, or 8 when one sample holds more than 20,000 values.
 
     Also reports the initial loss against its expected value where one is known
     (ln(n_classes) for softmax cross-entropy, ln 2 for a sigmoid unit).
     """
     name = "loss_decrease"
+    blocked = not_attempted(name, "loss")
+    if blocked is not None:
+        return blocked
+    batch_size = batch_size or _decrease_batch(model)
     prepared = prepare_batch(name, model, output=output, batch_size=batch_size, seed=seed, x=x, y=y, fittable=True)
     if isinstance(prepared, CheckResult):
         return prepared
     x, targets, objective, _ = prepared
     own = own_training(model)
+
+    def decreased(run: TrainingRun) -> bool:
+        return len(run.losses) > 5 and _decrease(run.losses)[1] >= min_decrease
+
     with preserved_weights(model):
         if own is not None:  # its own objective: judged on the loss its train_step reports
-            run = train_own_step(model, x, _as_model_targets(model, targets), max_steps=steps, timeout_s=timeout_s)
+            run = train_own_step(model, x, _as_model_targets(model, targets), max_steps=steps, stop=decreased,
+                                 timeout_s=timeout_s)
             if isinstance(run, str):
                 return CheckResult.skip(name, run)
             objective.expected_initial = None
         else:
             optimizer = fresh_optimizer(model, learning_rate=learning_rate)
-            run = train(model, x, targets, objective, optimizer, max_steps=steps, timeout_s=timeout_s)
+            run = train(model, x, targets, objective, optimizer, max_steps=steps, stop=decreased, timeout_s=timeout_s)
+    if run.stopped == "over_budget":
+        return over_budget(name, "loss decrease", run)
     details = {**run_details(run), "loss_function": f"the model's own {own}" if own else objective.describe(),
                "batch_size": batch_size,
                "initial_loss": run.losses[0] if run.losses else None,
                "expected_initial_loss": objective.expected_initial}
     first = run.losses[0]
-    tail = run.losses[-min(5, len(run.losses)):]
-    last = float(np.mean(tail)) if all(math.isfinite(v) for v in tail) else float("nan")
-    decrease = (first - last) / abs(first) if first and math.isfinite(first) and math.isfinite(last) else float("nan")
+    last, decrease = _decrease(run.losses)
     details["decrease"] = decrease
     init_note = ""
     if objective.expected_initial is not None:
         init_note = f"; initial loss {fmt(first)} (expected about {fmt(objective.expected_initial)} for an untrained model)"
     received = f"{fmt(first)} -> {fmt(last)}"
     if math.isfinite(decrease) and decrease >= min_decrease:
-        return CheckResult.ok(name, f"loss fell {decrease:.0%} in {run.steps} steps ({received}){init_note}",
+        early = f" of at most {steps}" if run.steps < steps else ""
+        return CheckResult.ok(name, f"loss fell {decrease:.0%} in {run.steps}{early} steps ({received}){init_note}",
                               expected=f"a decrease of at least {min_decrease:.0%}", received=received, details=details)
     why = stopped_note(run, steps, timeout_s) if run.stopped in ("timeout", "non_finite") else f"after {run.steps} steps"
     change = f"{decrease:+.1%}" if math.isfinite(decrease) else "NaN"

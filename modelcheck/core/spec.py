@@ -99,6 +99,10 @@ class ModelSpec:
             (default: long enough for the model's convolutions and poolings, at least 8).
         known_fault: for a model kept as a document printed it, the erratum in one sentence;
             checks are expected to fail on it.
+        model_timeout: the seconds all of the model's checks may take together; a check that
+            would overrun it is skipped with its estimate (``--modelcheck-model-timeout`` wins).
+        jit_compile: compile the training checks' step loop with XLA (default off: on CPU its
+            compile time exceeds what it saves on every model of the benchmark).
         extra: anything else a source wants to carry (kept, not interpreted).
     """
 
@@ -120,6 +124,8 @@ class ModelSpec:
     max_params: int | None = None
     sequence_length: int | None = None
     known_fault: str | None = None
+    model_timeout: float | None = None
+    jit_compile: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -138,6 +144,12 @@ class ModelSpec:
             value = getattr(self, key)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
                 raise SpecError(f"{where}: `{key}` must be a whole number >= 0, received {value!r}")
+        if self.model_timeout is not None and (isinstance(self.model_timeout, bool)
+                                               or not isinstance(self.model_timeout, (int, float))
+                                               or not self.model_timeout > 0):
+            raise SpecError(f"{where}: `model_timeout` must be a number of seconds > 0, received {self.model_timeout!r}")
+        if self.jit_compile is not None and not isinstance(self.jit_compile, bool):
+            raise SpecError(f"{where}: `jit_compile` must be true or false, received {self.jit_compile!r}")
         if self.checks is not None:
             self.checks = tuple(self.checks)
 
@@ -217,6 +229,8 @@ _MAPPING_KEYS: dict[str, tuple[type, ...]] = {
     "options": (dict,),
     "max_params": (int,),
     "sequence_length": (int,),
+    "model_timeout": (int, float),
+    "jit_compile": (bool,),
     "hypothesis": (dict,),
 }
 
@@ -274,7 +288,8 @@ def spec_from_mapping(
     }
     for key in (
         "input_shape", "output_shape", "layer_output_shapes", "total_params", "trainable_params",
-        "non_trainable_params", "layer_params", "output", "max_params", "sequence_length",
+        "non_trainable_params", "layer_params", "output", "max_params", "sequence_length", "model_timeout",
+        "jit_compile",
     ):
         if key in data:
             fields[key] = data[key]

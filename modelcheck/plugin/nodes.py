@@ -86,7 +86,8 @@ class ModelCollector(pytest.Collector):
 
             settings = self.config.stash[SETTINGS_KEY]
             self._session = ModelSession(settings.with_sequence_length(self.spec), seed=settings.seed,
-                                         overrides=settings.overrides(), base_dir=self.base_dir)
+                                         overrides=settings.overrides(), base_dir=self.base_dir,
+                                         model_timeout=settings.model_timeout)
         return self._session
 
     def model(self) -> Any:

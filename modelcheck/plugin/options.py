@@ -35,6 +35,7 @@ class Settings:
         report_dir: where the HTML report goes (None: no report).
         steps: step budget per training check, as (check, steps) pairs.
         timeouts: timeout in seconds per training check, as (check, seconds) pairs.
+        model_timeout: the seconds all checks of one model may take (None: the spec's, else no budget).
         snapshot_update: write new and changed architecture snapshots, delete orphaned ones.
         grade: (assignment file, submissions folder) to grade through pytest, or None.
         grade_out: where the grading outputs go (gradebook, results.json, feedback), or None.
@@ -51,6 +52,7 @@ class Settings:
     report_dir: Path | None = None
     steps: tuple[tuple[str, int], ...] = ()
     timeouts: tuple[tuple[str, float], ...] = ()
+    model_timeout: float | None = None
     snapshot_update: bool = False
     grade: tuple[Path, Path] | None = None
     grade_out: Path | None = None
@@ -125,6 +127,8 @@ def add_options(parser: pytest.Parser) -> None:
          "model's input length is None (default: what the model's layers need)", {"metavar": "N"}),
         ("--modelcheck-timeout", "modelcheck_timeout", "Timeout in seconds of each training "
          "check: S for all, or CHECK=S,... for some", {"metavar": "SECONDS"}),
+        ("--modelcheck-model-timeout", "modelcheck_model_timeout", "Seconds all checks of one model may "
+         "take; a check that would overrun them is skipped with its estimate", {"metavar": "SECONDS"}),
     ]
     for flag, dest, help_text, extra in options:
         group.addoption(flag, dest=dest, help=help_text, **extra)
@@ -186,6 +190,16 @@ def read_settings(config: pytest.Config) -> Settings:
         if sequence_length <= 0:
             raise pytest.UsageError(f"--modelcheck-sequence-length: expected a positive whole number, received "
                                     f"{raw_length!r}; try --modelcheck-sequence-length=64")
+    model_timeout = None
+    raw_timeout = str(_option(config, "modelcheck_model_timeout") or "").strip()
+    if raw_timeout:
+        try:
+            model_timeout = float(raw_timeout)
+        except ValueError:
+            model_timeout = None
+        if model_timeout is None or not model_timeout > 0:
+            raise pytest.UsageError(f"--modelcheck-model-timeout: expected a positive number of seconds, "
+                                    f"received {raw_timeout!r}; try --modelcheck-model-timeout=30")
     grade = _path_option(config, "modelcheck_grade")
     if grade is not None and len(grade) != 2:
         raise pytest.UsageError("modelcheck_grade: expected two paths, the assignment file and the "
@@ -197,6 +211,7 @@ def read_settings(config: pytest.Config) -> Settings:
         report_dir=_path_option(config, "modelcheck_report"),
         steps=_budgets("--modelcheck-steps", str(_option(config, "modelcheck_steps") or ""), int),
         timeouts=_budgets("--modelcheck-timeout", str(_option(config, "modelcheck_timeout") or ""), float),
+        model_timeout=model_timeout,
         snapshot_update=bool(_option(config, "modelcheck_snapshot_update")),
         grade=(grade[0], grade[1]) if grade else None,
         grade_out=_path_option(config, "modelcheck_grade_out"),

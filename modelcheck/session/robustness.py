@@ -26,7 +26,8 @@ ROBUSTNESS_OPTIONS = ("seeds", "min_passes")
 MARGIN_MEANING = {
     "overfit_batch": "passed: share of the step budget left when the batch was memorised; failed: how far it fell "
                      "short (accuracy below 100%, or loss above the threshold, as a negative fraction)",
-    "loss_decrease": "the loss decrease minus the required decrease (fractions of the initial loss)",
+    "loss_decrease": "passed: share of the step budget left when the decrease was seen (training stops there); "
+                     "failed: the loss decrease minus the required decrease (fractions of the initial loss)",
     "learns_linear": "the smallest share left of the error budgets (mean squared error, prediction, w and b); "
                      "negative when over a budget",
     "loss_at_init": "the smallest share left of the allowed factor, on a log scale (negative when outside it)",
@@ -50,6 +51,8 @@ def _margin(check: str, result: CheckResult, options: dict[str, Any]) -> float |
     details = result.details
     try:
         if check == "loss_decrease":
+            if result.status == PASSED and details.get("stopped") == "converged":
+                return _share_left(float(details["steps"]), float(options["steps"]))
             return float(details["decrease"]) - float(options["min_decrease"])
         if check == "overfit_batch":
             if result.status == PASSED:
@@ -99,18 +102,25 @@ def _seed_list(seeds: int | Sequence[int]) -> list[int]:
     return values
 
 
-def _runner(name: str, fn: Callable[..., CheckResult], target: Any,
-            kwargs: dict[str, Any]) -> tuple[Callable[[int], CheckResult], str, dict[str, Any]]:
-    """A function seed -> result, what the seed varies, and the options the spec adds."""
+def _runner(name: str, fn: Callable[..., CheckResult], target: Any, kwargs: dict[str, Any]
+            ) -> tuple[Callable[[int], CheckResult], str, dict[str, Any], Callable[[], None]]:
+    """A function seed -> result, what the seed varies, the options the spec adds, and what
+    releases the model afterwards."""
     import keras
 
     from ..core.registry import check_kwargs
+    from ..model import loops
     from .runner import ModelSession
 
     if isinstance(target, keras.Model):
-        return (lambda seed: fn(target, seed=seed, **kwargs),
-                "the synthetic data and training only (a built model keeps its initial weights; pass its builder "
-                "or spec to vary those too)", {})
+        context = loops.TrainingContext()  # one traced loop for every seed
+
+        def on_model(seed: int) -> CheckResult:
+            with loops.using(context):
+                return fn(target, seed=seed, **kwargs)
+
+        return (on_model, "the synthetic data and training only (a built model keeps its initial weights; pass its "
+                "builder or spec to vary those too)", {}, context.cache.clear)
     if isinstance(target, ModelSpec):
         spec = target
     elif callable(target):
@@ -120,12 +130,23 @@ def _runner(name: str, fn: Callable[..., CheckResult], target: Any,
         raise SpecError(f"over_seeds: expected a keras.Model, a builder or a ModelSpec, received {target!r}")
     options = {k: v for k, v in spec.options_for(name).items() if k not in ROBUSTNESS_OPTIONS}
     spec = spec.replace(options={**spec.options, name: options})
+    shared: list[ModelSession] = []
 
     def run(seed: int) -> CheckResult:
-        with ModelSession(spec, seed=seed) as session:
-            return session.run(name, **kwargs)
+        # one model whose variables take each seed's initial weights, so its traced loop serves
+        # every seed; a builder whose builds differ gets a session per seed
+        if not shared:
+            shared.append(ModelSession(spec, seed=seed))
+        elif not shared[0].reinitialise(seed):
+            with ModelSession(spec, seed=seed) as session:
+                return session.run(name, **kwargs)
+        return shared[0].run(name, **kwargs)
 
-    return run, "the initial weights, the synthetic data and training", check_kwargs(spec, name)
+    def close() -> None:
+        for session in shared:
+            session.close()
+
+    return run, "the initial weights, the synthetic data and training", check_kwargs(spec, name), close
 
 
 def over_seeds(
@@ -160,19 +181,22 @@ def over_seeds(
     if isinstance(needed, bool) or not isinstance(needed, int) or not 1 <= needed <= len(values):
         raise SpecError(f"over_seeds: min_passes must be a whole number from 1 to {len(values)} (the number of "
                         f"seeds), received min_passes={min_passes!r}")
-    run, varies, spec_options = _runner(name, fn, model_or_spec, dict(kwargs))
+    run, varies, spec_options, close = _runner(name, fn, model_or_spec, dict(kwargs))
     defaults = {k: p.default for k, p in inspect.signature(fn).parameters.items()
                 if p.default is not inspect.Parameter.empty}
     options = {**defaults, **spec_options, **kwargs}
     per_seed, margins, duration = [], [], 0.0
-    for seed in values:
-        result = run(seed)
-        duration += result.duration_s
-        value = margin(name, result, options)
-        if value is not None:
-            margins.append(value)
-        per_seed.append({"seed": seed, "status": result.status, "margin": value,
-                         "message": None if result.passed else result.message})
+    try:
+        for seed in values:
+            result = run(seed)
+            duration += result.duration_s
+            value = margin(name, result, options)
+            if value is not None:
+                margins.append(value)
+            per_seed.append({"seed": seed, "status": result.status, "margin": value,
+                             "message": None if result.passed else result.message})
+    finally:
+        close()
     statuses = [row["status"] for row in per_seed]
     passes = statuses.count(PASSED)
     details: dict[str, Any] = {

@@ -9,7 +9,7 @@ from typing import Any, Iterable
 from ..core.errors import InternalError, ModelcheckError, SpecError, UserCodeError
 from .generated import generation_space, run_over_generated
 from ..core.registry import applicable_checks, check_kwargs, get_check
-from ..core.result import CheckResult
+from ..core.result import FAILED, CheckResult
 from ..core.spec import ModelSpec
 
 __all__ = ["ModelSession", "run_spec", "run_checks"]
@@ -24,17 +24,25 @@ class ModelSession:
     Building is lazy (the first `run` builds). A model over ``spec.max_params`` is judged from
     its arithmetic, before any weight is allocated, and is never built. Errors in the
     user's code become results with status ``error``; `run` never raises for them.
+
+    The training checks share one traced step loop (`modelcheck.model.loops.TrainingContext`);
+    a model that fails gradient_flow or finite fails the training checks that follow without
+    training; with a time budget (`model_timeout` seconds, else ``spec.model_timeout``) a check
+    that would overrun it is ``skipped`` with its estimate.
     """
 
     def __init__(self, spec: ModelSpec, *, seed: int = 0, overrides: dict[str, dict[str, Any]] | None = None,
-                 base_dir: Path | None = None) -> None:
+                 base_dir: Path | None = None, model_timeout: float | None = None) -> None:
         self.spec = spec
         self.seed = seed
         self.overrides = overrides or {}
         self.base_dir = base_dir
+        self.model_timeout = model_timeout if model_timeout is not None else spec.model_timeout
         self._model: Any = None
         self._failure: CheckResult | None = None  # why the model could not be built
         self._close_after_run = False
+        self._training: Any = None  # modelcheck.model.loops.TrainingContext, made on the first run
+        self._spent = 0.0  # seconds the model's checks (and its build) took so far
 
     def __enter__(self) -> "ModelSession":
         return self
@@ -98,6 +106,13 @@ class ModelSession:
             result.model = self.spec.id
             result.duration_s = time.perf_counter() - start
             return result
+        if self.model_timeout is not None and self._spent >= self.model_timeout:
+            result = CheckResult.skip(check, f"not run: the model's time budget of {self.model_timeout:g} s is spent "
+                                      f"({self._spent:.3g} s used by its checks so far); raise it with the spec key "
+                                      "model_timeout or --modelcheck-model-timeout",
+                                      details={"budget_s": self.model_timeout, "spent_s": self._spent})
+            result.model = self.spec.id
+            return result
         failure = self.build_failure(check)
         if failure is not None:
             result = failure
@@ -110,21 +125,60 @@ class ModelSession:
                 if "seeds" in kwargs or "min_passes" in kwargs:
                     result = self._over_seeds(check, kwargs)
                 else:
-                    result = info.function()(self._model, seed=self.seed, **kwargs)
+                    from ..model import loops
+
+                    with loops.using(self._training_context(start)):
+                        result = info.function()(self._model, seed=self.seed, **kwargs)
             except TypeError as exc:
                 if "unexpected keyword argument" not in str(exc):
                     raise
                 raise SpecError(f"spec {self.spec.id!r}: check {check!r} {exc}") from None
+            if check in _DECIDES_TRAINING and result.status == FAILED and self._training is not None:
+                self._training.failed.setdefault(check, result.message.splitlines()[0])
         result.model = self.spec.id
         result.duration_s = result.duration_s or (time.perf_counter() - start)
+        self._spent += time.perf_counter() - start
         if self._close_after_run:
             self.close()
         return result
 
+    def reinitialise(self, seed: int) -> bool:
+        """Give the built model the initial weights (and random states) its builder gives with
+        `seed`, by assigning those of a new build to its variables, and run later checks with
+        `seed`: its traced step loop serves every seed. False (nothing changed) when the model
+        cannot be built or the new build's variables differ in number or shape."""
+        if self.build_failure("build") is not None:
+            return False
+        fresh = ModelSession(self.spec, seed=seed, base_dir=self.base_dir)
+        try:
+            other = fresh.model()
+        except (ModelcheckError, UserCodeError, InternalError):
+            return False
+        pairs = list(zip(self._model.variables, other.variables))
+        if len(self._model.variables) != len(other.variables) or any(
+                tuple(a.shape) != tuple(b.shape) or a.dtype != b.dtype for a, b in pairs):
+            return False
+        for mine, theirs in pairs:
+            mine.assign(theirs.value)
+        self.seed = seed
+        return True
+
+    def _training_context(self, start: float) -> Any:
+        """The model's `TrainingContext`, its deadline set from the budget left at `start`."""
+        from ..model import loops
+
+        if self._training is None:
+            self._training = loops.TrainingContext(jit_compile=bool(self.spec.jit_compile),
+                                                   budget_s=self.model_timeout)
+        if self.model_timeout is not None:
+            self._training.deadline = start + self.model_timeout - self._spent
+        return self._training
+
     def _sibling(self, spec: ModelSpec) -> "ModelSession":
         """A session for one generated variant of this spec (same seed, budgets and folder)
         that releases its model after its one check."""
-        sibling = ModelSession(spec, seed=self.seed, overrides=self.overrides, base_dir=self.base_dir)
+        sibling = ModelSession(spec, seed=self.seed, overrides=self.overrides, base_dir=self.base_dir,
+                               model_timeout=self.model_timeout)
         sibling._close_after_run = True
         return sibling
 
@@ -140,11 +194,19 @@ class ModelSession:
 
     def close(self) -> None:
         """Drop the model and free Keras' global state."""
+        if self._training is not None:
+            self._training.cache.clear()
+            self._training = None
         if self._model is not None:
             import keras
 
             self._model = None
             keras.backend.clear_session()
+
+
+# Static checks whose failure decides the training checks (no gradient or NaN values: training
+# cannot pass), so those fail without training.
+_DECIDES_TRAINING = ("gradient_flow", "finite")
 
 
 class _OverBudget(ModelcheckError):

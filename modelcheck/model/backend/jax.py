@@ -59,7 +59,7 @@ class JaxAdapter:
         # a training-mode call updates BatchNormalization's moving statistics, as on the other backends
         for variable, value in zip(model.non_trainable_variables, updated):
             variable.assign(value)
-        return float(loss), [None if cut and not np.any(g := to_numpy(grad)) else to_numpy(grad)
+        return float(loss), [None if cut and not np.any(to_numpy(grad)) else to_numpy(grad)
                              for grad, cut in zip(grads, unconnected)]
 
     def input_gradients(self, fn: ScalarsFn, inputs: Sequence[np.ndarray],

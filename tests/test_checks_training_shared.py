@@ -1,0 +1,146 @@
+"""One traced step loop per model, early stops, static short-circuits, the time budget and XLA."""
+
+from __future__ import annotations
+
+import keras
+import pytest
+
+import modelcheck as mc
+from modelcheck.core.errors import SpecError
+from modelcheck.core.spec import ModelSpec
+from modelcheck.model import loops
+from modelcheck.session.robustness import over_seeds
+from modelcheck.session.runner import ModelSession
+from tests import models
+
+
+def _session(builder, **spec) -> ModelSession:
+    return ModelSession(ModelSpec(id="model", builder=builder, **spec), seed=0)
+
+
+def test_the_training_checks_of_one_model_trace_one_loop():
+    with _session(models.small_classifier) as session:
+        results = [session.run(name) for name in ("overfit_batch", "loss_decrease", "trainable_changes",
+                                                  "overfit_batch")]
+        assert all(result.passed for result in results), [r.message for r in results]
+        assert session._training.cache.traces == 1
+    traced = [result.details["tracing_s"] for result in results]
+    assert traced[0] > 0 and traced[1:] == [0.0, 0.0, 0.0]
+
+
+def test_a_check_outside_a_session_traces_its_own_loop():
+    model = models.small_classifier()
+    context = loops.TrainingContext()
+    with loops.using(context):
+        mc.check_loss_decrease(model)
+        mc.check_loss_decrease(model, learning_rate=0.01)  # another rate: the same loop, its rate assigned
+    assert context.cache.traces == 1
+    assert loops.current() is not context
+
+
+@pytest.mark.parametrize("builder", [models.small_classifier, models.fashion_mlp], ids=["slow", "fast"])
+def test_a_shared_loop_starts_each_check_from_a_fresh_state(builder):
+    """A check after others in one session gives the numbers it gives alone on the same model
+    (the fast learner memorises within the first steps, where a traced and a reused loop must
+    ask the stop rule at the same steps)."""
+    with _session(builder) as session:
+        session.run("overfit_batch")
+        session.run("trainable_changes")
+        shared = session.run("loss_decrease")
+        again = session.run("overfit_batch")
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    alone = mc.check_loss_decrease(builder())
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    first = mc.check_overfit_batch(builder())
+    assert shared.details["loss_history"] == alone.details["loss_history"]
+    assert again.details["loss_history"] == first.details["loss_history"]
+    assert again.message == first.message
+
+
+def test_loss_decrease_stops_once_the_decrease_is_seen():
+    result = mc.check_loss_decrease(models.fashion_mlp(), steps=200)
+    assert result.passed, result.message
+    assert 6 <= result.details["steps"] < 200
+    assert f"in {result.details['steps']} of at most 200 steps" in result.message
+
+
+def test_overfit_batch_stops_once_memorised_and_says_after_how_many_steps():
+    result = mc.check_overfit_batch(models.fashion_mlp(), max_steps=500)
+    assert result.passed, result.message
+    assert result.details["steps"] < 500
+    assert f"memorised a batch of 8 in {result.details['steps']} steps" in result.message
+
+
+def test_a_model_that_failed_gradient_flow_fails_training_without_training():
+    with _session(models.stop_gradient_lambda) as session:
+        flow = session.run("gradient_flow")
+        assert flow.status == "failed"
+        overfit = session.run("overfit_batch")
+        decrease = session.run("loss_decrease")
+        assert session._training.cache.traces == 0
+    first_line = flow.message.splitlines()[0]
+    assert overfit.status == "failed" and overfit.details["steps"] == 0
+    assert overfit.message == ("memorising one batch of 8 samples: expected a model that trains, received not "
+                               f"attempted; gradient_flow already failed ({first_line})")
+    assert decrease.message.startswith("loss: expected a model that trains, received not attempted; gradient_flow")
+    # alone, with no session to know it, the check trains and fails on its own evidence
+    alone = mc.check_overfit_batch(models.stop_gradient_lambda(), max_steps=30)
+    assert alone.status == "failed" and alone.details["steps"] == 30
+
+
+class _BudgetAfterMeasuring(loops.TrainingContext):
+    """A budget that runs out once the step time is measured (deterministic, unlike a clock)."""
+
+    def seconds_left(self):
+        self.asked = getattr(self, "asked", 0) + 1
+        return 1000.0 if self.asked <= 2 else 0.0
+
+
+def test_a_check_that_would_overrun_the_budget_is_skipped_with_its_estimate():
+    with loops.using(_BudgetAfterMeasuring(budget_s=5.0)):
+        result = mc.check_overfit_batch(models.small_classifier(), max_steps=300)
+    assert result.status == "skipped"
+    assert result.details["steps"] == 2 and result.details["estimate_s"] > 0
+    assert result.message.startswith("memorising one batch of 8 samples: not finished within the model's time "
+                                     "budget of 5 s: after 2 steps (")
+    assert "its remaining steps would take about " in result.message
+
+
+def test_a_spent_budget_skips_the_remaining_checks():
+    with _session(models.small_classifier, model_timeout=1e-6) as session:
+        first = session.run("output_shape")
+        rest = [session.run(name) for name in ("overfit_batch", "param_count")]
+    assert first.passed
+    assert [r.status for r in rest] == ["skipped", "skipped"]
+    assert rest[0].message.startswith("not run: the model's time budget of 1e-06 s is spent (")
+
+
+def test_model_timeout_and_jit_compile_are_validated():
+    with pytest.raises(SpecError, match="`model_timeout` must be a number of seconds > 0, received 0"):
+        ModelSpec(id="m", model_timeout=0)
+    with pytest.raises(SpecError, match="`jit_compile` must be true or false, received 'yes'"):
+        ModelSpec(id="m", jit_compile="yes")
+
+
+def test_xla_compiled_loop_gives_the_same_verdicts():
+    with _session(models.fashion_mlp, jit_compile=True) as session:
+        results = [session.run(name) for name in ("overfit_batch", "loss_decrease")]
+        (loop,) = session._training.cache._loops.values()
+    assert all(result.passed for result in results), [r.message for r in results]
+    assert session.spec.jit_compile and loop.function._jit_compile
+
+
+def test_seed_robustness_traces_once_and_matches_a_session_per_seed(monkeypatch):
+    traces = []
+    original = loops.LoopCache._count
+    monkeypatch.setattr(loops.LoopCache, "_count", lambda self: (traces.append(1), original(self)))
+    spec = ModelSpec(id="small", builder=models.small_classifier)
+    result = over_seeds("loss_decrease", spec, seeds=[0, 1, 2])
+    assert len(traces) == 1
+    separate = []
+    for seed in (0, 1, 2):
+        with ModelSession(spec, seed=seed) as session:
+            separate.append((50 - session.run("loss_decrease").details["steps"]) / 50)
+    assert [row["margin"] for row in result.details["per_seed"]] == separate
