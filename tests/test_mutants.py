@@ -155,7 +155,7 @@ def test_static_checks_catch_what_output_shape_alone_misses():
     assert by_operator["hidden_activation"] == ["config_lint"]
     assert by_operator["dropout_keep_prob"] == ["config_lint"]
     assert by_operator["loss_from_logits"] == ["loss_matches_output"]
-    assert by_operator["input_shape"] == ["config_lint"]
+    assert by_operator["input_shape"] == ["output_shape", "config_lint"]  # the declared input shape is enforced
 
 
 WEAK_ASSIGNMENT = """

@@ -43,8 +43,16 @@ from .worker import WarmPool
 
 __all__ = ["StudentGrade", "Grader", "grade_submission", "scored_grade"]
 
-# uids for job processes when the grader runs as root (no passwd entry needed)
+# uids for job processes when the grader runs as root (no passwd entry needed). Each grader gets its
+# own range, from its pid, because a job's clean-up kills every process of its uid: two graders on
+# one machine (two Dask workers, two test processes) must never share one.
 _UID_BASE = 2_000_100_000
+_UIDS_PER_GRADER = 256  # 2 per slot: at most 128 slots per grader
+
+
+def _grader_uid_base() -> int:
+    """The first uid of this process's graders (pids are unique among running processes)."""
+    return _UID_BASE + (os.getpid() % 8_000_000) * _UIDS_PER_GRADER
 _MAX_MODEL_BYTES = 512 * 2**20
 _EXPORTS = ("model.keras", "model.weights.h5")
 UNVERIFIED_NOTE = ("measured inside your submission's own process, because the model cannot be "
@@ -325,7 +333,8 @@ class Grader:
             cwd=str(cwd), writable=[str(folder)], memory_mb=limits.memory_mb,
             cpu_s=int(limits.timeout_s * (os.cpu_count() or 1)) + 5, file_mb=limits.file_mb,
             max_processes=limits.max_processes,
-            uid=_UID_BASE + 2 * slot + uid_offset if self.separate_uids else None, landlock=self.landlock,
+            uid=_grader_uid_base() + (2 * slot + uid_offset) % _UIDS_PER_GRADER if self.separate_uids else None,
+            landlock=self.landlock,
             readable=self.readable,
             env={"HOME": str(cwd), "TMPDIR": str(folder / "tmp"), "PYTHONDONTWRITEBYTECODE": "1"},
         )
