@@ -77,3 +77,22 @@ def test_a_submission_that_fails_gets_its_reason_and_no_points(bundle: Path, tmp
     data, _ = _autograde(bundle, tmp_path / "autograder", SUBMISSIONS / "threats" / "returns_none.py")
     assert data["score"] == 0.0
     assert all(t["status"] == "failed" and "build_model() returned None" in t["output"] for t in data["tests"])
+
+
+def test_the_bundle_carries_the_files_the_assignment_names(tmp_path: Path):
+    out = tmp_path / "autograder.zip"
+    assert main(["gradescope", str(SUBMISSIONS / "fashion.toml"), "--out", str(out)]) == 0
+    names = set(zipfile.ZipFile(out).namelist())
+    assert {"assignment/fashion.toml", "assignment/fashion_solution.py", "assignment/fashion_sample.npz"} <= names
+
+
+def test_the_resume_hash_follows_the_files_the_assignment_names(tmp_path: Path):
+    from modelcheck.grading.assignment import load_assignment
+    from modelcheck.grading.resume import assignment_hash
+
+    for name in ("fashion.toml", "fashion_solution.py", "fashion_sample.npz"):
+        shutil.copy(SUBMISSIONS / name, tmp_path / name)
+    before = assignment_hash(load_assignment(tmp_path / "fashion.toml"))
+    assert assignment_hash(load_assignment(tmp_path / "fashion.toml")) == before
+    (tmp_path / "fashion_solution.py").write_text((tmp_path / "fashion_solution.py").read_text() + "\n# changed\n")
+    assert assignment_hash(load_assignment(tmp_path / "fashion.toml")) != before

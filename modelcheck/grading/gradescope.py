@@ -86,19 +86,21 @@ def _executable(archive: zipfile.ZipFile, name: str, text: str) -> None:
 
 
 def write_bundle(assignment_path: str | Path, out: str | Path, *, include: Sequence[str | Path] = ()) -> Path:
-    """Write the autograder zip of `assignment_path` to `out`; `include`: further files the
-    assignment needs (kept at their place relative to the assignment's folder, else beside it)."""
+    """Write the autograder zip of `assignment_path` to `out`, with the files the assignment names
+    (reference solution, ``[data]`` sample, custom objects' modules); `include`: further files
+    (kept at their place relative to the assignment's folder, else beside it)."""
     from .. import __version__
     from .assignment import load_assignment
 
     assignment_path = Path(assignment_path)
-    load_assignment(assignment_path)  # a broken assignment fails here, not on Gradescope
+    assignment = load_assignment(assignment_path)  # a broken assignment fails here, not on Gradescope
     out = Path(out)
     if out.suffix != ".zip":
         raise ValueError(f"--out {out}: the autograder bundle is a .zip file; try --out autograder.zip")
     base = assignment_path.resolve().parent
     extra: dict[str, Path] = {}
-    for item in include:
+    # the reference solution, the sample data and the custom objects' modules travel with it
+    for item in [*assignment.instructor_files().values(), *include]:
         path = Path(item).resolve()
         if not path.is_file():
             raise FileNotFoundError(f"--include {item}: no such file")

@@ -63,10 +63,18 @@ def content_hash(submission: Submission, *, max_bytes: int = 1 << 30) -> str:
 
 
 def assignment_hash(assignment: Assignment) -> str:
-    """sha256 of the assignment's text and the modelcheck version (a new release may judge differently)."""
+    """sha256 of the assignment's text, the files it names (reference solution, sample data, custom
+    objects) and the modelcheck version (a new release may judge differently)."""
     from .. import __version__
 
-    return hashlib.sha256(f"{__version__}\0{assignment.text}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{__version__}\0{assignment.text}".encode())
+    for name, source in sorted(assignment.instructor_files().items()):
+        digest.update(f"\0{name}\0".encode())
+        try:
+            digest.update(source.read_bytes())
+        except OSError:
+            digest.update(b"(missing)")
+    return digest.hexdigest()
 
 
 class RunState:
