@@ -61,7 +61,8 @@ CHEATS = {
     "cheat_same_total": ({"matches_reference"}, ["layer 2 (Dense 166): units 300 expected, 166 received",
                                                  "layer 3 (Dense 770): units 100 expected, 770 received"], 8),
     "cheat_noise_only": ({"matches_reference", "gradient_flow", "overfit_batch", "loss_decrease"},
-                         ["expected 100% batch accuracy", "all-zero gradient"], 5),
+                         ["all-zero gradient", "expected a model that trains, received not attempted; gradient_flow "
+                          "already failed"], 5),
 }
 
 
