@@ -64,7 +64,8 @@ class Cluster:
         self.scheduler = self._spawn("scheduler", [
             "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
             "--scheduler-file", str(self.file)],
-            DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=str(allowed_failures))
+            DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=str(allowed_failures),
+            DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION="1.0")  # as the README advises: nothing queued
         self.address = self._wait_for_address()
 
     def _spawn(self, name: str, args: list[str], **env: str) -> subprocess.Popen:

@@ -140,7 +140,10 @@ class DaskExecutor:
         if self.scheduler:
             self.client = Client(self.scheduler, timeout=dask.config.get("distributed.comm.timeouts.connect"))
         else:
-            with dask.config.set({"distributed.scheduler.allowed-failures": self.allowed_failures}):
+            # saturation 1.0: a worker holds only the submission it grades, none queued behind it, so a
+            # lost worker costs one submission one retry, and no other submission a failure it never had
+            with dask.config.set({"distributed.scheduler.allowed-failures": self.allowed_failures,
+                                  "distributed.scheduler.worker-saturation": 1.0}):
                 self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
                                             host="127.0.0.1", dashboard_address=None)
             self.client = Client(self.cluster)
