@@ -143,3 +143,16 @@ def test_plain_progress_lines_and_the_summary_name_rate_eta_errors_and_the_slowe
     assert "mean score: 2.00 / 3 over 3 students" in text  # the grader error is no verdict
     assert "slowest: s1 (5.0 s), s2 (2.0 s), s0 (1.0 s)" in text
     assert text[-1] == "graded 4 submissions in 30.0 s (8.0 per minute)"
+
+
+def test_a_progress_line_carries_no_control_sequence_from_a_submissions_error():
+    from modelcheck.grading.grade import StudentGrade
+
+    grade = StudentGrade(student="mallory", submission="mallory.py", results=[], points={}, max_points={},
+                         problem="build_model() raised ValueError: \x1b[2J\x1b]0;owned\x07 cleared your screen")
+    stream = io.StringIO()
+    progress = Progress(1, stream=stream, bar=False)
+    progress.advance(grade)
+    line = stream.getvalue()
+    assert "mallory: 0/0" in line and "cleared your screen" in line
+    assert "\x1b" not in line and "\x07" not in line

@@ -478,12 +478,3 @@ def grade_submission(assignment: Assignment | str | Path, path: str | Path, *,
         assignment = load_assignment(assignment)
     with Grader(assignment, workers=1) as own:
         return own.grade(Path(path))
-
-
-def _default_progress(grade: StudentGrade, done: int, total: int) -> None:
-    """One progress line per graded submission; nothing from the submission reaches the
-    terminal as a control sequence."""
-    state = grade.problem.splitlines()[0][:80] if grade.problem else "graded"
-    line = (f"[{done}/{total}] {grade.student}: {grade.score:g}/{grade.max_score:g} "
-            f"({grade.execution_time:.1f} s) {state}")
-    print(clean_text(line, keep_newlines=False), file=sys.stderr, flush=True)

@@ -8,6 +8,7 @@ import time
 from typing import Any, TextIO
 
 from .grade import StudentGrade
+from .schema import clean_text
 
 __all__ = ["Progress", "summary"]
 
@@ -66,15 +67,17 @@ class Progress:
         if self.quiet:
             return
         rate = self.rate()
-        state = (grade.problem or "graded").splitlines()[0][:70]
+        # a submission's own error message is in `problem`: no control sequence of it reaches the terminal
+        state = clean_text((grade.problem or "graded").splitlines()[0][:70], keep_newlines=False)
         if self._rich is not None:
             self._rich.update(self._task, advance=1, rate=f"{rate:.1f}",
-                              last=f"{grade.student}: {grade.score:g}/{grade.max_score:g}")
+                              last=clean_text(f"{grade.student}: {grade.score:g}/{grade.max_score:g}",
+                                              keep_newlines=False))
             return
         eta = (self.total - self.done) / rate * 60 if rate else 0.0
-        print(f"[{self.done}/{self.total}] {grade.student}: {grade.score:g}/{grade.max_score:g} "
-              f"({grade.execution_time:.1f} s) {state} | {rate:.1f}/min, ETA {_duration(eta)}",
-              file=self.stream, flush=True)
+        line = (f"[{self.done}/{self.total}] {grade.student}: {grade.score:g}/{grade.max_score:g} "
+                f"({grade.execution_time:.1f} s) {state} | {rate:.1f}/min, ETA {_duration(eta)}")
+        print(clean_text(line, keep_newlines=False), file=self.stream, flush=True)
 
 
 def summary(graded: list[StudentGrade], *, everyone: list[StudentGrade] | None = None, skipped: int = 0,
