@@ -12,6 +12,7 @@ from modelcheck.model import loops
 from modelcheck.session.robustness import over_seeds
 from modelcheck.session.runner import ModelSession
 from tests import models
+from tests.backends import BACKEND
 
 
 def _session(builder, **spec) -> ModelSession:
@@ -23,9 +24,14 @@ def test_the_training_checks_of_one_model_trace_one_loop():
         results = [session.run(name) for name in ("overfit_batch", "loss_decrease", "trainable_changes",
                                                   "overfit_batch")]
         assert all(result.passed for result in results), [r.message for r in results]
-        assert session._training.cache.traces == 1
+        # XLA on JAX compiles one loop per batch shape: overfit_batch and trainable_changes train on
+        # 8 samples, loss_decrease on 32 (TensorFlow's trace takes any batch size; PyTorch's loop is eager)
+        assert session._training.cache.traces == (2 if BACKEND == "jax" else 1)
     traced = [result.details["tracing_s"] for result in results]
-    assert traced[0] > 0 and traced[1:] == [0.0, 0.0, 0.0]
+    if BACKEND == "jax":  # loss_decrease's batch of 32 has its own loop
+        assert traced[0] > 0 and traced[1] > 0 and traced[2:] == [0.0, 0.0]
+    else:  # PyTorch's eager loop has nothing to trace: its first step may take as long as the next
+        assert (traced[0] > 0 or BACKEND == "torch") and traced[1:] == [0.0, 0.0, 0.0]
 
 
 def test_a_check_outside_a_session_traces_its_own_loop():
@@ -129,7 +135,9 @@ def test_xla_compiled_loop_gives_the_same_verdicts():
         results = [session.run(name) for name in ("overfit_batch", "loss_decrease")]
         (loop,) = session._training.cache._loops.values()
     assert all(result.passed for result in results), [r.message for r in results]
-    assert session.spec.jit_compile and loop.function._jit_compile
+    assert session.spec.jit_compile
+    if BACKEND == "tensorflow":  # a TensorFlow fact: JAX compiles every loop with XLA, PyTorch's loop is eager
+        assert loop.function.compiled._jit_compile
 
 
 def test_seed_robustness_traces_once_and_matches_a_session_per_seed(monkeypatch):

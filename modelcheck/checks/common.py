@@ -67,7 +67,11 @@ def seed_all(seed: int) -> None:
     it changes: setting it clears TensorFlow's caches, so the next call of every traced function
     (the step loop a model's checks share: 10-20 s for ResNet50) would be optimised anew. Python's,
     NumPy's and Keras' generators are reseeded every time; only a stateful ``tf.random`` op in the
-    user's own code continues its sequence from one check to the next of a session."""
+    user's own code continues its sequence from one check to the next of a session. The other
+    backends keep no such cache: there every generator is simply reseeded."""
+    if keras.backend.backend() != "tensorflow":
+        keras.utils.set_random_seed(seed)
+        return
     from tensorflow.python.eager import context
 
     if context.global_seed() != seed:

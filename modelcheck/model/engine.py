@@ -1,8 +1,9 @@
 """The one training engine every training-based check shares.
 
-The step loop runs inside one compiled function (a ``tf.function`` whose body is an explicit
-``tf.while_loop``), traced once per model and reused by every check of that model (see
-`modelcheck.model.loops`), run in chunks so that early stopping, step budgets, timeouts and the
+The step loop runs inside one compiled function, traced once per model and reused by every
+check of that model (see `modelcheck.model.loops`); the backend's adapter builds it
+(`modelcheck.model.backend`: a ``tf.function`` over a ``tf.while_loop`` on TensorFlow, a
+``jax.jit``-compiled ``lax.fori_loop`` on JAX, eager steps on PyTorch). It runs in chunks so that early stopping, step budgets, timeouts and the
 model's time budget are checked between chunks without per-epoch ``model.fit`` overhead. A
 stop rule is asked on a geometric schedule, so a check stops soon after its verdict is known
 (a quarter more steps at most) at the same step on every machine. The model's weights are restored afterwards
@@ -20,10 +21,10 @@ from typing import Any, Callable, Iterator
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from ..core.errors import UserCodeError, call_user_code
-from . import loops
+from . import backend, loops
+from .backend._common import NoLoss
 from .compiled import compiled_optimizer
 from .objective import Objective
 
@@ -124,45 +125,6 @@ def _quiet_retracing() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _any_batch(value: tf.Tensor) -> tf.TensorSpec:
-    """The spec of `value` with any batch size, so batches of 8 and 32 share one trace."""
-    shape = value.shape
-    return tf.TensorSpec(shape if shape.rank in (None, 0) else (None, *shape[1:]), value.dtype)
-
-
-def _make_loop(model: keras.Model, objective: Objective, optimizer: keras.optimizers.Optimizer, x: Any, y: Any,
-               on_trace: Callable[[], None], jit_compile: bool = False) -> Any:
-    variables = model.trainable_variables
-
-    def step(i: tf.Tensor, losses: tf.TensorArray, x: Any, y: Any) -> tuple[tf.Tensor, tf.TensorArray]:
-        with tf.GradientTape() as tape:
-            predictions = keras.tree.flatten(model(x, training=True))
-            loss = objective.total(y, predictions)
-            if model.losses:
-                loss = loss + tf.add_n([tf.cast(l, tf.float32) for l in model.losses])
-            # a LossScaleOptimizer (mixed precision) divides the gradients by its scale: scale the
-            # loss by it first, as Keras' own train_step does, or every update is 32,768x too small
-            scaled = optimizer.scale_loss(loss)
-        grads = tape.gradient(scaled, variables)
-        grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
-        optimizer.apply(grads, variables)
-        return i + 1, losses.write(i, loss)
-
-    # An explicit while_loop with autograph off: converting a Python loop (and the Keras code it
-    # calls) with AutoGraph costs more than the 500 steps of the toy model themselves.
-    signature = [keras.tree.map_structure(_any_batch, x), [_any_batch(t) for t in y], tf.TensorSpec([], tf.int32)]
-
-    @tf.function(input_signature=signature, autograph=False, jit_compile=jit_compile)
-    def loop(x: Any, y: Any, steps: tf.Tensor) -> tf.Tensor:
-        on_trace()
-        losses = tf.TensorArray(tf.float32, size=steps)
-        _, losses = tf.while_loop(lambda i, _: i < steps, lambda i, acc: step(i, acc, x, y),
-                                  (tf.constant(0), losses))
-        return losses.stack()
-
-    return loop
-
-
 def own_training(model: keras.Model) -> str | None:
     """``"train_step"`` or ``"compute_loss"`` when the model's class overrides it (GANs, VAEs,
     contrastive models train an objective of their own), else None."""
@@ -171,33 +133,6 @@ def own_training(model: keras.Model) -> str | None:
         if owner is not None and not owner.__module__.startswith("keras"):
             return name
     return None
-
-
-def _own_loop(model: keras.Model, data: Any) -> Any:
-    """One compiled loop over the model's own ``train_step``: metrics are reset before each
-    step so the recorded loss is that step's, not a running mean."""
-
-    def step(i: tf.Tensor, losses: tf.TensorArray) -> tuple[tf.Tensor, tf.TensorArray]:
-        for metric in model.metrics:
-            metric.reset_state()
-        logs = model.train_step(data)
-        if not isinstance(logs, dict) or "loss" not in logs:
-            raise _NoLoss(sorted(logs) if isinstance(logs, dict) else type(logs).__name__)
-        return i + 1, losses.write(i, tf.cast(tf.reshape(logs["loss"], []), tf.float32))
-
-    @tf.function(reduce_retracing=True, autograph=False)
-    def loop(steps: tf.Tensor) -> tf.Tensor:
-        losses = tf.TensorArray(tf.float32, size=steps)
-        _, losses = tf.while_loop(lambda i, _: i < steps, step, (tf.constant(0), losses))
-        return losses.stack()
-
-    return loop
-
-
-class _NoLoss(Exception):
-    def __init__(self, keys: Any) -> None:
-        super().__init__(f"train_step returns no 'loss' (it returns {keys})")
-        self.keys = keys
 
 
 @contextlib.contextmanager
@@ -224,31 +159,32 @@ def train_own_step(model: keras.Model, x: Any, y: Any, *, max_steps: int, stop: 
     """
     if getattr(model, "optimizer", None) is None:
         return "the model overrides train_step but is not compiled, so it has no optimizer to train with"
-    x_t = keras.tree.map_structure(tf.convert_to_tensor, x)
-    y_t = keras.tree.map_structure(tf.convert_to_tensor, y)
+    x_t = keras.tree.map_structure(keras.ops.convert_to_tensor, x)
+    y_t = keras.tree.map_structure(keras.ops.convert_to_tensor, y)
+    adapter = backend.current()
     attempts = [(x_t, y_t)] if own_training(model) == "compute_loss" else [(x_t,), (x_t, y_t)]
     run = TrainingRun(optimizer=_describe_optimizer(model.optimizer) + " (the model's own train_step)")
     start = time.perf_counter()
     with _preserved_optimizer(model):
         loop, first = None, None
         for data in attempts:
-            candidate = _own_loop(model, data)
+            candidate = adapter.own_loop(model, data)
             try:
                 with _quiet_retracing():
-                    first = call_user_code("training with the model's own train_step", candidate, tf.constant(1))
+                    first = call_user_code("training with the model's own train_step", candidate, 1)
                 loop = candidate
                 break
             except UserCodeError as exc:
-                if isinstance(exc.original, _NoLoss):
+                if isinstance(exc.original, NoLoss):
                     return (f"the model's own train_step returns no 'loss' (it returns {exc.original.keys}), "
                             "so there is no objective to judge")
                 if data is attempts[-1]:
                     raise
-        run.losses.extend(float(v) for v in first.numpy())
+        run.losses.extend(float(v) for v in first)
         run.steps = 1
         run.tracing_s = time.perf_counter() - start
         traced = loops.TracedLoop(loop, model.optimizer, [], trace_s=run.tracing_s)
-        _run_chunks(run, lambda n: call_user_code("training with the model's own train_step", loop, tf.constant(n)),
+        _run_chunks(run, lambda n: call_user_code("training with the model's own train_step", loop, n),
                     loop=traced, max_steps=max_steps, stop=stop, timeout_s=timeout_s, start=start,
                     context=loops.current())
     return run
@@ -276,18 +212,19 @@ def train(
     context = loops.current()
     run = TrainingRun(optimizer=_describe_optimizer(optimizer))
     start = time.perf_counter()
-    x_t = keras.tree.map_structure(tf.convert_to_tensor, x)
-    y_t = [tf.convert_to_tensor(t) for t in y]
+    x_t = keras.tree.map_structure(keras.ops.convert_to_tensor, x)
+    y_t = [keras.ops.convert_to_tensor(t) for t in y]
+    adapter = backend.current()
     loop = context.cache.get(
         model, objective, optimizer,
-        lambda built, on_trace: _make_loop(model, objective, built, x_t, y_t, on_trace, context.jit_compile),
-        jit_compile=context.jit_compile)
-    _run_chunks(run, lambda n: call_user_code("training the model", loop.function, x_t, y_t, tf.constant(n)),
+        lambda built, on_trace: adapter.make_loop(model, objective, built, x_t, y_t, on_trace, context.jit_compile),
+        jit_compile=context.jit_compile, shapes=adapter.loop_key(x_t, y_t))
+    _run_chunks(run, lambda n: call_user_code("training the model", loop.function, x_t, y_t, n),
                 loop=loop, max_steps=max_steps, stop=stop, timeout_s=timeout_s, start=start, context=context)
     return run
 
 
-def _run_chunks(run: TrainingRun, chunk_fn: Callable[[int], Any], *, loop: loops.TracedLoop, max_steps: int,
+def _run_chunks(run: TrainingRun, chunk_fn: Callable[[int], np.ndarray], *, loop: loops.TracedLoop, max_steps: int,
                 stop: StopRule | None, timeout_s: float | None, start: float, context: loops.TrainingContext) -> None:
     """Call `chunk_fn(n)` (n steps, returning their losses) in chunks until the step budget, the
     stop rule, the timeout, a non-finite loss or the model's time budget ends the run.
@@ -316,7 +253,7 @@ def _run_chunks(run: TrainingRun, chunk_fn: Callable[[int], Any], *, loop: loops
         began = time.perf_counter()
         with _quiet_retracing():
             losses = chunk_fn(n)
-        values = [float(v) for v in losses.numpy()]
+        values = [float(v) for v in losses]
         took = time.perf_counter() - began
         if not loop.traced:
             loop.trace_s = took  # tracing and one step; the step's share is taken off below

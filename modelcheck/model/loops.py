@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 import keras
-import tensorflow as tf
 
 from .objective import Objective
 
@@ -31,7 +30,7 @@ class TracedLoop:
     """One compiled step loop ``function(x, y, steps) -> losses`` and the optimizer it updates.
 
     Attributes:
-        function: the ``tf.function``; traced on its first call.
+        function: the backend adapter's loop (`modelcheck.model.backend.StepLoop`); traced on its first call.
         optimizer: the optimizer the trace captured (reused by every later check).
         initial: the optimizer's variables and their values before the first step.
         step_s: seconds per step, measured on the first run (None before).
@@ -82,7 +81,8 @@ def _objective_key(objective: Objective) -> tuple[Any, ...]:
 
 
 class LoopCache:
-    """The traced step loops of one model, one per (objective, optimizer config, XLA).
+    """The traced step loops of one model, one per (objective, optimizer config, XLA, and on
+    JAX the batch shapes).
 
     ``traces`` counts how often any of them was traced (a test of "one trace per model").
     """
@@ -93,16 +93,17 @@ class LoopCache:
 
     def get(self, model: keras.Model, objective: Objective, optimizer: keras.optimizers.Optimizer,
             make: Callable[[keras.optimizers.Optimizer, Callable[[], None]], Any], *,
-            jit_compile: bool = False) -> TracedLoop:
+            jit_compile: bool = False, shapes: Any = ()) -> TracedLoop:
         """The loop for this model, objective and optimizer configuration, its optimizer reset;
-        `make(optimizer, on_trace)` builds a new one (calling `on_trace` from the traced body)."""
+        `make(optimizer, on_trace)` builds a new one (calling `on_trace` from the traced body).
+        `shapes` tells batches apart that need a loop of their own (JAX compiles one per batch
+        shape; the loop's trace time and step time are then measured per shape)."""
         optimizer_key, rate = _optimizer_key(optimizer)
-        key = (id(model), _objective_key(objective), optimizer_key, bool(jit_compile))
+        key = (id(model), _objective_key(objective), optimizer_key, bool(jit_compile), shapes)
         loop = self._loops.get(key)
         if loop is None:
             optimizer.build(model.trainable_variables)
-            initial = [(v, tf.identity(v.value) if hasattr(v, "value") else tf.identity(v))
-                       for v in optimizer.variables]
+            initial = [(v, keras.ops.copy(v.value if hasattr(v, "value") else v)) for v in optimizer.variables]
             loop = TracedLoop(make(optimizer, self._count), optimizer, initial)
             self._loops[key] = loop
             return loop

@@ -5,7 +5,8 @@ TensorFlow, JAX or PyTorch themselves.
     loss, grads = backend.current().gradients(model, loss_fn, x, y)
 
 An adapter differentiates (a loss with respect to the trainable variables, or scalars with
-respect to some inputs) and converts backend tensors to NumPy. Each adapter module imports its
+respect to some inputs), compiles the training engine's step loop (`modelcheck.model.engine`)
+and converts backend tensors to NumPy. Each adapter module imports its
 framework at import time, and `current()` imports only the one Keras runs on.
 """
 
@@ -17,7 +18,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
-__all__ = ["Adapter", "LossFn", "current", "name", "installed", "BACKENDS"]
+__all__ = ["Adapter", "LossFn", "StepLoop", "OwnLoop", "current", "name", "installed", "BACKENDS"]
 
 BACKENDS = ("tensorflow", "jax", "torch")
 
@@ -25,6 +26,10 @@ BACKENDS = ("tensorflow", "jax", "torch")
 LossFn = Callable[[Any, Any], Any]
 # fn(tensors) -> (scalars, aux): the scalars to differentiate, and anything else to keep
 ScalarsFn = Callable[[list[Any]], tuple[list[Any], Any]]
+# loop(x, y, steps) -> the loss before each of `steps` update steps on the batch (x, y), as NumPy
+StepLoop = Callable[[Any, Any, int], np.ndarray]
+# loop(steps) -> the loss of each of `steps` calls of the model's own train_step, as NumPy
+OwnLoop = Callable[[int], np.ndarray]
 
 
 class Adapter(Protocol):
@@ -45,6 +50,28 @@ class Adapter(Protocol):
         """Call ``fn(tensors)`` on the inputs as backend tensors and differentiate each scalar it
         returns with respect to the inputs at indices `wrt`: (aux, grads[scalar][j] for wrt[j]),
         the gradients as NumPy (None where not connected)."""
+        ...
+
+    def make_loop(self, model: Any, objective: Any, optimizer: Any, x: Any, y: Any,
+                  on_trace: Callable[[], None], jit_compile: bool = False) -> StepLoop:
+        """The compiled step loop of `model`: each step computes ``objective.total(y, outputs)``
+        in training mode plus the model's own losses, scales it with ``optimizer.scale_loss``
+        (mixed precision) and applies the gradients of every trainable variable with
+        `optimizer` (built; its variables are read at each call, so assigning them resets it).
+        Every variable of the model and the optimizer holds the trained values when the call
+        returns. `x` and `y` are examples of the batches (any batch size); `on_trace` is called
+        each time the loop is traced (compiled) anew."""
+        ...
+
+    def loop_key(self, x: Any, y: Any) -> Any:
+        """What about a batch (hashable) makes `make_loop`'s loop compile anew: batches that
+        differ in it get loops of their own, so trace and step times are measured per loop."""
+        ...
+
+    def own_loop(self, model: Any, data: Any) -> OwnLoop:
+        """A loop over the model's own ``train_step(data)`` (its objective and its compiled
+        optimizer), the metrics reset before each step so each loss is that step's; raises
+        `_common.NoLoss` when the logs hold no loss."""
         ...
 
     def to_numpy(self, value: Any) -> np.ndarray:

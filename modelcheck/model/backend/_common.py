@@ -1,4 +1,5 @@
-"""What every adapter does the same way: the model's own losses, and NumPy conversion."""
+"""What every adapter does the same way: the model's own losses, NumPy conversion, and the
+error of a ``train_step`` that returns no loss."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import keras
 import numpy as np
 from keras import ops
 
-__all__ = ["with_model_losses", "to_numpy", "aux_to_numpy"]
+__all__ = ["with_model_losses", "to_numpy", "aux_to_numpy", "NoLoss", "loss_of"]
 
 
 def with_model_losses(loss: Any, losses: list[Any]) -> Any:
@@ -28,3 +29,18 @@ def to_numpy(value: Any) -> np.ndarray:
 def aux_to_numpy(aux: Any) -> Any:
     """Every tensor in a nested structure as NumPy (floats and None left as they are)."""
     return keras.tree.map_structure(lambda v: v if v is None or isinstance(v, (int, float)) else to_numpy(v), aux)
+
+
+class NoLoss(Exception):
+    """A model's own ``train_step`` returned logs without a ``"loss"``."""
+
+    def __init__(self, keys: Any) -> None:
+        super().__init__(f"train_step returns no 'loss' (it returns {keys})")
+        self.keys = keys
+
+
+def loss_of(logs: Any) -> Any:
+    """The scalar ``logs["loss"]`` of a ``train_step``, as float32; `NoLoss` when there is none."""
+    if not isinstance(logs, dict) or "loss" not in logs:
+        raise NoLoss(sorted(logs) if isinstance(logs, dict) else type(logs).__name__)
+    return ops.cast(ops.reshape(logs["loss"], ()), "float32")

@@ -1,4 +1,7 @@
-"""The JAX adapter: `jax.value_and_grad` over `model.stateless_call`, `jax.vjp` for inputs.
+"""The JAX adapter: `jax.value_and_grad` over `model.stateless_call`, `jax.vjp` for inputs, and
+the step loop as one `jax.jit`-compiled `lax.fori_loop` over `model.stateless_call` and
+`optimizer.stateless_apply` that threads every variable (weights, BatchNormalization statistics,
+seed generator states, optimizer slots) through the loop and writes them back after each call.
 
 JAX has no notion of a variable the loss does not reach: it gives such a variable zeros. The
 adapter finds those from the jaxpr and returns None, as TensorFlow and PyTorch do.
@@ -6,15 +9,16 @@ adapter finds those from the jaxpr and returns None, as TensorFlow and PyTorch d
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 from jax.extend.core import Var
+import keras
 import numpy as np
 
-from . import LossFn, ScalarsFn
-from ._common import aux_to_numpy, to_numpy, with_model_losses
+from . import LossFn, OwnLoop, ScalarsFn, StepLoop
+from ._common import aux_to_numpy, loss_of, to_numpy, with_model_losses
 
 __all__ = ["ADAPTER", "JaxAdapter"]
 
@@ -82,6 +86,88 @@ class JaxAdapter:
             cotangent = [jnp.ones_like(v) if j == s else jnp.zeros_like(v) for j, v in enumerate(values)]
             grads.append([to_numpy(g) for g in pull_back(cotangent)])
         return aux_to_numpy(aux), grads
+
+
+    def make_loop(self, model: Any, objective: Any, optimizer: Any, x: Any, y: Any,
+                  on_trace: Callable[[], None], jit_compile: bool = False) -> StepLoop:
+        # jit_compile changes nothing here: a JAX loop is always compiled with XLA
+        trainable, non_trainable = model.trainable_variables, model.non_trainable_variables
+        slots = optimizer.variables
+
+        def loss_and_updates(tv: list[Any], ntv: list[Any], ov: list[Any], x: Any, y: Any) -> tuple[Any, Any]:
+            outputs, ntv, losses = model.stateless_call(tv, ntv, x, training=True, return_losses=True)
+            loss = with_model_losses(objective.total(y, keras.tree.flatten(outputs)), losses)
+            # a LossScaleOptimizer (mixed precision) divides the gradients by its scale: scale the
+            # loss by it first, as Keras' own train_step does (with the loop's optimizer state)
+            with keras.StatelessScope(state_mapping=list(zip(slots, ov))):
+                scaled = optimizer.scale_loss(loss)
+            return scaled, (loss, ntv)
+
+        backward = jax.value_and_grad(loss_and_updates, has_aux=True)
+
+        def loop(tv: list[Any], ntv: list[Any], ov: list[Any], x: Any, y: Any, steps: Any) -> tuple[Any, ...]:
+            on_trace()
+
+            def step(i: Any, state: tuple[Any, ...]) -> tuple[Any, ...]:
+                tv, ntv, ov, losses = state
+                (_, (loss, new_ntv)), grads = backward(tv, ntv, ov, x, y)
+                new_tv, new_ov = optimizer.stateless_apply(ov, grads, tv)
+                return (*_same_types((new_tv, new_ntv, new_ov), (tv, ntv, ov)),
+                        losses.at[i].set(jnp.reshape(loss, ()).astype(jnp.float32)))
+
+            losses = jnp.zeros((_CAPACITY,), jnp.float32)
+            return jax.lax.fori_loop(0, steps, step, (tv, ntv, ov, losses))
+
+        compiled = jax.jit(loop)
+        variables = (trainable, non_trainable, slots)
+        return lambda x, y, steps: _run(lambda values, n: compiled(*values, x, y, n), variables, steps)
+
+    def loop_key(self, x: Any, y: Any) -> Any:
+        return tuple((tuple(t.shape), str(t.dtype)) for t in jax.tree_util.tree_leaves((x, y)))
+
+    def own_loop(self, model: Any, data: Any) -> OwnLoop:
+        # Keras' JAX train_step is stateless: train_step(state, data) -> (logs, state)
+        model.reset_metrics()
+        fresh_metrics = [v.value for v in model.metrics_variables]
+
+        def loop(tv: list[Any], ntv: list[Any], ov: list[Any], data: Any, steps: Any) -> tuple[Any, ...]:
+            def step(i: Any, state: tuple[Any, ...]) -> tuple[Any, ...]:
+                tv, ntv, ov, losses = state
+                logs, (new_tv, new_ntv, new_ov, _) = model.train_step((tv, ntv, ov, fresh_metrics), data)
+                return (*_same_types((new_tv, new_ntv, new_ov), (tv, ntv, ov)), losses.at[i].set(loss_of(logs)))
+
+            losses = jnp.zeros((_CAPACITY,), jnp.float32)
+            return jax.lax.fori_loop(0, steps, step, (tv, ntv, ov, losses))
+
+        compiled = jax.jit(loop)
+        variables = (model.trainable_variables, model.non_trainable_variables, model.optimizer.variables)
+        return lambda steps: _run(lambda values, n: compiled(*values, data, n), variables, steps)
+
+
+# Steps per call of a compiled loop (its loss buffer has this size): the engine's chunks are at
+# most 100 steps; a longer request is split.
+_CAPACITY = 128
+
+
+def _same_types(new: Any, old: Any) -> Any:
+    """`new` with the dtypes of `old`: a loop's state must keep its types from step to step."""
+    return jax.tree_util.tree_map(lambda n, o: jnp.asarray(n).astype(o.dtype), new, old)
+
+
+def _run(call: Callable[[tuple[list[Any], ...], int], tuple[Any, ...]], variables: tuple[list[Any], ...],
+         steps: int) -> np.ndarray:
+    """Run a compiled loop `steps` steps from the variables' current values (at most `_CAPACITY`
+    per call), writing the trained values back after each call; the losses as NumPy."""
+    out = []
+    while steps > 0:
+        n = min(steps, _CAPACITY)
+        *values, losses = call(tuple([v.value for v in group] for group in variables), n)
+        for group, new in zip(variables, values):
+            for variable, value in zip(group, new):
+                variable.assign(value)
+        out.append(np.asarray(losses[:n]))
+        steps -= n
+    return np.concatenate(out) if out else np.zeros((0,), np.float32)
 
 
 ADAPTER = JaxAdapter()

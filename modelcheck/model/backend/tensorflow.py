@@ -1,16 +1,24 @@
-"""The TensorFlow adapter: `tf.GradientTape`."""
+"""The TensorFlow adapter: `tf.GradientTape`, and the step loop as one ``tf.function`` whose
+body is an explicit ``tf.while_loop``."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
+import keras
 import numpy as np
 import tensorflow as tf
 
-from . import LossFn, ScalarsFn
-from ._common import aux_to_numpy, to_numpy, with_model_losses
+from . import LossFn, OwnLoop, ScalarsFn, StepLoop
+from ._common import aux_to_numpy, loss_of, to_numpy, with_model_losses
 
 __all__ = ["ADAPTER", "TensorFlowAdapter"]
+
+
+def _any_batch(value: tf.Tensor) -> tf.TensorSpec:
+    """The spec of `value` with any batch size, so batches of 8 and 32 share one trace."""
+    shape = value.shape
+    return tf.TensorSpec(shape if shape.rank in (None, 0) else (None, *shape[1:]), value.dtype)
 
 
 class TensorFlowAdapter:
@@ -38,6 +46,59 @@ class TensorFlowAdapter:
                  for s in scalars]
         del tape
         return aux_to_numpy(aux), grads
+
+    def make_loop(self, model: Any, objective: Any, optimizer: Any, x: Any, y: Any,
+                  on_trace: Callable[[], None], jit_compile: bool = False) -> StepLoop:
+        variables = model.trainable_variables
+
+        def step(i: tf.Tensor, losses: tf.TensorArray, x: Any, y: Any) -> tuple[tf.Tensor, tf.TensorArray]:
+            with tf.GradientTape() as tape:
+                predictions = keras.tree.flatten(model(x, training=True))
+                loss = objective.total(y, predictions)
+                if model.losses:
+                    loss = loss + tf.add_n([tf.cast(l, tf.float32) for l in model.losses])
+                # a LossScaleOptimizer (mixed precision) divides the gradients by its scale: scale the
+                # loss by it first, as Keras' own train_step does, or every update is 32,768x too small
+                scaled = optimizer.scale_loss(loss)
+            grads = tape.gradient(scaled, variables)
+            grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
+            optimizer.apply(grads, variables)
+            return i + 1, losses.write(i, loss)
+
+        # An explicit while_loop with autograph off: converting a Python loop (and the Keras code it
+        # calls) with AutoGraph costs more than the 500 steps of the toy model themselves.
+        signature = [keras.tree.map_structure(_any_batch, x), [_any_batch(t) for t in y], tf.TensorSpec([], tf.int32)]
+
+        @tf.function(input_signature=signature, autograph=False, jit_compile=jit_compile)
+        def loop(x: Any, y: Any, steps: tf.Tensor) -> tf.Tensor:
+            on_trace()
+            losses = tf.TensorArray(tf.float32, size=steps)
+            _, losses = tf.while_loop(lambda i, _: i < steps, lambda i, acc: step(i, acc, x, y),
+                                      (tf.constant(0), losses))
+            return losses.stack()
+
+        def run(x: Any, y: Any, steps: int) -> np.ndarray:
+            return loop(x, y, tf.constant(steps)).numpy()
+
+        run.compiled = loop  # type: ignore[attr-defined]
+        return run
+
+    def loop_key(self, x: Any, y: Any) -> Any:
+        return ()  # the loop's signature takes any batch size
+
+    def own_loop(self, model: Any, data: Any) -> OwnLoop:
+        def step(i: tf.Tensor, losses: tf.TensorArray) -> tuple[tf.Tensor, tf.TensorArray]:
+            for metric in model.metrics:
+                metric.reset_state()
+            return i + 1, losses.write(i, loss_of(model.train_step(data)))
+
+        @tf.function(reduce_retracing=True, autograph=False)
+        def loop(steps: tf.Tensor) -> tf.Tensor:
+            losses = tf.TensorArray(tf.float32, size=steps)
+            _, losses = tf.while_loop(lambda i, _: i < steps, step, (tf.constant(0), losses))
+            return losses.stack()
+
+        return lambda steps: loop(tf.constant(steps)).numpy()
 
 
 ADAPTER = TensorFlowAdapter()

@@ -1,15 +1,17 @@
-"""The PyTorch adapter: `torch.autograd.grad` (None for a variable the loss does not reach)."""
+"""The PyTorch adapter: `torch.autograd.grad` (None for a variable the loss does not reach), and
+the step loop as eager steps in a Python loop, as Keras' own PyTorch trainer runs them
+(``torch.compile`` does not pay for the checks' short runs: see `TorchAdapter.make_loop`)."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import keras
 import numpy as np
 import torch
 
-from . import LossFn, ScalarsFn
-from ._common import aux_to_numpy, to_numpy, with_model_losses
+from . import LossFn, OwnLoop, ScalarsFn, StepLoop
+from ._common import aux_to_numpy, loss_of, to_numpy, with_model_losses
 
 __all__ = ["ADAPTER", "TorchAdapter"]
 
@@ -43,6 +45,50 @@ class TorchAdapter:
             scalars, aux = fn(tensors)
             grads = [_grad(s, [tensors[k] for k in wrt]) for s in scalars]
         return aux_to_numpy(aux), grads
+
+
+    def make_loop(self, model: Any, objective: Any, optimizer: Any, x: Any, y: Any,
+                  on_trace: Callable[[], None], jit_compile: bool = False) -> StepLoop:
+        # Eager: nothing is traced, so on_trace marks the loop's first use; jit_compile changes nothing
+        trainable = model.trainable_variables
+        first = [True]
+
+        def step(x: Any, y: Any) -> Any:
+            with torch.enable_grad():
+                loss = with_model_losses(objective.total(y, keras.tree.flatten(model(x, training=True))),
+                                         model.losses)
+                # a LossScaleOptimizer (mixed precision) divides the gradients by its scale
+                scaled = optimizer.scale_loss(loss)
+                leaves = [v.value for v in trainable]
+                grads = (torch.autograd.grad(scaled, leaves, allow_unused=True)
+                         if leaves and torch.is_tensor(scaled) and scaled.requires_grad else [None] * len(leaves))
+            with torch.no_grad():
+                optimizer.apply([torch.zeros_like(v) if g is None else g for g, v in zip(grads, leaves)], trainable)
+            return loss.detach()
+
+        def run(x: Any, y: Any, steps: int) -> np.ndarray:
+            if first[0]:
+                first[0] = False
+                on_trace()
+            return _stacked([step(x, y) for _ in range(steps)])
+
+        return run
+
+    def loop_key(self, x: Any, y: Any) -> Any:
+        return ()  # eager: nothing is compiled
+
+    def own_loop(self, model: Any, data: Any) -> OwnLoop:
+        def step() -> Any:
+            for metric in model.metrics:
+                metric.reset_state()
+            return loss_of(model.train_step(data)).detach()
+
+        return lambda steps: _stacked([step() for _ in range(steps)])
+
+
+def _stacked(losses: list[Any]) -> np.ndarray:
+    """The losses of a chunk as one float32 array (one conversion per chunk, not per step)."""
+    return to_numpy(torch.stack(losses).float()) if losses else np.zeros((0,), np.float32)
 
 
 ADAPTER = TorchAdapter()
