@@ -13,7 +13,6 @@ from modelcheck.checks.finite import check_finite
 from modelcheck.checks.saving import check_save_load, serialisation_problems
 from modelcheck.checks.trainable import check_trainable_changes
 
-from tests.backends import needs_tf_engine
 
 
 def classifier(name: str = "hidden") -> keras.Model:
@@ -35,7 +34,6 @@ def set_nan(variable: keras.Variable) -> None:
 # trainable changes
 
 
-@needs_tf_engine
 def test_trainable_changes_passes_lets_bn_statistics_move_and_restores_weights():
     model = classifier()
     before = values(model)
@@ -45,7 +43,6 @@ def test_trainable_changes_passes_lets_bn_statistics_move_and_restores_weights()
     assert all(np.array_equal(a, b) for a, b in zip(before, values(model)))
 
 
-@needs_tf_engine
 def test_trainable_changes_names_a_layer_frozen_by_mistake():
     model = classifier()
     model.get_layer("hidden").trainable = False
@@ -54,7 +51,6 @@ def test_trainable_changes_names_a_layer_frozen_by_mistake():
     assert "received frozen (trainable=False), at layer 'hidden' (112 weights)" in result.message
 
 
-@needs_tf_engine
 def test_trainable_changes_accepts_a_frozen_layer_on_request_if_it_stays_put():
     model = classifier()
     model.get_layer("hidden").trainable = False
@@ -73,7 +69,6 @@ class DriftsWhenTraining(layers.Layer):
         return x * self.scale
 
 
-@needs_tf_engine
 def test_trainable_changes_names_a_frozen_variable_that_changed():
     model = keras.Sequential([keras.Input((6,)), DriftsWhenTraining(name="drift"),
                               layers.Dense(4, activation="softmax")])
@@ -83,7 +78,6 @@ def test_trainable_changes_names_a_frozen_variable_that_changed():
     assert "at variable drift/scale of the frozen layer 'drift'" in result.message
 
 
-@needs_tf_engine
 def test_trainable_changes_names_variables_cut_off_from_the_loss():
     inputs = keras.Input((6,))
     hidden = layers.Dense(16, activation="relu", name="hidden")(inputs)

@@ -1,5 +1,5 @@
-"""The JAX adapter: `jax.value_and_grad` over `model.stateless_call`, `jax.vjp` for inputs, and
-the step loop as one `jax.jit`-compiled `lax.fori_loop` over `model.stateless_call` and
+"""The JAX adapter: `jax.value_and_grad` over the model's stateless call, `jax.vjp` for inputs, and
+the step loop as one `jax.jit`-compiled `lax.fori_loop` over the model's stateless call and
 `optimizer.stateless_apply` that threads every variable (weights, BatchNormalization statistics,
 seed generator states, optimizer slots) through the loop and writes them back after each call.
 
@@ -39,6 +39,18 @@ def _with_unconnected(backward: Any, trainable: list[Any]) -> tuple[Any, list[An
     return (loss, updated), grads, [not (isinstance(v, Var) and v in dependent) for v in outs]
 
 
+def _forward(model: Any, trainable: list[Any], non_trainable: list[Any], x: Any) -> tuple[Any, list[Any], list[Any]]:
+    """``model(x, training=True)`` on the given variable values: (outputs, the updated
+    non-trainable values, the model's own losses). Like ``model.stateless_call``, but through
+    ``__call__``, which that skips: so training mode reaches the layers of a subclassed model whose
+    ``call`` takes no ``training`` argument or does not pass it on, as on the other backends."""
+    mapping = list(zip(model.trainable_variables, trainable)) + list(zip(model.non_trainable_variables, non_trainable))
+    with keras.StatelessScope(state_mapping=mapping, collect_losses=True) as scope:
+        outputs = model(x, training=True)
+        losses = model.losses
+    return outputs, [scope.get_current_value(v) for v in model.non_trainable_variables], losses
+
+
 class JaxAdapter:
     """Gradients through Keras' stateless call, so no variable is touched while tracing."""
 
@@ -50,8 +62,7 @@ class JaxAdapter:
         non_trainable = [v.value for v in model.non_trainable_variables]
 
         def compute(values: list[Any]) -> tuple[Any, list[Any]]:
-            outputs, updated, losses = model.stateless_call(values, non_trainable, x, training=True,
-                                                            return_losses=True)
+            outputs, updated, losses = _forward(model, values, non_trainable, x)
             return with_model_losses(loss_fn(y, outputs), losses), updated
 
         backward = jax.value_and_grad(compute, has_aux=True)
@@ -95,7 +106,7 @@ class JaxAdapter:
         slots = optimizer.variables
 
         def loss_and_updates(tv: list[Any], ntv: list[Any], ov: list[Any], x: Any, y: Any) -> tuple[Any, Any]:
-            outputs, ntv, losses = model.stateless_call(tv, ntv, x, training=True, return_losses=True)
+            outputs, ntv, losses = _forward(model, tv, ntv, x)
             loss = with_model_losses(objective.total(y, keras.tree.flatten(outputs)), losses)
             # a LossScaleOptimizer (mixed precision) divides the gradients by its scale: scale the
             # loss by it first, as Keras' own train_step does (with the loop's optimizer state)
