@@ -1,6 +1,9 @@
 """Time the documents' training recipe against modelcheck's compiled training loop.
 
-    python benchmarks/bench_training.py
+    python benchmarks/bench_training.py [--backend jax] [--only toy]
+
+``--backend`` picks the Keras backend (default: ``KERAS_BACKEND``, else TensorFlow); both sides
+of every comparison run in the one process, on that backend.
 
 1. Toy model y = 2x - 1 (document 002): ``model.fit(x, y, epochs=500)`` against
    ``check_learns_linear`` (500 SGD steps in one compiled loop), from the same initial
@@ -15,10 +18,17 @@ Each timing includes tracing; nothing is cached between the two sides.
 
 from __future__ import annotations
 
+import argparse
 import os
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+_parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+_parser.add_argument("--backend", choices=["tensorflow", "jax", "torch"], help="Keras backend to run on")
+_parser.add_argument("--only", choices=["toy", "overfit", "equal"], action="append", help="Run only these benchmarks")
+_ARGS = _parser.parse_args() if __name__ == "__main__" else argparse.Namespace(backend=None, only=None)
+if _ARGS.backend:
+    os.environ["KERAS_BACKEND"] = _ARGS.backend  # read when keras is first imported, below
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -110,6 +120,7 @@ def bench_equal_steps(steps: int = 200) -> tuple[float, float]:
 
 
 if __name__ == "__main__":
-    bench_toy()
-    bench_overfit()
-    bench_equal_steps()
+    print(f"Keras backend: {keras.backend.backend()}; load average {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
+    for name, bench in (("toy", bench_toy), ("overfit", bench_overfit), ("equal", bench_equal_steps)):
+        if not _ARGS.only or name in _ARGS.only:
+            bench()

@@ -176,7 +176,7 @@ def _run(call: Callable[[tuple[list[Any], ...], int], tuple[Any, ...]], variable
         for group, new in zip(variables, values):
             for variable, value in zip(group, new):
                 variable.assign(value)
-        out.append(np.asarray(losses[:n]))
+        out.append(np.asarray(losses)[:n])
         steps -= n
     return np.concatenate(out) if out else np.zeros((0,), np.float32)
 
