@@ -1,5 +1,6 @@
 import keras
 import numpy as np
+import pytest
 from keras import layers
 
 import modelcheck as mc
@@ -110,3 +111,50 @@ def test_same_seed_same_numbers():
     b = mc.check_loss_decrease(models.small_classifier(), seed=3, steps=20)
     assert a.details["loss_history"] == b.details["loss_history"]
     del second
+
+
+class _OwnLoss(keras.Model):
+    """A model with its own compute_loss, which Keras' train_step calls on every backend."""
+
+    scale = 1.0
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return keras.ops.mean(keras.ops.square(y - y_pred)) * self.scale
+
+
+def _own_loss_model(scale: float) -> keras.Model:
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((4,))
+    model = _OwnLoss(inputs, layers.Dense(1)(layers.Dense(8, activation="relu")(inputs)))
+    model.scale = scale
+    model.compile(keras.optimizers.SGD(0.05))
+    return model
+
+
+def test_a_model_with_its_own_compute_loss_trains_with_its_own_step():
+    result = mc.check_loss_decrease(_own_loss_model(1.0))
+    assert result.passed, result.message
+    assert result.details["optimizer"] == "SGD(learning_rate=0.05) (the model's own train_step)"
+    broken = mc.check_loss_decrease(_own_loss_model(0.0))  # its loss forgets its value
+    assert not broken.passed
+    assert broken.message.startswith("loss: expected a decrease of at least 10%, received 0 -> 0")
+
+
+@pytest.mark.parametrize("rate, passes", [(0.1, True), (0.0, False)])
+def test_mixed_precision_trains_with_the_loss_scaled(rate, passes):
+    """Unscaled, a LossScaleOptimizer's updates are 32,768x too small to memorise the batch."""
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((20,))
+        x = layers.Dense(64, activation="relu")(layers.Dense(64, activation="relu")(inputs))
+        outputs = layers.Activation("softmax", dtype="float32")(layers.Dense(10)(x))
+        model = keras.Model(inputs, outputs)
+        model.compile(keras.optimizers.SGD(learning_rate=rate), "sparse_categorical_crossentropy")
+        result = mc.check_overfit_batch(model)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert result.passed is passes, result.message
+    assert result.details["optimizer"].startswith("LossScaleOptimizer")
+    if not passes:
+        assert result.message.startswith("memorising one batch of 8 samples: expected 100% batch accuracy")

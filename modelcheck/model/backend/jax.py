@@ -137,11 +137,10 @@ class JaxAdapter:
         return tuple((tuple(t.shape), str(t.dtype)) for t in jax.tree_util.tree_leaves((x, y)))
 
     def own_loop(self, model: Any, data: Any) -> OwnLoop:
-        # Keras' JAX train_step is stateless: train_step(state, data) -> (logs, state)
-        model.reset_metrics()
-        fresh_metrics = [v.value for v in model.metrics_variables]
-
-        def loop(tv: list[Any], ntv: list[Any], ov: list[Any], data: Any, steps: Any) -> tuple[Any, ...]:
+        # Keras' JAX train_step is stateless: train_step(state, data) -> (logs, state); every step
+        # starts from the metrics' reset values, so its loss is that step's
+        def loop(tv: list[Any], ntv: list[Any], ov: list[Any], fresh_metrics: list[Any], data: Any,
+                 steps: Any) -> tuple[Any, ...]:
             def step(i: Any, state: tuple[Any, ...]) -> tuple[Any, ...]:
                 tv, ntv, ov, losses = state
                 logs, (new_tv, new_ntv, new_ov, _) = model.train_step((tv, ntv, ov, fresh_metrics), data)
@@ -151,8 +150,17 @@ class JaxAdapter:
             return jax.lax.fori_loop(0, steps, step, (tv, ntv, ov, losses))
 
         compiled = jax.jit(loop)
-        variables = (model.trainable_variables, model.non_trainable_variables, model.optimizer.variables)
-        return lambda steps: _run(lambda values, n: compiled(*values, data, n), variables, steps)
+
+        def run(steps: int) -> np.ndarray:
+            # what fit() does first on JAX: build the compiled loss, metrics and optimizer (a stateless
+            # train_step cannot create their variables)
+            model._symbolic_build(data_batch=data)
+            variables = (model.trainable_variables, model.non_trainable_variables, model.optimizer.variables)
+            model.reset_metrics()
+            fresh_metrics = [v.value for v in model.metrics_variables]
+            return _run(lambda values, n: compiled(*values, fresh_metrics, data, n), variables, steps)
+
+        return run
 
 
 # Steps per call of a compiled loop (its loss buffer has this size): the engine's chunks are at
