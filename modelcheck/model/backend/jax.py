@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
-from jax.extend.core import Var
+from jax.extend.core import Var, jaxpr_as_fun
 import keras
 import numpy as np
 
@@ -33,7 +33,8 @@ def _with_unconnected(backward: Any, trainable: list[Any]) -> tuple[Any, list[An
     for equation in jaxpr.eqns:
         if any(isinstance(v, Var) and v in dependent for v in equation.invars):
             dependent.update(equation.outvars)
-    flat = jax.core.eval_jaxpr(jaxpr, closed.consts, *jax.tree_util.tree_leaves(trainable))
+    # compiled as one XLA program: evaluating the jaxpr equation by equation compiles each op on its own
+    flat = jax.jit(jaxpr_as_fun(closed))(*jax.tree_util.tree_leaves(trainable))
     (loss, updated), grads = jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(shape), flat)
     outs = jaxpr.outvars[len(jaxpr.outvars) - len(grads):]
     return (loss, updated), grads, [not (isinstance(v, Var) and v in dependent) for v in outs]
