@@ -34,7 +34,6 @@ from typing import Any
 import h5py
 import keras
 import numpy  # noqa: F401  (preloaded for the jobs)
-import tensorflow as tf
 
 from ..core.errors import UserCodeError, call_user_code
 from ..model.build import build_model
@@ -53,9 +52,18 @@ def _emit(data: dict[str, Any]) -> None:
 
 
 def _set_threads(threads: int) -> None:
-    if threads > 0:
+    if threads <= 0:
+        return
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
+    elif keras.backend.backend() == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+    # JAX: XLA's CPU client has no thread setting; the zygote's OMP_NUM_THREADS=1 covers its BLAS
 
 
 def _error_dict(exc: UserCodeError) -> dict[str, Any]:

@@ -26,7 +26,11 @@ from .zygote import PIPES
 
 __all__ = ["WarmPool", "Launched", "zygote_environment", "JOB_BACKEND"]
 
-JOB_BACKEND = "tensorflow"  # the Keras backend every grading job runs on (the zygote pre-imports it)
+# The Keras backend every grading job runs on (the zygote pre-imports it): the grader's KERAS_BACKEND,
+# TensorFlow when it names none that modelcheck supports
+JOB_BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
+if JOB_BACKEND not in ("tensorflow", "jax", "torch"):
+    JOB_BACKEND = "tensorflow"
 
 _READY_TIMEOUT_S = 120
 

@@ -41,10 +41,14 @@ PIPES = ("stdout", "stderr", "result", "status")
 
 
 def _preload() -> None:
-    """Import what the jobs need, without running any TensorFlow op."""
-    import keras  # noqa: F401
+    """Import what the jobs need (Keras and the framework of the backend it runs on), without
+    running any op."""
+    import importlib
+
+    import keras
     import numpy  # noqa: F401
-    import tensorflow  # noqa: F401
+
+    importlib.import_module(keras.backend.backend())
 
     import modelcheck.grading.isolation  # noqa: F401  (the nannies' namespaces)
     import modelcheck.grading.jobs  # noqa: F401  (imports the checks and the runner)
