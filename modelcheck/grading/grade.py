@@ -351,6 +351,14 @@ class Grader:
         except (OSError, ValueError) as exc:
             return self._failed(submission, clean_text(str(exc)).replace(str(build_stage / "work"), submission.student),
                                 hint=f"hand in one .py file (or notebook) that defines `{assignment.builder}()`")
+        # the course's modules beside the submission, so `from course_layers import Attention` works;
+        # the instructor's copy replaces any file of that name the student handed in
+        for name, source in assignment.course_files().items():
+            target = build_stage / "work" / name
+            if target.is_symlink() or target.is_dir():
+                return self._failed(submission, f"the submission has a folder or link named {name}, the name of "
+                                    "a module the course provides", hint=f"remove {name} from the submission")
+            target.write_bytes(source.read_bytes())
         # the build job gets what building needs, never the expectations, points, reference or samples
         params = {"script": str(script), "export": str(build_dir / "out" / _EXPORTS[0]),
                   "weights": str(build_dir / "out" / _EXPORTS[1]), "threads": self.threads, **assignment.build_params()}
