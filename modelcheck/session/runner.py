@@ -160,6 +160,8 @@ class ModelSession:
             return False
         for mine, theirs in pairs:
             mine.assign(theirs.value)
+        if self._training is not None:
+            self._training.memo.clear()  # computed with the old weights
         self.seed = seed
         return True
 
@@ -190,7 +192,10 @@ class ModelSession:
         count = kwargs.pop("seeds", 20)
         needed = kwargs.pop("min_passes", None)
         seeds = [self.seed + i for i in range(count)] if isinstance(count, int) else list(count)
-        return over_seeds(check, self.spec, seeds=seeds, min_passes=needed, **kwargs)
+        spec = self.spec
+        if self.model_timeout is not None:  # the seeds share what is left of the model's budget
+            spec = spec.replace(model_timeout=max(self.model_timeout - self._spent, 1e-6))
+        return over_seeds(check, spec, seeds=seeds, min_passes=needed, **kwargs)
 
     def close(self) -> None:
         """Drop the model and free Keras' global state."""
