@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import os
 import queue
+import re
 import secrets
 import shutil
 import stat
@@ -214,6 +215,37 @@ def scored_grade(assignment: Assignment, submission: Submission, results: list[C
                         problem=problem, output=output, notes=list(notes or []), grader_error=grader_error)
 
 
+_JOBDIR_PREFIX = "modelcheck-grade-"
+
+
+def sweep_dead_jobdirs(workroot: Path | None = None) -> list[Path]:
+    """Remove the job folders that a grader killed outright (SIGKILL, a power cut) left in
+    `workroot` (the temporary folder by default): those named for a grader process that no
+    longer runs and owned by this user. Returns what was removed."""
+    root = Path(workroot) if workroot else Path(tempfile.gettempdir())
+    removed = []
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = re.fullmatch(re.escape(_JOBDIR_PREFIX) + r"(\d+)-[A-Za-z0-9_]+", entry.name)
+        if match is None:
+            continue
+        try:
+            info = os.lstat(entry)
+            os.kill(int(match.group(1)), 0)
+            continue  # its grader still runs (or the number is another live process's)
+        except ProcessLookupError:
+            pass
+        except (OSError, OverflowError):
+            continue
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid():
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
 class Grader:
     """Grades submissions of one assignment with a warm, isolated worker pool.
 
@@ -246,6 +278,7 @@ class Grader:
         for slot in range(self.workers):
             self._slots.put(slot)
         self.threads = max(1, (os.cpu_count() or 1) // self.workers)
+        sweep_dead_jobdirs(self.workroot)
 
     def __enter__(self) -> "Grader":
         self.pool.start()
@@ -275,7 +308,7 @@ class Grader:
             return grade
         slot = self._slots.get()
         started = time.monotonic()
-        jobdir = Path(tempfile.mkdtemp(prefix="modelcheck-grade-", dir=self.workroot))
+        jobdir = Path(tempfile.mkdtemp(prefix=f"{_JOBDIR_PREFIX}{os.getpid()}-", dir=self.workroot))
         try:
             grade = self._grade_in(submission, jobdir, slot)
         except Exception as exc:  # a bug of the grader on this one submission: the others go on
