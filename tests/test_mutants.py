@@ -191,7 +191,8 @@ def test_the_console_command_prints_the_table_survivors_and_score_and_writes_jso
     (tmp_path / "weak.toml").write_text(WEAK_ASSIGNMENT)
     (tmp_path / "solution.py").write_text(SOLUTION)
     out = tmp_path / "mutants.json"
-    assert main(["mutants", str(tmp_path / "weak.toml"), "--json", str(out)]) == 0
+    page = tmp_path / "mutants.html"
+    assert main(["mutants", str(tmp_path / "weak.toml"), "--json", str(out), "--html", str(page)]) == 0
     lines = capsys.readouterr().out.splitlines()
     data = json.loads(out.read_text())
     caught = sum(1 for m in data["mutants"] if m["caught_by"])
@@ -199,6 +200,9 @@ def test_the_console_command_prints_the_table_survivors_and_score_and_writes_jso
     assert data["score"] < 0.5
     assert any(line.startswith("survivors (") for line in lines)
     assert any("SURVIVED" in line for line in lines)
+    html = page.read_text()
+    assert f"<b>{lines[-1]}</b>" in html and "<title>Mutants · weak: mutants</title>" in html
+    assert html.count('data-status="survived"') == len(data["mutants"]) - caught
 
 
 def test_the_console_command_without_a_reference_is_a_usage_error(tmp_path, capsys):
@@ -224,13 +228,19 @@ def test_the_pytest_item_fails_below_95_percent_naming_the_survivors(pytester: p
     pytester.makepyfile(models=SOLUTION)
     pytester.makefile(".toml", modelcheck=SPEC)
     result = pytester.runpytest_subprocess("--modelcheck", "--modelcheck-mutants", "-p", "no:cacheprovider",
-                                           "-k", "mutants")
+                                           "-k", "mutants", "--modelcheck-report", "reports")
     result.assert_outcomes(failed=1)
     first = next(line for line in result.stdout.lines if line.startswith("mutation score: "))
     head, _, survivors = first.partition("; survivors: ")
     assert head.startswith("mutation score: expected at least 95% of the mutants caught, received ")
     assert head.endswith(", at model 'weak'")
     assert survivors.startswith("units 8 -> 4 at layer 'dense' (Dense) (add layer_params to [expect]")
+    # the report's mutants page: the table, the survivors with what would catch them, the score
+    page = (pytester.path / "reports" / "mutants.html").read_text()
+    assert '<section class="mutation" id="mutants-weak" data-model="weak">' in page
+    assert "<b>units 8 -&gt; 4</b>, at layer &#39;dense&#39; (Dense): <span class=\"suggestion\">add layer_params" in page
+    assert "<b>mutation score: " in page and 'data-status="caught"' in page
+    assert 'href="../mutants.html#mutants-weak"' in (pytester.path / "reports" / "models" / "weak.html").read_text()
 
 
 def test_without_the_flag_there_is_no_mutants_item(pytester: pytest.Pytester):
