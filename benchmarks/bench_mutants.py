@@ -30,14 +30,10 @@ REFERENCE = ROOT / "tests" / "submissions" / "fashion_solution.py"
 
 
 def fashion(workers: int) -> float:
-    from modelcheck.mutants.assignment import load_for_mutants, resolve_reference
+    from modelcheck.mutants.assignment import assignment_mutants
     from modelcheck.mutants.format import format_report
-    from modelcheck.mutants.run import run_mutants
 
-    assignment, key = load_for_mutants(ASSIGNMENT)
-    builder = resolve_reference(assignment, ASSIGNMENT, reference=key, option=f"{REFERENCE}:build_model")
-    report = run_mutants(assignment.spec.replace(builder=builder), points=assignment.points, seed=assignment.seed,
-                         workers=workers)
+    report = assignment_mutants(ASSIGNMENT, workers=workers)  # as `modelcheck mutants` runs it
     print(format_report(report))
     print(f"fashion_mlp: {len(report.judged)} mutants judged, {report.seconds_per_mutant:.2f} s per mutant "
           f"({workers} worker{'s' if workers > 1 else ''})", flush=True)

@@ -46,20 +46,16 @@ def mutants(assignment_path: str | Path, *, reference: str | None = None, json_f
     import json
 
     from .core.files import write_atomic
-    from .mutants.assignment import load_for_mutants, resolve_reference
+    from .mutants.assignment import assignment_mutants
     from .mutants.format import format_report
-    from .mutants.run import run_mutants
 
-    assignment, key = load_for_mutants(assignment_path)
-    builder = resolve_reference(assignment, assignment_path, reference=key, option=reference)
-    spec = assignment.spec.replace(builder=builder, builder_kwargs=dict(assignment.builder_kwargs))
-    report = run_mutants(spec, points=assignment.points, seed=assignment.seed, workers=workers)
+    report = assignment_mutants(assignment_path, reference=reference, workers=workers)
     if json_file is not None:
         write_atomic(Path(json_file), json.dumps(report.to_json(), indent=2) + "\n")
     if html_file is not None:
         from .report.mutants import render_mutants_page, views_of_json
 
-        render_mutants_page(views_of_json(report.to_json()), html_file, title=f"{assignment.name}: mutants")
+        render_mutants_page(views_of_json(report.to_json()), html_file, title=f"{report.model}: mutants")
     print(format_report(report), flush=True)
     return 0
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from ..core.result import ERROR, PASSED, SKIPPED, CheckResult
 from ..core.spec import ModelSpec
@@ -153,7 +153,7 @@ def _run_check(session: Any, check: str, snapshot: Path | None, model_id: str) -
 
 def evaluate(mutant: Any, spec: ModelSpec, checks: Sequence[str], points: dict[str, float], reference: dict[str, str],
              baseline: Any, seed: int, overrides: dict[str, dict[str, Any]] | None = None,
-             snapshot: Path | None = None) -> MutantResult:
+             snapshot: Path | None = None, prepare: Callable[[Any], None] | None = None) -> MutantResult:
     """Build one mutant, drop it when it is invalid or equivalent, else run the checks on its one build."""
     import keras
 
@@ -175,6 +175,8 @@ def evaluate(mutant: Any, spec: ModelSpec, checks: Sequence[str], points: dict[s
         result.status = EQUIVALENT
         keras.backend.clear_session(free_memory=False)
         return result
+    if prepare is not None:
+        prepare(model)
     session = ModelSession(spec.replace(builder=model, builder_kwargs={}), seed=seed, overrides=overrides)
     try:
         verdicts = [_run_check(session, check, snapshot, spec.id) for check in checks]
@@ -232,12 +234,15 @@ def run_mutants(spec: ModelSpec, *, checks: Iterable[str] | None = None, points:
                 seed: int = 0, workers: int = 1, base_dir: Path | None = None,
                 operators: Iterable[str] | None = None,
                 overrides: dict[str, dict[str, Any]] | None = None,
-                snapshot: Path | str | None = None) -> MutationReport:
+                snapshot: Path | str | None = None,
+                prepare: Callable[[Any], None] | None = None) -> MutationReport:
     """Mutate the model `spec` builds and run `checks` (default: the spec's; 1 point each) on every mutant.
 
     With `snapshot` (the model's stored architecture snapshot, when the file exists) the
     ``architecture`` comparison is one of the checks, as in ``pytest --modelcheck``: it catches
-    every change of layers, sizes, activations, padding or wiring that nobody meant.
+    every change of layers, sizes, activations, padding or wiring that nobody meant. `prepare`
+    (picklable, for `workers`) is applied to the reference and to every mutant once built, e.g. to
+    attach an assignment's samples as grading does (`assignment.graded_like_submissions`).
 
     >>> report = run_mutants(spec, points={"output_shape": 1})
     >>> report.score, [m.description for m in report.survivors]
@@ -254,9 +259,11 @@ def run_mutants(spec: ModelSpec, *, checks: Iterable[str] | None = None, points:
     report = MutationReport(spec.id, names, weights)
     start = time.perf_counter()
     with ModelSession(spec, seed=seed, base_dir=base_dir, overrides=overrides) as session:
+        failure = session.build_failure(names[0] if names else "output_shape")
+        if failure is None and prepare is not None:
+            prepare(session.model())
         verdicts = [session.run(name) for name in names if name != ARCHITECTURE]
         report.reference = {v.check: v.status for v in verdicts}
-        failure = session.build_failure(names[0] if names else "output_shape")
         if failure is not None:
             report.not_mutable = f"the reference model cannot be built: {_first_line(failure)}"
             report.seconds = time.perf_counter() - start
@@ -277,7 +284,7 @@ def run_mutants(spec: ModelSpec, *, checks: Iterable[str] | None = None, points:
         if snapshot is not None:
             report.reference[ARCHITECTURE] = _reference_architecture(session, baseline, snapshot, spec.id)
     shared = spec.replace(builder=None)
-    args = (shared, names, weights, report.reference, baseline, seed, overrides, snapshot)
+    args = (shared, names, weights, report.reference, baseline, seed, overrides, snapshot, prepare)
     if workers > 1 and len(mutants) > 1:
         report.mutants = _in_workers(mutants, args, workers)
     else:
