@@ -248,3 +248,24 @@ def test_without_the_flag_there_is_no_mutants_item(pytester: pytest.Pytester):
     pytester.makefile(".toml", modelcheck=SPEC)
     result = pytester.runpytest_subprocess("--modelcheck", "-p", "no:cacheprovider", "--collect-only", "-q")
     assert not any("::mutants" in line for line in result.stdout.lines)
+
+
+REPO = Path(__file__).resolve().parents[1]
+# A representative subset of the reference models, one of each kind: a Conv2D with pooling (whose
+# activation and padding only the snapshot guards), a one-unit sigmoid, SGD on the toy model, a
+# user's step activation with fixed weights, an Embedding, a regression MLP and a classifier with
+# one-hot labels (the loss swap only config_lint's `labels` sees). `python benchmarks/bench_mutants.py
+# --references` runs every reference model.
+REFERENCE_SUBSET = ["conv_example_1_pool", "methods_dense_sigmoid", "toy_linear", "xor_mlp", "methods_embedding",
+                    "housing_mlp", "methods_mlp"]
+
+
+@pytest.mark.slow
+def test_reference_models_mutants_are_caught_at_95_percent_or_more(pytester: pytest.Pytester):
+    selected = f"mutants and ({' or '.join(REFERENCE_SUBSET)})"
+    result = pytester.runpytest_subprocess("--modelcheck", "--modelcheck-mutants", "-p", "no:cacheprovider",
+                                           "--rootdir", str(REPO), str(REPO / "reference_models"), "-rA",
+                                           "-k", selected)
+    result.assert_outcomes(passed=len(REFERENCE_SUBSET))
+    for model in REFERENCE_SUBSET:
+        result.stdout.fnmatch_lines([f"PASSED *::{model}::mutants"])
