@@ -7,7 +7,7 @@ Prints the Fashion-MNIST assignment's mutation score with its reference solution
 submission of grading N copies of that reference solution through the sandbox (one worker, warm
 pool), for the ratio; with --references, every reference model's score against its declared checks
 and its stored architecture snapshot, as `pytest --modelcheck --modelcheck-mutants reference_models`
-judges it (a quarter of an hour), its score without the snapshot, the survivors, the survivors
+judges it (about 20 minutes on the loaded 2-core machine), its score without the snapshot, the survivors, the survivors
 per operator and the lowest score; name ids to run only those models. The load average is printed
 with every figure: the machine is shared.
 """
