@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from ..core.errors import SpecError
 from ..core.result import ERROR, PASSED, SKIPPED, CheckResult
 from ..core.spec import ModelSpec
 
@@ -225,7 +226,7 @@ def _reference_architecture(session: Any, baseline: Any, snapshot: Path, model_i
         return verdict.status
     try:
         stored = read_snapshot(snapshot)
-    except Exception:  # unreadable: the check above already said so
+    except SpecError:  # unreadable: the check above already said so
         return ERROR
     return PASSED if stored is not None and compare(stored, baseline.architecture).equal else SKIPPED
 
@@ -248,12 +249,14 @@ def run_mutants(spec: ModelSpec, *, checks: Iterable[str] | None = None, points:
     >>> report.score, [m.description for m in report.survivors]
     """
     from ..core.registry import applicable_checks
-    from .generate import NotMutable, baseline_of, generate
     from ..session.runner import ModelSession
+    from .generate import NotMutable, baseline_of, generate
 
     names = list(checks) if checks is not None else list(points or applicable_checks(spec))
     snapshot = Path(snapshot) if snapshot is not None and Path(snapshot).is_file() else None
-    if snapshot is not None and ARCHITECTURE not in names:
+    if snapshot is None:
+        names = [name for name in names if name != ARCHITECTURE]  # nothing stored to compare with
+    elif ARCHITECTURE not in names:
         names.append(ARCHITECTURE)
     weights = {name: float((points or {}).get(name, 1.0)) for name in names}
     report = MutationReport(spec.id, names, weights)
