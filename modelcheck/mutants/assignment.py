@@ -71,12 +71,12 @@ class InstructorData:
     input_range: Any = None
 
     def __call__(self, model: Any) -> None:
-        from ..grading.instructor import _fits, _samples
+        from ..grading.instructor import load_samples, samples_fit
         from ..model.inputs import set_instructor_data
 
         if self.sample is not None:
-            x, y = _samples(self.sample, model)
-            if _fits(x, model):
+            x, y = load_samples(self.sample, model)
+            if samples_fit(x, model):
                 set_instructor_data(model, x=x, y=y)
             else:  # as grading does: output_shape reports the inputs, the rest judge on values like the samples'
                 set_instructor_data(model, input_range=[[float(a.min()), float(a.max())] for a in x])
@@ -91,7 +91,7 @@ def graded_like_submissions(assignment: Any, assignment_path: str | Path,
     it fills in `[expect]`'s missing figures and is what `matches_reference` compares with."""
     import keras
 
-    from ..grading.instructor import _from_reference
+    from ..grading.instructor import figures_from_reference
     from ..model.build import build_model
     from ..snapshot.serialize import architecture
 
@@ -99,7 +99,7 @@ def graded_like_submissions(assignment: Any, assignment_path: str | Path,
     keras.utils.set_random_seed(assignment.seed)
     reference = build_model(builder, kwargs=assignment.builder_kwargs, input_shape=assignment.spec.input_shape,
                             name=f"the reference solution's {assignment.builder}()")
-    spec = spec.replace(**_from_reference(spec, reference))
+    spec = spec.replace(**figures_from_reference(spec, reference))
     overrides = {"matches_reference": {"reference": architecture(reference)}}
     keras.backend.clear_session()
     folder = Path(assignment_path).parent
