@@ -1,12 +1,15 @@
 """Assignment strength: mutation scores and seconds per mutant.
 
-    python benchmarks/bench_mutants.py [--references] [--grading 6] [--workers 1]
+    python benchmarks/bench_mutants.py [--references [ID ...]] [--grading 6] [--workers 1]
 
 Prints the Fashion-MNIST assignment's mutation score with its reference solution
 (tests/submissions/fashion_solution.py) and seconds per mutant; with --grading N, the seconds per
 submission of grading N copies of that reference solution through the sandbox (one worker, warm
 pool), for the ratio; with --references, every reference model's score against its declared checks
-(many minutes) and the survivors below 100%.
+and its stored architecture snapshot, as `pytest --modelcheck --modelcheck-mutants reference_models`
+judges it (about 20 minutes on the loaded 2-core machine), its score without the snapshot, the survivors, the survivors
+per operator and the lowest score; name ids to run only those models. The load average is printed
+with every figure: the machine is shared.
 """
 
 from __future__ import annotations
@@ -27,14 +30,10 @@ REFERENCE = ROOT / "tests" / "submissions" / "fashion_solution.py"
 
 
 def fashion(workers: int) -> float:
-    from modelcheck.mutants.assignment import load_for_mutants, resolve_reference
+    from modelcheck.mutants.assignment import assignment_mutants
     from modelcheck.mutants.format import format_report
-    from modelcheck.mutants.run import run_mutants
 
-    assignment, key = load_for_mutants(ASSIGNMENT)
-    builder = resolve_reference(assignment, ASSIGNMENT, reference=key, option=f"{REFERENCE}:build_model")
-    report = run_mutants(assignment.spec.replace(builder=builder), points=assignment.points, seed=assignment.seed,
-                         workers=workers)
+    report = assignment_mutants(ASSIGNMENT, workers=workers)  # as `modelcheck mutants` runs it
     print(format_report(report))
     print(f"fashion_mlp: {len(report.judged)} mutants judged, {report.seconds_per_mutant:.2f} s per mutant "
           f"({workers} worker{'s' if workers > 1 else ''})", flush=True)
@@ -57,36 +56,69 @@ def grading(copies: int) -> float:
     return per
 
 
-def references() -> None:
+def _load() -> str:
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def without_snapshot(report) -> tuple[int, int]:
+    """(caught, judged) counting only the declared checks: a mutant the snapshot alone caught survives."""
+    from modelcheck.mutants.run import ARCHITECTURE
+
+    judged = report.judged
+    return sum(1 for m in judged if set(m.caught_by) - {ARCHITECTURE}), len(judged)
+
+
+def references(ids: list[str]) -> None:
+    from collections import Counter
+
     from modelcheck.mutants.run import run_mutants
+    from modelcheck.snapshot import snapshot_path
     from reference_models import catalog
 
+    entries = [e for e in catalog(references_only=True) if not ids or e.id in ids]
+    rows, survived_by = [], Counter()
     caught = total = 0
-    for entry in catalog(references_only=True):
-        report = run_mutants(entry.spec, seed=0)
+    print(f"reference models ({len(entries)}), {_load()}", flush=True)
+    for entry in entries:
+        snapshot = snapshot_path(ROOT / "reference_models", entry.id)
+        report = run_mutants(entry.spec, seed=0, snapshot=snapshot)
         if report.score is None:
             print(f"{entry.id}: no mutants ({report.not_mutable or 'no operator applies'})", flush=True)
             continue
         caught, total = caught + len(report.caught), total + len(report.judged)
-        print(f"{entry.id}: {100 * report.score:.0f}% ({len(report.caught)}/{len(report.judged)}), "
-              f"{report.seconds_per_mutant:.2f} s per mutant", flush=True)
+        plain = without_snapshot(report)
+        rows.append((entry.id, report.score, len(report.caught), len(report.judged), plain[0] / plain[1],
+                     report.seconds_per_mutant))
+        print(f"{entry.id}: {100 * report.score:.0f}% ({len(report.caught)}/{len(report.judged)}); without the "
+              f"snapshot {100 * plain[0] / plain[1]:.0f}% ({plain[0]}/{plain[1]}); {len(report.equivalent)} "
+              f"equivalent, {len(report.invalid)} invalid dropped; {report.seconds_per_mutant:.2f} s per mutant",
+              flush=True)
         for m in report.survivors:
+            survived_by[m.operator] += 1
             print(f"    survived: {m.description} at {m.where}", flush=True)
-    print(f"reference models: mutation score {100 * caught / max(total, 1):.1f}% ({caught}/{total})")
+    print("\n| model | score | caught / mutants | without the snapshot | s per mutant |\n|---|---|---|---|---|")
+    for model, score, got, judged, plain, per in rows:
+        print(f"| {model} | {100 * score:.0f}% | {got}/{judged} | {100 * plain:.0f}% | {per:.2f} |")
+    if rows:
+        lowest = min(rows, key=lambda row: row[1])
+        print(f"\nlowest: {lowest[0]} {100 * lowest[1]:.0f}%; survivors per operator: "
+              + (", ".join(f"{op} {n}" for op, n in survived_by.most_common()) or "none"))
+    print(f"reference models: mutation score {100 * caught / max(total, 1):.1f}% ({caught}/{total}), {_load()}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--references", action="store_true")
+    parser.add_argument("--references", nargs="*", metavar="ID", default=None)
     parser.add_argument("--grading", type=int, default=0, metavar="N")
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
+    print(_load(), flush=True)
     per_mutant = fashion(args.workers)
     if args.grading:
         per_submission = grading(args.grading)
-        print(f"ratio: grading / mutants = {per_submission / per_mutant:.1f}x")
-    if args.references:
-        references()
+        print(f"ratio: grading / mutants = {per_submission / per_mutant:.1f}x, {_load()}")
+    if args.references is not None:
+        references(args.references)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
     modelcheck grade ASSIGNMENT.toml SUBMISSIONS_DIR --out OUT_DIR [--workers N]
         [--scheduler tcp://HOST:PORT | --executor dask] [--resume] [--only NAME ...]
     modelcheck gradescope ASSIGNMENT.toml --out autograder.zip [--include FILE ...]
-    modelcheck mutants ASSIGNMENT.toml [--reference module:builder] [--json FILE] [--workers N]
+    modelcheck mutants ASSIGNMENT.toml [--reference module:builder] [--json FILE] [--html FILE] [--workers N]
 
 Exit status: 0 when every submission was graded (whatever the students scored), 2 for a
 usage error (a bad assignment file, a missing folder), 1 when the grader itself failed on some
@@ -39,22 +39,23 @@ def grade_folder(assignment_path: str | Path, submissions: str | Path, out_dir: 
 
 
 def mutants(assignment_path: str | Path, *, reference: str | None = None, json_file: str | Path | None = None,
-            workers: int = 1) -> int:
+            workers: int = 1, html_file: str | Path | None = None) -> int:
     """Run the assignment's checks with its points on every mutant of its reference solution; print
-    the table, the survivors and, last, the mutation score. Returns the exit status (0)."""
+    the table, the survivors and, last, the mutation score (`json_file` and `html_file` get the same
+    as JSON and as an HTML page). Returns the exit status (0)."""
     import json
 
     from .core.files import write_atomic
-    from .mutants.assignment import load_for_mutants, resolve_reference
+    from .mutants.assignment import assignment_mutants
     from .mutants.format import format_report
-    from .mutants.run import run_mutants
 
-    assignment, key = load_for_mutants(assignment_path)
-    builder = resolve_reference(assignment, assignment_path, reference=key, option=reference)
-    spec = assignment.spec.replace(builder=builder, builder_kwargs=dict(assignment.builder_kwargs))
-    report = run_mutants(spec, points=assignment.points, seed=assignment.seed, workers=workers)
+    report = assignment_mutants(assignment_path, reference=reference, workers=workers)
     if json_file is not None:
         write_atomic(Path(json_file), json.dumps(report.to_json(), indent=2) + "\n")
+    if html_file is not None:
+        from .report.mutants import render_mutants_page, views_of_json
+
+        render_mutants_page(views_of_json(report.to_json()), html_file, title=f"{report.model}: mutants")
     print(format_report(report), flush=True)
     return 0
 
@@ -94,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="The reference solution's builder (module:builder or file.py:builder); default: "
                              "the assignment's reference = \"solution.py\"")
     mutate.add_argument("--json", metavar="FILE", help="Also write the mutants and the score as JSON")
+    mutate.add_argument("--html", metavar="FILE", help="Also write the mutants and the score as an HTML page")
     mutate.add_argument("--workers", type=int, default=1, metavar="N", help="Processes running mutants (default: 1)")
     bundle = commands.add_parser(
         "gradescope", help="Write a Gradescope autograder bundle",
@@ -130,7 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if args.command == "mutants":
-            return mutants(args.assignment, reference=args.reference, json_file=args.json, workers=args.workers)
+            return mutants(args.assignment, reference=args.reference, json_file=args.json, workers=args.workers,
+                           html_file=args.html)
         return _grade(args) if args.command == "grade" else _gradescope(args)
     except (SpecError, UserCodeError, FileNotFoundError, ValueError) as exc:
         print(f"modelcheck: error: {exc}", file=sys.stderr)

@@ -179,6 +179,7 @@ def entries() -> list[Entry]:
         build_fnn_sequential,
         source=f"{DOC}, section '2.1.1 序列式' (sequential FNN)",
         module=MODULE,
+        labels="one_hot",  # the document one-hot encodes y with to_categorical()
         input_shape=(32, 32, 3),
         output_shape=(10,),
         layer_output_shapes=fnn_shapes,
@@ -194,6 +195,7 @@ def entries() -> list[Entry]:
         build_fnn_functional,
         source=f"{DOC}, section '2.1.2 函数式' (functional FNN) and '2.2 检查模型' (its summary)",
         module=MODULE,
+        labels="one_hot",  # the document one-hot encodes y with to_categorical()
         input_shape=(32, 32, 3),
         output_shape=(10,),
         layer_output_shapes=fnn_shapes,
@@ -211,6 +213,7 @@ def entries() -> list[Entry]:
         build_small_cnn,
         source=f"{DOC}, section '3.2 拼接卷积层' (stacking convolutional layers)",
         module=MODULE,
+        labels="one_hot",  # the document one-hot encodes y with to_categorical()
         input_shape=(32, 32, 3),
         output_shape=(10,),
         layer_output_shapes={"conv2d": (16, 16, 10), "conv2d_1": (8, 8, 20), "flatten": (1280,), "dense": (10,)},
@@ -226,6 +229,7 @@ def entries() -> list[Entry]:
         build_full_cnn,
         source=f"{DOC}, section '3.5 完整模型' (the complete CNN)",
         module=MODULE,
+        labels="one_hot",  # the document one-hot encodes y with to_categorical()
         input_shape=(32, 32, 3),
         output_shape=(10,),
         **param_fields(592_554, non_trainable=640),

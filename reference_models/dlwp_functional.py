@@ -281,6 +281,7 @@ def entries() -> list[Entry]:
         build_qa_model,
         source=f"{DOC}, section '【實例】問答系統' (a question-answering model with two inputs)",
         module=MODULE,
+        labels="one_hot",  # "Answers are one-hot encoded, not integers"
         builder_kwargs={"max_length": 20},
         input_shape={"text": (20,), "question": (20,)},
         output_shape=(500,),

@@ -101,15 +101,22 @@ def reference(
     module: str,
     checks: dict[str, str],
     skipped: dict[str, str] | None = None,
+    labels: str | None = None,
     **fields: Any,
 ) -> Entry:
     """A corrected reference model.
 
     `checks` maps each check that applies to the reason it applies (the cheap recipe checks of
     `reasons.RECIPE` are added unless `skipped` names them), `skipped` each check left
-    out to the reason why (both kept in ``spec.reasons``); the other keyword arguments are
-    `ModelSpec` fields (shapes, counts, options, extra...).
+    out to the reason why (both kept in ``spec.reasons``); `labels` is how the document gives
+    a classifier's labels (``"integers"`` or ``"one_hot"``), which config_lint holds the
+    cross-entropy to; the other keyword arguments are `ModelSpec` fields (shapes, counts,
+    options, extra...).
     """
+    if labels is not None:
+        options = dict(fields.pop("options", {}))
+        options["config_lint"] = {**options.get("config_lint", {}), "labels": labels}
+        fields["options"] = options
     left_out = skipped or {}
     checks = {**checks, **{name: why for name, why in RECIPE.items() if name not in checks and name not in left_out}}
     spec = _spec(id, builder, source, checks, skipped, **fields)

@@ -280,6 +280,7 @@ def entries() -> list[Entry]:
         build_fashion_mlp,
         source=f"{DOC}, section '使用Sequential API创建图片分类器' (an image classifier with the Sequential API)",
         module=MODULE,
+        labels="integers",  # the document's sparse labels, class ids 0 to 9
         input_shape=(28, 28),
         output_shape=(10,),
         layer_output_shapes={"flatten": (784,), "dense": (300,), "dense_1": (100,), "dense_2": (10,)},

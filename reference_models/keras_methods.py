@@ -114,6 +114,7 @@ def entries() -> list[Entry]:
         build_methods_mlp,
         source=f"{DOC}, section '1. keras.models.Sequential模型'",
         module=MODULE,
+        labels="one_hot",  # the document compiles categorical_crossentropy for Y_train
         input_shape=(100,),
         output_shape=(10,),
         **param_fields(7114),

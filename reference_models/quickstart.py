@@ -184,6 +184,7 @@ def entries() -> list[Entry]:
         build_quickstart_cnn,
         source=section_cnn,
         module=MODULE,
+        labels="one_hot",  # the document compiles categorical_crossentropy
         input_shape=(32, 32, 3),
         output_shape=(10,),
         **param_fields(528_054),

@@ -74,3 +74,31 @@ def test_every_reference_model_passes():
         keras.backend.clear_session()
         result = check_config_lint(entry.build(), **check_kwargs(entry.spec, "config_lint"))
         assert result.status in ("passed", "skipped"), f"{entry.id}: {result.message}"
+
+
+def compiled(optimizer: keras.optimizers.Optimizer) -> keras.Model:
+    model = seq(L.Dense(8, activation="relu"), L.Dense(3, activation="softmax"))
+    model.compile(loss="sparse_categorical_crossentropy", optimizer=optimizer)
+    return model
+
+
+def test_a_learning_rate_1000_times_too_large_fails_with_its_sentence():
+    result = check_config_lint(compiled(keras.optimizers.Adam(1.0)))
+    assert result.status == "failed"
+    assert result.message.splitlines()[0] == (
+        "learning rate: expected at most 0.1 for Adam, received learning_rate=1, at the Adam optimizer; Adam moves "
+        "every weight by about the learning rate at each step, so 1 throws the weights far from any minimum; the "
+        "usual range is 1e-4 to 1e-2 (Keras' default is 0.001): was a factor of 1000 slipped in?")
+    sgd = check_config_lint(compiled(keras.optimizers.SGD(10.0)))
+    assert sgd.message.startswith("learning rate: expected at most 1 for SGD, received learning_rate=10, at the SGD "
+                                  "optimizer; SGD multiplies every gradient by the learning rate")
+
+
+@pytest.mark.parametrize("optimizer", [lambda: keras.optimizers.Adam(1e-3), lambda: keras.optimizers.RMSprop(0.1),
+                                       lambda: keras.optimizers.SGD(1.0), lambda: keras.optimizers.Adadelta(1.0),
+                                       lambda: keras.optimizers.Adam(keras.optimizers.schedules.ExponentialDecay(
+                                           1.0, 100, 0.5))],
+                         ids=["adam_default", "rmsprop_at_limit", "sgd_at_limit", "adadelta_unjudged", "schedule"])
+def test_usual_learning_rates_and_schedules_pass(optimizer):
+    result = check_config_lint(compiled(optimizer()))
+    assert result.passed, result.message

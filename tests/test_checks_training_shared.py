@@ -100,8 +100,25 @@ class _BudgetAfterMeasuring(loops.TrainingContext):
     """A budget that runs out once the step time is measured (deterministic, unlike a clock)."""
 
     def seconds_left(self):
+        # asked before tracing, before the first step (which traces) and before the second (which
+        # measures the step time); out after those
         self.asked = getattr(self, "asked", 0) + 1
-        return 1000.0 if self.asked <= 2 else 0.0
+        return 1000.0 if self.asked <= 3 else 0.0
+
+
+class _TooLittleToTrace(loops.TrainingContext):
+    def seconds_left(self):
+        return 0.001
+
+
+def test_a_check_whose_tracing_would_overrun_the_budget_is_skipped_before_tracing():
+    context = _TooLittleToTrace(budget_s=5.0)
+    with loops.using(context):
+        result = mc.check_overfit_batch(models.small_classifier())
+    assert result.status == "skipped"
+    assert result.details["steps"] == 0 and context.cache.traces == 0
+    assert "after 0 steps (" in result.message
+    assert "tracing its step loop would take about " in result.message and " layers)" in result.message
 
 
 def test_a_check_that_would_overrun_the_budget_is_skipped_with_its_estimate():
@@ -153,3 +170,24 @@ def test_seed_robustness_traces_once_and_matches_a_session_per_seed(monkeypatch)
         with ModelSession(spec, seed=seed) as session:
             separate.append((50 - session.run("loss_decrease").details["steps"]) / 50)
     assert [row["margin"] for row in result.details["per_seed"]] == separate
+
+
+def test_seed_robustness_keeps_to_the_models_time_budget():
+    """The CLI's budget (ModelSession's model_timeout) bounds every seed's run too."""
+    spec = ModelSpec(id="small", builder=models.small_classifier, options={"loss_decrease": {"seeds": 3}})
+    with ModelSession(spec, seed=0, model_timeout=1e-6) as session:
+        result = session.run("loss_decrease")
+    assert result.status == "skipped", result.message
+    assert "time budget" in result.message
+
+
+def test_seeds_that_did_not_run_leave_the_verdict_open():
+    def check(model, *, seed):
+        status = {0: "passed", 1: "failed"}.get(seed, "skipped")
+        return mc.CheckResult(check="fake", status=status, message=f"seed {seed}: {status} (budget)")
+
+    result = over_seeds(check, models.small_classifier(), seeds=[0, 1, 2, 3], min_passes=3)
+    assert result.status == "skipped"
+    assert "2 seed(s) did not run, so the verdict is open: seed 2: seed 2: skipped (budget)" in result.message
+    decided = over_seeds(check, models.small_classifier(), seeds=[0, 1, 2], min_passes=3)
+    assert decided.status == "failed"

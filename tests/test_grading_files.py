@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -195,3 +197,21 @@ def test_an_internal_error_is_a_grader_error_never_the_students_lost_points() ->
     assert data["extra_data"]["keras_backend"] == BACKEND  # the jobs run on the grader's KERAS_BACKEND
     sound = scored_grade(assignment, submission, results[:1])
     assert sound.grader_error is None and sound.points == {"output_shape": 1.0}
+
+
+def test_a_new_grader_clears_the_job_folders_of_graders_that_were_killed(tmp_path):
+    import subprocess
+
+    from modelcheck.grading.grade import sweep_dead_jobdirs
+
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    dead = tmp_path / f"modelcheck-grade-{ended.pid}-k1ll3d"
+    (dead / "build" / "work").mkdir(parents=True)
+    (dead / "build" / "work" / "submission.py").write_text("x = 1")
+    alive = tmp_path / f"modelcheck-grade-{os.getpid()}-running"
+    alive.mkdir()
+    unrelated = tmp_path / "modelcheck-grade-notes"
+    unrelated.mkdir()
+    assert sweep_dead_jobdirs(tmp_path) == [dead]
+    assert not dead.exists() and alive.exists() and unrelated.exists()

@@ -191,7 +191,8 @@ def test_the_console_command_prints_the_table_survivors_and_score_and_writes_jso
     (tmp_path / "weak.toml").write_text(WEAK_ASSIGNMENT)
     (tmp_path / "solution.py").write_text(SOLUTION)
     out = tmp_path / "mutants.json"
-    assert main(["mutants", str(tmp_path / "weak.toml"), "--json", str(out)]) == 0
+    page = tmp_path / "mutants.html"
+    assert main(["mutants", str(tmp_path / "weak.toml"), "--json", str(out), "--html", str(page)]) == 0
     lines = capsys.readouterr().out.splitlines()
     data = json.loads(out.read_text())
     caught = sum(1 for m in data["mutants"] if m["caught_by"])
@@ -199,6 +200,9 @@ def test_the_console_command_prints_the_table_survivors_and_score_and_writes_jso
     assert data["score"] < 0.5
     assert any(line.startswith("survivors (") for line in lines)
     assert any("SURVIVED" in line for line in lines)
+    html = page.read_text()
+    assert f"<b>{lines[-1]}</b>" in html and "<title>Mutants · weak: mutants</title>" in html
+    assert html.count('data-status="survived"') == len(data["mutants"]) - caught
 
 
 def test_the_console_command_without_a_reference_is_a_usage_error(tmp_path, capsys):
@@ -224,13 +228,19 @@ def test_the_pytest_item_fails_below_95_percent_naming_the_survivors(pytester: p
     pytester.makepyfile(models=SOLUTION)
     pytester.makefile(".toml", modelcheck=SPEC)
     result = pytester.runpytest_subprocess("--modelcheck", "--modelcheck-mutants", "-p", "no:cacheprovider",
-                                           "-k", "mutants")
+                                           "-k", "mutants", "--modelcheck-report", "reports")
     result.assert_outcomes(failed=1)
     first = next(line for line in result.stdout.lines if line.startswith("mutation score: "))
     head, _, survivors = first.partition("; survivors: ")
     assert head.startswith("mutation score: expected at least 95% of the mutants caught, received ")
     assert head.endswith(", at model 'weak'")
     assert survivors.startswith("units 8 -> 4 at layer 'dense' (Dense) (add layer_params to [expect]")
+    # the report's mutants page: the table, the survivors with what would catch them, the score
+    page = (pytester.path / "reports" / "mutants.html").read_text()
+    assert '<section class="mutation" id="mutants-weak" data-model="weak">' in page
+    assert "<b>units 8 -&gt; 4</b>, at layer &#39;dense&#39; (Dense): <span class=\"suggestion\">add layer_params" in page
+    assert "<b>mutation score: " in page and 'data-status="caught"' in page
+    assert 'href="../mutants.html#mutants-weak"' in (pytester.path / "reports" / "models" / "weak.html").read_text()
 
 
 def test_without_the_flag_there_is_no_mutants_item(pytester: pytest.Pytester):
@@ -238,3 +248,93 @@ def test_without_the_flag_there_is_no_mutants_item(pytester: pytest.Pytester):
     pytester.makefile(".toml", modelcheck=SPEC)
     result = pytester.runpytest_subprocess("--modelcheck", "-p", "no:cacheprovider", "--collect-only", "-q")
     assert not any("::mutants" in line for line in result.stdout.lines)
+
+
+REPO = Path(__file__).resolve().parents[1]
+# A representative subset of the reference models, one of each kind: a Conv2D with pooling (whose
+# activation and padding only the snapshot guards), a one-unit sigmoid, SGD on the toy model, a
+# user's step activation with fixed weights, an Embedding, a regression MLP and a classifier with
+# one-hot labels (the loss swap only config_lint's `labels` sees). `python benchmarks/bench_mutants.py
+# --references` runs every reference model.
+REFERENCE_SUBSET = ["conv_example_1_pool", "methods_dense_sigmoid", "toy_linear", "xor_mlp", "methods_embedding",
+                    "housing_mlp", "methods_mlp"]
+
+
+@pytest.mark.slow
+def test_reference_models_mutants_are_caught_at_95_percent_or_more(pytester: pytest.Pytester):
+    selected = f"mutants and ({' or '.join(REFERENCE_SUBSET)})"
+    result = pytester.runpytest_subprocess("--modelcheck", "--modelcheck-mutants", "-p", "no:cacheprovider",
+                                           "--rootdir", str(REPO), str(REPO / "reference_models"), "-rA",
+                                           "-k", selected)
+    result.assert_outcomes(passed=len(REFERENCE_SUBSET))
+    for model in REFERENCE_SUBSET:
+        result.stdout.fnmatch_lines([f"PASSED *::{model}::mutants"])
+
+
+def conv() -> keras.Model:
+    """One convolution before a max-pooling: its relu and its padding change no shape or count."""
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 2, strides=2, activation="relu",
+                                                                         name="conv"),
+                              keras.layers.MaxPooling2D(name="pool")])
+    return model
+
+
+def test_the_stored_snapshot_catches_what_no_run_sees(tmp_path):
+    from modelcheck.snapshot import architecture, write_snapshot
+
+    spec = ModelSpec(id="conv", builder=conv, input_shape=(8, 8, 1), output_shape=(2, 2, 2), total_params=10)
+    checks = ["output_shape", "param_count"]
+    plain = run_mutants(spec, checks=checks, operators=["hidden_activation", "padding"])
+    assert {m.description for m in plain.survivors} >= {"activation relu removed", "padding valid -> same"}
+    missing = run_mutants(spec, checks=checks, operators=["padding"], snapshot=tmp_path / "none.json")
+    assert missing.checks == checks  # no snapshot file: nothing more to compare
+    snapshot = tmp_path / "conv.json"
+    write_snapshot(snapshot, architecture(conv()), "conv")
+    guarded = run_mutants(spec, checks=checks, operators=["hidden_activation", "padding"], snapshot=snapshot)
+    assert guarded.checks == [*checks, "architecture"] and guarded.reference["architecture"] == "passed"
+    assert guarded.survivors == [] and guarded.score == 1.0
+    assert all(m.caught_by == ["architecture"] for m in guarded.caught)
+    assert guarded.caught[0].messages["architecture"].startswith("architecture: expected the one stored in conv.json")
+
+
+def test_a_snapshot_of_another_architecture_catches_nothing(tmp_path):
+    from modelcheck.snapshot import architecture, write_snapshot
+
+    snapshot = tmp_path / "conv.json"
+    write_snapshot(snapshot, architecture(mlp()), "conv")
+    spec = ModelSpec(id="conv", builder=conv, input_shape=(8, 8, 1))
+    report = run_mutants(spec, checks=["output_shape"], operators=["padding"], snapshot=snapshot)
+    assert report.reference["architecture"] == "failed"
+    assert all("architecture" not in m.caught_by for m in report.judged)
+
+
+def step(z):
+    """A user's own activation function (a step), as in the perceptron of Hands-On ML."""
+    return keras.ops.cast(keras.ops.greater_equal(z, 0), z.dtype)
+
+
+def test_a_model_with_a_users_activation_function_is_mutated():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation=step, name="hidden"),
+                              keras.layers.Dense(1, activation=step, name="out")])
+    _, mutants = generate(model, operators=["layer_added", "units"])
+    assert [m.operator for m in mutants] == ["layer_added", "units"]
+    added = build(mutants[0].recipe)
+    assert [layer.name for layer in added.layers] == ["hidden", "hidden_extra", "out"]
+    assert added.get_layer("hidden_extra").activation is step
+
+
+def test_an_assignments_mutants_are_checked_as_graded_submissions(tmp_path):
+    from modelcheck.mutants.assignment import graded_like_submissions, load_for_mutants, resolve_reference
+
+    path = tmp_path / "weak.toml"
+    path.write_text(WEAK_ASSIGNMENT.replace("output_shape = 1\n", "output_shape = 1\nmatches_reference = 2\n"))
+    (tmp_path / "solution.py").write_text(SOLUTION)
+    assignment, key = load_for_mutants(path)
+    spec, overrides, data = graded_like_submissions(assignment, path, resolve_reference(assignment, path,
+                                                                                        reference=key, option=None))
+    assert spec.total_params == 131  # filled in from the reference solution, as grading does
+    report = run_mutants(spec, points=assignment.points, overrides=overrides, prepare=data,
+                         operators=["units", "hidden_activation"])
+    assert report.reference["matches_reference"] == "passed"
+    assert all("matches_reference" in m.caught_by for m in report.judged)
+    assert report.judged[0].points == 1.0  # output_shape's point kept, matches_reference's two lost

@@ -33,7 +33,7 @@ PYTEST_OPTIONS = [
     "--modelcheck-sequence-length", "--modelcheck-mutants", "--modelcheck-model-timeout", "--modelcheck-grade-scheduler",
 ]
 CLI_GRADE_OPTIONS = ["--out", "--workers", "--quiet"]
-CLI_MUTANTS_OPTIONS = ["--reference", "--json", "--workers"]
+CLI_MUTANTS_OPTIONS = ["--reference", "--json", "--html", "--workers"]
 
 
 def test_the_package_exports_exactly_the_public_names() -> None:

@@ -15,6 +15,7 @@ from ..core.errors import INTERNAL_HINT, InternalError, ModelcheckError, UserCod
 from ..model.build import build_model
 from ..model.outputs import first_nonfinite_weight, flatten_outputs, output_names
 from ..model.inputs import sample_targets, synthetic_inputs
+from ..model.memo import remembered
 from ..model.objective import Objective, objective_for
 from ..core.messages import mismatch, output_ref
 from ..model.teacher import teacher_outputs
@@ -120,9 +121,13 @@ def pair_per_layer(name: str, expectations: dict[str, Any] | list[Any], layers: 
 
 
 def forward(model: keras.Model, x: Any) -> list[np.ndarray]:
-    """Run the model in inference mode; outputs as a flat list of NumPy arrays."""
-    outputs = call_user_code("running the model on a synthetic batch", model, x, training=False)
-    return [keras.ops.convert_to_numpy(o) for o in flatten_outputs(outputs)]
+    """Run the model in inference mode; outputs as a flat list of NumPy arrays (computed once
+    per batch within a session: `modelcheck.model.memo`)."""
+    def run() -> list[np.ndarray]:
+        outputs = call_user_code("running the model on a synthetic batch", model, x, training=False)
+        return [keras.ops.convert_to_numpy(o) for o in flatten_outputs(outputs)]
+
+    return remembered("forward", model, x, run)
 
 
 def nonfinite_failure(name: str, model: keras.Model, outputs: list[np.ndarray] | None = None) -> CheckResult | None:

@@ -2,7 +2,8 @@
 
 A model with a Dropout rate of 0.9, two Dense layers with no activation between them or a
 flattened input still builds, trains and passes shape checks: only its configuration shows the
-mistake. Mutation runs (`modelcheck mutants`) showed these surviving every run-based check.
+mistake. Mutation runs (`modelcheck mutants`) showed these surviving every run-based check (a
+learning rate x1000 too: a short run of Adam at 0.5 still lowers the loss).
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ _DROPOUTS = (keras.layers.Dropout, keras.layers.SpatialDropout1D, keras.layers.S
              keras.layers.SpatialDropout3D)
 _AFTER_OUTPUT = (keras.layers.BatchNormalization, *_DROPOUTS)
 _LINEAR = (None, "linear")
+# Optimizers whose step is about the learning rate whatever the gradient's size, and the rate
+# above which one step throws the weights far from where they started.
+_ADAPTIVE = ("Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "Adagrad", "Lion", "Lamb")
+_MAX_ADAPTIVE_RATE = 0.1
+_MAX_SGD_RATE = 1.0
 
 
 def _where(layer: keras.layers.Layer) -> str:
@@ -83,6 +89,31 @@ def _linear_stacks(model: keras.Model, outputs: list[Any]) -> list[str]:
                                   "linear map, so the hidden layer adds nothing: add activation=\"relu\" to "
                                   f"{layer.name!r}"))
     return found
+
+
+def _learning_rate(model: keras.Model) -> list[str]:
+    """A constant learning rate far above what the compiled optimizer can take (x1000, 1e-3 written as 1)."""
+    from ..model.compiled import compiled_optimizer
+
+    optimizer = compiled_optimizer(model)
+    if optimizer is None:
+        return []
+    try:
+        rate = optimizer.get_config().get("learning_rate")
+    except Exception:  # a user-defined optimizer's get_config: nothing to judge
+        return []
+    kind = type(optimizer).__name__
+    limit = _MAX_ADAPTIVE_RATE if kind in _ADAPTIVE else _MAX_SGD_RATE if kind == "SGD" else None
+    # the rate comes back from float32, so 0.1 reads 0.10000000149
+    if limit is None or not isinstance(rate, (int, float)) or isinstance(rate, bool) or rate <= limit * (1 + 1e-6):
+        return []
+    step = ("moves every weight by about the learning rate at each step" if kind in _ADAPTIVE
+            else "multiplies every gradient by the learning rate")
+    usual = "1e-4 to 1e-2 (Keras' default is 0.001)" if kind in _ADAPTIVE else "1e-3 to 0.1 (Keras' default is 0.01)"
+    return [mismatch("learning rate", f"at most {limit:g} for {kind}", f"learning_rate={rate:g}",
+                     at=f"the {kind} optimizer",
+                     note=f"{kind} {step}, so {rate:g} throws the weights far from any minimum; the usual range is "
+                     f"{usual}: was a factor of 1000 slipped in?")]
 
 
 def _output_findings(model: keras.Model, outputs: list[Any], kinds: list[str]) -> list[str]:
@@ -161,7 +192,8 @@ def check_config_lint(
     no activation between them; softmax on a single unit; a sigmoid or softmax output where
     `output` says ``"regression"``; BatchNormalization or Dropout after the output activation;
     an input other than `expected_input` (with the batch dimension, ``None`` a wildcard); with
-    ``labels="integers"`` (or ``"one_hot"``), the cross-entropy that expects the other kind.
+    ``labels="integers"`` (or ``"one_hot"``), the cross-entropy that expects the other kind; a
+    constant learning rate above 0.1 for an adaptive optimizer (Adam, RMSprop, ...) or above 1 for SGD.
 
     Example::
 
@@ -182,6 +214,7 @@ def check_config_lint(
         findings += _output_findings(model, outputs, kinds)
     findings += _input_findings(model, expected_input)
     findings += _label_findings(model, labels)
+    findings += _learning_rate(model)
     expected = "no configuration mistake"
     details = {"findings": findings, "graph_seen": graph}
     if findings:

@@ -10,8 +10,10 @@ import numpy as np
 from ..core.errors import call_user_code
 from ..model import backend
 from ..model.outputs import flatten_outputs
-from ..model.engine import own_training
+from ..model.engine import own_training, preserved_weights
 from ..model.graph import layers_of
+from ..model.loops import objective_key
+from ..model.memo import remembered
 from ..model.variables import variable_label, variable_owners
 from ..core.messages import also, mismatch
 from ..core.result import CheckResult
@@ -26,9 +28,15 @@ NAME = "gradient_flow"
 
 def gradients(model: keras.Model, x: Any, targets: list[np.ndarray], objective: Any) -> tuple[float, list[Any]]:
     """One backward pass of the objective on the backend Keras runs on: (loss, gradient per
-    trainable variable as NumPy, or None where the backend knows the loss does not reach it)."""
-    return call_user_code("computing gradients through the model", backend.current().gradients, model,
-                          lambda y, outputs: objective.total(y, flatten_outputs(outputs)), x, targets)
+    trainable variable as NumPy, or None where the backend knows the loss does not reach it).
+    Within a session the same batch's gradients are taken once (`gradient_flow` and `finite`)."""
+    def compute() -> tuple[float, list[Any]]:
+        # the training-mode pass would move BatchNormalization's statistics: keep the model as it was
+        with preserved_weights(model, non_trainable_only=True):
+            return call_user_code("computing gradients through the model", backend.current().gradients, model,
+                                  lambda y, outputs: objective.total(y, flatten_outputs(outputs)), x, targets)
+
+    return remembered("gradients", model, (x, targets), compute, extra=objective_key(objective))
 
 
 def feeds_only_batchnorm(layer: keras.layers.Layer | None) -> bool:

@@ -64,6 +64,9 @@ def over_budget(name: str, what: str, run: TrainingRun) -> CheckResult:
     left = context.seconds_left()
     if run.estimate_s is None:
         estimate = "the step loop could not even be traced"
+    elif run.trace_layers is not None:
+        estimate = (f"tracing its step loop would take about {run.estimate_s:.3g} s "
+                    f"({run.trace_layers} layers)")
     else:
         estimate = (f"its remaining steps would take about {run.estimate_s:.3g} s more "
                     f"({run.step_s:.3g} s per step)")
@@ -286,9 +289,11 @@ def check_learns_linear(
                           f"in {run.steps} SGD steps", expected=expected, received=received, details=details)
 
 
-# loss_decrease trains on 32 samples, or on 8 when a sample is large (an image of 224 x 224 x 3
-# holds 150,528 values): there one step of 32 costs seconds, and 8 samples decide as well.
+# loss_decrease trains on 32 samples, on 8 when a sample is large and on 4 when it is an image
+# of ImageNet's size (224 x 224 x 3 holds 150,528 values): there one step of 32 costs seconds,
+# and a few samples show a decrease as well (the targets come from a teacher the model can match).
 LARGE_SAMPLE = 20_000
+HUGE_SAMPLE = 100_000
 
 
 def _decrease_batch(model: keras.Model) -> int:
@@ -296,7 +301,7 @@ def _decrease_batch(model: keras.Model) -> int:
         values = sum(math.prod(d or 1 for d in info.shape[1:]) for info in input_infos(model))
     except (ValueError, TypeError, KeyError):
         return 32
-    return 8 if values > LARGE_SAMPLE else 32
+    return 4 if values > HUGE_SAMPLE else 8 if values > LARGE_SAMPLE else 32
 
 
 def _decrease(losses: list[float]) -> tuple[float, float]:
@@ -326,7 +331,8 @@ def check_loss_decrease(
     """Train for at most `steps` steps on one synthetic (or given) batch; the loss must fall by
     at least `min_decrease` (a fraction of the initial loss), judged on the mean of the last five
     losses. Training stops as soon as that decrease is seen (after at least six steps). The batch
-    holds `batch_size` samples: by default 32, or 8 when one sample holds more than 20,000 values.
+    holds `batch_size` samples: by default 32, 8 when one sample holds more than 20,000 values,
+    4 when it holds more than 100,000 (an ImageNet-size image).
 
     Also reports the initial loss against its expected value where one is known
     (ln(n_classes) for softmax cross-entropy, ln 2 for a sigmoid unit).

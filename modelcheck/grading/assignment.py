@@ -144,6 +144,14 @@ class Assignment:
         names += [_module_file(entry) for entry in self.custom_objects]
         return {Path(name).name: self.base_dir / name for name in dict.fromkeys(names)}
 
+    def course_files(self) -> dict[str, Path]:
+        """The course's own modules (those ``custom_objects`` names): name -> source path. Not
+        secret: the build job gets them too, so a submission can import the course's layers."""
+        if self.base_dir is None:
+            return {}
+        names = dict.fromkeys(_module_file(entry) for entry in self.custom_objects)
+        return {Path(name).name: self.base_dir / name for name in names}
+
     def write_instructor_files(self, folder: Path) -> Path:
         """Write the assignment and its instructor files into ``folder/instructor`` (the clean
         check job's own folder); return that folder."""
@@ -173,7 +181,7 @@ def _checked(table: Mapping[str, Any], allowed: Mapping[str, tuple[type, ...]], 
 
 def _module_file(entry: str) -> str:
     """``"course_layers:Attention"`` -> ``"course_layers.py"``."""
-    return entry.partition(":")[0].replace(".", "/") + ".py"
+    return entry.partition(":")[0] + ".py"
 
 
 def _valid_range(value: Any, where: str) -> None:
@@ -224,10 +232,11 @@ def parse_assignment(text: str, *, where: str = "assignment", base_dir: Path | N
     instructor_data = _checked(_table(data, "data", where), _TABLES["data"], f"{where} [data]")
     custom_objects = head.get("custom_objects", [])
     for entry in custom_objects:
-        if not isinstance(entry, str) or ":" not in entry or not all(
-                part.isidentifier() for part in entry.replace(":", ".").split(".")):
-            raise SpecError(f"{where} [assignment]: `custom_objects` entries look like \"module:Class\", "
-                            f"received {entry!r}")
+        if not isinstance(entry, str) or entry.count(":") != 1 or not all(
+                part.isidentifier() for part in entry.split(":")):
+            raise SpecError(f"{where} [assignment]: `custom_objects` entries look like \"module:Class\", the "
+                            f"module a file beside the assignment (\"course_layers:Attention\" for "
+                            f"course_layers.py), received {entry!r}")
     points: dict[str, float] = {}
     if "matches_reference" in _table(data, "points", where) and "reference" not in head:
         raise SpecError(f"{where}: `matches_reference` needs a reference solution: add "

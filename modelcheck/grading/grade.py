@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import os
 import queue
+import re
 import secrets
 import shutil
 import stat
@@ -214,6 +215,37 @@ def scored_grade(assignment: Assignment, submission: Submission, results: list[C
                         problem=problem, output=output, notes=list(notes or []), grader_error=grader_error)
 
 
+_JOBDIR_PREFIX = "modelcheck-grade-"
+
+
+def sweep_dead_jobdirs(workroot: Path | None = None) -> list[Path]:
+    """Remove the job folders that a grader killed outright (SIGKILL, a power cut) left in
+    `workroot` (the temporary folder by default): those named for a grader process that no
+    longer runs and owned by this user. Returns what was removed."""
+    root = Path(workroot) if workroot else Path(tempfile.gettempdir())
+    removed = []
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = re.fullmatch(re.escape(_JOBDIR_PREFIX) + r"(\d+)-[A-Za-z0-9_]+", entry.name)
+        if match is None:
+            continue
+        try:
+            info = os.lstat(entry)
+            os.kill(int(match.group(1)), 0)
+            continue  # its grader still runs (or the number is another live process's)
+        except ProcessLookupError:
+            pass
+        except (OSError, OverflowError):
+            continue
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid():
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
 class Grader:
     """Grades submissions of one assignment with a warm, isolated worker pool.
 
@@ -246,6 +278,7 @@ class Grader:
         for slot in range(self.workers):
             self._slots.put(slot)
         self.threads = max(1, (os.cpu_count() or 1) // self.workers)
+        sweep_dead_jobdirs(self.workroot)
 
     def __enter__(self) -> "Grader":
         self.pool.start()
@@ -275,7 +308,7 @@ class Grader:
             return grade
         slot = self._slots.get()
         started = time.monotonic()
-        jobdir = Path(tempfile.mkdtemp(prefix="modelcheck-grade-", dir=self.workroot))
+        jobdir = Path(tempfile.mkdtemp(prefix=f"{_JOBDIR_PREFIX}{os.getpid()}-", dir=self.workroot))
         try:
             grade = self._grade_in(submission, jobdir, slot)
         except Exception as exc:  # a bug of the grader on this one submission: the others go on
@@ -351,6 +384,14 @@ class Grader:
         except (OSError, ValueError) as exc:
             return self._failed(submission, clean_text(str(exc)).replace(str(build_stage / "work"), submission.student),
                                 hint=f"hand in one .py file (or notebook) that defines `{assignment.builder}()`")
+        # the course's modules beside the submission, so `from course_layers import Attention` works;
+        # the instructor's copy replaces any file of that name the student handed in
+        for name, source in assignment.course_files().items():
+            target = build_stage / "work" / name
+            if target.is_symlink() or target.is_dir():
+                return self._failed(submission, f"the submission has a folder or link named {name}, the name of "
+                                    "a module the course provides", hint=f"remove {name} from the submission")
+            target.write_bytes(source.read_bytes())
         # the build job gets what building needs, never the expectations, points, reference or samples
         params = {"script": str(script), "export": str(build_dir / "out" / _EXPORTS[0]),
                   "weights": str(build_dir / "out" / _EXPORTS[1]), "threads": self.threads, **assignment.build_params()}

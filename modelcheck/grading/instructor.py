@@ -24,7 +24,7 @@ from ..model.outputs import output_names
 from ..snapshot.serialize import architecture
 from .assignment import Assignment
 
-__all__ = ["custom_objects", "prepared_spec", "LOAD_FIX"]
+__all__ = ["custom_objects", "prepared_spec", "figures_from_reference", "load_samples", "samples_fit", "LOAD_FIX"]
 
 LOAD_FIX = ("the grader loads models in Keras' safe mode, with built-in layers only{course}. A Lambda layer: "
             "replace it with built-in layers (Rescaling, Activation, Reshape, ...). A custom layer or model class: "
@@ -66,7 +66,7 @@ def _reference_model(assignment: Assignment, folder: Path) -> keras.Model:
                        name=f"the reference solution's {assignment.builder}()")
 
 
-def _from_reference(spec: ModelSpec, model: keras.Model) -> dict[str, Any]:
+def figures_from_reference(spec: ModelSpec, model: keras.Model) -> dict[str, Any]:
     """The figures `[expect]` omits that the reference defines: input and output shapes and the
     parameter counts."""
     filled: dict[str, Any] = {}
@@ -92,7 +92,7 @@ def _arrays(data: Any, key: str, names: list[str], what: str) -> list[np.ndarray
     return None
 
 
-def _samples(path: Path, model: keras.Model) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+def load_samples(path: Path, model: keras.Model) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
     """The sample file's inputs (``x`` or one array per input name) and labels (``y`` or one
     array per output name; None when it holds none)."""
     inputs = [info.name for info in input_infos(model)]
@@ -107,7 +107,8 @@ def _samples(path: Path, model: keras.Model) -> tuple[list[np.ndarray], list[np.
     return x, y
 
 
-def _fits(x: list[np.ndarray], model: keras.Model) -> bool:
+def samples_fit(x: list[np.ndarray], model: keras.Model) -> bool:
+    """True when the sample inputs `x` match the model's inputs in number, rank and known sizes."""
     infos = input_infos(model)
     return len(x) == len(infos) and all(
         a.ndim == len(info.shape) and all(d is None or d == n for d, n in zip(info.shape[1:], a.shape[1:]))
@@ -122,11 +123,11 @@ def prepared_spec(model: keras.Model, assignment: Assignment, folder: Path | Non
     overrides: dict[str, dict[str, Any]] = {}
     if folder is not None and assignment.reference:
         reference = _reference_model(assignment, folder)
-        spec = spec.replace(**_from_reference(spec, reference))
+        spec = spec.replace(**figures_from_reference(spec, reference))
         overrides["matches_reference"] = {"reference": architecture(reference)}
     if folder is not None and assignment.sample:
-        x, y = _samples(folder / Path(assignment.sample).name, model)
-        if _fits(x, model):
+        x, y = load_samples(folder / Path(assignment.sample).name, model)
+        if samples_fit(x, model):
             set_instructor_data(model, x=x, y=y)
         else:  # output_shape reports the wrong inputs; the other checks judge on values like the samples'
             set_instructor_data(model, input_range=[[float(a.min()), float(a.max())] for a in x])

@@ -26,6 +26,7 @@ from ..core.errors import UserCodeError, call_user_code
 from . import backend, loops
 from .backend._common import NoLoss
 from .compiled import compiled_optimizer
+from .memo import changing_weights
 from .objective import Objective
 
 __all__ = ["TrainingRun", "preserved_weights", "fresh_optimizer", "train", "train_own_step", "own_training",
@@ -57,7 +58,9 @@ class TrainingRun:
         tracing_s: the part of `seconds` spent tracing the step loop (0 when an earlier check
             of the same model traced it).
         step_s: the measured time of one step.
-        estimate_s: with ``"over_budget"``, the time the remaining steps would have taken.
+        estimate_s: with ``"over_budget"``, the time the remaining steps would have taken (or,
+            before any step, tracing the loop would have taken).
+        trace_layers: with ``"over_budget"`` before tracing, the layers the tracing estimate counts.
         optimizer: a description of the optimizer used.
     """
 
@@ -69,6 +72,7 @@ class TrainingRun:
     step_s: float | None = None
     estimate_s: float | None = None
     optimizer: str = ""
+    trace_layers: int | None = None
 
     @property
     def final_loss(self) -> float:
@@ -76,12 +80,15 @@ class TrainingRun:
 
 
 @contextlib.contextmanager
-def preserved_weights(model: keras.Model) -> Iterator[None]:
+def preserved_weights(model: keras.Model, *, non_trainable_only: bool = False) -> Iterator[None]:
     """Restore every variable of `model` (weights, statistics, seed states) on exit, so a
-    check never leaves the user's model changed."""
-    saved = [(variable, keras.ops.convert_to_numpy(variable)) for variable in model.variables]
+    check never leaves the user's model changed; with `non_trainable_only` only those a
+    training-mode forward pass changes (BatchNormalization's statistics, seed states)."""
+    variables = model.non_trainable_variables if non_trainable_only else model.variables
+    saved = [(variable, keras.ops.convert_to_numpy(variable)) for variable in variables]
     try:
-        yield
+        with changing_weights():
+            yield
     finally:
         for variable, value in saved:
             variable.assign(value)
@@ -219,8 +226,16 @@ def train(
         model, objective, optimizer,
         lambda built, on_trace: adapter.make_loop(model, objective, built, x_t, y_t, on_trace, context.jit_compile),
         jit_compile=context.jit_compile, shapes=adapter.loop_key(x_t, y_t))
+    if not loop.traced:
+        seconds_left = context.seconds_left()
+        estimate, layers = loops.trace_estimate(model)
+        if seconds_left is not None and estimate > seconds_left:
+            run.stopped, run.estimate_s, run.trace_layers = "over_budget", estimate, layers
+            return run
     _run_chunks(run, lambda n: call_user_code("training the model", loop.function, x_t, y_t, n),
                 loop=loop, max_steps=max_steps, stop=stop, timeout_s=timeout_s, start=start, context=context)
+    if run.tracing_s:
+        loops.record_trace(model, run.tracing_s)
     return run
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..core.errors import call_user_code
 from .engine import preserved_weights
+from .memo import remembered
 from .outputs import flatten_outputs
 
 __all__ = ["teacher_outputs"]
@@ -28,11 +29,15 @@ def teacher_outputs(model: keras.Model, x: Any, seed: int) -> list[np.ndarray] |
     the targets)."""
     if not model.trainable_variables:
         return None
-    rng = np.random.default_rng(seed + 104729)
-    with preserved_weights(model):
-        for variable in model.trainable_variables:
-            value = keras.ops.convert_to_numpy(variable)
-            if np.issubdtype(value.dtype, np.floating) and value.size > 1:
-                variable.assign(rng.permutation(value.reshape(-1)).reshape(value.shape))
-        outputs = call_user_code("running the model with shuffled weights (the teacher)", model, x, training=False)
-        return [keras.ops.convert_to_numpy(o) for o in flatten_outputs(outputs)]
+
+    def run() -> list[np.ndarray]:
+        rng = np.random.default_rng(seed + 104729)
+        with preserved_weights(model):
+            for variable in model.trainable_variables:
+                value = keras.ops.convert_to_numpy(variable)
+                if np.issubdtype(value.dtype, np.floating) and value.size > 1:
+                    variable.assign(rng.permutation(value.reshape(-1)).reshape(value.shape))
+            outputs = call_user_code("running the model with shuffled weights (the teacher)", model, x, training=False)
+            return [keras.ops.convert_to_numpy(o) for o in flatten_outputs(outputs)]
+
+    return remembered("teacher", model, x, run, extra=seed)

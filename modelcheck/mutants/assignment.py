@@ -1,7 +1,8 @@
 """The reference solution of an assignment: from ``reference = "solution.py"`` in its ``[assignment]``
-table (relative to the assignment file) or from ``--reference module:builder`` / ``file.py:builder``.
+table (relative to the assignment file) or from ``--reference module:builder`` / ``file.py:builder``;
+and what grading gives every submission, so that each mutant is checked as a submission would be.
 
-No Keras import here.
+No Keras import at import time.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ import importlib.util
 import re
 import sys
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..core.errors import SpecError, call_user_code
 from ..core.spec import import_builder
 
-__all__ = ["load_for_mutants", "resolve_reference"]
+__all__ = ["load_for_mutants", "resolve_reference", "graded_like_submissions", "InstructorData", "assignment_mutants"]
 
 
 def load_for_mutants(path: str | Path) -> tuple[Any, str | None]:
@@ -58,3 +60,61 @@ def resolve_reference(assignment: Any, assignment_path: str | Path, *, reference
         raise SpecError(f"{where}: no reference solution; add reference = \"solution.py\" to [assignment] "
                         "or pass --reference module:builder")
     return _import_file((Path(assignment_path).parent / reference).resolve(), assignment.builder, where)
+
+
+@dataclass(frozen=True)
+class InstructorData:
+    """The instructor's samples (or input ranges) that grading attaches to every submission, attached
+    to the reference and to each mutant (plain values, so it goes to worker processes)."""
+
+    sample: Path | None = None
+    input_range: Any = None
+
+    def __call__(self, model: Any) -> None:
+        from ..grading.instructor import load_samples, samples_fit
+        from ..model.inputs import set_instructor_data
+
+        if self.sample is not None:
+            x, y = load_samples(self.sample, model)
+            if samples_fit(x, model):
+                set_instructor_data(model, x=x, y=y)
+            else:  # as grading does: output_shape reports the inputs, the rest judge on values like the samples'
+                set_instructor_data(model, input_range=[[float(a.min()), float(a.max())] for a in x])
+        elif self.input_range is not None:
+            set_instructor_data(model, input_range=self.input_range)
+
+
+def graded_like_submissions(assignment: Any, assignment_path: str | Path,
+                            builder: Callable[..., Any]) -> tuple[Any, dict[str, dict[str, Any]], InstructorData]:
+    """The spec, per-check overrides and instructor data that grading gives each submission
+    (`modelcheck.grading.instructor.prepared_spec`), computed once from the reference `builder`:
+    it fills in `[expect]`'s missing figures and is what `matches_reference` compares with."""
+    import keras
+
+    from ..grading.instructor import figures_from_reference
+    from ..model.build import build_model
+    from ..snapshot.serialize import architecture
+
+    spec = assignment.spec.replace(builder=builder, builder_kwargs=dict(assignment.builder_kwargs))
+    keras.utils.set_random_seed(assignment.seed)
+    reference = build_model(builder, kwargs=assignment.builder_kwargs, input_shape=assignment.spec.input_shape,
+                            name=f"the reference solution's {assignment.builder}()")
+    spec = spec.replace(**figures_from_reference(spec, reference))
+    overrides = {"matches_reference": {"reference": architecture(reference)}}
+    keras.backend.clear_session()
+    folder = Path(assignment_path).parent
+    sample = (folder / assignment.sample).resolve() if assignment.sample else None
+    return spec, overrides, InstructorData(sample, assignment.input_range)
+
+
+def assignment_mutants(assignment_path: str | Path, *, reference: str | None = None, workers: int = 1) -> Any:
+    """The `MutationReport` of an assignment: its checks with its points on every mutant of its
+    reference solution (`reference`: ``module:builder`` or ``file.py:builder`` instead of the
+    assignment's own), each mutant checked as grading checks a submission."""
+    from .run import run_mutants
+
+    assignment, key = load_for_mutants(assignment_path)
+    builder = resolve_reference(assignment, assignment_path, reference=key, option=reference)
+    spec, overrides, data = graded_like_submissions(assignment, assignment_path, builder)
+    return run_mutants(spec, points=assignment.points, seed=assignment.seed, workers=workers, overrides=overrides,
+                       prepare=data)

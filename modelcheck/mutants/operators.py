@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator
 
 import keras
 
-from .recipe import NAN, ZEROS, Recipe, StopGradient, new_layer_entry
+from .recipe import NAN, ZEROS, Recipe, StopGradient, copied_entry, new_layer_entry
 
 __all__ = ["Mutant", "Site", "Operator", "OPERATORS", "operator_names"]
 
@@ -225,13 +225,10 @@ def hidden_layer_dropped(site: Site) -> Iterator[Mutant]:
 
 def layer_added(site: Site) -> Iterator[Mutant]:
     for name in site.hidden(keras.layers.Dense, *_CONV):
-        layer = site.layer(name)
+        def edit(r: Recipe, name: str = name) -> None:
+            r.insert_after(name, copied_entry(r, name, f"{name}_extra"))
 
-        def edit(r: Recipe, layer: keras.layers.Layer = layer) -> None:
-            copy = type(layer).from_config({**layer.get_config(), "name": f"{layer.name}_extra"})
-            r.insert_after(layer.name, new_layer_entry(copy))
-
-        yield site.mutant("layer_added", f"a second {type(layer).__name__} like {name!r} added after it",
+        yield site.mutant("layer_added", f"a second {type(site.layer(name)).__name__} like {name!r} added after it",
                           site.where(name), edit)
 
 

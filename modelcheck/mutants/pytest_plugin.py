@@ -1,12 +1,15 @@
 """Mutation runs in ``pytest --modelcheck --modelcheck-mutants``: one ``mutants`` item per model.
 
 ``<file>::<model>::mutants`` mutates the declared model (spec files, ``@modelcheck.expect``
-builders, reference models) and runs the model's own selected checks on every mutant; it fails
+builders, reference models) and runs the model's own selected checks on every mutant, with the
+comparison against its stored architecture snapshot when the run has one; it fails
 when they catch fewer than `MIN_SCORE` of the mutants, naming the survivors and what would catch
 each. A model kept as a document printed it (known fault) gets no item: its checks already fail.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -53,10 +56,20 @@ class MutantsItem(CheckItem):
         settings = self.config.stash[SETTINGS_KEY]
         checks = [c for c in settings.selected_checks(node.spec)]
         report = run_mutants(node.spec, checks=checks, seed=settings.seed, base_dir=node.base_dir,
-                             overrides=settings.overrides())
+                             overrides=settings.overrides(), snapshot=self.snapshot_file(settings))
         result = report_result(report)
         result.model = node.spec.id
         return result
+
+    def snapshot_file(self, settings: Settings) -> Path | None:
+        """The model's stored snapshot when the run compares it (its ``architecture`` item is
+        collected): a mutant whose architecture differs from it is caught, as the item would."""
+        from ..snapshot import snapshot_path
+        from ..snapshot.pytest_plugin import ARCHITECTURE, snapshot_folder
+
+        if settings.checks is not None and ARCHITECTURE not in settings.checks:
+            return None
+        return snapshot_path(snapshot_folder(self.model_node), self.model_node.spec.id)
 
     def is_known_fault(self, result: CheckResult) -> bool:
         return False

@@ -17,7 +17,7 @@ from typing import Any
 import keras
 import numpy as np
 
-__all__ = ["Recipe", "recipe_of", "build", "StopGradient", "NAN", "ZEROS", "new_layer_entry"]
+__all__ = ["Recipe", "recipe_of", "build", "StopGradient", "NAN", "ZEROS", "new_layer_entry", "copied_entry"]
 
 NAN = "nan"  # edit: the first entry of the layer's first weight becomes NaN
 ZEROS = "zeros"  # edit: every kernel of the layer is zero
@@ -44,7 +44,8 @@ class Recipe:
         compile: ``model.get_compile_config()``; empty when the model is not compiled.
         weights: layer name -> the layer's weights (``get_weights()``).
         edits: post-build weight edits, ``(NAN or ZEROS, layer name)``.
-        custom: class name -> class for layers that are not Keras' own (kept in process).
+        custom: name -> class or function for layers and activations that are not Keras' own (kept in
+            process).
     """
 
     kind: str
@@ -52,7 +53,7 @@ class Recipe:
     compile: dict[str, Any]
     weights: dict[str, list[np.ndarray]]
     edits: tuple[tuple[str, str], ...] = ()
-    custom: dict[str, type] = field(default_factory=dict)
+    custom: dict[str, Any] = field(default_factory=dict)
 
     def copy(self) -> "Recipe":
         """A copy whose config and compile settings can be edited (weights are shared, never edited)."""
@@ -193,16 +194,33 @@ def new_layer_entry(layer: keras.layers.Layer) -> dict[str, Any]:
     return entry
 
 
-def _custom_classes(model: keras.Model) -> dict[str, type]:
+def copied_entry(recipe: Recipe, name: str, new_name: str) -> dict[str, Any]:
+    """A copy of layer `name`'s config entry under `new_name` (its wiring left out), to insert with
+    `Recipe.insert_after`; copied as data, so a user's activation function needs no import."""
+    entry = copy.deepcopy(recipe.entry(name))
+    for key in ("inbound_nodes", "build_config"):
+        entry.pop(key, None)
+    entry["config"]["name"] = new_name
+    if "name" in entry:
+        entry["name"] = new_name
+    return entry
+
+
+def _custom_classes(model: keras.Model) -> dict[str, Any]:
     from ..model.inputs import all_layers
 
-    found: dict[str, type] = {}
+    found: dict[str, Any] = {}
     for layer in all_layers(model):
         cls = type(layer)
         if not cls.__module__.startswith("keras."):
             found[cls.__name__] = cls
             registered = keras.saving.get_registered_name(cls)
             found[registered] = cls
+        for attr in ("activation", "recurrent_activation"):  # a plain function of the user's, by name
+            function = getattr(layer, attr, None)
+            module = getattr(function, "__module__", None) or ""
+            if callable(function) and not module.startswith("keras.") and hasattr(function, "__name__"):
+                found[function.__name__] = function
     return found
 
 

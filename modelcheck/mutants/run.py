@@ -15,12 +15,14 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
-from ..core.result import PASSED, CheckResult
+from ..core.errors import SpecError
+from ..core.result import ERROR, PASSED, SKIPPED, CheckResult
 from ..core.spec import ModelSpec
 
-__all__ = ["MutantResult", "MutationReport", "run_mutants", "CAUGHT", "SURVIVED", "EQUIVALENT", "INVALID"]
+__all__ = ["MutantResult", "MutationReport", "run_mutants", "CAUGHT", "SURVIVED", "EQUIVALENT", "INVALID",
+           "ARCHITECTURE"]
 
 CAUGHT = "caught"
 SURVIVED = "survived"
@@ -119,6 +121,8 @@ class MutationReport:
                    "caught_by": list(m.caught_by), "points": m.points}
             if m.status == SURVIVED:
                 row["suggestion"] = suggestion(m, self.checks)
+            else:
+                row["messages"] = dict(m.messages)
             mutants.append(row)
         return {"model": self.model, "mutants": mutants, "score": self.score,
                 "caught": len(self.caught), "total": len(self.judged),
@@ -131,8 +135,26 @@ def _first_line(result: CheckResult) -> str:
     return (result.message or "").splitlines()[0] if result.message else result.status
 
 
+ARCHITECTURE = "architecture"  # the stored snapshot, when the run is given one (`run_mutants(snapshot=...)`)
+_COLLECT_EVERY = 25  # mutants between full garbage collections (each takes a third of a second)
+
+
+def _run_check(session: Any, check: str, snapshot: Path | None, model_id: str) -> CheckResult:
+    """`check` on the session's model; ``architecture`` compares it with the stored `snapshot`."""
+    if check != ARCHITECTURE:
+        return session.run(check)
+    from ..snapshot.check import check_architecture
+
+    failure = session.build_failure(check)
+    if failure is not None:
+        return failure
+    assert snapshot is not None
+    return check_architecture(session.model(), snapshot_file=snapshot, update=False, model_id=model_id)
+
+
 def evaluate(mutant: Any, spec: ModelSpec, checks: Sequence[str], points: dict[str, float], reference: dict[str, str],
-             baseline: Any, seed: int, overrides: dict[str, dict[str, Any]] | None = None) -> MutantResult:
+             baseline: Any, seed: int, overrides: dict[str, dict[str, Any]] | None = None,
+             snapshot: Path | None = None, prepare: Callable[[Any], None] | None = None) -> MutantResult:
     """Build one mutant, drop it when it is invalid or equivalent, else run the checks on its one build."""
     import keras
 
@@ -148,14 +170,19 @@ def evaluate(mutant: Any, spec: ModelSpec, checks: Sequence[str], points: dict[s
         model = build(mutant.recipe)
     except Exception as exc:  # the edit does not make a model Keras can build: no mistake a student could hand in
         result.note = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        keras.backend.clear_session()
+        keras.backend.clear_session(free_memory=False)
         return result
     if is_equivalent(model, mutant.recipe, baseline):
         result.status = EQUIVALENT
-        keras.backend.clear_session()
+        keras.backend.clear_session(free_memory=False)
         return result
-    with ModelSession(spec.replace(builder=model, builder_kwargs={}), seed=seed, overrides=overrides) as session:
-        verdicts = [session.run(check) for check in checks]
+    if prepare is not None:
+        prepare(model)
+    session = ModelSession(spec.replace(builder=model, builder_kwargs={}), seed=seed, overrides=overrides)
+    try:
+        verdicts = [_run_check(session, check, snapshot, spec.id) for check in checks]
+    finally:
+        session.close(free_memory=False)
     for verdict in verdicts:
         result.statuses[verdict.check] = verdict.status
         if verdict.passed:
@@ -167,20 +194,56 @@ def evaluate(mutant: Any, spec: ModelSpec, checks: Sequence[str], points: dict[s
     return result
 
 
+def _evaluate_all(mutants: Sequence[Any], *args: Any) -> list[MutantResult]:
+    """Evaluate `mutants` in order, with a full garbage collection every `_COLLECT_EVERY` of them."""
+    import gc
+
+    results = []
+    for i, mutant in enumerate(mutants, 1):
+        results.append(evaluate(mutant, *args))
+        if i % _COLLECT_EVERY == 0:
+            gc.collect()
+    return results
+
+
 def _evaluate_share(job: tuple[Any, ...]) -> list[MutantResult]:
     """A worker process's share of the mutants (module-level, so a spawned worker can import it)."""
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    mutants, spec, checks, points, reference, baseline, seed, overrides = job
-    return [evaluate(m, spec, checks, points, reference, baseline, seed, overrides) for m in mutants]
+    mutants, *args = job
+    return _evaluate_all(mutants, *args)
+
+
+def _reference_architecture(session: Any, baseline: Any, snapshot: Path, model_id: str) -> str:
+    """The ``architecture`` status of the reference: passed only when both its own build and its
+    rebuild from the recipe (what every mutant is rebuilt from) match the snapshot."""
+    from ..snapshot.diff import compare
+    from ..snapshot.store import read_snapshot
+
+    verdict = _run_check(session, ARCHITECTURE, snapshot, model_id)
+    if not verdict.passed:
+        return verdict.status
+    try:
+        stored = read_snapshot(snapshot)
+    except SpecError:  # unreadable: the check above already said so
+        return ERROR
+    return PASSED if stored is not None and compare(stored, baseline.architecture).equal else SKIPPED
 
 
 def run_mutants(spec: ModelSpec, *, checks: Iterable[str] | None = None, points: dict[str, float] | None = None,
                 seed: int = 0, workers: int = 1, base_dir: Path | None = None,
                 operators: Iterable[str] | None = None,
-                overrides: dict[str, dict[str, Any]] | None = None) -> MutationReport:
+                overrides: dict[str, dict[str, Any]] | None = None,
+                snapshot: Path | str | None = None,
+                prepare: Callable[[Any], None] | None = None) -> MutationReport:
     """Mutate the model `spec` builds and run `checks` (default: the spec's; 1 point each) on every mutant.
+
+    With `snapshot` (the model's stored architecture snapshot, when the file exists) the
+    ``architecture`` comparison is one of the checks, as in ``pytest --modelcheck``: it catches
+    every change of layers, sizes, activations, padding or wiring that nobody meant. `prepare`
+    (picklable, for `workers`) is applied to the reference and to every mutant once built, e.g. to
+    attach an assignment's samples as grading does (`assignment.graded_like_submissions`).
 
     >>> report = run_mutants(spec, points={"output_shape": 1})
     >>> report.score, [m.description for m in report.survivors]
@@ -190,13 +253,20 @@ def run_mutants(spec: ModelSpec, *, checks: Iterable[str] | None = None, points:
     from .generate import NotMutable, baseline_of, generate
 
     names = list(checks) if checks is not None else list(points or applicable_checks(spec))
+    snapshot = Path(snapshot) if snapshot is not None and Path(snapshot).is_file() else None
+    if snapshot is None:
+        names = [name for name in names if name != ARCHITECTURE]  # nothing stored to compare with
+    elif ARCHITECTURE not in names:
+        names.append(ARCHITECTURE)
     weights = {name: float((points or {}).get(name, 1.0)) for name in names}
     report = MutationReport(spec.id, names, weights)
     start = time.perf_counter()
     with ModelSession(spec, seed=seed, base_dir=base_dir, overrides=overrides) as session:
-        verdicts = [session.run(name) for name in names]
-        report.reference = {v.check: v.status for v in verdicts}
         failure = session.build_failure(names[0] if names else "output_shape")
+        if failure is None and prepare is not None:
+            prepare(session.model())
+        verdicts = [session.run(name) for name in names if name != ARCHITECTURE]
+        report.reference = {v.check: v.status for v in verdicts}
         if failure is not None:
             report.not_mutable = f"the reference model cannot be built: {_first_line(failure)}"
             report.seconds = time.perf_counter() - start
@@ -207,28 +277,33 @@ def run_mutants(spec: ModelSpec, *, checks: Iterable[str] | None = None, points:
             report.not_mutable = str(exc)
             report.seconds = time.perf_counter() - start
             return report
-    baseline = baseline_of(recipe, seed)
+        try:
+            baseline = baseline_of(recipe, seed)
+        except Exception as exc:  # a configuration Keras cannot read back: no mutant of it can be built either
+            report.not_mutable = (f"Keras cannot rebuild the model from its configuration ({type(exc).__name__}: "
+                                  f"{str(exc).splitlines()[0] if str(exc) else ''})")
+            report.seconds = time.perf_counter() - start
+            return report
+        if snapshot is not None:
+            report.reference[ARCHITECTURE] = _reference_architecture(session, baseline, snapshot, spec.id)
     shared = spec.replace(builder=None)
+    args = (shared, names, weights, report.reference, baseline, seed, overrides, snapshot, prepare)
     if workers > 1 and len(mutants) > 1:
-        report.mutants = _in_workers(mutants, shared, names, weights, report.reference, baseline, seed, overrides,
-                                     workers)
+        report.mutants = _in_workers(mutants, args, workers)
     else:
-        report.mutants = [evaluate(m, shared, names, weights, report.reference, baseline, seed, overrides)
-                          for m in mutants]
+        report.mutants = _evaluate_all(mutants, *args)
     report.seconds = time.perf_counter() - start
     return report
 
 
-def _in_workers(mutants: list[Any], spec: ModelSpec, checks: list[str], points: dict[str, float],
-                reference: dict[str, str], baseline: Any, seed: int, overrides: Any, workers: int) -> list[MutantResult]:
+def _in_workers(mutants: list[Any], args: tuple[Any, ...], workers: int) -> list[MutantResult]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     shares = [mutants[i::workers] for i in range(workers)]
     context = multiprocessing.get_context("spawn")  # TensorFlow does not survive a fork once started
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        done = list(pool.map(_evaluate_share, [(share, spec, checks, points, reference, baseline, seed, overrides)
-                                               for share in shares]))
+        done = list(pool.map(_evaluate_share, [(share, *args) for share in shares]))
     order = {id(m): i for i, m in enumerate(mutants)}
     merged = [(order[id(m)], r) for share, results in zip(shares, done) for m, r in zip(share, results)]
     return [r for _, r in sorted(merged, key=lambda pair: pair[0])]

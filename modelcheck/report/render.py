@@ -21,6 +21,7 @@ from ..core.registry import CHECK_NAMES, CHECKS
 from ..core.result import ERROR, FAILED, PASSED, SKIPPED, STATUSES
 from .charts import charts_for
 from .data import KNOWN_FAULT, ModelEntry, Run
+from .mutants import PAGE as MUTANTS_PAGE, mutation_views, render_mutants_page
 
 __all__ = ["render_report", "render_student_feedback", "model_page_name"]
 
@@ -70,6 +71,8 @@ def _format_value(value: Any) -> str:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
+    if not isinstance(value, (list, tuple)):  # a float (a mutation score), a dict, a bool
+        return _format_json(value)
     if value and _is_shape(value) or (value and all(_is_shape(v) and v for v in value)):
         return _format_shape(value)
     return _format_json(value)
@@ -130,6 +133,8 @@ def _result_views(entry: ModelEntry) -> list[dict[str, Any]]:
             "description": _describe(result.check),
             "charts": charts_for(result.details),
             "diff": diff.splitlines() if isinstance(diff, str) else list(diff or []),
+            "mutants_href": (f"../{MUTANTS_PAGE}#mutants-{_slug(entry.id)}"
+                             if isinstance(result.details.get("mutation"), Mapping) else None),
         })
     return views
 
@@ -163,7 +168,8 @@ def render_report(run: Run | Mapping[str, Any], out_dir: str | Path, *, pages: s
 
     Writes ``index.html`` (how the run was made, counts by verdict, models x checks with a
     coloured verdict linking to the detail), ``models/<id>.html`` per model and
-    ``report.json`` (``run.to_dict()``). `run` may be a `Run` or its ``to_dict()``.
+    ``report.json`` (``run.to_dict()``), and ``mutants.html`` when a result holds a mutation run
+    (``details["mutation"]``). `run` may be a `Run` or its ``to_dict()``.
     ``pages="feedback"`` makes the model pages student feedback pages (for grading: the index
     becomes the class overview).
     """
@@ -180,8 +186,10 @@ def render_report(run: Run | Mapping[str, Any], out_dir: str | Path, *, pages: s
         }
         for view in models
     }
+    mutations = mutation_views(run.models, model_page_name)
     index = env.get_template("index.html").render(
         run=run,
+        mutations=mutations,
         models=models,
         checks=checks,
         cells=cells,
@@ -195,6 +203,8 @@ def render_report(run: Run | Mapping[str, Any], out_dir: str | Path, *, pages: s
     for view in models:
         html = template.render(run=run, m=view, index_href="../index.html", assignment=None)
         write_atomic(out / "models" / view["page"], html)
+    if mutations:
+        render_mutants_page(mutations, out / MUTANTS_PAGE, title=run.title, when=run.when, index_href="index.html")
     write_atomic(out / "report.json", json.dumps(run.to_dict(), indent=1, sort_keys=True) + "\n")
     return write_atomic(out / "index.html", index)
 
