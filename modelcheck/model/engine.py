@@ -226,7 +226,7 @@ def train(
         model, objective, optimizer,
         lambda built, on_trace: adapter.make_loop(model, objective, built, x_t, y_t, on_trace, context.jit_compile),
         jit_compile=context.jit_compile, shapes=adapter.loop_key(x_t, y_t))
-    if not loop.traced:
+    if not loop.traced and adapter.traces:
         seconds_left = context.seconds_left()
         estimate, layers = loops.trace_estimate(model)
         if seconds_left is not None and estimate > seconds_left:
@@ -234,7 +234,7 @@ def train(
             return run
     _run_chunks(run, lambda n: call_user_code("training the model", loop.function, x_t, y_t, n),
                 loop=loop, max_steps=max_steps, stop=stop, timeout_s=timeout_s, start=start, context=context)
-    if run.tracing_s:
+    if run.tracing_s and adapter.traces:
         loops.record_trace(model, run.tracing_s)
     return run
 

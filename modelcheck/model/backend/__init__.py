@@ -36,6 +36,7 @@ class Adapter(Protocol):
     """What modelcheck needs from a backend."""
 
     name: str
+    traces: bool  # whether `make_loop`'s loop is traced and compiled before its first step
 
     def gradients(self, model: Any, loss_fn: LossFn, x: Any, y: Any) -> tuple[float, list[np.ndarray | None]]:
         """One backward pass in training mode: (loss, gradient of every trainable variable in

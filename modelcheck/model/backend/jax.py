@@ -56,6 +56,7 @@ class JaxAdapter:
     """Gradients through Keras' stateless call, so no variable is touched while tracing."""
 
     name = "jax"
+    traces = True
     to_numpy = staticmethod(to_numpy)
 
     def gradients(self, model: Any, loss_fn: LossFn, x: Any, y: Any) -> tuple[float, list[np.ndarray | None]]:

@@ -25,6 +25,7 @@ class TensorFlowAdapter:
     """Gradients with `tf.GradientTape` (None for a variable the loss does not reach)."""
 
     name = "tensorflow"
+    traces = True
     to_numpy = staticmethod(to_numpy)
 
     def gradients(self, model: Any, loss_fn: LossFn, x: Any, y: Any) -> tuple[float, list[np.ndarray | None]]:

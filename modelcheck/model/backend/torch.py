@@ -28,6 +28,7 @@ class TorchAdapter:
     """Eager autograd on the model's parameters."""
 
     name = "torch"
+    traces = False
     to_numpy = staticmethod(to_numpy)
 
     def gradients(self, model: Any, loss_fn: LossFn, x: Any, y: Any) -> tuple[float, list[np.ndarray | None]]:
