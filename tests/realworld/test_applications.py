@@ -105,3 +105,24 @@ def test_no_false_alarm(name):
     results = run_results(name, smallest_input(name))
     problems = [f"{r.check}: {r.status}: {r.message}" for r in results if not r.passed]
     assert not problems, "\n".join(problems)
+
+
+# --- a false alarm the sweep found --------------------------------------------------------------
+
+def test_gradient_flow_batch_is_large_enough_for_batchnorm():
+    """MobileNetV2 on 32 x 32 images ends in 1 x 1 maps: a batch of 2 gives each of its last
+    BatchNormalizations (training mode) 2 values per channel, which it maps to about -1 and +1
+    whatever they are, and earlier variables got an all-zero gradient. The check raises the batch
+    until every BatchNormalization sees 4 values per channel; a cut gradient still fails."""
+    keras.utils.set_random_seed(0)
+    model = keras.applications.MobileNetV2(weights=None, input_shape=(32, 32, 3))
+    result = mc.check_gradient_flow(model, batch_size=2)
+    assert result.passed, result.message
+    assert result.details["batch_size"] == 4 and "BatchNormalization" in result.details["batch_size_note"]
+    layers = keras.layers
+    inputs = keras.Input((4, 4, 3))
+    x = layers.BatchNormalization()(layers.Conv2D(8, 4, strides=4)(inputs))
+    x = layers.Lambda(lambda t: keras.ops.stop_gradient(t), output_shape=lambda s: s)(x)
+    cut = keras.Model(inputs, layers.Dense(3, activation="softmax")(layers.Flatten()(x)))
+    result = mc.check_gradient_flow(cut, batch_size=2)
+    assert not result.passed and "conv2d" in result.message and "Lambda" in result.message
