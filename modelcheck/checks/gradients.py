@@ -21,6 +21,7 @@ from .common import check, prepare_batch
 
 __all__ = [
     "check_gradient_flow", "gradients", "frozen_message", "gradient_cause", "feeds_only_batchnorm",
+    "batchnorm_batch_size",
 ]
 
 NAME = "gradient_flow"
@@ -67,6 +68,31 @@ def gradient_cause(layer: keras.layers.Layer | None, variable: Any, model: keras
     return "the loss or an activation overflows: check the learning rate and the loss function"
 
 
+# BatchNormalization in training mode maps 2 values of a channel to about -1 and +1 (1 value to its
+# beta) whatever they are, so nothing before it gets a gradient: a batch of 2 on EfficientNet's 1 x 1
+# maps (32 x 32 images) made every earlier kernel's gradient exactly zero, a false alarm.
+MIN_BATCHNORM_VALUES = 4
+
+
+def batchnorm_batch_size(model: keras.Model) -> int:
+    """The smallest batch with which every BatchNormalization of `model` (in training mode)
+    normalises at least MIN_BATCHNORM_VALUES values per channel (its input's positions times
+    the batch); 1 when the model has none or their input shapes are unknown."""
+    needed = 1
+    for layer in layers_of(model):
+        if not isinstance(layer, keras.layers.BatchNormalization):
+            continue
+        try:
+            shape = tuple(layer.input.shape)
+        except (AttributeError, ValueError):
+            continue  # a shared layer or a subclassed model: no single input shape
+        axes = layer.axis if isinstance(layer.axis, (list, tuple)) else [layer.axis]
+        kept = {a % len(shape) for a in axes} | {0}
+        positions = int(np.prod([d or 1 for i, d in enumerate(shape) if i not in kept]))
+        needed = max(needed, -(-MIN_BATCHNORM_VALUES // positions))
+    return needed
+
+
 def frozen_message(frozen: list[keras.layers.Layer]) -> str:
     """The failure message for layers frozen with ``trainable = False`` (allowed only on request)."""
     return mismatch("trainable layers", "every layer with weights trainable", "frozen (trainable=False)",
@@ -103,6 +129,8 @@ def check_gradient_flow(
         return CheckResult.skip(NAME, "the model overrides train_step, so its gradients come from an objective of its "
                                 "own that modelcheck cannot differentiate apart from it; loss_decrease trains it "
                                 "with its own train_step")
+    asked = batch_size
+    batch_size = max(batch_size, batchnorm_batch_size(model))
     prepared = prepare_batch(NAME, model, output=output, batch_size=batch_size, seed=seed)
     if isinstance(prepared, CheckResult):
         return prepared
@@ -131,6 +159,9 @@ def check_gradient_flow(
             problems.append((label, "an all-zero gradient", gradient_cause(layer, variable, model, "zero")))
     frozen = [layer for layer in layers_of(model) if not layer.trainable and layer.count_params()]
     details = {"grad_norms": norms, "exempt_biases_before_batchnorm": exempt, "loss": loss, "loss_function": objective.describe(), "batch_size": batch_size}
+    if batch_size != asked:
+        details["batch_size_note"] = (f"raised from {asked} so that every BatchNormalization normalises at least "
+                                      f"{MIN_BATCHNORM_VALUES} values per channel")
     if not model.trainable_variables and not frozen:
         return CheckResult.fail(NAME, mismatch("trainable variables", "at least one", "none", at="the whole model",
                                                note="the model cannot learn"),
