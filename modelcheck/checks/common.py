@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import time
 from typing import Any, Callable, NamedTuple, TypeVar
 
@@ -14,7 +15,7 @@ import numpy as np
 from ..core.errors import INTERNAL_HINT, InternalError, ModelcheckError, UserCodeError, call_user_code
 from ..model.build import build_model
 from ..model.outputs import first_nonfinite_weight, flatten_outputs, output_names
-from ..model.inputs import sample_targets, synthetic_inputs
+from ..model.inputs import input_infos, sample_targets, synthetic_inputs
 from ..model.memo import remembered
 from ..model.objective import Objective, objective_for
 from ..core.messages import mismatch, output_ref
@@ -22,7 +23,7 @@ from ..model.teacher import teacher_outputs
 from ..core.result import CheckResult
 
 __all__ = ["check", "seed_all", "internal_error", "pair_per_layer", "forward", "nonfinite_failure", "prepare_batch",
-           "Batch", "fmt"]
+           "Batch", "fmt", "HUGE_SAMPLE", "sample_values", "default_batch"]
 
 F = TypeVar("F", bound=Callable[..., CheckResult])
 
@@ -167,6 +168,26 @@ class Batch(NamedTuple):
     targets: list[np.ndarray]
     objective: Objective
     predictions: list[np.ndarray]
+
+
+# A sample that holds more values than an ImageNet-size image (224 x 224 x 3 = 150,528 values)
+# makes every step cost seconds: checks that run the model take half their usual batch there.
+HUGE_SAMPLE = 100_000
+
+
+def sample_values(model: keras.Model) -> int | None:
+    """The number of values one sample holds over all inputs (unknown sizes counted as 1), or
+    None when the inputs cannot be read."""
+    try:
+        return sum(math.prod(d or 1 for d in info.shape[1:]) for info in input_infos(model))
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def default_batch(model: keras.Model, usual: int = 8) -> int:
+    """`usual`, or half of it (at least 4) when one sample holds more than `HUGE_SAMPLE` values."""
+    values = sample_values(model)
+    return max(4, usual // 2) if values is not None and values > HUGE_SAMPLE else usual
 
 
 def prepare_batch(name: str, model: keras.Model, *, output: Any = None, batch_size: int = 8, seed: int = 0,

@@ -18,7 +18,7 @@ from ..model.inputs import synthetic_inputs
 from ..model.objective import objective_for
 from ..core.messages import layer_ref, mismatch, output_ref
 from ..core.result import CheckResult
-from .common import check, forward
+from .common import check, default_batch, forward
 from .gradients import gradients
 from ..model.probe import float_arrays, layer_probe
 from ..model.variables import variable_labels
@@ -77,7 +77,7 @@ def check_finite(
     model: keras.Model,
     *,
     output: Any = None,
-    batch_size: int = 8,
+    batch_size: int | None = None,
     seed: int = 0,
 ) -> CheckResult:
     """Look for NaN/Inf in the weights, the output of every layer (inference mode), the loss and
@@ -85,13 +85,14 @@ def check_finite(
 
     A failure names the first place a non-finite value appears: the weight, the first layer
     whose output is non-finite while its inputs are finite, the loss, or the variables whose
-    gradient is non-finite.
+    gradient is non-finite. The batch holds `batch_size` samples: 8, or 4 of ImageNet's size.
 
     Example::
 
         result = check_finite(model)
         assert result.passed, result.message
     """
+    batch_size = batch_size or default_batch(model)
     details: dict[str, Any] = {"batch_size": batch_size}
     bad_weights = _weights(model)
     x = synthetic_inputs(model, batch_size, seed)

@@ -17,7 +17,7 @@ from ..model.memo import remembered
 from ..model.variables import variable_label, variable_owners
 from ..core.messages import also, mismatch
 from ..core.result import CheckResult
-from .common import check, prepare_batch
+from .common import check, default_batch, prepare_batch
 
 __all__ = [
     "check_gradient_flow", "gradients", "frozen_message", "gradient_cause", "feeds_only_batchnorm",
@@ -106,7 +106,7 @@ def check_gradient_flow(
     model: keras.Model,
     *,
     output: Any = None,
-    batch_size: int = 8,
+    batch_size: int | None = None,
     allow_frozen: bool = False,
     seed: int = 0,
 ) -> CheckResult:
@@ -115,7 +115,9 @@ def check_gradient_flow(
     The loss is the model's compiled loss if it has one, otherwise a loss suited to each
     output (cross-entropy for softmax/sigmoid, MSE otherwise). Every trainable variable must
     get a finite gradient that is not all zeros. A layer frozen with ``trainable = False``
-    fails too, unless `allow_frozen` (transfer learning freezes layers on purpose).
+    fails too, unless `allow_frozen` (transfer learning freezes layers on purpose). The batch
+    holds `batch_size` samples: 8, or 4 of ImageNet's size, raised where BatchNormalization
+    would see too few values per channel.
 
     ``details["grad_norms"]`` holds the gradient norm per variable (``layer/kernel``).
 
@@ -129,7 +131,7 @@ def check_gradient_flow(
         return CheckResult.skip(NAME, "the model overrides train_step, so its gradients come from an objective of its "
                                 "own that modelcheck cannot differentiate apart from it; loss_decrease trains it "
                                 "with its own train_step")
-    asked = batch_size
+    asked = batch_size = batch_size or default_batch(model)
     batch_size = max(batch_size, batchnorm_batch_size(model))
     prepared = prepare_batch(NAME, model, output=output, batch_size=batch_size, seed=seed)
     if isinstance(prepared, CheckResult):

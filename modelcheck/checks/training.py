@@ -24,7 +24,7 @@ from ..model.graph import layers_of
 from ..model.objective import objective_for
 from ..core.messages import mismatch
 from ..core.result import CheckResult
-from .common import check, fmt, forward, nonfinite_failure, prepare_batch
+from .common import HUGE_SAMPLE, check, default_batch, fmt, forward, nonfinite_failure, prepare_batch, sample_values
 
 __all__ = ["check_overfit_batch", "check_learns_linear", "check_loss_decrease", "run_details", "stopped_note",
            "over_budget", "not_attempted"]
@@ -106,7 +106,7 @@ def check_overfit_batch(
     model: keras.Model,
     *,
     output: Any = None,
-    batch_size: int = 8,
+    batch_size: int | None = None,
     max_steps: int = 500,
     loss_threshold: float = 0.05,
     learning_rate: float | None = None,
@@ -118,9 +118,12 @@ def check_overfit_batch(
     Classification outputs must reach 100% batch accuracy; when any output is a regression
     (or logits with real targets), the loss must also fall below `loss_threshold`. Uses a
     fresh copy of the model's compiled optimizer, else Adam; `learning_rate` overrides its
-    rate. ``details["loss_history"]`` holds the loss at every step.
+    rate. The batch holds `batch_size` samples: by default 8, or 4 when one sample holds more
+    than 100,000 values (an ImageNet-size image). ``details["loss_history"]`` holds the loss at
+    every step.
     """
     name = "overfit_batch"
+    batch_size = batch_size or default_batch(model)
     blocked = not_attempted(name, f"memorising one batch of {batch_size} samples")
     if blocked is not None:
         return blocked
@@ -170,7 +173,7 @@ def check_overfit_batch(
                  note=f"{run.optimizer}, loss {objective.describe()}; the loss went "
                  f"{fmt(run.losses[0]) if run.losses else '?'} -> {fmt(run.final_loss)}"),
         expected=expected, received=got, details=details,
-        hint="a model that cannot overfit 8 samples has a bug: a wrong loss for the output, a learning rate "
+        hint=f"a model that cannot overfit {batch_size} samples has a bug: a wrong loss for the output, a learning rate "
         "far too small or too large, frozen or disconnected layers, or too little capacity.",
     )
 
@@ -290,16 +293,14 @@ def check_learns_linear(
 
 
 # loss_decrease trains on 32 samples, on 8 when a sample is large and on 4 when it is an image
-# of ImageNet's size (224 x 224 x 3 holds 150,528 values): there one step of 32 costs seconds,
-# and a few samples show a decrease as well (the targets come from a teacher the model can match).
+# of ImageNet's size: there one step of 32 costs seconds, and a few samples show a decrease as
+# well (the targets come from a teacher the model can match).
 LARGE_SAMPLE = 20_000
-HUGE_SAMPLE = 100_000
 
 
 def _decrease_batch(model: keras.Model) -> int:
-    try:
-        values = sum(math.prod(d or 1 for d in info.shape[1:]) for info in input_infos(model))
-    except (ValueError, TypeError, KeyError):
+    values = sample_values(model)
+    if values is None:
         return 32
     return 4 if values > HUGE_SAMPLE else 8 if values > LARGE_SAMPLE else 32
 
