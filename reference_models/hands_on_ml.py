@@ -351,7 +351,7 @@ def entries() -> list[Entry]:
         output={"main_output": "regression", "aux_output": "regression"},
         checks={**regression_checks, "overfit_batch": MEMORISE + " Both outputs, losses weighted 0.9 / 0.1."},
         skipped=trained_once,
-        options={"overfit_batch": {"max_steps": 1000}},  # 20 seeds: the slowest needs 850 steps
+        options={"overfit_batch": {"max_steps": 2000}},  # 20 seeds: the slowest (seed 15) needs over 1000 steps
     )
     subclassed = reference(
         "wide_deep_subclassed",
