@@ -140,9 +140,8 @@ class Assignment:
         """The files the clean check job needs beside the assignment: name -> source path."""
         if self.base_dir is None:
             return {}
-        names = [n for n in (self.reference, self.sample) if n]
-        names += [_module_file(entry) for entry in self.custom_objects]
-        return {Path(name).name: self.base_dir / name for name in dict.fromkeys(names)}
+        own = {Path(name).name: self.base_dir / name for name in (self.reference, self.sample) if name}
+        return {**own, **self.course_files()}
 
     def course_files(self) -> dict[str, Path]:
         """The course's own modules (those ``custom_objects`` names): name -> source path. Not

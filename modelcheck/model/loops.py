@@ -148,7 +148,7 @@ _CURRENT: contextvars.ContextVar[TrainingContext | None] = contextvars.ContextVa
 
 def current() -> TrainingContext:
     """The context of the running session, or a new one (a check run on its own)."""
-    context = _CURRENT.get()
+    context = session_context()
     return context if context is not None else TrainingContext()
 
 
