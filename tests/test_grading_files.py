@@ -202,7 +202,7 @@ def test_an_internal_error_is_a_grader_error_never_the_students_lost_points() ->
 def test_a_new_grader_clears_the_job_folders_of_graders_that_were_killed(tmp_path):
     import subprocess
 
-    from modelcheck.grading.grade import sweep_dead_jobdirs
+    from modelcheck.grading.jobdirs import sweep_dead_jobdirs
 
     ended = subprocess.Popen([sys.executable, "-c", "pass"])
     ended.wait()

@@ -20,12 +20,10 @@ from __future__ import annotations
 import itertools
 import os
 import queue
-import re
 import secrets
 import shutil
 import stat
 import sys
-import tempfile
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -37,6 +35,7 @@ from ..core.result import ERROR, PASSED, CheckResult
 from .assignment import Assignment, load_assignment
 from .confine import Confinement
 from .isolation import Isolation, JobCgroup, copy_out, detect, remove_parents
+from .jobdirs import new_jobdir, sweep_dead_jobdirs
 from .sandbox import RunOutcome, run_job
 from .schema import clean_text
 from .submissions import Submission, prepare_workdir
@@ -215,37 +214,6 @@ def scored_grade(assignment: Assignment, submission: Submission, results: list[C
                         problem=problem, output=output, notes=list(notes or []), grader_error=grader_error)
 
 
-_JOBDIR_PREFIX = "modelcheck-grade-"
-
-
-def sweep_dead_jobdirs(workroot: Path | None = None) -> list[Path]:
-    """Remove the job folders that a grader killed outright (SIGKILL, a power cut) left in
-    `workroot` (the temporary folder by default): those named for a grader process that no
-    longer runs and owned by this user. Returns what was removed."""
-    root = Path(workroot) if workroot else Path(tempfile.gettempdir())
-    removed = []
-    try:
-        entries = list(root.iterdir())
-    except OSError:
-        return removed
-    for entry in entries:
-        match = re.fullmatch(re.escape(_JOBDIR_PREFIX) + r"(\d+)-[A-Za-z0-9_]+", entry.name)
-        if match is None:
-            continue
-        try:
-            info = os.lstat(entry)
-            os.kill(int(match.group(1)), 0)
-            continue  # its grader still runs (or the number is another live process's)
-        except ProcessLookupError:
-            pass
-        except (OSError, OverflowError):
-            continue
-        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid():
-            shutil.rmtree(entry, ignore_errors=True)
-            removed.append(entry)
-    return removed
-
-
 class Grader:
     """Grades submissions of one assignment with a warm, isolated worker pool.
 
@@ -308,7 +276,7 @@ class Grader:
             return grade
         slot = self._slots.get()
         started = time.monotonic()
-        jobdir = Path(tempfile.mkdtemp(prefix=f"{_JOBDIR_PREFIX}{os.getpid()}-", dir=self.workroot))
+        jobdir = new_jobdir(self.workroot)
         try:
             grade = self._grade_in(submission, jobdir, slot)
         except Exception as exc:  # a bug of the grader on this one submission: the others go on
