@@ -16,12 +16,13 @@ import os
 import subprocess
 import sys
 import time
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 MODELS = ("mlp", "cnn", "resnet50")
 
 
-def _model(name: str):  # noqa: ANN202
+def _model(name: str) -> tuple[Any, tuple[int, ...]]:
     import keras
     from keras import layers
 
@@ -85,7 +86,7 @@ def main() -> None:
         first, step = measure(args.one[0], args.one[1] == "on", args.steps)
         print(f"{first} {step}")
         return
-    print(f"| model | first call, Grappler on | off | one step, on | off |\n|---|---|---|---|---|")
+    print("| model | first call, Grappler on | off | one step, on | off |\n|---|---|---|---|---|")
     for name in args.models.split(","):
         figures = []
         for setting in ("on", "off"):
