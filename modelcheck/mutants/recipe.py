@@ -245,15 +245,32 @@ def _strip_builds(config: dict[str, Any]) -> None:
         entry.pop("build_config", None)
 
 
+def _sequential(config: dict[str, Any], custom: dict[str, Any]) -> keras.Sequential:
+    """`keras.Sequential.from_config` with one graph build at the end: Keras' own rebuilds the graph
+    after each layer it adds (a third of rebuilding a mutant of a four-layer model)."""
+    from keras.src.saving.serialization_lib import deserialize_keras_object
+
+    if any("module" not in entry for entry in config["layers"]):  # a legacy config: Keras' own path reads it
+        return keras.Sequential.from_config(config, custom_objects=custom)
+    model = keras.Sequential(name=config["name"])
+    for entry in config["layers"]:
+        model.add(deserialize_keras_object(entry, custom_objects=custom), rebuild=False)
+    model._maybe_rebuild()
+    return model
+
+
 def build(recipe: Recipe) -> keras.Model:
     """A fresh ``keras.Model`` from `recipe` (raises what Keras raises when the edit does not build)."""
     from keras.src.saving.serialization_lib import SafeModeScope
 
     config = copy.deepcopy(recipe.config)
     _strip_builds(config)
-    cls = keras.Sequential if recipe.kind == "sequential" else keras.Model
+    custom = {**recipe.custom, "StopGradient": StopGradient}
     with SafeModeScope(False):  # the reference is trusted code (its Lambda layers included)
-        model = cls.from_config(config, custom_objects={**recipe.custom, "StopGradient": StopGradient})
+        if recipe.kind == "sequential":
+            model = _sequential(config, custom)
+        else:
+            model = keras.Model.from_config(config, custom_objects=custom)
     for layer in model.layers:
         saved = recipe.weights.get(layer.name)
         if saved is not None and [a.shape for a in saved] == [tuple(v.shape) for v in layer.weights]:
