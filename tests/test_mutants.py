@@ -234,11 +234,22 @@ def test_the_pytest_item_fails_below_95_percent_naming_the_survivors(pytester: p
     head, _, survivors = first.partition("; survivors: ")
     assert head.startswith("mutation score: expected at least 95% of the mutants caught, received ")
     assert head.endswith(", at model 'weak'")
-    assert survivors.startswith("units 8 -> 4 at layer 'dense' (Dense) (add layer_params to [expect]")
+    # no snapshot is stored for the model yet: recording it is what catches an architecture change
+    record = ("(record the model's architecture snapshot (weak.json, written by pytest --modelcheck "
+              "--modelcheck-snapshot-update): comparing with it catches this change)")
+    assert survivors.startswith(f"units 8 -> 4 at layer 'dense' (Dense) {record}")
+    assert "learning rate 0.001 -> 1 (x1000) at the Adam optimizer (add loss_decrease)" in survivors
     # the report's mutants page: the table, the survivors with what would catch them, the score
     page = (pytester.path / "reports" / "mutants.html").read_text()
     assert '<section class="mutation" id="mutants-weak" data-model="weak">' in page
-    assert "<b>units 8 -&gt; 4</b>, at layer &#39;dense&#39; (Dense): <span class=\"suggestion\">add layer_params" in page
+    assert ("<b>units 8 -&gt; 4</b>, at layer &#39;dense&#39; (Dense): <span class=\"suggestion\">record the "
+            "model&#39;s architecture snapshot") in page
+    # without the architecture comparison in the run, the checks' own suggestions
+    narrowed = pytester.runpytest_subprocess("--modelcheck", "--modelcheck-mutants", "-p", "no:cacheprovider",
+                                             "-k", "mutants", "--modelcheck-checks", "output_shape")
+    narrowed.assert_outcomes(failed=1)
+    line = next(line for line in narrowed.stdout.lines if line.startswith("mutation score: "))
+    assert "; survivors: units 8 -> 4 at layer 'dense' (Dense) (add layer_params to [expect]" in line
     assert "<b>mutation score: " in page and 'data-status="caught"' in page
     assert 'href="../mutants.html#mutants-weak"' in (pytester.path / "reports" / "models" / "weak.html").read_text()
 
@@ -338,3 +349,37 @@ def test_an_assignments_mutants_are_checked_as_graded_submissions(tmp_path):
     assert report.reference["matches_reference"] == "passed"
     assert all("matches_reference" in m.caught_by for m in report.judged)
     assert report.judged[0].points == 1.0  # output_shape's point kept, matches_reference's two lost
+
+
+def compiled_conv() -> keras.Model:
+    model = conv()
+    model.compile(loss="mse", optimizer=keras.optimizers.SGD(0.01))
+    return model
+
+
+def test_survivors_of_a_model_without_its_snapshot_suggest_recording_it(tmp_path):
+    from modelcheck.mutants.format import format_report
+
+    spec = ModelSpec(id="conv", builder=compiled_conv, input_shape=(8, 8, 1), output_shape=(2, 2, 2), total_params=10)
+    checks = ["output_shape", "param_count"]
+    missing = tmp_path / "__modelcheck_snapshots__" / "conv.json"
+    report = run_mutants(spec, checks=checks, operators=["hidden_activation", "padding", "learning_rate"],
+                         snapshot=missing)
+    assert report.snapshot_missing == str(missing) and report.checks == checks
+    by_description = {m.description: m for m in report.survivors}
+    relu = by_description["activation relu removed"]
+    assert relu.architecture_changed
+    row = next(r for r in report.to_json()["mutants"] if r["description"] == "activation relu removed")
+    assert row["suggestion"] == ("record the model's architecture snapshot (conv.json, written by pytest --modelcheck "
+                                 "--modelcheck-snapshot-update): comparing with it catches this change")
+    assert "activation relu removed, at layer 'conv' (Conv2D): record the model's architecture snapshot" in \
+        format_report(report)
+    # a compile setting is no part of the snapshot: the suggestion stays the check that sees it
+    rate = by_description["learning rate 0.01 -> 10 (x1000)"]
+    assert not rate.architecture_changed
+    assert next(r for r in report.to_json()["mutants"] if r["operator"] == "learning_rate")["suggestion"] == \
+        "add loss_decrease"
+    # with no snapshot in play, the usual suggestion
+    plain = run_mutants(spec, checks=checks, operators=["hidden_activation"])
+    assert plain.snapshot_missing is None
+    assert plain.to_json()["mutants"][0]["suggestion"] == "enable config_lint"

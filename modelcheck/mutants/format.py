@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Sequence
 
 from .run import MutantResult, MutationReport
@@ -36,8 +37,15 @@ _CATCHERS: dict[str, list[tuple[str, str]]] = {
 }
 
 
-def suggestion(mutant: MutantResult, checks: Sequence[str]) -> str:
-    """What would catch a surviving `mutant`: the first catching check the spec lacks, else what it needs."""
+def suggestion(mutant: MutantResult, checks: Sequence[str], *, snapshot_missing: str | None = None) -> str:
+    """What would catch a surviving `mutant`: recording the model's architecture snapshot when the run
+    would compare one that is not stored yet (`snapshot_missing`) and the mutant changes the
+    architecture; else the first catching check the spec lacks, else what that check needs."""
+    if snapshot_missing is not None and mutant.architecture_changed:
+        from ..snapshot.check import UPDATE_OPTION
+
+        return (f"record the model's architecture snapshot ({Path(snapshot_missing).name}, written by pytest "
+                f"--modelcheck {UPDATE_OPTION}): comparing with it catches this change")
     catchers = _CATCHERS.get(mutant.operator, [])
     for check, advice in catchers:
         if check not in checks:
@@ -75,7 +83,9 @@ def format_report(report: MutationReport, *, score: bool = True) -> str:
     survivors = report.survivors
     if survivors:
         lines.append(f"survivors ({len(survivors)}):")
-        lines += [f"  {m.description}, at {m.where}: {suggestion(m, report.checks)}" for m in survivors]
+        missing = report.snapshot_missing
+        lines += [f"  {m.description}, at {m.where}: {suggestion(m, report.checks, snapshot_missing=missing)}"
+                  for m in survivors]
     dropped = []
     if report.equivalent:
         dropped.append(f"{len(report.equivalent)} equivalent to the reference")

@@ -11,7 +11,7 @@ import numpy as np
 from .operators import OPERATORS, Mutant, Site
 from .recipe import Recipe, build, recipe_of
 
-__all__ = ["generate", "Baseline", "baseline_of", "is_equivalent", "NotMutable"]
+__all__ = ["generate", "Baseline", "baseline_of", "is_equivalent", "architecture_changed", "NotMutable"]
 
 
 class NotMutable(Exception):
@@ -68,11 +68,16 @@ def baseline_of(recipe: Recipe, seed: int) -> Baseline:
     return Baseline(architecture(model), recipe.compile, x, _outputs(model, x))
 
 
-def is_equivalent(model: keras.Model, recipe: Recipe, baseline: Baseline) -> bool:
-    """True when the mutant has the reference's architecture snapshot, compile settings and outputs."""
+def architecture_changed(model: keras.Model, baseline: Baseline) -> bool:
+    """True when the mutant's architecture snapshot differs from the reference's."""
     from ..snapshot.serialize import architecture
 
-    if recipe.compile != baseline.compile or architecture(model) != baseline.architecture:
+    return architecture(model) != baseline.architecture
+
+
+def is_equivalent(model: keras.Model, recipe: Recipe, baseline: Baseline) -> bool:
+    """True when the mutant has the reference's architecture snapshot, compile settings and outputs."""
+    if recipe.compile != baseline.compile or architecture_changed(model, baseline):
         return False
     try:
         outputs = _outputs(model, baseline.x)

@@ -39,7 +39,8 @@ def report_result(report: object, min_score: float = MIN_SCORE) -> CheckResult:
     if report.score >= min_score:
         return CheckResult.ok(NAME, f"{line}; the checks catch {expected[9:]}", expected=expected,
                               received=report.score, details=details)
-    survivors = "; ".join(f"{m.description} at {m.where} ({suggestion(m, report.checks)})"
+    survivors = "; ".join(f"{m.description} at {m.where} "
+                          f"({suggestion(m, report.checks, snapshot_missing=report.snapshot_missing)})"
                           for m in report.survivors)
     return CheckResult.fail(NAME, mismatch("mutation score", expected, line.removeprefix("mutation score: "),
                                            at=f"model {report.model!r}", note=f"survivors: {survivors}"),

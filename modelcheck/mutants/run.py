@@ -42,6 +42,8 @@ class MutantResult:
         statuses: check -> status on the mutant.
         messages: check -> first line of the message, for the checks that caught it.
         note: why a mutant is invalid.
+        architecture_changed: whether its architecture snapshot differs from the reference's (a stored
+            snapshot of the model would catch it).
     """
 
     operator: str
@@ -54,6 +56,7 @@ class MutantResult:
     statuses: dict[str, str] = field(default_factory=dict)
     messages: dict[str, str] = field(default_factory=dict)
     note: str | None = None
+    architecture_changed: bool = False
 
 
 @dataclass
@@ -66,6 +69,7 @@ class MutationReport:
         reference: check -> status on the reference (a check that does not pass there catches nothing).
         mutants: every mutant generated, the dropped ones (equivalent, invalid) included.
         seconds: wall time of the whole run; `not_mutable`: why no mutant could be made.
+        snapshot_missing: the snapshot file the run would compare with, when none is stored there yet.
     """
 
     model: str
@@ -75,6 +79,7 @@ class MutationReport:
     mutants: list[MutantResult] = field(default_factory=list)
     seconds: float = 0.0
     not_mutable: str | None = None
+    snapshot_missing: str | None = None
 
     def _with(self, *statuses: str) -> list[MutantResult]:
         return [m for m in self.mutants if m.status in statuses]
@@ -120,7 +125,7 @@ class MutationReport:
             row = {"operator": m.operator, "mistake": m.mistake, "description": m.description, "where": m.where,
                    "caught_by": list(m.caught_by), "points": m.points}
             if m.status == SURVIVED:
-                row["suggestion"] = suggestion(m, self.checks)
+                row["suggestion"] = suggestion(m, self.checks, snapshot_missing=self.snapshot_missing)
             else:
                 row["messages"] = dict(m.messages)
             mutants.append(row)
@@ -128,7 +133,7 @@ class MutationReport:
                 "caught": len(self.caught), "total": len(self.judged),
                 "equivalent": len(self.equivalent), "invalid": len(self.invalid),
                 "checks": self.points, "reference": self.reference, "seconds": round(self.seconds, 3),
-                "not_mutable": self.not_mutable}
+                "not_mutable": self.not_mutable, "snapshot_missing": self.snapshot_missing}
 
 
 def _first_line(result: CheckResult) -> str:
@@ -159,7 +164,7 @@ def evaluate(mutant: Any, spec: ModelSpec, checks: Sequence[str], points: dict[s
     import keras
 
     from ..session.runner import ModelSession
-    from .generate import is_equivalent
+    from .generate import architecture_changed, is_equivalent
     from .operators import OPERATORS
     from .recipe import build
 
@@ -172,7 +177,8 @@ def evaluate(mutant: Any, spec: ModelSpec, checks: Sequence[str], points: dict[s
         result.note = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         keras.backend.clear_session(free_memory=False)
         return result
-    if is_equivalent(model, mutant.recipe, baseline):
+    result.architecture_changed = architecture_changed(model, baseline)
+    if not result.architecture_changed and is_equivalent(model, mutant.recipe, baseline):
         result.status = EQUIVALENT
         keras.backend.clear_session(free_memory=False)
         return result
@@ -253,13 +259,14 @@ def run_mutants(spec: ModelSpec, *, checks: Iterable[str] | None = None, points:
     from .generate import NotMutable, baseline_of, generate
 
     names = list(checks) if checks is not None else list(points or applicable_checks(spec))
-    snapshot = Path(snapshot) if snapshot is not None and Path(snapshot).is_file() else None
+    missing = str(snapshot) if snapshot is not None and not Path(snapshot).is_file() else None
+    snapshot = Path(snapshot) if snapshot is not None and missing is None else None
     if snapshot is None:
         names = [name for name in names if name != ARCHITECTURE]  # nothing stored to compare with
     elif ARCHITECTURE not in names:
         names.append(ARCHITECTURE)
     weights = {name: float((points or {}).get(name, 1.0)) for name in names}
-    report = MutationReport(spec.id, names, weights)
+    report = MutationReport(spec.id, names, weights, snapshot_missing=missing)
     start = time.perf_counter()
     with ModelSession(spec, seed=seed, base_dir=base_dir, overrides=overrides) as session:
         failure = session.build_failure(names[0] if names else "output_shape")
