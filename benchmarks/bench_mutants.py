@@ -5,7 +5,8 @@
 Prints the Fashion-MNIST assignment's mutation score with its reference solution
 (tests/submissions/fashion_solution.py) and seconds per mutant; with --grading N, the seconds per
 submission of grading N copies of that reference solution through the sandbox (one worker, warm
-pool), for the ratio; with --references, every reference model's score against its declared checks
+pool), for the ratio, and of grading them with only the two checks that do not train
+(output_shape, param_count): what the sandbox costs a submission besides its checks; with --references, every reference model's score against its declared checks
 and its stored architecture snapshot, as `pytest --modelcheck --modelcheck-mutants reference_models`
 judges it (about 20 minutes on the loaded 2-core machine), its score without the snapshot, the survivors, the survivors
 per operator and the lowest score; name ids to run only those models. The load average is printed
@@ -40,19 +41,37 @@ def fashion(workers: int) -> float:
     return report.seconds_per_mutant or 0.0
 
 
-def grading(copies: int) -> float:
+STATIC_POINTS = "[points]\noutput_shape = 1\nparam_count = 2\n\n"
+
+
+def grading(copies: int, *, static: bool = False) -> float:
+    """Seconds per submission grading `copies` of the reference solution (one worker, warm pool);
+    with `static`, an assignment like it whose only checks are output_shape and param_count."""
+    import re
+
     from modelcheck.grading import Grader, discover_submissions, load_assignment
 
-    assignment = load_assignment(ASSIGNMENT)
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as work:
+        assignment_file = ASSIGNMENT
+        if static:
+            assignment_file = Path(work) / ASSIGNMENT.name
+            text = re.sub(r"\[points\].*?(?=\[)", STATIC_POINTS, ASSIGNMENT.read_text(), flags=re.S)
+            assignment_file.write_text(text)
+            for name in ("fashion_sample.npz", REFERENCE.name):
+                shutil.copy(ASSIGNMENT.parent / name, Path(work) / name)
+        assignment = load_assignment(assignment_file)
+        folder = Path(work) / "submissions"
+        folder.mkdir()
         for i in range(copies):
-            shutil.copy(REFERENCE, Path(folder) / f"student_{i:02d}.py")
+            shutil.copy(REFERENCE, folder / f"student_{i:02d}.py")
         with Grader(assignment, workers=1) as grader:
             grader.grade_all(discover_submissions(folder)[:1])  # warm the pool
             start = time.perf_counter()
             grader.grade_all(discover_submissions(folder))
             per = (time.perf_counter() - start) / copies
-    print(f"grading the same model through the sandbox: {per:.2f} s per submission (1 worker, warm pool)", flush=True)
+    what = "with only output_shape and param_count" if static else "with the assignment's checks"
+    print(f"grading the same model through the sandbox {what}: {per:.2f} s per submission (1 worker, warm pool)",
+          flush=True)
     return per
 
 
@@ -117,6 +136,10 @@ def main() -> None:
     if args.grading:
         per_submission = grading(args.grading)
         print(f"ratio: grading / mutants = {per_submission / per_mutant:.1f}x, {_load()}")
+        floor = grading(args.grading, static=True)
+        checks = max(per_submission - floor, 1e-9)
+        print(f"the training checks cost a submission {checks:.2f} s; a mutant runs the same checks, so unless "
+              f"mutants share that work the ratio is at most {per_submission / checks:.1f}x", flush=True)
     if args.references is not None:
         references(args.references)
 
