@@ -8,7 +8,7 @@ submission of grading N copies of that reference solution through the sandbox (o
 pool), for the ratio, and of grading them with only the two checks that do not train
 (output_shape, param_count): what the sandbox costs a submission besides its checks; with --references, every reference model's score against its declared checks
 and its stored architecture snapshot, as `pytest --modelcheck --modelcheck-mutants reference_models`
-judges it (about 20 minutes on the loaded 2-core machine), its score without the snapshot, the survivors, the survivors
+judges it (7 minutes on the idle 2 cores, about 20 loaded), its score without the snapshot, the survivors, the survivors
 per operator and the lowest score; name ids to run only those models. The load average is printed
 with every figure: the machine is shared.
 """
