@@ -11,7 +11,8 @@ import numpy as np
 from .operators import OPERATORS, Mutant, Site
 from .recipe import Recipe, build, recipe_of
 
-__all__ = ["generate", "Baseline", "baseline_of", "is_equivalent", "architecture_changed", "NotMutable"]
+__all__ = ["generate", "Baseline", "baseline_of", "is_equivalent", "architecture_changed", "same_function",
+           "NotMutable"]
 
 
 class NotMutable(Exception):
@@ -77,7 +78,13 @@ def architecture_changed(model: keras.Model, baseline: Baseline) -> bool:
 
 def is_equivalent(model: keras.Model, recipe: Recipe, baseline: Baseline) -> bool:
     """True when the mutant has the reference's architecture snapshot, compile settings and outputs."""
-    if recipe.compile != baseline.compile or architecture_changed(model, baseline):
+    return not architecture_changed(model, baseline) and same_function(model, recipe, baseline)
+
+
+def same_function(model: keras.Model, recipe: Recipe, baseline: Baseline) -> bool:
+    """True when the mutant has the reference's compile settings and gives its outputs on its
+    inputs (with `architecture_changed` false: an equivalent mutant)."""
+    if recipe.compile != baseline.compile:
         return False
     try:
         outputs = _outputs(model, baseline.x)

@@ -164,7 +164,7 @@ def evaluate(mutant: Any, spec: ModelSpec, checks: Sequence[str], points: dict[s
     import keras
 
     from ..session.runner import ModelSession
-    from .generate import architecture_changed, is_equivalent
+    from .generate import architecture_changed, same_function
     from .operators import OPERATORS
     from .recipe import build
 
@@ -178,7 +178,7 @@ def evaluate(mutant: Any, spec: ModelSpec, checks: Sequence[str], points: dict[s
         keras.backend.clear_session(free_memory=False)
         return result
     result.architecture_changed = architecture_changed(model, baseline)
-    if not result.architecture_changed and is_equivalent(model, mutant.recipe, baseline):
+    if not result.architecture_changed and same_function(model, mutant.recipe, baseline):
         result.status = EQUIVALENT
         keras.backend.clear_session(free_memory=False)
         return result
