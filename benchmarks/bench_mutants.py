@@ -1,12 +1,15 @@
 """Assignment strength: mutation scores and seconds per mutant.
 
-    python benchmarks/bench_mutants.py [--references [ID ...]] [--grading 6] [--workers 1]
+    python benchmarks/bench_mutants.py [--references [ID ...]] [--grading 6] [--gradescope 4] [--workers 1]
 
 Prints the Fashion-MNIST assignment's mutation score with its reference solution
 (tests/submissions/fashion_solution.py) and seconds per mutant; with --grading N, the seconds per
 submission of grading N copies of that reference solution through the sandbox (one worker, warm
 pool), for the ratio, and of grading them with only the two checks that do not train
-(output_shape, param_count): what the sandbox costs a submission besides its checks; with --references, every reference model's score against its declared checks
+(output_shape, param_count): what the sandbox costs a submission besides its checks; with
+--gradescope N, the seconds per submission of grading N copies as Gradescope does, the autograder
+bundle's run_autograder once per submission (a process, a TensorFlow import and a sandbox start
+each); with --references, every reference model's score against its declared checks
 and its stored architecture snapshot, as `pytest --modelcheck --modelcheck-mutants reference_models`
 judges it (7 minutes on the idle 2 cores, about 20 loaded), its score without the snapshot, the survivors, the survivors
 per operator and the lowest score; name ids to run only those models. The load average is printed
@@ -75,6 +78,42 @@ def grading(copies: int, *, static: bool = False) -> float:
     return per
 
 
+def gradescope(copies: int) -> float:
+    """Seconds per submission grading `copies` of the reference solution as Gradescope does: the
+    autograder bundle's run_autograder once per submission (a fresh process, and so one TensorFlow
+    import and one sandbox start, per submission, as in Gradescope's container per submission)."""
+    import subprocess
+    import zipfile
+
+    from modelcheck.grading.gradescope import write_bundle
+
+    with tempfile.TemporaryDirectory() as work:
+        bundle = write_bundle(ASSIGNMENT, Path(work) / "autograder.zip")
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the bundled modelcheck only
+        env["MODELCHECK_PYTHON"] = sys.executable
+        seconds = []
+        for i in range(copies + 1):  # the first run warms the file cache: not counted
+            root = Path(work) / f"autograder_{i}"
+            with zipfile.ZipFile(bundle) as archive:
+                archive.extractall(root / "source")
+            (root / "source" / "run_autograder").chmod(0o755)
+            (root / "submission").mkdir(parents=True)
+            shutil.copy(REFERENCE, root / "submission" / "student.py")
+            env["MODELCHECK_AUTOGRADER_ROOT"] = str(root)
+            start = time.perf_counter()
+            done = subprocess.run([str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True,
+                                  check=False)
+            took = time.perf_counter() - start
+            if done.returncode != 0 or '"score": 10.0' not in (root / "results" / "results.json").read_text():
+                raise SystemExit(f"run_autograder failed:\n{done.stderr[-2000:]}")
+            if i:
+                seconds.append(took)
+    per = sum(seconds) / len(seconds)
+    print(f"grading the same model as Gradescope does (run_autograder per submission): {per:.2f} s per submission",
+          flush=True)
+    return per
+
+
 def _load() -> str:
     return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -129,6 +168,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--references", nargs="*", metavar="ID", default=None)
     parser.add_argument("--grading", type=int, default=0, metavar="N")
+    parser.add_argument("--gradescope", type=int, default=0, metavar="N")
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     print(_load(), flush=True)
@@ -140,6 +180,9 @@ def main() -> None:
         checks = max(per_submission - floor, 1e-9)
         print(f"the training checks cost a submission {checks:.2f} s; a mutant runs the same checks, so unless "
               f"mutants share that work the ratio is at most {per_submission / checks:.1f}x", flush=True)
+    if args.gradescope:
+        per_submission = gradescope(args.gradescope)
+        print(f"ratio: Gradescope grading / mutants = {per_submission / per_mutant:.1f}x, {_load()}", flush=True)
     if args.references is not None:
         references(args.references)
 
