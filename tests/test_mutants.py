@@ -383,3 +383,85 @@ def test_survivors_of_a_model_without_its_snapshot_suggest_recording_it(tmp_path
     plain = run_mutants(spec, checks=checks, operators=["hidden_activation"])
     assert plain.snapshot_missing is None
     assert plain.to_json()["mutants"][0]["suggestion"] == "enable config_lint"
+
+
+# --workers: helper processes that take mutants from the run's queue
+
+HELPER_POINTS = {"output_shape": 1, "param_count": 1, "config_lint": 1, "gradient_flow": 1}
+HELPER_OPERATORS = ["units", "hidden_activation", "frozen", "bias_removed", "dropout_keep_prob", "nan_weight"]
+
+
+def _verdicts(report: Any) -> list[tuple[Any, ...]]:
+    return [(m.operator, m.where, m.description, m.status, m.caught_by, m.points, m.statuses) for m in report.mutants]
+
+
+class ExitInHelper:
+    """A `prepare` that ends a helper process as it starts a mutant (as an out-of-memory kill would)."""
+
+    def __call__(self, model: keras.Model) -> None:
+        import multiprocessing
+        import os
+
+        if multiprocessing.parent_process() is not None:
+            os._exit(3)
+
+
+class FailOnMutants:
+    """A `prepare` that raises on every mutant (it passes the reference, its first model)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, model: keras.Model) -> None:
+        self.calls += 1
+        if self.calls > 1:
+            raise RuntimeError("prepare failed on a mutant")
+
+
+def _with_booted_helper(**kwargs: Any) -> tuple[Any, Any]:
+    """run_mutants with one helper that has booted before the run starts (so it takes mutants), and the helper."""
+    from modelcheck.mutants.run import Helpers
+
+    with Helpers(1) as helpers:
+        assert helpers.wait_ready(timeout=120)
+        report = run_mutants(weak_spec(), points=HELPER_POINTS, operators=HELPER_OPERATORS, workers=2,
+                             helpers=helpers, **kwargs)
+        return report, helpers
+
+
+def test_helper_processes_give_the_report_of_one_process():
+    one = run_mutants(weak_spec(), points=HELPER_POINTS, operators=HELPER_OPERATORS)
+    two, helpers = _with_booted_helper()
+    assert len(one.mutants) >= 8 and helpers.helped > 0
+    assert _verdicts(two) == _verdicts(one)
+
+
+def test_the_mutants_of_a_helper_that_dies_are_evaluated_by_the_run():
+    one = run_mutants(weak_spec(), points=HELPER_POINTS, operators=HELPER_OPERATORS)
+    two, helpers = _with_booted_helper(prepare=ExitInHelper())
+    assert helpers.processes[0].exitcode == 3 and helpers.helped == 0
+    assert _verdicts(two) == _verdicts(one)
+
+
+def test_an_error_evaluating_a_mutant_in_a_helper_is_raised_as_without_helpers():
+    with pytest.raises(RuntimeError, match="prepare failed on a mutant"):
+        run_mutants(weak_spec(), points=HELPER_POINTS, operators=HELPER_OPERATORS, prepare=FailOnMutants())
+    with pytest.raises(RuntimeError, match="prepare failed on a mutant"):
+        _with_booted_helper(prepare=FailOnMutants())
+
+
+def test_the_command_with_two_workers_starts_its_helper_before_reading_the_assignment(tmp_path, monkeypatch):
+    from modelcheck.mutants import assignment as module
+    from modelcheck.mutants.assignment import assignment_mutants
+    from modelcheck.mutants.run import Helpers
+
+    order = []
+    enter = Helpers.__enter__
+    monkeypatch.setattr(Helpers, "__enter__", lambda self: order.append("helpers") or enter(self))
+    reading = module.load_for_mutants
+    monkeypatch.setattr(module, "load_for_mutants", lambda path: order.append("assignment") or reading(path))
+    path = tmp_path / "weak.toml"
+    path.write_text(WEAK_ASSIGNMENT)
+    (tmp_path / "solution.py").write_text(SOLUTION)
+    report = assignment_mutants(path, workers=2)
+    assert order == ["helpers", "assignment"] and report.score is not None

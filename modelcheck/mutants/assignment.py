@@ -111,10 +111,15 @@ def assignment_mutants(assignment_path: str | Path, *, reference: str | None = N
     """The `MutationReport` of an assignment: its checks with its points on every mutant of its
     reference solution (`reference`: ``module:builder`` or ``file.py:builder`` instead of the
     assignment's own), each mutant checked as grading checks a submission."""
-    from .run import run_mutants
+    import contextlib
 
-    assignment, key = load_for_mutants(assignment_path)
-    builder = resolve_reference(assignment, assignment_path, reference=key, option=reference)
-    spec, overrides, data = graded_like_submissions(assignment, assignment_path, builder)
-    return run_mutants(spec, points=assignment.points, seed=assignment.seed, workers=workers, overrides=overrides,
-                       prepare=data)
+    from .run import Helpers, run_mutants
+
+    with contextlib.ExitStack() as stack:
+        # started first: they import TensorFlow while this process reads the assignment and its reference
+        helpers = stack.enter_context(Helpers(workers - 1)) if workers > 1 else None
+        assignment, key = load_for_mutants(assignment_path)
+        builder = resolve_reference(assignment, assignment_path, reference=key, option=reference)
+        spec, overrides, data = graded_like_submissions(assignment, assignment_path, builder)
+        return run_mutants(spec, points=assignment.points, seed=assignment.seed, workers=workers,
+                           overrides=overrides, prepare=data, helpers=helpers)

@@ -2,8 +2,10 @@
 
 The reference and its mutants are trusted code, so everything runs in process: the reference is
 built once (its checks' verdicts are the baseline), each mutant is built once from its recipe
-and all of its checks share that build. With ``workers > 1`` the mutants are split over
-processes (spawned: each imports TensorFlow once and takes its share).
+and all of its checks share that build. With ``workers > 1``, ``workers - 1`` processes are
+spawned as the run starts (each imports TensorFlow once, while this process checks the reference)
+and every process, this one included, takes the next mutant when it is free: no process waits for
+another to boot or for a share that happened to hold the slow mutants.
 
 A check *catches* a mutant when it passes on the reference and does not pass (fails, errors, or
 is skipped) on the mutant: the mutant then loses that check's points. A mutant no check catches
@@ -12,6 +14,7 @@ is skipped) on the mutant: the mutant then loses that check's points. A mutant n
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,7 +24,7 @@ from ..core.errors import SpecError
 from ..core.result import ERROR, PASSED, SKIPPED, CheckResult
 from ..core.spec import ModelSpec
 
-__all__ = ["MutantResult", "MutationReport", "run_mutants", "CAUGHT", "SURVIVED", "EQUIVALENT", "INVALID",
+__all__ = ["MutantResult", "MutationReport", "run_mutants", "Helpers", "CAUGHT", "SURVIVED", "EQUIVALENT", "INVALID",
            "ARCHITECTURE"]
 
 CAUGHT = "caught"
@@ -201,24 +204,34 @@ def evaluate(mutant: Any, spec: ModelSpec, checks: Sequence[str], points: dict[s
 
 
 def _evaluate_all(mutants: Sequence[Any], *args: Any) -> list[MutantResult]:
-    """Evaluate `mutants` in order, with a full garbage collection every `_COLLECT_EVERY` of them."""
+    """Evaluate `mutants` in order in this process."""
+    return [_evaluate_counted(mutant, *args) for mutant in mutants]
+
+
+_EVALUATED = [0]  # mutants this process has evaluated, for the garbage collection every `_COLLECT_EVERY`
+
+
+def _evaluate_counted(mutant: Any, *args: Any) -> MutantResult:
+    """`evaluate`, with a full garbage collection every `_COLLECT_EVERY` mutants of this process."""
     import gc
 
-    results = []
-    for i, mutant in enumerate(mutants, 1):
-        results.append(evaluate(mutant, *args))
-        if i % _COLLECT_EVERY == 0:
-            gc.collect()
-    return results
+    result = evaluate(mutant, *args)
+    _EVALUATED[0] += 1
+    if _EVALUATED[0] % _COLLECT_EVERY == 0:
+        gc.collect()
+    return result
 
 
-def _evaluate_share(job: tuple[Any, ...]) -> list[MutantResult]:
-    """A worker process's share of the mutants (module-level, so a spawned worker can import it)."""
+def _boot_worker() -> None:
+    """A spawned worker's start: import what evaluating a mutant needs while the parent checks the
+    reference (module-level, so a spawned worker can import it)."""
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    mutants, *args = job
-    return _evaluate_all(mutants, *args)
+    import keras  # noqa: F401  TensorFlow's import is most of a worker's start
+
+    from ..session import runner  # noqa: F401
+    from . import generate, recipe  # noqa: F401
 
 
 def _reference_architecture(session: Any, baseline: Any, snapshot: Path, model_id: str) -> str:
@@ -242,21 +255,21 @@ def run_mutants(spec: ModelSpec, *, checks: Iterable[str] | None = None, points:
                 operators: Iterable[str] | None = None,
                 overrides: dict[str, dict[str, Any]] | None = None,
                 snapshot: Path | str | None = None,
-                prepare: Callable[[Any], None] | None = None) -> MutationReport:
+                prepare: Callable[[Any], None] | None = None, helpers: Helpers | None = None) -> MutationReport:
     """Mutate the model `spec` builds and run `checks` (default: the spec's; 1 point each) on every mutant.
 
     With `snapshot` (the model's stored architecture snapshot, when the file exists) the
     ``architecture`` comparison is one of the checks, as in ``pytest --modelcheck``: it catches
     every change of layers, sizes, activations, padding or wiring that nobody meant. `prepare`
     (picklable, for `workers`) is applied to the reference and to every mutant once built, e.g. to
-    attach an assignment's samples as grading does (`assignment.graded_like_submissions`).
+    attach an assignment's samples as grading does (`assignment.graded_like_submissions`). `helpers`:
+    processes started earlier with `Helpers(workers - 1)` (they boot while the caller prepares the
+    spec); by default they are started here when `workers` > 1.
 
     >>> report = run_mutants(spec, points={"output_shape": 1})
     >>> report.score, [m.description for m in report.survivors]
     """
     from ..core.registry import applicable_checks
-    from ..session.runner import ModelSession
-    from .generate import NotMutable, baseline_of, generate
 
     names = list(checks) if checks is not None else list(points or applicable_checks(spec))
     missing = str(snapshot) if snapshot is not None and not Path(snapshot).is_file() else None
@@ -268,6 +281,20 @@ def run_mutants(spec: ModelSpec, *, checks: Iterable[str] | None = None, points:
     weights = {name: float((points or {}).get(name, 1.0)) for name in names}
     report = MutationReport(spec.id, names, weights, snapshot_missing=missing)
     start = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        pool = helpers if helpers is not None or workers <= 1 else stack.enter_context(Helpers(workers - 1))
+        _run(report, spec, names, weights, seed, base_dir, operators, overrides, snapshot, prepare, pool)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _run(report: MutationReport, spec: ModelSpec, names: list[str], weights: dict[str, float], seed: int,
+         base_dir: Path | None, operators: Iterable[str] | None, overrides: dict[str, dict[str, Any]] | None,
+         snapshot: Path | None, prepare: Callable[[Any], None] | None, pool: Helpers | None) -> None:
+    """Check the reference, generate its mutants and evaluate them (with `pool`'s help) into `report`."""
+    from ..session.runner import ModelSession
+    from .generate import NotMutable, baseline_of, generate
+
     with ModelSession(spec, seed=seed, base_dir=base_dir, overrides=overrides) as session:
         failure = session.build_failure(names[0] if names else "output_shape")
         if failure is None and prepare is not None:
@@ -276,44 +303,141 @@ def run_mutants(spec: ModelSpec, *, checks: Iterable[str] | None = None, points:
         report.reference = {v.check: v.status for v in verdicts}
         if failure is not None:
             report.not_mutable = f"the reference model cannot be built: {_first_line(failure)}"
-            report.seconds = time.perf_counter() - start
-            return report
+            return
         try:
             recipe, mutants = generate(session.model(), operators=operators)
         except NotMutable as exc:
             report.not_mutable = str(exc)
-            report.seconds = time.perf_counter() - start
-            return report
+            return
         try:
             baseline = baseline_of(recipe, seed)
         except Exception as exc:  # a configuration Keras cannot read back: no mutant of it can be built either
             report.not_mutable = (f"Keras cannot rebuild the model from its configuration ({type(exc).__name__}: "
                                   f"{str(exc).splitlines()[0] if str(exc) else ''})")
-            report.seconds = time.perf_counter() - start
-            return report
+            return
         if snapshot is not None:
             report.reference[ARCHITECTURE] = _reference_architecture(session, baseline, snapshot, spec.id)
     shared = spec.replace(builder=None)
     args = (shared, names, weights, report.reference, baseline, seed, overrides, snapshot, prepare)
-    if workers > 1 and len(mutants) > 1:
-        report.mutants = _in_workers(mutants, args, workers)
-    else:
-        report.mutants = _evaluate_all(mutants, *args)
-    report.seconds = time.perf_counter() - start
-    return report
+    report.mutants = pool.evaluate(mutants, args) if pool is not None else _evaluate_all(mutants, *args)
 
 
-def _in_workers(mutants: list[Any], args: tuple[Any, ...], workers: int) -> list[MutantResult]:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+class Helpers:
+    """`count` spawned processes that evaluate mutants beside this one (TensorFlow does not survive a
+    fork once started). They boot as the run starts; `evaluate` then puts every mutant on one queue
+    that they and this process take from, so whoever is free takes the next mutant and nobody waits
+    for a helper still booting. A mutant a helper took and did not finish (the helper died, or its
+    evaluation raised) is evaluated here, so it ends as it would in a run without helpers."""
 
-    shares = [mutants[i::workers] for i in range(workers)]
-    context = multiprocessing.get_context("spawn")  # TensorFlow does not survive a fork once started
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        done = list(pool.map(_evaluate_share, [(share, *args) for share in shares]))
-    order = {id(m): i for i, m in enumerate(mutants)}
-    merged = [(order[id(m)], r) for share, results in zip(shares, done) for m, r in zip(share, results)]
-    return [r for _, r in sorted(merged, key=lambda pair: pair[0])]
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.processes: list[Any] = []
+        self.booted: set[int] = set()  # pids of the helpers ready to take mutants
+        self.helped = 0  # mutants the helpers evaluated
+
+    def __enter__(self) -> Helpers:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self.tasks, self.results = context.Queue(), context.Queue()
+        self.processes = [context.Process(target=_helper, args=(self.tasks, self.results), daemon=True,
+                                          name=f"modelcheck-mutants-{i + 1}") for i in range(self.count)]
+        for process in self.processes:
+            process.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for _ in self.processes:
+            self.tasks.put(None)
+        for process in self.processes:
+            process.join(timeout=1.0)  # an idle helper ends at once; one still booting is not waited for
+            if process.is_alive():
+                process.kill()
+                process.join()
+        for queue in (self.tasks, self.results):
+            queue.cancel_join_thread()
+            queue.close()
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until every helper has booted (at most `timeout` seconds); whether they all did."""
+        deadline = time.perf_counter() + timeout
+        while len(self.booted) < len(self.processes) and time.perf_counter() < deadline:
+            self._collect({}, {}, block=True)
+        return len(self.booted) == len(self.processes)
+
+    def evaluate(self, mutants: Sequence[Any], args: tuple[Any, ...]) -> list[MutantResult]:
+        """Every mutant's result, in the order of `mutants`."""
+        import queue
+
+        results: dict[int, MutantResult] = {}
+        started: dict[int, int] = {}  # mutant index -> pid of the helper evaluating it (-1: its evaluation raised)
+        for index, mutant in enumerate(mutants):
+            self.tasks.put((index, mutant, args))
+        while len(results) < len(mutants):
+            self._collect(results, started, block=False)
+            try:
+                index, _, _ = self.tasks.get(timeout=0.05)
+            except queue.Empty:
+                pass
+            else:  # this process takes the next mutant like any helper
+                results[index] = _evaluate_counted(mutants[index], *args)
+                continue
+            self._collect(results, started, block=True)  # the queue is empty: wait for the helpers' reports
+            alive = {process.pid for process in self.processes if process.is_alive()}
+            if len(alive) < len(self.processes) or -1 in started.values():
+                # a helper died (with the mutant it had, reported started or not) or an evaluation raised:
+                # what no live helper holds is evaluated here (at worst twice, with the same result)
+                for index in range(len(mutants)):
+                    if index not in results and started.get(index) not in alive:
+                        started.pop(index, None)
+                        results[index] = _evaluate_counted(mutants[index], *args)
+        return [results[i] for i in range(len(mutants))]
+
+    def _collect(self, results: dict[int, MutantResult], started: dict[int, int], *, block: bool) -> None:
+        """Read what the helpers reported: a mutant started, finished, or whose evaluation raised (then
+        dropped from `started`, for this process to evaluate it and raise as a run without helpers would)."""
+        import queue
+
+        while True:
+            try:
+                index, pid, result = self.results.get(timeout=0.5) if block else self.results.get_nowait()
+            except queue.Empty:
+                return
+            block = False
+            if not isinstance(pid, int):
+                continue
+            if index is None:
+                self.booted.add(pid)
+            elif not isinstance(index, int):
+                continue
+            elif result is None:
+                started[index] = pid
+            elif isinstance(result, MutantResult):
+                results[index] = result
+                started.pop(index, None)
+                self.helped += 1
+            else:
+                started[index] = -1  # no live helper has that pid: evaluate() takes it over
+
+
+def _helper(tasks: Any, results: Any) -> None:
+    """A helper process: take mutants from `tasks` until None, report each start and result."""
+    import os
+
+    _boot_worker()
+    pid = os.getpid()
+    results.put((None, pid, None))
+    while True:
+        item = tasks.get()
+        if item is None:
+            return
+        index, mutant, args = item
+        results.put((index, pid, None))
+        try:
+            result: Any = _evaluate_counted(mutant, *args)
+        except BaseException as exc:  # noqa: BLE001  the parent evaluates it again and raises it there
+            result = f"{type(exc).__name__}: {exc}"
+        results.put((index, pid, result))
 
 
 def report_dict(report: MutationReport) -> dict[str, Any]:
