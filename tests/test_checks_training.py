@@ -158,3 +158,81 @@ def test_mixed_precision_trains_with_the_loss_scaled(rate, passes):
     assert result.details["optimizer"].startswith("LossScaleOptimizer")
     if not passes:
         assert result.message.startswith("memorising one batch of 8 samples: expected 100% batch accuracy")
+
+
+# A slow learner is not a broken one: a loss still falling at the step budget trains on (up to 4x)
+
+
+def slow_tiny() -> keras.Model:
+    """A sound model small enough to memorise 8 samples slowly; its weights come from NumPy, so every
+    backend starts it (and its teacher) alike."""
+    model = keras.Sequential([keras.Input((4,)), layers.Lambda(lambda x: x * 2.0), layers.Dense(2, activation="softmax")])
+    rng = np.random.default_rng(0)
+    model.set_weights([rng.uniform(-0.9, 0.9, w.shape).astype("float32") for w in model.get_weights()])
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+    return model
+
+
+def flat_output() -> keras.Model:
+    """Nothing trains: the loss stays where it starts."""
+    model = keras.Sequential([keras.Input((6,)), layers.Dense(8, activation="relu", trainable=False),
+                              layers.Dense(4, activation="softmax", trainable=False)])
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+    return model
+
+
+def test_still_falling_needs_two_falls_in_a_row():
+    from modelcheck.model.engine import still_falling
+
+    falling = [2.0 * 0.999 ** i for i in range(500)]  # 5% per 50 steps
+    assert still_falling(falling)
+    assert not still_falling([1.0] * 500)
+    assert not still_falling(falling[:14])  # too short to tell
+    rng = np.random.default_rng(0)
+    noisy_flat = list(1.0 + 0.05 * rng.standard_normal(500))
+    assert not still_falling(noisy_flat)
+    assert not still_falling(falling[:-1] + [float("nan")])
+    assert not still_falling(falling[:400] + [falling[399]] * 100)  # fell, then stopped
+
+
+def test_a_slow_learner_memorises_with_the_budget_extended():
+    keras.utils.set_random_seed(0)
+    result = mc.check_overfit_batch(slow_tiny(), learning_rate=3e-4)  # ~900 steps on every backend
+    assert result.passed, result.message
+    assert 500 < result.details["steps"] <= 2000 and result.details["step_budget"] > 500
+    assert f"(the budget of 500 steps extended to {result.details['step_budget']} while the loss kept falling)" \
+        in result.message
+
+
+def test_a_loss_still_falling_at_the_end_is_skipped_not_failed():
+    keras.utils.set_random_seed(0)
+    result = mc.check_overfit_batch(slow_tiny(), max_steps=20)
+    assert result.status == "skipped" and result.details["steps"] == 80 and result.details["still_falling"]
+    assert result.message.startswith("memorising one batch of 8 samples: not judged: the loss was still falling after "
+                                     "80 steps (mean ")
+    assert "the budget of 20 steps was extended to 80, as far as it goes. Raise the step budget" in result.message
+
+
+def test_a_model_that_cannot_learn_fails_at_the_budget_unextended():
+    keras.utils.set_random_seed(0)
+    result = mc.check_overfit_batch(flat_output(), max_steps=100)
+    assert result.status == "failed" and result.details["steps"] == 100 and result.details["step_budget"] == 100
+    assert "within the budget of 100 steps" in result.message
+    decrease = mc.check_loss_decrease(flat_output())
+    assert decrease.status == "failed" and decrease.details["steps"] == 50
+
+
+def test_a_slowly_falling_loss_decrease_is_extended_until_it_shows_or_skipped():
+    def model(rate: float) -> keras.Model:
+        keras.utils.set_random_seed(0)
+        built = keras.Sequential([keras.Input((4,)), layers.Dense(5, activation="relu"),
+                                  layers.Dense(2, activation="softmax")])
+        built.compile(loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.Adam(rate))
+        return built
+
+    result = mc.check_loss_decrease(model(1e-3), steps=20)
+    assert result.passed and result.details["steps"] > 20, result.message
+    assert "(the budget of 20 steps extended to" in result.message
+    slow = mc.check_loss_decrease(model(3e-4), steps=20)
+    assert slow.status == "skipped" and slow.details["steps"] == 80, slow.message
+    assert slow.message.startswith("loss decrease: not judged: the loss was still falling after 80 steps (mean ")

@@ -91,9 +91,11 @@ def test_a_model_that_failed_gradient_flow_fails_training_without_training():
     assert overfit.message == ("memorising one batch of 8 samples: expected a model that trains, received not "
                                f"attempted; gradient_flow already failed ({first_line})")
     assert decrease.message.startswith("loss: expected a model that trains, received not attempted; gradient_flow")
-    # alone, with no session to know it, the check trains and fails on its own evidence
+    # alone, with no session to know it, the check trains on its own evidence: the output layer still
+    # learns, so the loss keeps falling past the budget (extended 4x) and the check cannot judge it
     alone = mc.check_overfit_batch(models.stop_gradient_lambda(), max_steps=30)
-    assert alone.status == "failed" and alone.details["steps"] == 30
+    assert alone.status == "skipped" and alone.details["steps"] == 120
+    assert "the loss was still falling after 120 steps" in alone.message
 
 
 class _BudgetAfterMeasuring(loops.TrainingContext):

@@ -27,9 +27,12 @@ from ..core.result import CheckResult
 from .common import HUGE_SAMPLE, check, default_batch, fmt, forward, nonfinite_failure, prepare_batch, sample_values
 
 __all__ = ["check_overfit_batch", "check_learns_linear", "check_loss_decrease", "run_details", "stopped_note",
-           "over_budget", "not_attempted"]
+           "over_budget", "not_attempted", "still_learning", "EXTEND"]
 
 DOCUMENT_X = (-1.0, 0.0, 1.0, 2.0, 3.0, 4.0)
+# overfit_batch and loss_decrease go on past their step budget, up to this many times it, while the
+# loss is still falling (`modelcheck.model.engine.still_falling`)
+EXTEND = 4
 INFERENCE_MODE = ("trained in training mode; judged in inference mode (Dropout off, BatchNormalization on the "
                   "statistics of the memorised batch)")
 
@@ -52,10 +55,39 @@ def inference_predictions(model: keras.Model, x: Any) -> list[np.ndarray]:
 
 def run_details(run: TrainingRun) -> dict[str, Any]:
     """The numbers of a training run that a result carries (loss history, steps, why it stopped,
-    its time and the part of it spent tracing the step loop)."""
-    return {"loss_history": run.losses, "steps": run.steps, "stopped": run.stopped,
+    the step budget in effect then, its time and the part of it spent tracing the step loop)."""
+    return {"loss_history": run.losses, "steps": run.steps, "stopped": run.stopped, "step_budget": run.budget,
             "seconds": round(run.seconds, 3), "tracing_s": round(run.tracing_s, 3),
             "step_s": None if run.step_s is None else round(run.step_s, 4), "optimizer": run.optimizer}
+
+
+def _extension(run: TrainingRun, max_steps: int) -> str:
+    """How the step budget grew, in words ('' when it did not)."""
+    if run.budget <= max_steps:
+        return ""
+    return f" (the budget of {max_steps} steps extended to {run.budget} while the loss kept falling)"
+
+
+def still_learning(name: str, what: str, run: TrainingRun, max_steps: int, timeout_s: float | None,
+                   details: dict[str, Any]) -> CheckResult | None:
+    """The ``skipped`` result of a run that ended (step budget, extended as far as it may go, or
+    timeout) while its loss was still falling: the model learns, only slowly, so the check cannot
+    judge it. None when the loss was not falling any more (a verdict can be given)."""
+    if run.stopped not in ("budget", "timeout") or not run.still_falling:
+        return None
+    window = max(5, len(run.losses) // 10)
+    earlier = sum(run.losses[-3 * window:-2 * window]) / window
+    recent = sum(run.losses[-window:]) / window
+    if run.stopped == "timeout":
+        end = f"the {timeout_s:g} s timeout ended it"
+    elif run.budget > max_steps:
+        end = f"the budget of {max_steps} steps was extended to {run.budget}, as far as it goes"
+    else:
+        end = "more steps would not fit in the timeout"
+    return CheckResult.skip(
+        name, f"{what}: not judged: the loss was still falling after {run.steps} steps (mean {fmt(earlier)} -> "
+        f"{fmt(recent)} over the last {3 * window}), so the model learns, only slowly; {end}. Raise the step budget "
+        "or the learning rate to judge it", details={**details, "still_falling": True})
 
 
 def over_budget(name: str, what: str, run: TrainingRun) -> CheckResult:
@@ -98,7 +130,7 @@ def stopped_note(run: TrainingRun, max_steps: int, timeout_s: float | None) -> s
         return f"stopped by the {timeout_s:g} s timeout after {run.steps} steps"
     if run.stopped == "non_finite":
         return f"the loss became NaN/Inf at step {next(i for i, v in enumerate(run.losses) if not math.isfinite(v))}"
-    return f"within the budget of {max_steps} steps"
+    return f"within the budget of {max(max_steps, run.budget)} steps"
 
 
 @check("overfit_batch")
@@ -120,7 +152,9 @@ def check_overfit_batch(
     fresh copy of the model's compiled optimizer, else Adam; `learning_rate` overrides its
     rate. The batch holds `batch_size` samples: by default 8, or 4 when one sample holds more
     than 100,000 values (an ImageNet-size image). ``details["loss_history"]`` holds the loss at
-    every step.
+    every step. A model whose loss is still falling at `max_steps` trains on (the budget doubled, up
+    to 4x) while the steps fit in `timeout_s`, and is ``skipped`` rather than failed if it is still
+    falling at the end: it learns, only slowly.
     """
     name = "overfit_batch"
     batch_size = batch_size or default_batch(model)
@@ -150,7 +184,8 @@ def check_overfit_batch(
 
     with preserved_weights(model):
         optimizer = fresh_optimizer(model, learning_rate=learning_rate)
-        run = train(model, x, targets, objective, optimizer, max_steps=max_steps, stop=memorised, timeout_s=timeout_s)
+        run = train(model, x, targets, objective, optimizer, max_steps=max_steps, stop=memorised, timeout_s=timeout_s,
+                    extend_to=EXTEND * max_steps)
         if run.stopped == "over_budget":
             return over_budget(name, f"memorising one batch of {batch_size} samples", run)
         if run.stopped != "converged":
@@ -165,7 +200,11 @@ def check_overfit_batch(
     got = f"loss {fmt(final_loss)}" + (f", accuracy {accuracy:.0%}" if accuracy is not None else "")
     if run.stopped == "converged":
         return CheckResult.ok(name, f"memorised a batch of {batch_size} in {run.steps} steps ({got} in inference mode) "
-                              f"with {run.optimizer}", expected=expected, received=got, details=details)
+                              f"with {run.optimizer}{_extension(run, max_steps)}", expected=expected, received=got,
+                              details=details)
+    slow = still_learning(name, f"memorising one batch of {batch_size} samples", run, max_steps, timeout_s, details)
+    if slow is not None:
+        return slow
     return CheckResult.fail(
         name,
         mismatch(f"memorising one batch of {batch_size} samples", expected, f"{got} in inference mode",
@@ -331,7 +370,9 @@ def check_loss_decrease(
 ) -> CheckResult:
     """Train for at most `steps` steps on one synthetic (or given) batch; the loss must fall by
     at least `min_decrease` (a fraction of the initial loss), judged on the mean of the last five
-    losses. Training stops as soon as that decrease is seen (after at least six steps). The batch
+    losses. Training stops as soon as that decrease is seen (after at least six steps); a loss still
+    falling at `steps` trains on (the budget doubled, up to 4x, while the steps fit in `timeout_s`),
+    and one still falling short at the end is ``skipped``: it falls, only slowly. The batch
     holds `batch_size` samples: by default 32, 8 when one sample holds more than 20,000 values,
     4 when it holds more than 100,000 (an ImageNet-size image).
 
@@ -355,13 +396,14 @@ def check_loss_decrease(
     with preserved_weights(model):
         if own is not None:  # its own objective: judged on the loss its train_step reports
             run = train_own_step(model, x, _as_model_targets(model, targets), max_steps=steps, stop=decreased,
-                                 timeout_s=timeout_s)
+                                 timeout_s=timeout_s, extend_to=EXTEND * steps)
             if isinstance(run, str):
                 return CheckResult.skip(name, run)
             objective.expected_initial = None
         else:
             optimizer = fresh_optimizer(model, learning_rate=learning_rate)
-            run = train(model, x, targets, objective, optimizer, max_steps=steps, stop=decreased, timeout_s=timeout_s)
+            run = train(model, x, targets, objective, optimizer, max_steps=steps, stop=decreased, timeout_s=timeout_s,
+                        extend_to=EXTEND * steps)
     if run.stopped == "over_budget":
         return over_budget(name, "loss decrease", run)
     details = {**run_details(run), "loss_function": f"the model's own {own}" if own else objective.describe(),
@@ -377,8 +419,12 @@ def check_loss_decrease(
     received = f"{fmt(first)} -> {fmt(last)}"
     if math.isfinite(decrease) and decrease >= min_decrease:
         early = f" of at most {steps}" if run.steps < steps else ""
-        return CheckResult.ok(name, f"loss fell {decrease:.0%} in {run.steps}{early} steps ({received}){init_note}",
+        return CheckResult.ok(name, f"loss fell {decrease:.0%} in {run.steps}{early} steps ({received}){init_note}"
+                              f"{_extension(run, steps)}",
                               expected=f"a decrease of at least {min_decrease:.0%}", received=received, details=details)
+    slow = still_learning(name, "loss decrease", run, steps, timeout_s, details) if math.isfinite(decrease) else None
+    if slow is not None and decrease > 0:
+        return slow
     why = stopped_note(run, steps, timeout_s) if run.stopped in ("timeout", "non_finite") else f"after {run.steps} steps"
     change = f"{decrease:+.1%}" if math.isfinite(decrease) else "NaN"
     return CheckResult.fail(

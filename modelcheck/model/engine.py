@@ -6,8 +6,11 @@ check of that model (see `modelcheck.model.loops`); the backend's adapter builds
 ``jax.jit``-compiled ``lax.fori_loop`` on JAX, eager steps on PyTorch). It runs in chunks so that early stopping, step budgets, timeouts and the
 model's time budget are checked between chunks without per-epoch ``model.fit`` overhead. A
 stop rule is asked on a geometric schedule, so a check stops soon after its verdict is known
-(a quarter more steps at most) at the same step on every machine. The model's weights are restored afterwards
-(`preserved_weights`); the compiled optimizer is never touched.
+(a quarter more steps at most) at the same step on every machine. A run given `extend_to` that
+reaches its step budget while its loss is still falling (`still_falling`) doubles the budget, up to
+`extend_to`, when the steps fit in its timeout: a slow learner (a tiny model on Adam's default rate)
+is not a broken one. The model's weights are restored afterwards (`preserved_weights`); the compiled
+optimizer is never touched.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from .memo import changing_weights
 from .objective import Objective
 
 __all__ = ["TrainingRun", "preserved_weights", "fresh_optimizer", "train", "train_own_step", "own_training",
-           "StopRule"]
+           "StopRule", "still_falling", "FALLING"]
 
 StopRule = Callable[["TrainingRun"], bool]
 
@@ -42,6 +45,26 @@ StopRule = Callable[["TrainingRun"], bool]
 _FIRST_CHUNK = 10
 _MAX_CHUNK = 100
 _GROWTH = 1.25
+
+# A loss is still falling when the means of its last three tenths of steps (at least 5 steps each)
+# each fall by at least this share per step (1% per 50 steps): two falls in a row, so the noise of a
+# flat loss (Dropout) seldom passes for one. Sound models that learn slowly fall 7-19% per 50 steps
+# at step 500 (tiny models on Adam's default rate); a model that cannot learn (a linear output under
+# cross-entropy) falls 0%.
+FALLING = 0.0002
+
+
+def still_falling(losses: list[float]) -> bool:
+    """Whether the loss is still falling at the end of `losses` (see `FALLING`); False when there
+    are fewer than 15 losses or the last ones are not finite."""
+    window = max(5, len(losses) // 10)
+    if len(losses) < 3 * window:
+        return False
+    tail = losses[-3 * window:]
+    if not all(math.isfinite(v) for v in tail):
+        return False
+    means = [sum(tail[i * window:(i + 1) * window]) / window for i in range(3)]
+    return all(a != 0 and (a - b) / abs(a) >= FALLING * window for a, b in zip(means, means[1:]))
 
 
 @dataclass
@@ -62,6 +85,8 @@ class TrainingRun:
             before any step, tracing the loop would have taken).
         trace_layers: with ``"over_budget"`` before tracing, the layers the tracing estimate counts.
         optimizer: a description of the optimizer used.
+        budget: the step budget in effect when the run ended (`max_steps`, or more when the run was
+            extended because its loss was still falling).
     """
 
     losses: list[float] = field(default_factory=list)
@@ -73,10 +98,16 @@ class TrainingRun:
     estimate_s: float | None = None
     optimizer: str = ""
     trace_layers: int | None = None
+    budget: int = 0
 
     @property
     def final_loss(self) -> float:
         return self.losses[-1] if self.losses else float("nan")
+
+    @property
+    def still_falling(self) -> bool:
+        """Whether the loss was still falling when the run ended (see `still_falling`)."""
+        return still_falling(self.losses)
 
 
 @contextlib.contextmanager
@@ -157,7 +188,7 @@ def _preserved_optimizer(model: keras.Model) -> Iterator[None]:
 
 
 def train_own_step(model: keras.Model, x: Any, y: Any, *, max_steps: int, stop: StopRule | None = None,
-                   timeout_s: float | None = None) -> TrainingRun | str:
+                   timeout_s: float | None = None, extend_to: int | None = None) -> TrainingRun | str:
     """Train with the model's own ``train_step`` (its objective, its optimizer) on one batch, in
     one compiled loop; returns the run, or why it cannot (a sentence for a ``skipped`` result).
 
@@ -193,7 +224,7 @@ def train_own_step(model: keras.Model, x: Any, y: Any, *, max_steps: int, stop: 
         traced = loops.TracedLoop(loop, model.optimizer, [], trace_s=run.tracing_s)
         _run_chunks(run, lambda n: call_user_code("training with the model's own train_step", loop, n),
                     loop=traced, max_steps=max_steps, stop=stop, timeout_s=timeout_s, start=start,
-                    context=loops.current())
+                    context=loops.current(), extend_to=extend_to)
     return run
 
 
@@ -207,13 +238,16 @@ def train(
     max_steps: int,
     stop: StopRule | None = None,
     timeout_s: float | None = None,
+    extend_to: int | None = None,
 ) -> TrainingRun:
     """Train `model` on the batch (`x`, `y`) for at most `max_steps` full-batch steps.
 
     `optimizer` names the optimizer (class, settings, learning rate); within a session
     (`loops.using`) a loop already traced for the same model, objective and optimizer
     configuration is reused, its optimizer reset to its state before the first step. `stop` is
-    asked between chunks whether to end early. The caller restores the weights (see
+    asked between chunks whether to end early. With `extend_to`, a run whose loss is still falling
+    at its budget goes on (the budget doubled, at most `extend_to`) while the steps fit in
+    `timeout_s`. The caller restores the weights (see
     `preserved_weights`). Errors raised by the user's layers become `UserCodeError`.
     """
     context = loops.current()
@@ -233,14 +267,29 @@ def train(
             run.stopped, run.estimate_s, run.trace_layers = "over_budget", estimate, layers
             return run
     _run_chunks(run, lambda n: call_user_code("training the model", loop.function, x_t, y_t, n),
-                loop=loop, max_steps=max_steps, stop=stop, timeout_s=timeout_s, start=start, context=context)
+                loop=loop, max_steps=max_steps, stop=stop, timeout_s=timeout_s, start=start, context=context,
+                extend_to=extend_to)
     if run.tracing_s and adapter.traces:
         loops.record_trace(model, run.tracing_s)
     return run
 
 
+def _extended(run: TrainingRun, budget: int, extend_to: int | None, timeout_s: float | None) -> int:
+    """The next step budget of a run that reached `budget`: doubled (at most `extend_to`) when its
+    loss is still falling and the extra steps fit in what is left of `timeout_s`; else `budget`."""
+    if extend_to is None or budget >= extend_to or not run.still_falling:
+        return budget
+    bigger = min(extend_to, 2 * budget)
+    if timeout_s is not None and run.step_s is not None:
+        left = timeout_s - (run.seconds - run.tracing_s)
+        if (bigger - run.steps) * run.step_s > left:
+            return budget
+    return bigger
+
+
 def _run_chunks(run: TrainingRun, chunk_fn: Callable[[int], np.ndarray], *, loop: loops.TracedLoop, max_steps: int,
-                stop: StopRule | None, timeout_s: float | None, start: float, context: loops.TrainingContext) -> None:
+                stop: StopRule | None, timeout_s: float | None, start: float, context: loops.TrainingContext,
+                extend_to: int | None = None) -> None:
     """Call `chunk_fn(n)` (n steps, returning their losses) in chunks until the step budget, the
     stop rule, the timeout, a non-finite loss or the model's time budget ends the run.
 
@@ -250,8 +299,15 @@ def _run_chunks(run: TrainingRun, chunk_fn: Callable[[int], np.ndarray], *, loop
     its loop was traced for it or not.
     """
     cap = _FIRST_CHUNK
-    while run.steps < max_steps:
-        left = max_steps - run.steps
+    run.budget = max_steps
+    while True:
+        if run.steps >= run.budget:
+            bigger = _extended(run, run.budget, extend_to, timeout_s)
+            if bigger <= run.budget:
+                run.stopped = "budget"
+                break
+            run.budget = bigger
+        left = run.budget - run.steps
         if run.step_s is None:
             n = 1
         elif stop is not None:
@@ -285,7 +341,7 @@ def _run_chunks(run: TrainingRun, chunk_fn: Callable[[int], np.ndarray], *, loop
         if not all(math.isfinite(v) for v in values):
             run.stopped = "non_finite"
             break
-        if stop is not None and (run.steps >= 2 or run.steps >= max_steps) and stop(run):
+        if stop is not None and (run.steps >= 2 or run.steps >= run.budget) and stop(run):
             run.stopped = "converged"
             break
         # the timeout bounds training; tracing a large model on a busy machine can alone take
@@ -293,6 +349,4 @@ def _run_chunks(run: TrainingRun, chunk_fn: Callable[[int], np.ndarray], *, loop
         if timeout_s is not None and run.seconds - run.tracing_s > timeout_s:
             run.stopped = "timeout"
             break
-    else:
-        run.stopped = "budget"
     run.seconds = time.perf_counter() - start

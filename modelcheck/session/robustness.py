@@ -48,16 +48,21 @@ def margin(check: str, result: CheckResult, options: dict[str, Any]) -> float | 
     return float("-inf") if value is not None and value != value else value
 
 
+def _budget(details: dict[str, Any], steps: Any) -> float:
+    """The step budget a run ended under: `steps`, or more when it was extended (its loss kept falling)."""
+    return float(max(float(steps), float(details.get("step_budget") or 0)))
+
+
 def _margin(check: str, result: CheckResult, options: dict[str, Any]) -> float | None:
     details = result.details
     try:
         if check == "loss_decrease":
             if result.status == PASSED and details.get("stopped") == "converged":
-                return _share_left(float(details["steps"]), float(options["steps"]))
+                return _share_left(float(details["steps"]), _budget(details, options["steps"]))
             return float(details["decrease"]) - float(options["min_decrease"])
         if check == "overfit_batch":
             if result.status == PASSED:
-                return _share_left(float(details["steps"]), float(options["max_steps"]))
+                return _share_left(float(details["steps"]), _budget(details, options["max_steps"]))
             shortfalls = []
             if details.get("accuracy") is not None:
                 shortfalls.append(float(details["accuracy"]) - 1.0)
