@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import keras
+import numpy as np
 import pytest
 
 from modelcheck.core.spec import ModelSpec
@@ -94,6 +95,21 @@ def test_each_operator_mutates_where_it_applies_and_nowhere_else(operator):
         built = build(mutant.recipe)
         assert holds(built), f"{operator}: {mutant.description} at {mutant.where}"
     assert generate(bare(), operators=[operator])[1] == []
+
+
+def test_a_wrapped_layer_is_rebuilt_for_what_reaches_it_after_an_edit_upstream():
+    """TimeDistributed and Bidirectional record their inner layer's build shape in their config: a
+    mutant that changes the width before them must still run, as the student's model would."""
+    model = keras.Sequential([keras.Input((None, 3)), keras.layers.GRU(4, return_sequences=True, name="gru"),
+                              keras.layers.TimeDistributed(keras.layers.Dense(2), name="per_step"),
+                              keras.layers.Bidirectional(keras.layers.LSTM(3, return_sequences=True), name="both")])
+    model.compile(loss="mse", optimizer="adam")
+    _, mutants = generate(model, operators=["units", "layer_dropped"])
+    described = {m.description for m in mutants}
+    assert "units 4 -> 2" in described and "hidden layer 'gru' left out" in described
+    for mutant in mutants:
+        built = build(mutant.recipe)
+        assert tuple(built(np.zeros((2, 5, 3), "float32")).shape) == (2, 5, 6), mutant.description
 
 
 def test_a_subclassed_model_cannot_be_mutated():

@@ -238,11 +238,18 @@ def recipe_of(model: keras.Model) -> Recipe | None:
     return Recipe(kind, config, copy.deepcopy(compiled or {}), weights, custom=_custom_classes(model))
 
 
-def _strip_builds(config: dict[str, Any]) -> None:
-    """Drop the recorded build shapes: an edit upstream changes them; the graph rebuilds each layer."""
-    config.pop("build_input_shape", None)
-    for entry in config["layers"]:
-        entry.pop("build_config", None)
+def _strip_builds(config: Any) -> None:
+    """Drop the recorded build shapes, nested ones included (the layer a TimeDistributed or
+    Bidirectional wraps, the layers of a nested model): an edit upstream changes them, and the graph
+    rebuilds each layer from what reaches it."""
+    if isinstance(config, dict):
+        config.pop("build_input_shape", None)
+        config.pop("build_config", None)
+        for value in config.values():
+            _strip_builds(value)
+    elif isinstance(config, list):
+        for value in config:
+            _strip_builds(value)
 
 
 def _sequential(config: dict[str, Any], custom: dict[str, Any]) -> keras.Sequential:
