@@ -181,7 +181,7 @@ def flat_output() -> keras.Model:
     return model
 
 
-def test_still_falling_needs_two_falls_in_a_row():
+def test_still_falling_needs_a_fall_clear_of_the_noise():
     from modelcheck.model.engine import still_falling
 
     falling = [2.0 * 0.999 ** i for i in range(500)]  # 5% per 50 steps
@@ -192,7 +192,10 @@ def test_still_falling_needs_two_falls_in_a_row():
     noisy_flat = list(1.0 + 0.05 * rng.standard_normal(500))
     assert not still_falling(noisy_flat)
     assert not still_falling(falling[:-1] + [float("nan")])
-    assert not still_falling(falling[:400] + [falling[399]] * 100)  # fell, then stopped
+    assert not still_falling(falling[:300] + [falling[299]] * 200)  # fell, then stopped
+    assert still_falling([v + 0.05 * rng.standard_normal() for v in falling])  # noisy, but clearly falling
+    slow = [1.0 * 0.99994 ** i for i in range(2000)]  # 0.3% per 50 steps: just above the slowest fall that counts
+    assert not still_falling([0.5 * 0.99999 ** i for i in range(2000)]) and still_falling(slow)
 
 
 def test_a_slow_learner_memorises_with_the_budget_extended():

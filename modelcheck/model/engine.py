@@ -46,25 +46,34 @@ _FIRST_CHUNK = 10
 _MAX_CHUNK = 100
 _GROWTH = 1.25
 
-# A loss is still falling when the means of its last three tenths of steps (at least 5 steps each)
-# each fall by at least this share per step (1% per 50 steps): two falls in a row, so the noise of a
-# flat loss (Dropout) seldom passes for one. Sound models that learn slowly fall 7-19% per 50 steps
-# at step 500 (tiny models on Adam's default rate); a model that cannot learn (a linear output under
-# cross-entropy) falls 0%.
-FALLING = 0.0002
+# A loss is still falling when the least-squares line through its last three tenths of steps (at
+# least 15) falls by at least this share of their mean per step (0.25% per 50 steps), four standard
+# errors clear of flat, so the noise of a flat loss (Dropout) does not pass for a fall. Sound models
+# that learn slowly fall 7-19% per 50 steps at step 500 (tiny models on Adam's default rate), 0.7%
+# at step 2,000 on Adagrad's; a model that cannot learn (a linear output under cross-entropy, no
+# gradient) falls 0%.
+FALLING = 0.00005
+_CLEAR_OF_FLAT = 4.0
 
 
 def still_falling(losses: list[float]) -> bool:
     """Whether the loss is still falling at the end of `losses` (see `FALLING`); False when there
     are fewer than 15 losses or the last ones are not finite."""
-    window = max(5, len(losses) // 10)
-    if len(losses) < 3 * window:
+    count = 3 * max(5, len(losses) // 10)
+    if len(losses) < count:
         return False
-    tail = losses[-3 * window:]
+    tail = losses[-count:]
     if not all(math.isfinite(v) for v in tail):
         return False
-    means = [sum(tail[i * window:(i + 1) * window]) / window for i in range(3)]
-    return all(a != 0 and (a - b) / abs(a) >= FALLING * window for a, b in zip(means, means[1:]))
+    mean = sum(tail) / count
+    centre = (count - 1) / 2
+    sxx = sum((i - centre) ** 2 for i in range(count))
+    slope = sum((i - centre) * (v - mean) for i, v in enumerate(tail)) / sxx
+    if mean == 0 or -slope / abs(mean) < FALLING:
+        return False
+    residual = sum((v - mean - slope * (i - centre)) ** 2 for i, v in enumerate(tail)) / (count - 2)
+    error = math.sqrt(residual / sxx)
+    return error == 0 or slope / error <= -_CLEAR_OF_FLAT
 
 
 @dataclass
