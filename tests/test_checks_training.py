@@ -239,3 +239,44 @@ def test_a_slowly_falling_loss_decrease_is_extended_until_it_shows_or_skipped():
     slow = mc.check_loss_decrease(model(3e-4), steps=20)
     assert slow.status == "skipped" and slow.details["steps"] == 80, slow.message
     assert slow.message.startswith("loss decrease: not judged: the loss was still falling after 80 steps (mean ")
+
+
+# Teacher targets of an output whose units are shared along positions (a convolution's pixels, a Dense
+# applied at every step): offsets and thresholds per channel, which the last layer's bias can realise
+
+
+def per_pixel(activation: str, channels: int) -> keras.Model:
+    return keras.Sequential([keras.Input((6, 6, 2)), layers.Conv2D(4, 3, padding="same", activation="relu"),
+                             layers.Conv2D(channels, 1, activation=activation, name="out")])
+
+
+def test_binary_teacher_labels_of_a_per_pixel_output_have_one_threshold_per_channel():
+    from modelcheck.model.objective import objective_for
+
+    rng = np.random.default_rng(0)
+    model = per_pixel("sigmoid", 2)
+    model.compile(loss="binary_crossentropy")
+    # per-pixel offsets as large as the per-sample spread: a threshold per pixel would differ per pixel
+    teacher = 1 / (1 + np.exp(-(rng.normal(size=(8, 6, 6, 2)) + 2 * rng.normal(size=(1, 6, 6, 2)))))
+    predictions = [keras.ops.convert_to_numpy(model(np.zeros((8, 6, 6, 2), "float32")))]
+    labels = objective_for(model, predictions).targets(predictions, 0, teacher=[teacher])[0]
+    for c in range(2):
+        ones, zeros = teacher[..., c][labels[..., c] == 1], teacher[..., c][labels[..., c] == 0]
+        assert ones.size and zeros.size and zeros.max() < ones.min()  # one threshold splits every pixel
+
+
+def test_class_teacher_labels_of_a_per_pixel_output_are_reached_by_a_shift_of_the_last_bias():
+    from modelcheck.model.objective import objective_for
+
+    keras.utils.set_random_seed(0)
+    teacher_model = per_pixel("softmax", 3)
+    teacher_model.compile(loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(1).normal(size=(8, 6, 6, 2)).astype("float32")
+    teacher = keras.ops.convert_to_numpy(teacher_model(x))
+    ids = objective_for(teacher_model, [teacher]).targets([teacher], 0, teacher=[teacher])[0]
+    out = teacher_model.get_layer("out")
+    kernel, bias = out.get_weights()
+    shift = np.log(np.clip(teacher, 1e-12, None)).mean(axis=(0, 1, 2))
+    out.set_weights([kernel, bias - shift])  # one bias per class, shared by every pixel
+    student = keras.ops.convert_to_numpy(teacher_model(x))
+    assert len(np.unique(ids)) > 1 and np.array_equal(np.argmax(student, axis=-1), ids)

@@ -175,14 +175,20 @@ def _varies(values: np.ndarray) -> bool:
 
 def _teacher_target(loss: OutputLoss, pred: np.ndarray, teacher: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     teacher = np.asarray(teacher, dtype="float64")
+    # Every axis but the last is one a layer's bias is shared along: the batch, and the positions of
+    # a per-pixel or per-step output (a convolution, a Dense applied at every step). Offsets and
+    # thresholds are taken per last-axis unit over all of them, so a shift of the last bias realises
+    # them; per position they would need a bias per pixel, which a convolution does not have.
+    shared = tuple(range(teacher.ndim - 1)) or (0,)
     if loss.targets in (SPARSE, ONE_HOT):
         scores = np.log(np.clip(teacher, 1e-12, None)) if loss.kind in ("probabilities", "binary") else teacher
-        # centred over the batch so every class can occur; a shift of the last bias realises it
-        ids = np.argmax(scores - scores.mean(axis=0, keepdims=True), axis=-1)
+        # centred so every class can occur
+        ids = np.argmax(scores - scores.mean(axis=shared, keepdims=True), axis=-1)
         classes = pred.shape[-1]
         return ids.astype("int32") if loss.targets == SPARSE else np.eye(classes, dtype="float32")[ids]
     if loss.targets == BINARY:
-        labels = (teacher > _widest_gap(teacher)).astype("float32")
+        flat = teacher.reshape(-1, teacher.shape[-1]) if teacher.ndim > 1 else teacher
+        labels = (teacher > _widest_gap(flat)).astype("float32")
         return labels if labels.std() > 0 else _random_target(BINARY, tuple(pred.shape), rng)
     axes = tuple(range(teacher.ndim - 1)) or (0,)
     std = teacher.std(axis=axes, keepdims=True)
@@ -191,8 +197,9 @@ def _teacher_target(loss: OutputLoss, pred: np.ndarray, teacher: np.ndarray, rng
 
 
 def _widest_gap(teacher: np.ndarray) -> np.ndarray:
-    """Per unit, a threshold in the widest gap between the teacher's values within their middle
-    half: both labels occur, and the margin a student must reach is as large as it can be."""
+    """Per unit (last axis; rows are the samples, and positions where the unit is shared), a threshold
+    in the widest gap between the teacher's values within their middle half: both labels occur, and
+    the margin a student must reach is as large as it can be."""
     ordered = np.sort(teacher, axis=0)
     n = ordered.shape[0]
     low, high = max(0, n // 4 - 1), min(n - 1, (3 * n) // 4)
