@@ -88,3 +88,17 @@ def test_loss_dict_keyed_by_output_names_is_used():
     model.compile("adam", loss={"price": "mae", "kind": "sparse_categorical_crossentropy"})
     result = mc.check_loss_decrease(model)
     assert "mae" in result.details["loss_function"] and "sparse_categorical" in result.details["loss_function"]
+
+
+def test_a_slow_learner_is_extended_not_failed_and_a_per_pixel_output_is_never_failed_for_it():
+    def checked(seed: int, check: str) -> mc.CheckResult:
+        keras.utils.set_random_seed(seed)  # the initial weights decide how slowly it learns
+        return mc.run_checks(zoo.tiny_two_inputs(), [check])[0]
+
+    decrease = checked(0, "loss_decrease")  # 10% only after 63 steps
+    assert decrease.passed and decrease.details["step_budget"] > 50, decrease.message
+    overfit = checked(1, "overfit_batch")  # memorised after 700 steps
+    assert overfit.passed and overfit.details["steps"] > 500, overfit.message
+    keras.utils.set_random_seed(0)
+    per_pixel = mc.run_checks(zoo.conv_autoencoder(), ["overfit_batch"])[0]
+    assert per_pixel.status in ("passed", "skipped"), per_pixel.message

@@ -200,6 +200,31 @@ def linear_regressor(broken: bool = False) -> keras.Model:
     return model
 
 
+def tiny_two_inputs(broken: bool = False) -> keras.Model:
+    """A tiny two-input classifier on Adam's default rate, a slow learner: its loss falls 10% only
+    after about 60 steps, past the 50 of loss_decrease's budget (which failed it before a budget
+    went on while the loss kept falling); broken: the second input's branch frozen."""
+    a, b = keras.Input((4,), name="a"), keras.Input((3,), name="b")
+    x = layers.Concatenate()([layers.Dense(3, activation="relu", name="branch_a")(a),
+                              layers.Dense(2, activation="relu", name="branch_b", trainable=not broken)(b)])
+    model = keras.Model([a, b], layers.Dense(2, activation="softmax", name="out")(x))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def conv_autoencoder(broken: bool = False) -> keras.Model:
+    """A convolutional autoencoder with a sigmoid per pixel under binary cross-entropy (keras.io
+    autoencoder); broken: the decoder's kernel starts at zero."""
+    model = keras.Sequential([
+        keras.Input((16, 16, 1)),
+        layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="encoder"),
+        layers.Conv2DTranspose(1, 3, strides=2, padding="same", activation="sigmoid", name="decoder",
+                               kernel_initializer="zeros" if broken else "glorot_uniform"),
+    ])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    return model
+
+
 class DictInputs(keras.Model):
     """A subclassed model taking a dict of inputs."""
 
@@ -264,4 +289,6 @@ FAULTS = {
     dict_subclassed: ("input_dependence", "input 'deep'"),
     nested_backbone: ("gradient_flow", "backbone"),
     text_vectorization: ("input_dependence", "received the same output whatever the input"),
+    tiny_two_inputs: ("gradient_flow", "at layer 'branch_b'"),
+    conv_autoencoder: ("gradient_flow", "'decoder'"),
 }
