@@ -194,8 +194,8 @@ def test_still_falling_needs_a_fall_clear_of_the_noise():
     assert not still_falling(falling[:-1] + [float("nan")])
     assert not still_falling(falling[:300] + [falling[299]] * 200)  # fell, then stopped
     assert still_falling([v + 0.05 * rng.standard_normal() for v in falling])  # noisy, but clearly falling
-    slow = [1.0 * 0.999985 ** i for i in range(2000)]  # 0.075% per 50 steps: above the slowest fall that counts
-    assert not still_falling([0.5 * 0.999998 ** i for i in range(2000)]) and still_falling(slow)
+    slow = [1.0 * 0.99994 ** i for i in range(2000)]  # 0.3% per 50 steps: just above the slowest fall that counts
+    assert not still_falling([0.5 * 0.99999 ** i for i in range(2000)]) and still_falling(slow)
 
 
 def test_a_slow_learner_memorises_with_the_budget_extended():
