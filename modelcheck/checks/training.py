@@ -17,7 +17,8 @@ import numpy as np
 
 from ..core.errors import call_user_code
 from ..model import loops
-from ..model.engine import TrainingRun, fresh_optimizer, own_training, preserved_weights, train, train_own_step
+from ..model.engine import (TrainingRun, falling_tail, fresh_optimizer, own_training, preserved_weights, train,
+                            train_own_step)
 from ..model.inputs import all_layers, input_infos, pack_inputs
 from ..model.outputs import shape_str
 from ..model.graph import layers_of
@@ -75,9 +76,9 @@ def still_learning(name: str, what: str, run: TrainingRun, max_steps: int, timeo
     judge it. None when the loss was not falling any more (a verdict can be given)."""
     if run.stopped not in ("budget", "timeout") or not run.still_falling:
         return None
-    window = max(5, len(run.losses) // 10)
-    earlier = sum(run.losses[-3 * window:-2 * window]) / window
-    recent = sum(run.losses[-window:]) / window
+    tail = falling_tail(run.losses)  # the steps still_falling judged: their first and last thirds
+    third = len(tail) // 3
+    earlier, recent = sum(tail[:third]) / third, sum(tail[-third:]) / third
     if run.stopped == "timeout":
         end = f"the {timeout_s:g} s timeout ended it"
     elif run.budget > max_steps:
@@ -86,7 +87,7 @@ def still_learning(name: str, what: str, run: TrainingRun, max_steps: int, timeo
         end = "more steps would not fit in the timeout"
     return CheckResult.skip(
         name, f"{what}: not judged: the loss was still falling after {run.steps} steps (mean {fmt(earlier)} -> "
-        f"{fmt(recent)} over the last {3 * window}), so the model learns, only slowly; {end}. Raise the step budget "
+        f"{fmt(recent)} over the last {len(tail)}), so the model learns, only slowly; {end}. Raise the step budget "
         "or the learning rate to judge it", details={**details, "still_falling": True})
 
 

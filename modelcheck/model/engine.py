@@ -33,7 +33,7 @@ from .memo import changing_weights
 from .objective import Objective
 
 __all__ = ["TrainingRun", "preserved_weights", "fresh_optimizer", "train", "train_own_step", "own_training",
-           "StopRule", "still_falling", "FALLING"]
+           "StopRule", "still_falling", "falling_tail", "FALLING"]
 
 StopRule = Callable[["TrainingRun"], bool]
 
@@ -56,14 +56,18 @@ FALLING = 0.00005
 _CLEAR_OF_FLAT = 4.0
 
 
+def falling_tail(losses: list[float]) -> list[float]:
+    """The last losses `still_falling` judges: three tenths of them, at least 15; none when there
+    are fewer than 15."""
+    return losses[-3 * max(5, len(losses) // 10):] if len(losses) >= 15 else []
+
+
 def still_falling(losses: list[float]) -> bool:
     """Whether the loss is still falling at the end of `losses` (see `FALLING`); False when there
     are fewer than 15 losses or the last ones are not finite."""
-    count = 3 * max(5, len(losses) // 10)
-    if len(losses) < count:
-        return False
-    tail = losses[-count:]
-    if not all(math.isfinite(v) for v in tail):
+    tail = falling_tail(losses)
+    count = len(tail)
+    if not tail or not all(math.isfinite(v) for v in tail):
         return False
     mean = sum(tail) / count
     centre = (count - 1) / 2
