@@ -4,6 +4,7 @@ import pytest
 from keras import layers
 
 import modelcheck as mc
+from modelcheck.model import loops
 from tests import models
 
 
@@ -239,6 +240,27 @@ def test_a_slowly_falling_loss_decrease_is_extended_until_it_shows_or_skipped():
     slow = mc.check_loss_decrease(model(3e-4), steps=20)
     assert slow.status == "skipped" and slow.details["steps"] == 80, slow.message
     assert slow.message.startswith("loss decrease: not judged: the loss was still falling after 80 steps (mean ")
+
+
+
+def test_an_extension_is_refused_when_it_would_overrun_the_models_time_budget():
+    """A grading job's checks share its time limit: a still-falling run is extended only while the
+    extra steps fit in what is left, so the job reports (skipped, still learning) instead of being killed."""
+    from modelcheck.checks.training import still_learning
+    from modelcheck.model.engine import TrainingRun, _extended
+
+    falling = [2.0 * 0.999 ** i for i in range(500)]
+    run = TrainingRun(losses=falling, steps=500, seconds=5.0, step_s=0.01, budget=500)
+    assert _extended(run, 500, 2000, 60.0, seconds_left=None) == 1000 and run.held_by is None
+    assert _extended(run, 500, 2000, 60.0, seconds_left=5.1) == 1000  # 500 more steps take 5 s
+    assert _extended(run, 500, 2000, 60.0, seconds_left=4.9) == 500 and run.held_by == "model_budget"
+    assert _extended(TrainingRun(losses=falling, steps=500, step_s=0.01), 500, 2000, 4.0, seconds_left=100) == 500
+    run.stopped = "budget"
+    with loops.using(loops.TrainingContext(budget_s=30.0, budget_hint="the assignment's time limit")):
+        result = still_learning("overfit_batch", "memorising one batch", run, 500, 60.0, {})
+    assert result.status == "skipped" and result.details["still_falling"]
+    assert "more steps would not fit in what is left of the model's time budget of 30 s. Raise the step budget" \
+        in result.message
 
 
 # Teacher targets of an output whose units are shared along positions (a convolution's pixels, a Dense

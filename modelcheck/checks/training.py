@@ -81,6 +81,10 @@ def still_learning(name: str, what: str, run: TrainingRun, max_steps: int, timeo
     earlier, recent = sum(tail[:third]) / third, sum(tail[-third:]) / third
     if run.stopped == "timeout":
         end = f"the {timeout_s:g} s timeout ended it"
+    elif run.held_by == "model_budget":
+        context = loops.current()
+        budget = f"the model's time budget of {context.budget_s:g} s" if context.budget_s else "the model's time budget"
+        end = f"more steps would not fit in what is left of {budget}"
     elif run.budget > max_steps:
         end = f"the budget of {max_steps} steps was extended to {run.budget}, as far as it goes"
     else:
@@ -107,7 +111,7 @@ def over_budget(name: str, what: str, run: TrainingRun) -> CheckResult:
     return CheckResult.skip(
         name, f"{what}: not finished within {budget}: after {run.steps} steps ({run.seconds:.3g} s, "
         f"{run.tracing_s:.3g} s of it tracing) {estimate}, and {max(0.0, left or 0.0):.3g} s are left; "
-        "raise the budget (spec key model_timeout, --modelcheck-model-timeout) to run it",
+        f"raise it with {context.budget_hint} to run it",
         details={**run_details(run), "estimate_s": run.estimate_s, "budget_s": context.budget_s})
 
 

@@ -23,6 +23,7 @@ from .errors import SpecError
 __all__ = [
     "ModelSpec",
     "OUTPUT_KINDS",
+    "MODEL_TIMEOUT_HINT",
     "Shape",
     "spec_from_mapping",
     "import_builder",
@@ -30,6 +31,10 @@ __all__ = [
 ]
 
 OUTPUT_KINDS = ("probabilities", "binary", "logits", "regression")
+
+# How a pytest user raises `model_timeout`, for the messages of checks it stopped (grading says
+# how its instructor does instead).
+MODEL_TIMEOUT_HINT = "the spec key model_timeout or --modelcheck-model-timeout"
 
 Shape = tuple[Union[int, None], ...]
 ShapeSpec = Union[Shape, list[Shape], dict[str, Shape]]

@@ -28,6 +28,7 @@ import json
 import linecache
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,12 @@ from .assignment import ASSIGNMENT_FILE, Assignment, parse_assignment
 from .instructor import LOAD_FIX, custom_objects, prepared_spec
 
 __all__ = ["job_process_main", "count_saved_params"]
+
+# The part of a job's time limit its checks leave for what comes after them (the report, the
+# grader noticing the end), so a slow model gets verdicts for what ran instead of a killed job.
+_AFTER_CHECKS_SHARE = 0.1
+_AFTER_CHECKS_S = 2.0
+TIME_LIMIT_HINT = "the assignment's [limits] timeout_s (the instructor's setting)"
 
 
 def _emit(data: dict[str, Any]) -> None:
@@ -136,16 +143,27 @@ def count_saved_params(weights_path: str) -> int:
     return total
 
 
+def checks_budget(timeout_s: float, started: float) -> float:
+    """The seconds a job that began at `started` (``time.monotonic()``) may give its checks so
+    that it reports before its time limit `timeout_s` ends it: a check that would overrun them
+    is skipped with its estimate and the checks before it keep their verdicts."""
+    usable = timeout_s * (1 - _AFTER_CHECKS_SHARE) - _AFTER_CHECKS_S
+    return max(usable - (time.monotonic() - started), 1e-6)
+
+
 def _run_checks(model: Any, assignment: Assignment, report: dict[str, Any], key: str,
-                folder: str | None = None) -> None:
+                folder: str | None = None, started: float | None = None) -> None:
     """Run the assignment's checks on `model` (with the instructor's files in `folder`); put
-    the results under `key` and the layer table."""
+    the results under `key` and the layer table. With `started` (when the job began), the checks
+    share what is left of the assignment's time limit (see `checks_budget`)."""
     spec, overrides = prepared_spec(model, assignment, Path(folder) if folder else None)
     try:
         report["layers"] = layer_rows(model, spec)
     except Exception as exc:  # a table the page can do without; never a reason to lose verdicts
         report["layers_problem"] = f"{type(exc).__name__}: {exc}"
-    with ModelSession(spec, seed=assignment.seed, overrides=overrides) as session:
+    budget = None if started is None else checks_budget(assignment.limits.timeout_s, started)
+    with ModelSession(spec, seed=assignment.seed, overrides=overrides, model_timeout=budget,
+                      budget_hint=TIME_LIMIT_HINT) as session:
         report[key] = [session.run(check).to_dict() for check in assignment.checks]
 
 
@@ -193,9 +211,9 @@ def _export(model: Any, export: str, report: dict[str, Any]) -> bool:
     return False
 
 
-def build_job(params: dict[str, Any]) -> dict[str, Any]:
+def build_job(params: dict[str, Any], started: float | None = None) -> dict[str, Any]:
     """Import the submission, build its model, export it; measure it here when it cannot be
-    loaded safely elsewhere."""
+    loaded safely elsewhere (within the job's time limit, counted from `started`)."""
     report: dict[str, Any] = {}
     try:
         module = _import_submission(params["script"])
@@ -231,12 +249,13 @@ def build_job(params: dict[str, Any]) -> dict[str, Any]:
     except Exception as exc:
         report["weights_problem"] = f"{type(exc).__name__}: {str(exc)[:300]}"
     _run_checks(model, parse_assignment(params["assignment"], where=params.get("where", "assignment")),
-                report, "measured")
+                report, "measured", started=started)
     return report
 
 
-def check_job(params: dict[str, Any]) -> dict[str, Any]:
-    """Load the exported model safely and run the checks (or re-count saved weights)."""
+def check_job(params: dict[str, Any], started: float | None = None) -> dict[str, Any]:
+    """Load the exported model safely and run the checks (or re-count saved weights), within the
+    job's time limit counted from `started`."""
     report: dict[str, Any] = {"nonce": params["nonce"]}
     if params.get("weights"):
         report["static"] = {"total_params": count_saved_params(params["weights"])}
@@ -254,15 +273,16 @@ def check_job(params: dict[str, Any]) -> dict[str, Any]:
         course = f" and the course's own ({', '.join(known)})" if known else ""
         report["load_error"] = f"{type(exc).__name__}: {str(exc)[:300]}\nTo fix: {LOAD_FIX.format(course=course)}"
         return report
-    _run_checks(model, assignment, report, "results", folder)
+    _run_checks(model, assignment, report, "results", folder, started=started)
     return report
 
 
 def job_process_main(kind: str, params: dict[str, Any], confinement: list[str]) -> None:
     """Run one job and write its JSON report to fd 3 (called by the zygote in the job process)."""
+    started = time.monotonic()
     _set_threads(int(params.get("threads", 0)))
     sys.path.insert(0, os.getcwd())
     sys.dont_write_bytecode = True
-    report = build_job(params) if kind == "build" else check_job(params)
+    report = build_job(params, started) if kind == "build" else check_job(params, started)
     report["confinement"] = confinement
     _emit(report)

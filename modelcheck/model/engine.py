@@ -100,6 +100,8 @@ class TrainingRun:
         optimizer: a description of the optimizer used.
         budget: the step budget in effect when the run ended (`max_steps`, or more when the run was
             extended because its loss was still falling).
+        held_by: what kept a still-falling run from a longer budget: ``"timeout"`` (the check's)
+            or ``"model_budget"`` (the model's time budget); None when nothing did.
     """
 
     losses: list[float] = field(default_factory=list)
@@ -112,6 +114,7 @@ class TrainingRun:
     optimizer: str = ""
     trace_layers: int | None = None
     budget: int = 0
+    held_by: str | None = None
 
     @property
     def final_loss(self) -> float:
@@ -287,15 +290,22 @@ def train(
     return run
 
 
-def _extended(run: TrainingRun, budget: int, extend_to: int | None, timeout_s: float | None) -> int:
+def _extended(run: TrainingRun, budget: int, extend_to: int | None, timeout_s: float | None,
+              seconds_left: float | None = None) -> int:
     """The next step budget of a run that reached `budget`: doubled (at most `extend_to`) when its
-    loss is still falling and the extra steps fit in what is left of `timeout_s`; else `budget`."""
+    loss is still falling and the extra steps fit both in what is left of `timeout_s` and in the
+    model's time budget (`seconds_left`); else `budget`. An extension never turns a run that
+    ended within its budget into one stopped by the model's time budget."""
     if extend_to is None or budget >= extend_to or not run.still_falling:
         return budget
     bigger = min(extend_to, 2 * budget)
-    if timeout_s is not None and run.step_s is not None:
-        left = timeout_s - (run.seconds - run.tracing_s)
-        if (bigger - run.steps) * run.step_s > left:
+    if run.step_s is not None:
+        extra = (bigger - run.steps) * run.step_s
+        if timeout_s is not None and extra > timeout_s - (run.seconds - run.tracing_s):
+            run.held_by = "timeout"
+            return budget
+        if seconds_left is not None and extra > seconds_left:
+            run.held_by = "model_budget"
             return budget
     return bigger
 
@@ -315,7 +325,7 @@ def _run_chunks(run: TrainingRun, chunk_fn: Callable[[int], np.ndarray], *, loop
     run.budget = max_steps
     while True:
         if run.steps >= run.budget:
-            bigger = _extended(run, run.budget, extend_to, timeout_s)
+            bigger = _extended(run, run.budget, extend_to, timeout_s, context.seconds_left())
             if bigger <= run.budget:
                 run.stopped = "budget"
                 break

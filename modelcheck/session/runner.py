@@ -10,7 +10,7 @@ from ..core.errors import InternalError, ModelcheckError, SpecError, UserCodeErr
 from .generated import generation_space, run_over_generated
 from ..core.registry import applicable_checks, check_kwargs, get_check
 from ..core.result import FAILED, CheckResult
-from ..core.spec import ModelSpec
+from ..core.spec import MODEL_TIMEOUT_HINT, ModelSpec
 
 __all__ = ["ModelSession", "run_spec", "run_checks"]
 
@@ -32,12 +32,14 @@ class ModelSession:
     """
 
     def __init__(self, spec: ModelSpec, *, seed: int = 0, overrides: dict[str, dict[str, Any]] | None = None,
-                 base_dir: Path | None = None, model_timeout: float | None = None) -> None:
+                 base_dir: Path | None = None, model_timeout: float | None = None,
+                 budget_hint: str | None = None) -> None:
         self.spec = spec
         self.seed = seed
         self.overrides = overrides or {}
         self.base_dir = base_dir
         self.model_timeout = model_timeout if model_timeout is not None else spec.model_timeout
+        self.budget_hint = budget_hint or MODEL_TIMEOUT_HINT  # how to raise model_timeout, for messages
         self._model: Any = None
         self._failure: CheckResult | None = None  # why the model could not be built
         self._close_after_run = False
@@ -108,8 +110,8 @@ class ModelSession:
             return result
         if self.model_timeout is not None and self._spent >= self.model_timeout:
             result = CheckResult.skip(check, f"not run: the model's time budget of {self.model_timeout:g} s is spent "
-                                      f"({self._spent:.3g} s used by its checks so far); raise it with the spec key "
-                                      "model_timeout or --modelcheck-model-timeout",
+                                      f"({self._spent:.3g} s used by its checks so far); raise it with "
+                                      f"{self.budget_hint}",
                                       details={"budget_s": self.model_timeout, "spent_s": self._spent})
             result.model = self.spec.id
             return result
@@ -171,7 +173,8 @@ class ModelSession:
 
         if self._training is None:
             self._training = loops.TrainingContext(jit_compile=bool(self.spec.jit_compile),
-                                                   budget_s=self.model_timeout)
+                                                   budget_s=self.model_timeout,
+                                                   budget_hint=self.budget_hint)
         if self.model_timeout is not None:
             self._training.deadline = start + self.model_timeout - self._spent
         return self._training
@@ -180,7 +183,7 @@ class ModelSession:
         """A session for one generated variant of this spec (same seed, budgets and folder)
         that releases its model after its one check."""
         sibling = ModelSession(spec, seed=self.seed, overrides=self.overrides, base_dir=self.base_dir,
-                               model_timeout=self.model_timeout)
+                               model_timeout=self.model_timeout, budget_hint=self.budget_hint)
         sibling._close_after_run = True
         return sibling
 
