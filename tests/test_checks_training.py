@@ -75,6 +75,59 @@ def test_overfit_regression_uses_threshold():
     assert result.details["loss_threshold"] == 0.05
 
 
+def _regressor(blind: bool) -> keras.Model:
+    """A sound regressor, or (`blind`) the same behind a frozen zero layer, so its output cannot depend on the input."""
+    stack = [keras.Input((5,))] + ([layers.Dense(5, trainable=False)] if blind else [])
+    model = keras.Sequential(stack + [layers.Dense(32, activation="relu"), layers.Dense(1)])
+    rng = np.random.default_rng(0)
+    model.set_weights([np.zeros(w.shape, "float32") if blind and i == 0 else rng.uniform(-0.4, 0.4, w.shape)
+                       .astype("float32") for i, w in enumerate(model.get_weights())])
+    return model
+
+
+def test_the_regression_threshold_follows_the_spread_of_an_instructors_labels():
+    """Labels in the instructor's units: a threshold of 0.05 on labels that vary by 0.02 would pass a model that
+    predicts their mean and ignores its input; it is 5% of what predicting the mean loses instead."""
+    from modelcheck.checks.common import fmt
+    from modelcheck.model.inputs import set_instructor_data
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(8, 5)).astype("float32")
+    y = (0.01 * (x @ rng.normal(size=(5, 1))) + 0.3).astype("float32")
+    variance = float(np.var(y))
+    results = {}
+    for blind in (False, True):
+        model = _regressor(blind)
+        set_instructor_data(model, x=[x], y=[y])
+        results[blind] = mc.check_overfit_batch(model)
+    sound, blind = results[False], results[True]
+    assert sound.passed, sound.message
+    assert sound.details["loss_threshold"] == pytest.approx(0.05 * variance, rel=1e-3)
+    assert blind.status == "failed", blind.message
+    assert blind.message.startswith(f"memorising one batch of 8 samples: expected loss below "
+                                    f"{fmt(blind.details['loss_threshold'])} (the threshold 0.05 for targets of unit "
+                                    "spread, scaled to these targets' spread), received loss ")
+
+
+def test_targets_ask_for_at_most_ten_times_the_spread_a_model_gives_its_outputs():
+    """A teacher whose outputs barely vary (features a saturated tanh squashes) is not standardised to unit
+    spread, which would need weights a hundred times any initialisation's; the threshold scales alike."""
+    from modelcheck.model.objective import objective_for
+
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(2)])
+    rng = np.random.default_rng(0)
+    own = 0.9 + 0.001 * rng.normal(size=(8, 2))
+    teacher = 0.5 + np.array([[0.002, 0.5]]) * rng.normal(size=(8, 2))
+    objective = objective_for(model, [own], output="regression")
+    (targets,) = objective.targets([own], seed=0, teacher=[teacher])
+    assert np.allclose(targets.mean(axis=0), 0, atol=1e-6)
+    assert np.allclose(targets.std(axis=0), [10 * teacher[:, 0].std(), 1.0], rtol=1e-4)
+    # mean squared error: the loss of predicting the mean is the variance, averaged over the units
+    assert objective.spread([targets]) == pytest.approx((1 + 100 * teacher[:, 0].var()) / 2, rel=1e-4)
+    (usual,) = objective.targets([own], seed=0, teacher=[0.5 + 0.5 * rng.normal(size=(8, 2))])
+    assert objective.spread([usual]) == 1.0
+
+
 def test_loss_decrease_reports_initial_loss_against_ln_classes():
     result = mc.check_loss_decrease(models.fashion_mlp())
     assert result.passed, result.message

@@ -153,7 +153,9 @@ def check_overfit_batch(
     """Train on one small synthetic batch until the model has memorised it.
 
     Classification outputs must reach 100% batch accuracy; when any output is a regression
-    (or logits with real targets), the loss must also fall below `loss_threshold`. Uses a
+    (or logits with real targets), the loss must also fall below `loss_threshold`, meant for
+    targets of unit spread and scaled to the spread of the targets used (an instructor's labels in
+    their own units; see `Objective.spread`). Uses a
     fresh copy of the model's compiled optimizer, else Adam; `learning_rate` overrides its
     rate. The batch holds `batch_size` samples: by default 8, or 4 when one sample holds more
     than 100,000 values (an ImageNet-size image). ``details["loss_history"]`` holds the loss at
@@ -175,6 +177,9 @@ def check_overfit_batch(
         return CheckResult.skip(name, f"the model overrides {own}, so it trains an objective of its own and memorising "
                                 "a batch has no target to judge; loss_decrease judges its own loss")
     regression = any(not loss.classification for loss in objective.losses)
+    requested = loss_threshold
+    if regression:  # the threshold is for targets of unit spread: a fraction of what predicting the mean loses
+        loss_threshold = requested * objective.spread(targets)
     judged: dict[str, Any] = {}
 
     def memorised(run: TrainingRun) -> bool:
@@ -200,6 +205,8 @@ def check_overfit_batch(
                "accuracy": accuracy, "loss_threshold": loss_threshold if regression else None,
                "mode": INFERENCE_MODE, "inference_loss": final_loss}
     expected = "100% batch accuracy" if not regression else f"loss below {fmt(loss_threshold)}"
+    if regression and not math.isclose(loss_threshold, requested, rel_tol=1e-3):
+        expected += f" (the threshold {fmt(requested)} for targets of unit spread, scaled to these targets' spread)"
     if regression and accuracy is not None:
         expected += " and 100% batch accuracy"
     got = f"loss {fmt(final_loss)}" + (f", accuracy {accuracy:.0%}" if accuracy is not None else "")

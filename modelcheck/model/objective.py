@@ -32,6 +32,10 @@ ONE_HOT = "one_hot"
 BINARY = "binary"  # 0/1 per unit
 REAL = "real"  # N(0, 1)
 
+# How many times the spread of a model's outputs across samples its regression targets may ask
+# for (see `_teacher_target`).
+_MAX_AMPLIFICATION = 10.0
+
 
 @dataclass
 class OutputLoss:
@@ -117,6 +121,29 @@ class Objective:
                 _random_target(loss.targets, tuple(pred.shape), rng)
                 for loss, pred, t in zip(self.losses, predictions, taught)]
 
+    def spread(self, targets: list[np.ndarray]) -> float:
+        """How large the regression outputs' `targets` are next to targets of unit spread, in the
+        outputs' own losses: the loss of predicting each unit's mean for them over that loss for
+        the same targets standardised (1.0 for standardised targets, whatever the loss; the square
+        of the scale for mean squared error). A loss threshold meant for unit-spread targets is
+        multiplied by it. 1.0 when no output is a regression or the targets do not vary."""
+        actual = unit = 0.0
+        for loss, y in zip(self.losses, targets):
+            if loss.classification:
+                continue
+            y = np.asarray(y, dtype="float64")
+            shared = tuple(range(y.ndim - 1)) or (0,)
+            centred = y - y.mean(axis=shared, keepdims=True)
+            std = centred.std(axis=shared, keepdims=True)
+            zeros = np.zeros(y.shape, dtype="float32")
+            actual += loss.weight * float(np.mean(ops.convert_to_numpy(loss.function(centred.astype("float32"), zeros))))
+            unit += loss.weight * float(np.mean(ops.convert_to_numpy(
+                loss.function((centred / np.where(std > 0, std, 1.0)).astype("float32"), zeros))))
+        ratio = actual / unit if unit > 0 else 1.0
+        if not (math.isfinite(ratio) and ratio > 0) or math.isclose(ratio, 1.0, rel_tol=1e-5):
+            return 1.0  # standardised targets, up to float rounding
+        return ratio
+
     def from_labels(self, labels: list[np.ndarray], predictions: list[np.ndarray]) -> list[np.ndarray]:
         """An instructor's labels (class ids or one-hot rows; 0/1; values) in the form each
         output's loss takes."""
@@ -190,10 +217,16 @@ def _teacher_target(loss: OutputLoss, pred: np.ndarray, teacher: np.ndarray, rng
         flat = teacher.reshape(-1, teacher.shape[-1]) if teacher.ndim > 1 else teacher
         labels = (teacher > _widest_gap(flat)).astype("float32")
         return labels if labels.std() > 0 else _random_target(BINARY, tuple(pred.shape), rng)
-    axes = tuple(range(teacher.ndim - 1)) or (0,)
-    std = teacher.std(axis=axes, keepdims=True)
-    standardised = (teacher - teacher.mean(axis=axes, keepdims=True)) / np.where(std > 0, std, 1.0)
-    return standardised.astype("float32").reshape(pred.shape)
+    std = teacher.std(axis=shared, keepdims=True)
+    standardised = (teacher - teacher.mean(axis=shared, keepdims=True)) / np.where(std > 0, std, 1.0)
+    # Unit spread, unless the architecture spreads its outputs far less (features that barely vary
+    # across samples, as after a saturated tanh): amplifying them would need weights many times any
+    # initialisation's, a slow crawl that is no sign of a bug. The targets then keep the larger of
+    # the teacher's and the model's own spread (times _MAX_AMPLIFICATION); `Objective.spread` scales
+    # the loss a check asks for alike.
+    own = np.asarray(pred, dtype="float64").reshape(teacher.shape).std(axis=shared, keepdims=True)
+    spread = np.minimum(1.0, _MAX_AMPLIFICATION * np.maximum(std, own))
+    return (standardised * spread).astype("float32").reshape(pred.shape)
 
 
 def _widest_gap(teacher: np.ndarray) -> np.ndarray:
