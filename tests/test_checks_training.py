@@ -127,6 +127,14 @@ def test_targets_ask_for_at_most_ten_times_the_spread_a_model_gives_its_outputs(
     (usual,) = objective.targets([own], seed=0, teacher=[0.5 + 0.5 * rng.normal(size=(8, 2))])
     assert objective.spread([usual]) == 1.0
 
+    def picky(y_true, y_pred):  # a user's loss that cannot take the all-zero prediction spread() measures with
+        if not np.any(keras.ops.convert_to_numpy(y_pred)):
+            raise ValueError("no prediction")
+        return keras.ops.mean(keras.ops.square(y_true - y_pred))
+
+    objective.losses[0].function = picky
+    assert objective.spread([targets]) == 1.0
+
 
 def test_loss_decrease_reports_initial_loss_against_ln_classes():
     result = mc.check_loss_decrease(models.fashion_mlp())

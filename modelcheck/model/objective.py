@@ -126,7 +126,8 @@ class Objective:
         outputs' own losses: the loss of predicting each unit's mean for them over that loss for
         the same targets standardised (1.0 for standardised targets, whatever the loss; the square
         of the scale for mean squared error). A loss threshold meant for unit-spread targets is
-        multiplied by it. 1.0 when no output is a regression or the targets do not vary."""
+        multiplied by it. 1.0 when no output is a regression, the targets do not vary, or a loss
+        cannot be evaluated on a prediction of zeros."""
         actual = unit = 0.0
         for loss, y in zip(self.losses, targets):
             if loss.classification:
@@ -136,9 +137,13 @@ class Objective:
             centred = y - y.mean(axis=shared, keepdims=True)
             std = centred.std(axis=shared, keepdims=True)
             zeros = np.zeros(y.shape, dtype="float32")
-            actual += loss.weight * float(np.mean(ops.convert_to_numpy(loss.function(centred.astype("float32"), zeros))))
-            unit += loss.weight * float(np.mean(ops.convert_to_numpy(
-                loss.function((centred / np.where(std > 0, std, 1.0)).astype("float32"), zeros))))
+            try:
+                actual += loss.weight * float(np.mean(ops.convert_to_numpy(loss.function(centred.astype("float32"),
+                                                                                         zeros))))
+                unit += loss.weight * float(np.mean(ops.convert_to_numpy(
+                    loss.function((centred / np.where(std > 0, std, 1.0)).astype("float32"), zeros))))
+            except Exception:  # a user's loss that rejects an all-zero prediction: the threshold stays as given
+                return 1.0
         ratio = actual / unit if unit > 0 else 1.0
         if not (math.isfinite(ratio) and ratio > 0) or math.isclose(ratio, 1.0, rel_tol=1e-5):
             return 1.0  # standardised targets, up to float rounding
