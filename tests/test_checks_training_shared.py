@@ -183,7 +183,11 @@ def test_seed_robustness_keeps_to_the_models_time_budget():
     with ModelSession(spec, seed=0, model_timeout=1e-6) as session:
         result = session.run("loss_decrease")
     assert result.status == "skipped", result.message
-    assert "time budget" in result.message
+    assert "time budget" in result.message and "raise it with the spec key model_timeout" in result.message
+    # a grading job's session names the instructor's setting instead, for every seed too
+    with ModelSession(spec, seed=0, model_timeout=1e-6, budget_hint="the assignment's time limit") as session:
+        graded = session.run("loss_decrease")
+    assert "raise it with the assignment's time limit" in graded.message and "model_timeout" not in graded.message
 
 
 def test_seeds_that_did_not_run_leave_the_verdict_open():

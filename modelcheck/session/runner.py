@@ -198,7 +198,7 @@ class ModelSession:
         spec = self.spec
         if self.model_timeout is not None:  # the seeds share what is left of the model's budget
             spec = spec.replace(model_timeout=max(self.model_timeout - self._spent, 1e-6))
-        return over_seeds(check, spec, seeds=seeds, min_passes=needed, **kwargs)
+        return over_seeds(check, spec, seeds=seeds, min_passes=needed, budget_hint=self.budget_hint, **kwargs)
 
     def close(self, *, free_memory: bool = True) -> None:
         """Drop the model and free Keras' global state; `free_memory=False` skips the full garbage
