@@ -132,16 +132,13 @@ class Objective:
         for loss, y in zip(self.losses, targets):
             if loss.classification:
                 continue
-            y = np.asarray(y, dtype="float64")
-            shared = tuple(range(y.ndim - 1)) or (0,)
-            centred = y - y.mean(axis=shared, keepdims=True)
-            std = centred.std(axis=shared, keepdims=True)
-            zeros = np.zeros(y.shape, dtype="float32")
+            standardised, scale = _standardised(np.asarray(y, dtype="float64"))
+            zeros = np.zeros(standardised.shape, dtype="float32")
             try:
-                actual += loss.weight * float(np.mean(ops.convert_to_numpy(loss.function(centred.astype("float32"),
-                                                                                         zeros))))
+                actual += loss.weight * float(np.mean(ops.convert_to_numpy(
+                    loss.function((standardised * scale).astype("float32"), zeros))))
                 unit += loss.weight * float(np.mean(ops.convert_to_numpy(
-                    loss.function((centred / np.where(std > 0, std, 1.0)).astype("float32"), zeros))))
+                    loss.function(standardised.astype("float32"), zeros))))
             except Exception:  # a user's loss that rejects an all-zero prediction: the threshold stays as given
                 return 1.0
         ratio = actual / unit if unit > 0 else 1.0
@@ -211,7 +208,7 @@ def _teacher_target(loss: OutputLoss, pred: np.ndarray, teacher: np.ndarray, rng
     # a per-pixel or per-step output (a convolution, a Dense applied at every step). Offsets and
     # thresholds are taken per last-axis unit over all of them, so a shift of the last bias realises
     # them; per position they would need a bias per pixel, which a convolution does not have.
-    shared = tuple(range(teacher.ndim - 1)) or (0,)
+    shared = _shared_axes(teacher)
     if loss.targets in (SPARSE, ONE_HOT):
         scores = np.log(np.clip(teacher, 1e-12, None)) if loss.kind in ("probabilities", "binary") else teacher
         # centred so every class can occur
@@ -222,16 +219,30 @@ def _teacher_target(loss: OutputLoss, pred: np.ndarray, teacher: np.ndarray, rng
         flat = teacher.reshape(-1, teacher.shape[-1]) if teacher.ndim > 1 else teacher
         labels = (teacher > _widest_gap(flat)).astype("float32")
         return labels if labels.std() > 0 else _random_target(BINARY, tuple(pred.shape), rng)
-    std = teacher.std(axis=shared, keepdims=True)
-    standardised = (teacher - teacher.mean(axis=shared, keepdims=True)) / np.where(std > 0, std, 1.0)
+    standardised, scale = _standardised(teacher)
     # Unit spread, unless the architecture spreads its outputs far less (features that barely vary
     # across samples, as after a saturated tanh): amplifying them would need weights many times any
     # initialisation's, a slow crawl that is no sign of a bug. The targets then keep the larger of
     # the teacher's and the model's own spread (times _MAX_AMPLIFICATION); `Objective.spread` scales
     # the loss a check asks for alike.
     own = np.asarray(pred, dtype="float64").reshape(teacher.shape).std(axis=shared, keepdims=True)
-    spread = np.minimum(1.0, _MAX_AMPLIFICATION * np.maximum(std, own))
+    spread = np.minimum(1.0, _MAX_AMPLIFICATION * np.maximum(scale, own))  # (a unit that does not vary is 0 anyway)
     return (standardised * spread).astype("float32").reshape(pred.shape)
+
+
+def _shared_axes(values: np.ndarray) -> tuple[int, ...]:
+    """The axes an output unit (the last axis) is shared along: the batch, and the positions of a
+    per-pixel or per-step output."""
+    return tuple(range(values.ndim - 1)) or (0,)
+
+
+def _standardised(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`values` centred and scaled to unit spread per unit over its shared axes, and the scale
+    each unit was divided by (its standard deviation; 1 where it does not vary)."""
+    shared = _shared_axes(values)
+    std = values.std(axis=shared, keepdims=True)
+    scale = np.where(std > 0, std, 1.0)
+    return (values - values.mean(axis=shared, keepdims=True)) / scale, scale
 
 
 def _widest_gap(teacher: np.ndarray) -> np.ndarray:
