@@ -322,6 +322,13 @@ def test_an_extension_is_refused_when_it_would_overrun_the_models_time_budget():
     assert result.status == "skipped" and result.details["still_falling"]
     assert "more steps would not fit in what is left of the model's time budget of 30 s. Raise the step budget" \
         in result.message
+    # extended once, then held by the check's own timeout: not "as far as it goes"
+    longer = TrainingRun(losses=falling * 2, steps=1000, seconds=5.0, step_s=0.01, budget=1000)
+    assert _extended(longer, 1000, 2000, 12.0) == 1000 and longer.held_by == "timeout"
+    longer.stopped = "budget"
+    held = still_learning("overfit_batch", "memorising one batch", longer, 500, 12.0, {})
+    assert ("the budget of 500 steps was extended to 1000, but more steps would not fit in what is left of the 12 s "
+            "timeout. Raise the step budget") in held.message
 
 
 # Teacher targets of an output whose units are shared along positions (a convolution's pixels, a Dense

@@ -69,6 +69,11 @@ def _extension(run: TrainingRun, max_steps: int) -> str:
     return f" (the budget of {max_steps} steps extended to {run.budget} while the loss kept falling)"
 
 
+def _model_budget(context: loops.TrainingContext) -> str | None:
+    """The model's time budget in words, for messages; None when it has none."""
+    return None if context.budget_s is None else f"the model's time budget of {context.budget_s:g} s"
+
+
 def still_learning(name: str, what: str, run: TrainingRun, max_steps: int, timeout_s: float | None,
                    details: dict[str, Any]) -> CheckResult | None:
     """The ``skipped`` result of a run that ended (step budget, extended as far as it may go, or
@@ -79,16 +84,17 @@ def still_learning(name: str, what: str, run: TrainingRun, max_steps: int, timeo
     tail = falling_tail(run.losses)  # the steps still_falling judged: their first and last thirds
     third = len(tail) // 3
     earlier, recent = sum(tail[:third]) / third, sum(tail[-third:]) / third
+    extended = f"the budget of {max_steps} steps was extended to {run.budget}" if run.budget > max_steps else ""
     if run.stopped == "timeout":
         end = f"the {timeout_s:g} s timeout ended it"
-    elif run.held_by == "model_budget":
-        context = loops.current()
-        budget = f"the model's time budget of {context.budget_s:g} s" if context.budget_s else "the model's time budget"
-        end = f"more steps would not fit in what is left of {budget}"
-    elif run.budget > max_steps:
-        end = f"the budget of {max_steps} steps was extended to {run.budget}, as far as it goes"
+    elif run.held_by is not None:  # a longer budget would have overrun a time limit
+        limit = (f"the {timeout_s:g} s timeout" if run.held_by == "timeout"
+                 else _model_budget(loops.current()) or "the model's time budget")
+        end = f"{extended + ', but ' if extended else ''}more steps would not fit in what is left of {limit}"
+    elif extended:
+        end = f"{extended}, as far as it goes"
     else:
-        end = "more steps would not fit in the timeout"
+        end = f"the budget of {max_steps} steps ended it"
     return CheckResult.skip(
         name, f"{what}: not judged: the loss was still falling after {run.steps} steps (mean {fmt(earlier)} -> "
         f"{fmt(recent)} over the last {len(tail)}), so the model learns, only slowly; {end}. Raise the step budget "
@@ -107,7 +113,7 @@ def over_budget(name: str, what: str, run: TrainingRun) -> CheckResult:
     else:
         estimate = (f"its remaining steps would take about {run.estimate_s:.3g} s more "
                     f"({run.step_s:.3g} s per step)")
-    budget = f"the model's time budget of {context.budget_s:g} s" if context.budget_s is not None else "the time budget"
+    budget = _model_budget(context) or "the time budget"
     return CheckResult.skip(
         name, f"{what}: not finished within {budget}: after {run.steps} steps ({run.seconds:.3g} s, "
         f"{run.tracing_s:.3g} s of it tracing) {estimate}, and {max(0.0, left or 0.0):.3g} s are left; "
