@@ -60,3 +60,54 @@ def test_bias_before_batchnorm_is_exempt_but_a_dead_bias_elsewhere_is_not():
     assert result.passed, result.message
     assert result.details["exempt_biases_before_batchnorm"] == ["pre_bn/bias"]
     assert "before BatchNormalization exempt" in result.message
+
+
+def _mae_regressor_balanced_on_the_first_batch():
+    """An MAE regressor whose output bias sits at the median of its residuals on gradient_flow's
+    first batch: 4 of the 8 samples above their targets, 4 below, so that bias's gradient (the
+    mean of the residuals' signs) is exactly zero, as it is for about one MAE model in four at its
+    initial weights."""
+    import keras
+    import numpy as np
+
+    from modelcheck.checks.common import prepare_batch
+
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((10,)), keras.layers.Dense(16, activation="relu", name="hidden"),
+                              keras.layers.Dense(1, name="out")])
+    rng = np.random.default_rng(3)
+    model.set_weights([rng.normal(0, 0.3, (10, 16)).astype("float32"), np.full(16, 0.1, "float32"),
+                       rng.normal(0, 0.3, (16, 1)).astype("float32"), np.zeros(1, "float32")])
+    model.compile(optimizer="adam", loss="mae")
+    x, targets, _, predictions = prepare_batch("gradient_flow", model, batch_size=8, seed=0)
+    residuals = np.sort((predictions[0] - targets[0]).ravel())
+    weights = model.get_weights()
+    weights[3] = np.array([-(residuals[3] + residuals[4]) / 2], "float32")
+    model.set_weights(weights)
+    return model
+
+
+def test_a_sign_gradient_that_cancels_on_one_batch_is_not_a_dead_layer():
+    from modelcheck.checks.common import prepare_batch
+    from modelcheck.checks.gradients import gradients
+
+    model = _mae_regressor_balanced_on_the_first_batch()
+    x, targets, objective, _ = prepare_batch("gradient_flow", model, batch_size=8, seed=0)
+    assert not gradients(model, x, targets, objective)[1][3].any()  # the coincidence is there
+    result = mc.check_gradient_flow(model)
+    assert result.passed, result.message
+    assert result.details["zero_on_first_batch_only"] == ["out/bias"]
+    assert "out/bias got a zero gradient on the first batch only" in result.message
+
+
+def test_a_dead_layer_stays_failed_after_the_second_batch():
+    import numpy as np
+
+    model = _mae_regressor_balanced_on_the_first_batch()
+    weights = model.get_weights()
+    weights[1] = np.full(16, -100.0, "float32")  # every hidden ReLU dead for any input in range
+    model.set_weights(weights)
+    result = mc.check_gradient_flow(model)
+    assert not result.passed
+    assert "received an all-zero gradient, at variable hidden/kernel" in result.message
+    assert "zero_on_first_batch_only" not in result.details

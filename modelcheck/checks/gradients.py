@@ -101,6 +101,28 @@ def frozen_message(frozen: list[keras.layers.Layer]) -> str:
                     "intended (transfer learning)")
 
 
+def _zero_by_coincidence(model: keras.Model, labels: list[str], *, output: Any, batch_size: int,
+                         seed: int) -> list[str]:
+    """Those of `labels` (variables with an all-zero gradient) whose gradient is not zero on a
+    second batch: another draw, of an odd size.
+
+    A loss whose gradient is a sign (MAE, hinge) gives an output bias the mean of the signs of its
+    residuals, exactly zero whenever as many samples lie above their targets as below: on a batch
+    of 8, about one model in four at its initial weights. On an odd number of samples the signs
+    cannot cancel; a variable that truly gets no gradient (dead units, zero weights) stays at zero."""
+    if not labels:
+        return []
+    prepared = prepare_batch(NAME, model, output=output, batch_size=batch_size + 1 + batch_size % 2, seed=seed + 1)
+    if isinstance(prepared, CheckResult):
+        return []
+    x, targets, objective, _ = prepared
+    _, grads = gradients(model, x, targets, objective)
+    owners = variable_owners(model)
+    nonzero = {variable_label(owners.get(id(variable)), variable) for variable, grad in zip(model.trainable_variables, grads)
+               if grad is not None and np.all(np.isfinite(grad)) and np.any(grad != 0)}
+    return [label for label in labels if label in nonzero]
+
+
 @check(NAME)
 def check_gradient_flow(
     model: keras.Model,
@@ -159,8 +181,13 @@ def check_gradient_flow(
             problems.append((label, "a NaN/Inf gradient", gradient_cause(layer, variable, model, "nonfinite")))
         elif norm == 0.0:
             problems.append((label, "an all-zero gradient", gradient_cause(layer, variable, model, "zero")))
+    coincidences = _zero_by_coincidence(model, [label for label, got, _ in problems if got == "an all-zero gradient"],
+                                        output=output, batch_size=batch_size, seed=seed)
+    problems = [problem for problem in problems if problem[0] not in coincidences]
     frozen = [layer for layer in layers_of(model) if not layer.trainable and layer.count_params()]
     details = {"grad_norms": norms, "exempt_biases_before_batchnorm": exempt, "loss": loss, "loss_function": objective.describe(), "batch_size": batch_size}
+    if coincidences:
+        details["zero_on_first_batch_only"] = coincidences
     if batch_size != asked:
         details["batch_size_note"] = (f"raised from {asked} so that every BatchNormalization normalises at least "
                                       f"{MIN_BATCHNORM_VALUES} values per channel")
@@ -182,10 +209,13 @@ def check_gradient_flow(
             received={label: norms.get(label) for label in norms},
             details=details,
         )
-    checked = {label: norm for label, norm in norms.items() if label not in exempt} or norms
+    checked = {label: norm for label, norm in norms.items() if label not in exempt and label not in coincidences} or norms
     return CheckResult.ok(
         NAME, f"all {len(norms)} trainable variables get a finite, non-zero gradient "
         f"(smallest norm {min(checked.values()):.3g} at {min(checked, key=checked.get)})"
-        + (f"; {len(exempt)} bias(es) before BatchNormalization exempt: BN cancels them" if exempt else ""),
+        + (f"; {len(exempt)} bias(es) before BatchNormalization exempt: BN cancels them" if exempt else "")
+        + (f"; {', '.join(coincidences)} got a zero gradient on the first batch only, not on a second (under a "
+           "loss whose gradient is a sign, as MAE's and hinge's are, the signs cancel when as many samples lie "
+           "above their targets as below)" if coincidences else ""),
         expected="finite, non-zero gradients", received=norms, details=details,
     )
