@@ -260,6 +260,44 @@ def test_still_falling_needs_a_fall_clear_of_the_noise():
     assert not still_falling([0.5 * 0.99999 ** i for i in range(2000)]) and still_falling(slow)
 
 
+def test_a_loss_falling_in_inference_mode_is_still_falling_when_the_training_losses_are_noise():
+    """Behind Dropout a training loss can be too noisy to be clear of flat while the model memorises
+    its batch steadily; the losses overfit_batch's stop rule measures in inference mode tell."""
+    from modelcheck.checks.training import still_learning
+    from modelcheck.model.engine import TrainingRun, falling_points, still_falling
+
+    rng = np.random.default_rng(0)
+    noisy = list(0.6 + 0.2 * rng.standard_normal(500))
+    assert not still_falling(noisy)
+    run = TrainingRun(losses=noisy, steps=0, budget=500, stopped="budget")
+    for step, loss in [(300, 0.62), (375, 0.57), (469, 0.53), (500, 0.52)]:
+        run.steps = step
+        run.note_inference_loss(loss)
+    assert run.still_falling
+    assert falling_points(run.inference_losses, 500) == ((375, 0.57), (500, 0.52))  # the last 150 steps
+    result = still_learning("overfit_batch", "memorising one batch of 8 samples", run, 500, 60.0, {})
+    assert result.status == "skipped"
+    assert ("the loss was still falling after 500 steps (in inference mode 0.57 at step 375 -> 0.52 at step 500)"
+            in result.message)
+    assert falling_points([(375, 0.57), (469, 0.58), (500, 0.52)], 500) is None  # it rose on the way
+    assert falling_points([(375, 0.5), (500, 0.4999)], 500) is None  # slower than FALLING
+    assert falling_points([(200, 0.9), (500, 0.5)], 500) is None  # one point in the window
+    assert falling_points([(375, 0.57), (500, float("nan"))], 500) is None
+
+
+def test_synthetic_images_differ_per_sample_not_only_per_pixel():
+    """Global pooling of independent noise gives every sample nearly the same features (a spread of
+    1/16 over 16 x 16 pixels), which a sound pooled classifier cannot tell apart."""
+    from modelcheck.model.inputs import synthetic_inputs
+
+    images = np.asarray(synthetic_inputs(keras.Sequential([keras.Input((16, 16, 3)), layers.Flatten()]), 32, 0))
+    pooled = images.mean(axis=(1, 2))
+    assert pooled.std(axis=0).min() > 0.3
+    assert abs(float(images.std()) - 1.0) < 0.15 and abs(float(images.mean())) < 0.3
+    table = np.asarray(synthetic_inputs(keras.Sequential([keras.Input((6,)), layers.Dense(1)]), 256, 0))
+    assert abs(float(table.std()) - 1.0) < 0.1  # tabular rows: independent N(0, 1) values, as before
+
+
 def test_a_slow_learner_memorises_with_the_budget_extended():
     keras.utils.set_random_seed(0)
     result = mc.check_overfit_batch(slow_tiny(), learning_rate=3e-4)  # ~900 steps on every backend
@@ -285,6 +323,7 @@ def test_a_model_that_cannot_learn_fails_at_the_budget_unextended():
     assert "within the budget of 100 steps" in result.message
     decrease = mc.check_loss_decrease(flat_output())
     assert decrease.status == "failed" and decrease.details["steps"] == 50
+    assert "(no change), at the end of training" in decrease.message
 
 
 def test_a_slowly_falling_loss_decrease_is_extended_until_it_shows_or_skipped():

@@ -17,8 +17,8 @@ import numpy as np
 
 from ..core.errors import call_user_code
 from ..model import loops
-from ..model.engine import (TrainingRun, falling_tail, fresh_optimizer, own_training, preserved_weights, train,
-                            train_own_step)
+from ..model.engine import (TrainingRun, falling_points, falling_tail, fresh_optimizer, own_training, preserved_weights,
+                            still_falling, train, train_own_step)
 from ..model.inputs import all_layers, input_infos, pack_inputs
 from ..model.outputs import shape_str
 from ..model.graph import layers_of
@@ -81,9 +81,13 @@ def still_learning(name: str, what: str, run: TrainingRun, max_steps: int, timeo
     judge it. None when the loss was not falling any more (a verdict can be given)."""
     if run.stopped not in ("budget", "timeout") or not run.still_falling:
         return None
-    tail = falling_tail(run.losses)  # the steps still_falling judged: their first and last thirds
-    third = len(tail) // 3
-    earlier, recent = sum(tail[:third]) / third, sum(tail[-third:]) / third
+    if still_falling(run.losses):
+        tail = falling_tail(run.losses)  # the steps still_falling judged: their first and last thirds
+        third = len(tail) // 3
+        fall = f"(mean {fmt(sum(tail[:third]) / third)} -> {fmt(sum(tail[-third:]) / third)} over the last {len(tail)})"
+    else:  # falling in inference mode, its training losses too noisy to tell (Dropout)
+        (first_step, first), (last_step, last) = falling_points(run.inference_losses, run.steps)
+        fall = f"(in inference mode {fmt(first)} at step {first_step} -> {fmt(last)} at step {last_step})"
     extended = f"the budget of {max_steps} steps was extended to {run.budget}" if run.budget > max_steps else ""
     if run.stopped == "timeout":
         end = f"the {timeout_s:g} s timeout ended it"
@@ -96,8 +100,8 @@ def still_learning(name: str, what: str, run: TrainingRun, max_steps: int, timeo
     else:
         end = f"the budget of {max_steps} steps ended it"
     return CheckResult.skip(
-        name, f"{what}: not judged: the loss was still falling after {run.steps} steps (mean {fmt(earlier)} -> "
-        f"{fmt(recent)} over the last {len(tail)}), so the model learns, only slowly; {end}. Raise the step budget "
+        name, f"{what}: not judged: the loss was still falling after {run.steps} steps {fall}, so the model learns, "
+        f"only slowly; {end}. Raise the step budget "
         "or the learning rate to judge it", details={**details, "still_falling": True})
 
 
@@ -194,6 +198,7 @@ def check_overfit_batch(
         predictions = inference_predictions(model, x)
         judged["loss"] = float(objective.total(targets, predictions))
         judged["accuracy"] = objective.accuracy(targets, predictions)
+        run.note_inference_loss(judged["loss"])
         if regression and not judged["loss"] <= loss_threshold:
             return False
         return judged["accuracy"] is None or judged["accuracy"] >= 1.0
@@ -444,7 +449,8 @@ def check_loss_decrease(
     if slow is not None and decrease > 0:
         return slow
     why = stopped_note(run, steps, timeout_s) if run.stopped in ("timeout", "non_finite") else f"after {run.steps} steps"
-    change = f"{decrease:+.1%}" if math.isfinite(decrease) else "NaN"
+    change = ("NaN" if not math.isfinite(decrease) else f"a decrease of {decrease:.1%}" if decrease > 0
+              else f"an increase of {-decrease:.1%}" if decrease < 0 else "no change")
     return CheckResult.fail(
         name, mismatch("loss", f"a decrease of at least {min_decrease:.0%}", f"{received} ({change})",
                        at=f"the end of training ({why})", note=f"{run.optimizer}{init_note}"),

@@ -33,7 +33,7 @@ from .memo import changing_weights
 from .objective import Objective
 
 __all__ = ["TrainingRun", "preserved_weights", "fresh_optimizer", "train", "train_own_step", "own_training",
-           "StopRule", "still_falling", "falling_tail", "FALLING"]
+           "StopRule", "still_falling", "falling_tail", "falling_points", "FALLING"]
 
 StopRule = Callable[["TrainingRun"], bool]
 
@@ -80,6 +80,27 @@ def still_falling(losses: list[float]) -> bool:
     return error == 0 or slope / error <= -_CLEAR_OF_FLAT
 
 
+def falling_points(points: list[tuple[int, float]], steps: int) -> tuple[tuple[int, float], tuple[int, float]] | None:
+    """The first and last of `points` ((step, loss) measured in inference mode by a stop rule) in
+    the steps `still_falling` judges (the last three tenths of `steps`, at least 15) when the loss
+    fell from each to the next, by at least `FALLING` of its mean per step in all; else None.
+
+    Unlike a training loss, an inference-mode loss has no Dropout noise: a model that memorises
+    its batch slowly behind Dropout falls steadily there while its training losses are too noisy
+    to be four standard errors clear of flat. A few points suffice, and none may rise."""
+    start = steps - 3 * max(5, steps // 10)
+    window = [(step, loss) for step, loss in points if step >= start]
+    if len({step for step, _ in window}) < 2 or not all(math.isfinite(loss) for _, loss in window):
+        return None
+    if any(later > earlier for (_, earlier), (_, later) in zip(window, window[1:])):
+        return None
+    (first_step, first), (last_step, last) = window[0], window[-1]
+    mean = (abs(first) + abs(last)) / 2
+    if mean == 0 or (first - last) / mean / (last_step - first_step) < FALLING:
+        return None
+    return window[0], window[-1]
+
+
 @dataclass
 class TrainingRun:
     """What happened during training.
@@ -102,6 +123,8 @@ class TrainingRun:
             extended because its loss was still falling).
         held_by: what kept a still-falling run from a longer budget: ``"timeout"`` (the check's)
             or ``"model_budget"`` (the model's time budget); None when nothing did.
+        inference_losses: (step, loss) pairs the stop rule measured in inference mode
+            (`note_inference_loss`); a run is still falling when they fall (see `falling_points`).
     """
 
     losses: list[float] = field(default_factory=list)
@@ -115,6 +138,7 @@ class TrainingRun:
     trace_layers: int | None = None
     budget: int = 0
     held_by: str | None = None
+    inference_losses: list[tuple[int, float]] = field(default_factory=list)
 
     @property
     def final_loss(self) -> float:
@@ -122,8 +146,13 @@ class TrainingRun:
 
     @property
     def still_falling(self) -> bool:
-        """Whether the loss was still falling when the run ended (see `still_falling`)."""
-        return still_falling(self.losses)
+        """Whether the loss was still falling when the run ended: its training losses (see
+        `still_falling`), or those its stop rule measured in inference mode (`falling_points`)."""
+        return still_falling(self.losses) or falling_points(self.inference_losses, self.steps) is not None
+
+    def note_inference_loss(self, loss: float) -> None:
+        """Record the loss a stop rule measured in inference mode at the current step."""
+        self.inference_losses.append((self.steps, loss))
 
 
 @contextlib.contextmanager

@@ -3,7 +3,8 @@
 Each input gets values valid for the layer that consumes it: token ids below an Embedding's
 ``input_dim``, values from an ``IntegerLookup`` / ``StringLookup`` vocabulary, sentences of a
 ``TextVectorization`` vocabulary, ids below a ``CategoryEncoding``'s ``num_tokens``, 0/1 for
-padding masks, floats ~ N(0, 1) otherwise (uniform within an instructor's ``input_range``).
+padding masks, floats ~ N(0, 1) otherwise (uniform within an instructor's ``input_range``), with a
+level per sample and channel in images and sequences (see `_sample_levels`).
 An instructor's samples (`set_instructor_data`) replace synthetic batches altogether. Consumers are followed through layers that only
 move values (Reshape, Flatten, ...) and into nested models. Unknown lengths (``None``) are set
 long enough for the receptive field of the model's convolutions and poolings.
@@ -256,8 +257,33 @@ def _draw(info: InputInfo, shape: tuple[int, ...], rng: np.random.Generator,
         return rng.integers(min(info.low, high - 1), high, size=shape).astype(int_dtype)
     dtype = info.dtype if "float" in info.dtype else "float32"
     if bounds is not None:
-        return rng.uniform(bounds[0], bounds[1], size=shape).astype(dtype)
-    return rng.standard_normal(shape).astype(dtype)
+        unit = rng.uniform(0.0, 1.0, size=shape)
+        if len(shape) >= 3:
+            unit = (unit + _LEVEL * _sample_levels(shape, rng, uniform=True)) / (1 + _LEVEL)
+        return (bounds[0] + (bounds[1] - bounds[0]) * unit).astype(dtype)
+    values = rng.standard_normal(shape)
+    if len(shape) >= 3:
+        values = (values + _LEVEL * _sample_levels(shape, rng)) / math.sqrt(1 + _LEVEL ** 2)
+    return values.astype(dtype)
+
+
+# The spread of the per-sample levels next to that of the pixels (see `_sample_levels`): half of
+# it was enough for every pooled classifier tried, and a whole one left many pixels of a sample
+# near a segmentation teacher's threshold, slowing overfit_batch on them.
+_LEVEL = 0.5
+
+
+def _sample_levels(shape: tuple[int, ...], rng: np.random.Generator, *, uniform: bool = False) -> np.ndarray:
+    """A level per sample and per channel (the last axis), broadcast over the other axes, for
+    images, sequences and volumes (inputs of rank 3 and more): real ones differ from sample to
+    sample in brightness, colour or level, not only pixel by pixel. Without it, global pooling
+    of independent noise gave every sample nearly the same features, so a sound classifier
+    behind GlobalAveragePooling could not tell its samples apart and failed loss_decrease and
+    overfit_batch. N(0, 1), or uniform-like in [0, 1] with `uniform`; weighted by `_LEVEL` by the caller."""
+    broadcast = (shape[0],) + (1,) * (len(shape) - 2)
+    if uniform:
+        return (rng.uniform(0.0, 1.0, size=(*broadcast, 1)) + rng.uniform(0.0, 1.0, size=(*broadcast, shape[-1]))) / 2
+    return (rng.standard_normal((*broadcast, 1)) + rng.standard_normal((*broadcast, shape[-1]))) / math.sqrt(2)
 
 
 def synthetic_inputs(model: keras.Model, batch_size: int, seed: int) -> Any:

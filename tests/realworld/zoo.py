@@ -275,6 +275,49 @@ def text_vectorization(broken: bool = False) -> keras.Model:
     return model
 
 
+def pooled_cnn(broken: bool = False) -> keras.Model:
+    """A MobileNet-style stem (zero padding, a strided convolution without bias, BatchNormalization,
+    ReLU6) pooled globally into a Dropout and a softmax head. On inputs of independent noise per
+    pixel its pooled features barely differed between samples, and with this seed it failed
+    loss_decrease and overfit_batch (as on 14 of 20 seeds); broken: Dropout at 0.9, TF1's keep_prob."""
+    keras.utils.set_random_seed(1000)
+    model = keras.Sequential([
+        keras.Input((16, 16, 3)), layers.ZeroPadding2D(1), layers.Conv2D(8, 3, strides=2, use_bias=False, name="stem"),
+        layers.BatchNormalization(), layers.ReLU(6.0), layers.GlobalAveragePooling2D(),
+        layers.Dropout(0.9 if broken else 0.2), layers.Dense(5, activation="softmax"),
+    ])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def video_classifier(broken: bool = False) -> keras.Model:
+    """Frames through a TimeDistributed convolution and pooling, then an LSTM (keras.io video
+    classification, in small). With this seed it failed loss_decrease on noise inputs (pooled frames
+    nearly alike); broken: the frames' convolution frozen."""
+    keras.utils.set_random_seed(1003)
+    model = keras.Sequential([
+        keras.Input((5, 16, 16, 1)),
+        layers.TimeDistributed(layers.Conv2D(4, 3, activation="relu"), name="frames", trainable=not broken),
+        layers.TimeDistributed(layers.GlobalAveragePooling2D()), layers.LSTM(8), layers.Dense(3, activation="softmax"),
+    ])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def mae_regressor(broken: bool = False) -> keras.Model:
+    """A regressor under mean absolute error. With this seed, 4 of gradient_flow's 8 samples lie
+    above their targets at the initial weights, so the output bias's gradient (the mean of the
+    residuals' signs) is exactly zero on that batch: it failed gradient_flow, and overfit_batch and
+    loss_decrease with it; broken: every hidden ReLU dead (a bias of -100)."""
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((10,)), layers.Dense(16, activation="relu", name="hidden",
+                                                               bias_initializer=keras.initializers.Constant(
+                                                                   -100.0 if broken else 0.0)),
+                              layers.Dense(1, name="out")])
+    model.compile(optimizer="adam", loss="mae")
+    return model
+
+
 # builder -> (the check the broken variant fails, a phrase its message must hold)
 FAULTS = {
     transformer_classifier: ("input_dependence", "received the same output whatever the input"),
@@ -291,4 +334,7 @@ FAULTS = {
     text_vectorization: ("input_dependence", "received the same output whatever the input"),
     tiny_two_inputs: ("gradient_flow", "at layer 'branch_b'"),
     conv_autoencoder: ("gradient_flow", "'decoder'"),
+    pooled_cnn: ("config_lint", "TF1's keep_prob"),
+    video_classifier: ("gradient_flow", "at layer 'frames'"),
+    mae_regressor: ("gradient_flow", "all-zero gradient, at variable hidden/kernel"),
 }
