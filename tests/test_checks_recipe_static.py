@@ -205,6 +205,16 @@ def test_loss_matches_output_accepts_a_sigmoid_regression_when_targets_fit():
     assert not check_loss_matches_output(compiled("mse", 1, "sigmoid"), target_range=(-1.0, 1.0)).passed
 
 
+def test_loss_matches_output_accepts_a_non_negative_output_for_a_loss_of_non_negative_targets():
+    # MSLE takes log(1 + y): its targets are 0 or more by definition, so a ReLU or softplus output fits
+    for loss in ("msle", "mean_squared_logarithmic_error", keras.losses.MeanSquaredLogarithmicError()):
+        for activation in ("relu", "softplus"):
+            result = check_loss_matches_output(compiled(loss, 1, activation))
+            assert result.passed, result.message
+    assert "can only predict values between 0 and 1" in check_loss_matches_output(compiled("msle", 1, "sigmoid")).message
+    assert "can only predict values of 0 or more" in check_loss_matches_output(compiled("mse", 1, "relu")).message
+
+
 def test_loss_matches_output_skips_an_uncompiled_model():
     result = check_loss_matches_output(mlp())
     assert result.status == "skipped"

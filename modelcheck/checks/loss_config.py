@@ -15,7 +15,7 @@ import numpy as np
 
 from ..model.outputs import activation_of, output_layers
 from ..model.inputs import synthetic_inputs
-from ..model.objective import OutputLoss, objective_for
+from ..model.objective import OutputLoss, nonnegative_targets, objective_for
 from ..core.messages import also, mismatch, output_ref
 from ..core.result import CheckResult
 from ..model.compiled import compiled_loss
@@ -135,6 +135,8 @@ def _findings(facts: LossFacts, activation: str | None, units: int, output: str,
                                   "with keras.losses.BinaryCrossentropy(from_logits=True)"))
     elif facts.family == REGRESSION and activation in _RANGES:
         low, high, words = _RANGES[activation]
+        if target_range is None and nonnegative_targets(loss):
+            target_range = (0.0, None)  # the loss itself takes targets of 0 or more only
         fits = target_range is not None and _within(target_range, low, high)
         if not fits:
             found.append(mismatch("output activation", f"a linear output for the regression loss {loss}",
@@ -181,7 +183,8 @@ def check_loss_matches_output(
     Flags ``from_logits=True`` on a softmax/sigmoid output; (sparse) categorical
     cross-entropy on a sigmoid, linear or 1-unit output; binary cross-entropy on a multi-unit
     softmax or a linear output; a softmax over one unit; a ReLU/sigmoid/tanh/softmax output
-    with a regression loss (pass ``target_range=(0, 1)`` when the targets do fit the range).
+    with a regression loss (pass ``target_range=(0, 1)`` when the targets do fit the range; MSLE,
+    whose targets are 0 or more by definition, takes a ReLU or softplus output).
     An uncompiled model is skipped, and so is one whose output activation cannot be read from
     the configuration (a subclassed model, a Lambda, nested model or custom layer at an output),
     unless a problem is found on what can be read.
