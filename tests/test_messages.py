@@ -102,10 +102,15 @@ def test_loss_decrease():
     result = mc.check_loss_decrease(classifier(), steps=3, learning_rate=1e-9)
     details = result.details
     assert first_line(result) == (
-        f"loss: expected a decrease of at least 10%, received {result.received} ({details['decrease']:+.1%}), at the "
+        f"loss: expected a decrease of at least 10%, received {result.received} (no change), at the "
         f"end of training (after 3 steps); {details['optimizer']}; initial loss {fmt(details['initial_loss'])} "
         f"(expected about {fmt(details['expected_initial_loss'])} for an untrained model)")
     assert result.expected == "a decrease of at least 10%"
+    assert abs(details["decrease"]) < 0.0005
+    rising = mc.check_loss_decrease(classifier(), steps=6, learning_rate=10.0)
+    ratio = (1 - rising.details["decrease"])
+    assert f"(an increase to {fmt(ratio)} times the first loss), at the end of training" in first_line(rising)
+    assert ratio > 2
 
 
 def test_loss_matches_output():

@@ -449,8 +449,9 @@ def check_loss_decrease(
     if slow is not None and decrease > 0:
         return slow
     why = stopped_note(run, steps, timeout_s) if run.stopped in ("timeout", "non_finite") else f"after {run.steps} steps"
-    change = ("NaN" if not math.isfinite(decrease) else f"a decrease of {decrease:.1%}" if decrease > 0
-              else f"an increase of {-decrease:.1%}" if decrease < 0 else "no change")
+    change = ("NaN" if not math.isfinite(decrease) else "no change" if abs(decrease) < 0.0005
+              else f"a decrease of {decrease:.1%}" if decrease > 0 else f"an increase of {-decrease:.1%}"
+              if decrease > -1 else f"an increase to {fmt(1 - decrease)} times the first loss")
     return CheckResult.fail(
         name, mismatch("loss", f"a decrease of at least {min_decrease:.0%}", f"{received} ({change})",
                        at=f"the end of training ({why})", note=f"{run.optimizer}{init_note}"),
