@@ -130,6 +130,29 @@ def test_finite_names_variables_with_a_nan_gradient():
     assert "sqrt" in result.hint
 
 
+def with_backbone(log: bool = False) -> keras.Model:
+    """A task model over a functional backbone built on inputs of its own (as keras.applications
+    builds theirs) and called on the task model's input."""
+    inner = keras.Input((6,))
+    hidden = layers.Dense(8, name="project")(inner)
+    if log:
+        hidden = layers.Lambda(lambda t: ops.log(t), name="log")(hidden)
+    backbone = keras.Model(inner, hidden, name="backbone")
+    outer = keras.Input((6,))
+    return keras.Model(outer, layers.Dense(2, name="head")(backbone(outer)))
+
+
+def test_finite_probes_a_nested_backbone_in_the_outer_graph():
+    # a nested model's own `output` belongs to its inner graph: a probe built from it raised
+    # "Output with path `0` is not connected to `inputs`", reported as the user's error
+    result = check_finite(with_backbone())
+    assert result.passed, result.message
+    assert result.details["layer_by_layer"] is True
+    broken = check_finite(with_backbone(log=True))
+    assert broken.status == "failed" and broken.details["first_nonfinite_layer"] == "backbone"
+    assert "at layer 'backbone' (Functional)" in broken.message
+
+
 class LogOutput(keras.Model):
     def __init__(self):
         super().__init__()

@@ -54,10 +54,15 @@ def layer_probe(model: keras.Model) -> LayerProbe | None:
         return None
     if not inputs:
         return None
+    nodes = _nodes_per_layer(model)
     layers, outputs, counts = [], [], []
     for layer in layers_of(model):
+        found = nodes.get(id(layer))
+        if found is not None and len(found) > 1:  # shared layer: several outputs
+            return None
         try:
-            produced = flatten_outputs(layer.output)
+            # a nested model's own `output` belongs to its inner graph; its call in this graph is the node
+            produced = flatten_outputs(found[0].outputs if found else layer.output)
         except (AttributeError, ValueError, RuntimeError):  # shared layer: several outputs
             return None
         layers.append(layer)
@@ -69,6 +74,16 @@ def layer_probe(model: keras.Model) -> LayerProbe | None:
     structure = getattr(model, "_inputs_struct", None)
     probe = keras.Model(structure if structure is not None else x_structure(list(inputs)), outputs)
     return LayerProbe(probe, layers, counts)
+
+
+def _nodes_per_layer(model: keras.Model) -> dict[int, list[Any]]:
+    """The nodes (calls) of `model`'s own graph, per layer id; empty when it keeps none."""
+    graph = getattr(model, "_functional", None) or model  # a Sequential keeps its graph in a Functional
+    found: dict[int, list[Any]] = {}
+    for nodes in (getattr(graph, "_nodes_by_depth", None) or {}).values():
+        for node in nodes:
+            found.setdefault(id(node.operation), []).append(node)
+    return found
 
 
 def x_list(x: Any) -> list[np.ndarray]:
