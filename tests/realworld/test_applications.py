@@ -126,3 +126,35 @@ def test_gradient_flow_batch_is_large_enough_for_batchnorm():
     cut = keras.Model(inputs, layers.Dense(3, activation="softmax")(layers.Flatten()(x)))
     result = mc.check_gradient_flow(cut, batch_size=2)
     assert not result.passed and "conv2d" in result.message and "Lambda" in result.message
+
+
+# --- transfer learning: a keras.applications backbone under a task head --------------------------
+
+def _task_model(frozen: bool = False) -> keras.Model:
+    keras.utils.set_random_seed(0)
+    backbone = keras.applications.MobileNetV3Small(input_shape=(32, 32, 3), include_top=False, weights=None,
+                                                   pooling="avg", include_preprocessing=False)
+    backbone.trainable = not frozen
+    inputs = keras.Input((32, 32, 3))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="head")(backbone(inputs)))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_a_backbone_under_a_task_head_passes_every_default_check():
+    """The layer probes of finite and batch_independence took the nested backbone's own output (its
+    inner graph's), and raised 'not connected to inputs', reported as the user's error."""
+    from modelcheck.core.registry import CHECKS
+
+    results = mc.run_checks(_task_model(), [name for name, info in CHECKS.items() if info.default])
+    problems = [f"{r.check}: {r.status}: {r.message}" for r in results if r.status in ("failed", "error")]
+    assert not problems, "\n".join(problems)
+    finite = next(r for r in results if r.check == "finite")
+    assert finite.details["layer_by_layer"] is True
+
+
+def test_a_frozen_backbone_is_named_unless_freezing_is_intended():
+    model = _task_model(frozen=True)
+    result = mc.check_gradient_flow(model)
+    assert not result.passed and "frozen (trainable=False), at layer 'MobileNetV3Small'" in result.message
+    assert mc.check_gradient_flow(model, allow_frozen=True).passed
