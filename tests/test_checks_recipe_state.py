@@ -93,6 +93,31 @@ def test_trainable_changes_names_variables_cut_off_from_the_loss():
 # finite
 
 
+def test_trainable_changes_confirms_an_unchanged_bias_on_a_second_batch():
+    """Under MAE the output bias's gradient is the mean of the residuals' signs: zero on a batch where
+    4 of 8 samples lie above their targets, and a few small steps keep it so (5 of 20 fresh MAE
+    regressors failed). A second batch of odd size moves it; a dead layer stays unchanged on both."""
+    from modelcheck.checks.common import prepare_batch
+    from tests.test_checks_gradients import _mae_regressor_balanced_on_the_first_batch
+
+    model = keras.Sequential([keras.Input((10,)), layers.Dense(1, name="out")])
+    rng = np.random.default_rng(0)
+    model.set_weights([rng.normal(0, 15.0, (10, 1)).astype("float32"), np.zeros(1, "float32")])
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mae")
+    _, targets, _, predictions = prepare_batch("trainable_changes", model, batch_size=8, seed=0)
+    residuals = np.sort((predictions[0] - targets[0]).ravel())  # far apart: 5 small steps carry none across 0
+    model.set_weights([model.get_weights()[0], np.array([-(residuals[3] + residuals[4]) / 2], "float32")])
+    result = check_trainable_changes(model)
+    assert result.passed, result.message
+    assert any(note.startswith("out/bias did not change on the first batch only") for note in result.details["notes"])
+    dead = _mae_regressor_balanced_on_the_first_batch()
+    weights = dead.get_weights()
+    weights[1] = np.full(16, -100.0, "float32")  # every hidden ReLU dead
+    dead.set_weights(weights)
+    failed = check_trainable_changes(dead)
+    assert not failed.passed and "no change after 5 training steps, at variables hidden/kernel, hidden/bias" in failed.message
+
+
 def test_finite_passes_layer_by_layer():
     result = check_finite(classifier())
     assert result.passed, result.message
