@@ -216,6 +216,19 @@ def prepare_batch(name: str, model: keras.Model, *, output: Any = None, batch_si
     return Batch(x, targets, objective, predictions)
 
 
+# Why a variable can get no gradient on one batch and some on another, for messages.
+SIGNS_CANCEL = ("under a loss whose gradient is a sign, as MAE's and hinge's are, the signs cancel when as many "
+                "samples lie above their targets as below")
+
+
+def second_batch(name: str, model: keras.Model, *, output: Any, batch_size: int, seed: int) -> Batch | CheckResult:
+    """Another draw than `prepare_batch(..., batch_size, seed)`, of an odd size, to confirm a zero
+    gradient or an unchanged variable before a check fails on it: under a loss whose gradient is
+    a sign (MAE, hinge) a bias gets exactly zero whenever as many samples lie above their targets
+    as below (one model in four on a batch of 8); on an odd number of samples they cannot cancel."""
+    return prepare_batch(name, model, output=output, batch_size=batch_size + 1 + batch_size % 2, seed=seed + 1)
+
+
 def fmt(value: float) -> str:
     """A short human number: 3.8e-05, 0.123, 13.4."""
     if value != value:  # NaN

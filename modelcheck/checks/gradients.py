@@ -17,7 +17,7 @@ from ..model.memo import remembered
 from ..model.variables import variable_label, variable_owners
 from ..core.messages import also, mismatch
 from ..core.result import CheckResult
-from .common import check, default_batch, prepare_batch
+from .common import SIGNS_CANCEL, check, default_batch, prepare_batch, second_batch
 
 __all__ = [
     "check_gradient_flow", "gradients", "frozen_message", "gradient_cause", "feeds_only_batchnorm",
@@ -104,15 +104,10 @@ def frozen_message(frozen: list[keras.layers.Layer]) -> str:
 def _zero_by_coincidence(model: keras.Model, labels: list[str], *, output: Any, batch_size: int,
                          seed: int) -> list[str]:
     """Those of `labels` (variables with an all-zero gradient) whose gradient is not zero on a
-    second batch: another draw, of an odd size.
-
-    A loss whose gradient is a sign (MAE, hinge) gives an output bias the mean of the signs of its
-    residuals, exactly zero whenever as many samples lie above their targets as below: on a batch
-    of 8, about one model in four at its initial weights. On an odd number of samples the signs
-    cannot cancel; a variable that truly gets no gradient (dead units, zero weights) stays at zero."""
+    `second_batch`; a variable that truly gets no gradient (dead units, zero weights) stays at zero."""
     if not labels:
         return []
-    prepared = prepare_batch(NAME, model, output=output, batch_size=batch_size + 1 + batch_size % 2, seed=seed + 1)
+    prepared = second_batch(NAME, model, output=output, batch_size=batch_size, seed=seed)
     if isinstance(prepared, CheckResult):
         return []
     x, targets, objective, _ = prepared
@@ -214,8 +209,7 @@ def check_gradient_flow(
         NAME, f"all {len(norms)} trainable variables get a finite, non-zero gradient "
         f"(smallest norm {min(checked.values()):.3g} at {min(checked, key=checked.get)})"
         + (f"; {len(exempt)} bias(es) before BatchNormalization exempt: BN cancels them" if exempt else "")
-        + (f"; {', '.join(coincidences)} got a zero gradient on the first batch only, not on a second (under a "
-           "loss whose gradient is a sign, as MAE's and hinge's are, the signs cancel when as many samples lie "
-           "above their targets as below)" if coincidences else ""),
+        + (f"; {', '.join(coincidences)} got a zero gradient on the first batch only, not on a second "
+           f"({SIGNS_CANCEL})" if coincidences else ""),
         expected="finite, non-zero gradients", received=norms, details=details,
     )

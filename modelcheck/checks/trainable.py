@@ -12,7 +12,7 @@ from ..model.engine import fresh_optimizer, preserved_weights, train
 from ..model.graph import layers_of
 from ..core.messages import also, layer_ref, mismatch
 from ..core.result import CheckResult
-from .common import check, fmt, prepare_batch
+from .common import SIGNS_CANCEL, check, fmt, prepare_batch, second_batch
 from .gradients import feeds_only_batchnorm, frozen_message, gradient_cause, gradients
 from ..model.variables import variable_labels
 from .training import over_budget, run_details, stopped_note
@@ -37,11 +37,9 @@ def _values(model: keras.Model) -> dict[int, np.ndarray]:
 
 def _still_unchanged(model: keras.Model, variables: list[Any], *, output: Any, batch_size: int, seed: int, steps: int,
                      learning_rate: float | None, timeout_s: float | None) -> list[Any]:
-    """Those of `variables` that the same few steps on a second batch, another draw of an odd
-    size, leave unchanged too. Under a loss whose gradient is a sign (MAE, hinge) a bias gets
-    exactly zero while as many samples lie above their targets as below, and a few small steps
-    keep it so; on an odd number of samples the signs cannot cancel."""
-    prepared = prepare_batch(NAME, model, output=output, batch_size=batch_size + 1 + batch_size % 2, seed=seed + 1)
+    """Those of `variables` that the same few steps on a `second_batch` leave unchanged too (a few
+    small steps can keep the signs of MAE's residuals balanced, and a bias with them)."""
+    prepared = second_batch(NAME, model, output=output, batch_size=batch_size, seed=seed)
     if isinstance(prepared, CheckResult):
         return variables
     x, targets, objective, _ = prepared
@@ -125,9 +123,9 @@ def check_trainable_changes(
     if unchanged:
         confirmed = _still_unchanged(model, unchanged, output=output, batch_size=batch_size, seed=seed, steps=steps,
                                      learning_rate=learning_rate, timeout_s=timeout_s)
-        notes.extend(f"{labels[id(v)][1]} did not change on the first batch only, and did on a second (under a loss "
-                     "whose gradient is a sign, as MAE's is, the signs cancel when as many samples lie above their "
-                     "targets as below)" for v in unchanged if id(v) not in {id(c) for c in confirmed})
+        kept = {id(v) for v in confirmed}
+        notes.extend(f"{labels[id(v)][1]} did not change on the first batch only, and did on a second ({SIGNS_CANCEL})"
+                     for v in unchanged if id(v) not in kept)
         unchanged = confirmed
     if unchanged:
         _, grads = gradients(model, x, targets, objective)
