@@ -15,7 +15,7 @@ import numpy as np
 
 from ..model.outputs import activation_of, output_layers
 from ..model.inputs import synthetic_inputs
-from ..model.objective import OutputLoss, nonnegative_targets, objective_for
+from ..model.objective import OutputLoss, objective_for
 from ..core.messages import also, mismatch, output_ref
 from ..core.result import CheckResult
 from ..model.compiled import compiled_loss
@@ -60,6 +60,8 @@ _RANGES = {
     "hard_sigmoid": (0.0, 1.0, "values between 0 and 1"),
 }
 _PROBABILITIES = ("softmax", "sigmoid")
+# Regression losses whose targets are 0 or more by definition (log(1 + y)): the range they imply.
+_IMPLIED_RANGES: dict[str, tuple[float | None, float | None]] = {"mean_squared_logarithmic_error": (0.0, None)}
 
 
 @dataclass(frozen=True)
@@ -135,8 +137,7 @@ def _findings(facts: LossFacts, activation: str | None, units: int, output: str,
                                   "with keras.losses.BinaryCrossentropy(from_logits=True)"))
     elif facts.family == REGRESSION and activation in _RANGES:
         low, high, words = _RANGES[activation]
-        if target_range is None and nonnegative_targets(loss):
-            target_range = (0.0, None)  # the loss itself takes targets of 0 or more only
+        target_range = target_range if target_range is not None else _IMPLIED_RANGES.get(loss)
         fits = target_range is not None and _within(target_range, low, high)
         if not fits:
             found.append(mismatch("output activation", f"a linear output for the regression loss {loss}",

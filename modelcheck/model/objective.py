@@ -24,7 +24,7 @@ from .compiled import compiled_loss as compiled_loss_of, compiled_loss_weights
 from ..core.errors import UserCodeError
 from .outputs import output_keys, output_kinds, output_names
 
-__all__ = ["OutputLoss", "Objective", "objective_for", "nonnegative_targets"]
+__all__ = ["OutputLoss", "Objective", "objective_for"]
 
 # target kinds
 SPARSE = "sparse"  # integer class ids
@@ -61,22 +61,8 @@ def _loss_name(identifier: Any) -> str:
     return getattr(identifier, "__name__", type(identifier).__name__)
 
 
-# Losses whose targets are 0 or more by definition: the logarithm of 1 + y, a Poisson count.
-_NONNEGATIVE_LOSSES = ("mean_squared_logarithmic_error", "msle", "poisson")
-
-
-def _snake(name: str) -> str:
-    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_").lower()
-
-
-def nonnegative_targets(name: str) -> bool:
-    """Whether the loss named `name` (a Keras name, an alias such as ``msle``, or a class name)
-    takes targets of 0 or more only."""
-    return _snake(name.split("(")[0]) in _NONNEGATIVE_LOSSES
-
-
 def _target_kind(name: str, kind: str) -> str:
-    snake = _snake(name)
+    snake = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_").lower()
     if "sparse" in snake:
         return SPARSE
     if "categorical" in snake or snake in ("kl_divergence", "kld", "kullback_leibler_divergence", "poisson_categorical"):
