@@ -56,10 +56,14 @@ FALLING = 0.00005
 _CLEAR_OF_FLAT = 4.0
 
 
+def _tail_steps(steps: int) -> int:
+    """How many of the last steps `still_falling` judges: three tenths of them, at least 15."""
+    return 3 * max(5, steps // 10)
+
+
 def falling_tail(losses: list[float]) -> list[float]:
-    """The last losses `still_falling` judges: three tenths of them, at least 15; none when there
-    are fewer than 15."""
-    return losses[-3 * max(5, len(losses) // 10):] if len(losses) >= 15 else []
+    """The last losses `still_falling` judges (`_tail_steps`); none when there are fewer than 15."""
+    return losses[-_tail_steps(len(losses)):] if len(losses) >= 15 else []
 
 
 def still_falling(losses: list[float]) -> bool:
@@ -88,8 +92,7 @@ def falling_points(points: list[tuple[int, float]], steps: int) -> tuple[tuple[i
     Unlike a training loss, an inference-mode loss has no Dropout noise: a model that memorises
     its batch slowly behind Dropout falls steadily there while its training losses are too noisy
     to be four standard errors clear of flat. A few points suffice, and none may rise."""
-    start = steps - 3 * max(5, steps // 10)
-    window = [(step, loss) for step, loss in points if step >= start]
+    window = [(step, loss) for step, loss in points if step >= steps - _tail_steps(steps)]
     if len({step for step, _ in window}) < 2 or not all(math.isfinite(loss) for _, loss in window):
         return None
     if any(later > earlier for (_, earlier), (_, later) in zip(window, window[1:])):
