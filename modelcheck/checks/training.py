@@ -79,14 +79,18 @@ def still_learning(name: str, what: str, run: TrainingRun, max_steps: int, timeo
     """The ``skipped`` result of a run that ended (step budget, extended as far as it may go, or
     timeout) while its loss was still falling: the model learns, only slowly, so the check cannot
     judge it. None when the loss was not falling any more (a verdict can be given)."""
-    if run.stopped not in ("budget", "timeout") or not run.still_falling:
+    if run.stopped not in ("budget", "timeout"):
         return None
+    # the two ways TrainingRun.still_falling holds, each described by what it judged
     if still_falling(run.losses):
         tail = falling_tail(run.losses)  # the steps still_falling judged: their first and last thirds
         third = len(tail) // 3
         fall = f"(mean {fmt(sum(tail[:third]) / third)} -> {fmt(sum(tail[-third:]) / third)} over the last {len(tail)})"
     else:  # falling in inference mode, its training losses too noisy to tell (Dropout)
-        (first_step, first), (last_step, last) = falling_points(run.inference_losses, run.steps)
+        points = falling_points(run.inference_losses, run.steps)
+        if points is None:
+            return None
+        (first_step, first), (last_step, last) = points
         fall = f"(in inference mode {fmt(first)} at step {first_step} -> {fmt(last)} at step {last_step})"
     extended = f"the budget of {max_steps} steps was extended to {run.budget}" if run.budget > max_steps else ""
     if run.stopped == "timeout":
@@ -377,6 +381,19 @@ def _decrease(losses: list[float]) -> tuple[float, float]:
     return last, decrease
 
 
+def _change(decrease: float) -> str:
+    """A decrease (a fraction of the first loss; negative when the loss grew) in words."""
+    if not math.isfinite(decrease):
+        return "NaN"
+    if abs(decrease) < 0.0005:
+        return "no change"
+    if decrease > 0:
+        return f"a decrease of {decrease:.1%}"
+    if decrease > -1:
+        return f"an increase of {-decrease:.1%}"
+    return f"an increase to {fmt(1 - decrease)} times the first loss"
+
+
 @check("loss_decrease")
 def check_loss_decrease(
     model: keras.Model,
@@ -449,11 +466,8 @@ def check_loss_decrease(
     if slow is not None and decrease > 0:
         return slow
     why = stopped_note(run, steps, timeout_s) if run.stopped in ("timeout", "non_finite") else f"after {run.steps} steps"
-    change = ("NaN" if not math.isfinite(decrease) else "no change" if abs(decrease) < 0.0005
-              else f"a decrease of {decrease:.1%}" if decrease > 0 else f"an increase of {-decrease:.1%}"
-              if decrease > -1 else f"an increase to {fmt(1 - decrease)} times the first loss")
     return CheckResult.fail(
-        name, mismatch("loss", f"a decrease of at least {min_decrease:.0%}", f"{received} ({change})",
+        name, mismatch("loss", f"a decrease of at least {min_decrease:.0%}", f"{received} ({_change(decrease)})",
                        at=f"the end of training ({why})", note=f"{run.optimizer}{init_note}"),
         expected=f"a decrease of at least {min_decrease:.0%}", received=received,
         details=details,
