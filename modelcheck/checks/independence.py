@@ -17,6 +17,7 @@ from ..core.messages import also, layer_ref, mismatch, output_ref
 from ..core.result import CheckResult
 from .common import check, fmt, forward, nonfinite_failure
 from ..model.probe import layer_probe, x_list
+from ..model.randomness import random_in_inference, rewinder
 
 __all__ = ["check_batch_independence", "check_input_dependence"]
 
@@ -25,6 +26,9 @@ INPUTS = "input_dependence"
 
 INFERENCE_NOTE = ("run in inference mode (training=False): BatchNormalization uses its moving statistics and "
                   "Dropout is off, so layers that mix samples only during training are not flagged")
+
+# How a user makes such a model checkable, for the skip messages.
+_RESEED = "draw with keras.random and a keras.random.SeedGenerator kept by the layer, whose state modelcheck can put back"
 
 # Calls the model (or a layer probe) on a list of input tensors; returns groups of output tensors.
 GroupedCall = Callable[[list[Any]], list[list[Any]]]
@@ -116,25 +120,30 @@ def _influence(call: GroupedCall, xs: list[np.ndarray], alt: list[np.ndarray], i
     return results
 
 
-def _model_call(model: keras.Model) -> GroupedCall:
-    return lambda tensors: [flatten_outputs(model(pack_inputs(model, tensors), training=False))]
+def _model_call(model: keras.Model, rewind: Callable[[], None]) -> GroupedCall:
+    def call(tensors: list[Any]) -> list[list[Any]]:
+        rewind()
+        return [flatten_outputs(model(pack_inputs(model, tensors), training=False))]
+
+    return call
 
 
-def _probe_call(model: keras.Model) -> tuple[GroupedCall, list[keras.layers.Layer]] | None:
+def _probe_call(model: keras.Model, rewind: Callable[[], None]) -> tuple[GroupedCall, list[keras.layers.Layer]] | None:
     probe = layer_probe(model)
     if probe is None:
         return None
 
     def call(tensors: list[Any]) -> list[list[Any]]:
+        rewind()
         return probe.split(flatten_outputs(probe.model(pack_inputs(model, tensors), training=False)))
 
     return call, probe.layers
 
 
 def _mixing_layer(model: keras.Model, xs: list[np.ndarray], alt: list[np.ndarray], i: int, rtol: float,
-                  seed: int) -> tuple[keras.layers.Layer, str] | None:
+                  seed: int, rewind: Callable[[], None]) -> tuple[keras.layers.Layer, str] | None:
     """The first layer whose output mixes samples, with what it does; None if unknown."""
-    found = _probe_call(model)
+    found = _probe_call(model, rewind)
     if found is None:
         return None
     call, layers = found
@@ -188,11 +197,12 @@ def check_batch_independence(
     bad_rows = [int(o.shape[0]) for o in outputs if o.ndim and o.shape[0] != batch_size]
     worst: dict[str, float] = {}
     culprit_sample = None
+    rewind = rewinder(model)
     if not bad_rows:
         rng = np.random.default_rng(seed)
         for i in sorted({0, batch_size - 1}):
             (leaks,) = call_user_code("differentiating the model's outputs with respect to its inputs",
-                                      _influence, _model_call(model), xs, alt, i, rng)
+                                      _influence, _model_call(model, rewind), xs, alt, i, rng)
             if isinstance(leaks, int):  # the batch size changed only when called on tensors
                 bad_rows = [leaks]
                 break
@@ -206,6 +216,13 @@ def check_batch_independence(
                               f"{fmt(max(worst.values(), default=0.0))} over {batch_size} samples, inference mode)",
                               expected=expected, received=worst, details=details)
     i = culprit_sample[0] if culprit_sample else 0
+    if not bad_rows:
+        drawing = random_in_inference(model, pack_inputs(model, xs), rewound=True)
+        if drawing is not None:
+            return CheckResult.skip(BATCH, f"{drawing} draws new random values at every call, in inference mode too, "
+                                    f"from a generator modelcheck cannot put back (such as tf.random); so a change "
+                                    f"of sample {i}'s output cannot be told from a new draw ({_RESEED})",
+                                    details=details)
     if bad_rows:
         what, wanted, got = "rows in the output", f"{batch_size} (one per sample)", bad_rows[0]
         received: Any = f"{bad_rows[0]} output rows for {batch_size} samples"
@@ -215,7 +232,7 @@ def check_batch_independence(
         wanted = f"no change when {_input_label(infos[k], k, len(infos))} of the other samples changes"
         got = f"a relative change of {fmt(worst[names[k]])}"
         received = worst
-    mixing = _mixing_layer(model, xs, alt, i, rtol, seed)
+    mixing = _mixing_layer(model, xs, alt, i, rtol, seed, rewind)
     at, note = "the model's output", "samples of a batch influence each other"
     if mixing is not None:
         layer, does = mixing
@@ -247,6 +264,21 @@ def _change(before: list[np.ndarray], after: list[np.ndarray]) -> list[float]:
         scale = variation if variation > 0 else float(np.max(np.abs(b64)))
         changes.append(_relative(float(np.max(np.abs(a64 - b64))), scale))
     return changes
+
+
+def _rewound_forward(model: keras.Model) -> Callable[[list[np.ndarray]], list[np.ndarray]]:
+    """Inference-mode outputs of the model on a list of input arrays, every call drawing the same
+    random values (`modelcheck.model.randomness.rewinder`), so that compared calls differ only by
+    their inputs; not remembered across checks, whose calls drew other values."""
+    rewind = rewinder(model)
+
+    def run(arrays: list[np.ndarray]) -> list[np.ndarray]:
+        rewind()
+        outputs = call_user_code("running the model on a synthetic batch", model, pack_inputs(model, arrays),
+                                 training=False)
+        return [backend.current().to_numpy(o) for o in flatten_outputs(outputs)]
+
+    return run
 
 
 def _gradient_reaches(model: keras.Model, xs: list[np.ndarray], seed: int) -> set[int]:
@@ -296,10 +328,17 @@ def check_input_dependence(
     """
     xs = x_list(synthetic_inputs(model, batch_size, seed))
     alt = x_list(synthetic_inputs(model, batch_size, seed + 1))
-    base = forward(model, pack_inputs(model, xs))
+    run = _rewound_forward(model)
+    base = run(xs)
     failure = nonfinite_failure(INPUTS, model, base)
     if failure is not None:
         return failure
+    details = {"batch_size": batch_size, "rtol": rtol, "mode": "inference (training=False)"}
+    if max(_change(base, run(xs)), default=0.0) > rtol:
+        drawing = random_in_inference(model, pack_inputs(model, xs), rewound=True) or "the model"
+        return CheckResult.skip(INPUTS, f"{drawing} draws new random values at every call, in inference mode too, "
+                                "from a generator modelcheck cannot put back (such as tf.random); so the effect of an "
+                                f"input cannot be told from a new draw ({_RESEED})", details=details)
     infos = input_infos(model)
     outs = output_names(model)
     outs = outs if len(outs) == len(base) else [f"output_{i}" for i in range(len(base))]
@@ -307,8 +346,8 @@ def check_input_dependence(
     for k, info in enumerate(infos):
         changed = list(xs)
         changed[k] = alt[k]
-        table[info.name] = dict(zip(outs, _change(base, forward(model, pack_inputs(model, changed)))))
-    details = {"relative_change": table, "batch_size": batch_size, "rtol": rtol, "mode": "inference (training=False)"}
+        table[info.name] = dict(zip(outs, _change(base, run(changed))))
+    details["relative_change"] = table
     unmeasured = [k for k, info in enumerate(infos) if max(table[info.name].values()) <= rtol]
     reached = call_user_code("differentiating the outputs with respect to the inputs", _gradient_reaches,
                              model, xs, seed) if unmeasured else set()

@@ -23,6 +23,7 @@ from ..model.inputs import all_layers, input_infos, pack_inputs
 from ..model.outputs import shape_str
 from ..model.graph import layers_of
 from ..model.objective import objective_for
+from ..model.randomness import random_in_inference
 from ..core.messages import mismatch
 from ..core.result import CheckResult
 from .common import HUGE_SAMPLE, check, default_batch, fmt, forward, nonfinite_failure, prepare_batch, sample_values
@@ -232,6 +233,13 @@ def check_overfit_batch(
     slow = still_learning(name, f"memorising one batch of {batch_size} samples", run, max_steps, timeout_s, details)
     if slow is not None:
         return slow
+    drawing = random_in_inference(model, x)
+    if drawing is not None:
+        return CheckResult.skip(name, f"memorising one batch of {batch_size} samples: not judged: {drawing} draws new "
+                                "random values at every call, in inference mode too (a variational autoencoder's "
+                                "sampling, Monte-Carlo Dropout), so the model's output for a batch is not fixed and "
+                                f"need not reproduce it; it reached {got}", expected=expected, received=got,
+                                details=details)
     return CheckResult.fail(
         name,
         mismatch(f"memorising one batch of {batch_size} samples", expected, f"{got} in inference mode",

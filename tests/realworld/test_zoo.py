@@ -102,3 +102,31 @@ def test_a_slow_learner_is_extended_not_failed_and_a_per_pixel_output_is_never_f
     keras.utils.set_random_seed(0)
     per_pixel = mc.run_checks(zoo.conv_autoencoder(), ["overfit_batch"])[0]
     assert per_pixel.status in ("passed", "skipped"), per_pixel.message
+
+
+def test_a_model_drawing_from_an_unkeyed_generator_is_skipped_by_the_comparing_checks():
+    import tensorflow as tf
+
+    class Noise(keras.layers.Layer):  # tf.random keeps its state where modelcheck cannot put it back
+        def call(self, x):
+            return x + tf.random.normal(tf.shape(x), stddev=0.1)
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"), Noise(name="noise"),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    for check in (mc.check_batch_independence, mc.check_input_dependence):
+        result = check(model)
+        assert result.status == "skipped", result.message
+        assert "layer 'noise' (Noise) draws new random values" in result.message
+
+
+def test_random_in_inference_names_the_drawing_layer_and_rewinding_repeats_keras_draws():
+    import numpy as np
+
+    from modelcheck.model.randomness import random_in_inference
+
+    x = np.random.default_rng(0).standard_normal((4, 20)).astype("float32")
+    assert random_in_inference(zoo.sampling_vae(), x) == "layer 'sampling' (Sampling)"
+    assert random_in_inference(zoo.sampling_vae(), x, rewound=True) is None
+    assert random_in_inference(zoo.mae_regressor(), x[:, :10]) is None

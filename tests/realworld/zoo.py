@@ -318,6 +318,61 @@ def mae_regressor(broken: bool = False) -> keras.Model:
     return model
 
 
+class KLDivergence(layers.Layer):
+    """Adds the KL divergence of N(mean, exp(log_var)) from N(0, 1) as a loss; passes mean on."""
+
+    def call(self, inputs):
+        mean, log_var = inputs
+        self.add_loss(-0.5 * ops.mean(ops.sum(1 + log_var - ops.square(mean) - ops.exp(log_var), axis=1)))
+        return mean
+
+
+class StandardisedOverBatch(layers.Layer):
+    """The broken VAE's mistake: standardising the codes over the batch mixes the samples."""
+
+    def call(self, z):
+        return (z - ops.mean(z, axis=0)) / (ops.std(z, axis=0) + 1e-6)
+
+
+def sampling_vae(broken: bool = False) -> keras.Model:
+    """A functional VAE that samples its code in inference too (the pre-Keras-3 keras.io pattern:
+    the KL term added with add_loss, the reconstruction under the compiled binary cross-entropy):
+    its output changes from call to call. batch_independence compared two calls and saw sample 0
+    change ('layer sampling mixes samples'); overfit_batch failed it (the draws are new each
+    call, so no output for the batch is fixed). broken: the codes standardised over the batch."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((20,))
+    h = layers.Dense(32, activation="relu")(inputs)
+    mean, log_var = layers.Dense(2, name="z_mean")(h), layers.Dense(2, name="z_log_var")(h)
+    z = Sampling(name="sampling")([KLDivergence()([mean, log_var]), log_var])
+    if broken:
+        z = StandardisedOverBatch(name="standardise")(z)
+    outputs = layers.Dense(20, activation="sigmoid")(layers.Dense(32, activation="relu")(z))
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    return model
+
+
+class MonteCarloDropout(layers.Dropout):
+    """Dropout that stays on in inference, to sample predictions (in Keras 3 a functional model
+    passes its own ``training`` flag to every layer, so ``Dropout(...)(x, training=True)`` is off
+    in inference; a subclass is the way)."""
+
+    def call(self, inputs, training=None):
+        return super().call(inputs, training=True)
+
+
+def mc_dropout_regressor(broken: bool = False) -> keras.Model:
+    """Monte-Carlo Dropout: its output changes from call to call, in inference too; batch_independence
+    took the new mask for samples influencing each other. broken: the hidden kernel initialised to zeros."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((10,))
+    h = layers.Dense(32, activation="relu", name="hidden", kernel_initializer="zeros" if broken else "glorot_uniform")(inputs)
+    outputs = layers.Dense(1)(MonteCarloDropout(0.2, name="mc_dropout")(h))
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="adam", loss="mse")
+    return model
+
 # builder -> (the check the broken variant fails, a phrase its message must hold)
 FAULTS = {
     transformer_classifier: ("input_dependence", "received the same output whatever the input"),
@@ -337,4 +392,6 @@ FAULTS = {
     pooled_cnn: ("config_lint", "TF1's keep_prob"),
     video_classifier: ("gradient_flow", "at layer 'frames'"),
     mae_regressor: ("gradient_flow", "all-zero gradient, at variable hidden/kernel"),
+    sampling_vae: ("batch_independence", "at layer 'standardise'"),
+    mc_dropout_regressor: ("gradient_flow", "'hidden'"),
 }

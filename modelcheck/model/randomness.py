@@ -1,0 +1,90 @@
+"""Models that draw random values when called in inference mode, and how to compare their calls.
+
+Most models give the same output for the same batch every time. Some draw random values in
+inference mode on purpose: a variational autoencoder's sampling layer, Monte-Carlo Dropout
+(``Dropout(...)(x, training=True)``), a noise layer of the user's own. Checks that compare two
+calls (does sample 0's output change when the other samples change? does the output change when
+an input changes?) would take the new draw for an effect. Keras draws from `SeedGenerator`
+states, which are variables: `rewinder` puts them back before each call, so compared calls draw
+the same values. Random ops that keep their state elsewhere (``tf.random.normal`` without a
+Keras seed) cannot be put back; `random_in_inference` tells such a model apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import keras
+import numpy as np
+
+from ..core.errors import call_user_code
+from ..core.messages import layer_ref
+from .inputs import all_layers
+from .outputs import flatten_outputs
+from .probe import layer_probe
+
+__all__ = ["seed_states", "rewinder", "random_in_inference"]
+
+
+def seed_states(model: keras.Model) -> list[Any]:
+    """The state variables of the random generators `model` draws from: those of its layers
+    (nested ones too) and Keras' global generator, used by random ops given no seed."""
+    from keras.src.backend.common import global_state
+    from keras.src.random import seed_generator
+
+    states, seen = [], set()
+    for layer in [model, *all_layers(model)]:
+        for generator in getattr(layer, "_seed_generators", ()):
+            if id(generator.state) not in seen:
+                seen.add(id(generator.state))
+                states.append(generator.state)
+    shared = global_state.get_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR)
+    if shared is not None and id(shared.state) not in seen:
+        states.append(shared.state)
+    return states
+
+
+def rewinder(model: keras.Model) -> Callable[[], None]:
+    """A function that puts every Keras random generator of `model` back where it is now, so
+    the calls it precedes draw the same random values. Does nothing for a model without one."""
+    states = seed_states(model)
+    saved = [np.array(keras.ops.convert_to_numpy(state.value)) for state in states]
+
+    def rewind() -> None:
+        for state, value in zip(states, saved):
+            state.assign(value)
+
+    return rewind
+
+
+def _outputs(call: Callable[[], Any]) -> list[np.ndarray]:
+    return [np.asarray(keras.ops.convert_to_numpy(o)) for o in flatten_outputs(call())]
+
+
+def _differ(first: list[np.ndarray], second: list[np.ndarray]) -> bool:
+    return any(a.shape != b.shape or not np.array_equal(a, b, equal_nan=True) for a, b in zip(first, second))
+
+
+def random_in_inference(model: keras.Model, x: Any, *, rewound: bool = False) -> str | None:
+    """Whether two inference-mode calls of `model` on the same batch `x` give different outputs:
+    None when they agree, else where the draws happen (``"layer 'sampling' (Sampling)"``, or
+    ``"the model"`` when no single layer can be named). With `rewound`, Keras' random generators
+    are put back before each call, so only randomness they cannot reach is found."""
+    rewind = rewinder(model) if rewound else (lambda: None)
+
+    def call() -> Any:
+        rewind()
+        return call_user_code("running the model twice on the same batch", model, x, training=False)
+
+    if not _differ(_outputs(call), _outputs(call)):
+        return None
+    probe = layer_probe(model)
+    if probe is not None:
+        rewind()
+        first = probe.run(x)
+        rewind()
+        second = probe.run(x)
+        for layer, a, b in zip(probe.layers, first, second):
+            if _differ(a, b):
+                return layer_ref(layer.name, type(layer).__name__)
+    return "the model"
