@@ -36,6 +36,18 @@ class BackendScaled(layers.Layer):
         return x * (2.0 if keras.backend.backend() == "tensorflow" else 1.0)
 
 
+@keras.saving.register_keras_serializable(package="modelcheck_tests")
+class SeededNoise(layers.Layer):
+    """Adds noise in inference too, from a seeded Keras generator: each backend draws other values."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seed_generator = keras.random.SeedGenerator(11)
+
+    def call(self, x):
+        return x + keras.random.normal(ops.shape(x), seed=self.seed_generator)
+
+
 def with_layer(layer: layers.Layer) -> keras.Model:
     inputs = keras.Input((6,))
     hidden = layers.Dense(8, activation="relu", name="hidden")(inputs)
@@ -85,3 +97,10 @@ def test_one_backend_is_skipped_with_the_reason():
 def test_an_unknown_backend_is_the_callers_error():
     with pytest.raises(SpecError, match=r"backends must be among tensorflow, jax, torch; received \['mxnet'\]"):
         mc.check_backend_parity(with_layer(layers.Identity()), backends=["mxnet"])
+
+
+@needs_two
+def test_a_model_drawing_random_values_in_inference_is_skipped_naming_the_layer():
+    result = mc.check_backend_parity(with_layer(SeededNoise(name="noise")))
+    assert result.status == "skipped", result.message
+    assert "layer 'noise' (SeededNoise) draws new random values" in result.message

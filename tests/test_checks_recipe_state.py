@@ -229,6 +229,26 @@ class GoodScale(Scale):
         return {**super().get_config(), "factor": self.factor}
 
 
+
+@keras.saving.register_keras_serializable(package="modelcheck_tests")
+class MonteCarloDropout(layers.Dropout):
+    """Dropout kept on in inference: each call draws a new mask."""
+
+    def call(self, inputs, training=None):
+        return super().call(inputs, training=True)
+
+
+@keras.saving.register_keras_serializable(package="modelcheck_tests")
+class NoisyForgetfulScale(ForgetfulScale):
+    """Multiplies and adds noise in inference too; its get_config leaves out `factor`."""
+
+    def __init__(self, factor=1.0, **kwargs):
+        super().__init__(factor, **kwargs)
+        self.seed_generator = keras.random.SeedGenerator(7)
+
+    def call(self, x):
+        return super().call(x) + 0.1 * keras.random.normal(ops.shape(x), seed=self.seed_generator)
+
 class NoConfigModel(keras.Model):
     def __init__(self, units):
         super().__init__()
@@ -278,6 +298,22 @@ def test_save_load_names_the_layer_whose_config_loses_an_argument():
     assert "at layer 'scale' (ForgetfulScale); the first layer whose output differs" in result.message
     assert "leaves out a constructor argument" in result.message
 
+
+
+def test_save_load_passes_a_model_drawing_random_values_in_inference():
+    # the loaded Dropout draws its own seed at construction: its draws are set to the original's
+    result = check_save_load(with_layer(MonteCarloDropout(0.3, name="mc_dropout")))
+    if keras.backend.backend() == "torch":  # torch's own generator draws for a Dropout given no seed
+        assert result.status == "skipped" and "cannot put back" in result.message, result.message
+        result = check_save_load(with_layer(MonteCarloDropout(0.3, seed=5, name="mc_dropout")))
+    assert result.passed, result.message
+    assert result.details["max_difference"] == 0.0
+
+
+def test_save_load_still_names_a_random_layer_whose_config_loses_an_argument():
+    result = check_save_load(with_layer(NoisyForgetfulScale(3.0, name="scale")))
+    assert result.status == "failed", result.message
+    assert "at layer 'scale' (NoisyForgetfulScale); the first layer whose output differs" in result.message
 
 def test_save_load_explains_that_safe_mode_refuses_a_python_lambda():
     result = check_save_load(with_layer(layers.Lambda(lambda t: t * 2, name="double")))

@@ -43,11 +43,24 @@ def time_major_mixup() -> keras.Model:
     return keras.Model(inputs, layers.Dense(2, name="head")(layers.Flatten()(mixed)))
 
 
-def two_inputs(ignore_second: bool) -> keras.Model:
+def two_inputs(ignore_second: bool, noisy: bool = False) -> keras.Model:
     wide = keras.Input((3,), name="wide")
     deep = keras.Input((2,), name="deep")
     merged = layers.concatenate([wide, wide] if ignore_second else [wide, deep])
+    if noisy:
+        merged = Noise(name="noise")(merged)
     return keras.Model([wide, deep], layers.Dense(1)(merged))
+
+
+class Noise(layers.Layer):
+    """Adds noise in inference too (a VAE's sampling, Monte-Carlo Dropout): a new draw at every call."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seed_generator = keras.random.SeedGenerator(3)
+
+    def call(self, x):
+        return x + keras.random.normal(ops.shape(x), seed=self.seed_generator)
 
 
 # batch independence
@@ -112,6 +125,16 @@ def test_input_dependence_fails_a_model_that_ignores_its_only_input():
     result = check_input_dependence(model)
     assert result.status == "failed"
     assert "received the same output whatever the input" in result.message
+
+
+def test_the_comparing_checks_see_the_same_draws_of_a_model_drawing_random_values_in_inference():
+    # each compared call drew new noise: sample 0's output changed with the other samples', and
+    # an ignored input seemed to matter
+    assert check_batch_independence(two_inputs(ignore_second=False, noisy=True)).passed
+    assert check_input_dependence(two_inputs(ignore_second=False, noisy=True)).passed
+    result = check_input_dependence(two_inputs(ignore_second=True, noisy=True))
+    assert result.status == "failed", result.message
+    assert result.received["ignored_inputs"] == ["deep"]
 
 
 def test_input_dependence_passes_on_token_ids():

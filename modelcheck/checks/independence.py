@@ -17,7 +17,7 @@ from ..core.messages import also, layer_ref, mismatch, output_ref
 from ..core.result import CheckResult
 from .common import check, fmt, forward, nonfinite_failure
 from ..model.probe import layer_probe, x_list
-from ..model.randomness import random_in_inference, rewinder
+from ..model.randomness import UNREWINDABLE, random_in_inference, rewinder, rewound_forward
 
 __all__ = ["check_batch_independence", "check_input_dependence"]
 
@@ -26,9 +26,6 @@ INPUTS = "input_dependence"
 
 INFERENCE_NOTE = ("run in inference mode (training=False): BatchNormalization uses its moving statistics and "
                   "Dropout is off, so layers that mix samples only during training are not flagged")
-
-# How a user makes such a model checkable, for the skip messages.
-_RESEED = "draw with keras.random and a keras.random.SeedGenerator kept by the layer, whose state modelcheck can put back"
 
 # Calls the model (or a layer probe) on a list of input tensors; returns groups of output tensors.
 GroupedCall = Callable[[list[Any]], list[list[Any]]]
@@ -219,10 +216,8 @@ def check_batch_independence(
     if not bad_rows:
         drawing = random_in_inference(model, pack_inputs(model, xs), rewound=True)
         if drawing is not None:
-            return CheckResult.skip(BATCH, f"{drawing} draws new random values at every call, in inference mode too, "
-                                    f"from a generator modelcheck cannot put back (such as tf.random); so a change "
-                                    f"of sample {i}'s output cannot be told from a new draw ({_RESEED})",
-                                    details=details)
+            return CheckResult.skip(BATCH, f"{drawing} {UNREWINDABLE}; so a change of sample {i}'s output cannot "
+                                    "be told from a new draw", details=details)
     if bad_rows:
         what, wanted, got = "rows in the output", f"{batch_size} (one per sample)", bad_rows[0]
         received: Any = f"{bad_rows[0]} output rows for {batch_size} samples"
@@ -264,21 +259,6 @@ def _change(before: list[np.ndarray], after: list[np.ndarray]) -> list[float]:
         scale = variation if variation > 0 else float(np.max(np.abs(b64)))
         changes.append(_relative(float(np.max(np.abs(a64 - b64))), scale))
     return changes
-
-
-def _rewound_forward(model: keras.Model) -> Callable[[list[np.ndarray]], list[np.ndarray]]:
-    """Inference-mode outputs of the model on a list of input arrays, every call drawing the same
-    random values (`modelcheck.model.randomness.rewinder`), so that compared calls differ only by
-    their inputs; not remembered across checks, whose calls drew other values."""
-    rewind = rewinder(model)
-
-    def run(arrays: list[np.ndarray]) -> list[np.ndarray]:
-        rewind()
-        outputs = call_user_code("running the model on a synthetic batch", model, pack_inputs(model, arrays),
-                                 training=False)
-        return [backend.current().to_numpy(o) for o in flatten_outputs(outputs)]
-
-    return run
 
 
 def _gradient_reaches(model: keras.Model, xs: list[np.ndarray], seed: int) -> set[int]:
@@ -328,7 +308,11 @@ def check_input_dependence(
     """
     xs = x_list(synthetic_inputs(model, batch_size, seed))
     alt = x_list(synthetic_inputs(model, batch_size, seed + 1))
-    run = _rewound_forward(model)
+    forward_rewound = rewound_forward(model)
+
+    def run(arrays: list[np.ndarray]) -> list[np.ndarray]:
+        return forward_rewound(pack_inputs(model, arrays))
+
     base = run(xs)
     failure = nonfinite_failure(INPUTS, model, base)
     if failure is not None:
@@ -336,9 +320,8 @@ def check_input_dependence(
     details = {"batch_size": batch_size, "rtol": rtol, "mode": "inference (training=False)"}
     if max(_change(base, run(xs)), default=0.0) > rtol:
         drawing = random_in_inference(model, pack_inputs(model, xs), rewound=True) or "the model"
-        return CheckResult.skip(INPUTS, f"{drawing} draws new random values at every call, in inference mode too, "
-                                "from a generator modelcheck cannot put back (such as tf.random); so the effect of an "
-                                f"input cannot be told from a new draw ({_RESEED})", details=details)
+        return CheckResult.skip(INPUTS, f"{drawing} {UNREWINDABLE}; so the effect of an input cannot be told from "
+                                "a new draw", details=details)
     infos = input_infos(model)
     outs = output_names(model)
     outs = outs if len(outs) == len(base) else [f"output_{i}" for i in range(len(base))]

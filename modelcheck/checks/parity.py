@@ -26,6 +26,7 @@ from ..core.errors import SpecError, UserCodeError, call_user_code
 from ..core.messages import layer_ref, mismatch
 from ..core.result import CheckResult
 from ..model import backend
+from ..model.randomness import random_in_inference
 from ..model.backend import child
 from ..model.inputs import input_infos, synthetic_inputs
 from ..model.probe import x_list
@@ -231,6 +232,10 @@ def check_backend_parity(
     safe_mode = not any(isinstance(layer, keras.layers.Lambda) for layer in model._flatten_layers(include_self=True))
     details.update(safe_mode=safe_mode, modules=modules)
     x = synthetic_inputs(model, batch_size, seed)
+    drawing = random_in_inference(model, x)
+    if drawing is not None:
+        return _skip(f"{drawing} draws new random values at every call, in inference mode too, and each backend has "
+                     "random generators of its own, so their outputs cannot be compared", details)
     with tempfile.TemporaryDirectory(prefix="modelcheck-parity-") as tmp:
         folder = Path(tmp)
         model_path = folder / "model.keras"

@@ -7,7 +7,7 @@ import tempfile
 import types
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import keras
 import numpy as np
@@ -16,8 +16,9 @@ from ..core.errors import UserCodeError, call_user_code
 from ..model.inputs import synthetic_inputs
 from ..core.messages import layer_ref, mismatch
 from ..core.result import CheckResult
-from .common import check, fmt, forward
+from .common import check, fmt
 from ..model.probe import layer_probe
+from ..model.randomness import UNREWINDABLE, random_in_inference, rewinder, rewound_forward, same_draws
 
 __all__ = ["check_save_load", "serialisation_problems"]
 
@@ -88,14 +89,17 @@ def _problems(model: keras.Model, custom_objects: dict[str, Any] | None) -> list
     return problems
 
 
-def _first_different_layer(model: keras.Model, loaded: keras.Model, x: Any, atol: float,
-                           rtol: float) -> tuple[str, str] | None:
+def _first_different_layer(model: keras.Model, loaded: keras.Model, x: Any, atol: float, rtol: float,
+                           rewinds: tuple[Callable[[], None], Callable[[], None]]) -> tuple[str, str] | None:
     """(where, why) for the first layer whose output differs between the two models
-    (functional/Sequential); None when it cannot be told."""
+    (functional/Sequential), each run after its rewind; None when it cannot be told."""
     original, copy = layer_probe(model), layer_probe(loaded)
     if original is None or copy is None or len(original.layers) != len(copy.layers):
         return None
-    for layer, before, after in zip(original.layers, original.run(x), copy.run(x)):
+    rewinds[0]()
+    before_all = original.run(x)
+    rewinds[1]()
+    for layer, before, after in zip(original.layers, before_all, copy.run(x)):
         if len(before) != len(after) or any(b.shape != a.shape or not np.allclose(b, a, atol=atol, rtol=rtol)
                                             for b, a in zip(before, after)):
             why = (f": the custom class {type(layer).__name__} is rebuilt from its get_config, which probably leaves "
@@ -140,7 +144,9 @@ def check_save_load(
         assert result.passed, result.message
     """
     x = synthetic_inputs(model, batch_size, seed)
-    before = forward(model, x)
+    rewind = rewinder(model)  # a model drawing random values in inference draws the same ones in both runs
+    before = rewound_forward(model, rewind)(x)
+    rewind()
     details: dict[str, Any] = {"format": ".keras", "safe_mode": True, "batch_size": batch_size}
     with tempfile.TemporaryDirectory(prefix="modelcheck-") as folder:
         path = Path(folder) / "model.keras"
@@ -156,7 +162,9 @@ def check_save_load(
                                         path, custom_objects=custom_objects, safe_mode=True)
             except UserCodeError as exc:
                 return _failure("while loading the saved model in safe mode", exc, model, custom_objects, details)
-    after = forward(loaded, x)
+    aligned = same_draws(model, loaded)
+    rewind_loaded = rewinder(loaded)
+    after = rewound_forward(loaded, rewind_loaded)(x)
     shapes_match = len(before) == len(after) and all(b.shape == a.shape for b, a in zip(before, after))
     difference = max((float(np.max(np.abs(b - a))) if b.size else 0.0 for b, a in zip(before, after)),
                      default=0.0) if shapes_match else float("inf")
@@ -168,7 +176,19 @@ def check_save_load(
                               received={"max_difference": difference}, details=details)
     received = (f"largest difference {fmt(difference)}" if shapes_match else
                 f"output shapes {[a.shape for a in after]} instead of {[b.shape for b in before]}")
-    where = _first_different_layer(model, loaded, x, atol, rtol)
+    if shapes_match:  # a difference counts only when both models drew the same values
+        why = None
+        drawing = random_in_inference(model, x, rewound=True)
+        if drawing is not None:
+            why = f"{drawing} {UNREWINDABLE}"
+        elif not aligned and (drawing := random_in_inference(model, x)) is not None:
+            why = (f"{drawing} draws new random values at every call, in inference mode too, and the loaded model's "
+                   "random generators do not pair up with the original's")
+        if why is not None:
+            return CheckResult.skip(NAME, f"saved and loaded back in safe mode, but {why}; so a difference ({received}) "
+                                    "cannot be told from a new draw", expected=EXPECTED, received=received,
+                                    details=details)
+    where = _first_different_layer(model, loaded, x, atol, rtol, (rewind, rewind_loaded))
     at, why = where if where is not None else ("the model's outputs", "")
     return CheckResult.fail(NAME, mismatch("save and load", EXPECTED_SHORT, received, at=at, note=why or None),
                             expected=EXPECTED, received=received, details=details,

@@ -23,7 +23,12 @@ from .inputs import all_layers
 from .outputs import flatten_outputs
 from .probe import layer_probe
 
-__all__ = ["seed_states", "rewinder", "random_in_inference"]
+__all__ = ["seed_states", "rewinder", "rewound_forward", "same_draws", "random_in_inference", "UNREWINDABLE"]
+
+# Why a model's draws could not be repeated, and what makes them repeatable, for skip messages.
+UNREWINDABLE = ("draws new random values at every call, in inference mode too, from a generator modelcheck cannot "
+                "put back (tf.random, or on PyTorch torch's own for a Dropout given no seed; draw with keras.random "
+                "and a keras.random.SeedGenerator kept by the layer, or give the Dropout a seed, to have it checked)")
 
 
 def seed_states(model: keras.Model) -> list[Any]:
@@ -55,6 +60,32 @@ def rewinder(model: keras.Model) -> Callable[[], None]:
             state.assign(value)
 
     return rewind
+
+
+def same_draws(source: keras.Model, target: keras.Model) -> bool:
+    """Set `target`'s random generators to the states of `source`'s, pairwise in layer order (a
+    model and its copy loaded from a file: a Dropout given no seed draws its own at construction,
+    so the copy would draw other values). False when they do not pair up, changing nothing."""
+    pairs = list(zip(seed_states(source), seed_states(target)))
+    if len(seed_states(source)) != len(seed_states(target)) or any(a.shape != b.shape for a, b in pairs):
+        return False
+    for a, b in pairs:
+        if a is not b:
+            b.assign(keras.ops.convert_to_numpy(a.value))
+    return True
+
+
+def rewound_forward(model: keras.Model, rewind: Callable[[], None] | None = None) -> Callable[[Any], list[np.ndarray]]:
+    """Inference-mode outputs of `model` on a batch as NumPy arrays, each call after `rewind`
+    (by default `rewinder(model)` taken now), so that compared calls draw the same random values
+    and differ only by their inputs. Not remembered across checks, whose calls drew other values."""
+    rewind = rewind or rewinder(model)
+
+    def run(x: Any) -> list[np.ndarray]:
+        rewind()
+        return _outputs(lambda: call_user_code("running the model on a synthetic batch", model, x, training=False))
+
+    return run
 
 
 def _outputs(call: Callable[[], Any]) -> list[np.ndarray]:
