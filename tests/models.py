@@ -65,3 +65,16 @@ def two_heads() -> keras.Model:
     main = layers.Dense(1, name="main")(merged)
     aux = layers.Dense(3, activation="softmax", name="aux")(hidden)
     return keras.Model([wide, deep], [main, aux])
+
+
+@keras.saving.register_keras_serializable(package="modelcheck_tests")
+class SeededNoise(layers.Layer):
+    """Adds noise in inference too (a VAE's sampling, Monte-Carlo Dropout): a new draw at every
+    call, from a Keras generator the layer keeps, so modelcheck can repeat its draws."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seed_generator = keras.random.SeedGenerator(11)
+
+    def call(self, x):
+        return x + keras.random.normal(ops.shape(x), seed=self.seed_generator)

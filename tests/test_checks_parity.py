@@ -13,6 +13,7 @@ import modelcheck as mc
 from modelcheck.core.errors import SpecError
 from modelcheck.model import backend
 from tests.backends import BACKEND
+from tests.models import SeededNoise
 
 OTHERS = [name for name in backend.installed() if name != BACKEND]
 needs_two = pytest.mark.skipif(not OTHERS, reason=f"only one Keras backend is installed ({BACKEND})")
@@ -34,18 +35,6 @@ class BackendScaled(layers.Layer):
 
     def call(self, x):
         return x * (2.0 if keras.backend.backend() == "tensorflow" else 1.0)
-
-
-@keras.saving.register_keras_serializable(package="modelcheck_tests")
-class SeededNoise(layers.Layer):
-    """Adds noise in inference too, from a seeded Keras generator: each backend draws other values."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.seed_generator = keras.random.SeedGenerator(11)
-
-    def call(self, x):
-        return x + keras.random.normal(ops.shape(x), seed=self.seed_generator)
 
 
 def with_layer(layer: layers.Layer) -> keras.Model:

@@ -12,6 +12,7 @@ from modelcheck.checks.independence import check_batch_independence, check_input
 from modelcheck.checks.init_loss import check_loss_at_init
 from modelcheck.checks.loss_config import check_loss_matches_output
 from modelcheck.core.errors import SpecError
+from tests.models import SeededNoise
 
 
 def mlp(units: int = 4, activation: str | None = "softmax", **last: object) -> keras.Model:
@@ -48,19 +49,8 @@ def two_inputs(ignore_second: bool, noisy: bool = False) -> keras.Model:
     deep = keras.Input((2,), name="deep")
     merged = layers.concatenate([wide, wide] if ignore_second else [wide, deep])
     if noisy:
-        merged = Noise(name="noise")(merged)
+        merged = SeededNoise(name="noise")(merged)
     return keras.Model([wide, deep], layers.Dense(1)(merged))
-
-
-class Noise(layers.Layer):
-    """Adds noise in inference too (a VAE's sampling, Monte-Carlo Dropout): a new draw at every call."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.seed_generator = keras.random.SeedGenerator(3)
-
-    def call(self, x):
-        return x + keras.random.normal(ops.shape(x), seed=self.seed_generator)
 
 
 # batch independence
