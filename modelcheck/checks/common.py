@@ -14,6 +14,7 @@ import numpy as np
 
 from ..core.errors import INTERNAL_HINT, InternalError, ModelcheckError, UserCodeError, call_user_code
 from ..model.build import build_model
+from ..model.compiled import compiled_without_loss
 from ..model.outputs import first_nonfinite_weight, flatten_outputs, output_names
 from ..model.inputs import input_infos, sample_targets, synthetic_inputs
 from ..model.memo import remembered
@@ -206,6 +207,8 @@ def prepare_batch(name: str, model: keras.Model, *, output: Any = None, batch_si
     failure = nonfinite_failure(name, model, predictions)
     if failure is not None:
         return failure
+    if compiled_without_loss(model):  # model.losses holds the add_loss terms of the last call, which may be gone
+        call_user_code("running the model on a synthetic batch", model, x, training=False)
     objective = objective_for(model, predictions, output=output)
     if y is None:
         teacher = teacher_outputs(model, x, seed) if fittable else None

@@ -191,6 +191,10 @@ def check_overfit_batch(
     if own is not None:
         return CheckResult.skip(name, f"the model overrides {own}, so it trains an objective of its own and memorising "
                                 "a batch has no target to judge; loss_decrease judges its own loss")
+    if objective.own_losses_only:
+        return CheckResult.skip(name, "the model is compiled without a loss, so it trains the losses its layers add "
+                                "(add_loss), whose least value modelcheck cannot know, and memorising a batch has no "
+                                "target to judge; loss_decrease judges those losses")
     regression = any(not loss.classification for loss in objective.losses)
     requested = loss_threshold
     if regression:  # the threshold is for targets of unit spread: a fraction of what predicting the mean loses

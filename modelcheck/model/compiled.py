@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["compile_arguments", "compiled_loss", "compiled_loss_weights", "compiled_optimizer"]
+__all__ = ["compile_arguments", "compiled_loss", "compiled_loss_weights", "compiled_optimizer", "compiled_without_loss"]
 
 
 def compile_arguments(model: Any) -> dict[str, Any]:
@@ -33,3 +33,9 @@ def compiled_loss_weights(model: Any) -> Any:
 def compiled_optimizer(model: Any) -> Any:
     """The model's optimizer object when it was compiled with one, else None."""
     return getattr(model, "optimizer", None)
+
+
+def compiled_without_loss(model: Any) -> bool:
+    """True when the model was compiled with no ``loss``: Keras then trains only the losses its
+    layers add (``add_loss``, regularisers)."""
+    return bool(compile_arguments(model)) and compiled_loss(model) is None

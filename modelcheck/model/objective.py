@@ -20,7 +20,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from .compiled import compiled_loss as compiled_loss_of, compiled_loss_weights
+from .compiled import compiled_loss as compiled_loss_of, compiled_loss_weights, compiled_without_loss
 from ..core.errors import UserCodeError
 from .outputs import output_keys, output_kinds, output_names
 
@@ -99,6 +99,9 @@ def _per_output(value: Any, names: list[str], count: int, keys: list[str] | None
     return [value] * count
 
 
+OWN_LOSSES = "the losses its layers add (add_loss), as compiled without a loss"
+
+
 @dataclass
 class Objective:
     """The losses of all outputs of a model, and the targets that fit them."""
@@ -106,7 +109,15 @@ class Objective:
     losses: list[OutputLoss]
     expected_initial: float | None = None  # ln(n_classes) for softmax cross-entropy, ln 2 for a sigmoid unit
 
+    @property
+    def own_losses_only(self) -> bool:
+        """True for a model compiled without a loss: it trains the losses its layers add
+        (``add_loss``, regularisers), which the engine adds to `total` (0 here)."""
+        return not self.losses
+
     def describe(self) -> str:
+        if self.own_losses_only:
+            return OWN_LOSSES
         return ", ".join(f"{loss.output}: {loss.name}" for loss in self.losses)
 
     def targets(self, predictions: list[np.ndarray], seed: int,
@@ -292,6 +303,8 @@ def objective_for(model: keras.Model, predictions: list[Any], *, output: Any = N
     """The `Objective` for `model`: its compiled loss if it has one (and `use_compiled`),
     else a loss suited to each output's kind (declared with `output`, or inferred)."""
     count = len(predictions)
+    if use_compiled and compiled_without_loss(model) and model.losses:
+        return Objective([])  # compiled without a loss: Keras trains the losses its layers add, and so do we
     names = output_names(model) if len(output_names(model)) == count else [f"output_{i}" for i in range(count)]
     kinds = output_kinds(model, output, n_outputs=count)
     compiled_loss, compiled_weights = ((compiled_loss_of(model), compiled_loss_weights(model)) if use_compiled

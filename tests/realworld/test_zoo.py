@@ -130,3 +130,12 @@ def test_random_in_inference_names_the_drawing_layer_and_rewinding_repeats_keras
     assert random_in_inference(zoo.sampling_vae(), x) == "layer 'sampling' (Sampling)"
     assert random_in_inference(zoo.sampling_vae(), x, rewound=True) is None
     assert random_in_inference(zoo.mae_regressor(), x[:, :10]) is None
+
+
+def test_a_model_compiled_without_a_loss_trains_the_losses_its_layers_add():
+    model = zoo.add_loss_autoencoder()
+    overfit = mc.check_overfit_batch(model)
+    assert overfit.status == "skipped" and "compiled without a loss" in overfit.message, overfit.message
+    decrease = mc.check_loss_decrease(model)
+    assert decrease.passed, decrease.message
+    assert decrease.details["loss_function"] == "the losses its layers add (add_loss), as compiled without a loss"

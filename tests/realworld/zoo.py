@@ -373,6 +373,28 @@ def mc_dropout_regressor(broken: bool = False) -> keras.Model:
     model.compile(optimizer="adam", loss="mse")
     return model
 
+
+class ReconstructionLoss(layers.Layer):
+    """Adds the mean squared error between the input and its reconstruction as the model's loss."""
+
+    def call(self, inputs):
+        original, reconstruction = inputs
+        self.add_loss(ops.mean(ops.square(original - reconstruction)))
+        return reconstruction
+
+
+def add_loss_autoencoder(broken: bool = False) -> keras.Model:
+    """An autoencoder compiled with an optimizer only: its loss is the reconstruction error a layer
+    adds (add_loss), what Keras trains. overfit_batch trained it on a mean squared error to targets
+    of its own next to that loss and failed it. broken: the encoder frozen."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((12,))
+    code = layers.Dense(4, activation="relu", name="encoder", trainable=not broken)(inputs)
+    outputs = ReconstructionLoss()([inputs, layers.Dense(12, name="decoder")(code)])
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="adam")
+    return model
+
 # builder -> (the check the broken variant fails, a phrase its message must hold)
 FAULTS = {
     transformer_classifier: ("input_dependence", "received the same output whatever the input"),
@@ -394,4 +416,5 @@ FAULTS = {
     mae_regressor: ("gradient_flow", "all-zero gradient, at variable hidden/kernel"),
     sampling_vae: ("batch_independence", "at layer 'standardise'"),
     mc_dropout_regressor: ("gradient_flow", "'hidden'"),
+    add_loss_autoencoder: ("gradient_flow", "at layer 'encoder'"),
 }
