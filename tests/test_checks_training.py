@@ -409,3 +409,27 @@ def test_class_teacher_labels_of_a_per_pixel_output_are_reached_by_a_shift_of_th
     out.set_weights([kernel, bias - shift])  # one bias per class, shared by every pixel
     student = keras.ops.convert_to_numpy(teacher_model(x))
     assert len(np.unique(ids)) > 1 and np.array_equal(np.argmax(student, axis=-1), ids)
+
+
+def _bounded_regressor(activation, dead=False):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((6,)), layers.Dense(16, activation="relu", name="hidden",
+                                                              kernel_initializer="zeros" if dead else "glorot_uniform"),
+                              layers.Dense(2, activation=activation, name="out", use_bias=not dead)])
+    model.compile(optimizer="adam", loss="mse")
+    return model
+
+
+@pytest.mark.parametrize("activation, low, high", [("sigmoid", 0.0, 1.0), ("tanh", -1.0, 1.0)])
+def test_a_bounded_regression_output_gets_targets_it_can_produce(activation, low, high):
+    # standardised targets lay outside (0, 1) or (-1, 1): a sound sigmoid autoencoder or tanh actor
+    # failed overfit_batch (loss_matches_output judges whether the real targets fit the range)
+    from modelcheck.checks.common import prepare_batch
+
+    model = _bounded_regressor(activation)
+    targets = prepare_batch("overfit_batch", model, fittable=True).targets[0]
+    assert low < targets.min() and targets.max() < high and targets.std() > 0.1 * (high - low)
+    result = mc.check_overfit_batch(model)
+    assert result.passed, result.message
+    broken = mc.check_overfit_batch(_bounded_regressor(activation, dead=True), max_steps=100)
+    assert broken.status == "failed" and "expected loss below" in broken.message, broken.message

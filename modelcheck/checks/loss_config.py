@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from ..model.outputs import activation_of, output_layers
+from ..model.outputs import ACTIVATION_RANGES, activation_of, output_layers
 from ..model.inputs import synthetic_inputs
 from ..model.objective import OutputLoss, objective_for
 from ..core.messages import also, mismatch, output_ref
@@ -48,16 +48,6 @@ _FAMILIES = {
     "mean_squared_logarithmic_error": REGRESSION,
     "huber": REGRESSION,
     "log_cosh": REGRESSION,
-}
-# What an output activation can produce, for regression losses.
-_RANGES = {
-    "sigmoid": (0.0, 1.0, "values between 0 and 1"),
-    "softmax": (0.0, 1.0, "values between 0 and 1 that sum to 1 over the units"),
-    "relu": (0.0, None, "values of 0 or more"),
-    "softplus": (0.0, None, "positive values"),
-    "exponential": (0.0, None, "positive values"),
-    "tanh": (-1.0, 1.0, "values between -1 and 1"),
-    "hard_sigmoid": (0.0, 1.0, "values between 0 and 1"),
 }
 _PROBABILITIES = ("softmax", "sigmoid")
 # Regression losses whose targets are 0 or more by definition (log(1 + y)): the range they imply.
@@ -135,8 +125,8 @@ def _findings(facts: LossFacts, activation: str | None, units: int, output: str,
             found.append(mismatch("output activation", f"sigmoid for {loss}, which expects probabilities between 0 "
                                   "and 1", repr(activation), at=where, note="add activation=\"sigmoid\", or compile "
                                   "with keras.losses.BinaryCrossentropy(from_logits=True)"))
-    elif facts.family == REGRESSION and activation in _RANGES:
-        low, high, words = _RANGES[activation]
+    elif facts.family == REGRESSION and activation in ACTIVATION_RANGES:
+        low, high, words = ACTIVATION_RANGES[activation]
         target_range = target_range if target_range is not None else _IMPLIED_RANGES.get(loss)
         fits = target_range is not None and _within(target_range, low, high)
         if not fits:

@@ -22,7 +22,7 @@ from keras import ops
 
 from .compiled import compiled_loss as compiled_loss_of, compiled_loss_weights, compiled_without_loss
 from ..core.errors import UserCodeError
-from .outputs import output_keys, output_kinds, output_names
+from .outputs import ACTIVATION_RANGES, activation_of, output_keys, output_kinds, output_layers, output_names
 
 __all__ = ["OutputLoss", "Objective", "objective_for"]
 
@@ -47,6 +47,7 @@ class OutputLoss:
     targets: str
     kind: str  # the output kind: probabilities, binary, logits, regression
     output: str  # the output's name
+    bounds: tuple[float, float] | None = None  # what a bounded activation (sigmoid, tanh) can produce
 
     @property
     def classification(self) -> bool:
@@ -129,7 +130,7 @@ class Objective:
         rng = np.random.default_rng(seed + 7919)
         taught = teacher if teacher is not None else [None] * len(predictions)
         return [_teacher_target(loss, pred, t, rng) if t is not None and _varies(t) else
-                _random_target(loss.targets, tuple(pred.shape), rng)
+                _random_target(loss.targets, tuple(pred.shape), rng, loss.bounds)
                 for loss, pred, t in zip(self.losses, predictions, taught)]
 
     def spread(self, targets: list[np.ndarray]) -> float:
@@ -194,13 +195,17 @@ class Objective:
         return min(scores) if scores else None
 
 
-def _random_target(kind: str, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+def _random_target(kind: str, shape: tuple[int, ...], rng: np.random.Generator,
+                   bounds: tuple[float, float] | None = None) -> np.ndarray:
     if kind in (SPARSE, ONE_HOT):
         classes = shape[-1]
         ids = rng.integers(0, max(classes, 1), size=shape[:-1])
         return ids.astype("int32") if kind == SPARSE else np.eye(classes, dtype="float32")[ids]
     if kind == BINARY:
         return rng.integers(0, 2, size=shape).astype("float32")
+    if bounds is not None:  # a sigmoid or tanh output: inside what it can produce (see _INSIDE)
+        middle, half = (bounds[0] + bounds[1]) / 2, _INSIDE * (bounds[1] - bounds[0]) / 2
+        return rng.uniform(middle - half, middle + half, size=shape).astype("float32")
     return rng.standard_normal(shape).astype("float32")
 
 
@@ -238,7 +243,17 @@ def _teacher_target(loss: OutputLoss, pred: np.ndarray, teacher: np.ndarray, rng
     # the loss a check asks for alike.
     own = np.asarray(pred, dtype="float64").reshape(teacher.shape).std(axis=shared, keepdims=True)
     spread = np.minimum(1.0, _MAX_AMPLIFICATION * np.maximum(scale, own))  # (a unit that does not vary is 0 anyway)
-    return (standardised * spread).astype("float32").reshape(pred.shape)
+    targets = standardised * spread
+    if loss.bounds is not None:  # a sigmoid or tanh output: inside what it can produce, well clear of its ends
+        low, high = loss.bounds
+        largest = np.max(np.abs(targets), axis=shared, keepdims=True)
+        targets = (low + high) / 2 + _INSIDE * (high - low) / 2 * targets / np.where(largest > 0, largest, 1.0)
+    return targets.astype("float32").reshape(pred.shape)
+
+
+# How far toward the ends of a bounded output (sigmoid, tanh) its synthetic targets reach: near an end,
+# the activation saturates and learning crawls.
+_INSIDE = 0.8
 
 
 def _shared_axes(values: np.ndarray) -> tuple[int, ...]:
@@ -307,6 +322,7 @@ def objective_for(model: keras.Model, predictions: list[Any], *, output: Any = N
         return Objective([])  # compiled without a loss: Keras trains the losses its layers add, and so do we
     names = output_names(model) if len(output_names(model)) == count else [f"output_{i}" for i in range(count)]
     kinds = output_kinds(model, output, n_outputs=count)
+    layers = output_layers(model) if len(output_layers(model)) == count else []
     compiled_loss, compiled_weights = ((compiled_loss_of(model), compiled_loss_weights(model)) if use_compiled
                                        else (None, None))
     keys = output_keys(model)
@@ -333,9 +349,16 @@ def objective_for(model: keras.Model, predictions: list[Any], *, output: Any = N
         if identifier is not None and not _is_keras_loss(identifier):
             targets = _accepted_targets(function, kind, predictions[i])
         losses.append(OutputLoss(name, function, 1.0 if weight is None else float(weight),
-                                 targets, kind, names[i]))
+                                 targets, kind, names[i], _bounds(layers[i] if i < len(layers) else None)))
     users_own = any(i is not None and not _is_keras_loss(i) for i in per_loss)
     return Objective(losses, None if users_own else _expected_initial(losses, predictions))
+
+
+def _bounds(layer: Any) -> tuple[float, float] | None:
+    """The interval an output layer's activation maps into, when it is bounded on both sides
+    (sigmoid, tanh, hard_sigmoid; a softmax's outputs are tied to each other), else None."""
+    low, high, _ = ACTIVATION_RANGES.get(activation_of(layer) or "", (0.0, None, ""))
+    return None if high is None or activation_of(layer) == "softmax" else (low, high)
 
 
 def _expected_initial(losses: list[OutputLoss], predictions: list[Any]) -> float | None:

@@ -10,7 +10,18 @@ import numpy as np
 
 from .graph import has_symbolic_inputs
 
-__all__ = ["flatten_outputs", "output_layers", "output_names", "output_keys", "output_kinds", "activation_of", "first_nonfinite_weight", "describe_nonfinite", "shape_str"]
+__all__ = ["ACTIVATION_RANGES", "flatten_outputs", "output_layers", "output_names", "output_keys", "output_kinds", "activation_of", "first_nonfinite_weight", "describe_nonfinite", "shape_str"]
+# What an output activation can produce: (low, high or None, in words).
+ACTIVATION_RANGES: dict[str, tuple[float, float | None, str]] = {
+    "sigmoid": (0.0, 1.0, "values between 0 and 1"),
+    "softmax": (0.0, 1.0, "values between 0 and 1 that sum to 1 over the units"),
+    "relu": (0.0, None, "values of 0 or more"),
+    "softplus": (0.0, None, "positive values"),
+    "exponential": (0.0, None, "positive values"),
+    "tanh": (-1.0, 1.0, "values between -1 and 1"),
+    "hard_sigmoid": (0.0, 1.0, "values between 0 and 1"),
+}
+
 
 def flatten_outputs(outputs: Any) -> list[Any]:
     """Model outputs as a flat list, in the order of ``model.outputs`` (dicts sorted by key)."""
