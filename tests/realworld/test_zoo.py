@@ -139,3 +139,10 @@ def test_a_model_compiled_without_a_loss_trains_the_losses_its_layers_add():
     decrease = mc.check_loss_decrease(model)
     assert decrease.passed, decrease.message
     assert decrease.details["loss_function"] == "the losses its layers add (add_loss), as compiled without a loss"
+
+
+def test_an_input_read_only_by_an_added_loss_counts_as_used():
+    result = mc.check_input_dependence(zoo.ctc_captcha_reader())
+    assert result.passed, result.message
+    assert "'label' only the losses (add_loss)" in result.message
+    assert result.details["changes_added_losses"] == ["image", "label"]

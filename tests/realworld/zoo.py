@@ -395,6 +395,41 @@ def add_loss_autoencoder(broken: bool = False) -> keras.Model:
     model.compile(optimizer="adam")
     return model
 
+
+class CTCLoss(layers.Layer):
+    """Adds the CTC loss of the predicted character probabilities against the labels (keras.io OCR
+    for captchas); passes the predictions on. broken: the loss is taken against all-zero labels."""
+
+    def __init__(self, broken: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.broken = broken
+
+    def call(self, labels, predictions):
+        labels = ops.cast(labels, "int32") * (0 if self.broken else 1)
+        batch = ops.shape(predictions)[0]
+        label_length = ops.full((batch,), ops.shape(labels)[1], dtype="int32")
+        logit_length = ops.full((batch,), ops.shape(predictions)[1], dtype="int32")
+        self.add_loss(ops.mean(ops.ctc_loss(labels, predictions, label_length, logit_length, mask_index=0)))
+        return predictions
+
+    def compute_output_spec(self, labels, predictions):
+        return keras.KerasTensor(predictions.shape, predictions.dtype)
+
+
+def ctc_captcha_reader(broken: bool = False) -> keras.Model:
+    """A captcha reader trained with CTC: the labels are a second input that only the loss (added by
+    a layer) reads, and the model is compiled with an optimizer only. input_dependence said it
+    ignored its 'label' input. broken: the CTC loss reads all-zero labels instead."""
+    keras.utils.set_random_seed(0)
+    image = keras.Input((32, 16, 1), name="image")
+    label = keras.Input((4,), name="label", dtype="float32")
+    x = layers.MaxPooling2D((2, 2))(layers.Conv2D(8, 3, padding="same", activation="relu")(image))
+    x = layers.Dense(16, activation="relu")(layers.Reshape((16, 8 * 8))(x))
+    x = layers.Dense(11, activation="softmax", name="characters")(layers.Bidirectional(layers.GRU(8, return_sequences=True))(x))
+    model = keras.Model([image, label], CTCLoss(broken, name="ctc")(label, x))
+    model.compile(optimizer="adam")
+    return model
+
 # builder -> (the check the broken variant fails, a phrase its message must hold)
 FAULTS = {
     transformer_classifier: ("input_dependence", "received the same output whatever the input"),
@@ -417,4 +452,5 @@ FAULTS = {
     sampling_vae: ("batch_independence", "at layer 'standardise'"),
     mc_dropout_regressor: ("gradient_flow", "'hidden'"),
     add_loss_autoencoder: ("gradient_flow", "at layer 'encoder'"),
+    ctc_captcha_reader: ("input_dependence", "at input 'label'"),
 }
