@@ -14,6 +14,7 @@ from ..model.engine import own_training, preserved_weights
 from ..model.graph import layers_of
 from ..model.loops import objective_key
 from ..model.memo import remembered
+from ..model.randomness import rewound_forward
 from ..model.variables import variable_label, variable_owners
 from ..core.messages import also, mismatch
 from ..core.result import CheckResult
@@ -118,6 +119,24 @@ def _zero_by_coincidence(model: keras.Model, labels: list[str], *, output: Any, 
     return [label for label in labels if label in nonzero]
 
 
+def _cancels_out(model: keras.Model, layer: keras.layers.Layer | None, variable: Any, x: Any) -> bool:
+    """True for a variable of a layer called more than once (a siamese tower) that no output
+    depends on: moved far from its value, it leaves every output as it was, as a tower's last bias
+    does when the distance between two of its calls is taken (it cancels). Dead units would wake."""
+    if layer is None or len(getattr(layer, "_inbound_nodes", [])) < 2:
+        return False
+    run = rewound_forward(model)
+    before = run(x)
+    saved = keras.ops.convert_to_numpy(variable.value)
+    shifted = saved + np.random.default_rng(0).standard_normal(saved.shape) * max(1.0, 10 * float(np.max(np.abs(saved))))
+    try:
+        variable.assign(shifted.astype(saved.dtype))
+        after = run(x)
+    finally:
+        variable.assign(saved)
+    return all(np.allclose(a, b, rtol=1e-5, atol=1e-6) for a, b in zip(after, before))
+
+
 @check(NAME)
 def check_gradient_flow(
     model: keras.Model,
@@ -159,6 +178,7 @@ def check_gradient_flow(
     norms: dict[str, float] = {}
     problems: list[tuple[str, str, str]] = []  # (variable, what it gets, the likely cause)
     exempt: list[str] = []  # biases cancelled by a following BatchNormalization
+    cancelled: list[str] = []  # variables of a shared layer whose calls' outputs are subtracted
     for variable, grad in zip(model.trainable_variables, grads):
         layer = owners.get(id(variable))
         label = variable_label(layer, variable)
@@ -174,6 +194,8 @@ def check_gradient_flow(
             continue
         if not np.all(np.isfinite(value)):
             problems.append((label, "a NaN/Inf gradient", gradient_cause(layer, variable, model, "nonfinite")))
+        elif norm == 0.0 and _cancels_out(model, layer, variable, x):
+            cancelled.append(label)
         elif norm == 0.0:
             problems.append((label, "an all-zero gradient", gradient_cause(layer, variable, model, "zero")))
     coincidences = _zero_by_coincidence(model, [label for label, got, _ in problems if got == "an all-zero gradient"],
@@ -183,6 +205,8 @@ def check_gradient_flow(
     details = {"grad_norms": norms, "exempt_biases_before_batchnorm": exempt, "loss": loss, "loss_function": objective.describe(), "batch_size": batch_size}
     if coincidences:
         details["zero_on_first_batch_only"] = coincidences
+    if cancelled:
+        details["cancelled_in_shared_layers"] = cancelled
     if batch_size != asked:
         details["batch_size_note"] = (f"raised from {asked} so that every BatchNormalization normalises at least "
                                       f"{MIN_BATCHNORM_VALUES} values per channel")
@@ -204,11 +228,14 @@ def check_gradient_flow(
             received={label: norms.get(label) for label in norms},
             details=details,
         )
-    checked = {label: norm for label, norm in norms.items() if label not in exempt and label not in coincidences} or norms
+    checked = {label: norm for label, norm in norms.items()
+               if label not in exempt and label not in coincidences and label not in cancelled} or norms
     return CheckResult.ok(
         NAME, f"all {len(norms)} trainable variables get a finite, non-zero gradient "
         f"(smallest norm {min(checked.values()):.3g} at {min(checked, key=checked.get)})"
         + (f"; {len(exempt)} bias(es) before BatchNormalization exempt: BN cancels them" if exempt else "")
+        + (f"; {', '.join(cancelled)} exempt: no output depends on them, since the outputs of their shared layer's "
+           "calls are subtracted (a siamese distance) and they cancel" if cancelled else "")
         + (f"; {', '.join(coincidences)} got a zero gradient on the first batch only, not on a second "
            f"({SIGNS_CANCEL})" if coincidences else ""),
         expected="finite, non-zero gradients", received=norms, details=details,

@@ -430,6 +430,29 @@ def ctc_captcha_reader(broken: bool = False) -> keras.Model:
     model.compile(optimizer="adam")
     return model
 
+
+def siamese_contrastive(broken: bool = False) -> keras.Model:
+    """Two inputs through one shared tower, the euclidean distance between their embeddings, and a
+    contrastive loss of the user's own (keras.io siamese_contrastive). The tower's last bias is added
+    to both embeddings and cancels in their difference: it gets no gradient by design, and
+    gradient_flow failed the model for it. broken: the tower's hidden units dead (a bias of -100)."""
+    keras.utils.set_random_seed(0)
+
+    def contrastive(y_true, y_pred, margin=1.0):
+        y_true = ops.cast(y_true, y_pred.dtype)
+        return ops.mean(y_true * ops.square(y_pred) + (1 - y_true) * ops.square(ops.maximum(margin - y_pred, 0.0)))
+
+    tower = keras.Sequential([keras.Input((8,)),
+                              layers.Dense(16, activation="relu", name="hidden",
+                                           bias_initializer=keras.initializers.Constant(-100.0 if broken else 0.0)),
+                              layers.Dense(4, name="embedding")], name="tower")
+    left, right = keras.Input((8,), name="left"), keras.Input((8,), name="right")
+    distance = layers.Lambda(lambda t: ops.sqrt(ops.maximum(ops.sum(ops.square(t[0] - t[1]), axis=1, keepdims=True),
+                                                            1e-7)), output_shape=(1,), name="distance")
+    model = keras.Model([left, right], distance([tower(left), tower(right)]))
+    model.compile(optimizer="adam", loss=contrastive)
+    return model
+
 # builder -> (the check the broken variant fails, a phrase its message must hold)
 FAULTS = {
     transformer_classifier: ("input_dependence", "received the same output whatever the input"),
@@ -453,4 +476,5 @@ FAULTS = {
     mc_dropout_regressor: ("gradient_flow", "'hidden'"),
     add_loss_autoencoder: ("gradient_flow", "at layer 'encoder'"),
     ctc_captcha_reader: ("input_dependence", "at input 'label'"),
+    siamese_contrastive: ("gradient_flow", "all-zero gradient, at variable tower/hidden"),
 }
