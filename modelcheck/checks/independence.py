@@ -12,7 +12,8 @@ from keras import ops
 from ..core.errors import SpecError, call_user_code
 from ..model import backend
 from ..model.outputs import flatten_outputs, output_names, shape_str
-from ..model.inputs import input_infos, pack_inputs, synthetic_inputs
+from ..model.inputs import batch_size_for, input_infos, pack_inputs, synthetic_inputs
+from ..model.state import reset_states
 from ..core.messages import also, layer_ref, mismatch, output_ref
 from ..core.result import CheckResult
 from .common import check, fmt, forward, nonfinite_failure
@@ -116,8 +117,15 @@ def _influence(call: GroupedCall, xs: list[np.ndarray], alt: list[np.ndarray], i
     return results
 
 
+def _inference(called: keras.Model, model: keras.Model, tensors: list[Any]) -> list[Any]:
+    """The flat outputs of `called` (`model` or its layer probe) in inference mode on `tensors`,
+    from the state of a fresh model, so every call compares like with like (stateful RNNs)."""
+    reset_states(called)
+    return flatten_outputs(called(pack_inputs(model, tensors), training=False))
+
+
 def _model_call(model: keras.Model) -> GroupedCall:
-    return lambda tensors: [flatten_outputs(model(pack_inputs(model, tensors), training=False))]
+    return lambda tensors: [_inference(model, model, tensors)]
 
 
 def _probe_call(model: keras.Model) -> tuple[GroupedCall, list[keras.layers.Layer]] | None:
@@ -126,7 +134,7 @@ def _probe_call(model: keras.Model) -> tuple[GroupedCall, list[keras.layers.Laye
         return None
 
     def call(tensors: list[Any]) -> list[list[Any]]:
-        return probe.split(flatten_outputs(probe.model(pack_inputs(model, tensors), training=False)))
+        return probe.split(_inference(probe.model, model, tensors))
 
     return call, probe.layers
 
@@ -173,6 +181,11 @@ def check_batch_independence(
     """
     if batch_size < 2:
         raise SpecError(f"check_batch_independence needs batch_size >= 2, received batch_size={batch_size}")
+    batch_size = batch_size_for(model, batch_size)
+    if batch_size < 2:
+        return CheckResult.skip(BATCH, "not judged: the model takes batches of exactly 1 sample (a fixed batch size), "
+                                "and telling whether samples influence each other needs at least 2 "
+                                "in one batch", details={"batch_size": batch_size})
     xs = x_list(synthetic_inputs(model, batch_size, seed))
     alt = x_list(synthetic_inputs(model, batch_size, seed + 1))
     outputs = forward(model, pack_inputs(model, xs))
@@ -258,7 +271,7 @@ def _gradient_reaches(model: keras.Model, xs: list[np.ndarray], seed: int) -> se
     rng = np.random.default_rng(seed)
 
     def projection(tensors: list[Any]) -> tuple[list[Any], None]:
-        outputs = flatten_outputs(model(pack_inputs(model, tensors), training=False))
+        outputs = _inference(model, model, tensors)
         dtype = "float32" if backend.name() == "jax" else "float64"  # JAX runs in float32 unless x64 is on
         total = ops.convert_to_tensor(0.0, dtype)
         for out in outputs:
@@ -294,6 +307,7 @@ def check_input_dependence(
         result = check_input_dependence(two_input_model)
         assert result.passed, result.message
     """
+    batch_size = batch_size_for(model, batch_size)
     xs = x_list(synthetic_inputs(model, batch_size, seed))
     alt = x_list(synthetic_inputs(model, batch_size, seed + 1))
     base = forward(model, pack_inputs(model, xs))

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 
 from ..core.errors import UserCodeError, call_user_code
-from ..model.inputs import synthetic_inputs
+from ..model.inputs import rows_of, synthetic_inputs
 from ..core.messages import layer_ref, mismatch
 from ..core.result import CheckResult
 from .common import check, fmt, forward
@@ -141,7 +141,7 @@ def check_save_load(
     """
     x = synthetic_inputs(model, batch_size, seed)
     before = forward(model, x)
-    details: dict[str, Any] = {"format": ".keras", "safe_mode": True, "batch_size": batch_size}
+    details: dict[str, Any] = {"format": ".keras", "safe_mode": True, "batch_size": rows_of(x)}
     with tempfile.TemporaryDirectory(prefix="modelcheck-") as folder:
         path = Path(folder) / "model.keras"
         with warnings.catch_warnings():
