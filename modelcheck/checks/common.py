@@ -16,9 +16,10 @@ from ..core.errors import INTERNAL_HINT, InternalError, ModelcheckError, UserCod
 from ..model.build import build_model
 from ..model.compiled import compiled_without_loss
 from ..model.outputs import first_nonfinite_weight, flatten_outputs, output_names
-from ..model.inputs import input_infos, sample_targets, synthetic_inputs
+from ..model.inputs import fixed_batch_size, input_infos, sample_targets, synthetic_inputs
 from ..model.memo import remembered
 from ..model.objective import Objective, objective_for
+from ..model.state import reset_states
 from ..core.messages import mismatch, output_ref
 from ..model.teacher import teacher_outputs
 from ..core.result import CheckResult
@@ -123,9 +124,11 @@ def pair_per_layer(name: str, expectations: dict[str, Any] | list[Any], layers: 
 
 
 def forward(model: keras.Model, x: Any) -> list[np.ndarray]:
-    """Run the model in inference mode; outputs as a flat list of NumPy arrays (computed once
-    per batch within a session: `modelcheck.model.memo`)."""
+    """Run the model in inference mode, from the state of a fresh model (`modelcheck.model.state`);
+    outputs as a flat list of NumPy arrays (computed once per batch within a session:
+    `modelcheck.model.memo`)."""
     def run() -> list[np.ndarray]:
+        reset_states(model)
         outputs = call_user_code("running the model on a synthetic batch", model, x, training=False)
         return [keras.ops.convert_to_numpy(o) for o in flatten_outputs(outputs)]
 
@@ -228,8 +231,11 @@ def second_batch(name: str, model: keras.Model, *, output: Any, batch_size: int,
     """Another draw than `prepare_batch(..., batch_size, seed)`, of an odd size, to confirm a zero
     gradient or an unchanged variable before a check fails on it: under a loss whose gradient is
     a sign (MAE, hinge) a bias gets exactly zero whenever as many samples lie above their targets
-    as below (one model in four on a batch of 8); on an odd number of samples they cannot cancel."""
-    return prepare_batch(name, model, output=output, batch_size=batch_size + 1 + batch_size % 2, seed=seed + 1)
+    as below (one model in four on a batch of 8); on an odd number of samples they cannot cancel.
+    A model that takes one batch size only (`fixed_batch_size`) gets that many samples of another
+    draw, on which they are unlikely to cancel again."""
+    size = fixed_batch_size(model) or batch_size + 1 + batch_size % 2
+    return prepare_batch(name, model, output=output, batch_size=size, seed=seed + 1)
 
 
 def fmt(value: float) -> str:

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..core.errors import call_user_code
 from ..model.outputs import describe_nonfinite, output_names
-from ..model.inputs import synthetic_inputs
+from ..model.inputs import batch_size_for, synthetic_inputs
 from ..model.objective import objective_for
 from ..core.messages import layer_ref, mismatch, output_ref
 from ..core.result import CheckResult
@@ -92,7 +92,7 @@ def check_finite(
         result = check_finite(model)
         assert result.passed, result.message
     """
-    batch_size = batch_size or default_batch(model)
+    batch_size = batch_size_for(model, batch_size or default_batch(model))
     details: dict[str, Any] = {"batch_size": batch_size}
     bad_weights = _weights(model)
     x = synthetic_inputs(model, batch_size, seed)

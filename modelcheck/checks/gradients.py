@@ -12,9 +12,11 @@ from ..model import backend
 from ..model.outputs import flatten_outputs
 from ..model.engine import own_training, preserved_weights
 from ..model.graph import layers_of
+from ..model.inputs import batch_size_for
 from ..model.loops import objective_key
 from ..model.memo import remembered
 from ..model.randomness import rewound_forward
+from ..model.state import reset_states
 from ..model.variables import variable_label, variable_owners
 from ..core.messages import also, mismatch
 from ..core.result import CheckResult
@@ -35,6 +37,7 @@ def gradients(model: keras.Model, x: Any, targets: list[np.ndarray], objective: 
     def compute() -> tuple[float, list[Any]]:
         # the training-mode pass would move BatchNormalization's statistics: keep the model as it was
         with preserved_weights(model, non_trainable_only=True):
+            reset_states(model)
             return call_user_code("computing gradients through the model", backend.current().gradients, model,
                                   lambda y, outputs: objective.total(y, flatten_outputs(outputs)), x, targets)
 
@@ -167,8 +170,8 @@ def check_gradient_flow(
         return CheckResult.skip(NAME, "the model overrides train_step, so its gradients come from an objective of its "
                                 "own that modelcheck cannot differentiate apart from it; loss_decrease trains it "
                                 "with its own train_step")
-    asked = batch_size = batch_size or default_batch(model)
-    batch_size = max(batch_size, batchnorm_batch_size(model))
+    asked = batch_size = batch_size_for(model, batch_size or default_batch(model))
+    batch_size = batch_size_for(model, max(batch_size, batchnorm_batch_size(model)))  # a fixed batch stays
     prepared = prepare_batch(NAME, model, output=output, batch_size=batch_size, seed=seed)
     if isinstance(prepared, CheckResult):
         return prepared

@@ -12,7 +12,8 @@ from keras import ops
 from ..core.errors import SpecError, call_user_code
 from ..model import backend
 from ..model.outputs import flatten_outputs, output_names, shape_str
-from ..model.inputs import input_infos, pack_inputs, synthetic_inputs
+from ..model.inputs import batch_size_for, input_infos, pack_inputs, synthetic_inputs
+from ..model.state import reset_states
 from ..core.messages import also, layer_ref, mismatch, output_ref
 from ..core.result import CheckResult
 from .common import check, fmt, forward, nonfinite_failure
@@ -179,6 +180,11 @@ def check_batch_independence(
     """
     if batch_size < 2:
         raise SpecError(f"check_batch_independence needs batch_size >= 2, received batch_size={batch_size}")
+    batch_size = batch_size_for(model, batch_size)
+    if batch_size < 2:
+        return CheckResult.skip(BATCH, "not judged: the model takes batches of exactly 1 sample (a fixed batch size), "
+                                "and telling whether samples influence each other needs at least 2 "
+                                "in one batch", details={"batch_size": batch_size})
     xs = x_list(synthetic_inputs(model, batch_size, seed))
     alt = x_list(synthetic_inputs(model, batch_size, seed + 1))
     outputs = forward(model, pack_inputs(model, xs))
@@ -270,6 +276,7 @@ def _gradient_reaches(model: keras.Model, xs: list[np.ndarray], seed: int) -> se
     rng = np.random.default_rng(seed)
 
     def projection(tensors: list[Any]) -> tuple[list[Any], None]:
+        reset_states(model)
         outputs = flatten_outputs(model(pack_inputs(model, tensors), training=False))
         dtype = "float32" if backend.name() == "jax" else "float64"  # JAX runs in float32 unless x64 is on
         total = ops.convert_to_tensor(0.0, dtype)
@@ -306,6 +313,7 @@ def check_input_dependence(
         result = check_input_dependence(two_input_model)
         assert result.passed, result.message
     """
+    batch_size = batch_size_for(model, batch_size)
     xs = x_list(synthetic_inputs(model, batch_size, seed))
     alt = x_list(synthetic_inputs(model, batch_size, seed + 1))
     forward_rewound = rewound_forward(model)

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 
 from ..core.errors import SpecError, call_user_code
+from ..model.inputs import batch_size_for
 from ..model.objective import OutputLoss
 from ..core.messages import also, mismatch, output_ref
 from ..core.result import CheckResult
@@ -78,6 +79,7 @@ def check_loss_at_init(
     """
     if not tolerance > 1.0:
         raise SpecError(f"check_loss_at_init: tolerance is a factor and must be above 1, received tolerance={tolerance!r}")
+    batch_size = batch_size_for(model, batch_size)
     prepared = prepare_batch(NAME, model, output=output, batch_size=batch_size, seed=seed)
     if isinstance(prepared, CheckResult):
         return prepared

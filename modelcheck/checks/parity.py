@@ -28,7 +28,7 @@ from ..core.result import CheckResult
 from ..model import backend
 from ..model.randomness import random_in_inference
 from ..model.backend import child
-from ..model.inputs import input_infos, synthetic_inputs
+from ..model.inputs import batch_size_for, input_infos, synthetic_inputs
 from ..model.probe import x_list
 from .common import check, fmt
 
@@ -218,6 +218,7 @@ def check_backend_parity(
         raise SpecError(f"check_backend_parity: backends must be among {', '.join(known)}; received {unknown}")
     missing = [name for name in asked if name not in backend.installed()]
     others = [name for name in asked if name != reference and name not in missing]
+    batch_size = batch_size_for(model, batch_size)
     details: dict[str, Any] = {"reference": reference, "backends": [reference, *others], "atol": atol, "rtol": rtol,
                                "batch_size": batch_size, "not_installed": missing}
     if not others:

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 
 from ..core.errors import UserCodeError, call_user_code
-from ..model.inputs import synthetic_inputs
+from ..model.inputs import rows_of, synthetic_inputs
 from ..core.messages import layer_ref, mismatch
 from ..core.result import CheckResult
 from .common import check, fmt
@@ -147,7 +147,7 @@ def check_save_load(
     rewind = rewinder(model)  # a model drawing random values in inference draws the same ones in both runs
     before = rewound_forward(model, rewind)(x)
     rewind()
-    details: dict[str, Any] = {"format": ".keras", "safe_mode": True, "batch_size": batch_size}
+    details: dict[str, Any] = {"format": ".keras", "safe_mode": True, "batch_size": rows_of(x)}
     with tempfile.TemporaryDirectory(prefix="modelcheck-") as folder:
         path = Path(folder) / "model.keras"
         with warnings.catch_warnings():

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..model.outputs import activation_of, output_kinds, output_layers, output_names, shape_str
 from ..model.graph import layers_of
-from ..model.inputs import input_infos, synthetic_inputs
+from ..model.inputs import input_infos, rows_of, synthetic_inputs
 from ..core.messages import layer_ref, mismatch, output_ref
 from ..core.result import CheckResult
 from .common import check, fmt, forward, nonfinite_failure, pair_per_layer
@@ -84,7 +84,7 @@ def check_output_shape(
         layer_shapes: expected output shapes of layers, by layer name or in layer order.
         inputs: the expected input shape(s) with batch dimension, like `expected` (a shape, a
             list for several inputs, or a dict by input name).
-        batch_size: the size of the synthetic batch.
+        batch_size: the size of the synthetic batch (a model whose inputs declare a batch size gets that size).
         seed: seeds the synthetic input.
 
     Outputs must also be finite. Example::
@@ -97,6 +97,7 @@ def check_output_shape(
     names = output_names(model)
     layers = output_layers(model)
     x = synthetic_inputs(model, batch_size, seed)
+    batch_size = rows_of(x)  # the rows fed: a model that declares its batch size gets that many
     outputs = forward(model, x)
     if len(names) != len(outputs):
         names = [f"output_{i}" for i in range(len(outputs))]

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..model.engine import fresh_optimizer, preserved_weights, train
 from ..model.graph import layers_of
+from ..model.inputs import batch_size_for
 from ..core.messages import also, layer_ref, mismatch
 from ..core.result import CheckResult
 from .common import SIGNS_CANCEL, check, fmt, prepare_batch, second_batch
@@ -78,6 +79,7 @@ def check_trainable_changes(
         result = check_trainable_changes(model, steps=5)
         assert result.passed, result.message
     """
+    batch_size = batch_size_for(model, batch_size)
     prepared = prepare_batch(NAME, model, output=output, batch_size=batch_size, seed=seed)
     if isinstance(prepared, CheckResult):
         return prepared

@@ -19,7 +19,8 @@ from ..core.errors import call_user_code
 from ..model import loops
 from ..model.engine import (TrainingRun, falling_points, falling_tail, fresh_optimizer, own_training, preserved_weights,
                             still_falling, train, train_own_step)
-from ..model.inputs import all_layers, input_infos, pack_inputs
+from ..model.inputs import all_layers, batch_size_for, input_infos, pack_inputs, rows_of
+from ..model.state import reset_states
 from ..model.outputs import shape_str
 from ..model.graph import layers_of
 from ..model.objective import objective_for
@@ -48,6 +49,7 @@ def inference_predictions(model: keras.Model, x: Any) -> list[np.ndarray]:
         try:
             for layer in norms:
                 layer.momentum = 0.0
+            reset_states(model)
             call_user_code("setting BatchNormalization statistics on the batch", model, x, training=True)
         finally:
             for layer, momentum in zip(norms, momenta):
@@ -179,7 +181,7 @@ def check_overfit_batch(
     falling at the end: it learns, only slowly.
     """
     name = "overfit_batch"
-    batch_size = batch_size or default_batch(model)
+    batch_size = batch_size_for(model, batch_size or default_batch(model))
     blocked = not_attempted(name, f"memorising one batch of {batch_size} samples")
     if blocked is not None:
         return blocked
@@ -440,6 +442,7 @@ def check_loss_decrease(
     if isinstance(prepared, CheckResult):
         return prepared
     x, targets, objective, _ = prepared
+    batch_size = rows_of(x)  # a model that declares its batch size gets that many (or given x, its rows)
     own = own_training(model)
 
     def decreased(run: TrainingRun) -> bool:

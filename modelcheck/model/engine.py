@@ -31,6 +31,7 @@ from .backend._common import NoLoss
 from .compiled import compiled_optimizer
 from .memo import changing_weights
 from .objective import Objective
+from .state import reset_states
 
 __all__ = ["TrainingRun", "preserved_weights", "fresh_optimizer", "train", "train_own_step", "own_training",
            "StopRule", "still_falling", "falling_tail", "falling_points", "FALLING"]
@@ -251,6 +252,7 @@ def train_own_step(model: keras.Model, x: Any, y: Any, *, max_steps: int, stop: 
     attempts = [(x_t, y_t)] if own_training(model) == "compute_loss" else [(x_t,), (x_t, y_t)]
     run = TrainingRun(optimizer=_describe_optimizer(model.optimizer) + " (the model's own train_step)")
     start = time.perf_counter()
+    reset_states(model)  # its own train_step carries the state from step to step, as fit does
     with _preserved_optimizer(model):
         loop, first = None, None
         for data in attempts:
@@ -301,6 +303,7 @@ def train(
     context = loops.current()
     run = TrainingRun(optimizer=_describe_optimizer(optimizer))
     start = time.perf_counter()
+    reset_states(model)  # the loops reset it before each step too: a JAX loop reads it when traced
     x_t = keras.tree.map_structure(keras.ops.convert_to_tensor, x)
     y_t = [keras.ops.convert_to_tensor(t) for t in y]
     adapter = backend.current()

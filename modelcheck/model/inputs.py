@@ -21,9 +21,11 @@ import numpy as np
 
 from ..core.errors import UserCodeError
 from .graph import consumers, has_symbolic_inputs, layers_of
+from .state import state_batch_size
 
 __all__ = ["InputInfo", "input_infos", "synthetic_inputs", "pack_inputs", "sequence_length", "set_sequence_length",
-           "all_layers", "set_instructor_data", "sample_targets", "sample_rows"]
+           "all_layers", "set_instructor_data", "sample_targets", "sample_rows", "fixed_batch_size", "batch_size_for",
+           "rows_of"]
 
 DEFAULT_SEQUENCE_LENGTH = 8  # the least length given to an input whose length is None (text, time series)
 _MAX_SEQUENCE_LENGTH = 4096
@@ -151,6 +153,28 @@ def input_infos(model: keras.Model) -> list[InputInfo]:
     return [_info(name, (None, *tuple(s)[1:]), "float32", domain) for name, s in named]
 
 
+def fixed_batch_size(model: keras.Model) -> int | None:
+    """The one batch size `model` takes, or None when any size fits: the batch dimension its
+    inputs declare (``keras.Input(..., batch_size=B)``, ``batch_shape=(B, ...)``), else the one
+    its stateful recurrent layers were built for (a subclassed model built on a fixed batch)."""
+    if has_symbolic_inputs(model):
+        declared = [tensor.shape[0] for tensor in model.inputs if tensor.shape and tensor.shape[0] is not None]
+        if declared:
+            return int(declared[0])
+    return state_batch_size(model)
+
+
+def batch_size_for(model: keras.Model, wanted: int) -> int:
+    """The size of the batches `model` is fed when a check asks for `wanted` samples: `wanted`,
+    or the model's `fixed_batch_size` when it has one (a stateful RNN rejects any other)."""
+    return fixed_batch_size(model) or wanted
+
+
+def rows_of(x: Any) -> int:
+    """The number of samples in `x`, a batch of model inputs (an array, a list or a dict)."""
+    return int(np.shape(keras.tree.flatten(x)[0])[0])
+
+
 def _conv_need(layer: keras.layers.Layer, needed: list[int]) -> list[int]:
     """The input length per spatial axis that `layer` needs for an output of length `needed`."""
     kind = type(layer).__name__
@@ -232,7 +256,7 @@ def sample_targets(model: keras.Model, batch_size: int, seed: int) -> list[np.nd
     data = getattr(model, _DATA_ATTRIBUTE, None)
     if data is None or data.x is None or data.y is None:
         return None
-    rows = sample_rows(len(data.x[0]), batch_size, seed)
+    rows = sample_rows(len(data.x[0]), batch_size_for(model, batch_size), seed)
     return [y[rows] for y in data.y]
 
 
@@ -287,8 +311,10 @@ def _sample_levels(shape: tuple[int, ...], rng: np.random.Generator, *, uniform:
 
 
 def synthetic_inputs(model: keras.Model, batch_size: int, seed: int) -> Any:
-    """A batch of inputs fitting `model` (see the module docstring for the values per input).
-    Returns an array, or the list / dict structure the model takes for several inputs."""
+    """A batch of inputs fitting `model` (see the module docstring for the values per input), of
+    `batch_size` samples, or of the model's `fixed_batch_size` when it has one. Returns an array,
+    or the list / dict structure the model takes for several inputs."""
+    batch_size = batch_size_for(model, batch_size)
     infos = input_infos(model)
     data = getattr(model, _DATA_ATTRIBUTE, None)
     if data is not None and data.x is not None:

@@ -13,6 +13,7 @@ import numpy as np
 from ..core.errors import call_user_code
 from .outputs import flatten_outputs
 from .graph import layers_of
+from .state import reset_states
 
 __all__ = ["LayerProbe", "layer_probe", "float_arrays", "x_list", "x_structure"]
 
@@ -40,7 +41,9 @@ class LayerProbe:
         return grouped
 
     def run(self, x: Any) -> list[list[np.ndarray]]:
-        """The outputs of every layer (inference mode) as NumPy arrays, grouped per layer."""
+        """The outputs of every layer (inference mode, from a fresh model's state) as NumPy
+        arrays, grouped per layer."""
+        reset_states(self.model)
         outputs = call_user_code("running the model layer by layer", self.model, x, training=False)
         return self.split([keras.ops.convert_to_numpy(o) for o in flatten_outputs(outputs)])
 

@@ -22,6 +22,7 @@ from ..core.messages import layer_ref
 from .inputs import all_layers
 from .outputs import flatten_outputs
 from .probe import layer_probe
+from .state import reset_states, stateful_layers
 
 __all__ = ["seed_states", "rewinder", "rewound_forward", "same_draws", "random_in_inference", "UNREWINDABLE"]
 
@@ -51,13 +52,16 @@ def seed_states(model: keras.Model) -> list[Any]:
 
 def rewinder(model: keras.Model) -> Callable[[], None]:
     """A function that puts every Keras random generator of `model` back where it is now, so
-    the calls it precedes draw the same random values. Does nothing for a model without one."""
+    the calls it precedes draw the same random values, and its stateful recurrent layers back
+    to a fresh model's state (`modelcheck.model.state`). Does nothing for a model with neither."""
     states = seed_states(model)
     saved = [np.array(keras.ops.convert_to_numpy(state.value)) for state in states]
+    recurrent = stateful_layers(model)
 
     def rewind() -> None:
         for state, value in zip(states, saved):
             state.assign(value)
+        reset_states(model, recurrent)
 
     return rewind
 
@@ -101,7 +105,7 @@ def random_in_inference(model: keras.Model, x: Any, *, rewound: bool = False) ->
     None when they agree, else where the draws happen (``"layer 'sampling' (Sampling)"``, or
     ``"the model"`` when no single layer can be named). With `rewound`, Keras' random generators
     are put back before each call, so only randomness they cannot reach is found."""
-    rewind = rewinder(model) if rewound else (lambda: None)
+    rewind = rewinder(model) if rewound else (lambda: reset_states(model))  # a recurrent state is not a draw
 
     def call() -> Any:
         rewind()

@@ -18,6 +18,7 @@ from ..core.errors import call_user_code
 from .engine import preserved_weights
 from .memo import remembered
 from .outputs import flatten_outputs
+from .state import reset_states
 
 __all__ = ["teacher_outputs"]
 
@@ -37,6 +38,7 @@ def teacher_outputs(model: keras.Model, x: Any, seed: int) -> list[np.ndarray] |
                 value = keras.ops.convert_to_numpy(variable)
                 if np.issubdtype(value.dtype, np.floating) and value.size > 1:
                     variable.assign(rng.permutation(value.reshape(-1)).reshape(value.shape))
+            reset_states(model)
             outputs = call_user_code("running the model with shuffled weights (the teacher)", model, x, training=False)
             return [keras.ops.convert_to_numpy(o) for o in flatten_outputs(outputs)]
 

@@ -52,7 +52,9 @@ class Baseline:
 def _outputs(model: keras.Model, x: list[np.ndarray]) -> list[np.ndarray]:
     from ..model.inputs import pack_inputs
     from ..model.outputs import flatten_outputs
+    from ..model.state import reset_states
 
+    reset_states(model)
     out = model(pack_inputs(model, x), training=False)
     return [keras.ops.convert_to_numpy(o) for o in flatten_outputs(out)]
 

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 
 from . import LossFn, OwnLoop, ScalarsFn, StepLoop
+from ..state import reset_states
 from ._common import aux_to_numpy, loss_of, to_numpy, with_model_losses
 
 __all__ = ["ADAPTER", "JaxAdapter"]
@@ -47,6 +48,7 @@ def _forward(model: Any, trainable: list[Any], non_trainable: list[Any], x: Any)
     ``call`` takes no ``training`` argument or does not pass it on, as on the other backends."""
     mapping = list(zip(model.trainable_variables, trainable)) + list(zip(model.non_trainable_variables, non_trainable))
     with keras.StatelessScope(state_mapping=mapping, collect_losses=True) as scope:
+        reset_states(model)  # each step starts from a fresh model's state (zeros, not traced variables)
         outputs = model(x, training=True)
         losses = model.losses
     return outputs, [scope.get_current_value(v) for v in model.non_trainable_variables], losses

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import LossFn, OwnLoop, ScalarsFn, StepLoop
+from ..state import reset_states, stateful_layers
 from ._common import aux_to_numpy, loss_of, to_numpy, with_model_losses
 
 __all__ = ["ADAPTER", "TensorFlowAdapter"]
@@ -80,8 +81,10 @@ class TensorFlowAdapter:
     def make_loop(self, model: Any, objective: Any, optimizer: Any, x: Any, y: Any,
                   on_trace: Callable[[], None], jit_compile: bool = False) -> StepLoop:
         variables = model.trainable_variables
+        stateful = stateful_layers(model)
 
         def step(i: tf.Tensor, losses: tf.TensorArray, x: Any, y: Any) -> tuple[tf.Tensor, tf.TensorArray]:
+            reset_states(model, stateful)  # each step memorises the batch from a fresh model's state
             with tf.GradientTape() as tape:
                 predictions = keras.tree.flatten(model(x, training=True))
                 loss = objective.total(y, predictions)

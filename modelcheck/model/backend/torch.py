@@ -4,16 +4,26 @@ the step loop as eager steps in a Python loop, as Keras' own PyTorch trainer run
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+import contextlib
+from typing import Any, Callable, ContextManager, Sequence
 
 import keras
 import numpy as np
 import torch
 
 from . import LossFn, OwnLoop, ScalarsFn, StepLoop
+from ..state import reset_states, stateful_layers
 from ._common import aux_to_numpy, loss_of, to_numpy, with_model_losses
 
 __all__ = ["ADAPTER", "TorchAdapter"]
+
+
+def _saved_may_change(needed: bool = True) -> ContextManager[Any]:
+    """Autograd that lets a forward pass change in place a tensor it saved for the backward pass
+    (the backward then uses the value it saved): a stateful LSTM or GRU writes its last state into
+    the state variable its first step read, which fails the backward otherwise (Keras' own fit too,
+    on PyTorch). It inspects every op, so it is used only where `needed`."""
+    return torch.autograd.graph.allow_mutation_on_saved_tensors() if needed else contextlib.nullcontext()
 
 
 def _grad(scalar: Any, leaves: list[Any]) -> list[np.ndarray | None]:
@@ -32,7 +42,7 @@ class TorchAdapter:
     to_numpy = staticmethod(to_numpy)
 
     def gradients(self, model: Any, loss_fn: LossFn, x: Any, y: Any) -> tuple[float, list[np.ndarray | None]]:
-        with torch.enable_grad():
+        with _saved_may_change(bool(stateful_layers(model))), torch.enable_grad():
             loss = with_model_losses(loss_fn(y, model(x, training=True)), model.losses)
             grads = _grad(loss, [v.value for v in model.trainable_variables])
         return float(to_numpy(loss)), grads
@@ -42,7 +52,8 @@ class TorchAdapter:
         tensors = [keras.ops.convert_to_tensor(a) for a in inputs]
         for k in wrt:
             tensors[k] = tensors[k].detach().requires_grad_(True)
-        with torch.enable_grad():
+        # `fn` may run a stateful RNN, and which model it runs is not known here
+        with _saved_may_change(), torch.enable_grad():
             scalars, aux = fn(tensors)
             grads = [_grad(s, [tensors[k] for k in wrt]) for s in scalars]
         return aux_to_numpy(aux), grads
@@ -52,10 +63,12 @@ class TorchAdapter:
                   on_trace: Callable[[], None], jit_compile: bool = False) -> StepLoop:
         # Eager: nothing is traced, so on_trace marks the loop's first use; jit_compile changes nothing
         trainable = model.trainable_variables
+        stateful = stateful_layers(model)
         first = [True]
 
         def step(x: Any, y: Any) -> Any:
-            with torch.enable_grad():
+            reset_states(model, stateful)  # each step memorises the batch from a fresh model's state
+            with _saved_may_change(bool(stateful)), torch.enable_grad():
                 loss = with_model_losses(objective.total(y, keras.tree.flatten(model(x, training=True))),
                                          model.losses)
                 # a LossScaleOptimizer (mixed precision) divides the gradients by its scale
