@@ -317,11 +317,11 @@ def check_input_dependence(
     xs = x_list(synthetic_inputs(model, batch_size, seed))
     alt = x_list(synthetic_inputs(model, batch_size, seed + 1))
     forward_rewound = rewound_forward(model)
-    added: dict[int, list[np.ndarray]] = {}  # the losses layers add (add_loss) on each call, by call
+    added: list[list[np.ndarray]] = []  # the losses layers add (add_loss), one list per call
 
     def run(arrays: list[np.ndarray]) -> list[np.ndarray]:
         outputs = forward_rewound(pack_inputs(model, arrays))
-        added[len(added)] = [np.asarray(keras.ops.convert_to_numpy(loss)).reshape(-1) for loss in model.losses]
+        added.append([np.asarray(keras.ops.convert_to_numpy(loss)).reshape(-1) for loss in model.losses])
         return outputs
 
     base = run(xs)
@@ -343,7 +343,7 @@ def check_input_dependence(
         changed = list(xs)
         changed[k] = alt[k]
         table[info.name] = dict(zip(outs, _change(base, run(changed))))
-        if max(_change(base_added, added[len(added) - 1]), default=0.0) > rtol:
+        if max(_change(base_added, added[-1]), default=0.0) > rtol:
             through_losses.append(info.name)
     details["relative_change"] = table
     details["changes_added_losses"] = through_losses
