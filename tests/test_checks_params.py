@@ -79,3 +79,19 @@ def test_direct_call_with_a_builder_judges_the_budget_before_building():
     assert "parameters: expected at most 1,000,000, received 512,000,000" in result.message and "not built" in result.message
     ok = mc.check_param_count(lambda: keras.Sequential([keras.Input((4,)), layers.Dense(2)]), max_params=100, total=10)
     assert ok.passed, ok.message
+
+
+class _PenaltyWithoutConfig(keras.regularizers.Regularizer):
+    """A user's regularizer without get_config, as keras.io's PointNet writes its orthogonal one."""
+
+    def __call__(self, x):
+        return 1e-3 * keras.ops.sum(keras.ops.square(x))
+
+
+def test_a_layer_whose_config_cannot_be_read_is_counted_from_its_weights():
+    # get_config raised NotImplementedError out of the regularizer, reported as modelcheck's internal error
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activity_regularizer=_PenaltyWithoutConfig()),
+                              keras.layers.Dense(2)])
+    assert mc.check_param_count(model, total=23).passed
+    result = mc.check_param_count(model, total=24)
+    assert result.status == "failed" and "dense" in result.message, result.message

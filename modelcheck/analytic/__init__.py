@@ -135,12 +135,16 @@ def layer_arithmetic(layer: Any) -> LayerArithmetic | None:
 
     Uses ``layer.__class__.__name__``, ``layer.get_config()`` and the shape of the layer's
     first input (a shared layer has the same weights on every call). Layers that were never
-    called on an input, and LoRA-enabled layers, give None as well.
+    called on an input, LoRA-enabled layers, and layers whose configuration cannot be read (a
+    user's regularizer without ``get_config``) give None as well.
     """
     name = canonical_name(type(layer).__name__)
     if name not in SHAPE_RULES:
         return None
-    config = layer.get_config()
+    try:
+        config = layer.get_config()
+    except Exception:  # the user's regularizer, constraint or initializer has no get_config: no formula, the count stands
+        return None
     if config.get("lora_rank"):
         return None
     if name == "InputLayer":
