@@ -122,6 +122,39 @@ def _zero_by_coincidence(model: keras.Model, labels: list[str], *, output: Any, 
     return [label for label in labels if label in nonzero]
 
 
+def _constant_starts(model: keras.Model) -> list[str]:
+    """Layers that start as a chosen constant on purpose: a zero kernel and a bias initialised to
+    something else (keras.io's PointNet starts its transform as the identity matrix this way).
+    A student's zero initialisation leaves the bias at zero as well."""
+    return [layer.name for layer in layers_of(model)
+            if type(getattr(layer, "kernel_initializer", None)).__name__ == "Zeros"
+            and getattr(layer, "use_bias", False) and type(getattr(layer, "bias_initializer", None)).__name__ != "Zeros"]
+
+
+def _zero_at_start_only(model: keras.Model, labels: list[str], x: Any, targets: list[np.ndarray], objective: Any,
+                        grads: list[Any]) -> list[str]:
+    """Those of `labels` (variables with an all-zero gradient) that get one after a single small
+    gradient step of the whole model, in a model with a layer that starts as a constant on purpose
+    (`_constant_starts`): that layer's kernel learns, and from the second step on the gradient
+    reaches the layers before it."""
+    if not labels or not _constant_starts(model):
+        return []
+    owners = variable_owners(model)
+    with preserved_weights(model):
+        for variable, grad in zip(model.trainable_variables, grads):
+            if grad is not None and np.all(np.isfinite(grad)):
+                value = keras.ops.convert_to_numpy(variable.value)
+                variable.assign((value - _PROBE_STEP * np.asarray(grad)).astype(value.dtype))
+        _, after = gradients(model, x, targets, objective)
+    nonzero = {variable_label(owners.get(id(variable)), variable) for variable, grad in zip(model.trainable_variables, after)
+               if grad is not None and np.all(np.isfinite(grad)) and np.any(grad != 0)}
+    return [label for label in labels if label in nonzero]
+
+
+# The learning rate of the one plain gradient step `_zero_at_start_only` takes.
+_PROBE_STEP = 0.01
+
+
 def _cancels_out(model: keras.Model, layer: keras.layers.Layer | None, variable: Any, x: Any) -> bool:
     """True for a variable of a layer called more than once (a siamese tower) that no output
     depends on: moved far from its value, it leaves every output as it was, as a tower's last bias
@@ -204,12 +237,17 @@ def check_gradient_flow(
     coincidences = _zero_by_coincidence(model, [label for label, got, _ in problems if got == "an all-zero gradient"],
                                         output=output, batch_size=batch_size, seed=seed)
     problems = [problem for problem in problems if problem[0] not in coincidences]
+    at_start = _zero_at_start_only(model, [label for label, got, _ in problems if got == "an all-zero gradient"],
+                                   x, targets, objective, grads)
+    problems = [problem for problem in problems if problem[0] not in at_start]
     frozen = [layer for layer in layers_of(model) if not layer.trainable and layer.count_params()]
     details = {"grad_norms": norms, "exempt_biases_before_batchnorm": exempt, "loss": loss, "loss_function": objective.describe(), "batch_size": batch_size}
     if coincidences:
         details["zero_on_first_batch_only"] = coincidences
     if cancelled:
         details["cancelled_in_shared_layers"] = cancelled
+    if at_start:
+        details["zero_at_the_initial_weights_only"] = at_start
     if batch_size != asked:
         details["batch_size_note"] = (f"raised from {asked} so that every BatchNormalization normalises at least "
                                       f"{MIN_BATCHNORM_VALUES} values per channel")
@@ -232,13 +270,17 @@ def check_gradient_flow(
             details=details,
         )
     checked = {label: norm for label, norm in norms.items()
-               if label not in exempt and label not in coincidences and label not in cancelled} or norms
+               if label not in exempt and label not in coincidences and label not in cancelled
+               and label not in at_start} or norms
     return CheckResult.ok(
         NAME, f"all {len(norms)} trainable variables get a finite, non-zero gradient "
         f"(smallest norm {min(checked.values()):.3g} at {min(checked, key=checked.get)})"
         + (f"; {len(exempt)} bias(es) before BatchNormalization exempt: BN cancels them" if exempt else "")
         + (f"; {', '.join(cancelled)} exempt: no output depends on them, since the outputs of their shared layer's "
            "calls are subtracted (a siamese distance) and they cancel" if cancelled else "")
+        + (f"; {', '.join(at_start)} got a zero gradient at the initial weights only, behind "
+           f"{', '.join(map(repr, _constant_starts(model)))}, which starts as a chosen constant (a zero kernel, a "
+           "bias set) and learns: one step later the gradient reaches them" if at_start else "")
         + (f"; {', '.join(coincidences)} got a zero gradient on the first batch only, not on a second "
            f"({SIGNS_CANCEL})" if coincidences else ""),
         expected="finite, non-zero gradients", received=norms, details=details,

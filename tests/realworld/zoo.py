@@ -453,6 +453,38 @@ def siamese_contrastive(broken: bool = False) -> keras.Model:
     model.compile(optimizer="adam", loss=contrastive)
     return model
 
+
+class OrthogonalRegularizer(keras.regularizers.Regularizer):
+    """keras.io PointNet's: keeps the learned transform near orthogonal; it has no get_config."""
+
+    def __init__(self, size: int, weight: float = 1e-3):
+        self.size, self.weight, self.eye = size, weight, ops.eye(size)
+
+    def __call__(self, x):
+        x = ops.reshape(x, (-1, self.size, self.size))
+        products = ops.reshape(ops.tensordot(x, x, axes=(2, 2)), (-1, self.size, self.size))
+        return ops.sum(self.weight * ops.square(products - self.eye))
+
+
+def pointnet_classifier(broken: bool = False) -> keras.Model:
+    """Point cloud classification with PointNet (keras.io): a small network learns a 3 x 3 transform
+    of the points, whose last Dense starts at the identity (zero kernel, identity bias), so nothing
+    before it gets a gradient at the first step: gradient_flow failed it, and param_count reported an
+    internal error on its regularizer without get_config. broken: the transform starts at zero (bias
+    zero too), so the points vanish and nothing learns."""
+    keras.utils.set_random_seed(0)
+    points = keras.Input((32, 3))
+    x = layers.GlobalMaxPooling1D()(layers.Conv1D(16, 1, activation="relu")(points))
+    x = layers.Dense(16, activation="relu")(x)
+    start = keras.initializers.Zeros() if broken else keras.initializers.Constant(np.eye(3).flatten())
+    x = layers.Dense(9, kernel_initializer="zeros", bias_initializer=start, name="transform",
+                     activity_regularizer=OrthogonalRegularizer(3))(x)
+    aligned = layers.Dot(axes=(2, 1))([points, layers.Reshape((3, 3))(x)])
+    x = layers.GlobalMaxPooling1D()(layers.Conv1D(16, 1, activation="relu")(aligned))
+    model = keras.Model(points, layers.Dense(5, activation="softmax")(x))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
 # builder -> (the check the broken variant fails, a phrase its message must hold)
 FAULTS = {
     transformer_classifier: ("input_dependence", "received the same output whatever the input"),
@@ -477,4 +509,5 @@ FAULTS = {
     add_loss_autoencoder: ("gradient_flow", "at layer 'encoder'"),
     ctc_captcha_reader: ("input_dependence", "at input 'label'"),
     siamese_contrastive: ("gradient_flow", "all-zero gradient, at variable tower/hidden"),
+    pointnet_classifier: ("gradient_flow", "'transform' start with all-zero weights"),
 }
