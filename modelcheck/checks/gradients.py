@@ -115,7 +115,12 @@ def _zero_by_coincidence(model: keras.Model, labels: list[str], *, output: Any, 
     if isinstance(prepared, CheckResult):
         return []
     x, targets, objective, _ = prepared
-    _, grads = gradients(model, x, targets, objective)
+    return _with_gradient(model, labels, gradients(model, x, targets, objective)[1])
+
+
+def _with_gradient(model: keras.Model, labels: list[str], grads: list[Any]) -> list[str]:
+    """Those of `labels` whose variable has a finite gradient that is not all zeros in `grads`
+    (one per trainable variable)."""
     owners = variable_owners(model)
     nonzero = {variable_label(owners.get(id(variable)), variable) for variable, grad in zip(model.trainable_variables, grads)
                if grad is not None and np.all(np.isfinite(grad)) and np.any(grad != 0)}
@@ -139,16 +144,13 @@ def _zero_at_start_only(model: keras.Model, labels: list[str], x: Any, targets: 
     reaches the layers before it."""
     if not labels or not _constant_starts(model):
         return []
-    owners = variable_owners(model)
     with preserved_weights(model):
         for variable, grad in zip(model.trainable_variables, grads):
             if grad is not None and np.all(np.isfinite(grad)):
                 value = keras.ops.convert_to_numpy(variable.value)
                 variable.assign((value - _PROBE_STEP * np.asarray(grad)).astype(value.dtype))
         _, after = gradients(model, x, targets, objective)
-    nonzero = {variable_label(owners.get(id(variable)), variable) for variable, grad in zip(model.trainable_variables, after)
-               if grad is not None and np.all(np.isfinite(grad)) and np.any(grad != 0)}
-    return [label for label in labels if label in nonzero]
+    return _with_gradient(model, labels, after)
 
 
 # The learning rate of the one plain gradient step `_zero_at_start_only` takes.

@@ -70,10 +70,10 @@ def same_draws(source: keras.Model, target: keras.Model) -> bool:
     """Set `target`'s random generators to the states of `source`'s, pairwise in layer order (a
     model and its copy loaded from a file: a Dropout given no seed draws its own at construction,
     so the copy would draw other values). False when they do not pair up, changing nothing."""
-    pairs = list(zip(seed_states(source), seed_states(target)))
-    if len(seed_states(source)) != len(seed_states(target)) or any(a.shape != b.shape for a, b in pairs):
+    originals, copies = seed_states(source), seed_states(target)
+    if len(originals) != len(copies) or any(a.shape != b.shape for a, b in zip(originals, copies)):
         return False
-    for a, b in pairs:
+    for a, b in zip(originals, copies):
         if a is not b:
             b.assign(keras.ops.convert_to_numpy(a.value))
     return True
@@ -87,13 +87,10 @@ def rewound_forward(model: keras.Model, rewind: Callable[[], None] | None = None
 
     def run(x: Any) -> list[np.ndarray]:
         rewind()
-        return _outputs(lambda: call_user_code("running the model on a synthetic batch", model, x, training=False))
+        outputs = call_user_code("running the model on a synthetic batch", model, x, training=False)
+        return [np.asarray(keras.ops.convert_to_numpy(o)) for o in flatten_outputs(outputs)]
 
     return run
-
-
-def _outputs(call: Callable[[], Any]) -> list[np.ndarray]:
-    return [np.asarray(keras.ops.convert_to_numpy(o)) for o in flatten_outputs(call())]
 
 
 def _differ(first: list[np.ndarray], second: list[np.ndarray]) -> bool:
@@ -106,12 +103,8 @@ def random_in_inference(model: keras.Model, x: Any, *, rewound: bool = False) ->
     ``"the model"`` when no single layer can be named). With `rewound`, Keras' random generators
     are put back before each call, so only randomness they cannot reach is found."""
     rewind = rewinder(model) if rewound else (lambda: reset_states(model))  # a recurrent state is not a draw
-
-    def call() -> Any:
-        rewind()
-        return call_user_code("running the model twice on the same batch", model, x, training=False)
-
-    if not _differ(_outputs(call), _outputs(call)):
+    run = rewound_forward(model, rewind)
+    if not _differ(run(x), run(x)):
         return None
     probe = layer_probe(model)
     if probe is not None:
