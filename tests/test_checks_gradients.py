@@ -111,3 +111,29 @@ def test_a_dead_layer_stays_failed_after_the_second_batch():
     assert not result.passed
     assert "received an all-zero gradient, at variable hidden/kernel" in result.message
     assert "zero_on_first_batch_only" not in result.details
+
+
+def _lora_mlp(dead: bool = False):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    hidden = keras.layers.Dense(16, activation="relu", name="hidden",
+                                bias_initializer=keras.initializers.Constant(-100.0 if dead else 0.0))
+    model = keras.Sequential([keras.Input((6,)), hidden, keras.layers.Dense(3, activation="softmax", name="head")])
+    hidden.enable_lora(2)
+    return model
+
+
+def test_keras_lora_adapters_are_exempt_at_the_first_step_only():
+    # LoRA's B factor starts at zero, so A gets no gradient at the initial weights; one step later it does
+    result = mc.check_gradient_flow(_lora_mlp())
+    assert result.passed, result.message
+    assert result.details["zero_at_the_initial_weights_only"] == ["hidden/lora_kernel_a"]
+    assert "'hidden': its LoRA adapter's B factor starts at zero" in result.message
+
+
+def test_a_lora_adapter_on_dead_units_still_fails():
+    result = mc.check_gradient_flow(_lora_mlp(dead=True))
+    assert not result.passed
+    assert "received an all-zero gradient, at variable hidden/lora_kernel_b" in result.message
+    assert "zero_at_the_initial_weights_only" not in result.details

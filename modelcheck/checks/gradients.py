@@ -127,13 +127,20 @@ def _with_gradient(model: keras.Model, labels: list[str], grads: list[Any]) -> l
     return [label for label in labels if label in nonzero]
 
 
-def _constant_starts(model: keras.Model) -> list[str]:
-    """Layers that start as a chosen constant on purpose: a zero kernel and a bias initialised to
-    something else (keras.io's PointNet starts its transform as the identity matrix this way).
-    A student's zero initialisation leaves the bias at zero as well."""
-    return [layer.name for layer in layers_of(model)
-            if type(getattr(layer, "kernel_initializer", None)).__name__ == "Zeros"
-            and getattr(layer, "use_bias", False) and type(getattr(layer, "bias_initializer", None)).__name__ != "Zeros"]
+def _constant_starts(model: keras.Model) -> dict[str, str]:
+    """Layers that start as a chosen constant on purpose, each with how: a zero kernel and a bias
+    initialised to something else (keras.io's PointNet starts its transform as the identity
+    matrix this way), or Keras' LoRA (``enable_lora``), whose B factor starts at zero as in the
+    LoRA paper, so that fine-tuning starts from the pretrained layer. A student's zero
+    initialisation leaves the bias at zero as well."""
+    starts = {}
+    for layer in layers_of(model):
+        if getattr(layer, "lora_enabled", False):
+            starts[layer.name] = "its LoRA adapter's B factor starts at zero, as in the LoRA paper"
+        elif (type(getattr(layer, "kernel_initializer", None)).__name__ == "Zeros" and getattr(layer, "use_bias", False)
+              and type(getattr(layer, "bias_initializer", None)).__name__ != "Zeros"):
+            starts[layer.name] = "a zero kernel, its bias set"
+    return starts
 
 
 def _zero_at_start_only(model: keras.Model, labels: list[str], x: Any, targets: list[np.ndarray], objective: Any,
@@ -280,9 +287,10 @@ def check_gradient_flow(
         + (f"; {len(exempt)} bias(es) before BatchNormalization exempt: BN cancels them" if exempt else "")
         + (f"; {', '.join(cancelled)} exempt: no output depends on them, since the outputs of their shared layer's "
            "calls are subtracted (a siamese distance) and they cancel" if cancelled else "")
-        + (f"; {', '.join(at_start)} got a zero gradient at the initial weights only, behind "
-           f"{', '.join(map(repr, _constant_starts(model)))}, which starts as a chosen constant (a zero kernel, a "
-           "bias set) and learns: one step later the gradient reaches them" if at_start else "")
+        + (f"; {', '.join(at_start)} got a zero gradient at the initial weights only, behind layers that start as "
+           "a chosen constant and learn ("
+           + "; ".join(f"{name!r}: {how}" for name, how in _constant_starts(model).items())
+           + "): one step later the gradient reaches them" if at_start else "")
         + (f"; {', '.join(coincidences)} got a zero gradient on the first batch only, not on a second "
            f"({SIGNS_CANCEL})" if coincidences else ""),
         expected="finite, non-zero gradients", received=norms, details=details,

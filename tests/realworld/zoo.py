@@ -485,6 +485,22 @@ def pointnet_classifier(broken: bool = False) -> keras.Model:
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     return model
 
+def lora_classifier(broken: bool = False) -> keras.Model:
+    """Fine-tuning with Keras' LoRA (``layer.enable_lora(rank)``, as keras.io's Gemma LoRA guide does):
+    each adapter's B factor starts at zero, so its A factor gets no gradient at the first step and
+    gradient_flow failed every LoRA model. broken: the adapted layer's units are dead (a bias of -100),
+    so its adapter never learns."""
+    keras.utils.set_random_seed(0)
+    hidden = layers.Dense(32, activation="relu", name="hidden",
+                          bias_initializer=keras.initializers.Constant(-100.0 if broken else 0.0))
+    model = keras.Sequential([keras.Input((12,)), hidden, layers.Dense(16, activation="relu", name="middle"),
+                              layers.Dense(4, activation="softmax", name="head")])
+    hidden.enable_lora(4)
+    model.get_layer("middle").enable_lora(4)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
 # builder -> (the check the broken variant fails, a phrase its message must hold)
 FAULTS = {
     transformer_classifier: ("input_dependence", "received the same output whatever the input"),
@@ -510,4 +526,5 @@ FAULTS = {
     ctc_captcha_reader: ("input_dependence", "at input 'label'"),
     siamese_contrastive: ("gradient_flow", "all-zero gradient, at variable tower/hidden"),
     pointnet_classifier: ("gradient_flow", "'transform' start with all-zero weights"),
+    lora_classifier: ("gradient_flow", "all-zero gradient, at variable hidden/lora_kernel_b"),
 }
