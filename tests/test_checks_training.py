@@ -433,3 +433,34 @@ def test_a_bounded_regression_output_gets_targets_it_can_produce(activation, low
     assert result.passed, result.message
     broken = mc.check_overfit_batch(_bounded_regressor(activation, dead=True), max_steps=100)
     assert broken.status == "failed" and "expected loss below" in broken.message, broken.message
+
+
+def _mask_predictor(activation, loss):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8,)), layers.Dense(32, activation="relu"),
+                              layers.Dense(6, activation=activation, name="mask")])
+    model.compile(optimizer="adam", loss=loss)
+    return model
+
+
+@pytest.mark.parametrize("loss", ["dice", "tversky"])
+def test_an_overlap_loss_gets_mask_targets_and_is_judged_by_its_value(loss):
+    # with soft targets in (0, 1), Dice and Tversky cannot reach zero: a sound model failed overfit_batch
+    from modelcheck.checks.common import prepare_batch
+
+    model = _mask_predictor("sigmoid", keras.losses.get(loss))
+    targets = prepare_batch("overfit_batch", model, fittable=True).targets[0]
+    assert set(np.unique(targets)) == {0.0, 1.0}
+    result = mc.check_overfit_batch(model)
+    assert result.passed, result.message
+    assert result.details["accuracy"] is None and result.details["inference_loss"] < 0.05
+    broken = mc.check_overfit_batch(_mask_predictor("sigmoid", keras.losses.get(loss)), learning_rate=0.0,
+                                    max_steps=50)
+    assert broken.status == "failed" and "expected loss below 0.05" in broken.message, broken.message
+
+
+def test_an_overlap_loss_on_a_softmax_gets_one_class_per_sample():
+    from modelcheck.checks.common import prepare_batch
+
+    targets = prepare_batch("overfit_batch", _mask_predictor("softmax", keras.losses.Dice()), fittable=True).targets[0]
+    assert set(np.unique(targets)) == {0.0, 1.0} and np.all(targets.sum(axis=-1) == 1.0)

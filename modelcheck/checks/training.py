@@ -197,7 +197,7 @@ def check_overfit_batch(
         return CheckResult.skip(name, "the model is compiled without a loss, so it trains the losses its layers add "
                                 "(add_loss), whose least value modelcheck cannot know, and memorising a batch has no "
                                 "target to judge; loss_decrease judges those losses")
-    regression = any(not loss.classification for loss in objective.losses)
+    regression = any(not loss.classification or loss.overlap for loss in objective.losses)
     requested = loss_threshold
     if regression:  # the threshold is for targets of unit spread: a fraction of what predicting the mean loses
         loss_threshold = requested * objective.spread(targets)

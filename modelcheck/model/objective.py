@@ -53,6 +53,12 @@ class OutputLoss:
     def classification(self) -> bool:
         return self.targets in (SPARSE, ONE_HOT, BINARY)
 
+    @property
+    def overlap(self) -> bool:
+        """An overlap loss (Dice, Tversky, ...): its targets are masks, but it is judged by its value
+        (0 for a perfect overlap), not by per-pixel accuracy, which it does not drive to 100%."""
+        return _is_overlap(self.name)
+
 
 def _loss_name(identifier: Any) -> str:
     if isinstance(identifier, str):
@@ -63,14 +69,29 @@ def _loss_name(identifier: Any) -> str:
 
 
 def _target_kind(name: str, kind: str) -> str:
-    snake = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_").lower()
+    snake = _snake(name)
     if "sparse" in snake:
         return SPARSE
     if "categorical" in snake or snake in ("kl_divergence", "kld", "kullback_leibler_divergence", "poisson_categorical"):
         return ONE_HOT
     if "binary" in snake or "hinge" in snake:
         return BINARY
+    if _is_overlap(name):  # masks: one-hot over a softmax's classes, else 0/1
+        return ONE_HOT if kind == "probabilities" else BINARY
     return REAL
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_").lower()
+
+
+# Losses that measure the overlap of a predicted mask with the true one (Keras' Dice and Tversky, and
+# users' own of these names): soft targets would leave a least value above zero.
+_OVERLAP_LOSSES = ("dice", "tversky", "jaccard", "iou")
+
+
+def _is_overlap(name: str) -> bool:
+    return any(word in _snake(name) for word in _OVERLAP_LOSSES)
 
 
 def _mean_reduced(function: Callable[..., Any]) -> Callable[[Any, Any], Any]:
@@ -181,10 +202,13 @@ class Objective:
         return value
 
     def accuracy(self, targets: list[np.ndarray], predictions: list[np.ndarray]) -> float | None:
-        """The lowest batch accuracy over classification outputs, or None if there are none."""
+        """The lowest batch accuracy over classification outputs (overlap losses are judged by their
+        value), or None if there are none."""
         scores = []
         for loss, y_true, y_pred in zip(self.losses, targets, predictions):
             y_pred = np.asarray(y_pred)
+            if loss.overlap:
+                continue
             if loss.targets == SPARSE:
                 scores.append(float(np.mean(np.argmax(y_pred, axis=-1) == y_true)))
             elif loss.targets == ONE_HOT:
