@@ -125,6 +125,34 @@ def test_a_task_lost_on_every_allowed_worker_is_a_grader_error_and_resume_regrad
     assert again.graded[0].score == 3 and not again.graded[0].grader_error
 
 
+def test_a_worker_holds_only_the_submission_it_grades_so_its_loss_costs_no_other(cluster: Cluster, tmp_path: Path):
+    # Dask sent a class's tasks to the workers ahead of time (worker-saturation holds back only groups
+    # it deems root-ish): a killed worker's queued submission counted as lost too, and a second kill
+    # made an innocent submission a grader error
+    from distributed import Client
+
+    write_class(tmp_path / "class", slow=2, seconds=2.0)
+    workers = {"w0": cluster.add_worker("w0")}
+    cluster.wait_for_workers(1)
+    thread, box = _grade_in_thread(TOY, tmp_path / "class", tmp_path / "out", scheduler=cluster.address,
+                                   quiet=True)
+    most, killed = 0, False
+    with Client(cluster.address, timeout="30s") as client:
+        while thread.is_alive():
+            processing = client.processing()
+            most = max([most, *(len(keys) for keys in processing.values())])
+            if not killed and any(str(key).endswith("-slow_0") for keys in processing.values() for key in keys):
+                cluster.kill(workers["w0"])
+                workers["w1"] = cluster.add_worker("w1")
+                killed = True
+            time.sleep(0.02)
+    assert killed and most == 1  # one single-threaded worker at a time: never a task queued behind another
+    assert "error" not in box, box
+    grades = {g.student: g for g in box["run"].grades}
+    assert not [s for s, g in grades.items() if g.grader_error]  # slow_0 lost once, graded on w1
+    assert grades["slow_0"].score == 3 and grades["good_toy"].score == 3
+
+
 def test_pytest_grades_on_the_scheduler_given_on_the_command_line_or_in_the_ini(
         cluster: Cluster, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
     import shutil

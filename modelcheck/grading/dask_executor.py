@@ -13,13 +13,18 @@ Failures: a submission's own failure is its grade, so the task never raises for 
 never retried. A task whose worker is lost is rescheduled by the Dask scheduler up to its
 ``distributed.scheduler.allowed-failures`` times (modelcheck's own LocalCluster sets 1: one
 retry on another worker); then, like an exception in the grader, it becomes a grade with
-``grader_error`` set, which ``--resume`` grades again.
+``grader_error`` set, which ``--resume`` grades again. The executor keeps no more submissions on
+the cluster than it has worker threads, sending the next as one finishes: a task the scheduler
+has sent to a worker counts as lost with that worker even if it had not started (Dask's
+``worker-saturation`` holds tasks back only for groups it deems root-ish, which a class often is
+not), so a queued submission would pay for another's crash.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Sequence
@@ -126,7 +131,11 @@ class DaskExecutor:
         self.cluster: Any = None
         self.slots = 0
         self._run = uuid.uuid4().hex[:8]
-        self._futures: dict[str, tuple[Any, Submission]] = {}
+        self._futures: dict[str, tuple[Any, Submission]] = {}  # sent to the cluster, not yet collected
+        self._queue: list[Submission] = []  # asked for, not sent yet (see `_top_up`)
+        self._running = 0  # sent and not finished
+        self._lock = threading.RLock()
+        self._finished: Any = None  # a queue.Queue of the students whose task finished, while grade_many waits
 
     def describe_isolation(self) -> str:
         """Each Dask worker's warm pool isolates its own jobs; each results.json records how."""
@@ -140,8 +149,7 @@ class DaskExecutor:
         if self.scheduler:
             self.client = Client(self.scheduler, timeout=dask.config.get("distributed.comm.timeouts.connect"))
         else:
-            # saturation 1.0: a worker holds only the submission it grades, none queued behind it, so a
-            # lost worker costs one submission one retry, and no other submission a failure it never had
+            # saturation 1.0 as well as `_top_up`'s own limit: nothing queued behind a worker's running task
             with dask.config.set({"distributed.scheduler.allowed-failures": self.allowed_failures,
                                   "distributed.scheduler.worker-saturation": 1.0}):
                 self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
@@ -168,14 +176,47 @@ class DaskExecutor:
             self.cluster.close()
 
     def submit(self, submissions: Sequence[Submission]) -> None:
-        """Start grading `submissions` on the cluster (those not started yet)."""
-        options = {"host_threads": self._host_threads()}
-        for submission in submissions:
-            if submission.student not in self._futures:
+        """Grade `submissions` on the cluster (those not asked for yet), as many at a time as it has
+        worker threads; the rest are sent as those finish."""
+        with self._lock:
+            asked = {s.student for s in self._queue} | set(self._futures)
+            self._queue.extend(s for s in submissions if s.student not in asked)
+        self._top_up()
+
+    def _top_up(self) -> None:
+        """Send queued submissions while fewer are running than the cluster has worker threads (at
+        least one, so that a cluster whose workers are all gone still gets the next when one joins)."""
+        with self._lock:
+            if not self._queue:
+                return
+            threads = self._host_threads()
+            capacity = max(1, sum(threads.values()))
+            options = {"host_threads": threads}
+            while self._queue and self._running < capacity:
+                submission = self._queue.pop(0)
                 future = self.client.submit(grade_one, self.assignment_path, str(submission.path.resolve()),
                                             {**options, "student": submission.student},
                                             key=f"modelcheck-grade-{self._run}-{submission.student}", pure=False)
                 self._futures[submission.student] = (future, submission)
+                self._running += 1
+                future.add_done_callback(lambda _, student=submission.student: self._done(student))
+
+    def _done(self, student: str) -> None:
+        """A task finished (graded, lost for good, or cancelled): send the next."""
+        with self._lock:
+            self._running -= 1
+            finished = self._finished
+        if finished is not None:
+            finished.put(student)
+        self._top_up()
+
+    def _send_first(self, submission: Submission) -> None:
+        """Put `submission` first in the queue (a caller waits for it), asking for it if need be."""
+        with self._lock:
+            if submission.student in self._futures:
+                return
+            self._queue = [submission] + [s for s in self._queue if s.student != submission.student]
+        self._top_up()
 
     def _settled(self, future: Any, submission: Submission) -> StudentGrade:
         from distributed import KilledWorker
@@ -192,17 +233,41 @@ class DaskExecutor:
             return grader_error_grade(self.assignment, submission, internal_error(exc))
 
     def grade(self, submission: Submission) -> StudentGrade:
-        """The grade of `submission`, waiting for it (started now unless `submit` did)."""
-        self.submit([submission])
-        return self._settled(*self._futures.pop(submission.student))
+        """The grade of `submission`, waiting for it (sent first unless it is already on the cluster)."""
+        self._send_first(submission)
+        while True:  # sent once a running task finishes and frees a thread
+            with self._lock:
+                if submission.student in self._futures:
+                    break
+            time.sleep(0.05)
+        with self._lock:
+            future, _ = self._futures.pop(submission.student)
+        return self._settled(future, submission)
 
     def grade_many(self, submissions: Sequence[Submission], on_grade: OnGrade) -> None:
-        from distributed import as_completed
+        import queue
 
+        finished: queue.Queue[str] = queue.Queue()
+        wanted = {s.student for s in submissions}
+        with self._lock:
+            self._finished = finished
+            done = [student for student, (future, _) in self._futures.items() if future.done()]
+        for student in done:  # finished before this call: _done reported them to nobody
+            finished.put(student)
         self.submit(submissions)
-        futures = {self._futures[s.student][0].key: self._futures.pop(s.student) for s in submissions}
         try:
-            for future in as_completed([f for f, _ in futures.values()]):
-                on_grade(self._settled(future, futures[future.key][1]))
+            left = set(wanted)
+            while left:
+                student = finished.get()
+                with self._lock:
+                    if student not in left or student not in self._futures:
+                        continue
+                    future, submission = self._futures.pop(student)
+                left.discard(student)
+                on_grade(self._settled(future, submission))
         finally:  # on Ctrl-C: nothing more starts on the cluster
-            self.client.cancel([f for f, _ in futures.values()])
+            with self._lock:
+                self._finished = None
+                self._queue = [s for s in self._queue if s.student not in wanted]
+                running = [future for student, (future, _) in self._futures.items() if student in wanted]
+            self.client.cancel(running)
