@@ -4,7 +4,10 @@ Each input gets values valid for the layer that consumes it: token ids below an 
 ``input_dim``, values from an ``IntegerLookup`` / ``StringLookup`` vocabulary, sentences of a
 ``TextVectorization`` vocabulary, ids below a ``CategoryEncoding``'s ``num_tokens``, 0/1 for
 padding masks, floats ~ N(0, 1) otherwise (uniform within an instructor's ``input_range``), with a
-level per sample and channel in images and sequences (see `_sample_levels`).
+level per sample and channel in images and sequences (see `_sample_levels`). An input the model
+scales itself gets values on the scale it expects: pixels from 0 to 255 before a
+``Rescaling(1/255)`` (or ``1/127.5, offset=-1``) and in a ``uint8`` input, raw features around
+an adapted ``Normalization``'s mean, spread by its standard deviation.
 An instructor's samples (`set_instructor_data`) replace synthetic batches altogether. Consumers are followed through layers that only
 move values (Reshape, Flatten, ...) and into nested models. Unknown lengths (``None``) are set
 long enough for the receptive field of the model's convolutions and poolings.
@@ -45,6 +48,10 @@ class InputInfo:
         kind: ``"float"``, ``"int"``, ``"string"``, ``"text"`` (sentences of `values`),
             ``"mask"`` (0/1, ones first).
         low: the smallest valid id (1 for an Embedding with ``mask_zero``).
+        range: the raw values the model rescales itself (pixels before a ``Rescaling``): drawn
+            uniformly within it.
+        center / spread: per channel (the last axis), the mean and standard deviation a
+            ``Normalization`` takes off: values are drawn around them.
     """
 
     name: str
@@ -54,6 +61,9 @@ class InputInfo:
     values: tuple[Any, ...] | None = None
     kind: str = "float"
     low: int = 0
+    range: tuple[float, float] | None = None
+    center: tuple[float, ...] | None = None
+    spread: tuple[float, ...] | None = None
 
 
 def all_layers(model: keras.layers.Layer) -> list[keras.layers.Layer]:
@@ -85,7 +95,41 @@ def _domain(layer: keras.layers.Layer) -> dict[str, Any] | None:
         return {"kind": "string"} if kind == "StringLookup" else None
     if kind == "TextVectorization":
         return {"values": tuple(str(v) for v in _vocabulary(layer)) or None, "kind": "text"}
+    if kind == "Rescaling":
+        return _pixel_range(layer)
+    if kind == "Normalization":
+        return _normalised(layer)
     return None
+
+
+_PIXELS = (0.0, 255.0)  # the values of a uint8 input (an image decoded from a file)
+
+
+def _pixel_range(layer: keras.layers.Layer) -> dict[str, Any] | None:
+    """The raw values a scaling-down ``Rescaling`` maps onto [0, 1] (no offset) or [-1, 1]
+    (``offset=-1``): pixels from 0 to 255 for ``1/255`` and ``1/127.5``."""
+    try:
+        scale, offset = float(layer.scale), float(layer.offset)
+    except (TypeError, ValueError):  # per-channel scales: any values will do
+        return None
+    if not 0.0 < scale < 1.0:
+        return None
+    return {"range": (0.0, max(1.0, -2.0 * offset) / scale)}
+
+
+def _normalised(layer: keras.layers.Layer) -> dict[str, Any] | None:
+    """The per-channel mean and standard deviation an adapted (or given) ``Normalization`` over
+    the last axis takes off its input; None for another axis or when it has none yet."""
+    if getattr(layer, "invert", False) or tuple(getattr(layer, "axis", ())) != (-1,):
+        return None
+    try:
+        mean = np.asarray(keras.ops.convert_to_numpy(layer.mean), dtype="float64").ravel()
+        variance = np.asarray(keras.ops.convert_to_numpy(layer.variance), dtype="float64").ravel()
+    except (AttributeError, TypeError, ValueError):
+        return None
+    if mean.size != variance.size or not np.all(np.isfinite(mean)) or not np.all(np.isfinite(variance)):
+        return None
+    return {"center": tuple(mean.tolist()), "spread": tuple(np.sqrt(np.maximum(variance, 0.0)).tolist())}
 
 
 def _nested_input(layer: keras.layers.Layer, tensor: Any) -> Any:
@@ -120,6 +164,8 @@ def _info(name: str, shape: tuple[Any, ...], dtype: str, domain: dict[str, Any] 
         domain = {"kind": "mask"}
     if "string" in dtype and domain.get("kind") not in ("string", "text"):
         domain = {"kind": "string"}
+    if not domain and dtype == "uint8":
+        domain = {"range": _PIXELS}
     if not domain and ("int" in dtype or dtype == "bool"):
         domain = {"kind": "mask" if dtype == "bool" else "int"}
     return InputInfo(name, shape, dtype, **domain)
@@ -279,16 +325,27 @@ def _draw(info: InputInfo, shape: tuple[int, ...], rng: np.random.Generator,
     if info.kind == "int" or info.vocabulary is not None:
         high = info.vocabulary if info.vocabulary is not None else 10
         return rng.integers(min(info.low, high - 1), high, size=shape).astype(int_dtype)
-    dtype = info.dtype if "float" in info.dtype else "float32"
+    bounds = bounds if bounds is not None else info.range
     if bounds is not None:
         unit = rng.uniform(0.0, 1.0, size=shape)
         if len(shape) >= 3:
             unit = (unit + _LEVEL * _sample_levels(shape, rng, uniform=True)) / (1 + _LEVEL)
-        return (bounds[0] + (bounds[1] - bounds[0]) * unit).astype(dtype)
+        return _as_dtype(bounds[0] + (bounds[1] - bounds[0]) * unit, info.dtype)
     values = rng.standard_normal(shape)
     if len(shape) >= 3:
         values = (values + _LEVEL * _sample_levels(shape, rng)) / math.sqrt(1 + _LEVEL ** 2)
-    return values.astype(dtype)
+    if info.center is not None and info.spread is not None:
+        values = np.asarray(info.center) + np.asarray(info.spread) * values
+    return _as_dtype(values, info.dtype)
+
+
+def _as_dtype(values: np.ndarray, dtype: str) -> np.ndarray:
+    """Drawn values in the input's dtype: rounded into an integer type's range, else float32
+    unless the input asks for another float."""
+    if "int" in dtype:
+        limits = np.iinfo(dtype)
+        return np.clip(np.rint(values), limits.min, limits.max).astype(dtype)
+    return values.astype(dtype if "float" in dtype else "float32")
 
 
 # The spread of the per-sample levels next to that of the pixels (see `_sample_levels`): half of

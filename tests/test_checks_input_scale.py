@@ -1,0 +1,82 @@
+"""Inputs on the scale a model expects when it rescales them itself: raw pixels before a
+Rescaling layer or in a uint8 input, raw features around an adapted Normalization's statistics.
+Fed N(0, 1) noise, such a model saw nearly the same values for every sample (noise / 255, or
+(noise - 1000) / 300) and a sound one failed overfit_batch."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+import modelcheck as mc
+from modelcheck.model.inputs import input_infos, synthetic_inputs
+
+
+def _image_classifier(scale: float, offset: float, *, dtype: str = "float32", twice: bool = False,
+                      seed: int = 0) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((16, 16, 3), dtype=dtype)
+    x = layers.Rescaling(scale, offset=offset)(inputs)
+    if twice:  # a student's mistake: the pixels are rescaled again after the first Rescaling
+        x = layers.Rescaling(scale, offset=offset)(x)
+    x = layers.GlobalAveragePooling2D()(layers.Conv2D(8, 3, activation="relu")(x))
+    model = keras.Model(inputs, layers.Dense(4, activation="softmax")(x))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+@pytest.mark.parametrize("dtype", ["float32", "uint8"])
+@pytest.mark.parametrize("scale, offset, low, high", [(1 / 255, 0.0, 0.0, 1.0), (1 / 127.5, -1.0, -1.0, 1.0)])
+def test_pixels_before_a_rescaling_span_what_it_maps_onto_its_range(dtype, scale, offset, low, high):
+    model = _image_classifier(scale, offset, dtype=dtype)
+    (info,) = input_infos(model)
+    assert info.range == pytest.approx((0.0, 255.0))
+    pixels = np.asarray(synthetic_inputs(model, 8, 0))
+    assert pixels.dtype == np.dtype(dtype) and pixels.min() >= 0 and pixels.max() <= 255
+    rescaled = pixels.astype("float64") * scale + offset
+    assert rescaled.min() < low + 0.2 * (high - low) and rescaled.max() > high - 0.2 * (high - low)
+
+
+def test_a_uint8_input_gets_pixels_without_a_rescaling_layer():
+    model = keras.Sequential([keras.Input((8, 8, 1), dtype="uint8"), layers.Flatten(), layers.Dense(2)])
+    pixels = np.asarray(synthetic_inputs(model, 8, 0))
+    assert pixels.dtype == np.uint8 and pixels.max() > 200 and len(np.unique(pixels)) > 100
+
+
+def test_a_rescaling_that_scales_up_and_int32_ids_keep_their_values():
+    model = keras.Sequential([keras.Input((4,)), layers.Rescaling(2.0), layers.Dense(1)])
+    assert input_infos(model)[0].range is None
+    ids = np.asarray(synthetic_inputs(keras.Sequential([keras.Input((4,), dtype="int32"), layers.Dense(1)]), 8, 0))
+    assert ids.max() < 10
+
+
+def _normalised_mlp(mean: float, std: float) -> keras.Model:
+    keras.utils.set_random_seed(0)
+    norm = layers.Normalization()
+    norm.adapt(np.random.default_rng(0).normal(mean, std, (200, 8)).astype("float32"))
+    model = keras.Sequential([keras.Input((8,)), norm, layers.Dense(16, activation="relu"),
+                              layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_features_before_an_adapted_normalization_are_drawn_around_its_statistics():
+    model = _normalised_mlp(1000.0, 300.0)
+    features = np.asarray(synthetic_inputs(model, 256, 0))
+    assert abs(features.mean() - 1000.0) < 60.0 and 200.0 < features.std() < 400.0
+    normalised = keras.ops.convert_to_numpy(model.layers[0](features))
+    assert 0.7 < normalised.std() < 1.3
+
+
+def test_sound_models_that_scale_their_own_inputs_memorise_a_batch():
+    for model in (_image_classifier(1 / 127.5, -1.0), _image_classifier(1 / 127.5, -1.0, dtype="uint8"),
+                  _normalised_mlp(1000.0, 300.0)):
+        result = mc.check_overfit_batch(model)
+        assert result.passed, result.message
+
+
+def test_pixels_rescaled_twice_cannot_be_memorised():
+    result = mc.check_overfit_batch(_image_classifier(1 / 127.5, -1.0, twice=True))
+    assert result.status == "failed" and "expected 100% batch accuracy" in result.message, result.message
