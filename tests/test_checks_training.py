@@ -464,3 +464,20 @@ def test_an_overlap_loss_on_a_softmax_gets_one_class_per_sample():
 
     targets = prepare_batch("overfit_batch", _mask_predictor("softmax", keras.losses.Dice()), fittable=True).targets[0]
     assert set(np.unique(targets)) == {0.0, 1.0} and np.all(targets.sum(axis=-1) == 1.0)
+
+
+def test_a_class_the_loss_ignores_is_neither_a_target_nor_counted_in_the_accuracy():
+    # samples of Keras' ignore_class teach nothing: with them among the targets, the batch's accuracy
+    # could never reach 100% and a sound model was skipped as still learning
+    from modelcheck.checks.common import prepare_batch
+    from modelcheck.model.objective import Objective
+
+    model = _mask_predictor("softmax", keras.losses.SparseCategoricalCrossentropy(ignore_class=0))
+    prepared = prepare_batch("overfit_batch", model, fittable=True)
+    assert 0 not in prepared.targets[0] and len(np.unique(prepared.targets[0])) > 1
+    result = mc.check_overfit_batch(model)
+    assert result.passed, result.message
+    objective: Objective = prepared.objective
+    predictions = [np.eye(6, dtype="float32")[[1, 2, 3]]]
+    assert objective.accuracy([np.array([1, 0, 0])], predictions) == 1.0  # the ignored samples do not count
+    assert objective.accuracy([np.array([1, 3, 0])], predictions) == 0.5

@@ -54,6 +54,13 @@ class OutputLoss:
         return self.targets in (SPARSE, ONE_HOT, BINARY)
 
     @property
+    def ignored_class(self) -> int | None:
+        """The class id a sparse cross-entropy skips (Keras' ``ignore_class``, a segmentation's
+        "void" label), else None."""
+        value = (getattr(self.function, "_fn_kwargs", None) or {}).get("ignore_class")
+        return None if value is None or self.targets != SPARSE else int(value)
+
+    @property
     def overlap(self) -> bool:
         """An overlap loss (Dice, Tversky, ...): its targets are masks, but it is judged by its value
         (0 for a perfect overlap), not by per-pixel accuracy, which it does not drive to 100%."""
@@ -210,7 +217,9 @@ class Objective:
             if loss.overlap:
                 continue
             if loss.targets == SPARSE:
-                scores.append(float(np.mean(np.argmax(y_pred, axis=-1) == y_true)))
+                counted = np.asarray(y_true) != loss.ignored_class  # the loss skips the ignored class's samples
+                if np.any(counted):
+                    scores.append(float(np.mean((np.argmax(y_pred, axis=-1) == y_true)[counted])))
             elif loss.targets == ONE_HOT:
                 scores.append(float(np.mean(np.argmax(y_pred, axis=-1) == np.argmax(y_true, axis=-1))))
             elif loss.targets == BINARY:
@@ -251,8 +260,11 @@ def _teacher_target(loss: OutputLoss, pred: np.ndarray, teacher: np.ndarray, rng
     shared = _shared_axes(teacher)
     if loss.targets in (SPARSE, ONE_HOT):
         scores = np.log(np.clip(teacher, 1e-12, None)) if loss.kind in ("probabilities", "binary") else teacher
-        # centred so every class can occur
-        ids = np.argmax(scores - scores.mean(axis=shared, keepdims=True), axis=-1)
+        # centred so every class can occur, but the one the loss ignores (it would teach nothing)
+        centred = scores - scores.mean(axis=shared, keepdims=True)
+        if loss.ignored_class is not None and 0 <= loss.ignored_class < centred.shape[-1] and centred.shape[-1] > 1:
+            centred[..., loss.ignored_class] = -np.inf
+        ids = np.argmax(centred, axis=-1)
         classes = pred.shape[-1]
         return ids.astype("int32") if loss.targets == SPARSE else np.eye(classes, dtype="float32")[ids]
     if loss.targets == BINARY:
