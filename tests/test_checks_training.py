@@ -481,3 +481,45 @@ def test_a_class_the_loss_ignores_is_neither_a_target_nor_counted_in_the_accurac
     predictions = [np.eye(6, dtype="float32")[[1, 2, 3]]]
     assert objective.accuracy([np.array([1, 0, 0])], predictions) == 1.0  # the ignored samples do not count
     assert objective.accuracy([np.array([1, 3, 0])], predictions) == 0.5
+
+
+def test_a_percentage_loss_gets_its_threshold_in_percent():
+    # mean absolute percentage error is 100 times a fraction: 0.05 meant 0.05%, and a sound regressor
+    # that reached 0.16% failed overfit_batch
+    model = _bounded_regressor(None)
+    model.compile(optimizer="adam", loss="mean_absolute_percentage_error")
+    result = mc.check_overfit_batch(model)
+    assert result.passed, result.message
+    assert 4.0 < result.details["loss_threshold"] < 6.0  # 5% for targets of unit spread
+    broken = mc.check_overfit_batch(model, learning_rate=0.0, max_steps=50)
+    assert broken.status == "failed" and "scaled to these targets' spread and to a loss in percent" in broken.message
+
+
+@pytest.mark.parametrize("activation", ["softplus", "exponential"])
+def test_an_output_of_positive_values_gets_targets_it_can_produce(activation):
+    # standardised targets are half negative: a sound softplus or exponential regressor under MSE failed
+    from modelcheck.checks.common import prepare_batch
+
+    model = _bounded_regressor(activation)
+    targets = prepare_batch("overfit_batch", model, fittable=True).targets[0]
+    assert targets.min() >= 0 and targets.std() > 0.5
+    result = mc.check_overfit_batch(model)
+    assert result.passed, result.message
+    broken = mc.check_overfit_batch(_bounded_regressor(activation, dead=True), max_steps=100)
+    assert broken.status == "failed" and "expected loss below" in broken.message, broken.message
+
+
+def test_a_loss_whose_perfect_fit_is_not_zero_is_judged_above_it():
+    # cosine similarity is -1 at a perfect fit: any negative loss passed; Poisson's least is y - y log y
+    model = _bounded_regressor(None)
+    model.compile(optimizer="adam", loss=keras.losses.CosineSimilarity())
+    result = mc.check_overfit_batch(model)
+    assert result.passed, result.message
+    assert result.details["loss_threshold"] == pytest.approx(-0.95, abs=1e-3)
+    broken = mc.check_overfit_batch(model, learning_rate=0.0, max_steps=50)
+    assert broken.status == "failed" and "the loss of a perfect fit, -1, plus 0.05" in broken.message, broken.message
+    poisson = _bounded_regressor("exponential")
+    poisson.compile(optimizer="adam", loss="poisson")
+    result = mc.check_overfit_batch(poisson)
+    assert result.passed, result.message
+    assert "the loss of a perfect fit" in result.expected and result.details["loss_threshold"] != pytest.approx(0.05)

@@ -7,7 +7,6 @@ ReLU or sigmoid output trained on a regression loss.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import keras
@@ -15,7 +14,7 @@ import numpy as np
 
 from ..model.outputs import ACTIVATION_RANGES, activation_of, output_layers
 from ..model.inputs import synthetic_inputs
-from ..model.objective import OutputLoss, objective_for
+from ..model.objective import OutputLoss, canonical_loss_name, objective_for
 from ..core.messages import also, mismatch, output_ref
 from ..core.result import CheckResult
 from ..model.compiled import compiled_loss
@@ -31,11 +30,6 @@ BINARY_CE = "binary_ce"
 REGRESSION = "regression"
 OTHER = "other"
 
-_ALIASES = {
-    "mse": "mean_squared_error", "mae": "mean_absolute_error", "mape": "mean_absolute_percentage_error",
-    "msle": "mean_squared_logarithmic_error", "k_l_divergence": "kl_divergence", "kld": "kl_divergence",
-    "logcosh": "log_cosh", "huber_loss": "huber",
-}
 _FAMILIES = {
     "sparse_categorical_crossentropy": SPARSE_CE,
     "categorical_crossentropy": CATEGORICAL_CE,
@@ -61,12 +55,6 @@ class LossFacts:
     name: str
     family: str
     from_logits: bool
-
-
-def canonical_loss_name(name: str) -> str:
-    """A loss's snake_case Keras name (`CategoricalCrossentropy` and aliases such as `mse` alike)."""
-    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
-    return _ALIASES.get(name, name)
 
 
 def loss_facts(loss: OutputLoss) -> LossFacts:

@@ -199,8 +199,9 @@ def check_overfit_batch(
                                 "target to judge; loss_decrease judges those losses")
     regression = any(not loss.classification or loss.overlap for loss in objective.losses)
     requested = loss_threshold
+    least = objective.least(targets) if regression else 0.0  # not 0 for every loss: Poisson, cosine similarity
     if regression:  # the threshold is for targets of unit spread: a fraction of what predicting the mean loses
-        loss_threshold = requested * objective.spread(targets)
+        loss_threshold = least + requested * objective.spread(targets)
     judged: dict[str, Any] = {}
 
     def memorised(run: TrainingRun) -> bool:
@@ -227,8 +228,12 @@ def check_overfit_batch(
                "accuracy": accuracy, "loss_threshold": loss_threshold if regression else None,
                "mode": INFERENCE_MODE, "inference_loss": final_loss}
     expected = "100% batch accuracy" if not regression else f"loss below {fmt(loss_threshold)}"
-    if regression and not math.isclose(loss_threshold, requested, rel_tol=1e-3):
-        expected += f" (the threshold {fmt(requested)} for targets of unit spread, scaled to these targets' spread)"
+    if regression and not math.isclose(loss_threshold - least, requested, rel_tol=1e-3):
+        percent = " and to a loss in percent" if any(loss.percent for loss in objective.losses) else ""
+        expected += (f" (the threshold {fmt(requested)} for targets of unit spread, scaled to these targets' "
+                     f"spread{percent}{f', above the loss of a perfect fit, {fmt(least)}' if least else ''})")
+    elif regression and least:
+        expected += f" (the loss of a perfect fit, {fmt(least)}, plus {fmt(requested)})"
     if regression and accuracy is not None:
         expected += " and 100% batch accuracy"
     got = f"loss {fmt(final_loss)}" + (f", accuracy {accuracy:.0%}" if accuracy is not None else "")

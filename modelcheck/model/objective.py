@@ -13,6 +13,7 @@ them; a teacher whose outputs do not vary (e.g. all-zero kernels) gives random t
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -24,7 +25,7 @@ from .compiled import compiled_loss as compiled_loss_of, compiled_loss_weights, 
 from ..core.errors import UserCodeError
 from .outputs import ACTIVATION_RANGES, activation_of, output_keys, output_kinds, output_layers, output_names
 
-__all__ = ["OutputLoss", "Objective", "objective_for"]
+__all__ = ["OutputLoss", "Objective", "objective_for", "canonical_loss_name"]
 
 # target kinds
 SPARSE = "sparse"  # integer class ids
@@ -48,6 +49,7 @@ class OutputLoss:
     kind: str  # the output kind: probabilities, binary, logits, regression
     output: str  # the output's name
     bounds: tuple[float, float] | None = None  # what a bounded activation (sigmoid, tanh) can produce
+    nonnegative: bool = False  # an activation that produces values of 0 or more only (relu, softplus, exponential)
 
     @property
     def classification(self) -> bool:
@@ -59,6 +61,17 @@ class OutputLoss:
         "void" label), else None."""
         value = (getattr(self.function, "_fn_kwargs", None) or {}).get("ignore_class")
         return None if value is None or self.targets != SPARSE else int(value)
+
+    @property
+    def percent(self) -> bool:
+        """A loss in percent (mean absolute percentage error): 100 times a loss in fractions."""
+        return "percentage" in _snake(self.name)
+
+    @property
+    def positive(self) -> bool:
+        """A loss of positive quantities (percentage and logarithmic errors, Poisson): targets near
+        or below zero make it explode or have no meaning, so they are kept above zero."""
+        return not self.classification and (self.nonnegative or any(word in _snake(self.name) for word in _POSITIVE_LOSSES))
 
     @property
     def overlap(self) -> bool:
@@ -88,13 +101,29 @@ def _target_kind(name: str, kind: str) -> str:
     return REAL
 
 
-def _snake(name: str) -> str:
-    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_").lower()
+_ALIASES = {
+    "mse": "mean_squared_error", "mae": "mean_absolute_error", "mape": "mean_absolute_percentage_error",
+    "msle": "mean_squared_logarithmic_error", "k_l_divergence": "kl_divergence", "kld": "kl_divergence",
+    "logcosh": "log_cosh", "huber_loss": "huber",
+}
+
+
+def canonical_loss_name(name: str) -> str:
+    """A loss's snake_case Keras name (`CategoricalCrossentropy` and aliases such as `mse` alike)."""
+    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+    return _ALIASES.get(name, name)
+
+
+_snake = canonical_loss_name
 
 
 # Losses that measure the overlap of a predicted mask with the true one (Keras' Dice and Tversky, and
 # users' own of these names): soft targets would leave a least value above zero.
 _OVERLAP_LOSSES = ("dice", "tversky", "jaccard", "iou")
+
+
+# Losses of positive quantities (see `OutputLoss.positive`).
+_POSITIVE_LOSSES = ("percentage", "logarithmic", "poisson")
 
 
 def _is_overlap(name: str) -> bool:
@@ -158,14 +187,15 @@ class Objective:
         rng = np.random.default_rng(seed + 7919)
         taught = teacher if teacher is not None else [None] * len(predictions)
         return [_teacher_target(loss, pred, t, rng) if t is not None and _varies(t) else
-                _random_target(loss.targets, tuple(pred.shape), rng, loss.bounds)
+                _random_target(loss.targets, tuple(pred.shape), rng, loss.bounds, loss.positive, loss.nonnegative)
                 for loss, pred, t in zip(self.losses, predictions, taught)]
 
     def spread(self, targets: list[np.ndarray]) -> float:
         """How large the regression outputs' `targets` are next to targets of unit spread, in the
         outputs' own losses: the loss of predicting each unit's mean for them over that loss for
         the same targets standardised (1.0 for standardised targets, whatever the loss; the square
-        of the scale for mean squared error). A loss threshold meant for unit-spread targets is
+        of the scale for mean squared error), a loss in percent counted as 100 times its fraction
+        (its threshold is in percent too). A loss threshold meant for unit-spread targets is
         multiplied by it. 1.0 when no output is a regression, the targets do not vary, or a loss
         cannot be evaluated on a prediction of zeros."""
         actual = unit = 0.0
@@ -178,13 +208,28 @@ class Objective:
                 actual += loss.weight * float(np.mean(ops.convert_to_numpy(
                     loss.function((standardised * scale).astype("float32"), zeros))))
                 unit += loss.weight * float(np.mean(ops.convert_to_numpy(
-                    loss.function(standardised.astype("float32"), zeros))))
+                    loss.function(standardised.astype("float32"), zeros)))) / (100.0 if loss.percent else 1.0)
             except Exception:  # a user's loss that rejects an all-zero prediction: the threshold stays as given
                 return 1.0
         ratio = actual / unit if unit > 0 else 1.0
         if not (math.isfinite(ratio) and ratio > 0) or math.isclose(ratio, 1.0, rel_tol=1e-5):
             return 1.0  # standardised targets, up to float rounding
         return ratio
+
+    def least(self, targets: list[np.ndarray]) -> float:
+        """The total loss of a perfect fit of `targets` over the outputs judged by their loss value
+        (regressions, overlap losses): 0 for most losses, not for all (Poisson's is y - y log y,
+        cosine similarity's -1). 0 where a loss cannot take its targets as predictions."""
+        least = 0.0
+        for loss, y in zip(self.losses, targets):
+            if loss.classification and not loss.overlap:
+                continue
+            try:
+                value = float(np.mean(ops.convert_to_numpy(loss.function(y, np.asarray(y, dtype="float32")))))
+            except Exception:  # a user's loss that rejects its targets as predictions: counted as 0
+                continue
+            least += loss.weight * value if math.isfinite(value) else 0.0
+        return least
 
     def from_labels(self, labels: list[np.ndarray], predictions: list[np.ndarray]) -> list[np.ndarray]:
         """An instructor's labels (class ids or one-hot rows; 0/1; values) in the form each
@@ -229,7 +274,8 @@ class Objective:
 
 
 def _random_target(kind: str, shape: tuple[int, ...], rng: np.random.Generator,
-                   bounds: tuple[float, float] | None = None) -> np.ndarray:
+                   bounds: tuple[float, float] | None = None, positive: bool = False,
+                   nonnegative: bool = False) -> np.ndarray:
     if kind in (SPARSE, ONE_HOT):
         classes = shape[-1]
         ids = rng.integers(0, max(classes, 1), size=shape[:-1])
@@ -239,7 +285,14 @@ def _random_target(kind: str, shape: tuple[int, ...], rng: np.random.Generator,
     if bounds is not None:  # a sigmoid or tanh output: inside what it can produce (see _INSIDE)
         middle, half = (bounds[0] + bounds[1]) / 2, _INSIDE * (bounds[1] - bounds[0]) / 2
         return rng.uniform(middle - half, middle + half, size=shape).astype("float32")
-    return rng.standard_normal(shape).astype("float32")
+    values = rng.standard_normal(shape)
+    return (np.abs(values) if nonnegative else _above_zero(values) if positive else values).astype("float32")
+
+
+def _above_zero(values: np.ndarray) -> np.ndarray:
+    """`values` shifted per unit (over its shared axes) so that the least is 1: positive quantities
+    of the same spread, which a shift of the last bias realises."""
+    return values - values.min(axis=_shared_axes(values), keepdims=True) + 1.0
 
 
 def _varies(values: np.ndarray) -> bool:
@@ -279,7 +332,12 @@ def _teacher_target(loss: OutputLoss, pred: np.ndarray, teacher: np.ndarray, rng
     # the loss a check asks for alike.
     own = np.asarray(pred, dtype="float64").reshape(teacher.shape).std(axis=shared, keepdims=True)
     spread = np.minimum(1.0, _MAX_AMPLIFICATION * np.maximum(scale, own))  # (a unit that does not vary is 0 anyway)
-    targets = standardised * spread
+    if loss.nonnegative:  # scaled, not shifted: a relu teacher's zeros stay zeros (no bias after the relu adds a shift)
+        targets = teacher / scale * spread
+    elif loss.positive:
+        targets = _above_zero(standardised * spread)
+    else:
+        targets = standardised * spread
     if loss.bounds is not None:  # a sigmoid or tanh output: inside what it can produce, well clear of its ends
         low, high = loss.bounds
         largest = np.max(np.abs(targets), axis=shared, keepdims=True)
@@ -384,8 +442,9 @@ def objective_for(model: keras.Model, predictions: list[Any], *, output: Any = N
         targets = _target_kind(name, kind)
         if identifier is not None and not _is_keras_loss(identifier):
             targets = _accepted_targets(function, kind, predictions[i])
+        layer = layers[i] if i < len(layers) else None
         losses.append(OutputLoss(name, function, 1.0 if weight is None else float(weight),
-                                 targets, kind, names[i], _bounds(layers[i] if i < len(layers) else None)))
+                                 targets, kind, names[i], _bounds(layer), _nonnegative(layer)))
     users_own = any(i is not None and not _is_keras_loss(i) for i in per_loss)
     return Objective(losses, None if users_own else _expected_initial(losses, predictions))
 
@@ -395,6 +454,13 @@ def _bounds(layer: Any) -> tuple[float, float] | None:
     (sigmoid, tanh, hard_sigmoid; a softmax's outputs are tied to each other), else None."""
     low, high, _ = ACTIVATION_RANGES.get(activation_of(layer) or "", (0.0, None, ""))
     return None if high is None or activation_of(layer) == "softmax" else (low, high)
+
+
+def _nonnegative(layer: Any) -> bool:
+    """True for an output layer whose activation produces values of 0 or more only, unbounded above
+    (relu, softplus, exponential)."""
+    low, high, _ = ACTIVATION_RANGES.get(activation_of(layer) or "", (None, None, ""))
+    return low is not None and low >= 0.0 and high is None
 
 
 def _expected_initial(losses: list[OutputLoss], predictions: list[Any]) -> float | None:
