@@ -65,13 +65,15 @@ class OutputLoss:
     @property
     def percent(self) -> bool:
         """A loss in percent (mean absolute percentage error): 100 times a loss in fractions."""
-        return "percentage" in _snake(self.name)
+        return "percentage" in canonical_loss_name(self.name)
 
     @property
     def positive(self) -> bool:
         """A loss of positive quantities (percentage and logarithmic errors, Poisson): targets near
         or below zero make it explode or have no meaning, so they are kept above zero."""
-        return not self.classification and (self.nonnegative or any(word in _snake(self.name) for word in _POSITIVE_LOSSES))
+        if self.classification:
+            return False
+        return self.nonnegative or any(word in canonical_loss_name(self.name) for word in _POSITIVE_LOSSES)
 
     @property
     def overlap(self) -> bool:
@@ -89,7 +91,7 @@ def _loss_name(identifier: Any) -> str:
 
 
 def _target_kind(name: str, kind: str) -> str:
-    snake = _snake(name)
+    snake = canonical_loss_name(name)
     if "sparse" in snake:
         return SPARSE
     if "categorical" in snake or snake in ("kl_divergence", "kld", "kullback_leibler_divergence", "poisson_categorical"):
@@ -114,9 +116,6 @@ def canonical_loss_name(name: str) -> str:
     return _ALIASES.get(name, name)
 
 
-_snake = canonical_loss_name
-
-
 # Losses that measure the overlap of a predicted mask with the true one (Keras' Dice and Tversky, and
 # users' own of these names): soft targets would leave a least value above zero.
 _OVERLAP_LOSSES = ("dice", "tversky", "jaccard", "iou")
@@ -127,7 +126,7 @@ _POSITIVE_LOSSES = ("percentage", "logarithmic", "poisson")
 
 
 def _is_overlap(name: str) -> bool:
-    return any(word in _snake(name) for word in _OVERLAP_LOSSES)
+    return any(word in canonical_loss_name(name) for word in _OVERLAP_LOSSES)
 
 
 def _mean_reduced(function: Callable[..., Any]) -> Callable[[Any, Any], Any]:
