@@ -523,3 +523,25 @@ def test_a_loss_whose_perfect_fit_is_not_zero_is_judged_above_it():
     result = mc.check_overfit_batch(poisson)
     assert result.passed, result.message
     assert "the loss of a perfect fit" in result.expected and result.details["loss_threshold"] != pytest.approx(0.05)
+
+
+def _embedder(rate: float = 0.001) -> keras.Model:
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8,)), layers.Dense(16, activation="relu"), layers.Dense(4, name="embedding")])
+    model.compile(optimizer=keras.optimizers.Adam(rate), loss=keras.losses.Circle())
+    return model
+
+
+def test_a_metric_learning_loss_gets_one_label_per_sample():
+    # Keras' Circle loss takes labels of shape (batch,): targets shaped like the output made every
+    # loss-based check an error ("Incompatible shapes: [8,4] vs. [4,8]")
+    from modelcheck.checks.common import prepare_batch
+
+    targets = prepare_batch("gradient_flow", _embedder()).targets[0]
+    assert targets.shape == (8,) and len(np.unique(targets)) < 8  # some samples share a label
+    results = {r.check: r for r in mc.run_checks(_embedder(), ["gradient_flow", "finite", "loss_decrease",
+                                                               "overfit_batch"])}
+    assert all(results[c].passed for c in ("gradient_flow", "finite", "loss_decrease")), results
+    assert results["overfit_batch"].status == "skipped" and "one label per sample" in results["overfit_batch"].message
+    frozen = mc.check_loss_decrease(_embedder(rate=0.0))
+    assert frozen.status == "failed" and "expected a decrease" in frozen.message, frozen.message

@@ -197,6 +197,11 @@ def check_overfit_batch(
         return CheckResult.skip(name, "the model is compiled without a loss, so it trains the losses its layers add "
                                 "(add_loss), whose least value modelcheck cannot know, and memorising a batch has no "
                                 "target to judge; loss_decrease judges those losses")
+    labelled = next((loss for loss in objective.losses if loss.per_sample_labels), None)
+    if labelled is not None:
+        return CheckResult.skip(name, f"the loss {labelled.name} takes one label per sample, not a target per output "
+                                "(metric learning), and its least value modelcheck cannot know, so memorising a batch "
+                                "has no target to judge; loss_decrease judges that loss")
     regression = any(not loss.classification or loss.overlap for loss in objective.losses)
     requested = loss_threshold
     least = objective.least(targets) if regression else 0.0  # not 0 for every loss: Poisson, cosine similarity

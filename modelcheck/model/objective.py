@@ -32,6 +32,7 @@ SPARSE = "sparse"  # integer class ids
 ONE_HOT = "one_hot"
 BINARY = "binary"  # 0/1 per unit
 REAL = "real"  # N(0, 1)
+LABELS = "labels"  # one integer label per sample, whatever the output's shape (metric learning: Circle)
 
 # How many times the spread of a model's outputs across samples its regression targets may ask
 # for (see `_teacher_target`).
@@ -54,6 +55,11 @@ class OutputLoss:
     @property
     def classification(self) -> bool:
         return self.targets in (SPARSE, ONE_HOT, BINARY)
+
+    @property
+    def per_sample_labels(self) -> bool:
+        """A loss that takes one label per sample rather than a target per output (Circle)."""
+        return self.targets == LABELS
 
     @property
     def ignored_class(self) -> int | None:
@@ -185,7 +191,7 @@ class Objective:
         median, real values standardised per unit."""
         rng = np.random.default_rng(seed + 7919)
         taught = teacher if teacher is not None else [None] * len(predictions)
-        return [_teacher_target(loss, pred, t, rng) if t is not None and _varies(t) else
+        return [_teacher_target(loss, pred, t, rng) if t is not None and _varies(t) and loss.targets != LABELS else
                 _random_target(loss.targets, tuple(pred.shape), rng, loss.bounds, loss.positive, loss.nonnegative)
                 for loss, pred, t in zip(self.losses, predictions, taught)]
 
@@ -275,6 +281,8 @@ class Objective:
 def _random_target(kind: str, shape: tuple[int, ...], rng: np.random.Generator,
                    bounds: tuple[float, float] | None = None, positive: bool = False,
                    nonnegative: bool = False) -> np.ndarray:
+    if kind == LABELS:  # about two samples per label, so that every sample has a positive pair
+        return rng.integers(0, max(2, shape[0] // 2), size=shape[:1]).astype("int32")
     if kind in (SPARSE, ONE_HOT):
         classes = shape[-1]
         ids = rng.integers(0, max(classes, 1), size=shape[:-1])
@@ -394,16 +402,28 @@ def _accepted_targets(function: Callable[[Any, Any], Any], kind: str, prediction
     """The first target kind, in the order `kind` suggests, on which the user's loss gives a
     finite value; the first candidate when none does (its error then reaches the user)."""
     candidates = _CANDIDATES.get(kind, (REAL,))
-    rng = np.random.default_rng(0)
+    return next((c for c in candidates if _gives_a_value(function, c, prediction)), candidates[0])
+
+
+def _gives_a_value(function: Callable[[Any, Any], Any], targets: str, prediction: Any, *,
+                   finite: bool = True) -> bool:
+    """Whether `function` takes random targets of kind `targets` for `prediction` without raising
+    (and, with `finite`, gives a finite value)."""
     pred = np.asarray(prediction)
-    for candidate in candidates:
-        try:
-            value = np.asarray(ops.convert_to_numpy(function(_random_target(candidate, tuple(pred.shape), rng), pred)))
-        except Exception:  # the user's loss rejects these targets: try the next kind
-            continue
-        if value.size and np.all(np.isfinite(value)):
-            return candidate
-    return candidates[0]
+    try:
+        value = np.asarray(ops.convert_to_numpy(function(
+            _random_target(targets, tuple(pred.shape), np.random.default_rng(0)), pred)))
+    except Exception:  # the loss rejects these targets
+        return False
+    return bool(value.size) and (not finite or bool(np.all(np.isfinite(value))))
+
+
+def _keras_loss_targets(function: Callable[[Any, Any], Any], targets: str, prediction: Any) -> str:
+    """`targets`, or one label per sample for a Keras loss that raises on targets shaped like its
+    output (Circle, a metric-learning loss, takes labels of shape (batch,))."""
+    if _gives_a_value(function, targets, prediction, finite=False):
+        return targets
+    return LABELS if _gives_a_value(function, LABELS, prediction, finite=False) else targets
 
 
 def objective_for(model: keras.Model, predictions: list[Any], *, output: Any = None,
@@ -441,6 +461,8 @@ def objective_for(model: keras.Model, predictions: list[Any], *, output: Any = N
         targets = _target_kind(name, kind)
         if identifier is not None and not _is_keras_loss(identifier):
             targets = _accepted_targets(function, kind, predictions[i])
+        elif identifier is not None:
+            targets = _keras_loss_targets(function, targets, predictions[i])
         layer = layers[i] if i < len(layers) else None
         losses.append(OutputLoss(name, function, 1.0 if weight is None else float(weight),
                                  targets, kind, names[i], _bounds(layer), _nonnegative(layer)))
