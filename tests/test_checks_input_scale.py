@@ -80,3 +80,20 @@ def test_sound_models_that_scale_their_own_inputs_memorise_a_batch():
 def test_pixels_rescaled_twice_cannot_be_memorised():
     result = mc.check_overfit_batch(_image_classifier(1 / 127.5, -1.0, twice=True))
     assert result.status == "failed" and "expected 100% batch accuracy" in result.message, result.message
+
+
+@pytest.mark.parametrize("nested", [True, False], ids=["augmentation_model", "augmentation_layer"])
+def test_pixels_reach_a_rescaling_behind_data_augmentation(nested):
+    # keras.io's image classifiers augment before they rescale: the Rescaling was not found behind
+    # RandomFlip, or behind a data_augmentation Sequential, and a sound model failed overfit_batch
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16, 16, 3))
+    augment = [layers.RandomFlip("horizontal"), layers.RandomRotation(0.1)]
+    x = keras.Sequential(augment, name="data_augmentation")(inputs) if nested else augment[1](augment[0](inputs))
+    x = layers.Rescaling(1 / 127.5, offset=-1)(x)
+    x = layers.GlobalAveragePooling2D()(layers.Conv2D(8, 3, activation="relu")(x))
+    model = keras.Model(inputs, layers.Dense(4, activation="softmax")(x))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    assert input_infos(model)[0].range == pytest.approx((0.0, 255.0))
+    result = mc.check_overfit_batch(model)
+    assert result.passed, result.message

@@ -34,7 +34,19 @@ DEFAULT_SEQUENCE_LENGTH = 8  # the least length given to an input whose length i
 _MAX_SEQUENCE_LENGTH = 4096
 _LENGTH_ATTRIBUTE = "_modelcheck_sequence_length"
 _DATA_ATTRIBUTE = "_modelcheck_instructor_data"
-_PASS_THROUGH = ("Reshape", "Flatten", "Permute", "RepeatVector", "Masking", "Identity", "Cropping1D")
+_PASS_THROUGH = ("Reshape", "Flatten", "Permute", "RepeatVector", "Masking", "Identity", "Cropping1D", "Resizing",
+                 "CenterCrop", "GaussianNoise")
+
+
+def _moves_values(layer: keras.layers.Layer) -> bool:
+    """A layer that passes its input's values on, moved, resized or augmented (RandomFlip,
+    RandomRotation, ...) but on the same scale, or a nested model made of such layers only (a
+    ``data_augmentation`` Sequential before a ``Rescaling``)."""
+    name = type(layer).__name__
+    if name in _PASS_THROUGH or name.startswith("Random"):
+        return True
+    inner = layers_of(layer) if isinstance(layer, keras.Model) else []
+    return bool(inner) and all(_moves_values(sub) for sub in inner)
 
 
 @dataclass(frozen=True)
@@ -142,6 +154,15 @@ def _nested_input(layer: keras.layers.Layer, tensor: Any) -> Any:
     return None
 
 
+def _output_of(layer: keras.layers.Layer, tensor: Any) -> Any:
+    """The output of `layer`'s call on `tensor` in the graph `tensor` belongs to (a nested model's
+    own ``output`` is a tensor of its inner graph)."""
+    for node in getattr(layer, "_inbound_nodes", []):
+        if any(t is tensor for t in node.input_tensors) and node.output_tensors:
+            return node.output_tensors[0]
+    return layer.output
+
+
 def _consumer_domain(model: keras.Model, tensor: Any, depth: int = 0) -> dict[str, Any] | None:
     """Follow `tensor` to the layers that read it; the domain of the first that restricts it."""
     if depth > 8:
@@ -151,8 +172,8 @@ def _consumer_domain(model: keras.Model, tensor: Any, depth: int = 0) -> dict[st
         if found is None and isinstance(reader, keras.Model) and has_symbolic_inputs(reader):
             inner = _nested_input(reader, tensor)
             found = _consumer_domain(reader, inner, depth + 1) if inner is not None else None
-        if found is None and type(reader).__name__ in _PASS_THROUGH:
-            found = _consumer_domain(model, reader.output, depth + 1)
+        if found is None and _moves_values(reader):
+            found = _consumer_domain(model, _output_of(reader, tensor), depth + 1)
         if found is not None:
             return found
     return None
