@@ -202,7 +202,7 @@ def check_overfit_batch(
         return CheckResult.skip(name, f"the loss {labelled.name} takes one label per sample, not a target per output "
                                 "(metric learning), and its least value modelcheck cannot know, so memorising a batch "
                                 "has no target to judge; loss_decrease judges that loss")
-    regression = any(not loss.classification or loss.overlap for loss in objective.losses)
+    regression = any(loss.judged_by_value for loss in objective.losses)
     requested = loss_threshold
     least = objective.least(targets) if regression else 0.0  # not 0 for every loss: Poisson, cosine similarity
     if regression:  # the threshold is for targets of unit spread: a fraction of what predicting the mean loses

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Any, Sequence
@@ -135,6 +134,7 @@ class DaskExecutor:
         self._queue: list[Submission] = []  # asked for, not sent yet (see `_top_up`)
         self._running = 0  # sent and not finished
         self._lock = threading.RLock()
+        self._sent = threading.Condition(self._lock)  # notified whenever `_top_up` sends submissions
         self._finished: Any = None  # a queue.Queue of the students whose task finished, while grade_many waits
 
     def describe_isolation(self) -> str:
@@ -200,6 +200,7 @@ class DaskExecutor:
                 self._futures[submission.student] = (future, submission)
                 self._running += 1
                 future.add_done_callback(lambda _, student=submission.student: self._done(student))
+            self._sent.notify_all()
 
     def _done(self, student: str) -> None:
         """A task finished (graded, lost for good, or cancelled): send the next."""
@@ -235,12 +236,8 @@ class DaskExecutor:
     def grade(self, submission: Submission) -> StudentGrade:
         """The grade of `submission`, waiting for it (sent first unless it is already on the cluster)."""
         self._send_first(submission)
-        while True:  # sent once a running task finishes and frees a thread
-            with self._lock:
-                if submission.student in self._futures:
-                    break
-            time.sleep(0.05)
-        with self._lock:
+        with self._sent:  # sent once a running task finishes and frees a thread
+            self._sent.wait_for(lambda: submission.student in self._futures)
             future, _ = self._futures.pop(submission.student)
         return self._settled(future, submission)
 

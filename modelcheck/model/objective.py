@@ -57,6 +57,12 @@ class OutputLoss:
         return self.targets in (SPARSE, ONE_HOT, BINARY)
 
     @property
+    def judged_by_value(self) -> bool:
+        """Whether memorising is judged by the loss's value (regressions, overlap losses) rather
+        than by accuracy."""
+        return not self.classification or self.overlap
+
+    @property
     def per_sample_labels(self) -> bool:
         """A loss that takes one label per sample rather than a target per output (Circle)."""
         return self.targets == LABELS
@@ -227,7 +233,7 @@ class Objective:
         cosine similarity's -1). 0 where a loss cannot take its targets as predictions."""
         least = 0.0
         for loss, y in zip(self.losses, targets):
-            if loss.classification and not loss.overlap:
+            if not loss.judged_by_value:
                 continue
             try:
                 value = float(np.mean(ops.convert_to_numpy(loss.function(y, np.asarray(y, dtype="float32")))))
@@ -259,12 +265,12 @@ class Objective:
         return value
 
     def accuracy(self, targets: list[np.ndarray], predictions: list[np.ndarray]) -> float | None:
-        """The lowest batch accuracy over classification outputs (overlap losses are judged by their
-        value), or None if there are none."""
+        """The lowest batch accuracy over classification outputs (not those `judged_by_value`), or
+        None if there are none."""
         scores = []
         for loss, y_true, y_pred in zip(self.losses, targets, predictions):
             y_pred = np.asarray(y_pred)
-            if loss.overlap:
+            if loss.judged_by_value:
                 continue
             if loss.targets == SPARSE:
                 counted = np.asarray(y_true) != loss.ignored_class  # the loss skips the ignored class's samples
