@@ -1,3 +1,7 @@
+import keras
+import pytest
+from keras import layers
+
 import modelcheck as mc
 from tests import models
 
@@ -15,6 +19,65 @@ def test_frozen_layer_fails_unless_allowed():
     assert not result.passed
     assert f"'{model.layers[0].name}'" in result.message and "received frozen (trainable=False)" in result.message
     assert mc.check_gradient_flow(model, allow_frozen=True).passed
+
+
+def _transfer(*, nested: bool, training_false: bool = True, frozen_head: bool = False) -> keras.Model:
+    """A classifier over a frozen feature extractor of two layers with weights: nested and called
+    (with training=False unless told), or its layers built into the model itself (``base.output``)."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 3))
+    extractor = keras.Sequential([keras.Input((8, 8, 3)), layers.Conv2D(4, 3, activation="relu", name="conv_a"),
+                                  layers.Conv2D(4, 3, activation="relu", name="conv_b")], name="base")
+    extractor.trainable = False
+    if nested:
+        features = extractor(inputs, training=False) if training_false else extractor(inputs)
+    else:
+        features = inputs
+        for layer in extractor.layers:
+            features = layer(features)
+    hidden = layers.Dense(8, activation="relu", name="hidden")(layers.GlobalAveragePooling2D()(features))
+    model = keras.Model(inputs, layers.Dense(3, activation="softmax", name="head", trainable=not frozen_head)(hidden))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+@pytest.mark.parametrize("nested", [True, False], ids=["nested", "flat"])
+def test_a_frozen_backbone_ahead_of_the_layers_that_train_is_transfer_learning(nested):
+    result = mc.check_gradient_flow(_transfer(nested=nested))
+    assert result.passed, result.message
+    backbone = "'base'" if nested else "'conv_a', 'conv_b'"
+    assert f"backbone {backbone} not checked: frozen on purpose, as transfer learning does" in result.message
+    assert result.details["frozen_backbones"] == (["base"] if nested else ["conv_a", "conv_b"])
+
+
+@pytest.mark.parametrize("nested", [True, False], ids=["nested", "flat"])
+def test_a_layer_frozen_behind_one_that_trains_still_fails(nested):
+    result = mc.check_gradient_flow(_transfer(nested=nested, frozen_head=True))
+    assert not result.passed
+    assert "received frozen (trainable=False), at layer 'head' (27 weights)" in result.message
+    assert "conv_a" not in result.message and "'base'" not in result.message
+
+
+def test_one_frozen_nested_layer_called_as_in_training_is_not_taken_for_a_backbone():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6,))
+    block = keras.Sequential([keras.Input((6,)), layers.Dense(8, activation="relu")], name="block")
+    block.trainable = False
+    model = keras.Model(inputs, layers.Dense(3, activation="softmax")(block(inputs)))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    result = mc.check_gradient_flow(model)
+    assert not result.passed and "at layer 'block' (56 weights)" in result.message
+
+
+def test_the_training_checks_skip_what_a_random_frozen_backbone_keeps_them_from_judging():
+    model = _transfer(nested=True)
+    for check in (mc.check_overfit_batch, mc.check_loss_decrease):
+        result = check(model)
+        assert result.status in ("passed", "skipped"), result.message
+    failed = mc.check_loss_decrease(_transfer(nested=True), steps=6)
+    assert failed.status == "skipped", failed.message
+    assert "only the layers after the frozen backbone 'base' train" in failed.message
+    assert failed.details["frozen_backbone"] == ["base"]
 
 
 def test_stop_gradient_in_lambda_names_the_cut_variables():

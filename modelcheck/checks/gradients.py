@@ -11,7 +11,7 @@ from ..core.errors import call_user_code
 from ..model import backend
 from ..model.outputs import flatten_outputs
 from ..model.engine import own_training, preserved_weights
-from ..model.graph import layers_of
+from ..model.graph import layers_of, upstream_layers
 from ..model.inputs import batch_size_for
 from ..model.loops import objective_key
 from ..model.memo import remembered
@@ -23,8 +23,8 @@ from ..core.result import CheckResult
 from .common import SIGNS_CANCEL, check, default_batch, prepare_batch, second_batch
 
 __all__ = [
-    "check_gradient_flow", "gradients", "frozen_message", "gradient_cause", "feeds_only_batchnorm",
-    "batchnorm_batch_size",
+    "check_gradient_flow", "gradients", "backbone_names", "frozen_layers", "frozen_message", "gradient_cause",
+    "feeds_only_batchnorm", "batchnorm_batch_size",
 ]
 
 NAME = "gradient_flow"
@@ -95,6 +95,52 @@ def batchnorm_batch_size(model: keras.Model) -> int:
         positions = int(np.prod([d or 1 for i, d in enumerate(shape) if i not in kept]))
         needed = max(needed, -(-MIN_BATCHNORM_VALUES // positions))
     return needed
+
+
+def frozen_layers(model: keras.Model) -> tuple[list[keras.layers.Layer], list[keras.layers.Layer]]:
+    """The model's layers with weights frozen by ``trainable = False``: (those that may be frozen
+    by mistake, a frozen backbone). Transfer learning freezes a pretrained feature extractor ahead
+    of the layers that train: a nested model called with ``training=False`` (Keras' transfer-learning
+    guide), or the layers in front of every trainable one when they hold at least two layers with
+    weights (``base.trainable = False`` under a head built on ``base.output``). A single frozen
+    layer, or one frozen behind a trainable layer, is the mistake the check exists for."""
+    frozen = [layer for layer in layers_of(model) if not layer.trainable and layer.count_params()]
+    if not frozen:
+        return [], []
+    upstream = upstream_layers(model)
+    training = {id(layer) for layer in layers_of(model) if layer.trainable_weights}
+    feeds_training = set().union(*(upstream.get(key, set()) for key in training))
+    ahead = [layer for layer in frozen if _fed_by_inputs(layer) and id(layer) in feeds_training
+             and not upstream.get(id(layer), set()) & training]
+    backbones = ahead if sum(_weighted_layers(layer) for layer in ahead) >= 2 else []
+    backbones += [layer for layer in frozen if layer not in backbones and isinstance(layer, keras.Model)
+                  and id(layer) in feeds_training and _called_in_inference(layer)]
+    return [layer for layer in frozen if layer not in backbones], backbones
+
+
+def _fed_by_inputs(layer: keras.layers.Layer) -> bool:
+    """Whether the model's graph records where the layer's inputs come from (not a subclassed model)."""
+    return any(getattr(node, "parent_nodes", None) for node in getattr(layer, "_inbound_nodes", []))
+
+
+def _weighted_layers(layer: keras.layers.Layer) -> int:
+    inner = [sub for sub in layer._flatten_layers(include_self=False) if sub.weights] if isinstance(layer, keras.Model) else []
+    return len(inner) or 1
+
+
+def _called_in_inference(layer: keras.layers.Layer) -> bool:
+    calls = [node for node in getattr(layer, "_inbound_nodes", []) if getattr(node, "arguments", None) is not None]
+    return bool(calls) and all(node.arguments.kwargs.get("training") is False for node in calls)
+
+
+BACKBONE_NOTE = ("frozen on purpose, as transfer learning does (ahead of every layer that trains, or called with "
+                 "training=False)")
+
+
+def backbone_names(backbones: list[keras.layers.Layer]) -> str:
+    """The frozen backbone's layers in a few words: 'base', or 'conv' ... 'conv_1_bn' (86 layers)."""
+    names = [repr(layer.name) for layer in backbones]
+    return ", ".join(names) if len(names) <= 3 else f"{names[0]} ... {names[-1]} ({len(names)} layers)"
 
 
 def frozen_message(frozen: list[keras.layers.Layer]) -> str:
@@ -249,7 +295,7 @@ def check_gradient_flow(
     at_start = _zero_at_start_only(model, [label for label, got, _ in problems if got == "an all-zero gradient"],
                                    x, targets, objective, grads)
     problems = [problem for problem in problems if problem[0] not in at_start]
-    frozen = [layer for layer in layers_of(model) if not layer.trainable and layer.count_params()]
+    frozen, backbones = frozen_layers(model)
     details = {"grad_norms": norms, "exempt_biases_before_batchnorm": exempt, "loss": loss, "loss_function": objective.describe(), "batch_size": batch_size}
     if coincidences:
         details["zero_on_first_batch_only"] = coincidences
@@ -260,7 +306,9 @@ def check_gradient_flow(
     if batch_size != asked:
         details["batch_size_note"] = (f"raised from {asked} so that every BatchNormalization normalises at least "
                                       f"{MIN_BATCHNORM_VALUES} values per channel")
-    if not model.trainable_variables and not frozen:
+    if backbones:
+        details["frozen_backbones"] = [layer.name for layer in backbones]
+    if not model.trainable_variables and not frozen and not backbones:
         return CheckResult.fail(NAME, mismatch("trainable variables", "at least one", "none", at="the whole model",
                                                note="the model cannot learn"),
                                 expected="trainable variables", received=0, details=details)
@@ -269,7 +317,8 @@ def check_gradient_flow(
     if frozen and not allow_frozen:
         messages.append(frozen_message(frozen))
     if not model.trainable_variables and not messages:
-        return CheckResult.skip(NAME, "every layer is frozen (allow_frozen=True): no trainable variable to check",
+        return CheckResult.skip(NAME, "every layer with weights is frozen on purpose (allow_frozen=True, or a "
+                                f"backbone {BACKBONE_NOTE}): no trainable variable to check",
                                 details=details)
     if messages:
         return CheckResult.fail(
@@ -292,6 +341,8 @@ def check_gradient_flow(
            + "; ".join(f"{name!r}: {how}" for name, how in _constant_starts(model).items())
            + "): one step later the gradient reaches them" if at_start else "")
         + (f"; {', '.join(coincidences)} got a zero gradient on the first batch only, not on a second "
-           f"({SIGNS_CANCEL})" if coincidences else ""),
+           f"({SIGNS_CANCEL})" if coincidences else "")
+        + (f"; backbone {backbone_names(backbones)} not checked: {BACKBONE_NOTE}"
+           if backbones else ""),
         expected="finite, non-zero gradients", received=norms, details=details,
     )

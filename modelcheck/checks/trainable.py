@@ -9,12 +9,11 @@ import keras
 import numpy as np
 
 from ..model.engine import fresh_optimizer, preserved_weights, train
-from ..model.graph import layers_of
 from ..model.inputs import batch_size_for
 from ..core.messages import also, layer_ref, mismatch
 from ..core.result import CheckResult
 from .common import SIGNS_CANCEL, check, fmt, prepare_batch, second_batch
-from .gradients import feeds_only_batchnorm, frozen_message, gradient_cause, gradients
+from .gradients import BACKBONE_NOTE, backbone_names, feeds_only_batchnorm, frozen_layers, frozen_message, gradient_cause, gradients
 from ..model.variables import variable_labels
 from .training import over_budget, run_details, stopped_note
 
@@ -144,11 +143,13 @@ def check_trainable_changes(
             subject = f"variable {names[0]}" if len(names) == 1 else f"variables {', '.join(names)}"
             problems.append(mismatch("trainable variable", "a change", f"no change after {run.steps} training steps",
                                      at=subject, note=why))
-    frozen = [layer for layer in layers_of(model) if not layer.trainable and layer.count_params()]
+    frozen, backbones = frozen_layers(model)
     if frozen and not allow_frozen:
         problems.append(frozen_message(frozen))
+    if backbones:
+        notes.append(f"backbone {backbone_names(backbones)} kept its values: {BACKBONE_NOTE}")
     details = {**run_details(run), "loss_function": objective.describe(), "changes": changes,
-               "statistics_changed": statistics, "notes": notes, "frozen_layers": [l.name for l in frozen]}
+               "statistics_changed": statistics, "notes": notes, "frozen_layers": [l.name for l in frozen + backbones]}
     expected = "every trainable variable changes; frozen layers keep their values"
     if run.stopped in ("non_finite", "timeout"):
         problems.append(mismatch("training", f"{steps} steps with a finite loss", stopped_note(run, steps, timeout_s),

@@ -27,6 +27,7 @@ from ..model.objective import objective_for
 from ..model.randomness import random_in_inference
 from ..core.messages import mismatch
 from ..core.result import CheckResult
+from .gradients import backbone_names, frozen_layers
 from .common import HUGE_SAMPLE, check, default_batch, fmt, forward, nonfinite_failure, prepare_batch, sample_values
 
 __all__ = ["check_overfit_batch", "check_learns_linear", "check_loss_decrease", "run_details", "stopped_note",
@@ -110,6 +111,22 @@ def still_learning(name: str, what: str, run: TrainingRun, max_steps: int, timeo
         name, f"{what}: not judged: the loss was still falling after {run.steps} steps {fall}, so the model learns, "
         f"only slowly; {end}. Raise the step budget "
         "or the learning rate to judge it", details={**details, "still_falling": True})
+
+
+def behind_frozen_backbone(name: str, what: str, model: keras.Model, got: str, details: dict[str, Any],
+                           **result: Any) -> CheckResult | None:
+    """The ``skipped`` result of a training check that fell short on a model whose frozen backbone
+    (transfer learning) feeds the layers that train: on synthetic inputs, with the weights it has
+    here, its features may hardly vary from sample to sample (a global pooling averages noise out),
+    so its head cannot tell the samples apart. None for a model without one."""
+    backbones = frozen_layers(model)[1]
+    if not backbones:
+        return None
+    return CheckResult.skip(
+        name, f"{what}: not judged: only the layers after the frozen backbone {backbone_names(backbones)} train, "
+        "and on synthetic inputs the backbone's features can vary too little from sample to sample for them to "
+        f"tell the samples apart; it reached {got}. Real samples through pretrained weights would let it be judged",
+        details={**details, "frozen_backbone": [layer.name for layer in backbones]}, **result)
 
 
 def over_budget(name: str, what: str, run: TrainingRun) -> CheckResult:
@@ -256,6 +273,10 @@ def check_overfit_batch(
                                 "sampling, Monte-Carlo Dropout), so the model's output for a batch is not fixed and "
                                 f"need not reproduce it; it reached {got}", expected=expected, received=got,
                                 details=details)
+    frozen = behind_frozen_backbone(name, f"memorising one batch of {batch_size} samples", model,
+                                    f"{got} in inference mode", details, expected=expected, received=got)
+    if frozen is not None and run.stopped != "non_finite":
+        return frozen
     return CheckResult.fail(
         name,
         mismatch(f"memorising one batch of {batch_size} samples", expected, f"{got} in inference mode",
@@ -490,6 +511,10 @@ def check_loss_decrease(
     slow = still_learning(name, "loss decrease", run, steps, timeout_s, details) if math.isfinite(decrease) else None
     if slow is not None and decrease > 0:
         return slow
+    frozen = behind_frozen_backbone(name, "loss decrease", model, f"{received} ({_change(decrease)})", details,
+                                    expected=f"a decrease of at least {min_decrease:.0%}", received=received)
+    if frozen is not None and run.stopped != "non_finite":
+        return frozen
     why = stopped_note(run, steps, timeout_s) if run.stopped in ("timeout", "non_finite") else f"after {run.steps} steps"
     return CheckResult.fail(
         name, mismatch("loss", f"a decrease of at least {min_decrease:.0%}", f"{received} ({_change(decrease)})",

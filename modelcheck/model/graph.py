@@ -6,7 +6,7 @@ from typing import Any
 
 import keras
 
-__all__ = ["consumers", "has_symbolic_inputs", "layers_of"]
+__all__ = ["consumers", "has_symbolic_inputs", "layers_of", "upstream_layers"]
 
 def has_symbolic_inputs(model: keras.Model) -> bool:
     try:
@@ -27,3 +27,21 @@ def consumers(model: keras.Model, tensor: Any) -> list[keras.layers.Layer]:
             if any(t is tensor for t in node.input_tensors):
                 found.append(layer)
     return found
+
+
+def upstream_layers(model: keras.Model) -> dict[int, set[int]]:
+    """For each of the model's layers (by id), the ids of the layers its inputs come from, directly
+    or through others; empty for a subclassed model, whose graph is not recorded."""
+    found: dict[int, set[int]] = {}
+
+    def above(operation: Any) -> set[int]:  # through every operation: a keras.ops call in a graph is no layer
+        if id(operation) not in found:
+            found[id(operation)] = set()  # a graph has no cycle; this only guards the recursion
+            ups: set[int] = set()
+            for node in getattr(operation, "_inbound_nodes", []):
+                for parent in getattr(node, "parent_nodes", []):
+                    ups |= {id(parent.operation)} | above(parent.operation)
+            found[id(operation)] = ups
+        return found[id(operation)]
+
+    return {id(layer): above(layer) for layer in model.layers}

@@ -130,13 +130,15 @@ def test_gradient_flow_batch_is_large_enough_for_batchnorm():
 
 # --- transfer learning: a keras.applications backbone under a task head --------------------------
 
-def _task_model(frozen: bool = False) -> keras.Model:
+def _task_model(frozen: bool = False, frozen_head: bool = False) -> keras.Model:
     keras.utils.set_random_seed(0)
     backbone = keras.applications.MobileNetV3Small(input_shape=(32, 32, 3), include_top=False, weights=None,
                                                    pooling="avg", include_preprocessing=False)
     backbone.trainable = not frozen
     inputs = keras.Input((32, 32, 3))
-    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="head")(backbone(inputs)))
+    hidden = keras.layers.Dense(16, activation="relu", name="hidden")(backbone(inputs))
+    head = keras.layers.Dense(10, activation="softmax", name="head", trainable=not frozen_head)
+    model = keras.Model(inputs, head(hidden))
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     return model
 
@@ -153,8 +155,12 @@ def test_a_backbone_under_a_task_head_passes_every_default_check():
     assert finite.details["layer_by_layer"] is True
 
 
-def test_a_frozen_backbone_is_named_unless_freezing_is_intended():
-    model = _task_model(frozen=True)
+def test_a_frozen_backbone_is_transfer_learning_and_a_frozen_head_is_named():
+    result = mc.check_gradient_flow(_task_model(frozen=True))
+    assert result.passed, result.message
+    assert "backbone 'MobileNetV3Small' not checked: frozen on purpose" in result.message
+    model = _task_model(frozen=True, frozen_head=True)
     result = mc.check_gradient_flow(model)
-    assert not result.passed and "frozen (trainable=False), at layer 'MobileNetV3Small'" in result.message
+    assert not result.passed and "frozen (trainable=False), at layer 'head' (170 weights)" in result.message
+    assert "MobileNetV3Small" not in result.message
     assert mc.check_gradient_flow(model, allow_frozen=True).passed

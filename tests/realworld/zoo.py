@@ -503,6 +503,31 @@ def lora_classifier(broken: bool = False) -> keras.Model:
     return model
 
 
+def transfer_learning(broken: bool = False) -> keras.Model:
+    """keras.io's transfer-learning guide: a pretrained base frozen (``base_model.trainable = False``)
+    and called with ``training=False`` under augmentation, rescaling and a new head (here a small conv
+    base with random weights: no downloads). gradient_flow failed it for the frozen base, and the
+    training checks could not judge a head fed by a random frozen base. broken: the head's output
+    layer is frozen too, behind the layer that trains."""
+    keras.utils.set_random_seed(0)
+    base_in = keras.Input((32, 32, 3))
+    x = layers.Conv2D(8, 3, strides=2, activation="relu", name="block1_conv")(base_in)
+    x = layers.BatchNormalization(name="block1_bn")(x)
+    x = layers.Conv2D(16, 3, strides=2, activation="relu", name="block2_conv")(x)
+    base = keras.Model(base_in, x, name="pretrained_base")
+    base.trainable = False
+    inputs = keras.Input((32, 32, 3))
+    x = layers.RandomFlip("horizontal")(inputs)
+    x = layers.Rescaling(1.0 / 127.5, offset=-1)(x)
+    x = base(x, training=False)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.2)(layers.Dense(32, activation="relu", name="head_hidden")(x))
+    outputs = layers.Dense(5, activation="softmax", name="predictions", trainable=not broken)(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
 # builder -> (the check the broken variant fails, a phrase its message must hold)
 FAULTS = {
     transformer_classifier: ("input_dependence", "received the same output whatever the input"),
@@ -529,4 +554,5 @@ FAULTS = {
     siamese_contrastive: ("gradient_flow", "all-zero gradient, at variable tower/hidden"),
     pointnet_classifier: ("gradient_flow", "'transform' start with all-zero weights"),
     lora_classifier: ("gradient_flow", "all-zero gradient, at variable hidden/lora_kernel_b"),
+    transfer_learning: ("gradient_flow", "frozen (trainable=False), at layer 'predictions' (165 weights)"),
 }
