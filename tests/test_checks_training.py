@@ -161,6 +161,35 @@ def test_uses_compiled_optimizer_and_multi_output_loss_weights():
     assert result.details["optimizer"] == "SGD(learning_rate=0.05)"
 
 
+def _with_an_unlossed_output(as_dict: bool) -> keras.Model:
+    """A classifier that also returns its hidden features, compiled with no loss for them (Keras
+    trains the classifier alone): None in a list, or the features left out of a dict."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((10,))
+    features = layers.Dense(16, activation="relu", name="features")(inputs)
+    classes = layers.Dense(3, activation="softmax", name="classes")(features)
+    if as_dict:
+        model = keras.Model(inputs, {"classes": classes, "features": features})
+        model.compile(optimizer="adam", loss={"classes": "sparse_categorical_crossentropy"})
+    else:
+        model = keras.Model(inputs, [classes, features])
+        model.compile(optimizer="adam", loss=["sparse_categorical_crossentropy", None])
+    return model
+
+
+@pytest.mark.parametrize("as_dict", [False, True], ids=["list", "dict"])
+def test_an_output_compiled_with_no_loss_is_neither_trained_nor_judged(as_dict):
+    """It was given a made-up MSE: loss_matches_output failed the relu features as a regression
+    output, and overfit_batch trained them towards made-up targets."""
+    model = _with_an_unlossed_output(as_dict)
+    results = {r.check: r for r in mc.run_checks(model, ["loss_matches_output", "overfit_batch", "loss_decrease",
+                                                         "gradient_flow"])}
+    assert all(r.passed for r in results.values()), [r.message for r in results.values() if not r.passed]
+    assert "features" not in results["loss_matches_output"].message
+    assert "features: no loss (compiled with None for it)" in results["loss_decrease"].details["loss_function"]
+    assert results["loss_decrease"].details["expected_initial_loss"] == pytest.approx(np.log(3))
+
+
 def test_same_seed_same_numbers():
     first = mc.check_loss_decrease(models.small_classifier(), seed=3, steps=20)
     keras.backend.clear_session()

@@ -190,6 +190,8 @@ def check_loss_matches_output(
     findings: list[str] = []
     unseen: dict[str, list[str]] = {}  # why an activation cannot be seen -> the outputs it concerns
     for loss, shape, layer in zip(objective.losses, shapes, layers):
+        if not loss.trained:
+            continue  # an output compiled with no loss: nothing to fit it to
         facts = loss_facts(loss)
         why = _unseen_activation(layer)
         activation = activation_of(layer) if why is None else None

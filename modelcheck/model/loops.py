@@ -79,7 +79,8 @@ def objective_key(objective: Objective) -> tuple[Any, ...]:
     """Equal for objectives that compute the same loss on one model (a new `objective_for` wraps a
     named loss in a new function each time, so the function's identity cannot be the key)."""
     return tuple((loss.name, repr(loss.function.get_config()) if isinstance(loss.function, keras.losses.Loss) else None,
-                  loss.weight, loss.targets, loss.kind, loss.output) for loss in objective.losses)
+                  loss.weight, loss.targets, loss.kind, loss.output, loss.trained)
+                 for loss in objective.losses)
 
 
 class LoopCache:

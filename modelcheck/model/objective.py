@@ -51,6 +51,7 @@ class OutputLoss:
     output: str  # the output's name
     bounds: tuple[float, float] | None = None  # what a bounded activation (sigmoid, tanh) can produce
     nonnegative: bool = False  # an activation that produces values of 0 or more only (relu, softplus, exponential)
+    trained: bool = True  # False for an output compiled with no loss (None in a list, or left out of a dict)
 
     @property
     def classification(self) -> bool:
@@ -59,8 +60,8 @@ class OutputLoss:
     @property
     def judged_by_value(self) -> bool:
         """Whether memorising is judged by the loss's value (regressions, overlap losses) rather
-        than by accuracy."""
-        return not self.classification or self.overlap
+        than by accuracy. An output without a loss is judged by neither."""
+        return self.trained and (not self.classification or self.overlap)
 
     @property
     def per_sample_labels(self) -> bool:
@@ -169,6 +170,7 @@ def _per_output(value: Any, names: list[str], count: int, keys: list[str] | None
 
 
 OWN_LOSSES = "the losses its layers add (add_loss), as compiled without a loss"
+NO_LOSS = "no loss (compiled with None for it)"
 
 
 @dataclass
@@ -211,7 +213,7 @@ class Objective:
         cannot be evaluated on a prediction of zeros."""
         actual = unit = 0.0
         for loss, y in zip(self.losses, targets):
-            if loss.classification:
+            if loss.classification or not loss.trained:
                 continue
             standardised, scale = _standardised(np.asarray(y, dtype="float64"))
             zeros = np.zeros(standardised.shape, dtype="float32")
@@ -261,6 +263,8 @@ class Objective:
         """The weighted sum of the output losses (a scalar tensor)."""
         value = 0.0
         for loss, y_true, y_pred in zip(self.losses, targets, predictions):
+            if not loss.trained:
+                continue
             value = value + loss.weight * ops.cast(loss.function(y_true, y_pred), "float32")
         return value
 
@@ -270,7 +274,7 @@ class Objective:
         scores = []
         for loss, y_true, y_pred in zip(self.losses, targets, predictions):
             y_pred = np.asarray(y_pred)
-            if loss.judged_by_value:
+            if loss.judged_by_value or not loss.trained:
                 continue
             if loss.targets == SPARSE:
                 counted = np.asarray(y_true) != loss.ignored_class  # the loss skips the ignored class's samples
@@ -453,6 +457,8 @@ def objective_for(model: keras.Model, predictions: list[Any], *, output: Any = N
         kind = kinds[i] if i < len(kinds) else "regression"
         if identifier is None:
             function, name = _default_loss(kind)
+            if compiled_loss is not None:  # Keras trains this output with no loss: neither do we
+                name = NO_LOSS
         else:
             name = _loss_name(identifier)
             try:
@@ -471,7 +477,8 @@ def objective_for(model: keras.Model, predictions: list[Any], *, output: Any = N
             targets = _keras_loss_targets(function, targets, predictions[i])
         layer = layers[i] if i < len(layers) else None
         losses.append(OutputLoss(name, function, 1.0 if weight is None else float(weight),
-                                 targets, kind, names[i], _bounds(layer), _nonnegative(layer)))
+                                 targets, kind, names[i], _bounds(layer), _nonnegative(layer),
+                                 trained=name != NO_LOSS))
     users_own = any(i is not None and not _is_keras_loss(i) for i in per_loss)
     return Objective(losses, None if users_own else _expected_initial(losses, predictions))
 
@@ -494,6 +501,8 @@ def _expected_initial(losses: list[OutputLoss], predictions: list[Any]) -> float
     total = 0.0
     for loss, pred in zip(losses, predictions):
         classes = int(pred.shape[-1]) if len(pred.shape) > 1 else 1
+        if not loss.trained:
+            continue
         if loss.targets in (SPARSE, ONE_HOT) and loss.kind in ("probabilities", "logits") and classes > 1:
             total += loss.weight * math.log(classes)
         elif loss.targets == BINARY and loss.kind in ("binary", "logits"):
