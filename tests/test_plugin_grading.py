@@ -92,3 +92,53 @@ def test_a_bad_assignment_or_folder_is_a_usage_error(project: pytest.Pytester) -
     missing = project.runpytest_subprocess("--modelcheck-grade", "toy.toml", "nowhere", "-p", "no:cacheprovider")
     assert missing.ret == pytest.ExitCode.USAGE_ERROR
     missing.stderr.fnmatch_lines(["ERROR: --modelcheck-grade: the submissions folder *nowhere does not exist"])
+
+
+EVIL_CONFTEST = '''
+import os
+open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "imported_unconfined.txt"), "w").close()
+'''
+
+
+@pytest.mark.parametrize("layout", ["folder_named_test", "started_inside"])
+def test_a_students_conftest_that_pytest_would_import_at_start_stops_the_run_before_it_runs(
+        pytester: pytest.Pytester, layout: str) -> None:
+    """pytest imports the conftest.py of the folder it starts in and of its test* subfolders
+    before any plugin can keep the submissions out: a student's would run as the grader."""
+    shutil.copy(SUBMISSIONS / "toy.toml", pytester.path / "toy.toml")
+    if layout == "folder_named_test":  # the submissions folder is a test* subfolder of where pytest starts
+        submissions = planted = pytester.mkdir("testsubs")
+        args = ["toy.toml", "testsubs"]
+        start = pytester.path
+    else:  # pytest starts inside the submissions folder, where a student's folder is named test_*
+        submissions = pytester.mkdir("subs")
+        planted = submissions / "test_bob"
+        planted.mkdir()
+        args = ["../toy.toml", "."]
+        start = submissions
+    shutil.copy(SUBMISSIONS / "threats" / "good_toy.py", submissions / "good_toy.py")
+    (planted / "conftest.py").write_text(EVIL_CONFTEST)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(start)
+        result = pytester.runpytest_subprocess("--modelcheck-grade", *args, "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--modelcheck-grade: pytest would import *conftest.py from the submissions folder*"])
+    assert not (planted / "imported_unconfined.txt").exists()
+    with pytest.MonkeyPatch.context() as patch:  # as pytest advises: not imported at all with --noconftest
+        patch.chdir(start)
+        result = pytester.runpytest_subprocess("--modelcheck-grade", *args, "--noconftest", "--collect-only",
+                                               "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.OK, result.stderr.str()
+    assert not (planted / "imported_unconfined.txt").exists()
+
+
+def test_a_students_conftest_out_of_pytests_start_up_paths_is_never_imported(project: pytest.Pytester) -> None:
+    bob = project.path / "submissions" / "test_bob"
+    bob.mkdir()
+    (bob / "conftest.py").write_text(EVIL_CONFTEST)
+    (project.path / "submissions" / "conftest.py").write_text(EVIL_CONFTEST)
+    result = project.runpytest_subprocess("--modelcheck-grade", "toy.toml", "submissions", "--collect-only",
+                                          "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.OK, result.stderr.str()
+    assert not (bob / "imported_unconfined.txt").exists()
+    assert not (project.path / "submissions" / "imported_unconfined.txt").exists()

@@ -19,7 +19,7 @@ At the end, the xdist controller (or the only process) writes the grading output
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import pytest
 
@@ -29,7 +29,7 @@ from ..plugin.options import Settings, display_path
 from ..plugin.results import RESULTS_KEY
 from ..core.result import ERROR, FAILED, SKIPPED, CheckResult
 
-__all__ = ["ModelcheckGrading", "GradeNode", "StudentNode", "GradeItem"]
+__all__ = ["ModelcheckGrading", "GradeNode", "StudentNode", "GradeItem", "startup_conftests"]
 
 GRADES = "grades"  # the rows of the run's results: StudentGrade.to_dict() per student
 
@@ -201,6 +201,33 @@ class GradeItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"[modelcheck grade] {self.nodeid}"
+
+
+def startup_conftests(folder: Path, args: Sequence[str], invocation_dir: Path) -> list[Path]:
+    """The ``conftest.py`` files inside the submissions `folder` that pytest imports as it starts,
+    before any plugin can keep a folder out of collection: those of each path given on its
+    command line (else of the folder it starts in), of those paths' ``test*`` subfolders, and of
+    every folder above them (pytest's ``_set_initial_conftests``)."""
+    anchors: list[Path] = []
+    for arg in args:
+        path = invocation_dir / str(arg).split("::")[0]
+        try:
+            if not path.exists():
+                continue
+            anchors.append(path)
+            if path.is_dir():
+                anchors.extend(sub for sub in path.glob("test*") if sub.is_dir())
+        except OSError:  # a name too long to be a path, or one pytest will refuse itself
+            continue
+    if not anchors:
+        anchors = [invocation_dir, *(sub for sub in invocation_dir.glob("test*") if sub.is_dir())]
+    found = []
+    for anchor in anchors:
+        for directory in (anchor, *anchor.parents):
+            conftest = directory / "conftest.py"
+            if _inside(directory, folder) and conftest.is_file() and conftest not in found:
+                found.append(conftest)
+    return found
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -18,6 +18,7 @@ from .hooks import (  # noqa: F401  (pytest reads the hooks from this module)
     pytest_addhooks,
     pytest_addoption,
     pytest_configure,
+    pytest_load_initial_conftests,
     pytest_report_header,
     pytest_sessionfinish,
     pytest_terminal_summary,

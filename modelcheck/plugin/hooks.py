@@ -26,7 +26,7 @@ import pytest
 from ..core.environment import BACKEND_PACKAGES, keras_backend
 from ..core.registry import CHECK_NAMES
 from .nodes import MARKER, ModelCollector
-from .options import SETTINGS_KEY, add_options, read_settings
+from .options import SETTINGS_KEY, add_options, display_path, read_settings
 from .results import RESULTS_KEY, WORKEROUTPUT_KEY, Results
 from .sources import ModelcheckCollection
 
@@ -67,6 +67,28 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own implementation imports the initial conftest.py files
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    """Refuse to grade when pytest is about to import a ``conftest.py`` from the submissions
+    folder: it would run a student's code in this process, as the grader's user, unconfined."""
+    namespace = early_config.known_args_namespace
+    grade = getattr(namespace, "modelcheck_grade", None)
+    if not grade or getattr(namespace, "noconftest", False):
+        return
+    from ..grading.pytest_plugin import startup_conftests
+
+    here = early_config.invocation_params.dir
+    found = startup_conftests(here / grade[1], getattr(namespace, "file_or_dir", None) or [], here)
+    if found:
+        shown = ", ".join(display_path(path, here) for path in found[:3]) + (" ..." if len(found) > 3 else "")
+        raise pytest.UsageError(
+            f"--modelcheck-grade: pytest would import {shown} from the submissions folder as it starts, running a "
+            "student's code in this process, outside any sandbox. pytest imports the conftest.py of the folder it "
+            "starts in (or of the paths given), of their test* subfolders and of the folders above them: run pytest "
+            "from a folder that does not hold the submissions (nor is inside them), give the submissions folder a "
+            "name that does not start with 'test', or add --noconftest")
 
 
 def pytest_configure(config: pytest.Config) -> None:
