@@ -116,6 +116,13 @@ def test_forging_files_or_patching_the_checks_does_not_change_the_verdicts(grade
     assert grade.score == 1
 
 
+def test_measurements_an_assignment_did_not_ask_for_are_never_counted(grades):
+    """A build report claiming an unexportable model with passing measured verdicts, and a weights
+    file of the expected count, got param_count's points as 're-verified by the grader'."""
+    message = _error_everywhere(grades["forge_measurements"])
+    assert message.startswith("the model could not be exported, nor measured")
+
+
 @pytest.mark.parametrize(("student", "quoted", "fix"), [
     ("syntax_error", "syntax_error.py:4: def build_model(:", "fix line 4"),
     ("no_builder", "defines no function `build_model()`; it defines build_modle()", "rename `build_modle`"),
@@ -141,15 +148,16 @@ def test_a_model_that_cannot_load_safely_is_an_error_that_says_how_to_fix_it(gra
 
 
 def test_trusting_submission_measurements_is_an_explicit_opt_in(pool, assignment):
-    """With `trust_submission_measurements`, the model is measured in its own process: counted,
-    flagged unverified, and the parameter count re-verified from the saved weights."""
+    """With `trust_submission_measurements`, the model is measured in its own process: counted and
+    flagged unverified, the parameter count too (the saved weights it is compared with are the
+    submission's own file)."""
     trusting = dataclasses.replace(assignment, trust_submission_measurements=True)
     assert "assignment" in trusting.build_params() and "assignment" not in assignment.build_params()
     grade = Grader(trusting, workers=1, pool=pool).grade(SUBMISSIONS / "threats" / "custom_lambda.py")
     output_shape, param_count = grade.result("output_shape"), grade.result("param_count")
     assert output_shape.passed and output_shape.details["unverified"] is True
     assert grade.points["output_shape"] == 1
-    assert "re-verified by the grader: the saved weights hold 67 parameters" in param_count.message
+    assert param_count.passed and param_count.details["unverified"] is True and "re-verified" not in param_count.message
     assert grade.score == 3
 
 

@@ -8,9 +8,9 @@ Per submission (see docs in `modelcheck.grading`):
    mode and runs the checks; its report carries a nonce only the grader knows;
 3. the grader scores the check job's verdicts. Nothing the build job says about verdicts is
    counted, except for models that cannot be loaded safely: those are measured in the build
-   job, marked *unverified*, and count only if the assignment trusts them
-   (``trust_submission_measurements``), apart from the parameter count, which the grader
-   re-verifies from the saved weights.
+   job (only when the assignment trusts them, ``trust_submission_measurements``), marked
+   *unverified*; the saved weights' parameter count must agree with the reported one, but it is
+   no proof either: the submission wrote that file too.
 
 A missing, unreadable or forged report is an error for that student, never a pass.
 """
@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from ..core.result import ERROR, PASSED, CheckResult
+from ..core.result import ERROR, FAILED, CheckResult
 from .assignment import Assignment, load_assignment
 from .confine import Confinement
 from .isolation import Isolation, JobCgroup, copy_out, detect, remove_parents
@@ -389,7 +389,9 @@ class Grader:
         if report.get("exported") is True and _copy_regular(build_export / _EXPORTS[0], check_stage / _EXPORTS[0]):
             check_params["model"] = str(check_dir / _EXPORTS[0])
         else:
-            measured = report.get("measured")
+            # only an assignment that trusts measurements asks the build job for them: a report that
+            # carries them otherwise was forged by the submission's own code
+            measured = report.get("measured") if assignment.trust_submission_measurements else None
             if measured is None or not _copy_regular(build_export / _EXPORTS[1], check_stage / _EXPORTS[1]):
                 return self._failed(submission, "the model could not be exported, nor measured: "
                                     + str(report.get("export_problem", "no model file was written")),
@@ -434,14 +436,15 @@ class Grader:
         expected = self.assignment.spec.total_params
         notes.append(UNVERIFIED_NOTE + f" ({report.get('export_problem', '')})")
         for result in results:
+            # every figure, the saved weights' count too, comes from files and reports the
+            # submission's own process wrote: none is verified, whatever it says
             result.details["unverified"] = True
-            verified = (result.check == "param_count" and counted is not None and result.passed
-                        and (expected is None or counted == expected) and counted == report.get("total_params"))
-            if verified:
-                result.details["unverified"] = False
-                result.message += f" (re-verified by the grader: the saved weights hold {counted:,} parameters)"
-            elif not self.assignment.trust_submission_measurements and result.status == PASSED:
-                result.message = f"[not counted: {UNVERIFIED_NOTE}] {result.message}"
+            if result.check == "param_count" and result.passed and counted is not None and (
+                    counted != report.get("total_params") or (expected is not None and counted != expected)):
+                result.status = FAILED
+                result.message = (f"total parameters: expected {expected if expected is not None else 'the count reported'}"
+                                  f", received {counted:,} in the saved weights (the submission's process reported "
+                                  f"{report.get('total_params')!r})")
         return results
 
     def _scored(self, submission: Submission, results: list[CheckResult], *, problem: str | None = None,

@@ -8,12 +8,13 @@ Two kinds of job, each in its own confined process forked from the zygote:
   mode is exported as the functional graph of its layers (its ``call`` traced on symbolic
   inputs). Only with ``trust_submission_measurements``, a model that still cannot be reloaded
   safely (a Lambda layer, a custom layer) is measured right there: those verdicts come from the
-  student's own process and are marked *unverified*; it saves the weights for a static re-count.
+  student's own process and are marked *unverified*; it saves the weights for a static count that
+  must agree with them.
 - ``check`` (clean): never imports the student's module. Reads the assignment and the
   instructor's files from its own folder, loads the ``.keras`` file with ``safe_mode=True``
   (importing only the assignment's ``custom_objects``) and runs the checks; a model it cannot
-  load is an error that says how to fix it. With trusted measurements it only re-counts the
-  parameters from the saved weights file.
+  load is an error that says how to fix it. With trusted measurements it only counts the
+  parameters in the saved weights file.
 
 Each job writes one JSON document to file descriptor 3. This module imports Keras (the zygote
 preloads it; nothing the plugin imports at start-up imports it).
