@@ -190,6 +190,26 @@ def test_an_output_compiled_with_no_loss_is_neither_trained_nor_judged(as_dict):
     assert results["loss_decrease"].details["expected_initial_loss"] == pytest.approx(np.log(3))
 
 
+def test_a_negative_loss_weight_is_named_by_every_check_that_judges_the_loss():
+    """Trained with loss_weights=[-1], the cross-entropy grows while the total falls: loss_decrease
+    passed ('loss fell 11%') and overfit_batch skipped the model as a slow learner."""
+    model = models.small_classifier()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", loss_weights=[-1.0])
+    results = {r.check: r for r in mc.run_checks(model, ["loss_matches_output", "overfit_batch", "loss_decrease"])}
+    for result in results.values():
+        assert result.status == "failed", result.message
+        assert ("loss weight: expected a weight of 0 or more, received -1, at output" in result.message
+                and "maximise sparse_categorical_crossentropy" in result.message), result.message
+
+
+def test_a_loss_built_with_reduction_none_is_averaged_as_keras_does():
+    """Its per-sample values made float() raise: an internal error in four checks."""
+    model = models.small_classifier()
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(reduction=None))
+    results = mc.run_checks(model, ["gradient_flow", "overfit_batch", "loss_decrease", "loss_at_init", "finite"])
+    assert all(r.passed for r in results), [f"{r.check}: {r.message}" for r in results if not r.passed]
+
+
 def test_same_seed_same_numbers():
     first = mc.check_loss_decrease(models.small_classifier(), seed=3, steps=20)
     keras.backend.clear_session()

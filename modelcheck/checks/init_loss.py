@@ -91,7 +91,8 @@ def check_loss_at_init(
     for loss, prediction, target in zip(objective.losses, predictions, targets):
         if not loss.trained:
             continue
-        value = float(call_user_code(f"computing the loss {loss.name}", loss.function, target, prediction))
+        value = float(np.mean(keras.ops.convert_to_numpy(
+            call_user_code(f"computing the loss {loss.name}", loss.function, target, prediction))))
         known = (expected, "the value given") if expected is not None else expected_initial_loss(loss, prediction, target)
         if known is None:
             unknown.append(f"{loss.output}: {loss.name}")

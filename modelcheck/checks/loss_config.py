@@ -20,7 +20,7 @@ from ..core.result import CheckResult
 from ..model.compiled import compiled_loss
 from .common import check, forward
 
-__all__ = ["check_loss_matches_output", "LossFacts", "loss_facts"]
+__all__ = ["check_loss_matches_output", "LossFacts", "loss_facts", "negative_weight"]
 
 NAME = "loss_matches_output"
 
@@ -68,6 +68,13 @@ def loss_facts(loss: OutputLoss) -> LossFacts:
             config = {}
     from_logits = bool(config.get("from_logits", "from_logits=True" in loss.name))
     return LossFacts(name, _FAMILIES.get(name, OTHER), from_logits)
+
+
+def negative_weight(loss: OutputLoss) -> str:
+    """The `mismatch` message for an output whose loss weight is negative."""
+    return mismatch("loss weight", "a weight of 0 or more", f"{loss.weight:g}", at=output_ref(loss.output),
+                    note=f"a negative weight makes training maximise {loss.name}: the model learns to be as wrong as "
+                    "it can, while the total loss it reports falls; use a positive loss_weights entry")
 
 
 def _findings(facts: LossFacts, activation: str | None, units: int, output: str,
@@ -192,6 +199,8 @@ def check_loss_matches_output(
     for loss, shape, layer in zip(objective.losses, shapes, layers):
         if not loss.trained:
             continue  # an output compiled with no loss: nothing to fit it to
+        if loss.weight < 0:
+            findings.append(negative_weight(loss))
         facts = loss_facts(loss)
         why = _unseen_activation(layer)
         activation = activation_of(layer) if why is None else None

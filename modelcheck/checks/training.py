@@ -23,11 +23,12 @@ from ..model.inputs import all_layers, batch_size_for, input_infos, pack_inputs,
 from ..model.state import reset_states
 from ..model.outputs import shape_str
 from ..model.graph import layers_of
-from ..model.objective import objective_for
+from ..model.objective import Objective, objective_for
 from ..model.randomness import random_in_inference
-from ..core.messages import mismatch
+from ..core.messages import also, mismatch
 from ..core.result import CheckResult
 from .gradients import backbone_names, frozen_layers
+from .loss_config import negative_weight
 from .common import HUGE_SAMPLE, check, default_batch, fmt, forward, nonfinite_failure, prepare_batch, sample_values
 
 __all__ = ["check_overfit_batch", "check_learns_linear", "check_loss_decrease", "run_details", "stopped_note",
@@ -129,6 +130,17 @@ def behind_frozen_backbone(name: str, what: str, model: keras.Model, got: str, d
         details={**details, "frozen_backbone": [layer.name for layer in backbones]}, **result)
 
 
+def maximising(name: str, objective: Objective) -> CheckResult | None:
+    """The failed result of a training check whose objective maximises an output's loss (a
+    negative loss weight): a falling total is then a growing loss. None otherwise."""
+    wrong = objective.maximised()
+    if not wrong:
+        return None
+    return CheckResult.fail(name, also(negative_weight(wrong[0]), [negative_weight(loss) for loss in wrong[1:]]),
+                            expected="a loss to minimise", received={loss.output: loss.weight for loss in wrong},
+                            details={"steps": 0, "loss_history": []})
+
+
 def over_budget(name: str, what: str, run: TrainingRun) -> CheckResult:
     """The ``skipped`` result of a check whose next steps would overrun the model's time budget."""
     context = loops.current()
@@ -206,6 +218,9 @@ def check_overfit_batch(
     if isinstance(prepared, CheckResult):
         return prepared
     x, targets, objective, _ = prepared
+    maximised = maximising(name, objective)
+    if maximised is not None:
+        return maximised
     own = own_training(model)
     if own is not None:
         return CheckResult.skip(name, f"the model overrides {own}, so it trains an objective of its own and memorising "
@@ -473,6 +488,9 @@ def check_loss_decrease(
     if isinstance(prepared, CheckResult):
         return prepared
     x, targets, objective, _ = prepared
+    maximised = maximising(name, objective)
+    if maximised is not None:
+        return maximised
     batch_size = rows_of(x)  # a model that declares its batch size gets that many (or given x, its rows)
     own = own_training(model)
 

@@ -186,6 +186,10 @@ class Objective:
         (``add_loss``, regularisers), which the engine adds to `total` (0 here)."""
         return not self.losses
 
+    def maximised(self) -> list[OutputLoss]:
+        """The trained outputs whose loss weight is negative: training makes their loss grow."""
+        return [loss for loss in self.losses if loss.trained and loss.weight < 0]
+
     def describe(self) -> str:
         if self.own_losses_only:
             return OWN_LOSSES
@@ -265,7 +269,8 @@ class Objective:
         for loss, y_true, y_pred in zip(self.losses, targets, predictions):
             if not loss.trained:
                 continue
-            value = value + loss.weight * ops.cast(loss.function(y_true, y_pred), "float32")
+            # a mean, as Keras' compiled loss takes of a loss built with reduction=None
+            value = value + loss.weight * ops.cast(ops.mean(loss.function(y_true, y_pred)), "float32")
         return value
 
     def accuracy(self, targets: list[np.ndarray], predictions: list[np.ndarray]) -> float | None:
