@@ -199,3 +199,32 @@ for action, target in (("read", {str(secret)!r}), ("write", {str(tmp_path / "pla
     assert any(f"read refused: {why}" in grade.output for why in refusals), grade.output
     assert any(f"write refused: {why}" in grade.output for why in refusals), grade.output
     assert not (tmp_path / "planted.txt").exists()
+
+
+WIDE = '''
+import keras
+from keras import layers
+
+
+def build_model():  # 1.6 million parameters: a 6.4 MB model file, within an 8 MB disk budget
+    return keras.Sequential([keras.Input(shape=(4,)), layers.Dense(200_000, activation="relu"),
+                             layers.Dense(3, activation="softmax")])
+'''
+
+
+def test_what_the_grader_stages_for_a_job_does_not_count_against_its_disk_budget(pool, tmp_path):
+    """The check job's tmpfs was `disk_mb`, and it holds the exported model and the instructor's
+    files: a model within the budget plus a large reference filled it, and the student got
+    'the grader could not start the job: ... No space left on device'."""
+    (tmp_path / "solution.py").write_text((SUBMISSIONS / "threats" / "good_toy.py").read_text()
+                                          + "# " + "x" * 3_000_000 + "\n")
+    toml = (SUBMISSIONS / "toy.toml").read_text().replace('builder = "build_model"',
+                                                          'builder = "build_model"\nreference = "solution.py"')
+    (tmp_path / "wide.toml").write_text(toml.replace("memory_mb = 700", "memory_mb = 900\ndisk_mb = 8"))
+    (tmp_path / "subs").mkdir()
+    (tmp_path / "subs" / "wide.py").write_text(WIDE)
+    assignment = load_assignment(tmp_path / "wide.toml")
+    grade = Grader(assignment, workers=1, pool=pool).grade(discover_submissions(tmp_path / "subs")[0])
+    assert grade.problem is None and grade.grader_error is None, grade.problem
+    assert grade.result("output_shape").passed
+    assert "expected 67, received 1,600,003" in grade.result("param_count").message

@@ -50,6 +50,13 @@ _UID_BASE = 2_000_100_000
 _UIDS_PER_GRADER = 256  # 2 per slot: at most 128 slots per grader
 
 
+def _megabytes(stage: Path) -> int:
+    """The size of what the grader staged for a job (its own copies: plain folders and regular
+    files), in whole megabytes, rounded up."""
+    total = sum(path.stat().st_size for path in stage.rglob("*") if path.is_file() and not path.is_symlink())
+    return -(-total // 2**20)
+
+
 def _grader_uid_base() -> int:
     """The first uid of this process's graders (pids are unique among running processes)."""
     return _UID_BASE + (os.getpid() % 8_000_000) * _UIDS_PER_GRADER
@@ -310,7 +317,10 @@ class Grader:
         if self.isolation.namespaces:
             root = folder.parent / f"{folder.name}.root"
             root.mkdir()
-            isolate.update(folder=str(folder), stage=str(stage), size_mb=limits.disk_mb, export=str(export),
+            # the disk budget is the job's own room: what the grader stages in (the model, the
+            # instructor's files) comes on top, so a large but allowed model never fills it
+            isolate.update(folder=str(folder), stage=str(stage), size_mb=limits.disk_mb + _megabytes(stage),
+                           export=str(export),
                            exports=list(_EXPORTS), max_export_bytes=_MAX_MODEL_BYTES)
             conf.sandbox = {"root": str(root), "folder": str(folder), "readable": self._roots}
             conf.writable.append("/dev/shm")  # (inside the job's root: its folder's tmp, for Landlock)
@@ -373,7 +383,7 @@ class Grader:
             if built.result_problem and built.result_problem != "the process reported no result":
                 problem = f"the submission's process sent a report the grader cannot use: {built.result_problem}"
         if problem is not None:
-            return self._failed(submission, problem, output=output, notes=notes,
+            return self._failed(submission, problem, output=output, notes=notes, ours=bool(built.setup_error),
                                 hint="the whole submission is graded as an error; fix this and resubmit")
         report = built.result
         if isinstance(report.get("error"), dict):
@@ -401,7 +411,8 @@ class Grader:
         verdict = checked.result if isinstance(checked.result, dict) else None
         if checked.problem() or verdict is None or not secrets.compare_digest(str(verdict.get("nonce")), nonce):
             why = checked.problem() or checked.result_problem or "its report did not carry the grader's nonce"
-            return self._failed(submission, f"checking the model failed: {why}", output=output, notes=notes)
+            return self._failed(submission, f"checking the model failed: {why}", output=output, notes=notes,
+                                ours=bool(checked.setup_error))
         if measured is not None:
             results = self._unverified(measured, verdict.get("static", {}), report, notes)
         elif "load_error" in verdict:
@@ -452,8 +463,12 @@ class Grader:
         return scored_grade(self.assignment, submission, results, problem=problem, output=output, notes=notes)
 
     def _failed(self, submission: Submission, message: str, *, hint: str | None = None, output: str = "",
-                notes: list[str] | None = None) -> StudentGrade:
-        results = [CheckResult(check=check, status=ERROR, message=message, hint=hint, model=submission.student)
+                notes: list[str] | None = None, ours: bool = False) -> StudentGrade:
+        """Every check an error with `message`; with `ours` (the grader could not set the job up) a
+        grader error, no verdict on the student."""
+        details = {"internal": True} if ours else {}
+        results = [CheckResult(check=check, status=ERROR, message=message, hint=None if ours else hint,
+                               model=submission.student, details=dict(details))
                    for check in self.assignment.checks]
         return self._scored(submission, results, problem=message, output=output, notes=notes)
 
