@@ -147,6 +147,15 @@ def test_a_model_that_cannot_load_safely_is_an_error_that_says_how_to_fix_it(gra
         assert fix in message
 
 
+def test_an_exported_file_that_is_no_model_is_an_error_without_advice_that_does_not_apply(grades):
+    """Every load failure got the advice about Lambda layers and custom classes, and the message
+    showed the grader's own folders."""
+    message = _error_everywhere(grades["corrupt_export"])
+    assert message.startswith("the exported model could not be loaded")
+    assert "not a model Keras can read" in message and "Lambda" not in message
+    assert "modelcheck-grade-" not in message
+
+
 def test_trusting_submission_measurements_is_an_explicit_opt_in(pool, assignment):
     """With `trust_submission_measurements`, the model is measured in its own process: counted and
     flagged unverified, the parameter count too (the saved weights it is compared with are the

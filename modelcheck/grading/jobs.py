@@ -271,11 +271,28 @@ def check_job(params: dict[str, Any], started: float | None = None) -> dict[str,
         except Exception:
             model = keras.models.load_model(params["model"], safe_mode=True, compile=False, custom_objects=known)
     except Exception as exc:
-        course = f" and the course's own ({', '.join(known)})" if known else ""
-        report["load_error"] = f"{type(exc).__name__}: {str(exc)[:300]}\nTo fix: {LOAD_FIX.format(course=course)}"
+        report["load_error"] = _load_problem(exc, params["model"], known)
         return report
     _run_checks(model, assignment, report, "results", folder, started=started)
     return report
+
+
+# What Keras says when safe mode refuses a layer, or cannot find its class among those it knows.
+_UNSAFE = ("safe_mode", "lambda", "could not locate", "unknown layer", "unknown object", "register_keras_serializable",
+           "custom_objects", "deserializ", "from_config", "get_config")
+
+
+def _load_problem(exc: BaseException, path: str, known: dict[str, Any]) -> str:
+    """Why the exported model could not be loaded, for the student: with the fix for what safe mode
+    refuses (a Lambda layer, a custom class); otherwise a file Keras cannot read (damaged, too
+    large for the limits, or not what Keras wrote), without the grader's folder names."""
+    text = f"{type(exc).__name__}: {str(exc)[:300]}".replace(str(Path(path).parent) + os.sep, "")
+    if any(word in text.lower() for word in _UNSAFE):
+        course = f" and the course's own ({', '.join(known)})" if known else ""
+        return f"{text}\nTo fix: {LOAD_FIX.format(course=course)}"
+    return (f"{text}\nThe exported file is not a model Keras can read within the limits: it was damaged, replaced "
+            "or grown by the submission's own code, or the model is too large for the memory and disk limits. "
+            "Return the model from the builder and let the grader save it")
 
 
 def job_process_main(kind: str, params: dict[str, Any], confinement: list[str]) -> None:
