@@ -210,6 +210,39 @@ def test_a_loss_built_with_reduction_none_is_averaged_as_keras_does():
     assert all(r.passed for r in results), [f"{r.check}: {r.message}" for r in results if not r.passed]
 
 
+def _dropout_classifier(seed: int, learning_rate: float = 1e-3) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((8,)), layers.Dense(16, activation="relu"), layers.Dropout(0.5),
+                              layers.Dense(3, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy")
+    return model
+
+
+class _SubclassedDropout(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.hidden, self.drop, self.head = layers.Dense(8, activation="relu"), layers.Dropout(0.3), layers.Dense(3)
+
+    def call(self, x, training=False):
+        return keras.ops.softmax(self.head(self.drop(self.hidden(x), training=training)))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_loss_decrease_judges_a_model_with_dropout_on_its_loss_in_inference_mode(seed):
+    """Its training losses carry Dropout's noise: the mean of the last five against the first
+    passed a model that cannot learn (learning rate 0) on 5 of 8 seeds and failed a sound
+    subclassed one."""
+    still = mc.check_loss_decrease(_dropout_classifier(seed, learning_rate=0.0))
+    assert still.status == "failed" and "in inference mode (no change)" in still.message, still.message
+    keras.utils.set_random_seed(seed)
+    model = _SubclassedDropout()
+    model.build((None, 8))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    learns = mc.check_loss_decrease(model, seed=seed)
+    assert learns.passed, learns.message
+    assert "in inference mode" in learns.message and learns.details["judged_in_inference_mode"]
+
+
 def test_same_seed_same_numbers():
     first = mc.check_loss_decrease(models.small_classifier(), seed=3, steps=20)
     keras.backend.clear_session()

@@ -431,6 +431,13 @@ def _decrease_batch(model: keras.Model) -> int:
     return 4 if values > HUGE_SAMPLE else 8 if values > LARGE_SAMPLE else 32
 
 
+def _noisy_in_training(model: keras.Model) -> bool:
+    """Whether the model draws noise in training mode only: Dropout of any kind, GaussianNoise,
+    random augmentation."""
+    return any("Dropout" in type(layer).__name__ or "Noise" in type(layer).__name__
+               or type(layer).__name__.startswith("Random") for layer in all_layers(model))
+
+
 def _decrease(losses: list[float]) -> tuple[float, float]:
     """The mean of the last (up to) five losses, and its decrease from the first loss as a
     fraction of it (NaN when a loss is not finite)."""
@@ -494,10 +501,23 @@ def check_loss_decrease(
     batch_size = rows_of(x)  # a model that declares its batch size gets that many (or given x, its rows)
     own = own_training(model)
 
+    # a model that draws noise in training (Dropout) is judged on its loss in inference mode, which
+    # has none: its noisy training losses let a model that does not learn pass, and one that does fail
+    noisy = own is None and _noisy_in_training(model)
+    judged: list[float] = []
+
     def decreased(run: TrainingRun) -> bool:
-        return len(run.losses) > 5 and _decrease(run.losses)[1] >= min_decrease
+        if len(run.losses) <= 5:
+            return False
+        if not noisy:
+            return _decrease(run.losses)[1] >= min_decrease
+        judged.append(float(objective.total(targets, inference_predictions(model, x))))
+        run.note_inference_loss(judged[-1])
+        return _decrease([judged[0], judged[-1]])[1] >= min_decrease
 
     with preserved_weights(model):
+        if noisy:
+            judged.append(float(objective.total(targets, inference_predictions(model, x))))
         if own is not None:  # its own objective: judged on the loss its train_step reports
             run = train_own_step(model, x, _as_model_targets(model, targets), max_steps=steps, stop=decreased,
                                  timeout_s=timeout_s, extend_to=EXTEND * steps)
@@ -508,19 +528,24 @@ def check_loss_decrease(
             optimizer = fresh_optimizer(model, learning_rate=learning_rate)
             run = train(model, x, targets, objective, optimizer, max_steps=steps, stop=decreased, timeout_s=timeout_s,
                         extend_to=EXTEND * steps)
+            if noisy and run.stopped not in ("converged", "over_budget", "non_finite"):
+                decreased(run)
     if run.stopped == "over_budget":
         return over_budget(name, "loss decrease", run)
     details = {**run_details(run), "loss_function": f"the model's own {own}" if own else objective.describe(),
                "batch_size": batch_size,
-               "initial_loss": run.losses[0] if run.losses else None,
+               "initial_loss": judged[0] if noisy else run.losses[0] if run.losses else None,
                "expected_initial_loss": objective.expected_initial}
-    first = run.losses[0]
-    last, decrease = _decrease(run.losses)
+    if noisy and len(judged) > 1 and run.stopped != "non_finite":
+        first, (last, decrease) = judged[0], _decrease([judged[0], judged[-1]])
+        details["judged_in_inference_mode"] = INFERENCE_MODE
+    else:
+        first, (last, decrease) = run.losses[0], _decrease(run.losses)
     details["decrease"] = decrease
     init_note = ""
     if objective.expected_initial is not None:
         init_note = f"; initial loss {fmt(first)} (expected about {fmt(objective.expected_initial)} for an untrained model)"
-    received = f"{fmt(first)} -> {fmt(last)}"
+    received = f"{fmt(first)} -> {fmt(last)}" + (" in inference mode" if "judged_in_inference_mode" in details else "")
     if math.isfinite(decrease) and decrease >= min_decrease:
         early = f" of at most {steps}" if run.steps < steps else ""
         return CheckResult.ok(name, f"loss fell {decrease:.0%} in {run.steps}{early} steps ({received}){init_note}"
