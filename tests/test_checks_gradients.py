@@ -195,6 +195,33 @@ def test_keras_lora_adapters_are_exempt_at_the_first_step_only():
     assert "'hidden': its LoRA adapter's B factor starts at zero" in result.message
 
 
+def _residual_block(gamma: str, dead: bool = False):
+    """A residual block whose last BatchNormalization starts with its scale at zero (Goyal et al.'s
+    zero-initialised residual), so the convolutions inside get no gradient at the first step."""
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 3))
+    x = layers.Conv2D(4, 3, padding="same", activation="relu", name="stem")(inputs)
+    y = layers.Conv2D(4, 3, padding="same", activation="relu", name="inner",
+                      bias_initializer=keras.initializers.Constant(-100.0 if dead else 0.0))(x)
+    y = layers.BatchNormalization(gamma_initializer=gamma, name="last_bn")(layers.Conv2D(4, 3, padding="same")(y))
+    x = layers.Activation("relu")(layers.Add()([x, y]))
+    model = keras.Model(inputs, layers.Dense(3, activation="softmax")(layers.GlobalAveragePooling2D()(x)))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_a_residual_branch_whose_normalization_starts_at_zero_scale_is_exempt_at_the_first_step_only():
+    result = mc.check_gradient_flow(_residual_block("zeros"))
+    assert result.passed, result.message
+    assert "'last_bn': its scale (gamma) starts at zero" in result.message
+    assert "inner/kernel" in result.details["zero_at_the_initial_weights_only"]
+    dead = mc.check_gradient_flow(_residual_block("zeros", dead=True))
+    assert not dead.passed and "at variable inner/kernel" in dead.message
+
+
 def test_a_lora_adapter_on_dead_units_still_fails():
     result = mc.check_gradient_flow(_lora_mlp(dead=True))
     assert not result.passed

@@ -82,14 +82,18 @@ def test_pixels_rescaled_twice_cannot_be_memorised():
     assert result.status == "failed" and "expected 100% batch accuracy" in result.message, result.message
 
 
-@pytest.mark.parametrize("nested", [True, False], ids=["augmentation_model", "augmentation_layer"])
+@pytest.mark.parametrize("nested", [True, False, "pipeline"],
+                         ids=["augmentation_model", "augmentation_layer", "augmentation_pipeline"])
 def test_pixels_reach_a_rescaling_behind_data_augmentation(nested):
     # keras.io's image classifiers augment before they rescale: the Rescaling was not found behind
     # RandomFlip, or behind a data_augmentation Sequential, and a sound model failed overfit_batch
     keras.utils.set_random_seed(0)
     inputs = keras.Input((16, 16, 3))
     augment = [layers.RandomFlip("horizontal"), layers.RandomRotation(0.1)]
-    x = keras.Sequential(augment, name="data_augmentation")(inputs) if nested else augment[1](augment[0](inputs))
+    if nested == "pipeline":  # keras.layers.Pipeline, Keras 3's container of preprocessing layers
+        x = layers.Pipeline(augment, name="data_augmentation")(inputs)
+    else:
+        x = keras.Sequential(augment, name="data_augmentation")(inputs) if nested else augment[1](augment[0](inputs))
     x = layers.Rescaling(1 / 127.5, offset=-1)(x)
     x = layers.GlobalAveragePooling2D()(layers.Conv2D(8, 3, activation="relu")(x))
     model = keras.Model(inputs, layers.Dense(4, activation="softmax")(x))

@@ -176,8 +176,9 @@ def _with_gradient(model: keras.Model, labels: list[str], grads: list[Any]) -> l
 def _constant_starts(model: keras.Model) -> dict[str, str]:
     """Layers that start as a chosen constant on purpose, each with how: a zero kernel and a bias
     initialised to something else (keras.io's PointNet starts its transform as the identity
-    matrix this way), or Keras' LoRA (``enable_lora``), whose B factor starts at zero as in the
-    LoRA paper, so that fine-tuning starts from the pretrained layer. A student's zero
+    matrix this way), Keras' LoRA (``enable_lora``), whose B factor starts at zero as in the
+    LoRA paper, so that fine-tuning starts from the pretrained layer, or a normalization whose
+    scale starts at zero (a residual block that starts as the identity). A student's zero
     initialisation leaves the bias at zero as well."""
     starts = {}
     for layer in layers_of(model):
@@ -186,6 +187,10 @@ def _constant_starts(model: keras.Model) -> dict[str, str]:
         elif (type(getattr(layer, "kernel_initializer", None)).__name__ == "Zeros" and getattr(layer, "use_bias", False)
               and type(getattr(layer, "bias_initializer", None)).__name__ != "Zeros"):
             starts[layer.name] = "a zero kernel, its bias set"
+        elif (getattr(layer, "scale", False) is True
+              and type(getattr(layer, "gamma_initializer", None)).__name__ == "Zeros"):
+            starts[layer.name] = ("its scale (gamma) starts at zero, so the residual branch it ends starts as "
+                                  "nothing (the zero-initialised residual of Goyal et al.)")
     return starts
 
 

@@ -40,12 +40,13 @@ _PASS_THROUGH = ("Reshape", "Flatten", "Permute", "RepeatVector", "Masking", "Id
 
 def _moves_values(layer: keras.layers.Layer) -> bool:
     """A layer that passes its input's values on, moved, resized or augmented (RandomFlip,
-    RandomRotation, ...) but on the same scale, or a nested model made of such layers only (a
-    ``data_augmentation`` Sequential before a ``Rescaling``)."""
+    RandomRotation, ...) but on the same scale, or a nested model or a ``keras.layers.Pipeline``
+    made of such layers only (a ``data_augmentation`` Sequential before a ``Rescaling``)."""
     name = type(layer).__name__
     if name in _PASS_THROUGH or name.startswith("Random"):
         return True
-    inner = layers_of(layer) if isinstance(layer, keras.Model) else []
+    inner = (layers_of(layer) if isinstance(layer, keras.Model)
+             else list(layer.layers) if isinstance(layer, keras.layers.Pipeline) else [])
     return bool(inner) and all(_moves_values(sub) for sub in inner)
 
 
