@@ -11,7 +11,8 @@ from ..core.errors import call_user_code
 from ..model import backend
 from ..model.outputs import flatten_outputs
 from ..model.engine import own_training, preserved_weights
-from ..model.graph import layers_of, upstream_layers
+from ..model.freezing import BACKBONE_NOTE, backbone_names, frozen_layers
+from ..model.graph import layers_of
 from ..model.inputs import batch_size_for
 from ..model.loops import objective_key
 from ..model.memo import remembered
@@ -23,8 +24,8 @@ from ..core.result import CheckResult
 from .common import SIGNS_CANCEL, check, default_batch, prepare_batch, second_batch
 
 __all__ = [
-    "check_gradient_flow", "gradients", "backbone_names", "frozen_layers", "frozen_message", "gradient_cause",
-    "feeds_only_batchnorm", "batchnorm_batch_size",
+    "check_gradient_flow", "gradients", "frozen_message", "gradient_cause", "feeds_only_batchnorm",
+    "batchnorm_batch_size",
 ]
 
 NAME = "gradient_flow"
@@ -95,52 +96,6 @@ def batchnorm_batch_size(model: keras.Model) -> int:
         positions = int(np.prod([d or 1 for i, d in enumerate(shape) if i not in kept]))
         needed = max(needed, -(-MIN_BATCHNORM_VALUES // positions))
     return needed
-
-
-def frozen_layers(model: keras.Model) -> tuple[list[keras.layers.Layer], list[keras.layers.Layer]]:
-    """The model's layers with weights frozen by ``trainable = False``: (those that may be frozen
-    by mistake, a frozen backbone). Transfer learning freezes a pretrained feature extractor ahead
-    of the layers that train: a nested model called with ``training=False`` (Keras' transfer-learning
-    guide), or the layers in front of every trainable one when they hold at least two layers with
-    weights (``base.trainable = False`` under a head built on ``base.output``). A single frozen
-    layer, or one frozen behind a trainable layer, is the mistake the check exists for."""
-    frozen = [layer for layer in layers_of(model) if not layer.trainable and layer.count_params()]
-    if not frozen:
-        return [], []
-    upstream = upstream_layers(model)
-    training = {id(layer) for layer in layers_of(model) if layer.trainable_weights}
-    feeds_training = set().union(*(upstream.get(key, set()) for key in training))
-    ahead = [layer for layer in frozen if _fed_by_inputs(layer) and id(layer) in feeds_training
-             and not upstream.get(id(layer), set()) & training]
-    backbones = ahead if sum(_weighted_layers(layer) for layer in ahead) >= 2 else []
-    backbones += [layer for layer in frozen if layer not in backbones and isinstance(layer, keras.Model)
-                  and id(layer) in feeds_training and _called_in_inference(layer)]
-    return [layer for layer in frozen if layer not in backbones], backbones
-
-
-def _fed_by_inputs(layer: keras.layers.Layer) -> bool:
-    """Whether the model's graph records where the layer's inputs come from (not a subclassed model)."""
-    return any(getattr(node, "parent_nodes", None) for node in getattr(layer, "_inbound_nodes", []))
-
-
-def _weighted_layers(layer: keras.layers.Layer) -> int:
-    inner = [sub for sub in layer._flatten_layers(include_self=False) if sub.weights] if isinstance(layer, keras.Model) else []
-    return len(inner) or 1
-
-
-def _called_in_inference(layer: keras.layers.Layer) -> bool:
-    calls = [node for node in getattr(layer, "_inbound_nodes", []) if getattr(node, "arguments", None) is not None]
-    return bool(calls) and all(node.arguments.kwargs.get("training") is False for node in calls)
-
-
-BACKBONE_NOTE = ("frozen on purpose, as transfer learning does (ahead of every layer that trains, or called with "
-                 "training=False)")
-
-
-def backbone_names(backbones: list[keras.layers.Layer]) -> str:
-    """The frozen backbone's layers in a few words: 'base', or 'conv' ... 'conv_1_bn' (86 layers)."""
-    names = [repr(layer.name) for layer in backbones]
-    return ", ".join(names) if len(names) <= 3 else f"{names[0]} ... {names[-1]} ({len(names)} layers)"
 
 
 def frozen_message(frozen: list[keras.layers.Layer]) -> str:

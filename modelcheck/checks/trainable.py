@@ -13,7 +13,8 @@ from ..model.inputs import batch_size_for
 from ..core.messages import also, layer_ref, mismatch
 from ..core.result import CheckResult
 from .common import SIGNS_CANCEL, check, fmt, prepare_batch, second_batch
-from .gradients import BACKBONE_NOTE, backbone_names, feeds_only_batchnorm, frozen_layers, frozen_message, gradient_cause, gradients
+from ..model.freezing import BACKBONE_NOTE, backbone_names, frozen_layers
+from .gradients import feeds_only_batchnorm, frozen_message, gradient_cause, gradients
 from ..model.variables import variable_labels
 from .training import over_budget, run_details, stopped_note
 

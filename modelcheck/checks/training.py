@@ -27,7 +27,7 @@ from ..model.objective import Objective, objective_for
 from ..model.randomness import random_in_inference
 from ..core.messages import also, mismatch
 from ..core.result import CheckResult
-from .gradients import backbone_names, frozen_layers
+from ..model.freezing import backbone_names, frozen_layers
 from .loss_config import negative_weight
 from .common import HUGE_SAMPLE, check, default_batch, fmt, forward, nonfinite_failure, prepare_batch, sample_values
 
