@@ -9,6 +9,7 @@ import pytest
 from keras import layers
 
 from modelcheck import check_matches_reference
+from modelcheck.checks.reference import canonical_architecture
 from modelcheck.checks.common import prepare_batch
 from modelcheck.model.inputs import set_instructor_data, synthetic_inputs
 from modelcheck.snapshot.serialize import architecture
@@ -107,3 +108,268 @@ def test_an_input_range_bounds_synthetic_inputs():
     set_instructor_data(model, input_range=[0, 1])
     x = synthetic_inputs(model, 16, 0)
     assert x.min() >= 0 and x.max() <= 1 and x.std() > 0.2
+
+
+# --- every call of a layer counts -------------------------------------------------------------
+
+ONCE = ("layer 2 (Dense 8): called 3 times, once expected (calling a layer again reuses its weights; "
+        "the reference solution calls it once)")
+
+
+def three_dense() -> keras.Model:
+    x = keras.Input((4,))
+    return keras.Model(x, layers.Dense(3)(layers.Dense(8)(layers.Dense(8)(x))))
+
+
+def functional_reusing_a_layer() -> keras.Model:
+    d1, d2, d3 = layers.Dense(8), layers.Dense(8), layers.Dense(3)
+    x = keras.Input((4,))
+    return keras.Model(x, d3(d2(d2(d2(d1(x))))))
+
+
+class ReusingALayer(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.d1, self.d2, self.d3 = layers.Dense(8), layers.Dense(8), layers.Dense(3)
+
+    def call(self, x):
+        return self.d3(self.d2(self.d2(self.d2(self.d1(x)))))
+
+
+def subclassed_reusing_a_layer() -> keras.Model:
+    model = ReusingALayer()
+    model(np.zeros((1, 4), "float32"))
+    return model
+
+
+def nested_block_called_three_times() -> keras.Model:
+    block = keras.Sequential([keras.Input((8,)), layers.Dense(8)])
+    x = keras.Input((4,))
+    return keras.Model(x, layers.Dense(3)(block(block(block(layers.Dense(8)(x))))))
+
+
+@pytest.mark.parametrize("as_dict", [True, False], ids=["stored", "builder"])
+@pytest.mark.parametrize(("builder", "expected"), [
+    (functional_reusing_a_layer, ONCE),
+    (subclassed_reusing_a_layer, ONCE),
+    (nested_block_called_three_times, ONCE.replace("(Dense 8)", "(Dense 8; inside the nested Sequential)")),
+])
+def test_a_layer_called_again_is_a_difference(builder, expected, as_dict):
+    keras.utils.set_random_seed(0)
+    cheat = builder()
+    assert cheat.count_params() == three_dense().count_params()  # the same weights, used three times
+    result = check_matches_reference(cheat, reference=architecture(three_dense()) if as_dict else three_dense)
+    assert result.status == "failed"
+    assert result.message.splitlines()[1:] == [expected]
+
+
+class SkippingALayer(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.d1, self.d2, self.d3 = layers.Dense(8), layers.Dense(8), layers.Dense(3)
+
+    def call(self, x):
+        return self.d3(self.d1(x))  # d2 is built by nothing and computes nothing
+
+
+@pytest.mark.filterwarnings("ignore:`build\\(\\)` was called on layer:UserWarning")  # d2 stays unbuilt
+def test_a_layer_a_subclassed_model_never_calls_is_a_difference():
+    keras.utils.set_random_seed(0)
+    model = SkippingALayer()
+    model(np.zeros((1, 4), "float32"))
+    result = check_matches_reference(model, reference=architecture(three_dense()))
+    assert result.message.splitlines()[1:] == [
+        "layer 2 (Dense 8): never called, once expected (a layer that is never called does nothing; "
+        "the reference solution calls it once)"]
+
+
+def siamese() -> keras.Model:
+    """The reference: one tower (a nested Sequential) applied to both inputs, sharing its weights."""
+    tower = keras.Sequential([keras.Input((4,)), layers.Dense(8, activation="relu"), layers.Dense(8)])
+    a, b = keras.Input((4,)), keras.Input((4,))
+    return keras.Model([a, b], layers.Dense(1, activation="sigmoid")(layers.Concatenate()([tower(a), tower(b)])))
+
+
+def flat_siamese(*, share: bool = True, second_first: bool = False, second_reads_a: bool = False) -> keras.Model:
+    d1, d2 = layers.Dense(8), layers.Dense(8)
+    e1, e2 = (d1, d2) if share else (layers.Dense(8), layers.Dense(8))
+    a, b = keras.Input((4,)), keras.Input((4,))
+    if second_first:  # the calls made in the other order: the same network
+        tb = e2(layers.ReLU()(e1(b)))
+        ta = d2(layers.ReLU()(d1(a)))
+    else:
+        ta = d2(layers.ReLU()(d1(a)))
+        tb = e2(layers.ReLU()(e1(a if second_reads_a else b)))
+    return keras.Model([a, b], layers.Dense(1, activation="sigmoid")(layers.Concatenate()([ta, tb])))
+
+
+@pytest.mark.parametrize("builder", [siamese, flat_siamese, lambda: flat_siamese(second_first=True)],
+                         ids=["nested", "flat", "calls_in_another_order"])
+def test_a_reference_that_shares_a_layer_matches_a_model_that_shares_it(builder):
+    keras.utils.set_random_seed(0)
+    assert check_matches_reference(builder(), reference=architecture(siamese())).passed
+    assert check_matches_reference(builder(), reference=siamese).passed
+
+
+class SharingALayer(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.d1, self.d2, self.d3 = layers.Dense(8), layers.Dense(8), layers.Dense(3)
+
+    def call(self, x):
+        return self.d3(self.d2(self.d2(self.d1(x))))
+
+
+def subclassed_sharing_a_layer() -> keras.Model:
+    model = SharingALayer()
+    model(np.zeros((1, 4), "float32"))
+    return model
+
+
+def functional_sharing_a_layer() -> keras.Model:
+    d1, d2, d3 = layers.Dense(8), layers.Dense(8), layers.Dense(3)
+    x = keras.Input((4,))
+    return keras.Model(x, d3(d2(d2(d1(x)))))
+
+
+@pytest.mark.parametrize("reference_", [subclassed_sharing_a_layer, functional_sharing_a_layer])
+def test_a_subclassed_model_and_a_reference_calling_a_layer_twice(reference_):
+    keras.utils.set_random_seed(0)
+    assert check_matches_reference(subclassed_sharing_a_layer(), reference=reference_).passed
+    assert check_matches_reference(functional_sharing_a_layer(), reference=reference_).passed
+    result = check_matches_reference(subclassed_reusing_a_layer(), reference=reference_)
+    assert result.message.splitlines()[1:] == [
+        "layer 2 (Dense 8): called 3 times, twice expected (calling a layer again reuses its weights; "
+        "the reference solution calls it twice)"]
+    assert not check_matches_reference(three_dense(), reference=reference_).passed
+
+
+def test_a_reference_that_shares_a_layer_fails_a_model_that_does_not():
+    keras.utils.set_random_seed(0)
+    result = check_matches_reference(flat_siamese(share=False), reference=architecture(siamese()))
+    assert result.status == "failed"
+    lines = result.message.splitlines()[1:]
+    assert "layer 1 (Dense 8): called once, twice expected (the reference solution calls this same layer twice, " \
+           "so every call uses the same weights; a new layer for each call has weights of its own)" in lines
+    assert "layer 2 (Dense 8): not in the reference solution" in lines
+
+    result = check_matches_reference(flat_siamese(second_reads_a=True), reference=architecture(siamese()))
+    assert result.message.splitlines()[1:] == ["layer 1 (Dense 8), 2nd call: reads input 2 expected, input 1 received"]
+
+
+def pooling_net(reuse: bool) -> keras.Model:
+    relu, pool = layers.ReLU(), layers.MaxPooling2D()
+    x = keras.Input((16, 16, 3))
+    h = (pool if reuse else layers.MaxPooling2D())((relu if reuse else layers.ReLU())(layers.Conv2D(4, 3)(x)))
+    h = (pool if reuse else layers.MaxPooling2D())((relu if reuse else layers.ReLU())(layers.Conv2D(8, 3)(h)))
+    return keras.Model(x, layers.Dense(2)(layers.Flatten()(h)))
+
+
+def test_a_layer_without_weights_may_be_called_again():
+    keras.utils.set_random_seed(0)
+    assert canonical_architecture(architecture(pooling_net(True))) == canonical_architecture(
+        architecture(pooling_net(False)))
+    assert check_matches_reference(pooling_net(True), reference=architecture(pooling_net(False))).passed
+
+
+def test_the_canonical_form_of_a_model_without_reuse_is_unchanged():
+    form = canonical_architecture(architecture(reference()), ignore=["initializers"])
+    assert form == {"inputs": [[None, 28, 28]], "layers": [
+        {"class": "Flatten", "config": {"data_format": "channels_last"}, "sources": ["input 1"]},
+        {"class": "Dense", "config": {"units": 30, "activation": "relu", "use_bias": True}, "sources": [0]},
+        {"class": "Dense", "config": {"units": 10, "activation": "relu", "use_bias": True}, "sources": [1]},
+        {"class": "Dense", "config": {"units": 5, "activation": "softmax", "use_bias": True}, "sources": [2]}]}
+
+
+def test_an_activation_is_not_folded_into_a_layer_that_another_layer_also_reads():
+    def skip(relu_both: bool) -> keras.Model:
+        x = keras.Input((8,))
+        a = layers.Dense(8)(x)
+        b = layers.ReLU()(a)
+        return keras.Model(x, layers.Dense(2)(layers.Add()([b, b if relu_both else a])))
+
+    result = check_matches_reference(skip(True), reference=architecture(skip(False)))
+    assert result.status == "failed"
+
+
+# --- the batch size is not part of the architecture -----------------------------------------
+
+def test_a_declared_batch_size_is_not_a_difference():
+    keras.utils.set_random_seed(0)
+    x = keras.Input((4,), batch_size=1)
+    fixed = keras.Model(x, layers.Dense(3)(layers.Dense(8)(layers.Dense(8)(x))))
+    assert check_matches_reference(fixed, reference=architecture(three_dense())).passed
+    sequential = keras.Sequential([keras.Input((28, 28), batch_size=32), *reference().layers])
+    assert check_matches_reference(sequential, reference=reference).passed
+    assert check_matches_reference(three_dense(), reference=architecture(fixed)).passed
+
+    y = keras.Input((5,), batch_size=1)
+    wider = keras.Model(y, layers.Dense(3)(layers.Dense(8)(layers.Dense(8)(y))))
+    result = check_matches_reference(wider, reference=architecture(three_dense()))
+    assert result.message.splitlines()[1:] == ["input 1: shape (4,) expected, (5,) received"]
+
+
+# --- a nested model is compared as its layers -----------------------------------------------
+
+def _wrapped(output: str) -> keras.Model:
+    x = keras.Input((28, 28))
+    y = reference()(x)
+    return keras.Model(x, {"plain": y, "tuple": (y,), "list": [y]}[output])
+
+
+def sequential_block_in_sequential() -> keras.Model:
+    block = keras.Sequential([layers.Dense(30), layers.ReLU(), layers.Dense(10, activation="relu")], name="block")
+    return keras.Sequential([keras.Input((28, 28)), layers.Flatten(), block, layers.Dense(5), layers.Softmax()])
+
+
+def functional_in_functional() -> keras.Model:
+    i = keras.Input((784,))
+    inner = keras.Model(i, layers.Dense(10, activation="relu")(layers.Dense(30, activation="relu")(i)))
+    x = keras.Input((28, 28))
+    return keras.Model(x, layers.Dense(5, activation="softmax")(inner(layers.Flatten()(x))))
+
+
+class WithABlock(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.flat = layers.Flatten()
+        self.block = keras.Sequential([layers.Dense(30, activation="relu"), layers.Dense(10, activation="relu")])
+        self.out = layers.Dense(5, activation="softmax")
+
+    def call(self, x):
+        return self.out(self.block(self.flat(x)))
+
+
+def subclassed_with_a_block() -> keras.Model:
+    model = WithABlock()
+    model(np.zeros((1, 28, 28), "float32"))
+    return model
+
+
+@pytest.mark.parametrize("builder", [
+    lambda: _wrapped("plain"), lambda: _wrapped("tuple"), lambda: _wrapped("list"),
+    sequential_block_in_sequential, functional_in_functional, subclassed_with_a_block,
+], ids=["wrapped", "wrapped_tuple", "wrapped_list", "sequential_in_sequential", "functional_in_functional",
+        "subclassed_with_a_block"])
+def test_a_nested_model_equals_its_layers(builder):
+    keras.utils.set_random_seed(0)
+    for ref in (reference, architecture(reference())):
+        result = check_matches_reference(builder(), reference=ref)
+        assert result.passed, result.message
+
+
+def test_a_difference_inside_a_nested_model_names_the_inner_layer():
+    keras.utils.set_random_seed(0)
+    block = keras.Sequential([layers.Dense(30, activation="relu"), layers.Dense(11, activation="relu")], name="block")
+    model = keras.Sequential([keras.Input((28, 28)), layers.Flatten(), block, layers.Dense(5, activation="softmax")])
+    result = check_matches_reference(model, reference=architecture(reference()))
+    assert result.message.splitlines()[1:] == [
+        "layer 3 (Dense 11; inside the nested Sequential 'block'): units 10 expected, 11 received"]
+
+    x = keras.Input((28, 28))
+    wrapped = keras.Model(x, keras.Sequential([keras.Input((28, 28)), layers.Flatten(), layers.Dense(30),
+                                               layers.Dense(10, activation="relu"),
+                                               layers.Dense(5, activation="softmax")])(x))
+    result = check_matches_reference(wrapped, reference=reference)
+    assert result.message.splitlines()[1:] == [
+        "layer 2 (Dense 30; inside the nested Sequential): activation relu expected, none received"]

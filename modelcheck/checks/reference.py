@@ -9,17 +9,26 @@ same network are equal:
   ``Dense(300)`` + ``Activation("relu")`` = ``Dense(300)`` + ``ReLU()``; elsewhere it stays an
   ``Activation`` layer;
 - names never matter; input layers are left out; connections are positions (layer k reads
-  layer i), so Sequential, functional and subclassed models of one chain are equal.
+  layer i), so Sequential, functional and subclassed models of one chain are equal;
+- a nested model (a ``keras.Model`` used as a layer) is replaced by its layers, so a network
+  written with nested blocks equals the flat one;
+- every call of a layer counts: a layer with weights called again (sharing its weights) is one
+  layer with several calls, compared call by call; a layer without weights called again is
+  the same as a new one; a subclassed model's layers are counted with one forward pass;
+- input shapes are compared without the batch size.
+
+How the form is built: `modelcheck.checks.reference_form`.
 
 The layer lists are aligned as the snapshot diff aligns them (`modelcheck.snapshot.diff.align`),
 and each difference is worded for a student:
-``layer 2 (Dense 300): activation relu expected, none received``.
+``layer 2 (Dense 300): activation relu expected, none received``,
+``layer 2 (Dense 8): called 3 times, once expected (calling a layer again reuses its weights;
+the reference solution calls it once)``.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import keras
 
@@ -28,96 +37,13 @@ from ..core.messages import mismatch
 from ..core.result import CheckResult
 from ..model.build import build_model
 from ..snapshot.diff import align, format_value
-from ..snapshot.serialize import architecture
 from .common import check
+from .reference_form import IGNORE_GROUPS, canonical_architecture, layer_classes, model_form
 
 __all__ = ["check_matches_reference", "canonical_architecture", "IGNORE_GROUPS"]
 
 NAME = "matches_reference"
-_ALWAYS_IGNORED = frozenset({"name", "trainable", "dtype", "seed"})
-_FOLDED = ("Activation", "ReLU", "Softmax")
-_REF = re.compile(r"^(?P<base>.*?)(@\d+)?(\[\d+\])?$")
-# `ignore` entries that name a group of configuration keys (anything else names a key itself,
-# or "Class.key" for one class's key)
-IGNORE_GROUPS: dict[str, Callable[[str, str], bool]] = {
-    "initializers": lambda cls, key: key.endswith("_initializer"),
-    "regularizers": lambda cls, key: key.endswith("_regularizer"),
-    "constraints": lambda cls, key: key.endswith("_constraint"),
-    "dropout_rate": lambda cls, key: key == "rate" and "Dropout" in cls,
-    "activations": lambda cls, key: key == "activation",
-}
 _SHOWN_KEYS = {"kernel_size": "kernel size", "pool_size": "pool size", "use_bias": "bias", "rate": "rate"}
-
-
-def _activation_of(layer: dict[str, Any]) -> str | None:
-    """The activation an Activation/ReLU/Softmax layer applies, None when it does something else."""
-    config = layer.get("config") or {}
-    kind = layer["class"]
-    if kind == "Activation":
-        return str(config.get("activation"))
-    if kind == "ReLU" and not config.get("max_value") and not config.get("negative_slope") \
-            and not config.get("threshold"):
-        return "relu"
-    if kind == "Softmax" and config.get("axis", -1) in (-1, [-1]):
-        return "softmax"
-    return None
-
-
-def _ignored(cls: str, key: str, ignore: Sequence[str]) -> bool:
-    if key in _ALWAYS_IGNORED:
-        return True
-    for entry in ignore:
-        group = IGNORE_GROUPS.get(entry)
-        if group is not None and group(cls, key) or entry in (key, f"{cls}.{key}"):
-            return True
-    return False
-
-
-def canonical_architecture(arch: dict[str, Any], *, ignore: Sequence[str] = (),
-                           pass_through: Sequence[str] = ()) -> dict[str, Any]:
-    """The canonical form of an `architecture()` dict: ``inputs`` (shapes) and ``layers``, each
-    ``{"class", "config", "sources"}`` where sources are ``"input k"`` or canonical layer indices.
-
-    Layers of a class in `pass_through` are left out (their readers read what they read)."""
-    raw = [layer for layer in arch.get("layers") or [] if layer["class"] != "InputLayer"]
-    inputs = arch.get("inputs") or []
-    input_refs = {item.get("name"): f"input {n + 1}" for n, item in enumerate(inputs)}
-    where: dict[str, Any] = {}  # a raw layer's reference -> its canonical index (or input)
-    readers: dict[Any, int] = {}
-    layers: list[dict[str, Any]] = []
-    previous: Any = "input 1"
-    for layer in raw:
-        calls = layer.get("inputs")
-        if calls:  # functional: the layer's first call
-            sources = []
-            for ref in calls[0]:
-                base = _REF.match(ref)["base"]  # type: ignore[index]
-                sources.append(where.get(base, input_refs.get(base, ref)))
-        else:  # Sequential or subclassed: a chain in layer order
-            sources = [previous]
-        for source in sources:
-            readers[source] = readers.get(source, 0) + 1
-        cls = layer["class"]
-        activation = _activation_of(layer) if cls in _FOLDED else None
-        target = layers[sources[0]] if len(sources) == 1 and isinstance(sources[0], int) else None
-        if cls in pass_through and len(sources) == 1:
-            where[layer["name"]] = previous = sources[0]
-            continue
-        if (activation is not None and target is not None and readers[sources[0]] == 1
-                and target["config"].get("activation", "absent") in ("linear", None)):
-            target["config"]["activation"] = activation
-            where[layer["name"]] = previous = sources[0]
-            continue
-        if activation is not None:
-            cls, config = "Activation", {"activation": activation}
-        else:
-            config = {k: v for k, v in (layer.get("config") or {}).items() if not _ignored(cls, k, ignore)}
-        layers.append({"class": cls, "config": config, "sources": sources})
-        where[layer["name"]] = previous = len(layers) - 1
-    for layer in layers:  # `activation` was filled by folding: drop it now if it is ignored
-        if _ignored(layer["class"], "activation", ignore):
-            layer["config"].pop("activation", None)
-    return {"inputs": [item.get("shape") for item in inputs], "layers": layers}
 
 
 def _describe(layer: dict[str, Any]) -> str:
@@ -145,16 +71,52 @@ def _shown(key: str, value: Any) -> str:
     return format_value(value)
 
 
+def _times(n: int) -> str:
+    return {0: "never", 1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 < 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
 def _source_text(source: Any, layers: list[dict[str, Any]]) -> str:
+    if isinstance(source, list):
+        return f"the {_ordinal(source[1])} call of layer {source[0] + 1} ({_describe(layers[source[0]])})"
     return source if isinstance(source, str) else f"layer {source + 1} ({_describe(layers[source])})"
+
+
+def _calls(layer: dict[str, Any]) -> list[Any]:
+    """The sources of each call of a canonical layer (None where unknown)."""
+    return layer["calls"] if "calls" in layer else [layer["sources"]]
+
+
+def _index(source: Any) -> int | None:
+    return source if isinstance(source, int) else source[0] if isinstance(source, list) else None
+
+
+def _calls_line(where: str, want: int, got: int) -> str:
+    """A layer called more or fewer times than the reference solution calls it, for a student."""
+    if got == 0:
+        why = f"a layer that is never called does nothing; the reference solution calls it {_times(want)}"
+    elif want == 0:
+        why = "the reference solution defines this layer but never calls it"
+    elif got > want:
+        why = f"calling a layer again reuses its weights; the reference solution calls it {_times(want)}"
+    else:
+        why = (f"the reference solution calls this same layer {_times(want)}, so every call uses the same "
+               "weights; a new layer for each call has weights of its own")
+    called = "never called" if got == 0 else f"called {_times(got)}"
+    return f"{where}: {called}, {_times(want) if want else 'no call'} expected ({why})"
 
 
 def differences(reference: dict[str, Any], received: dict[str, Any], *,
                 allow_extra: Sequence[str] = ()) -> list[str]:
-    """The differences of two canonical architectures, one line each, in the student's layer order."""
+    """The differences of two canonical architectures, one line each, in the student's layer order.
+
+    Input shapes are compared without the batch size, which is not part of an architecture."""
     lines = []
     for n, (want, got) in enumerate(zip(reference["inputs"], received["inputs"])):
-        if want != got:
+        if (want[1:] if want else want) != (got[1:] if got else got):
             lines.append(f"input {n + 1}: shape {format_value(want[1:] if want else want)} expected, "
                          f"{format_value(got[1:] if got else got)} received")
     if len(reference["inputs"]) != len(received["inputs"]):
@@ -168,6 +130,20 @@ def differences(reference: dict[str, Any], received: dict[str, Any], *,
     mapped = {i: j for i, j in steps if i is not None and j is not None}
     removed = {i for i, j in steps if j is None}
     inserted = {j for i, j in steps if i is None}
+    # layers called a different number of times, or whose calls a subclassed model does not tell:
+    # which of their calls a layer reads is not compared
+    recalled = {j for i, j in mapped.items() if len(_calls(old[i])) != len(_calls(new[j]))
+                or None in _calls(old[i]) or None in _calls(new[j])}
+
+    def mapped_source(source: Any) -> Any:
+        if isinstance(source, list):
+            k = mapped.get(source[0], source[0])
+            return k if k in recalled else [k, source[1]]
+        return mapped.get(source, source) if isinstance(source, int) else source
+
+    def own_source(source: Any) -> Any:
+        return source[0] if isinstance(source, list) and source[0] in recalled else source
+
     placed = 0
     for i, j in steps:
         if j is None:
@@ -175,12 +151,13 @@ def differences(reference: dict[str, Any], received: dict[str, Any], *,
                          "missing")
             continue
         placed = j + 1
+        inside = f"; inside the nested {' inside '.join(new[j]['inside'])}" if new[j].get("inside") else ""
         if i is None:
             if new[j]["class"] not in allow_extra:
-                lines.append(f"layer {j + 1} ({_describe(new[j])}): not in the reference solution")
+                lines.append(f"layer {j + 1} ({_describe(new[j])}{inside}): not in the reference solution")
             continue
         a, b = old[i], new[j]
-        where = f"layer {j + 1} ({_describe(b)})"
+        where = f"layer {j + 1} ({_describe(b)}{inside})"
         if a["class"] != b["class"]:
             lines.append(f"{where}: a {a['class']} layer expected, a {b['class']} received")
             continue
@@ -189,20 +166,27 @@ def differences(reference: dict[str, Any], received: dict[str, Any], *,
             if x != y:
                 lines.append(f"{where}: {_SHOWN_KEYS.get(key, key.replace('_', ' '))} {_shown(key, x)} expected, "
                              f"{_shown(key, y)} received")
-        if not any(s in removed for s in a["sources"] if isinstance(s, int)) and \
-                not any(s in inserted for s in b["sources"] if isinstance(s, int)):
-            want_sources = [mapped.get(s, s) if isinstance(s, int) else s for s in a["sources"]]
-            if want_sources != b["sources"]:
-                lines.append(f"{where}: reads " + ", ".join(_source_text(s, new) for s in want_sources)
-                             + " expected, " + ", ".join(_source_text(s, new) for s in b["sources"]) + " received")
+        want_calls, got_calls = _calls(a), _calls(b)
+        if len(want_calls) != len(got_calls):
+            lines.append(_calls_line(where, len(want_calls), len(got_calls)))
+        for n, (want_sources, got_sources) in enumerate(zip(want_calls, got_calls)):
+            if n and len(want_calls) != len(got_calls) or want_sources is None or got_sources is None:
+                continue
+            if any(_index(s) in removed for s in want_sources) or any(_index(s) in inserted for s in got_sources):
+                continue
+            expected = [mapped_source(s) for s in want_sources]
+            if expected != [own_source(s) for s in got_sources]:
+                call = f", {_ordinal(n + 1)} call" if len(got_calls) > 1 else ""
+                lines.append(f"{where}{call}: reads " + ", ".join(_source_text(s, new) for s in expected)
+                             + " expected, " + ", ".join(_source_text(s, new) for s in got_sources) + " received")
     return lines
 
 
-def _reference_architecture(reference: Any, input_shape: Any) -> dict[str, Any]:
+def _reference_form(reference: Any, ignore: Sequence[str], seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
     if isinstance(reference, dict):
-        return reference
+        return reference, canonical_architecture(reference, ignore=ignore)
     if isinstance(reference, keras.Model) or callable(reference):
-        return architecture(build_model(reference, input_shape=input_shape, name="the reference builder"))
+        return model_form(build_model(reference, name="the reference builder"), ignore=ignore, seed=seed)
     raise SpecError(f"{NAME}: `reference` must be a keras.Model, a builder or an architecture() dict; "
                     f"received {type(reference).__name__}")
 
@@ -228,7 +212,7 @@ def check_matches_reference(
         allow_extra: layer classes the model may add (``["Dropout"]``).
 
     Layer types, their configuration (units, filters, kernel sizes, strides, padding,
-    activations...), order and connections are compared; equivalent forms are equal (see the
+    activations...), order, connections and how many times each layer is called are compared; equivalent forms are equal (see the
     module docstring) and names never matter. Example::
 
         check_matches_reference(model, reference=build_solution, allow_extra=["Dropout"])
@@ -236,11 +220,10 @@ def check_matches_reference(
     if reference is None:
         return CheckResult.skip(NAME, "no reference solution was given (`reference=`), so there is nothing to "
                                 "compare the architecture with")
-    ref_arch = _reference_architecture(reference, None)
-    ref_classes = {layer["class"] for layer in ref_arch.get("layers") or []}
-    want = canonical_architecture(ref_arch, ignore=ignore)
-    got = canonical_architecture(architecture(model), ignore=ignore,
-                                 pass_through=[c for c in allow_extra if c not in ref_classes])
+    ref_arch, want = _reference_form(reference, ignore, seed)
+    ref_classes = layer_classes(ref_arch)
+    _, got = model_form(model, ignore=ignore, pass_through=[c for c in allow_extra if c not in ref_classes],
+                        seed=seed)
     lines = differences(want, got, allow_extra=allow_extra)
     details = {"reference": want, "received": got, "differences": lines}
     if not lines:

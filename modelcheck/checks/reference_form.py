@@ -1,0 +1,369 @@
+"""The canonical form `check_matches_reference` compares (`modelcheck.checks.reference`).
+
+An `architecture()` dict is read as a graph of calls: one node per call of a layer, and a nested
+model (a ``keras.Model`` used as a layer) replaced by its own layers, wired to what each call of
+the nested model read, so a network written with nested blocks equals the flat one. A layer with
+weights called several times is one canonical layer with a ``calls`` key (the sources of each
+call); a layer without weights called several times is one canonical layer per call (a new
+``ReLU()`` or the same one computes the same). Models whose layers are each called once and that
+nest no model keep the form they always had: layers in `architecture()` order, no ``calls`` key.
+Otherwise the layers are put in the order Keras gives the equivalent flat functional model
+(`keras.src.ops.function.map_graph`: depth from the outputs, then depth-first traversal order),
+and the calls of a shared layer are numbered in that traversal's order, so the order in which
+the Python code made the calls does not matter.
+
+A subclassed model records no calls, so its layers are read as a chain in attribute order; how
+many times each layer with weights runs is counted with one forward pass (`traced_calls`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Mapping, Sequence
+
+import keras
+
+from ..core.errors import call_user_code
+from ..model.inputs import synthetic_inputs
+from ..model.state import reset_states
+from ..snapshot.serialize import architecture
+
+__all__ = ["canonical_architecture", "model_form", "traced_calls", "layer_classes", "IGNORE_GROUPS"]
+
+_ALWAYS_IGNORED = frozenset({"name", "trainable", "dtype", "seed"})
+_FOLDED = ("Activation", "ReLU", "Softmax")
+# layers that only act in training (a model may call them only then: `if training: ...`)
+_TRAINING_ONLY = re.compile(r"Dropout|Noise|^Random|ActivityRegularization")
+_REF = re.compile(r"^(?P<base>.*?)(?:@(?P<call>\d+))?(?:\[(?P<index>\d+)\])?$")
+# `ignore` entries that name a group of configuration keys (anything else names a key itself,
+# or "Class.key" for one class's key)
+IGNORE_GROUPS: dict[str, Callable[[str, str], bool]] = {
+    "initializers": lambda cls, key: key.endswith("_initializer"),
+    "regularizers": lambda cls, key: key.endswith("_regularizer"),
+    "constraints": lambda cls, key: key.endswith("_constraint"),
+    "dropout_rate": lambda cls, key: key == "rate" and "Dropout" in cls,
+    "activations": lambda cls, key: key == "activation",
+}
+
+NodeId = tuple  # ((layer index, call index), ...): the path of a call through nested models
+Source = Any  # a NodeId, or a string: "input k" or a reference that names no layer
+
+
+def _activation_of(layer: dict[str, Any]) -> str | None:
+    """The activation an Activation/ReLU/Softmax layer applies, None when it does something else."""
+    config = layer.get("config") or {}
+    kind = layer["class"]
+    if kind == "Activation":
+        return str(config.get("activation"))
+    if kind == "ReLU" and not config.get("max_value") and not config.get("negative_slope") \
+            and not config.get("threshold"):
+        return "relu"
+    if kind == "Softmax" and config.get("axis", -1) in (-1, [-1]):
+        return "softmax"
+    return None
+
+
+def _ignored(cls: str, key: str, ignore: Sequence[str]) -> bool:
+    if key in _ALWAYS_IGNORED:
+        return True
+    for entry in ignore:
+        group = IGNORE_GROUPS.get(entry)
+        if group is not None and group(cls, key) or entry in (key, f"{cls}.{key}"):
+            return True
+    return False
+
+
+def _label(layer: dict[str, Any]) -> str:
+    """A nested model as a student knows it: its class, and its name when the student gave one."""
+    name = str(layer.get("name", ""))
+    return layer["class"] if "#" in name else f"{layer['class']} '{name}'"
+
+
+class _Graph:
+    """The calls of an architecture's layers (nested models expanded), in the order listed."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[NodeId, dict[str, Any]] = {}
+        self.nested = False
+
+    def expand(self, arch: dict[str, Any], scope: NodeId, bound: list[Source], inside: list[str],
+               counted: bool = False) -> list[Source]:
+        """Add the calls of `arch`'s layers, its inputs reading `bound`; returns its outputs.
+
+        `counted`: a subclassed model holds `arch`, so only a forward pass tells its calls."""
+        counted = counted or arch.get("kind") == "subclassed"
+        entries = arch.get("layers") or []
+        names = {entry.get("name"): i for i, entry in enumerate(entries)}
+        input_refs = {item.get("name"): bound[n] if n < len(bound) else f"input {n + 1}"
+                      for n, item in enumerate(arch.get("inputs") or [])}
+        instances: dict[tuple[int, int], list[Source]] = {}
+
+        def instance(i: int, j: int, sources: list[Source] | None = None) -> list[Source]:
+            if (i, j) not in instances:
+                instances[(i, j)] = []  # a cycle (never in a valid model) then reads nothing
+                if sources is None:
+                    sources = [resolve(ref) for ref in entries[i]["inputs"][j]]
+                self.nested = True
+                instances[(i, j)] = self.expand(entries[i]["model"], scope + ((i, j),), sources,
+                                                [_label(entries[i]), *inside], counted)
+            return instances[(i, j)]
+
+        def resolve(ref: str) -> Source:
+            match = _REF.match(ref)
+            base = match["base"] if match else ref
+            if base in input_refs:
+                return input_refs[base]
+            i = names.get(base)
+            if match is None or i is None or entries[i]["class"] == "InputLayer":
+                return ref
+            call = int(match["call"]) - 1 if match["call"] else 0
+            if "model" not in entries[i]:
+                return scope + ((i, call),)
+            outputs = instance(i, call)
+            index = int(match["index"] or 0)
+            return outputs[index] if index < len(outputs) else ref
+
+        previous: Source = bound[0] if bound else "input 1"
+        for i, entry in enumerate(entries):
+            if entry["class"] == "InputLayer":
+                continue
+            first: Source = None
+            for j, refs in enumerate(entry.get("inputs") or [None]):  # no calls recorded: a chain
+                sources = [previous] if refs is None else [resolve(ref) for ref in refs]
+                if "model" in entry:
+                    outputs = instance(i, j, sources)
+                    out = outputs[0] if outputs else previous
+                else:
+                    out = scope + ((i, j),)
+                    self.nodes[out] = {"layer": entry, "sources": sources, "inside": inside,
+                                       "op": tuple(step[0] for step in out),
+                                       "counted": counted}
+                first = out if first is None else first
+            previous = first
+        outputs = [resolve(str(item.get("layer"))) for item in arch.get("outputs") or []]
+        return outputs or [previous]
+
+
+def _keras_order(nodes: dict[NodeId, dict[str, Any]], outputs: list[Source],
+                 op_of: Callable[[NodeId], Any]) -> list[list[NodeId]]:
+    """The operations (lists of their nodes, in traversal order) in Keras' own layer order."""
+    post: list[NodeId] = []
+    seen: set[NodeId] = set()
+    op_index: dict[Any, int] = {}
+
+    def enter(node: Source) -> bool:
+        if not isinstance(node, tuple) or node not in nodes or node in seen:
+            return False
+        seen.add(node)
+        op_index.setdefault(op_of(node), len(op_index))
+        return True
+
+    for out in outputs:  # depth first, as keras.src.ops.function._build_map (iterative: deep models)
+        if not enter(out):
+            continue
+        stack = [(out, iter(nodes[out]["sources"]))]
+        while stack:
+            node, pending = stack[-1]
+            for source in pending:
+                if enter(source):
+                    stack.append((source, iter(nodes[source]["sources"])))
+                    break
+            else:
+                stack.pop()
+                post.append(node)
+    node_depth: dict[NodeId, int] = {}
+    op_depth: dict[Any, int] = {}
+    for node in reversed(post):  # as keras.src.ops.function.map_graph
+        op = op_of(node)
+        depth = max(node_depth.setdefault(node, 0), op_depth.get(op, 0))
+        op_depth[op] = node_depth[node] = depth
+        for source in nodes[node]["sources"]:
+            if isinstance(source, tuple) and source in seen:
+                node_depth[source] = max(depth + 1, node_depth.get(source, 0))
+    groups: dict[Any, list[NodeId]] = {}  # a shared layer's calls in traversal order, not in the code's order
+    for node in post:
+        groups.setdefault(op_of(node), []).append(node)
+    return [groups[op] for op in sorted(groups, key=lambda op: (-op_depth[op], op_index[op]))]
+
+
+def canonical_architecture(arch: dict[str, Any], *, ignore: Sequence[str] = (),
+                           pass_through: Sequence[str] = (),
+                           traced: Mapping[tuple[int, ...], int] | None = None) -> dict[str, Any]:
+    """The canonical form of an `architecture()` dict: ``inputs`` (shapes) and ``layers``, each
+    ``{"class", "config", "sources"}`` where sources are ``"input k"``, canonical layer indices
+    (a layer's first call) or ``[index, n]`` (its n-th call). A layer called other than once also
+    has ``calls``: the sources of each call (None for a call only `traced` counted; empty for a
+    layer a subclassed model never calls); a layer of a nested model has ``inside``: the nested
+    models it is in, innermost first. Without reuse or nesting the form has neither key.
+
+    Layers of a class in `pass_through` are left out (their readers read what they read).
+    `traced` is `traced_calls`: how many times the layers of subclassed models ran.
+    """
+    graph = _Graph()
+    inputs = arch.get("inputs") or []
+    outputs = graph.expand(arch, (), [f"input {n + 1}" for n in range(len(inputs))], [])
+    nodes = graph.nodes
+
+    def op_of(node: NodeId) -> Any:  # a layer with weights is one operation; else each call is one
+        params = nodes[node]["layer"].get("params")
+        return nodes[node]["op"] if params is None or params > 0 else node
+
+    groups: dict[Any, list[NodeId]] = {}
+    for node in nodes:
+        groups.setdefault(op_of(node), []).append(node)
+    order = list(groups.values())
+    if graph.nested or len({node["op"] for node in nodes.values()}) < len(nodes):  # nesting, or a layer called again
+        order = _keras_order(nodes, outputs, op_of)
+
+    def counted(group: list[NodeId]) -> int | None:
+        """How many calls a forward pass made: for a layer with weights, or one never called
+        (unless it only acts in training: the pass runs in inference mode)."""
+        first = nodes[group[0]]
+        count = (traced or {}).get(first["op"]) if first["counted"] else None
+        if count == 0:
+            return None if _TRAINING_ONLY.search(first["layer"]["class"]) else 0
+        return None if count is None or op_of(group[0]) != first["op"] else count
+
+    def follow(source: Source, alias: Mapping[NodeId, Source]) -> Source:
+        while isinstance(source, tuple) and source in alias:
+            source = alias[source]
+        return source
+
+    passed = {node: nodes[node]["sources"][0] for group in order
+              if nodes[group[0]]["layer"]["class"] in pass_through
+              and all(len(nodes[node]["sources"]) == 1 for node in group) for node in group}
+    read_by: dict[Source, list[Source]] = {}  # what reads each node (pass-through layers seen through)
+    for reader, source in [(node, s) for group in order for node in group for s in nodes[node]["sources"]] \
+            + [("output", out) for out in outputs]:
+        read_by.setdefault(follow(source, passed), []).append(reader)
+
+    def fold(node: NodeId) -> str | None:
+        """The activation an Activation/ReLU/Softmax call applies when it is the only reader of the
+        layer call it reads, None otherwise."""
+        layer = nodes[node]["layer"]
+        activation = _activation_of(layer) if layer["class"] in _FOLDED else None
+        if activation is None or len(nodes[node]["sources"]) != 1 or op_of(node) != node:
+            return None
+        return activation if read_by.get(follow(nodes[node]["sources"][0], passed)) == [node] else None
+
+    alias: dict[NodeId, Source] = dict(passed)
+    index: dict[NodeId, Any] = {}
+    layers: list[dict[str, Any]] = []
+    members: list[tuple[list[NodeId], int | None]] = []
+    for group in order:
+        node = nodes[group[0]]
+        if group[0] in alias:  # left out, or folded into the layer it reads
+            continue
+        layer, count = node["layer"], counted(group)
+        cls = layer["class"]
+        activation = _activation_of(layer) if cls in _FOLDED else None
+        target = follow(node["sources"][0], alias) if activation is not None and node["sources"] else None
+        at = _entry(index.get(target)) if isinstance(target, tuple) else None
+        if at is not None and members[at][1] in (None, len(members[at][0])) \
+                and layers[at]["config"].get("activation", "absent") in ("linear", None):
+            # every call of the target is read by this same activation alone (a shared layer: one per call)
+            folded = [read_by.get(member, [None])[0] for member in members[at][0]]
+            if all(isinstance(f, tuple) and f not in alias and fold(f) == activation for f in folded) \
+                    and group[0] in folded:
+                layers[at]["config"]["activation"] = activation
+                alias.update({f: member for f, member in zip(folded, members[at][0])})
+                continue
+        if activation is not None:
+            cls, config = "Activation", {"activation": activation}
+        else:
+            config = {k: v for k, v in (layer.get("config") or {}).items() if not _ignored(cls, k, ignore)}
+        for n, member in enumerate(group):
+            index[member] = len(layers) if n == 0 else [len(layers), n + 1]
+        layers.append({"class": cls, "config": config})
+        members.append((group, count))
+
+    def final(source: Source) -> Any:
+        source = follow(source, alias)
+        return index.get(source, "?") if isinstance(source, tuple) else source
+
+    for layer, (group, count) in zip(layers, members):
+        calls: list[Any] = [[final(s) for s in nodes[node]["sources"]] for node in group]
+        layer["sources"] = calls[0]
+        if count is not None:
+            calls = [] if count == 0 else calls + [None] * max(0, count - len(calls))
+        if len(calls) != 1:
+            layer["calls"] = calls
+        if nodes[group[0]]["inside"]:
+            layer["inside"] = list(nodes[group[0]]["inside"])
+        if _ignored(layer["class"], "activation", ignore):  # `activation` may have been filled by folding
+            layer["config"].pop("activation", None)
+    return {"inputs": [item.get("shape") for item in inputs], "layers": layers}
+
+
+def _entry(ref: Any) -> int | None:
+    """The canonical index of a layer from a reference to one of its calls (``k`` or ``[k, n]``)."""
+    return ref if isinstance(ref, int) else ref[0] if isinstance(ref, list) else None
+
+
+def layer_classes(arch: dict[str, Any]) -> set[str]:
+    """The classes of an `architecture()` dict's layers, those of nested models included."""
+    found = set()
+    for layer in arch.get("layers") or []:
+        found.add(layer["class"])
+        if isinstance(layer.get("model"), dict):
+            found |= layer_classes(layer["model"])
+    return found
+
+
+def _has_subclassed(arch: dict[str, Any]) -> bool:
+    return arch.get("kind") == "subclassed" or any(
+        isinstance(layer.get("model"), dict) and _has_subclassed(layer["model"]) for layer in arch.get("layers") or [])
+
+
+def traced_calls(model: keras.Model, seed: int = 0) -> dict[tuple[int, ...], int]:
+    """How many times each layer inside `model` runs in one forward pass (inference mode, on a
+    synthetic batch of 2), by its index path in `architecture(model)`: ``(2,)`` is
+    ``model.layers[2]``, ``(2, 0)`` the first layer of the nested model ``model.layers[2]``.
+
+    A subclassed model records no calls: this is how a layer called again in its ``call`` shows."""
+    paths: dict[int, list[tuple[int, ...]]] = {}
+    found: dict[int, keras.layers.Layer] = {}
+
+    def walk(parent: keras.Model, prefix: tuple[int, ...]) -> None:
+        for i, layer in enumerate(parent.layers):
+            if isinstance(layer, keras.Model):
+                walk(layer, prefix + (i,))
+            else:
+                paths.setdefault(id(layer), []).append(prefix + (i,))
+                found[id(layer)] = layer
+
+    walk(model, ())
+    counts = dict.fromkeys(found, 0)
+
+    def counting(key: int, call: Callable[..., Any]) -> Callable[..., Any]:
+        def counted_call(*args: Any, **kwargs: Any) -> Any:
+            counts[key] += 1
+            return call(*args, **kwargs)
+        return counted_call
+
+    patched = []
+    try:
+        for key, layer in found.items():
+            if "call" not in vars(layer):  # an instance attribute: the layer's own; left alone
+                object.__setattr__(layer, "call", counting(key, layer.call))
+                patched.append(layer)
+        x = synthetic_inputs(model, 2, seed)
+        call_user_code("running the model once to count how many times each layer is called", model, x,
+                       training=False)
+    finally:
+        for layer in patched:
+            object.__delattr__(layer, "call")
+        reset_states(model)
+    return {path: counts[key] for key, found_paths in paths.items() for path in found_paths}
+
+
+def model_form(model: keras.Model, *, ignore: Sequence[str] = (), pass_through: Sequence[str] = (),
+               seed: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`model`'s `architecture()` dict and its canonical form, the layers of subclassed models
+    counted by `traced_calls`."""
+    arch = architecture(model)
+    traced = None
+    if _has_subclassed(arch):
+        traced = traced_calls(model, seed)
+        arch = architecture(model)  # the forward pass built what was not built yet
+    return arch, canonical_architecture(arch, ignore=ignore, pass_through=pass_through, traced=traced)
