@@ -1,19 +1,21 @@
 """Finding submissions in a folder and preparing each one's private working copy.
 
 A submission is a ``.py`` file, a folder holding one (helper modules beside it are kept), or a
-Jupyter notebook (its code cells in order; IPython magics ``%...`` and shell lines ``!...``
-skipped). The student id is the file name without extension, or the folder name, shown
-readably (`modelcheck.grading.schema.display_name`) whatever bytes it holds.
+Jupyter notebook, nbformat 4 or 3 (its code cells in order, as a script that runs as the
+notebook does in Jupyter, but runs no shell: `notebook_script`). The student id is the file
+name without extension, or the folder name, shown readably
+(`modelcheck.grading.schema.display_name`) whatever bytes it holds.
 
 A submissions folder may hold anything: links, hard links, device nodes, FIFOs, sockets, huge
 or deep trees. Only regular files are copied, within a size, count and depth budget; no link is
 followed, no special file opened, and no file with other hard links copied (its content may be
-someone else's). Two submissions with the same id are both reported, neither graded.
+someone else's). A notebook over the size of one file is read (within a bound of its own) and
+copied without its outputs, which grading never reads. Two submissions with the same id are
+both reported, neither graded.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
@@ -21,9 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .notebooks import NOTEBOOK_SIZE_HINT, notebook_script, notebook_source, without_outputs
 from .schema import display_name
 
-__all__ = ["Submission", "discover_submissions", "notebook_source", "prepare_workdir", "CopyBudget"]
+__all__ = ["Submission", "discover_submissions", "notebook_source", "notebook_script", "prepare_workdir", "CopyBudget",
+           "NOTEBOOK_SIZE_HINT"]
 
 _IGNORED = ("__pycache__", ".ipynb_checkpoints", "__MACOSX", ".git", ".DS_Store")
 _SUFFIXES = (".py", ".ipynb")
@@ -37,6 +41,13 @@ class CopyBudget:
     max_files: int = 1000
     max_depth: int = 8
     max_file_bytes: int = 20 * 2**20
+    # read, in all, from notebooks over `max_file_bytes`, to copy them without their outputs
+    max_notebook_bytes: int = 100 * 2**20
+
+
+def _mb(size: int) -> str:
+    """`size` bytes in MB, as the limits are stated to students."""
+    return f"{size / 2**20:g} MB"
 
 
 @dataclass(frozen=True)
@@ -112,50 +123,6 @@ def discover_submissions(folder: str | Path) -> list[Submission]:
     return result
 
 
-def _cells(notebook: Any) -> list[dict[str, Any]]:
-    """The notebook's cells, checked for the shape Jupyter writes (nbformat 4)."""
-    if not isinstance(notebook, dict):
-        raise ValueError(f"its JSON is {type(notebook).__name__}, not a notebook object")
-    cells = notebook.get("cells", [])
-    if not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
-        raise ValueError("its `cells` is not a list of cells")
-    for number, cell in enumerate(cells, start=1):
-        source = cell.get("source", "")
-        if not (isinstance(source, str) or isinstance(source, list) and all(isinstance(s, str) for s in source)):
-            raise ValueError(f"cell {number}'s `source` is neither text nor a list of lines")
-    return cells
-
-
-def notebook_source(path: Path) -> str:
-    """The code cells of a notebook as one script, magics and shell lines commented out.
-
-    Lines keep their cell-relative order; each cell is headed by a comment naming it, so an
-    error's line can be found in the notebook. Raises `ValueError` for anything that is not a
-    notebook (any JSON at all, however deep).
-    """
-    try:
-        notebook = json.loads(path.read_text(encoding="utf-8"))
-    except RecursionError:
-        raise ValueError("its JSON is nested too deeply") from None
-    parts: list[str] = []
-    for number, cell in enumerate(_cells(notebook), start=1):
-        if cell.get("cell_type") != "code":
-            continue
-        source = cell.get("source", "")
-        text = "".join(source) if isinstance(source, list) else source
-        if text.lstrip().startswith("%%"):
-            parts.append(f"# cell {number}: skipped (cell magic)")
-            continue
-        lines = [f"# cell {number}"]
-        for line in text.splitlines():
-            if re.match(r"\s*[%!]", line):
-                indent = line[: len(line) - len(line.lstrip())]
-                line = f"{indent}pass  # skipped: {line.strip()}"
-            lines.append(line)
-        parts.append("\n".join(lines))
-    return "\n\n".join(parts) + "\n"
-
-
 def _entry_file(folder: Path, builder: str, shown: str) -> Path:
     candidates = sorted(p for p in folder.rglob("*") if p.suffix in _SUFFIXES and p.is_file() and
                         not any(part in _IGNORED or part.startswith(".") for part in p.relative_to(folder).parts))
@@ -173,22 +140,43 @@ def _entry_file(folder: Path, builder: str, shown: str) -> Path:
 
 
 class _Copier:
-    """Copies regular files only, within a `CopyBudget`; remembers what it left out."""
+    """Copies regular files only, within a `CopyBudget`; remembers what it left out, and whether
+    that was for size (`too_large`; `outputs_too_large` when a notebook's outputs make it so)
+    or for a notebook's broken JSON (`broken`)."""
 
     def __init__(self, budget: CopyBudget) -> None:
         self.budget = budget
         self.files = 0
         self.bytes = 0
+        self.notebook_bytes = 0  # read from notebooks over `max_file_bytes` to leave their outputs out
         self.skipped: dict[str, int] = {}
+        self.too_large = self.outputs_too_large = False
+        self.broken: str | None = None
 
     def skip(self, why: str) -> None:
         self.skipped[why] = self.skipped.get(why, 0) + 1
+
+    def _fits(self, size: int) -> bool:
+        """Whether one more file of `size` bytes is within the count and size budget; if not,
+        remember which limit it passes."""
+        budget = self.budget
+        if self.files >= budget.max_files:
+            self.skip(f"files over the limit of {budget.max_files} files")
+        elif size > budget.max_file_bytes:
+            self.skip(f"files over the limit of {_mb(budget.max_file_bytes)} a file")
+        elif self.bytes + size > budget.max_bytes:
+            self.skip(f"files over the limit of {_mb(budget.max_bytes)} in all")
+        else:
+            return True
+        self.too_large = True
+        return False
 
     def copy_file(self, source: Path, target: Path, *, linked_ok: bool = False) -> bool:
         """Copy one regular file, opened without following links or blocking on a FIFO, and
         checked again once open (it may have been swapped since it was listed). A file with
         other hard links is left out unless `linked_ok` (the handed-in file itself, whose
-        links to other submissions `discover_submissions` reports)."""
+        links to other submissions `discover_submissions` reports). A notebook over the size
+        of one file is copied without its outputs (`_copy_notebook_cells`)."""
         try:
             fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
         except OSError:
@@ -202,10 +190,9 @@ class _Copier:
             if info.st_nlink > 1 and not linked_ok:
                 self.skip("files with other hard links")
                 return False
-            budget = self.budget
-            if (info.st_size > budget.max_file_bytes or self.files >= budget.max_files
-                    or self.bytes + info.st_size > budget.max_bytes):
-                self.skip("files over the size or count budget")
+            if source.suffix == ".ipynb" and info.st_size > self.budget.max_file_bytes:
+                return self._copy_notebook_cells(fd, info.st_size, target)
+            if not self._fits(info.st_size):
                 return False
             left = info.st_size
             with open(target, "xb") as out:
@@ -217,6 +204,39 @@ class _Copier:
             return True
         finally:
             os.close(fd)
+
+    def _copy_notebook_cells(self, fd: int, size: int, target: Path) -> bool:
+        """Copy the notebook open as `fd` (`size` bytes, over the size of one file) without its
+        outputs, attachments and metadata, which grading never reads: read whole only within
+        `max_notebook_bytes` (for all such notebooks of the submission), never parsed whole
+        (`without_outputs`); what is left must fit the budget of one file."""
+        budget = self.budget
+        if self.notebook_bytes + size > budget.max_notebook_bytes:
+            self.skip(f"notebooks over the limit of {_mb(budget.max_notebook_bytes)} with their outputs")
+            self.too_large = self.outputs_too_large = True
+            return False
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(size)  # at most `size`, even if the file has grown since
+        self.notebook_bytes += len(data)
+        try:
+            cells = without_outputs(data)
+        except ValueError as exc:
+            self.broken = str(exc)
+            self.skip(f"notebooks whose JSON cannot be read ({exc})")
+            return False
+        del data
+        if len(cells) > budget.max_file_bytes:
+            self.skip(f"notebooks whose cells (code and markdown) are over the limit of {_mb(budget.max_file_bytes)} "
+                      f"a file even without their outputs")
+            self.too_large = True
+            return False
+        if not self._fits(len(cells)):
+            return False
+        with open(target, "xb") as out:
+            out.write(cells)
+        self.files += 1
+        self.bytes += len(cells)
+        return True
 
     def copy_tree(self, source: Path, target: Path, depth: int = 0) -> None:
         if depth > self.budget.max_depth:
@@ -237,7 +257,7 @@ class _Copier:
                 continue
             if stat.S_ISDIR(mode):
                 if self.files >= self.budget.max_files:
-                    self.skip("files over the size or count budget")
+                    self.skip(f"files over the limit of {self.budget.max_files} files")
                     continue
                 (target / name).mkdir()
                 self.copy_tree(path, target / name, depth + 1)
@@ -250,6 +270,21 @@ class _Copier:
 
     def note(self) -> str:
         return "; ".join(f"{count} {why}" for why, count in sorted(self.skipped.items()))
+
+
+def _outputs_hint(copier: _Copier) -> str:
+    """How to make a notebook fit, when its outputs made it too large to copy ("" otherwise)."""
+    return f"; outputs are not graded, so {NOTEBOOK_SIZE_HINT}" if copier.outputs_too_large else ""
+
+
+def _refusal(shown: str, copier: _Copier) -> str:
+    """Why the handed-in file `shown` was not copied, in the student's terms: with the limit it
+    passes and, for a notebook too large with its outputs, how to make it fit."""
+    if copier.broken is not None:
+        return f"{shown} is not a readable Jupyter notebook ({copier.broken})"
+    if copier.too_large:
+        return f"{shown} is too large to grade ({copier.note()}){_outputs_hint(copier)}"
+    return f"{shown} is not a plain file that can be graded ({copier.note()})"
 
 
 def prepare_workdir(submission: Submission, workdir: Path, builder: str,
@@ -274,12 +309,13 @@ def prepare_workdir(submission: Submission, workdir: Path, builder: str,
             entry = _entry_file(workdir, builder, shown)
         except FileNotFoundError as exc:
             left_out = copier.note()
-            raise FileNotFoundError(f"{exc}{f' (left out: {left_out})' if left_out else ''}") from None
+            left_out = f" (left out: {left_out}){_outputs_hint(copier)}" if left_out else ""
+            raise FileNotFoundError(f"{exc}{left_out}") from None
     else:
         plain = re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", source.name) is not None
         entry = workdir / (source.name if plain else "submission" + source.suffix)
         if not copier.copy_file(source, entry, linked_ok=True):
-            raise ValueError(f"{shown} is not a plain file that can be graded ({copier.note()})")
+            raise ValueError(_refusal(shown, copier))
     if entry.suffix == ".ipynb":
         try:
             script = notebook_source(entry)

@@ -1,0 +1,385 @@
+"""A Jupyter notebook (nbformat 4 or 3) as a Python script that runs as the notebook does in
+Jupyter but runs no shell (`notebook_script`), and a notebook over the size of one file without
+its outputs, which grading never reads (`without_outputs`). Notebooks are student files: every
+parse here is bounded, and anything that is not a notebook is a `ValueError` with a message.
+"""
+
+from __future__ import annotations
+
+import getopt
+import json
+import keyword
+import re
+from pathlib import Path
+from typing import Any, NamedTuple
+
+__all__ = ["NOTEBOOK_SIZE_HINT", "notebook_script", "notebook_source", "without_outputs"]
+
+
+# -- notebooks: JSON to a script ------------------------------------------------------------------
+
+# Cell magics whose body is Python that IPython runs in the notebook's namespace (so what the body
+# defines exists afterwards): their body is kept. Every other cell magic runs another language
+# (%%bash, %%sh, %%script, %%writefile, %%html, %%javascript, ...) or, as %%timeit does (its body
+# becomes a timing function's, run many times), defines nothing: the cell is skipped.
+_WRAPPER_CELL_MAGICS = frozenset({"time", "capture", "prun", "debug"})
+# Line magics that run the Python statement after them (``%time model = build_model()``).
+_WRAPPER_LINE_MAGICS = frozenset({"time", "prun", "debug"})
+_MAGIC_OPTIONS = {"prun": ("D:l:rs:T:q", []), "debug": ("b:", ["breakpoint="])}  # as IPython parses them
+_ESCAPES = ("!", "%", "?")  # IPython syntax when a statement begins with one
+# ``obj?`` / ``obj.attr??``: IPython's help syntax (its inputtransformer2._help_end_re)
+_HELP_END = re.compile(r"%{0,2}(?!\d)[\w*]++(?:\.(?!\d)[\w*]++|\[-?[0-9]++\])*+\?\??")
+_FUTURE_IMPORT = re.compile(r"from\s+__future__\s+import\b")
+_CODE_EVENT = re.compile(r"""[#'"]|=++|[()\[\]{}]++""")  # brackets, equal signs: a run at a time
+# Lines and characters the line scan stops at, in all code cells: at most a few seconds of it (a
+# real notebook has a few thousand lines, some tens of thousands of such characters).
+_MAX_CODE_STEPS = 1_000_000
+# Every pattern run over a student's text is possessive (``*+``): linear, and no backtracking
+# stack, which for a long run of escapes would take gigabytes.
+_STRING_END = {  # from inside a string literal to just past its closing quote (escapes skipped)
+    "'": re.compile(r"[^\\']*+(?:\\.[^\\']*+)*+'"),
+    '"': re.compile(r'[^\\"]*+(?:\\.[^\\"]*+)*+"'),
+    "'''": re.compile(r"[^\\']*+(?:(?:\\.|'(?!''))[^\\']*+)*+'''"),
+    '"""': re.compile(r'[^\\"]*+(?:(?:\\.|"(?!""))[^\\"]*+)*+"""'),
+}
+# Jupyter's builtin `display()`, as a no-op: in builtins, where IPython puts it, so that a
+# notebook's own (``def display`` or ``from IPython.display import display``) wins as it does
+# there. Not `get_ipython`: libraries (rich, TensorFlow, JAX) and notebooks take the name's
+# existence to mean "in Jupyter", and would then act as if they were.
+_NOTEBOOK_PRELUDE = (
+    "# modelcheck: Jupyter's builtin display(), as a no-op (a notebook's own display wins)\n"
+    "import builtins as _modelcheck_builtins\n"
+    "_modelcheck_builtins.__dict__.setdefault('display', lambda *objects, **options: None)\n"
+    "del _modelcheck_builtins\n"
+)
+
+
+class _Scan(NamedTuple):
+    """Where a physical line of a cell begins, as Python's tokenizer sees it."""
+
+    depth: int = 0  # brackets open
+    quote: str = ""  # the string literal open across lines (a triple quote, or a backslash-continued one)
+    continued: bool = False  # the line before ended with a backslash continuation
+
+    @property
+    def statement_start(self) -> bool:
+        """Whether the line begins a statement: only there can IPython syntax (``%``, ``!``) be."""
+        return not (self.depth or self.quote or self.continued)
+
+
+def _scan_line(line: str, state: _Scan) -> tuple[_Scan, int | None]:
+    """The state after `line` (one physical line, without its end) and the index of its first
+    ``=`` outside brackets, strings and comments that is an assignment's (None if none)."""
+    depth, quote, assign_at, i = state.depth, state.quote, None, 0
+    while True:
+        if quote:
+            end = _STRING_END[quote].match(line, i)
+            if end is None:  # the string goes on past this line (or is unterminated: a syntax error)
+                keeps = len(quote) == 3 or _ends_with_backslash(line)
+                return _Scan(depth, quote if keeps else "", False), assign_at
+            quote, i = "", end.end()
+            continue
+        event = _CODE_EVENT.search(line, i)
+        if event is None:
+            break
+        char, i = event.group(), event.end()
+        if char == "#":
+            return _Scan(depth, "", False), assign_at
+        if char in "'\"":
+            quote = char * 3 if line.startswith(char * 3, i - 1) else char
+            i += len(quote) - 1
+        elif char[0] == "=":
+            if char == "=" and depth == 0 and assign_at is None and _is_assignment(line, i - 1):
+                assign_at = i - 1
+        else:  # a run of brackets (one closing more than is open is a syntax error anyway)
+            depth = max(depth + sum(map(char.count, "([{")) - sum(map(char.count, ")]}")), 0)
+    return _Scan(depth, "", _ends_with_backslash(line)), assign_at
+
+
+def _ends_with_backslash(line: str) -> bool:
+    """Whether `line` ends with an unescaped backslash (it goes on on the next line)."""
+    return (len(line) - len(line.rstrip("\\"))) % 2 == 1
+
+
+def _is_assignment(line: str, at: int) -> bool:
+    """Whether the ``=`` at `at` is a plain assignment's (not ``==``, ``!=``, ``<=``, ``:=``, ``+=``...)."""
+    before = line[at - 1] if at else ""
+    after = line[at + 1] if at + 1 < len(line) else ""
+    return before not in "=!<>:+-*/%&|^@~" and after != "="
+
+
+def _magic_statement(name: str, args: str) -> str | None:
+    """The Python statement that the wrapper magic `name` runs, from the rest of its line after
+    its options ("" when none); None when IPython would refuse the options."""
+    if name not in _MAGIC_OPTIONS:
+        return args.strip()
+    short, long = _MAGIC_OPTIONS[name]
+    words = args.split()
+    try:
+        _, rest = getopt.getopt(words, short, long)
+    except getopt.GetoptError:
+        return None
+    consumed = len(words) - len(rest)
+    parts = args.strip().split(None, consumed)
+    return parts[consumed] if len(parts) > consumed else ""
+
+
+def _ipython_line(line: str, assign_at: int | None) -> str | None:
+    """The Python line that replaces `line`, a line beginning a statement, when it is IPython
+    syntax: a magic or shell escape (``%...``, ``!...``, ``?...``), help (``obj?``), or an
+    assignment from one (``x = !ls``, ``x = %time f()``, `assign_at` the ``=``). None when it
+    is plain Python.
+
+    Nothing here ever runs a shell: an escape becomes ``pass``, an assigned shell output ``[]``
+    and an assigned magic result ``None``, each with the original as a comment; a wrapper magic
+    (``%time stmt``) becomes its statement."""
+    stripped = line.lstrip()
+    if assign_at is None and not stripped.startswith(_ESCAPES) and not stripped.rstrip().endswith("?"):
+        return None
+    indent = line[: len(line) - len(stripped)]
+    skipped = f"{indent}pass  # skipped: {stripped}"
+    if stripped.startswith(_ESCAPES):
+        magic = re.match(r"%(\w+)(.*)", stripped)
+        if magic and magic.group(1) in _WRAPPER_LINE_MAGICS and not _ends_with_backslash(line):
+            statement = _magic_statement(magic.group(1), magic.group(2))
+            if statement and not statement.startswith(_ESCAPES):
+                return indent + statement
+        return skipped
+    if _HELP_END.fullmatch(stripped.rstrip()):
+        return skipped
+    if assign_at is not None and line[:assign_at].strip():
+        target, value = line[: assign_at + 1], line[assign_at + 1 :].strip()
+        if value.startswith("!"):
+            return f"{target} []  # skipped: {value} (a shell command's output; the grader runs no shell)"
+        if re.match(r"%\w", value):
+            return f"{target} None  # skipped: {value} (an IPython magic's result)"
+    return None
+
+
+def _split_lines(text: str) -> list[str]:
+    """`text`'s physical lines as Python's tokenizer splits them (at \\n, \\r\\n and \\r only)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def _dedent_cell(lines: list[str]) -> list[str]:
+    """As IPython does before it runs a cell: the first non-blank line's indentation removed from
+    every line that starts with it (a cell pasted indented runs)."""
+    first = next((line for line in lines if line.strip()), "")
+    indent = first[: len(first) - len(first.lstrip(" \t"))]
+    if not indent:
+        return lines
+    return [line[len(indent) :] if line.startswith(indent) else line for line in lines]
+
+
+def _convert_lines(lines: list[str]) -> tuple[list[str], list[str]]:
+    """A cell's lines with IPython syntax made Python (`_ipython_line`), one line for one, and
+    its ``from __future__`` imports, moved out (a comment here) to go first in the script.
+
+    Only a line that begins a statement can be IPython syntax: not one inside brackets or a
+    string or after a backslash (``(10`` then ``% 3)`` is Python's modulo). An escape ending
+    with a backslash goes on on the next lines, as in IPython: they are skipped with it."""
+    converted: list[str] = []
+    hoisted: list[str] = []
+    state = _Scan()
+    skipping = hoisting = False
+    for line in lines:
+        if skipping:  # the continuation of a skipped escape
+            converted.append(f"# skipped: {line.strip()}")
+            skipping = _ends_with_backslash(line)
+            continue
+        start = state.statement_start
+        state, assign_at = _scan_line(line, state)
+        if start and _FUTURE_IMPORT.match(line):
+            hoisting = True
+        if hoisting:
+            hoisted.append(line)
+            converted.append(f"# moved to the top of the script: {line.strip()}")
+            hoisting = not state.statement_start
+            continue
+        replacement = _ipython_line(line, assign_at) if start else None
+        if replacement is None:
+            converted.append(line)
+            continue
+        converted.append(replacement)
+        state, skipping = _Scan(), _ends_with_backslash(line)
+    return converted, hoisted
+
+
+def _cell_magic(first: str) -> tuple[str, bool]:
+    """For a cell that begins with the cell magic line `first`: whether the cell's body (Python
+    that the magic only wraps) is kept, and the line that replaces `first` (or, for a skipped
+    cell, why it is skipped)."""
+    found = re.match(r"%%(\w+)(.*)", first)
+    name, args = (found.group(1), found.group(2)) if found else ("", first[2:])
+    shown = first.strip()
+    if name not in _WRAPPER_CELL_MAGICS or args.strip().endswith("?"):
+        why = ("IPython runs its body inside a timing function, so it defines nothing" if name == "timeit"
+               else "not Python")
+        return f"cell magic {shown}: {why}", False
+    if name == "capture":  # %%capture [--no-stderr] [--no-stdout] [--no-display] [output]
+        output = next((word for word in args.split() if not word.startswith("-")), "")
+        if output.isidentifier() and not keyword.iskeyword(output):
+            return f"{output} = None  # {shown}: the captured output is not kept", True
+    elif name in ("prun", "debug"):
+        statement = _magic_statement(name, args)
+        if statement and not statement.startswith(_ESCAPES):
+            return statement, True
+    return f"# {shown} (its body runs as it is)", True
+
+
+def _convert_cell(number: int, text: str) -> tuple[str, list[str]]:
+    """One code cell as script lines headed by a comment naming it, and its ``from __future__``
+    imports (see `_convert_lines`)."""
+    lines = _dedent_cell(_split_lines(text))
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None or not lines[first].startswith("%%"):
+        body, hoisted = _convert_lines(lines)
+        return "\n".join([f"# cell {number}", *body]), hoisted
+    replacement, keep = _cell_magic(lines[first])
+    if not keep:
+        return f"# cell {number}: skipped ({replacement})", []
+    body, hoisted = _convert_lines(lines[first + 1 :])
+    return "\n".join([f"# cell {number}", *lines[:first], replacement, *body]), hoisted
+
+
+def _code_of(cell: dict[str, Any], key: str, number: int) -> str:
+    """The code of a code cell, stored under `key` as text or as a list of lines."""
+    source = cell.get(key, "")
+    if isinstance(source, str):
+        return source
+    if isinstance(source, list) and all(isinstance(s, str) for s in source):
+        return "".join(source)
+    raise ValueError(f"cell {number}'s `{key}` is neither text nor a list of lines")
+
+
+def _code_cells(notebook: Any) -> list[tuple[int, str]]:
+    """The number and code of each code cell, in order. nbformat 4 keeps the cells in `cells`,
+    code in `source`; nbformat 3 (and 2) in each of `worksheets`' `cells`, code in `input`
+    (Jupyter reads every worksheet, in order). Raises `ValueError` for any other shape."""
+    if not isinstance(notebook, dict):
+        raise ValueError(f"its JSON is {type(notebook).__name__}, not a notebook object")
+    if "cells" in notebook:
+        cells, key = notebook["cells"], "source"
+        if not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
+            raise ValueError("its `cells` is not a list of cells")
+    elif "worksheets" in notebook:
+        sheets, key = notebook["worksheets"], "input"
+        if not isinstance(sheets, list) or not all(isinstance(s, dict) and isinstance(s.get("cells", []), list)
+                                                   for s in sheets):
+            raise ValueError("its `worksheets` is not a list of worksheets with cells")
+        cells = [cell for sheet in sheets for cell in sheet.get("cells", [])]
+        if not all(isinstance(c, dict) for c in cells):
+            raise ValueError("a worksheet's `cells` is not a list of cells")
+    else:
+        raise ValueError("it has neither `cells` (nbformat 4) nor `worksheets` (nbformat 3)")
+    return [(number, _code_of(cell, key, number)) for number, cell in enumerate(cells, start=1)
+            if cell.get("cell_type") == "code"]
+
+
+def _check_code_size(texts: list[str]) -> None:
+    """Raise `ValueError` when the code cells `texts` would take the line scan more than
+    `_MAX_CODE_STEPS` steps (counted at C speed, before any scan)."""
+    steps = sum(text.count(char) for text in texts for char in "\n#'\"=()[]{}")
+    if steps > _MAX_CODE_STEPS:
+        raise ValueError(f"its code cells are too long to read ({steps:,} lines, brackets, quotes and equal "
+                         f"signs; at most {_MAX_CODE_STEPS:,})")
+
+
+def notebook_script(notebook: Any) -> str:
+    """A parsed notebook's code cells as one script that runs as the notebook does in Jupyter.
+
+    Each cell is headed by a comment naming it and keeps one line for each of its lines, so an
+    error's line can be found in the notebook. IPython syntax becomes Python that runs no shell
+    (`_ipython_line`); a cell magic that only wraps Python (``%%time``, ``%%capture``...) keeps
+    its body, any other (``%%bash``, ``%%writefile``, ``%%timeit``...) skips its cell. ``from
+    __future__`` imports go first, then Jupyter's builtin `display()`, as a no-op. Raises
+    `ValueError` for anything that is not a notebook.
+    """
+    cells = _code_cells(notebook)
+    _check_code_size([text for _, text in cells])
+    parts: list[str] = []
+    hoisted: list[str] = []
+    for number, text in cells:
+        part, future = _convert_cell(number, text)
+        parts.append(part)
+        hoisted += future
+    head = "\n".join(hoisted) + "\n" if hoisted else ""
+    return head + _NOTEBOOK_PRELUDE + "\n" + "\n\n".join(parts) + "\n"
+
+
+def notebook_source(path: Path) -> str:
+    """The code cells of the notebook at `path` as one script (see `notebook_script`). Raises
+    `ValueError` for anything that is not a notebook (any JSON at all, however deep)."""
+    try:
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ValueError("its JSON is nested too deeply") from None
+    return notebook_script(notebook)
+
+
+# -- a notebook over the size of one file: its outputs left out ------------------------------------
+
+# Keys whose values grading never reads and that hold a notebook's bulk (plots, images, widget
+# state): emptied, unparsed, before the notebook is parsed.
+_UNUSED_KEYS = (b'"outputs"', b'"attachments"', b'"metadata"')
+_JSON_STRING = rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
+# a JSON token: (1) a string, (2) an opening bracket, (3) a closing one, (4) , or :, (5) anything else
+_JSON_TOKEN = re.compile(rb'[ \t\n\r]*+(?:(%s)|([\[{])|([\]}])|([,:])|([^ \t\n\r\[\]{},:"]++))' % _JSON_STRING,
+                         re.DOTALL)
+_TO_BRACKET = re.compile(rb'[^"\[\]{}]*+(?:%s[^"\[\]{}]*+)*+' % _JSON_STRING, re.DOTALL)
+_MAX_JSON_EVENTS = 5_000_000  # tokens and skipped brackets: a few seconds at most
+NOTEBOOK_SIZE_HINT = "clear the notebook's outputs (Kernel > Restart & Clear Output) and resubmit"
+
+
+def _skip_container(data: bytes, pos: int, events: int) -> tuple[int, int]:
+    """The position just past the container whose opening bracket ends at `pos`, found by
+    counting brackets outside strings (nothing parsed, no recursion), and the events count."""
+    depth = 1
+    while depth:
+        pos = _TO_BRACKET.match(data, pos).end()  # type: ignore[union-attr]  (it matches "" at least)
+        if pos >= len(data) or data[pos] not in b"[]{}":
+            raise ValueError(f"its JSON is broken at byte {pos}")
+        depth += 1 if data[pos] in b"[{" else -1
+        pos += 1
+        events += 1
+        if events > _MAX_JSON_EVENTS:
+            raise ValueError("its JSON holds too many items to read")
+    return pos, events
+
+
+def without_outputs(data: bytes) -> bytes:
+    """`data`, a notebook's JSON, with the value of every `outputs`, `attachments` and `metadata`
+    key emptied (``[]``/``{}``) without being parsed: one pass, an explicit stack, at most
+    `_MAX_JSON_EVENTS` tokens; the rest is copied as it is, for `json` to parse and judge.
+    Raises `ValueError` where the JSON is broken."""
+    kept: list[bytes] = []
+    stack: list[bytes] = []
+    copied = pos = events = 0
+    previous, key = b"", b""
+    while (match := _JSON_TOKEN.match(data, pos)) is not None:
+        events += 1
+        if events > _MAX_JSON_EVENTS:
+            raise ValueError("its JSON holds too many items to read")
+        kind = match.lastindex or 0
+        pos, token = match.end(), match.group(kind)
+        if kind == 1 and stack[-1:] == [b"{"] and previous in (b"{", b","):
+            previous, key = b"key", token
+            continue
+        if kind == 2 and previous == b":" and key in _UNUSED_KEYS:
+            start = match.start(kind)
+            pos, events = _skip_container(data, pos, events)
+            kept += [data[copied:start], b"{}" if token == b"{" else b"[]"]
+            copied, previous, key = pos, b"", b""
+            continue
+        if kind == 2:
+            stack.append(token)
+        elif kind == 3:
+            if not stack:
+                raise ValueError(f"its JSON is broken at byte {match.start(kind)}")
+            stack.pop()
+        if token != b":":
+            key = b""
+        previous = token if kind in (2, 4) else b""
+    if data[pos:].strip():
+        raise ValueError(f"its JSON is broken at byte {pos}")
+    return b"".join([*kept, data[copied:]])

@@ -1,0 +1,363 @@
+"""Notebooks that work in Jupyter are graded as Jupyter runs them, and nothing in them runs a shell.
+
+Each notebook is written here as JSON (nbformat 4, or 3 where said). The conversion is checked
+by running the script it gives with a plain Python (a subprocess, so that the test process's
+builtins are left alone), then a few notebooks are graded end to end with the toy assignment.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from modelcheck.grading import Grader, discover_submissions, load_assignment
+from modelcheck.grading.grade import StudentGrade
+from modelcheck.grading.submissions import CopyBudget, Submission, notebook_source, prepare_workdir
+
+SUBMISSIONS = Path(__file__).parent / "submissions"
+BUILDER = "def build_model():\n    return 'the model'\n"
+SIZE_HINT = "clear the notebook's outputs (Kernel > Restart & Clear Output) and resubmit"
+TOY_MODEL = """import keras
+from keras import layers
+
+
+def build_model():
+    return keras.Sequential([keras.Input(shape=(4,)), layers.Dense(8, activation="relu"),
+                             layers.Dense(3, activation="softmax")])
+"""
+
+
+def _notebook(*cells: str | tuple[str, str], outputs: list | None = None) -> dict:
+    """An nbformat 4 notebook: a str is a code cell, (cell_type, text) any other cell."""
+    listed = []
+    for cell in cells:
+        kind, text = cell if isinstance(cell, tuple) else ("code", cell)
+        entry = {"cell_type": kind, "metadata": {}, "source": text.splitlines(keepends=True)}
+        if kind == "code":
+            entry |= {"execution_count": None, "outputs": outputs or []}
+        listed.append(entry)
+    return {"cells": listed, "metadata": {"kernelspec": {"name": "python3"}}, "nbformat": 4, "nbformat_minor": 5}
+
+
+def _notebook_v3(*cells: str | tuple[str, str]) -> dict:
+    """An nbformat 3 notebook: the cells in a worksheet, code in `input` (alternately a list of
+    lines and one string), and a heading cell first."""
+    listed: list[dict] = [{"cell_type": "heading", "level": 1, "metadata": {}, "source": ["Homework 3"]}]
+    for number, cell in enumerate(cells):
+        kind, text = cell if isinstance(cell, tuple) else ("code", cell)
+        if kind == "code":
+            code = text.splitlines(keepends=True) if number % 2 else text
+            listed.append({"cell_type": "code", "collapsed": False, "input": code, "language": "python",
+                           "metadata": {}, "outputs": [{"output_type": "stream", "stream": "stdout", "text": ["hi\n"]}],
+                           "prompt_number": number})
+        else:
+            listed.append({"cell_type": kind, "metadata": {}, "source": text})
+    return {"metadata": {"name": ""}, "nbformat": 3, "nbformat_minor": 0,
+            "worksheets": [{"cells": listed, "metadata": {}}]}
+
+
+def _script(tmp_path: Path, notebook: dict, name: str = "nb.ipynb") -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps(notebook), encoding="utf-8")
+    return notebook_source(path)
+
+
+def _run(tmp_path: Path, script: str, then: str = "") -> subprocess.CompletedProcess:
+    """Run `script` (and the lines `then`) with a plain Python in `tmp_path`, HOME there too."""
+    (tmp_path / "home").mkdir(exist_ok=True)
+    (tmp_path / "home" / "keep.txt").write_text("still here")
+    (tmp_path / "script.py").write_text(script + "\n" + then, encoding="utf-8")
+    env = {**os.environ, "HOME": str(tmp_path / "home")}
+    return subprocess.run([sys.executable, "script.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
+def _runs(tmp_path: Path, script: str, then: str = "print(build_model())") -> str:
+    done = _run(tmp_path, script, then)
+    assert done.returncode == 0, f"{done.stderr}\n--- script:\n{script}"
+    return done.stdout
+
+
+def _no_shell_ran(tmp_path: Path) -> None:
+    assert not list(tmp_path.glob("shell_ran*"))
+    assert (tmp_path / "home" / "keep.txt").read_text() == "still here"
+
+
+# -- 1. cell magics that only wrap Python keep their body -------------------------------------------
+
+@pytest.mark.parametrize("magic", ["%%time", "%%capture", "%%capture --no-stderr captured", "%%prun -q -s cumulative",
+                                   "  %%time"])
+def test_a_builder_in_a_cell_that_only_wraps_python_is_defined(tmp_path, magic):
+    script = _script(tmp_path, _notebook("import os", f"{magic}\n{BUILDER}model = build_model()\n"))
+    assert "the model" in _runs(tmp_path, script, "print(build_model())")
+    if "captured" in magic:
+        assert "captured = None" in script
+
+
+def test_a_statement_after_a_wrapper_magic_runs_too(tmp_path):
+    script = _script(tmp_path, _notebook(BUILDER, "%time model = build_model()\n%prun -q m2 = build_model()",
+                                         "%%prun -s cumulative m3 = build_model()\nprint(m3)"))
+    assert _runs(tmp_path, script, "print(model, m2)").split("\n")[:2] == ["the model", "the model the model"]
+
+
+@pytest.mark.parametrize("magic", ["%%bash", "%%sh", "%%script bash", "%%writefile shell_ran.py", "%%html",
+                                   "%%javascript", "%%timeit -n1", "%%unknown_magic"])
+def test_a_cell_magic_that_runs_another_language_is_still_skipped(tmp_path, magic):
+    script = _script(tmp_path, _notebook(f"{magic}\ntouch shell_ran\n{BUILDER}", "x = 1"))
+    assert f"# cell 1: skipped (cell magic {magic}" in script
+    assert "def build_model" not in script and "touch" not in script
+    done = _run(tmp_path, script, "print(x, 'build_model' in globals())")
+    assert done.returncode == 0 and done.stdout == "1 False\n", done.stderr
+    _no_shell_ran(tmp_path)
+
+
+# -- 2. magics only where a statement begins; assignments from them --------------------------------
+
+def test_only_a_line_that_begins_a_statement_is_a_magic_or_a_shell_line(tmp_path):
+    cell = ("x = (10\n"
+            " % 3)\n"
+            "y = (1\n"
+            "!= 2)\n"
+            "z = 7 \\\n"
+            "  % 4\n"
+            'doc = """\n'
+            "!not a shell line\n"
+            "%not a magic\n"
+            '"""\n'
+            "s = 'a \\\n"
+            "!b'\n"
+            "!touch shell_ran_1\n"
+            "%matplotlib inline\n"
+            "if x:\n"
+            "    !touch shell_ran_2\n"
+            "model.fit?\n")
+    script = _script(tmp_path, _notebook(cell, BUILDER))
+    out = _runs(tmp_path, script, "print(x, y, z, repr(doc), repr(s), build_model())")
+    assert out == "1 True 3 '\\n!not a shell line\\n%not a magic\\n' 'a !b' the model\n"
+    _no_shell_ran(tmp_path)
+
+
+def test_an_assignment_from_a_shell_or_a_magic_assigns_a_harmless_value(tmp_path):
+    cell = ("files = !touch shell_ran\nresult = %time build_model()\n"
+            "    \nif True:\n    lines = !!touch shell_ran_2\nwho: list = %who_ls")
+    script = _script(tmp_path, _notebook(BUILDER, cell))
+    assert "files = []  # skipped: !touch shell_ran (a shell command's output" in script
+    assert "result = None  # skipped: %time build_model()" in script
+    assert _runs(tmp_path, script, "print(files, result, lines, who, build_model())") == "[] None [] None the model\n"
+    _no_shell_ran(tmp_path)
+
+
+def test_a_shell_line_never_runs(tmp_path):
+    script = _script(tmp_path, _notebook("!rm -rf ~", "!rm -rf ~/keep.txt && \\\n  touch shell_ran", BUILDER,
+                                         "for i in range(2):\n    !touch shell_ran_$i\n", "!!touch shell_ran_3"))
+    assert "pass  # skipped: !rm -rf ~\n" in script and "# skipped: touch shell_ran\n" in script
+    assert "os.system" not in script and "subprocess" not in script
+    assert _runs(tmp_path, script) == "the model\n"
+    _no_shell_ran(tmp_path)
+
+
+def test_a_future_import_in_a_later_cell_goes_first(tmp_path):
+    script = _script(tmp_path, _notebook("import os", "from __future__ import annotations\n" + BUILDER))
+    assert script.startswith("from __future__ import annotations\n")
+    assert _runs(tmp_path, script) == "the model\n"
+
+
+# -- 3. nbformat 3 ------------------------------------------------------------------------------------
+
+def test_an_nbformat_3_notebook_is_read(tmp_path):
+    notebook = _notebook_v3(("markdown", "Build the model."), "import os\n!touch shell_ran", BUILDER,
+                            "%%time\nmodel = build_model()\n")
+    script = _script(tmp_path, notebook)
+    assert _runs(tmp_path, script, "print(model)") == "the model\n"
+    _no_shell_ran(tmp_path)
+
+
+@pytest.mark.parametrize(("worksheets", "says"), [
+    ({"cells": []}, "its `worksheets` is not a list of worksheets with cells"),
+    ([{"cells": "none"}], "its `worksheets` is not a list of worksheets with cells"),
+    ([{"cells": [3]}], "a worksheet's `cells` is not a list of cells"),
+    ([{"cells": [{"cell_type": "code", "input": 3}]}], "cell 1's `input` is neither text nor a list of lines"),
+])
+def test_a_malformed_nbformat_3_notebook_is_the_students_error(tmp_path, worksheets, says):
+    path = tmp_path / "bad.ipynb"
+    path.write_text(json.dumps({"nbformat": 3, "worksheets": worksheets}))
+    work = tmp_path / "work"
+    work.mkdir()
+    with pytest.raises(ValueError, match="bad.ipynb is not a readable Jupyter notebook") as raised:
+        prepare_workdir(Submission("bad", path), work, "build_model")
+    assert says in str(raised.value)
+
+
+# -- 4. display() ---------------------------------------------------------------------------------------
+
+def test_display_exists_in_a_notebook_as_a_no_op(tmp_path):
+    script = _script(tmp_path, _notebook(BUILDER, "model = build_model()\ndisplay(model)\ndisplay(model, raw=True)"))
+    assert _runs(tmp_path, script, "print(model)") == "the model\n"
+
+
+def test_a_notebooks_own_display_wins(tmp_path):
+    own = _script(tmp_path, _notebook("def display(x):\n    print('mine', x)", BUILDER, "display(build_model())"))
+    assert _runs(tmp_path, own, "") == "mine the model\n"
+    (tmp_path / "IPython").mkdir()  # IPython as a notebook would import it
+    (tmp_path / "IPython" / "__init__.py").write_text("")
+    (tmp_path / "IPython" / "display.py").write_text("def display(*objects):\n    print('ipython', *objects)\n")
+    imported = _script(tmp_path, _notebook("from IPython.display import display", BUILDER, "display(build_model())"))
+    assert _runs(tmp_path, imported, "") == "ipython the model\n"
+
+
+def test_a_script_submission_gets_no_display(tmp_path):
+    path = tmp_path / "alice.py"
+    path.write_text(BUILDER)
+    work = tmp_path / "work"
+    work.mkdir()
+    script = prepare_workdir(Submission("alice", path), work, "build_model")
+    assert script.read_text() == BUILDER
+
+
+# -- 5. a notebook's size ------------------------------------------------------------------------------
+
+def _png_outputs(megabytes: float) -> list[dict]:
+    image = base64.b64encode(os.urandom(int(megabytes * 2**20 * 3 / 4))).decode()
+    return [{"output_type": "display_data", "data": {"image/png": image, "text/plain": ["<Figure>"]},
+             "metadata": {"needs_background": "light"}}]
+
+
+def _prepare(tmp_path: Path, name: str, content: bytes | dict, budget: CopyBudget | None = None) -> Path:
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else json.dumps(content).encode())
+    work = tmp_path / f"work_{name}"
+    work.mkdir()
+    return prepare_workdir(Submission(path.stem, path), work, "build_model", budget)
+
+
+def test_a_notebook_over_the_file_budget_is_measured_by_its_code(tmp_path):
+    """The red team's notebook: 22 MB, nearly all of it images in outputs."""
+    notebook = _notebook(("markdown", "# Plots"), "import os", BUILDER + "model = build_model()", "display(model)",
+                         outputs=_png_outputs(7.5))
+    content = json.dumps(notebook, indent=1).encode()
+    assert len(content) > 22 * 10**6
+    script = _prepare(tmp_path, "big.ipynb", content)
+    assert script.name == "big.py" and script.stat().st_size < 10_000
+    assert not (script.parent / "big.ipynb").exists() or (script.parent / "big.ipynb").stat().st_size < 10_000
+    assert _runs(tmp_path, script.read_text()) == "the model\n"
+
+
+def test_a_big_notebook_in_a_folder_is_copied_without_its_outputs(tmp_path):
+    folder = tmp_path / "carol"
+    folder.mkdir()
+    (folder / "helpers.py").write_text("UNITS = 8\n")
+    (folder / "model.ipynb").write_text(json.dumps(_notebook(BUILDER, outputs=_png_outputs(1.5))))
+    work = tmp_path / "work"
+    work.mkdir()
+    script = prepare_workdir(Submission("carol", folder), work, "build_model", CopyBudget(max_file_bytes=2**20))
+    assert script == work / "model.py" and (work / "helpers.py").exists()
+    assert (work / "model.ipynb").stat().st_size < 10_000
+
+
+def test_a_folder_whose_notebook_is_too_large_with_its_outputs_says_how_to_fit(tmp_path):
+    folder = tmp_path / "dave"
+    folder.mkdir()
+    (folder / "model.ipynb").write_text(json.dumps(_notebook(BUILDER, outputs=_png_outputs(3))))
+    work = tmp_path / "work"
+    work.mkdir()
+    with pytest.raises(FileNotFoundError) as raised:
+        prepare_workdir(Submission("dave", folder), work, "build_model",
+                        CopyBudget(max_file_bytes=2**20, max_notebook_bytes=2 * 2**20))
+    assert str(raised.value) == ("the folder dave/ holds no .py file or notebook (left out: 1 notebooks over the "
+                                 f"limit of 2 MB with their outputs); outputs are not graded, so {SIZE_HINT}")
+
+
+@pytest.mark.parametrize(("name", "budget", "says"), [
+    ("code.ipynb", {"max_file_bytes": 2**20},
+     "code.ipynb is too large to grade (1 notebooks whose cells (code and markdown) are over the limit of 1 MB a "
+     "file even without their outputs)"),
+    ("huge.ipynb", {"max_file_bytes": 2**20, "max_notebook_bytes": 2 * 2**20},
+     f"huge.ipynb is too large to grade (1 notebooks over the limit of 2 MB with their outputs); "
+     f"outputs are not graded, so {SIZE_HINT}"),
+    ("code.py", {"max_file_bytes": 2**20}, "code.py is too large to grade (1 files over the limit of 1 MB a file)"),
+])
+def test_a_file_too_large_says_the_limit_and_for_a_notebook_how_to_fit(tmp_path, name, budget, says):
+    code = "x = 1\n" * 200_000  # 1.2 MB of code
+    content = (code.encode() if name.endswith(".py") else
+               json.dumps(_notebook(code, outputs=_png_outputs(0.5 if name == "code.ipynb" else 3))).encode())
+    with pytest.raises(ValueError) as raised:
+        _prepare(tmp_path, name, content, CopyBudget(**budget))
+    assert str(raised.value) == says
+
+
+def test_a_huge_notebook_is_refused_without_being_read(tmp_path):
+    path = tmp_path / "sparse.ipynb"
+    with open(path, "wb") as handle:
+        handle.truncate(10 * 2**30)  # 10 GB of zeros on paper
+    work = tmp_path / "work"
+    work.mkdir()
+    started = time.monotonic()
+    with pytest.raises(ValueError, match=r"1 notebooks over the limit of 100 MB with their outputs\); outputs are not "
+                                         r"graded, so clear the notebook's outputs"):
+        prepare_workdir(Submission("sparse", path), work, "build_model")
+    assert time.monotonic() - started < 1
+    assert not list(work.iterdir())
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    (b'{"cells": [], "outputs": [[[' + b"x" * (2 * 2**20), "its JSON is broken at byte"),
+    (b'{"cells": [{"cell_type": "code", "source": "' + b"\\a" * 2**20, "its JSON is broken at byte"),
+    (b'{"cells": [], "outputs": ' + b"[" * 5_000_001 + b"]" * 5_000_001 + b"}",
+     "its JSON holds too many items to read"),
+    (b'{"cells": [], "outputs": ["' + b"y" * (2 * 2**20) + b'"]} x', "Extra data"),
+    (b'{"outputs": ["' + b"y" * (2 * 2**20) + b'"], "cells": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+     "its JSON is nested too deeply"),
+])
+def test_a_big_notebook_with_broken_json_is_the_students_error(tmp_path, content, says):
+    budget = CopyBudget(max_file_bytes=2**20, max_notebook_bytes=20 * 2**20)
+    started = time.monotonic()
+    with pytest.raises(ValueError, match="broken.ipynb is not a readable Jupyter notebook") as raised:
+        _prepare(tmp_path, "broken.ipynb", content, budget)
+    assert says in str(raised.value)
+    assert time.monotonic() - started < 15
+
+
+def test_a_notebook_with_too_much_code_to_read_is_the_students_error(tmp_path):
+    with pytest.raises(ValueError, match=r"its code cells are too long to read \(2,000,00\d lines"):
+        _prepare(tmp_path, "long.ipynb", _notebook("\n" * 2_000_000))
+
+
+# -- end to end -----------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StudentGrade]:
+    folder = tmp_path_factory.mktemp("notebooks")
+    notebooks = {
+        "timed": _notebook(("markdown", "# Homework"), "%%time\n" + TOY_MODEL,
+                           "files = !ls\nscale = (10\n % 3)\nmodel = build_model()\ndisplay(model)"),
+        "captured": _notebook("%%capture\n!pip install keras\n" + TOY_MODEL),
+        "big": _notebook("import keras", TOY_MODEL, "display(build_model())", outputs=_png_outputs(7.5)),
+        "in_bash": _notebook("%%bash\n" + TOY_MODEL),
+    }
+    for student, notebook in notebooks.items():
+        (folder / f"{student}.ipynb").write_text(json.dumps(notebook, indent=1))
+    (folder / "old_format.ipynb").write_text(json.dumps(_notebook_v3("!pip install keras", TOY_MODEL,
+                                                                     "model = build_model()")))
+    assert (folder / "big.ipynb").stat().st_size > 22 * 10**6
+    with Grader(load_assignment(SUBMISSIONS / "toy.toml"), workers=2) as grader:
+        return {grade.student: grade for grade in grader.grade_all(discover_submissions(folder))}
+
+
+@pytest.mark.parametrize("student", ["timed", "captured", "big", "old_format"])
+def test_notebooks_that_work_in_jupyter_get_full_marks(graded, student):
+    grade = graded[student]
+    assert grade.problem is None, grade.problem
+    assert grade.score == grade.max_score == 3, [r.describe() for r in grade.results]
+
+
+def test_a_builder_only_in_a_bash_cell_is_not_defined(graded):
+    grade = graded["in_bash"]
+    assert grade.score == 0
+    assert "defines no function `build_model()`" in grade.results[0].message
