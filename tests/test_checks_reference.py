@@ -373,3 +373,182 @@ def test_a_difference_inside_a_nested_model_names_the_inner_layer():
     result = check_matches_reference(wrapped, reference=reference)
     assert result.message.splitlines()[1:] == [
         "layer 2 (Dense 30; inside the nested Sequential): activation relu expected, none received"]
+
+
+# --- operations between layers (keras.ops, operators on symbolic tensors) --------------------
+
+def dense_relu_softmax() -> keras.Model:
+    return keras.Sequential([keras.Input((4,)), layers.Dense(8, activation="relu"),
+                             layers.Dense(3, activation="softmax")])
+
+
+def ops_relu_softmax() -> keras.Model:
+    i = keras.Input((4,))
+    h = keras.ops.relu(layers.Dense(8)(i))
+    return keras.Model(i, keras.ops.softmax(layers.Dense(3)(h)))
+
+
+def times(factor: float, first: bool = False) -> keras.Model:
+    i = keras.Input((4,))
+    h = layers.Dense(8, activation="relu")(i)
+    return keras.Model(i, layers.Dense(3, activation="softmax")(factor * h if first else h * factor))
+
+
+MULTIPLY = "an operation multiply (keras.ops.multiply or the * operator)"
+
+
+def test_activations_written_as_operations_equal_the_layers_activations():
+    keras.utils.set_random_seed(0)
+    for model, ref in [(ops_relu_softmax, dense_relu_softmax), (dense_relu_softmax, ops_relu_softmax)]:
+        for reference_ in (ref, architecture(ref())):
+            result = check_matches_reference(model(), reference=reference_)
+            assert result.passed, result.message
+    assert canonical_architecture(architecture(ops_relu_softmax())) == canonical_architecture(
+        architecture(dense_relu_softmax()))
+
+
+def test_an_operation_the_reference_lacks_is_named_for_a_student():
+    keras.utils.set_random_seed(0)
+    result = check_matches_reference(times(2.0), reference=dense_relu_softmax)
+    assert result.status == "failed"
+    assert result.message.splitlines()[1:] == [
+        f"layer 2 (operation multiply): {MULTIPLY}, with arguments (<tensor>, 2.0), not in the reference solution"]
+    result = check_matches_reference(dense_relu_softmax(), reference=architecture(times(2.0)))
+    assert result.message.splitlines()[1:] == [
+        f"layer 2: {MULTIPLY} expected (as in the reference solution), missing"]
+
+
+def test_the_constant_operands_of_an_operation_are_compared():
+    keras.utils.set_random_seed(0)
+    assert check_matches_reference(times(2.0, first=True), reference=architecture(times(2.0))).passed
+    result = check_matches_reference(times(3.0), reference=times(2.0))
+    assert result.message.splitlines()[1:] == [
+        "layer 2 (operation multiply): arguments (<tensor>, 2.0) expected, (<tensor>, 3.0) received"]
+
+
+@pytest.mark.parametrize(("activation", "op"), [
+    ("relu", keras.ops.relu), ("sigmoid", keras.ops.sigmoid), ("tanh", keras.ops.tanh),
+    ("gelu", lambda x: keras.ops.gelu(x, approximate=False)), ("swish", keras.ops.silu), ("silu", keras.ops.swish),
+    ("elu", keras.ops.elu), ("selu", keras.ops.selu), ("softplus", keras.ops.softplus), ("relu6", keras.ops.relu6),
+    ("leaky_relu", keras.ops.leaky_relu), ("log_softmax", keras.ops.log_softmax), ("softmax", keras.ops.softmax),
+    ("exponential", keras.ops.exp), ("relu", keras.activations.relu), ("gelu", keras.activations.gelu),
+], ids=lambda value: value if isinstance(value, str) else None)
+def test_an_activation_operation_equals_a_layer_activation(activation, op):
+    def with_op() -> keras.Model:
+        i = keras.Input((4,))
+        return keras.Model(i, layers.Dense(3)(op(layers.Dense(8)(i))))
+
+    def with_layer(act: str) -> keras.Model:
+        return keras.Sequential([keras.Input((4,)), layers.Dense(8, activation=act), layers.Dense(3)])
+
+    keras.utils.set_random_seed(0)
+    for model, ref in [(with_op(), with_layer(activation)), (with_layer(activation), with_op())]:
+        result = check_matches_reference(model, reference=architecture(ref))
+        assert result.passed, result.message
+    other = "tanh" if activation != "tanh" else "relu"
+    result = check_matches_reference(with_op(), reference=with_layer(other))
+    assert result.message.splitlines()[1:] == [
+        f"layer 1 (Dense 8): activation {other} expected, "
+        f"{layers.Dense(8, activation=activation).get_config()['activation']} received"]
+
+
+def test_an_operation_with_other_arguments_than_the_activation_is_not_folded():
+    def net(op) -> keras.Model:
+        i = keras.Input((4,))
+        return keras.Model(i, layers.Dense(3)(op(layers.Dense(8)(i))))
+
+    keras.utils.set_random_seed(0)
+    gelu = keras.Sequential([keras.Input((4,)), layers.Dense(8, activation="gelu"), layers.Dense(3)])
+    result = check_matches_reference(net(keras.ops.gelu), reference=gelu)  # approximate=True by default
+    assert result.message.splitlines()[1:] == [
+        "layer 1 (Dense 8): activation gelu expected, none received",
+        "layer 2 (operation gelu): an operation gelu (keras.ops.gelu), with approximate True, not in the reference "
+        "solution"]
+    leaky = keras.Sequential([keras.Input((4,)), layers.Dense(8), layers.LeakyReLU(negative_slope=0.1),
+                              layers.Dense(3)])
+    assert check_matches_reference(net(lambda x: keras.ops.leaky_relu(x, negative_slope=0.1)), reference=leaky).passed
+    assert not check_matches_reference(net(keras.ops.leaky_relu), reference=leaky).passed
+
+
+def test_a_softmax_over_another_axis_than_the_last_is_not_folded():
+    def net(axis: int) -> keras.Model:
+        i = keras.Input((5, 6))
+        return keras.Model(i, keras.ops.softmax(layers.Dense(3)(i), axis=axis))
+
+    keras.utils.set_random_seed(0)
+    folded = keras.Sequential([keras.Input((5, 6)), layers.Dense(3, activation="softmax")])
+    assert check_matches_reference(net(-1), reference=folded).passed
+    result = check_matches_reference(net(1), reference=folded)
+    assert result.message.splitlines()[1:] == ["layer 1 (Dense 3): activation softmax expected, none received",
+                                               "layer 2 (Softmax): not in the reference solution"]
+    softmax_layer = keras.Sequential([keras.Input((5, 6)), layers.Dense(3), layers.Softmax(axis=1)])
+    assert check_matches_reference(net(1), reference=softmax_layer).passed
+
+
+def merged(concatenate) -> keras.Model:
+    a, b = keras.Input((4,)), keras.Input((5,))
+    return keras.Model([a, b], layers.Dense(2)(concatenate([layers.Dense(5, activation="relu")(a), b])))
+
+
+def test_concatenate_written_as_an_operation_equals_the_layer_along_the_same_axis():
+    """keras.ops.concatenate(xs, axis=-1) is Concatenate(); its default axis, 0, joins the batches:
+    a Concatenate(axis=0), a different network."""
+    keras.utils.set_random_seed(0)
+    reference_ = merged(layers.Concatenate())
+    for ref in (reference_, architecture(reference_)):
+        result = check_matches_reference(merged(lambda xs: keras.ops.concatenate(xs, axis=-1)), reference=ref)
+        assert result.passed, result.message
+    assert check_matches_reference(reference_, reference=merged(lambda xs: keras.ops.concatenate(xs, axis=-1))).passed
+    result = check_matches_reference(merged(keras.ops.concatenate), reference=reference_)
+    assert result.message.splitlines()[1:] == ["layer 2 (Concatenate): axis -1 expected, 0 received"]
+
+
+def test_an_activation_operation_in_a_branch_keeps_the_layer_order():
+    def net(first_op: bool, second_op: bool) -> keras.Model:
+        x = keras.Input((4,))
+        a = keras.ops.relu(layers.Dense(4)(x)) if first_op else layers.Dense(4, activation="relu")(x)
+        b = keras.ops.relu(layers.Dense(8)(x)) if second_op else layers.Dense(8, activation="relu")(x)
+        return keras.Model(x, layers.Concatenate()([a, b]))
+
+    keras.utils.set_random_seed(0)
+    for first_op, second_op in [(True, False), (False, True), (True, True)]:
+        result = check_matches_reference(net(first_op, second_op), reference=net(False, False))
+        assert result.passed, result.message
+
+
+def test_an_activation_operation_is_not_folded_into_a_layer_another_call_reads():
+    def skip(relu_op: bool, relu_both: bool = False) -> keras.Model:
+        x = keras.Input((8,))
+        a = layers.Dense(8)(x)
+        b = keras.ops.relu(a) if relu_op else layers.ReLU()(a)
+        if relu_op:  # a + b: Add()([a, b])
+            return keras.Model(x, layers.Dense(2)(b + (b if relu_both else a)))
+        return keras.Model(x, layers.Dense(2)(layers.Add()([b, a])))
+
+    keras.utils.set_random_seed(0)
+    assert check_matches_reference(skip(True), reference=architecture(skip(False))).passed
+    assert not check_matches_reference(skip(True, relu_both=True), reference=architecture(skip(False))).passed
+
+
+def test_operations_inside_a_nested_model_count():
+    def block(extra: bool) -> keras.Model:
+        i = keras.Input((784,))
+        h = keras.ops.relu(layers.Dense(30)(i))
+        return keras.Model(i, keras.ops.relu(layers.Dense(10)(h * 0.5 if extra else h)), name="block")
+
+    def net(extra: bool) -> keras.Model:
+        x = keras.Input((28, 28))
+        return keras.Model(x, keras.ops.softmax(layers.Dense(5)(block(extra)(layers.Flatten()(x)))))
+
+    keras.utils.set_random_seed(0)
+    assert check_matches_reference(net(False), reference=reference).passed
+    result = check_matches_reference(net(True), reference=architecture(reference()))
+    assert result.message.splitlines()[1:] == [
+        "layer 3 (operation multiply; inside the nested Functional 'block'): an operation multiply "
+        "(keras.ops.multiply or the * operator), with arguments (<tensor>, 0.5), not in the reference solution"]
+
+
+def test_a_model_without_operations_has_the_architecture_it_had():
+    for model in (reference(), functional_separate_activations(), siamese()):
+        assert "operations" not in architecture(model)
+    assert "operations" in architecture(ops_relu_softmax())

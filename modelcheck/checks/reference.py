@@ -15,7 +15,15 @@ same network are equal:
 - every call of a layer counts: a layer with weights called again (sharing its weights) is one
   layer with several calls, compared call by call; a layer without weights called again is
   the same as a new one; a subclassed model's layers are counted with one forward pass;
-- input shapes are compared without the batch size.
+- input shapes are compared without the batch size;
+- the operations a functional model calls between its layers (``keras.ops.relu(x)``,
+  ``x * 2.0``) count: an activation (``keras.ops.relu``, ``keras.ops.softmax`` over the last
+  axis, ``sigmoid``, ``tanh``, ``gelu`` exact, ``leaky_relu`` with its default slope...) is an
+  ``Activation`` layer, folded as above; ``keras.ops.concatenate([a, b], axis=-1)`` is
+  ``Concatenate()``, ``keras.ops.add(a, b)`` (or ``a + b``) is ``Add()``, and the like; any other
+  operation is an entry of its own, named by the operation, its constant operands compared:
+  ``layer 2 (operation multiply): an operation multiply (keras.ops.multiply or the *
+  operator), with arguments (<tensor>, 2.0), not in the reference solution``.
 
 How the form is built: `modelcheck.checks.reference_form`.
 
@@ -38,16 +46,22 @@ from ..core.result import CheckResult
 from ..model.build import build_model
 from ..snapshot.diff import align, format_value
 from .common import check
-from .reference_form import IGNORE_GROUPS, canonical_architecture, layer_classes, model_form
+from .reference_form import IGNORE_GROUPS, OPERATION, canonical_architecture, layer_classes, model_form
 
 __all__ = ["check_matches_reference", "canonical_architecture", "IGNORE_GROUPS"]
 
 NAME = "matches_reference"
 _SHOWN_KEYS = {"kernel_size": "kernel size", "pool_size": "pool size", "use_bias": "bias", "rate": "rate"}
+# how a student writes an operation with a Python operator
+_OPERATORS = {"add": "+", "subtract": "-", "multiply": "*", "true_divide": "/", "divide": "/", "floor_divide": "//",
+              "mod": "%", "power": "**", "matmul": "@", "negative": "unary -", "greater": ">", "less": "<",
+              "greater_equal": ">=", "less_equal": "<=", "equal": "==", "not_equal": "!=", "logical_not": "~"}
 
 
 def _describe(layer: dict[str, Any]) -> str:
     config = layer["config"]
+    if layer["class"].startswith(OPERATION):
+        return layer["class"]
     parts = [layer["class"]]
     if "units" in config:
         parts.append(str(config["units"]))
@@ -69,6 +83,18 @@ def _shown(key: str, value: Any) -> str:
         return "x".join(str(v) for v in value) if key in ("kernel_size", "pool_size", "strides") else \
             format_value(value)
     return format_value(value)
+
+
+def _kind(cls: str) -> str:
+    """A canonical class for a student: ``a Dense layer``, ``an operation multiply (keras.ops.multiply
+    or the * operator)``."""
+    if not cls.startswith(OPERATION):
+        return f"a {cls} layer"
+    name = cls[len(OPERATION):]
+    ways = [f"keras.ops.{name}"] if hasattr(keras.ops, name) else []
+    ways += [f"the {_OPERATORS[name]} operator"] if name in _OPERATORS else []
+    ways += ["indexing x[...]"] if name == "get_item" else []
+    return f"an {cls}" + (f" ({' or '.join(ways)})" if ways else "")
 
 
 def _times(n: int) -> str:
@@ -147,19 +173,24 @@ def differences(reference: dict[str, Any], received: dict[str, Any], *,
     placed = 0
     for i, j in steps:
         if j is None:
-            lines.append(f"layer {placed + 1}: {_describe(old[i])} expected (as in the reference solution), "
-                         "missing")
+            what = _kind(old[i]["class"]) if old[i]["class"].startswith(OPERATION) else _describe(old[i])
+            lines.append(f"layer {placed + 1}: {what} expected (as in the reference solution), missing")
             continue
         placed = j + 1
         inside = f"; inside the nested {' inside '.join(new[j]['inside'])}" if new[j].get("inside") else ""
         if i is None:
             if new[j]["class"] not in allow_extra:
-                lines.append(f"layer {j + 1} ({_describe(new[j])}{inside}): not in the reference solution")
+                what = ""
+                if new[j]["class"].startswith(OPERATION):  # what the student wrote: its operands, its axis...
+                    settings = ", ".join(f"{key.replace('_', ' ')} {_shown(key, value)}"
+                                         for key, value in sorted(new[j]["config"].items()))
+                    what = _kind(new[j]["class"]) + (f", with {settings}, " if settings else " ")
+                lines.append(f"layer {j + 1} ({_describe(new[j])}{inside}): {what}not in the reference solution")
             continue
         a, b = old[i], new[j]
         where = f"layer {j + 1} ({_describe(b)}{inside})"
         if a["class"] != b["class"]:
-            lines.append(f"{where}: a {a['class']} layer expected, a {b['class']} received")
+            lines.append(f"{where}: {_kind(a['class'])} expected, {_kind(b['class'])} received")
             continue
         for key in sorted(set(a["config"]) | set(b["config"])):
             x, y = a["config"].get(key), b["config"].get(key)

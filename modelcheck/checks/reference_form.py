@@ -14,6 +14,13 @@ the Python code made the calls does not matter.
 
 A subclassed model records no calls, so its layers are read as a chain in attribute order; how
 many times each layer with weights runs is counted with one forward pass (`traced_calls`).
+
+The operations a functional model calls between its layers (``keras.ops.relu(x)``, ``x * 2.0``:
+the ``operations`` of `architecture()`, those of nested models included) are calls too, each read
+as the layer it equals (`modelcheck.checks.reference_ops`): an activation as an ``Activation``
+layer, which folds as one does; an operation that equals no layer as an entry of class
+``operation <name>``. A model with operations is put in Keras' order, as if each activation that
+folds were written in the layer it folds into (``Dense(8, activation="relu")``).
 """
 
 from __future__ import annotations
@@ -27,8 +34,10 @@ from ..core.errors import call_user_code
 from ..model.inputs import synthetic_inputs
 from ..model.state import reset_states
 from ..snapshot.serialize import architecture
+from .reference_ops import OPERATION, operation_as_layer
 
-__all__ = ["canonical_architecture", "model_form", "traced_calls", "layer_classes", "IGNORE_GROUPS"]
+__all__ = ["canonical_architecture", "model_form", "traced_calls", "layer_classes", "operation_as_layer",
+           "IGNORE_GROUPS", "OPERATION"]
 
 _ALWAYS_IGNORED = frozenset({"name", "trainable", "dtype", "seed"})
 _FOLDED = ("Activation", "ReLU", "Softmax")
@@ -85,6 +94,7 @@ class _Graph:
     def __init__(self) -> None:
         self.nodes: dict[NodeId, dict[str, Any]] = {}
         self.nested = False
+        self.operations = False  # a call of an operation that is not a layer
 
     def expand(self, arch: dict[str, Any], scope: NodeId, bound: list[Source], inside: list[str],
                counted: bool = False) -> list[Source]:
@@ -92,7 +102,8 @@ class _Graph:
 
         `counted`: a subclassed model holds `arch`, so only a forward pass tells its calls."""
         counted = counted or arch.get("kind") == "subclassed"
-        entries = arch.get("layers") or []
+        n_layers = len(arch.get("layers") or [])
+        entries = (arch.get("layers") or []) + (arch.get("operations") or [])  # operations after the layers
         names = {entry.get("name"): i for i, entry in enumerate(entries)}
         input_refs = {item.get("name"): bound[n] if n < len(bound) else f"input {n + 1}"
                       for n, item in enumerate(arch.get("inputs") or [])}
@@ -135,7 +146,9 @@ class _Graph:
                     out = outputs[0] if outputs else previous
                 else:
                     out = scope + ((i, j),)
-                    self.nodes[out] = {"layer": entry, "sources": sources, "inside": inside,
+                    self.operations = self.operations or i >= n_layers
+                    self.nodes[out] = {"layer": entry if i < n_layers else operation_as_layer(entry, j),
+                                       "sources": sources, "inside": inside,
                                        "op": tuple(step[0] for step in out),
                                        "counted": counted}
                 first = out if first is None else first
@@ -145,8 +158,16 @@ class _Graph:
 
 
 def _keras_order(nodes: dict[NodeId, dict[str, Any]], outputs: list[Source],
-                 op_of: Callable[[NodeId], Any]) -> list[list[NodeId]]:
-    """The operations (lists of their nodes, in traversal order) in Keras' own layer order."""
+                 op_of: Callable[[NodeId], Any], folded: Mapping[NodeId, NodeId] | None = None) -> list[list[NodeId]]:
+    """The operations (lists of their nodes, in traversal order) in Keras' own layer order.
+
+    `folded`: activation calls ordered as part of the call they read (each right after it)."""
+    folded = folded or {}
+    outputs = [folded.get(out, out) for out in outputs]
+
+    def sources(node: NodeId) -> list[Source]:
+        return [folded.get(source, source) for source in nodes[node]["sources"]]
+
     post: list[NodeId] = []
     seen: set[NodeId] = set()
     op_index: dict[Any, int] = {}
@@ -161,12 +182,12 @@ def _keras_order(nodes: dict[NodeId, dict[str, Any]], outputs: list[Source],
     for out in outputs:  # depth first, as keras.src.ops.function._build_map (iterative: deep models)
         if not enter(out):
             continue
-        stack = [(out, iter(nodes[out]["sources"]))]
+        stack = [(out, iter(sources(out)))]
         while stack:
             node, pending = stack[-1]
             for source in pending:
                 if enter(source):
-                    stack.append((source, iter(nodes[source]["sources"])))
+                    stack.append((source, iter(sources(source))))
                     break
             else:
                 stack.pop()
@@ -177,13 +198,35 @@ def _keras_order(nodes: dict[NodeId, dict[str, Any]], outputs: list[Source],
         op = op_of(node)
         depth = max(node_depth.setdefault(node, 0), op_depth.get(op, 0))
         op_depth[op] = node_depth[node] = depth
-        for source in nodes[node]["sources"]:
+        for source in sources(node):
             if isinstance(source, tuple) and source in seen:
                 node_depth[source] = max(depth + 1, node_depth.get(source, 0))
     groups: dict[Any, list[NodeId]] = {}  # a shared layer's calls in traversal order, not in the code's order
     for node in post:
         groups.setdefault(op_of(node), []).append(node)
-    return [groups[op] for op in sorted(groups, key=lambda op: (-op_depth[op], op_index[op]))]
+    after = {target: node for node, target in folded.items()}
+    return [order for op in sorted(groups, key=lambda op: (-op_depth[op], op_index[op]))
+            for order in [groups[op]] + [[after[node]] for node in groups[op] if node in after]]
+
+
+def _foldable(nodes: dict[NodeId, dict[str, Any]], outputs: list[Source],
+              op_of: Callable[[NodeId], Any]) -> dict[NodeId, NodeId]:
+    """The activation calls that (most likely) fold into the layer call they read: the only
+    reader of a call, once called, of a layer whose activation is linear."""
+    read_by: dict[Source, list[Source]] = {}
+    for reader, source in [(n, s) for n in nodes for s in nodes[n]["sources"]] + [("output", o) for o in outputs]:
+        read_by.setdefault(source, []).append(reader)
+    calls: dict[Any, int] = {}
+    for node in nodes:
+        calls[op_of(node)] = calls.get(op_of(node), 0) + 1
+    found = {}
+    for node, entry in nodes.items():
+        source = entry["sources"][0] if len(entry["sources"]) == 1 else None
+        if entry["layer"]["class"] in _FOLDED and _activation_of(entry["layer"]) is not None \
+                and source in nodes and read_by.get(source) == [node] and calls[op_of(source)] == 1 \
+                and (nodes[source]["layer"].get("config") or {}).get("activation", "absent") in ("linear", None):
+            found[node] = source
+    return {node: source for node, source in found.items() if source not in found}
 
 
 def canonical_architecture(arch: dict[str, Any], *, ignore: Sequence[str] = (),
@@ -212,8 +255,9 @@ def canonical_architecture(arch: dict[str, Any], *, ignore: Sequence[str] = (),
     for node in nodes:
         groups.setdefault(op_of(node), []).append(node)
     order = list(groups.values())
-    if graph.nested or len({node["op"] for node in nodes.values()}) < len(nodes):  # nesting, or a layer called again
-        order = _keras_order(nodes, outputs, op_of)
+    if graph.nested or graph.operations or len({node["op"] for node in nodes.values()}) < len(nodes):
+        # nesting, operations, or a layer called again
+        order = _keras_order(nodes, outputs, op_of, _foldable(nodes, outputs, op_of) if graph.operations else None)
 
     def counted(group: list[NodeId]) -> int | None:
         """How many calls a forward pass made: for a layer with weights, or one never called
@@ -301,8 +345,10 @@ def _entry(ref: Any) -> int | None:
 
 
 def layer_classes(arch: dict[str, Any]) -> set[str]:
-    """The classes of an `architecture()` dict's layers, those of nested models included."""
-    found = set()
+    """The classes of an `architecture()` dict's layers, those of nested models included (an
+    operation as the layer it equals, `operation_as_layer`)."""
+    found = {operation_as_layer(op, call)["class"] for op in arch.get("operations") or []
+             for call in range(max(1, len(op.get("inputs") or [])))}
     for layer in arch.get("layers") or []:
         found.add(layer["class"])
         if isinstance(layer.get("model"), dict):

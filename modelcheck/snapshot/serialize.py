@@ -10,6 +10,11 @@ depend on how many layers the process built before, so they are replaced by posi
 references ``<snake_class>#k`` (the k-th auto-named layer of that kind in the model, from 1).
 Names the user gave are kept.
 
+A functional model may call operations between its layers (``keras.ops.relu(x)``, ``x * 2.0``):
+they are not in ``model.layers`` but are part of the network, so such a model's dict also has
+``operations`` (a model without any has no such key, and the form it always had), referenced
+as ``op:<snake_class>#k``.
+
 Keras is imported inside the functions only.
 """
 
@@ -198,6 +203,72 @@ def _refs(layers: list[Any]) -> dict[int, str]:
     return refs
 
 
+def _operations(model: Any) -> list[Any]:
+    """The operations of a functional model's graph that are not layers (``keras.ops`` calls,
+    operators on symbolic tensors), in the graph's order."""
+    import keras
+
+    try:
+        found = list(getattr(model, "operations", None) or [])
+    except (AttributeError, TypeError, ValueError):
+        return []
+    return [op for op in found if not isinstance(op, keras.layers.Layer)]
+
+
+def _op_refs(ops: list[Any]) -> dict[int, str]:
+    """Operation id -> stable reference ``op:<snake_class>#k`` (``op:<name>`` for a given name):
+    the ``op:`` prefix keeps ``op:add#1`` apart from an ``Add`` layer's ``add#1``."""
+    return {key: f"op:{ref}" for key, ref in _refs(ops).items()}
+
+
+def _op_config(op: Any) -> dict[str, Any]:
+    """An operation's configuration (``axis``, ``approximate``...) without its name."""
+    try:
+        raw = op.get_config()
+    except Exception:  # an operation whose arguments Keras could not record
+        return {}
+    config = _plain_dict(dict(raw)) if isinstance(raw, dict) else {}
+    return {k: v for k, v in config.items() if v is not None} if isinstance(config, dict) else {}
+
+
+def _argument(value: Any) -> Any:
+    """One argument of an operation's call: ``"<tensor>"`` for a symbolic tensor, else its value
+    (a large array as ``"<array 4x3>"``)."""
+    import keras
+
+    if isinstance(value, keras.KerasTensor):
+        return "<tensor>"
+    if isinstance(value, (list, tuple)):
+        return [_argument(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _argument(v) for k, v in value.items()}
+    if isinstance(value, slice):  # as written: "0:2", ":", "::2"
+        parts = ["" if v is None else str(_plain(v)) for v in (value.start, value.stop, value.step)]
+        return ":".join(parts if parts[2] else parts[:2])
+    if value is Ellipsis:
+        return "..."
+    shape = getattr(value, "shape", None)
+    if shape is not None and not isinstance(value, (bool, int, float, str)):
+        dims = _shape(shape) or []
+        if math.prod(d or 0 for d in dims) > 16 or None in dims:
+            return "<array " + ("x".join(str(d) for d in dims) or "scalar") + ">"
+        try:
+            import numpy as np
+
+            return _plain(np.asarray(keras.ops.convert_to_numpy(value)).tolist())
+        except Exception:
+            return f"<{type(value).__name__}>"
+    return _plain(value)
+
+
+def _has_constant(value: Any) -> bool:
+    if isinstance(value, list):
+        return any(_has_constant(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_constant(v) for v in value.values())
+    return value != "<tensor>"
+
+
 def _node_outputs(node: Any) -> list[Any]:
     outputs = getattr(node, "output_tensors", None) or getattr(node, "outputs", None) or []
     return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
@@ -214,6 +285,11 @@ def architecture(model: Any) -> dict[str, Any]:
     ``non_trainable``). A reference is a layer name, plus ``@n`` for the n-th call of a layer
     used several times, plus ``[i]`` for its i-th output when it has several.
 
+    A functional model that calls operations that are not layers (``keras.ops.relu(x)``,
+    ``x * 2.0``) also has ``operations``, in graph order: ``name`` (``op:relu#1``), ``class``
+    (``Relu``), ``config``, ``output_shape``, ``inputs`` as for layers, and ``arguments`` (each
+    call's positional arguments, tensors as ``"<tensor>"``) when a call had a constant.
+
     Example::
 
         >>> architecture(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]))["layers"][1]
@@ -227,12 +303,14 @@ def architecture(model: Any) -> dict[str, Any]:
     kind = _model_kind(model)
     layers = list(model.layers)  # what users index and what model.summary() lists
     refs = _refs([l for l in _input_layers(model) if l not in layers] + layers)
+    ops = _operations(model) if kind == "functional" else []
+    refs.update(_op_refs(ops))
     in_graph = _graph_nodes(model)
 
     # Which calls (nodes) of each layer belong to this model, in call order. A subclassed
     # model records none: nodes a layer has come from other graphs and would mislead.
     calls: dict[int, list[Any]] = {}
-    for layer in layers:
+    for layer in layers + ops:
         nodes = list(getattr(layer, "_inbound_nodes", []) or [])
         calls[id(layer)] = [n for n in nodes if in_graph is not None and id(n) in in_graph]
 
@@ -271,18 +349,42 @@ def architecture(model: Any) -> dict[str, Any]:
             entry["model"] = architecture(layer)
         entries.append(entry)
 
+    operations = []
+    for op in ops:
+        operation: dict[str, Any] = {"name": refs[id(op)], "class": type(op).__name__, "config": _op_config(op)}
+        shapes = [_shape(t.shape) for node in calls[id(op)] for t in _node_outputs(node)]
+        operation["output_shape"] = shapes[0] if len(shapes) == 1 else (shapes or None)
+        operation["inputs"] = [[ref_of(t) for t in getattr(node.arguments, "keras_tensors", [])]
+                               for node in calls[id(op)]]
+        arguments = [_call_arguments(node) for node in calls[id(op)]]
+        if _has_constant(arguments):  # a constant operand (x * 2.0), an index (x[:, 0])
+            operation["arguments"] = arguments
+        operations.append(operation)
+
     inputs = _describe_io(model, "inputs", ref_of)
     if kind == "subclassed" and not inputs:
         shape = _built_input_shape(model)
         shapes = shape if shape and isinstance(shape[0], list) else ([shape] if shape else [])
         inputs = [{"name": f"input#{n + 1}", "shape": s, "dtype": None} for n, s in enumerate(shapes)]
-    return {
+    described = {
         "kind": kind,
         "inputs": inputs,
         "outputs": _describe_io(model, "outputs", ref_of),
         "layers": entries,
         "totals": _totals(model),
     }
+    if operations:
+        described["operations"] = operations
+    return described
+
+
+def _call_arguments(node: Any) -> list[Any]:
+    """The positional arguments of one call of an operation (tensors as ``"<tensor>"``), and its
+    keyword arguments as a last ``{"kwargs": {...}}`` when it had any."""
+    arguments = getattr(node, "arguments", None)
+    args = [_argument(v) for v in getattr(arguments, "args", None) or ()]
+    kwargs = getattr(arguments, "kwargs", None) or {}
+    return args + ([{"kwargs": _argument(dict(kwargs))}] if kwargs else [])
 
 
 def _built_input_shape(layer: Any) -> Any:

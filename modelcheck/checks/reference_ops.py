@@ -1,0 +1,76 @@
+"""What an operation of a functional graph equals, for `modelcheck.checks.reference_form`.
+
+A functional model may call ``keras.ops`` functions (and Python operators on symbolic tensors)
+between its layers: `architecture()` lists them under ``operations``. Each call is read as the
+layer it equals, so that equivalent ways of writing a network compare equal:
+
+- an activation (``keras.ops.relu``, ``sigmoid``, ``tanh``, ``gelu(approximate=False)``,
+  ``silu``, ``elu``, ``selu``, ``softplus``, ``relu6``, ``leaky_relu`` with its default slope,
+  ``log_softmax``... with `keras.activations`' defaults) is an ``Activation`` layer;
+- ``keras.ops.softmax`` and ``keras.activations.relu(x, ...)`` are the ``Softmax`` and ``ReLU``
+  layers of the same configuration (so they fold as those do: ``softmax`` over the last axis,
+  ``relu`` with default arguments), ``leaky_relu``/``elu`` with other arguments the ``LeakyReLU``
+  and ``ELU`` layers, ``keras.ops.concatenate`` the ``Concatenate`` layer of its axis;
+- ``add``, ``subtract``, ``multiply``, ``maximum``, ``minimum`` of tensors alone (``a + b``) are the
+  merge layer of that name;
+- any other operation is of class ``"operation <name>"`` (``operation multiply``, ``operation
+  true_divide``, ``operation get_item`` for ``x[:, 0]``); its constant operands are its
+  ``arguments`` (``x * 2.0`` and ``2.0 * x`` alike).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..snapshot.serialize import snake_case
+
+__all__ = ["OPERATION", "operation_as_layer"]
+
+OPERATION = "operation "  # the class of an operation that equals no layer: "operation multiply"
+# operations that equal a Keras activation (the name a layer's config gives it), with the
+# configuration they must have to equal it (keras.activations' defaults)
+_OP_ACTIVATIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    **{cls: (snake_case(cls), {}) for cls in ("Relu", "Relu6", "Sigmoid", "Tanh", "Softplus", "Softsign", "Silu",
+                                              "Selu", "HardSigmoid", "HardSilu", "HardTanh", "LogSigmoid",
+                                              "TanhShrink", "SparsePlus", "SparseSigmoid", "Mish")},
+    "Exp": ("exponential", {}), "LogSoftmax": ("log_softmax", {"axis": -1}), "Sparsemax": ("sparsemax", {"axis": -1}),
+    "Glu": ("glu", {"axis": -1}), "Elu": ("elu", {"alpha": 1.0}), "Celu": ("celu", {"alpha": 1.0}),
+    "Gelu": ("gelu", {"approximate": False}), "LeakyRelu": ("leaky_relu", {"negative_slope": 0.2}),
+    "SoftShrink": ("soft_shrink", {"threshold": 0.5}), "HardShrink": ("hard_shrink", {"threshold": 0.5}),
+    "Squareplus": ("squareplus", {"b": 4}),
+}
+# operations that equal a layer of the same configuration (Softmax and ReLU then fold as those layers do)
+_OP_LAYERS = {"Softmax": "Softmax", "ReLU": "ReLU", "LeakyRelu": "LeakyReLU", "Elu": "ELU",
+              "Concatenate": "Concatenate"}
+# operations of tensors alone that equal a merge layer
+_OP_MERGES = {"Add": "Add", "Subtract": "Subtract", "Multiply": "Multiply", "Maximum": "Maximum", "Minimum": "Minimum"}
+_COMMUTATIVE = ("Add", "Multiply", "Maximum", "Minimum")
+
+
+def _constant(value: Any) -> bool:
+    """True when an operation's recorded arguments hold something that is not a tensor."""
+    if isinstance(value, list):
+        return any(_constant(v) for v in value)
+    if isinstance(value, dict):
+        return any(_constant(v) for v in value.values())
+    return value != "<tensor>"
+
+
+def operation_as_layer(entry: dict[str, Any], call: int = 0) -> dict[str, Any]:
+    """The layer an ``operations`` entry of `architecture()` equals in its `call`-th call:
+    ``{"class", "config", "params": 0}`` (see the module docstring)."""
+    cls, config = entry["class"], dict(entry.get("config") or {})
+    arguments = entry.get("arguments") or []
+    args = arguments[call] if call < len(arguments) and _constant(arguments[call]) else None
+    sources = (entry.get("inputs") or [[]])[call] if call < len(entry.get("inputs") or []) else []
+    layer: dict[str, Any] = {"class": f"{OPERATION}{'relu' if cls == 'ReLU' else snake_case(cls)}", "config": config}
+    if args is None and cls in _OP_ACTIVATIONS and config == _OP_ACTIVATIONS[cls][1]:
+        layer = {"class": "Activation", "config": {"activation": _OP_ACTIVATIONS[cls][0]}}
+    elif args is None and cls in _OP_LAYERS:
+        layer["class"] = _OP_LAYERS[cls]
+    elif args is None and cls in _OP_MERGES and len(sources) >= 2:
+        layer["class"] = _OP_MERGES[cls]
+    elif args is not None:  # x * 2.0 = 2.0 * x
+        commuted = cls in _COMMUTATIVE and len(args) == 2 and args[1] == "<tensor>" != args[0]
+        config["arguments"] = args[::-1] if commuted else args
+    return {**layer, "name": entry.get("name"), "params": 0}
