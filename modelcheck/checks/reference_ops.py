@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..snapshot.serialize import snake_case
+from ..snapshot.serialize import has_constant, snake_case
 
 __all__ = ["OPERATION", "operation_as_layer"]
 
@@ -47,21 +47,12 @@ _OP_MERGES = {"Add": "Add", "Subtract": "Subtract", "Multiply": "Multiply", "Max
 _COMMUTATIVE = ("Add", "Multiply", "Maximum", "Minimum")
 
 
-def _constant(value: Any) -> bool:
-    """True when an operation's recorded arguments hold something that is not a tensor."""
-    if isinstance(value, list):
-        return any(_constant(v) for v in value)
-    if isinstance(value, dict):
-        return any(_constant(v) for v in value.values())
-    return value != "<tensor>"
-
-
 def operation_as_layer(entry: dict[str, Any], call: int = 0) -> dict[str, Any]:
     """The layer an ``operations`` entry of `architecture()` equals in its `call`-th call:
     ``{"class", "config", "params": 0}`` (see the module docstring)."""
     cls, config = entry["class"], dict(entry.get("config") or {})
     arguments = entry.get("arguments") or []
-    args = arguments[call] if call < len(arguments) and _constant(arguments[call]) else None
+    args = arguments[call] if call < len(arguments) and has_constant(arguments[call]) else None
     sources = (entry.get("inputs") or [[]])[call] if call < len(entry.get("inputs") or []) else []
     layer: dict[str, Any] = {"class": f"{OPERATION}{'relu' if cls == 'ReLU' else snake_case(cls)}", "config": config}
     if args is None and cls in _OP_ACTIVATIONS and config == _OP_ACTIVATIONS[cls][1]:

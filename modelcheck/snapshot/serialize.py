@@ -27,7 +27,7 @@ from typing import Any
 
 from ..model.counting import weight_count
 
-__all__ = ["architecture", "to_json", "is_auto_name", "snake_case", "FORMAT_VERSION"]
+__all__ = ["architecture", "to_json", "is_auto_name", "snake_case", "has_constant", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 
@@ -261,11 +261,13 @@ def _argument(value: Any) -> Any:
     return _plain(value)
 
 
-def _has_constant(value: Any) -> bool:
+def has_constant(value: Any) -> bool:
+    """True when an operation's recorded arguments (see `architecture`) hold something that is not
+    a tensor: a constant operand (x * 2.0), an index (x[:, 0])."""
     if isinstance(value, list):
-        return any(_has_constant(v) for v in value)
+        return any(has_constant(v) for v in value)
     if isinstance(value, dict):
-        return any(_has_constant(v) for v in value.values())
+        return any(has_constant(v) for v in value.values())
     return value != "<tensor>"
 
 
@@ -357,7 +359,7 @@ def architecture(model: Any) -> dict[str, Any]:
         operation["inputs"] = [[ref_of(t) for t in getattr(node.arguments, "keras_tensors", [])]
                                for node in calls[id(op)]]
         arguments = [_call_arguments(node) for node in calls[id(op)]]
-        if _has_constant(arguments):  # a constant operand (x * 2.0), an index (x[:, 0])
+        if has_constant(arguments):  # a constant operand (x * 2.0), an index (x[:, 0])
             operation["arguments"] = arguments
         operations.append(operation)
 
