@@ -552,3 +552,21 @@ def test_a_model_without_operations_has_the_architecture_it_had():
     for model in (reference(), functional_separate_activations(), siamese()):
         assert "operations" not in architecture(model)
     assert "operations" in architecture(ops_relu_softmax())
+
+
+def test_ignoring_activations_leaves_activation_layers_out_as_well():
+    """With ignore=["activations"], an Activation layer that folds into the layer before it used to
+    stay as 'layer 2 (Activation None): not in the reference solution': folding read the config
+    the ignore had already emptied."""
+    reference = keras.Sequential([keras.Input((4,)), layers.Dense(8, activation="relu"),
+                                  layers.Dense(2, activation="sigmoid")])
+    separate = keras.Sequential([keras.Input((4,)), layers.Dense(8), layers.Activation("tanh"), layers.Dense(2),
+                                 layers.Activation("sigmoid")])
+    assert check_matches_reference(separate, reference=reference, ignore=["activations"]).passed
+    stacked = keras.Sequential([keras.Input((4,)), layers.Dense(8), layers.Activation("tanh"), layers.ReLU(),
+                                layers.Dense(2, activation="sigmoid")])
+    assert check_matches_reference(stacked, reference=reference, ignore=["activations"]).passed
+    wider = keras.Sequential([keras.Input((4,)), layers.Dense(8), layers.Activation("relu"), layers.Dense(3)])
+    result = check_matches_reference(wider, reference=reference, ignore=["activations"])
+    assert not result.passed and "layer 2 (Dense 3): units 2 expected, 3 received" in result.message
+    assert "activation" not in result.message

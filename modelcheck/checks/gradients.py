@@ -268,7 +268,7 @@ def check_gradient_flow(
                                       f"{MIN_BATCHNORM_VALUES} values per channel")
     if backbones:
         details["frozen_backbones"] = [layer.name for layer in backbones]
-    if not model.trainable_variables and not frozen and not backbones:
+    if not model.trainable_variables and not frozen:  # (a backbone is one only ahead of a layer that trains)
         return CheckResult.fail(NAME, mismatch("trainable variables", "at least one", "none", at="the whole model",
                                                note="the model cannot learn"),
                                 expected="trainable variables", received=0, details=details)
@@ -277,8 +277,7 @@ def check_gradient_flow(
     if frozen and not allow_frozen:
         messages.append(frozen_message(frozen))
     if not model.trainable_variables and not messages:
-        return CheckResult.skip(NAME, "every layer with weights is frozen on purpose (allow_frozen=True, or a "
-                                f"backbone {BACKBONE_NOTE}): no trainable variable to check",
+        return CheckResult.skip(NAME, "every layer is frozen (allow_frozen=True): no trainable variable to check",
                                 details=details)
     if messages:
         return CheckResult.fail(

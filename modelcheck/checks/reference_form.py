@@ -294,6 +294,8 @@ def canonical_architecture(arch: dict[str, Any], *, ignore: Sequence[str] = (),
     index: dict[NodeId, Any] = {}
     layers: list[dict[str, Any]] = []
     members: list[tuple[list[NodeId], int | None]] = []
+    # each entry's own activation, whatever `ignore` leaves in its config: what folding reads
+    activations: list[Any] = []
     for group in order:
         node = nodes[group[0]]
         if group[0] in alias:  # left out, or folded into the layer it reads
@@ -303,15 +305,18 @@ def canonical_architecture(arch: dict[str, Any], *, ignore: Sequence[str] = (),
         activation = _activation_of(layer) if cls in _FOLDED else None
         target = follow(node["sources"][0], alias) if activation is not None and node["sources"] else None
         at = _entry(index.get(target)) if isinstance(target, tuple) else None
-        if at is not None and members[at][1] in (None, len(members[at][0])) \
-                and layers[at]["config"].get("activation", "absent") in ("linear", None):
+        if at is not None and members[at][1] in (None, len(members[at][0])) and activations[at] in ("linear", None):
             # every call of the target is read by this same activation alone (a shared layer: one per call)
             folded = [read_by.get(member, [None])[0] for member in members[at][0]]
             if all(isinstance(f, tuple) and f not in alias and fold(f) == activation for f in folded) \
                     and group[0] in folded:
-                layers[at]["config"]["activation"] = activation
+                layers[at]["config"]["activation"] = activations[at] = activation
                 alias.update({f: member for f, member in zip(folded, members[at][0])})
                 continue
+        if activation is not None and _ignored("Activation", "activation", ignore) \
+                and all(len(nodes[member]["sources"]) == 1 for member in group):
+            alias.update({member: nodes[member]["sources"][0] for member in group})  # activations not compared
+            continue
         if activation is not None:
             cls, config = "Activation", {"activation": activation}
         else:
@@ -319,6 +324,8 @@ def canonical_architecture(arch: dict[str, Any], *, ignore: Sequence[str] = (),
         for n, member in enumerate(group):
             index[member] = len(layers) if n == 0 else [len(layers), n + 1]
         layers.append({"class": cls, "config": config})
+        activations.append(config.get("activation") if cls == "Activation" else
+                           (layer.get("config") or {}).get("activation", "absent"))
         members.append((group, count))
 
     def final(source: Source) -> Any:
