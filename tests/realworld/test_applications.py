@@ -2,8 +2,8 @@
 and parameter counts as Keras documents them (include_top, 1000 classes: global pooling makes
 the count independent of the input size, so small inputs keep the run cheap).
 
-Two fast models run by default and six more as slow tests; every builder keras.applications
-exports (about 40, up to 350 million parameters) runs in the sweep, marker ``applications``,
+Two fast models run by default and six more as slow tests beside the sweep; every builder
+keras.applications exports (about 40, up to 350 million parameters) runs in the sweep, marker ``applications``,
 deselected by default: ``python -m pytest -n 2 -m applications tests/realworld``."""
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ def test_fast_applications_pass(name):
 
 
 @pytest.mark.slow
+@pytest.mark.applications  # with the sweep (CI's own step), which builds these models too: out of the default run
 @pytest.mark.parametrize("name", list(SLOW))
 def test_slow_applications_pass(name):
     _check(name, *SLOW[name])
