@@ -114,14 +114,15 @@ def still_learning(name: str, what: str, run: TrainingRun, max_steps: int, timeo
         "or the learning rate to judge it", details={**details, "still_falling": True})
 
 
-def behind_frozen_backbone(name: str, what: str, model: keras.Model, got: str, details: dict[str, Any],
-                           **result: Any) -> CheckResult | None:
+def behind_frozen_backbone(name: str, what: str, model: keras.Model, run: TrainingRun, got: str,
+                           details: dict[str, Any], **result: Any) -> CheckResult | None:
     """The ``skipped`` result of a training check that fell short on a model whose frozen backbone
     (transfer learning) feeds the layers that train: on synthetic inputs, with the weights it has
     here, its features may hardly vary from sample to sample (a global pooling averages noise out),
-    so its head cannot tell the samples apart. None for a model without one."""
+    so its head cannot tell the samples apart. None for a model without one, and for a run whose
+    loss became NaN (no backbone explains that)."""
     backbones = frozen_layers(model)[1]
-    if not backbones:
+    if not backbones or run.stopped == "non_finite":
         return None
     return CheckResult.skip(
         name, f"{what}: not judged: only the layers after the frozen backbone {backbone_names(backbones)} train, "
@@ -288,9 +289,9 @@ def check_overfit_batch(
                                 "sampling, Monte-Carlo Dropout), so the model's output for a batch is not fixed and "
                                 f"need not reproduce it; it reached {got}", expected=expected, received=got,
                                 details=details)
-    frozen = behind_frozen_backbone(name, f"memorising one batch of {batch_size} samples", model,
+    frozen = behind_frozen_backbone(name, f"memorising one batch of {batch_size} samples", model, run,
                                     f"{got} in inference mode", details, expected=expected, received=got)
-    if frozen is not None and run.stopped != "non_finite":
+    if frozen is not None:
         return frozen
     return CheckResult.fail(
         name,
@@ -554,9 +555,9 @@ def check_loss_decrease(
     slow = still_learning(name, "loss decrease", run, steps, timeout_s, details) if math.isfinite(decrease) else None
     if slow is not None and decrease > 0:
         return slow
-    frozen = behind_frozen_backbone(name, "loss decrease", model, f"{received} ({_change(decrease)})", details,
+    frozen = behind_frozen_backbone(name, "loss decrease", model, run, f"{received} ({_change(decrease)})", details,
                                     expected=f"a decrease of at least {min_decrease:.0%}", received=received)
-    if frozen is not None and run.stopped != "non_finite":
+    if frozen is not None:
         return frozen
     why = stopped_note(run, steps, timeout_s) if run.stopped in ("timeout", "non_finite") else f"after {run.steps} steps"
     return CheckResult.fail(
