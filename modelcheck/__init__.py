@@ -26,7 +26,7 @@ _LAZY = {
     "check_gradient_flow": "modelcheck.checks.gradients",
     "check_overfit_batch": "modelcheck.checks.training",
     "check_learns_linear": "modelcheck.checks.training",
-    "check_loss_decrease": "modelcheck.checks.training",
+    "check_loss_decrease": "modelcheck.checks.loss_decrease",
     "check_batch_independence": "modelcheck.checks.independence",
     "check_input_dependence": "modelcheck.checks.independence",
     "check_loss_at_init": "modelcheck.checks.init_loss",

@@ -32,6 +32,7 @@ import keras
 
 from ..core.errors import call_user_code
 from ..model.inputs import synthetic_inputs
+from ..model.randomness import training_only_layer
 from ..model.state import reset_states
 from ..snapshot.serialize import architecture
 from .reference_ops import OPERATION, operation_as_layer
@@ -41,8 +42,6 @@ __all__ = ["canonical_architecture", "model_form", "traced_calls", "layer_classe
 
 _ALWAYS_IGNORED = frozenset({"name", "trainable", "dtype", "seed"})
 _FOLDED = ("Activation", "ReLU", "Softmax")
-# layers that only act in training (a model may call them only then: `if training: ...`)
-_TRAINING_ONLY = re.compile(r"Dropout|Noise|^Random|ActivityRegularization")
 _REF = re.compile(r"^(?P<base>.*?)(?:@(?P<call>\d+))?(?:\[(?P<index>\d+)\])?$")
 # `ignore` entries that name a group of configuration keys (anything else names a key itself,
 # or "Class.key" for one class's key)
@@ -265,7 +264,7 @@ def canonical_architecture(arch: dict[str, Any], *, ignore: Sequence[str] = (),
         first = nodes[group[0]]
         count = (traced or {}).get(first["op"]) if first["counted"] else None
         if count == 0:
-            return None if _TRAINING_ONLY.search(first["layer"]["class"]) else 0
+            return None if training_only_layer(first["layer"]["class"]) else 0
         return None if count is None or op_of(group[0]) != first["op"] else count
 
     def follow(source: Source, alias: Mapping[NodeId, Source]) -> Source:

@@ -1,4 +1,5 @@
-"""Training checks: overfit one batch, learn y = 2x - 1, and loss decrease.
+"""Training checks: overfit one batch and learn y = 2x - 1, and what they share with loss_decrease
+(`modelcheck.checks.loss_decrease`): how a run that did not reach its goal is reported.
 
 All three run the shared engine (one compiled step loop per model, its optimizer reset
 between checks), stop as soon as their verdict is known, and restore the model's weights
@@ -18,8 +19,8 @@ import numpy as np
 from ..core.errors import call_user_code
 from ..model import loops
 from ..model.engine import (TrainingRun, falling_points, falling_tail, fresh_optimizer, own_training, preserved_weights,
-                            still_falling, train, train_own_step)
-from ..model.inputs import all_layers, batch_size_for, input_infos, pack_inputs, rows_of
+                            still_falling, train)
+from ..model.inputs import all_layers, batch_size_for, input_infos, pack_inputs
 from ..model.state import reset_states
 from ..model.outputs import shape_str
 from ..model.graph import layers_of
@@ -29,10 +30,11 @@ from ..core.messages import also, mismatch
 from ..core.result import CheckResult
 from ..model.freezing import backbone_names, frozen_layers
 from .loss_config import negative_weight
-from .common import HUGE_SAMPLE, check, default_batch, fmt, forward, nonfinite_failure, prepare_batch, sample_values
+from .common import check, default_batch, fmt, forward, nonfinite_failure, prepare_batch
 
-__all__ = ["check_overfit_batch", "check_learns_linear", "check_loss_decrease", "run_details", "stopped_note",
-           "over_budget", "not_attempted", "still_learning", "EXTEND"]
+__all__ = ["check_overfit_batch", "check_learns_linear", "run_details", "stopped_note", "over_budget", "not_attempted",
+           "still_learning", "behind_frozen_backbone", "maximising", "inference_predictions", "as_model_targets",
+           "extension_note", "EXTEND", "INFERENCE_MODE"]
 
 DOCUMENT_X = (-1.0, 0.0, 1.0, 2.0, 3.0, 4.0)
 # overfit_batch and loss_decrease go on past their step budget, up to this many times it, while the
@@ -67,7 +69,7 @@ def run_details(run: TrainingRun) -> dict[str, Any]:
             "step_s": None if run.step_s is None else round(run.step_s, 4), "optimizer": run.optimizer}
 
 
-def _extension(run: TrainingRun, max_steps: int) -> str:
+def extension_note(run: TrainingRun, max_steps: int) -> str:
     """How the step budget grew, in words ('' when it did not)."""
     if run.budget <= max_steps:
         return ""
@@ -277,7 +279,7 @@ def check_overfit_batch(
     got = f"loss {fmt(final_loss)}" + (f", accuracy {accuracy:.0%}" if accuracy is not None else "")
     if run.stopped == "converged":
         return CheckResult.ok(name, f"memorised a batch of {batch_size} in {run.steps} steps ({got} in inference mode) "
-                              f"with {run.optimizer}{_extension(run, max_steps)}", expected=expected, received=got,
+                              f"with {run.optimizer}{extension_note(run, max_steps)}", expected=expected, received=got,
                               details=details)
     slow = still_learning(name, f"memorising one batch of {batch_size} samples", run, max_steps, timeout_s, details)
     if slow is not None:
@@ -305,7 +307,7 @@ def check_overfit_batch(
     )
 
 
-def _as_model_targets(model: keras.Model, targets: list[np.ndarray]) -> Any:
+def as_model_targets(model: keras.Model, targets: list[np.ndarray]) -> Any:
     """Targets in the structure of the model's outputs (one array, a list or a dict)."""
     structure = getattr(model, "_outputs_struct", None)
     if structure is not None and len(keras.tree.flatten(structure)) == len(targets):
@@ -422,148 +424,3 @@ def check_learns_linear(
 # loss_decrease trains on 32 samples, on 8 when a sample is large and on 4 when it is an image
 # of ImageNet's size: there one step of 32 costs seconds, and a few samples show a decrease as
 # well (the targets come from a teacher the model can match).
-LARGE_SAMPLE = 20_000
-
-
-def _decrease_batch(model: keras.Model) -> int:
-    values = sample_values(model)
-    if values is None:
-        return 32
-    return 4 if values > HUGE_SAMPLE else 8 if values > LARGE_SAMPLE else 32
-
-
-def _noisy_in_training(model: keras.Model) -> bool:
-    """Whether the model draws noise in training mode only: Dropout of any kind, GaussianNoise,
-    random augmentation."""
-    return any("Dropout" in type(layer).__name__ or "Noise" in type(layer).__name__
-               or type(layer).__name__.startswith("Random") for layer in all_layers(model))
-
-
-def _decrease(losses: list[float]) -> tuple[float, float]:
-    """The mean of the last (up to) five losses, and its decrease from the first loss as a
-    fraction of it (NaN when a loss is not finite)."""
-    first = losses[0]
-    tail = losses[-min(5, len(losses)):]
-    last = float(np.mean(tail)) if all(math.isfinite(v) for v in tail) else float("nan")
-    decrease = (first - last) / abs(first) if first and math.isfinite(first) and math.isfinite(last) else float("nan")
-    return last, decrease
-
-
-def _change(decrease: float) -> str:
-    """A decrease (a fraction of the first loss; negative when the loss grew) in words."""
-    if not math.isfinite(decrease):
-        return "NaN"
-    if abs(decrease) < 0.0005:
-        return "no change"
-    if decrease > 0:
-        return f"a decrease of {decrease:.1%}"
-    if decrease > -1:
-        return f"an increase of {-decrease:.1%}"
-    return f"an increase to {fmt(1 - decrease)} times the first loss"
-
-
-@check("loss_decrease")
-def check_loss_decrease(
-    model: keras.Model,
-    *,
-    output: Any = None,
-    steps: int = 50,
-    min_decrease: float = 0.1,
-    batch_size: int | None = None,
-    learning_rate: float | None = None,
-    x: Any = None,
-    y: Any = None,
-    timeout_s: float | None = 60.0,
-    seed: int = 0,
-) -> CheckResult:
-    """Train for at most `steps` steps on one synthetic (or given) batch; the loss must fall by
-    at least `min_decrease` (a fraction of the initial loss), judged on the mean of the last five
-    losses. Training stops as soon as that decrease is seen (after at least six steps); a loss still
-    falling at `steps` trains on (the budget doubled, up to 4x, while the steps fit in `timeout_s`),
-    and one still falling short at the end is ``skipped``: it falls, only slowly. The batch
-    holds `batch_size` samples: by default 32, 8 when one sample holds more than 20,000 values,
-    4 when it holds more than 100,000 (an ImageNet-size image).
-
-    Also reports the initial loss against its expected value where one is known
-    (ln(n_classes) for softmax cross-entropy, ln 2 for a sigmoid unit).
-    """
-    name = "loss_decrease"
-    blocked = not_attempted(name, "loss")
-    if blocked is not None:
-        return blocked
-    batch_size = batch_size or _decrease_batch(model)
-    prepared = prepare_batch(name, model, output=output, batch_size=batch_size, seed=seed, x=x, y=y, fittable=True)
-    if isinstance(prepared, CheckResult):
-        return prepared
-    x, targets, objective, _ = prepared
-    maximised = maximising(name, objective)
-    if maximised is not None:
-        return maximised
-    batch_size = rows_of(x)  # a model that declares its batch size gets that many (or given x, its rows)
-    own = own_training(model)
-
-    # a model that draws noise in training (Dropout) is judged on its loss in inference mode, which
-    # has none: its noisy training losses let a model that does not learn pass, and one that does fail
-    noisy = own is None and _noisy_in_training(model)
-    judged: list[float] = []
-
-    def decreased(run: TrainingRun) -> bool:
-        if len(run.losses) <= 5:
-            return False
-        if not noisy:
-            return _decrease(run.losses)[1] >= min_decrease
-        judged.append(float(objective.total(targets, inference_predictions(model, x))))
-        run.note_inference_loss(judged[-1])
-        return _decrease([judged[0], judged[-1]])[1] >= min_decrease
-
-    with preserved_weights(model):
-        if noisy:
-            judged.append(float(objective.total(targets, inference_predictions(model, x))))
-        if own is not None:  # its own objective: judged on the loss its train_step reports
-            run = train_own_step(model, x, _as_model_targets(model, targets), max_steps=steps, stop=decreased,
-                                 timeout_s=timeout_s, extend_to=EXTEND * steps)
-            if isinstance(run, str):
-                return CheckResult.skip(name, run)
-            objective.expected_initial = None
-        else:
-            optimizer = fresh_optimizer(model, learning_rate=learning_rate)
-            run = train(model, x, targets, objective, optimizer, max_steps=steps, stop=decreased, timeout_s=timeout_s,
-                        extend_to=EXTEND * steps)
-            if noisy and run.stopped not in ("converged", "over_budget", "non_finite"):
-                decreased(run)
-    if run.stopped == "over_budget":
-        return over_budget(name, "loss decrease", run)
-    details = {**run_details(run), "loss_function": f"the model's own {own}" if own else objective.describe(),
-               "batch_size": batch_size,
-               "initial_loss": judged[0] if noisy else run.losses[0] if run.losses else None,
-               "expected_initial_loss": objective.expected_initial}
-    if noisy and len(judged) > 1 and run.stopped != "non_finite":
-        first, (last, decrease) = judged[0], _decrease([judged[0], judged[-1]])
-        details["judged_in_inference_mode"] = INFERENCE_MODE
-    else:
-        first, (last, decrease) = run.losses[0], _decrease(run.losses)
-    details["decrease"] = decrease
-    init_note = ""
-    if objective.expected_initial is not None:
-        init_note = f"; initial loss {fmt(first)} (expected about {fmt(objective.expected_initial)} for an untrained model)"
-    received = f"{fmt(first)} -> {fmt(last)}" + (" in inference mode" if "judged_in_inference_mode" in details else "")
-    if math.isfinite(decrease) and decrease >= min_decrease:
-        early = f" of at most {steps}" if run.steps < steps else ""
-        return CheckResult.ok(name, f"loss fell {decrease:.0%} in {run.steps}{early} steps ({received}){init_note}"
-                              f"{_extension(run, steps)}",
-                              expected=f"a decrease of at least {min_decrease:.0%}", received=received, details=details)
-    slow = still_learning(name, "loss decrease", run, steps, timeout_s, details) if math.isfinite(decrease) else None
-    if slow is not None and decrease > 0:
-        return slow
-    frozen = behind_frozen_backbone(name, "loss decrease", model, run, f"{received} ({_change(decrease)})", details,
-                                    expected=f"a decrease of at least {min_decrease:.0%}", received=received)
-    if frozen is not None:
-        return frozen
-    why = stopped_note(run, steps, timeout_s) if run.stopped in ("timeout", "non_finite") else f"after {run.steps} steps"
-    return CheckResult.fail(
-        name, mismatch("loss", f"a decrease of at least {min_decrease:.0%}", f"{received} ({_change(decrease)})",
-                       at=f"the end of training ({why})", note=f"{run.optimizer}{init_note}"),
-        expected=f"a decrease of at least {min_decrease:.0%}", received=received,
-        details=details,
-        hint="a loss that grows or turns NaN usually means a learning rate too large; a flat loss means no "
-        "gradient reaches the weights (frozen layers, a wrong loss for the output) or a learning rate too small.")

@@ -51,7 +51,7 @@ _ALL = [
               "the model can memorise one small batch", trains=True),
     CheckInfo("learns_linear", "modelcheck.checks.training:check_learns_linear",
               "the model learns y = 2x - 1 from six points", trains=True, default=False),
-    CheckInfo("loss_decrease", "modelcheck.checks.training:check_loss_decrease",
+    CheckInfo("loss_decrease", "modelcheck.checks.loss_decrease:check_loss_decrease",
               "the loss falls over a few training steps", trains=True),
     CheckInfo("loss_matches_output", "modelcheck.checks.loss_config:check_loss_matches_output",
               "the compiled loss fits each output layer (judged from the configuration)"),

@@ -12,6 +12,7 @@ Keras seed) cannot be put back; `random_in_inference` tells such a model apart.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 import keras
@@ -24,7 +25,23 @@ from .outputs import flatten_outputs
 from .probe import layer_probe
 from .state import reset_states, stateful_layers
 
-__all__ = ["seed_states", "rewinder", "rewound_forward", "same_draws", "random_in_inference", "UNREWINDABLE"]
+__all__ = ["noisy_in_training", "training_only_layer", "seed_states", "rewinder", "rewound_forward", "same_draws", "random_in_inference", "UNREWINDABLE"]
+
+# Layers that draw random values in training mode only: Dropout of every kind, GaussianNoise and
+# the like, random augmentation.
+_TRAINING_NOISE = re.compile(r"Dropout|Noise|^Random")
+
+
+def training_only_layer(layer_class: str) -> bool:
+    """Whether a layer of class `layer_class` acts in training mode only (its noise, or
+    ActivityRegularization's penalty), so that a model may well call it only then."""
+    return bool(_TRAINING_NOISE.search(layer_class)) or layer_class == "ActivityRegularization"
+
+
+def noisy_in_training(model: keras.Model) -> bool:
+    """Whether `model` (nested models too) holds a layer that draws noise in training mode only."""
+    return any(_TRAINING_NOISE.search(type(layer).__name__) for layer in all_layers(model))
+
 
 # Why a model's draws could not be repeated, and what makes them repeatable, for skip messages.
 UNREWINDABLE = ("draws new random values at every call, in inference mode too, from a generator modelcheck cannot "
