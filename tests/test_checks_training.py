@@ -152,6 +152,21 @@ def test_loss_decrease_fails_when_learning_rate_explodes():
     assert "learning rate too large" in result.hint
 
 
+def test_adadelta_at_keras_default_rate_fails_with_the_rate_of_the_paper_in_the_hint():
+    model = models.small_classifier()
+    model.compile(optimizer="adadelta", loss="sparse_categorical_crossentropy")
+    for result in (mc.check_loss_decrease(model), mc.check_overfit_batch(model, max_steps=100)):
+        assert result.status == "failed", result.message
+        assert "Adadelta at learning_rate=0.001 barely moves the weights" in result.hint
+        assert "learning_rate=1.0" in result.hint
+    model.compile(optimizer=keras.optimizers.Adadelta(learning_rate=1.0), loss="sparse_categorical_crossentropy")
+    result = mc.check_loss_decrease(model)
+    assert result.passed, result.message
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=1e-7), loss="sparse_categorical_crossentropy")
+    result = mc.check_loss_decrease(model)
+    assert result.status == "failed" and "Adadelta" not in result.hint
+
+
 def test_uses_compiled_optimizer_and_multi_output_loss_weights():
     model = models.two_heads()
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05), loss=["mse", "sparse_categorical_crossentropy"],

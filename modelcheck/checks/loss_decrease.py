@@ -19,8 +19,8 @@ from ..model.inputs import rows_of
 from ..model.randomness import noisy_in_training
 from .common import HUGE_SAMPLE, check, fmt, prepare_batch, sample_values
 from .training import (EXTEND, INFERENCE_MODE, as_model_targets, behind_frozen_backbone, extension_note,
-                       inference_predictions, maximising, not_attempted, over_budget, run_details, still_learning,
-                       stopped_note)
+                       inference_predictions, maximising, not_attempted, over_budget, run_details, slow_rate_note,
+                       still_learning, stopped_note)
 
 __all__ = ["check_loss_decrease"]
 
@@ -161,4 +161,5 @@ def check_loss_decrease(
         expected=f"a decrease of at least {min_decrease:.0%}", received=received,
         details=details,
         hint="a loss that grows or turns NaN usually means a learning rate too large; a flat loss means no "
-        "gradient reaches the weights (frozen layers, a wrong loss for the output) or a learning rate too small.")
+        "gradient reaches the weights (frozen layers, a wrong loss for the output) or a learning rate too small."
+        + slow_rate_note(model))

@@ -34,7 +34,7 @@ from .common import check, default_batch, fmt, forward, nonfinite_failure, prepa
 
 __all__ = ["check_overfit_batch", "check_learns_linear", "run_details", "stopped_note", "over_budget", "not_attempted",
            "still_learning", "behind_frozen_backbone", "maximising", "inference_predictions", "as_model_targets",
-           "extension_note", "EXTEND", "INFERENCE_MODE"]
+           "extension_note", "slow_rate_note", "EXTEND", "INFERENCE_MODE"]
 
 DOCUMENT_X = (-1.0, 0.0, 1.0, 2.0, 3.0, 4.0)
 # overfit_batch and loss_decrease go on past their step budget, up to this many times it, while the
@@ -187,6 +187,29 @@ def stopped_note(run: TrainingRun, max_steps: int, timeout_s: float | None) -> s
     return f"within the budget of {max(max_steps, run.budget)} steps"
 
 
+# Optimizers whose Keras default learning rate is known to barely move a model: (the class, the rate
+# below which to say so, what to write instead)
+_SLOW_DEFAULTS = (("Adadelta", 0.1, "the paper's form, and Keras 2's default, is learning_rate=1.0"),)
+
+
+def slow_rate_note(model: keras.Model) -> str:
+    """A sentence for a failure's hint when the compiled optimizer is one whose usual learning rate
+    is known to barely move a model (Adadelta at Keras' default 0.001), else ""."""
+    from ..model.compiled import compiled_optimizer
+
+    optimizer = compiled_optimizer(model)
+    for kind, below, instead in _SLOW_DEFAULTS:
+        if type(optimizer).__name__ != kind:
+            continue
+        try:
+            rate = float(optimizer.get_config()["learning_rate"])
+        except (TypeError, ValueError, KeyError):  # a schedule: nothing to say
+            return ""
+        if rate < below:
+            return f" {kind} at learning_rate={rate:g} barely moves the weights: {instead}."
+    return ""
+
+
 @check("overfit_batch")
 def check_overfit_batch(
     model: keras.Model,
@@ -303,7 +326,7 @@ def check_overfit_batch(
                  f"{fmt(run.losses[0]) if run.losses else '?'} -> {fmt(run.final_loss)}"),
         expected=expected, received=got, details=details,
         hint=f"a model that cannot overfit {batch_size} samples has a bug: a wrong loss for the output, a learning rate "
-        "far too small or too large, frozen or disconnected layers, or too little capacity.",
+        "far too small or too large, frozen or disconnected layers, or too little capacity." + slow_rate_note(model),
     )
 
 
