@@ -8,6 +8,7 @@ builtins are left alone), then a few notebooks are graded end to end with the to
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import os
 import subprocess
@@ -329,6 +330,28 @@ def test_a_notebook_with_too_much_code_to_read_is_the_students_error(tmp_path):
         _prepare(tmp_path, "long.ipynb", _notebook("\n" * 2_000_000))
 
 
+IPYTHON_DISPLAY = """from IPython.display import display, Image, HTML, clear_output
+from IPython.core.interactiveshell import InteractiveShell
+from IPython import display as ipd
+import IPython
+InteractiveShell.ast_node_interactivity = "all"
+ipd.display(HTML("<b>model</b>"))
+assert IPython.get_ipython() is None
+"""
+
+
+def test_ipython_display_names_are_no_ops_where_ipython_is_not_installed():
+    if importlib.util.find_spec("IPython") is not None:
+        pytest.skip("IPython is installed here: submissions import the real one")
+    script = ("from modelcheck.grading.ipython_stand_in import install_if_missing\n"
+              "assert install_if_missing() and not install_if_missing()\n" + IPYTHON_DISPLAY +
+              "from IPython.core.display import Markdown\nprint(repr(Markdown('x')), ipd.clear_output(wait=True))\n"
+              "import IPython.display\nfrom IPython.display import NotAName\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert "<Markdown (not shown: modelcheck grades without IPython)> None" in done.stdout, done.stderr
+    assert "ImportError: cannot import name 'NotAName' from 'IPython.display'" in done.stderr
+
+
 # -- end to end -----------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -340,17 +363,19 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StudentGrade]:
         "captured": _notebook("%%capture\n!pip install keras\n" + TOY_MODEL),
         "big": _notebook("import keras", TOY_MODEL, "display(build_model())", outputs=_png_outputs(7.5)),
         "in_bash": _notebook("%%bash\n" + TOY_MODEL),
+        "ipython_display": _notebook(IPYTHON_DISPLAY, TOY_MODEL, "clear_output(wait=True)\ndisplay(Image(data=b''))"),
     }
     for student, notebook in notebooks.items():
         (folder / f"{student}.ipynb").write_text(json.dumps(notebook, indent=1))
     (folder / "old_format.ipynb").write_text(json.dumps(_notebook_v3("!pip install keras", TOY_MODEL,
                                                                      "model = build_model()")))
+    (folder / "exported.py").write_text(IPYTHON_DISPLAY + "\n" + TOY_MODEL)
     assert (folder / "big.ipynb").stat().st_size > 22 * 10**6
     with Grader(load_assignment(SUBMISSIONS / "toy.toml"), workers=2) as grader:
         return {grade.student: grade for grade in grader.grade_all(discover_submissions(folder))}
 
 
-@pytest.mark.parametrize("student", ["timed", "captured", "big", "old_format"])
+@pytest.mark.parametrize("student", ["timed", "captured", "big", "old_format", "ipython_display", "exported"])
 def test_notebooks_that_work_in_jupyter_get_full_marks(graded, student):
     grade = graded[student]
     assert grade.problem is None, grade.problem
