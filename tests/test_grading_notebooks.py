@@ -164,6 +164,26 @@ def test_a_shell_line_never_runs(tmp_path):
     _no_shell_ran(tmp_path)
 
 
+def test_a_cell_of_one_line_calls_a_magic_without_its_percent_as_ipython_does(tmp_path):
+    cells = [BUILDER, "pip install keras", "\n  pip install -q tensorflow\n", "cd ..", "matplotlib inline",
+             "time m = build_model()", "pip(3)", "ls = 5", "ls -la", "conda install x\nimport os", "x = 1"]
+    script = _script(tmp_path, _notebook(*cells))
+    for skipped in ("pip install keras", "pip install -q tensorflow", "cd ..", "matplotlib inline", "pip(3)"):
+        assert f"pass  # skipped: %{skipped}\n" in script
+    assert "\nm = build_model()\n" in script  # %time runs its statement
+    # `ls` is a variable of the notebook's (IPython: a shadowed magic): Python, as in Jupyter
+    assert "\nls = 5\n" in script and "\nls -la\n" in script
+    assert "\nconda install x\n" in script  # a cell of two lines: no automagic in IPython either
+    done = _run(tmp_path, script.replace("conda install x\n", "\n").replace("ls -la\n", "\n"), "print(m, ls, x)")
+    assert done.returncode == 0 and done.stdout == "the model 5 1\n", done.stderr
+
+
+def test_a_magic_name_used_by_the_notebooks_code_elsewhere_is_not_called(tmp_path):
+    script = _script(tmp_path, _notebook("import time", "time build_model()", "# run the cell above\nx = 1",
+                                         "run", BUILDER))
+    assert "\ntime build_model()\n" in script and "\nrun\n" in script
+
+
 def test_a_future_import_in_a_later_cell_goes_first(tmp_path):
     script = _script(tmp_path, _notebook("import os", "from __future__ import annotations\n" + BUILDER))
     assert script.startswith("from __future__ import annotations\n")

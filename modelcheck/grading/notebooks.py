@@ -29,6 +29,18 @@ _MAGIC_OPTIONS = {"prun": ("D:l:rs:T:q", []), "debug": ("b:", ["breakpoint="])} 
 _ESCAPES = ("!", "%", "?")  # IPython syntax when a statement begins with one
 # ``obj?`` / ``obj.attr??``: IPython's help syntax (its inputtransformer2._help_end_re)
 _HELP_END = re.compile(r"%{0,2}(?!\d)[\w*]++(?:\.(?!\d)[\w*]++|\[-?[0-9]++\])*+\?\??")
+# IPython's line magics and shell aliases (IPython 8, and Colab's), which a cell of one line may
+# call without ``%`` (automagic: ``pip install keras``)
+_LINE_MAGICS = frozenset("""alias alias_magic autoawait autocall automagic autosave bookmark cat cd clear colors conda
+    config cp dhist dirs doctest_mode ed edit env gui hist history killbgscripts ldir less lf lk ll load load_ext loadpy
+    logoff logon logstart logstate logstop ls lsmagic lx macro magic mamba man matplotlib micromamba mkdir more mv
+    notebook page pastebin pdb pdef pdoc pfile pinfo pinfo2 pip popd pprint precision prun psearch psource pushd pwd
+    pycat pylab qtconsole quickref recall rehashx reload_ext rep rerun reset reset_selective rm rmdir run save sc
+    set_env shell store sx system tb tensorflow_version time timeit unalias unload_ext uv who who_ls whos xdel
+    xmode""".split())
+# a line's first word as IPython's prefilter splits it (`split_user_input`: dots included, so
+# ``pip.main()`` is no magic), and the rest
+_IFUN = re.compile(r"([\w.*]*+)(.*+)$", re.DOTALL)
 _FUTURE_IMPORT = re.compile(r"from\s+__future__\s+import\b")
 _CODE_EVENT = re.compile(r"""[#'"]|=++|[()\[\]{}]++""")  # brackets, equal signs: a run at a time
 # Lines and characters the line scan stops at, in all code cells: at most a few seconds of it (a
@@ -227,10 +239,41 @@ def _cell_magic(first: str) -> tuple[str, bool]:
     return f"# {shown} (its body runs as it is)", True
 
 
-def _convert_cell(number: int, text: str) -> tuple[str, list[str]]:
+def _automagic_name(text: str) -> str | None:
+    """The line magic that a cell calls without its ``%`` (``pip install keras``), as IPython runs
+    it with automagic on (its default): only in a cell of one line (after leading blank lines),
+    whose first word is a magic's name, unless an ``=`` or ``,`` follows (an assignment). None
+    for any other cell."""
+    lines = text.splitlines()
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    if len(lines) != 1:
+        return None
+    name, rest = _IFUN.match(lines[0].strip()).groups()
+    if name not in _LINE_MAGICS or rest.lstrip()[:1] in ("=", ","):  # `ls = 5`: an assignment, Python
+        return None
+    return name
+
+
+def _automagic_cells(cells: list[tuple[int, str]]) -> set[int]:
+    """The cells that call a line magic without its ``%`` (`_automagic_name`) where IPython would:
+    unless the notebook has a variable of that name (to be safe: unless any other code in it
+    mentions the name)."""
+    called = {number: name for number, text in cells if (name := _automagic_name(text)) is not None}
+    mentioned: set[str] = set()
+    for number, text in cells:
+        code = _IFUN.match(text.strip()).group(2) if number in called else text  # not the magic's own name
+        mentioned.update(_LINE_MAGICS.intersection(re.findall(r"[A-Za-z_]\w*+", code)))
+    return {number for number, name in called.items() if name not in mentioned}
+
+
+def _convert_cell(number: int, text: str, automagic: bool = False) -> tuple[str, list[str]]:
     """One code cell as script lines headed by a comment naming it, and its ``from __future__``
-    imports (see `_convert_lines`)."""
+    imports (see `_convert_lines`); with `automagic`, its one line is a line magic written
+    without its ``%`` (`_automagic_cells`)."""
     lines = _dedent_cell(_split_lines(text))
+    if automagic:
+        lines = ["%" + line.strip() if line.strip() else line for line in lines]
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is None or not lines[first].startswith("%%"):
         body, hoisted = _convert_lines(lines)
@@ -299,8 +342,9 @@ def notebook_script(notebook: Any) -> str:
     _check_code_size([text for _, text in cells])
     parts: list[str] = []
     hoisted: list[str] = []
+    automagic = _automagic_cells(cells)
     for number, text in cells:
-        part, future = _convert_cell(number, text)
+        part, future = _convert_cell(number, text, number in automagic)
         parts.append(part)
         hoisted += future
     head = "\n".join(hoisted) + "\n" if hoisted else ""
