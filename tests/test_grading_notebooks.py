@@ -363,13 +363,33 @@ assert IPython.get_ipython() is None
 def test_ipython_display_names_are_no_ops_where_ipython_is_not_installed():
     if importlib.util.find_spec("IPython") is not None:
         pytest.skip("IPython is installed here: submissions import the real one")
-    script = ("from modelcheck.grading.ipython_stand_in import install_if_missing\n"
-              "assert install_if_missing() and not install_if_missing()\n" + IPYTHON_DISPLAY +
+    script = ("from modelcheck.grading.notebook_stand_ins import install_missing\n"
+              "assert 'IPython' in install_missing() and 'IPython' not in install_missing()\n" + IPYTHON_DISPLAY +
               "from IPython.core.display import Markdown\nprint(repr(Markdown('x')), ipd.clear_output(wait=True))\n"
               "import IPython.display\nfrom IPython.display import NotAName\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert "<Markdown (not shown: modelcheck grades without IPython)> None" in done.stdout, done.stderr
     assert "ImportError: cannot import name 'NotAName' from 'IPython.display'" in done.stderr
+
+
+COLAB = """from google.colab import drive, files
+import google.colab
+drive.mount('/content/drive')
+google.colab.output.clear()
+uploaded = files.upload()
+"""
+
+
+def test_colab_modules_are_stand_ins_where_colab_is_not_installed():
+    if importlib.util.find_spec("google") is not None and importlib.util.find_spec("google.colab") is not None:
+        pytest.skip("Colab's package is installed here: submissions import the real one")
+    script = ("from modelcheck.grading.notebook_stand_ins import install_missing\n"
+              "assert 'google.colab' in install_missing() and 'google.colab' not in install_missing()\n" + COLAB +
+              "from google.colab.patches import cv2_imshow\nprint(uploaded, cv2_imshow(None))\n"
+              "from google.colab import userdata\nuserdata.get('HF_TOKEN')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout == "{} None\n", done.stderr
+    assert "SecretNotFoundError: Colab secret 'HF_TOKEN' does not exist here: grading runs outside Colab" in done.stderr
 
 
 # -- end to end -----------------------------------------------------------------------------------------
@@ -383,6 +403,8 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StudentGrade]:
         "captured": _notebook("%%capture\n!pip install keras\n" + TOY_MODEL),
         "big": _notebook("import keras", TOY_MODEL, "display(build_model())", outputs=_png_outputs(7.5)),
         "in_bash": _notebook("%%bash\n" + TOY_MODEL),
+        "colab": _notebook(COLAB, TOY_MODEL),
+        "colab_data": _notebook(COLAB, "import numpy as np\nx = np.load('/content/drive/MyDrive/x.npy')", TOY_MODEL),
         "ipython_display": _notebook(IPYTHON_DISPLAY, TOY_MODEL, "clear_output(wait=True)\ndisplay(Image(data=b''))"),
     }
     for student, notebook in notebooks.items():
@@ -395,11 +417,19 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StudentGrade]:
         return {grade.student: grade for grade in grader.grade_all(discover_submissions(folder))}
 
 
-@pytest.mark.parametrize("student", ["timed", "captured", "big", "old_format", "ipython_display", "exported"])
+@pytest.mark.parametrize("student", ["timed", "captured", "big", "old_format", "ipython_display", "exported",
+                                     "colab"])
 def test_notebooks_that_work_in_jupyter_get_full_marks(graded, student):
     grade = graded[student]
     assert grade.problem is None, grade.problem
     assert grade.score == grade.max_score == 3, [r.describe() for r in grade.results]
+
+
+def test_a_colab_notebook_reading_its_data_from_drive_is_the_students_error(graded):
+    grade = graded["colab_data"]
+    assert grade.score == 0 and grade.grader_error is None
+    assert "raised FileNotFoundError: [Errno 2] No such file or directory: '/content/drive/MyDrive/x.npy'" in \
+        grade.problem
 
 
 def test_a_builder_only_in_a_bash_cell_is_not_defined(graded):

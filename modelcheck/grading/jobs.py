@@ -44,7 +44,7 @@ from ..report import layer_rows
 from ..session.runner import ModelSession
 from .assignment import ASSIGNMENT_FILE, Assignment, parse_assignment
 from .instructor import LOAD_FIX, custom_objects, prepared_spec
-from .ipython_stand_in import install_if_missing
+from .notebook_stand_ins import install_missing
 
 __all__ = ["job_process_main", "count_saved_params"]
 
@@ -217,7 +217,7 @@ def build_job(params: dict[str, Any], started: float | None = None) -> dict[str,
     """Import the submission, build its model, export it; measure it here when it cannot be
     loaded safely elsewhere (within the job's time limit, counted from `started`)."""
     report: dict[str, Any] = {}
-    install_if_missing()  # IPython's display names, for a notebook's imports where IPython is absent
+    install_missing()  # IPython's display names and Colab's modules, for a notebook's imports
     try:
         module = _import_submission(params["script"])
         builder = _find_builder(module, params["builder"], params["script"])
