@@ -1,6 +1,7 @@
 """Bad input from the user's code is a clear error with a hint, never a crash of the tool."""
 
 import keras
+import numpy as np
 import pytest
 from keras import layers
 
@@ -37,6 +38,14 @@ def calls_exit():
     raise SystemExit(3)
 
 
+def reads_colab_drive():
+    np.load("/content/drive/MyDrive/train.npy")
+
+
+def reads_a_missing_file():
+    np.load("train.npy")
+
+
 def swapped_embedding():
     return keras.Sequential([keras.Input((5,), dtype="int32"), layers.Embedding(64, 10000)])
 
@@ -49,6 +58,8 @@ def swapped_embedding():
         (old_optimizer, "optimizers no longer accept `lr=`", "learning_rate="),
         (returns_none, "returned None; expected a keras.Model", "return model"),
         (calls_exit, "called sys.exit(3)", "remove the exit() call"),
+        (reads_colab_drive, "a file under /content (Colab's runtime, where drive.mount puts Google Drive) is not here",
+         'if __name__ == "__main__":'),
     ],
 )
 def test_builder_errors_are_explained(builder, message, hint):
@@ -57,6 +68,12 @@ def test_builder_errors_are_explained(builder, message, hint):
     assert result.status == "error"
     assert message in result.message
     assert hint in result.hint
+
+
+def test_a_missing_file_elsewhere_keeps_its_own_message():
+    result = mc.check_param_count(reads_a_missing_file, total=1)
+    assert result.status == "error" and "No such file or directory: 'train.npy'" in result.message
+    assert "Colab" not in result.message and not result.hint
 
 
 def test_user_exception_shows_the_user_line():

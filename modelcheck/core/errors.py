@@ -184,6 +184,17 @@ _KNOWN: list[tuple[tuple[str, ...], str, str | None, Explanation]] = [
             "`dropout`, `recurrent_dropout`.",
         ),
     ),
+    (
+        ("FileNotFoundError", "NotFoundError", "OSError"),
+        r"['\"]?/content/",
+        None,
+        Explanation(
+            "a file under /content (Colab's runtime, where drive.mount puts Google Drive) is not here: grading "
+            "runs outside Colab, with only the files you submitted.",
+            "build the model without reading data: load data in a function the builder does not call, or under "
+            "`if __name__ == \"__main__\":` (true in the notebook, not when graded).",
+        ),
+    ),
 ]
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # modelcheck/
