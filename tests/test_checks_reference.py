@@ -49,6 +49,41 @@ def test_equivalent_forms_match_the_reference(builder):
     assert result.passed, result.message
 
 
+class DefinedOutOfOrder(keras.Model):
+    """The reference, written with its layers defined in another order than it calls them and an
+    activation as a keras.ops call: its call() is what counts."""
+
+    def __init__(self, skip_relu: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.skip_relu = skip_relu
+        self.out = layers.Dense(5, activation="softmax")
+        self.b, self.a, self.flat = layers.Dense(10, activation="relu"), layers.Dense(30), layers.Flatten()
+
+    def call(self, x):
+        h = self.a(self.flat(x))
+        return self.out(self.b(h if self.skip_relu else keras.ops.relu(h)))
+
+
+def defined_out_of_order(skip_relu: bool = False) -> keras.Model:
+    model = DefinedOutOfOrder(skip_relu)
+    model(np.zeros((1, 28, 28), "float32"))
+    return model
+
+
+@pytest.mark.parametrize("reference_", [reference, defined_out_of_order])
+@pytest.mark.parametrize("builder", [reference, functional_separate_activations, subclassed, defined_out_of_order])
+def test_a_subclassed_model_is_compared_as_the_graph_its_call_makes(builder, reference_):
+    result = check_matches_reference(builder(), reference=reference_)
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize("reference_", [reference, defined_out_of_order])
+def test_an_operation_a_subclassed_call_leaves_out_is_a_difference(reference_):
+    result = check_matches_reference(defined_out_of_order(skip_relu=True), reference=reference_)
+    assert result.status == "failed"
+    assert result.message.splitlines()[1:] == ["layer 2 (Dense 30): activation relu expected, none received"]
+
+
 @pytest.mark.parametrize(("layers_", "expected"), [
     ([layers.Flatten(), layers.Dense(30), layers.Dense(10, activation="relu"), layers.Dense(5, activation="softmax")],
      "layer 2 (Dense 30): activation relu expected, none received"),

@@ -12,8 +12,12 @@ Otherwise the layers are put in the order Keras gives the equivalent flat functi
 and the calls of a shared layer are numbered in that traversal's order, so the order in which
 the Python code made the calls does not matter.
 
-A subclassed model records no calls, so its layers are read as a chain in attribute order; how
-many times each layer with weights runs is counted with one forward pass (`traced_calls`).
+A subclassed model records no calls: it is read as the functional graph its ``call`` makes on
+symbolic inputs (`modelcheck.model.graph.functional_twin`, what grading exports), so it equals the
+functional model it computes and its wiring and operations count. One whose ``call`` cannot be
+traced so (Python branching on tensor values, dict inputs), and subclassed models nested in
+another, are read as a chain in attribute order; how many times each layer with weights runs is
+then counted with one forward pass (`traced_calls`).
 
 The operations a functional model calls between its layers (``keras.ops.relu(x)``, ``x * 2.0``:
 the ``operations`` of `architecture()`, those of nested models included) are calls too, each read
@@ -30,7 +34,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import keras
 
-from ..core.errors import call_user_code
+from ..core.errors import UserCodeError, call_user_code
+from ..model.graph import functional_twin, has_symbolic_inputs
 from ..model.inputs import synthetic_inputs
 from ..model.randomness import training_only_layer
 from ..model.state import reset_states
@@ -409,11 +414,35 @@ def traced_calls(model: keras.Model, seed: int = 0) -> dict[tuple[int, ...], int
     return {path: counts[key] for key, found_paths in paths.items() for path in found_paths}
 
 
+def _subclassed_as_graph(model: keras.Model, seed: int) -> keras.Model | None:
+    """A subclassed model (at the top) as the functional graph its `call` makes (`functional_twin`),
+    so that its wiring, its calls and the operations between its layers are compared as a
+    functional model's are, and it equals the functional model it computes (as grading's build job
+    exports it). None for any other model, when its `call` cannot be traced on symbolic inputs
+    (Python branching on tensor values, dict inputs), or leaves one of its layers uncalled: it is
+    then read as a chain."""
+    if has_symbolic_inputs(model):
+        return None
+    try:
+        if (model.get_build_config() or {}).get("input_shape") is None:
+            call_user_code("running the model once to build it", model, synthetic_inputs(model, 2, seed),
+                           training=False)
+            reset_states(model)
+        twin = call_user_code("tracing the subclassed model's call() on symbolic inputs", functional_twin, model)
+    except UserCodeError:
+        return None
+    if twin is None or {id(layer) for layer in model.layers} - {id(layer) for layer in twin.layers}:
+        return None  # a layer its call() never calls: the chain reading names it ("never called")
+    return twin
+
+
 def model_form(model: keras.Model, *, ignore: Sequence[str] = (), pass_through: Sequence[str] = (),
                seed: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
-    """`model`'s `architecture()` dict and its canonical form, the layers of subclassed models
+    """`model`'s `architecture()` dict and its canonical form: a subclassed model's as the functional
+    graph its `call` makes, where that can be traced; the layers of subclassed models otherwise
     counted by `traced_calls`."""
-    arch = architecture(model)
+    twin = _subclassed_as_graph(model, seed)
+    arch = architecture(twin if twin is not None else model)
     traced = None
     if _has_subclassed(arch):
         traced = traced_calls(model, seed)

@@ -39,7 +39,7 @@ import numpy  # noqa: F401  (preloaded for the jobs)
 
 from ..core.errors import UserCodeError, call_user_code
 from ..model.build import build_model
-from ..model.graph import has_symbolic_inputs
+from ..model.graph import functional_twin, has_symbolic_inputs
 from ..report import layer_rows
 from ..session.runner import ModelSession
 from .assignment import ASSIGNMENT_FILE, Assignment, parse_assignment
@@ -177,24 +177,6 @@ def _reloads(path: str) -> bool:
         return False
 
 
-def _functional_twin(model: Any) -> Any:
-    """A subclassed model as the functional graph of its layers: its `call` traced on symbolic
-    inputs of the shape it was built with (the same layer objects, so the same weights)."""
-    shapes = (model.get_build_config() or {}).get("input_shape")
-    if shapes is None or isinstance(shapes, dict):
-        return None
-    several = bool(shapes) and isinstance(shapes[0], (list, tuple))
-    inputs = [keras.Input(tuple(s)[1:]) for s in (shapes if several else [shapes])]
-    outputs = model.call(inputs if several else inputs[0])
-    twin = keras.Model(inputs if several else inputs[0], outputs)
-    if getattr(model, "compiled", False):
-        try:
-            twin.compile_from_config(model.get_compile_config())
-        except Exception:  # the objective is then inferred from the outputs, as for an uncompiled model
-            pass
-    return twin
-
-
 def _export(model: Any, export: str, report: dict[str, Any]) -> bool:
     """Save `model` where the grader collects it; True when Keras' safe mode can reload it
     (for a subclassed model, through its functional twin)."""
@@ -203,7 +185,7 @@ def _export(model: Any, export: str, report: dict[str, Any]) -> bool:
         return True
     if not has_symbolic_inputs(model):
         try:
-            twin = call_user_code("tracing the subclassed model's call() on symbolic inputs", _functional_twin, model)
+            twin = call_user_code("tracing the subclassed model's call() on symbolic inputs", functional_twin, model)
         except UserCodeError as exc:
             report["twin_problem"] = exc.message
             return False

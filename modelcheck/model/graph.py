@@ -6,13 +6,33 @@ from typing import Any
 
 import keras
 
-__all__ = ["consumers", "has_symbolic_inputs", "layers_of", "upstream_layers"]
+__all__ = ["consumers", "functional_twin", "has_symbolic_inputs", "layers_of", "upstream_layers"]
 
 def has_symbolic_inputs(model: keras.Model) -> bool:
     try:
         return bool(model.inputs)
     except AttributeError:
         return False
+
+
+def functional_twin(model: keras.Model) -> keras.Model | None:
+    """A built subclassed model as the functional graph of its layers: its `call` traced on
+    symbolic inputs of the shape it was built with (the same layer objects, so the same weights),
+    compiled as it is. None when it was built without a shape or with a dict of inputs. Runs the
+    user's `call`: call it through `call_user_code`."""
+    shapes = (model.get_build_config() or {}).get("input_shape")
+    if shapes is None or isinstance(shapes, dict):
+        return None
+    several = bool(shapes) and isinstance(shapes[0], (list, tuple))
+    inputs = [keras.Input(tuple(s)[1:]) for s in (shapes if several else [shapes])]
+    outputs = model.call(inputs if several else inputs[0])
+    twin = keras.Model(inputs if several else inputs[0], outputs)
+    if getattr(model, "compiled", False):
+        try:
+            twin.compile_from_config(model.get_compile_config())
+        except Exception:  # the objective is then inferred from the outputs, as for an uncompiled model
+            pass
+    return twin
 
 
 def layers_of(model: keras.Model) -> list[keras.layers.Layer]:
