@@ -7,6 +7,7 @@ verdict on the student."""
 from __future__ import annotations
 
 import csv
+import os
 import threading
 import time
 from pathlib import Path
@@ -56,7 +57,12 @@ def _running_on(client, student: str, timeout: float = 120) -> str:
 
 
 def test_a_class_graded_through_a_scheduler_gets_the_local_pools_verdicts(cluster: Cluster, tmp_path: Path):
-    students = write_class(tmp_path / "class", slow=1, seconds=0.5)
+    write_class(tmp_path / "class", slow=1, seconds=0.5)
+    # what the local pool refuses, the cluster must too: one file under two names (hard links), a
+    # link to another file (here a sound one: full marks if followed), a dangling link
+    os.link(tmp_path / "class" / "good_toy.py", tmp_path / "class" / "twin.py")
+    os.symlink(tmp_path / "class" / "good_toy.py", tmp_path / "class" / "linked.py")
+    os.symlink("/nonexistent/x.py", tmp_path / "class" / "dangling.py")
     cluster.add_worker("w0")
     cluster.add_worker("w1")
     with Grader(load_assignment(TOY), workers=2) as grader:
@@ -64,8 +70,10 @@ def test_a_class_graded_through_a_scheduler_gets_the_local_pools_verdicts(cluste
     cluster.wait_for_workers(2)
     run = grade_course(TOY, tmp_path / "class", tmp_path / "out", scheduler=cluster.address, quiet=True)
     assert run.executor == "dask" and run.slots == 2
-    assert [g.student for g in run.grades] == students
+    assert [g.student for g in run.grades] == sorted(g.student for g in local)
     assert verdicts(run.grades) == verdicts(local)
+    assert {g.student for g in run.grades if g.score == 0} >= {"twin.py", "good_toy.py", "linked", "dangling"}
+    assert not any(g.grader_error for g in run.grades)
     rows = {row["student"]: row["score"] for row in csv.DictReader((tmp_path / "out" / "gradebook.csv").open())}
     assert rows == {g.student: f"{g.score:g}" for g in local}
 

@@ -81,18 +81,19 @@ def _worker_threads(worker: Any, host_threads: dict[str, int]) -> int:
 def grade_one(assignment_path: str, submission_path: str, options: dict[str, Any]) -> dict[str, Any]:
     """Grade ONE submission on this machine, through the isolated pipeline; `StudentGrade.to_dict()`.
 
-    `options`: ``student`` (the id), ``host_threads`` (task slots per host, for TensorFlow's
+    `options`: ``student`` (the id), ``problem`` (`Submission.problem`: why it is not graded, or
+    None), ``host_threads`` (task slots per host, for TensorFlow's
     thread count). On a Dask worker with `GradingPlugin`, the worker's warm `Grader` is used;
     elsewhere a `Grader` is started for this call. Raises only for failures of the grader
     (a submission the worker cannot see is one: the cluster lacks the shared folder).
     """
     path = Path(submission_path)
-    if not path.exists():
+    if not os.path.lexists(path):  # a link, even a dangling one, is graded (and refused) as the local pool does
         import socket
 
         raise FileNotFoundError(f"{socket.gethostname()} cannot see the submission {submission_path}; Dask "
                                 "workers need the submissions folder at the same path (a shared filesystem)")
-    submission = Submission(str(options["student"]), path)
+    submission = Submission(str(options["student"]), path, options.get("problem"))
     try:
         from distributed import get_worker
 
@@ -194,8 +195,9 @@ class DaskExecutor:
             options = {"host_threads": threads}
             while self._queue and self._running < capacity:
                 submission = self._queue.pop(0)
-                future = self.client.submit(grade_one, self.assignment_path, str(submission.path.resolve()),
-                                            {**options, "student": submission.student},
+                # the path as listed, links not followed: the worker refuses a link as the local pool does
+                future = self.client.submit(grade_one, self.assignment_path, os.path.abspath(submission.path),
+                                            {**options, "student": submission.student, "problem": submission.problem},
                                             key=f"modelcheck-grade-{self._run}-{submission.student}", pure=False)
                 self._futures[submission.student] = (future, submission)
                 self._running += 1
