@@ -94,6 +94,47 @@ def test_killing_the_parent_without_landlock_kills_only_its_nanny(pool, assignme
     assert pool.starts == starts  # the warm zygote was not touched
 
 
+CONNECTS = """import socket
+
+import keras
+from keras import layers
+
+
+def build_model():
+    try:
+        socket.create_connection(("127.0.0.1", {port}), timeout=5).sendall(b"escaped")
+        print("network reached")
+    except OSError as exc:
+        print("network refused:", type(exc).__name__)
+    return keras.Sequential([keras.Input((4,)), layers.Dense(8, activation="relu"), layers.Dense(3, activation="softmax")])
+"""
+
+
+@pytest.mark.parametrize("seccomp", [True, False])
+def test_without_namespaces_or_landlock_the_seccomp_filter_keeps_a_job_off_the_network(pool, assignment, tmp_path,
+                                                                                       seccomp):
+    """A host without namespaces (a container, a grader that is not root) and with a Landlock too
+    old to refuse TCP: the job could reach any port of the machine (a Dask scheduler, which runs
+    what it is sent). The filter refuses it a socket; without it, the connection arrives."""
+    import socket
+
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.5)
+    (tmp_path / "connects.py").write_text(CONNECTS.format(port=server.getsockname()[1]))
+    weak = Grader(assignment, workers=1, pool=pool, landlock=False, separate_uids=False, isolation=Isolation(),
+                  seccomp=seccomp)
+    with server:
+        grade = weak.grade(tmp_path / "connects.py")
+        try:
+            server.accept()[0].close()
+            arrived = True
+        except TimeoutError:
+            arrived = False
+    assert grade.score == 3
+    assert arrived is not seccomp
+    assert ("network refused: PermissionError" if seccomp else "network reached") in grade.output
+
+
 def test_a_memory_bomb_is_stopped_by_the_memory_limit(grades):
     message = _error_everywhere(grades["memory_bomb"])
     assert "more than 700 MB of memory" in message

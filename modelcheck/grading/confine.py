@@ -15,6 +15,11 @@ privileges do not allow it, and each reported back so the feedback can say what 
   only there and in the folders Python and the system need (not other students' submissions,
   not the grader's outputs), no TCP, and (ABI >= 6) no signals to processes outside the
   sandbox, so it cannot kill its parent;
+- a seccomp filter (no privileges needed): no socket of any kind (no network, no host daemon,
+  whatever the namespaces and Landlock's version), no io_uring (which opens sockets without
+  the system call), no ptrace or cross-process memory access (a job that shares the grader's
+  uid cannot step into it), and no system call of another architecture (32-bit calls would
+  slip past the numbers checked);
 - every inherited file descriptor closed except stdin/stdout/stderr and the result pipe.
 """
 
@@ -26,7 +31,7 @@ import resource
 import signal
 from dataclasses import dataclass, field
 
-__all__ = ["Confinement", "confine", "landlock_abi"]
+__all__ = ["Confinement", "confine", "landlock_abi", "seccomp_filter_works"]
 
 _SYS_LANDLOCK_CREATE_RULESET = 444
 _SYS_LANDLOCK_ADD_RULE = 445
@@ -60,6 +65,7 @@ class Confinement:
     max_processes: int | None = None
     uid: int | None = None  # only used when running as root
     landlock: bool = True
+    seccomp: bool = True
     env: dict[str, str] = field(default_factory=dict)
     keep_fds: tuple[int, ...] = (0, 1, 2, 3)
     sandbox: dict | None = None  # {"root", "folder", "readable"}: see isolation.enter_job_root
@@ -135,6 +141,83 @@ def _apply_landlock(writable: list[str], readable: list[str] | None) -> str:
     scope = ", no signals outside the sandbox" if abi >= 6 else ""
     reads = ", reads only in Python's and the system's folders" if readable is not None else ""
     return f"landlock ABI {abi}: writes only in the job folder{reads}, no TCP{scope}"
+
+
+# -- seccomp ------------------------------------------------------------------------------------
+
+_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
+_SECCOMP_RET_ALLOW, _SECCOMP_RET_ERRNO = 0x7FFF0000, 0x00050000
+_EACCES = 13
+_BPF_LD_ABS, _BPF_JEQ, _BPF_JGE, _BPF_RET = 0x20, 0x15, 0x35, 0x06  # with BPF_W / BPF_K
+_X32_BIT = 0x40000000
+# (audit architecture, the system calls refused): socket, io_uring_setup, ptrace, process_vm_readv/writev
+_SECCOMP_DENIED = {
+    "x86_64": (0xC000003E, (41, 425, 101, 310, 311)),
+    "aarch64": (0xC00000B7, (198, 425, 117, 270, 271)),
+}
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def _seccomp_program() -> list[tuple[int, int, int, int]] | None:
+    """The BPF program (code, jt, jf, k): EACCES for the denied calls and for any call of another
+    architecture, everything else allowed. None on a machine it does not know."""
+    known = _SECCOMP_DENIED.get(os.uname().machine)
+    if known is None:
+        return None
+    arch, denied = known
+    deny_at = 6 + len(denied)  # the index of the final "refuse"
+    program = [(_BPF_LD_ABS, 0, 0, 4),  # seccomp_data.arch
+               (_BPF_JEQ, 1, 0, arch),
+               (_BPF_RET, 0, 0, _SECCOMP_RET_ERRNO | _EACCES),
+               (_BPF_LD_ABS, 0, 0, 0)]  # seccomp_data.nr
+    program.append((_BPF_JGE, deny_at - len(program) - 1, 0, _X32_BIT))
+    for number in denied:
+        program.append((_BPF_JEQ, deny_at - len(program) - 1, 0, number))
+    program += [(_BPF_RET, 0, 0, _SECCOMP_RET_ALLOW), (_BPF_RET, 0, 0, _SECCOMP_RET_ERRNO | _EACCES)]
+    assert len(program) == deny_at + 1
+    return program
+
+
+def _apply_seccomp() -> str:
+    """Install the filter on the calling process (and what it starts); needs no_new_privs."""
+    program = _seccomp_program()
+    if program is None:
+        return f"seccomp unavailable (no filter for {os.uname().machine})"
+    filters = (_SockFilter * len(program))(*[_SockFilter(*instruction) for instruction in program])
+    prog = _SockFprog(len(program), filters)
+    if _libc().prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) != 0:
+        return f"seccomp unavailable (errno {ctypes.get_errno()})"
+    return "seccomp: no sockets, io_uring, ptrace or foreign system calls"
+
+
+def seccomp_filter_works() -> bool:
+    """Whether this host lets a job install the filter and then refuses it a socket (tried in a
+    short-lived child process, so this one stays unfiltered)."""
+    import subprocess
+    import sys
+
+    # this module alone (standard library only), loaded by its path: no package, no site-packages
+    probe = ("import importlib.util, socket, sys\n"
+             "spec = importlib.util.spec_from_file_location('confine', sys.argv[1])\n"
+             "confine = sys.modules['confine'] = importlib.util.module_from_spec(spec)\n"
+             "spec.loader.exec_module(confine)\n"
+             "confine._libc().prctl(confine._PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)\n"
+             "applied = confine._apply_seccomp()\n"
+             "try:\n    socket.socket()\nexcept PermissionError:\n    sys.exit(0 if applied.startswith('seccomp:') else 3)\n"
+             "sys.exit(4)\n")
+    try:
+        done = subprocess.run([sys.executable, "-S", "-c", probe, os.path.abspath(__file__)], capture_output=True,
+                              timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
 
 
 class _CapHeader(ctypes.Structure):
@@ -221,4 +304,6 @@ def confine(conf: Confinement) -> list[str]:
         applied.append("no_new_privs failed")
     if conf.landlock:
         applied.append(_apply_landlock(conf.writable, conf.readable))
+    if conf.seccomp:
+        applied.append(_apply_seccomp())
     return applied

@@ -229,15 +229,16 @@ class Grader:
     ...     grade.score, grade.result("param_count").message
 
     Thread-safe; `grade_all` runs `workers` submissions at once. `landlock`, `restrict_reads`
-    (Landlock's read rules) and `separate_uids` (only when running as root) switch those
-    confinement layers; turning them off is for testing the layers beneath.
+    (Landlock's read rules), `seccomp` (no sockets) and `separate_uids` (only when running as root)
+    switch those confinement layers; turning them off is for testing the layers beneath.
     """
 
     def __init__(self, assignment: Assignment, *, workers: int | None = None, pool: WarmPool | None = None,
                  workroot: str | Path | None = None, landlock: bool = True, separate_uids: bool = True,
-                 restrict_reads: bool = True, isolation: Isolation | None = None) -> None:
+                 restrict_reads: bool = True, seccomp: bool = True, isolation: Isolation | None = None) -> None:
         self.assignment = assignment
         self.landlock = landlock
+        self.seccomp = seccomp
         self.workroot = Path(workroot) if workroot else None
         self.isolation = isolation if isolation is not None else detect(str(self.workroot) if self.workroot else None)
         self._roots = _readable_roots()
@@ -346,6 +347,7 @@ class Grader:
             max_processes=limits.max_processes,
             uid=_grader_uid_base() + (2 * slot + uid_offset) % _UIDS_PER_GRADER if self.separate_uids else None,
             landlock=self.landlock,
+            seccomp=self.seccomp,
             readable=self.readable,
             env={"HOME": str(cwd), "TMPDIR": str(folder / "tmp"), "PYTHONDONTWRITEBYTECODE": "1"},
         )
