@@ -135,6 +135,15 @@ def test_without_namespaces_or_landlock_the_seccomp_filter_keeps_a_job_off_the_n
     assert ("network refused: PermissionError" if seccomp else "network reached") in grade.output
 
 
+def test_a_grader_whose_jobs_keep_its_uid_is_not_dumpable(pool, assignment):
+    """Jobs that keep the grader's uid (no separate uids: a grader that is not root) could open its
+    /proc/<pid>/mem and write into it; a process that is not dumpable refuses that to them."""
+    import ctypes
+
+    Grader(assignment, workers=1, pool=pool, separate_uids=False, isolation=Isolation())
+    assert ctypes.CDLL(None).prctl(3, 0, 0, 0, 0) == 0  # PR_GET_DUMPABLE
+
+
 def test_a_memory_bomb_is_stopped_by_the_memory_limit(grades):
     message = _error_everywhere(grades["memory_bomb"])
     assert "more than 700 MB of memory" in message

@@ -221,6 +221,15 @@ def scored_grade(assignment: Assignment, submission: Submission, results: list[C
                         problem=problem, output=output, notes=list(notes or []), grader_error=grader_error)
 
 
+def _not_dumpable() -> None:
+    """Make this process not dumpable: a process of the same uid without CAP_SYS_PTRACE (a job run
+    under the grader's own uid) can then neither open its /proc/<pid>/mem nor attach to it; the
+    jobs' seccomp filter refuses ptrace itself. Core dumps of the grader are off from then on."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
+
+
 class Grader:
     """Grades submissions of one assignment with a warm, isolated worker pool.
 
@@ -246,6 +255,8 @@ class Grader:
         open_to_others = (_roots_open_to_others(self._roots) if self.isolation.namespaces
                           else _python_open_to_others())
         self.separate_uids = separate_uids and os.geteuid() == 0 and open_to_others
+        if not self.separate_uids:
+            _not_dumpable()  # jobs keep this process's uid: they must not reach into its memory
         self._job_ids = itertools.count(1)
         self.workers = max(1, workers or os.cpu_count() or 1)
         self._own_pool = pool is None

@@ -37,6 +37,7 @@ import time
 
 _PR_SET_CHILD_SUBREAPER = 36
 _PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
 PIPES = ("stdout", "stderr", "result", "status")
 
 
@@ -211,6 +212,9 @@ def serve(sock: socket.socket) -> None:
     """Fork a nanny per job message until the grader closes its end."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    # not dumpable: a job that keeps our uid (no separate uids) cannot open /proc/<pid>/mem of this
+    # process, nor of the nannies forked from it, to plant code in the jobs that follow
+    libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
     # no parent-death signal here: it fires when the grader *thread* that started us ends;
     # the grader's death closes the socket, which ends the loop below
     _preload()
