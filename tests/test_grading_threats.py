@@ -135,6 +135,23 @@ def test_without_namespaces_or_landlock_the_seccomp_filter_keeps_a_job_off_the_n
     assert ("network refused: PermissionError" if seccomp else "network reached") in grade.output
 
 
+def test_what_a_host_cannot_confine_is_said_and_dask_refuses_an_open_network():
+    from modelcheck.grading.dask_executor import refuse_open_network
+    from modelcheck.grading.isolation import _unconfined
+
+    assert detect().seccomp  # Linux on x86_64 or aarch64: the filter installs without privileges
+    bare = Isolation(missing=tuple(_unconfined(False, 0, False)))
+    assert not bare.network_confined and not bare.reads_confined
+    described = bare.describe()
+    assert "a job reads every file its uid may read" in described and "network not blocked" in described
+    with pytest.raises(RuntimeError, match="could reach the Dask scheduler, which runs any code sent to it"):
+        refuse_open_network(bare, "this machine")
+    for confined in (Isolation(seccomp=True), Isolation(landlock=4), Isolation(namespaces=True)):
+        assert confined.network_confined
+        refuse_open_network(confined, "this machine")
+    assert "network not blocked" not in " ".join(_unconfined(False, 3, True))
+
+
 def test_a_grader_whose_jobs_keep_its_uid_is_not_dumpable(pool, assignment):
     """Jobs that keep the grader's uid (no separate uids: a grader that is not root) could open its
     /proc/<pid>/mem and write into it; a process that is not dumpable refuses that to them."""

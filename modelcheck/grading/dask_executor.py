@@ -18,6 +18,11 @@ the cluster than it has worker threads, sending the next as one finishes: a task
 has sent to a worker counts as lost with that worker even if it had not started (Dask's
 ``worker-saturation`` holds tasks back only for groups it deems root-ish, which a class often is
 not), so a queued submission would pay for another's crash.
+
+A Dask scheduler runs whatever code a client sends it: a job that can open a connection to it
+owns the cluster. Workers therefore refuse to grade where jobs are not kept off the network
+(`Isolation.network_confined`: a network namespace, the jobs' seccomp filter, or Landlock's TCP
+rules), and so does a LocalCluster started here.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import Any, Sequence
 from .assignment import Assignment, load_assignment
 from .executors import OnGrade, grader_error_grade, internal_error
 from .grade import Grader, StudentGrade
+from .isolation import Isolation
 from .submissions import Submission
 
 __all__ = ["DaskExecutor", "GradingPlugin", "grade_one", "PLUGIN"]
@@ -42,6 +48,16 @@ try:
     from distributed.diagnostics.plugin import WorkerPlugin as _WorkerPlugin
 except ImportError:  # the class below is only registered when Dask is there
     _WorkerPlugin = object  # type: ignore[assignment,misc]
+
+
+def refuse_open_network(isolation: Isolation, where: str) -> None:
+    """Raise `RuntimeError` when jobs on `where` could open network connections (and so reach the
+    Dask scheduler, which runs any code sent to it)."""
+    if not isolation.network_confined:
+        raise RuntimeError(f"{where} cannot keep a submission's code off the network (no network namespace, no "
+                           "seccomp filter, Landlock below ABI 4): it could reach the Dask scheduler, which runs any "
+                           "code sent to it, and change anyone's grade. Grade on this machine without Dask, or on "
+                           "workers whose kernel allows seccomp filters or namespaces")
 
 
 class GradingPlugin(_WorkerPlugin):  # type: ignore[misc,valid-type]
@@ -59,6 +75,7 @@ class GradingPlugin(_WorkerPlugin):  # type: ignore[misc,valid-type]
             key = (assignment_path, threads)
             if key not in self._graders:
                 grader = Grader(load_assignment(assignment_path), workers=self.worker.state.nthreads)
+                refuse_open_network(grader.isolation, f"the Dask worker {self.worker.address}")
                 grader.threads = threads
                 self._graders[key] = grader.__enter__()
             return self._graders[key]
@@ -150,6 +167,9 @@ class DaskExecutor:
         if self.scheduler:
             self.client = Client(self.scheduler, timeout=dask.config.get("distributed.comm.timeouts.connect"))
         else:
+            from .isolation import detect
+
+            refuse_open_network(detect(), "this machine")
             # saturation 1.0 as well as `_top_up`'s own limit: nothing queued behind a worker's running task
             with dask.config.set({"distributed.scheduler.allowed-failures": self.allowed_failures,
                                   "distributed.scheduler.worker-saturation": 1.0}):

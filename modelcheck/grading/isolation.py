@@ -87,6 +87,20 @@ class Isolation:
     cgroup: str | None = None  # "v1" or "v2"
     cgroup_parents: tuple[str, ...] = ()  # memory and pids folders (v1), or the one v2 folder
     missing: tuple[str, ...] = ()
+    landlock: int = 0  # the kernel's Landlock ABI (0: none)
+    seccomp: bool = False  # a job's seccomp filter refuses it sockets
+
+    @property
+    def network_confined(self) -> bool:
+        """Whether a job can reach no network: its own network namespace, the seccomp filter, or
+        Landlock's TCP rules (ABI 4)."""
+        return self.namespaces or self.seccomp or self.landlock >= 4
+
+    @property
+    def reads_confined(self) -> bool:
+        """Whether a job reads only what it needs: a mount namespace of read-only system folders,
+        or Landlock's read rules."""
+        return self.namespaces or self.landlock >= 1
 
     def describe(self, disk_mb: int | None = None) -> str:
         """One line such as ``isolation: pid+net+mount+ipc namespaces, cgroup v1 memory+pids,
@@ -97,6 +111,10 @@ class Isolation:
             parts.append(f"tmpfs {disk_mb} MB" if disk_mb else "tmpfs")
         if self.cgroup:
             parts.append(f"cgroup {self.cgroup} memory+pids")
+        if self.landlock:
+            parts.append(f"landlock ABI {self.landlock}")
+        if self.seccomp:
+            parts.append("seccomp (no sockets)")
         line = "isolation: " + (", ".join(parts) if parts else "process group and rlimits only")
         if self.missing:
             line += "; MISSING: " + "; ".join(self.missing)
@@ -105,7 +123,7 @@ class Isolation:
     def as_data(self, disk_mb: int | None = None) -> dict[str, object]:
         """What results.json records in ``extra_data``."""
         return {"isolation": self.describe(disk_mb), "namespaces": self.namespaces, "cgroup": self.cgroup,
-                "missing": list(self.missing)}
+                "landlock": self.landlock, "seccomp": self.seccomp, "missing": list(self.missing)}
 
 
 def _own_cgroup(controller: str) -> str:
@@ -154,13 +172,17 @@ def _cgroup_parents(tag: str) -> tuple[str | None, tuple[str, ...], str | None]:
 
 def detect(workroot: str | None = None) -> Isolation:
     """Find out which kernel mechanisms this process can give its jobs."""
+    from .confine import landlock_abi, seccomp_filter_works
+
     missing: list[str] = []
     namespaces = False
+    landlock, seccomp = landlock_abi(), seccomp_filter_works()
     if os.geteuid() != 0:
         missing.append("not running as root: no namespaces, cgroups or tmpfs; a job's stray "
                        "processes are killed by process group only, memory is watched per process, "
-                       "no disk budget beyond a per-file size limit, network not blocked")
-        return Isolation(missing=tuple(missing))
+                       "no disk budget beyond a per-file size limit")
+        return Isolation(missing=tuple(missing + _unconfined(False, landlock, seccomp)), landlock=landlock,
+                         seccomp=seccomp)
     import tempfile
 
     with tempfile.TemporaryDirectory(dir=workroot) as probe_dir:
@@ -181,7 +203,22 @@ def detect(workroot: str | None = None) -> Isolation:
     if version is None:
         missing.append(f"{why}: memory is watched per process (children and shared memory not counted), "
                        "the process limit is per uid")
-    return Isolation(namespaces=namespaces, cgroup=version, cgroup_parents=parents, missing=tuple(missing))
+    return Isolation(namespaces=namespaces, cgroup=version, cgroup_parents=parents,
+                     missing=tuple(missing + _unconfined(namespaces, landlock, seccomp)), landlock=landlock,
+                     seccomp=seccomp)
+
+
+def _unconfined(namespaces: bool, landlock: int, seccomp: bool) -> list[str]:
+    """What a job could reach on this host, said for the MISSING list."""
+    found = []
+    if not (namespaces or landlock):
+        found.append("no Landlock (Linux < 5.13, or refused) and no mount namespace: a job reads every file its "
+                     "uid may read; keep the instructor's files (reference solution, samples) readable by their "
+                     "owner only (chmod go-rwx)")
+    if not (namespaces or seccomp or landlock >= 4):
+        found.append("network not blocked (no network namespace, no seccomp filter, Landlock below ABI 4): a job "
+                     "can open connections; never grade on a Dask cluster here (its scheduler runs what it is sent)")
+    return found
 
 
 def remove_parents(isolation: Isolation) -> None:
