@@ -135,6 +135,11 @@ def test_results_json_follows_gradescopes_format():
                                 "output": "param_count: expected 67 but received 75",
                                 "visibility": "after_published"}
     assert data["tests"][0]["status"] == "passed"
+    # a check not shown yet (after_published) is left out of the summary: 1 / 3 would tell it failed
+    assert data["output"].startswith("Score on the checks shown now: 1 / 1.")
+    everything_shown = _grade("bo", {"output_shape": True, "param_count": False}, {"output_shape": 1.0, "param_count": 2.0})
+    everything_shown.visibility = {}
+    assert gradescope_results(everything_shown)["output"].startswith("Score 1 / 3.")
 
 
 def test_class_statistics_count_pass_rates_scores_and_common_failures():

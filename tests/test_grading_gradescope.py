@@ -79,6 +79,50 @@ def test_a_submission_that_fails_gets_its_reason_and_no_points(bundle: Path, tmp
     assert all(t["status"] == "failed" and "build_model() returned None" in t["output"] for t in data["tests"])
 
 
+def test_results_say_grading_did_not_finish_until_it_does_and_the_assignment_is_owner_only(tmp_path: Path,
+                                                                                            monkeypatch):
+    """Gradescope kills a run that outlasts its time limit; whatever results.json holds then is what
+    the student gets. A job (own uid) must not read the reference solution beside the assignment."""
+    from modelcheck.grading import gradescope
+    from modelcheck.grading.grade import Grader
+
+    root = tmp_path / "autograder"
+    (root / "source" / "assignment").mkdir(parents=True)
+    shutil.copy(SUBMISSIONS / "toy.toml", root / "source" / "assignment" / "toy.toml")
+    (root / "submission").mkdir()
+    shutil.copy(SUBMISSIONS / "threats" / "good_toy.py", root / "submission" / "good_toy.py")
+    seen = {}
+
+    def killed_here(self, submission):
+        seen["results"] = json.loads((root / "results" / "results.json").read_text())
+        seen["modes"] = [(root / name).stat().st_mode & 0o777 for name in ("source/assignment", "results")]
+        raise KeyboardInterrupt  # stands for Gradescope's kill: nothing after this line runs
+
+    monkeypatch.setattr(Grader, "grade", killed_here)
+    with pytest.raises(KeyboardInterrupt):
+        gradescope.run(root / "source" / "assignment" / "toy.toml", root)
+    assert seen["results"]["score"] == 0.0
+    assert seen["results"]["output"].startswith("Grading did not finish within Gradescope's time limit")
+    assert json.loads((root / "results" / "results.json").read_text()) == seen["results"]
+    assert seen["modes"] == [0o700, 0o700]
+    monkeypatch.undo()
+    data = gradescope.run(root / "source" / "assignment" / "toy.toml", root)
+    assert data["score"] == 3.0 and json.loads((root / "results" / "results.json").read_text()) == data
+
+
+def test_gradescope_refuses_to_grade_where_a_job_could_read_the_reference_solution():
+    from types import SimpleNamespace
+
+    from modelcheck.grading.gradescope import _unconfined
+    from modelcheck.grading.isolation import Isolation
+
+    assert "cannot keep a submission's code away from the assignment's files" in _unconfined(
+        SimpleNamespace(isolation=Isolation(), separate_uids=False))
+    assert _unconfined(SimpleNamespace(isolation=Isolation(), separate_uids=True)) is None
+    assert _unconfined(SimpleNamespace(isolation=Isolation(landlock=1), separate_uids=False)) is None
+    assert _unconfined(SimpleNamespace(isolation=Isolation(namespaces=True), separate_uids=False)) is None
+
+
 def test_the_bundle_carries_the_files_the_assignment_names(tmp_path: Path):
     out = tmp_path / "autograder.zip"
     assert main(["gradescope", str(SUBMISSIONS / "fashion.toml"), "--out", str(out)]) == 0

@@ -28,7 +28,7 @@ import sys
 import time
 import zipfile
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 __all__ = ["write_bundle", "requirements", "run"]
 
@@ -125,9 +125,35 @@ def _failed_results(message: str) -> dict:
             "tests": []}
 
 
+# results.json until grading ends: what Gradescope shows if its own time limit kills the run first
+_UNFINISHED = ("Grading did not finish within Gradescope's time limit: building the model and running its checks "
+               "took longer than the autograder may run (each may take the assignment's time limit). Make the "
+               "model build and run faster, or ask your instructor.")
+
+
+def _unconfined(grader: Any) -> str | None:
+    """Why `grader` cannot keep a submission from the assignment's files on this machine, or None.
+
+    With no mount namespace and no Landlock, only a separate uid keeps a job from reading the
+    reference solution (the assignment folder is made owner-only); a job that keeps uid 0 owns
+    those files, and /autograder/results too."""
+    if grader.isolation.reads_confined or grader.separate_uids:
+        return None
+    return ("this machine cannot keep a submission's code away from the assignment's files and the results: no "
+            "mount namespace, no Landlock, and jobs would run as root (other users cannot read the Python "
+            "installation). Give other users read access to Python, or use an autograder image on a kernel with "
+            "Landlock (Linux >= 5.13)")
+
+
 def run(assignment: str | Path, root: str | Path) -> dict:
-    """Grade ``ROOT/submission`` against `assignment`; write and return ``ROOT/results/results.json``."""
+    """Grade ``ROOT/submission`` against `assignment`; write and return ``ROOT/results/results.json``.
+
+    Before grading: the assignment's folder (the reference solution, samples) and the results
+    folder are made readable by their owner only, and results.json says grading did not finish,
+    so that Gradescope killing a run that outlasts its time limit leaves the student a zero with
+    the reason, not an autograder failure."""
     from .. import __version__
+    from ..core.files import write_atomic
     from .executors import internal_error
     from .grade import Grader
     from .outputs import gradescope_results
@@ -137,13 +163,22 @@ def run(assignment: str | Path, root: str | Path) -> dict:
     root = Path(root)
     results_path = root / "results" / "results.json"
     results_path.parent.mkdir(parents=True, exist_ok=True)
+    for folder in (Path(assignment).resolve().parent, results_path.parent):
+        folder.chmod(0o700)  # jobs run under uids of their own: none may read these
+    unfinished = {"score": 0.0, "execution_time": 0.0, "visibility": "visible", "stdout_visibility": "hidden",
+                  "output": _UNFINISHED, "tests": []}
+    write_atomic(results_path, json.dumps(unfinished, indent=1) + "\n")
     print(f"modelcheck {__version__} from {Path(__file__).resolve().parents[1]}", file=sys.stderr, flush=True)
     try:
         with Grader(load_assignment(assignment), workers=1) as grader:
-            data = gradescope_results(grader.grade(Submission("submission", root / "submission")))
+            refused = _unconfined(grader)
+            if refused is not None:
+                data = _failed_results(refused)
+            else:
+                data = gradescope_results(grader.grade(Submission("submission", root / "submission")))
     except Exception as exc:  # noqa: BLE001  shown to the student as the grader's failure, with its cause
         data = _failed_results(internal_error(exc))
-    results_path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    write_atomic(results_path, json.dumps(data, indent=1) + "\n")
     return data
 
 

@@ -92,7 +92,12 @@ def gradescope_results(grade: StudentGrade) -> dict[str, Any]:
             "output": result.describe(),
             "visibility": grade.visibility.get(result.check, "visible"),
         })
-    summary = [f"Score {grade.score:g} / {grade.max_score:g}."]
+    shown = [t for t in tests if t["visibility"] == "visible"]
+    if len(shown) == len(tests):
+        summary = [f"Score {grade.score:g} / {grade.max_score:g}."]
+    else:  # a total here would tell how the checks not shown yet went
+        summary = [f"Score on the checks shown now: {sum(t['score'] for t in shown):g} / "
+                   f"{sum(t['max_score'] for t in shown):g}."]
     if grade.problem:
         summary.append(f"Your submission could not be graded normally: {grade.problem}")
     summary += grade.notes
