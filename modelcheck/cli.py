@@ -120,8 +120,12 @@ def _grade(args: argparse.Namespace) -> int:
 def _gradescope(args: argparse.Namespace) -> int:
     from .grading.gradescope import write_bundle
 
+    from .grading.assignment import load_assignment
+
     written = write_bundle(args.assignment, args.out, include=args.include)
-    print(f"modelcheck: wrote the Gradescope autograder {written}", file=sys.stderr)
+    longest = 2 * load_assignment(args.assignment).limits.timeout_s + 60  # a build and a check job, and start-up
+    print(f"modelcheck: wrote the Gradescope autograder {written}; set its timeout on Gradescope to at least "
+          f"{longest:g} s (the build and the checks may each take timeout_s, plus start-up)", file=sys.stderr)
     return 0
 
 

@@ -31,6 +31,11 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def test_writing_the_bundle_says_the_timeout_gradescope_needs(tmp_path: Path, capsys):
+    assert main(["gradescope", str(SUBMISSIONS / "toy.toml"), "--out", str(tmp_path / "a.zip")]) == 0
+    assert "set its timeout on Gradescope to at least 76 s" in capsys.readouterr().err  # toy.toml: timeout_s 8
+
+
 def test_the_bundle_holds_setup_run_autograder_the_assignment_and_this_modelcheck(bundle: Path):
     with zipfile.ZipFile(bundle) as archive:
         names = set(archive.namelist())
