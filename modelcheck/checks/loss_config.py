@@ -14,7 +14,7 @@ import numpy as np
 
 from ..model.outputs import ACTIVATION_RANGES, activation_of, output_layers
 from ..model.inputs import synthetic_inputs
-from ..model.objective import OutputLoss, canonical_loss_name, objective_for
+from ..model.objective import NothingTrained, OutputLoss, canonical_loss_name, objective_for
 from ..core.messages import also, mismatch, output_ref
 from ..core.result import CheckResult
 from ..model.compiled import compiled_loss
@@ -148,6 +148,11 @@ def _unseen_activation(layer: keras.layers.Layer | None) -> str | None:
     """Why the activation of an output layer cannot be read from its configuration; None when it can."""
     if layer is None:
         return "the model is subclassed, so the layer behind each output cannot be seen"
+    if not isinstance(layer, keras.layers.Layer):  # an operation: keras.ops.softmax(z) is read, z * 2.0 is not
+        if activation_of(layer) is not None:
+            return None
+        return (f"the output is computed by the operation {layer.name!r} ({type(layer).__name__}), not by a layer, "
+                "so the activation of what it is applied to is not read")
     if isinstance(layer, keras.layers.Lambda):
         return f"layer {layer.name!r} is a Lambda, whose function can apply any activation"
     if isinstance(layer, keras.Model):
@@ -171,9 +176,12 @@ def check_loss_matches_output(
     softmax or a linear output; a softmax over one unit; a ReLU/sigmoid/tanh/softmax output
     with a regression loss (pass ``target_range=(0, 1)`` when the targets do fit the range; MSLE,
     whose targets are 0 or more by definition, takes a ReLU or softplus output).
-    An uncompiled model is skipped, and so is one whose output activation cannot be read from
-    the configuration (a subclassed model, a Lambda, nested model or custom layer at an output),
-    unless a problem is found on what can be read.
+    An activation applied with ``keras.ops`` at a functional model's output
+    (``keras.ops.softmax(z)``, ``keras.ops.sigmoid(z)``, ``keras.ops.log_softmax(z)``) counts as
+    that activation. Skipped: an uncompiled model; one whose compiled loss trains none of its
+    outputs (a loss dict keyed by names it does not have); and, unless a problem is found on what
+    can be read, one whose output activation cannot be read from the configuration (a subclassed
+    model, a Lambda, nested model, custom layer or another operation at an output).
 
     Example::
 
@@ -190,7 +198,10 @@ def check_loss_matches_output(
     except AttributeError:  # subclassed: one cheap forward pass gives the output shapes
         shapes = [tuple(o.shape) for o in forward(model, synthetic_inputs(model, 2, seed))]
     predictions = [np.zeros([1 if d is None else d for d in shape], "float32") for shape in shapes]
-    objective = objective_for(model, predictions)
+    try:
+        objective = objective_for(model, predictions)
+    except NothingTrained as exc:
+        return CheckResult.skip(NAME, f"no output to judge the loss against: {exc.message}", hint=exc.hint)
     layers = output_layers(model)
     layers += [None] * (len(shapes) - len(layers))
     judged = []
@@ -218,6 +229,9 @@ def check_loss_matches_output(
                                 hint="softmax + (sparse_)categorical_crossentropy for one class per sample, sigmoid + "
                                 "binary_crossentropy for yes/no, a linear output + mse for regression; "
                                 "from_logits=True only when the output has no activation.")
+    if not judged:  # (NothingTrained stops a compiled loss that trains no output before this)
+        return CheckResult.skip(NAME, "no output has a compiled loss, so there is no loss to judge",
+                                expected=expected, received=judged, details=details)
     if unseen:
         reasons = "; ".join(f"{why} ({', '.join(outputs)})" for why, outputs in unseen.items())
         return CheckResult.skip(NAME, f"cannot judge the loss without the output's activation: {reasons}"

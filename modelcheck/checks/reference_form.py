@@ -21,7 +21,7 @@ then counted with one forward pass (`traced_calls`).
 
 The operations a functional model calls between its layers (``keras.ops.relu(x)``, ``x * 2.0``:
 the ``operations`` of `architecture()`, those of nested models included) are calls too, each read
-as the layer it equals (`modelcheck.checks.reference_ops`): an activation as an ``Activation``
+as the layer it equals (`modelcheck.model.operations`): an activation as an ``Activation``
 layer, which folds as one does; an operation that equals no layer as an entry of class
 ``operation <name>``. A model with operations is put in Keras' order, as if each activation that
 folds were written in the layer it folds into (``Dense(8, activation="relu")``).
@@ -40,7 +40,7 @@ from ..model.inputs import synthetic_inputs
 from ..model.randomness import training_only_layer
 from ..model.state import reset_states
 from ..snapshot.serialize import architecture
-from .reference_ops import OPERATION, operation_as_layer
+from ..model.operations import OPERATION, operation_as_layer
 
 __all__ = ["canonical_architecture", "model_form", "traced_calls", "layer_classes", "operation_as_layer",
            "IGNORE_GROUPS", "OPERATION"]

@@ -23,9 +23,10 @@ from keras import ops
 
 from .compiled import compiled_loss as compiled_loss_of, compiled_loss_weights, compiled_without_loss
 from ..core.errors import UserCodeError
+from .graph import has_symbolic_inputs
 from .outputs import ACTIVATION_RANGES, activation_of, output_keys, output_kinds, output_layers, output_names
 
-__all__ = ["OutputLoss", "Objective", "objective_for", "canonical_loss_name"]
+__all__ = ["OutputLoss", "Objective", "objective_for", "canonical_loss_name", "NothingTrained"]
 
 # target kinds
 SPARSE = "sparse"  # integer class ids
@@ -171,6 +172,12 @@ def _per_output(value: Any, names: list[str], count: int, keys: list[str] | None
 
 OWN_LOSSES = "the losses its layers add (add_loss), as compiled without a loss"
 NO_LOSS = "no loss (compiled with None for it)"
+NOT_IN_DICT = "no loss (not in the loss dict)"
+
+
+class NothingTrained(UserCodeError):
+    """The compiled loss trains none of the model's outputs (a loss dict whose keys name none of
+    them, None for every output): Keras' own fit raises too, and there is no loss to differentiate."""
 
 
 @dataclass
@@ -264,7 +271,12 @@ class Objective:
         return out
 
     def total(self, targets: list[Any], predictions: list[Any]) -> Any:
-        """The weighted sum of the output losses (a scalar tensor)."""
+        """The weighted sum of the output losses (a scalar tensor; 0.0 for `own_losses_only`, to
+        which the engine adds the model's own). Raises `NothingTrained` when no output has a loss,
+        rather than hand a constant to the gradient code."""
+        if self.losses and not any(loss.trained for loss in self.losses):
+            raise NothingTrained(f"no output of the model has a loss ({self.describe()}), so there is nothing to "
+                                 "train or differentiate", hint=_NOTHING_TRAINED_HINT)
         value = 0.0
         for loss, y_true, y_pred in zip(self.losses, targets, predictions):
             if not loss.trained:
@@ -413,6 +425,11 @@ _CANDIDATES = {"probabilities": (ONE_HOT, SPARSE, REAL), "logits": (ONE_HOT, SPA
                "binary": (BINARY, REAL), "regression": (REAL,)}
 
 
+# How many rows a 1-row prediction is probed with (see `_gives_a_value`): any number above 1 rejects a
+# shape that only broadcasts against one row.
+_PROBE_ROWS = 3
+
+
 def _accepted_targets(function: Callable[[Any, Any], Any], kind: str, prediction: Any) -> str:
     """The first target kind, in the order `kind` suggests, on which the user's loss gives a
     finite value; the first candidate when none does (its error then reaches the user)."""
@@ -423,8 +440,12 @@ def _accepted_targets(function: Callable[[Any, Any], Any], kind: str, prediction
 def _gives_a_value(function: Callable[[Any, Any], Any], targets: str, prediction: Any, *,
                    finite: bool = True) -> bool:
     """Whether `function` takes random targets of kind `targets` for `prediction` without raising
-    (and, with `finite`, gives a finite value)."""
+    (and, with `finite`, gives a finite value). A prediction of one row is probed as `_PROBE_ROWS`
+    copies of it: on one row, targets of the wrong shape may broadcast (one-hot rows flattened into
+    class ids index a 1-row prediction) where the real batch rejects them."""
     pred = np.asarray(prediction)
+    if pred.ndim and pred.shape[0] == 1:
+        pred = np.repeat(pred, _PROBE_ROWS, axis=0)
     try:
         value = np.asarray(ops.convert_to_numpy(function(
             _random_target(targets, tuple(pred.shape), np.random.default_rng(0)), pred)))
@@ -448,12 +469,17 @@ def objective_for(model: keras.Model, predictions: list[Any], *, output: Any = N
     count = len(predictions)
     if use_compiled and compiled_without_loss(model) and model.losses:
         return Objective([])  # compiled without a loss: Keras trains the losses its layers add, and so do we
-    names = output_names(model) if len(output_names(model)) == count else [f"output_{i}" for i in range(count)]
     kinds = output_kinds(model, output, n_outputs=count)
     layers = output_layers(model) if len(output_layers(model)) == count else []
     compiled_loss, compiled_weights = ((compiled_loss_of(model), compiled_loss_weights(model)) if use_compiled
                                        else (None, None))
-    keys = output_keys(model)
+    # the keys of a dict output; a subclassed model's are read from a forward pass, so only when a dict needs them
+    keys = output_keys(model) if isinstance(compiled_loss, dict) or isinstance(compiled_weights, dict) else None
+    keys = keys if keys is not None and len(keys) == count else None
+    if has_symbolic_inputs(model) and len(output_names(model)) == count:
+        names = output_names(model)
+    else:  # a subclassed model: the keys of the dict it returns, else by position
+        names = keys if keys is not None else [f"output_{i}" for i in range(count)]
     per_loss = _per_output(compiled_loss, names, count, keys)
     per_weight = _per_output(compiled_weights, names, count, keys)
     losses = []
@@ -463,7 +489,7 @@ def objective_for(model: keras.Model, predictions: list[Any], *, output: Any = N
         if identifier is None:
             function, name = _default_loss(kind)
             if compiled_loss is not None:  # Keras trains this output with no loss: neither do we
-                name = NO_LOSS
+                name = NOT_IN_DICT if isinstance(compiled_loss, dict) else NO_LOSS
         else:
             name = _loss_name(identifier)
             try:
@@ -483,9 +509,31 @@ def objective_for(model: keras.Model, predictions: list[Any], *, output: Any = N
         layer = layers[i] if i < len(layers) else None
         losses.append(OutputLoss(name, function, 1.0 if weight is None else float(weight),
                                  targets, kind, names[i], _bounds(layer), _nonnegative(layer),
-                                 trained=name != NO_LOSS))
+                                 trained=name not in (NO_LOSS, NOT_IN_DICT)))
+    if compiled_loss is not None and losses and not any(loss.trained for loss in losses):
+        raise _nothing_trained(compiled_loss, names, keys is not None or has_symbolic_inputs(model))
     users_own = any(i is not None and not _is_keras_loss(i) for i in per_loss)
     return Objective(losses, None if users_own else _expected_initial(losses, predictions))
+
+
+_NOTHING_TRAINED_HINT = ("key the loss dict by the model's outputs: the keys of the dict its call returns, or the "
+                         "names of its output layers (model.output_names); or compile with one loss for all of them")
+
+
+def _nothing_trained(compiled_loss: Any, names: list[str], named: bool) -> NothingTrained:
+    """The error for a compiled loss that trains none of the outputs `names` (`named`: names the
+    model gives them, rather than positions)."""
+    outputs = ", ".join(repr(name) for name in names)
+    if isinstance(compiled_loss, dict):
+        given = ", ".join(repr(str(key)) for key in compiled_loss)
+        received = (f"its outputs are {outputs}" if named else
+                    f"it returns {len(names)} output{'s' if len(names) != 1 else ''} that a flat dict does not name")
+        return NothingTrained(f"the loss dict's keys ({given}) name none of the model's outputs: {received}; "
+                              "Keras' fit rejects these keys too, and no output would be trained",
+                              hint=_NOTHING_TRAINED_HINT)
+    return NothingTrained(f"the model is compiled with loss None for every output ({outputs}), so no output is "
+                          "trained; Keras' fit raises \"No loss to compute\"",
+                          hint="compile with a loss for at least one output")
 
 
 def _bounds(layer: Any) -> tuple[float, float] | None:

@@ -1,5 +1,11 @@
-"""What a model outputs: the producing layers, names, kinds (probabilities, binary,
-regression), and non-finite values."""
+"""What a model outputs: the producing layers, names, dict keys, kinds (probabilities, binary,
+logits, regression), and non-finite values.
+
+The layer producing a functional model's output may be an operation rather than a layer
+(``keras.ops.softmax(z)``, ``keras.activations.sigmoid(z)``): one that equals an activation is read
+as that activation, as `modelcheck.model.operations.operation_as_layer` reads the operations of
+a functional graph.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,10 @@ from typing import Any, Sequence
 import keras
 import numpy as np
 
+from ..core.errors import call_user_code
 from .graph import has_symbolic_inputs
+from .inputs import synthetic_inputs
+from .state import reset_states
 
 __all__ = ["ACTIVATION_RANGES", "flatten_outputs", "output_layers", "output_names", "output_keys", "output_kinds", "activation_of", "first_nonfinite_weight", "describe_nonfinite", "shape_str"]
 # What an output activation can produce: (low, high or None, in words).
@@ -29,7 +38,8 @@ def flatten_outputs(outputs: Any) -> list[Any]:
 
 
 def output_layers(model: keras.Model) -> list[keras.layers.Layer | None]:
-    """The layer producing each output (None where it cannot be known, e.g. subclassed models)."""
+    """The layer producing each output (None where it cannot be known, e.g. subclassed models); an
+    operation (``keras.ops.softmax(z)``) where a functional model's output is one's."""
     if has_symbolic_inputs(model):
         return [tensor._keras_history.operation for tensor in model.outputs]
     return [None]
@@ -44,9 +54,24 @@ def output_names(model: keras.Model) -> list[str]:
 
 
 def output_keys(model: keras.Model) -> list[str] | None:
-    """The keys of a model whose outputs are a dict (in the order of `flatten_outputs`), else None."""
-    structure = getattr(model, "_outputs_struct", None) if has_symbolic_inputs(model) else None
-    return sorted(str(key) for key in structure) if isinstance(structure, dict) else None
+    """The keys of a model whose outputs are a dict, in the order of `flatten_outputs` (sorted, as
+    Keras flattens a dict), else None. A functional model's are in its graph; a subclassed model's
+    are those of the dict its ``call`` returns on two synthetic samples (one forward pass in
+    inference mode, from the state of a fresh model; kept for the session)."""
+    if has_symbolic_inputs(model):
+        structure = getattr(model, "_outputs_struct", None)
+        return sorted(str(key) for key in structure) if isinstance(structure, dict) else None
+    from .memo import remembered  # (memo -> loops -> objective -> this module)
+
+    x = synthetic_inputs(model, 2, 0)
+
+    def run() -> list[str] | None:
+        reset_states(model)
+        outputs = call_user_code("running the model to read the keys of the dict it returns", model, x,
+                                 training=False)
+        return sorted(str(key) for key in outputs) if isinstance(outputs, dict) else None
+
+    return remembered("output_keys", model, x, run)
 
 
 def _activation_name(layer: keras.layers.Layer | None) -> str | None:
@@ -54,15 +79,41 @@ def _activation_name(layer: keras.layers.Layer | None) -> str | None:
         return None
     if isinstance(layer, keras.layers.Softmax):
         return "softmax"
+    if not isinstance(layer, keras.layers.Layer):  # an operation: keras.ops.softmax(z), z * 2.0
+        return _operation_activation(layer)
     activation = getattr(layer, "activation", None)
     if activation is None:
         return None
     return getattr(activation, "__name__", type(activation).__name__).lower()
 
 
+def _operation_activation(operation: Any) -> str | None:
+    """The activation an operation of a functional graph equals (``keras.ops.softmax`` ->
+    ``"softmax"``, ``keras.ops.log_softmax`` -> ``"log_softmax"``, ``keras.activations.relu`` with
+    its defaults -> ``"relu"``), read by `modelcheck.model.operations.operation_as_layer`; None
+    for any other operation (``z * 2.0``, ``keras.ops.squeeze``)."""
+    from .operations import operation_as_layer  # (it imports snapshot.serialize, which imports the model package)
+
+    try:
+        config = operation.get_config()
+    except Exception:  # an operation whose arguments Keras could not record
+        return None
+    config = {k: v for k, v in (config or {}).items() if k != "name" and v is not None}
+    layer = operation_as_layer({"class": type(operation).__name__, "config": config, "name": operation.name})
+    if layer["class"] == "Activation":
+        return str(layer["config"]["activation"])
+    if layer["class"] == "Softmax":
+        return "softmax"
+    if layer["class"] == "ReLU" and not config.get("negative_slope") and not config.get("threshold") \
+            and config.get("max_value") is None:
+        return "relu"  # keras.activations.relu with its defaults
+    return None
+
+
 def output_kinds(model: keras.Model, declared: Any = None, n_outputs: int | None = None) -> list[str]:
     """The kind of each output: the declared kind(s) when given, else inferred from the
-    producing layer's activation (softmax -> probabilities, sigmoid -> binary, else regression)."""
+    producing layer's activation (softmax -> probabilities, sigmoid -> binary, log_softmax -> logits
+    (log-probabilities are logits of the same softmax), else regression)."""
     layers = output_layers(model)
     count = n_outputs or len(layers)
     if isinstance(declared, str):
@@ -83,11 +134,14 @@ def _inferred_kind(layer: keras.layers.Layer | None) -> str:
         return "probabilities"
     if activation == "sigmoid":
         return "binary"
+    if activation == "log_softmax":
+        return "logits"
     return "regression"
 
 
 def activation_of(layer: keras.layers.Layer | None) -> str | None:
-    """The activation name of a layer (``"softmax"``, ``"relu"``...), None if it has none."""
+    """The activation name of a layer (``"softmax"``, ``"relu"``...), or of an operation at a
+    functional model's output that equals one (``keras.ops.softmax(z)``); None if it has none."""
     return _activation_name(layer)
 
 

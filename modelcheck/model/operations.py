@@ -1,4 +1,5 @@
-"""What an operation of a functional graph equals, for `modelcheck.checks.reference_form`.
+"""What an operation of a functional graph equals: for `modelcheck.checks.reference_form`, and for
+the activation at a model's output (`modelcheck.model.outputs`).
 
 A functional model may call ``keras.ops`` functions (and Python operators on symbolic tensors)
 between its layers: `architecture()` lists them under ``operations``. Each call is read as the
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..snapshot.serialize import has_constant, snake_case
+from ..snapshot.serialize import has_constant, snake_case  # (serialize imports model.counting only)
 
 __all__ = ["OPERATION", "operation_as_layer"]
 

@@ -1,0 +1,217 @@
+"""What each output is and which loss trains it: subclassed models returning a dict, activations
+applied with keras.ops at a functional output, and log-probability (log_softmax) outputs."""
+
+import keras
+import numpy as np
+import pytest
+from keras import layers, ops
+
+import modelcheck as mc
+from modelcheck.model.objective import objective_for
+from modelcheck.model.outputs import activation_of, output_kinds, output_layers
+
+TRAINING = ["gradient_flow", "overfit_batch", "loss_decrease", "finite"]
+
+
+class DictOut(keras.Model):
+    """A classifier head and a regression head, returned as a dict (keras.io's multi-output pattern as a class);
+    with `unused_head`, the regression head's layer is built but never called."""
+
+    def __init__(self, unused_head: bool = False):
+        super().__init__()
+        self.body = layers.Dense(16, activation="relu", name="body")
+        self.cls = layers.Dense(3, activation="softmax", name="cls_dense")
+        self.reg = layers.Dense(1, name="reg_dense")
+        self.unused_head = unused_head
+
+    def call(self, x):
+        h = self.body(x)
+        reg = ops.mean(h, axis=-1, keepdims=True) if self.unused_head else self.reg(h)
+        return {"reg": reg, "cls": self.cls(h)}
+
+
+class SingleOut(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.out = layers.Dense(3, activation="softmax")
+
+    def call(self, x):
+        return self.out(x)
+
+
+def _dict_model(loss, unused_head=False):
+    keras.utils.set_random_seed(0)
+    model = DictOut(unused_head)
+    model(np.zeros((2, 8), "float32"))
+    if unused_head:
+        model.reg.build((None, 16))
+    model.compile("adam", loss=loss)
+    return model
+
+
+def _run(model, checks):
+    return {r.check: r for r in mc.run_checks(model, checks)}
+
+
+def test_a_subclassed_dict_output_is_trained_with_its_loss_dict():
+    """modelcheck matched no loss to either output ("output_0"/"output_1" looked up in {"cls", "reg"}): on TF the
+    training checks were internal errors (a float 0.0 handed to the gradient), on JAX they failed saying both outputs
+    were "compiled with None"."""
+    model = _dict_model({"cls": "sparse_categorical_crossentropy", "reg": "mse"})
+    results = _run(model, TRAINING)
+    assert all(r.passed for r in results.values()), {c: r.message for c, r in results.items() if not r.passed}
+    assert results["loss_decrease"].details["loss_function"] == "cls: sparse_categorical_crossentropy, reg: mse"
+
+
+def test_a_subclassed_dict_output_with_one_key_is_trained():
+    keras.utils.set_random_seed(0)
+
+    class Labelled(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.out = layers.Dense(3, activation="softmax")
+
+        def call(self, x):
+            return {"label": self.out(layers.Flatten()(x))}
+
+    model = Labelled()
+    model(np.zeros((2, 8), "float32"))
+    model.compile("adam", loss={"label": "sparse_categorical_crossentropy"})
+    results = _run(model, ["gradient_flow", "loss_decrease"])
+    assert all(r.passed for r in results.values()), {c: r.message for c, r in results.items()}
+    assert results["gradient_flow"].details["loss_function"] == "label: sparse_categorical_crossentropy"
+
+
+@pytest.mark.filterwarnings("ignore:`build\\(\\)` was called on layer:UserWarning")
+def test_a_dict_head_that_is_never_called_fails_gradient_flow_naming_it():
+    """The broken variant: the regression head's layer is built but call() returns a mean instead."""
+    model = _dict_model({"cls": "sparse_categorical_crossentropy", "reg": "mse"}, unused_head=True)
+    result = mc.check_gradient_flow(model)
+    assert result.status == "failed", result.message
+    assert result.message.startswith("gradient: expected a finite, non-zero gradient, received no gradient, at "
+                                     "variable reg_dense/kernel; it is not connected to the loss")
+    assert "(loss cls: sparse_categorical_crossentropy, reg: mse)" in result.message
+
+
+def test_an_output_left_out_of_the_loss_dict_is_not_said_to_be_compiled_with_none():
+    model = _dict_model({"cls": "sparse_categorical_crossentropy"})
+    result = mc.check_loss_decrease(model)
+    assert result.passed, result.message
+    assert result.details["loss_function"] == "cls: sparse_categorical_crossentropy, reg: no loss (not in the loss dict)"
+
+
+def test_a_loss_dict_naming_no_output_is_the_users_error_and_no_loss_to_judge():
+    """No output trained: an internal error (TF) or "compiled with None" failures (JAX) before, and
+    loss_matches_output passed "the loss fits the output ()" having judged nothing."""
+    model = _dict_model({"klass": "sparse_categorical_crossentropy", "rg": "mse"})
+    results = _run(model, ["gradient_flow", "overfit_batch", "finite", "loss_matches_output"])
+    expected = ("the loss dict's keys ('klass', 'rg') name none of the model's outputs: its outputs are 'cls', 'reg'; "
+                "Keras' fit rejects these keys too, and no output would be trained")
+    for name in ("gradient_flow", "overfit_batch", "finite"):
+        result = results[name]
+        assert result.status == "error" and not result.details.get("internal"), (name, result.message)
+        assert result.message.startswith(expected), (name, result.message)
+        assert "key the loss dict by the model's outputs" in result.hint
+    matches = results["loss_matches_output"]
+    assert matches.status == "skipped", matches.message
+    assert matches.message == f"no output to judge the loss against: {expected}"
+
+
+def test_a_loss_dict_on_a_model_returning_one_tensor_says_it_has_no_names():
+    keras.utils.set_random_seed(0)
+    model = SingleOut()
+    model(np.zeros((2, 8), "float32"))
+    model.compile("adam", loss={"label": "sparse_categorical_crossentropy"})
+    result = mc.check_gradient_flow(model)
+    assert result.status == "error" and not result.details.get("internal"), result.message
+    assert result.message.startswith("the loss dict's keys ('label') name none of the model's outputs: it returns 1 "
+                                     "output that a flat dict does not name")
+
+
+def _ops_output(activation, units, loss):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8,))
+    hidden = layers.Dense(16, activation="relu")(inputs)
+    model = keras.Model(inputs, activation(layers.Dense(units)(hidden)))
+    model.compile("adam", loss=loss)
+    return model
+
+
+@pytest.mark.parametrize("activation, units, loss, name", [
+    (ops.softmax, 4, keras.losses.SparseCategoricalCrossentropy(from_logits=True), "sparse_categorical_crossentropy"),
+    (ops.sigmoid, 1, keras.losses.BinaryCrossentropy(from_logits=True), "binary_crossentropy"),
+    (keras.activations.softmax, 4, keras.losses.CategoricalCrossentropy(from_logits=True), "categorical_crossentropy"),
+], ids=["ops.softmax", "ops.sigmoid", "activations.softmax"])
+def test_a_keras_ops_activation_at_the_output_is_seen_by_from_logits(activation, units, loss, name):
+    """Read as "no activation", the loss passed while Keras itself warned that the output is not logits."""
+    model = _ops_output(activation, units, loss)
+    layer = output_layers(model)[0]
+    applied = "softmax" if units > 1 else "sigmoid"
+    result = mc.check_loss_matches_output(model)
+    assert result.status == "failed", result.message
+    assert result.message.startswith(
+        f"loss: expected {name} without from_logits=True, since the output applies {applied}, received {name} "
+        f"compiled with from_logits=True, at output '{layer.name}'; the loss applies {applied} a second time")
+
+
+@pytest.mark.parametrize("activation, units, loss, kind", [
+    (ops.softmax, 4, "sparse_categorical_crossentropy", "probabilities"),
+    (ops.sigmoid, 1, "binary_crossentropy", "binary"),
+    (ops.log_softmax, 4, keras.losses.SparseCategoricalCrossentropy(from_logits=True), "logits"),
+], ids=["ops.softmax", "ops.sigmoid", "ops.log_softmax"])
+def test_a_sound_keras_ops_activation_at_the_output_passes_with_its_kind(activation, units, loss, kind):
+    """ops.softmax + sparse CE was "on no activation" and its output a regression."""
+    model = _ops_output(activation, units, loss)
+    assert output_kinds(model) == [kind]
+    results = _run(model, ["loss_matches_output", "config_lint", "gradient_flow", "loss_decrease"])
+    assert all(r.passed for r in results.values()), {c: r.message for c, r in results.items() if not r.passed}
+    applied = {"probabilities": "softmax", "binary": "sigmoid", "logits": "log_softmax"}[kind]
+    assert results["loss_matches_output"].message.endswith(f" on {applied})")
+
+
+def test_another_operation_at_the_output_is_not_read_as_no_activation():
+    """A squeeze after Dense(1, sigmoid) hides the sigmoid: passing it "on no activation" missed the from_logits bug."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8,))
+    probability = layers.Dense(1, activation="sigmoid")(layers.Dense(16, activation="relu")(inputs))
+    model = keras.Model(inputs, ops.squeeze(probability, axis=-1))
+    model.compile("adam", loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    assert activation_of(output_layers(model)[0]) is None
+    result = mc.check_loss_matches_output(model)
+    assert result.status == "skipped", result.message
+    assert result.message.startswith("cannot judge the loss without the output's activation: the output is computed "
+                                     "by the operation 'squeeze' (Squeeze), not by a layer, so the activation of "
+                                     "what it is applied to is not read (output 'squeeze')")
+
+
+def _nll(y_true, y_pred):
+    """A negative log-likelihood on log-probabilities, taking one integer label per sample."""
+    labels = ops.cast(ops.reshape(y_true, (-1,)), "int32")
+    return -ops.mean(ops.take_along_axis(y_pred, labels[:, None], axis=1))
+
+
+def _log_softmax_model():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8,)), layers.Dense(16, activation="relu"),
+                              layers.Dense(4, activation="log_softmax", name="logp")])
+    model.compile("adam", loss=_nll)
+    return model
+
+
+def test_a_log_softmax_output_is_given_class_labels_for_a_users_nll():
+    """Classed as a regression, it was given real targets of its shape, which the NLL turned into 32 ids for 8 rows:
+    the broadcasting ValueError was blamed on the user's loss."""
+    model = _log_softmax_model()
+    assert output_kinds(model) == ["logits"]
+    results = _run(model, TRAINING)
+    assert all(r.passed for r in results.values()), {c: r.message for c, r in results.items() if not r.passed}
+    assert results["overfit_batch"].details["accuracy"] == 1.0
+
+
+def test_the_target_probe_does_not_accept_targets_that_broadcast_against_one_row():
+    """On a 1-row prediction, one-hot rows flattened into 4 ids index it without error; a real batch rejects them."""
+    model = _log_softmax_model()
+    (loss,) = objective_for(model, [np.zeros((1, 4), "float32")]).losses
+    assert loss.targets == "sparse"
+    (loss,) = objective_for(model, [np.zeros((8, 4), "float32")]).losses
+    assert loss.targets == "sparse"
