@@ -152,6 +152,31 @@ def test_loss_decrease_fails_when_learning_rate_explodes():
     assert "learning rate too large" in result.hint
 
 
+def _rating_in_0_to_5() -> keras.Model:
+    i = keras.Input((8,))
+    h = layers.Dense(16, activation="relu")(i)
+    return keras.Model(i, layers.Rescaling(5.0, name="rating")(layers.Dense(1, activation="sigmoid")(h)))
+
+
+def _cosine_head() -> keras.Model:
+    a, b = keras.Input((10,)), keras.Input((10,))
+    tower = keras.Sequential([keras.Input((10,)), layers.Dense(16, activation="relu"), layers.Dense(8)])
+    return keras.Model([a, b], layers.Dot(axes=1, normalize=True)([tower(a), tower(b)]))
+
+
+@pytest.mark.parametrize("build", [_rating_in_0_to_5, _cosine_head])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_an_output_bounded_after_its_activation_gets_targets_it_can_reach(build, seed):
+    """A sigmoid scaled to a 0-5 rating, a cosine similarity: their range is set after the last
+    activation, so standardised targets (half of them below 0, or beyond 1) were out of reach and
+    overfit_batch failed with a loss near 0.5. They get the teacher's own values."""
+    keras.utils.set_random_seed(seed)
+    model = build()
+    model.compile("adam", "mse")
+    result = mc.check_overfit_batch(model, seed=seed)
+    assert result.passed, result.message
+
+
 def test_adadelta_at_keras_default_rate_fails_with_the_rate_of_the_paper_in_the_hint():
     model = models.small_classifier()
     model.compile(optimizer="adadelta", loss="sparse_categorical_crossentropy")

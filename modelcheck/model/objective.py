@@ -53,6 +53,9 @@ class OutputLoss:
     bounds: tuple[float, float] | None = None  # what a bounded activation (sigmoid, tanh) can produce
     nonnegative: bool = False  # an activation that produces values of 0 or more only (relu, softplus, exponential)
     trained: bool = True  # False for an output compiled with no loss (None in a list, or left out of a dict)
+    # the output's range is set by more than an activation read here (a layer or operation after it,
+    # a weight constraint): only values the same architecture computes are sure to be reachable
+    reachable_only: bool = False
 
     @property
     def classification(self) -> bool:
@@ -358,6 +361,8 @@ def _teacher_target(loss: OutputLoss, pred: np.ndarray, teacher: np.ndarray, rng
         flat = teacher.reshape(-1, teacher.shape[-1]) if teacher.ndim > 1 else teacher
         labels = (teacher > _widest_gap(flat)).astype("float32")
         return labels if labels.std() > 0 else _random_target(BINARY, tuple(pred.shape), rng)
+    if loss.reachable_only:  # (a Rescaling after a sigmoid, a normalised Dot, a clip, NonNeg weights)
+        return teacher.astype("float32").reshape(pred.shape)
     standardised, scale = _standardised(teacher)
     # Unit spread, unless the architecture spreads its outputs far less (features that barely vary
     # across samples, as after a saturated tanh): amplifying them would need weights many times any
@@ -509,7 +514,7 @@ def objective_for(model: keras.Model, predictions: list[Any], *, output: Any = N
         layer = layers[i] if i < len(layers) else None
         losses.append(OutputLoss(name, function, 1.0 if weight is None else float(weight),
                                  targets, kind, names[i], _bounds(layer), _nonnegative(layer),
-                                 trained=name not in (NO_LOSS, NOT_IN_DICT)))
+                                 trained=name not in (NO_LOSS, NOT_IN_DICT), reachable_only=_range_set_after(layer)))
     if compiled_loss is not None and losses and not any(loss.trained for loss in losses):
         raise _nothing_trained(compiled_loss, names, keys is not None or has_symbolic_inputs(model))
     users_own = any(i is not None and not _is_keras_loss(i) for i in per_loss)
@@ -541,6 +546,20 @@ def _bounds(layer: Any) -> tuple[float, float] | None:
     (sigmoid, tanh, hard_sigmoid; a softmax's outputs are tied to each other), else None."""
     low, high, _ = ACTIVATION_RANGES.get(activation_of(layer) or "", (0.0, None, ""))
     return None if high is None or activation_of(layer) == "softmax" else (low, high)
+
+
+def _range_set_after(layer: Any) -> bool:
+    """True for an output whose range something other than a known activation may limit: an
+    operation or a layer without an activation of its own (Rescaling, Dot, Lambda, a merge), or
+    a layer whose bias is constrained (NonNeg: no shift downwards). Standardised targets (centred
+    and scaled, which a last layer's free bias and kernel realise) may lie out of its reach; the
+    teacher's own values (the same architecture, other weights) do not. False for a subclassed
+    model's output (no layer known) and for a layer whose activation is read."""
+    if layer is None or activation_of(layer) not in (None, "linear"):
+        return False
+    if not isinstance(layer, keras.layers.Layer) or not hasattr(layer, "activation"):
+        return True
+    return getattr(layer, "bias_constraint", None) is not None
 
 
 def _nonnegative(layer: Any) -> bool:
