@@ -189,3 +189,47 @@ def test_pytest_grades_on_the_scheduler_given_on_the_command_line_or_in_the_ini(
                                            "--modelcheck-grade-scheduler", "tcp://127.0.0.1:9")
     nobody.assert_outcomes(failed=6)
     nobody.stdout.fnmatch_lines(["*cannot reach the Dask scheduler tcp://127.0.0.1:9*"])
+
+
+def test_a_task_that_never_reports_back_is_a_grader_error_not_a_hung_run(tmp_path: Path):
+    """A task whose result the client never receives (seen when a failure's traceback could not be
+    sent back) held `modelcheck grade --scheduler` forever; after `report_within_s` it is the
+    grader's error for that student, and the run goes on."""
+    from modelcheck.grading.dask_executor import DaskExecutor
+    from modelcheck.grading.submissions import Submission
+
+    class Silent:  # a Dask future whose result never arrives
+        cancelled = False
+
+        def done(self) -> bool:
+            return False
+
+        def cancel(self) -> None:
+            self.cancelled = True
+
+        def add_done_callback(self, callback) -> None:
+            pass
+
+    class Client:
+        def __init__(self) -> None:
+            self.sent: list[Silent] = []
+
+        def submit(self, *args, **kwargs) -> Silent:
+            self.sent.append(Silent())
+            return self.sent[-1]
+
+        def scheduler_info(self) -> dict:
+            return {"workers": {"tcp://w": {"host": "w", "nthreads": 1}}}
+
+        def cancel(self, futures) -> None:
+            pass
+
+    executor = DaskExecutor(load_assignment(TOY))
+    executor.client = Client()
+    assert executor.report_within_s == 2 * (2 * 8 + 300)  # toy.toml: timeout_s 8, one retry
+    executor.report_within_s = 0.3
+    grades = []
+    executor.grade_many([Submission("alice", tmp_path / "alice.py")], grades.append)
+    assert [g.student for g in grades] == ["alice"]
+    assert "its Dask task did not report back within 0.3 s" in grades[0].grader_error
+    assert executor.client.sent[0].cancelled

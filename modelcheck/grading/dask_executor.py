@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Sequence
@@ -154,6 +155,10 @@ class DaskExecutor:
         self._lock = threading.RLock()
         self._sent = threading.Condition(self._lock)  # notified whenever `_top_up` sends submissions
         self._finished: Any = None  # a queue.Queue of the students whose task finished, while grade_many waits
+        # how long a sent task may take to report back: a build and a check job each within the time
+        # limit, a worker's start (TensorFlow's import), for each try the scheduler allows
+        self.report_within_s = (allowed_failures + 1) * (2 * assignment.limits.timeout_s + 300)
+        self._sent_at: dict[str, float] = {}
 
     def describe_isolation(self) -> str:
         """Each Dask worker's warm pool isolates its own jobs; each results.json records how."""
@@ -220,6 +225,7 @@ class DaskExecutor:
                                             {**options, "student": submission.student, "problem": submission.problem},
                                             key=f"modelcheck-grade-{self._run}-{submission.student}", pure=False)
                 self._futures[submission.student] = (future, submission)
+                self._sent_at[submission.student] = time.monotonic()
                 self._running += 1
                 future.add_done_callback(lambda _, student=submission.student: self._done(student))
             self._sent.notify_all()
@@ -263,6 +269,24 @@ class DaskExecutor:
             future, _ = self._futures.pop(submission.student)
         return self._settled(future, submission)
 
+    def _overdue(self, students: set[str]) -> list[StudentGrade]:
+        """Grader errors for the tasks of `students` sent longer than `report_within_s` ago that
+        never reported back (cancelled on the cluster): a task whose result the client cannot
+        receive (a failure the scheduler could not send back) would otherwise hold the run forever."""
+        now = time.monotonic()
+        with self._lock:
+            stale = [student for student in students if student in self._futures
+                     and not self._futures[student][0].done()
+                     and now - self._sent_at.get(student, now) >= self.report_within_s]
+            taken = [self._futures.pop(student) for student in stale]
+        grades = []
+        for future, submission in taken:
+            future.cancel()
+            grades.append(grader_error_grade(self.assignment, submission,
+                                             f"its Dask task did not report back within {self.report_within_s:g} s "
+                                             "(the time limits of both jobs, a worker's start and the retries)"))
+        return grades
+
     def grade_many(self, submissions: Sequence[Submission], on_grade: OnGrade) -> None:
         import queue
 
@@ -277,7 +301,13 @@ class DaskExecutor:
         try:
             left = set(wanted)
             while left:
-                student = finished.get()
+                try:
+                    student = finished.get(timeout=min(10.0, self.report_within_s))
+                except queue.Empty:
+                    for grade in self._overdue(left):
+                        left.discard(grade.student)
+                        on_grade(grade)
+                    continue
                 with self._lock:
                     if student not in left or student not in self._futures:
                         continue
