@@ -11,7 +11,7 @@ from ..core.errors import call_user_code
 from ..model import backend
 from ..model.outputs import flatten_outputs
 from ..model.engine import own_training, preserved_weights
-from ..model.freezing import BACKBONE_NOTE, backbone_names, frozen_layers
+from ..model.freezing import ASIDE_NOTE, BACKBONE_NOTE, backbone_names, frozen_aside, frozen_layers
 from ..model.graph import layers_of
 from ..model.inputs import batch_size_for
 from ..model.loops import objective_key
@@ -202,7 +202,9 @@ def check_gradient_flow(
     The loss is the model's compiled loss if it has one, otherwise a loss suited to each
     output (cross-entropy for softmax/sigmoid, MSE otherwise). Every trainable variable must
     get a finite gradient that is not all zeros. A layer frozen with ``trainable = False``
-    fails too, unless `allow_frozen` (transfer learning freezes layers on purpose). The batch
+    fails too, unless `allow_frozen` (transfer learning freezes layers on purpose), or it is frozen
+    on purpose (`modelcheck.model.freezing`): a backbone ahead of the layers that train, or a whole
+    network the model's ``call`` never uses (a distiller's teacher, a target network). The batch
     holds `batch_size` samples: 8, or 4 of ImageNet's size, raised where BatchNormalization
     would see too few values per channel.
 
@@ -256,6 +258,7 @@ def check_gradient_flow(
                                    x, targets, objective, grads)
     problems = [problem for problem in problems if problem[0] not in at_start]
     frozen, backbones = frozen_layers(model)
+    aside = frozen_aside(model)
     details = {"grad_norms": norms, "exempt_biases_before_batchnorm": exempt, "loss": loss, "loss_function": objective.describe(), "batch_size": batch_size}
     if coincidences:
         details["zero_on_first_batch_only"] = coincidences
@@ -268,6 +271,8 @@ def check_gradient_flow(
                                       f"{MIN_BATCHNORM_VALUES} values per channel")
     if backbones:
         details["frozen_backbones"] = [layer.name for layer in backbones]
+    if aside:
+        details["frozen_aside"] = [layer.name for layer in aside]
     if not model.trainable_variables and not frozen:  # (a backbone is one only ahead of a layer that trains)
         return CheckResult.fail(NAME, mismatch("trainable variables", "at least one", "none", at="the whole model",
                                                note="the model cannot learn"),
@@ -302,6 +307,7 @@ def check_gradient_flow(
         + (f"; {', '.join(coincidences)} got a zero gradient on the first batch only, not on a second "
            f"({SIGNS_CANCEL})" if coincidences else "")
         + (f"; backbone {backbone_names(backbones)} not checked: {BACKBONE_NOTE}"
-           if backbones else ""),
+           if backbones else "")
+        + (f"; frozen network {backbone_names(aside)} not checked: {ASIDE_NOTE}" if aside else ""),
         expected="finite, non-zero gradients", received=norms, details=details,
     )

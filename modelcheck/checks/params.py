@@ -1,4 +1,8 @@
-"""Parameter counts: total, trainable, non-trainable, per layer, and a budget."""
+"""Parameter counts: total, trainable, non-trainable, per layer, and a budget.
+
+A layer is counted by its weights (`modelcheck.model.counting`), so a layer that was never built
+(a subclassed model's layer its ``call`` never uses) counts 0, as ``model.summary()`` shows it
+("0 (unbuilt)"), and the result says which layers those are."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import Any
 import keras
 
 from ..analytic import format_count, layer_arithmetic
-from ..model.counting import param_counts
+from ..model.counting import param_counts, weight_count
 from ..model.graph import layers_of
 from ..core.messages import layer_ref, mismatch
 from ..core.result import CheckResult
@@ -19,23 +23,52 @@ NAME = "param_count"
 _MAX_LAYERS_SHOWN = 8
 
 
+def _count(layer: keras.layers.Layer) -> int:
+    """The layer's parameters: 0 for a layer never built (``count_params`` raises on one)."""
+    return weight_count(layer.weights)
+
+
+def _unbuilt(layer: keras.layers.Layer) -> bool:
+    return not getattr(layer, "built", True)
+
+
+_UNBUILT = "0 (unbuilt: never called, so it holds no weights yet)"
+
+
 def explain_layer(layer: keras.layers.Layer) -> str:
-    """``dense: (784 + 1) x 300 = 235,500``, or the plain count for layers without a formula."""
+    """``dense: (784 + 1) x 300 = 235,500``, the plain count for layers without a formula, or
+    ``dense_1 (Dense): 0 (unbuilt: ...)`` for a layer never built."""
+    if _unbuilt(layer) and not layer.weights:
+        return f"{layer.name} ({type(layer).__name__}): {_UNBUILT}"
     arithmetic = layer_arithmetic(layer)
     if arithmetic is not None:
         return f"{layer.name}: {arithmetic.formula}"
-    return f"{layer.name} ({type(layer).__name__}): {format_count(layer.count_params())}"
+    return f"{layer.name} ({type(layer).__name__}): {format_count(_count(layer))}"
 
 
 def _breakdown(layers: list[keras.layers.Layer]) -> str:
-    shown = [explain_layer(layer) for layer in layers if layer.count_params()][:_MAX_LAYERS_SHOWN]
-    more = sum(1 for layer in layers if layer.count_params()) - len(shown)
+    shown = [explain_layer(layer) for layer in layers if _count(layer)][:_MAX_LAYERS_SHOWN]
+    more = sum(1 for layer in layers if _count(layer)) - len(shown)
     return "; ".join(shown) + (f"; and {more} more layers" if more > 0 else "")
 
 
 def _frozen_note(model: keras.Model) -> str:
-    frozen = [layer.name for layer in layers_of(model) if not layer.trainable and layer.count_params()]
+    frozen = [layer.name for layer in layers_of(model) if not layer.trainable and _count(layer)]
     return f"frozen layers: {', '.join(frozen)}; " if frozen else ""
+
+
+def _unbuilt_note(layers: list[keras.layers.Layer]) -> str:
+    """``; layer 'dense_1' (Dense) is unbuilt ...`` for the layers never built, or nothing."""
+    unbuilt = [layer for layer in layers if _unbuilt(layer) and not layer.weights]
+    if not unbuilt:
+        return ""
+    if len(unbuilt) == 1:
+        subject = (f"{layer_ref(unbuilt[0].name, type(unbuilt[0]).__name__)} is unbuilt: the model's call() never "
+                   "ran it, so it holds no weights yet and counts 0")
+    else:
+        subject = (f"layers {', '.join(f'{layer.name!r} ({type(layer).__name__})' for layer in unbuilt)} are "
+                   "unbuilt: the model's call() never ran them, so they hold no weights yet and count 0")
+    return f"; {subject} (model.summary() shows '0 (unbuilt)')"
 
 
 def over_budget_message(total: int, max_params: int, note: str) -> str:
@@ -106,9 +139,12 @@ def _check_param_count(
     layers = layers_of(model)
     details: dict[str, Any] = {
         **got,
-        "layers": {layer.name: layer.count_params() for layer in layers},
+        "layers": {layer.name: _count(layer) for layer in layers},
         "formulas": {layer.name: explain_layer(layer) for layer in layers},
     }
+    unbuilt = [layer.name for layer in layers if _unbuilt(layer) and not layer.weights]
+    if unbuilt:
+        details["unbuilt_layers"] = unbuilt
     expected = {k: v for k, v in (("total", total), ("trainable", trainable), ("non_trainable", non_trainable)) if v is not None}
     if per_layer is not None:
         expected["per_layer"] = per_layer
@@ -117,7 +153,7 @@ def _check_param_count(
         return CheckResult.fail(
             NAME,
             over_budget_message(got["total"], max_params,
-                         f"largest layers: {_breakdown(sorted(layers, key=lambda l: -l.count_params()))}"),
+                         f"largest layers: {_breakdown(sorted(layers, key=lambda l: -_count(l)))}"),
             expected={"max_params": max_params}, received=got, details=details,
         )
 
@@ -138,11 +174,13 @@ def _check_param_count(
             mismatch(subjects[key], format_count(want),
                      f"{format_count(got[key])} ({'+' if difference > 0 else '-'}{format_count(abs(difference))})",
                      at="the whole model",
-                     note=f"{_frozen_note(model) if key != 'total' else ''}per layer: {_breakdown(layers)}"),
+                     note=f"{_frozen_note(model) if key != 'total' else ''}per layer: {_breakdown(layers)}"
+                     f"{_unbuilt_note(layers)}"),
             expected=want, received=got[key], details=details,
         )
     summary = ", ".join(f"{format_count(got[k])} {labels[k]}" for k in ("total", "trainable", "non_trainable"))
-    return CheckResult.ok(NAME, summary + (" as expected" if expected else ""), expected=expected or None,
+    return CheckResult.ok(NAME, summary + (" as expected" if expected else "") + _unbuilt_note(layers),
+                          expected=expected or None,
                           received=got, details=details)
 
 
@@ -152,7 +190,7 @@ def _per_layer_failure(layers: list[keras.layers.Layer], per_layer: dict[str, in
     if isinstance(pairs, CheckResult):
         return pairs
     for position, (layer, want) in enumerate(pairs):
-        have = layer.count_params()
+        have = _count(layer)
         if have != want:
             return CheckResult.fail(
                 NAME,

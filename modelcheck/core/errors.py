@@ -221,6 +221,11 @@ _MODEL_RUNNING = tuple(os.sep + os.path.join(*parts) for parts in (
       for module in ("trainer.py", "layer.py")),
     ("tensorflow", "python", "eager", "execute.py"),
 ))
+# Keras' error handler, around every layer's call: it re-raises a layer's error as a new exception
+# of the same type with the call's arguments added. When that new exception cannot be built (a JAX
+# tracer error's constructor takes a tracer, not a message) the error raised in its place has the
+# layer's error as its context.
+_KERAS_ERROR_HANDLER = os.sep + os.path.join("keras", "src", "utils", "traceback_utils.py")
 INTERNAL_HINT = ("this is a bug in modelcheck, not in your model: please report it to the modelcheck "
                  "maintainers with the traceback (details['traceback']).")
 
@@ -339,18 +344,25 @@ def _is_ours(filename: str) -> bool:
 def raised_by_user(exc: BaseException) -> bool:
     """True when `exc` comes from the user's code, or from Keras/TensorFlow running the user's
     model (its layers, graph, loss or optimizer); False when modelcheck's own code raised it, or
-    called a library (NumPy, keras.tree, ...) outside the model."""
+    called a library (NumPy, keras.tree, ...) outside the model.
+
+    An exception Keras' error handler raised while re-raising a layer's error (it could not
+    rebuild that error with the call's arguments) is judged by the layer's error, its context."""
     if isinstance(exc, SyntaxError):
         return True
     tb = exc.__traceback__
     if tb is not None and tb.tb_frame.f_code is call_user_code.__code__:
         tb = tb.tb_next  # the boundary itself; what it called was designated the user's code
     frames = [frame.f_code.co_filename for frame, _ in traceback.walk_tb(tb)]
+    in_error_handler = False
     for filename in reversed(frames):  # from the raise point outwards
         if _is_ours(filename):
+            if in_error_handler and exc.__context__ is not None:
+                return raised_by_user(exc.__context__)
             return False
         if _is_user_file(filename) or any(part in os.path.abspath(filename) for part in _MODEL_RUNNING):
             return True
+        in_error_handler = in_error_handler or os.path.abspath(filename).endswith(_KERAS_ERROR_HANDLER)
     return True
 
 

@@ -262,10 +262,10 @@ def train_own_step(model: keras.Model, x: Any, y: Any, *, max_steps: int, stop: 
                     first = call_user_code("training with the model's own train_step", candidate, 1)
                 loop = candidate
                 break
-            except UserCodeError as exc:
-                if isinstance(exc.original, NoLoss):
-                    return (f"the model's own train_step returns no 'loss' (it returns {exc.original.keys}), "
-                            "so there is no objective to judge")
+            except NoLoss as exc:  # a UserCodeError raised by modelcheck's loop about the user's logs
+                return (f"the model's own train_step returns no 'loss' (it returns {exc.keys}), "
+                        "so there is no objective to judge")
+            except UserCodeError:
                 if data is attempts[-1]:
                     raise
         run.losses.extend(float(v) for v in first)

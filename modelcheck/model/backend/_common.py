@@ -1,5 +1,10 @@
 """What every adapter does the same way: the model's own losses, NumPy conversion, and the
-error of a ``train_step`` that returns no loss."""
+error of a ``train_step`` that returns no loss.
+
+`NoLoss` is raised here, in modelcheck's code, but what it reports is the user's: their
+``train_step`` returned logs a check cannot train on. It is a `UserCodeError`, so that
+`call_user_code` passes it on as it is (not as an internal error) to the caller that turns it
+into a ``skipped`` result (`modelcheck.model.engine.train_own_step`)."""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ from typing import Any
 import keras
 import numpy as np
 from keras import ops
+
+from ...core.errors import UserCodeError
 
 __all__ = ["with_model_losses", "to_numpy", "aux_to_numpy", "NoLoss", "loss_of"]
 
@@ -31,12 +38,15 @@ def aux_to_numpy(aux: Any) -> Any:
     return keras.tree.map_structure(lambda v: v if v is None or isinstance(v, (int, float)) else to_numpy(v), aux)
 
 
-class NoLoss(Exception):
-    """A model's own ``train_step`` returned logs without a ``"loss"``."""
+class NoLoss(UserCodeError):
+    """A model's own ``train_step`` returned logs without a ``"loss"`` (a GAN's ``d_loss`` and
+    ``g_loss``): the user's code returned something a training check cannot use. `keys` are the
+    names it returned (or the type of what it returned)."""
 
     def __init__(self, keys: Any) -> None:
-        super().__init__(f"train_step returns no 'loss' (it returns {keys})")
         self.keys = keys
+        super().__init__(f"train_step returns no 'loss' (it returns {keys})",
+                         hint="return the loss to minimise as logs['loss'] from train_step, as fit() reports it")
 
 
 def loss_of(logs: Any) -> Any:

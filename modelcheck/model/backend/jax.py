@@ -5,10 +5,16 @@ seed generator states, optimizer slots) through the loop and writes them back af
 
 JAX has no notion of a variable the loss does not reach: it gives such a variable zeros. The
 adapter finds those from the jaxpr and returns None, as TensorFlow and PyTorch do.
+
+A layer Keras marks as one that cannot be compiled (``supports_jit = False``: the TensorFlow-backed
+preprocessing layers HashedCrossing, Hashing, StringLookup, IntegerLookup, TextVectorization) fails
+on the traced arrays of a compiled loop, as it does in Keras' own ``fit`` on JAX: the model cannot
+train here, and the loops say so as the user's error (`uncompilable_layer_error`), naming the layer.
 """
 
 from __future__ import annotations
 
+import traceback
 from typing import Any, Callable, Sequence
 
 import jax
@@ -18,10 +24,11 @@ import keras
 import numpy as np
 
 from . import LossFn, OwnLoop, ScalarsFn, StepLoop
+from ...core.errors import UserCodeError
 from ..state import reset_states
 from ._common import aux_to_numpy, loss_of, to_numpy, with_model_losses
 
-__all__ = ["ADAPTER", "JaxAdapter"]
+__all__ = ["ADAPTER", "JaxAdapter", "uncompilable_layer_error"]
 
 
 def _with_unconnected(backward: Any, trainable: list[Any]) -> tuple[Any, list[Any], list[bool]]:
@@ -177,14 +184,58 @@ def _same_types(new: Any, old: Any) -> Any:
     return jax.tree_util.tree_map(lambda n, o: jnp.asarray(n).astype(o.dtype), new, old)
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and the exceptions it was raised from or while handling, outermost first."""
+    found: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in found):
+        found.append(current)
+        current = current.__cause__ or current.__context__
+    return found
+
+
+def uncompilable_layer_error(exc: BaseException) -> UserCodeError | None:
+    """The user's error for `exc`, raised while a compiled JAX loop was traced, when a layer
+    Keras marks as one that cannot be compiled (``supports_jit = False``) failed on a traced array
+    (a JAX tracer error in that layer's ``call``): it names the layer and says to apply it to the
+    data instead. None for any other exception."""
+    for error in _chain(exc):
+        if not isinstance(error, (jax.errors.JAXTypeError, jax.errors.JAXIndexError)):
+            continue
+        raising = None  # the innermost layer whose call was running
+        for frame, _ in traceback.walk_tb(error.__traceback__):
+            candidate = frame.f_locals.get("self")
+            if isinstance(candidate, keras.layers.Layer) and not isinstance(candidate, keras.Model):
+                raising = candidate
+        if raising is None or getattr(raising, "supports_jit", True):
+            continue
+        what = ("a TensorFlow-backed preprocessing layer" if type(raising).__module__.startswith("keras.")
+                else "a layer marked supports_jit=False")
+        return UserCodeError(
+            f"layer {raising.name!r} ({type(raising).__name__}) cannot run inside a compiled JAX training step: "
+            f"it is {what}, which cannot take JAX's traced arrays, so the model cannot train on JAX "
+            "(Keras' own fit() fails the same way)",
+            hint=f"apply {type(raising).__name__} to the data before the model (in the tf.data input pipeline, "
+                 "e.g. dataset.map(...)) and give the model its output as input, or train on the TensorFlow backend",
+            original=error)
+    return None
+
+
 def _run(call: Callable[[tuple[list[Any], ...], int], tuple[Any, ...]], variables: tuple[list[Any], ...],
          steps: int) -> np.ndarray:
     """Run a compiled loop `steps` steps from the variables' current values (at most `_CAPACITY`
-    per call), writing the trained values back after each call; the losses as NumPy."""
+    per call), writing the trained values back after each call; the losses as NumPy. A layer that
+    cannot be compiled is the user's error (`uncompilable_layer_error`)."""
     out = []
     while steps > 0:
         n = min(steps, _CAPACITY)
-        *values, losses = call(tuple([v.value for v in group] for group in variables), n)
+        try:
+            *values, losses = call(tuple([v.value for v in group] for group in variables), n)
+        except Exception as exc:  # tracing runs the user's layers
+            error = uncompilable_layer_error(exc)
+            if error is None:
+                raise
+            raise error from exc
         for group, new in zip(variables, values):
             for variable, value in zip(group, new):
                 variable.assign(value)
