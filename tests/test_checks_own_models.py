@@ -111,6 +111,44 @@ class Distiller(keras.Model):
         return self.student(x)
 
 
+class LabelledDistiller(Distiller):
+    """keras.io's Distiller as written there: the student's own loss on class ids plus the teacher's."""
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        student = keras.losses.sparse_categorical_crossentropy(y, y_pred, from_logits=True)
+        return 0.1 * ops.mean(student) + 0.9 * super().compute_loss(x, y, y_pred)
+
+
+class NoTargetFits(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.dense = layers.Dense(3)
+
+    def call(self, x):
+        return self.dense(x)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        raise ValueError("my compute_loss is broken")
+
+
+def test_a_compute_loss_taking_class_ids_gets_them_and_one_that_takes_nothing_is_the_users_error():
+    """The targets are shaped like the outputs (real values); a compute_loss of its own that wants
+    class ids raised on them, and loss_decrease blamed the user for a sound distiller."""
+    keras.utils.set_random_seed(0)
+    teacher = _mlp("teacher", 8, 16, 3)
+    teacher.trainable = False
+    model = LabelledDistiller(_mlp("student", 8, 8, 3), teacher)
+    model.compile(optimizer="adam")
+    model(np.zeros((2, 8), "float32"))
+    result = mc.check_loss_decrease(model)
+    assert result.passed, result.message
+    broken = NoTargetFits()
+    broken.compile(optimizer="adam")
+    broken(np.zeros((2, 8), "float32"))
+    result = mc.check_loss_decrease(broken)
+    assert result.status == "error" and "my compute_loss is broken" in result.message
+
+
 class TargetNetwork(keras.Model):
     """A DQN with its target network kept as a frozen attribute, used in compute_loss."""
 

@@ -16,6 +16,7 @@ from ..core.messages import mismatch
 from ..core.result import CheckResult
 from ..model.engine import TrainingRun, fresh_optimizer, own_training, preserved_weights, train, train_own_step
 from ..model.inputs import rows_of
+from ..model.objective import other_target_kinds
 from ..model.randomness import noisy_in_training
 from .common import HUGE_SAMPLE, check, fmt, prepare_batch, sample_values
 from .training import (EXTEND, INFERENCE_MODE, as_model_targets, behind_frozen_backbone, extension_note,
@@ -116,7 +117,8 @@ def check_loss_decrease(
             judged.append(float(objective.total(targets, inference_predictions(model, x))))
         if own is not None:  # its own objective: judged on the loss its train_step reports
             run = train_own_step(model, x, as_model_targets(model, targets), max_steps=steps, stop=decreased,
-                                 timeout_s=timeout_s, extend_to=EXTEND * steps)
+                                 timeout_s=timeout_s, extend_to=EXTEND * steps,
+                                 other_targets=[as_model_targets(model, kind) for kind in other_target_kinds(targets)])
             if isinstance(run, str):
                 return CheckResult.skip(name, run)
             objective.expected_initial = None

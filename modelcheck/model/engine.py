@@ -20,7 +20,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import keras
 import numpy as np
@@ -237,24 +237,29 @@ def _preserved_optimizer(model: keras.Model) -> Iterator[None]:
 
 
 def train_own_step(model: keras.Model, x: Any, y: Any, *, max_steps: int, stop: StopRule | None = None,
-                   timeout_s: float | None = None, extend_to: int | None = None) -> TrainingRun | str:
+                   timeout_s: float | None = None, extend_to: int | None = None,
+                   other_targets: Sequence[Any] = ()) -> TrainingRun | str:
     """Train with the model's own ``train_step`` (its objective, its optimizer) on one batch, in
     one compiled loop; returns the run, or why it cannot (a sentence for a ``skipped`` result).
 
     The data is ``(x,)`` as ``fit(x)`` passes it (GANs, VAEs), or ``(x, y)`` when the model
-    needs targets (its ``compute_loss``, or a ``train_step`` that unpacks ``x, y``).
+    needs targets (its ``compute_loss``, or a ``train_step`` that unpacks ``x, y``). Its own loss
+    says nothing of the targets it takes: when its first step raises on `y`, each of
+    `other_targets` (other kinds of the same targets: class ids, one-hot rows) is tried in turn;
+    when every one fails, the error on `y` is the user's.
     """
     if getattr(model, "optimizer", None) is None:
         return "the model overrides train_step but is not compiled, so it has no optimizer to train with"
     x_t = keras.tree.map_structure(keras.ops.convert_to_tensor, x)
     y_t = keras.tree.map_structure(keras.ops.convert_to_tensor, y)
     adapter = backend.current()
-    attempts = [(x_t, y_t)] if own_training(model) == "compute_loss" else [(x_t,), (x_t, y_t)]
+    others = [(x_t, keras.tree.map_structure(keras.ops.convert_to_tensor, other)) for other in other_targets]
+    attempts = ([(x_t, y_t)] if own_training(model) == "compute_loss" else [(x_t,), (x_t, y_t)]) + others
     run = TrainingRun(optimizer=_describe_optimizer(model.optimizer) + " (the model's own train_step)")
     start = time.perf_counter()
     reset_states(model)  # its own train_step carries the state from step to step, as fit does
     with _preserved_optimizer(model):
-        loop, first = None, None
+        loop, first, failed = None, None, []
         for data in attempts:
             candidate = adapter.own_loop(model, data)
             try:
@@ -265,9 +270,11 @@ def train_own_step(model: keras.Model, x: Any, y: Any, *, max_steps: int, stop: 
             except NoLoss as exc:  # a UserCodeError raised by modelcheck's loop about the user's logs
                 return (f"the model's own train_step returns no 'loss' (it returns {exc.keys}), "
                         "so there is no objective to judge")
-            except UserCodeError:
+            except UserCodeError as exc:
+                failed.append(exc)
                 if data is attempts[-1]:
-                    raise
+                    # the error on the targets shaped as the outputs (after `(x,)` alone, for a train_step)
+                    raise failed[len(attempts) - len(others) - 1]
         run.losses.extend(float(v) for v in first)
         run.steps = 1
         run.tracing_s = time.perf_counter() - start

@@ -26,7 +26,7 @@ from ..core.errors import UserCodeError
 from .graph import has_symbolic_inputs
 from .outputs import ACTIVATION_RANGES, activation_of, output_keys, output_kinds, output_layers, output_names
 
-__all__ = ["OutputLoss", "Objective", "objective_for", "canonical_loss_name", "NothingTrained"]
+__all__ = ["OutputLoss", "Objective", "objective_for", "canonical_loss_name", "NothingTrained", "other_target_kinds"]
 
 # target kinds
 SPARSE = "sparse"  # integer class ids
@@ -539,6 +539,30 @@ def _nothing_trained(compiled_loss: Any, names: list[str], named: bool) -> Nothi
     return NothingTrained(f"the model is compiled with loss None for every output ({outputs}), so no output is "
                           "trained; Keras' fit raises \"No loss to compute\"",
                           hint="compile with a loss for at least one output")
+
+
+def other_target_kinds(targets: list[np.ndarray]) -> list[list[np.ndarray]]:
+    """The same targets as other kinds, for a loss of the model's own that says nothing of what it
+    takes (a ``compute_loss`` override): class ids (the largest of each row) and one-hot rows of
+    them, in that order; from class ids, their one-hot rows. Outputs of one unit stay as they are.
+    Empty when no output has another kind."""
+    ids, one_hot = [], []
+    for target in targets:
+        values = np.asarray(target)
+        if values.dtype.kind in "iu":  # class ids already
+            classes = int(values.max()) + 1 if values.size else 1
+            ids.append(values)
+            one_hot.append(np.eye(max(classes, 2), dtype="float32")[values])
+        elif values.ndim >= 2 and values.shape[-1] > 1:
+            labels = np.argmax(values, axis=-1).astype("int32")
+            ids.append(labels)
+            one_hot.append(np.eye(values.shape[-1], dtype="float32")[labels])
+        else:
+            ids.append(values)
+            one_hot.append(values)
+    kinds = [ids, one_hot]
+    return [kind for kind in kinds if any(a.shape != np.asarray(t).shape or a.dtype != np.asarray(t).dtype
+                                          for a, t in zip(kind, targets))]
 
 
 def _bounds(layer: Any) -> tuple[float, float] | None:
