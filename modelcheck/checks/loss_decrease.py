@@ -18,9 +18,9 @@ from ..model.engine import TrainingRun, fresh_optimizer, own_training, preserved
 from ..model.inputs import rows_of
 from ..model.objective import other_target_kinds
 from ..model.randomness import noisy_in_training
-from .common import HUGE_SAMPLE, check, fmt, prepare_batch, sample_values
+from .common import HUGE_SAMPLE, check, fmt, sample_values
 from .training import (EXTEND, INFERENCE_MODE, as_model_targets, behind_frozen_backbone, extension_note,
-                       inference_predictions, maximising, not_attempted, over_budget, run_details, slow_rate_note,
+                       inference_predictions, over_budget, run_details, slow_rate_note, training_batch,
                        still_learning, stopped_note)
 
 __all__ = ["check_loss_decrease"]
@@ -84,17 +84,11 @@ def check_loss_decrease(
     (ln(n_classes) for softmax cross-entropy, ln 2 for a sigmoid unit).
     """
     name = "loss_decrease"
-    blocked = not_attempted(name, "loss")
-    if blocked is not None:
-        return blocked
     batch_size = batch_size or _decrease_batch(model)
-    prepared = prepare_batch(name, model, output=output, batch_size=batch_size, seed=seed, x=x, y=y, fittable=True)
+    prepared = training_batch(name, "loss", model, output=output, batch_size=batch_size, seed=seed, x=x, y=y)
     if isinstance(prepared, CheckResult):
         return prepared
     x, targets, objective, _ = prepared
-    maximised = maximising(name, objective)
-    if maximised is not None:
-        return maximised
     batch_size = rows_of(x)  # a model that declares its batch size gets that many (or given x, its rows)
     own = own_training(model)
 

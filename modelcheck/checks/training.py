@@ -33,7 +33,7 @@ from .loss_config import negative_weight
 from .common import check, default_batch, fmt, forward, nonfinite_failure, prepare_batch
 
 __all__ = ["check_overfit_batch", "check_learns_linear", "run_details", "stopped_note", "over_budget", "not_attempted",
-           "still_learning", "behind_frozen_backbone", "maximising", "inference_predictions", "as_model_targets",
+           "still_learning", "behind_frozen_backbone", "maximising", "training_batch", "inference_predictions", "as_model_targets",
            "extension_note", "slow_rate_note", "EXTEND", "INFERENCE_MODE"]
 
 DOCUMENT_X = (-1.0, 0.0, 1.0, 2.0, 3.0, 4.0)
@@ -144,6 +144,21 @@ def maximising(name: str, objective: Objective) -> CheckResult | None:
                             details={"steps": 0, "loss_history": []})
 
 
+def training_batch(name: str, what: str, model: keras.Model, **batch: Any) -> CheckResult | tuple[Any, ...]:
+    """What a training check trains on: `prepare_batch`'s ``(x, targets, objective, ...)`` for
+    `model` (with `batch`: output, batch_size, seed, x, y), or the result that ends the check
+    before any step: not attempted (`what` failed a static check first), no batch to train on, or
+    a loss that a negative weight would maximise."""
+    blocked = not_attempted(name, what)
+    if blocked is not None:
+        return blocked
+    prepared = prepare_batch(name, model, fittable=True, **batch)
+    if isinstance(prepared, CheckResult):
+        return prepared
+    maximised = maximising(name, prepared[2])
+    return prepared if maximised is None else maximised
+
+
 def over_budget(name: str, what: str, run: TrainingRun) -> CheckResult:
     """The ``skipped`` result of a check whose next steps would overrun the model's time budget."""
     context = loops.current()
@@ -237,16 +252,11 @@ def check_overfit_batch(
     """
     name = "overfit_batch"
     batch_size = batch_size_for(model, batch_size or default_batch(model))
-    blocked = not_attempted(name, f"memorising one batch of {batch_size} samples")
-    if blocked is not None:
-        return blocked
-    prepared = prepare_batch(name, model, output=output, batch_size=batch_size, seed=seed, fittable=True)
+    prepared = training_batch(name, f"memorising one batch of {batch_size} samples", model, output=output,
+                              batch_size=batch_size, seed=seed)
     if isinstance(prepared, CheckResult):
         return prepared
     x, targets, objective, _ = prepared
-    maximised = maximising(name, objective)
-    if maximised is not None:
-        return maximised
     own = own_training(model)
     if own is not None:
         return CheckResult.skip(name, f"the model overrides {own}, so it trains an objective of its own and memorising "
