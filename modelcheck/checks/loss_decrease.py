@@ -16,7 +16,7 @@ from ..core.messages import mismatch
 from ..core.result import CheckResult
 from ..model.engine import TrainingRun, fresh_optimizer, own_training, preserved_weights, train, train_own_step
 from ..model.inputs import rows_of
-from ..model.objective import other_target_kinds
+from ..model.targets import other_target_kinds
 from ..model.randomness import noisy_in_training
 from .common import HUGE_SAMPLE, check, fmt, sample_values
 from .training import (EXTEND, INFERENCE_MODE, as_model_targets, behind_frozen_backbone, extension_note,

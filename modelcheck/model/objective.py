@@ -8,6 +8,7 @@ the order the output's kind suggests.
 Targets for training checks come from a teacher (`Objective.targets` with ``teacher=``): the
 outputs of the same architecture with its weights shuffled, so a sound model can always fit
 them; a teacher whose outputs do not vary (e.g. all-zero kernels) gives random targets instead.
+How each kind of target is made is in `modelcheck.model.targets`.
 """
 
 from __future__ import annotations
@@ -25,19 +26,10 @@ from .compiled import compiled_loss as compiled_loss_of, compiled_loss_weights, 
 from ..core.errors import UserCodeError
 from .graph import has_symbolic_inputs
 from .outputs import ACTIVATION_RANGES, activation_of, output_keys, output_kinds, output_layers, output_names
+from .targets import BINARY, LABELS, ONE_HOT, REAL, SPARSE, random_target, standardise, teacher_target, varies
 
-__all__ = ["OutputLoss", "Objective", "objective_for", "canonical_loss_name", "NothingTrained", "other_target_kinds"]
+__all__ = ["OutputLoss", "Objective", "objective_for", "canonical_loss_name", "NothingTrained"]
 
-# target kinds
-SPARSE = "sparse"  # integer class ids
-ONE_HOT = "one_hot"
-BINARY = "binary"  # 0/1 per unit
-REAL = "real"  # N(0, 1)
-LABELS = "labels"  # one integer label per sample, whatever the output's shape (metric learning: Circle)
-
-# How many times the spread of a model's outputs across samples its regression targets may ask
-# for (see `_teacher_target`).
-_MAX_AMPLIFICATION = 10.0
 
 
 @dataclass
@@ -213,8 +205,8 @@ class Objective:
         median, real values standardised per unit."""
         rng = np.random.default_rng(seed + 7919)
         taught = teacher if teacher is not None else [None] * len(predictions)
-        return [_teacher_target(loss, pred, t, rng) if t is not None and _varies(t) and loss.targets != LABELS else
-                _random_target(loss.targets, tuple(pred.shape), rng, loss.bounds, loss.positive, loss.nonnegative)
+        return [teacher_target(loss, pred, t, rng) if t is not None and varies(t) and loss.targets != LABELS else
+                random_target(loss.targets, tuple(pred.shape), rng, loss.bounds, loss.positive, loss.nonnegative)
                 for loss, pred, t in zip(self.losses, predictions, taught)]
 
     def spread(self, targets: list[np.ndarray]) -> float:
@@ -229,7 +221,7 @@ class Objective:
         for loss, y in zip(self.losses, targets):
             if loss.classification or not loss.trained:
                 continue
-            standardised, scale = _standardised(np.asarray(y, dtype="float64"))
+            standardised, scale = standardise(np.asarray(y, dtype="float64"))
             zeros = np.zeros(standardised.shape, dtype="float32")
             try:
                 actual += loss.weight * float(np.mean(ops.convert_to_numpy(
@@ -308,116 +300,6 @@ class Objective:
         return min(scores) if scores else None
 
 
-def _random_target(kind: str, shape: tuple[int, ...], rng: np.random.Generator,
-                   bounds: tuple[float, float] | None = None, positive: bool = False,
-                   nonnegative: bool = False) -> np.ndarray:
-    if kind == LABELS:  # about two samples per label, so that every sample has a positive pair
-        return rng.integers(0, max(2, shape[0] // 2), size=shape[:1]).astype("int32")
-    if kind in (SPARSE, ONE_HOT):
-        classes = shape[-1]
-        ids = rng.integers(0, max(classes, 1), size=shape[:-1])
-        return ids.astype("int32") if kind == SPARSE else np.eye(classes, dtype="float32")[ids]
-    if kind == BINARY:
-        return rng.integers(0, 2, size=shape).astype("float32")
-    if bounds is not None:  # a sigmoid or tanh output: inside what it can produce (see _INSIDE)
-        middle, half = (bounds[0] + bounds[1]) / 2, _INSIDE * (bounds[1] - bounds[0]) / 2
-        return rng.uniform(middle - half, middle + half, size=shape).astype("float32")
-    values = rng.standard_normal(shape)
-    return (np.abs(values) if nonnegative else _above_zero(values) if positive else values).astype("float32")
-
-
-def _above_zero(values: np.ndarray) -> np.ndarray:
-    """`values` shifted per unit (over its shared axes) so that the least is 1: positive quantities
-    of the same spread, which a shift of the last bias realises."""
-    return values - values.min(axis=_shared_axes(values), keepdims=True) + 1.0
-
-
-def _varies(values: np.ndarray) -> bool:
-    """True when the outputs differ across the batch by more than float rounding."""
-    values = np.asarray(values, dtype="float64")
-    if values.ndim == 0 or values.shape[0] < 2 or not np.all(np.isfinite(values)):
-        return False
-    spread = float(np.max(np.std(values, axis=0)))
-    return spread > 1e-4 * (float(np.mean(np.abs(values))) + 1e-30)
-
-
-def _teacher_target(loss: OutputLoss, pred: np.ndarray, teacher: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    teacher = np.asarray(teacher, dtype="float64")
-    # Every axis but the last is one a layer's bias is shared along: the batch, and the positions of
-    # a per-pixel or per-step output (a convolution, a Dense applied at every step). Offsets and
-    # thresholds are taken per last-axis unit over all of them, so a shift of the last bias realises
-    # them; per position they would need a bias per pixel, which a convolution does not have.
-    shared = _shared_axes(teacher)
-    if loss.targets in (SPARSE, ONE_HOT):
-        scores = np.log(np.clip(teacher, 1e-12, None)) if loss.kind in ("probabilities", "binary") else teacher
-        # centred so every class can occur, but the one the loss ignores (it would teach nothing)
-        centred = scores - scores.mean(axis=shared, keepdims=True)
-        if loss.ignored_class is not None and 0 <= loss.ignored_class < centred.shape[-1] and centred.shape[-1] > 1:
-            centred[..., loss.ignored_class] = -np.inf
-        ids = np.argmax(centred, axis=-1)
-        classes = pred.shape[-1]
-        return ids.astype("int32") if loss.targets == SPARSE else np.eye(classes, dtype="float32")[ids]
-    if loss.targets == BINARY:
-        flat = teacher.reshape(-1, teacher.shape[-1]) if teacher.ndim > 1 else teacher
-        labels = (teacher > _widest_gap(flat)).astype("float32")
-        return labels if labels.std() > 0 else _random_target(BINARY, tuple(pred.shape), rng)
-    if loss.reachable_only:  # (a Rescaling after a sigmoid, a normalised Dot, a clip, NonNeg weights)
-        return teacher.astype("float32").reshape(pred.shape)
-    standardised, scale = _standardised(teacher)
-    # Unit spread, unless the architecture spreads its outputs far less (features that barely vary
-    # across samples, as after a saturated tanh): amplifying them would need weights many times any
-    # initialisation's, a slow crawl that is no sign of a bug. The targets then keep the larger of
-    # the teacher's and the model's own spread (times _MAX_AMPLIFICATION); `Objective.spread` scales
-    # the loss a check asks for alike.
-    own = np.asarray(pred, dtype="float64").reshape(teacher.shape).std(axis=shared, keepdims=True)
-    spread = np.minimum(1.0, _MAX_AMPLIFICATION * np.maximum(scale, own))  # (a unit that does not vary is 0 anyway)
-    if loss.nonnegative:  # scaled, not shifted: a relu teacher's zeros stay zeros (no bias after the relu adds a shift)
-        targets = teacher / scale * spread
-    elif loss.positive:
-        targets = _above_zero(standardised * spread)
-    else:
-        targets = standardised * spread
-    if loss.bounds is not None:  # a sigmoid or tanh output: inside what it can produce, well clear of its ends
-        low, high = loss.bounds
-        largest = np.max(np.abs(targets), axis=shared, keepdims=True)
-        targets = (low + high) / 2 + _INSIDE * (high - low) / 2 * targets / np.where(largest > 0, largest, 1.0)
-    return targets.astype("float32").reshape(pred.shape)
-
-
-# How far toward the ends of a bounded output (sigmoid, tanh) its synthetic targets reach: near an end,
-# the activation saturates and learning crawls.
-_INSIDE = 0.8
-
-
-def _shared_axes(values: np.ndarray) -> tuple[int, ...]:
-    """The axes an output unit (the last axis) is shared along: the batch, and the positions of a
-    per-pixel or per-step output."""
-    return tuple(range(values.ndim - 1)) or (0,)
-
-
-def _standardised(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`values` centred and scaled to unit spread per unit over its shared axes, and the scale
-    each unit was divided by (its standard deviation; 1 where it does not vary)."""
-    shared = _shared_axes(values)
-    std = values.std(axis=shared, keepdims=True)
-    scale = np.where(std > 0, std, 1.0)
-    return (values - values.mean(axis=shared, keepdims=True)) / scale, scale
-
-
-def _widest_gap(teacher: np.ndarray) -> np.ndarray:
-    """Per unit (last axis; rows are the samples, and positions where the unit is shared), a threshold
-    in the widest gap between the teacher's values within their middle half: both labels occur, and
-    the margin a student must reach is as large as it can be."""
-    ordered = np.sort(teacher, axis=0)
-    n = ordered.shape[0]
-    low, high = max(0, n // 4 - 1), min(n - 1, (3 * n) // 4)
-    gaps = np.diff(ordered[low:high + 1], axis=0)
-    at = np.argmax(gaps, axis=0)
-    below = np.take_along_axis(ordered[low:high], at[None], axis=0)
-    above = np.take_along_axis(ordered[low + 1:high + 1], at[None], axis=0)
-    return (below + above) / 2
-
-
 def _is_keras_loss(identifier: Any) -> bool:
     """True for a loss Keras names (a string, or a class or function of keras.losses)."""
     if isinstance(identifier, str):
@@ -453,7 +335,7 @@ def _gives_a_value(function: Callable[[Any, Any], Any], targets: str, prediction
         pred = np.repeat(pred, _PROBE_ROWS, axis=0)
     try:
         value = np.asarray(ops.convert_to_numpy(function(
-            _random_target(targets, tuple(pred.shape), np.random.default_rng(0)), pred)))
+            random_target(targets, tuple(pred.shape), np.random.default_rng(0)), pred)))
     except Exception:  # the loss rejects these targets
         return False
     return bool(value.size) and (not finite or bool(np.all(np.isfinite(value))))
@@ -539,30 +421,6 @@ def _nothing_trained(compiled_loss: Any, names: list[str], named: bool) -> Nothi
     return NothingTrained(f"the model is compiled with loss None for every output ({outputs}), so no output is "
                           "trained; Keras' fit raises \"No loss to compute\"",
                           hint="compile with a loss for at least one output")
-
-
-def other_target_kinds(targets: list[np.ndarray]) -> list[list[np.ndarray]]:
-    """The same targets as other kinds, for a loss of the model's own that says nothing of what it
-    takes (a ``compute_loss`` override): class ids (the largest of each row) and one-hot rows of
-    them, in that order; from class ids, their one-hot rows. Outputs of one unit stay as they are.
-    Empty when no output has another kind."""
-    ids, one_hot = [], []
-    for target in targets:
-        values = np.asarray(target)
-        if values.dtype.kind in "iu":  # class ids already
-            classes = int(values.max()) + 1 if values.size else 1
-            ids.append(values)
-            one_hot.append(np.eye(max(classes, 2), dtype="float32")[values])
-        elif values.ndim >= 2 and values.shape[-1] > 1:
-            labels = np.argmax(values, axis=-1).astype("int32")
-            ids.append(labels)
-            one_hot.append(np.eye(values.shape[-1], dtype="float32")[labels])
-        else:
-            ids.append(values)
-            one_hot.append(values)
-    kinds = [ids, one_hot]
-    return [kind for kind in kinds if any(a.shape != np.asarray(t).shape or a.dtype != np.asarray(t).dtype
-                                          for a, t in zip(kind, targets))]
 
 
 def _bounds(layer: Any) -> tuple[float, float] | None:
