@@ -30,12 +30,13 @@ folds were written in the layer it folds into (``Dense(8, activation="relu")``).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any, Callable, Mapping, Sequence
 
 import keras
 
 from ..core.errors import UserCodeError, call_user_code
-from ..model.graph import functional_twin, has_symbolic_inputs
+from ..model.graph import functional_twin, has_symbolic_inputs, recorded_calls
 from ..model.inputs import synthetic_inputs
 from ..model.randomness import training_only_layer
 from ..model.state import reset_states
@@ -390,27 +391,14 @@ def traced_calls(model: keras.Model, seed: int = 0) -> dict[tuple[int, ...], int
                 found[id(layer)] = layer
 
     walk(model, ())
-    counts = dict.fromkeys(found, 0)
-
-    def counting(key: int, call: Callable[..., Any]) -> Callable[..., Any]:
-        def counted_call(*args: Any, **kwargs: Any) -> Any:
-            counts[key] += 1
-            return call(*args, **kwargs)
-        return counted_call
-
-    patched = []
     try:
-        for key, layer in found.items():
-            if "call" not in vars(layer):  # an instance attribute: the layer's own; left alone
-                object.__setattr__(layer, "call", counting(key, layer.call))
-                patched.append(layer)
-        x = synthetic_inputs(model, 2, seed)
-        call_user_code("running the model once to count how many times each layer is called", model, x,
-                       training=False)
+        with recorded_calls(found) as events:
+            x = synthetic_inputs(model, 2, seed)
+            call_user_code("running the model once to count how many times each layer is called", model, x,
+                           training=False)
     finally:
-        for layer in patched:
-            object.__delattr__(layer, "call")
         reset_states(model)
+    counts = Counter(key for key, _ in events)
     return {path: counts[key] for key, found_paths in paths.items() for path in found_paths}
 
 

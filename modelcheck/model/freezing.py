@@ -16,7 +16,7 @@ import keras
 from ..core.errors import UserCodeError, call_user_code
 from .counting import weight_count
 from .engine import preserved_weights
-from .graph import has_symbolic_inputs, layers_of, upstream_layers
+from .graph import has_symbolic_inputs, layers_of, recorded_calls, upstream_layers
 from .inputs import synthetic_inputs
 from .memo import remembered
 from .state import reset_states
@@ -78,27 +78,12 @@ def _forward_calls(model: keras.Model, nested: list[keras.Model]) -> tuple[tuple
     trains = {id(layer): layer for layer in layers_of(model) if layer.trainable_weights}
 
     def run() -> tuple[tuple[tuple[Any, ...], bool], ...]:
-        events: list[tuple[int, Any]] = []
-
-        def recording(key: int, call: Any) -> Any:
-            def recorded_call(*args: Any, **kwargs: Any) -> Any:
-                events.append((key, kwargs.get("training")))
-                return call(*args, **kwargs)
-            return recorded_call
-
-        patched = []
         try:
-            for key, layer in {**watched, **trains}.items():
-                if "call" not in vars(layer):  # an instance attribute: the layer's own; left alone
-                    object.__setattr__(layer, "call", recording(key, layer.call))
-                    patched.append(layer)
-            with preserved_weights(model, non_trainable_only=True):
+            with recorded_calls({**watched, **trains}) as events, preserved_weights(model, non_trainable_only=True):
                 reset_states(model)
                 call_user_code("running the model once in training mode to see which frozen networks its call() "
                                "uses", model, x, training=True)
         finally:
-            for layer in patched:
-                object.__delattr__(layer, "call")
             reset_states(model)
         found = []
         for key in watched:

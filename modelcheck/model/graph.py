@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Iterator
 
 import keras
 
-__all__ = ["consumers", "functional_twin", "has_symbolic_inputs", "layers_of", "upstream_layers"]
+__all__ = ["consumers", "functional_twin", "has_symbolic_inputs", "layers_of", "recorded_calls", "upstream_layers"]
 
 def has_symbolic_inputs(model: keras.Model) -> bool:
     try:
@@ -33,6 +34,32 @@ def functional_twin(model: keras.Model) -> keras.Model | None:
         except Exception:  # the objective is then inferred from the outputs, as for an uncompiled model
             pass
     return twin
+
+
+@contextlib.contextmanager
+def recorded_calls(layers: dict[int, keras.layers.Layer]) -> Iterator[list[tuple[int, Any]]]:
+    """Within the block, each call of one of `layers` (keyed by the caller's keys) appends
+    ``(key, training argument)`` to the yielded list, in call order: what a subclassed model,
+    which records no graph, does in one forward pass. A layer whose ``call`` is an instance
+    attribute of its own is left alone."""
+    events: list[tuple[int, Any]] = []
+
+    def recording(key: int, call: Any) -> Any:
+        def recorded_call(*args: Any, **kwargs: Any) -> Any:
+            events.append((key, kwargs.get("training")))
+            return call(*args, **kwargs)
+        return recorded_call
+
+    patched = []
+    try:
+        for key, layer in layers.items():
+            if "call" not in vars(layer):
+                object.__setattr__(layer, "call", recording(key, layer.call))
+                patched.append(layer)
+        yield events
+    finally:
+        for layer in patched:
+            object.__delattr__(layer, "call")
 
 
 def layers_of(model: keras.Model) -> list[keras.layers.Layer]:
