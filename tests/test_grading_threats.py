@@ -110,6 +110,39 @@ def build_model():
 """
 
 
+PROBES = """import ctypes
+
+import keras
+from keras import layers
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+
+
+def build_model():
+    import os
+    for name, number, args in (("pidfd_open", 434, (os.getpid(), 0)), ("unshare", 272, (0x10000000,)),
+                               ("kcmp", 312, (os.getpid(), os.getpid(), 0, 0, 0))):
+        result = libc.syscall(number, *args)
+        print(name, "refused" if result < 0 and ctypes.get_errno() == 13 else "allowed")
+    return keras.Sequential([keras.Input((4,)), layers.Dense(8, activation="relu"), layers.Dense(3, activation="softmax")])
+"""
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the probe calls x86_64 system call numbers")
+@pytest.mark.parametrize("seccomp", [True, False])
+def test_the_seccomp_filter_refuses_pidfd_theft_and_new_namespaces(pool, assignment, tmp_path, seccomp):
+    """pidfd_getfd copies a socket out of another process of the job's uid (a Dask nanny, a
+    LocalCluster's scheduler) without any socket() call: the red team wrote to a stolen connection."""
+    (tmp_path / "probes.py").write_text(PROBES)
+    weak = Grader(assignment, workers=1, pool=pool, landlock=False, separate_uids=False, isolation=Isolation(),
+                  seccomp=seccomp)
+    grade = weak.grade(tmp_path / "probes.py")
+    assert grade.score == 3
+    for name in ("pidfd_open", "unshare", "kcmp"):
+        assert f"{name} refused" in grade.output if seccomp else f"{name} allowed" in grade.output or name == "unshare"
+
+
 @pytest.mark.parametrize("seccomp", [True, False])
 def test_without_namespaces_or_landlock_the_seccomp_filter_keeps_a_job_off_the_network(pool, assignment, tmp_path,
                                                                                        seccomp):
@@ -145,10 +178,15 @@ def test_what_a_host_cannot_confine_is_said_and_dask_refuses_an_open_network():
     described = bare.describe()
     assert "a job reads every file its uid may read" in described and "network not blocked" in described
     with pytest.raises(RuntimeError, match="could reach the Dask scheduler, which runs any code sent to it"):
-        refuse_open_network(bare, "this machine")
-    for confined in (Isolation(seccomp=True), Isolation(landlock=4), Isolation(namespaces=True)):
+        refuse_open_network(bare, "this machine", separate_uids=True)
+    # seccomp keeps a job's own sockets closed; a grader process of its uid could still be reached
+    # through its memory, unless Landlock scopes the job or it runs under a uid of its own
+    with pytest.raises(RuntimeError, match="jobs keep the grader's uid with no Landlock"):
+        refuse_open_network(Isolation(seccomp=True), "this machine", separate_uids=False)
+    for confined, separate in ((Isolation(seccomp=True), True), (Isolation(seccomp=True, landlock=1), False),
+                               (Isolation(landlock=4), False), (Isolation(namespaces=True), False)):
         assert confined.network_confined
-        refuse_open_network(confined, "this machine")
+        refuse_open_network(confined, "this machine", separate_uids=separate)
     assert "network not blocked" not in " ".join(_unconfined(False, 3, True))
 
 

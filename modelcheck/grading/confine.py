@@ -17,9 +17,11 @@ privileges do not allow it, and each reported back so the feedback can say what 
   sandbox, so it cannot kill its parent;
 - a seccomp filter (no privileges needed): no socket of any kind (no network, no host daemon,
   whatever the namespaces and Landlock's version), no io_uring (which opens sockets without
-  the system call), no ptrace or cross-process memory access (a job that shares the grader's
-  uid cannot step into it), and no system call of another architecture (32-bit calls would
-  slip past the numbers checked);
+  the system call), no ptrace, cross-process memory access or pidfd file-descriptor theft (a job
+  that shares the grader's uid can neither step into it nor copy its sockets), no new
+  namespaces, kernel keys, BPF, userfaultfd or perf events (kernel attack surface, as Docker's
+  default profile), and no system call of another architecture (32-bit calls would slip past
+  the numbers checked);
 - every inherited file descriptor closed except stdin/stdout/stderr and the result pipe.
 """
 
@@ -31,7 +33,7 @@ import resource
 import signal
 from dataclasses import dataclass, field
 
-__all__ = ["Confinement", "confine", "landlock_abi", "seccomp_filter_works"]
+__all__ = ["Confinement", "confine", "landlock_abi", "not_dumpable", "seccomp_filter_works"]
 
 _SYS_LANDLOCK_CREATE_RULESET = 444
 _SYS_LANDLOCK_ADD_RULE = 445
@@ -150,10 +152,13 @@ _SECCOMP_RET_ALLOW, _SECCOMP_RET_ERRNO = 0x7FFF0000, 0x00050000
 _EACCES = 13
 _BPF_LD_ABS, _BPF_JEQ, _BPF_JGE, _BPF_RET = 0x20, 0x15, 0x35, 0x06  # with BPF_W / BPF_K
 _X32_BIT = 0x40000000
-# (audit architecture, the system calls refused): socket, io_uring_setup, ptrace, process_vm_readv/writev
+# (audit architecture, the system calls refused), in the order: socket, io_uring_setup; ptrace,
+# process_vm_readv, process_vm_writev, pidfd_open, pidfd_getfd (which copies another process's
+# socket), process_madvise, kcmp; unshare, setns; keyctl, add_key, request_key; bpf, userfaultfd,
+# perf_event_open, open_by_handle_at (as Docker's default profile refuses them)
 _SECCOMP_DENIED = {
-    "x86_64": (0xC000003E, (41, 425, 101, 310, 311)),
-    "aarch64": (0xC00000B7, (198, 425, 117, 270, 271)),
+    "x86_64": (0xC000003E, (41, 425, 101, 310, 311, 434, 438, 440, 312, 272, 308, 250, 248, 249, 321, 323, 298, 304)),
+    "aarch64": (0xC00000B7, (198, 425, 117, 270, 271, 434, 438, 440, 272, 97, 268, 219, 217, 218, 280, 282, 241, 265)),
 }
 
 
@@ -194,7 +199,7 @@ def _apply_seccomp() -> str:
     prog = _SockFprog(len(program), filters)
     if _libc().prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) != 0:
         return f"seccomp unavailable (errno {ctypes.get_errno()})"
-    return "seccomp: no sockets, io_uring, ptrace or foreign system calls"
+    return "seccomp: no sockets, io_uring, ptrace, pidfd, namespaces, keys, BPF or foreign system calls"
 
 
 def seccomp_filter_works() -> bool:
@@ -218,6 +223,13 @@ def seccomp_filter_works() -> bool:
     except (OSError, subprocess.SubprocessError):
         return False
     return done.returncode == 0
+
+
+def not_dumpable() -> None:
+    """Make this process not dumpable: a process of the same uid without CAP_SYS_PTRACE (a job run
+    under the grader's own uid) can then neither open its /proc/<pid>/mem nor attach to it (the
+    jobs' seccomp filter refuses ptrace and pidfd_getfd themselves). Core dumps are off from then on."""
+    _libc().prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
 class _CapHeader(ctypes.Structure):

@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterable
 
 from ..core.result import ERROR, FAILED, CheckResult
 from .assignment import Assignment, load_assignment
-from .confine import Confinement
+from .confine import Confinement, not_dumpable
 from .isolation import Isolation, JobCgroup, copy_out, detect, remove_parents
 from .jobdirs import new_jobdir, sweep_dead_jobdirs
 from .sandbox import RunOutcome, run_job
@@ -221,15 +221,6 @@ def scored_grade(assignment: Assignment, submission: Submission, results: list[C
                         problem=problem, output=output, notes=list(notes or []), grader_error=grader_error)
 
 
-def _not_dumpable() -> None:
-    """Make this process not dumpable: a process of the same uid without CAP_SYS_PTRACE (a job run
-    under the grader's own uid) can then neither open its /proc/<pid>/mem nor attach to it; the
-    jobs' seccomp filter refuses ptrace itself. Core dumps of the grader are off from then on."""
-    import ctypes
-
-    ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
-
-
 class Grader:
     """Grades submissions of one assignment with a warm, isolated worker pool.
 
@@ -256,7 +247,7 @@ class Grader:
                           else _python_open_to_others())
         self.separate_uids = separate_uids and os.geteuid() == 0 and open_to_others
         if not self.separate_uids:
-            _not_dumpable()  # jobs keep this process's uid: they must not reach into its memory
+            not_dumpable()  # jobs keep this process's uid: they must not reach into its memory
         self._job_ids = itertools.count(1)
         self.workers = max(1, workers or os.cpu_count() or 1)
         self._own_pool = pool is None
