@@ -200,15 +200,17 @@ def test_a_task_that_never_reports_back_is_a_grader_error_not_a_hung_run(tmp_pat
 
     class Silent:  # a Dask future whose result never arrives
         cancelled = False
+        callback = None
 
         def done(self) -> bool:
             return False
 
-        def cancel(self) -> None:
+        def cancel(self) -> None:  # the task may go on running on its worker all the same
             self.cancelled = True
+            self.callback(self)
 
         def add_done_callback(self, callback) -> None:
-            pass
+            self.callback = callback
 
     class Client:
         def __init__(self) -> None:
@@ -233,3 +235,6 @@ def test_a_task_that_never_reports_back_is_a_grader_error_not_a_hung_run(tmp_pat
     assert [g.student for g in grades] == ["alice"]
     assert "its Dask task did not report back within 0.3 s" in grades[0].grader_error
     assert executor.client.sent[0].cancelled
+    # its worker thread may still be busy with it: the slot stays taken, so no classmate is sent to
+    # wait behind it (and be overdue in turn)
+    assert executor._running == 1

@@ -36,6 +36,7 @@ from typing import Any, Sequence
 
 from .assignment import Assignment, load_assignment
 from .executors import OnGrade, grader_error_grade, internal_error
+from .confine import not_dumpable
 from .grade import Grader, StudentGrade
 from .isolation import Isolation
 from .submissions import Submission
@@ -51,12 +52,14 @@ except ImportError:  # the class below is only registered when Dask is there
     _WorkerPlugin = object  # type: ignore[assignment,misc]
 
 
-def refuse_open_network(isolation: Isolation, where: str) -> None:
-    """Raise `RuntimeError` when jobs on `where` could open network connections (and so reach the
-    Dask scheduler, which runs any code sent to it)."""
-    if not isolation.network_confined:
+def refuse_open_network(isolation: Isolation, where: str, separate_uids: bool) -> None:
+    """Raise `RuntimeError` when jobs on `where` could reach the Dask scheduler, which runs any
+    code sent to it: by a connection of their own, or through a process of the grader's that
+    holds one (its memory, when a job keeps the grader's uid and no Landlock scopes it)."""
+    if not (isolation.network_confined and (isolation.namespaces or isolation.landlock or separate_uids)):
         raise RuntimeError(f"{where} cannot keep a submission's code off the network (no network namespace, no "
-                           "seccomp filter, Landlock below ABI 4): it could reach the Dask scheduler, which runs any "
+                           "seccomp filter, Landlock below ABI 4; or jobs keep the grader's uid with no Landlock): it "
+                           "could reach the Dask scheduler, which runs any "
                            "code sent to it, and change anyone's grade. Grade on this machine without Dask, or on "
                            "workers whose kernel allows seccomp filters or namespaces")
 
@@ -76,7 +79,7 @@ class GradingPlugin(_WorkerPlugin):  # type: ignore[misc,valid-type]
             key = (assignment_path, threads)
             if key not in self._graders:
                 grader = Grader(load_assignment(assignment_path), workers=self.worker.state.nthreads)
-                refuse_open_network(grader.isolation, f"the Dask worker {self.worker.address}")
+                refuse_open_network(grader.isolation, f"the Dask worker {self.worker.address}", grader.separate_uids)
                 grader.threads = threads
                 self._graders[key] = grader.__enter__()
             return self._graders[key]
@@ -159,6 +162,7 @@ class DaskExecutor:
         # limit, a worker's start (TensorFlow's import), for each try the scheduler allows
         self.report_within_s = (allowed_failures + 1) * (2 * assignment.limits.timeout_s + 300)
         self._sent_at: dict[str, float] = {}
+        self._stuck: set[str] = set()  # cancelled as overdue: may still run on their worker, holding its thread
 
     def describe_isolation(self) -> str:
         """Each Dask worker's warm pool isolates its own jobs; each results.json records how."""
@@ -174,7 +178,8 @@ class DaskExecutor:
         else:
             from .isolation import detect
 
-            refuse_open_network(detect(), "this machine")
+            refuse_open_network(detect(), "this machine", os.geteuid() == 0)
+            not_dumpable()  # the client: jobs of this machine must not reach into its connections
             # saturation 1.0 as well as `_top_up`'s own limit: nothing queued behind a worker's running task
             with dask.config.set({"distributed.scheduler.allowed-failures": self.allowed_failures,
                                   "distributed.scheduler.worker-saturation": 1.0}):
@@ -231,8 +236,12 @@ class DaskExecutor:
             self._sent.notify_all()
 
     def _done(self, student: str) -> None:
-        """A task finished (graded, lost for good, or cancelled): send the next."""
+        """A task finished (graded, lost for good, or cancelled): send the next. One cancelled as
+        overdue keeps its slot: it may still run on its worker, and a task sent there would wait
+        behind it and be overdue in turn."""
         with self._lock:
+            if student in self._stuck:
+                return
             self._running -= 1
             finished = self._finished
         if finished is not None:
@@ -279,6 +288,7 @@ class DaskExecutor:
                      and not self._futures[student][0].done()
                      and now - self._sent_at.get(student, now) >= self.report_within_s]
             taken = [self._futures.pop(student) for student in stale]
+            self._stuck.update(stale)
         grades = []
         for future, submission in taken:
             future.cancel()
