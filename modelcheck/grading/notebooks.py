@@ -41,6 +41,16 @@ _LINE_MAGICS = frozenset("""alias alias_magic autoawait autocall automagic autos
 # a line's first word as IPython's prefilter splits it (`split_user_input`: dots included, so
 # ``pip.main()`` is no magic), and the rest
 _IFUN = re.compile(r"([\w.*]*+)(.*+)$", re.DOTALL)
+# what str.splitlines ends a line at
+_LINE_BREAK = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+# a name a notebook's code binds: def/class, import (the first part of a dotted name, unless
+# renamed with `as`), `as`, a plain or annotated assignment at a line's start, a for loop, global
+_BINDING = re.compile(r"""^[ \t]*+(?:async[ \t]++)?(?:def|class)[ \t]++([A-Za-z_]\w*+)
+    | \bimport[ \t]++([A-Za-z_]\w*+)(?![\w.]*+[ \t]++as\b)
+    | \bas[ \t]++([A-Za-z_]\w*+)
+    | ^[ \t]*+([A-Za-z_]\w*+)[ \t]*+(?::[^=\n]*+)?=(?!=)
+    | \bfor[ \t]++([A-Za-z_]\w*+)[ \t]++in\b
+    | ^[ \t]*+global[ \t]++([A-Za-z_]\w*+)""", re.MULTILINE | re.VERBOSE)
 _FUTURE_IMPORT = re.compile(r"from\s+__future__\s+import\b")
 _CODE_EVENT = re.compile(r"""[#'"]|=++|[()\[\]{}]++""")  # brackets, equal signs: a run at a time
 # Lines and characters the line scan stops at, in all code cells: at most a few seconds of it (a
@@ -241,15 +251,17 @@ def _cell_magic(first: str) -> tuple[str, bool]:
 
 def _automagic_name(text: str) -> str | None:
     """The line magic that a cell calls without its ``%`` (``pip install keras``), as IPython runs
-    it with automagic on (its default): only in a cell of one line (after leading blank lines),
-    whose first word is a magic's name, unless an ``=`` or ``,`` follows (an assignment). None
-    for any other cell."""
-    lines = text.splitlines()
-    while lines and not lines[0].strip():
-        lines.pop(0)
-    if len(lines) != 1:
-        return None
-    name, rest = _IFUN.match(lines[0].strip()).groups()
+    it with automagic on (its default): only in a cell of one line (after leading blank lines;
+    lines as ``str.splitlines`` counts them, as IPython does), whose first word is a magic's name,
+    unless an ``=`` or ``,`` follows (an assignment). None for any other cell."""
+    stripped = text.lstrip()
+    found = _LINE_BREAK.search(stripped)
+    if found is not None:  # one line only if nothing follows its end (not even an empty line)
+        end = found.end() + (stripped.startswith("\n", found.end()) if found.group() == "\r" else 0)
+        if end < len(stripped):
+            return None
+        stripped = stripped[:found.start()]
+    name, rest = _IFUN.match(stripped.strip()).groups()
     if name not in _LINE_MAGICS or rest.lstrip()[:1] in ("=", ","):  # `ls = 5`: an assignment, Python
         return None
     return name
@@ -257,14 +269,16 @@ def _automagic_name(text: str) -> str | None:
 
 def _automagic_cells(cells: list[tuple[int, str]]) -> set[int]:
     """The cells that call a line magic without its ``%`` (`_automagic_name`) where IPython would:
-    unless the notebook has a variable of that name (to be safe: unless any other code in it
-    mentions the name)."""
+    unless the notebook binds a variable of that name (IPython leaves a name of the user's to
+    Python): assigned, imported, defined or looped over anywhere in its code."""
     called = {number: name for number, text in cells if (name := _automagic_name(text)) is not None}
-    mentioned: set[str] = set()
-    for number, text in cells:
-        code = _IFUN.match(text.strip()).group(2) if number in called else text  # not the magic's own name
-        mentioned.update(_LINE_MAGICS.intersection(re.findall(r"[A-Za-z_]\w*+", code)))
-    return {number for number, name in called.items() if name not in mentioned}
+    if not called:
+        return set()
+    bound: set[str] = set()
+    for _, text in cells:
+        for match in _BINDING.finditer(text):
+            bound.add(next(group for group in match.groups() if group))
+    return {number for number, name in called.items() if name not in bound}
 
 
 def _convert_cell(number: int, text: str, automagic: bool = False) -> tuple[str, list[str]]:
