@@ -29,7 +29,8 @@ def _count(layer: keras.layers.Layer) -> int:
 
 
 def _unbuilt(layer: keras.layers.Layer) -> bool:
-    return not getattr(layer, "built", True)
+    """A layer never built, so without weights (a subclassed model's layer its call() never ran)."""
+    return not getattr(layer, "built", True) and not layer.weights
 
 
 _UNBUILT = "0 (unbuilt: never called, so it holds no weights yet)"
@@ -38,7 +39,7 @@ _UNBUILT = "0 (unbuilt: never called, so it holds no weights yet)"
 def explain_layer(layer: keras.layers.Layer) -> str:
     """``dense: (784 + 1) x 300 = 235,500``, the plain count for layers without a formula, or
     ``dense_1 (Dense): 0 (unbuilt: ...)`` for a layer never built."""
-    if _unbuilt(layer) and not layer.weights:
+    if _unbuilt(layer):
         return f"{layer.name} ({type(layer).__name__}): {_UNBUILT}"
     arithmetic = layer_arithmetic(layer)
     if arithmetic is not None:
@@ -59,7 +60,7 @@ def _frozen_note(model: keras.Model) -> str:
 
 def _unbuilt_note(layers: list[keras.layers.Layer]) -> str:
     """``; layer 'dense_1' (Dense) is unbuilt ...`` for the layers never built, or nothing."""
-    unbuilt = [layer for layer in layers if _unbuilt(layer) and not layer.weights]
+    unbuilt = [layer for layer in layers if _unbuilt(layer)]
     if not unbuilt:
         return ""
     if len(unbuilt) == 1:
@@ -142,7 +143,7 @@ def _check_param_count(
         "layers": {layer.name: _count(layer) for layer in layers},
         "formulas": {layer.name: explain_layer(layer) for layer in layers},
     }
-    unbuilt = [layer.name for layer in layers if _unbuilt(layer) and not layer.weights]
+    unbuilt = [layer.name for layer in layers if _unbuilt(layer)]
     if unbuilt:
         details["unbuilt_layers"] = unbuilt
     expected = {k: v for k, v in (("total", total), ("trainable", trainable), ("non_trainable", non_trainable)) if v is not None}
