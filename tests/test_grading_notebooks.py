@@ -201,7 +201,7 @@ def test_leading_line_breaks_of_every_kind_are_read_in_one_pass(tmp_path):
 
 def test_a_future_import_in_a_later_cell_goes_first(tmp_path):
     script = _script(tmp_path, _notebook("import os", "from __future__ import annotations\n" + BUILDER))
-    assert script.startswith("from __future__ import annotations\n")
+    assert script.split("\n")[1] == "from __future__ import annotations"  # after the comment listing the cells
     assert _runs(tmp_path, script) == "the model\n"
 
 
@@ -421,6 +421,18 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StudentGrade]:
         "colab": _notebook(COLAB, TOY_MODEL),
         "colab_data": _notebook(COLAB, "import numpy as np\nx = np.load('/content/drive/MyDrive/x.npy')", TOY_MODEL),
         "ipython_display": _notebook(IPYTHON_DISPLAY, TOY_MODEL, "clear_output(wait=True)\ndisplay(Image(data=b''))"),
+        # as in Jupyter (and nbgrader, otter-grader), an error ends its cell, not the notebook
+        "downloads": _notebook("import keras\n(x, y), _ = keras.datasets.fashion_mnist.load_data()", TOY_MODEL,
+                               "model = build_model()\nmodel.fit(x, y)"),
+        "trains_forever": _notebook(TOY_MODEL, "import numpy as np\nmodel = build_model()\nmodel.compile('sgd', 'mse')\n"
+                                    "while True:\n    try:\n        model.train_on_batch(np.ones((2, 4)), np.ones((2, 3)))\n"
+                                    "    except Exception:\n        pass", "while True:\n    pass",
+                                    "def build_model():\n    return model"),
+        "exits": _notebook("import sys\nsys.exit(0)", TOY_MODEL),
+        "syntax": _notebook("def oops(:\n    pass", TOY_MODEL, "oops()"),
+        "future": _notebook("from __future__ import annotations", TOY_MODEL + "\ndef f(x: Undefined) -> int:\n    return 1"),
+        "broken_builder_cell": _notebook("import keras\nfrom keras import layers\nsize = undefined_name\n\n"
+                                         + TOY_MODEL.split("\n\n", 1)[1]),
     }
     for student, notebook in notebooks.items():
         (folder / f"{student}.ipynb").write_text(json.dumps(notebook, indent=1))
@@ -440,12 +452,55 @@ def test_notebooks_that_work_in_jupyter_get_full_marks(graded, student):
     assert grade.score == grade.max_score == 3, [r.describe() for r in grade.results]
 
 
-def test_a_colab_notebook_reading_its_data_from_drive_is_the_students_error(graded):
+def test_a_colab_notebook_reading_its_data_from_drive_still_gets_its_builder_graded(graded):
     grade = graded["colab_data"]
+    assert grade.score == grade.max_score == 3 and grade.problem is None
+    note, = grade.notes
+    assert note.startswith("your notebook: cell 2 raised FileNotFoundError: a file under /content (Colab's runtime, "
+                           "where drive.mount puts Google Drive) is not here: grading runs outside Colab")
+    assert "(line 2 of the cell: x = np.load('/content/drive/MyDrive/x.npy')); the cells after it ran" in note
+
+
+def test_a_data_set_download_that_fails_is_noted_and_the_cells_after_it_run(graded):
+    grade = graded["downloads"]
+    assert grade.score == grade.max_score == 3 and grade.problem is None
+    download, fit = grade.notes
+    assert download.startswith("your notebook: cell 1 raised ")
+    assert "loading a data set failed: when graded there is no network to download it from" in download
+    assert "(line 2 of the cell: (x, y), _ = keras.datasets.fashion_mnist.load_data())" in download
+    assert fit.startswith("your notebook: cell 3 raised NameError: name 'x' is not defined (line 2 of the cell")
+
+
+def test_a_cell_that_trains_past_the_notebooks_share_of_the_time_limit_is_stopped(graded):
+    grade = graded["trains_forever"]  # toy.toml's limit is 8 s: the cells may take 4 s, a cell after that 1 s
+    assert grade.score == grade.max_score == 3 and grade.problem is None  # the last cell's builder returns `model`
+    first, second = grade.notes
+    assert first.startswith("your notebook: cell 2 was stopped after 4 s: a notebook's own cells may take 50% of "
+                            "the time limit"), first
+    assert second.startswith("your notebook: cell 3 was stopped after 1 s"), second
+
+
+@pytest.mark.parametrize("student, note", [
+    ("exits", "cell 1 called sys.exit(0)"),
+    ("syntax", "cell 1 has a syntax error: invalid syntax (line 1 of the cell: def oops(:); it did not run"),
+])
+def test_a_cell_that_exits_or_does_not_parse_ends_only_itself(graded, student, note):
+    grade = graded[student]
+    assert grade.score == grade.max_score == 3 and grade.problem is None
+    assert grade.notes[0].startswith(f"your notebook: {note}"), grade.notes
+
+
+def test_future_imports_hold_in_every_cell(graded):
+    grade = graded["future"]
+    assert grade.score == grade.max_score == 3 and grade.problem is None and not grade.notes
+
+
+def test_an_error_before_the_builders_definition_in_its_cell_is_the_submissions_error(graded):
+    grade = graded["broken_builder_cell"]
     assert grade.score == 0 and grade.grader_error is None
-    assert "raised FileNotFoundError: a file under /content (Colab's runtime, where drive.mount puts Google Drive) " \
-        "is not here: grading runs outside Colab" in grade.problem
-    assert "x = np.load('/content/drive/MyDrive/x.npy')" in grade.problem
+    assert "cell 1 raised NameError: name 'undefined_name' is not defined" in grade.problem
+    assert "size = undefined_name" in grade.problem
+    assert "cell 1 stopped here, before it defined `build_model()`" in grade.results[0].hint
 
 
 def test_a_builder_only_in_a_bash_cell_is_not_defined(graded):

@@ -195,6 +195,19 @@ _KNOWN: list[tuple[tuple[str, ...], str, str | None, Explanation]] = [
             "`if __name__ == \"__main__\":` (true in the notebook, not when graded).",
         ),
     ),
+    (
+        ("Exception", "OSError", "PermissionError", "FileNotFoundError", "URLError", "HTTPError", "ConnectionError",
+         "TimeoutError", "NotFoundError", "ValueError"),
+        "",
+        r"\bload_data\s*\(|\bget_file\s*\(|\btfds\.load\s*\(|_dataset_from_directory\s*\(|\(\s*['\"]https?://",
+        Explanation(
+            "loading a data set failed: when graded there is no network to download it from, and only the files "
+            "you submitted are there.",
+            "grading needs only the model your builder returns, so load data and train outside the builder: in a "
+            "notebook the cells after this one still run; in a script, put it under "
+            "`if __name__ == \"__main__\":`.",
+        ),
+    ),
 ]
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # modelcheck/

@@ -376,7 +376,8 @@ class Grader:
             target.write_bytes(source.read_bytes())
         # the build job gets what building needs, never the expectations, points, reference or samples
         params = {"script": str(script), "export": str(build_dir / "out" / _EXPORTS[0]),
-                  "weights": str(build_dir / "out" / _EXPORTS[1]), "threads": self.threads, **assignment.build_params()}
+                  "weights": str(build_dir / "out" / _EXPORTS[1]), "threads": self.threads, "timeout_s": assignment.limits.timeout_s,
+                  **assignment.build_params()}
         built = self._run("build", params, build_dir, build_stage, build_export, work, slot, 0)
         output = self._output(built)
         notes = [n for n in (built.output_note(),) if n]
@@ -390,6 +391,7 @@ class Grader:
             return self._failed(submission, problem, output=output, notes=notes, ours=bool(built.setup_error),
                                 hint="the whole submission is graded as an error; fix this and resubmit")
         report = built.result
+        notes += [f"your notebook: {_relative(note, work)}" for note in report.get("cell_notes", [])]
         if isinstance(report.get("error"), dict):
             message, hint = _describe_error(report["error"], work)
             return self._failed(submission, message, hint=hint, output=output, notes=notes)

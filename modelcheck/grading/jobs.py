@@ -44,7 +44,9 @@ from ..report import layer_rows
 from ..session.runner import ModelSession
 from .assignment import ASSIGNMENT_FILE, Assignment, parse_assignment
 from .instructor import LOAD_FIX, custom_objects, prepared_spec
+from .notebook_run import CellRun, run_cells
 from .notebook_stand_ins import install_missing
+from .notebooks import cell_table
 
 __all__ = ["job_process_main", "count_saved_params"]
 
@@ -89,20 +91,27 @@ def _syntax_error(exc: SyntaxError, filename: str) -> UserCodeError:
     )
 
 
-def _import_submission(path: str) -> Any:
+def _import_submission(path: str, timeout_s: float | None = None,
+                       started: float | None = None) -> tuple[Any, CellRun | None]:
+    """The submission's module, imported; a converted notebook runs a cell at a time instead
+    (`notebook_run.run_cells`, within the job's time limit), and what its cells left comes too."""
     name = os.path.splitext(os.path.basename(path))[0]
     name = name if name.isidentifier() else "submission"
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        cells = cell_table(handle.readline())
     try:
+        if cells is not None:
+            return module, run_cells(module, path, cells, timeout_s, started)
         call_user_code(f"importing {os.path.basename(path)}", spec.loader.exec_module, module)
     except UserCodeError as exc:
         if isinstance(exc.original, SyntaxError):
             raise _syntax_error(exc.original, path) from None
         raise
-    return module
+    return module, None
 
 
 def _find_builder(module: Any, name: str, path: str) -> Any:
@@ -201,7 +210,13 @@ def build_job(params: dict[str, Any], started: float | None = None) -> dict[str,
     report: dict[str, Any] = {}
     install_missing()  # IPython's display names and Colab's modules, for a notebook's imports
     try:
-        module = _import_submission(params["script"])
+        module, cells = _import_submission(params["script"], params.get("timeout_s"), started)
+        if cells is not None:
+            report["cell_notes"] = cells.notes
+            if not callable(getattr(module, params["builder"], None)):
+                error = cells.builder_error(params["builder"])
+                if error is not None:
+                    raise error
         builder = _find_builder(module, params["builder"], params["script"])
         keras.utils.set_random_seed(params.get("seed", 0))
         try:

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
-__all__ = ["NOTEBOOK_SIZE_HINT", "notebook_script", "notebook_source", "without_outputs"]
+__all__ = ["CELL_TABLE", "NOTEBOOK_SIZE_HINT", "cell_table", "notebook_script", "notebook_source", "without_outputs"]
 
 
 # -- notebooks: JSON to a script ------------------------------------------------------------------
@@ -74,6 +74,11 @@ _NOTEBOOK_PRELUDE = (
     "_modelcheck_builtins.__dict__.setdefault('display', lambda *objects, **options: None)\n"
     "del _modelcheck_builtins\n"
 )
+
+
+# The first line of a converted notebook: where each cell's lines are, so that the build job can run
+# the cells one at a time as Jupyter does (an error ends its cell, not the notebook).
+CELL_TABLE = "# modelcheck notebook cells (number:first-last line): "
 
 
 class _Scan(NamedTuple):
@@ -349,20 +354,44 @@ def notebook_script(notebook: Any) -> str:
     error's line can be found in the notebook. IPython syntax becomes Python that runs no shell
     (`_ipython_line`); a cell magic that only wraps Python (``%%time``, ``%%capture``...) keeps
     its body, any other (``%%bash``, ``%%writefile``, ``%%timeit``...) skips its cell. ``from
-    __future__`` imports go first, then Jupyter's builtin `display()`, as a no-op. Raises
+    __future__`` imports go first, then Jupyter's builtin `display()`, as a no-op. The first
+    line is a comment listing where each cell is (`CELL_TABLE`, read by `cell_table`): imported
+    as a module the script runs all at once; the build job runs it a cell at a time. Raises
     `ValueError` for anything that is not a notebook.
     """
     cells = _code_cells(notebook)
     _check_code_size([text for _, text in cells])
-    parts: list[str] = []
+    parts: list[tuple[int, str]] = []
     hoisted: list[str] = []
     automagic = _automagic_cells(cells)
     for number, text in cells:
         part, future = _convert_cell(number, text, number in automagic)
-        parts.append(part)
+        parts.append((number, part))
         hoisted += future
     head = "\n".join(hoisted) + "\n" if hoisted else ""
-    return head + _NOTEBOOK_PRELUDE + "\n" + "\n\n".join(parts) + "\n"
+    head += _NOTEBOOK_PRELUDE + "\n"
+    line = 2 + head.count("\n")  # the first line is the cell table below
+    spans: list[str] = []
+    for number, part in parts:
+        last = line + part.count("\n")
+        spans.append(f"{number}:{line}-{last}")
+        line = last + 2  # a blank line between cells
+    table = CELL_TABLE + " ".join(spans) + "\n"
+    return table + head + "\n\n".join(part for _, part in parts) + "\n"
+
+
+def cell_table(first_line: str) -> list[tuple[int, int, int]] | None:
+    """The cells of a script `notebook_script` wrote, from its first line: (cell number, first
+    line, last line) for each, in order; None for a script that is no converted notebook."""
+    if not first_line.startswith(CELL_TABLE):
+        return None
+    cells = []
+    for entry in first_line[len(CELL_TABLE):].split():
+        found = re.fullmatch(r"(\d{1,9}):(\d{1,9})-(\d{1,9})", entry)
+        if found is None:
+            return None
+        cells.append((int(found.group(1)), int(found.group(2)), int(found.group(3))))
+    return cells
 
 
 def notebook_source(path: Path) -> str:

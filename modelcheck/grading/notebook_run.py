@@ -1,0 +1,134 @@
+"""A converted notebook run in the build job a cell at a time, as Jupyter runs it.
+
+In Jupyter an error ends its cell, not the notebook, and nbgrader and otter-grader run a
+notebook on past a cell that raises. Students' notebooks load a data set (which the grader,
+having no network, cannot download) and train for many epochs before or after they define the
+builder that grading needs. So each cell runs on its own: one that raises, calls
+``sys.exit()`` or runs past the notebook's share of the time limit is stopped and noted, and the
+next cell runs. The notes go to the student with the grade; an error that kept the builder from
+being defined is the submission's error.
+"""
+
+from __future__ import annotations
+
+import __future__
+import os
+import re
+import signal
+import time
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from functools import reduce
+from typing import Any, ContextManager, Iterator
+
+from ..core.errors import UserCodeError, call_user_code
+
+__all__ = ["CellRun", "run_cells", "NOTEBOOK_SHARE"]
+
+# The part of the build job's time limit a notebook's own cells may take; building and exporting
+# the model come after them. A cell still running when it is used up is stopped; every later cell
+# may still run for a moment (definitions take microseconds).
+NOTEBOOK_SHARE = 0.5
+_LATE_CELL_SHARE = 0.02
+_LATE_CELL_MIN_S = 1.0
+_MAX_NOTES = 20
+_FUTURE_FLAGS = reduce(lambda a, b: a | b,
+                       (getattr(__future__, name).compiler_flag for name in __future__.all_feature_names))
+
+
+class _OutOfTime(BaseException):
+    """Raised in a cell that ran past its time (a BaseException: ``except Exception`` in the
+    notebook's code does not swallow it)."""
+
+
+@dataclass
+class CellRun:
+    """What running a notebook's cells left: a note for each cell that did not finish, and the
+    error of each that failed with its cell's code (to say which kept the builder undefined)."""
+
+    notes: list[str]
+    failures: list[tuple[int, str, UserCodeError]]  # (cell number, its code, the error)
+
+    def builder_error(self, builder: str) -> UserCodeError | None:
+        """The error that ended the cell holding ``def <builder>(`` before it was defined, if one
+        did (with a hint saying so); None otherwise."""
+        defines = re.compile(rf"^[ \t]*+def[ \t]++{re.escape(builder)}[ \t]*+\(", re.MULTILINE)
+        for number, code, error in self.failures:
+            if defines.search(code):
+                return UserCodeError(error.message, location=error.location, original=error.original,
+                                     hint=(f"cell {number} stopped here, before it defined `{builder}()`; "
+                                           + (error.hint or "fix the error so that the cell runs to its end")))
+        return None
+
+
+@contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    def out_of_time(signum: int, frame: Any) -> None:
+        raise _OutOfTime()
+
+    previous = signal.signal(signal.SIGALRM, out_of_time)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _where(error: UserCodeError, path: str, first: int) -> str:
+    """Where in its cell `error` happened (the cell's own line number), when it was in the cell."""
+    if error.location is None or os.path.abspath(error.location[0]) != os.path.abspath(path):
+        return ""
+    _, lineno, line = error.location
+    return f" (line {lineno - first} of the cell: {line})" if lineno > first else ""
+
+
+def run_cells(module: Any, path: str, cells: list[tuple[int, int, int]], timeout_s: float | None = None,
+              started: float | None = None) -> CellRun:
+    """Run the converted notebook at `path` (cells as `notebooks.cell_table` lists them) in
+    `module`'s namespace, a cell at a time; with the job's time limit `timeout_s` (which began at
+    `started`, ``time.monotonic()``), the cells together within `NOTEBOOK_SHARE` of it.
+
+    What comes before the first cell (``from __future__`` imports, the prelude) runs first and
+    its failure is raised, as an import's would be; a cell's syntax error, exception or
+    ``sys.exit()`` is noted and the next cell runs."""
+    with open(path, encoding="utf-8") as handle:
+        lines = handle.read().split("\n")
+    start = cells[0][1] if cells else len(lines) + 1
+    head = compile("\n".join(lines[: start - 1]) + "\n", path, "exec", dont_inherit=True)
+    flags = head.co_flags & _FUTURE_FLAGS
+    name = os.path.basename(path)
+    call_user_code(f"importing {name}", exec, head, vars(module))
+    if timeout_s is not None:
+        late = max(_LATE_CELL_MIN_S, _LATE_CELL_SHARE * timeout_s)
+        deadline = (time.monotonic() if started is None else started) + NOTEBOOK_SHARE * timeout_s
+    run = CellRun([], [])
+    for number, first, last in cells:
+        code = "\n".join(lines[first - 1 : last])
+        try:
+            compiled = compile("\n" * (first - 1) + code + "\n", path, "exec", flags=flags, dont_inherit=True)
+        except SyntaxError as exc:
+            error = UserCodeError(f"cell {number} has a syntax error: {exc.msg}", original=exc,
+                                  location=(path, exc.lineno or 0, (exc.text or "").strip()))
+            run.failures.append((number, code, error))
+            run.notes.append(f"{error.message}{_where(error, path, first)}; it did not run")
+            continue
+        allowed = max(deadline - time.monotonic(), late) if timeout_s is not None else 0.0
+        limit: ContextManager[None] = _time_limit(allowed) if timeout_s is not None else nullcontext()
+        try:
+            with limit:
+                call_user_code(f"cell {number}", exec, compiled, vars(module))
+        except _OutOfTime:
+            run.notes.append(f"cell {number} was stopped after {allowed:.0f} s: a notebook's own cells may take "
+                             f"{NOTEBOOK_SHARE:.0%} of the time limit (grading builds the model from the builder "
+                             "and trains it itself; training in the notebook is not needed)")
+            error = UserCodeError(f"cell {number} was stopped after {allowed:.0f} s, before it ended")
+            run.failures.append((number, code, error))
+        except UserCodeError as error:
+            run.failures.append((number, code, error))
+            hint = f" ({error.hint})" if error.hint else ""
+            run.notes.append(f"{error.message}{_where(error, path, first)}; the cells after it ran, as in "
+                             f"Jupyter{hint}")
+    if len(run.notes) > _MAX_NOTES:
+        run.notes[_MAX_NOTES:] = [f"... and {len(run.notes) - _MAX_NOTES} more cells did not finish"]
+    return run
