@@ -439,6 +439,17 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StudentGrade]:
     (folder / "old_format.ipynb").write_text(json.dumps(_notebook_v3("!pip install keras", TOY_MODEL,
                                                                      "model = build_model()")))
     (folder / "exported.py").write_text(IPYTHON_DISPLAY + "\n" + TOY_MODEL)
+    # File > Download as > Python (nbconvert): cells marked `# In[n]:`, magics as get_ipython() calls
+    (folder / "downloaded.py").write_text(
+        "#!/usr/bin/env python\n# coding: utf-8\n\n# # Homework\n\n# In[1]:\n\n\n"
+        "get_ipython().run_line_magic('matplotlib', 'inline')\nget_ipython().system('pip install keras')\n"
+        "import keras\n(x, y), _ = keras.datasets.mnist.load_data()\n\n\n# In[ ]:\n\n\n" + TOY_MODEL +
+        "\n\n# In[3]:\n\n\nget_ipython().run_line_magic('time', 'model = build_model()')\n"
+        "get_ipython().run_cell_magic('bash', '', 'touch shell_ran\\n')\nlisted = get_ipython().getoutput('ls')\n"
+        "assert model is not None and listed == []\n")
+    # VS Code / Spyder / jupytext cells
+    (folder / "percent.py").write_text("# %%\nimport sys\nsys.exit(1)\n\n# %% [markdown]\n# The model\n\n# %%\n"
+                                       + TOY_MODEL + "\n# %%\nmodel = build_model()\nmodel.fit(x_train, y_train)\n")
     assert (folder / "big.ipynb").stat().st_size > 22 * 10**6
     with Grader(load_assignment(SUBMISSIONS / "toy.toml"), workers=2) as grader:
         return {grade.student: grade for grade in grader.grade_all(discover_submissions(folder))}
@@ -488,6 +499,22 @@ def test_a_cell_that_exits_or_does_not_parse_ends_only_itself(graded, student, n
     grade = graded[student]
     assert grade.score == grade.max_score == 3 and grade.problem is None
     assert grade.notes[0].startswith(f"your notebook: {note}"), grade.notes
+
+
+def test_a_script_exported_from_jupyter_runs_a_cell_at_a_time_without_a_shell(graded):
+    grade = graded["downloaded"]
+    assert grade.score == grade.max_score == 3 and grade.problem is None
+    note, = grade.notes  # the %time statement ran (model exists); the %%bash cell and !ls did not
+    assert note.startswith("your notebook: cell 1 raised ") and "no network to download it from" in note
+    assert "(line 12: (x, y), _ = keras.datasets.mnist.load_data())" in note
+
+
+def test_a_script_in_editor_cells_runs_a_cell_at_a_time(graded):
+    grade = graded["percent"]
+    assert grade.score == grade.max_score == 3 and grade.problem is None
+    exited, fit = grade.notes
+    assert exited.startswith("your notebook: cell 1 called sys.exit(1) (line 3: sys.exit(1))")
+    assert fit.startswith("your notebook: cell 4 raised NameError: name 'x_train' is not defined (line 19: model.fit(x_train, y_train))")
 
 
 def test_future_imports_hold_in_every_cell(graded):

@@ -44,7 +44,7 @@ from ..report import layer_rows
 from ..session.runner import ModelSession
 from .assignment import ASSIGNMENT_FILE, Assignment, parse_assignment
 from .instructor import LOAD_FIX, custom_objects, prepared_spec
-from .notebook_run import CellRun, run_cells
+from .notebook_run import CellRun, exported_cells, run_cells
 from .notebook_stand_ins import install_missing
 from .notebooks import cell_table
 
@@ -102,10 +102,13 @@ def _import_submission(path: str, timeout_s: float | None = None,
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     with open(path, encoding="utf-8", errors="replace") as handle:
-        cells = cell_table(handle.readline())
+        text = handle.read()
+    cells = cell_table(text[: text.find("\n")])
+    exported = cells is None
+    cells = cells if cells is not None else exported_cells(text)
     try:
         if cells is not None:
-            return module, run_cells(module, path, cells, timeout_s, started)
+            return module, run_cells(module, path, cells, timeout_s, started, exported=exported)
         call_user_code(f"importing {os.path.basename(path)}", spec.loader.exec_module, module)
     except UserCodeError as exc:
         if isinstance(exc.original, SyntaxError):

@@ -22,8 +22,9 @@ from functools import reduce
 from typing import Any, ContextManager, Iterator
 
 from ..core.errors import UserCodeError, call_user_code
+from .notebook_stand_ins import ExportedShell
 
-__all__ = ["CellRun", "run_cells", "NOTEBOOK_SHARE"]
+__all__ = ["CellRun", "exported_cells", "run_cells", "NOTEBOOK_SHARE"]
 
 # The part of the build job's time limit a notebook's own cells may take; building and exporting
 # the model come after them. A cell still running when it is used up is stopped; every later cell
@@ -32,6 +33,8 @@ NOTEBOOK_SHARE = 0.5
 _LATE_CELL_SHARE = 0.02
 _LATE_CELL_MIN_S = 1.0
 _MAX_NOTES = 20
+# a cell's first line in a script exported from Jupyter (``# In[3]:``) or written in cells (``# %%``)
+_CELL_MARKER = re.compile(r"^#[ \t]*+(?:In\[[ \d]*+\]:|%%)", re.MULTILINE)
 _FUTURE_FLAGS = reduce(lambda a, b: a | b,
                        (getattr(__future__, name).compiler_flag for name in __future__.all_feature_names))
 
@@ -75,29 +78,55 @@ def _time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _where(error: UserCodeError, path: str, first: int) -> str:
-    """Where in its cell `error` happened (the cell's own line number), when it was in the cell."""
+def exported_cells(text: str) -> list[tuple[int, int, int]] | None:
+    """The cells of a script that Jupyter (``# In[3]:``) or an editor's cell format (``# %%``, as
+    VS Code, Spyder and jupytext write it) marks, as `notebooks.cell_table` lists them: each from
+    its marker line to the line before the next; None for a script without such markers."""
+    cells: list[tuple[int, int, int]] = []
+    line, searched = 1, 0
+    for found in _CELL_MARKER.finditer(text):
+        line += text.count("\n", searched, found.start())
+        searched = found.start()
+        if cells:
+            number, first, _ = cells[-1]
+            cells[-1] = (number, first, line - 1)
+        cells.append((len(cells) + 1, line, line))
+    if not cells:
+        return None
+    number, first, _ = cells[-1]
+    cells[-1] = (number, first, line + text.count("\n", searched))
+    return cells
+
+
+def _where(error: UserCodeError, path: str, first: int, in_file: bool) -> str:
+    """Where `error` happened, when it was in the cell beginning at line `first` of `path`: the
+    cell's own line number, or with `in_file` the file's."""
     if error.location is None or os.path.abspath(error.location[0]) != os.path.abspath(path):
         return ""
     _, lineno, line = error.location
+    if in_file:
+        return f" (line {lineno}: {line})"
     return f" (line {lineno - first} of the cell: {line})" if lineno > first else ""
 
 
 def run_cells(module: Any, path: str, cells: list[tuple[int, int, int]], timeout_s: float | None = None,
-              started: float | None = None) -> CellRun:
+              started: float | None = None, *, exported: bool = False) -> CellRun:
     """Run the converted notebook at `path` (cells as `notebooks.cell_table` lists them) in
     `module`'s namespace, a cell at a time; with the job's time limit `timeout_s` (which began at
     `started`, ``time.monotonic()``), the cells together within `NOTEBOOK_SHARE` of it.
 
     What comes before the first cell (``from __future__`` imports, the prelude) runs first and
     its failure is raised, as an import's would be; a cell's syntax error, exception or
-    ``sys.exit()`` is noted and the next cell runs."""
+    ``sys.exit()`` is noted and the next cell runs. An `exported` script (`exported_cells`) gets
+    the notebook's ``get_ipython()`` (`ExportedShell`), and its notes name lines of the file."""
     with open(path, encoding="utf-8") as handle:
         lines = handle.read().split("\n")
     start = cells[0][1] if cells else len(lines) + 1
     head = compile("\n".join(lines[: start - 1]) + "\n", path, "exec", dont_inherit=True)
     flags = head.co_flags & _FUTURE_FLAGS
     name = os.path.basename(path)
+    if exported:
+        vars(module).setdefault("get_ipython", ExportedShell(vars(module)))
     call_user_code(f"importing {name}", exec, head, vars(module))
     if timeout_s is not None:
         late = max(_LATE_CELL_MIN_S, _LATE_CELL_SHARE * timeout_s)
@@ -111,7 +140,7 @@ def run_cells(module: Any, path: str, cells: list[tuple[int, int, int]], timeout
             error = UserCodeError(f"cell {number} has a syntax error: {exc.msg}", original=exc,
                                   location=(path, exc.lineno or 0, (exc.text or "").strip()))
             run.failures.append((number, code, error))
-            run.notes.append(f"{error.message}{_where(error, path, first)}; it did not run")
+            run.notes.append(f"{error.message}{_where(error, path, first, exported)}; it did not run")
             continue
         allowed = max(deadline - time.monotonic(), late) if timeout_s is not None else 0.0
         limit: ContextManager[None] = _time_limit(allowed) if timeout_s is not None else nullcontext()
@@ -127,7 +156,7 @@ def run_cells(module: Any, path: str, cells: list[tuple[int, int, int]], timeout
         except UserCodeError as error:
             run.failures.append((number, code, error))
             hint = f" ({error.hint})" if error.hint else ""
-            run.notes.append(f"{error.message}{_where(error, path, first)}; the cells after it ran, as in "
+            run.notes.append(f"{error.message}{_where(error, path, first, exported)}; the cells after it ran, as in "
                              f"Jupyter{hint}")
     if len(run.notes) > _MAX_NOTES:
         run.notes[_MAX_NOTES:] = [f"... and {len(run.notes) - _MAX_NOTES} more cells did not finish"]

@@ -21,7 +21,9 @@ import sys
 import types
 from typing import Any
 
-__all__ = ["install_missing"]
+from .notebooks import wrapped_python
+
+__all__ = ["ExportedShell", "install_missing"]
 
 # IPython.display's classes (IPython 8's `IPython.display.__all__`) and functions
 _CLASSES = ("DisplayHandle", "DisplayObject", "TextDisplayObject", "Pretty", "HTML", "Markdown", "Math", "Latex",
@@ -140,6 +142,40 @@ def _install_colab() -> bool:
         sys.modules["google"] = google
     google.colab = colab
     return True
+
+
+class ExportedShell:
+    """What ``get_ipython()`` returns in a script that Jupyter exported (File > Download as >
+    Python writes ``get_ipython().run_line_magic('matplotlib', 'inline')`` for ``%matplotlib
+    inline`` and ``get_ipython().system('pip install keras')`` for ``!pip install keras``): no
+    shell, as in a converted notebook; a magic that only wraps Python (``%time model = f()``,
+    ``%%capture``) runs that Python in the script's `namespace`. Given to the script as its own
+    global ``get_ipython``, never a builtin (libraries take that to mean "in Jupyter")."""
+
+    def __init__(self, namespace: dict[str, Any]) -> None:
+        self._namespace = namespace
+
+    def __call__(self) -> "ExportedShell":
+        return self  # the script calls `get_ipython()`
+
+    def run_line_magic(self, name: str, line: str, *args: Any, **kwargs: Any) -> None:
+        """Run the statement of a wrapper magic (``%time``); any other magic does nothing."""
+        self._run(wrapped_python(name, line))
+
+    def run_cell_magic(self, name: str, line: str, cell: str, *args: Any, **kwargs: Any) -> None:
+        """Run the body of a cell magic that only wraps Python; skip any other."""
+        self._run(wrapped_python(name, line, cell))
+
+    def _run(self, code: str | None) -> None:
+        if code:
+            exec(compile(code, "<magic>", "exec"), self._namespace)
+
+    def getoutput(self, *args: Any, **kwargs: Any) -> list[str]:
+        """``x = !ls``: a shell command's output; the grader runs no shell."""
+        return []
+
+    def __getattr__(self, name: str) -> Any:
+        return _nothing  # system(), magic(), run_cell(), ...: no shell
 
 
 def install_missing() -> list[str]:

@@ -13,7 +13,8 @@ import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
-__all__ = ["CELL_TABLE", "NOTEBOOK_SIZE_HINT", "cell_table", "notebook_script", "notebook_source", "without_outputs"]
+__all__ = ["CELL_TABLE", "NOTEBOOK_SIZE_HINT", "cell_table", "notebook_script", "notebook_source", "without_outputs",
+           "wrapped_python"]
 
 
 # -- notebooks: JSON to a script ------------------------------------------------------------------
@@ -149,6 +150,16 @@ def _magic_statement(name: str, args: str) -> str | None:
     consumed = len(words) - len(rest)
     parts = args.strip().split(None, consumed)
     return parts[consumed] if len(parts) > consumed else ""
+
+
+def wrapped_python(name: str, line: str, cell: str | None = None) -> str | None:
+    """The Python that the magic `name` runs in the notebook's namespace, as Jupyter runs it:
+    called with the rest of its line (`line`), and for a cell magic its `cell`. None for a magic
+    that runs another language, or nothing a grader needs (``%matplotlib``, ``%%bash``)."""
+    if cell is not None:
+        return cell if name in _WRAPPER_CELL_MAGICS and not line.strip().endswith("?") else None
+    statement = _magic_statement(name, line) if name in _WRAPPER_LINE_MAGICS else None
+    return statement if statement and not statement.startswith(_ESCAPES) else None
 
 
 def _ipython_line(line: str, assign_at: int | None) -> str | None:
