@@ -109,6 +109,51 @@ def test_the_regression_threshold_follows_the_spread_of_an_instructors_labels():
                                     "spread, scaled to these targets' spread), received loss ")
 
 
+def _housing_like(rows: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Raw features on California housing's scales (an income near 4, a population in thousands,
+    a longitude near -119) and a value in $100k."""
+    rng = np.random.default_rng(3)
+    scale = np.array([2.0, 12.0, 1.2, 0.1, 900.0, 0.6, 2.0, 2.0])
+    centre = np.array([4.0, 28.0, 5.4, 1.1, 1400.0, 3.0, 36.0, -119.0])
+    x = (centre + scale * rng.normal(size=(rows, 8))).astype("float32")
+    y = (0.4 * x[:, 0] + 0.01 * x[:, 1] - 0.05 * (x[:, 6] - 36) + 0.2 * rng.normal(size=rows)).astype("float32")
+    return x, y
+
+
+def test_a_normalization_never_adapted_is_adapted_to_the_instructors_samples():
+    """A builder has no data to adapt its Normalization with (the course's script adapts it before fit):
+    left unadapted, raw features in the thousands made a sound regression MLP learn so slowly that
+    overfit_batch was not judged (a lost point in grading). It is adapted to the samples; a layer the
+    builder adapted, or given its mean and variance, is left as it is."""
+    from modelcheck.model.inputs import set_instructor_data
+
+    x, y = _housing_like()
+
+    def regressor(normalization):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((8,)), normalization, layers.Dense(30, activation="relu"),
+                                  layers.Dense(30, activation="relu"), layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+        return model
+
+    model = regressor(layers.Normalization())
+    set_instructor_data(model, x=[x], y=[y])
+    assert np.allclose(np.array(model.layers[0].adapt_mean), x.mean(axis=0), rtol=1e-3)
+    result = mc.check_overfit_batch(model)
+    assert result.passed, result.message
+    assert np.allclose(np.array(model.layers[0].adapt_mean), x.mean(axis=0), rtol=1e-3)  # kept after training
+
+    own = layers.Normalization()
+    own.adapt(np.ones((4, 8), "float32") * np.arange(8, dtype="float32"))
+    given = layers.Normalization(mean=0.5, variance=4.0)
+    for layer in (own, given):
+        model = regressor(layer)
+        before = [np.array(w) for w in layer.weights]
+        set_instructor_data(model, x=[x], y=[y])
+        assert all(np.array_equal(a, np.array(b)) for a, b in zip(before, layer.weights))
+    assert np.allclose(np.array(own.adapt_mean), np.arange(8))
+
+
 def test_targets_ask_for_at_most_ten_times_the_spread_a_model_gives_its_outputs():
     """A teacher whose outputs barely vary (features a saturated tanh squashes) is not standardised to unit
     spread, which would need weights a hundred times any initialisation's; the threshold scales alike."""

@@ -8,7 +8,9 @@ level per sample and channel in images and sequences (see `_sample_levels`). An 
 scales itself gets values on the scale it expects: pixels from 0 to 255 before a
 ``Rescaling(1/255)`` (or ``1/127.5, offset=-1``) and in a ``uint8`` input, raw features around
 an adapted ``Normalization``'s mean, spread by its standard deviation.
-An instructor's samples (`set_instructor_data`) replace synthetic batches altogether. Consumers are followed through layers that only
+An instructor's samples (`set_instructor_data`) replace synthetic batches altogether, and a
+``Normalization`` reading an input that was never adapted is adapted to them, as a training script
+adapts it before ``fit`` (`adapt_to_samples`). Consumers are followed through layers that only
 move values (Reshape, Flatten, ...) and into nested models. Unknown lengths (``None``) are set
 long enough for the receptive field of the model's convolutions and poolings.
 """
@@ -28,7 +30,7 @@ from .state import state_batch_size
 
 __all__ = ["InputInfo", "input_infos", "synthetic_inputs", "pack_inputs", "sequence_length", "set_sequence_length",
            "all_layers", "set_instructor_data", "sample_targets", "sample_rows", "fixed_batch_size", "batch_size_for",
-           "rows_of"]
+           "rows_of", "adapt_to_samples"]
 
 DEFAULT_SEQUENCE_LENGTH = 8  # the least length given to an input whose length is None (text, time series)
 _MAX_SEQUENCE_LENGTH = 4096
@@ -306,6 +308,55 @@ def set_instructor_data(model: keras.Model, *, x: Sequence[np.ndarray] | None = 
     data = _InstructorData(tuple(np.asarray(a) for a in x) if x is not None else None,
                            tuple(np.asarray(a) for a in y) if y is not None else None, ranges)
     object.__setattr__(model, _DATA_ATTRIBUTE, data)
+    if data.x is not None:
+        adapt_to_samples(model, data.x)
+
+
+def _never_adapted(layer: keras.layers.Layer) -> bool:
+    """True for a built ``Normalization`` given no mean and never adapted: its statistics are
+    still the zeros and ones it was built with, so it passes its input through unchanged."""
+    if not isinstance(layer, keras.layers.Normalization) or not layer.built:
+        return False
+    if getattr(layer, "input_mean", None) is not None or getattr(layer, "invert", False):
+        return False
+    try:
+        mean = keras.ops.convert_to_numpy(layer.adapt_mean)
+        variance = keras.ops.convert_to_numpy(layer.adapt_variance)
+    except AttributeError:
+        return False
+    return not np.any(mean) and bool(np.all(variance == 1))
+
+
+def _readers(model: keras.Model, tensor: Any, depth: int = 0) -> list[keras.layers.Layer]:
+    """The layers that read `tensor` itself, inside nested models too."""
+    found = []
+    for reader in consumers(model, tensor) if depth <= 8 else []:
+        inner = _nested_input(reader, tensor) if isinstance(reader, keras.Model) and has_symbolic_inputs(reader) else None
+        found.extend(_readers(reader, inner, depth + 1) if inner is not None else [reader])
+    return found
+
+
+def adapt_to_samples(model: keras.Model, x: Sequence[np.ndarray]) -> list[str]:
+    """Adapt each never-adapted ``Normalization`` that reads one of `model`'s inputs to that
+    input's samples in `x` (in `input_infos` order), and return their names. A builder has no data
+    to adapt it with: the course's training script adapts it to the training set before `fit`.
+    Left unadapted, raw features (a population in thousands beside a ratio near 1) reach the
+    first Dense layer unscaled, and a sound model learns them far too slowly for the training
+    checks (or diverges under SGD). A layer given `mean`/`variance`, adapted by the builder, or
+    deeper in the model is left as it is."""
+    if not has_symbolic_inputs(model):
+        return []
+    adapted = []
+    for tensor, values in zip(model.inputs, x):
+        for layer in _readers(model, tensor):
+            if not _never_adapted(layer):
+                continue
+            try:
+                layer.adapt(np.asarray(values, dtype="float32"))
+            except (ValueError, TypeError):  # samples that do not fit it: it stays as the builder left it
+                continue
+            adapted.append(layer.name)
+    return adapted
 
 
 def _pair(value: Any) -> tuple[float, float] | None:
