@@ -204,6 +204,70 @@ def test_a_memory_bomb_is_stopped_by_the_memory_limit(grades):
     assert "more than 700 MB of memory" in message
 
 
+ESCAPES_THE_GROUP = """import os
+import time
+
+import keras
+from keras import layers
+
+
+def build_model():
+    try:
+        os.setsid()
+        print("setsid allowed")
+    except PermissionError:
+        print("setsid refused")
+    child = os.fork()
+    if child == 0:  # leave the group if it can, then grow past the limit
+        try:
+            os.setpgid(0, 0)
+        except PermissionError:
+            pass
+        chunks = []
+        try:
+            while True:
+                chunks.append(b"x" * (32 << 20))
+                time.sleep(0.005)
+        finally:
+            os._exit(0)
+    os.waitpid(child, 0)
+    return keras.Sequential([keras.Input((4,)), layers.Dense(8, activation="relu"), layers.Dense(3, activation="softmax")])
+"""
+FORKS_IDLE = """import os
+import time
+
+import keras
+from keras import layers
+
+
+def build_model():
+    children = []
+    for _ in range(3):  # copies of a process that holds TensorFlow: their pages are shared, not new
+        child = os.fork()
+        if child == 0:
+            time.sleep(1.0)
+            os._exit(0)
+        children.append(child)
+    for child in children:
+        os.waitpid(child, 0)
+    return keras.Sequential([keras.Input((4,)), layers.Dense(8, activation="relu"), layers.Dense(3, activation="softmax")])
+"""
+
+
+def test_without_a_cgroup_a_child_process_cannot_leave_the_group_or_grow_past_the_memory_limit(pool, assignment,
+                                                                                                tmp_path):
+    """A host without cgroups or namespaces (a container, a grader that is not root): the job's
+    children were neither measured nor, once in a session of their own, killed."""
+    (tmp_path / "escapes.py").write_text(ESCAPES_THE_GROUP)
+    (tmp_path / "forks_idle.py").write_text(FORKS_IDLE)
+    weak = Grader(assignment, workers=1, pool=pool, landlock=False, separate_uids=False, isolation=Isolation())
+    escaped = weak.grade(tmp_path / "escapes.py")
+    assert "more than 700 MB of memory" in _error_everywhere(escaped)
+    assert "setsid refused" in escaped.output
+    idle = weak.grade(tmp_path / "forks_idle.py")
+    assert idle.score == 3, idle.problem
+
+
 def test_200_mb_on_stdout_is_truncated_and_grading_goes_on(grades):
     flood = grades["flood_stdout"]
     assert flood.score == 3

@@ -20,8 +20,9 @@ privileges do not allow it, and each reported back so the feedback can say what 
   the system call), no ptrace, cross-process memory access or pidfd file-descriptor theft (a job
   that shares the grader's uid can neither step into it nor copy its sockets), no new
   namespaces, kernel keys, BPF, userfaultfd or perf events (kernel attack surface, as Docker's
-  default profile), and no system call of another architecture (32-bit calls would slip past
-  the numbers checked);
+  default profile), no new session or process group (so no process of the job leaves the group
+  the grader kills and, without a cgroup, measures), and no system call of another architecture
+  (32-bit calls would slip past the numbers checked);
 - every inherited file descriptor closed except stdin/stdout/stderr and the result pipe.
 """
 
@@ -155,10 +156,14 @@ _X32_BIT = 0x40000000
 # (audit architecture, the system calls refused), in the order: socket, io_uring_setup; ptrace,
 # process_vm_readv, process_vm_writev, pidfd_open, pidfd_getfd (which copies another process's
 # socket), process_madvise, kcmp; unshare, setns; keyctl, add_key, request_key; bpf, userfaultfd,
-# perf_event_open, open_by_handle_at (as Docker's default profile refuses them)
+# perf_event_open, open_by_handle_at (as Docker's default profile refuses them); setsid, setpgid
+# (the job's processes stay in the process group the grader kills and measures, where no cgroup
+# or PID namespace holds them)
 _SECCOMP_DENIED = {
-    "x86_64": (0xC000003E, (41, 425, 101, 310, 311, 434, 438, 440, 312, 272, 308, 250, 248, 249, 321, 323, 298, 304)),
-    "aarch64": (0xC00000B7, (198, 425, 117, 270, 271, 434, 438, 440, 272, 97, 268, 219, 217, 218, 280, 282, 241, 265)),
+    "x86_64": (0xC000003E, (41, 425, 101, 310, 311, 434, 438, 440, 312, 272, 308, 250, 248, 249, 321, 323, 298, 304,
+                            112, 109)),
+    "aarch64": (0xC00000B7, (198, 425, 117, 270, 271, 434, 438, 440, 272, 97, 268, 219, 217, 218, 280, 282, 241, 265,
+                             157, 154)),
 }
 
 
@@ -199,7 +204,8 @@ def _apply_seccomp() -> str:
     prog = _SockFprog(len(program), filters)
     if _libc().prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) != 0:
         return f"seccomp unavailable (errno {ctypes.get_errno()})"
-    return "seccomp: no sockets, io_uring, ptrace, pidfd, namespaces, keys, BPF or foreign system calls"
+    return ("seccomp: no sockets, io_uring, ptrace, pidfd, namespaces, keys, BPF, new sessions or process groups, "
+            "or foreign system calls")
 
 
 def seccomp_filter_works() -> bool:

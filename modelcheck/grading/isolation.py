@@ -177,10 +177,11 @@ def detect(workroot: str | None = None) -> Isolation:
     missing: list[str] = []
     namespaces = False
     landlock, seccomp = landlock_abi(), seccomp_filter_works()
+    group = ("process group (which the seccomp filter keeps them in)" if seccomp else
+             "process group only (which a process can leave: no seccomp filter)")
     if os.geteuid() != 0:
-        missing.append("not running as root: no namespaces, cgroups or tmpfs; a job's stray "
-                       "processes are killed by process group only, memory is watched per process, "
-                       "no disk budget beyond a per-file size limit")
+        missing.append(f"not running as root: no namespaces, cgroups or tmpfs; a job's processes are killed and "
+                       f"their memory watched by {group}, no disk budget beyond a per-file size limit")
         return Isolation(missing=tuple(missing + _unconfined(False, landlock, seccomp)), landlock=landlock,
                          seccomp=seccomp)
     import tempfile
@@ -192,8 +193,7 @@ def detect(workroot: str | None = None) -> Isolation:
         namespaces = True
     else:
         missing.append(f"namespaces unavailable ({probe.stderr.strip()[-200:]}): stray processes are "
-                       "killed by process group only, network and host folders are not hidden, no tmpfs "
-                       "disk budget")
+                       f"killed by {group}, network and host folders are not hidden, no tmpfs disk budget")
     version, parents, why = _cgroup_parents(f"modelcheck-{os.getpid()}")
     for parent in parents:  # made again by each job, removed with its last job: nothing lingers
         try:
@@ -201,8 +201,8 @@ def detect(workroot: str | None = None) -> Isolation:
         except OSError:
             pass
     if version is None:
-        missing.append(f"{why}: memory is watched per process (children and shared memory not counted), "
-                       "the process limit is per uid")
+        missing.append(f"{why}: memory is watched by {group} (shared memory not counted), the process limit "
+                       "is per uid")
     return Isolation(namespaces=namespaces, cgroup=version, cgroup_parents=parents,
                      missing=tuple(missing + _unconfined(namespaces, landlock, seccomp)), landlock=landlock,
                      seccomp=seccomp)

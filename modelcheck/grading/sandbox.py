@@ -28,6 +28,7 @@ from .worker import WarmPool
 __all__ = ["Limits", "RunOutcome", "run_job"]
 
 _POLL_S = 0.02
+_GROUP_POLL_S = 0.25  # the other processes of a job's group are found by reading /proc: less often
 _GRACE_S = 2.0  # after the job ended, how long stray holders of its pipes may keep them open
 
 
@@ -110,6 +111,42 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _private_mb(pid: int) -> float:
+    """The memory only process `pid` holds (its private pages): a forked child's pages still shared
+    with its parent are not counted twice."""
+    total = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                    total += int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return total / 1024
+
+
+def _group_members(pgid: int) -> list[int]:
+    """The processes of process group `pgid` other than its leader (a job's children, and their
+    orphans, which the seccomp filter keeps in the group)."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == pgid:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat_file:
+                fields = stat_file.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] == str(pgid).encode():
+            members.append(int(entry))
+    return members
+
+
+def _children_mb(pgid: int) -> float:
+    """The private memory of every process in the job's group but its leader."""
+    return sum(_private_mb(member) for member in _group_members(pgid))
+
+
 def _kill_group(pgid: int) -> None:
     if pgid <= 1:  # never the grader's own group, nor every process
         return
@@ -136,8 +173,9 @@ def run_job(pool: WarmPool, kind: str, params: dict, conf: Confinement, limits: 
 
     With `isolate` (see `modelcheck.grading.isolation`) the nanny gives the job its namespaces
     and tmpfs; with `cgroup` the kernel enforces memory and tasks for the whole job, and every
-    process in it is dead when this returns. Without a cgroup the grader watches the job
-    process's resident memory itself (its children are not counted).
+    process in it is dead when this returns. Without a cgroup the grader watches the memory
+    itself: the job process's resident memory, and the private memory of the other processes of
+    its group (which the seccomp filter keeps them in), a few times a second.
     """
     job = {"kind": kind, "params": params, "confine": vars(conf), "isolate": isolate}
     launched = pool.launch(job)  # may first restart a dead zygote: not the job's time
@@ -153,6 +191,7 @@ def run_job(pool: WarmPool, kind: str, params: dict, conf: Confinement, limits: 
         selector.register(fd, selectors.EVENT_READ, name)
     pid: int | None = None
     baseline: float | None = None
+    children_mb, children_at = 0.0, 0.0
     status_seen: dict[str, Any] = {}
     ended_at: float | None = None
     deadline = started + limits.timeout_s
@@ -193,7 +232,9 @@ def run_job(pool: WarmPool, kind: str, params: dict, conf: Confinement, limits: 
                 else:  # measured above what the process shared with the warm zygote when it started
                     rss = _rss_mb(pid)
                     baseline = rss if baseline is None else baseline
-                    rss -= baseline
+                    if now >= children_at:
+                        children_mb, children_at = _children_mb(pid), now + _GROUP_POLL_S
+                    rss += children_mb - baseline
                     outcome.peak_rss_mb = max(outcome.peak_rss_mb, rss)
                     if rss > limits.memory_mb:
                         stop("memory")
