@@ -136,3 +136,23 @@ def test_syntax_error_quotes_the_students_line(tmp_path):
         sys.path.remove(str(tmp_path))
     assert info.value.location[1] == 3
     assert "def build_model(:" in str(info.value)
+
+
+def test_an_error_inside_a_compiled_step_is_told_without_tensorflows_node_traceback():
+    """TensorFlow's 'Graph execution error' opens with where the failing node was defined, a traceback of
+    File lines (modelcheck's own among them), and the error itself came after the message's 600 characters:
+    a student saw 'Detected at node ... File ".../modelcheck/session/runner.py"' and never the error."""
+    from modelcheck.model.inputs import set_instructor_data
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")  # one unit: label 1 is out of range
+    set_instructor_data(model, x=[np.random.default_rng(0).normal(size=(8, 3))], y=[np.arange(8) % 2])
+    result = mc.check_loss_decrease(model)
+    assert result.status == "error", result.message
+    assert "Received a label value of 1 which is outside the valid range of [0, 1)" in result.message
+    assert "File " not in result.message and "Detected at node" not in result.message
+    assert "[[{{node" not in result.message
+    eager = mc.check_gradient_flow(model)  # the same error raised eagerly: no {{function_node ...}} nor [Op:...]
+    assert eager.message.endswith("raised InvalidArgumentError: Received a label value of 1 which is outside the "
+                                  "valid range of [0, 1).  Label values: 0 1 0 1 0 1 0 1"), eager.message

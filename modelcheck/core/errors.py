@@ -276,8 +276,29 @@ def explain(exc: BaseException, source_line: str = "") -> Explanation | None:
     return None
 
 
+def _without_tensorflow_noise(text: str) -> str:
+    """The error TensorFlow raised, without what surrounds it for TensorFlow's own developers: a
+    "Graph execution error" lists first where each failing node was defined, a traceback of ``File``
+    lines (the checking tool's own among them) that filled the whole shortened message, and ends with
+    ``[[{{node ...}}]]``; an eager op error opens with ``{{function_node __wrapped__...device:CPU:0}}``
+    and ends with ``[Op:...] name:``."""
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text)
+    text = re.sub(r"\s*\[Op:[^\]]*\](\s*name:.*)?$", "", text)
+    if "Detected at node" not in text:
+        return text
+    kept = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if (not stripped or line.startswith("  File ") or stripped.startswith("Detected at node")
+                or stripped.startswith("[[{{node")):
+            continue
+        kept.append(stripped)
+    return " ".join(kept) if kept else text
+
+
 def _short(text: str, limit: int = 600) -> str:
     text = re.sub(r"\x1b\[[0-9;]*m", "", text).strip()  # Keras colours its messages
+    text = _without_tensorflow_noise(text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
