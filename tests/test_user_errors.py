@@ -156,3 +156,18 @@ def test_an_error_inside_a_compiled_step_is_told_without_tensorflows_node_traceb
     eager = mc.check_gradient_flow(model)  # the same error raised eagerly: no {{function_node ...}} nor [Op:...]
     assert eager.message.endswith("raised InvalidArgumentError: Received a label value of 1 which is outside the "
                                   "valid range of [0, 1).  Label values: 0 1 0 1 0 1 0 1"), eager.message
+
+
+def test_a_token_id_beyond_the_embedding_names_the_assignments_samples():
+    """An Embedding(1000, 16) fed the assignment's reviews (ids up to 9,999) was told it failed 'running the
+    model on a synthetic batch', and only that its arguments might be swapped: the batch is the instructor's
+    samples, and the vocabulary is simply too small for them."""
+    from modelcheck.model.inputs import set_instructor_data
+
+    model = keras.Sequential([keras.Input((20,), dtype="int32"), layers.Embedding(1000, 4),
+                              layers.GlobalAveragePooling1D(), layers.Dense(1, activation="sigmoid")])
+    set_instructor_data(model, x=[np.random.default_rng(0).integers(0, 10_000, (8, 20))], y=[np.arange(8) % 2])
+    result = mc.check_output_shape(model, (None, 1))
+    assert result.status == "error"
+    assert result.message.startswith("running the model on the assignment's sample inputs raised "), result.message
+    assert "must be larger than every token id the model reads" in result.hint

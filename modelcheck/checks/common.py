@@ -16,7 +16,7 @@ from ..core.errors import INTERNAL_HINT, InternalError, ModelcheckError, UserCod
 from ..model.build import build_model
 from ..model.compiled import compiled_without_loss
 from ..model.outputs import first_nonfinite_weight, flatten_outputs, output_names
-from ..model.inputs import fixed_batch_size, input_infos, sample_targets, synthetic_inputs
+from ..model.inputs import batch_words, fixed_batch_size, input_infos, sample_targets, synthetic_inputs
 from ..model.memo import remembered
 from ..model.objective import Objective, objective_for
 from ..model.state import reset_states
@@ -129,7 +129,7 @@ def forward(model: keras.Model, x: Any) -> list[np.ndarray]:
     `modelcheck.model.memo`)."""
     def run() -> list[np.ndarray]:
         reset_states(model)
-        outputs = call_user_code("running the model on a synthetic batch", model, x, training=False)
+        outputs = call_user_code(f"running the model on {batch_words(model)}", model, x, training=False)
         return [keras.ops.convert_to_numpy(o) for o in flatten_outputs(outputs)]
 
     return remembered("forward", model, x, run)
@@ -211,7 +211,7 @@ def prepare_batch(name: str, model: keras.Model, *, output: Any = None, batch_si
     if failure is not None:
         return failure
     if compiled_without_loss(model):  # model.losses holds the add_loss terms of the last call, which may be gone
-        call_user_code("running the model on a synthetic batch", model, x, training=False)
+        call_user_code(f"running the model on {batch_words(model)}", model, x, training=False)
     objective = objective_for(model, predictions, output=output)
     if y is None:
         teacher = teacher_outputs(model, x, seed) if fittable else None

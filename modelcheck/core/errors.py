@@ -169,9 +169,10 @@ _KNOWN: list[tuple[tuple[str, ...], str, str | None, Explanation]] = [
         r"indices\[.*\] = \d+ is not in \[0, \d+\)",
         None,
         Explanation(
-            "a token id is larger than the Embedding's vocabulary.",
-            "the first argument of `Embedding` is the vocabulary size (`input_dim`), the second the "
-            "vector size (`output_dim`): `layers.Embedding(10000, 64)`, not `Embedding(64, 10000)`.",
+            "a token id is not below the Embedding's vocabulary size (`input_dim`).",
+            "the first argument of `Embedding` is the vocabulary size (`input_dim`), which must be larger than "
+            "every token id the model reads (the assignment's vocabulary size), the second the vector size "
+            "(`output_dim`): `layers.Embedding(10000, 64)`, not `Embedding(64, 10000)`.",
         ),
     ),
     (

@@ -30,7 +30,7 @@ from .state import state_batch_size
 
 __all__ = ["InputInfo", "input_infos", "synthetic_inputs", "pack_inputs", "sequence_length", "set_sequence_length",
            "all_layers", "set_instructor_data", "sample_targets", "sample_rows", "fixed_batch_size", "batch_size_for",
-           "rows_of", "adapt_to_samples"]
+           "rows_of", "adapt_to_samples", "batch_words"]
 
 DEFAULT_SEQUENCE_LENGTH = 8  # the least length given to an input whose length is None (text, time series)
 _MAX_SEQUENCE_LENGTH = 4096
@@ -357,6 +357,12 @@ def adapt_to_samples(model: keras.Model, x: Sequence[np.ndarray]) -> list[str]:
                 continue
             adapted.append(layer.name)
     return adapted
+
+
+def batch_words(model: keras.Model) -> str:
+    """What the checks feed `model`, for messages: the instructor's samples, or a synthetic batch."""
+    data = getattr(model, _DATA_ATTRIBUTE, None)
+    return "the assignment's sample inputs" if data is not None and data.x is not None else "a synthetic batch"
 
 
 def _pair(value: Any) -> tuple[float, float] | None:

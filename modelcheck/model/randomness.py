@@ -20,7 +20,7 @@ import numpy as np
 
 from ..core.errors import call_user_code
 from ..core.messages import layer_ref
-from .inputs import all_layers
+from .inputs import all_layers, batch_words
 from .outputs import flatten_outputs
 from .probe import layer_probe
 from .state import reset_states, stateful_layers
@@ -104,7 +104,7 @@ def rewound_forward(model: keras.Model, rewind: Callable[[], None] | None = None
 
     def run(x: Any) -> list[np.ndarray]:
         rewind()
-        outputs = call_user_code("running the model on a synthetic batch", model, x, training=False)
+        outputs = call_user_code(f"running the model on {batch_words(model)}", model, x, training=False)
         return [np.asarray(keras.ops.convert_to_numpy(o)) for o in flatten_outputs(outputs)]
 
     return run
