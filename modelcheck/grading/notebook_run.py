@@ -27,11 +27,14 @@ from .notebook_stand_ins import ExportedShell
 __all__ = ["CellRun", "exported_cells", "run_cells", "NOTEBOOK_SHARE"]
 
 # The part of the build job's time limit a notebook's own cells may take; building and exporting
-# the model come after them. A cell still running when it is used up is stopped; every later cell
-# may still run for a moment (definitions take microseconds).
+# the model come after them. A cell still running when it is used up is stopped. Each later cell
+# may run for a moment (a few seconds), all of them together for another part of the limit, and
+# after that for an instant each (definitions take microseconds).
 NOTEBOOK_SHARE = 0.5
+_LATE_SHARE = 0.2
 _LATE_CELL_SHARE = 0.02
 _LATE_CELL_MIN_S = 1.0
+_INSTANT_S = 0.05
 _MAX_NOTES = 20
 # a cell's first line in a script exported from Jupyter (``# In[3]:``) or written in cells (``# %%``)
 _CELL_MARKER = re.compile(r"^#[ \t]*+(?:In\[[ \d]*+\]:|%%)", re.MULTILINE)
@@ -76,6 +79,10 @@ def _time_limit(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 else f"{value:.2g}"
 
 
 def exported_cells(text: str) -> list[tuple[int, int, int]] | None:
@@ -131,6 +138,7 @@ def run_cells(module: Any, path: str, cells: list[tuple[int, int, int]], timeout
     if timeout_s is not None:
         late = max(_LATE_CELL_MIN_S, _LATE_CELL_SHARE * timeout_s)
         deadline = (time.monotonic() if started is None else started) + NOTEBOOK_SHARE * timeout_s
+        late_deadline = deadline + _LATE_SHARE * timeout_s
     run = CellRun([], [])
     for number, first, last in cells:
         code = "\n".join(lines[first - 1 : last])
@@ -142,16 +150,17 @@ def run_cells(module: Any, path: str, cells: list[tuple[int, int, int]], timeout
             run.failures.append((number, code, error))
             run.notes.append(f"{error.message}{_where(error, path, first, exported)}; it did not run")
             continue
-        allowed = max(deadline - time.monotonic(), late) if timeout_s is not None else 0.0
+        now = time.monotonic()
+        allowed = max(deadline - now, min(late, late_deadline - now), _INSTANT_S) if timeout_s is not None else 0.0
         limit: ContextManager[None] = _time_limit(allowed) if timeout_s is not None else nullcontext()
         try:
             with limit:
                 call_user_code(f"cell {number}", exec, compiled, vars(module))
         except _OutOfTime:
-            run.notes.append(f"cell {number} was stopped after {allowed:.0f} s: a notebook's own cells may take "
+            run.notes.append(f"cell {number} was stopped after {_seconds(allowed)} s: a notebook's own cells may take "
                              f"{NOTEBOOK_SHARE:.0%} of the time limit (grading builds the model from the builder "
                              "and trains it itself; training in the notebook is not needed)")
-            error = UserCodeError(f"cell {number} was stopped after {allowed:.0f} s, before it ended")
+            error = UserCodeError(f"cell {number} was stopped after {_seconds(allowed)} s, before it ended")
             run.failures.append((number, code, error))
         except UserCodeError as error:
             run.failures.append((number, code, error))
