@@ -406,3 +406,44 @@ def test_what_the_grader_stages_for_a_job_does_not_count_against_its_disk_budget
     assert grade.problem is None and grade.grader_error is None, grade.problem
     assert grade.result("output_shape").passed
     assert "expected 67, received 1,600,003" in grade.result("param_count").message
+
+
+def test_a_grader_that_fails_on_a_submission_records_a_grader_error_not_the_students(pool, assignment, monkeypatch):
+    """A job the grader could not set up (a cgroup folder an earlier grader left) was counted as the
+    student's error: a 0 in the class statistics that --resume would not regrade."""
+    grader = Grader(assignment, workers=1, pool=pool)
+
+    def cannot_set_up(*args, **kwargs):
+        raise FileExistsError("[Errno 17] File exists: '/sys/fs/cgroup/pids/modelcheck-1/job-4'")
+
+    monkeypatch.setattr(grader, "_run", cannot_set_up)
+    grade = grader.grade(SUBMISSIONS / "threats" / "good_toy.py")
+    assert grade.grader_error and "the grader itself failed on this submission (FileExistsError" in grade.grader_error
+    assert all(r.details.get("internal") for r in grade.results)
+
+
+def test_cgroups_a_dead_grader_left_are_swept_and_never_collide(grader_isolation):
+    if grader_isolation.cgroup is None:
+        pytest.skip("no cgroups here (not root, or no writable hierarchy)")
+    import subprocess
+    import sys
+
+    from modelcheck.grading.isolation import JobCgroup, sweep_dead_cgroups
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    roots = [os.path.dirname(parent) for parent in grader_isolation.cgroup_parents]
+    left = [os.path.join(root, f"modelcheck-{int(dead.stdout)}", "job-4") for root in roots]
+    for folder in left:
+        os.makedirs(folder)
+    removed = set()
+    for root in roots:
+        removed.update(sweep_dead_cgroups(root))
+    assert set(left) <= removed and not any(os.path.exists(os.path.dirname(folder)) for folder in left)
+    # a live grader's folders are left alone
+    live = JobCgroup.create(grader_isolation, "job-sweep-test", 100, 10)
+    try:
+        for root in roots:
+            sweep_dead_cgroups(root)
+        assert all(os.path.isdir(folder) for folder in live.folders)
+    finally:
+        live.remove()

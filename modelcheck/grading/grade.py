@@ -292,7 +292,7 @@ class Grader:
         except Exception as exc:  # a bug of the grader on this one submission: the others go on
             traceback.print_exc(file=sys.stderr)
             grade = self._failed(submission, f"the grader itself failed on this submission ({type(exc).__name__}: "
-                                 f"{clean_text(str(exc))[:300]}); please tell your instructor")
+                                 f"{clean_text(str(exc))[:300]}); please tell your instructor", ours=True)
         finally:
             shutil.rmtree(jobdir, ignore_errors=True)
             self._slots.put(slot)
@@ -329,7 +329,9 @@ class Grader:
             conf.writable.append("/dev/shm")  # (inside the job's root: its folder's tmp, for Landlock)
         cgroup = None
         if self.isolation.cgroup:
-            cgroup = JobCgroup.create(self.isolation, f"job-{next(self._job_ids)}", limits.memory_mb,
+            # unique: a cgroup an earlier job could not remove (a task not yet reaped) keeps its name
+            cgroup = JobCgroup.create(self.isolation, f"job-{next(self._job_ids)}-{secrets.token_hex(4)}",
+                                      limits.memory_mb,
                                       limits.max_processes)
             isolate["cgroup_procs"] = cgroup.procs_files()
         try:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -200,6 +201,7 @@ def detect(workroot: str | None = None) -> Isolation:
             os.rmdir(parent)
         except OSError:
             pass
+        sweep_dead_cgroups(os.path.dirname(parent))
     if version is None:
         missing.append(f"{why}: memory is watched by {group} (shared memory not counted), the process limit "
                        "is per uid")
@@ -236,6 +238,45 @@ def remove_parents(isolation: Isolation) -> None:
 
 
 # -- one job's cgroup, in the grader ------------------------------------------------------
+
+
+def sweep_dead_cgroups(root: str) -> list[str]:
+    """Remove what graders that no longer run left in `root`: their ``modelcheck-<pid>`` cgroups
+    and job cgroups in them (a job whose last task was reaped only after its grader gave up
+    removing it), killing any task still there. Returns the folders removed."""
+    removed = []
+    try:
+        entries = os.listdir(root)
+    except OSError:
+        return removed
+    for entry in entries:
+        found = re.fullmatch(r"modelcheck-(\d+)", entry)
+        if found is None:
+            continue
+        try:
+            os.kill(int(found.group(1)), 0)
+            continue  # its grader runs (or the number is another live process's)
+        except ProcessLookupError:
+            pass
+        except (OSError, OverflowError):
+            continue
+        parent = os.path.join(root, entry)
+        jobs = [os.path.join(parent, name) for name in _listing(parent) if os.path.isdir(os.path.join(parent, name))]
+        for folder in jobs + [parent]:
+            JobCgroup("v1", (folder,)).kill(timeout_s=1.0)
+            try:
+                os.rmdir(folder)
+                removed.append(folder)
+            except OSError:
+                pass
+    return removed
+
+
+def _listing(folder: str) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
 
 
 @dataclass
