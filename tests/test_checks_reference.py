@@ -605,3 +605,29 @@ def test_ignoring_activations_leaves_activation_layers_out_as_well():
     result = check_matches_reference(wider, reference=reference, ignore=["activations"])
     assert not result.passed and "layer 2 (Dense 3): units 2 expected, 3 received" in result.message
     assert "activation" not in result.message
+
+
+def _softmax_over(axis, *, op: bool = False, time_steps: int = 0) -> keras.Model:
+    """The reference with its softmax applied over `axis` (a Softmax layer, or keras.ops.softmax)."""
+    x = keras.Input((28, 28))
+    h = layers.Dense(10, activation="relu")(layers.Dense(30, activation="relu")(layers.Flatten()(x)))
+    z = layers.Dense(5)(h)
+    if time_steps:
+        z = layers.Reshape((1, 5))(z)
+    return keras.Model(x, keras.ops.softmax(z, axis=axis) if op else layers.Softmax(axis=axis)(z))
+
+
+@pytest.mark.parametrize("axis", [-1, 1, [1], (1,)])
+@pytest.mark.parametrize("op", [False, True])
+def test_a_softmax_over_the_last_axis_named_by_a_positive_number_is_the_reference_softmax(axis, op):
+    """Softmax(axis=1) on a (None, 5) output is Softmax(): it must fold into the Dense layer, as -1 does."""
+    if op and not isinstance(axis, int):
+        pytest.skip("keras.ops.softmax takes an int or a tuple")
+    result = check_matches_reference(_softmax_over(axis, op=op), reference=reference)
+    assert result.passed, result.message
+
+
+def test_a_softmax_over_another_axis_than_the_last_is_not_the_reference_softmax():
+    """On a (None, 1, 5) output, axis=1 is not the class axis: it stays a difference."""
+    result = check_matches_reference(_softmax_over(1, time_steps=1), reference=reference)
+    assert not result.passed and "activation softmax expected" in result.message, result.message

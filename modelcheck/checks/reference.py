@@ -7,7 +7,9 @@ same network are equal:
 - an ``Activation``, ``ReLU()`` (default arguments) or ``Softmax()`` layer right after a layer
   whose own activation is linear is folded into that layer: ``Dense(300, activation="relu")`` =
   ``Dense(300)`` + ``Activation("relu")`` = ``Dense(300)`` + ``ReLU()``; elsewhere it stays an
-  ``Activation`` layer;
+  ``Activation`` layer; an axis given as a positive number is the same as its negative form
+  (``Softmax(axis=1)`` on a (None, 10) output is ``Softmax()``, ``Concatenate(axis=1)`` of
+  rank-2 tensors is ``Concatenate()``), and messages show it as written;
 - names never matter; input layers are left out; connections are positions (layer k reads
   layer i), so Sequential, functional and subclassed models of one chain are equal;
 - a nested model (a ``keras.Model`` used as a layer) is replaced by its layers, so a network
@@ -195,6 +197,7 @@ def differences(reference: dict[str, Any], received: dict[str, Any], *,
         for key in sorted(set(a["config"]) | set(b["config"])):
             x, y = a["config"].get(key), b["config"].get(key)
             if x != y:
+                x, y = (layer.get("written", {}).get(key, value) for layer, value in ((a, x), (b, y)))
                 lines.append(f"{where}: {_SHOWN_KEYS.get(key, key.replace('_', ' '))} {_shown(key, x)} expected, "
                              f"{_shown(key, y)} received")
         want_calls, got_calls = _calls(a), _calls(b)

@@ -41,7 +41,7 @@ from ..model.inputs import synthetic_inputs
 from ..model.randomness import training_only_layer
 from ..model.state import reset_states
 from ..snapshot.serialize import architecture
-from ..model.operations import OPERATION, operation_as_layer
+from ..model.operations import OPERATION, operation_as_layer, with_negative_axes
 
 __all__ = ["canonical_architecture", "model_form", "traced_calls", "layer_classes", "operation_as_layer",
            "IGNORE_GROUPS", "OPERATION"]
@@ -152,7 +152,12 @@ class _Graph:
                 else:
                     out = scope + ((i, j),)
                     self.operations = self.operations or i >= n_layers
-                    self.nodes[out] = {"layer": entry if i < n_layers else operation_as_layer(entry, j),
+                    # an axis read in negative form: Softmax(axis=1) on a (None, 10) output is Softmax()
+                    layer = with_negative_axes(entry)
+                    if i >= n_layers:
+                        written = {"written_axis": layer["written_axis"]} if "written_axis" in layer else {}
+                        layer = {**operation_as_layer(layer, j), **written}
+                    self.nodes[out] = {"layer": layer,
                                        "sources": sources, "inside": inside,
                                        "op": tuple(step[0] for step in out),
                                        "counted": counted}
@@ -329,6 +334,8 @@ def canonical_architecture(arch: dict[str, Any], *, ignore: Sequence[str] = (),
         for n, member in enumerate(group):
             index[member] = len(layers) if n == 0 else [len(layers), n + 1]
         layers.append({"class": cls, "config": config})
+        if "written_axis" in layer and "axis" in config:  # the axis as the code gives it, for messages
+            layers[-1]["written"] = {"axis": layer["written_axis"]}
         activations.append(config.get("activation") if cls == "Activation" else
                            (layer.get("config") or {}).get("activation", "absent"))
         members.append((group, count))

@@ -25,7 +25,7 @@ from typing import Any
 
 from ..snapshot.serialize import has_constant, snake_case  # (serialize imports model.counting only)
 
-__all__ = ["OPERATION", "operation_as_layer"]
+__all__ = ["OPERATION", "operation_as_layer", "entry_rank", "negative_axes", "with_negative_axes"]
 
 OPERATION = "operation "  # the class of an operation that equals no layer: "operation multiply"
 # operations that equal a Keras activation (the name a layer's config gives it), with the
@@ -46,6 +46,51 @@ _OP_LAYERS = {"Softmax": "Softmax", "ReLU": "ReLU", "LeakyRelu": "LeakyReLU", "E
 # operations of tensors alone that equal a merge layer
 _OP_MERGES = {"Add": "Add", "Subtract": "Subtract", "Multiply": "Multiply", "Maximum": "Maximum", "Minimum": "Minimum"}
 _COMMUTATIVE = ("Add", "Multiply", "Maximum", "Minimum")
+
+
+# Layers and operations whose ``axis`` counts the axes of a tensor of their output's rank: an axis
+# given as a positive number names the same axis as its negative form (``Softmax(axis=1)`` on a
+# (None, 10) output is ``Softmax(axis=-1)``), so both are read in the negative form.
+_RANK_AXES = ("Softmax", "LogSoftmax", "Sparsemax", "Glu", "Concatenate", "BatchNormalization",
+              "LayerNormalization", "GroupNormalization", "UnitNormalization", "RMSNormalization")
+
+
+def entry_rank(entry: dict[str, Any]) -> int | None:
+    """The rank of the tensors an `architecture()` entry outputs (every call alike), or None when
+    it is not recorded (a subclassed model's layer records the shape it was built with)."""
+    shape = entry.get("output_shape") or entry.get("input_shape")
+    if not isinstance(shape, list) or not shape:
+        return None
+    shapes = shape if isinstance(shape[0], list) else [shape]  # one shape per call, or the only one
+    if not all(isinstance(s, list) and all(d is None or isinstance(d, int) for d in s) for s in shapes):
+        return None
+    ranks = {len(s) for s in shapes}
+    return ranks.pop() if len(ranks) == 1 else None
+
+
+def negative_axes(cls: str, config: dict[str, Any], rank: int | None) -> dict[str, Any]:
+    """`config` with its ``axis`` in negative form (``1`` -> ``-1`` for a rank of 2) for a layer or
+    operation of class `cls` that keeps its input's rank (`_RANK_AXES`); `config` itself otherwise."""
+    axis = config.get("axis")
+    if cls not in _RANK_AXES or not rank or axis is None:
+        return config
+
+    def negative(a: Any) -> Any:
+        return a - rank if isinstance(a, int) and not isinstance(a, bool) and 0 <= a < rank else a
+
+    form = [negative(a) for a in axis] if isinstance(axis, (list, tuple)) else negative(axis)
+    return config if form == axis else {**config, "axis": form}
+
+
+def with_negative_axes(entry: dict[str, Any]) -> dict[str, Any]:
+    """An `architecture()` entry (layer or operation) with its ``axis`` in negative form
+    (`negative_axes`, the rank read from its recorded shapes), and the axis as written under
+    ``written_axis`` when that differs (for messages)."""
+    config = entry.get("config")
+    if not isinstance(config, dict):
+        return entry
+    form = negative_axes(entry.get("class", ""), config, entry_rank(entry))
+    return entry if form is config else {**entry, "config": form, "written_axis": config.get("axis")}
 
 
 def operation_as_layer(entry: dict[str, Any], call: int = 0) -> dict[str, Any]:

@@ -87,18 +87,27 @@ def _activation_name(layer: keras.layers.Layer | None) -> str | None:
     return getattr(activation, "__name__", type(activation).__name__).lower()
 
 
+def _output_rank(operation: Any) -> int | None:
+    """The rank of what an operation of a functional graph outputs, None when unknown."""
+    try:
+        return len(operation.output.shape)
+    except Exception:  # an operation called several times, or never: no single output
+        return None
+
+
 def _operation_activation(operation: Any) -> str | None:
     """The activation an operation of a functional graph equals (``keras.ops.softmax`` ->
     ``"softmax"``, ``keras.ops.log_softmax`` -> ``"log_softmax"``, ``keras.activations.relu`` with
     its defaults -> ``"relu"``), read by `modelcheck.model.operations.operation_as_layer`; None
     for any other operation (``z * 2.0``, ``keras.ops.squeeze``)."""
-    from .operations import operation_as_layer  # (it imports snapshot.serialize, which imports the model package)
+    from .operations import negative_axes, operation_as_layer  # (it imports snapshot.serialize, which imports the model package)
 
     try:
         config = operation.get_config()
     except Exception:  # an operation whose arguments Keras could not record
         return None
     config = {k: v for k, v in (config or {}).items() if k != "name" and v is not None}
+    config = negative_axes(type(operation).__name__, config, _output_rank(operation))
     layer = operation_as_layer({"class": type(operation).__name__, "config": config, "name": operation.name})
     if layer["class"] == "Activation":
         return str(layer["config"]["activation"])
