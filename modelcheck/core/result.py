@@ -46,6 +46,26 @@ def _jsonable(value: Any) -> Any:
     return repr(value)
 
 
+# How deep `expected`, `received` and `details` may nest once JSON-able: a report's reader (the
+# grading schema) refuses deeper data, and a whole report would be lost for one check's value.
+MAX_NESTING = 6
+
+
+def _bounded(value: Any, room: int = MAX_NESTING) -> Any:
+    """`value` (JSON-able) with every list or dict nested deeper than `room` levels written as
+    short JSON text, so that no check's figures nest beyond `MAX_NESTING`."""
+    if not isinstance(value, (list, dict)):
+        return value
+    if room <= 0:
+        import json
+
+        text = json.dumps(value, sort_keys=True, default=str)
+        return text if len(text) <= 200 else text[:199] + "\u2026"
+    if isinstance(value, dict):
+        return {k: _bounded(v, room - 1) for k, v in value.items()}
+    return [_bounded(v, room - 1) for v in value]
+
+
 @dataclass
 class CheckResult:
     """The verdict of one check on one model.
@@ -98,11 +118,12 @@ class CheckResult:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict; `from_dict` reverses it."""
+        """A JSON-able dict; `from_dict` reverses it (values nested deeper than `MAX_NESTING`
+        levels come back as JSON text)."""
         data = asdict(self)
-        data["expected"] = _jsonable(self.expected)
-        data["received"] = _jsonable(self.received)
-        data["details"] = _jsonable(self.details)
+        data["expected"] = _bounded(_jsonable(self.expected))
+        data["received"] = _bounded(_jsonable(self.received))
+        data["details"] = _bounded(_jsonable(self.details))
         return data
 
     @classmethod
