@@ -631,3 +631,104 @@ def test_a_softmax_over_another_axis_than_the_last_is_not_the_reference_softmax(
     """On a (None, 1, 5) output, axis=1 is not the class axis: it stays a difference."""
     result = check_matches_reference(_softmax_over(1, time_steps=1), reference=reference)
     assert not result.passed and "activation softmax expected" in result.message, result.message
+
+
+def _fashion(*, input_dtype: str = "float32", flatten_dtype: str | None = None, quantize: bool = False,
+             hidden_output: bool = False) -> keras.Model:
+    """The reference (28x28 -> 30 relu -> 10 relu -> 5 softmax) with one change of dtype or outputs."""
+    x = keras.Input((28, 28), dtype=input_dtype)
+    flat = layers.Flatten(**({"dtype": flatten_dtype} if flatten_dtype else {}))(x)
+    hidden = layers.Dense(30, activation="relu")(flat)
+    out = layers.Dense(5, activation="softmax")(layers.Dense(10, activation="relu")(hidden))
+    model = keras.Model(x, [out, hidden] if hidden_output else out)
+    if quantize:
+        model.quantize("int8")
+    return model
+
+
+def _depth(value, level: int = 0) -> int:
+    if isinstance(value, dict):
+        return max([_depth(v, level + 1) for v in value.values()] or [level])
+    if isinstance(value, list):
+        return max([_depth(v, level + 1) for v in value] or [level])
+    return level
+
+
+@pytest.mark.filterwarnings("ignore:Layer .* does not have a `quantize` method")
+def test_a_quantized_model_is_told_in_words_and_its_result_stays_shallow():
+    """model.quantize("int8") (red team 14) put each Dense layer's quantizer config, 8 levels deep,
+    into `received`: the grading schema refused the whole report and every check scored 0."""
+    from modelcheck.grading.schema import CHECK_RESULT
+
+    result = check_matches_reference(_fashion(quantize=True), reference=reference)
+    assert not result.passed
+    assert result.message.splitlines()[1] == (
+        "layer 2 (Dense 30): float weights expected (as in the reference solution), weights quantized to int8 "
+        "received; model.quantize() stores the kernels as frozen low-precision values that training cannot change: "
+        "build and train the float model, and quantize it afterwards, outside build_model")
+    data = result.to_dict()
+    assert max(_depth(data["expected"]), _depth(data["received"]), _depth(data["details"])) <= 3
+    CHECK_RESULT(data, "result")  # the grading schema takes it
+    assert data["received"]["layers"][:2] == ["Flatten", "Dense 30 relu"]
+
+
+def test_a_result_never_nests_deeper_than_a_report_may():
+    from modelcheck.core.result import MAX_NESTING, CheckResult
+
+    deep: dict = {"leaf": 1}
+    for _ in range(10):
+        deep = {"inner": [deep]}
+    data = CheckResult.fail("x", "m", received=deep, details={"deep": deep}).to_dict()
+    assert _depth(data["received"]) <= MAX_NESTING and _depth(data["details"]) <= MAX_NESTING
+    assert '"leaf": 1' in str(data["received"])
+
+
+@pytest.mark.parametrize("change, line", [
+    ({"input_dtype": "bool"}, "input 1: dtype float32 expected (as in the reference solution), bool received; it "
+     "turns every value it reads into True or False"),
+    ({"input_dtype": "uint8"}, "input 1: dtype float32 expected (as in the reference solution), uint8 received; it "
+     "turns every value it reads into whole numbers"),
+    ({"flatten_dtype": "bool"}, "layer 1 (Flatten): dtype float expected (as in the reference solution), dtype bool "
+     "received; the layer turns every value it reads into True or False"),
+])
+def test_an_input_or_layer_dtype_that_loses_the_values_is_a_difference(change, line):
+    """A bool or integer input (or layer) sees pixels in [0, 1] as 0 or 1 (red team 14: full marks before)."""
+    result = check_matches_reference(_fashion(**change), reference=reference)
+    assert not result.passed and result.message.splitlines()[1].startswith(line), result.message
+
+
+@pytest.mark.parametrize("change", [{"input_dtype": "float16"}, {"input_dtype": "float64"},
+                                    {"flatten_dtype": "mixed_float16"}, {"flatten_dtype": "bfloat16"}])
+def test_float_precisions_and_mixed_precision_are_not_a_difference(change):
+    result = check_matches_reference(_fashion(**change), reference=reference)
+    assert result.passed, result.message
+
+
+def test_a_float_input_where_the_reference_takes_integer_ids_is_not_a_difference():
+    """Wider than the reference's loses nothing: an Embedding casts float ids back to int."""
+    def embedder(dtype: str) -> keras.Model:
+        x = keras.Input((6,), dtype=dtype)
+        return keras.Model(x, layers.Dense(2)(layers.Flatten()(layers.Embedding(50, 4)(x))))
+
+    assert check_matches_reference(embedder("float32"), reference=embedder("int32")).passed
+    result = check_matches_reference(embedder("bool"), reference=embedder("int32"))
+    assert not result.passed and "dtype int32 expected" in result.message
+
+
+def test_a_model_that_also_outputs_a_hidden_layer_does_not_match():
+    """Red team 14: the reference graph plus its hidden Dense as a second output 'matched'."""
+    result = check_matches_reference(_fashion(hidden_output=True), reference=reference)
+    assert not result.passed
+    assert result.message.splitlines()[1].startswith(
+        "outputs: 1 expected, 2 received: layer 4 (Dense 5), layer 2 (Dense 30)"), result.message
+
+
+def test_the_outputs_of_a_two_output_model_are_compared_layer_by_layer():
+    def two_heads(swap: bool) -> keras.Model:
+        x = keras.Input((8,))
+        h = layers.Dense(16, activation="relu")(x)
+        a, b = layers.Dense(3, activation="softmax")(h), layers.Dense(1)(h)
+        return keras.Model(x, [b, a] if swap else [a, b])
+
+    assert check_matches_reference(two_heads(False), reference=two_heads(False)).passed
+    assert not check_matches_reference(two_heads(True), reference=two_heads(False)).passed

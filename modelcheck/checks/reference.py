@@ -48,7 +48,8 @@ from ..core.result import CheckResult
 from ..model.build import build_model
 from ..snapshot.diff import align, format_value
 from .common import check
-from .reference_form import IGNORE_GROUPS, OPERATION, canonical_architecture, layer_classes, model_form
+from .reference_form import (IGNORE_GROUPS, OPERATION, canonical_architecture, dtype_kind, layer_classes, model_form,
+                             narrower)
 
 __all__ = ["check_matches_reference", "canonical_architecture", "IGNORE_GROUPS"]
 
@@ -137,6 +138,67 @@ def _calls_line(where: str, want: int, got: int) -> str:
     return f"{where}: {called}, {_times(want) if want else 'no call'} expected ({why})"
 
 
+def _dtype_note(kind: str) -> str:
+    """Why a layer of dtype kind `kind` cannot do what the reference's float layer does, with the fix."""
+    if kind.startswith("quantized"):
+        return ("model.quantize() stores the kernels as frozen low-precision values that training cannot change: "
+                "build and train the float model, and quantize it afterwards, outside build_model")
+    if kind == "bool":
+        return "the layer turns every value it reads into True or False: leave dtype out (float32)"
+    return "the layer rounds every value it reads to a whole number: leave dtype out (float32)"
+
+
+def _dtype_line(where: str, want: Any, got: Any) -> str | None:
+    """The line for a layer whose dtype policy is narrower than the reference's (None: a float policy)."""
+    want, got = want or "float", got or "float"
+    if not narrower(want, got):
+        return None
+    def words(kind: str) -> str:
+        if kind.startswith("quantized"):
+            return f"weights {kind.replace('quantized', 'quantized to')}"
+        return "float weights" if got.startswith("quantized") else f"dtype {kind}"
+
+    return (f"{where}: {words(want)} expected (as in the reference solution), {words(got)} received; "
+            f"{_dtype_note(got)}")
+
+
+def _input_dtype_lines(reference: dict[str, Any], received: dict[str, Any]) -> list[str]:
+    """A line per input whose dtype holds less than the reference's (bool or int for float
+    pixels): the model sees values other than the data's. Inputs with no recorded dtype are not judged."""
+    lines = []
+    count = min(len(reference["inputs"]), len(received["inputs"]))
+    wanted = reference.get("input_dtypes") or ["float32"] * count
+    got = received.get("input_dtypes") or ["float32"] * count
+    for n, (want, have) in enumerate(zip(wanted, got)):
+        if narrower(dtype_kind(want), dtype_kind(have)):
+            what = "True or False" if dtype_kind(have) == "bool" else "whole numbers"
+            lines.append(f"input {n + 1}: dtype {want} expected (as in the reference solution), {have} received; it turns "
+                         f"every value it reads into {what}, so inputs in [0, 1] become 0 or 1 and it cannot learn "
+                         f"from them: leave dtype out of keras.Input (float32)")
+    return lines
+
+
+def _output_lines(reference: dict[str, Any], received: dict[str, Any], new: list[dict[str, Any]],
+                  mapped_source: Any) -> list[str]:
+    """Lines for a model with another number of outputs than the reference's, or whose outputs
+    come from other layers (``outputs`` of the canonical form; one output when absent)."""
+    want = reference.get("outputs")
+    got = received.get("outputs")
+    n_want, n_got = len(want) if want is not None else 1, len(got) if got is not None else 1
+    if n_want != n_got:
+        listed = f": {', '.join(_source_text(s, new) for s in got)}" if got else ""
+        return [f"outputs: {n_want} expected, {n_got} received{listed} (the model must output what the "
+                f"reference solution outputs, and nothing else: pass only those to keras.Model(inputs, outputs))"]
+    if want is None or got is None:
+        return []
+    lines = []
+    for n, (a, b) in enumerate(zip(want, got)):
+        expected = mapped_source(a)
+        if expected != b and _index(expected) is not None:
+            lines.append(f"output {n + 1}: {_source_text(expected, new)} expected, {_source_text(b, new)} received")
+    return lines
+
+
 def differences(reference: dict[str, Any], received: dict[str, Any], *,
                 allow_extra: Sequence[str] = ()) -> list[str]:
     """The differences of two canonical architectures, one line each, in the student's layer order.
@@ -149,6 +211,7 @@ def differences(reference: dict[str, Any], received: dict[str, Any], *,
                          f"{format_value(got[1:] if got else got)} received")
     if len(reference["inputs"]) != len(received["inputs"]):
         lines.append(f"inputs: {len(reference['inputs'])} expected, {len(received['inputs'])} received")
+    lines += _input_dtype_lines(reference, received)
     old, new = reference["layers"], received["layers"]
 
     def keyed(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:  # names never matter in the alignment
@@ -196,7 +259,10 @@ def differences(reference: dict[str, Any], received: dict[str, Any], *,
             continue
         for key in sorted(set(a["config"]) | set(b["config"])):
             x, y = a["config"].get(key), b["config"].get(key)
-            if x != y:
+            if key == "dtype":
+                line = _dtype_line(where, x, y)
+                lines += [line] if line else []
+            elif x != y:
                 x, y = (layer.get("written", {}).get(key, value) for layer, value in ((a, x), (b, y)))
                 lines.append(f"{where}: {_SHOWN_KEYS.get(key, key.replace('_', ' '))} {_shown(key, x)} expected, "
                              f"{_shown(key, y)} received")
@@ -213,7 +279,26 @@ def differences(reference: dict[str, Any], received: dict[str, Any], *,
                 call = f", {_ordinal(n + 1)} call" if len(got_calls) > 1 else ""
                 lines.append(f"{where}{call}: reads " + ", ".join(_source_text(s, new) for s in expected)
                              + " expected, " + ", ".join(_source_text(s, new) for s in got_sources) + " received")
+    if not removed and not inserted:  # (a missing or extra layer is said already, and moves what outputs)
+        lines += _output_lines(reference, received, new, mapped_source)
+    elif len(reference.get("outputs") or [0]) != len(received.get("outputs") or [0]):
+        lines += _output_lines(reference, received, new, mapped_source)
     return lines
+
+
+def _layer_line(layer: dict[str, Any]) -> str:
+    """One canonical layer in a few words: ``Dense 300 relu``, ``Conv2D 16 3x3 relu``."""
+    activation = layer["config"].get("activation")
+    shown = isinstance(activation, str) and activation != "linear" and layer["class"] != "Activation"
+    return _describe(layer) + (f" {activation}" if shown else "")
+
+
+def summary(form: dict[str, Any]) -> dict[str, Any]:
+    """A canonical architecture as a student reads it, never nested deeper than a list of words:
+    ``{"inputs": ["(28, 28)"], "layers": ["Flatten", "Dense 300 relu", ...]}`` (a layer's full
+    configuration, a quantizer's nested in a Dense layer's, can nest deeper than a report may)."""
+    return {"inputs": [format_value(shape[1:] if shape else shape) for shape in form["inputs"]],
+            "layers": [_layer_line(layer) for layer in form["layers"]]}
 
 
 def _reference_form(reference: Any, ignore: Sequence[str], seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -259,7 +344,8 @@ def check_matches_reference(
     _, got = model_form(model, ignore=ignore, pass_through=[c for c in allow_extra if c not in ref_classes],
                         seed=seed)
     lines = differences(want, got, allow_extra=allow_extra)
-    details = {"reference": want, "received": got, "differences": lines}
+    expected, received = summary(want), summary(got)
+    details = {"reference": expected, "received": received, "differences": lines}
     if not lines:
         return CheckResult.ok(NAME, f"the architecture matches the reference solution ({len(got['layers'])} layers)",
                               details=details)
@@ -267,6 +353,6 @@ def check_matches_reference(
     at, _, _ = first.partition(": ")
     head = mismatch("architecture", "the reference solution's", f"{len(lines)} difference{'s' * (len(lines) > 1)}",
                     at=at)
-    return CheckResult.fail(NAME, head + "\n" + "\n".join(lines), expected=want, received=got, details=details,
+    return CheckResult.fail(NAME, head + "\n" + "\n".join(lines), expected=expected, received=received, details=details,
                             hint="build the layers the assignment describes, in its order, with its sizes and "
                             "activations")

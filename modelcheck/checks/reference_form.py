@@ -46,7 +46,11 @@ from ..model.operations import OPERATION, operation_as_layer, with_negative_axes
 __all__ = ["canonical_architecture", "model_form", "traced_calls", "layer_classes", "operation_as_layer",
            "IGNORE_GROUPS", "OPERATION"]
 
-_ALWAYS_IGNORED = frozenset({"name", "trainable", "dtype", "seed"})
+# (a layer's dtype policy is compared by kind only: `dtype_kind`; `quantization_config` is what
+# its quantized policy says, in the words of `model.quantize`)
+_ALWAYS_IGNORED = frozenset({"name", "trainable", "seed", "quantization_config"})
+# what a dtype can hold, narrowest first: a narrower kind than the reference's loses the values
+DTYPE_ORDER = ("bool", "int", "float", "complex")
 _FOLDED = ("Activation", "ReLU", "Softmax")
 _REF = re.compile(r"^(?P<base>.*?)(?:@(?P<call>\d+))?(?:\[(?P<index>\d+)\])?$")
 # `ignore` entries that name a group of configuration keys (anything else names a key itself,
@@ -75,6 +79,48 @@ def _activation_of(layer: dict[str, Any]) -> str | None:
     if kind == "Softmax" and config.get("axis", -1) in (-1, [-1]):
         return "softmax"
     return None
+
+
+def dtype_kind(dtype: Any) -> str | None:
+    """What a dtype (or a layer's dtype policy, as `architecture()` writes it) holds: ``"bool"``,
+    ``"int"`` (int8...uint64), ``"float"`` (float16/32/64, bfloat16, a mixed-precision policy),
+    ``"complex"``, ``"quantized int8"`` (a policy `model.quantize` set), the name for any other
+    (``"string"``); None when unknown."""
+    if isinstance(dtype, dict):
+        mode = dtype.get("mode")
+        return f"quantized {mode}" if mode else None
+    if not isinstance(dtype, str) or not dtype:
+        return None
+    name = dtype.lower()
+    if name == "bool":
+        return "bool"
+    if name.startswith(("int", "uint")):
+        return "int"
+    if name.startswith(("float", "bfloat", "mixed_")):
+        return "float"
+    return "complex" if name.startswith("complex") else name
+
+
+def narrower(want: str | None, got: str | None) -> bool:
+    """Whether a dtype kind `got` holds less than `want` (None: unknown, never narrower): bool or
+    int where the reference computes in floats, a quantized layer where it does not quantize. A
+    wider kind (float inputs where the reference takes int ids) loses nothing."""
+    if want is None or got is None or want == got:
+        return False
+    if want in DTYPE_ORDER and got in DTYPE_ORDER:
+        return DTYPE_ORDER.index(got) < DTYPE_ORDER.index(want)
+    return not (got in DTYPE_ORDER and want.startswith("quantized"))
+
+
+def _compared_dtype(config: dict[str, Any]) -> dict[str, Any]:
+    """A canonical config with its ``dtype`` (policy) as a kind, left out when it is a float kind
+    (float32, float16, mixed_float16: a precision, not a different computation)."""
+    if "dtype" not in config:
+        return config
+    kind = dtype_kind(config.pop("dtype"))
+    if kind is not None and kind != "float":
+        config["dtype"] = kind
+    return config
 
 
 def _ignored(cls: str, key: str, ignore: Sequence[str]) -> bool:
@@ -242,7 +288,9 @@ def _foldable(nodes: dict[NodeId, dict[str, Any]], outputs: list[Source],
 def canonical_architecture(arch: dict[str, Any], *, ignore: Sequence[str] = (),
                            pass_through: Sequence[str] = (),
                            traced: Mapping[tuple[int, ...], int] | None = None) -> dict[str, Any]:
-    """The canonical form of an `architecture()` dict: ``inputs`` (shapes) and ``layers``, each
+    """The canonical form of an `architecture()` dict: ``inputs`` (shapes), ``input_dtypes`` (only
+    when an input is not of a known float dtype), ``outputs`` (only for a model of other than one
+    output: what produces each, as a source) and ``layers``, each
     ``{"class", "config", "sources"}`` where sources are ``"input k"``, canonical layer indices
     (a layer's first call) or ``[index, n]`` (its n-th call). A layer called other than once also
     has ``calls``: the sources of each call (None for a call only `traced` counted; empty for a
@@ -330,7 +378,8 @@ def canonical_architecture(arch: dict[str, Any], *, ignore: Sequence[str] = (),
         if activation is not None:
             cls, config = "Activation", {"activation": activation}
         else:
-            config = {k: v for k, v in (layer.get("config") or {}).items() if not _ignored(cls, k, ignore)}
+            config = _compared_dtype({k: v for k, v in (layer.get("config") or {}).items()
+                                      if not _ignored(cls, k, ignore)})
         for n, member in enumerate(group):
             index[member] = len(layers) if n == 0 else [len(layers), n + 1]
         layers.append({"class": cls, "config": config})
@@ -355,7 +404,14 @@ def canonical_architecture(arch: dict[str, Any], *, ignore: Sequence[str] = (),
             layer["inside"] = list(nodes[group[0]]["inside"])
         if _ignored(layer["class"], "activation", ignore):  # `activation` may have been filled by folding
             layer["config"].pop("activation", None)
-    return {"inputs": [item.get("shape") for item in inputs], "layers": layers}
+    form: dict[str, Any] = {"inputs": [item.get("shape") for item in inputs], "layers": layers}
+    dtypes = [item.get("dtype") for item in inputs]
+    if any(dtype_kind(dtype) != "float" for dtype in dtypes):  # (float inputs, the usual, are not listed)
+        form["input_dtypes"] = dtypes
+    produced = [final(out) for out in outputs]
+    if len(produced) != 1:  # (one output: the layers' sources already say what produces it)
+        form["outputs"] = produced
+    return form
 
 
 def _entry(ref: Any) -> int | None:
