@@ -55,13 +55,15 @@ def test_each_mistake_fails_with_its_sentence(make, kwargs, first_line):
 
 
 def test_integer_labels_with_categorical_crossentropy_fail():
-    model = seq(L.Dense(3, activation="softmax"))
+    model = seq(L.Dense(3, activation="softmax", name="o"))
     model.compile(loss="categorical_crossentropy", optimizer="adam")
     result = check_config_lint(model, labels="integers")
     assert result.message.splitlines()[0] == (
-        "loss: expected sparse_categorical_crossentropy for labels given as integer class ids, received "
-        "categorical_crossentropy, at the compiled loss; categorical_crossentropy expects one-hot rows: compile with "
-        "loss=\"sparse_categorical_crossentropy\"")
+        "loss: expected a loss that takes integer class ids (sparse_categorical_crossentropy), received "
+        "categorical_crossentropy, at output 'o'; categorical_crossentropy compares the label with each of the "
+        "output's 3 values, so it needs one-hot rows (or probabilities), and Keras' fit cannot run it on the "
+        "assignment's labels, one class id per sample: compile with loss=\"sparse_categorical_crossentropy\" (or "
+        "turn the labels into one-hot rows with keras.utils.to_categorical)")
     assert check_config_lint(model, labels="one_hot").passed
 
 
@@ -97,8 +99,168 @@ def test_a_learning_rate_1000_times_too_large_fails_with_its_sentence():
 @pytest.mark.parametrize("optimizer", [lambda: keras.optimizers.Adam(1e-3), lambda: keras.optimizers.RMSprop(0.1),
                                        lambda: keras.optimizers.SGD(1.0), lambda: keras.optimizers.Adadelta(1.0),
                                        lambda: keras.optimizers.Adam(keras.optimizers.schedules.ExponentialDecay(
-                                           1.0, 100, 0.5))],
+                                           1e-3, 100, 0.5))],
                          ids=["adam_default", "rmsprop_at_limit", "sgd_at_limit", "adadelta_unjudged", "schedule"])
 def test_usual_learning_rates_and_schedules_pass(optimizer):
     result = check_config_lint(compiled(optimizer()))
     assert result.passed, result.message
+
+
+def _classifier(loss, *, units: int = 10, optimizer="adam") -> keras.Model:
+    model = seq(L.Dense(8, activation="relu"), L.Dense(units, activation="softmax" if units > 1 else "sigmoid",
+                                                        name="o"))
+    model.compile(loss=loss, optimizer=optimizer)
+    return model
+
+
+# Every Keras loss whose fit raises on integer class ids of shape (n,) for a (n, 10) softmax (checked with
+# Keras 3.15's fit): they compare the label with each of the 10 output values.
+PER_UNIT_LOSSES = ["categorical_crossentropy", "CategoricalFocalCrossentropy", "CategoricalHinge", "KLDivergence",
+                   "Poisson", "CosineSimilarity", "Dice", "Tversky", "BinaryCrossentropy", "BinaryFocalCrossentropy",
+                   "Hinge", "SquaredHinge", "MeanSquaredError", "mae", "MeanAbsolutePercentageError",
+                   "MeanSquaredLogarithmicError", "Huber", "LogCosh"]
+
+
+@pytest.mark.parametrize("loss", PER_UNIT_LOSSES)
+def test_a_loss_that_fit_cannot_run_on_integer_labels_fails(loss):
+    """Red team 14 (H5): only categorical_crossentropy was flagged; focal, hinge, KL... passed."""
+    identifier = getattr(keras.losses, loss)() if loss[0].isupper() else loss
+    result = check_config_lint(_classifier(identifier), labels="integers")
+    assert result.status == "failed" and result.message.startswith(
+        "loss: expected a loss that takes integer class ids (sparse_categorical_crossentropy), received "), \
+        result.message
+    assert "Keras' fit cannot run it on the assignment's labels" in result.message
+
+
+@pytest.mark.parametrize("loss, units", [("sparse_categorical_crossentropy", 10),
+                                         (keras.losses.SparseCategoricalCrossentropy(axis=1), 10),
+                                         (keras.losses.CategoricalGeneralizedCrossEntropy(), 10),
+                                         ("binary_crossentropy", 1), ("hinge", 1), ("mse", 1)])
+def test_losses_that_take_integer_labels_pass(loss, units):
+    """Class ids for a softmax, or one 0/1 label per sample for a single unit (IMDB's binary labels)."""
+    result = check_config_lint(_classifier(loss, units=units), labels="integers")
+    assert result.passed, result.message
+
+
+def test_a_loss_that_takes_class_ids_fails_on_one_hot_labels():
+    result = check_config_lint(_classifier(keras.losses.CategoricalGeneralizedCrossEntropy()), labels="one_hot")
+    assert result.message.startswith("loss: expected categorical_crossentropy for labels given as one-hot rows, "
+                                     "received categorical_generalized_cross_entropy"), result.message
+
+
+def test_a_cross_entropy_over_the_batch_axis_fails():
+    result = check_config_lint(_classifier(keras.losses.SparseCategoricalCrossentropy(axis=0)))
+    assert result.message.startswith(
+        "loss axis: expected the classes' axis, the last (axis=-1, Keras' default), received axis=0, at output 'o'; "
+        "sparse_categorical_crossentropy takes the classes along the last axis only"), result.message
+
+
+def test_an_ignored_class_that_is_one_of_the_assignments_labels_fails():
+    """Red team 14: ignore_class=0 on Fashion-MNIST, class 0 never learned (0.904 held out)."""
+    import numpy as np
+
+    from modelcheck.model.inputs import set_instructor_data
+
+    model = _classifier(keras.losses.SparseCategoricalCrossentropy(ignore_class=3))
+    result = check_config_lint(model, labels="integers")
+    assert result.message.startswith(
+        "loss: expected every class trained, received ignore_class=3, at output 'o'; ignore_class=3 leaves out every "
+        "sample labelled 3, one of the output's class ids 0..9, so the model never learns class 3"), result.message
+    set_instructor_data(model, x=[np.zeros((6, 4), "float32")], y=[np.array([0, 1, 2, 3, 4, 5])])
+    assert "one of the assignment's labels" in check_config_lint(model).message
+    set_instructor_data(model, x=[np.zeros((6, 4), "float32")], y=[np.array([0, 1, 2, 4, 5, 6])])
+    assert check_config_lint(model).passed  # 3 labels no sample: a "void" label, not a class
+
+
+def test_a_segmentation_void_class_passes():
+    """ignore_class for pixels labelled 'void' in a per-pixel classifier is what it is for."""
+    x = keras.Input((8, 8, 3))
+    model = keras.Model(x, L.Conv2D(4, 1, activation="softmax")(L.Conv2D(8, 3, padding="same", activation="relu")(x)))
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(ignore_class=0), optimizer="adam")
+    assert check_config_lint(model, labels="integers").passed
+
+
+S = keras.optimizers.schedules
+BAD_SCHEDULES = [
+    (lambda: keras.optimizers.SGD(S.ExponentialDecay(0.01, 100, decay_rate=10.0)),
+     "the learning rate rises to 1.41254 at step 215 and reaches inf at step 4,642 (it starts at 0.01)"),
+    (lambda: keras.optimizers.SGD(S.PiecewiseConstantDecay([200], [0.01, 5000.0])),
+     "the learning rate rises to 5000 at step 201 (it starts at 0.01)"),
+    (lambda: keras.optimizers.Adam(S.PiecewiseConstantDecay([100], [0.001, 10.0])),
+     "the learning rate rises to 10 at step 101 (it starts at 0.001)"),
+    (lambda: keras.optimizers.SGD(S.CosineDecay(0.01, 1000, warmup_target=500.0, warmup_steps=1000)),
+     "the learning rate rises to 1.00998 at step 2 and reaches 500 at step 1,000 (it starts at 0.01)"),
+]
+
+
+@pytest.mark.parametrize("optimizer, rise", BAD_SCHEDULES, ids=["exp_growth", "piecewise_sgd", "piecewise_adam",
+                                                                "warmup_huge"])
+def test_a_schedule_that_rises_too_high_fails_naming_the_step(optimizer, rise):
+    """Red team 14 (H4): a schedule was never judged, and the short training checks stop before it goes wrong."""
+    result = check_config_lint(compiled(optimizer()))
+    assert result.status == "failed" and rise in result.message, result.message
+    assert result.message.startswith("learning rate: expected at most ")
+
+
+@pytest.mark.parametrize("optimizer", [
+    lambda: keras.optimizers.Adam(S.CosineDecay(1e-4, 10_000, warmup_target=1e-3, warmup_steps=1000)),
+    lambda: keras.optimizers.SGD(S.ExponentialDecay(0.01, 10_000, 0.96)),
+    lambda: keras.optimizers.Adam(S.ExponentialDecay(0.01, 10_000, 0.96, staircase=True)),
+    lambda: keras.optimizers.SGD(S.PiecewiseConstantDecay([1000, 5000], [0.1, 0.01, 0.001]), momentum=0.9),
+    lambda: keras.optimizers.Adam(S.PiecewiseConstantDecay([32_000, 48_000], [0.1, 0.01, 0.001])),
+    lambda: keras.optimizers.SGD(S.InverseTimeDecay(0.1, 1000, 0.5)),
+    lambda: keras.optimizers.Adam(S.PolynomialDecay(1e-3, 10_000, 1e-5)),
+    lambda: keras.optimizers.RMSprop(S.CosineDecayRestarts(0.01, 1000)),
+    lambda: keras.optimizers.SGD(0.01, momentum=0.99, nesterov=True),
+    lambda: keras.optimizers.Adam(beta_1=0.99, beta_2=0.9999),
+    lambda: keras.optimizers.Adam(use_ema=True, ema_momentum=0.99),
+    lambda: keras.optimizers.SGD(use_ema=True, ema_momentum=0.999, ema_overwrite_frequency=1000),
+], ids=["cosine_warmup", "exponential", "exponential_staircase", "piecewise_sgd", "piecewise_resnet", "inverse_time",
+        "polynomial", "cosine_restarts", "nesterov_099", "adam_betas", "ema", "ema_overwrite_slow"])
+def test_usual_schedules_and_optimizer_settings_pass(optimizer):
+    result = check_config_lint(compiled(optimizer()))
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize("optimizer, start", [
+    (lambda: keras.optimizers.SGD(0.01, momentum=0.99999), "momentum: expected below 0.999 (usually 0.9), received "
+     "momentum=0.99999, at the SGD optimizer; each step adds 0.99999 of the previous one, so the steps grow about "
+     "100,000 times larger than the gradient"),
+    (lambda: keras.optimizers.SGD(0.01, momentum=0.999, nesterov=True), "momentum: expected below 0.999"),
+    (lambda: keras.optimizers.Adam(beta_1=1.0), "beta_1: expected below 1 (Keras' default is 0.9), received beta_1=1"),
+    (lambda: keras.optimizers.SGD(use_ema=True, ema_momentum=0.99999, ema_overwrite_frequency=60),
+     "ema_momentum: expected an average that follows the weights within 60 steps"),
+], ids=["momentum_undamped", "nesterov", "adam_beta_1", "ema_snapback"])
+def test_optimizer_settings_that_undo_training_fail(optimizer, start):
+    result = check_config_lint(compiled(optimizer()))
+    assert result.message.startswith(start), result.message
+
+
+def _pixels_model(input_dtype: str = "float32", flatten_dtype: str | None = None) -> keras.Model:
+    import numpy as np
+
+    from modelcheck.model.inputs import set_instructor_data
+
+    flatten = L.Flatten(**({"dtype": flatten_dtype} if flatten_dtype else {}))
+    model = keras.Sequential([keras.Input((4, 4), dtype=input_dtype), flatten, L.Dense(3, activation="softmax")])
+    rng = np.random.default_rng(0)
+    set_instructor_data(model, x=[rng.uniform(0, 1, (6, 4, 4)).astype("float32")], y=[np.arange(6) % 3])
+    return model
+
+
+@pytest.mark.parametrize("kwargs, start", [
+    ({"input_dtype": "bool"}, "dtype: expected a float dtype, which keeps the sample values, received bool, at input "),
+    ({"input_dtype": "uint8"}, "dtype: expected a float dtype, which keeps the sample values, received uint8, at "
+     "input "),
+    ({"flatten_dtype": "int32"}, "dtype: expected a float dtype, which keeps the sample values, received int32, at "
+     "layer 'flatten"),
+])
+def test_a_dtype_that_changes_the_samples_fails(kwargs, start):
+    result = check_config_lint(_pixels_model(**kwargs))
+    assert result.message.startswith(start) and "the assignment's samples hold values such as" in result.message, \
+        result.message
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"input_dtype": "float16"}, {"flatten_dtype": "mixed_float16"}])
+def test_a_float_dtype_keeps_the_samples(kwargs):
+    assert check_config_lint(_pixels_model(**kwargs)).passed
