@@ -22,7 +22,9 @@ def _spy_source(folder: Path) -> str:
 
 def test_the_build_job_receives_only_what_building_needs():
     assignment = load_assignment(SECRETS / "secrets.toml")
-    assert assignment.build_params() == {"builder": "build_model", "builder_kwargs": {}, "seed": 0}
+    # the course's custom_objects are not secret: the build job gets its modules too
+    assert assignment.build_params() == {"builder": "build_model", "builder_kwargs": {}, "seed": 0,
+                                         "custom_objects": []}
 
 
 def test_the_spy_finds_the_secrets_where_they_are_in_reach(tmp_path):

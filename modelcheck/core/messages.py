@@ -12,7 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["mismatch", "layer_ref", "output_ref", "also"]
+__all__ = ["mismatch", "layer_ref", "output_ref", "also", "OWN_CODE_FIX", "OWN_TRAINING_FIX"]
+
+# How to make a graded model train in the grader's clean process as it does in the student's: what
+# the grader says when a submission's own functions or training code do not survive its model file.
+OWN_CODE_FIX = ("give Keras' own activations, losses and optimizers by name (activation=\"relu\", "
+                "loss=\"sparse_categorical_crossentropy\", optimizer=\"adam\"), or the course's; the grader checks "
+                "your model with Keras' code only, and a function of your own is saved by its name alone")
+OWN_TRAINING_FIX = ("the grader trains the saved model with Keras' own training step: to have these checks judged, "
+                    "keep training code out of the model (no train_step or compute_loss of its own, no branch of "
+                    "call() taken only when training), or ask your instructor whether the assignment accepts it")
 
 
 def mismatch(what: str, expected: Any, received: Any, at: str | None = None, note: str | None = None) -> str:

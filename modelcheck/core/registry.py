@@ -26,6 +26,8 @@ class CheckInfo:
         trains: True when the check runs the training engine (costly).
         default: True when it runs on every model unless the spec lists its checks;
             False when it runs only when asked for (e.g. ``learns_linear``).
+        objective: True when its verdict depends on how the model trains: its loss, optimizer,
+            training-mode forward pass or own ``train_step``.
     """
 
     name: str
@@ -33,6 +35,7 @@ class CheckInfo:
     description: str
     trains: bool = False
     default: bool = True
+    objective: bool = False
 
     def function(self) -> Callable[..., Any]:
         """Import and return the check function."""
@@ -46,29 +49,30 @@ _ALL = [
     CheckInfo("param_count", "modelcheck.checks.params:check_param_count",
               "total, trainable, non-trainable and per-layer parameter counts"),
     CheckInfo("gradient_flow", "modelcheck.checks.gradients:check_gradient_flow",
-              "every trainable variable gets a finite, non-zero gradient"),
+              "every trainable variable gets a finite, non-zero gradient", objective=True),
     CheckInfo("overfit_batch", "modelcheck.checks.training:check_overfit_batch",
-              "the model can memorise one small batch", trains=True),
+              "the model can memorise one small batch", trains=True, objective=True),
     CheckInfo("learns_linear", "modelcheck.checks.training:check_learns_linear",
-              "the model learns y = 2x - 1 from six points", trains=True, default=False),
+              "the model learns y = 2x - 1 from six points", trains=True, default=False, objective=True),
     CheckInfo("loss_decrease", "modelcheck.checks.loss_decrease:check_loss_decrease",
-              "the loss falls over a few training steps", trains=True),
+              "the loss falls over a few training steps", trains=True, objective=True),
     CheckInfo("loss_matches_output", "modelcheck.checks.loss_config:check_loss_matches_output",
-              "the compiled loss fits each output layer (judged from the configuration)"),
+              "the compiled loss fits each output layer (judged from the configuration)", objective=True),
     CheckInfo("config_lint", "modelcheck.checks.config_lint:check_config_lint",
               "configuration mistakes no run reveals (Dropout rate as keep_prob, Dense after Dense without "
               "activation, softmax on one unit, ...)"),
     CheckInfo("finite", "modelcheck.checks.finite:check_finite",
-              "no NaN/Inf in the weights, any layer's output, the loss or the gradients"),
+              "no NaN/Inf in the weights, any layer's output, the loss or the gradients", objective=True),
     CheckInfo("batch_independence", "modelcheck.checks.independence:check_batch_independence",
               "samples of a batch do not influence each other (inference mode)"),
     CheckInfo("input_dependence", "modelcheck.checks.independence:check_input_dependence",
               "every input changes the output"),
     CheckInfo("loss_at_init", "modelcheck.checks.init_loss:check_loss_at_init",
-              "the untrained loss is near ln(n_classes), ln 2 or the mean squared target", default=False),
+              "the untrained loss is near ln(n_classes), ln 2 or the mean squared target", default=False,
+              objective=True),
     CheckInfo("trainable_changes", "modelcheck.checks.trainable:check_trainable_changes",
               "a few training steps change every trainable variable and no frozen one", trains=True,
-              default=False),
+              default=False, objective=True),
     CheckInfo("matches_reference", "modelcheck.checks.reference:check_matches_reference",
               "the architecture matches a reference solution's (layers, sizes, activations, connections)",
               default=False),

@@ -128,10 +128,11 @@ class Assignment:
 
     def build_params(self) -> dict[str, Any]:
         """All that the build job (the student's code) receives: the builder's name and keyword
-        arguments and the seed. Never `[expect]`, `[points]`, the reference or the samples;
+        arguments, the seed and the course's `custom_objects` (its own modules, not secret). Never `[expect]`, `[points]`, the reference or the samples;
         with ``trust_submission_measurements`` also the assignment's text, as the build job
         then measures models the clean process cannot load."""
-        params: dict[str, Any] = {"builder": self.builder, "builder_kwargs": self.builder_kwargs, "seed": self.seed}
+        params: dict[str, Any] = {"builder": self.builder, "builder_kwargs": self.builder_kwargs, "seed": self.seed,
+                                  "custom_objects": list(self.custom_objects)}
         if self.trust_submission_measurements:
             params.update(assignment=self.text, where=self.where)
         return params

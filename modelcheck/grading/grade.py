@@ -31,7 +31,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from ..core.result import ERROR, FAILED, CheckResult
+from ..core.messages import OWN_CODE_FIX, OWN_TRAINING_FIX
+from ..core.registry import CHECKS
+from ..core.result import ERROR, FAILED, PASSED, SKIPPED, CheckResult
 from .assignment import Assignment, load_assignment
 from .confine import Confinement, not_dumpable
 from .isolation import Isolation, JobCgroup, copy_out, detect, remove_parents
@@ -427,7 +429,7 @@ class Grader:
             return self._failed(submission, "the exported model could not be loaded: " + str(verdict["load_error"]),
                                 output=output, notes=notes)
         else:
-            results = self._verdicts(verdict.get("results"))
+            results = self._not_judged(self._verdicts(verdict.get("results")), report.get("not_reproduced"))
         grade = self._scored(submission, results, output=output, notes=notes)
         if isinstance(verdict.get("layers"), list):
             grade.layers = verdict["layers"]
@@ -447,6 +449,24 @@ class Grader:
         # (not `by_name.get(check) or ...`: a failed CheckResult is falsy)
         return [by_name[check] if check in by_name else CheckResult.error(check, missing)
                 for check in self.assignment.checks]
+
+    @staticmethod
+    def _not_judged(results: list[CheckResult], lost: Any) -> list[CheckResult]:
+        """The verdicts, with those that depend on how the model trains made "not judged" when the
+        exported file does not train as the student's model does (`lost`, from the build job:
+        its own train_step, loss or optimizer...): the clean job judged another objective."""
+        if not lost:
+            return results
+        reasons = ", ".join(str(item) for item in lost)
+        own_step = any("call()" in str(item) or "_step()" in str(item) or "compute_loss" in str(item) for item in lost)
+        for result in results:
+            if CHECKS[result.check].objective and result.status in (PASSED, FAILED, SKIPPED):
+                result.details["judged_without_own_code"] = {"status": result.status, "message": result.message}
+                result.status = SKIPPED
+                result.message = (f"not judged: your model trains with {reasons}, which its saved file does not keep "
+                                  "(the grader checks the saved model with Keras' code only)")
+                result.hint = OWN_TRAINING_FIX if own_step else OWN_CODE_FIX
+        return results
 
     def _unverified(self, measured: list[Any], static: dict[str, Any], report: dict[str, Any],
                     notes: list[str]) -> list[CheckResult]:

@@ -31,19 +31,21 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import h5py
 import keras
 import numpy  # noqa: F401  (preloaded for the jobs)
 
 from ..core.errors import UserCodeError, call_user_code
+from ..core.messages import OWN_CODE_FIX
 from ..model.build import build_model
 from ..model.graph import functional_twin, has_symbolic_inputs
 from ..report import layer_rows
 from ..session.runner import ModelSession
 from .assignment import ASSIGNMENT_FILE, Assignment, parse_assignment
 from .instructor import LOAD_FIX, custom_objects, prepared_spec
+from .fidelity import forward_difference, not_reproduced
 from .notebook_run import CellRun, exported_cells, run_cells
 from .notebook_stand_ins import install_missing
 from .notebooks import cell_table
@@ -181,30 +183,59 @@ def _run_checks(model: Any, assignment: Assignment, report: dict[str, Any], key:
         report[key] = [session.run(check).to_dict() for check in assignment.checks]
 
 
-def _reloads(path: str) -> bool:
+class _Restored(NamedTuple):
+    """The exported file loaded as the check job loads it: with its compile settings when they
+    load (`compiled`), else without them (why in `compile_problem`)."""
+
+    model: Any
+    compiled: bool
+    compile_problem: str | None
+
+
+def _reloaded(path: str, known: dict[str, Any]) -> _Restored | None:
+    """The model at `path` loaded in safe mode as the check job loads it; None when safe mode
+    refuses it."""
     try:
-        keras.models.load_model(path, safe_mode=True, compile=False)
-        return True
-    except Exception:  # whatever safe mode refuses
-        return False
+        return _Restored(keras.models.load_model(path, safe_mode=True, compile=True, custom_objects=known), True, None)
+    except Exception as exc:  # whatever safe mode refuses, or compile settings it cannot rebuild
+        problem = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+    try:
+        return _Restored(keras.models.load_model(path, safe_mode=True, compile=False, custom_objects=known), False,
+                         problem)
+    except Exception:
+        return None
 
 
-def _export(model: Any, export: str, report: dict[str, Any]) -> bool:
-    """Save `model` where the grader collects it; True when Keras' safe mode can reload it
-    (for a subclassed model, through its functional twin)."""
+def _export(model: Any, export: str, report: dict[str, Any], known: dict[str, Any]) -> _Restored | None:
+    """Save `model` where the grader collects it; the file as Keras' safe mode reloads it (for
+    a subclassed model, through its functional twin), or None when it cannot."""
     model.save(export)
-    if _reloads(export):
-        return True
-    if not has_symbolic_inputs(model):
+    restored = _reloaded(export, known)
+    if restored is not None or has_symbolic_inputs(model):
+        return restored
+    try:
+        twin = call_user_code("tracing the subclassed model's call() on symbolic inputs", functional_twin, model)
+    except UserCodeError as exc:
+        report["twin_problem"] = exc.message
+        return None
+    if twin is None:
+        return None
+    twin.save(export)
+    return _reloaded(export, known)
+
+
+def _course_objects(entries: list[str]) -> dict[str, Any]:
+    """The course's `custom_objects` (``"module:Class"``), imported from its modules beside the
+    submission (the grader's copies), by name; one that does not import is left out."""
+    found: dict[str, Any] = {}
+    for entry in entries:
+        module_name, _, attr = entry.partition(":")
         try:
-            twin = call_user_code("tracing the subclassed model's call() on symbolic inputs", functional_twin, model)
-        except UserCodeError as exc:
-            report["twin_problem"] = exc.message
-            return False
-        if twin is not None:
-            twin.save(export)
-            return _reloads(export)
-    return False
+            value = getattr(importlib.import_module(module_name), attr)
+        except Exception:  # the check job reports a course module that does not load
+            continue
+        found[attr] = found[keras.saving.get_registered_name(value)] = value
+    return found
 
 
 def build_job(params: dict[str, Any], started: float | None = None) -> dict[str, Any]:
@@ -234,11 +265,24 @@ def build_job(params: dict[str, Any], started: float | None = None) -> dict[str,
     report["total_params"] = int(model.count_params())
     export = params["export"]
     trusted = "assignment" in params  # only then did the grader send what measuring needs
+    entries = params.get("custom_objects") or []
+    course = tuple(entry.partition(":")[0] for entry in entries)
     try:
-        if _export(model, export, report) or not trusted:
-            report["exported"] = True  # the clean check job judges whether it loads
+        restored = _export(model, export, report, _course_objects(entries))
+        difference = None if restored is None else forward_difference(model, restored.model, course)
+        lost = [] if restored is None or difference else not_reproduced(
+            model, restored.model if restored.compiled else None, course, restored.compile_problem)
+        if difference and not trusted:
+            report["error"] = {"message": f"the model cannot be graded as you built it: {difference}",
+                               "hint": OWN_CODE_FIX, "location": None}
             return report
-        report["export_problem"] = "Keras' safe mode cannot load it"
+        if (restored is not None and not difference and not (lost and trusted)) or not trusted:
+            report["exported"] = True  # the clean check job judges whether it loads
+            if lost:
+                report["not_reproduced"] = lost[:10]
+            return report
+        report["export_problem"] = difference or (f"it trains with {', '.join(lost)}" if lost else
+                                                  "Keras' safe mode cannot load it")
     except Exception as exc:  # why safe export failed is the student's information, not ours
         report["export_problem"] = f"{type(exc).__name__}: {str(exc)[:500]}"
         if not trusted:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 from typing import Any, Iterator
 
 import keras
 
-__all__ = ["consumers", "functional_twin", "has_symbolic_inputs", "layers_of", "recorded_calls", "upstream_layers"]
+__all__ = ["consumers", "functional_twin", "has_symbolic_inputs", "layers_of", "recorded_calls", "takes_training",
+           "upstream_layers"]
 
 def has_symbolic_inputs(model: keras.Model) -> bool:
     try:
@@ -16,17 +18,19 @@ def has_symbolic_inputs(model: keras.Model) -> bool:
         return False
 
 
-def functional_twin(model: keras.Model) -> keras.Model | None:
+def functional_twin(model: keras.Model, training: bool | None = None) -> keras.Model | None:
     """A built subclassed model as the functional graph of its layers: its `call` traced on
     symbolic inputs of the shape it was built with (the same layer objects, so the same weights),
-    compiled as it is. None when it was built without a shape or with a dict of inputs. Runs the
-    user's `call`: call it through `call_user_code`."""
+    compiled as it is; with `training`, traced with that argument (when `call` takes one). None
+    when it was built without a shape or with a dict of inputs. Runs the user's `call`: call it
+    through `call_user_code`."""
     shapes = (model.get_build_config() or {}).get("input_shape")
     if shapes is None or isinstance(shapes, dict):
         return None
     several = bool(shapes) and isinstance(shapes[0], (list, tuple))
     inputs = [keras.Input(tuple(s)[1:]) for s in (shapes if several else [shapes])]
-    outputs = model.call(inputs if several else inputs[0])
+    given = {"training": training} if training is not None and takes_training(model) else {}
+    outputs = model.call(inputs if several else inputs[0], **given)
     twin = keras.Model(inputs if several else inputs[0], outputs)
     if getattr(model, "compiled", False):
         try:
@@ -34,6 +38,15 @@ def functional_twin(model: keras.Model) -> keras.Model | None:
         except Exception:  # the objective is then inferred from the outputs, as for an uncompiled model
             pass
     return twin
+
+
+def takes_training(model: keras.Model) -> bool:
+    """Whether `model.call` takes a ``training`` argument (by name, or as ``**kwargs``)."""
+    try:
+        parameters = inspect.signature(model.call).parameters
+    except (TypeError, ValueError):
+        return False
+    return "training" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
 @contextlib.contextmanager

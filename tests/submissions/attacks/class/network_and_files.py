@@ -44,8 +44,12 @@ _try("tcp", _tcp)
 _try("unix", _unix)
 for path in PLANTED:
     _try(f"plant {path}", lambda: open(path, "w").close())
-# an exec'd process, marked through its environment
-subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], env={**os.environ}, start_new_session=True)
+# an exec'd process, marked through its environment, in a session of its own where that is allowed
+SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
+try:
+    subprocess.Popen(SLEEPER, env={**os.environ}, start_new_session=True)
+except PermissionError:  # the seccomp filter refuses setsid
+    subprocess.Popen(SLEEPER, env={**os.environ})
 
 
 def build_model():

@@ -1,0 +1,167 @@
+"""Whether the model file the build job exports is the model the student built (in the build job).
+
+The clean check job judges the exported ``.keras`` file, loaded in safe mode with Keras' own
+code only. Three things the student's model holds do not make that trip whole:
+
+- **Plain functions are saved by their name only.** A student's own ``def relu(x): return x``
+  given as an activation is saved as ``"relu"`` and loaded as Keras' relu; a loss function named
+  like Keras' loads as Keras' loss. The clean job would grade another model.
+- **A subclassed model is exported as the graph its ``call`` makes in inference mode**: a branch
+  taken only when ``training`` is true is not in it, nor is the model's own ``train_step`` or
+  ``compute_loss``.
+- **Compile settings the clean job cannot load** (a custom loss, optimizer or schedule) are
+  dropped there, and the model is trained with an objective inferred from its outputs.
+
+`forward_difference` finds the first (the file computes other outputs: the export is refused, as
+for a model safe mode cannot load); `not_reproduced` the others (how the model trains: the
+checks that depend on it are not judged). Nothing here runs unless the build job asks.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+import keras
+import numpy as np
+
+from ..core.errors import UserCodeError, call_user_code
+from ..core.messages import layer_ref
+from ..model.graph import functional_twin, has_symbolic_inputs, takes_training
+from ..model.inputs import all_layers, synthetic_inputs
+from ..model.randomness import random_in_inference, rewinder, rewound_forward, same_draws, training_only_layer
+
+__all__ = ["forward_difference", "not_reproduced"]
+
+# Outputs of the same weights through the same operations agree to float rounding; a function
+# of another meaning differs by far more.
+_ATOL, _RTOL = 1e-4, 1e-3
+_KERAS_MODULES = ("keras.", "keras_", "tf_keras", "tensorflow", "jax", "torch", "numpy")
+# A model's own training code, which the exported file does not hold
+_TRAINING_METHODS = ("train_step", "compute_loss", "test_step")
+
+
+def _own_code(obj: Any, course: tuple[str, ...]) -> bool:
+    """Whether `obj` (a function or class) is the submission's own code: neither Keras' (nor
+    the array libraries') nor the course's modules."""
+    module = getattr(obj, "__module__", None) or ""
+    return not module.startswith(_KERAS_MODULES) and module.split(".")[0] not in course
+
+
+def _own_functions(model: keras.Model, course: tuple[str, ...]) -> list[str]:
+    """A sentence for each plain function of the submission's own that a layer holds (an
+    activation...): saved by its name only, it loads as Keras' function of that name, or not."""
+    users: dict[tuple[str, str], list[str]] = {}
+    for layer in [model, *all_layers(model)]:
+        for attribute, value in vars(layer).items():
+            if isinstance(value, types.FunctionType) and _own_code(value, course):
+                users.setdefault((value.__name__, attribute.lstrip("_")), []).append(
+                    layer_ref(layer.name, type(layer).__name__))
+    found = []
+    for (name, attribute), layers in users.items():
+        loads_as = (f"Keras' own {name}" if getattr(keras.activations, name, None) is not None
+                    or getattr(keras.losses, name, None) is not None else "nothing it can load")
+        found.append(f"{', '.join(layers[:3])}{' and others' if len(layers) > 3 else ''} "
+                     f"use{'s' if len(layers) == 1 else ''} your own function {name}() as "
+                     f"{'its' if len(layers) == 1 else 'their'} {attribute}: a model file keeps a function's name "
+                     f"only, so the grader, which runs only Keras' code, would run {loads_as} in its place")
+    return found
+
+
+def forward_difference(model: keras.Model, restored: keras.Model, course: tuple[str, ...] = ()) -> str | None:
+    """Why `restored` (the exported file, loaded) computes other inference outputs than `model`
+    on a synthetic batch; None when they agree, or when it cannot be told (the model draws
+    random values in inference mode, or does not run on the batch: the check job says so)."""
+    try:
+        x = synthetic_inputs(model, 4, 0)
+        before = rewound_forward(model)(x)
+    except (UserCodeError, ValueError, TypeError):
+        return None
+    aligned = same_draws(model, restored)
+    try:
+        after = rewound_forward(restored, rewinder(restored))(x)
+    except UserCodeError as exc:
+        return f"the saved model does not run on a batch your model runs on ({exc.message})"
+    if len(before) == len(after) and all(b.shape == a.shape and np.allclose(b, a, atol=_ATOL, rtol=_RTOL,
+                                                                             equal_nan=True)
+                                         for b, a in zip(before, after)):
+        return None
+    if random_in_inference(model, x, rewound=True) is not None or (
+            not aligned and random_in_inference(model, x) is not None):
+        return None
+    why = _own_functions(model, course)
+    if why:
+        return "the saved model computes other outputs than yours: " + "; ".join(why)
+    if not has_symbolic_inputs(model):
+        return ("the graph traced from your model's call() on symbolic inputs (what the grader saves) computes other "
+                "outputs than your model does: call() must compute the same whatever its inputs are")
+    return "the saved model computes other outputs than yours: a layer's get_config() leaves out what it does"
+
+
+def _graph_steps(twin: keras.Model) -> list[Any]:
+    """The operations of a traced graph in order: a layer by identity (the same objects in every
+    trace), any other operation by kind; layers that act in training mode only left out."""
+    return [id(op) if isinstance(op, keras.layers.Layer) and not isinstance(op, keras.layers.InputLayer)
+            else type(op).__name__ for op in twin.operations if not training_only_layer(type(op).__name__)]
+
+
+def _training_path_differs(model: keras.Model) -> bool:
+    """Whether a subclassed model's `call` makes another graph with ``training=True`` than the
+    inference graph the build job exports."""
+    if has_symbolic_inputs(model) or not takes_training(model):
+        return False
+    try:
+        inference = call_user_code("tracing call()", functional_twin, model)
+        training = call_user_code("tracing call(training=True)", functional_twin, model, True)
+    except UserCodeError:
+        return False  # the export says what it could not trace
+    return inference is not None and training is not None and _graph_steps(inference) != _graph_steps(training)
+
+
+def _objects(value: Any) -> list[Any]:
+    """The losses (or any compile setting) in `value`: one, a list, or a dict of them."""
+    if isinstance(value, dict):
+        return [v for v in value.values() if v is not None]
+    if isinstance(value, (list, tuple)):
+        return [v for v in value if v is not None]
+    return [] if value is None else [value]
+
+
+def _own_losses(model: keras.Model, course: tuple[str, ...]) -> list[str]:
+    found = []
+    for loss in _objects(getattr(model, "loss", None)):
+        if isinstance(loss, str):
+            continue
+        own = loss if isinstance(loss, types.FunctionType) else type(loss)
+        if _own_code(own, course):
+            kind = "function" if isinstance(loss, types.FunctionType) else "class"
+            found.append(f"a loss {kind} of your own, {own.__name__}")
+    return found
+
+
+def not_reproduced(model: keras.Model, restored: keras.Model | None, course: tuple[str, ...] = (),
+                   compile_problem: str | None = None) -> list[str]:
+    """What the exported file, loaded with its compile settings as `restored` (None when that
+    failed, with `compile_problem`), does not keep of how `model` trains: its own training code,
+    a ``training=True`` path of its ``call``, losses, an optimizer or a learning-rate schedule of
+    its own, or compile settings that do not load. Empty when the file trains as the model does."""
+    found = []
+    for name in _TRAINING_METHODS:
+        method = getattr(type(model), name, None)
+        if name in vars(model) or (method is not None and method is not getattr(keras.Model, name, None)
+                                   and _own_code(method, course)):
+            found.append(f"its own {name}()")
+    if _training_path_differs(model):
+        found.append("a call() that takes another path when training (training=True) than in the saved "
+                     "inference graph")
+    if getattr(model, "compiled", False):
+        found += _own_losses(model, course)
+        optimizer = getattr(model, "optimizer", None)
+        if optimizer is not None and _own_code(type(optimizer), course):
+            found.append(f"an optimizer class of your own, {type(optimizer).__name__}")
+        schedule = getattr(optimizer, "_learning_rate", None)
+        if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule) and _own_code(type(schedule), course):
+            found.append(f"a learning-rate schedule of your own, {type(schedule).__name__}")
+        if restored is None and compile_problem and not found:
+            found.append(f"compile settings the grader cannot load ({compile_problem})")
+    return found

@@ -1,0 +1,157 @@
+"""The clean check job grades the student's model, not another that its file happens to load as.
+
+Keras saves a plain function by its name only (a student's own `relu` loads as Keras' relu), a
+subclassed model is exported as the graph its call() makes in inference mode, and a model's own
+train_step, loss or optimizer do not load where only Keras' code runs (red team 14: each of these
+scored full marks for a broken model). Each submission here is graded once by one grader.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from modelcheck.grading import Grader, discover_submissions, load_assignment
+from modelcheck.grading.grade import StudentGrade
+
+TOY = """[assignment]
+name = "toy_training"
+builder = "build_model"
+
+[expect]
+input_shape = [4]
+output_shape = [3]
+total_params = 67
+output = "probabilities"
+
+[points]
+output_shape = 1
+param_count = 1
+gradient_flow = 1
+overfit_batch = 1
+loss_matches_output = 1
+
+[limits]
+timeout_s = 60
+memory_mb = 2000
+"""
+HEAD = "import keras\nfrom keras import layers\nimport tensorflow as tf\n\n"
+SEQUENTIAL = """
+def build_model():
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(8, activation={hidden}),
+                              layers.Dense(3, activation="softmax")])
+    model.compile(optimizer={optimizer}, loss={loss})
+    return model
+"""
+SUBCLASSED = """
+class Toy(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = layers.Dense(8, activation="relu")
+        self.drop = layers.Dropout(0.1)
+        self.out = layers.Dense(3, activation="softmax")
+
+    def call(self, x, training=None):
+{body}
+{extra}
+
+def build_model():
+    model = Toy()
+    model.build((None, 4))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+"""
+SOUND_CALL = "        return self.out(self.drop(self.hidden(x), training=training))"
+NO_APPLY = """
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape() as tape:
+            loss = self.compute_loss(x=x, y=y, y_pred=self(x, training=True))
+        tape.gradient(loss, self.trainable_variables)  # never applied
+        return {"loss": loss}
+"""
+SUBMISSIONS = {
+    "good": HEAD + SEQUENTIAL.format(hidden='"relu"', optimizer='"adam"', loss='"sparse_categorical_crossentropy"'),
+    # a correct relu of the student's own computes what Keras' does: nothing to refuse
+    "own_relu_correct": HEAD + "def relu(x):\n    return keras.ops.maximum(x, 0.0)\n"
+    + SEQUENTIAL.format(hidden="relu", optimizer='"adam"', loss='"sparse_categorical_crossentropy"'),
+    "own_relu_identity": HEAD + "def relu(x):\n    return x\n"
+    + SEQUENTIAL.format(hidden="relu", optimizer='"adam"', loss='"sparse_categorical_crossentropy"'),
+    "loss_named_like_keras": HEAD + "def sparse_categorical_crossentropy(y_true, y_pred):\n"
+    "    return keras.ops.mean(y_pred) * 0.0\n"
+    + SEQUENTIAL.format(hidden='"relu"', optimizer='"adam"', loss="sparse_categorical_crossentropy"),
+    "optimizer_named_like_keras": HEAD + "class SGD(keras.optimizers.SGD):\n"
+    "    def update_step(self, gradient, variable, learning_rate):\n        pass\n"
+    + SEQUENTIAL.format(hidden='"relu"', optimizer="SGD()", loss='"sparse_categorical_crossentropy"'),
+    "subclassed_good": HEAD + SUBCLASSED.format(body=SOUND_CALL, extra=""),
+    "subclassed_own_train_step": HEAD + SUBCLASSED.format(body=SOUND_CALL, extra=NO_APPLY),
+    "subclassed_training_branch": HEAD + SUBCLASSED.format(
+        body="        h = self.hidden(x)\n        if training:\n            h = h * 0.0\n        return self.out(h)",
+        extra=""),
+    "subclassed_detects_tracing": HEAD + SUBCLASSED.format(
+        body="        h = self.hidden(x)\n        if not isinstance(x, keras.KerasTensor):\n            h = h * 0.0\n"
+             "        return self.out(h)", extra=""),
+}
+OBJECTIVE = ("gradient_flow", "overfit_batch", "loss_matches_output")
+
+
+@pytest.fixture(scope="module")
+def grades(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StudentGrade]:
+    folder = tmp_path_factory.mktemp("fidelity")
+    (folder / "toy.toml").write_text(TOY)
+    (folder / "subs").mkdir()
+    for student, source in SUBMISSIONS.items():
+        (folder / "subs" / f"{student}.py").write_text(source)
+    with Grader(load_assignment(folder / "toy.toml"), workers=2) as grader:
+        return {grade.student: grade for grade in grader.grade_all(discover_submissions(folder / "subs"))}
+
+
+@pytest.mark.parametrize("student", ["good", "own_relu_correct", "subclassed_good"])
+def test_sound_models_keep_full_marks(grades, student):
+    grade = grades[student]
+    assert grade.score == grade.max_score == 5, [r.describe() for r in grade.results]
+
+
+def test_an_own_function_with_a_keras_name_is_not_graded_as_keras_function(grades):
+    grade = grades["own_relu_identity"]
+    assert grade.score == 0 and grade.grader_error is None
+    assert ("the model cannot be graded as you built it: the saved model computes other outputs than yours: layer "
+            "'dense' (Dense) uses your own function relu() as its activation: a model file keeps a function's name "
+            "only, so the grader, which runs only Keras' code, would run Keras' own relu in its place") in grade.problem
+
+
+@pytest.mark.parametrize("student, reason", [
+    ("loss_named_like_keras", "a loss function of your own, sparse_categorical_crossentropy"),
+    ("optimizer_named_like_keras", "an optimizer class of your own, SGD"),
+    ("subclassed_own_train_step", "its own train_step()"),
+    ("subclassed_training_branch", "a call() that takes another path when training (training=True)"),
+])
+def test_how_a_model_trains_that_its_file_does_not_keep_is_not_judged(grades, student, reason):
+    grade = grades[student]
+    assert grade.problem is None and grade.grader_error is None
+    assert grade.result("output_shape").passed and grade.result("param_count").passed
+    for check in OBJECTIVE:
+        result = grade.result(check)
+        assert result.status == "skipped", result.describe()
+        assert result.message.startswith(f"not judged: your model trains with {reason}"), result.message
+    assert grade.score == 2
+
+
+def test_a_call_that_behaves_otherwise_when_traced_is_refused(grades):
+    grade = grades["subclassed_detects_tracing"]
+    assert grade.score == 0
+    assert "the graph traced from your model's call() on symbolic inputs (what the grader saves) computes other " \
+        "outputs than your model does" in grade.problem
+
+
+def test_with_trusted_measurements_the_model_is_measured_as_it_trains(tmp_path):
+    """An assignment that trusts the submission's own measurements has them taken on the model
+    itself: its own train_step never applies its gradients, and overfit_batch sees that."""
+    trusted = TOY.replace('builder = "build_model"', 'builder = "build_model"\ntrust_submission_measurements = true')
+    (tmp_path / "toy.toml").write_text(trusted.replace("overfit_batch = 1", "loss_decrease = 1"))
+    (tmp_path / "no_apply.py").write_text(SUBMISSIONS["subclassed_own_train_step"])
+    with Grader(load_assignment(tmp_path / "toy.toml"), workers=1) as grader:
+        grade = grader.grade(tmp_path / "no_apply.py")
+    assert grade.result("output_shape").passed
+    assert grade.result("loss_decrease").status == "failed", grade.result("loss_decrease").describe()
+    assert any("measured inside your submission's own process" in note and "its own train_step()" in note
+               for note in grade.notes), grade.notes
