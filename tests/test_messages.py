@@ -235,3 +235,63 @@ def test_loss_matches_output_still_fails_what_it_can_see_next_to_an_unseen_outpu
     model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
     assert first_line(mc.check_loss_matches_output(model)).startswith(
         "output units: expected one unit per class for sparse_categorical_crossentropy, received 1 unit, at output ")
+
+
+def _compiled_classifier(**compile_kwargs: object) -> keras.Model:
+    model = classifier()
+    model.compile(optimizer="sgd", **{"loss": "sparse_categorical_crossentropy", **compile_kwargs})
+    return model
+
+
+def test_a_zero_loss_weight_is_told_as_the_cause():
+    """Red team 14: loss_weights=[0.0] made gradient_flow blame dead ReLUs."""
+    for check in (mc.check_gradient_flow, mc.check_loss_decrease, mc.check_overfit_batch):
+        result = check(_compiled_classifier(loss_weights=[0.0]))
+        assert first_line(result).startswith(
+            "loss weight: expected a weight above 0, received 0, at output 'out'; a weight of 0 multiplies "
+            "sparse_categorical_crossentropy by zero, so no gradient reaches any weight"), result.message
+        assert "dead" not in result.message
+
+
+def test_a_zero_weight_on_one_head_of_two_is_a_choice():
+    inputs = keras.Input((6,))
+    h = layers.Dense(8, activation="relu")(inputs)
+    model = keras.Model(inputs, [layers.Dense(4, activation="softmax", name="a")(h), layers.Dense(1, name="b")(h)])
+    model.compile(optimizer="sgd", loss=["sparse_categorical_crossentropy", "mse"], loss_weights=[1.0, 0.0])
+    result = mc.check_gradient_flow(model)
+    assert "loss weight" not in result.message, result.message
+
+
+def test_a_metric_object_as_the_loss_fails_in_plain_words():
+    """Red team 14: loss=keras.metrics.SparseCategoricalCrossentropy() passed loss_matches_output, though fit
+    raises "No gradients provided"; gradient_flow blamed stop_gradient or argmax."""
+    model = _compiled_classifier(loss=keras.metrics.SparseCategoricalCrossentropy())
+    result = mc.check_loss_matches_output(model)
+    assert first_line(result) == (
+        "the model is compiled with the metric keras.metrics.SparseCategoricalCrossentropy() as the loss of output "
+        "'out': a metric only keeps a running value, which carries no gradient, so nothing trains and Keras' fit "
+        "raises \"No gradients provided for any variable\"")
+    assert result.hint.startswith("use the loss of the same name, keras.losses.SparseCategoricalCrossentropy()")
+    gradient = mc.check_gradient_flow(_compiled_classifier(loss=keras.metrics.Accuracy()))
+    assert gradient.status == "error" and "the metric keras.metrics.Accuracy() as the loss" in gradient.message
+    assert mc.check_loss_matches_output(_compiled_classifier(loss=keras.losses.SparseCategoricalCrossentropy())).passed
+
+
+def test_labels_the_loss_cannot_compare_are_told_without_tensorflow_text():
+    """Red team 14: MSE on a softmax with the assignment's class ids showed 'Incompatible shapes: [8] vs. [8,10]'
+    and a traceback through the grader."""
+    from modelcheck.model.inputs import set_instructor_data
+
+    rng = np.random.default_rng(0)
+    for check in (mc.check_gradient_flow, mc.check_loss_decrease):
+        model = _compiled_classifier(loss="mse")
+        set_instructor_data(model, x=[rng.normal(size=(16, 6)).astype("float32")], y=[np.arange(16) % 4])
+        result = check(model)
+        assert result.status == "error"
+        assert result.message.startswith("the loss mse of output 'out' cannot compare the assignment's labels, one "
+                                         "value per sample (class ids?) of shape ("), result.message
+        assert "Incompatible" not in result.message and "zygote" not in result.message
+        assert result.hint.startswith("for integer class ids use loss=\"sparse_categorical_crossentropy\"")
+    model = _compiled_classifier()
+    set_instructor_data(model, x=[rng.normal(size=(16, 6)).astype("float32")], y=[np.arange(16) % 4])
+    assert mc.check_gradient_flow(model).passed

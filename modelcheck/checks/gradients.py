@@ -22,6 +22,7 @@ from ..model.variables import variable_label, variable_owners
 from ..core.messages import also, mismatch
 from ..core.result import CheckResult
 from .common import SIGNS_CANCEL, check, default_batch, prepare_batch, second_batch
+from .loss_config import unweighted, zero_weight
 
 __all__ = [
     "check_gradient_flow", "gradients", "frozen_message", "gradient_cause", "feeds_only_batchnorm",
@@ -279,6 +280,10 @@ def check_gradient_flow(
                                 expected="trainable variables", received=0, details=details)
     messages = [mismatch("gradient", "a finite, non-zero gradient", got, at=f"variable {label}",
                          note=f"{cause} (loss {objective.describe()})") for label, got, cause in problems]
+    if problems and unweighted(objective):  # every loss weighted by 0: the cause, not the layers, is told
+        zero = [zero_weight(loss) for loss in unweighted(objective)]
+        count = f"{len(problems)} trainable variable{'s' if len(problems) > 1 else ''}"
+        messages = [zero[0] + f" ({count} get no gradient, {problems[0][0]} first)", *zero[1:]]
     if frozen and not allow_frozen:
         messages.append(frozen_message(frozen))
     if not model.trainable_variables and not messages:

@@ -8,19 +8,21 @@ ReLU or sigmoid output trained on a regression loss.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import keras
 import numpy as np
 
 from ..model.outputs import ACTIVATION_RANGES, activation_of, output_layers
 from ..model.inputs import synthetic_inputs
-from ..model.objective import NothingTrained, OutputLoss, canonical_loss_name, objective_for
+from ..model.objective import MetricAsLoss, NothingTrained, OutputLoss, canonical_loss_name, objective_for
 from ..core.messages import also, mismatch, output_ref
 from ..core.result import CheckResult
 from ..model.compiled import compiled_loss
 from .common import check, forward
 
-__all__ = ["check_loss_matches_output", "LossFacts", "loss_facts", "negative_weight"]
+__all__ = ["check_loss_matches_output", "LossFacts", "loss_facts", "negative_weight", "zero_weight",
+           "unweighted"]
 
 NAME = "loss_matches_output"
 
@@ -75,6 +77,20 @@ def negative_weight(loss: OutputLoss) -> str:
     return mismatch("loss weight", "a weight of 0 or more", f"{loss.weight:g}", at=output_ref(loss.output),
                     note=f"a negative weight makes training maximise {loss.name}: the model learns to be as wrong as "
                     "it can, while the total loss it reports falls; use a positive loss_weights entry")
+
+
+def zero_weight(loss: OutputLoss) -> str:
+    """The `mismatch` message for an output whose loss weight is zero."""
+    return mismatch("loss weight", "a weight above 0", f"{loss.weight:g}", at=output_ref(loss.output),
+                    note=f"a weight of 0 multiplies {loss.name} by zero, so no gradient reaches any weight and the "
+                    "model never learns from its labels: use a positive loss_weights entry (or leave loss_weights out)")
+
+
+def unweighted(objective: Any) -> list[OutputLoss]:
+    """The trained outputs of `objective` when every one of them has a loss weight of 0 (the
+    compiled loss then trains nothing), else an empty list (a 0 on one head of several is a choice)."""
+    trained = [loss for loss in getattr(objective, "losses", []) if loss.trained]
+    return trained if trained and all(loss.weight == 0 for loss in trained) else []
 
 
 def _findings(facts: LossFacts, activation: str | None, units: int, output: str,
@@ -202,6 +218,9 @@ def check_loss_matches_output(
         objective = objective_for(model, predictions)
     except NothingTrained as exc:
         return CheckResult.skip(NAME, f"no output to judge the loss against: {exc.message}", hint=exc.hint)
+    except MetricAsLoss as exc:  # fit raises on it: the loss does not fit any output
+        return CheckResult.fail(NAME, exc.message, expected="a loss that fits each output layer",
+                                received="a metric object", hint=exc.hint)
     layers = output_layers(model)
     layers += [None] * (len(shapes) - len(layers))
     judged = []

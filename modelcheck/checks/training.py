@@ -29,7 +29,7 @@ from ..model.randomness import random_in_inference
 from ..core.messages import also, mismatch
 from ..core.result import CheckResult
 from ..model.freezing import backbone_names, frozen_layers
-from .loss_config import negative_weight
+from .loss_config import negative_weight, unweighted, zero_weight
 from .common import check, default_batch, fmt, forward, nonfinite_failure, prepare_batch
 
 __all__ = ["check_overfit_batch", "check_learns_linear", "run_details", "stopped_note", "over_budget", "not_attempted",
@@ -135,12 +135,15 @@ def behind_frozen_backbone(name: str, what: str, model: keras.Model, run: Traini
 
 def maximising(name: str, objective: Objective) -> CheckResult | None:
     """The failed result of a training check whose objective maximises an output's loss (a
-    negative loss weight): a falling total is then a growing loss. None otherwise."""
+    negative loss weight): a falling total is then a growing loss; or trains no output at all
+    (every loss weight 0). None otherwise."""
     wrong = objective.maximised()
-    if not wrong:
+    zero = unweighted(objective)
+    if not wrong and not zero:
         return None
-    return CheckResult.fail(name, also(negative_weight(wrong[0]), [negative_weight(loss) for loss in wrong[1:]]),
-                            expected="a loss to minimise", received={loss.output: loss.weight for loss in wrong},
+    lines = [negative_weight(loss) for loss in wrong] or [zero_weight(loss) for loss in zero]
+    return CheckResult.fail(name, also(lines[0], lines[1:]),
+                            expected="a loss to minimise", received={loss.output: loss.weight for loss in wrong or zero},
                             details={"steps": 0, "loss_history": []})
 
 

@@ -28,7 +28,7 @@ from .graph import has_symbolic_inputs
 from .outputs import ACTIVATION_RANGES, activation_of, output_keys, output_kinds, output_layers, output_names
 from .targets import BINARY, LABELS, ONE_HOT, REAL, SPARSE, random_target, standardise, teacher_target, varies
 
-__all__ = ["OutputLoss", "Objective", "objective_for", "canonical_loss_name", "NothingTrained"]
+__all__ = ["OutputLoss", "Objective", "objective_for", "canonical_loss_name", "NothingTrained", "MetricAsLoss"]
 
 
 
@@ -170,6 +170,24 @@ NO_LOSS = "no loss (compiled with None for it)"
 NOT_IN_DICT = "no loss (not in the loss dict)"
 
 
+class MetricAsLoss(UserCodeError):
+    """The model is compiled with a metric object (``keras.metrics.Accuracy()``) as its loss: a
+    metric records a running value that carries no gradient, and Keras' fit raises "No gradients
+    provided for any variable"."""
+
+
+def _metric_as_loss(identifier: Any, output: str) -> MetricAsLoss:
+    """The error for a compiled loss that is a `keras.metrics.Metric` object."""
+    cls = type(identifier).__name__
+    same = hasattr(keras.losses, cls) and isinstance(getattr(keras.losses, cls), type)
+    fix = (f"use the loss of the same name, keras.losses.{cls}()" if same else
+           "use a loss (keras.losses..., or a name such as \"sparse_categorical_crossentropy\")")
+    return MetricAsLoss(f"the model is compiled with the metric keras.metrics.{cls}() as the loss of output "
+                        f"{output!r}: a metric only keeps a running value, which carries no gradient, so nothing "
+                        "trains and Keras' fit raises \"No gradients provided for any variable\"",
+                        hint=f"{fix}; metrics belong in metrics=[...]")
+
+
 class NothingTrained(UserCodeError):
     """The compiled loss trains none of the model's outputs (a loss dict whose keys name none of
     them, None for every output): Keras' own fit raises too, and there is no loss to differentiate."""
@@ -263,6 +281,7 @@ class Objective:
             else:
                 y = y.astype("float32")
                 out.append(y.reshape(pred.shape) if y.size == pred.size else y)
+                _takes_labels(loss, out[-1], pred)
         return out
 
     def total(self, targets: list[Any], predictions: list[Any]) -> Any:
@@ -298,6 +317,25 @@ class Objective:
                 threshold = 0.0 if loss.kind == "logits" else 0.5
                 scores.append(float(np.mean((y_pred > threshold) == (y_true > 0.5))))
         return min(scores) if scores else None
+
+
+def _takes_labels(loss: OutputLoss, labels: np.ndarray, prediction: np.ndarray) -> None:
+    """Raise a `UserCodeError` in plain words when `loss` cannot compare the instructor's `labels`
+    with the output (class ids under mean squared error on a 10-way softmax): Keras' fit fails
+    on them too, with TensorFlow's "Incompatible shapes"."""
+    if not loss.trained:
+        return
+    try:
+        ops.convert_to_numpy(loss.function(labels, np.asarray(prediction, dtype="float32")))
+    except Exception as exc:  # the loss rejects them: said for a student, not in TensorFlow's words
+        shape, out = tuple(labels.shape), tuple(np.shape(prediction))
+        per_sample = labels.ndim == 1 or labels.size == out[0]
+        what = "one value per sample (class ids?)" if per_sample and len(out) > 1 and out[-1] > 1 else "values"
+        raise UserCodeError(
+            f"the loss {loss.name} of output {loss.output!r} cannot compare the assignment's labels, {what} of "
+            f"shape {shape}, with the model's output of shape {out}, value by value; Keras' fit fails on them too",
+            hint="for integer class ids use loss=\"sparse_categorical_crossentropy\"; otherwise give the output the "
+            "labels' shape", original=exc) from exc
 
 
 def _is_keras_loss(identifier: Any) -> bool:
@@ -377,6 +415,8 @@ def objective_for(model: keras.Model, predictions: list[Any], *, output: Any = N
             function, name = _default_loss(kind)
             if compiled_loss is not None:  # Keras trains this output with no loss: neither do we
                 name = NOT_IN_DICT if isinstance(compiled_loss, dict) else NO_LOSS
+        elif isinstance(identifier, keras.metrics.Metric):
+            raise _metric_as_loss(identifier, names[i])
         else:
             name = _loss_name(identifier)
             try:
