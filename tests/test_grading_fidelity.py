@@ -155,3 +155,23 @@ def test_with_trusted_measurements_the_model_is_measured_as_it_trains(tmp_path):
     assert grade.result("loss_decrease").status == "failed", grade.result("loss_decrease").describe()
     assert any("measured inside your submission's own process" in note and "its own train_step()" in note
                for note in grade.notes), grade.notes
+
+
+def test_checks_not_judged_say_so_to_the_student_and_are_listed_for_the_instructor(grades):
+    """A check the grader could not judge scores nothing (Gradescope's tests pass or fail): the
+    student reads why, and the class page and the run's summary list such checks for review."""
+    from modelcheck.grading.outputs import NOT_JUDGED, class_statistics, gradescope_results
+    from modelcheck.grading.progress import summary
+
+    tests = {t["name"]: t for t in gradescope_results(grades["loss_named_like_keras"])["tests"]}
+    assert tests["overfit_batch"]["status"] == "failed" and tests["overfit_batch"]["score"] == 0
+    assert tests["overfit_batch"]["output"].startswith(f"{NOT_JUDGED}: not judged: your model trains with")
+    assert not tests["output_shape"]["output"].startswith(NOT_JUDGED)
+    everyone = list(grades.values())
+    stats = class_statistics(everyone, list(OBJECTIVE), 5)
+    listed = {(check, count) for check, _, count in stats["not_judged"]}
+    assert ("overfit_batch", 1) in listed  # one row per reason: the loss's student among them
+    assert stats["not_judged_total"] >= 4 * len(OBJECTIVE)
+    lines = summary(everyone)
+    assert any(line.startswith("not judged: 4 submissions have checks with points the grader could not judge")
+               for line in lines), lines

@@ -79,17 +79,25 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+# Gradescope's tests are passed or failed: a check the grader could not judge scores nothing, and
+# says so (the class page lists such checks for the instructor).
+NOT_JUDGED = "Not judged, so no points (your instructor sees the checks the grader could not judge)"
+
+
 def gradescope_results(grade: StudentGrade) -> dict[str, Any]:
     """One student's grade in Gradescope's ``results.json`` format."""
     tests = []
     for result in grade.results:
         earned = grade.points.get(result.check, 0.0)
+        output = result.describe()
+        if result.status == "skipped" and grade.max_points.get(result.check):
+            output = f"{NOT_JUDGED}: {output}"
         tests.append({
             "name": result.check,
             "score": earned,
             "max_score": grade.max_points.get(result.check, 0.0),
             "status": "passed" if result.passed and (earned > 0 or not grade.max_points.get(result.check)) else "failed",
-            "output": result.describe(),
+            "output": output,
             "visibility": grade.visibility.get(result.check, "visible"),
         })
     shown = [t for t in tests if t["visibility"] == "visible"]
@@ -137,6 +145,7 @@ def class_statistics(grades: list[StudentGrade], checks: list[str], max_score: f
         histogram[min(bins - 1, int(grade.score / width))] += 1
     labels = [f"{i * width:g}–{(i + 1) * width:g}" for i in range(bins)]
     failures: Counter[tuple[str, str]] = Counter()
+    not_judged: Counter[tuple[str, str]] = Counter()
     for grade in grades:
         if grade.problem:  # one cause behind every check's error: count it once
             failures[("every check", grade.problem.splitlines()[0][:200])] += 1
@@ -144,6 +153,8 @@ def class_statistics(grades: list[StudentGrade], checks: list[str], max_score: f
         for result in grade.results:
             if result.status in ("failed", "error"):
                 failures[(result.check, result.message.splitlines()[0][:200])] += 1
+            elif result.status == "skipped" and grade.max_points.get(result.check):
+                not_judged[(result.check, result.message.splitlines()[0][:200])] += 1
     scores = [g.score for g in grades]
     return {
         "students": len(grades),
@@ -153,6 +164,8 @@ def class_statistics(grades: list[StudentGrade], checks: list[str], max_score: f
         "histogram": list(zip(labels, histogram)),
         "histogram_max": max(histogram) or 1,
         "failures": [(check, message, count) for (check, message), count in failures.most_common(10)],
+        "not_judged": [(check, message, count) for (check, message), count in not_judged.most_common(10)],
+        "not_judged_total": sum(not_judged.values()),
     }
 
 
@@ -182,6 +195,10 @@ table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{padding:.25rem .6rem;
 {% if stats.failures %}<table><tr><th>check</th><th>message</th><th class="num">students</th></tr>
 {% for check, message, count in stats.failures %}<tr><td>{{ check }}</td><td>{{ message }}</td><td class="num">{{ count }}</td></tr>
 {% endfor %}</table>{% else %}<p class="muted">No failures.</p>{% endif %}
+{% if stats.not_judged %}<h2>Not judged ({{ stats.not_judged_total }}: no points given; worth a look)</h2>
+<table><tr><th>check</th><th>why</th><th class="num">students</th></tr>
+{% for check, message, count in stats.not_judged %}<tr><td>{{ check }}</td><td>{{ message }}</td><td class="num">{{ count }}</td></tr>
+{% endfor %}</table>{% endif %}
 <h2>Students</h2>
 <table><tr><th>student</th><th class="num">score</th><th>note</th></tr>
 {% for g, slug, failed in rows %}<tr><td><a href="{{ slug|urlencode }}/feedback.html">{{ g.student }}</a></td>

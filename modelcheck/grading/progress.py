@@ -91,6 +91,11 @@ def summary(graded: list[StudentGrade], *, everyone: list[StudentGrade] | None =
                  f"{len(grader_errors)} grader errors (no verdict; regrade them with --resume)")
     for grade in grader_errors[:5]:
         lines.append(f"  grader error, {grade.student}: {grade.grader_error}")
+    unjudged = [g for g in graded if not g.grader_error and not g.problem and any(
+        r.status == "skipped" and g.max_points.get(r.check) for r in g.results)]
+    if unjudged:
+        lines.append(f"not judged: {len(unjudged)} submissions have checks with points the grader could not judge "
+                     "(no points given; listed on the class page)")
     decided = [g for g in (graded if everyone is None else everyone) if not g.grader_error]
     if decided:
         mean = sum(g.score for g in decided) / len(decided)
