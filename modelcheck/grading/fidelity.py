@@ -139,6 +139,21 @@ def _own_losses(model: keras.Model, course: tuple[str, ...]) -> list[str]:
     return found
 
 
+def _dropped_settings(model: keras.Model, restored: keras.Model) -> list[str]:
+    """The settings of Keras losses that their saved form leaves out (Keras' get_config drops a
+    cross-entropy's ``axis``), compared loss by loss with the file's."""
+    found = []
+    for mine, saved in zip(_objects(getattr(model, "loss", None)), _objects(getattr(restored, "loss", None))):
+        kept = getattr(saved, "_fn_kwargs", None)
+        if isinstance(mine, str) or not isinstance(kept, dict):
+            continue
+        for key, value in (getattr(mine, "_fn_kwargs", None) or {}).items():
+            if key in kept and kept[key] != value:
+                found.append(f"the loss {getattr(mine, 'name', type(mine).__name__)} with {key}={value!r}, which its "
+                             f"saved form loses ({key}={kept[key]!r} there)")
+    return found
+
+
 def not_reproduced(model: keras.Model, restored: keras.Model | None, course: tuple[str, ...] = (),
                    compile_problem: str | None = None) -> list[str]:
     """What the exported file, loaded with its compile settings as `restored` (None when that
@@ -164,4 +179,6 @@ def not_reproduced(model: keras.Model, restored: keras.Model | None, course: tup
             found.append(f"a learning-rate schedule of your own, {type(schedule).__name__}")
         if restored is None and compile_problem and not found:
             found.append(f"compile settings the grader cannot load ({compile_problem})")
+        elif restored is not None:
+            found += _dropped_settings(model, restored)
     return found
