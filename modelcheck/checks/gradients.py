@@ -189,6 +189,32 @@ def _cancels_out(model: keras.Model, layer: keras.layers.Layer | None, variable:
     return all(np.allclose(a, b, rtol=1e-5, atol=1e-6) for a, b in zip(after, before))
 
 
+# When no trainable variable gets a gradient, the output layer's own bias gets none either: the loss
+# gives none where the model's prediction is.
+_NOTHING_FROM_THE_LOSS = ("the loss gives no gradient at the model's output: its value does not change with the "
+                          "prediction there (binary_crossentropy clips probabilities to [1e-7, 1 - 1e-7], so an output "
+                          "without sigmoid far outside 0..1 gets none; a loss that ignores y_pred; an output that "
+                          "passes through argmax, round or a cast), or the output layer's own units are dead (a relu "
+                          "output whose inputs are all negative)")
+
+
+def _grouped(problems: list[tuple[str, str, str]], trainable: int, loss: str) -> list[str]:
+    """One message per kind of problem and cause, naming its variables (the first three and how
+    many more); one about the loss when every trainable variable gets an all-zero gradient."""
+    if len(problems) == trainable > 1 and all(got == "an all-zero gradient" for _, got, _ in problems):
+        return [mismatch("gradient", "a finite, non-zero gradient", "an all-zero gradient",
+                         at=f"every trainable variable ({trainable})", note=f"{_NOTHING_FROM_THE_LOSS} (loss {loss})")]
+    groups: dict[tuple[str, str], list[str]] = {}
+    for label, got, cause in problems:
+        groups.setdefault((got, cause), []).append(label)
+    messages = []
+    for (got, cause), labels in groups.items():
+        where = f"variable {labels[0]}" if len(labels) == 1 else (
+            f"variables {', '.join(labels[:3])}" + (f" and {len(labels) - 3} more" if len(labels) > 3 else ""))
+        messages.append(mismatch("gradient", "a finite, non-zero gradient", got, at=where, note=f"{cause} (loss {loss})"))
+    return messages
+
+
 @check(NAME)
 def check_gradient_flow(
     model: keras.Model,
@@ -278,8 +304,7 @@ def check_gradient_flow(
         return CheckResult.fail(NAME, mismatch("trainable variables", "at least one", "none", at="the whole model",
                                                note="the model cannot learn"),
                                 expected="trainable variables", received=0, details=details)
-    messages = [mismatch("gradient", "a finite, non-zero gradient", got, at=f"variable {label}",
-                         note=f"{cause} (loss {objective.describe()})") for label, got, cause in problems]
+    messages = _grouped(problems, len(model.trainable_variables), objective.describe())
     if problems and unweighted(objective):  # every loss weighted by 0: the cause, not the layers, is told
         zero = [zero_weight(loss) for loss in unweighted(objective)]
         count = f"{len(problems)} trainable variable{'s' if len(problems) > 1 else ''}"
