@@ -89,7 +89,7 @@ def test_a_dict_head_that_is_never_called_fails_gradient_flow_naming_it():
     result = mc.check_gradient_flow(model)
     assert result.status == "failed", result.message
     assert result.message.startswith("gradient: expected a finite, non-zero gradient, received no gradient, at "
-                                     "variable reg_dense/kernel; it is not connected to the loss")
+                                     "variables reg_dense/kernel, reg_dense/bias; it is not connected to the loss")
     assert "(loss cls: sparse_categorical_crossentropy, reg: mse)" in result.message
 
 

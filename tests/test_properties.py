@@ -9,6 +9,7 @@ modelcheck/hypothesis_profiles.py); the per-test settings below only lift the de
 from __future__ import annotations
 
 import math
+import re
 
 import keras  # imported here, not inside the first example: Keras raises the recursion limit
 import pytest
@@ -186,7 +187,8 @@ def test_a_stop_gradient_cut_is_named(drawn, data):
     name = pick_layer(drawn, data, drawn.parametrized_layers, "cut after")
     result = gradient_flow(cut_after(drawn, name))
     assert not result.passed
-    assert f"at variable {name}/" in result.message and "received no gradient" in result.message, result.message
+    assert re.search(rf"at variables? [^;]*\b{name}/", result.message) and "received no gradient" in result.message, \
+        result.message
 
 
 def test_recurrent_culprits_are_named_by_layer():
@@ -196,7 +198,7 @@ def test_recurrent_culprits_are_named_by_layer():
     assert len(result.details["grad_norms"]) == len(model.trainable_variables)  # 8, not 5
     cut = keras.Sequential([keras.Input((3, 2)), keras.layers.SimpleRNN(2, name="rnn"),
                             keras.layers.Lambda(keras.ops.stop_gradient), keras.layers.Dense(1)])
-    assert "received no gradient, at variable rnn/kernel" in gradient_flow(cut).message
+    assert "received no gradient, at variables rnn/kernel" in gradient_flow(cut).message
 
 
 MLPS = mst.models(kinds=["sequential"], input_kinds=["vector"], activations=("linear", "tanh"),

@@ -198,9 +198,12 @@ _NOTHING_FROM_THE_LOSS = ("the loss gives no gradient at the model's output: its
                           "output whose inputs are all negative)")
 
 
+_NAMED = 6  # variables named in one message before "and N more"
+
+
 def _grouped(problems: list[tuple[str, str, str]], trainable: int, loss: str) -> list[str]:
-    """One message per kind of problem and cause, naming its variables (the first three and how
-    many more); one about the loss when every trainable variable gets an all-zero gradient."""
+    """One message per kind of problem and cause, naming its variables (up to six: the first
+    five, how many more, and the last); one about the loss when every trainable variable gets an all-zero gradient."""
     if len(problems) == trainable > 1 and all(got == "an all-zero gradient" for _, got, _ in problems):
         return [mismatch("gradient", "a finite, non-zero gradient", "an all-zero gradient",
                          at=f"every trainable variable ({trainable})", note=f"{_NOTHING_FROM_THE_LOSS} (loss {loss})")]
@@ -209,8 +212,13 @@ def _grouped(problems: list[tuple[str, str, str]], trainable: int, loss: str) ->
         groups.setdefault((got, cause), []).append(label)
     messages = []
     for (got, cause), labels in groups.items():
-        where = f"variable {labels[0]}" if len(labels) == 1 else (
-            f"variables {', '.join(labels[:3])}" + (f" and {len(labels) - 3} more" if len(labels) > 3 else ""))
+        if len(labels) == 1:
+            where = f"variable {labels[0]}"
+        elif len(labels) <= _NAMED:
+            where = f"variables {', '.join(labels)}"
+        else:  # the last too: in a chain, the one next to where the gradient stops
+            where = (f"variables {', '.join(labels[:_NAMED - 1])} and {len(labels) - _NAMED} more up to "
+                     f"{labels[-1]}")
         messages.append(mismatch("gradient", "a finite, non-zero gradient", got, at=where, note=f"{cause} (loss {loss})"))
     return messages
 

@@ -546,13 +546,14 @@ FAULTS = {
     conv_autoencoder: ("gradient_flow", "'decoder'"),
     pooled_cnn: ("config_lint", "TF1's keep_prob"),
     video_classifier: ("gradient_flow", "at layer 'frames'"),
-    mae_regressor: ("gradient_flow", "all-zero gradient, at variable hidden/kernel"),
+    mae_regressor: ("gradient_flow", "all-zero gradient, at variables hidden/kernel"),
     sampling_vae: ("batch_independence", "at layer 'standardise'"),
     mc_dropout_regressor: ("gradient_flow", "'hidden'"),
     add_loss_autoencoder: ("gradient_flow", "at layer 'encoder'"),
     ctc_captcha_reader: ("input_dependence", "at input 'label'"),
     siamese_contrastive: ("gradient_flow", "all-zero gradient, at variable tower/hidden"),
     pointnet_classifier: ("gradient_flow", "'transform' start with all-zero weights"),
-    lora_classifier: ("gradient_flow", "all-zero gradient, at variable hidden/lora_kernel_b"),
+    lora_classifier: ("gradient_flow", "all-zero gradient, at variables hidden/bias, hidden/lora_kernel_a, "
+                                       "hidden/lora_kernel_b, "),
     transfer_learning: ("gradient_flow", "frozen (trainable=False), at layer 'predictions' (165 weights)"),
 }
