@@ -86,6 +86,11 @@ SUBMISSIONS = {
                                                   loss="keras.losses.SparseCategoricalCrossentropy(axis=0)"),
     "loss_object": HEAD + SEQUENTIAL.format(hidden='"relu"', optimizer='keras.optimizers.SGD(0.1, momentum=0.9)',
                                             loss="keras.losses.SparseCategoricalCrossentropy()"),
+    # metrics of the student's own do not load in the clean job; the checks read none (red team 15)
+    "own_metrics": HEAD + "def top2(y_true, y_pred):\n    return keras.ops.mean(y_pred)\n\n\n"
+    "class Seen(keras.metrics.Mean):\n    pass\n"
+    + SEQUENTIAL.format(hidden='"relu"', optimizer='"adam"',
+                        loss='"sparse_categorical_crossentropy", metrics=["accuracy", top2, Seen()]'),
     "subclassed_good": HEAD + SUBCLASSED.format(body=SOUND_CALL, extra=""),
     "subclassed_own_train_step": HEAD + SUBCLASSED.format(body=SOUND_CALL, extra=NO_APPLY),
     "subclassed_training_branch": HEAD + SUBCLASSED.format(
@@ -109,7 +114,7 @@ def grades(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StudentGrade]:
         return {grade.student: grade for grade in grader.grade_all(discover_submissions(folder / "subs"))}
 
 
-@pytest.mark.parametrize("student", ["good", "own_relu_correct", "subclassed_good", "loss_object"])
+@pytest.mark.parametrize("student", ["good", "own_relu_correct", "subclassed_good", "loss_object", "own_metrics"])
 def test_sound_models_keep_full_marks(grades, student):
     grade = grades[student]
     assert grade.score == grade.max_score == 5, [r.describe() for r in grade.results]

@@ -30,12 +30,14 @@ import linecache
 import os
 import sys
 import time
+import zipfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import h5py
 import keras
 import numpy  # noqa: F401  (preloaded for the jobs)
+from keras.src.saving.serialization_lib import SafeModeScope
 
 from ..core.errors import UserCodeError, call_user_code
 from ..core.messages import OWN_CODE_FIX
@@ -192,17 +194,50 @@ class _Restored(NamedTuple):
     compile_problem: str | None
 
 
-def _reloaded(path: str, known: dict[str, Any]) -> _Restored | None:
-    """The model at `path` loaded in safe mode as the check job loads it; None when safe mode
-    refuses it."""
+_MAX_CONFIG_BYTES = 64 * 2**20
+
+
+def _compile_config(path: str) -> dict[str, Any] | None:
+    """The compile settings saved in the ``.keras`` file at `path` (None when it has none, or
+    its config is not what Keras writes; the file is the submission's, read within a bound)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if archive.getinfo("config.json").file_size > _MAX_CONFIG_BYTES:
+                return None
+            config = json.loads(archive.read("config.json"))
+    except (OSError, KeyError, ValueError, RecursionError, zipfile.BadZipFile):
+        return None
+    compiled = config.get("compile_config") if isinstance(config, dict) else None
+    return compiled if isinstance(compiled, dict) else None
+
+
+def load_for_checking(path: str, known: dict[str, Any]) -> _Restored:
+    """The model at `path`, loaded in Keras' safe mode with its compile settings. When they do not
+    load only because of its metrics (a metric of the student's own: the checks read none), it is
+    compiled without them; when they do not load at all, it comes without them (why in
+    `compile_problem`). Raises what safe mode raises for a model it refuses."""
     try:
         return _Restored(keras.models.load_model(path, safe_mode=True, compile=True, custom_objects=known), True, None)
     except Exception as exc:  # whatever safe mode refuses, or compile settings it cannot rebuild
         problem = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+    model = keras.models.load_model(path, safe_mode=True, compile=False, custom_objects=known)
+    config = _compile_config(path)
+    if config is not None and (config.get("metrics") or config.get("weighted_metrics")):
+        try:
+            with keras.saving.custom_object_scope(known), SafeModeScope(True):
+                model.compile_from_config({**config, "metrics": None, "weighted_metrics": None})
+            return _Restored(model, True, None)
+        except Exception:  # the loss or optimizer does not load either
+            model = keras.models.load_model(path, safe_mode=True, compile=False, custom_objects=known)
+    return _Restored(model, False, problem)
+
+
+def _reloaded(path: str, known: dict[str, Any]) -> _Restored | None:
+    """The model at `path` loaded as the check job loads it (`load_for_checking`); None when
+    safe mode refuses it."""
     try:
-        return _Restored(keras.models.load_model(path, safe_mode=True, compile=False, custom_objects=known), False,
-                         problem)
-    except Exception:
+        return load_for_checking(path, known)
+    except Exception:  # whatever safe mode refuses
         return None
 
 
@@ -312,10 +347,7 @@ def check_job(params: dict[str, Any], started: float | None = None) -> dict[str,
     assignment = parse_assignment(text, where=params.get("where", "assignment"), base_dir=Path(folder))
     known = custom_objects(assignment, Path(folder))
     try:
-        try:
-            model = keras.models.load_model(params["model"], safe_mode=True, compile=True, custom_objects=known)
-        except Exception:
-            model = keras.models.load_model(params["model"], safe_mode=True, compile=False, custom_objects=known)
+        model = load_for_checking(params["model"], known).model
     except Exception as exc:
         report["load_error"] = _load_problem(exc, params["model"], known)
         return report
