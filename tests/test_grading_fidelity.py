@@ -96,6 +96,14 @@ SUBMISSIONS = {
     "subclassed_training_branch": HEAD + SUBCLASSED.format(
         body="        h = self.hidden(x)\n        if training:\n            h = h * 0.0\n        return self.out(h)",
         extra=""),
+    # augmentation called only when training is inert in inference: the file trains as the model does
+    "subclassed_augments_when_training": HEAD + SUBCLASSED.format(
+        body="        if training:\n            x = self.augment(x)\n" + SOUND_CALL,
+        extra="").replace("        self.drop = layers.Dropout(0.1)\n",
+                          "        self.drop = layers.Dropout(0.1)\n        self.augment = keras.Sequential("
+                          "[layers.GaussianNoise(0.1)])\n"),
+    # a file named like a library is still the student's own code (red team 15)
+    "keras_hw3": HEAD + SUBCLASSED.format(body=SOUND_CALL, extra=NO_APPLY),
     "subclassed_detects_tracing": HEAD + SUBCLASSED.format(
         body="        h = self.hidden(x)\n        if not isinstance(x, keras.KerasTensor):\n            h = h * 0.0\n"
              "        return self.out(h)", extra=""),
@@ -114,7 +122,8 @@ def grades(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StudentGrade]:
         return {grade.student: grade for grade in grader.grade_all(discover_submissions(folder / "subs"))}
 
 
-@pytest.mark.parametrize("student", ["good", "own_relu_correct", "subclassed_good", "loss_object", "own_metrics"])
+@pytest.mark.parametrize("student", ["good", "own_relu_correct", "subclassed_good", "loss_object", "own_metrics",
+                                     "subclassed_augments_when_training"])
 def test_sound_models_keep_full_marks(grades, student):
     grade = grades[student]
     assert grade.score == grade.max_score == 5, [r.describe() for r in grade.results]
@@ -128,23 +137,31 @@ def test_an_own_function_with_a_keras_name_is_not_graded_as_keras_function(grade
             "only, so the grader, which runs only Keras' code, would run Keras' own relu in its place") in grade.problem
 
 
-@pytest.mark.parametrize("student, reason", [
-    ("loss_named_like_keras", "a loss function of your own, sparse_categorical_crossentropy"),
-    ("optimizer_named_like_keras", "an optimizer class of your own, SGD"),
-    ("subclassed_own_train_step", "its own train_step()"),
-    ("subclassed_training_branch", "a call() that takes another path when training (training=True)"),
+@pytest.mark.parametrize("student, reason, judged", [
+    # a loss the file does not keep: every check of the objective
+    ("loss_named_like_keras", "a loss function of your own, sparse_categorical_crossentropy", ()),
     # Keras' get_config leaves a cross-entropy's axis out: fit would fail, the file trains fine
-    ("loss_axis_dropped", "the loss sparse_categorical_crossentropy with axis=0, which its saved form loses"),
+    ("loss_axis_dropped", "the loss sparse_categorical_crossentropy with axis=0, which its saved form loses", ()),
+    # an optimizer: the checks that train; gradients and the loss's fit are still judged
+    ("optimizer_named_like_keras", "an optimizer class of your own, SGD", ("gradient_flow", "loss_matches_output")),
+    # a training step or path: the checks that train or take gradients
+    ("subclassed_own_train_step", "its own train_step()", ("loss_matches_output",)),
+    ("keras_hw3", "its own train_step()", ("loss_matches_output",)),
+    ("subclassed_training_branch", "a call() that takes another path when training (training=True)",
+     ("loss_matches_output",)),
 ])
-def test_how_a_model_trains_that_its_file_does_not_keep_is_not_judged(grades, student, reason):
+def test_how_a_model_trains_that_its_file_does_not_keep_is_not_judged(grades, student, reason, judged):
     grade = grades[student]
     assert grade.problem is None and grade.grader_error is None
     assert grade.result("output_shape").passed and grade.result("param_count").passed
     for check in OBJECTIVE:
         result = grade.result(check)
+        if check in judged:
+            assert result.passed, result.describe()
+            continue
         assert result.status == "skipped", result.describe()
         assert result.message.startswith(f"not judged: your model trains with {reason}"), result.message
-    assert grade.score == 2
+    assert grade.score == 2 + len(judged)
 
 
 def test_a_call_that_behaves_otherwise_when_traced_is_refused(grades):
@@ -182,7 +199,7 @@ def test_checks_not_judged_say_so_to_the_student_and_are_listed_for_the_instruct
     stats = class_statistics(everyone, list(OBJECTIVE), 5)
     listed = {(check, count) for check, _, count in stats["not_judged"]}
     assert ("overfit_batch", 1) in listed  # one row per reason: the loss's student among them
-    assert stats["not_judged_total"] >= 5 * len(OBJECTIVE)
+    assert stats["not_judged_total"] >= 2 * len(OBJECTIVE) + 4
     lines = summary(everyone)
-    assert any(line.startswith("not judged: 5 submissions have checks with points the grader could not judge")
+    assert any(line.startswith("not judged: 6 submissions have checks with points the grader could not judge")
                for line in lines), lines

@@ -28,6 +28,8 @@ class CheckInfo:
             False when it runs only when asked for (e.g. ``learns_linear``).
         objective: True when its verdict depends on how the model trains: its loss, optimizer,
             training-mode forward pass or own ``train_step``.
+        gradients: True when it takes gradients in training mode without training (so it
+            depends on the training-mode forward pass and the loss, not on the optimizer).
     """
 
     name: str
@@ -36,6 +38,7 @@ class CheckInfo:
     trains: bool = False
     default: bool = True
     objective: bool = False
+    gradients: bool = False
 
     def function(self) -> Callable[..., Any]:
         """Import and return the check function."""
@@ -49,7 +52,8 @@ _ALL = [
     CheckInfo("param_count", "modelcheck.checks.params:check_param_count",
               "total, trainable, non-trainable and per-layer parameter counts"),
     CheckInfo("gradient_flow", "modelcheck.checks.gradients:check_gradient_flow",
-              "every trainable variable gets a finite, non-zero gradient", objective=True),
+              "every trainable variable gets a finite, non-zero gradient", objective=True,
+              gradients=True),
     CheckInfo("overfit_batch", "modelcheck.checks.training:check_overfit_batch",
               "the model can memorise one small batch", trains=True, objective=True),
     CheckInfo("learns_linear", "modelcheck.checks.training:check_learns_linear",
@@ -62,7 +66,8 @@ _ALL = [
               "configuration mistakes no run reveals (Dropout rate as keep_prob, Dense after Dense without "
               "activation, softmax on one unit, ...)"),
     CheckInfo("finite", "modelcheck.checks.finite:check_finite",
-              "no NaN/Inf in the weights, any layer's output, the loss or the gradients", objective=True),
+              "no NaN/Inf in the weights, any layer's output, the loss or the gradients", objective=True,
+              gradients=True),
     CheckInfo("batch_independence", "modelcheck.checks.independence:check_batch_independence",
               "samples of a batch do not influence each other (inference mode)"),
     CheckInfo("input_dependence", "modelcheck.checks.independence:check_input_dependence",

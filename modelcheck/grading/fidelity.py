@@ -19,6 +19,8 @@ checks that depend on it are not judged). Nothing here runs unless the build job
 
 from __future__ import annotations
 
+import os
+import sys
 import types
 from typing import Any
 
@@ -36,16 +38,34 @@ __all__ = ["forward_difference", "not_reproduced"]
 # Outputs of the same weights through the same operations agree to float rounding; a function
 # of another meaning differs by far more.
 _ATOL, _RTOL = 1e-4, 1e-3
-_KERAS_MODULES = ("keras.", "keras_", "tf_keras", "tensorflow", "jax", "torch", "numpy")
-# A model's own training code, which the exported file does not hold
-_TRAINING_METHODS = ("train_step", "compute_loss", "test_step")
+# A model's own training code, which the exported file does not hold, and what it changes
+_TRAINING_METHODS = (("train_step", "step"), ("compute_loss", "loss"), ("test_step", "step"))
+
+
+def _source_file(obj: Any) -> str | None:
+    """The file `obj` (a function or class) was written in: its code's, or for a class that of
+    the first method it defines itself (not its module's name, which code can set to anything)."""
+    code = getattr(obj, "__code__", None)
+    if code is None and isinstance(obj, type):
+        code = next((getattr(value, "__code__", None) for value in vars(obj).values()
+                     if getattr(value, "__code__", None) is not None), None)
+        if code is None:  # defines no method: its module's file, if any
+            module = sys.modules.get(getattr(obj, "__module__", None) or "")
+            return getattr(module, "__file__", None)
+    return getattr(code, "co_filename", None)
 
 
 def _own_code(obj: Any, course: tuple[str, ...]) -> bool:
-    """Whether `obj` (a function or class) is the submission's own code: neither Keras' (nor
-    the array libraries') nor the course's modules."""
-    module = getattr(obj, "__module__", None) or ""
-    return not module.startswith(_KERAS_MODULES) and module.split(".")[0] not in course
+    """Whether `obj` (a function or class) is the submission's own code: written in the job's
+    folder (where the submission is; not Keras' or any installed library's files, whatever its
+    module is called) or in no file at all, and not in one of the course's modules there."""
+    path = _source_file(obj)
+    if not path or not os.path.isabs(path):
+        return True  # "<string>", "<magic>": code made at run time
+    folder = os.getcwd() + os.sep
+    if not os.path.abspath(path).startswith(folder):
+        return False
+    return os.path.splitext(os.path.basename(path))[0] not in course
 
 
 def _own_functions(model: keras.Model, course: tuple[str, ...]) -> list[str]:
@@ -105,9 +125,22 @@ def _graph_steps(twin: keras.Model) -> list[Any]:
             else type(op).__name__ for op in twin.operations if not training_only_layer(type(op).__name__)]
 
 
+def _inert_in_inference(layer: keras.layers.Layer) -> bool:
+    """Whether `layer` passes its input through unchanged in inference mode (augmentation such as
+    RandomFlip or RandAugment, alone or in a Sequential of them): called only when training, it
+    leaves the saved inference graph training as the model does."""
+    try:
+        shape = tuple(8 if size is None else int(size) for size in layer.input.shape[1:])
+        probe = np.random.default_rng(0).uniform(0, 1, (2, *shape)).astype("float32")
+        out = np.asarray(keras.ops.convert_to_numpy(layer(probe, training=False)))
+    except Exception:  # several inputs, a call that needs more: not inert as far as can be told
+        return False
+    return out.shape == probe.shape and bool(np.allclose(out, probe))
+
+
 def _training_path_differs(model: keras.Model) -> bool:
     """Whether a subclassed model's `call` makes another graph with ``training=True`` than the
-    inference graph the build job exports."""
+    inference graph the build job exports, beyond layers that are inert in inference."""
     if has_symbolic_inputs(model) or not takes_training(model):
         return False
     try:
@@ -115,7 +148,15 @@ def _training_path_differs(model: keras.Model) -> bool:
         training = call_user_code("tracing call(training=True)", functional_twin, model, True)
     except UserCodeError:
         return False  # the export says what it could not trace
-    return inference is not None and training is not None and _graph_steps(inference) != _graph_steps(training)
+    if inference is None or training is None:
+        return False
+    plain, trained = _graph_steps(inference), _graph_steps(training)
+    if plain == trained:
+        return False
+    extra = [op for op in training.operations if isinstance(op, keras.layers.Layer) and id(op) not in plain
+             and not isinstance(op, keras.layers.InputLayer)]
+    inert = {id(op) for op in extra if _inert_in_inference(op)}
+    return [step for step in plain if step not in inert] != [step for step in trained if step not in inert]
 
 
 def _objects(value: Any) -> list[Any]:
@@ -155,30 +196,36 @@ def _dropped_settings(model: keras.Model, restored: keras.Model) -> list[str]:
 
 
 def not_reproduced(model: keras.Model, restored: keras.Model | None, course: tuple[str, ...] = (),
-                   compile_problem: str | None = None) -> list[str]:
+                   compile_problem: str | None = None, optimizer_problem: str | None = None) -> list[tuple[str, str]]:
     """What the exported file, loaded with its compile settings as `restored` (None when that
-    failed, with `compile_problem`), does not keep of how `model` trains: its own training code,
-    a ``training=True`` path of its ``call``, losses, an optimizer or a learning-rate schedule of
-    its own, or compile settings that do not load. Empty when the file trains as the model does."""
-    found = []
-    for name in _TRAINING_METHODS:
+    failed, with `compile_problem`; loaded with Keras' default optimizer, with `optimizer_problem`),
+    does not keep of how `model` trains, each as (reason, what it
+    affects): ``"loss"`` (its own compute_loss or loss, a loss setting the file drops, compile
+    settings that do not load: every check of the objective), ``"step"`` (its own train_step, a
+    ``training=True`` path of its ``call``: the checks that train or take gradients) or
+    ``"optimizer"`` (an optimizer or schedule of its own: the checks that train). Empty when the
+    file trains as the model does."""
+    found: list[tuple[str, str]] = []
+    for name, scope in _TRAINING_METHODS:
         method = getattr(type(model), name, None)
         if name in vars(model) or (method is not None and method is not getattr(keras.Model, name, None)
                                    and _own_code(method, course)):
-            found.append(f"its own {name}()")
+            found.append((f"its own {name}()", scope))
     if _training_path_differs(model):
-        found.append("a call() that takes another path when training (training=True) than in the saved "
-                     "inference graph")
+        found.append(("a call() that takes another path when training (training=True) than in the saved "
+                      "inference graph", "step"))
     if getattr(model, "compiled", False):
-        found += _own_losses(model, course)
+        found += [(reason, "loss") for reason in _own_losses(model, course)]
         optimizer = getattr(model, "optimizer", None)
         if optimizer is not None and _own_code(type(optimizer), course):
-            found.append(f"an optimizer class of your own, {type(optimizer).__name__}")
+            found.append((f"an optimizer class of your own, {type(optimizer).__name__}", "optimizer"))
         schedule = getattr(optimizer, "_learning_rate", None)
         if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule) and _own_code(type(schedule), course):
-            found.append(f"a learning-rate schedule of your own, {type(schedule).__name__}")
+            found.append((f"a learning-rate schedule of your own, {type(schedule).__name__}", "optimizer"))
         if restored is None and compile_problem and not found:
-            found.append(f"compile settings the grader cannot load ({compile_problem})")
+            found.append((f"compile settings the grader cannot load ({compile_problem})", "loss"))
+        elif optimizer_problem and not any(scope == "optimizer" for _, scope in found):
+            found.append((f"an optimizer the grader cannot load ({optimizer_problem})", "optimizer"))
         elif restored is not None:
-            found += _dropped_settings(model, restored)
+            found += [(reason, "loss") for reason in _dropped_settings(model, restored)]
     return found

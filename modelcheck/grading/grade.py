@@ -452,20 +452,26 @@ class Grader:
 
     @staticmethod
     def _not_judged(results: list[CheckResult], lost: Any) -> list[CheckResult]:
-        """The verdicts, with those that depend on how the model trains made "not judged" when the
-        exported file does not train as the student's model does (`lost`, from the build job:
-        its own train_step, loss or optimizer...): the clean job judged another objective."""
-        if not lost:
-            return results
-        reasons = ", ".join(str(item) for item in lost)
-        own_step = any("call()" in str(item) or "_step()" in str(item) or "compute_loss" in str(item) for item in lost)
+        """The verdicts, with those that depend on what the exported file does not keep of how
+        the student's model trains (`lost`, from the build job: reasons and what each affects)
+        made "not judged": the clean job judged another objective, or another training step."""
+        reasons: dict[str, list[str]] = {}
+        for item in lost if isinstance(lost, list) else []:
+            reasons.setdefault(item["affects"], []).append(item["reason"])
         for result in results:
-            if CHECKS[result.check].objective and result.status in (PASSED, FAILED, SKIPPED):
-                result.details["judged_without_own_code"] = {"status": result.status, "message": result.message}
-                result.status = SKIPPED
-                result.message = (f"not judged: your model trains with {reasons}, which its saved file does not keep "
-                                  "(the grader checks the saved model with Keras' code only)")
-                result.hint = OWN_TRAINING_FIX if own_step else OWN_CODE_FIX
+            info = CHECKS[result.check]
+            why = [*(reasons.get("loss", []) if info.objective else []),
+                   *(reasons.get("step", []) if info.trains or info.gradients else []),
+                   *(reasons.get("optimizer", []) if info.trains else [])]
+            if not why or result.status not in (PASSED, FAILED, SKIPPED):
+                continue
+            result.details["judged_without_own_code"] = {"status": result.status, "message": result.message}
+            result.status = SKIPPED
+            result.message = (f"not judged: your model trains with {', '.join(why)}, which its saved file does not "
+                              "keep (the grader checks the saved model with Keras' code only)")
+            own_step = any(reason in why for reason in reasons.get("step", ())) or any(
+                "compute_loss" in reason for reason in why)
+            result.hint = OWN_TRAINING_FIX if own_step else OWN_CODE_FIX
         return results
 
     def _unverified(self, measured: list[Any], static: dict[str, Any], report: dict[str, Any],

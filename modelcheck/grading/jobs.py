@@ -187,11 +187,13 @@ def _run_checks(model: Any, assignment: Assignment, report: dict[str, Any], key:
 
 class _Restored(NamedTuple):
     """The exported file loaded as the check job loads it: with its compile settings when they
-    load (`compiled`), else without them (why in `compile_problem`)."""
+    load (`compiled`), else without them (why in `compile_problem`); `optimizer_problem` when
+    only the optimizer did not load (it was compiled with Keras' default one in its place)."""
 
     model: Any
     compiled: bool
     compile_problem: str | None
+    optimizer_problem: str | None = None
 
 
 _MAX_CONFIG_BYTES = 64 * 2**20
@@ -213,23 +215,31 @@ def _compile_config(path: str) -> dict[str, Any] | None:
 
 def load_for_checking(path: str, known: dict[str, Any]) -> _Restored:
     """The model at `path`, loaded in Keras' safe mode with its compile settings. When they do not
-    load only because of its metrics (a metric of the student's own: the checks read none), it is
-    compiled without them; when they do not load at all, it comes without them (why in
+    load, it is compiled without its metrics (a metric of the student's own: the checks read
+    none), then also without its optimizer (Keras' default, RMSprop, in its place, said in
+    `optimizer_problem`); when the loss does not load either, it comes uncompiled (why in
     `compile_problem`). Raises what safe mode raises for a model it refuses."""
     try:
         return _Restored(keras.models.load_model(path, safe_mode=True, compile=True, custom_objects=known), True, None)
     except Exception as exc:  # whatever safe mode refuses, or compile settings it cannot rebuild
-        problem = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        problem = _short_error(exc)
     model = keras.models.load_model(path, safe_mode=True, compile=False, custom_objects=known)
     config = _compile_config(path)
-    if config is not None and (config.get("metrics") or config.get("weighted_metrics")):
+    if config is None:
+        return _Restored(model, False, problem)
+    for without, optimizer_problem in ((("metrics", "weighted_metrics"), None),
+                                       (("metrics", "weighted_metrics", "optimizer"), problem)):
         try:
             with keras.saving.custom_object_scope(known), SafeModeScope(True):
-                model.compile_from_config({**config, "metrics": None, "weighted_metrics": None})
-            return _Restored(model, True, None)
-        except Exception:  # the loss or optimizer does not load either
+                model.compile_from_config({key: value for key, value in config.items() if key not in without})
+            return _Restored(model, True, None, optimizer_problem)
+        except Exception:  # the optimizer, or the loss, does not load either
             model = keras.models.load_model(path, safe_mode=True, compile=False, custom_objects=known)
     return _Restored(model, False, problem)
+
+
+def _short_error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
 
 
 def _reloaded(path: str, known: dict[str, Any]) -> _Restored | None:
@@ -306,7 +316,8 @@ def build_job(params: dict[str, Any], started: float | None = None) -> dict[str,
         restored = _export(model, export, report, _course_objects(entries))
         difference = None if restored is None else forward_difference(model, restored.model, course)
         lost = [] if restored is None or difference else not_reproduced(
-            model, restored.model if restored.compiled else None, course, restored.compile_problem)
+            model, restored.model if restored.compiled else None, course, restored.compile_problem,
+            restored.optimizer_problem)
         if difference and not trusted:
             report["error"] = {"message": f"the model cannot be graded as you built it: {difference}",
                                "hint": OWN_CODE_FIX, "location": None}
@@ -314,10 +325,10 @@ def build_job(params: dict[str, Any], started: float | None = None) -> dict[str,
         if (restored is not None and not difference and not (lost and trusted)) or not trusted:
             report["exported"] = True  # the clean check job judges whether it loads
             if lost:
-                report["not_reproduced"] = lost[:10]
+                report["not_reproduced"] = [{"reason": reason, "affects": scope} for reason, scope in lost[:10]]
             return report
-        report["export_problem"] = difference or (f"it trains with {', '.join(lost)}" if lost else
-                                                  "Keras' safe mode cannot load it")
+        report["export_problem"] = difference or (f"it trains with {', '.join(reason for reason, _ in lost)}" if lost
+                                                  else "Keras' safe mode cannot load it")
     except Exception as exc:  # why safe export failed is the student's information, not ours
         report["export_problem"] = f"{type(exc).__name__}: {str(exc)[:500]}"
         if not trusted:
