@@ -428,6 +428,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StudentGrade]:
         "exits": _notebook("import sys\nsys.exit(0)", TOY_MODEL),
         "syntax": _notebook("def oops(:\n    pass", TOY_MODEL, "oops()"),
         "future": _notebook("from __future__ import annotations", TOY_MODEL + "\ndef f(x: Undefined) -> int:\n    return 1"),
+        "interrupted": _notebook("raise KeyboardInterrupt  # stops Run All in Jupyter", TOY_MODEL),
         "broken_builder_cell": _notebook("import keras\nfrom keras import layers\nsize = undefined_name\n\n"
                                          + TOY_MODEL.split("\n\n", 1)[1]),
     }
@@ -444,6 +445,13 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StudentGrade]:
         "\n\n# In[3]:\n\n\nget_ipython().run_line_magic('time', 'model = build_model()')\n"
         "get_ipython().run_cell_magic('bash', '', 'touch shell_ran\\n')\nlisted = get_ipython().getoutput('ls')\n"
         "assert model is not None and listed == []\n")
+    # a coding line and a byte that is not UTF-8; a BOM; a cell marker inside a list (no boundary there)
+    (folder / "latin1.py").write_bytes(b"# -*- coding: latin-1 -*-\n# %%\n# caf\xe9\n" + TOY_MODEL.encode()
+                                       + b"\n# %%\nx = 1\n")
+    (folder / "bom.py").write_text("\ufeff# %%\n" + TOY_MODEL + "\n# %%\nx = 1\n", encoding="utf-8")
+    (folder / "marker_in_list.py").write_text(TOY_MODEL.replace("layers.Dense(8, activation=\"relu\"),",
+                                                                "layers.Dense(8, activation=\"relu\"),\n# %%")
+                                              + "\n# %%\nx = 1\n")
     # VS Code / Spyder / jupytext cells
     (folder / "percent.py").write_text("# %%\nimport sys\nsys.exit(1)\n\n# %% [markdown]\n# The model\n\n# %%\n"
                                        + TOY_MODEL + "\n# %%\nmodel = build_model()\nmodel.fit(x_train, y_train)\n")
@@ -488,8 +496,14 @@ def test_a_cell_that_trains_past_the_notebooks_share_of_the_time_limit_is_stoppe
                          "    except Exception:\n        pass", "while True:\n    pass",
                          "def build_model():\n    return model")
     (tmp_path / "trains_forever.ipynb").write_text(json.dumps(notebook))
-    with Grader(load_assignment(tmp_path / "toy.toml"), workers=1) as grader:
-        grade = grader.grade(tmp_path / "trains_forever.ipynb")
+    # a bare except swallows the first stop: the cell is stopped again until it ends
+    swallows = _notebook("try:\n    while True:\n        pass\nexcept:\n    pass\nwhile True:\n    pass", TOY_MODEL)
+    (tmp_path / "swallows.ipynb").write_text(json.dumps(swallows))
+    with Grader(load_assignment(tmp_path / "toy.toml"), workers=2) as grader:
+        grades = {g.student: g for g in grader.grade_all(discover_submissions(tmp_path))}
+    grade, swallowed = grades["trains_forever"], grades["swallows"]
+    assert swallowed.score == swallowed.max_score == 3, swallowed.problem
+    assert swallowed.notes[0].startswith("your notebook: cell 1 was stopped after "), swallowed.notes
     assert grade.score == grade.max_score == 3, grade.problem  # the last cell's builder returns `model`
     first, second = grade.notes
     assert re.match(r"your notebook: cell 2 was stopped after [78]\.?\d* s: a notebook's own cells may take 50% of "
@@ -521,6 +535,31 @@ def test_a_script_in_editor_cells_runs_a_cell_at_a_time(graded):
     exited, fit = grade.notes
     assert exited.startswith("your notebook: cell 1 called sys.exit(1) (line 3: sys.exit(1))")
     assert fit.startswith("your notebook: cell 4 raised NameError: name 'x_train' is not defined (line 19: model.fit(x_train, y_train))")
+
+
+@pytest.mark.parametrize("student", ["latin1", "bom", "marker_in_list"])
+def test_a_script_in_cells_is_read_as_python_reads_it(graded, student):
+    """Its coding line or BOM, and cell markers only between statements (red team 15: each of
+    these ended the job with exit code 70)."""
+    grade = graded[student]
+    assert grade.score == grade.max_score == 3 and grade.problem is None, grade.problem
+    assert not grade.notes, grade.notes
+
+
+def test_a_cell_interrupted_on_purpose_ends_only_itself(graded):
+    grade = graded["interrupted"]
+    assert grade.score == grade.max_score == 3 and grade.problem is None
+    assert grade.notes == ["your notebook: cell 1 raised KeyboardInterrupt; the cells after it ran, as in Jupyter"]
+
+
+def test_the_notes_reach_the_feedback_page_escaped(graded, tmp_path):
+    from modelcheck.grading.outputs import write_student_files
+
+    grade = graded["downloads"]
+    write_student_files(grade, load_assignment(SUBMISSIONS / "toy.toml"), tmp_path)
+    page = next(tmp_path.glob("*/feedback.html")).read_text(encoding="utf-8")
+    assert "Notes from the grader" in page and "loading a data set failed" in page
+    assert "(x, y), _ = keras.datasets.fashion_mnist.load_data()" in page
 
 
 def test_future_imports_hold_in_every_cell(graded):

@@ -426,8 +426,11 @@ class Grader:
         if measured is not None:
             results = self._unverified(measured, verdict.get("static", {}), report, notes)
         elif "load_error" in verdict:
-            return self._failed(submission, "the exported model could not be loaded: " + str(verdict["load_error"]),
-                                output=output, notes=notes)
+            traced = (f"\n(a subclassed model is graded through the graph its call() makes, and tracing it on symbolic "
+                      f"inputs failed: {_relative(str(report['twin_problem']), work)})" if report.get("twin_problem")
+                      else "")
+            return self._failed(submission, "the exported model could not be loaded: " + str(verdict["load_error"])
+                                + traced, output=output, notes=notes)
         else:
             results = self._not_judged(self._verdicts(verdict.get("results")), report.get("not_reproduced"))
         grade = self._scored(submission, results, output=output, notes=notes)

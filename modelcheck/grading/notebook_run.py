@@ -12,10 +12,12 @@ being defined is the submission's error.
 from __future__ import annotations
 
 import __future__
+import ast
 import os
 import re
 import signal
 import time
+import tokenize
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import reduce
@@ -35,6 +37,7 @@ _LATE_SHARE = 0.2
 _LATE_CELL_SHARE = 0.02
 _LATE_CELL_MIN_S = 1.0
 _INSTANT_S = 0.05
+_AGAIN_S = 0.25  # after a cell's time is up, how often it is stopped again until it ends
 _MAX_NOTES = 20
 # a cell's first line in a script exported from Jupyter (``# In[3]:``) or written in cells (``# %%``)
 _CELL_MARKER = re.compile(r"^#[ \t]*+(?:In\[[ \d]*+\]:|%%)", re.MULTILINE)
@@ -69,16 +72,23 @@ class CellRun:
 
 @contextmanager
 def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise `_OutOfTime` in the block after `seconds`, and again every `_AGAIN_S` until it ends
+    (a bare ``except:`` in the cell swallows one)."""
     def out_of_time(signum: int, frame: Any) -> None:
         raise _OutOfTime()
 
     previous = signal.signal(signal.SIGALRM, out_of_time)
-    signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3))
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3), _AGAIN_S)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        while True:  # an alarm may land here too: cancel until it is done
+            try:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+                break
+            except _OutOfTime:
+                continue
 
 
 def _seconds(value: float) -> str:
@@ -88,21 +98,31 @@ def _seconds(value: float) -> str:
 def exported_cells(text: str) -> list[tuple[int, int, int]] | None:
     """The cells of a script that Jupyter (``# In[3]:``) or an editor's cell format (``# %%``, as
     VS Code, Spyder and jupytext write it) marks, as `notebooks.cell_table` lists them: each from
-    its marker line to the line before the next; None for a script without such markers."""
-    cells: list[tuple[int, int, int]] = []
-    line, searched = 1, 0
+    its marker line to the line before the next; None for a script without such markers. When the
+    script parses as a whole, a marker inside a top-level statement (a ``# %%`` comment in a
+    function's body, ``# In[1]:`` in a docstring) is no cell boundary."""
+    markers, line, searched = [], 1, 0
     for found in _CELL_MARKER.finditer(text):
         line += text.count("\n", searched, found.start())
         searched = found.start()
-        if cells:
-            number, first, _ = cells[-1]
-            cells[-1] = (number, first, line - 1)
-        cells.append((len(cells) + 1, line, line))
-    if not cells:
+        markers.append(line)
+    markers = _between_statements(text, markers)
+    if not markers:
         return None
-    number, first, _ = cells[-1]
-    cells[-1] = (number, first, line + text.count("\n", searched))
-    return cells
+    last = line + text.count("\n", searched)
+    ends = [next_line - 1 for next_line in markers[1:]] + [last]
+    return [(number, first, end) for number, (first, end) in enumerate(zip(markers, ends), start=1)]
+
+
+def _between_statements(text: str, markers: list[int]) -> list[int]:
+    """The marker lines that fall between the script's top-level statements, when it parses as
+    a whole; all of them when it does not (each cell on its own, as in the notebook)."""
+    try:
+        tree = ast.parse(text.lstrip("\ufeff"))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return markers
+    inside = [(node.lineno, node.end_lineno or node.lineno) for node in tree.body]
+    return [line for line in markers if not any(start <= line <= end for start, end in inside)]
 
 
 def _where(error: UserCodeError, path: str, first: int, in_file: bool) -> str:
@@ -126,12 +146,18 @@ def run_cells(module: Any, path: str, cells: list[tuple[int, int, int]], timeout
     its failure is raised, as an import's would be; a cell's syntax error, exception or
     ``sys.exit()`` is noted and the next cell runs. An `exported` script (`exported_cells`) gets
     the notebook's ``get_ipython()`` (`ExportedShell`), and its notes name lines of the file."""
-    with open(path, encoding="utf-8") as handle:
-        lines = handle.read().split("\n")
-    start = cells[0][1] if cells else len(lines) + 1
-    head = compile("\n".join(lines[: start - 1]) + "\n", path, "exec", dont_inherit=True)
-    flags = head.co_flags & _FUTURE_FLAGS
     name = os.path.basename(path)
+    try:
+        with tokenize.open(path) as handle:  # its coding line or BOM, as Python reads a module
+            lines = handle.read().split("\n")
+        start = cells[0][1] if cells else len(lines) + 1
+        head = compile("\n".join(lines[: start - 1]) + "\n", path, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        raise UserCodeError(f"{name} has a syntax error: {exc.msg}", original=exc) from None
+    except UnicodeDecodeError as exc:
+        raise UserCodeError(f"{name} cannot be read as Python source ({exc.reason} at byte {exc.start})",
+                            hint="save the file as UTF-8 (or declare its encoding on its first line)") from None
+    flags = head.co_flags & _FUTURE_FLAGS
     if exported:
         vars(module).setdefault("get_ipython", ExportedShell(vars(module)))
     call_user_code(f"importing {name}", exec, head, vars(module))
@@ -167,6 +193,10 @@ def run_cells(module: Any, path: str, cells: list[tuple[int, int, int]], timeout
             hint = f" ({error.hint})" if error.hint else ""
             run.notes.append(f"{error.message}{_where(error, path, first, exported)}; the cells after it ran, as in "
                              f"Jupyter{hint}")
+        except BaseException as exc:  # KeyboardInterrupt to stop "Run All", GeneratorExit: that cell only
+            error = UserCodeError(f"cell {number} raised {type(exc).__name__}", original=exc)
+            run.failures.append((number, code, error))
+            run.notes.append(f"{error.message}; the cells after it ran, as in Jupyter")
     if len(run.notes) > _MAX_NOTES:
         run.notes[_MAX_NOTES:] = [f"... and {len(run.notes) - _MAX_NOTES} more cells did not finish"]
     return run

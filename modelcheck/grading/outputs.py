@@ -215,7 +215,7 @@ def _feedback_html(grade: StudentGrade, assignment: Assignment, path: Path) -> N
 
     entry = ModelEntry(id=grade.student, source=display_name(os.path.basename(grade.submission)), layers=grade.layers,
                        results=grade.results, expected_total_params=assignment.spec.total_params,
-                       score=grade.score, max_score=grade.max_score)
+                       score=grade.score, max_score=grade.max_score, notes=list(grade.notes))
     render_student_feedback(entry, path, assignment=assignment.name, index_href="../index.html")
 
 

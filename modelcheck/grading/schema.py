@@ -174,7 +174,7 @@ BUILD_REPORT = record({
                      "location": optional(listing(plain_data(0), 3))}, required=("message",)),
     "total_params": integer, "exported": boolean, "export_problem": text(_SHORT * 2),
     "weights_problem": text(_SHORT * 2), "measured": listing(CHECK_RESULT, 100),
-    "cell_notes": listing(text(_SHORT * 2), 25), "not_reproduced": listing(record({"reason": text(_SHORT), "affects": one_of("loss", "step", "optimizer")},
+    "cell_notes": listing(text(_SHORT * 2), 25), "twin_problem": text(_SHORT * 2), "not_reproduced": listing(record({"reason": text(_SHORT), "affects": one_of("loss", "step", "optimizer")},
                                      required=("reason", "affects")), 10),
 })
 CHECK_REPORT = record({

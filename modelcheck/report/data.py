@@ -83,6 +83,8 @@ class ModelEntry:
         results: `CheckResult` objects or their ``to_dict()``; converted on creation.
         expected_total_params: the spec's total parameter count, shown under the layer table.
         score / max_score: points, for grading.
+        notes: the grader's remarks for the student (a notebook's cells that did not finish,
+            truncated output, measurements that are not verified), for grading.
     """
 
     id: str
@@ -93,6 +95,7 @@ class ModelEntry:
     expected_total_params: int | None = None
     score: float | None = None
     max_score: float | None = None
+    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.layers = [_as_row(row) for row in self.layers]
