@@ -19,6 +19,7 @@ checks that depend on it are not judged). Nothing here runs unless the build job
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import types
@@ -169,13 +170,17 @@ def _objects(value: Any) -> list[Any]:
 
 
 def _own_losses(model: keras.Model, course: tuple[str, ...]) -> list[str]:
+    """A reason for each compiled loss that runs code of the submission's own: a function, a
+    class, or either wrapped in functools.partial (whose own class is the standard library's)."""
     found = []
     for loss in _objects(getattr(model, "loss", None)):
         if isinstance(loss, str):
             continue
-        own = loss if isinstance(loss, types.FunctionType) else type(loss)
-        if _own_code(own, course):
-            kind = "function" if isinstance(loss, types.FunctionType) else "class"
+        while isinstance(loss, functools.partial):
+            loss = loss.func
+        own = loss if isinstance(loss, (types.FunctionType, types.MethodType)) else type(loss)
+        if _own_code(getattr(own, "__func__", own), course):
+            kind = "class" if isinstance(own, type) else "function"
             found.append(f"a loss {kind} of your own, {own.__name__}")
     return found
 
