@@ -203,3 +203,17 @@ def test_checks_not_judged_say_so_to_the_student_and_are_listed_for_the_instruct
     lines = summary(everyone)
     assert any(line.startswith("not judged: 6 submissions have checks with points the grader could not judge")
                for line in lines), lines
+
+
+def test_a_bug_in_the_fidelity_reading_is_never_the_students(monkeypatch):
+    """The build job's comparison of model and file is modelcheck's code: should it fail, the file
+    is judged as it is, and the student never reads 'the model could not be saved' for it."""
+    from modelcheck.grading import jobs
+
+    def broken(*args, **kwargs):
+        raise KeyError("a bug in modelcheck")
+
+    monkeypatch.setattr(jobs, "forward_difference", broken)
+    restored = jobs._Restored(model=object(), compiled=True, compile_problem=None)
+    assert jobs._fidelity(object(), restored, ()) == (None, [])
+    assert jobs._fidelity(object(), None, ()) == (None, [])

@@ -6,6 +6,7 @@ the grading sandbox and the HTML report) and back without importing Keras.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -57,8 +58,6 @@ def _bounded(value: Any, room: int = MAX_NESTING) -> Any:
     if not isinstance(value, (list, dict)):
         return value
     if room <= 0:
-        import json
-
         text = json.dumps(value, sort_keys=True, default=str)
         return text if len(text) <= 200 else text[:199] + "\u2026"
     if isinstance(value, dict):

@@ -283,6 +283,22 @@ def _course_objects(entries: list[str]) -> dict[str, Any]:
     return found
 
 
+def _fidelity(model: Any, restored: _Restored | None, course: tuple[str, ...]) -> tuple[str | None, list[Any]]:
+    """Whether the exported file (`restored`) computes other outputs than `model`, and what it
+    does not keep of how the model trains (`fidelity`). Never raises: an error here is
+    modelcheck's, never the student's, and leaves the file judged as it is."""
+    if restored is None:
+        return None, []
+    try:
+        difference = forward_difference(model, restored.model, course)
+        if difference:
+            return difference, []
+        return None, not_reproduced(model, restored.model if restored.compiled else None, course,
+                                    restored.compile_problem, restored.optimizer_problem)
+    except Exception:  # a bug of modelcheck's reading: the clean job still judges the file
+        return None, []
+
+
 def build_job(params: dict[str, Any], started: float | None = None) -> dict[str, Any]:
     """Import the submission, build its model, export it; measure it here when it cannot be
     loaded safely elsewhere (within the job's time limit, counted from `started`)."""
@@ -314,10 +330,7 @@ def build_job(params: dict[str, Any], started: float | None = None) -> dict[str,
     course = tuple(entry.partition(":")[0] for entry in entries)
     try:
         restored = _export(model, export, report, _course_objects(entries))
-        difference = None if restored is None else forward_difference(model, restored.model, course)
-        lost = [] if restored is None or difference else not_reproduced(
-            model, restored.model if restored.compiled else None, course, restored.compile_problem,
-            restored.optimizer_problem)
+        difference, lost = _fidelity(model, restored, course)
         if difference and not trusted:
             report["error"] = {"message": f"the model cannot be graded as you built it: {difference}",
                                "hint": OWN_CODE_FIX, "location": None}
