@@ -15,6 +15,7 @@ import numpy as np
 
 from ..model.outputs import ACTIVATION_RANGES, activation_of, output_layers
 from ..model.inputs import synthetic_inputs
+from ..model.origin import is_library_code
 from ..model.objective import MetricAsLoss, NothingTrained, OutputLoss, canonical_loss_name, objective_for
 from ..core.messages import also, mismatch, output_ref
 from ..core.result import CheckResult
@@ -173,7 +174,7 @@ def _unseen_activation(layer: keras.layers.Layer | None) -> str | None:
         return f"layer {layer.name!r} is a Lambda, whose function can apply any activation"
     if isinstance(layer, keras.Model):
         return f"layer {layer.name!r} is a nested model, whose last layer decides the activation"
-    if not type(layer).__module__.startswith(("keras.", "keras_", "tf_keras")):
+    if not is_library_code(type(layer)):
         return f"layer {layer.name!r} is a custom {type(layer).__name__} layer, whose call can apply any activation"
     return None
 

@@ -4,7 +4,6 @@ outputs; custom classes that cannot make the round trip are named with what to a
 from __future__ import annotations
 
 import tempfile
-import types
 import warnings
 from pathlib import Path
 from typing import Any, Callable
@@ -14,6 +13,7 @@ import numpy as np
 
 from ..core.errors import UserCodeError, call_user_code
 from ..model.inputs import rows_of, synthetic_inputs
+from ..model.origin import held_functions, is_library_code
 from ..core.messages import layer_ref, mismatch
 from ..core.result import CheckResult
 from .common import check, fmt
@@ -27,10 +27,6 @@ EXPECTED = "the model loaded from a .keras file gives the same outputs"
 EXPECTED_SHORT = "the same outputs after a .keras round trip in safe mode"
 
 
-def _is_custom(obj: Any) -> bool:
-    return not (obj.__module__ or "").startswith(("keras.", "keras_", "tf_keras", "tensorflow"))
-
-
 def _registered(obj: Any, custom_objects: dict[str, Any] | None) -> bool:
     if custom_objects and any(value is obj for value in custom_objects.values()):
         return True
@@ -41,13 +37,13 @@ def _custom_functions(layer: keras.layers.Layer, custom_objects: dict[str, Any] 
                       seen: set[Any]) -> list[tuple[str, str]]:
     """(where, sentence) for the unregistered plain functions a layer holds (a custom activation...)."""
     found = []
-    for attribute, value in vars(layer).items():
-        if not isinstance(value, types.FunctionType) or value.__name__ == "<lambda>" or value in seen:
+    for _, attribute, value in held_functions([layer]):
+        if value.__name__ == "<lambda>" or value in seen:
             continue
-        if not _is_custom(value) or _registered(value, custom_objects):
+        if is_library_code(value) or _registered(value, custom_objects):
             continue
         seen.add(value)
-        found.append((f"the custom function {value.__name__}", f"the custom function {value.__name__} ({attribute.lstrip('_')} of layer {layer.name!r}) is not "
+        found.append((f"the custom function {value.__name__}", f"the custom function {value.__name__} ({attribute} of layer {layer.name!r}) is not "
                      "registered, so load_model cannot find it: put `@keras.saving.register_keras_serializable()` on "
                      f"the line above `def {value.__name__}`"))
     return found
@@ -73,7 +69,7 @@ def _problems(model: keras.Model, custom_objects: dict[str, Any] | None) -> list
                             "(registered, with get_config)"))
             continue
         problems += _custom_functions(layer, custom_objects, seen)
-        if not _is_custom(cls) or cls in seen:
+        if is_library_code(cls) or cls in seen:
             continue
         seen.add(cls)
         try:
@@ -103,7 +99,7 @@ def _first_different_layer(model: keras.Model, loaded: keras.Model, x: Any, atol
         if len(before) != len(after) or any(b.shape != a.shape or not np.allclose(b, a, atol=atol, rtol=rtol)
                                             for b, a in zip(before, after)):
             why = (f": the custom class {type(layer).__name__} is rebuilt from its get_config, which probably leaves "
-                   "out a constructor argument" if _is_custom(type(layer)) else "")
+                   "out a constructor argument" if not is_library_code(type(layer)) else "")
             return layer_ref(layer.name, type(layer).__name__), f"the first layer whose output differs{why}"
     return None
 

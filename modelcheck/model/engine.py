@@ -30,6 +30,7 @@ from . import backend, loops
 from .backend._common import NoLoss
 from .compiled import compiled_optimizer
 from .memo import changing_weights
+from .origin import is_library_code
 from .objective import Objective
 from .state import reset_states
 
@@ -217,7 +218,7 @@ def own_training(model: keras.Model) -> str | None:
     contrastive models train an objective of their own), else None."""
     for name in ("train_step", "compute_loss"):
         owner = next((klass for klass in type(model).__mro__ if name in vars(klass)), None)
-        if owner is not None and not owner.__module__.startswith("keras"):
+        if owner is not None and not is_library_code(vars(owner)[name]):
             return name
     return None
 

@@ -25,6 +25,7 @@ from keras import ops
 from .compiled import compiled_loss as compiled_loss_of, compiled_loss_weights, compiled_without_loss
 from ..core.errors import UserCodeError
 from .graph import has_symbolic_inputs
+from .origin import is_library_code
 from .outputs import ACTIVATION_RANGES, activation_of, output_keys, output_kinds, output_layers, output_names
 from .targets import BINARY, LABELS, ONE_HOT, REAL, SPARSE, random_target, standardise, teacher_target, varies
 
@@ -343,7 +344,7 @@ def _is_keras_loss(identifier: Any) -> bool:
     if isinstance(identifier, str):
         return True
     owner = type(identifier) if isinstance(identifier, keras.losses.Loss) else identifier
-    return str(getattr(owner, "__module__", "")).startswith("keras")
+    return is_library_code(owner)
 
 
 _CANDIDATES = {"probabilities": (ONE_HOT, SPARSE, REAL), "logits": (ONE_HOT, SPARSE, REAL),

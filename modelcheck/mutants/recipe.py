@@ -17,6 +17,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from ..model.origin import is_library_code
+
 __all__ = ["Recipe", "recipe_of", "build", "StopGradient", "NAN", "ZEROS", "new_layer_entry", "copied_entry"]
 
 NAN = "nan"  # edit: the first entry of the layer's first weight becomes NaN
@@ -212,14 +214,13 @@ def _custom_classes(model: keras.Model) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for layer in all_layers(model):
         cls = type(layer)
-        if not cls.__module__.startswith("keras."):
+        if not is_library_code(cls):
             found[cls.__name__] = cls
             registered = keras.saving.get_registered_name(cls)
             found[registered] = cls
         for attr in ("activation", "recurrent_activation"):  # a plain function of the user's, by name
             function = getattr(layer, attr, None)
-            module = getattr(function, "__module__", None) or ""
-            if callable(function) and not module.startswith("keras.") and hasattr(function, "__name__"):
+            if callable(function) and not is_library_code(function) and hasattr(function, "__name__"):
                 found[function.__name__] = function
     return found
 
