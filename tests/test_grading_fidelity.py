@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from modelcheck.grading import Grader, discover_submissions, load_assignment
+from modelcheck.core.messages import OWN_CODE_FIX, OWN_TRAINING_FIX
 from modelcheck.grading.grade import StudentGrade
 
 TOY = """[assignment]
@@ -161,6 +162,8 @@ def test_how_a_model_trains_that_its_file_does_not_keep_is_not_judged(grades, st
             continue
         assert result.status == "skipped", result.describe()
         assert result.message.startswith(f"not judged: your model trains with {reason}"), result.message
+        # training code kept out of the model, or Keras' own objects given by name
+        assert result.hint == (OWN_TRAINING_FIX if "train_step" in reason or "call()" in reason else OWN_CODE_FIX)
     assert grade.score == 2 + len(judged)
 
 
@@ -217,3 +220,68 @@ def test_a_bug_in_the_fidelity_reading_is_never_the_students(monkeypatch):
     restored = jobs._Restored(model=object(), compiled=True, compile_problem=None)
     assert jobs._fidelity(object(), restored, ()) == (None, [])
     assert jobs._fidelity(object(), None, ()) == (None, [])
+
+
+def _subclassed_with_own_compute_loss():
+    import keras
+
+    class OwnLoss(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(3)
+
+        def call(self, x, training=False):
+            return self.dense(x)
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            return keras.ops.mean(y_pred)
+
+    model = OwnLoss()
+    model(keras.ops.zeros((1, 4)))
+    return model
+
+
+def test_a_subclassed_models_own_training_is_told_with_the_fix_that_keeps_it(monkeypatch):
+    """compute_loss changes the objective (its checks) but is kept, like train_step, by keeping
+    training code out of the model; the export's traced inference graph is not traced again."""
+    from modelcheck.grading import fidelity
+    from modelcheck.model.graph import functional_twin
+
+    model = _subclassed_with_own_compute_loss()
+    twin = functional_twin(model)
+    traced = []
+    monkeypatch.setattr(fidelity, "functional_twin", lambda m, *a: traced.append(a) or functional_twin(m, *a))
+    lost = fidelity.not_reproduced(model, None, inference_graph=twin)
+    assert fidelity.Lost("its own compute_loss()", "loss", "training") in lost
+    assert traced == [(True,)]  # only the training=True trace
+
+
+def test_compile_settings_that_do_not_load_cost_one_load_of_the_file(tmp_path, monkeypatch):
+    """An optimizer safe mode cannot rebuild stops in deserialising, before compile() touches the
+    model: the file is loaded twice (with and without its settings), not once per attempt."""
+    import json
+    import zipfile
+
+    import keras
+
+    from modelcheck.grading import jobs
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.save(tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(files["config.json"])
+    config["compile_config"]["optimizer"] = {"module": "students", "class_name": "MyAdam", "config": {},
+                                             "registered_name": "MyAdam"}
+    files["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(tmp_path / "m.keras", "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    loads = []
+    real = keras.models.load_model
+    monkeypatch.setattr(keras.models, "load_model", lambda *a, **k: loads.append(k["compile"]) or real(*a, **k))
+    restored = jobs.load_for_checking(str(tmp_path / "m.keras"), {})
+    assert restored.compiled and restored.optimizer_problem and "MyAdam" in restored.optimizer_problem
+    assert loads == [True, False]
+    assert restored.model.loss == "sparse_categorical_crossentropy"

@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 import types
-from typing import Any
+from typing import Any, NamedTuple
 
 import keras
 import numpy as np
@@ -31,10 +30,12 @@ import numpy as np
 from ..core.errors import UserCodeError, call_user_code
 from ..core.messages import layer_ref
 from ..model.graph import functional_twin, has_symbolic_inputs, takes_training
+from ..model.compiled import compiled_loss, compiled_optimizer
 from ..model.inputs import all_layers, synthetic_inputs
+from ..model.origin import held_functions, source_file
 from ..model.randomness import random_in_inference, rewinder, rewound_forward, same_draws, training_only_layer
 
-__all__ = ["forward_difference", "not_reproduced"]
+__all__ = ["forward_difference", "not_reproduced", "Lost"]
 
 # Outputs of the same weights through the same operations agree to float rounding; a function
 # of another meaning differs by far more.
@@ -43,24 +44,11 @@ _ATOL, _RTOL = 1e-4, 1e-3
 _TRAINING_METHODS = (("train_step", "step"), ("compute_loss", "loss"), ("test_step", "step"))
 
 
-def _source_file(obj: Any) -> str | None:
-    """The file `obj` (a function or class) was written in: its code's, or for a class that of
-    the first method it defines itself (not its module's name, which code can set to anything)."""
-    code = getattr(obj, "__code__", None)
-    if code is None and isinstance(obj, type):
-        code = next((getattr(value, "__code__", None) for value in vars(obj).values()
-                     if getattr(value, "__code__", None) is not None), None)
-        if code is None:  # defines no method: its module's file, if any
-            module = sys.modules.get(getattr(obj, "__module__", None) or "")
-            return getattr(module, "__file__", None)
-    return getattr(code, "co_filename", None)
-
-
 def _own_code(obj: Any, course: tuple[str, ...]) -> bool:
     """Whether `obj` (a function or class) is the submission's own code: written in the job's
     folder (where the submission is; not Keras' or any installed library's files, whatever its
     module is called) or in no file at all, and not in one of the course's modules there."""
-    path = _source_file(obj)
+    path = source_file(obj)
     if not path or not os.path.isabs(path):
         return True  # "<string>", "<magic>": code made at run time
     folder = os.getcwd() + os.sep
@@ -73,11 +61,9 @@ def _own_functions(model: keras.Model, course: tuple[str, ...]) -> list[str]:
     """A sentence for each plain function of the submission's own that a layer holds (an
     activation...): saved by its name only, it loads as Keras' function of that name, or not."""
     users: dict[tuple[str, str], list[str]] = {}
-    for layer in [model, *all_layers(model)]:
-        for attribute, value in vars(layer).items():
-            if isinstance(value, types.FunctionType) and _own_code(value, course):
-                users.setdefault((value.__name__, attribute.lstrip("_")), []).append(
-                    layer_ref(layer.name, type(layer).__name__))
+    for layer, attribute, value in held_functions([model, *all_layers(model)]):
+        if _own_code(value, course):
+            users.setdefault((value.__name__, attribute), []).append(layer_ref(layer.name, type(layer).__name__))
     found = []
     for (name, attribute), layers in users.items():
         loads_as = (f"Keras' own {name}" if getattr(keras.activations, name, None) is not None
@@ -139,13 +125,15 @@ def _inert_in_inference(layer: keras.layers.Layer) -> bool:
     return out.shape == probe.shape and bool(np.allclose(out, probe))
 
 
-def _training_path_differs(model: keras.Model) -> bool:
+def _training_path_differs(model: keras.Model, inference: keras.Model | None = None) -> bool:
     """Whether a subclassed model's `call` makes another graph with ``training=True`` than the
-    inference graph the build job exports, beyond layers that are inert in inference."""
+    inference graph the build job exports (`inference`, when it traced it already), beyond
+    layers that are inert in inference."""
     if has_symbolic_inputs(model) or not takes_training(model):
         return False
     try:
-        inference = call_user_code("tracing call()", functional_twin, model)
+        if inference is None:
+            inference = call_user_code("tracing call()", functional_twin, model)
         training = call_user_code("tracing call(training=True)", functional_twin, model, True)
     except UserCodeError:
         return False  # the export says what it could not trace
@@ -173,7 +161,7 @@ def _own_losses(model: keras.Model, course: tuple[str, ...]) -> list[str]:
     """A reason for each compiled loss that runs code of the submission's own: a function, a
     class, or either wrapped in functools.partial (whose own class is the standard library's)."""
     found = []
-    for loss in _objects(getattr(model, "loss", None)):
+    for loss in _objects(compiled_loss(model)):
         if isinstance(loss, str):
             continue
         while isinstance(loss, functools.partial):
@@ -189,7 +177,7 @@ def _dropped_settings(model: keras.Model, restored: keras.Model) -> list[str]:
     """The settings of Keras losses that their saved form leaves out (Keras' get_config drops a
     cross-entropy's ``axis``), compared loss by loss with the file's."""
     found = []
-    for mine, saved in zip(_objects(getattr(model, "loss", None)), _objects(getattr(restored, "loss", None))):
+    for mine, saved in zip(_objects(compiled_loss(model)), _objects(compiled_loss(restored))):
         kept = getattr(saved, "_fn_kwargs", None)
         if isinstance(mine, str) or not isinstance(kept, dict):
             continue
@@ -200,37 +188,49 @@ def _dropped_settings(model: keras.Model, restored: keras.Model) -> list[str]:
     return found
 
 
+class Lost(NamedTuple):
+    """Something of how the model trains that its file does not keep: why (`reason`), which checks
+    it affects (`affects`: ``"loss"``, ``"step"`` or ``"optimizer"``) and how a student keeps it
+    (`fix`: ``"code"``, by giving Keras' own objects by name, or ``"training"``, by keeping
+    training code out of the model)."""
+
+    reason: str
+    affects: str
+    fix: str = "code"
+
+
 def not_reproduced(model: keras.Model, restored: keras.Model | None, course: tuple[str, ...] = (),
-                   compile_problem: str | None = None, optimizer_problem: str | None = None) -> list[tuple[str, str]]:
+                   compile_problem: str | None = None, optimizer_problem: str | None = None,
+                   inference_graph: keras.Model | None = None) -> list[Lost]:
     """What the exported file, loaded with its compile settings as `restored` (None when that
     failed, with `compile_problem`; loaded with Keras' default optimizer, with `optimizer_problem`),
-    does not keep of how `model` trains, each as (reason, what it
-    affects): ``"loss"`` (its own compute_loss or loss, a loss setting the file drops, compile
-    settings that do not load: every check of the objective), ``"step"`` (its own train_step, a
-    ``training=True`` path of its ``call``: the checks that train or take gradients) or
-    ``"optimizer"`` (an optimizer or schedule of its own: the checks that train). Empty when the
+    does not keep of how `model` trains: ``"loss"`` (its own compute_loss or loss, a loss setting
+    the file drops, compile settings that do not load: every check of the objective), ``"step"``
+    (its own train_step, a ``training=True`` path of its ``call``: the checks that train or take
+    gradients) or ``"optimizer"`` (an optimizer or schedule of its own: the checks that train).
+    `inference_graph` is a subclassed model's traced call() when the export made it. Empty when the
     file trains as the model does."""
-    found: list[tuple[str, str]] = []
+    found: list[Lost] = []
     for name, scope in _TRAINING_METHODS:
         method = getattr(type(model), name, None)
         if name in vars(model) or (method is not None and method is not getattr(keras.Model, name, None)
                                    and _own_code(method, course)):
-            found.append((f"its own {name}()", scope))
-    if _training_path_differs(model):
-        found.append(("a call() that takes another path when training (training=True) than in the saved "
-                      "inference graph", "step"))
+            found.append(Lost(f"its own {name}()", scope, "training"))
+    if _training_path_differs(model, inference_graph):
+        found.append(Lost("a call() that takes another path when training (training=True) than in the saved "
+                          "inference graph", "step", "training"))
     if getattr(model, "compiled", False):
-        found += [(reason, "loss") for reason in _own_losses(model, course)]
-        optimizer = getattr(model, "optimizer", None)
+        found += [Lost(reason, "loss") for reason in _own_losses(model, course)]
+        optimizer = compiled_optimizer(model)
         if optimizer is not None and _own_code(type(optimizer), course):
-            found.append((f"an optimizer class of your own, {type(optimizer).__name__}", "optimizer"))
+            found.append(Lost(f"an optimizer class of your own, {type(optimizer).__name__}", "optimizer"))
         schedule = getattr(optimizer, "_learning_rate", None)
         if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule) and _own_code(type(schedule), course):
-            found.append((f"a learning-rate schedule of your own, {type(schedule).__name__}", "optimizer"))
+            found.append(Lost(f"a learning-rate schedule of your own, {type(schedule).__name__}", "optimizer"))
         if restored is None and compile_problem and not found:
-            found.append((f"compile settings the grader cannot load ({compile_problem})", "loss"))
-        elif optimizer_problem and not any(scope == "optimizer" for _, scope in found):
-            found.append((f"an optimizer the grader cannot load ({optimizer_problem})", "optimizer"))
+            found.append(Lost(f"compile settings the grader cannot load ({compile_problem})", "loss"))
+        elif optimizer_problem and not any(lost.affects == "optimizer" for lost in found):
+            found.append(Lost(f"an optimizer the grader cannot load ({optimizer_problem})", "optimizer"))
         elif restored is not None:
-            found += [(reason, "loss") for reason in _dropped_settings(model, restored)]
+            found += [Lost(reason, "loss") for reason in _dropped_settings(model, restored)]
     return found

@@ -458,23 +458,20 @@ class Grader:
         """The verdicts, with those that depend on what the exported file does not keep of how
         the student's model trains (`lost`, from the build job: reasons and what each affects)
         made "not judged": the clean job judged another objective, or another training step."""
-        reasons: dict[str, list[str]] = {}
-        for item in lost if isinstance(lost, list) else []:
-            reasons.setdefault(item["affects"], []).append(item["reason"])
+        items = [item for item in lost if isinstance(item, dict)] if isinstance(lost, list) else []
         for result in results:
             info = CHECKS[result.check]
-            why = [*(reasons.get("loss", []) if info.objective else []),
-                   *(reasons.get("step", []) if info.trains or info.gradients else []),
-                   *(reasons.get("optimizer", []) if info.trains else [])]
-            if not why or result.status not in (PASSED, FAILED, SKIPPED):
+            scopes = {"loss": info.objective, "step": info.trains or info.gradients, "optimizer": info.trains}
+            applies = [item for item in items if scopes.get(item["affects"])]
+            if not applies or result.status not in (PASSED, FAILED, SKIPPED):
                 continue
             result.details["judged_without_own_code"] = {"status": result.status, "message": result.message}
             result.status = SKIPPED
-            result.message = (f"not judged: your model trains with {', '.join(why)}, which its saved file does not "
-                              "keep (the grader checks the saved model with Keras' code only)")
-            own_step = any(reason in why for reason in reasons.get("step", ())) or any(
-                "compute_loss" in reason for reason in why)
-            result.hint = OWN_TRAINING_FIX if own_step else OWN_CODE_FIX
+            result.message = (f"not judged: your model trains with {', '.join(item['reason'] for item in applies)}, "
+                              "which its saved file does not keep (the grader checks the saved model with Keras' "
+                              "code only)")
+            training = any(item.get("fix") == "training" for item in applies)
+            result.hint = OWN_TRAINING_FIX if training else OWN_CODE_FIX
         return results
 
     def _unverified(self, measured: list[Any], static: dict[str, Any], report: dict[str, Any],

@@ -47,7 +47,7 @@ from ..report import layer_rows
 from ..session.runner import ModelSession
 from .assignment import ASSIGNMENT_FILE, Assignment, parse_assignment
 from .instructor import LOAD_FIX, custom_objects, prepared_spec
-from .fidelity import forward_difference, not_reproduced
+from .fidelity import Lost, forward_difference, not_reproduced
 from .notebook_run import CellRun, exported_cells, run_cells
 from .notebook_stand_ins import install_missing
 from .notebooks import cell_table
@@ -229,12 +229,15 @@ def load_for_checking(path: str, known: dict[str, Any]) -> _Restored:
         return _Restored(model, False, problem)
     for without, optimizer_problem in ((("metrics", "weighted_metrics"), None),
                                        (("metrics", "weighted_metrics", "optimizer"), problem)):
+        untouched = getattr(model, "optimizer", None)
         try:
             with keras.saving.custom_object_scope(known), SafeModeScope(True):
                 model.compile_from_config({key: value for key, value in config.items() if key not in without})
             return _Restored(model, True, None, optimizer_problem)
         except Exception:  # the optimizer, or the loss, does not load either
-            model = keras.models.load_model(path, safe_mode=True, compile=False, custom_objects=known)
+            if getattr(model, "optimizer", None) is not untouched or getattr(model, "compiled", False):
+                # compile() stopped half way: a fresh copy (most failures stop before, in deserialising)
+                model = keras.models.load_model(path, safe_mode=True, compile=False, custom_objects=known)
     return _Restored(model, False, problem)
 
 
@@ -251,22 +254,24 @@ def _reloaded(path: str, known: dict[str, Any]) -> _Restored | None:
         return None
 
 
-def _export(model: Any, export: str, report: dict[str, Any], known: dict[str, Any]) -> _Restored | None:
+def _export(model: Any, export: str, report: dict[str, Any],
+            known: dict[str, Any]) -> tuple[_Restored | None, Any]:
     """Save `model` where the grader collects it; the file as Keras' safe mode reloads it (for
-    a subclassed model, through its functional twin), or None when it cannot."""
+    a subclassed model, through its functional twin), or None when it cannot; and the twin, when
+    one was traced."""
     model.save(export)
     restored = _reloaded(export, known)
     if restored is not None or has_symbolic_inputs(model):
-        return restored
+        return restored, None
     try:
         twin = call_user_code("tracing the subclassed model's call() on symbolic inputs", functional_twin, model)
     except UserCodeError as exc:
         report["twin_problem"] = exc.message
-        return None
+        return None, None
     if twin is None:
-        return None
+        return None, None
     twin.save(export)
-    return _reloaded(export, known)
+    return _reloaded(export, known), twin
 
 
 def _course_objects(entries: list[str]) -> dict[str, Any]:
@@ -283,10 +288,12 @@ def _course_objects(entries: list[str]) -> dict[str, Any]:
     return found
 
 
-def _fidelity(model: Any, restored: _Restored | None, course: tuple[str, ...]) -> tuple[str | None, list[Any]]:
-    """Whether the exported file (`restored`) computes other outputs than `model`, and what it
-    does not keep of how the model trains (`fidelity`). Never raises: an error here is
-    modelcheck's, never the student's, and leaves the file judged as it is."""
+def _fidelity(model: Any, restored: _Restored | None, course: tuple[str, ...],
+              twin: Any = None) -> tuple[str | None, list[Lost]]:
+    """Whether the exported file (`restored`; exported through `twin`, a subclassed model's traced
+    call(), when there is one) computes other outputs than `model`, and what it does not keep of
+    how the model trains (`fidelity`). Never raises: an error here is modelcheck's, never the
+    student's, and leaves the file judged as it is."""
     if restored is None:
         return None, []
     try:
@@ -294,7 +301,7 @@ def _fidelity(model: Any, restored: _Restored | None, course: tuple[str, ...]) -
         if difference:
             return difference, []
         return None, not_reproduced(model, restored.model if restored.compiled else None, course,
-                                    restored.compile_problem, restored.optimizer_problem)
+                                    restored.compile_problem, restored.optimizer_problem, twin)
     except Exception:  # a bug of modelcheck's reading: the clean job still judges the file
         return None, []
 
@@ -329,8 +336,8 @@ def build_job(params: dict[str, Any], started: float | None = None) -> dict[str,
     entries = params.get("custom_objects") or []
     course = tuple(entry.partition(":")[0] for entry in entries)
     try:
-        restored = _export(model, export, report, _course_objects(entries))
-        difference, lost = _fidelity(model, restored, course)
+        restored, twin = _export(model, export, report, _course_objects(entries))
+        difference, lost = _fidelity(model, restored, course, twin)
         if difference and not trusted:
             report["error"] = {"message": f"the model cannot be graded as you built it: {difference}",
                                "hint": OWN_CODE_FIX, "location": None}
@@ -338,9 +345,9 @@ def build_job(params: dict[str, Any], started: float | None = None) -> dict[str,
         if (restored is not None and not difference and not (lost and trusted)) or not trusted:
             report["exported"] = True  # the clean check job judges whether it loads
             if lost:
-                report["not_reproduced"] = [{"reason": reason, "affects": scope} for reason, scope in lost[:10]]
+                report["not_reproduced"] = [item._asdict() for item in lost[:10]]
             return report
-        report["export_problem"] = difference or (f"it trains with {', '.join(reason for reason, _ in lost)}" if lost
+        report["export_problem"] = difference or (f"it trains with {', '.join(item.reason for item in lost)}" if lost
                                                   else "Keras' safe mode cannot load it")
     except Exception as exc:  # why safe export failed is the student's information, not ours
         report["export_problem"] = f"{type(exc).__name__}: {str(exc)[:500]}"

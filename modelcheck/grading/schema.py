@@ -174,8 +174,9 @@ BUILD_REPORT = record({
                      "location": optional(listing(plain_data(0), 3))}, required=("message",)),
     "total_params": integer, "exported": boolean, "export_problem": text(_SHORT * 2),
     "weights_problem": text(_SHORT * 2), "measured": listing(CHECK_RESULT, 100),
-    "cell_notes": listing(text(_SHORT * 2), 25), "twin_problem": text(_SHORT * 2), "not_reproduced": listing(record({"reason": text(_SHORT), "affects": one_of("loss", "step", "optimizer")},
-                                     required=("reason", "affects")), 10),
+    "cell_notes": listing(text(_SHORT * 2), 25), "twin_problem": text(_SHORT * 2),
+    "not_reproduced": listing(record({"reason": text(_SHORT), "affects": one_of("loss", "step", "optimizer"),
+                                      "fix": one_of("code", "training")}, required=("reason", "affects")), 10),
 })
 CHECK_REPORT = record({
     **_COMMON, "nonce": text(64), "static": record({"total_params": integer}, required=("total_params",)),
