@@ -78,6 +78,7 @@ def test_a_class_graded_through_a_scheduler_gets_the_local_pools_verdicts(cluste
     assert rows == {g.student: f"{g.score:g}" for g in local}
 
 
+@pytest.mark.extended  # a worker lost mid-run: CI runs it in its own step
 def test_a_worker_killed_mid_run_loses_no_submission(cluster: Cluster, tmp_path: Path):
     from distributed import Client
 
@@ -101,6 +102,7 @@ def test_a_worker_killed_mid_run_loses_no_submission(cluster: Cluster, tmp_path:
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_a_task_lost_on_every_allowed_worker_is_a_grader_error_and_resume_regrades_it(cluster: Cluster,
                                                                                     tmp_path: Path):
     from distributed import Client
@@ -133,6 +135,7 @@ def test_a_task_lost_on_every_allowed_worker_is_a_grader_error_and_resume_regrad
     assert again.graded[0].score == 3 and not again.graded[0].grader_error
 
 
+@pytest.mark.extended  # a worker lost mid-run: CI runs it in its own step
 def test_a_worker_holds_only_the_submission_it_grades_so_its_loss_costs_no_other(cluster: Cluster, tmp_path: Path):
     # Dask sent a class's tasks to the workers ahead of time (worker-saturation holds back only groups
     # it deems root-ish): a killed worker's queued submission counted as lost too, and a second kill

@@ -55,7 +55,8 @@ def test_one_item_per_student_and_check_and_no_submission_is_collected(project: 
     assert not (project.path / "submissions" / "imported_unconfined.txt").exists()
 
 
-@pytest.mark.parametrize("xdist", [[], ["-n", "2", "--dist", "loadscope"]], ids=["serial", "xdist"])
+@pytest.mark.parametrize("xdist", [[], pytest.param(["-n", "2", "--dist", "loadscope"], marks=pytest.mark.extended)],
+                         ids=["serial", "xdist"])
 def test_grades_as_items_with_the_checks_messages_and_outputs(project: pytest.Pytester, xdist: list[str]) -> None:
     result = project.runpytest_subprocess("--modelcheck", "--modelcheck-grade", "toy.toml", "submissions",
                                           "--modelcheck-grade-out", "out", "-rpf", "-p", "no:cacheprovider", *xdist)

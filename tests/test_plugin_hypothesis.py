@@ -28,7 +28,7 @@ hypothesis = {{ n_hidden = {hidden}, n_neurons = [1, 99], max_examples = 8 }}
 """
 
 
-@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+@pytest.mark.parametrize("workers", [[], pytest.param(["-n", "2"], marks=pytest.mark.extended)], ids=["serial", "xdist"])
 def test_generated_arguments_pass_and_fail_with_the_shrunk_call(pytester: pytest.Pytester, workers):
     package = pytester.mkpydir("mypkg")
     (package / "models.py").write_text(MODELS)

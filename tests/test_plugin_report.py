@@ -66,7 +66,7 @@ def verdicts(index: str) -> dict[tuple[str, str], str]:
     return cells
 
 
-@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+@pytest.mark.parametrize("xdist", [[], pytest.param(["-n", "2"], marks=pytest.mark.extended)], ids=["serial", "xdist"])
 def test_the_report_is_written_once_with_every_verdict_and_its_path_printed(
         pytester: pytest.Pytester, xdist: list[str]) -> None:
     pytester.makepyfile(models=MODELS, test_fixture=TESTS)

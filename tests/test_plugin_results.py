@@ -60,7 +60,7 @@ def pytest_modelcheck_results(config, results):
 """
 
 
-@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+@pytest.mark.parametrize("xdist", [[], pytest.param(["-n", "2"], marks=pytest.mark.extended)], ids=["serial", "xdist"])
 def test_every_result_reaches_the_results_hook(pytester: pytest.Pytester, xdist: list[str]) -> None:
     pytester.makepyfile(models=MODELS, test_fixture=TESTS, conftest=CONFTEST)
     pytester.makefile(".toml", modelcheck=SPEC)

@@ -133,6 +133,7 @@ def test_each_change_fails_with_its_aligned_diff_and_update_accepts_it(pytester:
     run(pytester).assert_outcomes(passed=6)
 
 
+@pytest.mark.extended
 def test_xdist_gives_the_same_verdicts_and_byte_identical_snapshot_files(pytester: pytest.Pytester) -> None:
     for folder in ("serial", "xdist"):
         write_models(pytester.mkdir(folder), ORIGINAL)
@@ -156,7 +157,7 @@ def test_xdist_gives_the_same_verdicts_and_byte_identical_snapshot_files(pyteste
     assert len(outcomes["serial"][0]) == 5 and len(outcomes["serial"][1]) >= 15
 
 
-@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+@pytest.mark.parametrize("xdist", [[], pytest.param(["-n", "2"], marks=pytest.mark.extended)], ids=["serial", "xdist"])
 def test_orphaned_snapshots_are_reported_then_deleted_with_the_update_flag(
         pytester: pytest.Pytester, xdist: list[str]) -> None:
     write_models(pytester.path, ORIGINAL)

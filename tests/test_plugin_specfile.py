@@ -50,7 +50,7 @@ def test_a_correct_model_passes_every_check(pytester: pytest.Pytester) -> None:
     ])
 
 
-@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+@pytest.mark.parametrize("xdist", [[], pytest.param(["-n", "2"], marks=pytest.mark.extended)], ids=["serial", "xdist"])
 def test_a_wrong_parameter_count_fails_with_the_checks_message(pytester: pytest.Pytester, xdist: list[str]) -> None:
     make_project(pytester, CLASSIFIER.format(total=200))
     # the spec's checks only (-k would do, but xdist does not count deselected items)
