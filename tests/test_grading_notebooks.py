@@ -460,17 +460,21 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StudentGrade]:
         return {grade.student: grade for grade in grader.grade_all(discover_submissions(folder))}
 
 
+def _full_marks(grade: StudentGrade) -> None:
+    """The notebook's model got every point and nothing stopped its grading."""
+    assert grade.score == grade.max_score == 3 and grade.problem is None, grade.problem or [
+        r.describe() for r in grade.results]
+
+
 @pytest.mark.parametrize("student", ["timed", "captured", "big", "old_format", "ipython_display", "exported",
                                      "colab"])
 def test_notebooks_that_work_in_jupyter_get_full_marks(graded, student):
-    grade = graded[student]
-    assert grade.problem is None, grade.problem
-    assert grade.score == grade.max_score == 3, [r.describe() for r in grade.results]
+    _full_marks(graded[student])
 
 
 def test_a_colab_notebook_reading_its_data_from_drive_still_gets_its_builder_graded(graded):
     grade = graded["colab_data"]
-    assert grade.score == grade.max_score == 3 and grade.problem is None
+    _full_marks(grade)
     note, = grade.notes
     assert note.startswith("your notebook: cell 2 raised FileNotFoundError: a file under /content (Colab's runtime, "
                            "where drive.mount puts Google Drive) is not here: grading runs outside Colab")
@@ -479,7 +483,7 @@ def test_a_colab_notebook_reading_its_data_from_drive_still_gets_its_builder_gra
 
 def test_a_data_set_download_that_fails_is_noted_and_the_cells_after_it_run(graded):
     grade = graded["downloads"]
-    assert grade.score == grade.max_score == 3 and grade.problem is None
+    _full_marks(grade)
     download, fit = grade.notes
     assert download.startswith("your notebook: cell 1 raised ")
     assert "loading a data set failed: when graded there is no network to download it from" in download
@@ -517,13 +521,13 @@ def test_a_cell_that_trains_past_the_notebooks_share_of_the_time_limit_is_stoppe
 ])
 def test_a_cell_that_exits_or_does_not_parse_ends_only_itself(graded, student, note):
     grade = graded[student]
-    assert grade.score == grade.max_score == 3 and grade.problem is None
+    _full_marks(grade)
     assert grade.notes[0].startswith(f"your notebook: {note}"), grade.notes
 
 
 def test_a_script_exported_from_jupyter_runs_a_cell_at_a_time_without_a_shell(graded):
     grade = graded["downloaded"]
-    assert grade.score == grade.max_score == 3 and grade.problem is None
+    _full_marks(grade)
     note, = grade.notes  # the %time statement ran (model exists); the %%bash cell and !ls did not
     assert note.startswith("your notebook: cell 1 raised ") and "no network to download it from" in note
     assert "(line 12: (x, y), _ = keras.datasets.mnist.load_data())" in note
@@ -531,7 +535,7 @@ def test_a_script_exported_from_jupyter_runs_a_cell_at_a_time_without_a_shell(gr
 
 def test_a_script_in_editor_cells_runs_a_cell_at_a_time(graded):
     grade = graded["percent"]
-    assert grade.score == grade.max_score == 3 and grade.problem is None
+    _full_marks(grade)
     exited, fit = grade.notes
     assert exited.startswith("your notebook: cell 1 called sys.exit(1) (line 3: sys.exit(1))")
     assert fit.startswith("your notebook: cell 4 raised NameError: name 'x_train' is not defined (line 19: model.fit(x_train, y_train))")
@@ -542,13 +546,13 @@ def test_a_script_in_cells_is_read_as_python_reads_it(graded, student):
     """Its coding line or BOM, and cell markers only between statements (red team 15: each of
     these ended the job with exit code 70)."""
     grade = graded[student]
-    assert grade.score == grade.max_score == 3 and grade.problem is None, grade.problem
+    _full_marks(grade)
     assert not grade.notes, grade.notes
 
 
 def test_a_cell_interrupted_on_purpose_ends_only_itself(graded):
     grade = graded["interrupted"]
-    assert grade.score == grade.max_score == 3 and grade.problem is None
+    _full_marks(grade)
     assert grade.notes == ["your notebook: cell 1 raised KeyboardInterrupt; the cells after it ran, as in Jupyter"]
 
 
@@ -564,7 +568,8 @@ def test_the_notes_reach_the_feedback_page_escaped(graded, tmp_path):
 
 def test_future_imports_hold_in_every_cell(graded):
     grade = graded["future"]
-    assert grade.score == grade.max_score == 3 and grade.problem is None and not grade.notes
+    _full_marks(grade)
+    assert not grade.notes
 
 
 def test_an_error_before_the_builders_definition_in_its_cell_is_the_submissions_error(graded):
