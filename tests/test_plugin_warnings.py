@@ -53,3 +53,31 @@ def test_only_the_users_own_warning_reaches_the_summary(pytester: pytest.Pyteste
     summary = text[text.index("warnings summary"):] if "warnings summary" in text else ""
     assert "the builder's own warning" in summary
     assert summary.count("Warning:") == 1, summary
+
+
+USER_TESTS = """
+import keras
+import modelcheck as mc
+
+
+def build():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_library_checks():
+    model = build()
+    for result in (mc.check_output_shape(model, (None, 3)), mc.check_gradient_flow(model),
+                   mc.check_finite(model), mc.check_overfit_batch(model)):
+        assert result.status == "passed", result.message
+"""
+
+
+def test_library_checks_run_in_a_project_that_turns_warnings_into_errors(pytester: pytest.Pytester) -> None:
+    """``filterwarnings = ["error"]`` is a common strict setting: the libraries' deprecation notices
+    raised inside a check (Keras' ``convert_to_numpy`` on NumPy 2) are not the check's internal error."""
+    pytester.makepyfile(test_user=USER_TESTS)
+    pytester.makepyprojecttoml('[tool.pytest.ini_options]\nfilterwarnings = ["error"]\n')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(passed=1)

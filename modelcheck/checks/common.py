@@ -12,6 +12,7 @@ from typing import Any, Callable, NamedTuple, TypeVar
 import keras
 import numpy as np
 
+from ..core.quiet import library_deprecations_quieted
 from ..core.errors import INTERNAL_HINT, InternalError, ModelcheckError, UserCodeError, call_user_code
 from ..model.build import build_model
 from ..model.compiled import compiled_without_loss
@@ -34,7 +35,8 @@ def check(name: str) -> Callable[[F], F]:
     """Decorate a check function ``fn(model, ..., seed=0, **kwargs) -> CheckResult``.
 
     The wrapper accepts a ``keras.Model`` or a builder callable (plus ``input_shape=`` for
-    subclassed models), seeds Keras and NumPy, times the check, and converts a
+    subclassed models), seeds Keras and NumPy, times the check, quiets the libraries' deprecation
+    notices (which ``-W error`` would otherwise raise as modelcheck's errors), and converts a
     `UserCodeError` into a result with status ``error``. Any other exception is modelcheck's
     own: an ``error`` result marked ``details["internal"]`` (see `internal_error`).
     """
@@ -47,9 +49,10 @@ def check(name: str) -> Callable[[F], F]:
             signature.bind(None, *args, seed=seed, **kwargs)  # a wrong argument is the caller's TypeError
             start = time.perf_counter()
             try:
-                built = build_model(model, input_shape=input_shape)
-                seed_all(seed)
-                result = fn(built, *args, seed=seed, **kwargs)
+                with library_deprecations_quieted():
+                    built = build_model(model, input_shape=input_shape)
+                    seed_all(seed)
+                    result = fn(built, *args, seed=seed, **kwargs)
             except UserCodeError as exc:
                 result = exc.to_result(name)
             except ModelcheckError:

@@ -1,8 +1,12 @@
-"""Keep the libraries' deprecation notices raised inside modelcheck's own items out of the
-user's warnings summary: a clean project gets a clean run.
+"""Keep the libraries' deprecation notices raised while a check runs out of the user's warnings:
+a clean project gets a clean run, and a project that turns warnings into errors
+(``filterwarnings = ["error"]``, ``-W error``) does not get Keras' own notices (NumPy 2's
+``__array__`` copy keyword, raised inside ``keras.ops.convert_to_numpy``) as modelcheck's errors.
+Every check function enters it (``modelcheck.checks.common.check``), and so do the plugin's items.
 
 Only deprecation-type warnings attributed to Keras, TensorFlow, NumPy, their helpers, or
 modelcheck itself are dropped; anything the user's own code warns about still shows.
+This module does not import Keras.
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@
     nodes.py     one collector per model, one item per (model, check)
     results.py   the run's results and the one channel from xdist workers to the controller
     fixture.py   the ``modelcheck`` fixture
-    quiet.py     the libraries' deprecation notices kept out of the user's summary
     sources/     where models come from: reference models, spec files, @modelcheck.expect builders
 
 Snapshots, the HTML report and grading keep their pytest glue in their own folders

@@ -21,7 +21,7 @@ from ..core.registry import CHECKS, CHECK_NAMES
 from ..core.result import ERROR, FAILED, CheckFailed, CheckResult
 from ..core.spec import ModelSpec
 from .options import SETTINGS_KEY
-from .quiet import library_deprecations_quieted
+from ..core.quiet import library_deprecations_quieted
 from .results import RESULTS_KEY, Results
 
 __all__ = ["ModelcheckFixture", "modelcheck_fixture"]

@@ -26,7 +26,7 @@ from ..core.result import ERROR, FAILED, SKIPPED, CheckResult
 from ..core.spec import ModelSpec
 from .options import SETTINGS_KEY
 from .results import RESULTS_KEY
-from .quiet import library_deprecations_quieted
+from ..core.quiet import library_deprecations_quieted
 
 __all__ = ["MARKER", "ModelcheckFailure", "ModelCollector", "CheckItem"]
 
