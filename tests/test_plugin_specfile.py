@@ -122,3 +122,61 @@ def test_a_broken_spec_file_is_a_usage_error_naming_file_key_and_value(
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(["*ERROR collecting modelcheck.toml*", message])
     assert "Traceback" not in result.stdout.str()
+
+
+DICT_MODELS = """
+import keras
+from keras import layers
+
+
+def build_functional():
+    numeric = keras.Input(shape=(5,), name="numeric")
+    category = keras.Input(shape=(1,), dtype="int32", name="category")
+    embedded = layers.Flatten()(layers.Embedding(10, 4)(category))
+    hidden = layers.Dense(8, activation="relu")(layers.Concatenate()([numeric, embedded]))
+    return keras.Model({"numeric": numeric, "category": category}, layers.Dense(3, activation="softmax")(hidden))
+
+
+class TwoTowers(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.left = layers.Dense(4, activation="relu")
+        self.right = layers.Dense(4, activation="relu")
+        self.head = layers.Dense(1)
+
+    def call(self, inputs):
+        return self.head(keras.ops.concatenate([self.left(inputs["a"]), self.right(inputs["b"])], axis=-1))
+
+
+def build_subclassed():
+    return TwoTowers()
+"""
+
+DICT_SPEC = """
+[[model]]
+builder = "mypkg.models:build_functional"
+input_shape = {{ numeric = [{numeric}], category = [1] }}
+output_shape = [3]
+checks = ["output_shape"]
+
+[[model]]
+builder = "mypkg.models:build_subclassed"
+input_shape = {{ a = [3], b = [2] }}
+output_shape = [1]
+total_params = 37
+checks = ["output_shape", "param_count"]
+"""
+
+
+def test_input_shape_may_name_each_input_of_a_dict_model(pytester: pytest.Pytester) -> None:
+    """A spec file's `input_shape` takes a table by input name, as `output_shape` and
+    `@modelcheck.expect` do: it is checked per input, and builds a subclassed model on dict inputs."""
+    package = pytester.mkpydir("mypkg")
+    (package / "models.py").write_text(DICT_MODELS)
+    pytester.makefile(".toml", modelcheck=DICT_SPEC.format(numeric=5))
+    result = pytester.runpytest_subprocess("--modelcheck", "-k", "not architecture", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3, deselected=2)
+    pytester.makefile(".toml", modelcheck=DICT_SPEC.format(numeric=6))
+    result = pytester.runpytest_subprocess("--modelcheck", "-k", "not architecture", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=1, deselected=2)
+    result.stdout.fnmatch_lines(["*input shape: expected (None, 6), received (None, 5), at input 'numeric'*"])

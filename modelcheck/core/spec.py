@@ -222,7 +222,7 @@ _MAPPING_KEYS: dict[str, tuple[type, ...]] = {
     "builder_kwargs": (dict,),
     "kwargs": (dict,),
     "source": (str,),
-    "input_shape": (list,),
+    "input_shape": (list, dict),
     "output_shape": (list, dict),
     "layer_output_shapes": (dict, list),
     "total_params": (int,),

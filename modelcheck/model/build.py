@@ -62,10 +62,21 @@ def _ensure_built(model: keras.Model, input_shape: Any, name: str) -> None:
             hint="start the model with `keras.Input(shape=(...))` (Sequential: as the first item), "
             "or give `input_shape` in the spec so modelcheck can build it.",
         )
-    shapes = input_shape if isinstance(input_shape, list) else [input_shape]
-    arrays = [np.zeros((2, *[DEFAULT_SEQUENCE_LENGTH if d is None else d for d in s]), "float32") for s in shapes]
     call_user_code(f"building the model from {name} on inputs of shape {input_shape}", model,
-                   arrays[0] if len(arrays) == 1 else tuple(arrays))
+                   _zeros_for(input_shape))
+
+
+def _zeros_for(input_shape: Any) -> Any:
+    """A batch of 2 zeros per input for per-sample `input_shape`: one array, a tuple of arrays
+    (a list of shapes) or a dict of arrays by input name (a dict of shapes)."""
+    def zeros(shape: Any) -> np.ndarray:
+        return np.zeros((2, *[DEFAULT_SEQUENCE_LENGTH if d is None else d for d in shape]), "float32")
+
+    if isinstance(input_shape, dict):
+        return {key: zeros(shape) for key, shape in input_shape.items()}
+    if isinstance(input_shape, list):
+        return zeros(input_shape[0]) if len(input_shape) == 1 else tuple(zeros(s) for s in input_shape)
+    return zeros(input_shape)
 
 
 def count_params_unallocated(builder: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
