@@ -245,3 +245,18 @@ def test_no_gradient_anywhere_is_told_once_as_the_losss_doing():
     assert result.message.startswith("gradient: expected a finite, non-zero gradient, received an all-zero gradient, "
                                      "at every trainable variable (6); the loss gives no gradient at the model's output")
     assert "also:" not in result.message
+
+
+def test_no_gradient_anywhere_names_the_loss_that_does_not_fit_the_output():
+    """A sigmoid unit under sparse categorical cross-entropy: Keras renormalises one probability
+    to 1, so the loss is always 0. The message says that mismatch, not a generic list of causes
+    that names binary_crossentropy."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(8, activation="relu"),
+                              layers.Dense(1, activation="sigmoid")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    result = mc.check_gradient_flow(model)
+    assert result.status == "failed"
+    assert "because it does not fit the output: output units: expected one unit per class for " \
+        "sparse_categorical_crossentropy, received 1 unit" in result.message
+    assert "binary_crossentropy clips" not in result.message
