@@ -46,6 +46,33 @@ def test_a_train_step_reporting_no_loss_is_skipped_not_an_internal_error():
                               "so there is no objective to judge")
 
 
+
+class OtherBackendsStep(keras.Model):
+    """A train_step written for the other calling convention: JAX's stateless one on TensorFlow
+    and PyTorch, TensorFlow's on JAX (a model copied from the keras.io guide of another backend)."""
+
+    if BACKEND == "jax":
+        def train_step(self, data):
+            return super().train_step(data)
+    else:
+        def train_step(self, state, data):
+            return super().train_step(state, data)
+
+
+def test_a_train_step_for_another_backend_is_the_users_error_saying_the_form_keras_calls():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((4,))
+    model = OtherBackendsStep(inputs, layers.Dense(3, activation="softmax")(inputs))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    result = mc.check_loss_decrease(model, steps=5)
+    assert result.status == "error" and not result.details.get("internal"), result.describe()
+    expected = "(state, data)" if BACKEND == "jax" else "(data)"
+    assert result.message.startswith("the model's own train_step does not take the arguments Keras passes it on the ")
+    assert f"backend {expected}: model.fit fails on it in the same way" in result.message
+    assert "def train_step(self" in result.message  # the user's line
+    assert ("stateless" if BACKEND == "jax" else "JAX's form") in result.hint
+
+
 # ---------------------------------------------------------------- a layer its call() never uses
 
 class OptionalLayer(keras.Model):

@@ -16,6 +16,8 @@ optimizer is never touched.
 from __future__ import annotations
 
 import contextlib
+import inspect
+import linecache
 import logging
 import math
 import time
@@ -237,6 +239,43 @@ def _preserved_optimizer(model: keras.Model) -> Iterator[None]:
         model.reset_metrics()
 
 
+def _takes(function: Any, count: int) -> bool:
+    """Whether `function` can be called with `count` positional arguments (True when that cannot
+    be told: a callable without a signature)."""
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return True
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return True
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    return len(required) <= count <= len(positional)
+
+
+def own_step_mismatch(model: keras.Model) -> UserCodeError | None:
+    """The user's error when the model's own ``train_step`` is written for another backend's
+    calling convention (``train_step(self, data)`` on TensorFlow and PyTorch, ``train_step(self,
+    state, data)`` on JAX): Keras' fit fails on it just the same; None when it fits."""
+    expected = backend.current().train_step_arguments
+    if own_training(model) != "train_step" or _takes(model.train_step, len(expected)):
+        return None
+    code = getattr(getattr(model.train_step, "__func__", None), "__code__", None)
+    location = None if code is None else (code.co_filename, code.co_firstlineno,
+                                          linecache.getline(code.co_filename, code.co_firstlineno).strip())
+    name = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}.get(backend.name(), backend.name())
+    if name == "JAX":
+        hint = ("on JAX a train_step is stateless: def train_step(self, state, data) returning (logs, state), as in "
+                "keras.io's \"Customizing what happens in fit() with JAX\"; or grade and run the model with the backend "
+                "it was written for (KERAS_BACKEND=tensorflow)")
+    else:
+        hint = (f"on {name} Keras calls train_step(self, data); a train_step(self, state, data) is JAX's form: "
+                "write it for this backend, or run the model with KERAS_BACKEND=jax")
+    return UserCodeError(f"the model's own train_step does not take the arguments Keras passes it on the {name} "
+                         f"backend ({', '.join(expected)}): model.fit fails on it in the same way", hint=hint,
+                         location=location)
+
+
 def train_own_step(model: keras.Model, x: Any, y: Any, *, max_steps: int, stop: StopRule | None = None,
                    timeout_s: float | None = None, extend_to: int | None = None,
                    other_targets: Sequence[Any] = ()) -> TrainingRun | str:
@@ -251,6 +290,9 @@ def train_own_step(model: keras.Model, x: Any, y: Any, *, max_steps: int, stop: 
     """
     if getattr(model, "optimizer", None) is None:
         return "the model overrides train_step but is not compiled, so it has no optimizer to train with"
+    mismatch = own_step_mismatch(model)
+    if mismatch is not None:
+        raise mismatch
     x_t = keras.tree.map_structure(keras.ops.convert_to_tensor, x)
     y_t = keras.tree.map_structure(keras.ops.convert_to_tensor, y)
     adapter = backend.current()

@@ -37,6 +37,8 @@ class Adapter(Protocol):
 
     name: str
     traces: bool  # whether `make_loop`'s loop is traced and compiled before its first step
+    # what Keras' fit passes a model's own train_step on this backend: (data,), or (state, data) on JAX
+    train_step_arguments: tuple[str, ...]
 
     def gradients(self, model: Any, loss_fn: LossFn, x: Any, y: Any) -> tuple[float, list[np.ndarray | None]]:
         """One backward pass in training mode: (loss, gradient of every trainable variable in

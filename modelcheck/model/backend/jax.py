@@ -67,6 +67,7 @@ class JaxAdapter:
     name = "jax"
     traces = True
     to_numpy = staticmethod(to_numpy)
+    train_step_arguments = ("state", "data")
 
     def gradients(self, model: Any, loss_fn: LossFn, x: Any, y: Any) -> tuple[float, list[np.ndarray | None]]:
         trainable = [v.value for v in model.trainable_variables]

@@ -57,6 +57,7 @@ class TensorFlowAdapter:
     name = "tensorflow"
     traces = True
     to_numpy = staticmethod(to_numpy)
+    train_step_arguments = ("data",)
 
     def gradients(self, model: Any, loss_fn: LossFn, x: Any, y: Any) -> tuple[float, list[np.ndarray | None]]:
         variables = model.trainable_variables

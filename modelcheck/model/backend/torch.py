@@ -40,6 +40,7 @@ class TorchAdapter:
     name = "torch"
     traces = False
     to_numpy = staticmethod(to_numpy)
+    train_step_arguments = ("data",)
 
     def gradients(self, model: Any, loss_fn: LossFn, x: Any, y: Any) -> tuple[float, list[np.ndarray | None]]:
         with _saved_may_change(bool(stateful_layers(model))), torch.enable_grad():
