@@ -1,7 +1,10 @@
 import keras
+import numpy as np
+import pytest
 from keras import layers
 
 import modelcheck as mc
+from modelcheck.core.errors import SpecError
 from modelcheck.model.build import count_params_unallocated
 from tests import models
 
@@ -95,3 +98,16 @@ def test_a_layer_whose_config_cannot_be_read_is_counted_from_its_weights():
     assert mc.check_param_count(model, total=23).passed
     result = mc.check_param_count(model, total=24)
     assert result.status == "failed" and "dense" in result.message, result.message
+
+
+@pytest.mark.parametrize("kwargs", [{"total": "266610"}, {"trainable": 1.5}, {"per_layer": [0, "235500"]},
+                                    {"max_params": -1}])
+def test_an_expected_count_that_is_not_a_number_is_the_callers_mistake(kwargs):
+    """Not an 'internal error in modelcheck' (a str minus an int inside the check): a SpecError
+    naming the argument, as the spec files give for the same mistake."""
+    with pytest.raises(SpecError, match=f"check_param_count: `{next(iter(kwargs))}` must be"):
+        mc.check_param_count(models.fashion_mlp(), **kwargs)
+
+
+def test_numpy_integers_are_counts():
+    assert mc.check_param_count(models.fashion_mlp(), total=np.int64(266_610)).passed

@@ -6,6 +6,7 @@ A layer is counted by its weights (`modelcheck.model.counting`), so a layer that
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import keras
@@ -13,6 +14,7 @@ import keras
 from ..analytic import format_count, layer_arithmetic
 from ..model.counting import param_counts, weight_count
 from ..model.graph import layers_of
+from ..core.errors import SpecError
 from ..core.messages import layer_ref, mismatch
 from ..core.result import CheckResult
 from .common import check, pair_per_layer
@@ -96,11 +98,31 @@ def check_param_count(model: Any, *, max_params: int | None = None, **kwargs: An
 
         check_param_count(model, total=266_610, per_layer={"dense": 235_500})
     """
+    _require_counts(max_params=max_params, **kwargs)
     if max_params is not None and callable(model) and not isinstance(model, keras.Model):
         over = _over_budget_unallocated(model, max_params)
         if over is not None:
             return over
     return _check_param_count(model, max_params=max_params, **kwargs)
+
+
+def _is_count(value: Any) -> bool:
+    """A whole number >= 0, NumPy's integers included (a count computed with np.prod)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0
+
+
+def _require_counts(**given: Any) -> None:
+    """Raise `SpecError` (the caller's mistake, not a failed check nor modelcheck's error) for an
+    expected count that is not a whole number >= 0: ``total="266610"``, ``per_layer=[0, 1.5]``."""
+    for key in ("total", "trainable", "non_trainable", "max_params"):
+        value = given.get(key)
+        if value is not None and not _is_count(value):
+            raise SpecError(f"check_param_count: `{key}` must be a whole number >= 0, received {value!r}")
+    per_layer = given.get("per_layer")
+    values = per_layer.values() if isinstance(per_layer, dict) else per_layer
+    if per_layer is not None and (not isinstance(per_layer, (dict, list, tuple)) or not all(map(_is_count, values))):
+        raise SpecError("check_param_count: `per_layer` must be a list of whole numbers in layer order or a dict "
+                        f"layer name -> whole number, received {per_layer!r}")
 
 
 def _over_budget_unallocated(builder: Any, max_params: int) -> CheckResult | None:
