@@ -35,6 +35,17 @@ def test_no_bias_cannot_learn_the_line():
     assert "has no bias" in result.message
 
 
+def test_a_model_of_string_inputs_is_told_it_cannot_take_the_line():
+    """A text model given to learns_linear fails at its input, not as Keras' error on floats fed to
+    a string input."""
+    inputs = keras.Input((1,), dtype="string")
+    model = keras.Model(inputs, layers.Dense(1)(layers.Hashing(num_bins=4, output_mode="one_hot")(inputs)))
+    result = mc.check_learns_linear(model)
+    assert result.status == "failed"
+    assert result.message.startswith("input: expected one input of one number per sample, received an input of "
+                                     "strings, at the model's inputs")
+
+
 def test_exploding_learning_rate_fails_with_non_finite_loss():
     result = mc.check_learns_linear(models.toy(), learning_rate=1.0)
     assert not result.passed

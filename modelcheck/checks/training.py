@@ -358,6 +358,8 @@ def _reshape_x(model: keras.Model, values: Sequence[float]) -> Any:
     shape = [1 if d is None else d for d in infos[0].shape[1:]]
     if math.prod(shape) != 1:
         raise ValueError(f"input shape {shape_str(infos[0].shape)}")
+    if infos[0].kind in ("string", "text"):
+        raise ValueError("an input of strings")
     return pack_inputs(model, [np.asarray(values, dtype="float32").reshape((len(values), *shape))])
 
 
