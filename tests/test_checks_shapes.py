@@ -20,6 +20,21 @@ def test_wrong_units_names_expected_received_and_layer():
     assert model.layers[-1].name in result.message
 
 
+def test_a_shape_written_without_the_batch_dimension_gets_the_fix():
+    """``(10,)`` where the checks take ``(None, 10)``: the message says so instead of leaving the
+    user to compare (10,) with (None, 10)."""
+    result = mc.check_output_shape(models.fashion_mlp(), (10,), inputs=(28, 28))
+    assert result.message.startswith("input shape: expected (28, 28), received (None, 28, 28), at input ")
+    assert result.message.endswith("; the expected shape has no batch dimension: write (None, 28, 28), as Keras "
+                                   "prints shapes (spec files take them per sample, without it)")
+    result = mc.check_output_shape(models.fashion_mlp(), (None, 28), inputs=(None, 28))  # has one: no such note
+    assert "no batch dimension" not in result.message
+    result = mc.check_output_shape(models.fashion_mlp(), (10,))
+    assert result.message.startswith("output shape: expected (10,), received (None, 10), at output ")
+    assert result.message.endswith("; the expected shape has no batch dimension: write (None, 10), as Keras prints "
+                                   "shapes (spec files take them per sample, without it)")
+
+
 def test_missing_softmax_is_named():
     model = models.small_classifier(activation=None)
     result = mc.check_output_shape(model, (None, 4), output="probabilities")

@@ -27,6 +27,16 @@ def _matches(expected: tuple[Any, ...], received: tuple[Any, ...]) -> bool:
     )
 
 
+def _no_batch_note(expected: tuple[Any, ...], received: tuple[Any, ...]) -> str | None:
+    """The fix when `expected` is `received` without its batch dimension (``(10,)`` for
+    ``(None, 10)``): the checks take shapes as Keras prints them, batch first."""
+    if expected and expected[0] is not None and len(expected) + 1 == len(received) \
+            and _matches((None, *expected), received):
+        return (f"the expected shape has no batch dimension: write {shape_str((None, *expected))}, "
+                "as Keras prints shapes (spec files take them per sample, without it)")
+    return None
+
+
 def _expected_list(expected: Any, names: list[str]) -> list[tuple[Any, ...] | None]:
     if expected is None:
         return [None] * len(names)
@@ -134,7 +144,8 @@ def check_output_shape(
         if want is not None and not _matches(want, got):
             return CheckResult.fail(
                 NAME,
-                mismatch("output shape", shape_str(want), shape_str(got), at=output_ref(name)),
+                mismatch("output shape", shape_str(want), shape_str(got), at=output_ref(name),
+                         note=_no_batch_note(tuple(want), got)),
                 expected=list(want), received=list(got), details=details,
             )
 
@@ -201,6 +212,7 @@ def _check_input_shapes(model: keras.Model, inputs: Any) -> CheckResult | None:
     for name, want, got in zip(names, wanted, received):
         if want is not None and not _matches(want, got):
             return CheckResult.fail(NAME, mismatch("input shape", shape_str(want), shape_str(got), at=f"input {name!r}",
-                                                   note="the model must take the inputs the assignment describes"),
+                                                   note=_no_batch_note(tuple(want), got)
+                                                   or "the model must take the inputs the assignment describes"),
                                     expected=list(want), received=list(got))
     return None
