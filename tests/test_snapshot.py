@@ -379,3 +379,19 @@ def test_importing_the_snapshot_package_does_not_import_keras():
     code = "import sys, modelcheck.snapshot; print('keras' in sys.modules, 'tensorflow' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "False False", done.stderr[-2000:]
+
+
+def _lookup_model(vocabulary: list[str]) -> keras.Model:
+    inputs = keras.Input((1,), dtype="string")
+    return keras.Model(inputs, layers.Dense(1)(layers.StringLookup(vocabulary=vocabulary, output_mode="one_hot")(inputs)))
+
+
+def test_a_changed_vocabulary_shows_the_words_that_changed_not_both_lists():
+    """A lookup layer given 2,000 words: one word replaced is one short line, not 4,000 words."""
+    words = [f"w{i}" for i in range(2_000)]
+    diff = compare(architecture(_lookup_model(words)), architecture(_lookup_model([*words[:3], "new", *words[4:]])))
+    line = next(line for line in diff.lines if "vocabulary" in line)
+    assert line.endswith("vocabulary (2,000 entries -> 2,000): 'w3' removed; 'new' added")
+    reordered = compare(architecture(_lookup_model(words)), architecture(_lookup_model([words[1], words[0], *words[2:]])))
+    assert "the same entries in another order (from position 0: 'w0' -> 'w1')" in str(reordered)
+    assert len(str(diff)) < 300

@@ -72,8 +72,38 @@ def _count(value: Any) -> str:
     return "unknown" if value is None else f"{value:,}"
 
 
+# A flat list longer than this (a lookup layer's vocabulary) is diffed by its entries, not printed whole.
+_LONG_LIST = 12
+_SHOWN_ENTRIES = 5
+
+
+def _flat_list(value: Any) -> bool:
+    return isinstance(value, list) and all(not isinstance(v, (list, dict)) for v in value)
+
+
+def _entries(values: list[Any]) -> str:
+    """Up to `_SHOWN_ENTRIES` entries, quoted, and how many more."""
+    shown = ", ".join(repr(v) for v in values[:_SHOWN_ENTRIES])
+    return shown + (f" and {len(values) - _SHOWN_ENTRIES:,} more" if len(values) > _SHOWN_ENTRIES else "")
+
+
+def _long_list_change(key: str, old: list[Any], new: list[Any]) -> str:
+    """``vocabulary (10,000 entries -> 10,001): 'great' removed; 'superb', 'meh' added``: what
+    changed in a long list, where printing both lists would fill the terminal."""
+    old_set, new_set = set(old), set(new)
+    removed = [v for v in old if v not in new_set]
+    added = [v for v in new if v not in old_set]
+    parts = [f"{_entries(removed)} removed"] if removed else []
+    parts += [f"{_entries(added)} added"] if added else []
+    if not parts:
+        first = next(i for i, (a, b) in enumerate(zip(old, new)) if a != b)
+        parts = [f"the same entries in another order (from position {first}: {old[first]!r} -> {new[first]!r})"]
+    return f"{key} ({len(old):,} entries -> {len(new):,}): {'; '.join(parts)}"
+
+
 def _dict_changes(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
-    """``key old -> new`` for every differing key; nested dicts give dotted keys."""
+    """``key old -> new`` for every differing key; nested dicts give dotted keys; long flat lists
+    (a vocabulary) give the entries removed and added."""
     changes = []
     for key in sorted(set(old) | set(new)):
         a, b = old.get(key), new.get(key)
@@ -81,6 +111,8 @@ def _dict_changes(old: dict[str, Any], new: dict[str, Any], prefix: str = "") ->
             continue
         if isinstance(a, dict) and isinstance(b, dict) and a.get("class") == b.get("class"):
             changes.extend(_dict_changes(a, b, f"{prefix}{key}."))
+        elif _flat_list(a) and _flat_list(b) and max(len(a), len(b)) > _LONG_LIST:
+            changes.append(_long_list_change(f"{prefix}{key}", a, b))
         else:
             changes.append(f"{prefix}{key} {format_value(a)} -> {format_value(b)}")
     return changes
