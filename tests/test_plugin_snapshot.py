@@ -168,7 +168,7 @@ def test_orphaned_snapshots_are_reported_then_deleted_with_the_update_flag(
     reported = run(pytester, *xdist)
     reported.assert_outcomes(passed=6)
     reported.stdout.fnmatch_lines([
-        "1 snapshot belong to no declared model; re-run pytest with --modelcheck-snapshot-update to delete them:",
+        "1 snapshot belongs to no declared model; re-run pytest with --modelcheck-snapshot-update to delete them:",
         "  orphaned: __modelcheck_snapshots__/retired_model.json",
     ])
     assert stale.exists()

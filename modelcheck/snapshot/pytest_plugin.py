@@ -133,7 +133,8 @@ class ModelcheckSnapshots:
             lines.append(f"{_count(len(self.deleted), 'orphaned snapshot')} deleted (no declared model):")
             lines += [f"  deleted: {display_path(path, here)}" for path in self.deleted]
         elif self.orphans:
-            lines.append(f"{_count(len(self.orphans), 'snapshot')} belong to no declared model; "
+            verb = "belongs" if len(self.orphans) == 1 else "belong"
+            lines.append(f"{_count(len(self.orphans), 'snapshot')} {verb} to no declared model; "
                          f"re-run pytest with {UPDATE_OPTION} to delete them:")
             lines += [f"  orphaned: {display_path(path, here)}" for path in self.orphans]
         return lines
