@@ -74,3 +74,32 @@ def test_decorated_builders_in_test_modules_and_modelcheck_modules_are_collected
         "Hint: Re-run pytest with --modelcheck-snapshot-update to create it",
     ])
     assert "test_imports.py::" not in result.stdout.str()
+
+
+ARGUMENTS = """
+import keras
+from keras import layers
+import modelcheck
+
+
+@modelcheck.expect(output_shape=(None, 3), checks=["output_shape"])
+def build_wide(units):
+    return keras.Sequential([keras.Input((4,)), layers.Dense(units, activation="relu"), layers.Dense(3)])
+
+
+@modelcheck.expect(output_shape=(None, 3), checks=["output_shape"], builder_kwargs={"units": 5})
+def build_given(units):
+    return keras.Sequential([keras.Input((4,)), layers.Dense(units, activation="relu"), layers.Dense(3)])
+"""
+
+
+def test_a_builder_whose_parameters_nothing_gives_is_told_where_to_give_them(pytester: pytest.Pytester) -> None:
+    """Python's "missing 1 required positional argument" alone does not say that arguments come
+    from builder_kwargs: the error names the arguments given and the fix."""
+    pytester.makepyfile(modelcheck_models=ARGUMENTS)
+    result = pytester.runpytest_subprocess("--modelcheck", "-k", "not architecture", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1, deselected=2)
+    result.stdout.fnmatch_lines([
+        "build_wide() cannot be called with no arguments: missing a required argument: 'units'",
+        "Hint: give the builder's parameters default values, or pass them as builder_kwargs*",
+    ])

@@ -3,6 +3,7 @@ parameters before any weight is allocated."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable
 
 import keras
@@ -43,6 +44,7 @@ def build_model(
     else:
         if not callable(builder):
             raise UserCodeError(f"{name} is {_describe(builder)}, not a function that returns a keras.Model")
+        _require_bindable(builder, kwargs or {}, name)
         model = call_user_code(f"{name}", builder, **(kwargs or {}))
     if not _is_model(model):
         hint = "end the function with `return model`." if model is None else (
@@ -51,6 +53,25 @@ def build_model(
         raise UserCodeError(f"{name} returned {_describe(model)}; expected a keras.Model", hint=hint)
     _ensure_built(model, input_shape, name)
     return model
+
+
+def _require_bindable(builder: Callable[..., Any], kwargs: dict[str, Any], name: str) -> None:
+    """Raise `UserCodeError` with the fix when `builder` cannot be called with `kwargs` (a
+    parameter without a default that nothing gives, an argument it does not take): Python's
+    TypeError alone does not say where the arguments come from."""
+    try:
+        signature = inspect.signature(builder)
+    except (TypeError, ValueError):  # a builtin or C callable: Python's own error will do
+        return
+    try:
+        signature.bind(**kwargs)
+    except TypeError as exc:
+        given = ", ".join(f"{key}={value!r}" for key, value in kwargs.items()) or "no arguments"
+        raise UserCodeError(
+            f"{name} cannot be called with {given}: {exc}",
+            hint="give the builder's parameters default values, or pass them as builder_kwargs "
+            "(a spec file's `builder_kwargs = { units = 64 }`, @modelcheck.expect(builder_kwargs={...}))",
+        ) from None
 
 
 def _ensure_built(model: keras.Model, input_shape: Any, name: str) -> None:
