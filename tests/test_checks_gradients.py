@@ -260,3 +260,19 @@ def test_no_gradient_anywhere_names_the_loss_that_does_not_fit_the_output():
     assert "because it does not fit the output: output units: expected one unit per class for " \
         "sparse_categorical_crossentropy, received 1 unit" in result.message
     assert "binary_crossentropy clips" not in result.message
+
+
+def test_a_head_whose_output_has_no_loss_is_told_as_such():
+    """A head left out of the loss dict never trains under fit(): the message names that output,
+    not stop_gradient or argmax."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8,))
+    hidden = layers.Dense(16, activation="relu")(inputs)
+    model = keras.Model(inputs, {"main": layers.Dense(1, name="main")(hidden),
+                                 "embedding": layers.Dense(4, name="embedding")(hidden)})
+    model.compile("adam", loss={"main": "mse"})
+    result = mc.check_gradient_flow(model)
+    assert result.status == "failed"
+    assert ("received no gradient, at variables embedding/kernel, embedding/bias; it feeds only output 'embedding', "
+            "which is compiled with no loss, so fit() never trains it") in result.message
+    assert "stop_gradient" not in result.message

@@ -9,10 +9,10 @@ import numpy as np
 
 from ..core.errors import call_user_code
 from ..model import backend
-from ..model.outputs import flatten_outputs
+from ..model.outputs import flatten_outputs, output_layers
 from ..model.engine import own_training, preserved_weights
 from ..model.freezing import ASIDE_NOTE, BACKBONE_NOTE, backbone_names, frozen_aside, frozen_layers
-from ..model.graph import layers_of
+from ..model.graph import layers_of, upstream_layers
 from ..model.inputs import batch_size_for
 from ..model.loops import objective_key
 from ..model.memo import remembered
@@ -53,11 +53,29 @@ def feeds_only_batchnorm(layer: keras.layers.Layer | None) -> bool:
     return bool(consumers) and all(isinstance(c, keras.layers.BatchNormalization) for c in consumers)
 
 
-def gradient_cause(layer: keras.layers.Layer | None, variable: Any, model: keras.Model, problem: str) -> str:
+def unlossed_outputs_fed(layer: keras.layers.Layer | None, model: keras.Model, objective: Any) -> list[str]:
+    """The outputs `layer` reaches when every one of them is compiled with no loss (None in a list,
+    left out of a dict), so that fit() never trains it; else an empty list."""
+    losses = getattr(objective, "losses", [])
+    outputs = output_layers(model)
+    if layer is None or [loss.output for loss in losses] != [getattr(out, "name", None) for out in outputs]:
+        return []  # (a subclassed model's outputs, or losses this reading cannot pair with them)
+    upstream = upstream_layers(model)
+    reached = [loss for loss, out in zip(losses, outputs) if out is layer or id(layer) in upstream.get(id(out), set())]
+    return [loss.output for loss in reached] if reached and not any(loss.trained for loss in reached) else []
+
+
+def gradient_cause(layer: keras.layers.Layer | None, variable: Any, model: keras.Model, problem: str,
+                   objective: Any = None) -> str:
     """The likely cause, in plain words, of a variable getting no (`"none"`), an all-zero
-    (`"zero"`) or a non-finite gradient."""
+    (`"zero"`) or a non-finite gradient; with the `objective`, an output it alone feeds that has no loss."""
     kind = type(layer).__name__ if layer is not None else "?"
     if problem == "none":
+        unlossed = unlossed_outputs_fed(layer, model, objective)
+        if unlossed:
+            return (f"it feeds only output {', '.join(map(repr, unlossed))}, which is compiled with no loss, so "
+                    "fit() never trains it: give that output a loss (loss_weights can make it small), or build "
+                    "it outside the model that trains")
         if kind == "Lambda":
             return "a Lambda layer cuts the graph (stop_gradient, a NumPy call or a cast to integers)"
         return ("it is not connected to the loss: a layer after it cuts the gradient "
@@ -284,7 +302,7 @@ def check_gradient_flow(
         label = variable_label(layer, variable)
         if grad is None:
             norms[label] = 0.0
-            problems.append((label, "no gradient", gradient_cause(layer, variable, model, "none")))
+            problems.append((label, "no gradient", gradient_cause(layer, variable, model, "none", objective)))
             continue
         value = grad
         norm = float(np.linalg.norm(value))
