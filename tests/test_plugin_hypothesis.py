@@ -46,3 +46,22 @@ def test_a_space_that_avoids_the_bug_passes(pytester: pytest.Pytester):
     result = pytester.runpytest_subprocess("--modelcheck", "-p", "no:cacheprovider", "-k", "not architecture", "-v")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*build_model::gradient_flow PASSED*"])
+
+
+PROPERTY = """
+from hypothesis import given, settings, strategies as st
+
+
+@given(st.integers())
+def test_profile(value):
+    assert settings.default.max_examples == {examples}
+"""
+
+
+@pytest.mark.parametrize(("profile", "examples"), [("modelcheck-ci", 20), ("modelcheck-thorough", 500)])
+def test_the_readmes_profiles_load_in_any_project(pytester: pytest.Pytester, profile: str, examples: int) -> None:
+    """``pytest --hypothesis-profile=modelcheck-thorough`` in a project with no conftest of its own:
+    the plugin registers the profiles before Hypothesis loads one (it was an INTERNALERROR)."""
+    pytester.makepyfile(test_property=PROPERTY.format(examples=examples))
+    result = pytester.runpytest_subprocess(f"--hypothesis-profile={profile}", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)

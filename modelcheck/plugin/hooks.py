@@ -69,11 +69,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+def _register_hypothesis_profiles(profile: str | None) -> None:
+    """Register modelcheck's Hypothesis profiles when ``--hypothesis-profile`` names one, before
+    Hypothesis' own plugin loads it in its ``pytest_configure`` (an unregistered name is an
+    INTERNALERROR there); Hypothesis is imported only then."""
+    if not (isinstance(profile, str) and profile.startswith("modelcheck-")):
+        return
+    from ..strategies.profiles import register_profiles
+
+    register_profiles()
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest's own implementation imports the initial conftest.py files
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
     """Refuse to grade when pytest is about to import a ``conftest.py`` from the submissions
     folder: it would run a student's code in this process, as the grader's user, unconfined."""
     namespace = early_config.known_args_namespace
+    _register_hypothesis_profiles(getattr(namespace, "hypothesis_profile", None))
     grade = getattr(namespace, "modelcheck_grade", None)
     if not grade or getattr(namespace, "noconftest", False):
         return
