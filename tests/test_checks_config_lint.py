@@ -264,3 +264,22 @@ def test_a_dtype_that_changes_the_samples_fails(kwargs, start):
 @pytest.mark.parametrize("kwargs", [{}, {"input_dtype": "float16"}, {"flatten_dtype": "mixed_float16"}])
 def test_a_float_dtype_keeps_the_samples(kwargs):
     assert check_config_lint(_pixels_model(**kwargs)).passed
+
+
+@pytest.mark.parametrize("policy", ["bfloat16", "float16"])
+def test_weights_stored_in_half_precision_are_named_with_the_mixed_policy(policy):
+    """The policy "bfloat16" where "mixed_bfloat16" was meant: model.fit learns nothing (bfloat16
+    rounds Adam's updates away) or turns NaN (float16), and the training checks said only "no
+    change" or "NaN". The mixed policies keep float32 weights and pass."""
+    def build(name):
+        keras.mixed_precision.set_global_policy(name)
+        try:
+            return keras.Sequential([keras.Input((8,)), L.Dense(16, activation="relu"), L.Dense(1)])
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+
+    result = check_config_lint(build(policy))
+    assert result.status == "failed"
+    assert result.message.startswith(f"weight dtype: expected float32 trainable weights, received {policy}, at layers ")
+    assert f'use the policy "mixed_{policy}"' in result.message
+    assert check_config_lint(build(f"mixed_{policy}")).passed

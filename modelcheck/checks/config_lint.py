@@ -49,6 +49,28 @@ def _dropout_rates(model: keras.Model) -> list[str]:
     return found
 
 
+_HALF = ("float16", "bfloat16")
+
+
+def _half_precision_weights(model: keras.Model) -> list[str]:
+    """Trainable weights stored in float16/bfloat16 (the policy "bfloat16" instead of
+    "mixed_bfloat16"): an update below a weight's precision (1/256 of it in bfloat16) is rounded
+    away and Adam's second moments underflow, so model.fit learns nothing or diverges."""
+    owners = [(layer, str(variable.dtype)) for layer in layers_of(model) for variable in layer.trainable_weights
+              if str(variable.dtype) in _HALF]
+    if not owners:
+        return []
+    names = list(dict.fromkeys(layer.name for layer, _ in owners))
+    dtype = owners[0][1]
+    where = f"layer {names[0]!r}" if len(names) == 1 else (
+        f"layers {', '.join(map(repr, names[:3]))}" + (f" and {len(names) - 3} more" if len(names) > 3 else ""))
+    return [mismatch("weight dtype", "float32 trainable weights", dtype, at=where,
+                     note=f"optimizer updates smaller than a {dtype} weight's precision are rounded away and Adam's "
+                     "second moments underflow, so training stalls or turns NaN (model.fit too): use the policy "
+                     f"\"mixed_{dtype}\" (keras.mixed_precision.set_global_policy), which computes in {dtype} and "
+                     "keeps the weights in float32")]
+
+
 def _successors(model: keras.Model) -> dict[int, list[keras.layers.Layer]]:
     """Layer id -> the layers that read its output, from the nodes of this model's graph only (a
     Sequential model keeps its graph inside, and a layer may have been called elsewhere too)."""
@@ -196,7 +218,8 @@ def check_config_lint(
     `output` says ``"regression"``; BatchNormalization or Dropout after the output activation;
     an input other than `expected_input` (with the batch dimension, ``None`` a wildcard); with
     ``labels="integers"`` (or ``"one_hot"``), the cross-entropy that expects the other kind; a
-    constant learning rate above 0.1 for an adaptive optimizer (Adam, RMSprop, ...) or above 1 for SGD.
+    constant learning rate above 0.1 for an adaptive optimizer (Adam, RMSprop, ...) or above 1 for SGD;
+    trainable weights stored in float16/bfloat16 (the policy "bfloat16" where "mixed_bfloat16" was meant).
 
     Example::
 
@@ -208,7 +231,7 @@ def check_config_lint(
         from ..core.errors import SpecError
 
         raise SpecError(f"config_lint: `labels` must be one of {', '.join(LABELS)}, received {labels!r}")
-    findings = _dropout_rates(model)
+    findings = _dropout_rates(model) + _half_precision_weights(model)
     graph = has_symbolic_inputs(model)
     outputs = output_layers(model) if graph else []
     if graph:
