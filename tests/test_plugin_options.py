@@ -160,3 +160,15 @@ def test_a_bad_model_timeout_is_a_usage_error(project: pytest.Pytester) -> None:
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: --modelcheck-model-timeout: expected a positive number of seconds, "
                                  "received '0'; try --modelcheck-model-timeout=30"])
+
+
+def test_checks_option_adds_an_on_request_check_to_models_that_do_not_list_theirs(pytester: pytest.Pytester) -> None:
+    """``--modelcheck-checks=save_load`` collected nothing at all (save_load is not a default check),
+    silently; it now runs on every model whose spec leaves its checks to the defaults."""
+    pytester.makepyfile(models=MODELS)
+    pytester.makefile(".toml", modelcheck=SPEC.replace('id = "classifier"', 'id = "listed"') +
+                      '\n[[model]]\nbuilder = "models:build_classifier"\nid = "classifier"\n')
+    result = pytester.runpytest_subprocess("--modelcheck", "--modelcheck-checks=save_load,param_count",
+                                           "--collect-only", "-q", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["modelcheck.toml::listed::param_count", "modelcheck.toml::classifier::param_count",
+                                 "modelcheck.toml::classifier::save_load", "3 tests collected*"])

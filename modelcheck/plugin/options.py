@@ -81,11 +81,14 @@ class Settings:
         return out
 
     def selected_checks(self, spec: ModelSpec) -> list[str]:
-        """The checks to collect for `spec`: those that apply, narrowed by ``--modelcheck-checks``."""
+        """The checks to collect for `spec`: those that apply, narrowed by ``--modelcheck-checks``;
+        a check that runs only on request (``save_load``) named there is added to a spec that does
+        not list its checks (else ``--modelcheck-checks=save_load`` collected nothing, silently)."""
         names = applicable_checks(spec)
-        if self.checks is not None:
-            names = [name for name in names if name in self.checks]
-        return names
+        if self.checks is None:
+            return names
+        asked = [name for name in self.checks if spec.checks is None and name in _ON_REQUEST and name not in names]
+        return [name for name in names if name in self.checks] + asked
 
 
 def display_path(path: str | Path, here: Path) -> str:
@@ -93,6 +96,10 @@ def display_path(path: str | Path, here: Path) -> str:
     relative = os.path.relpath(path, here)
     return Path(path).as_posix() if relative.startswith("..") else Path(relative).as_posix()
 
+
+# Checks that run only when asked for and need nothing beyond the model (matches_reference needs
+# a reference solution, given by an assignment).
+_ON_REQUEST = tuple(name for name, info in CHECKS.items() if not info.default and name != "matches_reference")
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 
@@ -118,7 +125,8 @@ def add_options(parser: pytest.Parser) -> None:
         ("--modelcheck-seed", "modelcheck_seed", "Seed for every model build and training run "
          "(default: 0)", {"metavar": "N"}),
         ("--modelcheck-checks", "modelcheck_checks", "Run only these checks, comma-separated, "
-         f"out of {', '.join(CHECK_NAMES)}", {"metavar": "NAMES"}),
+         f"out of {', '.join(CHECK_NAMES)}; one that runs on request only (save_load, learns_linear, ...) is "
+         "added to every model whose spec does not list its checks", {"metavar": "NAMES"}),
         ("--modelcheck-report", "modelcheck_report", "Write the HTML report of the model checks "
          "to this directory", {"metavar": "DIR"}),
         ("--modelcheck-steps", "modelcheck_steps", "Step budget of the training checks: N for "
