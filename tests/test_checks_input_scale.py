@@ -101,3 +101,21 @@ def test_pixels_reach_a_rescaling_behind_data_augmentation(nested):
     assert input_infos(model)[0].range == pytest.approx((0.0, 255.0))
     result = mc.check_overfit_batch(model)
     assert result.passed, result.message
+
+
+@pytest.mark.parametrize("adapted", [False, True], ids=["given", "adapted"])
+def test_values_before_a_discretization_fall_into_every_bin(adapted):
+    """Ages bucketed at 18, 30, 45 and 65: N(0, 1) noise fell into the first bucket only, and
+    input_dependence said the model ignores its age input."""
+    keras.utils.set_random_seed(0)
+    if adapted:
+        buckets = layers.Discretization(num_bins=5, output_mode="one_hot")
+        buckets.adapt(np.random.default_rng(0).uniform(18, 80, (200, 1)).astype("float32"))
+    else:
+        buckets = layers.Discretization(bin_boundaries=[18, 30, 45, 65], output_mode="one_hot")
+    age, other = keras.Input((1,), name="age"), keras.Input((3,), name="other")
+    hidden = layers.Dense(8, activation="relu")(layers.concatenate([buckets(age), other]))
+    model = keras.Model({"age": age, "other": other}, layers.Dense(1)(hidden))
+    ages = synthetic_inputs(model, 64, seed=0)["age"]
+    assert len(np.unique(np.digitize(ages.ravel(), buckets.bin_boundaries))) == 5
+    assert mc.check_input_dependence(model).passed

@@ -7,7 +7,8 @@ padding masks, floats ~ N(0, 1) otherwise (uniform within an instructor's ``inpu
 level per sample and channel in images and sequences (see `_sample_levels`). An input the model
 scales itself gets values on the scale it expects: pixels from 0 to 255 before a
 ``Rescaling(1/255)`` (or ``1/127.5, offset=-1``) and in a ``uint8`` input, raw features around
-an adapted ``Normalization``'s mean, spread by its standard deviation.
+an adapted ``Normalization``'s mean, spread by its standard deviation, values across every bin of a
+``Discretization``.
 An instructor's samples (`set_instructor_data`) replace synthetic batches altogether, and a
 ``Normalization`` reading an input that was never adapted is adapted to them, as a training script
 adapts it before ``fit`` (`adapt_to_samples`). Consumers are followed through layers that only
@@ -114,7 +115,20 @@ def _domain(layer: keras.layers.Layer) -> dict[str, Any] | None:
         return _pixel_range(layer)
     if kind == "Normalization":
         return _normalised(layer)
+    if kind == "Discretization":
+        return _binned(layer)
     return None
+
+
+def _binned(layer: keras.layers.Layer) -> dict[str, Any] | None:
+    """The values that fall into every bin of a ``Discretization`` (given or adapted boundaries),
+    one bin's width past the outer ones: N(0, 1) noise before boundaries at 18, 30, 45 and 65 (ages)
+    fell into the first bin only, and the model was said to ignore that input."""
+    boundaries = sorted(float(b) for b in (getattr(layer, "bin_boundaries", None) or []))
+    if not boundaries or not all(np.isfinite(boundaries)):
+        return None
+    width = (boundaries[-1] - boundaries[0]) / max(1, len(boundaries) - 1) or 1.0
+    return {"range": (boundaries[0] - width, boundaries[-1] + width)}
 
 
 _PIXELS = (0.0, 255.0)  # the values of a uint8 input (an image decoded from a file)
