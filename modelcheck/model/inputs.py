@@ -148,8 +148,10 @@ def _pixel_range(layer: keras.layers.Layer) -> dict[str, Any] | None:
 
 def _normalised(layer: keras.layers.Layer) -> dict[str, Any] | None:
     """The per-channel mean and standard deviation an adapted (or given) ``Normalization`` over
-    the last axis takes off its input; None for another axis or when it has none yet."""
-    if getattr(layer, "invert", False) or tuple(getattr(layer, "axis", ())) != (-1,):
+    the last axis takes off its input, or its one mean and deviation with ``axis=None``; None for
+    another axis or when it has none yet."""
+    axis = tuple(getattr(layer, "axis", (-1,)))
+    if getattr(layer, "invert", False) or axis not in ((-1,), ()):
         return None
     try:
         mean = np.asarray(keras.ops.convert_to_numpy(layer.mean), dtype="float64").ravel()
@@ -157,6 +159,8 @@ def _normalised(layer: keras.layers.Layer) -> dict[str, Any] | None:
     except (AttributeError, TypeError, ValueError):
         return None
     if mean.size != variance.size or not np.all(np.isfinite(mean)) or not np.all(np.isfinite(variance)):
+        return None
+    if axis == () and mean.size != 1:
         return None
     return {"center": tuple(mean.tolist()), "spread": tuple(np.sqrt(np.maximum(variance, 0.0)).tolist())}
 
