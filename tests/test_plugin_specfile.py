@@ -180,3 +180,21 @@ def test_input_shape_may_name_each_input_of_a_dict_model(pytester: pytest.Pytest
     result = pytester.runpytest_subprocess("--modelcheck", "-k", "not architecture", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, failed=1, deselected=2)
     result.stdout.fnmatch_lines(["*input shape: expected (None, 6), received (None, 5), at input 'numeric'*"])
+
+
+def test_a_builder_error_is_shown_whole_once_per_model_not_once_per_check(pytester: pytest.Pytester) -> None:
+    """A builder that raises failed every check item with the same several lines (Keras' call
+    arguments, the user's line, the hint): a wall of 10 copies. The first item shows it all; the
+    others its first line and where the rest is."""
+    make_project(pytester, '[[model]]\nbuilder = "mypkg.models:build_keras1"\n'
+                 'checks = ["output_shape", "param_count", "gradient_flow"]\n')
+    result = pytester.runpytest_subprocess("--modelcheck", "-k", "not architecture", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=3, deselected=1)
+    text = result.stdout.str()
+    assert text.count("Hint: ") == 1, text
+    result.stdout.fnmatch_lines([
+        "*build_keras1::param_count*",
+        "build_keras1() raised TypeError: `Dense(output_dim=...)` is the Keras 1 spelling*",
+        "(the model could not be built; the whole error is shown under "
+        "modelcheck.toml::build_keras1::output_shape)",
+    ])

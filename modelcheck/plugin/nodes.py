@@ -34,10 +34,15 @@ MARKER = "modelcheck"
 
 
 class ModelcheckFailure(Exception):
-    """A check failed or the user's code raised: the item shows `result.describe()` only."""
+    """A check failed or the user's code raised: the item shows `result.describe()` only, or, when
+    the model could not be built and item `shown_in` of the same model already showed why, the
+    error's first line and where the rest is (not the same wall of text once per check)."""
 
-    def __init__(self, result: CheckResult) -> None:
-        super().__init__(result.describe())
+    def __init__(self, result: CheckResult, shown_in: str | None = None) -> None:
+        text = result.describe() if shown_in is None else (
+            f"{result.message.splitlines()[0]}\n(the model could not be built; the whole error is shown under "
+            f"{shown_in})")
+        super().__init__(text)
         self.result = result
 
 
@@ -60,6 +65,7 @@ class ModelCollector(pytest.Collector):
         self.fault_exception = fault_exception
         self._session: Any = None  # modelcheck.session.runner.ModelSession, created on first use
         self._layers_recorded = False
+        self._build_error_shown_in: str | None = None  # the item that showed why the model cannot be built
 
     def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
         settings = self.config.stash[SETTINGS_KEY]
@@ -100,6 +106,14 @@ class ModelCollector(pytest.Collector):
         if result.model is None:
             result.model = self.spec.id
         return result
+
+    def build_error_shown_in(self, check: str, nodeid: str) -> str | None:
+        """When the model could not be built: the item that already showed why (None the first
+        time, which `nodeid`, of `check`, then becomes). None when the model was built."""
+        if self._session is None or self._session.build_failure(check) is None:
+            return None
+        shown, self._build_error_shown_in = self._build_error_shown_in, self._build_error_shown_in or nodeid
+        return shown
 
     def record(self, nodeid: str, result: CheckResult) -> None:
         """Add `result` to the run's results; the model's first record carries the layer table
@@ -151,7 +165,7 @@ class CheckItem(pytest.Item):
         if self.is_known_fault(result):
             pytest.xfail(f"known fault: {node.known_fault} ({result.message})")
         if result.status in (FAILED, ERROR):
-            raise ModelcheckFailure(result)
+            raise ModelcheckFailure(result, shown_in=node.build_error_shown_in(self.check, self.nodeid))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str | Any:
