@@ -171,3 +171,17 @@ def test_a_token_id_beyond_the_embedding_names_the_assignments_samples():
     assert result.status == "error"
     assert result.message.startswith("running the model on the assignment's sample inputs raised "), result.message
     assert "must be larger than every token id the model reads" in result.hint
+
+
+@pytest.mark.parametrize("raised", [TypeError("Exception encountered when calling Functional.call().\n\n"
+                                              "data type 'string' not understood"),
+                                    ValueError("Exception encountered when calling Functional.call().\n\n"
+                                               "Invalid dtype: object")], ids=["jax", "torch"])
+def test_a_string_input_on_jax_or_pytorch_is_explained(raised):
+    """A text model (a string keras.Input before TextVectorization) run on JAX or PyTorch: Keras'
+    bare "data type 'string' not understood" / "Invalid dtype: object" becomes what it means and
+    what to do (the errors are those Keras 3.15 raises on each backend)."""
+    error = UserCodeError.from_exception(raised, "running the model on a synthetic batch")
+    assert error.message.startswith(f"running the model on a synthetic batch raised {type(raised).__name__}: the model "
+                                    "takes strings")
+    assert "KERAS_BACKEND=tensorflow" in error.hint

@@ -53,6 +53,19 @@ class Explanation:
 _KNOWN: list[tuple[tuple[str, ...], str, str | None, Explanation]] = [
     (
         ("TypeError", "ValueError"),
+        r"data type '?string'? not understood|Invalid dtype: object",
+        None,
+        Explanation(
+            "the model takes strings (a string keras.Input read by TextVectorization, StringLookup or "
+            "Hashing), and Keras runs string tensors inside a model on the TensorFlow backend only; "
+            "JAX and PyTorch have no string type.",
+            "check this model with KERAS_BACKEND=tensorflow, or move the string preprocessing out of the "
+            "model (into a tf.data pipeline, as Keras' guides do on JAX and PyTorch) and give the model "
+            "the ids it produces.",
+        ),
+    ),
+    (
+        ("TypeError", "ValueError"),
         r"units|output_dim",
         r"output_dim\s*=",
         Explanation(
