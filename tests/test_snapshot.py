@@ -393,5 +393,14 @@ def test_a_changed_vocabulary_shows_the_words_that_changed_not_both_lists():
     line = next(line for line in diff.lines if "vocabulary" in line)
     assert line.endswith("vocabulary (2,000 entries -> 2,000): 'w3' removed; 'new' added")
     reordered = compare(architecture(_lookup_model(words)), architecture(_lookup_model([words[1], words[0], *words[2:]])))
-    assert "the same entries in another order (from position 0: 'w0' -> 'w1')" in str(reordered)
+    assert "the same values in another order or number (from position 0: 'w0' -> 'w1')" in str(reordered)
     assert len(str(diff)) < 300
+
+
+def test_a_long_list_that_only_repeats_a_value_once_more_is_a_change_not_an_error():
+    """Equal as sets, one longer than the other: no position differs in their common part."""
+    from modelcheck.snapshot.diff import _long_list_change
+
+    assert _long_list_change("boundaries", [0] * 13, [0] * 15) == (
+        "boundaries (13 entries -> 15): the same values in another order or number (from position 13: 2 entries "
+        "added)")

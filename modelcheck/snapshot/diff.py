@@ -95,9 +95,11 @@ def _long_list_change(key: str, old: list[Any], new: list[Any]) -> str:
     added = [v for v in new if v not in old_set]
     parts = [f"{_entries(removed)} removed"] if removed else []
     parts += [f"{_entries(added)} added"] if added else []
-    if not parts:
-        first = next(i for i, (a, b) in enumerate(zip(old, new)) if a != b)
-        parts = [f"the same entries in another order (from position {first}: {old[first]!r} -> {new[first]!r})"]
+    if not parts:  # the same values, in another order or repeated another number of times
+        first = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new)))
+        at = (f"{old[first]!r} -> {new[first]!r}" if first < min(len(old), len(new)) else
+              f"{len(old) - first:,} entries removed" if len(old) > first else f"{len(new) - first:,} entries added")
+        parts = [f"the same values in another order or number (from position {first}: {at})"]
     return f"{key} ({len(old):,} entries -> {len(new):,}): {'; '.join(parts)}"
 
 
