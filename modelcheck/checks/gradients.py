@@ -57,6 +57,8 @@ def unlossed_outputs_fed(layer: keras.layers.Layer | None, model: keras.Model, o
     """The outputs `layer` reaches when every one of them is compiled with no loss (None in a list,
     left out of a dict), so that fit() never trains it; else an empty list."""
     losses = getattr(objective, "losses", [])
+    if all(loss.trained for loss in losses):  # every output has its loss: the usual case, nothing to read
+        return []
     outputs = output_layers(model)
     if layer is None or [loss.output for loss in losses] != [getattr(out, "name", None) for out in outputs]:
         return []  # (a subclassed model's outputs, or losses this reading cannot pair with them)

@@ -24,6 +24,7 @@ __all__ = [
     "INTERNAL_HINT",
     "explain",
     "user_frame",
+    "definition_line",
     "call_user_code",
 ]
 
@@ -272,6 +273,15 @@ def user_frame(tb: TracebackType | None) -> tuple[str, int, str] | None:
         if _is_user_file(filename):
             found = (filename, lineno, linecache.getline(filename, lineno).strip())
     return found
+
+
+def definition_line(function: Any) -> tuple[str, int, str] | None:
+    """Where `function` (or a bound method's function) is defined: (file, line number, its `def`
+    line), as `user_frame` gives a frame; None for a callable without Python code."""
+    code = getattr(getattr(function, "__func__", function), "__code__", None)
+    if code is None:
+        return None
+    return code.co_filename, code.co_firstlineno, linecache.getline(code.co_filename, code.co_firstlineno).strip()
 
 
 def explain(exc: BaseException, source_line: str = "") -> Explanation | None:

@@ -39,7 +39,7 @@ import keras
 import numpy  # noqa: F401  (preloaded for the jobs)
 from keras.src.saving.serialization_lib import SafeModeScope
 
-from ..core.errors import UserCodeError, call_user_code
+from ..core.errors import UserCodeError, call_user_code, definition_line
 from ..core.messages import OWN_CODE_FIX
 from ..model.build import build_model
 from ..model.graph import functional_twin, has_symbolic_inputs
@@ -135,14 +135,6 @@ def _find_builder(module: Any, name: str, path: str) -> Any:
     hint = (f"rename `{close[0]}` to `{name}`" if close else
             f"define `def {name}():` that builds and returns the keras.Model")
     raise UserCodeError(f"{filename} defines no function `{name}()`{found}", hint=hint)
-
-
-def _locate_def(builder: Any) -> tuple[str, int, str] | None:
-    try:
-        code = builder.__code__
-    except AttributeError:
-        return None
-    return (code.co_filename, code.co_firstlineno, linecache.getline(code.co_filename, code.co_firstlineno).strip())
 
 
 def count_saved_params(weights_path: str) -> int:
@@ -325,7 +317,7 @@ def build_job(params: dict[str, Any], started: float | None = None) -> dict[str,
             model = build_model(builder, kwargs=params.get("builder_kwargs") or {}, name=f"{params['builder']}()")
         except UserCodeError as exc:
             if exc.location is None:
-                exc = UserCodeError(exc.message, hint=exc.hint, location=_locate_def(builder), original=exc.original)
+                exc = UserCodeError(exc.message, hint=exc.hint, location=definition_line(builder), original=exc.original)
             raise exc from None
     except UserCodeError as exc:
         report["error"] = _error_dict(exc)

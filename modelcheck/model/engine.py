@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import linecache
 import logging
 import math
 import time
@@ -27,7 +26,7 @@ from typing import Any, Callable, Iterator, Sequence
 import keras
 import numpy as np
 
-from ..core.errors import UserCodeError, call_user_code
+from ..core.errors import UserCodeError, call_user_code, definition_line
 from . import backend, loops
 from .backend._common import NoLoss
 from .compiled import compiled_optimizer
@@ -243,14 +242,14 @@ def _takes(function: Any, count: int) -> bool:
     """Whether `function` can be called with `count` positional arguments (True when that cannot
     be told: a callable without a signature)."""
     try:
-        parameters = list(inspect.signature(function).parameters.values())
-    except (TypeError, ValueError):
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # no signature to read
         return True
-    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
-        return True
-    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    required = [p for p in positional if p.default is p.empty]
-    return len(required) <= count <= len(positional)
+    try:
+        signature.bind(*range(count))
+    except TypeError:
+        return False
+    return True
 
 
 def own_step_mismatch(model: keras.Model) -> UserCodeError | None:
@@ -260,9 +259,6 @@ def own_step_mismatch(model: keras.Model) -> UserCodeError | None:
     expected = backend.current().train_step_arguments
     if own_training(model) != "train_step" or _takes(model.train_step, len(expected)):
         return None
-    code = getattr(getattr(model.train_step, "__func__", None), "__code__", None)
-    location = None if code is None else (code.co_filename, code.co_firstlineno,
-                                          linecache.getline(code.co_filename, code.co_firstlineno).strip())
     name = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}.get(backend.name(), backend.name())
     if name == "JAX":
         hint = ("on JAX a train_step is stateless: def train_step(self, state, data) returning (logs, state), as in "
@@ -273,7 +269,7 @@ def own_step_mismatch(model: keras.Model) -> UserCodeError | None:
                 "write it for this backend, or run the model with KERAS_BACKEND=jax")
     return UserCodeError(f"the model's own train_step does not take the arguments Keras passes it on the {name} "
                          f"backend ({', '.join(expected)}): model.fit fails on it in the same way", hint=hint,
-                         location=location)
+                         location=definition_line(model.train_step))
 
 
 def train_own_step(model: keras.Model, x: Any, y: Any, *, max_steps: int, stop: StopRule | None = None,
