@@ -10,7 +10,7 @@ from keras import layers, ops
 
 from modelcheck.checks.independence import check_batch_independence, check_input_dependence
 from modelcheck.checks.init_loss import check_loss_at_init
-from modelcheck.checks.loss_config import check_loss_matches_output
+from modelcheck.checks.loss_config import check_loss_matches_output, loss_misfit
 from modelcheck.core.errors import SpecError
 from tests.models import SeededNoise
 
@@ -211,6 +211,23 @@ def test_loss_matches_output_names_each_mistake(loss, units, activation, words):
     result = check_loss_matches_output(compiled(loss, units, activation))
     assert result.status == "failed"
     assert words in result.message
+
+
+def test_loss_misfit_is_the_checks_first_finding_and_leaves_the_generators_alone():
+    """gradient_flow names a misfit loss through loss_misfit: the same words as the check, read
+    without reseeding the global generators in the middle of another check's draws."""
+    import numpy as np
+
+    bad, good = compiled("categorical_crossentropy", 10, "sigmoid"), compiled("sparse_categorical_crossentropy", 10)
+    np.random.seed(3)
+    expected_draw = np.random.rand()
+    np.random.seed(3)
+    misfit = loss_misfit(bad)
+    assert np.random.rand() == expected_draw
+    assert misfit == check_loss_matches_output(bad).message.splitlines()[0]
+    assert "received sigmoid, at output 'out'" in misfit
+    assert loss_misfit(good) is None
+    assert loss_misfit(mlp()) is None  # not compiled: nothing to name
 
 
 def test_loss_matches_output_accepts_a_sigmoid_regression_when_targets_fit():

@@ -22,7 +22,7 @@ from ..model.variables import variable_label, variable_owners
 from ..core.messages import also, mismatch
 from ..core.result import CheckResult
 from .common import SIGNS_CANCEL, check, default_batch, prepare_batch, second_batch
-from .loss_config import check_loss_matches_output, unweighted, zero_weight
+from .loss_config import loss_misfit, unweighted, zero_weight
 
 __all__ = [
     "check_gradient_flow", "gradients", "frozen_message", "gradient_cause", "feeds_only_batchnorm",
@@ -221,20 +221,13 @@ _NOTHING_FROM_THE_LOSS = ("the loss gives no gradient at the model's output: its
 _NAMED = 6  # variables named in one message before "and N more"
 
 
-def _loss_misfit(model: keras.Model) -> str | None:
-    """The first problem `check_loss_matches_output` finds with the compiled loss against the
-    outputs (a sparse cross-entropy over one sigmoid unit is always 0), None when it finds none."""
-    result = check_loss_matches_output(model)
-    return result.message.splitlines()[0] if result.status == "failed" else None
-
-
 def _grouped(problems: list[tuple[str, str, str]], trainable: int, loss: str,
              model: keras.Model | None = None) -> list[str]:
     """One message per kind of problem and cause, naming its variables (up to six: the first
     five, how many more, and the last); one about the loss when every trainable variable gets an
     all-zero gradient, naming how the compiled loss misfits `model`'s output when it does."""
     if len(problems) == trainable > 1 and all(got == "an all-zero gradient" for _, got, _ in problems):
-        misfit = _loss_misfit(model) if model is not None else None
+        misfit = loss_misfit(model) if model is not None else None
         cause = (f"the loss gives no gradient at the model's output, because it does not fit the output: {misfit}"
                  if misfit else _NOTHING_FROM_THE_LOSS)
         return [mismatch("gradient", "a finite, non-zero gradient", "an all-zero gradient",

@@ -18,11 +18,12 @@ from ..model.inputs import synthetic_inputs
 from ..model.origin import is_library_code
 from ..model.objective import MetricAsLoss, NothingTrained, OutputLoss, canonical_loss_name, objective_for
 from ..core.messages import also, mismatch, output_ref
+from ..core.errors import UserCodeError
 from ..core.result import CheckResult
 from ..model.compiled import compiled_loss
 from .common import check, forward
 
-__all__ = ["check_loss_matches_output", "LossFacts", "loss_facts", "negative_weight", "zero_weight",
+__all__ = ["check_loss_matches_output", "loss_misfit", "LossFacts", "loss_facts", "negative_weight", "zero_weight",
            "unweighted"]
 
 NAME = "loss_matches_output"
@@ -179,34 +180,14 @@ def _unseen_activation(layer: keras.layers.Layer | None) -> str | None:
     return None
 
 
-@check(NAME)
-def check_loss_matches_output(
-    model: keras.Model,
-    *,
-    target_range: tuple[float | None, float | None] | None = None,
-    seed: int = 0,
-) -> CheckResult:
-    """Judge the compiled loss against each output layer, without training.
+_Reading = tuple[list[str], list[dict[str, Any]], dict[str, list[str]]]
 
-    Flags ``from_logits=True`` on a softmax/sigmoid output; (sparse) categorical
-    cross-entropy on a sigmoid, linear or 1-unit output; binary cross-entropy on a multi-unit
-    softmax or a linear output; a softmax over one unit; a ReLU/sigmoid/tanh/softmax output
-    with a regression loss (pass ``target_range=(0, 1)`` when the targets do fit the range; MSLE,
-    whose targets are 0 or more by definition, takes a ReLU or softplus output).
-    An activation applied with ``keras.ops`` at a functional model's output
-    (``keras.ops.softmax(z)``, ``keras.ops.sigmoid(z)``, ``keras.ops.log_softmax(z)``) counts as
-    that activation. Skipped: an uncompiled model; one whose compiled loss trains none of its
-    outputs (a loss dict keyed by names it does not have); and, unless a problem is found on what
-    can be read, one whose output activation cannot be read from the configuration (a subclassed
-    model, a Lambda, nested model, custom layer or another operation at an output).
 
-    Example::
-
-        model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), optimizer="adam")
-        check_loss_matches_output(model).message
-        # "loss: expected sparse_categorical_crossentropy without from_logits=True, since the output applies
-        #  softmax, received sparse_categorical_crossentropy compiled with from_logits=True, at output 'dense_1'; ..."
-    """
+def _reading(model: keras.Model, target_range: tuple[float | None, float | None] | None,
+             seed: int) -> CheckResult | _Reading:
+    """What the check reads of each output and its loss: the problems found, the outputs judged and
+    why an activation could not be read (-> the outputs concerned); or the check's result when
+    there is nothing to read (no loss, no output trained, a metric compiled as the loss)."""
     if compiled_loss(model) is None:
         return CheckResult.skip(NAME, "the model is not compiled with a loss, so there is none to judge; compile it "
                                 "in the builder (model.compile(loss=..., optimizer=...)) to have it checked")
@@ -241,6 +222,55 @@ def check_loss_matches_output(
         judged.append({"output": loss.output, "loss": facts.name, "from_logits": facts.from_logits,
                        "activation": activation, "units": units, "activation_unseen": why})
         findings += _findings(facts, activation, units, loss.output, target_range)
+    return findings, judged, unseen
+
+
+def loss_misfit(model: keras.Model) -> str | None:
+    """The first line of the first problem `check_loss_matches_output` would find with the
+    compiled loss against the outputs (a sparse cross-entropy over one sigmoid unit is always 0),
+    None when it finds none. Not a check: it leaves the random generators as they are."""
+    try:
+        reading = _reading(model, None, 0)
+    except UserCodeError:  # a subclassed model failing its forward pass: the caller reports that itself
+        return None
+    if isinstance(reading, CheckResult):
+        return reading.message.splitlines()[0] if reading.status == "failed" else None
+    findings = reading[0]
+    return also(findings[0], findings[1:]).splitlines()[0] if findings else None
+
+
+@check(NAME)
+def check_loss_matches_output(
+    model: keras.Model,
+    *,
+    target_range: tuple[float | None, float | None] | None = None,
+    seed: int = 0,
+) -> CheckResult:
+    """Judge the compiled loss against each output layer, without training.
+
+    Flags ``from_logits=True`` on a softmax/sigmoid output; (sparse) categorical
+    cross-entropy on a sigmoid, linear or 1-unit output; binary cross-entropy on a multi-unit
+    softmax or a linear output; a softmax over one unit; a ReLU/sigmoid/tanh/softmax output
+    with a regression loss (pass ``target_range=(0, 1)`` when the targets do fit the range; MSLE,
+    whose targets are 0 or more by definition, takes a ReLU or softplus output).
+    An activation applied with ``keras.ops`` at a functional model's output
+    (``keras.ops.softmax(z)``, ``keras.ops.sigmoid(z)``, ``keras.ops.log_softmax(z)``) counts as
+    that activation. Skipped: an uncompiled model; one whose compiled loss trains none of its
+    outputs (a loss dict keyed by names it does not have); and, unless a problem is found on what
+    can be read, one whose output activation cannot be read from the configuration (a subclassed
+    model, a Lambda, nested model, custom layer or another operation at an output).
+
+    Example::
+
+        model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), optimizer="adam")
+        check_loss_matches_output(model).message
+        # "loss: expected sparse_categorical_crossentropy without from_logits=True, since the output applies
+        #  softmax, received sparse_categorical_crossentropy compiled with from_logits=True, at output 'dense_1'; ..."
+    """
+    reading = _reading(model, target_range, seed)
+    if isinstance(reading, CheckResult):
+        return reading
+    findings, judged, unseen = reading
     details = {"outputs": judged}
     expected = "a loss that fits each output layer"
     if findings:
