@@ -86,10 +86,12 @@ def test_a_model_that_failed_gradient_flow_fails_training_without_training():
         overfit = session.run("overfit_batch")
         decrease = session.run("loss_decrease")
         assert session._training.cache.traces == 0
-    first_line = flow.message.splitlines()[0]
+    first_clause = flow.message.split("; ")[0]
+    assert first_clause.endswith("at variables hidden/kernel, hidden/bias")
     assert overfit.status == "failed" and overfit.details["steps"] == 0
+    # what gradient_flow found and where, once: its explanation is in its own result
     assert overfit.message == ("memorising one batch of 8 samples: expected a model that trains, received not "
-                               f"attempted; gradient_flow already failed ({first_line})")
+                               f"attempted; gradient_flow already failed ({first_clause}; see its result)")
     assert decrease.message.startswith("loss: expected a model that trains, received not attempted; gradient_flow")
     # alone, with no session to know it, the check trains on its own evidence: the output layer still
     # learns, so the loss keeps falling past the budget (extended 4x) and the check cannot judge it
@@ -200,3 +202,14 @@ def test_seeds_that_did_not_run_leave_the_verdict_open():
     assert "2 seed(s) did not run, so the verdict is open: seed 2: seed 2: skipped (budget)" in result.message
     decided = over_seeds(check, models.small_classifier(), seeds=[0, 1, 2], min_passes=3)
     assert decided.status == "failed"
+
+
+def test_the_note_of_a_check_not_attempted_keeps_the_first_clause_of_a_long_message():
+    from modelcheck.checks.training import _gist
+
+    long = "gradient: expected a finite gradient, received NaN, at variables " + ", ".join(
+        f"block_{i}/kernel" for i in range(40)) + "; the loss overflowed"
+    gist = _gist(long)
+    assert gist.startswith("gradient: expected a finite gradient, received NaN, at variables block_0/kernel")
+    assert gist.endswith(" ...") and len(gist) <= 204 and "overflowed" not in gist
+    assert _gist("shape: expected (None, 10), received (None, 3)") == "shape: expected (None, 10), received (None, 3)"

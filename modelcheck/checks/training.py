@@ -182,6 +182,18 @@ def over_budget(name: str, what: str, run: TrainingRun) -> CheckResult:
         details={**run_details(run), "estimate_s": run.estimate_s, "budget_s": context.budget_s})
 
 
+_GIST_CHARS = 200
+
+
+def _gist(message: str) -> str:
+    """The first clause of a check's message (what was expected, what was received, where), at most
+    `_GIST_CHARS` characters: the check's own result says the rest."""
+    clause = message.split("; ", 1)[0]
+    if len(clause) <= _GIST_CHARS:
+        return clause
+    return clause[:_GIST_CHARS].rsplit(" ", 1)[0] + " ..."
+
+
 def not_attempted(name: str, what: str) -> CheckResult | None:
     """A failed result for a training check when a static check already failed the model in this
     session (no gradient, NaN values): training cannot pass, so it is not run. None otherwise."""
@@ -190,7 +202,8 @@ def not_attempted(name: str, what: str) -> CheckResult | None:
         return None
     check, message = next(iter(failed.items()))
     return CheckResult.fail(
-        name, mismatch(what, "a model that trains", "not attempted", note=f"{check} already failed ({message})"),
+        name, mismatch(what, "a model that trains", "not attempted",
+                       note=f"{check} already failed ({_gist(message)}; see its result)"),
         expected="a model that trains", received="not attempted",
         details={"steps": 0, "not_attempted": check, "loss_history": []},
         hint=f"fix what {check} reports first; this check then trains the model.")
