@@ -30,6 +30,7 @@ import linecache
 import os
 import sys
 import time
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -210,7 +211,15 @@ def load_for_checking(path: str, known: dict[str, Any]) -> _Restored:
     load, it is compiled without its metrics (a metric of the student's own: the checks read
     none), then also without its optimizer (Keras' default, RMSprop, in its place, said in
     `optimizer_problem`); when the loss does not load either, it comes uncompiled (why in
-    `compile_problem`). Raises what safe mode raises for a model it refuses."""
+    `compile_problem`). Raises what safe mode raises for a model it refuses. Keras' warnings
+    while loading (an optimizer's variables it skips) are silenced: in the build job they would
+    reach the student's output as if their code had printed them."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _load_for_checking(path, known)
+
+
+def _load_for_checking(path: str, known: dict[str, Any]) -> _Restored:
     try:
         return _Restored(keras.models.load_model(path, safe_mode=True, compile=True, custom_objects=known), True, None)
     except Exception as exc:  # whatever safe mode refuses, or compile settings it cannot rebuild
