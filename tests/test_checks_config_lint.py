@@ -61,8 +61,8 @@ def test_integer_labels_with_categorical_crossentropy_fail():
     assert result.message.splitlines()[0] == (
         "loss: expected a loss that takes integer class ids (sparse_categorical_crossentropy), received "
         "categorical_crossentropy, at output 'o'; categorical_crossentropy compares the label with each of the "
-        "output's 3 values, so it needs one-hot rows (or probabilities), and Keras' fit cannot run it on the "
-        "assignment's labels, one class id per sample: compile with loss=\"sparse_categorical_crossentropy\" (or "
+        "output's 3 values, so it needs one-hot rows (or probabilities), and Keras' fit cannot run it on "
+        "integer labels, one class id per sample: compile with loss=\"sparse_categorical_crossentropy\" (or "
         "turn the labels into one-hot rows with keras.utils.to_categorical)")
     assert check_config_lint(model, labels="one_hot").passed
 
@@ -129,7 +129,7 @@ def test_a_loss_that_fit_cannot_run_on_integer_labels_fails(loss):
     assert result.status == "failed" and result.message.startswith(
         "loss: expected a loss that takes integer class ids (sparse_categorical_crossentropy), received "), \
         result.message
-    assert "Keras' fit cannot run it on the assignment's labels" in result.message
+    assert "Keras' fit cannot run it on integer labels" in result.message
 
 
 @pytest.mark.parametrize("loss, units", [("sparse_categorical_crossentropy", 10),
@@ -167,7 +167,7 @@ def test_an_ignored_class_that_is_one_of_the_assignments_labels_fails():
         "loss: expected every class trained, received ignore_class=3, at output 'o'; ignore_class=3 leaves out every "
         "sample labelled 3, one of the output's class ids 0..9, so the model never learns class 3"), result.message
     set_instructor_data(model, x=[np.zeros((6, 4), "float32")], y=[np.array([0, 1, 2, 3, 4, 5])])
-    assert "one of the assignment's labels" in check_config_lint(model).message
+    assert "one of the classes in the labels" in check_config_lint(model).message
     set_instructor_data(model, x=[np.zeros((6, 4), "float32")], y=[np.array([0, 1, 2, 4, 5, 6])])
     assert check_config_lint(model).passed  # 3 labels no sample: a "void" label, not a class
 

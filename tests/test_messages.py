@@ -285,7 +285,7 @@ def test_labels_the_loss_cannot_compare_are_told_without_tensorflow_text():
         set_instructor_data(model, x=[rng.normal(size=(16, 6)).astype("float32")], y=[np.arange(16) % 4])
         result = check(model)
         assert result.status == "error"
-        assert result.message.startswith("the loss mse of output 'out' cannot compare the assignment's labels, one "
+        assert result.message.startswith("the loss mse of output 'out' cannot compare the labels, one "
                                          "value per sample (class ids?) of shape ("), result.message
         assert "Incompatible" not in result.message and "zygote" not in result.message
         assert result.hint.startswith("for integer class ids use loss=\"sparse_categorical_crossentropy\"")

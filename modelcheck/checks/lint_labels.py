@@ -1,7 +1,8 @@
-"""config_lint's findings on the loss against the assignment's labels: a loss that Keras' fit cannot
-run on them (one that takes a target per output unit, for class ids; one that takes class ids,
-for one-hot rows), a cross-entropy over another axis than the classes', and an ``ignore_class``
-that is one of the assignment's classes. Every Keras loss is classed by the labels it takes.
+"""config_lint's findings on the loss against the labels (the instructor's sample, or the kind that
+config_lint's ``labels`` option names): a loss that Keras' fit cannot run on them (one that takes a
+target per output unit, for class ids; one that takes class ids, for one-hot rows), a cross-entropy
+over another axis than the classes', and an ``ignore_class`` that is one of the classes. Every
+Keras loss is classed by the labels it takes.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def _integer_label_finding(name: str, shape: tuple[Any, ...] | None, where: str)
     outputs = f"each of the output's {units} values" if units else "each output unit"
     return mismatch("loss", "a loss that takes integer class ids (sparse_categorical_crossentropy)", name, at=where,
                     note=f"{name} compares the label with {outputs}, so it needs {needs}, and Keras' fit cannot run "
-                    "it on the assignment's labels, one class id per sample: compile with "
+                    "it on integer labels, one class id per sample: compile with "
                     "loss=\"sparse_categorical_crossentropy\""
                     + (" (or turn the labels into one-hot rows with keras.utils.to_categorical)"
                        if name in _ONE_HOT_LOSSES else ""))
@@ -122,7 +123,7 @@ def _ignored_class_finding(settings: dict[str, Any], shape: tuple[Any, ...] | No
             values = np.argmax(values, axis=-1)  # one-hot labels
         if not np.any(values == ignored):
             return None
-        among = "the assignment's labels"
+        among = "the classes in the labels"
     elif labels == "integers" and shape is not None and len(shape) == 2 and units and 0 <= ignored < units:
         among = f"the output's class ids 0..{units - 1}"
     else:
@@ -134,7 +135,7 @@ def _ignored_class_finding(settings: dict[str, Any], shape: tuple[Any, ...] | No
 
 
 def label_findings(model: keras.Model, labels: str | None) -> list[str]:
-    """Losses that cannot train on the assignment's labels: with ``labels="integers"`` one that
+    """Losses that cannot train on the labels: with ``labels="integers"`` one that
     takes a target per output unit (one-hot rows, 0/1 or real values per unit), with ``"one_hot"``
     one that takes class ids; whatever `labels`, a cross-entropy over another axis than the last,
     and ``ignore_class`` set to one of the assignment's classes."""

@@ -333,7 +333,7 @@ def _takes_labels(loss: OutputLoss, labels: np.ndarray, prediction: np.ndarray) 
         per_sample = labels.ndim == 1 or labels.size == out[0]
         what = "one value per sample (class ids?)" if per_sample and len(out) > 1 and out[-1] > 1 else "values"
         raise UserCodeError(
-            f"the loss {loss.name} of output {loss.output!r} cannot compare the assignment's labels, {what} of "
+            f"the loss {loss.name} of output {loss.output!r} cannot compare the labels, {what} of "
             f"shape {shape}, with the model's output of shape {out}, value by value; Keras' fit fails on them too",
             hint="for integer class ids use loss=\"sparse_categorical_crossentropy\"; otherwise give the output the "
             "labels' shape", original=exc) from exc
