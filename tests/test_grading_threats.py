@@ -71,6 +71,14 @@ def test_os_exit_in_the_builder_is_an_error(grades):
     assert "ended before it returned a model" in _error_everywhere(grades["os_exit_in_builder"])
 
 
+def test_keyboard_interrupt_in_the_builder_is_the_students_error_in_plain_words(grades):
+    """No one presses Ctrl-C in a job: the student's own raise, told as such (it used to read
+    "the process exited with code 70 before reporting", with the job's last-resort line)."""
+    message = _error_everywhere(grades["interrupt_in_builder"])
+    assert "build_model() raised KeyboardInterrupt" in message and "interrupt_in_builder.py:2" in message
+    assert "code 70" not in message and "[modelcheck]" not in grades["interrupt_in_builder"].output
+
+
 def test_killing_the_parent_is_an_error_and_grading_goes_on(grades, grader_isolation):
     if grader_isolation.namespaces:  # its parent is outside its PID namespace: getppid() is 0
         assert grades["kill_parent"].score == 3

@@ -40,7 +40,7 @@ import keras
 import numpy  # noqa: F401  (preloaded for the jobs)
 from keras.src.saving.serialization_lib import SafeModeScope
 
-from ..core.errors import UserCodeError, call_user_code, definition_line
+from ..core.errors import UserCodeError, call_user_code, definition_line, user_frame
 from ..core.messages import OWN_CODE_FIX
 from ..model.build import build_model
 from ..model.graph import functional_twin, has_symbolic_inputs
@@ -84,6 +84,14 @@ def _set_threads(threads: int) -> None:
 
 def _error_dict(exc: UserCodeError) -> dict[str, Any]:
     return {"message": exc.message, "hint": exc.hint, "location": list(exc.location) if exc.location else None}
+
+
+def _interrupted(exc: KeyboardInterrupt, doing: str) -> UserCodeError:
+    """The student's code raised KeyboardInterrupt while `doing`: no one presses Ctrl-C in a job,
+    so it is their raise (a notebook's cells catch it themselves, as Jupyter does)."""
+    return UserCodeError(f"{doing} raised KeyboardInterrupt", location=user_frame(exc.__traceback__),
+                         hint="a builder must return the model; remove the raise (or the code that "
+                              "waits for Ctrl-C)", original=exc)
 
 
 def _syntax_error(exc: SyntaxError, filename: str) -> UserCodeError:
@@ -313,7 +321,10 @@ def build_job(params: dict[str, Any], started: float | None = None) -> dict[str,
     report: dict[str, Any] = {}
     install_missing()  # IPython's display names and Colab's modules, for a notebook's imports
     try:
-        module, cells = _import_submission(params["script"], params.get("timeout_s"), started)
+        try:
+            module, cells = _import_submission(params["script"], params.get("timeout_s"), started)
+        except KeyboardInterrupt as exc:
+            raise _interrupted(exc, f"importing {os.path.basename(params['script'])}") from None
         if cells is not None:
             report["cell_notes"] = cells.notes
             if not callable(getattr(module, params["builder"], None)):
@@ -328,6 +339,8 @@ def build_job(params: dict[str, Any], started: float | None = None) -> dict[str,
             if exc.location is None:
                 exc = UserCodeError(exc.message, hint=exc.hint, location=definition_line(builder), original=exc.original)
             raise exc from None
+        except KeyboardInterrupt as exc:
+            raise _interrupted(exc, f"{params['builder']}()") from None
     except UserCodeError as exc:
         report["error"] = _error_dict(exc)
         return report
