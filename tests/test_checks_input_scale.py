@@ -73,9 +73,41 @@ def test_features_before_an_adapted_normalization_are_drawn_around_its_statistic
     assert 0.7 < normalised.std() < 1.3
 
 
+def _normalised_sequence(axis: object, flatten: bool = False) -> keras.Model:
+    """Five time steps of three features, each step on its own scale (100, 200, ... give or take
+    10%), normalised per step (``axis=1``), per step and feature (``axis=(1, 2)``), or after a
+    Flatten (per flattened feature)."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    scales = 100.0 * np.arange(1, 6, dtype="float32")[:, None]
+    data = (scales + 0.1 * scales * rng.standard_normal((200, 5, 3))).astype("float32")
+    norm = layers.Normalization(axis=axis)
+    norm.adapt(data.reshape(200, -1) if flatten else data)
+    steps = [layers.Flatten(), norm] if flatten else [norm, layers.Flatten()]
+    model = keras.Sequential([keras.Input((5, 3)), *steps, layers.Dense(16, activation="relu"),
+                              layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+@pytest.mark.parametrize("axis, flatten", [(1, False), ((1, 2), False), (-1, True)],
+                         ids=["per-step", "per-step-and-feature", "after-flatten"])
+def test_features_follow_a_normalization_over_other_axes_or_after_a_flatten(axis, flatten):
+    """Another axis got raw N(0, 1) noise (every sample normalised to about -10 .. -50); a
+    Normalization after a Flatten raised a broadcasting error inside modelcheck."""
+    model = _normalised_sequence(axis, flatten)
+    features = np.asarray(synthetic_inputs(model, 256, 0))
+    assert features.shape == (256, 5, 3)
+    step_means = features.mean(axis=(0, 2))
+    assert np.allclose(step_means, 100.0 * np.arange(1, 6), rtol=0.1), step_means
+    layer = model.layers[1] if flatten else model.layers[0]
+    normalised = keras.ops.convert_to_numpy(layer(features.reshape(256, -1) if flatten else features))
+    assert abs(normalised.mean()) < 0.2 and 0.7 < normalised.std() < 1.3
+
+
 def test_sound_models_that_scale_their_own_inputs_memorise_a_batch():
     for model in (_image_classifier(1 / 127.5, -1.0), _image_classifier(1 / 127.5, -1.0, dtype="uint8"),
-                  _normalised_mlp(1000.0, 300.0)):
+                  _normalised_mlp(1000.0, 300.0), _normalised_sequence(1)):
         result = mc.check_overfit_batch(model)
         assert result.passed, result.message
 

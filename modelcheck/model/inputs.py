@@ -66,8 +66,9 @@ class InputInfo:
         low: the smallest valid id (1 for an Embedding with ``mask_zero``).
         range: the raw values the model rescales itself (pixels before a ``Rescaling``): drawn
             uniformly within it.
-        center / spread: per channel (the last axis), the mean and standard deviation a
-            ``Normalization`` takes off: values are drawn around them.
+        center / spread: the mean and standard deviation a ``Normalization`` takes off, per
+            channel (the last axis) or, over other axes, nested as Keras broadcasts them:
+            values are drawn around them.
     """
 
     name: str
@@ -147,22 +148,45 @@ def _pixel_range(layer: keras.layers.Layer) -> dict[str, Any] | None:
 
 
 def _normalised(layer: keras.layers.Layer) -> dict[str, Any] | None:
-    """The per-channel mean and standard deviation an adapted (or given) ``Normalization`` over
-    the last axis takes off its input, or its one mean and deviation with ``axis=None``; None for
-    another axis or when it has none yet."""
+    """The mean and standard deviation an adapted (or given) ``Normalization`` takes off its input:
+    per channel over the last axis (flat), its one mean and deviation with ``axis=None``, or over
+    other axes shaped as Keras broadcasts them (``(1, steps, 1)`` for ``axis=1``); None when it
+    has none yet."""
     axis = tuple(getattr(layer, "axis", (-1,)))
-    if getattr(layer, "invert", False) or axis not in ((-1,), ()):
+    if getattr(layer, "invert", False):
         return None
     try:
-        mean = np.asarray(keras.ops.convert_to_numpy(layer.mean), dtype="float64").ravel()
-        variance = np.asarray(keras.ops.convert_to_numpy(layer.variance), dtype="float64").ravel()
+        mean = np.asarray(keras.ops.convert_to_numpy(layer.mean), dtype="float64")
+        variance = np.asarray(keras.ops.convert_to_numpy(layer.variance), dtype="float64")
     except (AttributeError, TypeError, ValueError):
         return None
-    if mean.size != variance.size or not np.all(np.isfinite(mean)) or not np.all(np.isfinite(variance)):
+    if mean.shape != variance.shape or not np.all(np.isfinite(mean)) or not np.all(np.isfinite(variance)):
         return None
     if axis == () and mean.size != 1:
         return None
-    return {"center": tuple(mean.tolist()), "spread": tuple(np.sqrt(np.maximum(variance, 0.0)).tolist())}
+    spread = np.sqrt(np.maximum(variance, 0.0))
+    if axis in ((-1,), ()):
+        mean, spread = mean.ravel(), spread.ravel()
+    return {"center": _nested(mean), "spread": _nested(spread)}
+
+
+def _nested(array: np.ndarray) -> Any:
+    """`array` as nested tuples of floats (InputInfo stays hashable; NumPy reads its shape back)."""
+    return tuple(_nested(a) for a in array) if array.ndim else float(array)
+
+
+def _placed(stats: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A ``Normalization``'s statistics laid over a batch of `shape`: as Keras broadcasts them; as
+    one sample's values when the model moved them on the way (a Flatten before the
+    Normalization); else their average (a Permute or crop on the way)."""
+    try:
+        if np.broadcast_shapes(stats.shape, shape) == tuple(shape):
+            return stats
+    except ValueError:
+        pass
+    if stats.size == math.prod(shape[1:]):
+        return stats.reshape((1, *shape[1:]))
+    return np.asarray(stats.mean())
 
 
 def _nested_input(layer: keras.layers.Layer, tensor: Any) -> Any:
@@ -432,7 +456,7 @@ def _draw(info: InputInfo, shape: tuple[int, ...], rng: np.random.Generator,
     if len(shape) >= 3:
         values = (values + _LEVEL * _sample_levels(shape, rng)) / math.sqrt(1 + _LEVEL ** 2)
     if info.center is not None and info.spread is not None:
-        values = np.asarray(info.center) + np.asarray(info.spread) * values
+        values = _placed(np.asarray(info.center), shape) + _placed(np.asarray(info.spread), shape) * values
     return _as_dtype(values, info.dtype)
 
 
