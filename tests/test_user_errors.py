@@ -185,3 +185,23 @@ def test_a_string_input_on_jax_or_pytorch_is_explained(raised):
     assert error.message.startswith(f"running the model on a synthetic batch raised {type(raised).__name__}: the model "
                                     "takes strings")
     assert "KERAS_BACKEND=tensorflow" in error.hint
+
+
+def test_a_frame_of_pythons_standard_library_is_never_given_as_the_users_line():
+    """An error raised inside contextlib (TensorFlow's name scopes) was shown 'at .../contextlib.py:137'."""
+    import json
+
+    with pytest.raises(UserCodeError) as raised:
+        call_user_code("reading the model's settings", json.loads, "{")
+    assert raised.value.location is None
+
+
+def test_a_name_tensorflow_refuses_as_a_scope_is_named_with_the_fix():
+    """A layer named '<b>' trains under TensorFlow's name scopes, which refuse it (fit fails too)."""
+    raised = ValueError("Exception encountered when calling Sequential.call().\n\n'<b>' is not a valid scope name. "
+                        "A scope name has to match the following pattern: ^[A-Za-z0-9_.\\\\/>-]*$")
+    error = UserCodeError.from_exception(raised, "training the model")
+    assert error.message == ("training the model raised ValueError: the name '<b>' (a layer's or the model's) holds "
+                             "a character TensorFlow refuses in the name scopes it builds while training (allowed: "
+                             "letters, digits and _ . - /), so training the model fails, under Keras' fit too.")
+    assert error.hint.startswith("rename it: name=\"block_1\"")

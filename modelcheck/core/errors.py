@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import linecache
 import os
+import sysconfig
 import re
 import traceback
 from dataclasses import dataclass
@@ -63,6 +64,17 @@ _KNOWN: list[tuple[tuple[str, ...], str, str | None, Explanation]] = [
             "check this model with KERAS_BACKEND=tensorflow, or move the string preprocessing out of the "
             "model (into a tf.data pipeline, as Keras' guides do on JAX and PyTorch) and give the model "
             "the ids it produces.",
+        ),
+    ),
+    (
+        ("ValueError",),
+        r"'([^']*?)/?' is not a valid scope name",
+        None,
+        Explanation(
+            "the name {0!r} (a layer's or the model's) holds a character TensorFlow refuses in the name scopes "
+            "it builds while training (allowed: letters, digits and _ . - /), so training the model fails, "
+            "under Keras' fit too.",
+            "rename it: name=\"block_1\", not a name with spaces, <, > or :.",
         ),
     ),
     (
@@ -262,7 +274,18 @@ def _is_user_file(filename: str) -> bool:
     if filename.startswith("<frozen"):
         return False
     absolute = os.path.abspath(filename)
-    return not any(part in absolute for part in _TOOL_DIRS)
+    return not any(part in absolute for part in _TOOL_DIRS) and not _in_standard_library(absolute)
+
+
+# Python's own modules (contextlib, functools): a frame there is never where the user's code went wrong
+_STDLIB_DIRS = tuple({os.path.abspath(sysconfig.get_paths()[key]) + os.sep for key in ("stdlib", "platstdlib")})
+_INSTALLED = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
+
+
+def _in_standard_library(absolute: str) -> bool:
+    """True for a file of Python's standard library (not a package installed beside it)."""
+    return any(absolute.startswith(root) and not any(part in absolute[len(root) - 1:] for part in _INSTALLED)
+               for root in _STDLIB_DIRS)
 
 
 def user_frame(tb: TracebackType | None) -> tuple[str, int, str] | None:
@@ -295,8 +318,9 @@ def explain(exc: BaseException, source_line: str = "") -> Explanation | None:
             if re.search(line_pattern, source_line) or re.search(line_pattern, text):
                 return explanation
             continue
-        if re.search(message_pattern, text) or re.search(message_pattern, source_line):
-            return explanation
+        found = re.search(message_pattern, text) or re.search(message_pattern, source_line)
+        if found:  # a pattern's groups fill the explanation's {0}, {1}, ...
+            return Explanation(explanation.summary.format(*found.groups()), explanation.hint.format(*found.groups()))
     return None
 
 
