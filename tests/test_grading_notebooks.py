@@ -577,6 +577,9 @@ def test_an_error_before_the_builders_definition_in_its_cell_is_the_submissions_
     assert grade.score == 0 and grade.grader_error is None
     assert "cell 1 raised NameError: name 'undefined_name' is not defined" in grade.problem
     assert "size = undefined_name" in grade.problem
+    # placed where the student can find it: the notebook's cell, not the converted script's line
+    assert "at cell 1, line 3 of the cell: size = undefined_name" in grade.problem
+    assert "broken_builder_cell.py" not in grade.problem
     assert "cell 1 stopped here, before it defined `build_model()`" in grade.results[0].hint
 
 

@@ -86,6 +86,22 @@ def _error_dict(exc: UserCodeError) -> dict[str, Any]:
     return {"message": exc.message, "hint": exc.hint, "location": list(exc.location) if exc.location else None}
 
 
+def _in_cells(error: UserCodeError, path: str) -> UserCodeError:
+    """`error` placed by the notebook's cell and its line there, when `path` is a converted notebook
+    and the error is in one of its cells: the line numbers of the script it was converted to mean
+    nothing to the student, who sees only the notebook."""
+    if error.location is None or os.path.abspath(error.location[0]) != os.path.abspath(path):
+        return error
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        table = cell_table(handle.readline())
+    _, lineno, line = error.location
+    for number, first, last in table or ():
+        if first < lineno <= last:
+            return UserCodeError(f"{error.message}\n  at cell {number}, line {lineno - first} of the cell: {line}",
+                                 hint=error.hint, original=error.original)
+    return error
+
+
 def _interrupted(exc: KeyboardInterrupt, doing: str) -> UserCodeError:
     """The student's code raised KeyboardInterrupt while `doing`: no one presses Ctrl-C in a job,
     so it is their raise (a notebook's cells catch it themselves, as Jupyter does)."""
@@ -342,7 +358,7 @@ def build_job(params: dict[str, Any], started: float | None = None) -> dict[str,
         except KeyboardInterrupt as exc:
             raise _interrupted(exc, f"{params['builder']}()") from None
     except UserCodeError as exc:
-        report["error"] = _error_dict(exc)
+        report["error"] = _error_dict(_in_cells(exc, params["script"]))
         return report
     report["total_params"] = int(model.count_params())
     export = params["export"]
