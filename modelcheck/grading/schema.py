@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from ..core.result import STATUSES
 
-__all__ = ["ReportError", "parse_report", "clean_text", "display_name", "MAX_REPORT_BYTES"]
+__all__ = ["ReportError", "parse_report", "clean_text", "terminal_text", "display_name", "MAX_REPORT_BYTES"]
 
 MAX_REPORT_BYTES = 8 * 2**20
 MAX_DEPTH = 12
@@ -42,6 +42,33 @@ def clean_text(text: str, *, keep_newlines: bool = True) -> str:
         return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
     return pattern.sub(escape, text)
+
+
+# colours and cursor moves (CSI sequences): Keras' progress bar, rich, tqdm
+_CSI = re.compile(r"\x1b\[[0-?]*+[ -/]*+[@-~]")
+
+
+def terminal_text(text: str) -> str:
+    """`text` as a terminal shows it: colour and cursor codes left out, and each line as its
+    carriage returns and backspaces leave it (Keras' progress bar redraws one line hundreds of
+    times with them; escaped by `clean_text`, they would bury what was printed)."""
+    return "\n".join(_drawn(line) for line in _CSI.sub("", text).split("\n"))
+
+
+def _drawn(line: str) -> str:
+    if "\r" not in line and "\b" not in line:
+        return line
+    shown: list[str] = []
+    cursor = 0
+    for char in line:
+        if char == "\r":
+            cursor = 0
+        elif char == "\b":
+            cursor = max(cursor - 1, 0)
+        else:
+            shown[cursor:cursor + 1] = [char]
+            cursor += 1
+    return "".join(shown)
 
 
 def display_name(name: str) -> str:
