@@ -198,6 +198,7 @@ def test_the_outcome_of_a_stopped_process_reads_in_plain_words():
 
 
 def test_an_internal_error_is_a_grader_error_never_the_students_lost_points() -> None:
+    from modelcheck.core.errors import INTERNAL_HINT
     from modelcheck.core.result import CheckResult
     from modelcheck.grading.grade import scored_grade
     from modelcheck.grading.submissions import Submission
@@ -208,11 +209,18 @@ def test_an_internal_error_is_a_grader_error_never_the_students_lost_points() ->
     submission = Submission(student="alice", path=Path("alice.py"))
     results = [CheckResult.ok("output_shape", "(None, 1)"),
                CheckResult.error("gradient_flow", "internal error in modelcheck while running gradient_flow: "
-                                 "ZeroDivisionError: x", details={"internal": True, "traceback": "..."})]
+                                 "ZeroDivisionError: x", hint=INTERNAL_HINT,
+                                 details={"internal": True, "traceback": "..."})]
     grade = scored_grade(assignment, submission, results)
     assert grade.grader_error == "internal error in modelcheck while running gradient_flow: ZeroDivisionError: x"
     data = gradescope_results(grade)
     assert data["extra_data"]["grader_error"] == grade.grader_error
+    # the student is told it is not their fault and that the score is not final, never to send a
+    # traceback they cannot see to modelcheck's maintainers
+    assert "The grader itself failed on your submission, not your code (gradient_flow scored nothing for now)" \
+        in data["output"]
+    assert "maintainers" not in json.dumps(data) and "details['traceback']" not in json.dumps(data)
+    assert "not of your submission" in data["tests"][1]["output"]
     assert data["extra_data"]["keras_backend"] == BACKEND  # the jobs run on the grader's KERAS_BACKEND
     sound = scored_grade(assignment, submission, results[:1])
     assert sound.grader_error is None and sound.points == {"output_shape": 1.0}

@@ -27,7 +27,7 @@ import sys
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -203,6 +203,12 @@ def _copy_regular(source: Path, target: Path) -> bool:
     return True
 
 
+# A check that failed inside modelcheck, told to the student (the library's own hint asks for a
+# traceback the student never sees): no verdict on their work, and who can act on it.
+GRADER_FAULT_HINT = ("this is a fault of the grader, not of your submission: these points are not lost, your "
+                     "instructor sees the failure on the class page and can regrade it; tell them if the score stays")
+
+
 def scored_grade(assignment: Assignment, submission: Submission, results: list[CheckResult], *,
                  problem: str | None = None, output: str = "", notes: list[str] | None = None) -> StudentGrade:
     """The grade of `results`: a check's points when it passed (and was verified, unless the
@@ -213,6 +219,7 @@ def scored_grade(assignment: Assignment, submission: Submission, results: list[C
     points = {r.check: (assignment.points[r.check] if r.passed and (trust or not r.details.get("unverified")) else 0.0)
               for r in results}
     internal = [r for r in results if r.details.get("internal")]
+    results = [replace(r, hint=GRADER_FAULT_HINT) if r.details.get("internal") else r for r in results]
     grader_error = None
     if internal:
         grader_error = internal[0].message.splitlines()[0]  # names the check: "internal error in modelcheck ..."

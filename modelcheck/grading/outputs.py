@@ -106,7 +106,12 @@ def gradescope_results(grade: StudentGrade) -> dict[str, Any]:
     else:  # a total here would tell how the checks not shown yet went
         summary = [f"Score on the checks shown now: {sum(t['score'] for t in shown):g} / "
                    f"{sum(t['max_score'] for t in shown):g}."]
-    if grade.problem:
+    if grade.grader_error:
+        failed = [t["name"] for t, r in zip(tests, grade.results) if r.details.get("internal") and t in shown]
+        which = f" ({', '.join(failed)} scored nothing for now)" if failed else ""
+        summary.append(f"The grader itself failed on your submission, not your code{which}: the score is not final; "
+                       "your instructor sees this and can regrade it.")
+    elif grade.problem:
         summary.append(f"Your submission could not be graded normally: {grade.problem}")
     summary += grade.notes
     if grade.output.strip():
