@@ -137,6 +137,12 @@ def test_results_json_follows_gradescopes_format():
     assert data["tests"][0]["status"] == "passed"
     # a check not shown yet (after_published) is left out of the summary: 1 / 3 would tell it failed
     assert data["output"].startswith("Score on the checks shown now: 1 / 1.")
+    # what the submission printed is said to be cut only when it was
+    grade.output = "hello\n"
+    assert gradescope_results(grade)["output"].endswith("What your code printed:\nhello\n")
+    grade.output = "x" * 3000 + "y" * 3000
+    assert gradescope_results(grade)["output"].endswith("What your code printed (its last 4,000 characters):\n"
+                                                        + "x" * 1000 + "y" * 3000)
     everything_shown = _grade("bo", {"output_shape": True, "param_count": False}, {"output_shape": 1.0, "param_count": 2.0})
     everything_shown.visibility = {}
     assert gradescope_results(everything_shown)["output"].startswith("Score 1 / 3.")

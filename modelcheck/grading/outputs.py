@@ -115,7 +115,7 @@ def gradescope_results(grade: StudentGrade) -> dict[str, Any]:
         summary.append(f"Your submission could not be graded normally: {grade.problem}")
     summary += grade.notes
     if grade.output.strip():
-        summary.append("What your code printed (truncated):\n" + grade.output[-4000:])
+        summary.append(_printed(grade.output))
     return {
         "score": grade.score,
         "max_score": grade.max_score,
@@ -128,6 +128,16 @@ def gradescope_results(grade: StudentGrade) -> dict[str, Any]:
                        **({"isolation": grade.isolation} if grade.isolation else {}),
                        **({"grader_error": grade.grader_error} if grade.grader_error else {})},
     }
+
+
+_PRINTED_SHOWN = 4000  # characters of a submission's output in results.json
+
+
+def _printed(output: str) -> str:
+    """What the submission printed, for results.json: all of it, or its end when it is long."""
+    if len(output) <= _PRINTED_SHOWN:
+        return "What your code printed:\n" + output
+    return f"What your code printed (its last {_PRINTED_SHOWN:,} characters):\n" + output[-_PRINTED_SHOWN:]
 
 
 def gradebook_rows(grades: Iterable[StudentGrade], checks: list[str]) -> list[list[Any]]:
