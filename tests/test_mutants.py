@@ -151,8 +151,8 @@ def test_a_weak_assignment_scores_low_and_names_its_survivors():
     caught = {m.operator for m in report.caught}
     assert {"output_activation", "nan_weight"} <= caught
     text = format_report(report)
-    assert "units 8 -> 4, at layer 'hidden' (Dense): add layer_params to [expect]" in text
-    assert "activation relu removed, at layer 'hidden' (Dense): enable config_lint" in text
+    assert "units 8 -> 4, at layer 'hidden' (Dense): add total_params to [expect] and param_count to [points]" in text
+    assert "activation relu removed, at layer 'hidden' (Dense): add config_lint to [points]" in text
     assert text.splitlines()[-1] == f"mutation score: {100 * report.score:.0f}% ({len(report.caught)}/" \
                                     f"{len(report.judged)})"
     data = report.to_json()
@@ -254,7 +254,7 @@ def test_the_pytest_item_fails_below_95_percent_naming_the_survivors(pytester: p
     record = ("(record the model's architecture snapshot (weak.json, written by pytest --modelcheck "
               "--modelcheck-snapshot-update): comparing with it catches this change)")
     assert survivors.startswith(f"units 8 -> 4 at layer 'dense' (Dense) {record}")
-    assert "learning rate 0.001 -> 1 (x1000) at the Adam optimizer (add loss_decrease)" in survivors
+    assert "learning rate 0.001 -> 1 (x1000) at the Adam optimizer (add config_lint to [points])" in survivors
     # the report's mutants page: the table, the survivors with what would catch them, the score
     page = (pytester.path / "reports" / "mutants.html").read_text()
     assert '<section class="mutation" id="mutants-weak" data-model="weak">' in page
@@ -265,7 +265,7 @@ def test_the_pytest_item_fails_below_95_percent_naming_the_survivors(pytester: p
                                              "-k", "mutants", "--modelcheck-checks", "output_shape")
     narrowed.assert_outcomes(failed=1)
     line = next(line for line in narrowed.stdout.lines if line.startswith("mutation score: "))
-    assert "; survivors: units 8 -> 4 at layer 'dense' (Dense) (add layer_params to [expect]" in line
+    assert "; survivors: units 8 -> 4 at layer 'dense' (Dense) (add total_params to [expect] and param_count to [points])" in line
     assert "<b>mutation score: " in page and 'data-status="caught"' in page
     assert 'href="../mutants.html#mutants-weak"' in (pytester.path / "reports" / "models" / "weak.html").read_text()
 
@@ -394,11 +394,12 @@ def test_survivors_of_a_model_without_its_snapshot_suggest_recording_it(tmp_path
     rate = by_description["learning rate 0.01 -> 10 (x1000)"]
     assert not rate.architecture_changed
     assert next(r for r in report.to_json()["mutants"] if r["operator"] == "learning_rate")["suggestion"] == \
-        "add loss_decrease"
-    # with no snapshot in play, the usual suggestion
+        "add config_lint to [points]"
+    # with no snapshot in play, the usual suggestion (config_lint flags no relu missing before a pooling)
     plain = run_mutants(spec, checks=checks, operators=["hidden_activation"])
     assert plain.snapshot_missing is None
-    assert plain.to_json()["mutants"][0]["suggestion"] == "enable config_lint"
+    assert plain.to_json()["mutants"][0]["suggestion"] == \
+        "add matches_reference to [points] (it compares the layers with the reference solution's)"
 
 
 # --workers: helper processes that take mutants from the run's queue
@@ -481,3 +482,61 @@ def test_the_command_with_two_workers_starts_its_helper_before_reading_the_assig
     (tmp_path / "solution.py").write_text(SOLUTION)
     report = assignment_mutants(path, workers=2)
     assert order == ["helpers", "assignment"] and report.score is not None
+
+
+# survivors' suggestions: each names what does catch the mistake on this model
+
+
+def pooled_cnn() -> keras.Model:
+    """A convolution (valid, relu) into a max-pooling whose 'same' padding gives the same 2 x 2."""
+    model = keras.Sequential([
+        keras.Input((6, 6, 1)), keras.layers.Conv2D(2, 3, activation="relu", name="conv"),
+        keras.layers.MaxPooling2D(name="pool"), keras.layers.Flatten(name="flatten"),
+        keras.layers.Dense(3, activation="softmax", name="out"),
+    ])
+    model.compile(loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.Adam(1e-3))
+    return model
+
+
+def pooled_spec() -> ModelSpec:
+    # the counts as an assignment's reference solution fills them in
+    return ModelSpec(id="pooled", builder=pooled_cnn, input_shape=(6, 6, 1), output_shape=(3,),
+                     total_params=47, trainable_params=47)
+
+
+SUGGESTION_OPERATORS = ["hidden_activation", "padding", "learning_rate", "frozen"]
+
+
+def _suggestions(report: Any) -> dict[tuple[str, str], str]:
+    return {(row["description"], row["where"]): row["suggestion"]
+            for row in report.to_json()["mutants"] if "suggestion" in row}
+
+
+def test_a_survivors_suggestion_names_what_catches_it_on_this_model():
+    keras.utils.set_random_seed(0)
+    report = run_mutants(pooled_spec(), points={"output_shape": 1}, operators=SUGGESTION_OPERATORS)
+    suggested = _suggestions(report)
+    compare = "add matches_reference to [points] (it compares the layers with the reference solution's)"
+    # config_lint flags no relu missing before a pooling, and 'same' leaves the pooled 2 x 2 as it was
+    assert suggested[("activation relu removed", "layer 'conv' (Conv2D)")] == compare
+    assert suggested[("padding valid -> same", "layer 'pool' (MaxPooling2D)")] == compare
+    # a 'same' convolution does change a layer's output shape
+    assert suggested[("padding valid -> same", "layer 'conv' (Conv2D)")] == "add layer_output_shapes to [expect]"
+    # Adam at 1 still lowers a short run's loss; config_lint flags the rate
+    assert suggested[("learning rate 0.001 -> 1 (x1000)", "the Adam optimizer")] == "add config_lint to [points]"
+    # the trainable count is expected already: the check that compares it is what is missing
+    assert suggested[("trainable=False (frozen)", "layer 'conv' (Conv2D)")] == "add param_count to [points]"
+
+
+def test_adding_the_check_a_survivor_suggests_catches_it():
+    keras.utils.set_random_seed(0)
+    weak = run_mutants(pooled_spec(), points={"output_shape": 1}, operators=SUGGESTION_OPERATORS)
+    added = {s.split()[1] for s in _suggestions(weak).values() if s.startswith("add ") and "to [points]" in s}
+    assert {"config_lint", "param_count", "matches_reference"} <= added
+    added.discard("matches_reference")  # needs a reference solution: an assignment's (tested with the command)
+    stronger = run_mutants(pooled_spec(), points={"output_shape": 1, **{check: 1 for check in added}},
+                           operators=SUGGESTION_OPERATORS)
+    for row in stronger.to_json()["mutants"]:
+        suggested = _suggestions(weak).get((row["description"], row["where"]), "")
+        if any(suggested == f"add {check} to [points]" for check in added):
+            assert row["caught_by"], (row["description"], row["where"], suggested)

@@ -2,57 +2,116 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 from .run import MutantResult, MutationReport
 
-__all__ = ["suggestion", "format_report", "score_line"]
+__all__ = ["suggestion", "format_report", "score_line", "probe_checks", "PROBES", "Catcher"]
 
-# What would catch a surviving mutant of each operator: (check that catches it, what to add).
-_CATCHERS: dict[str, list[tuple[str, str]]] = {
-    "units": [("param_count", "add layer_params to [expect] (and param_count to [points])")],
-    "layer_dropped": [("param_count", "add layer_params to [expect] (and param_count to [points])")],
-    "layer_added": [("param_count", "add layer_params to [expect] (and param_count to [points])")],
-    "bias_removed": [("param_count", "add total_params or layer_params to [expect] (and param_count)")],
-    "embedding_swapped": [("param_count", "add layer_params to [expect] (and param_count to [points])")],
-    "padding": [("output_shape", "add layer_output_shapes to [expect]")],
-    "strides": [("output_shape", "add layer_output_shapes to [expect]")],
-    "hidden_activation": [("config_lint", "enable config_lint")],
-    "dropout_keep_prob": [("config_lint", "enable config_lint")],
-    "input_flattened": [("config_lint", "add input_shape to [expect] and enable config_lint")],
-    "input_shape": [("config_lint", "add input_shape to [expect] and enable config_lint")],
-    "channels_order": [("config_lint", "add input_shape to [expect] and enable config_lint")],
-    "output_activation": [("output_shape", "add output = \"probabilities\" (or the kind of output) to [expect]"),
-                          ("loss_matches_output", "add loss_matches_output")],
-    "loss_mse": [("loss_matches_output", "add loss_matches_output")],
-    "loss_from_logits": [("loss_matches_output", "add loss_matches_output")],
-    "loss_sparse_categorical": [("config_lint", "enable config_lint with [options.config_lint] labels = "
-                                                "\"integers\" (or \"one_hot\")")],
-    "frozen": [("param_count", "add trainable_params to [expect]"), ("gradient_flow", "add gradient_flow")],
-    "zero_init": [("gradient_flow", "add gradient_flow")],
-    "stop_gradient": [("gradient_flow", "add gradient_flow")],
-    "nan_weight": [("finite", "add finite")],
-    "learning_rate": [("loss_decrease", "add loss_decrease"), ("config_lint", "enable config_lint")],
+@dataclass(frozen=True)
+class Catcher:
+    """A check that can catch a mutant of some operator.
+
+    Attributes:
+        check: the check.
+        expect: the expectations of which the check needs one to see the mistake (none: it sees it as is).
+        facet: what the mutant must change for the check to see it (`generate.changes`), if anything.
+        add: what to add to the spec, beside the check, when it lacks all of `expect`.
+    """
+
+    check: str
+    expect: tuple[str, ...] = ()
+    facet: str | None = None
+    add: str = ""
+
+    def has_expectation(self, expected: Sequence[str]) -> bool:
+        """Whether the spec sets what the check needs to see the mistake."""
+        return not self.expect or any(key in expected for key in self.expect)
+
+    def advice(self, checks: Sequence[str], expected: Sequence[str]) -> str | None:
+        """What to add so that the check runs with what it needs; None when it already does."""
+        runs = self.check in checks
+        has = self.has_expectation(expected)
+        if runs and has:
+            return None
+        if runs:
+            return f"add {self.add}"
+        if has:
+            return f"add {self.check} to [points]"
+        return f"add {self.add} and {self.check} to [points]"
+
+
+_LABELS = '[options.config_lint] labels = "integers" (or "one_hot")'
+_COUNTS = [Catcher("param_count", ("total_params",), "counts", "total_params to [expect]"),
+           Catcher("param_count", ("layer_params",), "layer_counts", "layer_params to [expect]")]
+_SHAPES = [Catcher("output_shape", ("layer_output_shapes",), "shapes", "layer_output_shapes to [expect]")]
+_INPUT = [Catcher("config_lint", ("input_shape",), None, "input_shape to [expect]")]
+
+# What could catch a surviving mutant of each operator, in the order the suggestion tries them.
+_CATCHERS: dict[str, list[Catcher]] = {
+    "units": _COUNTS,
+    "layer_dropped": _COUNTS,
+    "layer_added": _COUNTS,
+    "bias_removed": _COUNTS,
+    "embedding_swapped": _COUNTS,
+    "padding": _SHAPES,
+    "strides": _SHAPES,
+    "hidden_activation": [Catcher("config_lint")],
+    "dropout_keep_prob": [Catcher("config_lint")],
+    "input_flattened": _INPUT,
+    "input_shape": _INPUT,
+    "channels_order": _INPUT,
+    "output_activation": [Catcher("output_shape", ("output",), None, 'output = "probabilities" (or the kind of output) '
+                                                                   "to [expect]"),
+                          Catcher("loss_matches_output")],
+    "loss_mse": [Catcher("loss_matches_output")],
+    "loss_from_logits": [Catcher("loss_matches_output")],
+    "loss_sparse_categorical": [Catcher("config_lint", ("labels",), None, _LABELS)],
+    "frozen": [Catcher("param_count", ("trainable_params",), "trainable", "trainable_params to [expect]"),
+               Catcher("gradient_flow")],
+    "zero_init": [Catcher("gradient_flow")],
+    "stop_gradient": [Catcher("gradient_flow")],
+    "nan_weight": [Catcher("finite")],
+    "learning_rate": [Catcher("config_lint"), Catcher("loss_decrease")],
 }
 
+# Checks that judge a model without training it: cheap enough to try on every survivor, so that a
+# suggestion names one of them only when it does catch the mistake.
+PROBES = ("config_lint", "loss_matches_output", "gradient_flow", "finite", "output_shape", "param_count")
 
-def suggestion(mutant: MutantResult, checks: Sequence[str], *, snapshot_missing: str | None = None) -> str:
+
+def probe_checks(operator: str, checks: Sequence[str]) -> list[str]:
+    """The cheap checks the run lacks that could catch a surviving mutant of `operator`."""
+    found = [c.check for c in _CATCHERS.get(operator, []) if c.check in PROBES and c.check not in checks]
+    return list(dict.fromkeys(found))
+
+
+def suggestion(mutant: MutantResult, checks: Sequence[str], *, snapshot_missing: str | None = None,
+               expected: Sequence[str] = ()) -> str:
     """What would catch a surviving `mutant`: recording the model's architecture snapshot when the run
     would compare one that is not stored yet (`snapshot_missing`) and the mutant changes the
-    architecture; else the first catching check the spec lacks, else what that check needs."""
+    architecture; else the first check (with the expectation it needs, given the spec's `expected`)
+    that would see the mistake: one the run lacks, tried on the mutant where it is cheap, or an
+    expectation a check that runs lacks; else comparing with the reference solution."""
     if snapshot_missing is not None and mutant.architecture_changed:
         from ..snapshot.check import UPDATE_OPTION
 
         return (f"record the model's architecture snapshot ({Path(snapshot_missing).name}, written by pytest "
                 f"--modelcheck {UPDATE_OPTION}): comparing with it catches this change")
-    catchers = _CATCHERS.get(mutant.operator, [])
-    for check, advice in catchers:
-        if check not in checks:
-            return advice
-    for _check, advice in catchers:
-        return advice.split(" (and ")[0] + " (the check runs but this expectation is missing)"
-    return "add matches_reference (compare with the reference solution's outputs)"
+    for catcher in _CATCHERS.get(mutant.operator, []):
+        if catcher.facet is not None and catcher.facet not in mutant.changes:
+            continue  # the mistake changes nothing this check measures
+        advice = catcher.advice(checks, expected)
+        tried = catcher.has_expectation(expected) and mutant.would_catch.get(catcher.check) is False
+        if advice is None or tried:
+            continue  # it runs with what it needs, or was tried on the mutant with it: it does not catch it
+        return advice
+    if mutant.architecture_changed and "matches_reference" not in checks:
+        return "add matches_reference to [points] (it compares the layers with the reference solution's)"
+    return ("no check catches it here: it changes nothing the checks measure on this model "
+            "(a stored architecture snapshot or matches_reference sees only layer changes)")
 
 
 def _table(rows: list[list[str]], header: list[str]) -> list[str]:
@@ -84,7 +143,8 @@ def format_report(report: MutationReport, *, score: bool = True) -> str:
     if survivors:
         lines.append(f"survivors ({len(survivors)}):")
         missing = report.snapshot_missing
-        lines += [f"  {m.description}, at {m.where}: {suggestion(m, report.checks, snapshot_missing=missing)}"
+        lines += [f"  {m.description}, at {m.where}: "
+                  f"{suggestion(m, report.checks, snapshot_missing=missing, expected=report.expected)}"
                   for m in survivors]
     dropped = []
     if report.equivalent:

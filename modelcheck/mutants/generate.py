@@ -12,7 +12,7 @@ from .operators import OPERATORS, Mutant, Site
 from .recipe import Recipe, build, recipe_of
 
 __all__ = ["generate", "Baseline", "baseline_of", "is_equivalent", "architecture_changed", "same_function",
-           "NotMutable"]
+           "NotMutable", "changes"]
 
 
 class NotMutable(Exception):
@@ -76,6 +76,25 @@ def architecture_changed(model: keras.Model, baseline: Baseline) -> bool:
     from ..snapshot.serialize import architecture
 
     return architecture(model) != baseline.architecture
+
+
+def changes(model: keras.Model, baseline: Baseline) -> list[str]:
+    """What the mutant changes that a check could see through an expectation: ``architecture`` (its
+    snapshot differs), ``counts`` (total parameters), ``trainable`` (trainable parameters),
+    ``layer_counts`` (parameters per layer) and ``shapes`` (input or layer output shapes)."""
+    from ..snapshot.serialize import architecture
+
+    mutant, base = architecture(model), baseline.architecture
+    per_layer = lambda arch, key: [layer.get(key) for layer in arch.get("layers", [])]  # noqa: E731
+    facets = {
+        "architecture": mutant != base,
+        "counts": mutant.get("totals", {}).get("total") != base.get("totals", {}).get("total"),
+        "trainable": mutant.get("totals", {}).get("trainable") != base.get("totals", {}).get("trainable"),
+        "layer_counts": per_layer(mutant, "params") != per_layer(base, "params"),
+        "shapes": (per_layer(mutant, "output_shape") != per_layer(base, "output_shape")
+                   or [i.get("shape") for i in mutant.get("inputs", [])] != [i.get("shape") for i in base.get("inputs", [])]),
+    }
+    return [facet for facet, changed in facets.items() if changed]
 
 
 def is_equivalent(model: keras.Model, recipe: Recipe, baseline: Baseline) -> bool:

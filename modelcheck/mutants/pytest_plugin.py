@@ -39,8 +39,9 @@ def report_result(report: object, min_score: float = MIN_SCORE) -> CheckResult:
     if report.score >= min_score:
         return CheckResult.ok(NAME, f"{line}; the checks catch {expected[9:]}", expected=expected,
                               received=report.score, details=details)
+    missing, expectations = report.snapshot_missing, report.expected
     survivors = "; ".join(f"{m.description} at {m.where} "
-                          f"({suggestion(m, report.checks, snapshot_missing=report.snapshot_missing)})"
+                          f"({suggestion(m, report.checks, snapshot_missing=missing, expected=expectations)})"
                           for m in report.survivors)
     return CheckResult.fail(NAME, mismatch("mutation score", expected, line.removeprefix("mutation score: "),
                                            at=f"model {report.model!r}", note=f"survivors: {survivors}"),

@@ -47,6 +47,9 @@ class MutantResult:
         note: why a mutant is invalid.
         architecture_changed: whether its architecture snapshot differs from the reference's (a stored
             snapshot of the model would catch it).
+        changes: what it changes that an expectation could pin (`generate.changes`).
+        would_catch: for a survivor, the cheap checks the run lacks that could catch its mistake ->
+            whether they do (they pass on the reference and not on it); what its suggestion is based on.
     """
 
     operator: str
@@ -60,6 +63,8 @@ class MutantResult:
     messages: dict[str, str] = field(default_factory=dict)
     note: str | None = None
     architecture_changed: bool = False
+    changes: list[str] = field(default_factory=list)
+    would_catch: dict[str, bool] = field(default_factory=dict)
 
 
 @dataclass
@@ -73,6 +78,8 @@ class MutationReport:
         mutants: every mutant generated, the dropped ones (equivalent, invalid) included.
         seconds: wall time of the whole run; `not_mutable`: why no mutant could be made.
         snapshot_missing: the snapshot file the run would compare with, when none is stored there yet.
+        expected: the expectations the spec sets (`expectations`), which the survivors' suggestions
+            take into account.
     """
 
     model: str
@@ -83,6 +90,7 @@ class MutationReport:
     seconds: float = 0.0
     not_mutable: str | None = None
     snapshot_missing: str | None = None
+    expected: list[str] = field(default_factory=list)
 
     def _with(self, *statuses: str) -> list[MutantResult]:
         return [m for m in self.mutants if m.status in statuses]
@@ -128,7 +136,8 @@ class MutationReport:
             row = {"operator": m.operator, "mistake": m.mistake, "description": m.description, "where": m.where,
                    "caught_by": list(m.caught_by), "points": m.points}
             if m.status == SURVIVED:
-                row["suggestion"] = suggestion(m, self.checks, snapshot_missing=self.snapshot_missing)
+                row["suggestion"] = suggestion(m, self.checks, snapshot_missing=self.snapshot_missing,
+                                               expected=self.expected)
             else:
                 row["messages"] = dict(m.messages)
             mutants.append(row)
@@ -167,7 +176,7 @@ def evaluate(mutant: Any, spec: ModelSpec, checks: Sequence[str], points: dict[s
     import keras
 
     from ..session.runner import ModelSession
-    from .generate import architecture_changed, same_function
+    from .generate import changes, same_function
     from .operators import OPERATORS
     from .recipe import build
 
@@ -180,7 +189,8 @@ def evaluate(mutant: Any, spec: ModelSpec, checks: Sequence[str], points: dict[s
         result.note = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         keras.backend.clear_session(free_memory=False)
         return result
-    result.architecture_changed = architecture_changed(model, baseline)
+    result.changes = changes(model, baseline)
+    result.architecture_changed = "architecture" in result.changes
     if not result.architecture_changed and same_function(model, mutant.recipe, baseline):
         result.status = EQUIVALENT
         keras.backend.clear_session(free_memory=False)
@@ -190,6 +200,8 @@ def evaluate(mutant: Any, spec: ModelSpec, checks: Sequence[str], points: dict[s
     session = ModelSession(spec.replace(builder=model, builder_kwargs={}), seed=seed, overrides=overrides)
     try:
         verdicts = [_run_check(session, check, snapshot, spec.id) for check in checks]
+        if not any(not v.passed and reference.get(v.check) == PASSED for v in verdicts):
+            result.would_catch = _probe(session, mutant.operator, checks, reference)
     finally:
         session.close(free_memory=False)
     for verdict in verdicts:
@@ -201,6 +213,26 @@ def evaluate(mutant: Any, spec: ModelSpec, checks: Sequence[str], points: dict[s
             result.messages[verdict.check] = _first_line(verdict)
     result.status = CAUGHT if result.caught_by else SURVIVED
     return result
+
+
+def _probe(session: Any, operator: str, checks: Sequence[str], reference: dict[str, str]) -> dict[str, bool]:
+    """Whether each cheap check the run lacks that could catch a surviving mutant of `operator`
+    catches it: it passes on the reference and not on the mutant."""
+    from .format import probe_checks
+
+    return {check: not session.run(check).passed and reference.get(check) == PASSED
+            for check in probe_checks(operator, checks)}
+
+
+def expectations(spec: ModelSpec) -> list[str]:
+    """The expectations `spec` sets that decide what a check can see: its figures (``total_params``,
+    ``layer_output_shapes``, ...) and ``labels`` (config_lint's option)."""
+    keys = ["input_shape", "output_shape", "layer_output_shapes", "total_params", "trainable_params",
+            "layer_params", "output"]
+    found = [key for key in keys if getattr(spec, key) is not None]
+    if (spec.options.get("config_lint") or {}).get("labels"):
+        found.append("labels")
+    return found
 
 
 def _evaluate_all(mutants: Sequence[Any], *args: Any) -> list[MutantResult]:
@@ -279,7 +311,7 @@ def run_mutants(spec: ModelSpec, *, checks: Iterable[str] | None = None, points:
     elif ARCHITECTURE not in names:
         names.append(ARCHITECTURE)
     weights = {name: float((points or {}).get(name, 1.0)) for name in names}
-    report = MutationReport(spec.id, names, weights, snapshot_missing=missing)
+    report = MutationReport(spec.id, names, weights, snapshot_missing=missing, expected=expectations(spec))
     start = time.perf_counter()
     with contextlib.ExitStack() as stack:
         pool = helpers if helpers is not None or workers <= 1 else stack.enter_context(Helpers(workers - 1))
@@ -293,6 +325,7 @@ def _run(report: MutationReport, spec: ModelSpec, names: list[str], weights: dic
          snapshot: Path | None, prepare: Callable[[Any], None] | None, pool: Helpers | None) -> None:
     """Check the reference, generate its mutants and evaluate them (with `pool`'s help) into `report`."""
     from ..session.runner import ModelSession
+    from .format import PROBES
     from .generate import NotMutable, baseline_of, generate
 
     with ModelSession(spec, seed=seed, base_dir=base_dir, overrides=overrides) as session:
@@ -301,6 +334,7 @@ def _run(report: MutationReport, spec: ModelSpec, names: list[str], weights: dic
             prepare(session.model())
         verdicts = [session.run(name) for name in names if name != ARCHITECTURE]
         report.reference = {v.check: v.status for v in verdicts}
+        probed = {name: session.run(name).status for name in PROBES if name not in names} if failure is None else {}
         if failure is not None:
             report.not_mutable = f"the reference model cannot be built: {_first_line(failure)}"
             return
@@ -318,7 +352,7 @@ def _run(report: MutationReport, spec: ModelSpec, names: list[str], weights: dic
         if snapshot is not None:
             report.reference[ARCHITECTURE] = _reference_architecture(session, baseline, snapshot, spec.id)
     shared = spec.replace(builder=None)
-    args = (shared, names, weights, report.reference, baseline, seed, overrides, snapshot, prepare)
+    args = (shared, names, weights, {**probed, **report.reference}, baseline, seed, overrides, snapshot, prepare)
     report.mutants = pool.evaluate(mutants, args) if pool is not None else _evaluate_all(mutants, *args)
 
 
