@@ -2,7 +2,7 @@
 
     modelcheck grade ASSIGNMENT.toml SUBMISSIONS_DIR --out OUT_DIR [--workers N]
         [--scheduler tcp://HOST:PORT | --executor dask] [--resume] [--only NAME ...]
-    modelcheck gradescope ASSIGNMENT.toml --out autograder.zip [--include FILE ...]
+    modelcheck gradescope ASSIGNMENT.toml --out autograder.zip [--include FILE ...] [--package NAME ...]
     modelcheck mutants ASSIGNMENT.toml [--reference module:builder] [--json FILE] [--html FILE] [--workers N]
 
 Exit status: 0 when every submission was graded (whatever the students scored), 2 for a
@@ -105,6 +105,9 @@ def _parser() -> argparse.ArgumentParser:
     bundle.add_argument("--out", required=True, metavar="autograder.zip", help="The zip file to write")
     bundle.add_argument("--include", action="append", default=[], metavar="FILE",
                         help="Another file the assignment needs (repeatable), kept beside it")
+    bundle.add_argument("--package", action="append", default=[], metavar="NAME",
+                        help="A package the students' code imports beside modelcheck's dependencies (repeatable: "
+                             "matplotlib, pandas), for setup.sh to install; pinned at the version installed here")
     return parser
 
 
@@ -122,7 +125,7 @@ def _gradescope(args: argparse.Namespace) -> int:
 
     from .grading.assignment import load_assignment
 
-    written = write_bundle(args.assignment, args.out, include=args.include)
+    written = write_bundle(args.assignment, args.out, include=args.include, packages=args.package)
     longest = 2 * load_assignment(args.assignment).limits.timeout_s + 60  # a build and a check job, and start-up
     print(f"modelcheck: wrote the Gradescope autograder {written}; set its timeout on Gradescope to at least "
           f"{longest:g} s (the build and the checks may each take timeout_s, plus start-up)", file=sys.stderr)

@@ -51,6 +51,19 @@ def test_the_bundle_holds_setup_run_autograder_the_assignment_and_this_modelchec
     assert subprocess.run(["bash", "-n", "-c", setup]).returncode == 0
 
 
+def test_packages_the_students_code_imports_are_installed_by_setup(tmp_path: Path):
+    """A notebook importing matplotlib beside keras in one cell lost its builder on Gradescope:
+    setup.sh installed modelcheck's dependencies only, and the bundle had no way to add one."""
+    import importlib.metadata
+
+    out = tmp_path / "a.zip"
+    assert main(["gradescope", str(SUBMISSIONS / "toy.toml"), "--out", str(out), "--package", "h5py",
+                 "--package", "not-installed-here", "--package", "pandas>=2", "--package", "numpy"]) == 0
+    with zipfile.ZipFile(out) as archive:
+        pins = archive.read("requirements.txt").decode().split()
+    assert pins == requirements() + [f"h5py=={importlib.metadata.version('h5py')}", "not-installed-here", "pandas>=2"]
+
+
 def _autograde(bundle: Path, root: Path, submission: Path) -> tuple[dict, str]:
     """Lay out `root` like /autograder, run run_autograder there; its results.json and stderr."""
     with zipfile.ZipFile(bundle) as archive:

@@ -55,18 +55,26 @@ exec "${{MODELCHECK_PYTHON:-python3}}" -m modelcheck.grading.gradescope "$ROOT/s
 """
 
 
-def requirements() -> list[str]:
-    """modelcheck's dependencies, each pinned at the version installed here (else as declared)."""
-    pins = []
-    for requirement in importlib.metadata.requires("modelcheck") or []:
-        if "extra ==" in requirement:
-            continue
-        name = re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0]
-        try:
-            pins.append(f"{name}=={importlib.metadata.version(name)}")
-        except importlib.metadata.PackageNotFoundError:
-            pins.append(requirement.split(";")[0].strip())
+def requirements(packages: Sequence[str] = ()) -> list[str]:
+    """modelcheck's dependencies, each pinned at the version installed here (else as declared);
+    then `packages`, what the students' code imports beside them (matplotlib, pandas): a bare
+    name pinned likewise, one with a version or marker kept as written."""
+    pins = [_pinned(r) for r in importlib.metadata.requires("modelcheck") or [] if "extra ==" not in r]
+    for package in packages:
+        package = package.strip()
+        pin = _pinned(package) if re.fullmatch(r"[A-Za-z0-9._-]+", package) else package
+        if pin not in pins:
+            pins.append(pin)
     return pins
+
+
+def _pinned(requirement: str) -> str:
+    written = requirement.split(";")[0].strip()
+    name = re.split(r"[<>=!~\[ ]", written, maxsplit=1)[0]
+    try:
+        return f"{name}=={importlib.metadata.version(name)}"
+    except importlib.metadata.PackageNotFoundError:
+        return written
 
 
 def _package_files() -> Iterable[tuple[Path, str]]:
@@ -85,10 +93,12 @@ def _executable(archive: zipfile.ZipFile, name: str, text: str) -> None:
     archive.writestr(info, text)
 
 
-def write_bundle(assignment_path: str | Path, out: str | Path, *, include: Sequence[str | Path] = ()) -> Path:
+def write_bundle(assignment_path: str | Path, out: str | Path, *, include: Sequence[str | Path] = (),
+                 packages: Sequence[str] = ()) -> Path:
     """Write the autograder zip of `assignment_path` to `out`, with the files the assignment names
     (reference solution, ``[data]`` sample, custom objects' modules); `include`: further files
-    (kept at their place relative to the assignment's folder, else beside it)."""
+    (kept at their place relative to the assignment's folder, else beside it); `packages`: what
+    the students' code imports beside modelcheck's dependencies, for setup.sh to install."""
     from .. import __version__
     from .assignment import load_assignment
 
@@ -110,7 +120,7 @@ def write_bundle(assignment_path: str | Path, out: str | Path, *, include: Seque
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         _executable(archive, "setup.sh", _SETUP.format(version=__version__))
         _executable(archive, "run_autograder", _RUN.format(assignment=assignment_path.name))
-        archive.writestr("requirements.txt", "\n".join(requirements()) + "\n")
+        archive.writestr("requirements.txt", "\n".join(requirements(packages)) + "\n")
         archive.write(assignment_path, f"assignment/{assignment_path.name}")
         for name, path in extra.items():
             archive.write(path, name)
