@@ -333,6 +333,27 @@ def test_missing_snapshot_fails_with_the_hint_to_create_it(tmp_path, builders):
     assert not path.exists()
 
 
+def test_a_missing_snapshot_names_the_file_of_the_same_architecture_when_the_model_was_renamed(tmp_path, builders):
+    """A model id renamed in the spec read as a missing snapshot plus an orphan, with nothing
+    linking the two: the message names the file that holds the model's very architecture."""
+    old = snapshot_path(tmp_path, "mlp")
+    write_snapshot(old, architecture(builders["mlp"]()), "mlp")
+    write_snapshot(snapshot_path(tmp_path, "small"), architecture(builders["mlp"](units=10)), "small")
+    path = snapshot_path(tmp_path, "fashion_mlp")
+    result = check_architecture(builders["mlp"](), snapshot_file=path, update=False, model_id="fashion_mlp")
+    assert result.status == "failed"
+    assert result.message.endswith(f"{path} does not exist; mlp.json in the same folder holds this very "
+                                   "architecture: if the model was renamed, rename that file to fashion_mlp.json "
+                                   "to keep its history")
+    assert result.details["same_architecture"] == [str(old)]
+    other = check_architecture(builders["mlp"](units=50), snapshot_file=path, update=False, model_id="fashion_mlp")
+    assert other.message.endswith("does not exist") and other.details["same_architecture"] == []
+    # a model declared beside it and built the same on purpose is no renamed model
+    twin = check_architecture(builders["mlp"](), snapshot_file=path, update=False, model_id="fashion_mlp",
+                              declared=["mlp", "small", "fashion_mlp"])
+    assert twin.message.endswith("does not exist") and twin.details["same_architecture"] == []
+
+
 def test_update_writes_then_passes_then_a_change_fails_with_the_diff(tmp_path, builders):
     path = snapshot_path(tmp_path, "mlp")
     written = check_architecture(builders["mlp"](), snapshot_file=path, update=True, model_id="mlp")

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from ..core.errors import SpecError
 from ..core.messages import mismatch
 from ..core.result import CheckResult
 from .diff import compare
 from .serialize import architecture
-from .store import read_snapshot, write_snapshot
+from .store import read_snapshot, snapshot_path, write_snapshot
 
 __all__ = ["CHECK_NAME", "UPDATE_OPTION", "check_architecture"]
 
@@ -33,12 +33,30 @@ def _is_model(model: Any) -> bool:
     return isinstance(model, keras.Model)
 
 
+def _same_architecture(path: Path, current: dict[str, Any], declared: Iterable[str]) -> list[Path]:
+    """The other snapshots in `path`'s folder that hold `current` exactly, but those of the
+    `declared` models (built the same on purpose); unreadable ones are left out."""
+    if not path.parent.is_dir():
+        return []
+    taken = {path.name} | {snapshot_path(path.parent.parent, model_id).name for model_id in declared}
+    found = []
+    for other in sorted(path.parent.glob("*" + path.suffix)):
+        try:
+            stored = read_snapshot(other) if other.name not in taken else None
+        except SpecError:
+            continue
+        if stored is not None and compare(stored, current).equal:
+            found.append(other)
+    return found
+
+
 def check_architecture(
     model: Any,
     *,
     snapshot_file: Path | str,
     update: bool,
     model_id: str | None = None,
+    declared: Iterable[str] = (),
 ) -> CheckResult:
     """Compare `model`'s architecture with the snapshot in `snapshot_file`.
 
@@ -48,6 +66,9 @@ def check_architecture(
         update: write the snapshot when it is missing or differs, and pass.
         model_id: the model's id, stored in the file and set on the result
             (default: the file's stem).
+        declared: the ids of the other models whose snapshots share the folder: a missing
+            snapshot names another file of the same architecture (a renamed model's) only when
+            it is none of theirs.
 
     Returns:
         A `CheckResult` named ``"architecture"``: passed when the snapshot matches (or was
@@ -92,12 +113,20 @@ def check_architecture(
                 CHECK_NAME, f"snapshot {path.name} written", received=totals,
                 details={"snapshot_written": True}, **common,
             ))
+        twins = _same_architecture(path, current, declared)
+        renamed = ""
+        if twins:
+            names = ", ".join(twin.name for twin in twins[:3]) + (f" and {len(twins) - 3} more" if len(twins) > 3 else "")
+            renamed = (f"; {names} in the same folder hold{'s' if len(twins) == 1 else ''} this very architecture: if "
+                       f"the model was renamed, rename {'that file' if len(twins) == 1 else 'its file'} to {path.name} "
+                       "to keep its history")
         return finish(CheckResult.fail(
             CHECK_NAME,
             mismatch("architecture snapshot", f"a stored snapshot {path.name}", "no snapshot file",
-                     at=f"model {model_id!r}", note=f"{path} does not exist"),
+                     at=f"model {model_id!r}", note=f"{path} does not exist{renamed}"),
             received=totals,
             hint=f"Re-run pytest with {UPDATE_OPTION} to create it",
+            details={"same_architecture": [str(twin) for twin in twins]},
             **common,
         ))
 

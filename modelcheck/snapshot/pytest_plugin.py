@@ -52,8 +52,10 @@ class ArchitectureItem(CheckItem):
         if failure is not None:
             return failure
         settings = self.config.stash[SETTINGS_KEY]
+        folder = snapshot_folder(node)
+        declared = [model for where, model in self.config.stash[RESULTS_KEY].rows(DECLARED) if Path(where) == folder]
         return check_architecture(session.model(), update=settings.snapshot_update, model_id=node.spec.id,
-                                  snapshot_file=snapshot_path(snapshot_folder(node), node.spec.id))
+                                  snapshot_file=snapshot_path(folder, node.spec.id), declared=declared)
 
     def is_known_fault(self, result: CheckResult) -> bool:
         # only "cannot be built" is the erratum; a snapshot difference is a change to look at
