@@ -198,6 +198,12 @@ def test_outputs_are_written_from_the_graders_verdicts(tmp_path):
 def test_the_outcome_of_a_stopped_process_reads_in_plain_words():
     limits = Limits(timeout_s=5, memory_mb=300)
     assert "stopped after 5 s (the time limit)" in RunOutcome(killed_for="timeout", limits=limits).problem()
+    # a script that trains (or sleeps) at its top level is stopped while the grader imports it: said so
+    assert "the code your file runs when it is imported (training or waiting at its top level: put that under " \
+           "`if __name__ == \"__main__\":`)" in RunOutcome(killed_for="timeout", limits=limits).problem()
+    # the check job never runs the student's file: no advice about it there
+    checking = RunOutcome(killed_for="timeout", limits=limits).problem(building=False)
+    assert "stopped after 5 s (the time limit)" in checking and "imported" not in checking and "builder" not in checking
     assert "more than 300 MB of memory" in RunOutcome(killed_for="memory", limits=limits).problem()
     assert "killed the grader's process" in RunOutcome(supervisor_lost=True, exit_code=None).problem()
     assert RunOutcome(exit_code=0).problem() is None

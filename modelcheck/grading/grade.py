@@ -427,7 +427,7 @@ class Grader:
         checked = self._run("check", check_params, check_dir, check_stage, check_export, check_dir, slot, 1)
         verdict = checked.result if isinstance(checked.result, dict) else None
         if checked.problem() or verdict is None or not secrets.compare_digest(str(verdict.get("nonce")), nonce):
-            why = checked.problem() or checked.result_problem or "its report did not carry the grader's nonce"
+            why = checked.problem(building=False) or checked.result_problem or "its report did not carry the grader's nonce"
             return self._failed(submission, f"checking the model failed: {why}", output=output, notes=notes,
                                 ours=bool(checked.setup_error))
         if measured is not None:

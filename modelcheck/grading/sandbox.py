@@ -68,14 +68,19 @@ class RunOutcome:
     def clean_exit(self) -> bool:
         return self.killed_for is None and not self.supervisor_lost and self.exit_code == 0
 
-    def problem(self) -> str | None:
-        """How the process ended, in plain words, when it did not end normally."""
+    def problem(self, *, building: bool = True) -> str | None:
+        """How the process ended, in plain words, when it did not end normally; `building`: the
+        job that ran the student's file (else the one that only ran their saved model)."""
         limits = self.limits
         if self.setup_error:
             return f"the grader could not start the job: {self.setup_error}"
+        if self.killed_for == "timeout" and building:
+            return (f"stopped after {limits.timeout_s:g} s (the time limit): an endless loop or far too much work, in "
+                    "the code your file runs when it is imported (training or waiting at its top level: put that "
+                    "under `if __name__ == \"__main__\":`), in the builder or in a layer's call()")
         if self.killed_for == "timeout":
-            return (f"stopped after {limits.timeout_s:g} s (the time limit): an endless loop, in "
-                    f"the builder or in a layer's call(), or far too much work")
+            return (f"stopped after {limits.timeout_s:g} s (the time limit): an endless loop in a layer's call(), "
+                    "or a model far too slow to check")
         if self.killed_for == "memory" or self.signal == signal.SIGKILL and self.peak_rss_mb > limits.memory_mb * 0.8:
             return (f"stopped for using more than {limits.memory_mb} MB of memory (the memory limit, which "
                     f"counts every process of the submission and its shared memory; peak "
