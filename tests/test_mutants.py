@@ -540,3 +540,22 @@ def test_adding_the_check_a_survivor_suggests_catches_it():
         suggested = _suggestions(weak).get((row["description"], row["where"]), "")
         if any(suggested == f"add {check} to [points]" for check in added):
             assert row["caught_by"], (row["description"], row["where"], suggested)
+
+
+def test_a_check_that_fails_on_the_reference_says_why(tmp_path, capsys):
+    from modelcheck.cli import main
+    from modelcheck.report.mutants import render_mutants_page, views_of_json
+
+    # [expect] says 12 values per sample where the reference solution takes 4 x 3: every correct submission
+    # would fail output_shape, so the note must show the instructor the mismatch to fix
+    (tmp_path / "wrong.toml").write_text(WEAK_ASSIGNMENT.replace("input_shape = [4, 3]", "input_shape = [12]"))
+    (tmp_path / "solution.py").write_text(SOLUTION)
+    out = tmp_path / "mutants.json"
+    assert main(["mutants", str(tmp_path / "wrong.toml"), "--json", str(out)]) == 0
+    note = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("note: "))
+    assert note.startswith("note: output_shape does not pass on the reference itself (failed), so it catches "
+                           "nothing: input shape: expected (None, 12), received (None, 4, 3)")
+    data = json.loads(out.read_text())
+    assert data["reference_messages"]["output_shape"] == note.split("catches nothing: ")[1]
+    page = render_mutants_page(views_of_json(data), tmp_path / "m.html", title="wrong").read_text()
+    assert "<code>output_shape</code>: input shape: expected (None, 12), received (None, 4, 3)" in page

@@ -132,9 +132,9 @@ def format_report(report: MutationReport, *, score: bool = True) -> str:
     lines = [f"mutants of {report.model!r}: checks {', '.join(f'{c} ({_pts(p)})' for c, p in report.points.items())}"]
     if report.not_mutable:
         lines.append(f"no mutants: {report.not_mutable}")
-    useless = [c for c, status in report.reference.items() if status != "passed"]
-    if useless:
-        lines.append(f"note: {', '.join(useless)} do not pass on the reference itself, so they catch nothing")
+    lines += [f"note: {check} does not pass on the reference itself ({status}), so it catches nothing: "
+              f"{report.reference_messages.get(check, status)}"
+              for check, status in report.reference.items() if status != "passed"]
     rows = [[m.mistake, f"{m.description}, at {m.where}", ", ".join(m.caught_by) or "SURVIVED",
              f"{_pts(m.points)}/{_pts(sum(report.points.values()))}"] for m in report.judged]
     if rows:

@@ -80,6 +80,8 @@ class MutationReport:
         snapshot_missing: the snapshot file the run would compare with, when none is stored there yet.
         expected: the expectations the spec sets (`expectations`), which the survivors' suggestions
             take into account.
+        reference_messages: check -> the first line of its message, for the checks that do not pass
+            on the reference (what to fix in the spec, or in the reference, for them to catch anything).
     """
 
     model: str
@@ -91,6 +93,7 @@ class MutationReport:
     not_mutable: str | None = None
     snapshot_missing: str | None = None
     expected: list[str] = field(default_factory=list)
+    reference_messages: dict[str, str] = field(default_factory=dict)
 
     def _with(self, *statuses: str) -> list[MutantResult]:
         return [m for m in self.mutants if m.status in statuses]
@@ -144,7 +147,8 @@ class MutationReport:
         return {"model": self.model, "mutants": mutants, "score": self.score,
                 "caught": len(self.caught), "total": len(self.judged),
                 "equivalent": len(self.equivalent), "invalid": len(self.invalid),
-                "checks": self.points, "reference": self.reference, "seconds": round(self.seconds, 3),
+                "checks": self.points, "reference": self.reference,
+                "reference_messages": self.reference_messages, "seconds": round(self.seconds, 3),
                 "not_mutable": self.not_mutable, "snapshot_missing": self.snapshot_missing}
 
 
@@ -334,6 +338,7 @@ def _run(report: MutationReport, spec: ModelSpec, names: list[str], weights: dic
             prepare(session.model())
         verdicts = [session.run(name) for name in names if name != ARCHITECTURE]
         report.reference = {v.check: v.status for v in verdicts}
+        report.reference_messages = {v.check: _first_line(v) for v in verdicts if not v.passed}
         probed = {name: session.run(name).status for name in PROBES if name not in names} if failure is None else {}
         if failure is not None:
             report.not_mutable = f"the reference model cannot be built: {_first_line(failure)}"

@@ -50,6 +50,7 @@ def _view(model: str, data: Mapping[str, Any], anchor: str, page: str | None) ->
         "checks": [{"name": name, "points": _points(value), "reference": (data.get("reference") or {}).get(name)}
                    for name, value in checks.items()],
         "useless": [name for name, status in (data.get("reference") or {}).items() if status != "passed"],
+        "reference_messages": dict(data.get("reference_messages") or {}),
         "rows": rows,
         "survivors": [row for row in rows if row["survived"]],
         "not_mutable": data.get("not_mutable"),
