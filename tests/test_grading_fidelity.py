@@ -92,6 +92,14 @@ SUBMISSIONS = {
     "class Seen(keras.metrics.Mean):\n    pass\n"
     + SEQUENTIAL.format(hidden='"relu"', optimizer='"adam"',
                         loss='"sparse_categorical_crossentropy", metrics=["accuracy", top2, Seen()]'),
+    # TensorFlow's softmax is saved as the function softmax_v2, which no Keras loads (tf.keras tutorials use it)
+    "tf_nn_softmax": HEAD + SEQUENTIAL.format(hidden="tf.nn.relu", optimizer='"adam"',
+                                              loss='"sparse_categorical_crossentropy"').replace(
+        'activation="softmax"', "activation=tf.nn.softmax"),
+    # ... and an own function of that name is still the student's own
+    "own_softmax_v2": HEAD + "def softmax_v2(x):\n    return x\n" + SEQUENTIAL.format(
+        hidden='"relu"', optimizer='"adam"', loss='"sparse_categorical_crossentropy"').replace(
+        'activation="softmax"', "activation=softmax_v2"),
     "subclassed_good": HEAD + SUBCLASSED.format(body=SOUND_CALL, extra=""),
     "subclassed_own_train_step": HEAD + SUBCLASSED.format(body=SOUND_CALL, extra=NO_APPLY),
     "subclassed_training_branch": HEAD + SUBCLASSED.format(
@@ -124,7 +132,7 @@ def grades(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StudentGrade]:
 
 
 @pytest.mark.parametrize("student", ["good", "own_relu_correct", "subclassed_good", "loss_object", "own_metrics",
-                                     "subclassed_augments_when_training"])
+                                     "subclassed_augments_when_training", "tf_nn_softmax"])
 def test_sound_models_keep_full_marks(grades, student):
     grade = grades[student]
     assert grade.score == grade.max_score == 5, [r.describe() for r in grade.results]
@@ -136,6 +144,9 @@ def test_an_own_function_with_a_keras_name_is_not_graded_as_keras_function(grade
     assert ("the model cannot be graded as you built it: the saved model computes other outputs than yours: layer "
             "'dense' (Dense) uses your own function relu() as its activation: a model file keeps a function's name "
             "only, so the grader, which runs only Keras' code, would run Keras' own relu in its place") in grade.problem
+
+    renamed = grades["own_softmax_v2"]
+    assert renamed.score == 0 and "uses your own function softmax_v2()" in renamed.problem, renamed.problem
 
 
 @pytest.mark.parametrize("student, reason, judged", [
