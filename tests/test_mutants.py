@@ -127,6 +127,25 @@ def test_a_subclassed_model_cannot_be_mutated():
         generate(model)
 
 
+def test_a_run_without_mutants_reports_no_score_rather_than_100_percent():
+    from modelcheck.mutants.format import format_report
+
+    class Tiny(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.dense(x)
+
+    report = run_mutants(ModelSpec(id="tiny", builder=Tiny, input_shape=(3,), output_shape=(2,)),
+                         points={"output_shape": 1})
+    assert report.not_mutable and report.score is None
+    lines = format_report(report).splitlines()
+    assert lines[1].startswith("no mutants: Tiny is a subclassed model")
+    assert lines[-1] == "mutation score: none (no mutant was made or judged, so the checks' strength is unknown)"
+
+
 def test_the_reference_rebuilt_from_its_recipe_is_equivalent_and_dropped():
     from modelcheck.mutants.generate import baseline_of, is_equivalent
     from modelcheck.mutants.recipe import recipe_of

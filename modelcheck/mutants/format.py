@@ -121,8 +121,10 @@ def _table(rows: list[list[str]], header: list[str]) -> list[str]:
 
 
 def score_line(caught: int, total: int) -> str:
-    """``mutation score: 93% (28/30)``."""
-    percent = 100.0 * caught / total if total else 100.0
+    """``mutation score: 93% (28/30)``; with no mutant judged, that there is no score."""
+    if not total:
+        return "mutation score: none (no mutant was made or judged, so the checks' strength is unknown)"
+    percent = 100.0 * caught / total
     return f"mutation score: {percent:.0f}% ({caught}/{total})"
 
 
