@@ -80,6 +80,16 @@ def test_submissions_are_files_folders_and_notebooks_named_after_the_student():
                      "cheat_noise_only": "script"}
 
 
+def test_the_files_a_mac_leaves_beside_each_submission_are_no_students(tmp_path):
+    """A class unzipped from a Mac holds ``._alice.py`` (AppleDouble metadata, binary) beside each
+    file: it was graded as a student '._alice' with a syntax error about null bytes."""
+    (tmp_path / "alice.py").write_text("def build_model():\n    pass\n")
+    (tmp_path / "._alice.py").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")
+    (tmp_path / "._bob.ipynb").write_bytes(b"\x00\x05\x16\x07")
+    (tmp_path / ".hidden.py").write_text("def build_model():\n    pass\n")  # any other name is still graded
+    assert [s.student for s in discover_submissions(tmp_path)] == [".hidden", "alice"]
+
+
 def test_a_notebook_becomes_its_code_cells_in_order_without_magics_or_shell_lines():
     source = notebook_source(SUBMISSIONS / "fashion" / "good_notebook.ipynb")
     assert "%matplotlib" not in source.replace("# skipped: %matplotlib", "")

@@ -31,6 +31,7 @@ __all__ = ["Submission", "discover_submissions", "notebook_source", "notebook_sc
 
 _IGNORED = ("__pycache__", ".ipynb_checkpoints", "__MACOSX", ".git", ".DS_Store")
 _SUFFIXES = (".py", ".ipynb")
+_APPLE_DOUBLE = "._"  # the metadata file macOS writes beside each file it copies or zips: never a submission
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def discover_submissions(folder: str | Path) -> list[Submission]:
         raise FileNotFoundError(f"the submissions folder {folder} does not exist")
     found: list[Submission] = []
     for entry in sorted(folder.iterdir(), key=lambda p: os.fsencode(p.name)):
-        if entry.name in _IGNORED:
+        if entry.name in _IGNORED or entry.name.startswith(_APPLE_DOUBLE):
             continue
         if _is_dir(entry) or entry.suffix in _SUFFIXES or entry.is_symlink():
             found.append(Submission.from_path(entry))
