@@ -112,15 +112,18 @@ def test_a_wrapped_layer_is_rebuilt_for_what_reaches_it_after_an_edit_upstream()
         assert tuple(built(np.zeros((2, 5, 3), "float32")).shape) == (2, 5, 6), mutant.description
 
 
+class Tiny(keras.Model):
+    """A subclassed model: its wiring lives in `call`."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = keras.layers.Dense(2)
+
+    def call(self, x):
+        return self.dense(x)
+
+
 def test_a_subclassed_model_cannot_be_mutated():
-    class Tiny(keras.Model):
-        def __init__(self):
-            super().__init__()
-            self.dense = keras.layers.Dense(2)
-
-        def call(self, x):
-            return self.dense(x)
-
     model = Tiny()
     model(keras.ops.zeros((1, 3)))
     with pytest.raises(NotMutable, match="subclassed"):
@@ -129,14 +132,6 @@ def test_a_subclassed_model_cannot_be_mutated():
 
 def test_a_run_without_mutants_reports_no_score_rather_than_100_percent():
     from modelcheck.mutants.format import format_report
-
-    class Tiny(keras.Model):
-        def __init__(self):
-            super().__init__()
-            self.dense = keras.layers.Dense(2)
-
-        def call(self, x):
-            return self.dense(x)
 
     report = run_mutants(ModelSpec(id="tiny", builder=Tiny, input_shape=(3,), output_shape=(2,)),
                          points={"output_shape": 1})
