@@ -235,6 +235,19 @@ def test_the_console_command_prints_the_table_survivors_and_score_and_writes_jso
     assert html.count('data-status="survived"') == len(data["mutants"]) - caught
 
 
+def test_a_reference_builder_that_raises_is_named_as_given(tmp_path, capsys):
+    from modelcheck.cli import main
+
+    (tmp_path / "weak.toml").write_text(WEAK_ASSIGNMENT)
+    (tmp_path / "solution.py").write_text(SOLUTION)
+    (tmp_path / "other.py").write_text(SOLUTION + "\n\ndef draft():\n    raise RuntimeError('not finished')\n")
+    assert main(["mutants", str(tmp_path / "weak.toml"), "--reference", f"{tmp_path / 'other.py'}:draft"]) == 2
+    err = capsys.readouterr().err
+    # --reference names draft(), not the assignment's build_model()
+    assert "the reference solution's draft() raised RuntimeError: not finished" in err
+    assert "build_model" not in err
+
+
 def test_the_console_command_without_a_reference_is_a_usage_error(tmp_path, capsys):
     from modelcheck.cli import main
 

@@ -98,7 +98,7 @@ def graded_like_submissions(assignment: Any, assignment_path: str | Path,
     spec = assignment.spec.replace(builder=builder, builder_kwargs=dict(assignment.builder_kwargs))
     keras.utils.set_random_seed(assignment.seed)
     reference = build_model(builder, kwargs=assignment.builder_kwargs, input_shape=assignment.spec.input_shape,
-                            name=f"the reference solution's {assignment.builder}()")
+                            name=f"the reference solution's {getattr(builder, '__name__', assignment.builder)}()")
     spec = spec.replace(**figures_from_reference(spec, reference))
     overrides = {"matches_reference": {"reference": architecture(reference)}}
     keras.backend.clear_session()
