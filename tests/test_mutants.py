@@ -248,6 +248,21 @@ def test_a_reference_builder_that_raises_is_named_as_given(tmp_path, capsys):
     assert "build_model" not in err
 
 
+def test_reference_overrides_the_assignments_reference_file_which_need_not_exist(tmp_path, capsys):
+    from modelcheck.cli import main
+
+    # the instructor keeps solution.py elsewhere and passes it: the file the assignment names is not read
+    (tmp_path / "weak.toml").write_text(WEAK_ASSIGNMENT)
+    (tmp_path / "private").mkdir()
+    (tmp_path / "private" / "mine.py").write_text(SOLUTION)
+    assert main(["mutants", str(tmp_path / "weak.toml"), "--reference",
+                 f"{tmp_path / 'private' / 'mine.py'}:build_model"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("mutation score: ")
+    # without --reference, the missing file is the usage error it was
+    assert main(["mutants", str(tmp_path / "weak.toml")]) == 2
+    assert "the file solution.py it names (solution.py) does not exist beside it" in capsys.readouterr().err
+
+
 def test_the_console_command_without_a_reference_is_a_usage_error(tmp_path, capsys):
     from modelcheck.cli import main
 
@@ -503,7 +518,8 @@ def test_the_command_with_two_workers_starts_its_helper_before_reading_the_assig
     enter = Helpers.__enter__
     monkeypatch.setattr(Helpers, "__enter__", lambda self: order.append("helpers") or enter(self))
     reading = module.load_for_mutants
-    monkeypatch.setattr(module, "load_for_mutants", lambda path: order.append("assignment") or reading(path))
+    monkeypatch.setattr(module, "load_for_mutants",
+                        lambda path, **kw: order.append("assignment") or reading(path, **kw))
     path = tmp_path / "weak.toml"
     path.write_text(WEAK_ASSIGNMENT)
     (tmp_path / "solution.py").write_text(SOLUTION)

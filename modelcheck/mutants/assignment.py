@@ -20,11 +20,22 @@ from ..core.spec import import_builder
 __all__ = ["load_for_mutants", "resolve_reference", "graded_like_submissions", "InstructorData", "assignment_mutants"]
 
 
-def load_for_mutants(path: str | Path) -> tuple[Any, str | None]:
-    """The parsed assignment and its ``reference`` key (None when it has none)."""
-    from ..grading.assignment import load_assignment
+def load_for_mutants(path: str | Path, *, own_reference: bool = False) -> tuple[Any, str | None]:
+    """The parsed assignment and its ``reference`` key (None when it has none). With `own_reference`
+    (``--reference`` given) the file its ``reference`` names need not exist: it is not used."""
+    from ..grading.assignment import load_assignment, parse_assignment
 
-    assignment = load_assignment(path)
+    if not own_reference:
+        assignment = load_assignment(path)
+        return assignment, assignment.reference
+    path = Path(path)
+    if not path.is_file():
+        return load_for_mutants(path)  # which says what is wrong with the file
+    assignment = parse_assignment(path.read_text(encoding="utf-8"), where=str(path), base_dir=path.parent)
+    unused = Path(assignment.reference).name if assignment.reference else None
+    for name, source in assignment.instructor_files().items():
+        if name != unused and not source.is_file():
+            raise SpecError(f"{path}: the file {name} it names does not exist beside it")
     return assignment, assignment.reference
 
 
@@ -118,7 +129,7 @@ def assignment_mutants(assignment_path: str | Path, *, reference: str | None = N
     with contextlib.ExitStack() as stack:
         # started first: they import TensorFlow while this process reads the assignment and its reference
         helpers = stack.enter_context(Helpers(workers - 1)) if workers > 1 else None
-        assignment, key = load_for_mutants(assignment_path)
+        assignment, key = load_for_mutants(assignment_path, own_reference=bool(reference))
         builder = resolve_reference(assignment, assignment_path, reference=key, option=reference)
         spec, overrides, data = graded_like_submissions(assignment, assignment_path, builder)
         return run_mutants(spec, points=assignment.points, seed=assignment.seed, workers=workers,
