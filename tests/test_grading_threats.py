@@ -306,6 +306,11 @@ def test_measurements_an_assignment_did_not_ask_for_are_never_counted(grades):
     ("returns_none", "returns_none.py:5: def build_model():", "return model"),
     ("builder_raises", "KeyError: 'hiden'", None),
     ("keras1_spelling", "layers.Dense(output_dim=8", "layers.Dense(units=64)"),
+    # told what the grader does, never about a spec file's builder_kwargs or input_shape
+    ("builder_needs_arguments", "builder_needs_arguments.py:5: def build_model(input_shape, num_classes):",
+     "the grader calls build_model() with no arguments: give every other parameter a default value"),
+    ("unbuilt_sequential", "has no input shape", "or call `model.build((None, ...))` before returning it: the grader "
+                                                 "does not tell the builder the input shape"),
 ])
 def test_broken_code_gets_a_clear_error_quoting_the_line_and_the_fix(grades, student, quoted, fix):
     message = _error_everywhere(grades[student])
@@ -314,6 +319,7 @@ def test_broken_code_gets_a_clear_error_quoting_the_line_and_the_fix(grades, stu
         assert 'builder_raises.py:6: return keras.Sequential' in message
     if fix:
         assert fix in grades[student].results[0].hint
+        assert "spec" not in grades[student].results[0].hint
 
 
 def test_a_model_that_cannot_load_safely_is_an_error_that_says_how_to_fix_it(grades):

@@ -102,6 +102,20 @@ def _in_cells(error: UserCodeError, path: str) -> UserCodeError:
     return error
 
 
+def _student_hint(error: UserCodeError, builder: str, kwargs: dict[str, Any]) -> str | None:
+    """`error`'s hint, told as the grader calls the builder (with `kwargs`) where the library's hint
+    speaks to the author of a spec file (builder_kwargs, a spec's input_shape), which a student
+    has no part in."""
+    if error.message.startswith(f"{builder}() cannot be called with "):
+        given = ", ".join(f"{key}={value!r}" for key, value in kwargs.items()) or "no arguments"
+        return (f"the grader calls {builder}() with {given}: give every other parameter a default value "
+                f"(def {builder}(input_shape=(...), ...):)")
+    if error.message.startswith(f"the model from {builder}() has no input shape"):
+        return ("start the model with `keras.Input(shape=(...))` (Sequential: as the first item), or call "
+                "`model.build((None, ...))` before returning it: the grader does not tell the builder the input shape")
+    return error.hint
+
+
 def _interrupted(exc: KeyboardInterrupt, doing: str) -> UserCodeError:
     """The student's code raised KeyboardInterrupt while `doing`: no one presses Ctrl-C in a job,
     so it is their raise (a notebook's cells catch it themselves, as Jupyter does)."""
@@ -397,8 +411,8 @@ def build_job(params: dict[str, Any], started: float | None = None) -> dict[str,
         try:
             model = build_model(builder, kwargs=params.get("builder_kwargs") or {}, name=f"{params['builder']}()")
         except UserCodeError as exc:
-            if exc.location is None:
-                exc = UserCodeError(exc.message, hint=exc.hint, location=definition_line(builder), original=exc.original)
+            exc = UserCodeError(exc.message, hint=_student_hint(exc, params["builder"], params.get("builder_kwargs") or {}),
+                                location=exc.location or definition_line(builder), original=exc.original)
             raise exc from None
         except KeyboardInterrupt as exc:
             raise _interrupted(exc, f"{params['builder']}()") from None
