@@ -602,3 +602,23 @@ def test_a_check_that_fails_on_the_reference_says_why(tmp_path, capsys):
     assert data["reference_messages"]["output_shape"] == note.split("catches nothing: ")[1]
     page = render_mutants_page(views_of_json(data), tmp_path / "m.html", title="wrong").read_text()
     assert "<code>output_shape</code>: input shape: expected (None, 12), received (None, 4, 3)" in page
+
+
+def test_the_dropped_mutants_are_named_with_why(tmp_path):
+    from modelcheck.mutants.format import format_report
+
+    report = run_mutants(pooled_spec(), points={"output_shape": 1}, operators=["input_shape", "channels_order"])
+    assert len(report.invalid) == 2 and not report.judged
+    lines = format_report(report).splitlines()
+    at = lines.index("dropped: 2 that Keras cannot build")
+    assert lines[at + 1].startswith("  input shape (6, 6, 1) -> (6, 6, 1, 1) (a channel axis added), at input ")
+    assert "ValueError: Kernel shape must have the same length as input" in lines[at + 1]
+    assert lines[at + 2].startswith("  input shape (6, 6, 1) -> (1, 6, 6) (channels_first data in a channels_last "
+                                    "model), at input ")
+    assert [(d["operator"], d["status"]) for d in report.to_json()["dropped"]] == [
+        ("input_shape", "invalid"), ("channels_order", "invalid")]
+    assert all(d["note"].startswith("ValueError: ") for d in report.to_json()["dropped"])
+    from modelcheck.report.mutants import render_mutants_page, views_of_json
+
+    page = render_mutants_page(views_of_json(report.to_json()), tmp_path / "m.html", title="pooled").read_text()
+    assert "<li>input shape (6, 6, 1) -&gt; (1, 6, 6) (channels_first data in a channels_last model), at input" in page

@@ -148,19 +148,29 @@ def format_report(report: MutationReport, *, score: bool = True) -> str:
         lines += [f"  {m.description}, at {m.where}: "
                   f"{suggestion(m, report.checks, snapshot_missing=missing, expected=report.expected)}"
                   for m in survivors]
-    dropped = []
-    if report.equivalent:
-        dropped.append(f"{len(report.equivalent)} equivalent to the reference")
-    if report.invalid:
-        dropped.append(f"{len(report.invalid)} that Keras cannot build")
-    if dropped:
-        lines.append("dropped: " + ", ".join(dropped))
+    lines += _dropped(report)
     per = report.seconds_per_mutant
     lines.append(f"{len(report.mutants)} mutants in {report.seconds:.1f} s"
                  + (f" ({per:.2f} s per mutant)" if per is not None else ""))
     if score:
         lines.append(score_line(len(report.caught), len(report.judged)))
     return "\n".join(lines)
+
+
+def _dropped(report: MutationReport) -> list[str]:
+    """The count of mutants not judged, then each with why: a mistake Keras refuses to build (what it
+    said) or one that changes nothing, so the instructor can tell a dropped mistake from a missed one."""
+    dropped = []
+    if report.equivalent:
+        dropped.append(f"{len(report.equivalent)} equivalent to the reference")
+    if report.invalid:
+        dropped.append(f"{len(report.invalid)} that Keras cannot build")
+    if not dropped:
+        return []
+    reasons = {"equivalent": "the same layers, compile settings and outputs as the reference"}
+    return ["dropped: " + ", ".join(dropped)] + [
+        f"  {m.description}, at {m.where}: {m.note or reasons.get(m.status, m.status)}"
+        for m in report.equivalent + report.invalid]
 
 
 def _pts(value: float) -> str:

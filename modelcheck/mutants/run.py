@@ -149,7 +149,9 @@ class MutationReport:
                 "equivalent": len(self.equivalent), "invalid": len(self.invalid),
                 "checks": self.points, "reference": self.reference,
                 "reference_messages": self.reference_messages, "seconds": round(self.seconds, 3),
-                "not_mutable": self.not_mutable, "snapshot_missing": self.snapshot_missing}
+                "not_mutable": self.not_mutable, "snapshot_missing": self.snapshot_missing,
+                "dropped": [{"operator": m.operator, "description": m.description, "where": m.where,
+                             "status": m.status, "note": m.note} for m in self.equivalent + self.invalid]}
 
 
 def _first_line(result: CheckResult) -> str:

@@ -51,6 +51,7 @@ def _view(model: str, data: Mapping[str, Any], anchor: str, page: str | None) ->
                    for name, value in checks.items()],
         "useless": [name for name, status in (data.get("reference") or {}).items() if status != "passed"],
         "reference_messages": dict(data.get("reference_messages") or {}),
+        "dropped": list(data.get("dropped") or []),
         "rows": rows,
         "survivors": [row for row in rows if row["survived"]],
         "not_mutable": data.get("not_mutable"),
