@@ -83,7 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--resume", action="store_true",
                        help="Skip submissions unchanged since they were graded into OUT_DIR")
     grade.add_argument("--only", action="append", default=[], metavar="NAME",
-                       help="Regrade only this student (repeatable); keep everyone else's grade")
+                       help="Regrade only this student: an id, or the file or folder they handed in "
+                            "(repeatable); keep everyone else's grade")
     grade.add_argument("-q", "--quiet", action="store_true", help="No progress lines")
     mutate = commands.add_parser(
         "mutants", help="Measure which mistakes an assignment's checks catch",

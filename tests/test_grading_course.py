@@ -92,6 +92,18 @@ def test_only_regrades_the_named_student_and_keeps_the_rest(tmp_path: Path):
         grade_course(TOY, tmp_path / "class", out, only=["nobody"], quiet=True)
 
 
+def test_only_takes_a_students_file_as_tab_completion_gives_it(tmp_path: Path):
+    from modelcheck.grading.course import _plan
+
+    found = [Submission("alice", tmp_path / "subs" / "alice.py"), Submission("bob", tmp_path / "subs" / "bob"),
+             Submission("carol", tmp_path / "subs" / "carol.ipynb")]
+    picked = _plan(found, RunState(tmp_path / "out", load_assignment(TOY)), {}, resume=False,
+                   only=["subs/alice.py", "subs/bob/", "carol"])
+    assert [s.student for s in picked] == ["alice", "bob", "carol"]
+    with pytest.raises(ValueError, match="--only subs/dave.py: no such submission; the students are alice, bob"):
+        _plan(found, RunState(tmp_path / "out", load_assignment(TOY)), {}, resume=False, only=["subs/dave.py"])
+
+
 def test_the_content_hash_follows_the_files_that_are_graded(tmp_path: Path):
     folder = tmp_path / "ann"
     folder.mkdir()

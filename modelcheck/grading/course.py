@@ -47,16 +47,25 @@ class CourseRun:
         return summary(self.graded, everyone=self.grades, skipped=len(self.skipped), elapsed=self.elapsed)
 
 
+def _named(found: list[Submission], name: str) -> list[Submission]:
+    """The submissions ``--only name`` picks: the student of that id, else the one handed in under
+    that file or folder name (as tab completion gives it: ``submissions/alice.py``)."""
+    by_id = [s for s in found if s.student == name]
+    return by_id or [s for s in found if s.path.name == Path(name).name]
+
+
 def _plan(found: list[Submission], state: RunState, hashes: dict[str, str], *, resume: bool,
           only: Iterable[str]) -> list[Submission]:
     only = list(only)
     if only:
         known = {s.student for s in found}
-        unknown = [name for name in only if name not in known]
+        picked = {name: _named(found, name) for name in only}
+        unknown = [name for name, named in picked.items() if not named]
         if unknown:
             raise ValueError(f"--only {unknown[0]}: no such submission; the students are "
                              f"{', '.join(sorted(known)[:20])}{', ...' if len(known) > 20 else ''}")
-        return [s for s in found if s.student in only]
+        chosen = {s.path for named in picked.values() for s in named}
+        return [s for s in found if s.path in chosen]
     if resume:
         return [s for s in found if not state.is_current(s, hashes[s.student])]
     return list(found)
