@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -88,6 +89,16 @@ def test_the_files_a_mac_leaves_beside_each_submission_are_no_students(tmp_path)
     (tmp_path / "._bob.ipynb").write_bytes(b"\x00\x05\x16\x07")
     (tmp_path / ".hidden.py").write_text("def build_model():\n    pass\n")  # any other name is still graded
     assert [s.student for s in discover_submissions(tmp_path)] == [".hidden", "alice"]
+
+
+def test_a_file_given_as_the_submissions_folder_is_told_as_such(tmp_path):
+    (tmp_path / "alice.py").write_text("def build_model():\n    pass\n")
+    with pytest.raises(FileNotFoundError, match=re.escape(
+            f"{tmp_path / 'alice.py'} is a file: SUBMISSIONS is the folder that holds every student's submission "
+            f"(to grade this one, give its folder {tmp_path} and --only alice.py)")):
+        discover_submissions(tmp_path / "alice.py")
+    with pytest.raises(FileNotFoundError, match="the submissions folder .* does not exist"):
+        discover_submissions(tmp_path / "nobody")
 
 
 def test_a_notebook_becomes_its_code_cells_in_order_without_magics_or_shell_lines():

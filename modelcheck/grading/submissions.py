@@ -85,6 +85,9 @@ def discover_submissions(folder: str | Path) -> list[Submission]:
     coincide (``alice.py`` and ``alice.ipynb``) are all kept, each with a `problem` naming
     the others and an id made unique by its full file name."""
     folder = Path(folder)
+    if folder.is_file():
+        raise FileNotFoundError(f"{folder} is a file: SUBMISSIONS is the folder that holds every student's submission "
+                                f"(to grade this one, give its folder {folder.parent} and --only {folder.name})")
     if not folder.is_dir():
         raise FileNotFoundError(f"the submissions folder {folder} does not exist")
     found: list[Submission] = []
