@@ -622,3 +622,15 @@ def test_the_dropped_mutants_are_named_with_why(tmp_path):
 
     page = render_mutants_page(views_of_json(report.to_json()), tmp_path / "m.html", title="pooled").read_text()
     assert "<li>input shape (6, 6, 1) -&gt; (1, 6, 6) (channels_first data in a channels_last model), at input" in page
+
+
+def test_the_libraries_warnings_about_a_mutant_are_not_shown():
+    import warnings
+
+    # softmax on the one sigmoid unit: Keras warns at every call that the softmax always gives 1
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        report = run_mutants(ModelSpec(id="cnn", builder=cnn, input_shape=(8, 8, 3), output_shape=(1,)),
+                             points={"output_shape": 1, "loss_matches_output": 1}, operators=["output_activation"])
+    assert any(m.description.endswith("-> softmax") for m in report.judged)
+    assert not [str(w.message) for w in seen if "softmax" in str(w.message)]

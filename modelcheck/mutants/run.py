@@ -175,10 +175,23 @@ def _run_check(session: Any, check: str, snapshot: Path | None, model_id: str) -
     return check_architecture(session.model(), snapshot_file=snapshot, update=False, model_id=model_id)
 
 
-def evaluate(mutant: Any, spec: ModelSpec, checks: Sequence[str], points: dict[str, float], reference: dict[str, str],
-             baseline: Any, seed: int, overrides: dict[str, dict[str, Any]] | None = None,
-             snapshot: Path | None = None, prepare: Callable[[Any], None] | None = None) -> MutantResult:
-    """Build one mutant, drop it when it is invalid or equivalent, else run the checks on its one build."""
+def evaluate(mutant: Any, *args: Any, **kwargs: Any) -> MutantResult:
+    """Build one mutant, drop it when it is invalid or equivalent, else run the checks on its one build
+    (`_evaluate`'s arguments). The libraries' warnings about the mutant are not shown: it is wrong on
+    purpose, and a run printed Keras' notices ("softmax over an axis of size 1", "from_logits=True
+    on a Softmax output") dozens of times among its results."""
+    import warnings
+
+    with warnings.catch_warnings():
+        # each check shows library warnings once ("default" in `core.quiet`): what shows them is muted
+        warnings.showwarning = lambda *_args, **_kwargs: None
+        return _evaluate(mutant, *args, **kwargs)
+
+
+def _evaluate(mutant: Any, spec: ModelSpec, checks: Sequence[str], points: dict[str, float],
+              reference: dict[str, str], baseline: Any, seed: int, overrides: dict[str, dict[str, Any]] | None = None,
+              snapshot: Path | None = None, prepare: Callable[[Any], None] | None = None) -> MutantResult:
+    """`evaluate`, warnings shown."""
     import keras
 
     from ..session.runner import ModelSession
