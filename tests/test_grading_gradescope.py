@@ -15,7 +15,7 @@ import pytest
 
 import modelcheck
 from modelcheck.cli import main
-from modelcheck.grading.gradescope import requirements
+from modelcheck.grading.gradescope import _minimum_python, requirements
 
 SUBMISSIONS = Path(__file__).parent / "submissions"
 TEST_KEYS = {"name", "score", "max_score", "status", "output", "visibility"}
@@ -62,6 +62,25 @@ def test_packages_the_students_code_imports_are_installed_by_setup(tmp_path: Pat
     with zipfile.ZipFile(out) as archive:
         pins = archive.read("requirements.txt").decode().split()
     assert pins == requirements() + [f"h5py=={importlib.metadata.version('h5py')}", "not-installed-here", "pandas>=2"]
+
+
+def test_setup_says_which_python_the_bundle_needs_before_pip_fails_on_an_older_one(bundle: Path, tmp_path: Path):
+    """The pins are this machine's versions (numpy, keras and modelcheck need Python >= 3.11);
+    on an image whose python3 is 3.10, pip's 'no matching distribution' would not say why."""
+    with zipfile.ZipFile(bundle) as archive:
+        archive.extractall(tmp_path / "source")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "python3").write_text('#!/bin/sh\necho "$@" >> "$(dirname "$0")/calls"\n'
+                                  'case "$1" in -V) echo "Python 3.10.12";; -c) exit 1;; esac\nexit 0\n')
+    (fake / "python3").chmod(0o755)
+    done = subprocess.run(["bash", str(tmp_path / "source" / "setup.sh")], capture_output=True, text=True,
+                          env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}, timeout=60)
+    needed = ".".join(map(str, _minimum_python(requirements())))  # 3.11 with this machine's pins
+    assert done.returncode == 1
+    assert (f"setup.sh: this autograder needs Python >= {needed} (modelcheck and the versions pinned in "
+            "requirements.txt), and python3 here is Python 3.10.12") in done.stderr
+    assert "install" not in (fake / "calls").read_text()  # pip never ran
 
 
 def _autograde(bundle: Path, root: Path, submission: Path) -> tuple[dict, str]:

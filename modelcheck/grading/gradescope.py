@@ -39,6 +39,12 @@ cd "$(dirname "$0")"
 if ! command -v python3 >/dev/null || ! python3 -m pip --version >/dev/null 2>&1; then
     apt-get update && apt-get install -y python3 python3-pip
 fi
+if ! python3 -c "import sys; sys.exit(sys.version_info < {python})"; then
+    echo "setup.sh: this autograder needs Python >= {python_text} (modelcheck and the versions pinned in" \
+         "requirements.txt), and python3 here is $(python3 -V 2>&1): choose a Gradescope base image with a" \
+         "newer Python (Ubuntu 24.04 has 3.12), or install python{python_text} as python3 first" >&2
+    exit 1
+fi
 python3 -m pip install --no-cache-dir -r requirements.txt
 PYTHONPATH="$PWD/lib" python3 -c "import modelcheck; assert modelcheck.__version__ == '{version}', modelcheck.__version__"
 """
@@ -75,6 +81,22 @@ def _pinned(requirement: str) -> str:
         return f"{name}=={importlib.metadata.version(name)}"
     except importlib.metadata.PackageNotFoundError:
         return written
+
+
+def _minimum_python(pins: Sequence[str]) -> tuple[int, int]:
+    """The oldest Python (major, minor) that modelcheck and every package of `pins` installed here
+    declare they run on (their ``Requires-Python: >=X.Y``); setup.sh checks it before pip, whose
+    own error ('no matching distribution') would not say why."""
+    oldest = (3, 0)
+    for name in ["modelcheck", *(re.split(r"[<>=!~;\[ ]", pin, maxsplit=1)[0] for pin in pins)]:
+        try:
+            declared = importlib.metadata.metadata(name).get("Requires-Python") or ""
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        found = re.search(r">=\s*(\d+)\.(\d+)", declared)
+        if found:
+            oldest = max(oldest, (int(found.group(1)), int(found.group(2))))
+    return oldest
 
 
 def _package_files() -> Iterable[tuple[Path, str]]:
@@ -118,9 +140,12 @@ def write_bundle(assignment_path: str | Path, out: str | Path, *, include: Seque
         extra[f"assignment/{name}"] = path
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        _executable(archive, "setup.sh", _SETUP.format(version=__version__))
+        pins = requirements(packages)
+        python = _minimum_python(pins)
+        _executable(archive, "setup.sh", _SETUP.format(version=__version__, python=python,
+                                                        python_text=".".join(map(str, python))))
         _executable(archive, "run_autograder", _RUN.format(assignment=assignment_path.name))
-        archive.writestr("requirements.txt", "\n".join(requirements(packages)) + "\n")
+        archive.writestr("requirements.txt", "\n".join(pins) + "\n")
         archive.write(assignment_path, f"assignment/{assignment_path.name}")
         for name, path in extra.items():
             archive.write(path, name)
