@@ -455,6 +455,10 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StudentGrade]:
     # VS Code / Spyder / jupytext cells
     (folder / "percent.py").write_text("# %%\nimport sys\nsys.exit(1)\n\n# %% [markdown]\n# The model\n\n# %%\n"
                                        + TOY_MODEL + "\n# %%\nmodel = build_model()\nmodel.fit(x_train, y_train)\n")
+    # names an LMS gives a re-download or a student's full name: the job runs a copy named submission.py
+    (folder / "hw3 (1).py").write_text("import keras\n\ndef build_model(:\n    pass\n")
+    (folder / "Ivan Petrov.ipynb").write_text(json.dumps(_notebook("import keras", "def build_model():\n"
+                                                                   "    return undefined_name")))
     assert (folder / "big.ipynb").stat().st_size > 22 * 10**6
     with Grader(load_assignment(SUBMISSIONS / "toy.toml"), workers=2) as grader:
         return {grade.student: grade for grade in grader.grade_all(discover_submissions(folder))}
@@ -581,6 +585,14 @@ def test_an_error_before_the_builders_definition_in_its_cell_is_the_submissions_
     assert "at cell 1, line 3 of the cell: size = undefined_name" in grade.problem
     assert "broken_builder_cell.py" not in grade.problem
     assert "cell 1 stopped here, before it defined `build_model()`" in grade.results[0].hint
+
+
+def test_errors_name_the_file_as_the_student_handed_it_in(graded):
+    script, notebook = graded["hw3 (1)"].problem, graded["Ivan Petrov"].problem
+    assert "hw3 (1).py has a syntax error" in script and "at hw3 (1).py:3: def build_model(:" in script
+    assert "build_model() raised NameError: name 'undefined_name' is not defined" in notebook
+    assert "at cell 2, line 2 of the cell: return undefined_name" in notebook
+    assert "submission.py" not in script + notebook
 
 
 def test_a_builder_only_in_a_bash_cell_is_not_defined(graded):

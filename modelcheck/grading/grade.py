@@ -39,7 +39,7 @@ from .confine import Confinement, not_dumpable
 from .isolation import Isolation, JobCgroup, copy_out, detect, remove_parents
 from .jobdirs import new_jobdir, sweep_dead_jobdirs
 from .sandbox import RunOutcome, run_job
-from .schema import clean_text, terminal_text
+from .schema import clean_text, display_name, terminal_text
 from .submissions import Submission, prepare_workdir
 from .worker import WarmPool
 
@@ -189,6 +189,16 @@ def _describe_error(error: dict[str, Any], workdir: Path) -> tuple[str, str | No
         message += "\n(the submission ran out of memory: it hit the memory limit)"
     hint = error.get("hint")
     return _relative(message, workdir), hint
+
+
+def _as_handed_in(submission: Submission, script: Path) -> Callable[[str], str]:
+    """What puts the name the student handed their file in under back in a message about the
+    job's copy: a name that is no plain file name (``hw3 (1).py``, ``Ivan Petrov.py``) is copied
+    as ``submission.py``, and a notebook runs as a ``.py`` script, names the student never used."""
+    handed_in = display_name(submission.path.name)
+    if script.name == handed_in or submission.kind == "folder":
+        return lambda text: text
+    return lambda text: text.replace(script.name, handed_in)
 
 
 def _copy_regular(source: Path, target: Path) -> bool:
@@ -402,10 +412,11 @@ class Grader:
             return self._failed(submission, problem, output=output, notes=notes, ours=bool(built.setup_error),
                                 hint="the whole submission is graded as an error; fix this and resubmit")
         report = built.result
-        notes += [f"your notebook: {_relative(note, work)}" for note in report.get("cell_notes", [])]
+        named = _as_handed_in(submission, script)
+        notes += [f"your notebook: {named(_relative(note, work))}" for note in report.get("cell_notes", [])]
         if isinstance(report.get("error"), dict):
             message, hint = _describe_error(report["error"], work)
-            return self._failed(submission, message, hint=hint, output=output, notes=notes)
+            return self._failed(submission, named(message), hint=hint, output=output, notes=notes)
         nonce = secrets.token_hex(16)
         check_dir, check_stage, check_export = self._folders(jobdir, "check")
         # the assignment and the instructor's files reach the clean job as files in its own folder
