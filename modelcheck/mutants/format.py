@@ -8,7 +8,27 @@ from typing import Any, Sequence
 
 from .run import MutantResult, MutationReport
 
-__all__ = ["suggestion", "format_report", "score_line", "probe_checks", "PROBES", "Catcher"]
+__all__ = ["suggestion", "format_report", "score_line", "probe_checks", "PROBES", "Catcher", "Words", "WORDS"]
+
+@dataclass(frozen=True)
+class Words:
+    """Where a suggestion tells the user to add things: an assignment file's tables, or a model's
+    own spec (a ``[[model]]`` table, ``@modelcheck.expect``, a reference model's declaration)."""
+
+    expect: str
+    checks: str
+    labels: str
+    compare: str
+
+
+ASSIGNMENT_WORDS = Words("[expect]", "[points]", '[options.config_lint] labels = "integers" (or "one_hot")',
+                         "add matches_reference to [points] (it compares the layers with the reference solution's)")
+SPEC_WORDS = Words("the model's spec", "its checks",
+                   'options = { config_lint = { labels = "integers" } } (or "one_hot") to the model\'s spec',
+                   "compare the model with its stored architecture snapshot (the architecture check): it catches "
+                   "every layer change")
+WORDS = {"assignment": ASSIGNMENT_WORDS, "spec": SPEC_WORDS}
+
 
 @dataclass(frozen=True)
 class Catcher:
@@ -18,7 +38,8 @@ class Catcher:
         check: the check.
         expect: the expectations of which the check needs one to see the mistake (none: it sees it as is).
         facet: what the mutant must change for the check to see it (`generate.changes`), if anything.
-        add: what to add to the spec, beside the check, when it lacks all of `expect`.
+        add: what to add to the spec, beside the check, when it lacks all of `expect` (``{expect}``
+            and ``{labels}`` filled in from `Words`).
     """
 
     check: str
@@ -30,24 +51,24 @@ class Catcher:
         """Whether the spec sets what the check needs to see the mistake."""
         return not self.expect or any(key in expected for key in self.expect)
 
-    def advice(self, checks: Sequence[str], expected: Sequence[str]) -> str | None:
+    def advice(self, checks: Sequence[str], expected: Sequence[str], words: Words = ASSIGNMENT_WORDS) -> str | None:
         """What to add so that the check runs with what it needs; None when it already does."""
         runs = self.check in checks
         has = self.has_expectation(expected)
+        add = self.add.format(expect=words.expect, labels=words.labels)
         if runs and has:
             return None
         if runs:
-            return f"add {self.add}"
+            return f"add {add}"
         if has:
-            return f"add {self.check} to [points]"
-        return f"add {self.add} and {self.check} to [points]"
+            return f"add {self.check} to {words.checks}"
+        return f"add {add} and {self.check} to {words.checks}"
 
 
-_LABELS = '[options.config_lint] labels = "integers" (or "one_hot")'
-_COUNTS = [Catcher("param_count", ("total_params",), "counts", "total_params to [expect]"),
-           Catcher("param_count", ("layer_params",), "layer_counts", "layer_params to [expect]")]
-_SHAPES = [Catcher("output_shape", ("layer_output_shapes",), "shapes", "layer_output_shapes to [expect]")]
-_INPUT = [Catcher("config_lint", ("input_shape",), None, "input_shape to [expect]")]
+_COUNTS = [Catcher("param_count", ("total_params",), "counts", "total_params to {expect}"),
+           Catcher("param_count", ("layer_params",), "layer_counts", "layer_params to {expect}")]
+_SHAPES = [Catcher("output_shape", ("layer_output_shapes",), "shapes", "layer_output_shapes to {expect}")]
+_INPUT = [Catcher("config_lint", ("input_shape",), None, "input_shape to {expect}")]
 
 # What could catch a surviving mutant of each operator, in the order the suggestion tries them.
 _CATCHERS: dict[str, list[Catcher]] = {
@@ -64,12 +85,12 @@ _CATCHERS: dict[str, list[Catcher]] = {
     "input_shape": _INPUT,
     "channels_order": _INPUT,
     "output_activation": [Catcher("output_shape", ("output",), None, 'output = "probabilities" (or the kind of output) '
-                                                                   "to [expect]"),
+                                                                   "to {expect}"),
                           Catcher("loss_matches_output")],
     "loss_mse": [Catcher("loss_matches_output")],
     "loss_from_logits": [Catcher("loss_matches_output")],
-    "loss_sparse_categorical": [Catcher("config_lint", ("labels",), None, _LABELS)],
-    "frozen": [Catcher("param_count", ("trainable_params",), "trainable", "trainable_params to [expect]"),
+    "loss_sparse_categorical": [Catcher("config_lint", ("labels",), None, "{labels}")],
+    "frozen": [Catcher("param_count", ("trainable_params",), "trainable", "trainable_params to {expect}"),
                Catcher("gradient_flow")],
     "zero_init": [Catcher("gradient_flow")],
     "stop_gradient": [Catcher("gradient_flow")],
@@ -89,12 +110,13 @@ def probe_checks(operator: str, checks: Sequence[str]) -> list[str]:
 
 
 def suggestion(mutant: MutantResult, checks: Sequence[str], *, snapshot_missing: str | None = None,
-               expected: Sequence[str] = ()) -> str:
+               expected: Sequence[str] = (), words: Words = ASSIGNMENT_WORDS) -> str:
     """What would catch a surviving `mutant`: recording the model's architecture snapshot when the run
     would compare one that is not stored yet (`snapshot_missing`) and the mutant changes the
     architecture; else the first check (with the expectation it needs, given the spec's `expected`)
     that would see the mistake: one the run lacks, tried on the mutant where it is cheap, or an
-    expectation a check that runs lacks; else comparing with the reference solution."""
+    expectation a check that runs lacks; else comparing the layers (with the reference solution, or
+    the stored snapshot). `words`: where the user adds a check or an expectation."""
     if snapshot_missing is not None and mutant.architecture_changed:
         from ..snapshot.check import UPDATE_OPTION
 
@@ -103,13 +125,13 @@ def suggestion(mutant: MutantResult, checks: Sequence[str], *, snapshot_missing:
     for catcher in _CATCHERS.get(mutant.operator, []):
         if catcher.facet is not None and catcher.facet not in mutant.changes:
             continue  # the mistake changes nothing this check measures
-        advice = catcher.advice(checks, expected)
+        advice = catcher.advice(checks, expected, words)
         tried = catcher.has_expectation(expected) and mutant.would_catch.get(catcher.check) is False
         if advice is None or tried:
             continue  # it runs with what it needs, or was tried on the mutant with it: it does not catch it
         return advice
     if mutant.architecture_changed and "matches_reference" not in checks:
-        return "add matches_reference to [points] (it compares the layers with the reference solution's)"
+        return words.compare
     return ("no check catches it here: it changes nothing the checks measure on this model "
             "(a stored architecture snapshot or matches_reference sees only layer changes)")
 
@@ -145,8 +167,9 @@ def format_report(report: MutationReport, *, score: bool = True) -> str:
     if survivors:
         lines.append(f"survivors ({len(survivors)}):")
         missing = report.snapshot_missing
+        words = WORDS[report.words]
         lines += [f"  {m.description}, at {m.where}: "
-                  f"{suggestion(m, report.checks, snapshot_missing=missing, expected=report.expected)}"
+                  f"{suggestion(m, report.checks, snapshot_missing=missing, expected=report.expected, words=words)}"
                   for m in survivors]
     lines += _dropped(report)
     per = report.seconds_per_mutant

@@ -92,7 +92,8 @@ def changes(model: keras.Model, baseline: Baseline) -> list[str]:
         "trainable": mutant.get("totals", {}).get("trainable") != base.get("totals", {}).get("trainable"),
         "layer_counts": per_layer(mutant, "params") != per_layer(base, "params"),
         "shapes": (per_layer(mutant, "output_shape") != per_layer(base, "output_shape")
-                   or [i.get("shape") for i in mutant.get("inputs", [])] != [i.get("shape") for i in base.get("inputs", [])]),
+                   or [i.get("shape") for i in mutant.get("inputs", [])]
+                   != [i.get("shape") for i in base.get("inputs", [])]),
     }
     return [facet for facet, changed in facets.items() if changed]
 

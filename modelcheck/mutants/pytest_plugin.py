@@ -26,7 +26,7 @@ MIN_SCORE = 0.95
 
 def report_result(report: object, min_score: float = MIN_SCORE) -> CheckResult:
     """The `CheckResult` of a `MutationReport`: passed at `min_score` or more, else the survivors."""
-    from .format import format_report, score_line, suggestion
+    from .format import WORDS, format_report, score_line, suggestion
     from .run import MutationReport
 
     assert isinstance(report, MutationReport)
@@ -39,9 +39,8 @@ def report_result(report: object, min_score: float = MIN_SCORE) -> CheckResult:
     if report.score >= min_score:
         return CheckResult.ok(NAME, f"{line}; the checks catch {expected[9:]}", expected=expected,
                               received=report.score, details=details)
-    missing, expectations = report.snapshot_missing, report.expected
-    survivors = "; ".join(f"{m.description} at {m.where} "
-                          f"({suggestion(m, report.checks, snapshot_missing=missing, expected=expectations)})"
+    found = {"snapshot_missing": report.snapshot_missing, "expected": report.expected, "words": WORDS[report.words]}
+    survivors = "; ".join(f"{m.description} at {m.where} ({suggestion(m, report.checks, **found)})"
                           for m in report.survivors)
     return CheckResult.fail(NAME, mismatch("mutation score", expected, line.removeprefix("mutation score: "),
                                            at=f"model {report.model!r}", note=f"survivors: {survivors}"),
@@ -59,6 +58,7 @@ class MutantsItem(CheckItem):
         checks = [c for c in settings.selected_checks(node.spec)]
         report = run_mutants(node.spec, checks=checks, seed=settings.seed, base_dir=node.base_dir,
                              overrides=settings.overrides(), snapshot=self.snapshot_file(settings))
+        report.words = "spec"  # the model is declared in its own spec, not in an assignment's tables
         result = report_result(report)
         result.model = node.spec.id
         return result

@@ -82,6 +82,8 @@ class MutationReport:
             take into account.
         reference_messages: check -> the first line of its message, for the checks that do not pass
             on the reference (what to fix in the spec, or in the reference, for them to catch anything).
+        words: ``"assignment"`` (suggestions name [expect] and [points]) or ``"spec"`` (a model's own
+            spec and checks, as in ``pytest --modelcheck``).
     """
 
     model: str
@@ -94,6 +96,7 @@ class MutationReport:
     snapshot_missing: str | None = None
     expected: list[str] = field(default_factory=list)
     reference_messages: dict[str, str] = field(default_factory=dict)
+    words: str = "assignment"
 
     def _with(self, *statuses: str) -> list[MutantResult]:
         return [m for m in self.mutants if m.status in statuses]
@@ -132,7 +135,7 @@ class MutationReport:
 
     def to_json(self) -> dict[str, Any]:
         """``{"mutants": [{"operator", "description", "caught_by", "points", ...}], "score", ...}``."""
-        from .format import suggestion
+        from .format import WORDS, suggestion
 
         mutants = []
         for m in self.judged:
@@ -140,7 +143,7 @@ class MutationReport:
                    "caught_by": list(m.caught_by), "points": m.points}
             if m.status == SURVIVED:
                 row["suggestion"] = suggestion(m, self.checks, snapshot_missing=self.snapshot_missing,
-                                               expected=self.expected)
+                                               expected=self.expected, words=WORDS[self.words])
             else:
                 row["messages"] = dict(m.messages)
             mutants.append(row)
