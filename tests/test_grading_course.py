@@ -157,6 +157,25 @@ def test_plain_progress_lines_and_the_summary_name_rate_eta_errors_and_the_slowe
     assert text[-1] == "graded 4 submissions in 30.0 s (8.0 per minute)"
 
 
+def test_the_summary_names_the_modules_submissions_import_that_are_not_installed_here(tmp_path: Path):
+    """A grading machine without matplotlib stops most notebooks' first cell (import keras with
+    it), and a correct model then scores 0: only the instructor can install it."""
+    assignment = load_assignment(TOY)
+    grades = [grader_error_grade(assignment, Submission(f"s{i}", tmp_path / f"s{i}.ipynb"), "") for i in range(3)]
+    for grade in grades:
+        grade.grader_error = None
+    grades[0].problem = "build_model() raised NameError: name 'keras' is not defined"
+    grades[0].notes = ["your notebook: cell 2 raised ModuleNotFoundError: No module named 'matplotlib' (line 3 ...",
+                       "your notebook: cell 3 raised ModuleNotFoundError: No module named 'matplotlib'"]
+    grades[1].problem = "importing s1.py raised ModuleNotFoundError: No module named 'seaborn.objects'"
+    grades[2].notes = ["your notebook: cell 1 raised ModuleNotFoundError: No module named 'matplotlib.pyplot'"]
+    assert ("missing here: 2 modules the submissions import are not installed where grading runs, so the cells or "
+            "files importing them stopped there: matplotlib (2 submissions), seaborn (1 submission); install them "
+            "here (for Gradescope: modelcheck gradescope ... --package NAME) and grade again, without --resume (their "
+            "files did not change)") in summary(grades)
+    assert not any(line.startswith("missing here") for line in summary(grades[:0]))
+
+
 def test_a_progress_line_carries_no_control_sequence_from_a_submissions_error():
     from modelcheck.grading.grade import StudentGrade
 

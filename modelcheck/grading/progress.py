@@ -3,8 +3,10 @@ per submission otherwise (logs, CI, a cluster job's output file), and a summary 
 
 from __future__ import annotations
 
+import re
 import sys
 import time
+from collections import Counter
 from typing import Any, TextIO
 
 from .grade import StudentGrade
@@ -80,6 +82,21 @@ class Progress:
         print(clean_text(line, keep_newlines=False), file=self.stream, flush=True)
 
 
+# Python's message for an import of a module that is not installed (its top-level package named)
+_NO_MODULE = re.compile(r"ModuleNotFoundError: No module named '([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _missing_modules(graded: list[StudentGrade]) -> Counter[str]:
+    """Top-level modules the submissions failed to import, with how many submissions did: a
+    grading environment without matplotlib stops most notebooks' first cell, a correct model
+    with it, and only the instructor can install it."""
+    counts: Counter[str] = Counter()
+    for grade in graded:
+        texts = [grade.problem or "", *grade.notes]
+        counts.update({found.group(1) for text in texts for found in _NO_MODULE.finditer(text)})
+    return counts
+
+
 def summary(graded: list[StudentGrade], *, everyone: list[StudentGrade] | None = None, skipped: int = 0,
             elapsed: float = 0.0, slowest: int = 3) -> list[str]:
     """The end-of-run lines: errors, mean score (of `everyone` in the gradebook, kept grades
@@ -96,6 +113,14 @@ def summary(graded: list[StudentGrade], *, everyone: list[StudentGrade] | None =
     if unjudged:
         lines.append(f"not judged: {len(unjudged)} submissions have checks with points the grader could not judge "
                      "(no points given; listed on the class page)")
+    missing = _missing_modules(graded)
+    if missing:
+        lines.append(f"missing here: {len(missing)} modules the submissions import are not installed where grading "
+                     f"runs, so the cells or files importing them stopped there: "
+                     + ", ".join(f"{name} ({count} submission{'s' if count > 1 else ''})"
+                                 for name, count in missing.most_common(5))
+                     + "; install them here (for Gradescope: modelcheck gradescope ... --package NAME) and grade "
+                     "again, without --resume (their files did not change)")
     decided = [g for g in (graded if everyone is None else everyone) if not g.grader_error]
     if decided:
         mean = sum(g.score for g in decided) / len(decided)
