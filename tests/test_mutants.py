@@ -295,7 +295,10 @@ def test_the_pytest_item_fails_below_95_percent_naming_the_survivors(pytester: p
     # no snapshot is stored for the model yet: recording it is what catches an architecture change
     record = ("(record the model's architecture snapshot (weak.json, written by pytest --modelcheck "
               "--modelcheck-snapshot-update): comparing with it catches this change)")
-    assert survivors.startswith(f"units 8 -> 4 at layer 'dense' (Dense) {record}")
+    assert survivors.startswith("units 8 -> 4 at layer 'dense' (Dense), activation relu removed at layer 'dense' "
+                                "(Dense), ")
+    # said once for all the survivors it catches, not once per survivor
+    assert survivors.count(record) == 1 and survivors.index(record) < survivors.index("; ")
     assert "learning rate 0.001 -> 1 (x1000) at the Adam optimizer (add config_lint to its checks)" in survivors
     # the report's mutants page: the table, the survivors with what would catch them, the score
     page = (pytester.path / "reports" / "mutants.html").read_text()
@@ -307,7 +310,8 @@ def test_the_pytest_item_fails_below_95_percent_naming_the_survivors(pytester: p
                                              "-k", "mutants", "--modelcheck-checks", "output_shape")
     narrowed.assert_outcomes(failed=1)
     line = next(line for line in narrowed.stdout.lines if line.startswith("mutation score: "))
-    assert "; survivors: units 8 -> 4 at layer 'dense' (Dense) (add total_params to the model's spec and param_count to its checks)" in line
+    assert "; survivors: units 8 -> 4 at layer 'dense' (Dense), " in line
+    assert line.count("(add total_params to the model's spec and param_count to its checks)") == 1
     # a spec file has no [expect] or [points] tables
     assert "[expect]" not in line and "[points]" not in line
     assert "<b>mutation score: " in page and 'data-status="caught"' in page

@@ -40,8 +40,10 @@ def report_result(report: object, min_score: float = MIN_SCORE) -> CheckResult:
         return CheckResult.ok(NAME, f"{line}; the checks catch {expected[9:]}", expected=expected,
                               received=report.score, details=details)
     found = {"snapshot_missing": report.snapshot_missing, "expected": report.expected, "words": WORDS[report.words]}
-    survivors = "; ".join(f"{m.description} at {m.where} ({suggestion(m, report.checks, **found)})"
-                          for m in report.survivors)
+    grouped: dict[str, list[str]] = {}  # one suggestion, said once, for every survivor it catches
+    for m in report.survivors:
+        grouped.setdefault(suggestion(m, report.checks, **found), []).append(f"{m.description} at {m.where}")
+    survivors = "; ".join(f"{', '.join(mutants)} ({advice})" for advice, mutants in grouped.items())
     return CheckResult.fail(NAME, mismatch("mutation score", expected, line.removeprefix("mutation score: "),
                                            at=f"model {report.model!r}", note=f"survivors: {survivors}"),
                             expected=expected, received=report.score, details=details)
