@@ -640,3 +640,20 @@ def test_the_libraries_warnings_about_a_mutant_are_not_shown():
                              points={"output_shape": 1, "loss_matches_output": 1}, operators=["output_activation"])
     assert any(m.description.endswith("-> softmax") for m in report.judged)
     assert not [str(w.message) for w in seen if "softmax" in str(w.message)]
+
+
+def token_classifier() -> keras.Model:
+    model = keras.Sequential([keras.Input((20,), dtype="int32"), keras.layers.Embedding(1000, 8, name="emb"),
+                              keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(2, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+    return model
+
+
+def test_a_nan_weight_no_sample_reaches_is_a_mistake_not_an_equivalent_mutant():
+    # the NaN goes to the embedding's row 0, a token the four synthetic sequences happen not to hold
+    report = run_mutants(ModelSpec(id="tokens", builder=token_classifier, input_shape=(20,), output_shape=(2,)),
+                         points={"output_shape": 1}, operators=["nan_weight"])
+    embedding = next(m for m in report.mutants if m.where == "layer 'emb' (Embedding)")
+    assert embedding.status == "caught" and embedding.caught_by == ["output_shape"]
+    assert "expected finite values, received NaN" in embedding.messages["output_shape"]
+    assert not report.equivalent

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import keras
@@ -41,12 +41,14 @@ def generate(model: keras.Model, *, operators: Iterable[str] | None = None) -> t
 
 @dataclass
 class Baseline:
-    """What a mutant is compared with: the reference's architecture, compile settings, inputs and outputs."""
+    """What a mutant is compared with: the reference's architecture, compile settings, inputs, outputs
+    and weights."""
 
     architecture: dict[str, Any]
     compile: dict[str, Any]
     x: list[np.ndarray]
     y: list[np.ndarray]
+    weights: list[np.ndarray] = field(default_factory=list)
 
 
 def _outputs(model: keras.Model, x: list[np.ndarray]) -> list[np.ndarray]:
@@ -68,7 +70,11 @@ def baseline_of(recipe: Recipe, seed: int) -> Baseline:
     keras.utils.set_random_seed(seed)
     model = build(recipe)
     x = x_list(synthetic_inputs(model, 4, seed))
-    return Baseline(architecture(model), recipe.compile, x, _outputs(model, x))
+    return Baseline(architecture(model), recipe.compile, x, _outputs(model, x), _weights(model))
+
+
+def _weights(model: keras.Model) -> list[np.ndarray]:
+    return [keras.ops.convert_to_numpy(w.value) for w in model.weights]
 
 
 def architecture_changed(model: keras.Model, baseline: Baseline) -> bool:
@@ -104,9 +110,15 @@ def is_equivalent(model: keras.Model, recipe: Recipe, baseline: Baseline) -> boo
 
 
 def same_function(model: keras.Model, recipe: Recipe, baseline: Baseline) -> bool:
-    """True when the mutant has the reference's compile settings and gives its outputs on its
-    inputs (with `architecture_changed` false: an equivalent mutant)."""
+    """True when the mutant has the reference's compile settings and weights and gives its outputs on
+    its inputs (with `architecture_changed` false: an equivalent mutant). The weights count because a
+    few inputs do not reach every weight: a NaN in an embedding's row 0 (the padding token) left the
+    outputs on four random token sequences as they were."""
     if recipe.compile != baseline.compile:
+        return False
+    weights = _weights(model)
+    if len(weights) != len(baseline.weights) or not all(
+            a.shape == b.shape and np.array_equal(a, b) for a, b in zip(weights, baseline.weights)):
         return False
     try:
         outputs = _outputs(model, baseline.x)
