@@ -172,15 +172,14 @@ def test_results_json_follows_gradescopes_format():
 def test_what_a_submission_printed_is_shown_as_a_terminal_showed_it():
     """Keras' fit(verbose=1) redraws its progress bar with colour codes, backspaces and carriage
     returns; the feedback showed them escaped (\\x1b[1m, \\x08 70 times per step), burying the text."""
-    from modelcheck.grading.grade import Grader
+    from modelcheck.grading.schema import printed_text
 
     bar = "\x1b[1m{n}/63\x1b[0m \x1b[32m━━━\x1b[0m - loss: 1.2{n}"
     stdout = "Epoch 1/3\n" + "".join("\b" * 40 + "\r" + bar.format(n=n) for n in (1, 2, 63)) + "\nsaved\r\n"
-    output = Grader._output(RunOutcome(stdout=stdout, stderr="\x1b[31mwarning\x1b[0m\n"))
-    assert output == "Epoch 1/3\n63/63 ━━━ - loss: 1.263\nsaved\n\nwarning\n"
-    # a shorter redraw leaves the end of the longer one, as on a terminal; a lone escape stays visible
-    assert Grader._output(RunOutcome(stdout="12345\rab")) == "ab345"
-    assert Grader._output(RunOutcome(stdout="\x1b]0;title\x07")) == "\x1b]0;title\x07"  # escaped later
+    assert printed_text(stdout.encode()) == "Epoch 1/3\n63/63 ━━━ - loss: 1.263\nsaved\n"
+    # a shorter redraw leaves the end of the longer one, as on a terminal; other controls stay escaped
+    assert printed_text(b"12345\rab") == "ab345"
+    assert printed_text(b"\x1b]0;title\x07 \xff") == "\\x1b]0;title\\x07 \ufffd"
 
 
 def test_class_statistics_count_pass_rates_scores_and_common_failures():

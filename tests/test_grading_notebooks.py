@@ -455,6 +455,10 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StudentGrade]:
     # VS Code / Spyder / jupytext cells
     (folder / "percent.py").write_text("# %%\nimport sys\nsys.exit(1)\n\n# %% [markdown]\n# The model\n\n# %%\n"
                                        + TOY_MODEL + "\n# %%\nmodel = build_model()\nmodel.fit(x_train, y_train)\n")
+    # Keras' fit(verbose=1) in a notebook: a progress bar redrawn with colours, backspaces and carriage returns
+    (folder / "progress_bar.ipynb").write_text(json.dumps(_notebook(
+        TOY_MODEL, "import sys\nfor n in (1, 2, 63):\n    sys.stdout.write('\\b' * 40 + '\\r\\x1b[1m%d/63\\x1b[0m' % n)"
+        "\nprint()")))
     # names an LMS gives a re-download or a student's full name: the job runs a copy named submission.py
     (folder / "hw3 (1).py").write_text("import keras\n\ndef build_model(:\n    pass\n")
     (folder / "Ivan Petrov.ipynb").write_text(json.dumps(_notebook("import keras", "def build_model():\n"
@@ -585,6 +589,12 @@ def test_an_error_before_the_builders_definition_in_its_cell_is_the_submissions_
     assert "at cell 1, line 3 of the cell: size = undefined_name" in grade.problem
     assert "broken_builder_cell.py" not in grade.problem
     assert "cell 1 stopped here, before it defined `build_model()`" in grade.results[0].hint
+
+
+def test_a_progress_bar_is_shown_as_the_notebook_showed_it(graded):
+    grade = graded["progress_bar"]
+    _full_marks(grade)
+    assert grade.output.strip() == "63/63" and "\\x" not in grade.output
 
 
 def test_errors_name_the_file_as_the_student_handed_it_in(graded):

@@ -39,7 +39,7 @@ from .confine import Confinement, not_dumpable
 from .isolation import Isolation, JobCgroup, copy_out, detect, remove_parents
 from .jobdirs import new_jobdir, sweep_dead_jobdirs
 from .sandbox import RunOutcome, run_job
-from .schema import clean_text, display_name, terminal_text
+from .schema import clean_text, display_name
 from .submissions import Submission, prepare_workdir
 from .worker import WarmPool
 
@@ -526,8 +526,8 @@ class Grader:
 
     @staticmethod
     def _output(outcome: RunOutcome) -> str:
-        parts = [terminal_text(text) for text in (outcome.stdout, outcome.stderr)]
-        return "\n".join(text for text in parts if text.strip())
+        parts = [text for text in (outcome.stdout, outcome.stderr) if text.strip()]
+        return "\n".join(parts)
 
     # -- many submissions ---------------------------------------------------------------------
     def grade_all(self, submissions: Iterable[Submission],

@@ -22,7 +22,7 @@ from typing import Any
 
 from .confine import Confinement
 from .isolation import JobCgroup
-from .schema import MAX_REPORT_BYTES, ReportError, clean_text, parse_report
+from .schema import MAX_REPORT_BYTES, ReportError, parse_report, printed_text
 from .worker import WarmPool
 
 __all__ = ["Limits", "RunOutcome", "run_job"]
@@ -267,8 +267,8 @@ def run_job(pool: WarmPool, kind: str, params: dict, conf: Confinement, limits: 
     outcome.copied = list(status_seen.get("copied") or [])
     if outcome.exit_code is None and outcome.signal is None:
         outcome.supervisor_lost = True
-    outcome.stdout = clean_text(kept["stdout"].decode("utf-8", "replace"))
-    outcome.stderr = clean_text(kept["stderr"].decode("utf-8", "replace"))
+    outcome.stdout = printed_text(bytes(kept["stdout"]))
+    outcome.stderr = printed_text(bytes(kept["stderr"]))
     outcome.stdout_bytes, outcome.stderr_bytes = total["stdout"], total["stderr"]
     try:
         outcome.result = parse_report(bytes(kept["result"]), kind)

@@ -17,7 +17,8 @@ from typing import Any, Callable
 
 from ..core.result import STATUSES
 
-__all__ = ["ReportError", "parse_report", "clean_text", "terminal_text", "display_name", "MAX_REPORT_BYTES"]
+__all__ = ["ReportError", "parse_report", "clean_text", "terminal_text", "printed_text", "display_name",
+           "MAX_REPORT_BYTES"]
 
 MAX_REPORT_BYTES = 8 * 2**20
 MAX_DEPTH = 12
@@ -53,6 +54,12 @@ def terminal_text(text: str) -> str:
     carriage returns and backspaces leave it (Keras' progress bar redraws one line hundreds of
     times with them; escaped by `clean_text`, they would bury what was printed)."""
     return "\n".join(_drawn(line) for line in _CSI.sub("", text).split("\n"))
+
+
+def printed_text(raw: bytes) -> str:
+    """What a job printed (`raw`, its bytes as kept), as text safe to show: as a terminal showed
+    it (`terminal_text`), then with any other control character escaped (`clean_text`)."""
+    return clean_text(terminal_text(raw.decode("utf-8", "replace")))
 
 
 def _drawn(line: str) -> str:
