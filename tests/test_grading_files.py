@@ -215,6 +215,25 @@ def test_outputs_are_written_from_the_graders_verdicts(tmp_path):
     assert "Pass rate per check" in index and 'href="bob/feedback.html"' in index
 
 
+def test_a_submission_stopped_by_one_error_gets_that_error_once_on_its_feedback_page(tmp_path):
+    """A syntax error is every check's error: the page said '2 things need fixing' and showed it
+    once per check, though one fix is all the student needs."""
+    from modelcheck.core.result import CheckResult
+
+    assignment = parse_assignment(TOY, where="toy.toml")
+    broken = _grade("carl", {"output_shape": False, "param_count": False}, assignment.points)
+    broken.results = [CheckResult.error(check, "carl.py has a syntax error: expected ':'", hint="fix line 4")
+                      for check in assignment.points]
+    broken.problem = broken.results[0].message
+    write_outputs([broken, _grade("bob", {"output_shape": True, "param_count": False}, assignment.points)],
+                  assignment, tmp_path)
+    feedback = (tmp_path / "carl" / "feedback.html").read_text()
+    assert feedback.count("carl.py has a syntax error: expected &#39;:&#39;") == 1
+    assert "Your submission could not be graded, so none of its 2 checks ran" in feedback
+    assert "things need fixing" not in feedback and "fix line 4" in feedback
+    assert "1 thing needs fixing" in (tmp_path / "bob" / "feedback.html").read_text()  # a failed check: as before
+
+
 def test_the_outcome_of_a_stopped_process_reads_in_plain_words():
     limits = Limits(timeout_s=5, memory_mb=300)
     assert "stopped after 5 s (the time limit)" in RunOutcome(killed_for="timeout", limits=limits).problem()
