@@ -657,3 +657,20 @@ def test_a_nan_weight_no_sample_reaches_is_a_mistake_not_an_equivalent_mutant():
     assert embedding.status == "caught" and embedding.caught_by == ["output_shape"]
     assert "expected finite values, received NaN" in embedding.messages["output_shape"]
     assert not report.equivalent
+
+
+def logits_mlp() -> keras.Model:
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3)])
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), optimizer="adam")
+    return model
+
+
+def test_the_sparse_categorical_swap_keeps_from_logits_so_it_is_one_mistake():
+    _, mutants = generate(logits_mlp(), operators=["loss_sparse_categorical"])
+    assert [m.description for m in mutants] == ["loss sparse_categorical_crossentropy -> categorical_crossentropy"]
+    loss = build(mutants[0].recipe).loss
+    assert type(loss).__name__ == "CategoricalCrossentropy" and loss.get_config()["from_logits"] is True
+    # so what catches it is what tells class ids from one-hot rows, not a loss that reads logits as probabilities
+    spec = ModelSpec(id="logits", builder=logits_mlp, input_shape=(6,), output_shape=(3,), output="logits")
+    report = run_mutants(spec, points={"loss_matches_output": 1}, operators=["loss_sparse_categorical"])
+    assert [m.status for m in report.mutants] == ["survived"]

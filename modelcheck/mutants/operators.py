@@ -152,10 +152,13 @@ def _set_loss(recipe: Recipe, name: str, **config: Any) -> None:
         recipe.compile["loss"] = name
 
 
-def _loss_mutant(site: Site, operator: str, new: str, old: str, **config: Any) -> Mutant:
+def _loss_mutant(site: Site, operator: str, new: str, old: str, kept: dict[str, Any] | None = None,
+                 **config: Any) -> Mutant:
+    """The loss `old` replaced by `new` with `config` (shown in the description) and `kept`, what the
+    reference's loss sets that the new one keeps (not shown: it is no part of the mistake)."""
     shown = new + (", " + ", ".join(f"{k}={v}" for k, v in config.items()) if config else "")
     return site.mutant(operator, f"loss {old} -> {shown}", "the compiled loss",
-                       lambda r: _set_loss(r, new, **config))
+                       lambda r: _set_loss(r, new, **{**(kept or {}), **config}))
 
 
 def loss_sparse_categorical(site: Site) -> Iterator[Mutant]:
@@ -163,7 +166,9 @@ def loss_sparse_categorical(site: Site) -> Iterator[Mutant]:
     swap = {"sparse_categorical_crossentropy": "categorical_crossentropy",
             "categorical_crossentropy": "sparse_categorical_crossentropy"}
     if loss is not None and loss[0] in swap:
-        yield _loss_mutant(site, "loss_sparse_categorical", swap[loss[0]], loss[0])
+        # a model trained on logits keeps from_logits: the mistake is the kind of label alone
+        kept = {"from_logits": True} if loss[1].get("from_logits") else None
+        yield _loss_mutant(site, "loss_sparse_categorical", swap[loss[0]], loss[0], kept)
 
 
 def loss_mse_on_classifier(site: Site) -> Iterator[Mutant]:
