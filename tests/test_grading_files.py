@@ -219,6 +219,7 @@ def test_a_submission_stopped_by_one_error_gets_that_error_once_on_its_feedback_
     """A syntax error is every check's error: the page said '2 things need fixing' and showed it
     once per check, though one fix is all the student needs."""
     from modelcheck.core.result import CheckResult
+    from modelcheck.grading.executors import grader_error_grade
 
     assignment = parse_assignment(TOY, where="toy.toml")
     broken = _grade("carl", {"output_shape": False, "param_count": False}, assignment.points)
@@ -232,6 +233,11 @@ def test_a_submission_stopped_by_one_error_gets_that_error_once_on_its_feedback_
     assert "Your submission could not be graded, so none of its 2 checks ran" in feedback
     assert "things need fixing" not in feedback and "fix line 4" in feedback
     assert "1 thing needs fixing" in (tmp_path / "bob" / "feedback.html").read_text()  # a failed check: as before
+    # the grader's own failure is no error of the student's to fix
+    lost = grader_error_grade(assignment, Submission("dora", tmp_path / "dora.py"), "the worker was lost twice")
+    write_outputs([lost], assignment, tmp_path / "lost")
+    page = (tmp_path / "lost" / "dora" / "feedback.html").read_text()
+    assert "one error stopped them all, explained below" in page and "resubmit" not in page.lower()
 
 
 def test_the_outcome_of_a_stopped_process_reads_in_plain_words():
