@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from modelcheck.grading.progress import Progress, summary
 from modelcheck.grading.resume import RunState, content_hash
 from modelcheck.grading.submissions import Submission
 
-from .grading_cluster import TOY, write_class
+from .grading_cluster import SUBMISSIONS, TOY, write_class
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.Popen:
@@ -174,6 +175,29 @@ def test_the_summary_names_the_modules_submissions_import_that_are_not_installed
             "here (for Gradescope: modelcheck gradescope ... --package NAME) and grade again, without --resume (their "
             "files did not change)") in summary(grades)
     assert not any(line.startswith("missing here") for line in summary(grades[:0]))
+
+
+def test_a_reference_solution_that_loses_points_is_said_before_grading(tmp_path: Path):
+    """An [expect] figure that contradicts the reference (a typo: 68 parameters for 67) costs every
+    student who builds that model the same points, and nothing said so."""
+    folder = tmp_path / "course"
+    (folder / "class").mkdir(parents=True)
+    shutil.copy(SUBMISSIONS / "threats" / "good_toy.py", folder / "solution.py")
+    shutil.copy(SUBMISSIONS / "threats" / "good_toy.py", folder / "class" / "alice.py")
+    toy = TOY.read_text().replace('builder = "build_model"', 'builder = "build_model"\nreference = "solution.py"')
+    said = {}
+    for name, params in (("typo", 68), ("right", 67)):
+        (folder / f"{name}.toml").write_text(toy.replace("total_params = 67", f"total_params = {params}"))
+        stream = io.StringIO()
+        grade_course(folder / f"{name}.toml", folder / "class", tmp_path / name, workers=1, quiet=True, stream=stream)
+        said[name] = [line for line in stream.getvalue().splitlines() if "warning" in line]
+    assert said["typo"] == [
+        "modelcheck: warning: the reference solution solution.py gets 1 / 3 on this assignment, so every student who "
+        "builds that model loses the same points (param_count: total parameters: expected 68, received 67 (-1), at the "
+        "whole model; per layer: dense: (4 + 1) x 8 = 40; dense_1: (8 + 1) x 3 = 27); check [expect] and [data] "
+        "against it"]
+    assert said["right"] == []
+    assert _gradebook(tmp_path / "typo") == {"alice": "1"}  # graded all the same: the instructor decides
 
 
 def test_a_progress_line_carries_no_control_sequence_from_a_submissions_error():

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, TextIO
+from typing import Any, Iterable, TextIO
 
 from .assignment import Assignment, load_assignment
 from .executors import make_executor
@@ -52,6 +52,25 @@ def _named(found: list[Submission], name: str) -> list[Submission]:
     that file or folder name (as tab completion gives it: ``submissions/alice.py``)."""
     by_id = [s for s in found if s.student == name]
     return by_id or [s for s in found if s.path.name == Path(name).name]
+
+
+def _check_reference(assignment: Assignment, chosen: Any, stream: TextIO) -> None:
+    """Grade the reference solution as a student's, and say so (even when quiet) when it does not
+    get full marks: a figure of ``[expect]`` or a sample that contradicts it costs every student
+    who builds that same model the same points, silently."""
+    if not assignment.reference or assignment.base_dir is None:
+        return
+    reference = assignment.base_dir / assignment.reference
+    graded: list[StudentGrade] = []
+    chosen.grade_many([Submission(f"reference solution {reference.name}", reference)], graded.append)
+    grade = graded[0] if graded else None
+    if grade is None or grade.grader_error or grade.score >= grade.max_score:
+        return
+    lost = [r for r in grade.results if not grade.points.get(r.check) and grade.max_points.get(r.check)]
+    why = "; ".join(f"{r.check}: {r.message.splitlines()[0]}" for r in lost[:3])
+    print(f"modelcheck: warning: the reference solution {reference.name} gets {grade.score:g} / "
+          f"{grade.max_score:g} on this assignment, so every student who builds that model loses the same points "
+          f"({why}); check [expect] and [data] against it", file=stream, flush=True)
 
 
 def _plan(found: list[Submission], state: RunState, hashes: dict[str, str], *, resume: bool,
@@ -124,6 +143,7 @@ def grade_course(assignment_path: str | Path, submissions: str | Path, out_dir: 
                 run.executor, run.slots = chosen.name, chosen.slots
                 # said once, even with quiet: a missing mechanism must never go unnoticed
                 print(f"modelcheck: {chosen.describe_isolation()}", file=progress.stream, flush=True)
+                _check_reference(assignment, chosen, progress.stream)
                 if not quiet:
                     print(f"modelcheck: grading {len(todo)} of {len(found)} submissions of {assignment.name!r} "
                           f"on {chosen.name} ({chosen.slots} at a time)", file=progress.stream, flush=True)
