@@ -463,6 +463,10 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StudentGrade]:
     (folder / "hw3 (1).py").write_text("import keras\n\ndef build_model(:\n    pass\n")
     (folder / "Ivan Petrov.ipynb").write_text(json.dumps(_notebook("import keras", "def build_model():\n"
                                                                    "    return undefined_name")))
+    # on Gradescope every submission is a folder: a notebook in one runs as a .py too
+    (folder / "gradescope").mkdir()
+    (folder / "gradescope" / "HW3 Zoe.ipynb").write_text(json.dumps(_notebook(TOY_MODEL.replace("def build_model",
+                                                                                              "def buildmodel"))))
     assert (folder / "big.ipynb").stat().st_size > 22 * 10**6
     with Grader(load_assignment(SUBMISSIONS / "toy.toml"), workers=2) as grader:
         return {grade.student: grade for grade in grader.grade_all(discover_submissions(folder))}
@@ -603,6 +607,8 @@ def test_errors_name_the_file_as_the_student_handed_it_in(graded):
     assert "build_model() raised NameError: name 'undefined_name' is not defined" in notebook
     assert "at cell 2, line 2 of the cell: return undefined_name" in notebook
     assert "submission.py" not in script + notebook
+    in_folder = graded["gradescope"].problem
+    assert in_folder.startswith("HW3 Zoe.ipynb defines no function `build_model()`; it defines buildmodel()")
 
 
 def test_a_builder_only_in_a_bash_cell_is_not_defined(graded):

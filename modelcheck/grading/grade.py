@@ -40,6 +40,7 @@ from .isolation import Isolation, JobCgroup, copy_out, detect, remove_parents
 from .jobdirs import new_jobdir, sweep_dead_jobdirs
 from .sandbox import RunOutcome, run_job
 from .schema import clean_text, display_name
+from .notebooks import cell_table
 from .submissions import Submission, prepare_workdir
 from .worker import WarmPool
 
@@ -193,10 +194,16 @@ def _describe_error(error: dict[str, Any], workdir: Path) -> tuple[str, str | No
 
 def _as_handed_in(submission: Submission, script: Path) -> Callable[[str], str]:
     """What puts the name the student handed their file in under back in a message about the
-    job's copy: a name that is no plain file name (``hw3 (1).py``, ``Ivan Petrov.py``) is copied
-    as ``submission.py``, and a notebook runs as a ``.py`` script, names the student never used."""
-    handed_in = display_name(submission.path.name)
-    if script.name == handed_in or submission.kind == "folder":
+    job's copy `script`: a name that is no plain file name (``hw3 (1).py``, ``Ivan Petrov.py``) is
+    copied as ``submission.py``, and a notebook runs as a ``.py`` script (also inside a folder, as
+    every Gradescope submission is), names the student never used."""
+    if submission.kind != "folder":
+        handed_in = display_name(submission.path.name)
+    else:
+        with open(script, encoding="utf-8", errors="replace") as handle:
+            converted = cell_table(handle.readline(1 << 20)) is not None
+        handed_in = display_name(script.with_suffix(".ipynb").name) if converted else script.name
+    if script.name == handed_in:
         return lambda text: text
     return lambda text: text.replace(script.name, handed_in)
 
@@ -382,8 +389,9 @@ class Grader:
         work = build_dir / "work"
         (build_stage / "work").mkdir()
         try:
-            script = build_dir / prepare_workdir(submission, build_stage / "work", assignment.builder).relative_to(
-                build_stage)
+            staged = prepare_workdir(submission, build_stage / "work", assignment.builder)
+            script = build_dir / staged.relative_to(build_stage)
+            named = _as_handed_in(submission, staged)  # before the job runs: the file is still the grader's
         except (OSError, ValueError) as exc:
             return self._failed(submission, clean_text(str(exc)).replace(str(build_stage / "work"), submission.student),
                                 hint=f"hand in one .py file (or notebook) that defines `{assignment.builder}()`")
@@ -412,7 +420,6 @@ class Grader:
             return self._failed(submission, problem, output=output, notes=notes, ours=bool(built.setup_error),
                                 hint="the whole submission is graded as an error; fix this and resubmit")
         report = built.result
-        named = _as_handed_in(submission, script)
         notes += [f"your notebook: {named(_relative(note, work))}" for note in report.get("cell_notes", [])]
         if isinstance(report.get("error"), dict):
             message, hint = _describe_error(report["error"], work)
