@@ -223,7 +223,7 @@ def _copy_regular(source: Path, target: Path) -> bool:
 # A check that failed inside modelcheck, told to the student (the library's own hint asks for a
 # traceback the student never sees): no verdict on their work, and who can act on it.
 GRADER_FAULT_HINT = ("this is a fault of the grader, not of your submission: these points are not lost, your "
-                     "instructor sees the failure on the class page and can regrade it; tell them if the score stays")
+                     "instructor can see the failure and regrade it; tell them if the score stays")
 
 
 def scored_grade(assignment: Assignment, submission: Submission, results: list[CheckResult], *,
