@@ -674,3 +674,13 @@ def test_the_sparse_categorical_swap_keeps_from_logits_so_it_is_one_mistake():
     spec = ModelSpec(id="logits", builder=logits_mlp, input_shape=(6,), output_shape=(3,), output="logits")
     report = run_mutants(spec, points={"loss_matches_output": 1}, operators=["loss_sparse_categorical"])
     assert [m.status for m in report.mutants] == ["survived"]
+
+
+def test_the_pytest_item_says_every_mutant_was_dropped_rather_than_none_applied():
+    from modelcheck.mutants.pytest_plugin import report_result
+
+    report = run_mutants(pooled_spec(), points={"output_shape": 1}, operators=["input_shape", "channels_order"])
+    result = report_result(report)
+    assert result.status == "skipped"
+    assert result.message == ("no mutants: every mutant was dropped (0 equivalent to the model, 2 that Keras "
+                              "cannot build)")

@@ -32,7 +32,9 @@ def report_result(report: object, min_score: float = MIN_SCORE) -> CheckResult:
     assert isinstance(report, MutationReport)
     details = {"mutation": report.to_json(), "text": format_report(report)}
     if report.not_mutable or report.score is None:
-        why = report.not_mutable or "no mutation operator applies to this model"
+        dropped = f"{len(report.equivalent)} equivalent to the model, {len(report.invalid)} that Keras cannot build"
+        why = report.not_mutable or (f"every mutant was dropped ({dropped})" if report.mutants
+                                     else "no mutation operator applies to this model")
         return CheckResult.skip(NAME, f"no mutants: {why}", details=details)
     line = score_line(len(report.caught), len(report.judged))
     expected = f"at least {min_score:.0%} of the mutants caught"
