@@ -308,7 +308,7 @@ def test_measurements_an_assignment_did_not_ask_for_are_never_counted(grades):
     ("keras1_spelling", "layers.Dense(output_dim=8", "layers.Dense(units=64)"),
     # told what the grader does, never about a spec file's builder_kwargs or input_shape
     ("builder_needs_arguments", "builder_needs_arguments.py:5: def build_model(input_shape, num_classes):",
-     "the grader calls build_model() with no arguments: give every other parameter a default value"),
+     "the grader calls build_model() with no arguments: give every parameter a default value"),
     ("unbuilt_sequential", "has no input shape", "or call `model.build((None, ...))` before returning it: the grader "
                                                  "does not tell the builder the input shape"),
 ])
@@ -320,6 +320,17 @@ def test_broken_code_gets_a_clear_error_quoting_the_line_and_the_fix(grades, stu
     if fix:
         assert fix in grades[student].results[0].hint
         assert "spec" not in grades[student].results[0].hint
+
+
+def test_a_builder_the_assignments_arguments_do_not_fit_is_told_which_the_grader_passes():
+    from modelcheck.core.errors import UserCodeError
+    from modelcheck.grading.jobs import _student_hint
+
+    error = UserCodeError("build_model() cannot be called with units=64: got an unexpected keyword argument 'units'",
+                          hint="... a spec file's `builder_kwargs = { units = 64 }` ...")
+    assert _student_hint(error, "build_model", {"units": 64}) == (
+        "the grader calls build_model(units=64): take exactly these arguments, and give every other parameter a "
+        "default value")
 
 
 def test_a_model_that_cannot_load_safely_is_an_error_that_says_how_to_fix_it(grades):

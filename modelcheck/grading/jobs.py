@@ -107,9 +107,12 @@ def _student_hint(error: UserCodeError, builder: str, kwargs: dict[str, Any]) ->
     speaks to the author of a spec file (builder_kwargs, a spec's input_shape), which a student
     has no part in."""
     if error.message.startswith(f"{builder}() cannot be called with "):
-        given = ", ".join(f"{key}={value!r}" for key, value in kwargs.items()) or "no arguments"
-        return (f"the grader calls {builder}() with {given}: give every other parameter a default value "
-                f"(def {builder}(input_shape=(...), ...):)")
+        if not kwargs:
+            return (f"the grader calls {builder}() with no arguments: give every parameter a default value "
+                    f"(def {builder}(input_shape=(...), ...):)")
+        given = ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
+        return (f"the grader calls {builder}({given}): take exactly these arguments, and give every other "
+                "parameter a default value")
     if error.message.startswith(f"the model from {builder}() has no input shape"):
         return ("start the model with `keras.Input(shape=(...))` (Sequential: as the first item), or call "
                 "`model.build((None, ...))` before returning it: the grader does not tell the builder the input shape")
