@@ -381,6 +381,12 @@ def test_a_snapshot_of_another_architecture_catches_nothing(tmp_path):
     report = run_mutants(spec, checks=["output_shape"], operators=["padding"], snapshot=snapshot)
     assert report.reference["architecture"] == "failed"
     assert all("architecture" not in m.caught_by for m in report.judged)
+    # the note says how the model differs from the snapshot, not only that it does
+    from modelcheck.mutants.format import format_report
+
+    note = next(line for line in format_report(report).splitlines() if line.startswith("note: architecture"))
+    why = note.split("so it catches nothing: ")[1]
+    assert why == report.reference_messages["architecture"] and why != "failed" and "conv" in why
 
 
 def step(z):

@@ -288,20 +288,24 @@ def _boot_worker() -> None:
     from . import generate, recipe  # noqa: F401
 
 
-def _reference_architecture(session: Any, baseline: Any, snapshot: Path, model_id: str) -> str:
-    """The ``architecture`` status of the reference: passed only when both its own build and its
-    rebuild from the recipe (what every mutant is rebuilt from) match the snapshot."""
+def _reference_architecture(session: Any, baseline: Any, snapshot: Path, model_id: str) -> tuple[str, str]:
+    """The ``architecture`` status of the reference, and why when it is not passed: passed only when
+    both its own build and its rebuild from the recipe (what every mutant is rebuilt from) match the
+    snapshot."""
     from ..snapshot.diff import compare
     from ..snapshot.store import read_snapshot
 
     verdict = _run_check(session, ARCHITECTURE, snapshot, model_id)
     if not verdict.passed:
-        return verdict.status
+        return verdict.status, _first_line(verdict)
     try:
         stored = read_snapshot(snapshot)
     except SpecError:  # unreadable: the check above already said so
-        return ERROR
-    return PASSED if stored is not None and compare(stored, baseline.architecture).equal else SKIPPED
+        return ERROR, f"the snapshot {snapshot.name} cannot be read"
+    if stored is not None and compare(stored, baseline.architecture).equal:
+        return PASSED, ""
+    return SKIPPED, (f"the model matches {snapshot.name} but its rebuild from its configuration does not, "
+                     "so a mutant (rebuilt the same way) cannot be compared with it")
 
 
 def run_mutants(spec: ModelSpec, *, checks: Iterable[str] | None = None, points: dict[str, float] | None = None,
@@ -373,7 +377,10 @@ def _run(report: MutationReport, spec: ModelSpec, names: list[str], weights: dic
                                   f"{str(exc).splitlines()[0] if str(exc) else ''})")
             return
         if snapshot is not None:
-            report.reference[ARCHITECTURE] = _reference_architecture(session, baseline, snapshot, spec.id)
+            status, why = _reference_architecture(session, baseline, snapshot, spec.id)
+            report.reference[ARCHITECTURE] = status
+            if status != PASSED:
+                report.reference_messages[ARCHITECTURE] = why
     shared = spec.replace(builder=None)
     args = (shared, names, weights, {**probed, **report.reference}, baseline, seed, overrides, snapshot, prepare)
     report.mutants = pool.evaluate(mutants, args) if pool is not None else _evaluate_all(mutants, *args)
