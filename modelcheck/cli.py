@@ -29,7 +29,10 @@ def grade_folder(assignment_path: str | Path, submissions: str | Path, out_dir: 
 
     run = grade_course(assignment_path, submissions, out_dir, workers=workers, executor=executor,
                        scheduler=scheduler, resume=resume, only=only, quiet=quiet)
-    if not quiet:
+    if quiet:  # as the isolation line: a grader error or a missing module must never go unnoticed
+        for line in run.summary(actions_only=True):
+            print(f"modelcheck: {line}", file=sys.stderr, flush=True)
+    else:
         lines = run.summary()
         for line in lines[:-1]:
             print(f"modelcheck: {line}", file=sys.stderr)
@@ -85,7 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--only", action="append", default=[], metavar="NAME",
                        help="Regrade only this student: an id, or the file or folder they handed in "
                             "(repeatable); keep everyone else's grade")
-    grade.add_argument("-q", "--quiet", action="store_true", help="No progress lines")
+    grade.add_argument("-q", "--quiet", action="store_true",
+                       help="No progress lines and no summary, except grader errors and modules not installed here")
     mutate = commands.add_parser(
         "mutants", help="Measure which mistakes an assignment's checks catch",
         description="Mutate the assignment's reference solution with students' common mistakes, run the "

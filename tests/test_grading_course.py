@@ -175,6 +175,16 @@ def test_the_summary_names_the_modules_submissions_import_that_are_not_installed
             "here (for Gradescope: modelcheck gradescope ... --package NAME) and grade again, without --resume (their "
             "files did not change)") in summary(grades)
     assert not any(line.startswith("missing here") for line in summary(grades[:0]))
+    # a quiet run (-q) still says it, and the grader errors, and nothing else
+    quiet = summary(grades, actions_only=True)
+    assert len(quiet) == 1 and quiet[0].startswith("missing here: 2 modules")
+    lost = grader_error_grade(assignment, Submission("s9", tmp_path / "s9.py"), "worker lost twice")
+    assert summary([lost], actions_only=True) == [
+        "errors: 0 submissions could not be run (graded as errors), 1 grader errors (no verdict; regrade them with "
+        "--resume)", "  grader error, s9: worker lost twice"]
+    clean = grader_error_grade(assignment, Submission("s8", tmp_path / "s8.py"), "")
+    clean.grader_error = clean.problem = None
+    assert summary([clean], actions_only=True) == []  # nothing to act on: a quiet run stays quiet
 
 
 def test_a_reference_solution_that_loses_points_is_said_before_grading(tmp_path: Path):

@@ -43,8 +43,10 @@ class CourseRun:
     executor: str = "local"
     slots: int = 0
 
-    def summary(self) -> list[str]:
-        return summary(self.graded, everyone=self.grades, skipped=len(self.skipped), elapsed=self.elapsed)
+    def summary(self, *, actions_only: bool = False) -> list[str]:
+        """The end-of-run lines (`progress.summary`); with `actions_only`, what needs acting on."""
+        return summary(self.graded, everyone=self.grades, skipped=len(self.skipped), elapsed=self.elapsed,
+                       actions_only=actions_only)
 
 
 def _named(found: list[Submission], name: str) -> list[Submission]:

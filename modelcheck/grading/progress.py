@@ -98,14 +98,17 @@ def _missing_modules(graded: list[StudentGrade]) -> Counter[str]:
 
 
 def summary(graded: list[StudentGrade], *, everyone: list[StudentGrade] | None = None, skipped: int = 0,
-            elapsed: float = 0.0, slowest: int = 3) -> list[str]:
+            elapsed: float = 0.0, slowest: int = 3, actions_only: bool = False) -> list[str]:
     """The end-of-run lines: errors, mean score (of `everyone` in the gradebook, kept grades
-    included), the slowest submissions of this run, and last how many were graded, how fast."""
+    included), the slowest submissions of this run, and last how many were graded, how fast. With
+    `actions_only` (a quiet run), only what the instructor must act on: grader errors and modules
+    not installed here, none when there is nothing to do."""
     lines = []
     grader_errors = [g for g in graded if g.grader_error]
     student_errors = [g for g in graded if g.problem and not g.grader_error]
-    lines.append(f"errors: {len(student_errors)} submissions could not be run (graded as errors), "
-                 f"{len(grader_errors)} grader errors (no verdict; regrade them with --resume)")
+    if grader_errors or not actions_only:
+        lines.append(f"errors: {len(student_errors)} submissions could not be run (graded as errors), "
+                     f"{len(grader_errors)} grader errors (no verdict; regrade them with --resume)")
     for grade in grader_errors[:5]:
         lines.append(f"  grader error, {grade.student}: {grade.grader_error}")
     unjudged = [g for g in graded if not g.grader_error and not g.problem and any(
@@ -121,6 +124,8 @@ def summary(graded: list[StudentGrade], *, everyone: list[StudentGrade] | None =
                                  for name, count in missing.most_common(5))
                      + "; install them here (for Gradescope: modelcheck gradescope ... --package NAME) and grade "
                      "again, without --resume (their files did not change)")
+    if actions_only:
+        return lines
     decided = [g for g in (graded if everyone is None else everyone) if not g.grader_error]
     if decided:
         mean = sum(g.score for g in decided) / len(decided)
