@@ -21,6 +21,18 @@ def test_a_sound_model_passes():
     assert result.passed, result.message
 
 
+def test_an_input_of_any_length_reads_the_declared_one():
+    # keras.Input(shape=(None,)) takes the assignment's 20 tokens, as a fully convolutional model takes 32 x 32
+    tokens = keras.Sequential([keras.Input((None,), dtype="int32"), L.Embedding(100, 8), L.GlobalAveragePooling1D(),
+                               L.Dense(2, activation="softmax")])
+    assert check_config_lint(tokens, expected_input=(None, 20)).passed
+    images = seq(L.Conv2D(4, 3, activation="relu"), L.GlobalAveragePooling2D(), L.Dense(3, activation="softmax"),
+                 shape=(None, None, 3))
+    assert check_config_lint(images, expected_input=(None, 32, 32, 3)).passed
+    # a fixed size of its own, or another channel count, is still another input
+    assert not check_config_lint(images, expected_input=(None, 32, 32, 1)).passed
+
+
 MISTAKES = [
     (lambda: seq(L.Dense(8, activation="relu", name="h"), L.Dropout(0.9, name="drop"), L.Dense(1, name="o")), {},
      "dropout rate: expected the fraction of units dropped, usually 0.1 to 0.5, received rate=0.9, at layer 'drop' "

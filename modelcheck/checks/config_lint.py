@@ -145,7 +145,8 @@ def _input_findings(model: keras.Model, expected: Any) -> list[str]:
     found = []
     for tensor, shape in zip(model.inputs, wanted):
         got = tuple(tensor.shape)
-        fits = len(got) == len(shape) and all(e is None or g == e for g, e in zip(got, shape))
+        # a dimension the model leaves open (None) takes the declared size: keras.Input(shape=(None,))
+        fits = len(got) == len(shape) and all(e is None or g is None or g == e for g, e in zip(got, shape))
         if not fits:
             name = tensor._keras_history.operation.name
             found.append(mismatch("input shape", shape_str(shape), shape_str(got), at=f"input {name!r}",
