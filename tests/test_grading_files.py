@@ -101,6 +101,28 @@ def test_a_file_given_as_the_submissions_folder_is_told_as_such(tmp_path):
         discover_submissions(tmp_path / "nobody")
 
 
+def test_a_folder_without_code_says_what_it_holds_instead(tmp_path):
+    """On Gradescope a student who uploads the notebook's PDF read only 'the folder submission/
+    holds no .py file or notebook', a folder they never made, with nothing about what they sent."""
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "hw3.pdf").write_bytes(b"%PDF")
+    (folder / "hw3.zip").write_bytes(b"PK")
+    for name in ("work", "work2"):
+        (tmp_path / name).mkdir()
+    with pytest.raises(FileNotFoundError, match=re.escape("holds no .py file or notebook (it holds hw3.pdf, hw3.zip)")):
+        prepare_workdir(Submission("submission", folder), tmp_path / "work", "build_model")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match=re.escape("holds no .py file or notebook (it is empty)")):
+        prepare_workdir(Submission("empty", tmp_path / "empty"), tmp_path / "work2", "build_model")
+    (folder / "a.py").write_text("def build_model():\n    pass\n")
+    (folder / "b.py").write_text("def build_model():\n    pass\n")
+    (tmp_path / "work3").mkdir()
+    with pytest.raises(FileNotFoundError) as several:  # another message: no list of what it holds
+        prepare_workdir(Submission("submission", folder), tmp_path / "work3", "build_model")
+    assert str(several.value).endswith("keep exactly one file that defines `build_model()`")
+
+
 def test_a_notebook_becomes_its_code_cells_in_order_without_magics_or_shell_lines():
     source = notebook_source(SUBMISSIONS / "fashion" / "good_notebook.ipynb")
     assert "%matplotlib" not in source.replace("# skipped: %matplotlib", "")

@@ -127,11 +127,25 @@ def discover_submissions(folder: str | Path) -> list[Submission]:
     return result
 
 
+class _NoCode(FileNotFoundError):
+    """A folder submission holds no .py file or notebook."""
+
+
+def _holds(folder: Path) -> str:
+    """What `folder` (the grader's copy of a submission) holds instead, in a few names: a PDF of the
+    notebook, a .txt copy, a .zip the student did not unpack."""
+    names = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    if not names:
+        return "it is empty"
+    more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+    return "it holds " + ", ".join(display_name(name) for name in names[:5]) + more
+
+
 def _entry_file(folder: Path, builder: str, shown: str) -> Path:
     candidates = sorted(p for p in folder.rglob("*") if p.suffix in _SUFFIXES and p.is_file() and
                         not any(part in _IGNORED or part.startswith(".") for part in p.relative_to(folder).parts))
     if not candidates:
-        raise FileNotFoundError(f"the folder {shown}/ holds no .py file or notebook")
+        raise _NoCode(f"the folder {shown}/ holds no .py file or notebook")
     if len(candidates) == 1:
         return candidates[0]
     pattern = re.compile(rf"def\s+{re.escape(builder)}\s*\(")
@@ -313,7 +327,10 @@ def prepare_workdir(submission: Submission, workdir: Path, builder: str,
             entry = _entry_file(workdir, builder, shown)
         except FileNotFoundError as exc:
             left_out = copier.note()
-            left_out = f" (left out: {left_out}){_outputs_hint(copier)}" if left_out else ""
+            if left_out:
+                left_out = f" (left out: {left_out}){_outputs_hint(copier)}"
+            elif isinstance(exc, _NoCode):
+                left_out = f" ({_holds(workdir)})"
             raise FileNotFoundError(f"{exc}{left_out}") from None
     else:
         plain = re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", source.name) is not None
