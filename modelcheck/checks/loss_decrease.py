@@ -151,11 +151,29 @@ def check_loss_decrease(
     if frozen is not None:
         return frozen
     why = stopped_note(run, steps, timeout_s) if run.stopped in ("timeout", "non_finite") else f"after {run.steps} steps"
+    guessing = _at_guessing_level(run.losses, objective.expected_initial, decrease)
     return CheckResult.fail(
         name, mismatch("loss", f"a decrease of at least {min_decrease:.0%}", f"{received} ({_change(decrease)})",
                        at=f"the end of training ({why})", note=f"{run.optimizer}{init_note}"),
         expected=f"a decrease of at least {min_decrease:.0%}", received=received,
         details=details,
-        hint="a loss that grows or turns NaN usually means a learning rate too large; a flat loss means no "
-        "gradient reaches the weights (frozen layers, a wrong loss for the output) or a learning rate too small."
-        + slow_rate_note(model))
+        hint=(guessing or "a loss that grows or turns NaN usually means a learning rate too large; a flat loss means "
+              "no gradient reaches the weights (frozen layers, a wrong loss for the output) or a learning rate too "
+              "small.") + slow_rate_note(model))
+
+
+_GUESSING_TAIL = 10  # the last losses that must each be lower than the one before
+
+
+def _at_guessing_level(losses: list[float], expected: float | None, decrease: float) -> str | None:
+    """The hint for a loss that fell to about its untrained value (guessing every class alike:
+    ln(n_classes)) and still falls at every step, slowly: a model that may only learn slowly on
+    this batch (a small network on inputs scaled to [0, 1]), not a broken one. None otherwise."""
+    tail = losses[-_GUESSING_TAIL:]
+    if (expected is None or not expected or not decrease > 0 or len(tail) < _GUESSING_TAIL
+            or abs(tail[-1] - expected) > 0.01 * abs(expected) or any(b >= a for a, b in zip(tail, tail[1:]))):
+        return None
+    return (f"the loss fell to about the loss of guessing every class alike ({fmt(expected)}) and still falls at "
+            "every step, slowly: the model may learn, only slowly on this batch. If overfit_batch passes (it trains "
+            "longer), give loss_decrease more steps (steps=...) or a larger learning rate; if the loss stays there, "
+            "the model cannot tell the classes apart (an input it ignores, features that vanish).")
