@@ -210,6 +210,23 @@ def test_a_reference_solution_that_loses_points_is_said_before_grading(tmp_path:
     assert _gradebook(tmp_path / "typo") == {"alice": "1"}  # graded all the same: the instructor decides
 
 
+def test_a_reference_solution_the_grader_fails_on_is_said_before_grading(tmp_path: Path):
+    from modelcheck.grading.course import _check_reference
+
+    assignment = load_assignment(TOY)
+    assignment = type(assignment)(**{**assignment.__dict__, "reference": "toy.toml"})
+
+    class Failing:
+        def grade_many(self, submissions, on_grade):
+            on_grade(grader_error_grade(assignment, submissions[0], "SpecError: the sample file holds X, Y"))
+
+    stream = io.StringIO()
+    _check_reference(assignment, Failing(), stream)
+    assert stream.getvalue() == ("modelcheck: warning: grading the reference solution toy.toml failed, so the "
+                                 "students' grading will likely fail the same way: SpecError: the sample file holds "
+                                 "X, Y\n")
+
+
 def test_a_progress_line_carries_no_control_sequence_from_a_submissions_error():
     from modelcheck.grading.grade import StudentGrade
 

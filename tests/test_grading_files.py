@@ -276,6 +276,19 @@ def test_the_outcome_of_a_stopped_process_reads_in_plain_words():
     assert RunOutcome(exit_code=0).problem() is None
 
 
+def test_a_clean_check_job_that_raised_is_the_graders_failure_with_its_cause():
+    """A sample whose arrays are named X, Y (not x, y) made the clean check job raise: every student
+    got 0 as their own error, 'checking the model failed: the process exited with code 70'."""
+    from modelcheck.grading.grade import _clean_job_failure
+
+    stderr = "\n[modelcheck] job process failed: SpecError: the sample file s.npz holds neither `x` nor ...\n"
+    assert _clean_job_failure(RunOutcome(exit_code=70, stderr=stderr)) == (
+        "the grader's check process failed (the assignment or modelcheck, not your submission): SpecError: the "
+        "sample file s.npz holds neither `x` nor ...")
+    assert _clean_job_failure(RunOutcome(exit_code=70, killed_for="memory")) is None  # the model's own size
+    assert _clean_job_failure(RunOutcome(exit_code=1, stderr=stderr)) is None
+
+
 def test_an_internal_error_is_a_grader_error_never_the_students_lost_points() -> None:
     from modelcheck.core.errors import INTERNAL_HINT
     from modelcheck.core.result import CheckResult

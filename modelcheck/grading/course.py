@@ -66,7 +66,11 @@ def _check_reference(assignment: Assignment, chosen: Any, stream: TextIO) -> Non
     graded: list[StudentGrade] = []
     chosen.grade_many([Submission(f"reference solution {reference.name}", reference)], graded.append)
     grade = graded[0] if graded else None
-    if grade is None or grade.grader_error or grade.score >= grade.max_score:
+    if grade is not None and grade.grader_error:
+        print(f"modelcheck: warning: grading the reference solution {reference.name} failed, so the students' "
+              f"grading will likely fail the same way: {grade.grader_error}", file=stream, flush=True)
+        return
+    if grade is None or grade.score >= grade.max_score:
         return
     lost = [r for r in grade.results if not grade.points.get(r.check) and grade.max_points.get(r.check)]
     why = "; ".join(f"{r.check}: {r.message.splitlines()[0]}" for r in lost[:3])

@@ -43,6 +43,7 @@ from .schema import clean_text, display_name
 from .notebooks import cell_table
 from .submissions import Submission, prepare_workdir
 from .worker import WarmPool
+from .zygote import JOB_FAILED, JOB_FAILED_MARK
 
 __all__ = ["StudentGrade", "Grader", "grade_submission", "scored_grade"]
 
@@ -190,6 +191,18 @@ def _describe_error(error: dict[str, Any], workdir: Path) -> tuple[str, str | No
         message += "\n(the submission ran out of memory: it hit the memory limit)"
     hint = error.get("hint")
     return _relative(message, workdir), hint
+
+
+def _clean_job_failure(checked: RunOutcome) -> str | None:
+    """Why the clean check job raised past its own report, when it did: it runs no student code and
+    catches what loading and checking a model raise, so this is the grader's or the assignment's
+    failure (a sample without the arrays it should hold, a reference that does not build), never the
+    student's."""
+    if checked.exit_code != JOB_FAILED or checked.killed_for or checked.setup_error:
+        return None
+    said = [line for line in checked.stderr.splitlines() if line.startswith(JOB_FAILED_MARK)]
+    cause = said[-1][len(JOB_FAILED_MARK):][:300] if said else f"exit status {JOB_FAILED}"
+    return f"the grader's check process failed (the assignment or modelcheck, not your submission): {cause}"
 
 
 def _as_handed_in(submission: Submission, script: Path) -> Callable[[str], str]:
@@ -446,8 +459,9 @@ class Grader:
         verdict = checked.result if isinstance(checked.result, dict) else None
         if checked.problem() or verdict is None or not secrets.compare_digest(str(verdict.get("nonce")), nonce):
             why = checked.problem(building=False) or checked.result_problem or "its report did not carry the grader's nonce"
-            return self._failed(submission, f"checking the model failed: {why}", output=output, notes=notes,
-                                ours=bool(checked.setup_error))
+            crashed = _clean_job_failure(checked)
+            return self._failed(submission, f"checking the model failed: {crashed or why}", output=output, notes=notes,
+                                ours=bool(checked.setup_error) or crashed is not None)
         if measured is not None:
             results = self._unverified(measured, verdict.get("static", {}), report, notes)
         elif "load_error" in verdict:

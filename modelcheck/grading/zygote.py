@@ -39,6 +39,8 @@ _PR_SET_CHILD_SUBREAPER = 36
 _PR_SET_PDEATHSIG = 1
 _PR_SET_DUMPABLE = 4
 PIPES = ("stdout", "stderr", "result", "status")
+JOB_FAILED = 70  # the exit status of a job that raised past its own report (the last resort below)
+JOB_FAILED_MARK = "[modelcheck] job process failed: "
 
 
 def _preload() -> None:
@@ -109,10 +111,10 @@ def _job_process(job: dict, fds: dict[str, int]) -> None:
         jobs.job_process_main(job["kind"], job["params"], applied)
     except BaseException as exc:  # the job reports its own errors; this is the last resort
         try:
-            os.write(2, f"\n[modelcheck] job process failed: {type(exc).__name__}: {exc}\n".encode())
+            os.write(2, f"\n{JOB_FAILED_MARK}{type(exc).__name__}: {exc}\n".encode())
         except OSError:
             pass
-        code = 70
+        code = JOB_FAILED
     finally:
         for stream in (sys.stdout, sys.stderr):
             try:
