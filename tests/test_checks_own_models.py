@@ -120,6 +120,42 @@ def test_param_count_counts_an_unbuilt_layer_as_zero_and_says_so():
                                  "extra (Dense): 0 (unbuilt: never called, so it holds no weights yet)")
 
 
+class BuiltNotCalled(keras.Model):
+    """A subclassed model returned after model.build((None, 20)): Keras marks it built without
+    weights (no build method of its own), and its summary shows 0 parameters until fit() calls it."""
+
+    def __init__(self):
+        super().__init__()
+        self.d1 = layers.Dense(32, activation="relu")
+        self.d2 = layers.Dense(10, activation="softmax")
+
+    def call(self, x):
+        return self.d2(self.d1(x))
+
+
+def _built_not_called():
+    model = BuiltNotCalled()
+    model.build((None, 20))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+@pytest.mark.filterwarnings("ignore:`build\\(\\)` was called on layer:UserWarning")
+def test_a_model_marked_built_by_build_gets_its_weights_before_it_is_counted():
+    """An instructor's reference written so counted 0 parameters: the assignment then expected
+    total_params = 0 and every correct student lost the points."""
+    from modelcheck.grading.instructor import figures_from_reference
+    from modelcheck.model.build import build_model
+    from modelcheck.core.spec import ModelSpec
+
+    model = build_model(_built_not_called)
+    assert model.count_params() == (20 + 1) * 32 + (32 + 1) * 10
+    figures = figures_from_reference(ModelSpec(id="sub", builder=_built_not_called), model)
+    assert figures["total_params"] == figures["trainable_params"] == 1002 and figures["output_shape"] == (10,)
+    result = mc.check_param_count(build_model(_built_not_called), total=1002)
+    assert result.passed, result.message
+
+
 # ---------------------------------------------------------------- frozen on purpose, or by mistake
 
 class Distiller(keras.Model):

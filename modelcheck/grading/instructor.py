@@ -19,7 +19,7 @@ from ..core.errors import SpecError
 from ..core.spec import ModelSpec
 from ..model.build import build_model
 from ..model.counting import param_counts
-from ..model.inputs import input_infos, set_instructor_data
+from ..model.inputs import input_infos, set_instructor_data, synthetic_inputs
 from ..model.outputs import output_names
 from ..snapshot.serialize import architecture
 from .assignment import Assignment
@@ -66,6 +66,15 @@ def _reference_model(assignment: Assignment, folder: Path) -> keras.Model:
                        name=f"the reference solution's {assignment.builder}()")
 
 
+def _outputs(model: keras.Model) -> list[Any]:
+    """The model's outputs: its symbolic ones, or (a subclassed model) those of one call on a
+    synthetic batch of 2."""
+    try:
+        return list(keras.tree.flatten(model.outputs))
+    except AttributeError:
+        return list(keras.tree.flatten(model(synthetic_inputs(model, 2, 0), training=False)))
+
+
 def figures_from_reference(spec: ModelSpec, model: keras.Model) -> dict[str, Any]:
     """The figures `[expect]` omits that the reference defines: input and output shapes and the
     parameter counts."""
@@ -74,7 +83,7 @@ def figures_from_reference(spec: ModelSpec, model: keras.Model) -> dict[str, Any
         shapes = [tuple(info.shape[1:]) for info in input_infos(model)]
         filled["input_shape"] = shapes[0] if len(shapes) == 1 else shapes
     if spec.output_shape is None:
-        shapes = [tuple(o.shape[1:]) for o in keras.tree.flatten(model.outputs)]
+        shapes = [tuple(o.shape[1:]) for o in _outputs(model)]
         filled["output_shape"] = shapes[0] if len(shapes) == 1 else shapes
     counts = param_counts(model)
     for key, field in (("total", "total_params"), ("trainable", "trainable_params"),

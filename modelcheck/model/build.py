@@ -75,7 +75,10 @@ def _require_bindable(builder: Callable[..., Any], kwargs: dict[str, Any], name:
 
 
 def _ensure_built(model: keras.Model, input_shape: Any, name: str) -> None:
-    if has_symbolic_inputs(model) or (model.built and model.get_build_config()):
+    if has_symbolic_inputs(model):
+        return
+    if model.built and model.get_build_config():
+        _create_weights(model, name)
         return
     if input_shape is None:
         raise UserCodeError(
@@ -85,6 +88,24 @@ def _ensure_built(model: keras.Model, input_shape: Any, name: str) -> None:
         )
     call_user_code(f"building the model from {name} on inputs of shape {input_shape}", model,
                    _zeros_for(input_shape))
+
+
+def _create_weights(model: keras.Model, name: str) -> None:
+    """Run a subclassed model that ``model.build(shape)`` marked built once on zeros of that shape,
+    when its layers hold no weights yet: Keras' build() of a model without its own build method
+    creates none (its summary shows "0 (unbuilt)" until fit() calls it), and an instructor's
+    reference built so counted 0 parameters. A layer its call() never runs stays unbuilt (the
+    parameter checks name it); a call that fails is left to the checks, which run the model."""
+    if not any(not layer.built for layer in layers_of(model)):
+        return
+    shape = model.get_build_config().get("input_shape")
+    try:
+        per_sample = ({key: tuple(value)[1:] for key, value in shape.items()} if isinstance(shape, dict)
+                      else [tuple(s)[1:] for s in shape] if shape and isinstance(shape[0], (list, tuple))
+                      else tuple(shape)[1:])
+        call_user_code(f"building the weights of the model from {name}", model, _zeros_for(per_sample))
+    except (UserCodeError, TypeError, ValueError, IndexError):
+        pass
 
 
 def _zeros_for(input_shape: Any) -> Any:
