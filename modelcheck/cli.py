@@ -117,9 +117,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    if args.workers is not None and args.workers < 1:
-        print("modelcheck: error: --workers must be at least 1", file=sys.stderr)
-        return 2
     grades = grade_folder(args.assignment, args.submissions, args.out, workers=args.workers, quiet=args.quiet,
                           executor=args.executor, scheduler=args.scheduler, resume=args.resume, only=args.only)
     return 1 if any(g.grader_error for g in grades) else 0
@@ -142,6 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from .core.errors import SpecError, UserCodeError
 
+    if getattr(args, "workers", None) is not None and args.workers < 1:
+        print(f"modelcheck: error: --workers must be at least 1, received {args.workers}", file=sys.stderr)
+        return 2
     try:
         if args.command == "mutants":
             return mutants(args.assignment, reference=args.reference, json_file=args.json, workers=args.workers,

@@ -690,3 +690,14 @@ def test_the_pytest_item_says_every_mutant_was_dropped_rather_than_none_applied(
     assert result.status == "skipped"
     assert result.message == ("no mutants: every mutant was dropped (0 equivalent to the model, 2 that Keras "
                               "cannot build)")
+
+
+@pytest.mark.parametrize("command", ["mutants", "grade"])
+def test_workers_below_one_are_a_usage_error(tmp_path, capsys, command):
+    """`modelcheck mutants --workers 0` ran with one worker, silently."""
+    from modelcheck.cli import main
+
+    (tmp_path / "weak.toml").write_text(WEAK_ASSIGNMENT)
+    extra = [str(tmp_path), "--out", str(tmp_path / "out")] if command == "grade" else []
+    assert main([command, str(tmp_path / "weak.toml"), *extra, "--workers", "0"]) == 2
+    assert "--workers must be at least 1, received 0" in capsys.readouterr().err

@@ -102,7 +102,7 @@ def test_a_builder_that_raises_shows_the_users_error_and_hint_not_a_traceback(py
          "usage error: modelcheck.toml [[][[]model[]][]] #1: `total_params` must be a int, received '195' (str)"),
         ('[[model]]\nbuilder = "mypkg.nothere:build"\n',
          "usage error: modelcheck.toml [[][[]model[]][]] #1: cannot import module 'mypkg.nothere' for builder "
-         "'mypkg.nothere:build' (looked in *); check the module path, relative to the spec file's folder"),
+         "'mypkg.nothere:build' (looked in *); check the module path, relative to that folder"),
         ('[[model]]\nbuilder = "mypkg.models:build_nothing"\n',
          "usage error: modelcheck.toml [[][[]model[]][]] #1: module 'mypkg.models' has no attribute 'build_nothing'*"),
         ('[model]\nbuilder = "mypkg.models:build_classifier"\n',

@@ -201,8 +201,8 @@ def import_builder(target: str, *, base_dir: Path | None = None, where: str = "s
         ):
             raise SpecError(
                 f"{where}: cannot import module {module_name!r} for builder {target!r}"
-                + (f" (looked in {base_dir})" if base_dir else "")
-                + "; check the module path, relative to the spec file's folder"
+                + (f" (looked in {base_dir}); check the module path, relative to that folder" if base_dir
+                   else "; check the module path")
             ) from None
         raise
     obj: Any = module
