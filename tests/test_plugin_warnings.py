@@ -91,3 +91,33 @@ def test_library_checks_run_in_a_project_that_turns_warnings_into_errors(pyteste
     pytester.makepyprojecttoml('[tool.pytest.ini_options]\nfilterwarnings = ["error"]\n')
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
     result.assert_outcomes(passed=2)
+
+
+def _warn_from(module: str) -> None:
+    import warnings
+
+    warnings.warn_explicit("a library's warning about the model", UserWarning, f"{module}.py", 1, module=module)
+
+
+def test_the_libraries_warnings_in_a_check_follow_the_users_filters_but_never_raise_for_a_blanket_error():
+    import warnings
+
+    from modelcheck.core.quiet import library_deprecations_quieted
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("error")
+        with library_deprecations_quieted():
+            _warn_from("keras.src.backend.tensorflow.nn")  # shown, not raised
+            with pytest.raises(UserWarning):
+                _warn_from("students_model")  # the user's own code: their filter applies
+        assert [str(w.message) for w in seen] == ["a library's warning about the model"]
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("ignore")  # an "ignore" the user wrote still wins
+        with library_deprecations_quieted():
+            _warn_from("keras.src.backend.tensorflow.nn")
+        assert seen == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.filterwarnings("error", module="keras")  # an error the user asked of Keras' own warnings
+        with library_deprecations_quieted(), pytest.raises(UserWarning):
+            _warn_from("keras.src.backend.tensorflow.nn")

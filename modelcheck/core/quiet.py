@@ -7,8 +7,9 @@ Every check function enters it (``modelcheck.checks.common.check``), and so do t
 Only deprecation-type warnings attributed to Keras, TensorFlow, NumPy, their helpers, or
 modelcheck itself are dropped; anything the user's own code warns about still shows. The
 libraries' other warnings (Keras' "`from_logits=True` on a Softmax output", about the model being
-checked) are shown but never raised: under ``-W error`` they would turn a check of a model with
-that mistake into an error instead of a verdict (loss_matches_output names the mistake).
+checked) follow the user's filters but are never raised by one that turns every warning into an
+error: under ``-W error`` they would turn a check of a model with that mistake into an error
+instead of a verdict (loss_matches_output names the mistake).
 This module does not import Keras.
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from typing import Iterator
+from typing import Any, Iterator
 
 __all__ = ["library_deprecations_quieted", "QUIETED_MODULES"]
 
@@ -27,9 +28,32 @@ _CATEGORIES = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 @contextlib.contextmanager
 def library_deprecations_quieted() -> Iterator[None]:
     """Ignore deprecation warnings that the libraries (and modelcheck) raise while a check runs;
-    show their other warnings once per place, never as errors."""
+    their other warnings follow the user's filters, except that a filter turning every module's
+    warnings into errors shows theirs instead."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("default", module=QUIETED_MODULES)
+        _libraries_never_raise()
         for category in _CATEGORIES:
             warnings.filterwarnings("ignore", category=category, module=QUIETED_MODULES)
         yield
+
+
+def _pattern(regex: Any) -> str:
+    """A filter's message or module as filterwarnings takes it (kept compiled, or as a string)."""
+    return "" if regex is None else getattr(regex, "pattern", regex)
+
+
+def _libraries_never_raise() -> None:
+    """Before each "error" filter that applies to any module (``-W error``, ``filterwarnings =
+    ["error"]``), a "default" one for the same warnings from the libraries: the filters before it
+    (an "ignore" the user wrote) still win, and a filter naming a module (``error:::keras``) is
+    the user's own choice, kept as it is."""
+    current = list(warnings.filters)
+    if not any(action == "error" and module is None for action, _, _, module, _ in current):
+        return
+    warnings.resetwarnings()
+    for action, message, category, module, lineno in reversed(current):  # each lands in front
+        pattern = _pattern(message)
+        warnings.filterwarnings(action, message=pattern, category=category, module=_pattern(module), lineno=lineno)
+        if action == "error" and module is None:
+            warnings.filterwarnings("default", message=pattern, category=category, module=QUIETED_MODULES,
+                                    lineno=lineno)
