@@ -234,6 +234,26 @@ def test_a_loss_that_falls_to_the_guessing_level_and_on_slowly_is_told_as_slow_l
                                   "falls at every step, slowly"), result.hint
 
 
+@pytest.mark.filterwarnings("ignore:In loss categorical_crossentropy")
+@pytest.mark.parametrize("with_labels", [True, False], ids=["instructor_labels", "synthetic"])
+def test_categorical_crossentropy_on_one_unit_cannot_memorise_a_batch(with_labels):
+    """A softmax over one class is always 1, so the loss is always 0: the model learns nothing. With
+    the instructor's 0/1 labels this raised IndexError inside modelcheck (a grader error); without,
+    an argmax over one unit matched every target and overfit_batch passed."""
+    from modelcheck.model.inputs import set_instructor_data
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(8, activation="relu"),
+                              layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    if with_labels:
+        set_instructor_data(model, x=[np.random.default_rng(0).normal(size=(16, 4)).astype("float32")],
+                            y=[np.arange(16) % 2])
+    result = mc.check_overfit_batch(model, max_steps=50)
+    assert result.status == "failed", result.message
+    assert "expected 100% batch accuracy" in result.message and "accuracy 100%" not in result.message
+
+
 def _rating_in_0_to_5() -> keras.Model:
     i = keras.Input((8,))
     h = layers.Dense(16, activation="relu")(i)

@@ -275,7 +275,9 @@ class Objective:
         out = []
         for loss, y, pred in zip(self.losses, labels, predictions):
             y = np.asarray(y)
-            if loss.targets in (SPARSE, ONE_HOT):
+            if loss.targets == ONE_HOT and pred.shape[-1] == 1 and y.size == pred.size:
+                out.append(y.astype("float32").reshape(pred.shape))  # one value per unit, as fit passes it on
+            elif loss.targets in (SPARSE, ONE_HOT):
                 ids = np.argmax(y, axis=-1) if y.ndim == pred.ndim and y.shape[-1] == pred.shape[-1] > 1 else y
                 ids = ids.reshape(pred.shape[:-1]).astype("int32")
                 out.append(ids if loss.targets == SPARSE else np.eye(pred.shape[-1], dtype="float32")[ids])
@@ -312,9 +314,9 @@ class Objective:
                 counted = np.asarray(y_true) != loss.ignored_class  # the loss skips the ignored class's samples
                 if np.any(counted):
                     scores.append(float(np.mean((np.argmax(y_pred, axis=-1) == y_true)[counted])))
-            elif loss.targets == ONE_HOT:
+            elif loss.targets == ONE_HOT and y_pred.shape[-1] > 1:
                 scores.append(float(np.mean(np.argmax(y_pred, axis=-1) == np.argmax(y_true, axis=-1))))
-            elif loss.targets == BINARY:
+            elif loss.targets in (BINARY, ONE_HOT):  # (one unit: an argmax is always 0, so judged as yes/no)
                 threshold = 0.0 if loss.kind == "logits" else 0.5
                 scores.append(float(np.mean((y_pred > threshold) == (y_true > 0.5))))
         return min(scores) if scores else None
