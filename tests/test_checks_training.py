@@ -254,6 +254,28 @@ def test_categorical_crossentropy_on_one_unit_cannot_memorise_a_batch(with_label
     assert "expected 100% batch accuracy" in result.message and "accuracy 100%" not in result.message
 
 
+@pytest.mark.parametrize("loss", ["binary_crossentropy", keras.losses.BinaryCrossentropy(from_logits=True)],
+                         ids=["name", "object"])
+def test_a_binary_cross_entropy_given_regression_labels_is_the_users_error(loss):
+    """House prices under binary_crossentropy: the loss falls without end (below 0), and its first
+    steps' fall earned loss_decrease."""
+    from modelcheck.model.inputs import set_instructor_data
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8,)), layers.Dense(16, activation="relu"), layers.Dense(1)])
+    model.compile(optimizer="adam", loss=loss)
+    rng = np.random.default_rng(0)
+    set_instructor_data(model, x=[rng.normal(size=(40, 8)).astype("float32")],
+                        y=[rng.uniform(50, 500, 40).astype("float32")])
+    result = mc.check_loss_decrease(model)
+    assert result.status == "error", result.message
+    assert result.message.startswith("the loss binary_crossentropy of output 'dense_1' takes targets between 0 and 1 "
+                                     "(probabilities), and the labels hold values from "), result.message
+    assert "loss=\"mse\"" in result.hint
+    set_instructor_data(model, x=[rng.normal(size=(40, 8)).astype("float32")], y=[np.arange(40) % 2])
+    assert mc.check_loss_decrease(model).status in ("passed", "skipped")  # 0/1 labels are what it takes
+
+
 def _rating_in_0_to_5() -> keras.Model:
     i = keras.Input((8,))
     h = layers.Dense(16, activation="relu")(i)

@@ -284,6 +284,7 @@ class Objective:
             else:
                 y = y.astype("float32")
                 out.append(y.reshape(pred.shape) if y.size == pred.size else y)
+                _probabilities_for_cross_entropy(loss, out[-1])  # (PyTorch's own raises on such labels)
                 _takes_labels(loss, out[-1], pred)
         return out
 
@@ -339,6 +340,26 @@ def _takes_labels(loss: OutputLoss, labels: np.ndarray, prediction: np.ndarray) 
             f"shape {shape}, with the model's output of shape {out}, value by value; Keras' fit fails on them too",
             hint="for integer class ids use loss=\"sparse_categorical_crossentropy\"; otherwise give the output the "
             "labels' shape", original=exc) from exc
+
+
+_PROBABILITY_TARGETS = ("binary_crossentropy", "binary_focal_crossentropy")
+
+
+def _probabilities_for_cross_entropy(loss: OutputLoss, labels: np.ndarray) -> None:
+    """Raise a `UserCodeError` when a binary cross-entropy is given labels outside 0..1 (a
+    regression's values): with a target of 300 its loss has no least value, it falls below 0
+    without end (fit shows it), and training learns nothing about the labels."""
+    if not loss.trained or canonical_loss_name(loss.name) not in _PROBABILITY_TARGETS or labels.size == 0:
+        return
+    low, high = float(np.min(labels)), float(np.max(labels))
+    if low >= 0.0 and high <= 1.0:
+        return
+    raise UserCodeError(
+        f"the loss {canonical_loss_name(loss.name)} of output {loss.output!r} takes targets between 0 and 1 "
+        f"(probabilities), and the labels hold values from {low:.4g} to {high:.4g}: with such targets the loss has no least value (it falls "
+        "below 0 without end under fit too), so training learns nothing about them",
+        hint="for values like these (a regression) use loss=\"mse\" (or \"mae\") with a linear output; "
+        "binary_crossentropy is for 0/1 labels")
 
 
 def _is_keras_loss(identifier: Any) -> bool:
