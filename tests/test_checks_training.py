@@ -276,6 +276,14 @@ def test_a_binary_cross_entropy_given_regression_labels_is_the_users_error(loss)
     assert mc.check_loss_decrease(model).status in ("passed", "skipped")  # 0/1 labels are what it takes
 
 
+def test_the_optimizer_is_described_with_the_momentum_it_trains_with():
+    model = models.fashion_mlp()
+    model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+                  loss="sparse_categorical_crossentropy")
+    result = mc.check_overfit_batch(model)
+    assert result.passed and "SGD(learning_rate=0.05, momentum=0.9, nesterov=True)" in result.message, result.message
+
+
 def _rating_in_0_to_5() -> keras.Model:
     i = keras.Input((8,))
     h = layers.Dense(16, activation="relu")(i)

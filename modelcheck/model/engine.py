@@ -177,12 +177,16 @@ def preserved_weights(model: keras.Model, *, non_trainable_only: bool = False) -
 
 
 def _describe_optimizer(optimizer: keras.optimizers.Optimizer) -> str:
-    rate = optimizer.learning_rate
+    """``SGD(learning_rate=0.01, momentum=0.9)``: the class, its rate and a momentum it uses."""
+    extra = ""
+    momentum = getattr(optimizer, "momentum", None)
+    if isinstance(momentum, (int, float)) and momentum:
+        extra = f", momentum={momentum:g}" + (", nesterov=True" if getattr(optimizer, "nesterov", False) else "")
     try:
-        rate = float(keras.ops.convert_to_numpy(rate))
-        return f"{type(optimizer).__name__}(learning_rate={rate:g})"
+        rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        return f"{type(optimizer).__name__}(learning_rate={rate:g}{extra})"
     except (TypeError, ValueError):
-        return type(optimizer).__name__
+        return type(optimizer).__name__ + (f"({extra[2:]})" if extra else "")
 
 
 def fresh_optimizer(model: keras.Model, *, default: str = "adam", learning_rate: float | None = None,
