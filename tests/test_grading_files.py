@@ -68,6 +68,14 @@ def test_unknown_keys_and_wrong_types_are_errors_naming_the_key(change, named):
     assert named in str(raised.value)
 
 
+def test_an_assignment_pins_the_input_shapes_of_named_inputs_as_a_spec_file_does():
+    """`input_shape = { numeric = [5], tag = [1] }` was refused ('must be a list') although the
+    README gives that table for spec files: a model with named inputs could not pin them."""
+    text = TOY.replace("input_shape = [4]", "input_shape = { numeric = [5], tag = [1] }")
+    assignment = parse_assignment(text, where="toy.toml")
+    assert assignment.spec.input_shape == {"numeric": (5,), "tag": (1,)}
+
+
 def test_an_assignment_without_a_builder_says_so():
     with pytest.raises(SpecError, match="missing `builder`"):
         parse_assignment(TOY.replace('builder = "build_model"', ""), where="toy.toml")

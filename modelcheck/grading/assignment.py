@@ -65,7 +65,7 @@ _TABLES: dict[str, dict[str, tuple[type, ...]]] = {
     "assignment": {"name": (str,), "builder": (str,), "builder_kwargs": (dict,), "seed": _INT,
                    "description": (str,), "trust_submission_measurements": (bool,), "reference": (str,),
                    "custom_objects": (list,)},
-    "expect": {"input_shape": (list,), "output_shape": (list, dict), "layer_output_shapes": (dict, list),
+    "expect": {"input_shape": (list, dict), "output_shape": (list, dict), "layer_output_shapes": (dict, list),
                "total_params": _INT, "trainable_params": _INT, "non_trainable_params": _INT,
                "layer_params": (dict, list), "output": (str, list, dict), "max_params": _INT,
                "input_range": (list, dict)},
