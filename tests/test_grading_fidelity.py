@@ -101,6 +101,11 @@ SUBMISSIONS = {
         hidden='"relu"', optimizer='"adam"', loss='"sparse_categorical_crossentropy"').replace(
         'activation="softmax"', "activation=softmax_v2"),
     "subclassed_good": HEAD + SUBCLASSED.format(body=SOUND_CALL, extra=""),
+    # registered with Keras and called once (weights made): the build job's reload found the class the
+    # student registered, which the clean check job does not have, and the model was refused there
+    "subclassed_registered": HEAD + SUBCLASSED.format(body=SOUND_CALL, extra="").replace(
+        "class Toy(", "@keras.saving.register_keras_serializable(package=\"student\")\nclass Toy(").replace(
+        "model.build((None, 4))", "model(keras.ops.zeros((1, 4)))"),
     "subclassed_own_train_step": HEAD + SUBCLASSED.format(body=SOUND_CALL, extra=NO_APPLY),
     "subclassed_training_branch": HEAD + SUBCLASSED.format(
         body="        h = self.hidden(x)\n        if training:\n            h = h * 0.0\n        return self.out(h)",
@@ -132,7 +137,7 @@ def grades(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StudentGrade]:
 
 
 @pytest.mark.parametrize("student", ["good", "own_relu_correct", "subclassed_good", "loss_object", "own_metrics",
-                                     "subclassed_augments_when_training", "tf_nn_softmax"])
+                                     "subclassed_augments_when_training", "tf_nn_softmax", "subclassed_registered"])
 def test_sound_models_keep_full_marks(grades, student):
     grade = grades[student]
     assert grade.score == grade.max_score == 5, [r.describe() for r in grade.results]

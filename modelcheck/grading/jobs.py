@@ -38,6 +38,7 @@ from typing import Any, NamedTuple
 import h5py
 import keras
 import numpy  # noqa: F401  (preloaded for the jobs)
+from keras.src.saving import object_registration as _registry
 from keras.src.saving.serialization_lib import SafeModeScope
 
 from ..core.errors import UserCodeError, call_user_code, definition_line, user_frame
@@ -81,6 +82,10 @@ def _set_threads(threads: int) -> None:
         torch.set_num_threads(threads)
     # JAX: XLA's CPU client has no thread setting; the zygote's OMP_NUM_THREADS=1 covers its BLAS
 
+
+# What Keras' registry holds before any student code runs (this module is loaded by the grader's
+# warm process, which forks the jobs): what the clean check job knows
+_GRADER_REGISTRY = dict(_registry.GLOBAL_CUSTOM_OBJECTS)
 
 def _error_dict(exc: UserCodeError) -> dict[str, Any]:
     return {"message": exc.message, "hint": exc.hint, "location": list(exc.location) if exc.location else None}
@@ -288,12 +293,21 @@ def _short_error(exc: BaseException) -> str:
 
 
 def _reloaded(path: str, known: dict[str, Any]) -> _Restored | None:
-    """The model at `path` loaded as the check job loads it (`load_for_checking`); None when
-    safe mode refuses it."""
+    """The model at `path` loaded as the check job loads it (`load_for_checking`): without the
+    classes the student's code registered with Keras (``register_keras_serializable``), which the
+    check job does not run; None when safe mode refuses it."""
+    saved = [(registry, dict(registry)) for registry in (_registry.GLOBAL_CUSTOM_OBJECTS, _registry.GLOBAL_CUSTOM_NAMES)]
     try:
+        for registry, _ in saved:
+            registry.clear()
+        _registry.GLOBAL_CUSTOM_OBJECTS.update(_GRADER_REGISTRY)
         return load_for_checking(path, known)
     except Exception:  # whatever safe mode refuses
         return None
+    finally:
+        for registry, entries in saved:
+            registry.clear()
+            registry.update(entries)
 
 
 def _keras_activation_names(export: str) -> None:
