@@ -186,7 +186,7 @@ def evaluate(mutant: Any, *args: Any, **kwargs: Any) -> MutantResult:
     import warnings
 
     with warnings.catch_warnings():
-        # each check shows library warnings once ("default" in `core.quiet`): what shows them is muted
+        # the checks let the libraries' warnings through (`core.quiet`): what shows them is muted
         warnings.showwarning = lambda *_args, **_kwargs: None
         return _evaluate(mutant, *args, **kwargs)
 
