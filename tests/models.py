@@ -67,6 +67,17 @@ def two_heads() -> keras.Model:
     return keras.Model([wide, deep], [main, aux])
 
 
+class Tiny(keras.Model):
+    """A subclassed model: its wiring lives in `call` (no graph to read or mutate)."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = keras.layers.Dense(2)
+
+    def call(self, x):
+        return self.dense(x)
+
+
 @keras.saving.register_keras_serializable(package="modelcheck_tests")
 class SeededNoise(layers.Layer):
     """Adds noise in inference too (a VAE's sampling, Monte-Carlo Dropout): a new draw at every

@@ -16,6 +16,7 @@ from modelcheck.mutants.generate import NotMutable, generate
 from modelcheck.mutants.operators import OPERATORS
 from modelcheck.mutants.recipe import StopGradient, build
 from modelcheck.mutants.run import run_mutants
+from tests.models import Tiny
 
 
 def mlp() -> keras.Model:
@@ -110,17 +111,6 @@ def test_a_wrapped_layer_is_rebuilt_for_what_reaches_it_after_an_edit_upstream()
     for mutant in mutants:
         built = build(mutant.recipe)
         assert tuple(built(np.zeros((2, 5, 3), "float32")).shape) == (2, 5, 6), mutant.description
-
-
-class Tiny(keras.Model):
-    """A subclassed model: its wiring lives in `call`."""
-
-    def __init__(self):
-        super().__init__()
-        self.dense = keras.layers.Dense(2)
-
-    def call(self, x):
-        return self.dense(x)
 
 
 def test_a_subclassed_model_cannot_be_mutated():

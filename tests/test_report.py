@@ -487,13 +487,7 @@ def test_layer_rows_mark_differences_from_a_spec_by_position(mlp):
 def test_layer_rows_of_a_subclassed_model_have_no_shapes():
     import keras
 
-    class Tiny(keras.Model):
-        def __init__(self):
-            super().__init__()
-            self.dense = keras.layers.Dense(2)
-
-        def call(self, x):
-            return self.dense(x)
+    from tests.models import Tiny
 
     model = Tiny()
     model(keras.ops.zeros((1, 3)))
