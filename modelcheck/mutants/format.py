@@ -190,9 +190,8 @@ def _dropped(report: MutationReport) -> list[str]:
         dropped.append(f"{len(report.invalid)} that Keras cannot build")
     if not dropped:
         return []
-    reasons = {"equivalent": "the same layers, compile settings and outputs as the reference"}
     return ["dropped: " + ", ".join(dropped)] + [
-        f"  {m.description}, at {m.where}: {m.note or reasons.get(m.status, m.status)}"
+        f"  {m.description}, at {m.where}: {m.note or m.status}"
         for m in report.equivalent + report.invalid]
 
 

@@ -30,6 +30,7 @@ __all__ = ["MutantResult", "MutationReport", "run_mutants", "Helpers", "CAUGHT",
 CAUGHT = "caught"
 SURVIVED = "survived"
 EQUIVALENT = "equivalent"  # the same architecture snapshot, compile settings and outputs: dropped
+SAME_AS_REFERENCE = "the same layers, compile settings and outputs as the reference"  # an equivalent one's note
 INVALID = "invalid"  # Keras cannot build it (e.g. strides that shrink a feature map below 1): dropped
 
 
@@ -44,7 +45,7 @@ class MutantResult:
         points: the points the mutant would get.
         statuses: check -> status on the mutant.
         messages: check -> first line of the message, for the checks that caught it.
-        note: why a mutant is invalid.
+        note: why a mutant was dropped (what Keras said of an invalid one; `SAME_AS_REFERENCE`).
         architecture_changed: whether its architecture snapshot differs from the reference's (a stored
             snapshot of the model would catch it).
         changes: what it changes that an expectation could pin (`generate.changes`).
@@ -214,7 +215,7 @@ def _evaluate(mutant: Any, spec: ModelSpec, checks: Sequence[str], points: dict[
     result.changes = changes(model, baseline)
     result.architecture_changed = "architecture" in result.changes
     if not result.architecture_changed and same_function(model, mutant.recipe, baseline):
-        result.status = EQUIVALENT
+        result.status, result.note = EQUIVALENT, SAME_AS_REFERENCE
         keras.backend.clear_session(free_memory=False)
         return result
     if prepare is not None:
