@@ -139,6 +139,14 @@ def test_the_reference_rebuilt_from_its_recipe_is_equivalent_and_dropped():
     assert is_equivalent(build(recipe), recipe, baseline_of(recipe, 0))
     _, mutants = generate(mlp(), operators=["units"])
     assert not is_equivalent(build(mutants[0].recipe), mutants[0].recipe, baseline_of(recipe, 0))
+    # evaluated, such a mutant is dropped with why, as an invalid one is
+    from dataclasses import replace
+
+    from modelcheck.mutants.run import EQUIVALENT, SAME_AS_REFERENCE, evaluate
+
+    same = evaluate(replace(mutants[0], recipe=recipe), weak_spec(), ["output_shape"], {"output_shape": 1.0},
+                    {"output_shape": "passed"}, baseline_of(recipe, 0), 0)
+    assert (same.status, same.note) == (EQUIVALENT, SAME_AS_REFERENCE)
 
 
 def weak_spec() -> ModelSpec:

@@ -24,8 +24,8 @@ from ..core.errors import SpecError
 from ..core.result import ERROR, PASSED, SKIPPED, CheckResult
 from ..core.spec import ModelSpec
 
-__all__ = ["MutantResult", "MutationReport", "run_mutants", "Helpers", "CAUGHT", "SURVIVED", "EQUIVALENT", "INVALID",
-           "ARCHITECTURE"]
+__all__ = ["MutantResult", "MutationReport", "run_mutants", "Helpers", "CAUGHT", "SURVIVED", "EQUIVALENT",
+           "SAME_AS_REFERENCE", "INVALID", "ARCHITECTURE"]
 
 CAUGHT = "caught"
 SURVIVED = "survived"
