@@ -74,9 +74,14 @@ def requirements(packages: Sequence[str] = ()) -> list[str]:
     return pins
 
 
+def _name(requirement: str) -> str:
+    """The distribution name a requirement line starts with (``numpy`` of ``numpy>=1.26; python_version...``)."""
+    return re.split(r"[<>=!~;\[ ]", requirement.strip(), maxsplit=1)[0]
+
+
 def _pinned(requirement: str) -> str:
     written = requirement.split(";")[0].strip()
-    name = re.split(r"[<>=!~\[ ]", written, maxsplit=1)[0]
+    name = _name(written)
     try:
         return f"{name}=={importlib.metadata.version(name)}"
     except importlib.metadata.PackageNotFoundError:
@@ -88,7 +93,7 @@ def _minimum_python(pins: Sequence[str]) -> tuple[int, int]:
     declare they run on (their ``Requires-Python: >=X.Y``); setup.sh checks it before pip, whose
     own error ('no matching distribution') would not say why."""
     oldest = (3, 0)
-    for name in ["modelcheck", *(re.split(r"[<>=!~;\[ ]", pin, maxsplit=1)[0] for pin in pins)]:
+    for name in ["modelcheck", *(_name(pin) for pin in pins)]:
         try:
             declared = importlib.metadata.metadata(name).get("Requires-Python") or ""
         except importlib.metadata.PackageNotFoundError:
