@@ -686,8 +686,21 @@ def test_the_pytest_item_says_every_mutant_was_dropped_rather_than_none_applied(
     report = run_mutants(pooled_spec(), points={"output_shape": 1}, operators=["input_shape", "channels_order"])
     result = report_result(report)
     assert result.status == "skipped"
-    assert result.message == ("no mutants: every mutant was dropped (0 equivalent to the model, 2 that Keras "
-                              "cannot build)")
+    assert result.message == "no mutants: every mutant was dropped (2 that Keras cannot build)"
+
+
+def test_the_text_report_the_pytest_item_and_the_page_count_the_dropped_mutants_alike(tmp_path):
+    """The three said "0 equivalent to the model, 2 ..." / "2 ..." / "equivalent to the reference" of one run."""
+    from modelcheck.mutants.format import format_report
+    from modelcheck.mutants.pytest_plugin import report_result
+    from modelcheck.report.mutants import render_mutants_page, views_of_json
+
+    report = run_mutants(pooled_spec(), points={"output_shape": 1}, operators=["input_shape", "channels_order"])
+    said = "2 that Keras cannot build"
+    assert f"dropped: {said}\n" in format_report(report)
+    assert report_result(report).message.endswith(f"({said})")
+    page = render_mutants_page(views_of_json(report.to_json()), tmp_path / "m.html", title="t").read_text()
+    assert f"Dropped: {said}." in page and "0 equivalent" not in page
 
 
 @pytest.mark.parametrize("command", ["mutants", "grade"])

@@ -82,6 +82,11 @@ def test_the_page_lists_the_survivors_with_suggestions_and_the_score(index):
     assert "output_shape (1), param_count (2), config_lint (1)" in squash(section.text())
 
 
+def test_an_assignment_runs_dropped_mutants_are_equivalent_to_the_reference(tmp_path):
+    out = render_mutants_page(views_of_json({**MUTATION, "words": "assignment"}), tmp_path / "m.html", title="a")
+    assert "Dropped: 1 equivalent to the reference, 2 that Keras cannot build." in squash(parse(out).text())
+
+
 def test_the_page_sums_up_every_model_and_says_why_one_has_no_mutants(index):
     page = parse(index.parent / "mutants.html")
     assert squash(page.find("p", cls="overall").text()) == "Mutation score: 75% (3/4) over 2 models; lowest: mlp 75%"

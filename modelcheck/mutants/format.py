@@ -8,7 +8,8 @@ from typing import Any, Sequence
 
 from .run import MutantResult, MutationReport
 
-__all__ = ["suggestion", "format_report", "score_line", "probe_checks", "PROBES", "Catcher", "Words", "WORDS"]
+__all__ = ["suggestion", "format_report", "score_line", "probe_checks", "PROBES", "Catcher", "Words", "WORDS",
+           "dropped_counts"]
 
 @dataclass(frozen=True)
 class Words:
@@ -19,14 +20,16 @@ class Words:
     checks: str
     labels: str
     compare: str
+    original: str  # what the mutants are mutants of
 
 
 ASSIGNMENT_WORDS = Words("[expect]", "[points]", '[options.config_lint] labels = "integers" (or "one_hot")',
-                         "add matches_reference to [points] (it compares the layers with the reference solution's)")
+                         "add matches_reference to [points] (it compares the layers with the reference solution's)",
+                         "the reference")
 SPEC_WORDS = Words("the model's spec", "its checks",
                    'options = { config_lint = { labels = "integers" } } (or "one_hot") to the model\'s spec',
                    "compare the model with its stored architecture snapshot (the architecture check): it catches "
-                   "every layer change")
+                   "every layer change", "the model")
 WORDS = {"assignment": ASSIGNMENT_WORDS, "spec": SPEC_WORDS}
 
 
@@ -180,17 +183,25 @@ def format_report(report: MutationReport, *, score: bool = True) -> str:
     return "\n".join(lines)
 
 
+def dropped_counts(equivalent: int, invalid: int, words: str = "assignment") -> str:
+    """The mutants not judged, counted in the words of every place that tells them (the text report,
+    the pytest item, the HTML page): "1 equivalent to the reference, 2 that Keras cannot build";
+    empty when none was dropped."""
+    counts = []
+    if equivalent:
+        counts.append(f"{equivalent} equivalent to {WORDS[words].original}")
+    if invalid:
+        counts.append(f"{invalid} that Keras cannot build")
+    return ", ".join(counts)
+
+
 def _dropped(report: MutationReport) -> list[str]:
     """The count of mutants not judged, then each with why: a mistake Keras refuses to build (what it
     said) or one that changes nothing, so the instructor can tell a dropped mistake from a missed one."""
-    dropped = []
-    if report.equivalent:
-        dropped.append(f"{len(report.equivalent)} equivalent to the reference")
-    if report.invalid:
-        dropped.append(f"{len(report.invalid)} that Keras cannot build")
-    if not dropped:
+    counts = dropped_counts(len(report.equivalent), len(report.invalid), report.words)
+    if not counts:
         return []
-    return ["dropped: " + ", ".join(dropped)] + [
+    return ["dropped: " + counts] + [
         f"  {m.description}, at {m.where}: {m.note or m.status}"
         for m in report.equivalent + report.invalid]
 

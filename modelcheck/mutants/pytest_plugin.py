@@ -26,13 +26,13 @@ MIN_SCORE = 0.95
 
 def report_result(report: object, min_score: float = MIN_SCORE) -> CheckResult:
     """The `CheckResult` of a `MutationReport`: passed at `min_score` or more, else the survivors."""
-    from .format import WORDS, format_report, score_line, suggestion
+    from .format import WORDS, dropped_counts, format_report, score_line, suggestion
     from .run import MutationReport
 
     assert isinstance(report, MutationReport)
     details = {"mutation": report.to_json(), "text": format_report(report)}
     if report.not_mutable or report.score is None:
-        dropped = f"{len(report.equivalent)} equivalent to the model, {len(report.invalid)} that Keras cannot build"
+        dropped = dropped_counts(len(report.equivalent), len(report.invalid), report.words)
         why = report.not_mutable or (f"every mutant was dropped ({dropped})" if report.mutants
                                      else "no mutation operator applies to this model")
         return CheckResult.skip(NAME, f"no mutants: {why}", details=details)

@@ -148,7 +148,7 @@ class MutationReport:
             else:
                 row["messages"] = dict(m.messages)
             mutants.append(row)
-        return {"model": self.model, "mutants": mutants, "score": self.score,
+        return {"model": self.model, "words": self.words, "mutants": mutants, "score": self.score,
                 "caught": len(self.caught), "total": len(self.judged),
                 "equivalent": len(self.equivalent), "invalid": len(self.invalid),
                 "checks": self.points, "reference": self.reference,

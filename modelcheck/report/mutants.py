@@ -47,6 +47,7 @@ def _view(model: str, data: Mapping[str, Any], anchor: str, page: str | None) ->
         "total": total,
         "equivalent": data.get("equivalent") or 0,
         "invalid": data.get("invalid") or 0,
+        "dropped_counts": _dropped_counts(data),
         "checks": [{"name": name, "points": _points(value), "reference": (data.get("reference") or {}).get(name)}
                    for name, value in checks.items()],
         "useless": [name for name, status in (data.get("reference") or {}).items() if status != "passed"],
@@ -57,6 +58,13 @@ def _view(model: str, data: Mapping[str, Any], anchor: str, page: str | None) ->
         "not_mutable": data.get("not_mutable"),
         "seconds": data.get("seconds"),
     }
+
+
+def _dropped_counts(data: Mapping[str, Any]) -> str:
+    from ..mutants.format import WORDS, dropped_counts
+
+    words = data.get("words") if data.get("words") in WORDS else "spec"  # a run saved before "words" was
+    return dropped_counts(int(data.get("equivalent") or 0), int(data.get("invalid") or 0), words)
 
 
 def mutation_views(models: Sequence[Any], page_of: Any) -> list[dict[str, Any]]:
