@@ -83,6 +83,42 @@ def test_setup_says_which_python_the_bundle_needs_before_pip_fails_on_an_older_o
     assert "install" not in (fake / "calls").read_text()  # pip never ran
 
 
+def test_setup_installs_into_a_venv_of_its_own_where_the_system_python_refuses_pip(bundle: Path, tmp_path: Path):
+    """Ubuntu 24.04's and Debian 12's python3 refuse `pip install` outside a virtual environment
+    (PEP 668): setup.sh ran `python3 -m pip install` there, and the image failed to build."""
+    with zipfile.ZipFile(bundle) as archive:
+        archive.extractall(tmp_path / "source")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    calls = tmp_path / "calls"
+    # an image without python3-venv (ensurepip missing, as Debian ships it) whose pip refuses to install
+    (fake / "python3").write_text(f"""#!/bin/sh
+echo "python3 $*" >> {calls}
+case "$1" in
+  -V) echo "Python 3.12.3";;
+  -m) case "$2" in
+        venv) mkdir -p "$3/bin" && cp {fake}/venv-python "$3/bin/python";;
+        pip) echo "error: externally-managed-environment" >&2; exit 1;;
+      esac;;
+  -c) case "$2" in *ensurepip*) [ -e {fake}/venv-installed ] || exit 1;; esac;;
+esac
+exit 0
+""")
+    (fake / "venv-python").write_text(f'#!/bin/sh\necho "venv-python $*" >> {calls}\n')
+    (fake / "apt-get").write_text(f'#!/bin/sh\necho "apt-get $*" >> {calls}\ntouch {fake}/venv-installed\n')
+    for name in ("python3", "venv-python", "apt-get"):
+        (fake / name).chmod(0o755)
+    done = subprocess.run(["bash", str(tmp_path / "source" / "setup.sh")], capture_output=True, text=True,
+                          env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}, timeout=60)
+    assert done.returncode == 0, done.stderr
+    said = calls.read_text().splitlines()
+    assert "apt-get install -y python3-venv" in said
+    assert "python3 -m venv venv" in said
+    assert "venv-python -m pip install --no-cache-dir -r requirements.txt" in said
+    assert not [line for line in said if line.startswith("python3 -m pip")]
+    assert (tmp_path / "source" / "venv" / "bin" / "python").exists()
+
+
 def _autograde(bundle: Path, root: Path, submission: Path) -> tuple[dict, str]:
     """Lay out `root` like /autograder, run run_autograder there; its results.json and stderr."""
     with zipfile.ZipFile(bundle) as archive:
@@ -90,8 +126,13 @@ def _autograde(bundle: Path, root: Path, submission: Path) -> tuple[dict, str]:
     (root / "source" / "run_autograder").chmod(0o755)
     (root / "submission").mkdir(parents=True)
     shutil.copy(submission, root / "submission" / submission.name)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the bundled modelcheck only
-    env.update(MODELCHECK_AUTOGRADER_ROOT=str(root), MODELCHECK_PYTHON=sys.executable)
+    # setup.sh's venv, standing in: its Python is run_autograder's unless MODELCHECK_PYTHON says otherwise
+    venv_python = root / "source" / "venv" / "bin" / "python"
+    venv_python.parent.mkdir(parents=True)
+    venv_python.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+    venv_python.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MODELCHECK_PYTHON")}  # bundled modelcheck
+    env.update(MODELCHECK_AUTOGRADER_ROOT=str(root))
     done = subprocess.run([str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr

@@ -4,8 +4,9 @@
 
 The zip (Gradescope unpacks it into ``/autograder/source``) holds:
 
-- ``setup.sh``: installs Python and modelcheck's dependencies pinned at the versions of the
-  machine that wrote the bundle, and checks that the bundled modelcheck imports;
+- ``setup.sh``: installs Python if missing and, in a virtual environment of its own
+  (``/autograder/source/venv``), modelcheck's dependencies pinned at the versions of the machine
+  that wrote the bundle, and checks that the bundled modelcheck imports;
 - ``run_autograder``: grades ``/autograder/submission`` into ``/autograder/results/results.json``
   (Gradescope's format, `modelcheck.grading.outputs.gradescope_results`) with the same isolated
   pipeline as ``modelcheck grade``;
@@ -13,7 +14,7 @@ The zip (Gradescope unpacks it into ``/autograder/source``) holds:
 - ``assignment/``: the assignment file and the files it needs (``--include``).
 
 ``run_autograder`` reads ``MODELCHECK_AUTOGRADER_ROOT`` (default ``/autograder``) and
-``MODELCHECK_PYTHON`` (default ``python3``), so it can be tried in a folder laid out like
+``MODELCHECK_PYTHON`` (default: setup.sh's environment's Python), so it can be tried in a folder laid out like
 ``/autograder``. No Keras import here.
 """
 
@@ -36,17 +37,25 @@ _SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once, when it builds the autograder image.
 set -euo pipefail
 cd "$(dirname "$0")"
-if ! command -v python3 >/dev/null || ! python3 -m pip --version >/dev/null 2>&1; then
-    apt-get update && apt-get install -y python3 python3-pip
+if ! command -v python3 >/dev/null; then
+    apt-get update && apt-get install -y python3
 fi
 if ! python3 -c "import sys; sys.exit(sys.version_info < {python})"; then
-    echo "setup.sh: this autograder needs Python >= {python_text} (modelcheck and the versions pinned in" \
-         "requirements.txt), and python3 here is $(python3 -V 2>&1): choose a Gradescope base image with a" \
+    echo "setup.sh: this autograder needs Python >= {python_text} (modelcheck and the versions pinned in" \\
+         "requirements.txt), and python3 here is $(python3 -V 2>&1): choose a Gradescope base image with a" \\
          "newer Python (Ubuntu 24.04 has 3.12), or install python{python_text} as python3 first" >&2
     exit 1
 fi
-python3 -m pip install --no-cache-dir -r requirements.txt
-PYTHONPATH="$PWD/lib" python3 -c "import modelcheck; assert modelcheck.__version__ == '{version}', modelcheck.__version__"
+# A virtual environment of its own: images whose Python refuses a system-wide pip install (PEP 668's
+# "externally-managed-environment", Ubuntu 24.04 and Debian 12) take it, and nothing of the image's
+# own packages is changed. Debian and Ubuntu ship venv's pip apart, in python3-venv.
+if ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
+    apt-get update && apt-get install -y python3-venv
+fi
+python3 -m venv {venv}
+{venv}/bin/python -m pip install --no-cache-dir -r requirements.txt
+PYTHONPATH="$PWD/lib" {venv}/bin/python -c \\
+    "import modelcheck; assert modelcheck.__version__ == '{version}', modelcheck.__version__"
 """
 
 _RUN = """#!/usr/bin/env bash
@@ -56,9 +65,12 @@ set -uo pipefail
 ROOT="${{MODELCHECK_AUTOGRADER_ROOT:-/autograder}}"
 export PYTHONPATH="$ROOT/source/lib${{PYTHONPATH:+:$PYTHONPATH}}"
 export TF_CPP_MIN_LOG_LEVEL=3
+PYTHON="$ROOT/source/{venv}/bin/python"  # where setup.sh installed the dependencies
+[ -x "$PYTHON" ] || PYTHON=python3
 cd "$ROOT/source"  # python -m imports from the current folder first: never a modelcheck found there
-exec "${{MODELCHECK_PYTHON:-python3}}" -m modelcheck.grading.gradescope "$ROOT/source/assignment/{assignment}" --root "$ROOT"
+exec "${{MODELCHECK_PYTHON:-$PYTHON}}" -m modelcheck.grading.gradescope "$ROOT/source/assignment/{assignment}" --root "$ROOT"
 """
+VENV = "venv"  # setup.sh's virtual environment, in /autograder/source
 
 
 def requirements(packages: Sequence[str] = ()) -> list[str]:
@@ -147,9 +159,9 @@ def write_bundle(assignment_path: str | Path, out: str | Path, *, include: Seque
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         pins = requirements(packages)
         python = _minimum_python(pins)
-        _executable(archive, "setup.sh", _SETUP.format(version=__version__, python=python,
+        _executable(archive, "setup.sh", _SETUP.format(version=__version__, python=python, venv=VENV,
                                                         python_text=".".join(map(str, python))))
-        _executable(archive, "run_autograder", _RUN.format(assignment=assignment_path.name))
+        _executable(archive, "run_autograder", _RUN.format(assignment=assignment_path.name, venv=VENV))
         archive.writestr("requirements.txt", "\n".join(pins) + "\n")
         archive.write(assignment_path, f"assignment/{assignment_path.name}")
         for name, path in extra.items():
