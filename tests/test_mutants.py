@@ -45,6 +45,14 @@ def embedding() -> keras.Model:
                              keras.layers.Flatten(), keras.layers.Dense(2, name="out")])
 
 
+def regression() -> keras.Model:
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu", name="hidden"),
+                              keras.layers.Dense(1, name="out")])
+    schedule = keras.optimizers.schedules.ExponentialDecay(1e-3, decay_steps=100, decay_rate=0.9)
+    model.compile(loss="mse", optimizer=keras.optimizers.Adam(schedule))
+    return model
+
+
 def bare() -> keras.Model:
     """No weights, no activation, no compile, an input of unknown size: no operator applies."""
     return keras.Sequential([keras.Input((None,)), keras.layers.Identity(name="same")])
@@ -62,6 +70,8 @@ APPLIES: dict[str, tuple[Callable[[], keras.Model], Callable[[keras.Model], bool
     "loss_sparse_categorical": (mlp, lambda m: m.loss == "categorical_crossentropy"),
     "loss_mse": (mlp, lambda m: m.loss == "mean_squared_error"),
     "loss_from_logits": (mlp, lambda m: m.loss.get_config()["from_logits"] is True),
+    "loss_binary_categorical": (mlp, lambda m: m.loss == "binary_crossentropy"),
+    "loss_on_regression": (regression, lambda m: m.loss == "binary_crossentropy"),
     "frozen": (mlp, lambda m: not all(l.trainable for l in m.layers if l.weights)),
     "zero_init": (mlp, lambda m: not layer(m, "hidden").get_weights()[0].any()),
     "bias_removed": (mlp, lambda m: not all(l.use_bias for l in m.layers if hasattr(l, "use_bias"))),
@@ -96,6 +106,35 @@ def test_each_operator_mutates_where_it_applies_and_nowhere_else(operator):
         built = build(mutant.recipe)
         assert holds(built), f"{operator}: {mutant.description} at {mutant.where}"
     assert generate(bare(), operators=[operator])[1] == []
+
+
+def test_binary_cross_entropy_on_one_sigmoid_unit_becomes_categorical_keeping_from_logits():
+    model = cnn()
+    model.compile(loss=keras.losses.BinaryCrossentropy(from_logits=True), optimizer="sgd")
+    _, mutants = generate(model, operators=["loss_binary_categorical"])
+    assert [m.description for m in mutants] == ["loss binary_crossentropy -> categorical_crossentropy"]
+    loss = build(mutants[0].recipe).loss
+    assert type(loss).__name__ == "CategoricalCrossentropy" and loss.get_config()["from_logits"] is True
+    # a classifier's loss is no regression's mistake, and a regression's loss is no classifier's
+    assert generate(cnn(), operators=["loss_on_regression"])[1] == []
+    assert generate(regression(), operators=["loss_binary_categorical"])[1] == []
+
+
+def test_a_learning_rate_schedule_is_mutated_at_its_starting_rates():
+    _, mutants = generate(regression(), operators=["learning_rate"])
+    assert [m.description for m in mutants] == [
+        "learning rate schedule ExponentialDecay: initial_learning_rate 0.001 -> 1 (x1000)"]
+    optimizer = build(mutants[0].recipe).optimizer
+    schedule = optimizer.get_config()["learning_rate"]
+    assert schedule["class_name"] == "ExponentialDecay" and schedule["config"]["decay_rate"] == 0.9
+    assert float(optimizer.learning_rate) == pytest.approx(1.0)  # the rate at step 0
+    piecewise = keras.optimizers.schedules.PiecewiseConstantDecay([10], [1e-2, 1e-3])
+    model = regression()
+    model.compile(loss="mse", optimizer=keras.optimizers.SGD(piecewise))
+    _, mutants = generate(model, operators=["learning_rate"])
+    assert [m.description for m in mutants] == [
+        "learning rate schedule PiecewiseConstantDecay: values (0.01, 0.001) -> (10, 1) (x1000)"]
+    assert build(mutants[0].recipe).optimizer.get_config()["learning_rate"]["config"]["values"] == pytest.approx([10, 1])
 
 
 def test_a_wrapped_layer_is_rebuilt_for_what_reaches_it_after_an_edit_upstream():

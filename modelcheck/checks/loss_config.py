@@ -23,8 +23,8 @@ from ..core.result import CheckResult
 from ..model.compiled import compiled_loss
 from .common import check, forward
 
-__all__ = ["check_loss_matches_output", "loss_misfit", "LossFacts", "loss_facts", "negative_weight", "zero_weight",
-           "unweighted"]
+__all__ = ["check_loss_matches_output", "loss_misfit", "LossFacts", "loss_facts", "loss_family", "negative_weight",
+           "zero_weight", "unweighted"]
 
 NAME = "loss_matches_output"
 
@@ -72,6 +72,12 @@ def loss_facts(loss: OutputLoss) -> LossFacts:
             config = {}
     from_logits = bool(config.get("from_logits", "from_logits=True" in loss.name))
     return LossFacts(name, _FAMILIES.get(name, OTHER), from_logits)
+
+
+def loss_family(name: str) -> str:
+    """The family of a loss named in any of Keras' spellings (`SPARSE_CE`, `CATEGORICAL_CE`,
+    `BINARY_CE`, `REGRESSION` or `OTHER`)."""
+    return _FAMILIES.get(canonical_loss_name(name), OTHER)
 
 
 def negative_weight(loss: OutputLoss) -> str:

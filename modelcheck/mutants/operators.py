@@ -185,6 +185,39 @@ def loss_from_logits(site: Site) -> Iterator[Mutant]:
         yield _loss_mutant(site, "loss_from_logits", loss[0], loss[0], from_logits=True)
 
 
+def _one_output_units(site: Site) -> int | None:
+    return _units(site, next(iter(site.outputs))) if len(site.outputs) == 1 else None
+
+
+def loss_binary_categorical(site: Site) -> Iterator[Mutant]:
+    """Binary cross-entropy on a multi-class output, or categorical cross-entropy on one sigmoid unit
+    (Keras trains both without a word: the first reports a flattering accuracy, the second a loss of 0)."""
+    loss = _single_loss(site.recipe)
+    units = _one_output_units(site)
+    if loss is None or units is None:
+        return
+    from ..checks import loss_config as lc
+
+    kept = {"from_logits": True} if loss[1].get("from_logits") else None
+    family = lc.loss_family(loss[0])
+    if family in (lc.SPARSE_CE, lc.CATEGORICAL_CE) and units > 1:
+        yield _loss_mutant(site, "loss_binary_categorical", "binary_crossentropy", loss[0], kept)
+    elif family == lc.BINARY_CE and units == 1:
+        yield _loss_mutant(site, "loss_binary_categorical", "categorical_crossentropy", loss[0], kept)
+
+
+def loss_on_regression(site: Site) -> Iterator[Mutant]:
+    """A classification loss on a regression output (a classifier's compile line copied)."""
+    from ..checks import loss_config as lc
+
+    loss = _single_loss(site.recipe)
+    if loss is None or lc.loss_family(loss[0]) != lc.REGRESSION or len(site.outputs) != 1:
+        return
+    activation = site.recipe.entry(next(iter(site.outputs)))["config"].get("activation")
+    if activation in (None, "linear", "relu"):
+        yield _loss_mutant(site, "loss_on_regression", "binary_crossentropy", loss[0])
+
+
 def layer_frozen(site: Site) -> Iterator[Mutant]:
     for name in site.names():
         if site.layer(name).trainable_weights:
@@ -316,19 +349,43 @@ def strides(site: Site) -> Iterator[Mutant]:
             yield site.set_config("strides", name, "strides", [2] * len(old))
 
 
+# A schedule's rates (Keras' schedules; a user's own schedule with these keys alike): what x1000 scales.
+_SCHEDULE_RATES = ("initial_learning_rate", "warmup_target", "values")
+
+
+def _times_1000(value: Any) -> Any:
+    if isinstance(value, float):
+        return value * 1000
+    if isinstance(value, list) and value and all(isinstance(v, float) for v in value):
+        return [v * 1000 for v in value]
+    return None
+
+
 def learning_rate(site: Site) -> Iterator[Mutant]:
     optimizer = site.recipe.compile.get("optimizer")
     if isinstance(optimizer, str):
         optimizer = keras.saving.serialize_keras_object(keras.optimizers.get(optimizer))
-    if not isinstance(optimizer, dict) or not isinstance(optimizer.get("config", {}).get("learning_rate"), float):
+    if not isinstance(optimizer, dict) or not isinstance(optimizer.get("config"), dict):
         return
-    old = optimizer["config"]["learning_rate"]
+    where = f"the {optimizer.get('class_name', 'optimizer')} optimizer"
+    old = optimizer["config"].get("learning_rate")
+    if isinstance(old, float):
+        rate, description = old * 1000, f"learning rate {old:.3g} -> {old * 1000:.3g} (x1000)"
+    elif isinstance(old, dict) and isinstance(old.get("config"), dict):  # a schedule: its starting rates
+        scaled = {k: _times_1000(v) for k, v in old["config"].items() if k in _SCHEDULE_RATES}
+        scaled = {k: v for k, v in scaled.items() if v is not None}
+        if not scaled:
+            return
+        rate = {**old, "config": {**old["config"], **scaled}}
+        description = f"learning rate schedule {old.get('class_name', '')}: " + ", ".join(
+            f"{k} {_show(old['config'][k])} -> {_show(v)}" for k, v in scaled.items()) + " (x1000)"
+    else:
+        return
 
     def edit(r: Recipe) -> None:
-        r.compile["optimizer"] = {**optimizer, "config": {**optimizer["config"], "learning_rate": old * 1000}}
+        r.compile["optimizer"] = {**optimizer, "config": {**optimizer["config"], "learning_rate": rate}}
 
-    yield site.mutant("learning_rate", f"learning rate {old:.3g} -> {old * 1000:.3g} (x1000)",
-                      f"the {optimizer.get('class_name', 'optimizer')} optimizer", edit)
+    yield site.mutant("learning_rate", description, where, edit)
 
 
 def stop_gradient(site: Site) -> Iterator[Mutant]:
@@ -364,6 +421,8 @@ _ALL = [
     Operator("loss_sparse_categorical", "categorical vs sparse categorical cross-entropy", loss_sparse_categorical),
     Operator("loss_mse", "mean squared error on a classifier", loss_mse_on_classifier),
     Operator("loss_from_logits", "from_logits=True on a softmax/sigmoid output", loss_from_logits),
+    Operator("loss_binary_categorical", "binary vs categorical cross-entropy", loss_binary_categorical),
+    Operator("loss_on_regression", "a classification loss on a regression output", loss_on_regression),
     Operator("frozen", "a layer frozen", layer_frozen),
     Operator("zero_init", "a hidden layer initialised to zeros", zero_init),
     Operator("bias_removed", "bias removed", bias_removed),
