@@ -8,7 +8,7 @@ import keras
 import numpy as np
 
 from ..core.errors import call_user_code
-from ..model import backend
+from ..model import backend, loops
 from ..model.outputs import flatten_outputs, output_layers
 from ..model.engine import own_training, preserved_weights
 from ..model.freezing import ASIDE_NOTE, BACKBONE_NOTE, backbone_names, frozen_aside, frozen_layers
@@ -19,7 +19,7 @@ from ..model.memo import remembered
 from ..model.randomness import rewound_forward
 from ..model.state import reset_states
 from ..model.variables import variable_label, variable_owners
-from ..core.messages import also, mismatch
+from ..core.messages import also, for_audience, mismatch
 from ..core.result import CheckResult
 from .common import SIGNS_CANCEL, check, default_batch, prepare_batch, second_batch
 from .loss_config import loss_misfit, unweighted, zero_weight
@@ -120,11 +120,15 @@ def batchnorm_batch_size(model: keras.Model) -> int:
 
 
 def frozen_message(frozen: list[keras.layers.Layer]) -> str:
-    """The failure message for layers frozen with ``trainable = False`` (allowed only on request)."""
+    """The failure message for layers frozen with ``trainable = False`` (allowed only on request:
+    ``allow_frozen``, which a graded student cannot set, so they are told to ask)."""
+    fix = for_audience(loops.current().audience,
+                       configurer="set trainable=True, or pass allow_frozen=True if freezing is intended",
+                       student="make every layer trainable (remove trainable=False), or ask your instructor if "
+                       "freezing is intended")
     return mismatch("trainable layers", "every layer with weights trainable", "frozen (trainable=False)",
                     at=", ".join(f"layer {l.name!r} ({l.count_params():,} weights)" for l in frozen),
-                    note="frozen weights never learn: set trainable=True, or pass allow_frozen=True if freezing is "
-                    "intended (transfer learning)")
+                    note=f"frozen weights never learn: {fix} (transfer learning)")
 
 
 def _zero_by_coincidence(model: keras.Model, labels: list[str], *, output: Any, batch_size: int,

@@ -17,7 +17,8 @@ from ..model.outputs import ACTIVATION_RANGES, activation_of, output_layers
 from ..model.inputs import synthetic_inputs
 from ..model.origin import is_library_code
 from ..model.objective import MetricAsLoss, NothingTrained, OutputLoss, canonical_loss_name, objective_for
-from ..core.messages import also, mismatch, output_ref
+from ..core.messages import also, for_audience, mismatch, output_ref
+from ..model import loops
 from ..core.errors import UserCodeError
 from ..core.result import CheckResult
 from ..model.compiled import compiled_loss
@@ -149,11 +150,15 @@ def _findings(facts: LossFacts, activation: str | None, units: int, output: str,
         target_range = target_range if target_range is not None else _IMPLIED_RANGES.get(loss)
         fits = target_range is not None and _within(target_range, low, high)
         if not fits:
+            classes = "; for classification use a cross-entropy loss" if activation == "softmax" else ""
             found.append(mismatch("output activation", f"a linear output for the regression loss {loss}",
                                   f"{activation}, which can only predict {words}", at=where,
-                                  note="if the targets can be outside that range use activation=None"
-                                  + ("; for classification use a cross-entropy loss" if activation == "softmax" else "")
-                                  + ", or pass target_range=(low, high) when the targets fit"))
+                                  note=for_audience(
+                                      loops.current().audience,
+                                      configurer=f"if the targets can be outside that range use activation=None"
+                                      f"{classes}, or pass target_range=(low, high) when the targets fit",
+                                      student=f"the grader is not told that the targets stay within that range: use "
+                                      f"activation=None (a linear output){classes}, or ask your instructor if they do")))
     return found
 
 
@@ -291,7 +296,10 @@ def check_loss_matches_output(
     if unseen:
         reasons = "; ".join(f"{why} ({', '.join(outputs)})" for why, outputs in unseen.items())
         return CheckResult.skip(NAME, f"cannot judge the loss without the output's activation: {reasons}"
-                                + "; check the loss by hand, or run check_loss_at_init and check_overfit_batch",
+                                + for_audience(loops.current().audience,
+                                               configurer="; check the loss by hand, or run check_loss_at_init and "
+                                               "check_overfit_batch",
+                                               student="; check by hand that the loss fits the output"),
                                 expected=expected, received=judged, details=details)
     summary = ", ".join(f"{j['output']}: {j['loss']} on {j['activation'] or 'no activation'}" for j in judged)
     return CheckResult.ok(NAME, f"the loss fits the output ({summary})", expected=expected, received=judged,

@@ -10,7 +10,8 @@ import numpy as np
 from ..model.outputs import activation_of, output_kinds, output_layers, output_names, shape_str
 from ..model.graph import layers_of
 from ..model.inputs import input_infos, rows_of, synthetic_inputs
-from ..core.messages import layer_ref, mismatch, output_ref
+from ..core.messages import for_audience, layer_ref, mismatch, output_ref
+from ..model import loops
 from ..core.result import CheckResult
 from .common import check, fmt, forward, nonfinite_failure, pair_per_layer
 
@@ -18,6 +19,9 @@ __all__ = ["check_output_shape"]
 
 NAME = "output_shape"
 _TOLERANCE = 1e-3
+# What an output kind without a squashing activation is, in a graded student's words.
+_UNBOUNDED = {"logits": "raw scores (logits), which its loss turns into probabilities itself",
+              "regression": "values of any size (a regression), not values squeezed into a range"}
 
 
 def _matches(expected: tuple[Any, ...], received: tuple[Any, ...]) -> bool:
@@ -67,8 +71,11 @@ def _kind_problem(kind: str, values: np.ndarray, layer: keras.layers.Layer | Non
     activation = activation_of(layer)
     if activation in ("softmax", "sigmoid"):
         return ("output activation", f"none ({kind} outputs are unbounded)", activation,
-                f"remove the {activation}, or declare the output as "
-                f"{'probabilities' if activation == 'softmax' else 'binary'}")
+                for_audience(loops.current().audience,
+                             configurer=f"remove the {activation}, or declare the output as "
+                             f"{'probabilities' if activation == 'softmax' else 'binary'}",
+                             student=f"remove the {activation} (the output layer takes no activation): the "
+                             f"assignment expects {_UNBOUNDED.get(kind, f'{kind} outputs')}"))
     return None
 
 

@@ -12,7 +12,17 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["mismatch", "layer_ref", "output_ref", "also", "OWN_CODE_FIX", "OWN_TRAINING_FIX"]
+__all__ = ["mismatch", "layer_ref", "output_ref", "also", "for_audience", "CONFIGURER", "STUDENT", "AUDIENCES",
+           "OWN_CODE_FIX", "OWN_TRAINING_FIX"]
+
+# Who reads a check's hints. Whoever configures the checks (a spec file, a check's keyword arguments,
+# an assignment's [expect]) can change those settings; a student whose submission is graded reads the
+# feedback and can change only their model's code. Grading sets STUDENT on the spec it checks
+# (`ModelSpec.audience`, which the session hands to the checks on their run context) and on the run
+# context of its build job.
+CONFIGURER = "configurer"
+STUDENT = "student"
+AUDIENCES = (CONFIGURER, STUDENT)
 
 # How to make a graded model train in the grader's clean process as it does in the student's: what
 # the grader says when a submission's own functions or training code do not survive its model file.
@@ -45,6 +55,18 @@ def mismatch(what: str, expected: Any, received: Any, at: str | None = None, not
     if note:
         text += f"; {note}"
     return text
+
+
+def for_audience(audience: str, *, configurer: str, student: str) -> str:
+    """The wording of a hint for `audience`: `student` for a graded student (what to change in the
+    model or code, or what the assignment expects), `configurer` for everyone else (which setting
+    of the check to change). Each hint whose fix differs is written once per audience here::
+
+        note = for_audience(loops.current().audience,
+                            configurer="... or pass allow_frozen=True if freezing is intended",
+                            student="... or ask your instructor if freezing is intended")
+    """
+    return student if audience == STUDENT else configurer
 
 
 def layer_ref(name: str, kind: str | None = None) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence, Union
 
 from .errors import SpecError
+from .messages import AUDIENCES, CONFIGURER
 
 __all__ = [
     "ModelSpec",
@@ -108,6 +109,9 @@ class ModelSpec:
             would overrun it is skipped with its estimate (``--modelcheck-model-timeout`` wins).
         jit_compile: compile the training checks' step loop with XLA (default off: on CPU its
             compile time exceeds what it saves on every model of the benchmark).
+        audience: who reads the checks' hints (`modelcheck.core.messages.AUDIENCES`): ``"configurer"``
+            (the default: whoever writes the spec, told which setting to change) or ``"student"``
+            (grading: told what to change in the model; no spec file sets it).
         extra: anything else a source wants to carry (kept, not interpreted).
     """
 
@@ -131,6 +135,7 @@ class ModelSpec:
     known_fault: str | None = None
     model_timeout: float | None = None
     jit_compile: bool | None = None
+    audience: str = CONFIGURER
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -155,6 +160,8 @@ class ModelSpec:
             raise SpecError(f"{where}: `model_timeout` must be a number of seconds > 0, received {self.model_timeout!r}")
         if self.jit_compile is not None and not isinstance(self.jit_compile, bool):
             raise SpecError(f"{where}: `jit_compile` must be true or false, received {self.jit_compile!r}")
+        if self.audience not in AUDIENCES:
+            raise SpecError(f"{where}: `audience` must be one of {', '.join(AUDIENCES)}; received {self.audience!r}")
         if self.checks is not None:
             self.checks = tuple(self.checks)
 

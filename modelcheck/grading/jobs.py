@@ -42,7 +42,7 @@ from keras.src.saving import object_registration as _registry
 from keras.src.saving.serialization_lib import SafeModeScope
 
 from ..core.errors import UserCodeError, call_user_code, definition_line, user_frame
-from ..core.messages import OWN_CODE_FIX
+from ..core.messages import OWN_CODE_FIX, STUDENT
 from ..model.build import build_model
 from ..model.graph import functional_twin, has_symbolic_inputs
 from ..report import layer_rows
@@ -214,6 +214,7 @@ def _run_checks(model: Any, assignment: Assignment, report: dict[str, Any], key:
     the results under `key` and the layer table. With `started` (when the job began), the checks
     share what is left of the assignment's time limit (see `checks_budget`)."""
     spec, overrides = prepared_spec(model, assignment, Path(folder) if folder else None)
+    spec = spec.replace(audience=STUDENT)  # the checks' hints say what the student can change
     try:
         report["layers"] = layer_rows(model, spec)
     except Exception as exc:  # a table the page can do without; never a reason to lose verdicts

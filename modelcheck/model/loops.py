@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterator
 
 import keras
 
+from ..core.messages import CONFIGURER
 from ..core.spec import MODEL_TIMEOUT_HINT
 from .objective import Objective
 
@@ -131,6 +132,8 @@ class TrainingContext:
         deadline: ``time.perf_counter()`` value by which the model's checks must end (None: no budget).
         budget_s: the model's time budget in seconds, for messages (None: no budget).
         budget_hint: how the user raises that budget, for messages.
+        audience: who reads the checks' hints (`modelcheck.core.messages.for_audience` picks the
+            wording): the spec's ``audience``; grading's build job sets ``"student"`` itself.
         failed: static checks that already failed the model, check name -> first line of its message.
         memo: results the model's checks share (see `modelcheck.model.memo`).
     """
@@ -140,6 +143,7 @@ class TrainingContext:
     deadline: float | None = None
     budget_s: float | None = None
     budget_hint: str = MODEL_TIMEOUT_HINT
+    audience: str = CONFIGURER
     failed: dict[str, str] = field(default_factory=dict)
     memo: dict[Any, Any] = field(default_factory=dict)
 

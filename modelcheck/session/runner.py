@@ -174,7 +174,7 @@ class ModelSession:
         if self._training is None:
             self._training = loops.TrainingContext(jit_compile=bool(self.spec.jit_compile),
                                                    budget_s=self.model_timeout,
-                                                   budget_hint=self.budget_hint)
+                                                   budget_hint=self.budget_hint, audience=self.spec.audience)
         if self.model_timeout is not None:
             self._training.deadline = start + self.model_timeout - self._spent
         return self._training

@@ -1,0 +1,212 @@
+"""Hints know their audience: whoever configures the checks (a spec file, keyword arguments, an
+assignment) is told which setting to change; a graded student, who cannot change any, is told what
+to change in their model or what the assignment expects, and never about a setting."""
+
+from __future__ import annotations
+
+import html
+import re
+import textwrap
+from pathlib import Path
+
+import keras
+import pytest
+from keras import layers
+
+import modelcheck as mc
+from modelcheck.core.errors import SpecError
+from modelcheck.core.messages import CONFIGURER, STUDENT, for_audience
+from modelcheck.core.spec import ModelSpec
+from modelcheck.grading import Grader, discover_submissions, load_assignment, write_outputs
+from modelcheck.grading.grade import StudentGrade
+from modelcheck.session.runner import ModelSession
+
+# What only whoever configures the checks can act on.
+CONFIGURER_WORDS = re.compile(r"allow_frozen|declare the output|target_range|builder_kwargs|\bspec\b|@modelcheck|"
+                              r"check_loss_at_init")
+
+
+def frozen_model() -> keras.Model:
+    return keras.Sequential([keras.Input((4,)), layers.Dense(8, activation="relu", trainable=False), layers.Dense(3)])
+
+
+def softmax_model() -> keras.Model:
+    return keras.Sequential([keras.Input((4,)), layers.Dense(8, activation="relu"), layers.Dense(3, activation="softmax")])
+
+
+def sigmoid_mse_model() -> keras.Model:
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(8, activation="relu"),
+                              layers.Dense(3, activation="sigmoid")])
+    model.compile(loss="mse", optimizer="adam")
+    return model
+
+
+def test_the_helper_picks_the_students_wording_only_for_a_student():
+    assert for_audience(STUDENT, configurer="pass x=1", student="change the model") == "change the model"
+    assert for_audience(CONFIGURER, configurer="pass x=1", student="change the model") == "pass x=1"
+
+
+def test_a_spec_is_for_whoever_configures_it_unless_told_otherwise():
+    assert ModelSpec(id="m").audience == CONFIGURER
+    with pytest.raises(SpecError, match="`audience` must be one of configurer, student; received 'teacher'"):
+        ModelSpec(id="m", audience="teacher")
+    with pytest.raises(SpecError, match="unknown key 'audience'"):
+        mc.spec_from_mapping({"builder": "m:f", "audience": "student"}, where="modelcheck.toml")
+
+
+# check, model, output, the configurer's wording (kept as it was), the student's
+CASES = [
+    ("gradient_flow", frozen_model, None,
+     "frozen weights never learn: set trainable=True, or pass allow_frozen=True if freezing is intended "
+     "(transfer learning)",
+     "frozen weights never learn: make every layer trainable (remove trainable=False), or ask your instructor if "
+     "freezing is intended (transfer learning)"),
+    ("trainable_changes", frozen_model, None, "or pass allow_frozen=True if freezing is intended",
+     "make every layer trainable (remove trainable=False), or ask your instructor if freezing is intended"),
+    ("output_shape", softmax_model, "logits", "; remove the softmax, or declare the output as probabilities",
+     "; remove the softmax (the output layer takes no activation): the assignment expects raw scores (logits), "
+     "which its loss turns into probabilities itself"),
+    ("output_shape", softmax_model, "regression", "; remove the softmax, or declare the output as probabilities",
+     "the assignment expects values of any size (a regression), not values squeezed into a range"),
+    ("loss_matches_output", sigmoid_mse_model, None,
+     "; if the targets can be outside that range use activation=None, or pass target_range=(low, high) when the "
+     "targets fit",
+     "; the grader is not told that the targets stay within that range: use activation=None (a linear output), or "
+     "ask your instructor if they do"),
+]
+
+
+def _for_each_audience(check: str, build, output: str | None = None) -> dict[str, mc.CheckResult]:
+    results = {}
+    for audience in (CONFIGURER, STUDENT):
+        spec = ModelSpec(id="m", builder=build, output=output, audience=audience)
+        with ModelSession(spec, seed=0) as session:
+            results[audience] = session.run(check)
+    return results
+
+
+@pytest.mark.parametrize(("check", "build", "output", "configurer", "student"), CASES)
+def test_a_checks_hint_is_worded_for_the_audience_of_its_spec(check, build, output, configurer, student):
+    results = _for_each_audience(check, build, output)
+    assert results[CONFIGURER].status == results[STUDENT].status == "failed"
+    assert configurer in results[CONFIGURER].message
+    assert student in results[STUDENT].message
+    assert not CONFIGURER_WORDS.search(results[STUDENT].describe()), results[STUDENT].describe()
+
+
+def test_a_loss_the_check_cannot_read_is_left_to_the_students_eyes_not_to_other_checks():
+    def lambda_output() -> keras.Model:
+        model = keras.Sequential([keras.Input((4,)), layers.Dense(3), layers.Lambda(lambda x: x * 2.0)])
+        model.compile(loss="mse", optimizer="adam")
+        return model
+
+    results = _for_each_audience("loss_matches_output", lambda_output)
+    assert results[CONFIGURER].status == results[STUDENT].status == "skipped"
+    assert results[CONFIGURER].message.endswith("; check the loss by hand, or run check_loss_at_init and "
+                                                "check_overfit_batch")
+    assert "is a Lambda, whose function can apply any activation" in results[STUDENT].message
+    assert results[STUDENT].message.endswith("; check by hand that the loss fits the output")
+
+
+def test_the_library_keeps_the_configurers_wording():
+    assert "or declare the output as probabilities" in mc.check_output_shape(softmax_model(), output="logits").message
+    assert "or pass target_range=(low, high)" in mc.check_loss_matches_output(sigmoid_mse_model()).message
+    assert "or pass allow_frozen=True" in mc.check_gradient_flow(frozen_model()).message
+
+
+def test_seeds_of_a_student_spec_are_told_as_a_student():
+    spec = ModelSpec(id="m", builder=frozen_model, audience=STUDENT, options={"gradient_flow": {"seeds": 2}})
+    with ModelSession(spec, seed=0) as session:
+        result = session.run("gradient_flow")
+    messages = [row["message"] for row in result.details["per_seed"]]
+    assert len(messages) == 2 and all("ask your instructor if freezing is intended" in m for m in messages), messages
+    assert "allow_frozen" not in result.describe()
+
+
+# One submission per hint, graded as a class is: the feedback a student reads.
+ASSIGNMENT = """
+[assignment]
+name = "audience"
+builder = "build_model"
+builder_kwargs = { units = 8 }
+
+[expect]
+input_shape = [4]
+output_shape = [3]
+output = "logits"
+
+[points]
+output_shape = 1
+gradient_flow = 1
+loss_matches_output = 1
+
+[limits]
+timeout_s = 60
+"""
+
+HEAD = "import keras\nfrom keras import layers\n\n\n"
+SUBMISSIONS = {
+    "frozen": """
+        def build_model(units=8):
+            return keras.Sequential([keras.Input((4,)), layers.Dense(units, activation="relu", trainable=False),
+                                     layers.Dense(3)])
+        """,
+    "softmax": """
+        def build_model(units=8):
+            return keras.Sequential([keras.Input((4,)), layers.Dense(units, activation="relu"),
+                                     layers.Dense(3, activation="softmax")])
+        """,
+    "sigmoid_mse": """
+        def build_model(units=8):
+            model = keras.Sequential([keras.Input((4,)), layers.Dense(units, activation="relu"),
+                                      layers.Dense(3, activation="sigmoid")])
+            model.compile(loss="mse", optimizer="adam")
+            return model
+        """,
+    "other_arguments": """
+        def build_model(hidden=8):
+            return keras.Sequential([keras.Input((4,)), layers.Dense(hidden), layers.Dense(3)])
+        """,
+    "unbuilt": """
+        def build_model(units=8):
+            return keras.Sequential([layers.Dense(units, activation="relu"), layers.Dense(3)])
+        """,
+}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, StudentGrade], Path]:
+    folder = tmp_path_factory.mktemp("audience")
+    (folder / "assignment.toml").write_text(ASSIGNMENT)
+    (folder / "class").mkdir()
+    for student, code in SUBMISSIONS.items():
+        (folder / "class" / f"{student}.py").write_text(HEAD + textwrap.dedent(code))
+    assignment = load_assignment(folder / "assignment.toml")
+    with Grader(assignment, workers=2) as grader:
+        grades = grader.grade_all(discover_submissions(folder / "class"))
+    write_outputs(grades, assignment, folder / "out")
+    return {grade.student: grade for grade in grades}, folder / "out"
+
+
+@pytest.mark.parametrize(("student", "check", "says"), [
+    ("frozen", "gradient_flow", "frozen weights never learn: make every layer trainable (remove trainable=False), or "
+                                "ask your instructor if freezing is intended"),
+    ("softmax", "output_shape", "remove the softmax (the output layer takes no activation): the assignment expects "
+                                "raw scores (logits)"),
+    ("sigmoid_mse", "loss_matches_output", "the grader is not told that the targets stay within that range: use "
+                                           "activation=None (a linear output), or ask your instructor if they do"),
+    ("other_arguments", "output_shape", "the grader calls build_model(units=8): take exactly these arguments, and give "
+                                        "every other parameter a default value"),
+    ("unbuilt", "output_shape", "or call `model.build((None, ...))` before returning it: the grader does not tell the "
+                                "builder the input shape"),
+])
+def test_a_graded_students_feedback_says_what_they_can_change_and_nothing_of_the_settings(graded, student, check,
+                                                                                           says):
+    grades, out = graded
+    result = grades[student].result(check)
+    assert result.status in ("failed", "error"), result.describe()
+    assert says in result.describe()
+    feedback = " ".join(html.unescape((out / student / "feedback.html").read_text(encoding="utf-8")).split())
+    assert says in feedback
+    for grade_result in grades[student].results:
+        assert not CONFIGURER_WORDS.search(grade_result.describe()), grade_result.describe()
