@@ -322,17 +322,6 @@ def test_broken_code_gets_a_clear_error_quoting_the_line_and_the_fix(grades, stu
         assert "spec" not in grades[student].results[0].hint
 
 
-def test_a_builder_the_assignments_arguments_do_not_fit_is_told_which_the_grader_passes():
-    from modelcheck.core.errors import UserCodeError
-    from modelcheck.grading.jobs import _student_hint
-
-    error = UserCodeError("build_model() cannot be called with units=64: got an unexpected keyword argument 'units'",
-                          hint="... a spec file's `builder_kwargs = { units = 64 }` ...")
-    assert _student_hint(error, "build_model", {"units": 64}) == (
-        "the grader calls build_model(units=64): take exactly these arguments, and give every other parameter a "
-        "default value")
-
-
 def test_a_model_that_cannot_load_safely_is_an_error_that_says_how_to_fix_it(grades):
     message = _error_everywhere(grades["custom_lambda"])
     assert message.startswith("the exported model could not be loaded")

@@ -14,11 +14,12 @@ import pytest
 from keras import layers
 
 import modelcheck as mc
-from modelcheck.core.errors import SpecError
+from modelcheck.core.errors import SpecError, UserCodeError
 from modelcheck.core.messages import CONFIGURER, STUDENT, for_audience
 from modelcheck.core.spec import ModelSpec
 from modelcheck.grading import Grader, discover_submissions, load_assignment, write_outputs
 from modelcheck.grading.grade import StudentGrade
+from modelcheck.model import loops
 from modelcheck.session.runner import ModelSession
 
 # What only whoever configures the checks can act on.
@@ -39,6 +40,14 @@ def sigmoid_mse_model() -> keras.Model:
                               layers.Dense(3, activation="sigmoid")])
     model.compile(loss="mse", optimizer="adam")
     return model
+
+
+def needs_units(units):
+    return frozen_model()
+
+
+def unbuilt_model() -> keras.Model:
+    return keras.Sequential([layers.Dense(8, activation="relu"), layers.Dense(3)])
 
 
 def test_the_helper_picks_the_students_wording_only_for_a_student():
@@ -121,6 +130,35 @@ def test_seeds_of_a_student_spec_are_told_as_a_student():
     messages = [row["message"] for row in result.details["per_seed"]]
     assert len(messages) == 2 and all("ask your instructor if freezing is intended" in m for m in messages), messages
     assert "allow_frozen" not in result.describe()
+
+
+@pytest.mark.parametrize(("builder", "kwargs", "configurer", "student"), [
+    (needs_units, {}, "give the builder's parameters default values, or pass them as builder_kwargs (a spec file's "
+     "`builder_kwargs = { units = 64 }`, @modelcheck.expect(builder_kwargs={...}))",
+     "the grader calls needs_units() with no arguments: give every parameter a default value "
+     "(def needs_units(input_shape=(...), ...):)"),
+    (frozen_model, {"units": 64}, "or pass them as builder_kwargs",
+     "the grader calls frozen_model(units=64): take exactly these arguments, and give every other parameter a "
+     "default value"),
+    (unbuilt_model, {}, "start the model with `keras.Input(shape=(...))` (Sequential: as the first item), or give "
+     "`input_shape` in the spec so modelcheck can build it.",
+     "start the model with `keras.Input(shape=(...))` (Sequential: as the first item), or call "
+     "`model.build((None, ...))` before returning it: the grader does not tell the builder the input shape"),
+])
+def test_a_builders_error_is_worded_for_the_audience_of_the_run(builder, kwargs, configurer, student):
+    name = f"{builder.__name__}()"
+    with pytest.raises(UserCodeError) as configured:
+        mc.build_model(builder, kwargs=kwargs, name=name)
+    with loops.using(loops.TrainingContext(audience=STUDENT)), pytest.raises(UserCodeError) as graded:
+        mc.build_model(builder, kwargs=kwargs, name=name)
+    assert configured.value.message == graded.value.message
+    assert configured.value.hint == configurer or configurer in configured.value.hint
+    assert graded.value.hint == student
+    if not kwargs:  # a session builds the spec's builder for the spec's audience
+        for audience, hint in ((CONFIGURER, configured.value.hint), (STUDENT, student)):
+            spec = ModelSpec(id="m", builder=builder, audience=audience)
+            with ModelSession(spec, seed=0) as session:
+                assert session.run("output_shape").hint == hint
 
 
 # One submission per hint, graded as a class is: the feedback a student reads.

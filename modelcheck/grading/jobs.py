@@ -44,6 +44,7 @@ from keras.src.saving.serialization_lib import SafeModeScope
 from ..core.errors import UserCodeError, call_user_code, definition_line, user_frame
 from ..core.messages import OWN_CODE_FIX, STUDENT
 from ..model.build import build_model
+from ..model import loops
 from ..model.graph import functional_twin, has_symbolic_inputs
 from ..report import layer_rows
 from ..session.runner import ModelSession
@@ -105,23 +106,6 @@ def _in_cells(error: UserCodeError, path: str) -> UserCodeError:
             return UserCodeError(f"{error.message}\n  at cell {number}, line {lineno - first} of the cell: {line}",
                                  hint=error.hint, original=error.original)
     return error
-
-
-def _student_hint(error: UserCodeError, builder: str, kwargs: dict[str, Any]) -> str | None:
-    """`error`'s hint, told as the grader calls the builder (with `kwargs`) where the library's hint
-    speaks to the author of a spec file (builder_kwargs, a spec's input_shape), which a student
-    has no part in."""
-    if error.message.startswith(f"{builder}() cannot be called with "):
-        if not kwargs:
-            return (f"the grader calls {builder}() with no arguments: give every parameter a default value "
-                    f"(def {builder}(input_shape=(...), ...):)")
-        given = ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
-        return (f"the grader calls {builder}({given}): take exactly these arguments, and give every other "
-                "parameter a default value")
-    if error.message.startswith(f"the model from {builder}() has no input shape"):
-        return ("start the model with `keras.Input(shape=(...))` (Sequential: as the first item), or call "
-                "`model.build((None, ...))` before returning it: the grader does not tell the builder the input shape")
-    return error.hint
 
 
 def _interrupted(exc: KeyboardInterrupt, doing: str) -> UserCodeError:
@@ -427,10 +411,11 @@ def build_job(params: dict[str, Any], started: float | None = None) -> dict[str,
         builder = _find_builder(module, params["builder"], params["script"])
         keras.utils.set_random_seed(params.get("seed", 0))
         try:
-            model = build_model(builder, kwargs=params.get("builder_kwargs") or {}, name=f"{params['builder']}()")
+            with loops.using(loops.TrainingContext(audience=STUDENT)):  # its hints: what the student can change
+                model = build_model(builder, kwargs=params.get("builder_kwargs") or {}, name=f"{params['builder']}()")
         except UserCodeError as exc:
-            exc = UserCodeError(exc.message, hint=_student_hint(exc, params["builder"], params.get("builder_kwargs") or {}),
-                                location=exc.location or definition_line(builder), original=exc.original)
+            exc = UserCodeError(exc.message, hint=exc.hint, location=exc.location or definition_line(builder),
+                                original=exc.original)
             raise exc from None
         except KeyboardInterrupt as exc:
             raise _interrupted(exc, f"{params['builder']}()") from None

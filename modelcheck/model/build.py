@@ -10,9 +10,11 @@ import keras
 import numpy as np
 
 from ..core.errors import UserCodeError, call_user_code
+from ..core.messages import for_audience
 from .counting import param_counts
 from .graph import has_symbolic_inputs, layers_of
 from .inputs import DEFAULT_SEQUENCE_LENGTH
+from .loops import current
 
 __all__ = ["build_model", "count_params_unallocated"]
 
@@ -36,8 +38,10 @@ def build_model(
     """Call `builder(**kwargs)` and return a built ``keras.Model``.
 
     A model instance is returned as it is (built if needed). Errors in the user's code and
-    results that are not usable models raise `UserCodeError` with a hint. `input_shape`
-    (per sample; a list for several inputs) builds subclassed models that were never called.
+    results that are not usable models raise `UserCodeError` with a hint, worded for the run
+    context's audience (grading's build job builds for a student, who sets no builder_kwargs nor
+    input_shape). `input_shape` (per sample; a list for several inputs) builds subclassed models
+    that were never called.
     """
     if _is_model(builder):
         model = builder
@@ -66,11 +70,17 @@ def _require_bindable(builder: Callable[..., Any], kwargs: dict[str, Any], name:
     try:
         signature.bind(**kwargs)
     except TypeError as exc:
-        given = ", ".join(f"{key}={value!r}" for key, value in kwargs.items()) or "no arguments"
+        arguments = ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
+        function = name.removesuffix("()")  # the grader names the builder "build_model()"
         raise UserCodeError(
-            f"{name} cannot be called with {given}: {exc}",
-            hint="give the builder's parameters default values, or pass them as builder_kwargs "
-            "(a spec file's `builder_kwargs = { units = 64 }`, @modelcheck.expect(builder_kwargs={...}))",
+            f"{name} cannot be called with {arguments or 'no arguments'}: {exc}",
+            hint=for_audience(
+                current().audience,
+                configurer="give the builder's parameters default values, or pass them as builder_kwargs "
+                "(a spec file's `builder_kwargs = { units = 64 }`, @modelcheck.expect(builder_kwargs={...}))",
+                student=f"the grader calls {function}({arguments}): take exactly these arguments, and give every "
+                "other parameter a default value" if kwargs else f"the grader calls {function}() with no arguments: "
+                f"give every parameter a default value (def {function}(input_shape=(...), ...):)"),
         ) from None
 
 
@@ -83,8 +93,10 @@ def _ensure_built(model: keras.Model, input_shape: Any, name: str) -> None:
     if input_shape is None:
         raise UserCodeError(
             f"the model from {name} has no input shape, so its weights do not exist yet",
-            hint="start the model with `keras.Input(shape=(...))` (Sequential: as the first item), "
-            "or give `input_shape` in the spec so modelcheck can build it.",
+            hint="start the model with `keras.Input(shape=(...))` (Sequential: as the first item), " + for_audience(
+                current().audience, configurer="or give `input_shape` in the spec so modelcheck can build it.",
+                student="or call `model.build((None, ...))` before returning it: the grader does not tell the "
+                "builder the input shape"),
         )
     call_user_code(f"building the model from {name} on inputs of shape {input_shape}", model,
                    _zeros_for(input_shape))

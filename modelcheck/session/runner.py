@@ -55,20 +55,22 @@ class ModelSession:
     def model(self) -> Any:
         """The built model (raises `UserCodeError` / `SpecError` when it cannot be built)."""
         if self._model is None:
+            from ..model import loops
             from ..model.build import build_model, count_params_unallocated
 
             builder = self.spec.resolved_builder(self.base_dir)
             import keras
 
             keras.utils.set_random_seed(self.seed)
-            if self.spec.max_params is not None and not isinstance(builder, keras.Model):
-                counted = count_params_unallocated(builder, **self.spec.builder_kwargs)
-                if counted["total"] > self.spec.max_params:
-                    raise _OverBudget(counted["total"], self.spec.max_params)
-                keras.backend.clear_session()
-                keras.utils.set_random_seed(self.seed)
-            self._model = build_model(builder, kwargs=self.spec.builder_kwargs, input_shape=self.spec.input_shape,
-                                      name=getattr(builder, "__name__", "the builder") + "()")
+            with loops.using(self._training_context(time.perf_counter())):  # the builder's errors, for the audience
+                if self.spec.max_params is not None and not isinstance(builder, keras.Model):
+                    counted = count_params_unallocated(builder, **self.spec.builder_kwargs)
+                    if counted["total"] > self.spec.max_params:
+                        raise _OverBudget(counted["total"], self.spec.max_params)
+                    keras.backend.clear_session()
+                    keras.utils.set_random_seed(self.seed)
+                self._model = build_model(builder, kwargs=self.spec.builder_kwargs, input_shape=self.spec.input_shape,
+                                          name=getattr(builder, "__name__", "the builder") + "()")
             if self.spec.sequence_length:
                 from ..model.inputs import set_sequence_length
 
