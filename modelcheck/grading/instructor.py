@@ -101,16 +101,17 @@ def _arrays(data: Any, key: str, names: list[str], what: str) -> list[np.ndarray
     return None
 
 
-def load_samples(path: Path, model: keras.Model) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
-    """The sample file's inputs (``x`` or one array per input name) and labels (``y`` or one
-    array per output name; None when it holds none)."""
-    inputs = [info.name for info in input_infos(model)]
+def load_samples(path: Path, model: keras.Model | None,
+                 inputs: list[str] | None = None) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+    """The sample file's inputs (``x`` or one array per input name of `model`, or of `inputs`
+    when there is no model) and labels (``y`` or one array per output name; None when it holds none)."""
+    inputs = [info.name for info in input_infos(model)] if model is not None else list(inputs or [])
     with np.load(path, allow_pickle=False) as data:
         x = _arrays(data, "x", inputs, "input")
         if x is None:
             raise SpecError(f"the sample file {path.name} holds neither `x` nor one array per input "
                             f"({', '.join(inputs)}); it holds {', '.join(data.files)}")
-        y = _arrays(data, "y", output_names(model), "output")
+        y = _arrays(data, "y", output_names(model) if model is not None else [], "output")
     if len({len(a) for a in x + (y or [])}) != 1:
         raise SpecError(f"the sample file {path.name}: its arrays hold different numbers of samples")
     return x, y
@@ -124,22 +125,42 @@ def samples_fit(x: list[np.ndarray], model: keras.Model) -> bool:
         for a, info in zip(x, infos))
 
 
+def _samples_for(path: Path, model: keras.Model, assignment: Assignment,
+                 reference: keras.Model | None) -> tuple[list[np.ndarray], list[np.ndarray] | None, bool]:
+    """The samples for `model`: inputs and labels as `load_samples` reads them, and True; or, when
+    the file holds one array per input of the assignment (the reference's inputs, or ``[expect]
+    input_shape``'s names) and `model` names its inputs otherwise, those arrays, None and False:
+    the student's model does not take the assignment's inputs (output_shape says so), which is
+    no fault of the file's. A file that fits neither raises `SpecError`, the instructor's to fix."""
+    try:
+        return (*load_samples(path, model), True)
+    except SpecError:
+        names = list(assignment.spec.input_shape) if isinstance(assignment.spec.input_shape, dict) else None
+        if reference is None and not names:
+            raise
+        x, _ = load_samples(path, reference, names)  # raises when the file does not fit the assignment either
+        return x, None, False
+
+
 def prepared_spec(model: keras.Model, assignment: Assignment, folder: Path | None) -> tuple[ModelSpec, dict[str, Any]]:
     """The spec to check `model` against, and the per-check overrides: the reference fills
     in `[expect]`'s missing figures and is what `matches_reference` compares with; the samples
     (or `input_range`) are attached to the model for every check that runs it."""
     spec = assignment.spec.replace(builder=model, builder_kwargs={})
     overrides: dict[str, dict[str, Any]] = {}
+    reference = None
     if folder is not None and assignment.reference:
         reference = _reference_model(assignment, folder)
         spec = spec.replace(**figures_from_reference(spec, reference))
         overrides["matches_reference"] = {"reference": architecture(reference)}
     if folder is not None and assignment.sample:
-        x, y = load_samples(folder / Path(assignment.sample).name, model)
-        if samples_fit(x, model):
+        x, y, by_name = _samples_for(folder / Path(assignment.sample).name, model, assignment, reference)
+        if by_name and samples_fit(x, model):
             set_instructor_data(model, x=x, y=y)
-        else:  # output_shape reports the wrong inputs; the other checks judge on values like the samples'
+        elif by_name:  # output_shape reports the wrong inputs; the other checks judge on values like the samples'
             set_instructor_data(model, input_range=[[float(a.min()), float(a.max())] for a in x])
+        else:  # inputs named otherwise than the samples: values in the range of them all
+            set_instructor_data(model, input_range=[min(float(a.min()) for a in x), max(float(a.max()) for a in x)])
     elif assignment.input_range is not None:
         set_instructor_data(model, input_range=assignment.input_range)
     return spec, overrides

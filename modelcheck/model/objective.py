@@ -279,6 +279,7 @@ class Objective:
                 out.append(y.astype("float32").reshape(pred.shape))  # one value per unit, as fit passes it on
             elif loss.targets in (SPARSE, ONE_HOT):
                 ids = np.argmax(y, axis=-1) if y.ndim == pred.ndim and y.shape[-1] == pred.shape[-1] > 1 else y
+                _fits_classes(loss, ids, pred)
                 ids = ids.reshape(pred.shape[:-1]).astype("int32")
                 out.append(ids if loss.targets == SPARSE else np.eye(pred.shape[-1], dtype="float32")[ids])
             else:
@@ -340,6 +341,28 @@ def _takes_labels(loss: OutputLoss, labels: np.ndarray, prediction: np.ndarray) 
             f"shape {shape}, with the model's output of shape {out}, value by value; Keras' fit fails on them too",
             hint="for integer class ids use loss=\"sparse_categorical_crossentropy\"; otherwise give the output the "
             "labels' shape", original=exc) from exc
+
+
+def _fits_classes(loss: OutputLoss, ids: np.ndarray, prediction: np.ndarray) -> None:
+    """Raise a `UserCodeError` in plain words when the instructor's class labels `ids` cannot be the
+    targets of output `prediction` under `loss`, as Keras' fit cannot take them either: another
+    number of labels than the output has rows of class scores (a model without its Flatten scores
+    every pixel), or, for one-hot targets, a class id the output has no unit for (ten classes on
+    five units). A sparse loss says the latter itself, in its own words."""
+    shape = tuple(np.shape(prediction))
+    rows = int(np.prod(shape[:-1]))
+    if ids.size != rows:
+        raise UserCodeError(
+            f"the labels, {ids.size} class ids (shape {tuple(ids.shape)}), do not fit output {loss.output!r} of shape "
+            f"{shape}: the loss {loss.name} takes one class id per row of class scores, and the output has {rows} "
+            "rows; Keras' fit fails on them too",
+            hint="give the output one row of class scores per sample, as the assignment's output shape says "
+                 "(a Flatten or a global pooling before the last Dense layer)")
+    if loss.targets == ONE_HOT and ids.size and (int(np.min(ids)) < 0 or int(np.max(ids)) >= shape[-1]):
+        raise UserCodeError(
+            f"the labels hold class ids from {int(np.min(ids))} to {int(np.max(ids))}, and output {loss.output!r} "
+            f"has {shape[-1]} units: one-hot targets need one unit per class; Keras' fit fails on them too",
+            hint="give the last layer one unit per class, as the assignment's output shape says")
 
 
 _PROBABILITY_TARGETS = ("binary_crossentropy", "binary_focal_crossentropy")
