@@ -24,7 +24,8 @@ from modelcheck.session.runner import ModelSession
 
 # What only whoever configures the checks can act on.
 CONFIGURER_WORDS = re.compile(r"allow_frozen|declare the output|target_range|builder_kwargs|\bspec\b|@modelcheck|"
-                              r"check_loss_at_init")
+                              r"check_loss_at_init|check_loss_matches_output|expected=|steps=|`reference=`|"
+                              r"model_timeout|--modelcheck|Raise the step budget")
 
 
 def frozen_model() -> keras.Model:
@@ -130,6 +131,77 @@ def test_seeds_of_a_student_spec_are_told_as_a_student():
     messages = [row["message"] for row in result.details["per_seed"]]
     assert len(messages) == 2 and all("ask your instructor if freezing is intended" in m for m in messages), messages
     assert "allow_frozen" not in result.describe()
+
+
+def hinge_model() -> keras.Model:
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(8, activation="relu"), layers.Dense(3)])
+    model.compile(loss="hinge", optimizer="adam")
+    return model
+
+
+# check, model, options, the configurer's wording (kept as it was), the student's: skips ("not judged")
+SKIPS = [
+    ("loss_at_init", hinge_model, {},
+     "no known expected initial value for the loss (dense_1: hinge); pass expected=... to judge it",
+     "no known expected initial value for the loss (dense_1: hinge); the assignment gives none to judge it by (an "
+     "expected value is your instructor's setting), so it is not judged"),
+    ("matches_reference", softmax_model, {},
+     "no reference solution was given (`reference=`), so there is nothing to compare the architecture with",
+     "the assignment gives no reference solution (your instructor's setting), so there is nothing to compare the "
+     "architecture with"),
+]
+
+
+@pytest.mark.parametrize(("check", "build", "options", "configurer", "student"), SKIPS)
+def test_a_skip_says_what_the_student_can_do_and_whose_setting_it_is(check, build, options, configurer, student):
+    results = {}
+    for audience in (CONFIGURER, STUDENT):
+        spec = ModelSpec(id="m", builder=build, audience=audience, options={check: options})
+        with ModelSession(spec, seed=0) as session:
+            results[audience] = session.run(check)
+    assert results[CONFIGURER].status == results[STUDENT].status == "skipped"  # the verdict is the same
+    assert results[CONFIGURER].message == configurer
+    assert results[STUDENT].message == student
+
+
+def _as(audience: str, function, *args, **kwargs):
+    with loops.using(loops.TrainingContext(audience=audience, budget_s=30.0)):
+        return function(*args, **kwargs)
+
+
+def test_a_loss_far_below_its_expected_value_is_checked_by_eye_not_with_a_function():
+    configured = _as(CONFIGURER, mc.check_loss_at_init, softmax_model(), expected=100.0)
+    graded = _as(STUDENT, mc.check_loss_at_init, softmax_model(), expected=100.0)
+    assert configured.status == graded.status == "failed"
+    assert configured.hint.endswith("check that it fits the output layer (run check_loss_matches_output)")
+    assert graded.hint.endswith("check that it fits the output layer")
+
+
+def test_a_loss_still_falling_at_the_end_is_told_how_to_learn_faster_not_to_raise_the_budget():
+    from modelcheck.checks.training import still_learning
+    from modelcheck.model.engine import TrainingRun
+
+    run = TrainingRun(losses=[2.0 * 0.999 ** i for i in range(500)], steps=500, seconds=5.0, step_s=0.01, budget=500)
+    run.stopped = "budget"
+    configured, graded = (_as(audience, still_learning, "overfit_batch", "memorising one batch", run, 500, 60.0, {})
+                          for audience in (CONFIGURER, STUDENT))
+    assert configured.status == graded.status == "skipped"
+    assert configured.message.endswith("the budget of 500 steps ended it. Raise the step budget or the learning rate "
+                                       "to judge it")
+    assert graded.message.endswith("the budget of 500 steps ended it. A model that learns faster would be judged: "
+                                   "compile it with a larger learning rate (how long the check trains is set by your "
+                                   "instructor, in the assignment)")
+
+
+def test_a_loss_stuck_near_guessing_is_told_how_to_learn_faster_not_to_give_more_steps():
+    from modelcheck.checks.loss_decrease import _at_guessing_level
+
+    losses = [2.0] + [1.1 + 0.001 * (9 - i) for i in range(10)]  # falls to about ln 3 and still falls at each step
+    configured, graded = (_as(audience, _at_guessing_level, losses, 1.0986, 0.45) for audience in (CONFIGURER, STUDENT))
+    assert "If overfit_batch passes (it trains longer), give loss_decrease more steps (steps=...) or a larger learning " \
+        "rate; if the loss stays there" in configured
+    assert "If overfit_batch passes (it trains longer), compile the model with a larger learning rate (how many steps " \
+        "loss_decrease trains is set by your instructor, in the assignment); if the loss stays there" in graded
 
 
 @pytest.mark.parametrize(("builder", "kwargs", "configurer", "student"), [

@@ -10,9 +10,10 @@ import keras
 import numpy as np
 
 from ..core.errors import SpecError, call_user_code
+from ..model import loops
 from ..model.inputs import batch_size_for
 from ..model.objective import OutputLoss
-from ..core.messages import also, mismatch, output_ref
+from ..core.messages import also, for_audience, mismatch, output_ref
 from ..core.result import CheckResult
 from .common import check, fmt, prepare_batch
 from .loss_config import BINARY_CE, CATEGORICAL_CE, SPARSE_CE, loss_facts
@@ -109,9 +110,12 @@ def check_loss_at_init(
                 f"initial {loss.name}", f"about {fmt(reference)} = {why} (within a factor {fmt(allowed)})", fmt(value),
                 at=output_ref(loss.output), note=f"{_describe_outputs(loss, prediction)}")))
     details = {"outputs": rows, "not_judged": unknown, "batch_size": batch_size, "tolerance": tolerance}
+    audience = loops.current().audience
     if not rows:
-        return CheckResult.skip(NAME, f"no known expected initial value for the loss ({', '.join(unknown)}); pass "
-                                "expected=... to judge it", details=details)
+        return CheckResult.skip(NAME, f"no known expected initial value for the loss ({', '.join(unknown)}); "
+                                + for_audience(audience, configurer="pass expected=... to judge it",
+                                               student="the assignment gives none to judge it by (an expected "
+                                               "value is your instructor's setting), so it is not judged"), details=details)
     expected_value = {row["output"]: row["expected"] for row in rows}
     received = {row["output"]: row["initial"] for row in rows}
     if problems:
@@ -121,7 +125,8 @@ def check_loss_at_init(
                 "normalised) or that the loss does not fit the output (e.g. cross-entropy on a linear output without "
                 "from_logits=True)") if above else (
                 "a loss far below what an unsure model gets on random targets means the loss does not measure "
-                "what you think: check that it fits the output layer (run check_loss_matches_output)")
+                "what you think: check that it fits the output layer"
+                + for_audience(audience, configurer=" (run check_loss_matches_output)", student=""))
         messages = [p for _, p in problems]
         return CheckResult.fail(NAME, also(messages[0], messages[1:]),
                                 expected=expected_value, received=received, details=details, hint=hint)

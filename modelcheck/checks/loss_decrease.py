@@ -12,8 +12,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from ..core.messages import mismatch
+from ..core.messages import for_audience, mismatch
 from ..core.result import CheckResult
+from ..model import loops
 from ..model.engine import TrainingRun, fresh_optimizer, own_training, preserved_weights, train, train_own_step
 from ..model.inputs import rows_of
 from ..model.targets import other_target_kinds
@@ -173,7 +174,10 @@ def _at_guessing_level(losses: list[float], expected: float | None, decrease: fl
     if (expected is None or not expected or not decrease > 0 or len(tail) < _GUESSING_TAIL
             or abs(tail[-1] - expected) > 0.01 * abs(expected) or any(b >= a for a, b in zip(tail, tail[1:]))):
         return None
+    more = for_audience(loops.current().audience, configurer="give loss_decrease more steps (steps=...) or a larger "
+                        "learning rate", student="compile the model with a larger learning rate (how many steps "
+                        "loss_decrease trains is set by your instructor, in the assignment)")
     return (f"the loss fell to about the loss of guessing every class alike ({fmt(expected)}) and still falls at "
             "every step, slowly: the model may learn, only slowly on this batch. If overfit_batch passes (it trains "
-            "longer), give loss_decrease more steps (steps=...) or a larger learning rate; if the loss stays there, "
-            "the model cannot tell the classes apart (an input it ignores, features that vanish).")
+            f"longer), {more}; if the loss stays there, the model cannot tell the classes apart (an input it ignores, "
+            "features that vanish).")

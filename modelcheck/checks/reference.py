@@ -43,8 +43,9 @@ from typing import Any, Sequence
 import keras
 
 from ..core.errors import SpecError
-from ..core.messages import mismatch
+from ..core.messages import for_audience, mismatch
 from ..core.result import CheckResult
+from ..model import loops
 from ..model.build import build_model
 from ..snapshot.diff import align, format_value
 from .common import check
@@ -337,8 +338,9 @@ def check_matches_reference(
         check_matches_reference(model, reference=build_solution, allow_extra=["Dropout"])
     """
     if reference is None:
-        return CheckResult.skip(NAME, "no reference solution was given (`reference=`), so there is nothing to "
-                                "compare the architecture with")
+        given = for_audience(loops.current().audience, configurer="no reference solution was given (`reference=`)",
+                             student="the assignment gives no reference solution (your instructor's setting)")
+        return CheckResult.skip(NAME, f"{given}, so there is nothing to compare the architecture with")
     ref_arch, want = _reference_form(reference, ignore, seed)
     ref_classes = layer_classes(ref_arch)
     _, got = model_form(model, ignore=ignore, pass_through=[c for c in allow_extra if c not in ref_classes],

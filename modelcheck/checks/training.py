@@ -26,7 +26,7 @@ from ..model.outputs import shape_str
 from ..model.graph import layers_of
 from ..model.objective import Objective, objective_for
 from ..model.randomness import random_in_inference
-from ..core.messages import also, mismatch
+from ..core.messages import also, for_audience, mismatch
 from ..core.result import CheckResult
 from ..model.freezing import backbone_names, frozen_layers
 from .loss_config import negative_weight, unweighted, zero_weight
@@ -110,10 +110,12 @@ def still_learning(name: str, what: str, run: TrainingRun, max_steps: int, timeo
         end = f"{extended}, as far as it goes"
     else:
         end = f"the budget of {max_steps} steps ended it"
+    fix = for_audience(loops.current().audience, configurer="Raise the step budget or the learning rate to judge it",
+                       student="A model that learns faster would be judged: compile it with a larger learning rate "
+                       "(how long the check trains is set by your instructor, in the assignment)")
     return CheckResult.skip(
         name, f"{what}: not judged: the loss was still falling after {run.steps} steps {fall}, so the model learns, "
-        f"only slowly; {end}. Raise the step budget "
-        "or the learning rate to judge it", details={**details, "still_falling": True})
+        f"only slowly; {end}. {fix}", details={**details, "still_falling": True})
 
 
 def behind_frozen_backbone(name: str, what: str, model: keras.Model, run: TrainingRun, got: str,
