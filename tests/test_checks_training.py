@@ -611,7 +611,7 @@ def test_an_extension_is_refused_when_it_would_overrun_the_models_time_budget():
     assert _extended(run, 500, 2000, 60.0, seconds_left=4.9) == 500 and run.held_by == "model_budget"
     assert _extended(TrainingRun(losses=falling, steps=500, step_s=0.01), 500, 2000, 4.0, seconds_left=100) == 500
     run.stopped = "budget"
-    with loops.using(loops.TrainingContext(budget_s=30.0, budget_hint="the assignment's time limit")):
+    with loops.using(loops.TrainingContext(budget_s=30.0)):
         result = still_learning("overfit_batch", "memorising one batch", run, 500, 60.0, {})
     assert result.status == "skipped" and result.details["still_falling"]
     assert "more steps would not fit in what is left of the model's time budget of 30 s. Raise the step budget" \

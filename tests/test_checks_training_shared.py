@@ -7,6 +7,7 @@ import pytest
 
 import modelcheck as mc
 from modelcheck.core.errors import SpecError
+from modelcheck.core.messages import STUDENT, time_budget_fix
 from modelcheck.core.spec import ModelSpec
 from modelcheck.model import loops
 from modelcheck.session.robustness import over_seeds
@@ -186,10 +187,10 @@ def test_seed_robustness_keeps_to_the_models_time_budget():
         result = session.run("loss_decrease")
     assert result.status == "skipped", result.message
     assert "time budget" in result.message and "raise it with the spec key model_timeout" in result.message
-    # a grading job's session names the instructor's setting instead, for every seed too
-    with ModelSession(spec, seed=0, model_timeout=1e-6, budget_hint="the assignment's time limit") as session:
+    # a graded student's session says what makes the model fit and whose the limit is, for every seed too
+    with ModelSession(spec.replace(audience=STUDENT), seed=0, model_timeout=1e-6) as session:
         graded = session.run("loss_decrease")
-    assert "raise it with the assignment's time limit" in graded.message and "model_timeout" not in graded.message
+    assert time_budget_fix(STUDENT) in graded.message and "model_timeout" not in graded.message
 
 
 def test_seeds_that_did_not_run_leave_the_verdict_open():

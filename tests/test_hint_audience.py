@@ -204,6 +204,24 @@ def test_a_loss_stuck_near_guessing_is_told_how_to_learn_faster_not_to_give_more
         "loss_decrease trains is set by your instructor, in the assignment); if the loss stays there" in graded
 
 
+def test_a_spent_time_budget_says_what_makes_the_model_fit_and_whose_limit_it_is():
+    results = {}
+    for audience in (CONFIGURER, STUDENT):
+        spec = ModelSpec(id="m", builder=softmax_model, audience=audience)
+        with ModelSession(spec, seed=0, model_timeout=1e-6) as session:
+            results[audience] = [session.run(check) for check in ("overfit_batch", "loss_decrease")]
+    for configured, graded in zip(results[CONFIGURER], results[STUDENT]):
+        assert configured.status == graded.status == "skipped", (configured.message, graded.message)
+    over, spent = results[CONFIGURER]
+    assert over.message.endswith("; raise it with the spec key model_timeout or --modelcheck-model-timeout to run it")
+    assert spent.message.endswith("; raise it with the spec key model_timeout or --modelcheck-model-timeout")
+    for graded in results[STUDENT]:
+        assert graded.message.endswith("; a model that trains faster (fewer or smaller layers) would finish within "
+                                       "it; that budget is the checks' share of the assignment's time limit, which "
+                                       "your instructor sets ([limits] timeout_s)")
+        assert not CONFIGURER_WORDS.search(graded.describe()), graded.describe()
+
+
 @pytest.mark.parametrize(("builder", "kwargs", "configurer", "student"), [
     (needs_units, {}, "give the builder's parameters default values, or pass them as builder_kwargs (a spec file's "
      "`builder_kwargs = { units = 64 }`, @modelcheck.expect(builder_kwargs={...}))",

@@ -26,7 +26,7 @@ from ..model.outputs import shape_str
 from ..model.graph import layers_of
 from ..model.objective import Objective, objective_for
 from ..model.randomness import random_in_inference
-from ..core.messages import also, for_audience, mismatch
+from ..core.messages import also, for_audience, mismatch, time_budget_fix
 from ..core.result import CheckResult
 from ..model.freezing import backbone_names, frozen_layers
 from .loss_config import negative_weight, unweighted, zero_weight
@@ -180,7 +180,7 @@ def over_budget(name: str, what: str, run: TrainingRun) -> CheckResult:
     return CheckResult.skip(
         name, f"{what}: not finished within {budget}: after {run.steps} steps ({run.seconds:.3g} s, "
         f"{run.tracing_s:.3g} s of it tracing) {estimate}, and {max(0.0, left or 0.0):.3g} s are left; "
-        f"raise it with {context.budget_hint} to run it",
+        f"{time_budget_fix(context.audience, then=' to run it')}",
         details={**run_details(run), "estimate_s": run.estimate_s, "budget_s": context.budget_s})
 
 

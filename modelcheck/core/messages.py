@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["mismatch", "layer_ref", "output_ref", "also", "for_audience", "CONFIGURER", "STUDENT", "AUDIENCES",
-           "OWN_CODE_FIX", "OWN_TRAINING_FIX"]
+__all__ = ["mismatch", "layer_ref", "output_ref", "also", "for_audience", "time_budget_fix", "CONFIGURER", "STUDENT",
+           "AUDIENCES", "MODEL_TIMEOUT_HINT", "OWN_CODE_FIX", "OWN_TRAINING_FIX"]
 
 # Who reads a check's hints. Whoever configures the checks (a spec file, a check's keyword arguments,
 # an assignment's [expect]) can change those settings; a student whose submission is graded reads the
@@ -23,6 +23,10 @@ __all__ = ["mismatch", "layer_ref", "output_ref", "also", "for_audience", "CONFI
 CONFIGURER = "configurer"
 STUDENT = "student"
 AUDIENCES = (CONFIGURER, STUDENT)
+
+# How whoever configures the checks raises a model's time budget (`ModelSpec.model_timeout`), for
+# the messages of the checks it stopped (`time_budget_fix`).
+MODEL_TIMEOUT_HINT = "the spec key model_timeout or --modelcheck-model-timeout"
 
 # How to make a graded model train in the grader's clean process as it does in the student's: what
 # the grader says when a submission's own functions or training code do not survive its model file.
@@ -67,6 +71,17 @@ def for_audience(audience: str, *, configurer: str, student: str) -> str:
                             student="... or ask your instructor if freezing is intended")
     """
     return student if audience == STUDENT else configurer
+
+
+def time_budget_fix(audience: str, *, then: str = "") -> str:
+    """What gets a check that the model's time budget stopped judged, for `audience`: whoever
+    configures the checks raises the budget (``raise it with <MODEL_TIMEOUT_HINT><then>``); a graded
+    student cannot, so is told what makes the model fit in it, and the instructor, who reads the
+    same result in the class summary, which of their settings the limit is."""
+    return for_audience(audience, configurer=f"raise it with {MODEL_TIMEOUT_HINT}{then}",
+                        student="a model that trains faster (fewer or smaller layers) would finish within it; that "
+                        "budget is the checks' share of the assignment's time limit, which your instructor sets "
+                        "([limits] timeout_s)")
 
 
 def layer_ref(name: str, kind: str | None = None) -> str:

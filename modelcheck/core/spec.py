@@ -24,7 +24,6 @@ from .messages import AUDIENCES, CONFIGURER
 __all__ = [
     "ModelSpec",
     "OUTPUT_KINDS",
-    "MODEL_TIMEOUT_HINT",
     "Shape",
     "spec_from_mapping",
     "import_builder",
@@ -32,10 +31,6 @@ __all__ = [
 ]
 
 OUTPUT_KINDS = ("probabilities", "binary", "logits", "regression")
-
-# How a pytest user raises `model_timeout`, for the messages of checks it stopped (grading says
-# how its instructor does instead).
-MODEL_TIMEOUT_HINT = "the spec key model_timeout or --modelcheck-model-timeout"
 
 Shape = tuple[Union[int, None], ...]
 ShapeSpec = Union[Shape, list[Shape], dict[str, Shape]]

@@ -61,7 +61,6 @@ __all__ = ["job_process_main", "count_saved_params"]
 # grader noticing the end), so a slow model gets verdicts for what ran instead of a killed job.
 _AFTER_CHECKS_SHARE = 0.1
 _AFTER_CHECKS_S = 2.0
-TIME_LIMIT_HINT = "the assignment's [limits] timeout_s (the instructor's setting)"
 
 
 def _emit(data: dict[str, Any]) -> None:
@@ -204,8 +203,7 @@ def _run_checks(model: Any, assignment: Assignment, report: dict[str, Any], key:
     except Exception as exc:  # a table the page can do without; never a reason to lose verdicts
         report["layers_problem"] = f"{type(exc).__name__}: {exc}"
     budget = None if started is None else checks_budget(assignment.limits.timeout_s, started)
-    with ModelSession(spec, seed=assignment.seed, overrides=overrides, model_timeout=budget,
-                      budget_hint=TIME_LIMIT_HINT) as session:
+    with ModelSession(spec, seed=assignment.seed, overrides=overrides, model_timeout=budget) as session:
         report[key] = [session.run(check).to_dict() for check in assignment.checks]
 
 

@@ -21,7 +21,6 @@ from typing import Any, Callable, Iterator
 import keras
 
 from ..core.messages import CONFIGURER
-from ..core.spec import MODEL_TIMEOUT_HINT
 from .objective import Objective
 
 __all__ = ["TracedLoop", "LoopCache", "TrainingContext", "current", "session_context", "using", "objective_key",
@@ -131,7 +130,6 @@ class TrainingContext:
         jit_compile: compile the step loop with XLA.
         deadline: ``time.perf_counter()`` value by which the model's checks must end (None: no budget).
         budget_s: the model's time budget in seconds, for messages (None: no budget).
-        budget_hint: how the user raises that budget, for messages.
         audience: who reads the checks' hints (`modelcheck.core.messages.for_audience` picks the
             wording): the spec's ``audience``; grading's build job sets ``"student"`` itself.
         failed: static checks that already failed the model, check name -> first line of its message.
@@ -142,7 +140,6 @@ class TrainingContext:
     jit_compile: bool = False
     deadline: float | None = None
     budget_s: float | None = None
-    budget_hint: str = MODEL_TIMEOUT_HINT
     audience: str = CONFIGURER
     failed: dict[str, str] = field(default_factory=dict)
     memo: dict[Any, Any] = field(default_factory=dict)

@@ -108,8 +108,8 @@ def _seed_list(seeds: int | Sequence[int]) -> list[int]:
     return values
 
 
-def _runner(name: str, fn: Callable[..., CheckResult], target: Any, kwargs: dict[str, Any],
-            budget_hint: str | None = None) -> tuple[Callable[[int], CheckResult], str, dict[str, Any], Callable[[], None]]:
+def _runner(name: str, fn: Callable[..., CheckResult], target: Any,
+            kwargs: dict[str, Any]) -> tuple[Callable[[int], CheckResult], str, dict[str, Any], Callable[[], None]]:
     """A function seed -> result, what the seed varies, the options the spec adds, and what
     releases the model afterwards."""
     import keras
@@ -143,10 +143,10 @@ def _runner(name: str, fn: Callable[..., CheckResult], target: Any, kwargs: dict
         # one model whose variables take each seed's initial weights, so its traced loop serves
         # every seed; a builder whose builds differ gets a session per seed
         if not shared:
-            shared.append(ModelSession(spec, seed=seed, budget_hint=budget_hint))
+            shared.append(ModelSession(spec, seed=seed))
         elif not shared[0].reinitialise(seed):
             left = None if spec.model_timeout is None else max(spec.model_timeout - (time.perf_counter() - started), 1e-6)
-            with ModelSession(spec, seed=seed, model_timeout=left, budget_hint=budget_hint) as session:
+            with ModelSession(spec, seed=seed, model_timeout=left) as session:
                 return session.run(name, **kwargs)
         return shared[0].run(name, **kwargs)
 
@@ -163,7 +163,6 @@ def over_seeds(
     *,
     seeds: int | Sequence[int] = 20,
     min_passes: int | None = None,
-    budget_hint: str | None = None,
     **kwargs: Any,
 ) -> CheckResult:
     """Run `check` once per seed and pass when at least `min_passes` seeds pass.
@@ -171,9 +170,7 @@ def over_seeds(
     `check` is a check name (``"overfit_batch"``) or function; `model_or_spec` a
     ``keras.Model`` (only the data and training vary), a builder or a `ModelSpec` (rebuilt
     per seed, so the initial weights vary too). `seeds` is a count (seeds 0..n-1) or a list;
-    `min_passes` defaults to a majority. `budget_hint` says how to raise a spec's
-    ``model_timeout`` in the messages of checks it stops (grading names its time limit). Other
-    keyword arguments go to the check.
+    `min_passes` defaults to a majority. Other keyword arguments go to the check.
 
     The result has the check's name; ``details`` holds ``pass_rate``, ``per_seed`` (status,
     margin, message), ``worst_margin`` / ``median_margin`` and ``margin_meaning``.
@@ -192,7 +189,7 @@ def over_seeds(
     if isinstance(needed, bool) or not isinstance(needed, int) or not 1 <= needed <= len(values):
         raise SpecError(f"over_seeds: min_passes must be a whole number from 1 to {len(values)} (the number of "
                         f"seeds), received min_passes={min_passes!r}")
-    run, varies, spec_options, close = _runner(name, fn, model_or_spec, dict(kwargs), budget_hint)
+    run, varies, spec_options, close = _runner(name, fn, model_or_spec, dict(kwargs))
     defaults = {k: p.default for k, p in inspect.signature(fn).parameters.items()
                 if p.default is not inspect.Parameter.empty}
     options = {**defaults, **spec_options, **kwargs}

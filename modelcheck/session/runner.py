@@ -10,7 +10,8 @@ from ..core.errors import InternalError, ModelcheckError, SpecError, UserCodeErr
 from .generated import generation_space, run_over_generated
 from ..core.registry import applicable_checks, check_kwargs, get_check
 from ..core.result import FAILED, CheckResult
-from ..core.spec import MODEL_TIMEOUT_HINT, ModelSpec
+from ..core.messages import time_budget_fix
+from ..core.spec import ModelSpec
 
 __all__ = ["ModelSession", "run_spec", "run_checks"]
 
@@ -28,18 +29,17 @@ class ModelSession:
     The training checks share one traced step loop (`modelcheck.model.loops.TrainingContext`);
     a model that fails gradient_flow or finite fails the training checks that follow without
     training; with a time budget (`model_timeout` seconds, else ``spec.model_timeout``) a check
-    that would overrun it is ``skipped`` with its estimate.
+    that would overrun it is ``skipped`` with its estimate, and with how to get it judged, worded for
+    ``spec.audience`` (`modelcheck.core.messages.time_budget_fix`).
     """
 
     def __init__(self, spec: ModelSpec, *, seed: int = 0, overrides: dict[str, dict[str, Any]] | None = None,
-                 base_dir: Path | None = None, model_timeout: float | None = None,
-                 budget_hint: str | None = None) -> None:
+                 base_dir: Path | None = None, model_timeout: float | None = None) -> None:
         self.spec = spec
         self.seed = seed
         self.overrides = overrides or {}
         self.base_dir = base_dir
         self.model_timeout = model_timeout if model_timeout is not None else spec.model_timeout
-        self.budget_hint = budget_hint or MODEL_TIMEOUT_HINT  # how to raise model_timeout, for messages
         self._model: Any = None
         self._failure: CheckResult | None = None  # why the model could not be built
         self._close_after_run = False
@@ -112,8 +112,8 @@ class ModelSession:
             return result
         if self.model_timeout is not None and self._spent >= self.model_timeout:
             result = CheckResult.skip(check, f"not run: the model's time budget of {self.model_timeout:g} s is spent "
-                                      f"({self._spent:.3g} s used by its checks so far); raise it with "
-                                      f"{self.budget_hint}",
+                                      f"({self._spent:.3g} s used by its checks so far); "
+                                      f"{time_budget_fix(self.spec.audience)}",
                                       details={"budget_s": self.model_timeout, "spent_s": self._spent})
             result.model = self.spec.id
             return result
@@ -175,8 +175,7 @@ class ModelSession:
 
         if self._training is None:
             self._training = loops.TrainingContext(jit_compile=bool(self.spec.jit_compile),
-                                                   budget_s=self.model_timeout,
-                                                   budget_hint=self.budget_hint, audience=self.spec.audience)
+                                                   budget_s=self.model_timeout, audience=self.spec.audience)
         if self.model_timeout is not None:
             self._training.deadline = start + self.model_timeout - self._spent
         return self._training
@@ -185,7 +184,7 @@ class ModelSession:
         """A session for one generated variant of this spec (same seed, budgets and folder)
         that releases its model after its one check."""
         sibling = ModelSession(spec, seed=self.seed, overrides=self.overrides, base_dir=self.base_dir,
-                               model_timeout=self.model_timeout, budget_hint=self.budget_hint)
+                               model_timeout=self.model_timeout)
         sibling._close_after_run = True
         return sibling
 
@@ -200,7 +199,7 @@ class ModelSession:
         spec = self.spec
         if self.model_timeout is not None:  # the seeds share what is left of the model's budget
             spec = spec.replace(model_timeout=max(self.model_timeout - self._spent, 1e-6))
-        return over_seeds(check, spec, seeds=seeds, min_passes=needed, budget_hint=self.budget_hint, **kwargs)
+        return over_seeds(check, spec, seeds=seeds, min_passes=needed, **kwargs)
 
     def close(self, *, free_memory: bool = True) -> None:
         """Drop the model and free Keras' global state; `free_memory=False` skips the full garbage
