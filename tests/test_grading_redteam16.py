@@ -21,6 +21,7 @@ from modelcheck.core.errors import SpecError
 from modelcheck.grading.assignment import load_assignment
 from modelcheck.grading.instructor import prepared_spec
 from modelcheck.model.inputs import set_instructor_data
+from tests.test_grading_fidelity import HEAD, TOY
 
 RNG = np.random.default_rng(16)
 IMAGES = RNG.uniform(0, 1, (16, 6, 6, 1)).astype("float32")
@@ -82,3 +83,67 @@ def test_a_sample_file_that_fits_no_input_of_the_assignment_stays_the_instructor
     assignment = _assignment(tmp_path, left=RNG.normal(size=(8, 2)), right=RNG.normal(size=(8, 3)))
     with pytest.raises(SpecError, match="holds neither `x` nor one array per input"):
         prepared_spec(_wide_deep("a", "b"), assignment, tmp_path)
+
+
+FUNCTIONAL_IN_CLASS = HEAD + """
+class Toy(keras.Model):  # Keras' guide: a functional model made in a subclass's __init__
+    def __init__(self, **kwargs):
+        inputs = keras.Input((4,))
+        hidden = layers.Dense(8, activation="relu")(inputs)
+        super().__init__(inputs, layers.Dense(3, activation="softmax")(hidden), **kwargs)
+{extra}
+
+def build_model():
+    model = Toy()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+"""
+STYLES = {
+    "functional_in_a_class": FUNCTIONAL_IN_CLASS.format(extra=""),
+    "sequential_subclass": HEAD + """
+class Toy(keras.Sequential):
+    def __init__(self, **kwargs):
+        super().__init__([keras.Input((4,)), layers.Dense(8, activation="relu"),
+                          layers.Dense(3, activation="softmax")], **kwargs)
+
+def build_model():
+    model = Toy()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+""",
+    # TensorFlow's swish is saved as `swish`, a name Keras 3 knows but saves as `silu` and loads only so
+    "tf_nn_swish": HEAD + """
+def build_model():
+    model = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(8, activation=tf.nn.swish),
+                                 tf.keras.layers.Dense(3, activation=tf.nn.softmax)])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+""",
+    # the class's own call() computes something else than its graph: never graded as the graph
+    "functional_in_a_class_own_call": FUNCTIONAL_IN_CLASS.format(
+        extra="\n    def call(self, inputs, training=None):\n        return super().call(inputs) * 0.0 + 1.0 / 3\n"),
+}
+
+
+@pytest.fixture(scope="module")
+def styles(tmp_path_factory: pytest.TempPathFactory):
+    from modelcheck.grading import Grader, discover_submissions
+
+    folder = tmp_path_factory.mktemp("styles")
+    (folder / "toy.toml").write_text(TOY, encoding="utf-8")
+    (folder / "subs").mkdir()
+    for student, source in STYLES.items():
+        (folder / "subs" / f"{student}.py").write_text(source, encoding="utf-8")
+    with Grader(load_assignment(folder / "toy.toml"), workers=2) as grader:
+        return {grade.student: grade for grade in grader.grade_all(discover_submissions(folder / "subs"))}
+
+
+@pytest.mark.parametrize("student", ["functional_in_a_class", "sequential_subclass", "tf_nn_swish"])
+def test_correct_models_in_keras_own_styles_keep_full_marks(styles, student):
+    grade = styles[student]  # was: 0, "the exported model could not be loaded: ... Could not locate class"
+    assert grade.score == grade.max_score, (grade.problem, [(r.check, r.message) for r in grade.results])
+
+
+def test_a_class_whose_call_is_not_its_graph_is_refused(styles):
+    grade = styles["functional_in_a_class_own_call"]
+    assert grade.score == 0 and "cannot be graded as you built it" in (grade.problem or ""), grade.problem

@@ -45,7 +45,8 @@ from ..core.errors import UserCodeError, call_user_code, definition_line, user_f
 from ..core.messages import OWN_CODE_FIX, STUDENT
 from ..model.build import build_model
 from ..model import loops
-from ..model.graph import functional_twin, has_symbolic_inputs
+from ..model.graph import functional_twin, graph_copy, has_symbolic_inputs
+from ..model.origin import is_library_code
 from ..report import layer_rows
 from ..session.runner import ModelSession
 from .assignment import ASSIGNMENT_FILE, Assignment, parse_assignment
@@ -296,9 +297,10 @@ def _reloaded(path: str, known: dict[str, Any]) -> _Restored | None:
 def _keras_activation_names(export: str) -> None:
     """In the saved file `export`, name Keras' activation where Keras saved a plain function by a
     name it cannot load back: TensorFlow's ``tf.nn.softmax`` is saved as ``softmax_v2`` (and
-    ``tf.nn.log_softmax`` likewise), which no Keras can load, safe mode or not. The fidelity check
-    that follows compares the reloaded file with the student's model, so a function that
-    computes something else is still refused."""
+    ``tf.nn.log_softmax`` likewise), ``tf.nn.swish`` and ``tf.nn.silu`` as ``swish``, which Keras
+    knows as ``silu`` only when it saves it: no Keras loads those names, safe mode or not. The
+    fidelity check that follows compares the reloaded file with the student's model, so a
+    function that computes something else is still refused."""
     try:
         with zipfile.ZipFile(export) as archive:
             config = json.loads(archive.read("config.json"))
@@ -314,26 +316,33 @@ def _keras_activation_names(export: str) -> None:
 
 
 def _rename_activations(value: Any) -> bool:
-    """Replace, within `value`, each plain function saved by a ``<name>_v2`` name where ``<name>``
-    is a Keras activation, by that activation's name; whether any was."""
+    """Replace, within `value`, each plain function saved by a name Keras does not load back but
+    knows as one of its activations (see `_keras_activation_name`) by that activation's name;
+    whether any was."""
     found = False
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for key, item in items:
         name = item.get("config") if isinstance(item, dict) and item.get("class_name") == "function" else None
-        if isinstance(name, str) and name.endswith("_v2") and _is_keras_activation(name[:-3]):
-            value[key] = name[:-3]
+        renamed = _keras_activation_name(name) if isinstance(name, str) else None
+        if renamed is not None:
+            value[key] = renamed
             found = True
         else:
             found = _rename_activations(item) or found
     return found
 
 
-def _is_keras_activation(name: str) -> bool:
-    try:
-        keras.activations.get(name)
-    except (ValueError, TypeError):
-        return False
-    return True
+def _keras_activation_name(name: str) -> str | None:
+    """The name Keras saves its activation under when `name` (or `name` without TensorFlow's
+    ``_v2``) is one of Keras' activations saved otherwise (``softmax_v2``: ``softmax``;
+    ``swish``: ``silu``); None when `name` is no Keras activation, or is already that name."""
+    for candidate in (name, name[:-3]) if name.endswith("_v2") else (name,):
+        try:
+            saved = keras.activations.serialize(keras.activations.get(candidate))
+        except (ValueError, TypeError):
+            continue
+        return saved if isinstance(saved, str) and saved != name else None
+    return None
 
 
 def _export(model: Any, export: str, report: dict[str, Any],
@@ -344,10 +353,11 @@ def _export(model: Any, export: str, report: dict[str, Any],
     model.save(export)
     _keras_activation_names(export)
     restored = _reloaded(export, known)
-    if restored is not None or has_symbolic_inputs(model):
+    if restored is not None or has_symbolic_inputs(model) and is_library_code(type(model)):
         return restored, None
-    try:
-        twin = call_user_code("tracing the subclassed model's call() on symbolic inputs", functional_twin, model)
+    try:  # a class of the student's own: its layers' graph, or its call() traced on symbolic inputs
+        twin = (graph_copy(model) if has_symbolic_inputs(model) else
+                call_user_code("tracing the subclassed model's call() on symbolic inputs", functional_twin, model))
     except UserCodeError as exc:
         report["twin_problem"] = exc.message
         return None, None

@@ -8,8 +8,8 @@ from typing import Any, Iterator
 
 import keras
 
-__all__ = ["consumers", "functional_twin", "has_symbolic_inputs", "layers_of", "recorded_calls", "takes_training",
-           "upstream_layers"]
+__all__ = ["consumers", "functional_twin", "graph_copy", "has_symbolic_inputs", "layers_of", "recorded_calls",
+           "takes_training", "upstream_layers"]
 
 def has_symbolic_inputs(model: keras.Model) -> bool:
     try:
@@ -31,7 +31,21 @@ def functional_twin(model: keras.Model, training: bool | None = None) -> keras.M
     inputs = [keras.Input(tuple(s)[1:]) for s in (shapes if several else [shapes])]
     given = {"training": training} if training is not None and takes_training(model) else {}
     outputs = model.call(inputs if several else inputs[0], **given)
-    twin = keras.Model(inputs if several else inputs[0], outputs)
+    return _compiled_like(keras.Model(inputs if several else inputs[0], outputs), model)
+
+
+def graph_copy(model: keras.Model) -> keras.Model:
+    """A model of a class of the user's own that is a graph of layers (a functional model made in
+    its ``__init__``, as Keras' guide mixes the styles; a Sequential subclass) as a plain
+    ``keras.Model`` of the same inputs, outputs and layer objects (so the same weights), compiled
+    as it is: what Keras' safe mode loads without the user's class. What the class changes beyond
+    the graph (its own ``call``) is not in the copy: compare their outputs."""
+    inputs, outputs = getattr(model, "_inputs_struct", None), getattr(model, "_outputs_struct", None)
+    inputs, outputs = model.inputs if inputs is None else inputs, model.outputs if outputs is None else outputs
+    return _compiled_like(keras.Model(inputs, outputs), model)
+
+
+def _compiled_like(twin: keras.Model, model: keras.Model) -> keras.Model:
     if getattr(model, "compiled", False):
         try:
             twin.compile_from_config(model.get_compile_config())
