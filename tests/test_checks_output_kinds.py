@@ -215,3 +215,53 @@ def test_the_target_probe_does_not_accept_targets_that_broadcast_against_one_row
     assert loss.targets == "sparse"
     (loss,) = objective_for(model, [np.zeros((8, 4), "float32")]).losses
     assert loss.targets == "sparse"
+
+
+def _classifier(activation, loss):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((6,)), layers.Dense(8, activation="relu"),
+                              layers.Dense(3, activation=activation, name="out")])
+    model.compile("adam", loss=loss)
+    return model
+
+
+LOGITS_LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+@pytest.mark.parametrize("activation, loss, kind", [("softmax", "sparse_categorical_crossentropy", "probabilities"),
+                                                    (None, LOGITS_LOSS, "logits")])
+def test_a_classes_output_takes_probabilities_and_logits_alike(activation, loss, kind):
+    """An assignment could say probabilities or logits, not "either": a student whose logits met a loss with
+    from_logits=True lost the output_shape points under output = "probabilities"."""
+    model = _classifier(activation, loss)
+    assert output_kinds(model, "classes") == [kind]
+    results = {r.check: r for r in mc.run_checks(model, ["output_shape", "loss_matches_output"],
+                                                 output_shape=(3,), output="classes")}
+    assert [r.status for r in results.values()] == ["passed", "passed"], [r.message for r in results.values()]
+    if kind == "logits":
+        assert mc.run_checks(model, ["output_shape"], output_shape=(3,), output="probabilities")[0].status == "failed"
+
+
+def test_a_classes_output_still_needs_a_loss_that_reads_its_form():
+    logits_without = _classifier(None, "sparse_categorical_crossentropy")
+    result = mc.run_checks(logits_without, ["loss_matches_output"], output="classes")[0]
+    assert result.status == "failed" and "from_logits=True" in result.message
+    softmax_with = _classifier("softmax", LOGITS_LOSS)
+    result = mc.run_checks(softmax_with, ["loss_matches_output"], output="classes")[0]
+    assert result.status == "failed" and "the output applies softmax" in result.message
+
+
+def test_a_subclassed_classes_output_is_read_from_what_its_loss_reads():
+    class Logits(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.out = layers.Dense(3)
+
+        def call(self, x):
+            return self.out(x)
+
+    model = Logits()
+    model(np.zeros((2, 6), "float32"))
+    model.compile("adam", loss=LOGITS_LOSS)
+    assert output_kinds(model, "classes") == ["logits"]
+    assert output_kinds(SingleOut(), "classes") == ["probabilities"]  # not compiled: the softmax form

@@ -97,7 +97,8 @@ def check_output_shape(
         expected: the expected output shape with batch dimension, e.g. ``(None, 10)``; a list
             of shapes for several outputs, or a dict by output name. ``None`` is a wildcard.
         output: the expected kind of output: ``"probabilities"`` (softmax), ``"binary"``
-            (sigmoid), ``"logits"`` or ``"regression"``; one per output, or a dict by name.
+            (sigmoid), ``"logits"``, ``"regression"`` or ``"classes"`` (a classifier in the form its
+            output layer gives: probabilities, binary or logits); one per output, or a dict by name.
         layer_shapes: expected output shapes of layers, by layer name or in layer order.
         inputs: the expected input shape(s) with batch dimension, like `expected` (a shape, a
             list for several inputs, or a dict by input name).

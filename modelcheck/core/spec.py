@@ -30,7 +30,11 @@ __all__ = [
     "with_batch",
 ]
 
-OUTPUT_KINDS = ("probabilities", "binary", "logits", "regression")
+# "classes": a classifier's scores in either form a student may hand in, softmax probabilities or
+# logits for a loss with from_logits=True (sigmoid: binary or several labels); each model's own form is
+# read from its output layer (`modelcheck.model.outputs.output_kinds`), and loss_matches_output
+# judges whether its loss reads that form.
+OUTPUT_KINDS = ("probabilities", "binary", "logits", "regression", "classes")
 
 Shape = tuple[Union[int, None], ...]
 ShapeSpec = Union[Shape, list[Shape], dict[str, Shape]]

@@ -119,22 +119,53 @@ def _operation_activation(operation: Any) -> str | None:
     return None
 
 
+CLASSES = "classes"  # a declared kind: a classifier in either form (see `modelcheck.core.spec.OUTPUT_KINDS`)
+
+
 def output_kinds(model: keras.Model, declared: Any = None, n_outputs: int | None = None) -> list[str]:
     """The kind of each output: the declared kind(s) when given, else inferred from the
     producing layer's activation (softmax -> probabilities, sigmoid -> binary, log_softmax -> logits
-    (log-probabilities are logits of the same softmax), else regression)."""
+    (log-probabilities are logits of the same softmax), else regression). A declared ``"classes"``
+    (a classifier in either form) is the form the model's layer gives: probabilities under a softmax,
+    binary under a sigmoid, else logits."""
     layers = output_layers(model)
     count = n_outputs or len(layers)
     if isinstance(declared, str):
-        return [declared] * count
-    if isinstance(declared, dict):
+        kinds = [declared] * count
+    elif isinstance(declared, dict):
         names = output_names(model)
-        return [declared.get(name, _inferred_kind(layers[i] if i < len(layers) else None))
-                for i, name in enumerate(names)]
-    if isinstance(declared, (list, tuple)):
-        return list(declared)
-    kinds = [_inferred_kind(layer) for layer in layers]
-    return kinds if len(kinds) == count else [kinds[0]] * count
+        kinds = [declared.get(name, _inferred_kind(layers[i] if i < len(layers) else None))
+                 for i, name in enumerate(names)]
+    elif isinstance(declared, (list, tuple)):
+        kinds = list(declared)
+    else:
+        kinds = [_inferred_kind(layer) for layer in layers]
+        return kinds if len(kinds) == count else [kinds[0]] * count
+    if CLASSES in kinds:
+        read = layers if len(layers) == len(kinds) else [None] * len(kinds)  # None: a layer not known
+        kinds = [(_stated_kind(model) if read[i] is None else _class_kind(read[i])) if kind == CLASSES else kind
+                 for i, kind in enumerate(kinds)]
+    return kinds
+
+
+def _class_kind(layer: keras.layers.Layer | None) -> str:
+    inferred = _inferred_kind(layer)
+    return inferred if inferred in ("probabilities", "binary") else "logits"
+
+
+def _stated_kind(model: keras.Model) -> str:
+    """A classifier's form where its output layers cannot be read (a subclassed model): what its
+    compiled loss says it reads (logits with from_logits=True), else probabilities."""
+    from .compiled import compiled_loss
+
+    losses = compiled_loss(model)
+    losses = list(losses.values()) if isinstance(losses, dict) else losses if isinstance(losses, (list, tuple)) \
+        else [losses]
+    try:
+        logits = any(isinstance(l, keras.losses.Loss) and l.get_config().get("from_logits") for l in losses)
+    except Exception:  # a user's Loss whose get_config raises
+        logits = False
+    return "logits" if logits else "probabilities"
 
 
 def _inferred_kind(layer: keras.layers.Layer | None) -> str:

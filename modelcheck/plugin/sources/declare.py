@@ -78,7 +78,8 @@ def expect(
             ``None`` first, as Keras prints them.
         total_params / trainable_params / non_trainable_params: expected parameter counts.
         layer_params: expected parameter count per layer (by name, or in layer order).
-        output: ``"probabilities"``, ``"binary"``, ``"logits"`` or ``"regression"``.
+        output: ``"probabilities"``, ``"binary"``, ``"logits"``, ``"regression"`` or ``"classes"``
+            (probabilities or logits, whichever the model gives).
         checks: the checks to run (default: every check that applies).
         options: keyword options per check.
         max_params: a parameter budget, judged before any weight is allocated.
