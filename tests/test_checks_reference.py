@@ -111,6 +111,31 @@ def test_allowed_extra_layers_and_ignored_keys_pass():
                                    ignore=["initializers"]).passed
 
 
+def _logits_of_reference(activation: str | None = None) -> keras.Model:
+    x = keras.Input((28, 28), name="pixels")
+    h = layers.Dense(10, activation="relu")(layers.Dense(30, activation="relu")(layers.Flatten()(x)))
+    return keras.Model(x, layers.Dense(5, activation=activation)(h))
+
+
+def test_an_output_declared_classes_may_give_the_logits_of_the_references_softmax():
+    """Under output = "classes" a logits student lost matches_reference's points for the softmax they left to
+    their loss (from_logits=True), which the assignment had just accepted."""
+    for activation in (None, "log_softmax"):
+        logits = _logits_of_reference(activation)
+        result = check_matches_reference(logits, reference=reference)
+        assert result.status == "failed" and "layer 4 (Dense 5)" in result.message
+        assert check_matches_reference(logits, reference=reference, output="classes").passed
+        by_name = {logits.output_names[0]: "classes"}
+        assert check_matches_reference(logits, reference=reference, output=by_name).passed
+        assert check_matches_reference(logits, reference=reference, output="probabilities").status == "failed"
+    # only the logits of the same scores: another activation, or a hidden layer's, is still a difference
+    wrong = check_matches_reference(_logits_of_reference("relu"), reference=reference, output="classes")
+    assert wrong.status == "failed" and "activation softmax expected, relu received" in wrong.message
+    hidden = keras.Sequential([keras.Input((28, 28)), layers.Flatten(), layers.Dense(30), layers.Dense(10, activation="relu"),
+                               layers.Dense(5, activation="softmax")])
+    assert check_matches_reference(hidden, reference=reference, output="classes").status == "failed"
+
+
 def test_connections_count_a_skip_that_the_reference_lacks():
     def chain(skip: bool) -> keras.Model:
         x = keras.Input((8,))

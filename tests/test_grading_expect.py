@@ -87,3 +87,37 @@ def test_a_model_violating_only_one_expect_key_loses_that_checks_points(key):
     lost = _points(_text(key, value), build())
     assert kept[check] > 0 and lost[check] == 0, lost
     assert sum(lost.values()) < 4
+
+
+CLASSES = """
+[assignment]
+name = "toy"
+builder = "build_model"
+[expect]
+output_shape = [3]
+output = "{output}"
+[points]
+output_shape = 1
+loss_matches_output = 1
+overfit_batch = 1
+"""
+
+
+def _classifier(activation: str | None, from_logits: bool) -> keras.Model:
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(8, activation="relu"),
+                              layers.Dense(3, activation=activation)])
+    model.compile(optimizer=keras.optimizers.Adam(0.01),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits))
+    return model
+
+
+def test_output_classes_grades_softmax_and_logits_students_alike():
+    assert _points(CLASSES.format(output="classes"), _classifier("softmax", False)) == \
+        {"output_shape": 1, "loss_matches_output": 1, "overfit_batch": 1}
+    assert _points(CLASSES.format(output="classes"), _classifier(None, True)) == \
+        {"output_shape": 1, "loss_matches_output": 1, "overfit_batch": 1}
+    # the loss must still read the form the model gives
+    assert _points(CLASSES.format(output="classes"), _classifier(None, False))["loss_matches_output"] == 0
+    # and "probabilities" keeps taking points from logits
+    assert _points(CLASSES.format(output="probabilities"), _classifier(None, True))["output_shape"] == 0

@@ -287,6 +287,44 @@ def differences(reference: dict[str, Any], received: dict[str, Any], *,
     return lines
 
 
+# The activations a classifier's output may give in place of the reference's, as logits of the same scores.
+_LOGITS_OF = {"softmax": (None, "linear", "log_softmax"), "sigmoid": (None, "linear")}
+
+
+def _declared_kinds(model: keras.Model, output: Any) -> list[Any]:
+    if isinstance(output, dict):
+        from ..model.outputs import output_names
+
+        return [output.get(name) for name in output_names(model)]
+    return list(output) if isinstance(output, (list, tuple)) else [output]
+
+
+def _output_layers(form: dict[str, Any]) -> list[int | None]:
+    """The index of the layer that gives each output of a canonical form (the last layer when the
+    form lists no outputs)."""
+    sources = form.get("outputs")
+    if sources is None:
+        return [len(form["layers"]) - 1] if form["layers"] else [None]
+    return [_index(source) for source in sources]
+
+
+def _as_reference_scores(want: dict[str, Any], got: dict[str, Any], kinds: list[Any]) -> dict[str, Any]:
+    """`got` with the activation of each output declared ``"classes"`` written as the reference's
+    where it gives the logits of the same scores (a linear Dense(10) for a Dense(10, softmax))."""
+    mine, theirs = _output_layers(got), _output_layers(want)
+    if len(kinds) == 1 and len(mine) > 1:
+        kinds = kinds * len(mine)
+    layers = list(got["layers"])
+    for kind, j, i in zip(kinds, mine, theirs):
+        if kind != "classes" or i is None or j is None or i >= len(want["layers"]) or j >= len(layers):
+            continue
+        reference = want["layers"][i]["config"].get("activation")
+        config = layers[j]["config"]
+        if "activation" in config and config.get("activation") in _LOGITS_OF.get(reference, ()):
+            layers[j] = {**layers[j], "config": {**config, "activation": reference}}
+    return {**got, "layers": layers}
+
+
 def _layer_line(layer: dict[str, Any]) -> str:
     """One canonical layer in a few words: ``Dense 300 relu``, ``Conv2D 16 3x3 relu``."""
     activation = layer["config"].get("activation")
@@ -318,6 +356,7 @@ def check_matches_reference(
     *,
     ignore: Sequence[str] = (),
     allow_extra: Sequence[str] = (),
+    output: Any = None,
     seed: int = 0,
 ) -> CheckResult:
     """Compare the model's architecture with a reference solution's.
@@ -330,6 +369,9 @@ def check_matches_reference(
             groups (``"initializers"``, ``"regularizers"``, ``"constraints"``,
             ``"dropout_rate"``, ``"activations"``).
         allow_extra: layer classes the model may add (``["Dropout"]``).
+        output: the declared kind of output(s) (`modelcheck.core.spec.OUTPUT_KINDS`): an output
+            declared ``"classes"`` may give logits where the reference applies its softmax or
+            sigmoid (no activation, or log_softmax for a softmax); `loss_matches_output` judges the loss.
 
     Layer types, their configuration (units, filters, kernel sizes, strides, padding,
     activations...), order, connections and how many times each layer is called are compared; equivalent forms are equal (see the
@@ -345,6 +387,7 @@ def check_matches_reference(
     ref_classes = layer_classes(ref_arch)
     _, got = model_form(model, ignore=ignore, pass_through=[c for c in allow_extra if c not in ref_classes],
                         seed=seed)
+    got = _as_reference_scores(want, got, _declared_kinds(model, output))
     lines = differences(want, got, allow_extra=allow_extra)
     expected, received = summary(want), summary(got)
     details = {"reference": expected, "received": received, "differences": lines}
