@@ -147,3 +147,22 @@ def test_correct_models_in_keras_own_styles_keep_full_marks(styles, student):
 def test_a_class_whose_call_is_not_its_graph_is_refused(styles):
     grade = styles["functional_in_a_class_own_call"]
     assert grade.score == 0 and "cannot be graded as you built it" in (grade.problem or ""), grade.problem
+
+
+def _two_inputs(order: str, named: bool = True) -> keras.Model:
+    wide = keras.Input((2,), name="wide" if named else None)
+    deep = keras.Input((3,), name="deep" if named else None)
+    out = layers.Dense(1)(layers.Concatenate()([wide, layers.Dense(4, activation="relu")(deep)]))
+    inputs = {"dict": {"wide": wide, "deep": deep}, "list": [wide, deep], "swapped": [deep, wide]}[order]
+    return keras.Model(inputs, out)
+
+
+@pytest.mark.parametrize("order", ["list", "swapped"])
+def test_named_inputs_match_the_references_by_name_in_any_container(order):
+    result = mc.check_matches_reference(_two_inputs(order), reference=_two_inputs("dict"))
+    assert result.passed, result.message  # was: "input 1: shape (3,) expected, (2,) received", -2 points
+
+
+def test_unnamed_inputs_are_still_compared_in_their_order():
+    result = mc.check_matches_reference(_two_inputs("swapped", named=False), reference=_two_inputs("list", named=False))
+    assert not result.passed and "input 1: shape (2,) expected, (3,) received" in result.message, result.message

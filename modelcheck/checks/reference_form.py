@@ -285,6 +285,18 @@ def _foldable(nodes: dict[NodeId, dict[str, Any]], outputs: list[Source],
     return {node: source for node, source in found.items() if source not in found}
 
 
+def _by_name(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A model's inputs in the order the canonical form numbers them: by name when the user named
+    them all (an input is then fed by its name, so ``inputs=[wide, deep]`` is
+    ``inputs={"wide": wide, "deep": deep}``, which Keras orders by key), else as the model lists
+    them (auto-generated names, ``input_layer#2``, say nothing)."""
+    names = [item.get("name") for item in inputs]
+    if len(inputs) < 2 or not all(isinstance(name, str) and "#" not in name for name in names) \
+            or len(set(names)) < len(names):
+        return list(inputs)
+    return sorted(inputs, key=lambda item: item["name"])
+
+
 def canonical_architecture(arch: dict[str, Any], *, ignore: Sequence[str] = (),
                            pass_through: Sequence[str] = (),
                            traced: Mapping[tuple[int, ...], int] | None = None) -> dict[str, Any]:
@@ -301,8 +313,10 @@ def canonical_architecture(arch: dict[str, Any], *, ignore: Sequence[str] = (),
     `traced` is `traced_calls`: how many times the layers of subclassed models ran.
     """
     graph = _Graph()
-    inputs = arch.get("inputs") or []
-    outputs = graph.expand(arch, (), [f"input {n + 1}" for n in range(len(inputs))], [])
+    given = arch.get("inputs") or []
+    inputs = _by_name(given)
+    rank = {id(item): n for n, item in enumerate(inputs)}
+    outputs = graph.expand(arch, (), [f"input {rank[id(item)] + 1}" for item in given], [])
     nodes = graph.nodes
 
     def op_of(node: NodeId) -> Any:  # a layer with weights is one operation; else each call is one
