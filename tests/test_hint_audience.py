@@ -21,6 +21,8 @@ from modelcheck.grading import Grader, discover_submissions, load_assignment, wr
 from modelcheck.grading.grade import StudentGrade
 from modelcheck.model import loops
 from modelcheck.session.runner import ModelSession
+from tests.backends import BACKEND
+from tests.test_checks_own_models import OtherBackendsStep
 
 # What only whoever configures the checks can act on.
 CONFIGURER_WORDS = re.compile(r"allow_frozen|declare the output|target_range|builder_kwargs|\bspec\b|@modelcheck|"
@@ -220,6 +222,61 @@ def test_a_spent_time_budget_says_what_makes_the_model_fit_and_whose_limit_it_is
                                        "it; that budget is the checks' share of the assignment's time limit, which "
                                        "your instructor sets ([limits] timeout_s)")
         assert not CONFIGURER_WORDS.search(graded.describe()), graded.describe()
+
+
+def poisson_model() -> keras.Model:
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(8, activation="relu"), layers.Dense(3)])
+    model.compile(loss="poisson", optimizer="adam")  # the log of a linear output's negative values: NaN
+    return model
+
+
+def all_frozen_model() -> keras.Model:
+    return keras.Sequential([keras.Input((4,)), layers.Dense(8, trainable=False), layers.Dense(3, trainable=False)])
+
+
+def test_the_other_checks_name_no_setting_of_theirs_to_a_student():
+    from modelcheck.model.engine import own_step_mismatch
+
+    def worded(audience: str) -> list[str]:
+        inputs = keras.Input((4,))
+        other = OtherBackendsStep(inputs, layers.Dense(3)(inputs))
+        return [_as(audience, mc.check_finite, poisson_model()).hint,
+                _as(audience, mc.check_gradient_flow, all_frozen_model(), allow_frozen=True).message,
+                _as(audience, mc.check_backend_parity, softmax_model(), backends=[BACKEND]).message,
+                _as(audience, own_step_mismatch, other).hint]
+
+    finite, frozen, parity, step = worded(CONFIGURER)
+    assert finite.endswith("(e.g. a log of 0 or of a negative value): run check_loss_matches_output.")
+    assert frozen == "every layer is frozen (allow_frozen=True): no trainable variable to check"
+    assert parity == (f"only one Keras backend to compare ({BACKEND}): install another (pip install 'modelcheck[jax]' "
+                      "or 'modelcheck[torch]') to check that the model runs the same on it")
+    assert step.endswith("(KERAS_BACKEND=tensorflow)" if BACKEND == "jax" else
+                         "write it for this backend, or run the model with KERAS_BACKEND=jax")
+    finite, frozen, parity, step = worded(STUDENT)
+    assert finite.endswith("(e.g. a log of 0 or of a negative value): compile the model with a loss that fits its "
+                           "output layer.")
+    assert frozen == "every layer is frozen (which the assignment allows): no trainable variable to check"
+    assert parity == (f"only one Keras backend to compare ({BACKEND}): the grader has no other installed (your "
+                      "instructor's setting), so whether the model runs the same on another is not judged")
+    name = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}[BACKEND]
+    assert step.endswith(f"the grader runs Keras on {name} (your instructor's setting)" + (
+        ", so write it in that form" if BACKEND == "jax" else ""))
+    assert "KERAS_BACKEND" not in step
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="only a compiled JAX step cannot hold a TensorFlow-backed layer")
+def test_a_layer_jax_cannot_train_is_the_instructors_backend_to_a_student():
+    a, b = keras.Input((1,), dtype="int32", name="a"), keras.Input((1,), dtype="int32", name="b")
+    crossed = layers.HashedCrossing(num_bins=16, output_mode="one_hot", name="crossing")((a, b))
+    model = keras.Model([a, b], layers.Dense(1, activation="sigmoid")(crossed))
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    configured = _as(CONFIGURER, mc.check_loss_decrease, model)
+    graded = _as(STUDENT, mc.check_loss_decrease, model)
+    assert configured.status == graded.status == "error"
+    assert configured.hint.endswith("and give the model its output as input, or train on the TensorFlow backend")
+    assert graded.hint == ("the grader trains the model on JAX (your instructor's setting), where a model that trains "
+                           "cannot hold HashedCrossing: leave it out of the model if the assignment allows, or ask your "
+                           "instructor")
 
 
 @pytest.mark.parametrize(("builder", "kwargs", "configurer", "student"), [

@@ -16,7 +16,8 @@ from ..core.errors import call_user_code
 from ..model.outputs import describe_nonfinite, output_names
 from ..model.inputs import batch_size_for, synthetic_inputs
 from ..model.objective import objective_for
-from ..core.messages import layer_ref, mismatch, output_ref
+from ..core.messages import for_audience, layer_ref, mismatch, output_ref
+from ..model import loops
 from ..core.result import CheckResult
 from .common import check, default_batch, forward
 from .gradients import gradients
@@ -133,7 +134,8 @@ def check_finite(
                                                note="every output is finite"),
                                 expected=EXPECTED, received={"loss": loss}, details=details,
                                 hint="the loss does not fit the output (e.g. a log of 0 or of a negative value): "
-                                "run check_loss_matches_output.")
+                                + for_audience(loops.current().audience, configurer="run check_loss_matches_output.",
+                                               student="compile the model with a loss that fits its output layer."))
     _, grads = gradients(model, x, targets, objective)
     labels = variable_labels(model)
     bad_grads = [labels[id(v)][1] for v, g in zip(model.trainable_variables, grads)

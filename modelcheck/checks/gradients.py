@@ -349,7 +349,9 @@ def check_gradient_flow(
     if frozen and not allow_frozen:
         messages.append(frozen_message(frozen))
     if not model.trainable_variables and not messages:
-        return CheckResult.skip(NAME, "every layer is frozen (allow_frozen=True): no trainable variable to check",
+        allowed = for_audience(loops.current().audience, configurer="(allow_frozen=True)",
+                               student="(which the assignment allows)")
+        return CheckResult.skip(NAME, f"every layer is frozen {allowed}: no trainable variable to check",
                                 details=details)
     if messages:
         return CheckResult.fail(

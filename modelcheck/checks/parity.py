@@ -23,9 +23,9 @@ import keras
 import numpy as np
 
 from ..core.errors import SpecError, UserCodeError, call_user_code
-from ..core.messages import layer_ref, mismatch
+from ..core.messages import for_audience, layer_ref, mismatch
 from ..core.result import CheckResult
-from ..model import backend
+from ..model import backend, loops
 from ..model.randomness import random_in_inference
 from ..model.backend import child
 from ..model.inputs import batch_size_for, input_infos, synthetic_inputs
@@ -222,8 +222,11 @@ def check_backend_parity(
     details: dict[str, Any] = {"reference": reference, "backends": [reference, *others], "atol": atol, "rtol": rtol,
                                "batch_size": batch_size, "not_installed": missing}
     if not others:
-        return _skip(f"only one Keras backend to compare ({reference}): install another (pip install "
-                     "'modelcheck[jax]' or 'modelcheck[torch]') to check that the model runs the same on it", details)
+        return _skip(f"only one Keras backend to compare ({reference}): " + for_audience(
+            loops.current().audience, configurer="install another (pip install 'modelcheck[jax]' or "
+            "'modelcheck[torch]') to check that the model runs the same on it",
+            student="the grader has no other installed (your instructor's setting), so whether the model runs the "
+            "same on another is not judged"), details)
     if any(info.kind in ("string", "text") for info in input_infos(model)):
         return _skip("the model takes strings, which only TensorFlow runs inside a model (Keras' text layers "
                      "run in tf.data on the other backends)", details)

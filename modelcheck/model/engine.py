@@ -27,6 +27,7 @@ import keras
 import numpy as np
 
 from ..core.errors import UserCodeError, call_user_code, definition_line
+from ..core.messages import for_audience
 from . import backend, loops
 from .backend._common import NoLoss
 from .compiled import compiled_optimizer
@@ -264,13 +265,17 @@ def own_step_mismatch(model: keras.Model) -> UserCodeError | None:
     if own_training(model) != "train_step" or _takes(model.train_step, len(expected)):
         return None
     name = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}.get(backend.name(), backend.name())
+    audience = loops.current().audience
+    graded = f"the grader runs Keras on {name} (your instructor's setting)"
     if name == "JAX":
         hint = ("on JAX a train_step is stateless: def train_step(self, state, data) returning (logs, state), as in "
-                "keras.io's \"Customizing what happens in fit() with JAX\"; or grade and run the model with the backend "
-                "it was written for (KERAS_BACKEND=tensorflow)")
+                "keras.io's \"Customizing what happens in fit() with JAX\"; " + for_audience(
+                    audience, configurer="or grade and run the model with the backend it was written for "
+                    "(KERAS_BACKEND=tensorflow)", student=f"{graded}, so write it in that form"))
     else:
         hint = (f"on {name} Keras calls train_step(self, data); a train_step(self, state, data) is JAX's form: "
-                "write it for this backend, or run the model with KERAS_BACKEND=jax")
+                + for_audience(audience, configurer="write it for this backend, or run the model with KERAS_BACKEND=jax",
+                               student=f"write it for {name}: {graded}"))
     return UserCodeError(f"the model's own train_step does not take the arguments Keras passes it on the {name} "
                          f"backend ({', '.join(expected)}): model.fit fails on it in the same way", hint=hint,
                          location=definition_line(model.train_step))

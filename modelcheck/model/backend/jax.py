@@ -25,6 +25,8 @@ import numpy as np
 
 from . import LossFn, OwnLoop, ScalarsFn, StepLoop
 from ...core.errors import UserCodeError
+from ...core.messages import for_audience
+from ..loops import current
 from ..state import reset_states
 from ._common import aux_to_numpy, loss_of, to_numpy, with_model_losses
 
@@ -216,8 +218,14 @@ def uncompilable_layer_error(exc: BaseException) -> UserCodeError | None:
             f"layer {raising.name!r} ({type(raising).__name__}) cannot run inside a compiled JAX training step: "
             f"it is {what}, which cannot take JAX's traced arrays, so the model cannot train on JAX "
             "(Keras' own fit() fails the same way)",
-            hint=f"apply {type(raising).__name__} to the data before the model (in the tf.data input pipeline, "
-                 "e.g. dataset.map(...)) and give the model its output as input, or train on the TensorFlow backend",
+            hint=for_audience(
+                current().audience,
+                configurer=f"apply {type(raising).__name__} to the data before the model (in the tf.data input "
+                "pipeline, e.g. dataset.map(...)) and give the model its output as input, or train on the TensorFlow "
+                "backend",
+                student=f"the grader trains the model on JAX (your instructor's setting), where a model that trains "
+                f"cannot hold {type(raising).__name__}: leave it out of the model if the assignment allows, or ask "
+                "your instructor"),
             original=error)
     return None
 
