@@ -234,7 +234,11 @@ def _copy_regular(source: Path, target: Path) -> bool:
 
 
 # A check that failed inside modelcheck, told to the student (the library's own hint asks for a
-# traceback the student never sees): no verdict on their work, and who can act on it.
+# traceback the student never sees): no verdict on their work, and who can act on it. Set here by
+# `scored_grade`, not worded by the run's audience (`for_audience`) as the checks' hints are: it
+# promises what only grading decides (the points are not lost, the instructor regrades), which a
+# student-audience check run elsewhere cannot promise, and the grader's own failures
+# (`Grader._failed`), which no check words, need it as well.
 GRADER_FAULT_HINT = ("this is a fault of the grader, not of your submission: these points are not lost, your "
                      "instructor can see the failure and regrade it; tell them if the score stays")
 
