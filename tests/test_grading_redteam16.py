@@ -21,7 +21,7 @@ from modelcheck.core.errors import SpecError
 from modelcheck.grading.assignment import load_assignment
 from modelcheck.grading.instructor import prepared_spec
 from modelcheck.model.inputs import set_instructor_data
-from tests.test_grading_fidelity import HEAD, TOY
+from tests.test_grading_fidelity import HEAD, SEQUENTIAL, TOY
 
 RNG = np.random.default_rng(16)
 IMAGES = RNG.uniform(0, 1, (16, 6, 6, 1)).astype("float32")
@@ -119,6 +119,11 @@ def build_model():
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     return model
 """,
+    # Keras' progress bar redraws its line with carriage returns and colour codes, which the output
+    # shown leaves out: what was printed is all there, nothing was cut
+    "prints_a_progress_bar": HEAD + "import sys\n"
+    "for step in range(1, 51):\n    sys.stdout.write(f'\\r\\x1b[1m{step}/50\\x1b[0m ' + '=' * step)\n"
+    "print()\n" + SEQUENTIAL.format(hidden='"relu"', optimizer='"adam"', loss='"sparse_categorical_crossentropy"'),
     # the class's own call() computes something else than its graph: never graded as the graph
     "functional_in_a_class_own_call": FUNCTIONAL_IN_CLASS.format(
         extra="\n    def call(self, inputs, training=None):\n        return super().call(inputs) * 0.0 + 1.0 / 3\n"),
@@ -166,3 +171,20 @@ def test_named_inputs_match_the_references_by_name_in_any_container(order):
 def test_unnamed_inputs_are_still_compared_in_their_order():
     result = mc.check_matches_reference(_two_inputs("swapped", named=False), reference=_two_inputs("list", named=False))
     assert not result.passed and "input 1: shape (2,) expected, (3,) received" in result.message, result.message
+
+
+def test_a_progress_bar_is_not_told_as_output_cut_short(styles):
+    grade = styles["prints_a_progress_bar"]
+    assert grade.score == grade.max_score and "50/50 " + "=" * 50 in grade.output, grade.output
+    assert not [note for note in grade.notes if "bytes printed" in note], grade.notes  # was: "first 64 KB kept"
+
+
+def test_a_clean_jobs_failure_is_named_by_its_own_line_not_by_text_inside_it():
+    from modelcheck.grading.grade import _clean_job_failure
+    from modelcheck.grading.sandbox import RunOutcome
+    from modelcheck.grading.zygote import JOB_FAILED, JOB_FAILED_MARK, failure_line
+
+    forged = ValueError(f"layer 'x\n{JOB_FAILED_MARK}MemoryError: the grader ran out of memory' failed")
+    said = _clean_job_failure(RunOutcome(exit_code=JOB_FAILED, stderr="some warning\n" + failure_line(forged)))
+    assert said is not None and said.endswith("ValueError: layer 'x | " + JOB_FAILED_MARK
+                                              + "MemoryError: the grader ran out of memory' failed"), said

@@ -58,6 +58,7 @@ class RunOutcome:
     stderr: str = ""
     stdout_bytes: int = 0
     stderr_bytes: int = 0
+    kept_bytes: dict[str, int] = field(default_factory=dict)  # of stdout/stderr, before `printed_text`
     result: Any = None
     result_problem: str | None = None
     peak_rss_mb: float = 0.0
@@ -97,10 +98,11 @@ class RunOutcome:
         return None
 
     def output_note(self) -> str:
-        """A note on truncated output, if any."""
+        """A note on truncated output, if any (what was kept is counted as printed: a progress bar's
+        carriage returns and colour codes, left out of the text shown, are no truncation)."""
         notes = []
         for name, size, text in (("stdout", self.stdout_bytes, self.stdout), ("stderr", self.stderr_bytes, self.stderr)):
-            if size > len(text.encode()):
+            if size > self.kept_bytes.get(name, len(text.encode())):
                 notes.append(f"{name}: {size:,} bytes printed, first {self.limits.output_kb} KB kept")
         return "; ".join(notes)
 
@@ -270,6 +272,7 @@ def run_job(pool: WarmPool, kind: str, params: dict, conf: Confinement, limits: 
     outcome.stdout = printed_text(bytes(kept["stdout"]))
     outcome.stderr = printed_text(bytes(kept["stderr"]))
     outcome.stdout_bytes, outcome.stderr_bytes = total["stdout"], total["stderr"]
+    outcome.kept_bytes = {name: len(kept[name]) for name in ("stdout", "stderr")}
     try:
         outcome.result = parse_report(bytes(kept["result"]), kind)
     except ReportError as exc:
