@@ -188,3 +188,19 @@ def test_a_clean_jobs_failure_is_named_by_its_own_line_not_by_text_inside_it():
     said = _clean_job_failure(RunOutcome(exit_code=JOB_FAILED, stderr="some warning\n" + failure_line(forged)))
     assert said is not None and said.endswith("ValueError: layer 'x | " + JOB_FAILED_MARK
                                               + "MemoryError: the grader ran out of memory' failed"), said
+
+
+def _flat_classifier(flatten: keras.layers.Layer) -> keras.Model:
+    return keras.Sequential([keras.Input((4, 4, 2)), layers.Conv2D(3, 3), flatten, layers.Dense(5, activation="softmax")])
+
+
+@pytest.mark.parametrize("flatten", [layers.Reshape((12,)), layers.Reshape((-1,))], ids=["sized", "minus_one"])
+def test_a_reshape_to_one_axis_matches_a_flatten(flatten):
+    result = mc.check_matches_reference(_flat_classifier(flatten), reference=_flat_classifier(layers.Flatten()))
+    assert result.passed, result.message  # was: "layer 2 (Reshape): Flatten expected, Reshape received", -2 points
+
+
+def test_a_flatten_over_channels_first_is_not_a_reshape():
+    result = mc.check_matches_reference(_flat_classifier(layers.Flatten(data_format="channels_first")),
+                                        reference=_flat_classifier(layers.Reshape((12,))))
+    assert not result.passed, result.message

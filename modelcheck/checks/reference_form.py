@@ -199,7 +199,7 @@ class _Graph:
                     out = scope + ((i, j),)
                     self.operations = self.operations or i >= n_layers
                     # an axis read in negative form: Softmax(axis=1) on a (None, 10) output is Softmax()
-                    layer = with_negative_axes(entry)
+                    layer = _flatten_form(with_negative_axes(entry))
                     if i >= n_layers:
                         written = {"written_axis": layer["written_axis"]} if "written_axis" in layer else {}
                         layer = {**operation_as_layer(layer, j), **written}
@@ -283,6 +283,17 @@ def _foldable(nodes: dict[NodeId, dict[str, Any]], outputs: list[Source],
                 and (nodes[source]["layer"].get("config") or {}).get("activation", "absent") in ("linear", None):
             found[node] = source
     return {node: source for node, source in found.items() if source not in found}
+
+
+def _flatten_form(entry: dict[str, Any]) -> dict[str, Any]:
+    """A Reshape to one axis per sample (``Reshape((400,))``, ``Reshape((-1,))``) as the layer it is
+    the same as: ``Flatten()``, which also lays the values out row by row."""
+    config = entry.get("config") or {}
+    target = config.get("target_shape")
+    if entry.get("class") != "Reshape" or not isinstance(target, list) or len(target) != 1:
+        return entry
+    kept = {key: value for key, value in config.items() if key != "target_shape"}
+    return {**entry, "class": "Flatten", "config": {**kept, "data_format": "channels_last"}}
 
 
 def _by_name(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
