@@ -204,3 +204,13 @@ def test_a_flatten_over_channels_first_is_not_a_reshape():
     result = mc.check_matches_reference(_flat_classifier(layers.Flatten(data_format="channels_first")),
                                         reference=_flat_classifier(layers.Reshape((12,))))
     assert not result.passed, result.message
+
+
+def test_the_name_handed_in_replaces_the_scripts_name_only_where_it_stands_alone(tmp_path):
+    from modelcheck.grading.grade import _as_handed_in
+    from modelcheck.grading.submissions import Submission
+
+    (tmp_path / "y.ipynb").write_text("{}", encoding="utf-8")
+    named = _as_handed_in(Submission("y", tmp_path / "y.ipynb"), tmp_path / "y.py")
+    said = named("build_model() raised ValueError: see numpy.py, dummy.py and y.pyc\n  at y.py:3: in y.py")
+    assert said == "build_model() raised ValueError: see numpy.py, dummy.py and y.pyc\n  at y.ipynb:3: in y.ipynb"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import os
 import queue
+import re
 import secrets
 import shutil
 import stat
@@ -218,7 +219,9 @@ def _as_handed_in(submission: Submission, script: Path) -> Callable[[str], str]:
         handed_in = display_name(script.with_suffix(".ipynb").name) if converted else script.name
     if script.name == handed_in:
         return lambda text: text
-    return lambda text: text.replace(script.name, handed_in)
+    # the name itself, never the end of another (a notebook `y.ipynb` runs as `y.py`: numpy.py stays)
+    alone = re.compile(rf"(?<![\w.-]){re.escape(script.name)}(?![\w])")
+    return lambda text: alone.sub(lambda _: handed_in, text)
 
 
 def _copy_regular(source: Path, target: Path) -> bool:
