@@ -214,3 +214,13 @@ def test_the_name_handed_in_replaces_the_scripts_name_only_where_it_stands_alone
     named = _as_handed_in(Submission("y", tmp_path / "y.ipynb"), tmp_path / "y.py")
     said = named("build_model() raised ValueError: see numpy.py, dummy.py and y.pyc\n  at y.py:3: in y.py")
     assert said == "build_model() raised ValueError: see numpy.py, dummy.py and y.pyc\n  at y.ipynb:3: in y.ipynb"
+
+
+def test_a_notebook_as_the_reference_solution_is_refused_when_the_assignment_loads(tmp_path):
+    from modelcheck.grading.assignment import parse_assignment
+
+    text = ('[assignment]\nname = "a"\nbuilder = "build_model"\nreference = "solution.ipynb"\n\n'
+            '[points]\nmatches_reference = 1\n')
+    # was: accepted, then every student's check job raised 'cannot import solution.ipynb': a grader error each
+    with pytest.raises(SpecError, match=r"save it as a \.py script"):
+        parse_assignment(text, where="a.toml")

@@ -237,6 +237,11 @@ def parse_assignment(text: str, *, where: str = "assignment", base_dir: Path | N
             raise SpecError(f"{where} [assignment]: `custom_objects` entries look like \"module:Class\", the "
                             f"module a file beside the assignment (\"course_layers:Attention\" for "
                             f"course_layers.py), received {entry!r}")
+    reference = head.get("reference")
+    if reference is not None and not reference.endswith(".py"):
+        raise SpecError(f"{where} [assignment]: `reference` is the Python file of your own {head.get('builder', 'builder')}"
+                        f"() (\"solution.py\"), received {reference!r}; a notebook: save it as a .py script "
+                        "(Jupyter: File > Download as > Python)")
     points: dict[str, float] = {}
     if "matches_reference" in _table(data, "points", where) and "reference" not in head:
         raise SpecError(f"{where}: `matches_reference` needs a reference solution: add "
