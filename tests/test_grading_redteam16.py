@@ -124,6 +124,10 @@ def build_model():
     "prints_a_progress_bar": HEAD + "import sys\n"
     "for step in range(1, 51):\n    sys.stdout.write(f'\\r\\x1b[1m{step}/50\\x1b[0m ' + '=' * step)\n"
     "print()\n" + SEQUENTIAL.format(hidden='"relu"', optimizer='"adam"', loss='"sparse_categorical_crossentropy"'),
+    # what the student's code raises while the model is saved is their error, told as such
+    "interrupt_in_get_config": HEAD + "class Dense(layers.Dense):\n    def get_config(self):\n"
+    "        raise KeyboardInterrupt\n\n\n" + SEQUENTIAL.format(
+        hidden='"relu"', optimizer='"adam"', loss='"sparse_categorical_crossentropy"').replace("layers.Dense(3", "Dense(3"),
     # the class's own call() computes something else than its graph: never graded as the graph
     "functional_in_a_class_own_call": FUNCTIONAL_IN_CLASS.format(
         extra="\n    def call(self, inputs, training=None):\n        return super().call(inputs) * 0.0 + 1.0 / 3\n"),
@@ -224,3 +228,9 @@ def test_a_notebook_as_the_reference_solution_is_refused_when_the_assignment_loa
     # was: accepted, then every student's check job raised 'cannot import solution.ipynb': a grader error each
     with pytest.raises(SpecError, match=r"save it as a \.py script"):
         parse_assignment(text, where="a.toml")
+
+
+def test_an_interrupt_raised_while_the_model_is_saved_is_told_as_the_students_error(styles):
+    problem = styles["interrupt_in_get_config"].problem or ""
+    # was: "the process exited with code 70 before reporting"
+    assert problem.startswith("the model could not be saved in the .keras format: KeyboardInterrupt"), problem

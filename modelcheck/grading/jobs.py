@@ -449,7 +449,9 @@ def build_job(params: dict[str, Any], started: float | None = None) -> dict[str,
             return report
         report["export_problem"] = difference or (f"it trains with {', '.join(item.reason for item in lost)}" if lost
                                                   else "Keras' safe mode cannot load it")
-    except Exception as exc:  # why safe export failed is the student's information, not ours
+    # why safe export failed is the student's information, not ours (their get_config or call may raise
+    # anything, KeyboardInterrupt and SystemExit too)
+    except (Exception, KeyboardInterrupt, SystemExit) as exc:
         report["export_problem"] = f"{type(exc).__name__}: {str(exc)[:500]}"
         if not trusted:
             report["error"] = {"message": f"the model could not be saved in the .keras format: "
