@@ -276,3 +276,18 @@ def test_a_head_whose_output_has_no_loss_is_told_as_such():
     assert ("received no gradient, at variables embedding/kernel, embedding/bias; it feeds only output 'embedding', "
             "which is compiled with no loss, so fit() never trains it") in result.message
     assert "stop_gradient" not in result.message
+
+
+def _own_loss(y_true, y_pred):
+    return keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1)  # y_true first, as users write it
+
+
+def test_a_loss_of_the_users_own_that_subtracts_the_prediction_from_the_targets():
+    # On PyTorch the targets reached the loss as NumPy arrays, and `ndarray - tensor` raises
+    # for a tensor that needs grad: gradient_flow and finite errored on a sound model
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8,)), layers.Dense(16, activation="relu"), layers.Dense(1)])
+    model.compile(optimizer="adam", loss=_own_loss)
+    for check in (mc.check_gradient_flow, mc.check_finite):
+        result = check(model, seed=0)
+        assert result.passed, result.message

@@ -43,6 +43,9 @@ class TorchAdapter:
     train_step_arguments = ("data",)
 
     def gradients(self, model: Any, loss_fn: LossFn, x: Any, y: Any) -> tuple[float, list[np.ndarray | None]]:
+        # the targets as tensors, as fit() gives them to the loss: a loss of the user's own that
+        # computes `y_true - y_pred` fails on a NumPy y_true against a torch tensor that needs grad
+        y = keras.tree.map_structure(lambda t: t if t is None else keras.ops.convert_to_tensor(t), y)
         with _saved_may_change(bool(stateful_layers(model))), torch.enable_grad():
             loss = with_model_losses(loss_fn(y, model(x, training=True)), model.losses)
             grads = _grad(loss, [v.value for v in model.trainable_variables])
