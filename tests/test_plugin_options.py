@@ -146,6 +146,16 @@ def test_model_timeout_skips_the_checks_past_the_budget(project: pytest.Pytester
     result.stdout.fnmatch_lines(["SKIPPED * not run: the model's time budget of 1e-06 s is spent (*"])
 
 
+def test_a_skip_is_told_at_its_model_and_check_not_inside_modelcheck(project: pytest.Pytester) -> None:
+    # -rs printed ".../modelcheck/plugin/nodes.py:164: <reason>", once for both checks, naming neither
+    result = project.runpytest_subprocess("--modelcheck", "--modelcheck-model-timeout=0.000001", "-rs",
+                                          "-k", "not architecture", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines_random([
+        "SKIPPED [[]1[]] modelcheck.toml: classifier::param_count: not run: the model's time budget *",
+        "SKIPPED [[]1[]] modelcheck.toml: classifier::overfit_batch: not run: the model's time budget *"])
+    result.stdout.no_fnmatch_line("*nodes.py*")
+
+
 def test_model_timeout_from_the_spec_and_the_ini_file(project: pytest.Pytester) -> None:
     project.makefile(".toml", modelcheck=SPEC + "model_timeout = 0.000001\n")
     run = ("--modelcheck", "-k", "not architecture", "-p", "no:cacheprovider")

@@ -19,6 +19,7 @@ from .hooks import (  # noqa: F401  (pytest reads the hooks from this module)
     pytest_configure,
     pytest_load_initial_conftests,
     pytest_report_header,
+    pytest_runtest_makereport,
     pytest_sessionfinish,
     pytest_terminal_summary,
 )

@@ -37,6 +37,7 @@ __all__ = [
     "pytest_addoption",
     "pytest_configure",
     "pytest_report_header",
+    "pytest_runtest_makereport",
     "pytest_sessionfinish",
     "pytest_terminal_summary",
 ]
@@ -152,6 +153,20 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     framework = (f"tensorflow {_version('tensorflow', 'tensorflow-cpu', 'tf-nightly')}" if backend == "tensorflow"
                  else f"{backend} {_version(BACKEND_PACKAGES.get(backend, backend))}")
     return f"modelcheck {_version('modelcheck')}, keras {_version('keras')} on {framework}, seed {settings.seed}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A skipped check is told at its model, not at the line of modelcheck that raised the skip:
+    ``-rs`` printed ``SKIPPED [1] .../modelcheck/plugin/nodes.py:164: <reason>`` and never said which
+    model or check it was (reasons alike were even folded into one line)."""
+    report = (yield).get_result()
+    if (report.skipped and not hasattr(report, "wasxfail") and item.get_closest_marker(MARKER)
+            and isinstance(report.longrepr, tuple)):
+        _, _, reason = report.longrepr
+        reason = str(reason).removeprefix("Skipped: ")
+        check = item.nodeid.split("::", 1)[-1]
+        report.longrepr = (os.fspath(item.path), None, f"Skipped: {check}: {reason}")
 
 
 @pytest.hookimpl(trylast=True)
