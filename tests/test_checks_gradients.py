@@ -291,3 +291,18 @@ def test_a_loss_of_the_users_own_that_subtracts_the_prediction_from_the_targets(
     for check in (mc.check_gradient_flow, mc.check_finite):
         result = check(model, seed=0)
         assert result.passed, result.message
+
+
+def test_a_misspelt_key_of_the_loss_dict_is_told_as_such():
+    """fit() raises KeyError for a loss dict key that names no output; the check said the other
+    output was "compiled with no loss" and to give it one, never naming the misspelt key."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8,))
+    hidden = layers.Dense(16, activation="relu")(inputs)
+    model = keras.Model(inputs, {"cls": layers.Dense(4, activation="softmax", name="cls")(hidden),
+                                 "reg": layers.Dense(1, name="reg")(hidden)})
+    model.compile("adam", loss={"clss": "sparse_categorical_crossentropy", "reg": "mse"})
+    result = mc.check_gradient_flow(model, seed=0)
+    assert result.status == "error"
+    assert result.message.startswith("the loss dict's key 'clss' names no output of the model: its outputs are "
+                                     "'cls', 'reg'; Keras' fit raises KeyError")

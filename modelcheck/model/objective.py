@@ -454,6 +454,11 @@ def objective_for(model: keras.Model, predictions: list[Any], *, output: Any = N
         names = keys if keys is not None else [f"output_{i}" for i in range(count)]
     per_loss = _per_output(compiled_loss, names, count, keys)
     per_weight = _per_output(compiled_weights, names, count, keys)
+    named = keys is not None or has_symbolic_inputs(model)
+    if isinstance(compiled_loss, dict) and named and any(loss is not None for loss in per_loss):
+        stray = [str(key) for key in compiled_loss if str(key) not in {*names, *(keys or [])}]
+        if stray:  # a misspelt key: fit() raises KeyError, so this is no output left out on purpose
+            raise _nothing_trained(compiled_loss, names, named, stray)
     losses = []
     for i in range(count):
         identifier = per_loss[i]
@@ -485,7 +490,7 @@ def objective_for(model: keras.Model, predictions: list[Any], *, output: Any = N
                                  targets, kind, names[i], _bounds(layer), _nonnegative(layer),
                                  trained=name not in (NO_LOSS, NOT_IN_DICT), reachable_only=_range_set_after(layer)))
     if compiled_loss is not None and losses and not any(loss.trained for loss in losses):
-        raise _nothing_trained(compiled_loss, names, keys is not None or has_symbolic_inputs(model))
+        raise _nothing_trained(compiled_loss, names, named)
     users_own = any(i is not None and not _is_keras_loss(i) for i in per_loss)
     return Objective(losses, None if users_own else _expected_initial(losses, predictions))
 
@@ -494,10 +499,17 @@ _NOTHING_TRAINED_HINT = ("key the loss dict by the model's outputs: the keys of 
                          "names of its output layers (model.output_names); or compile with one loss for all of them")
 
 
-def _nothing_trained(compiled_loss: Any, names: list[str], named: bool) -> NothingTrained:
+def _nothing_trained(compiled_loss: Any, names: list[str], named: bool,
+                     stray: list[str] | None = None) -> NothingTrained:
     """The error for a compiled loss that trains none of the outputs `names` (`named`: names the
-    model gives them, rather than positions)."""
+    model gives them, rather than positions), or whose dict has `stray` keys naming no output."""
     outputs = ", ".join(repr(name) for name in names)
+    if stray:
+        given = ", ".join(repr(key) for key in stray)
+        return NothingTrained(f"the loss dict's key{'s' if len(stray) > 1 else ''} {given} name{'' if len(stray) > 1 else 's'} "
+                              f"no output of the model: its outputs are {outputs}; Keras' fit raises KeyError "
+                              "for it, so the model cannot be trained as compiled",
+                              hint=_NOTHING_TRAINED_HINT)
     if isinstance(compiled_loss, dict):
         given = ", ".join(repr(str(key)) for key in compiled_loss)
         received = (f"its outputs are {outputs}" if named else
