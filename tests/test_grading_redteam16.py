@@ -234,3 +234,18 @@ def test_an_interrupt_raised_while_the_model_is_saved_is_told_as_the_students_er
     problem = styles["interrupt_in_get_config"].problem or ""
     # was: "the process exited with code 70 before reporting"
     assert problem.startswith("the model could not be saved in the .keras format: KeyboardInterrupt"), problem
+
+
+@pytest.mark.parametrize("check", ["gradient_flow", "overfit_batch", "loss_matches_output"])
+def test_keras_2s_positional_metrics_are_the_students_error(check):
+    model = _image_model(layers.Flatten(), layers.Dense(4, activation="softmax"))
+    model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])  # Keras 3: loss_weights=["accuracy"]
+    result = mc.run_checks(model, checks=[check])[0]
+    assert result.status == "error" and not result.details.get("internal"), result.message  # was: internal error
+    assert "loss_weights=['accuracy']" in result.message and "metrics=" in (result.hint or ""), result.message
+
+
+def test_numeric_loss_weights_still_train():
+    model = _image_model(layers.Flatten(), layers.Dense(4, activation="softmax"))
+    model.compile("adam", "sparse_categorical_crossentropy", [0.5])
+    assert mc.run_checks(model, checks=["gradient_flow"])[0].passed

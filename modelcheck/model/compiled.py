@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core.errors import UserCodeError
+
 __all__ = ["compile_arguments", "compiled_loss", "compiled_loss_weights", "compiled_optimizer", "compiled_without_loss"]
 
 
@@ -26,8 +28,28 @@ def compiled_loss(model: Any) -> Any:
 
 
 def compiled_loss_weights(model: Any) -> Any:
-    """The ``loss_weights`` given to ``compile()``, or None."""
-    return compile_arguments(model).get("loss_weights")
+    """The ``loss_weights`` given to ``compile()``, or None. Raises `UserCodeError` when one is not a
+    number: Keras 2's ``compile(optimizer, loss, metrics)`` given positionally passes the metrics
+    as Keras 3's third argument, ``loss_weights``, and fit fails on them too."""
+    weights = compile_arguments(model).get("loss_weights")
+    values = weights.values() if isinstance(weights, dict) else (
+        weights if isinstance(weights, (list, tuple)) else [weights])
+    odd = [value for value in values if value is not None and (isinstance(value, bool) or not _is_number(value))]
+    if odd:
+        raise UserCodeError(
+            f"the model is compiled with loss_weights={weights!r}, and a loss weight is a number: "
+            f"{odd[0]!r} is not one; Keras' fit fails on it too",
+            hint="in Keras 3 compile()'s third argument is loss_weights (in Keras 2 it was metrics): "
+                 "pass the metrics by name, compile(optimizer, loss, metrics=[\"accuracy\"])")
+    return weights
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(value, str)
 
 
 def compiled_optimizer(model: Any) -> Any:
