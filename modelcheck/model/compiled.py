@@ -37,8 +37,8 @@ def compiled_loss_weights(model: Any) -> Any:
     odd = [value for value in values if value is not None and (isinstance(value, bool) or not _is_number(value))]
     if odd:
         raise UserCodeError(
-            f"the model is compiled with loss_weights={weights!r}, and a loss weight is a number: "
-            f"{odd[0]!r} is not one; Keras' fit fails on it too",
+            f"the model is compiled with loss_weights={weights!r}: a loss weight must be a number, and "
+            f"{odd[0]!r} is not; Keras' fit fails on it too",
             hint="in Keras 3 compile()'s third argument is loss_weights (in Keras 2 it was metrics): "
                  "pass the metrics by name, compile(optimizer, loss, metrics=[\"accuracy\"])")
     return weights
