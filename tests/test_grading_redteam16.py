@@ -249,3 +249,18 @@ def test_numeric_loss_weights_still_train():
     model = _image_model(layers.Flatten(), layers.Dense(4, activation="softmax"))
     model.compile("adam", "sparse_categorical_crossentropy", [0.5])
     assert mc.run_checks(model, checks=["gradient_flow"])[0].passed
+
+
+def test_more_loss_weights_than_losses_are_the_students_error():
+    model = _image_model(layers.Flatten(), layers.Dense(4, activation="softmax"))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", loss_weights=[1.0, 2.0])
+    result = mc.run_checks(model, checks=["overfit_batch"])[0]
+    # was: passed, though Keras' fit raises "`loss_weights` must match the number of losses"
+    assert result.status == "error" and "1 loss and 2 loss weights" in result.message, result.message
+
+
+def test_one_loss_and_one_weight_for_two_outputs_train_as_keras_trains_them():
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, [layers.Dense(1, name="a")(inputs), layers.Dense(1, name="b")(inputs)])
+    model.compile(optimizer="sgd", loss="mse", loss_weights=[1.0])  # Keras' fit accepts it
+    assert mc.run_checks(model, checks=["gradient_flow"])[0].status != "error"

@@ -41,6 +41,14 @@ def compiled_loss_weights(model: Any) -> Any:
             f"{odd[0]!r} is not; Keras' fit fails on it too",
             hint="in Keras 3 compile()'s third argument is loss_weights (in Keras 2 it was metrics): "
                  "pass the metrics by name, compile(optimizer, loss, metrics=[\"accuracy\"])")
+    loss = compiled_loss(model)
+    if isinstance(weights, (list, tuple)) and loss is not None and not isinstance(loss, dict):
+        losses = len(loss) if isinstance(loss, (list, tuple)) else 1  # as Keras counts them
+        if len(weights) != losses:
+            raise UserCodeError(
+                f"the model is compiled with {losses} loss{'es' if losses != 1 else ''} and {len(weights)} loss "
+                f"weights (loss_weights={weights!r}); Keras' fit raises on them: \"loss_weights must match the "
+                "number of losses\"", hint="give one weight per loss, in the order of the losses")
     return weights
 
 
