@@ -128,6 +128,9 @@ def build_model():
     "interrupt_in_get_config": HEAD + "class Dense(layers.Dense):\n    def get_config(self):\n"
     "        raise KeyboardInterrupt\n\n\n" + SEQUENTIAL.format(
         hidden='"relu"', optimizer='"adam"', loss='"sparse_categorical_crossentropy"').replace("layers.Dense(3", "Dense(3"),
+    # a loss class without its parentheses: Keras cannot save it (nor can fit run it)
+    "loss_class_not_object": HEAD + SEQUENTIAL.format(
+        hidden='"relu"', optimizer='"adam"', loss="keras.losses.SparseCategoricalCrossentropy"),
     # the class's own call() computes something else than its graph: never graded as the graph
     "functional_in_a_class_own_call": FUNCTIONAL_IN_CLASS.format(
         extra="\n    def call(self, inputs, training=None):\n        return super().call(inputs) * 0.0 + 1.0 / 3\n"),
@@ -264,3 +267,9 @@ def test_one_loss_and_one_weight_for_two_outputs_train_as_keras_trains_them():
     model = keras.Model(inputs, [layers.Dense(1, name="a")(inputs), layers.Dense(1, name="b")(inputs)])
     model.compile(optimizer="sgd", loss="mse", loss_weights=[1.0])  # Keras' fit accepts it
     assert mc.run_checks(model, checks=["gradient_flow"])[0].status != "error"
+
+
+def test_a_loss_class_without_parentheses_is_told_how_to_write_it(styles):
+    grade = styles["loss_class_not_object"]
+    hint = grade.results[0].hint or ""
+    assert grade.score == 0 and "loss=keras.losses.SparseCategoricalCrossentropy()" in hint, hint  # was: LOAD_FIX

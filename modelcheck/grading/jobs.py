@@ -368,6 +368,17 @@ def _export(model: Any, export: str, report: dict[str, Any],
     return _reloaded(export, known), twin
 
 
+def _export_hint(exc: BaseException) -> str:
+    """How to fix a model the export could not save: a class given where Keras needs an object of
+    it (``loss=keras.losses.SparseCategoricalCrossentropy`` without its parentheses, which Keras
+    saves by calling ``get_config`` on the class), else what safe mode loads."""
+    if isinstance(exc, TypeError) and "get_config() missing 1 required positional argument: 'self'" in str(exc):
+        return ("a class is given where Keras needs an object of it, e.g. loss=keras.losses."
+                "SparseCategoricalCrossentropy without its parentheses: write it with (), "
+                "loss=keras.losses.SparseCategoricalCrossentropy()")
+    return LOAD_FIX.format(course="")
+
+
 def _course_objects(entries: list[str]) -> dict[str, Any]:
     """The course's `custom_objects` (``"module:Class"``), imported from its modules beside the
     submission (the grader's copies), by name; one that does not import is left out."""
@@ -455,7 +466,7 @@ def build_job(params: dict[str, Any], started: float | None = None) -> dict[str,
         report["export_problem"] = f"{type(exc).__name__}: {str(exc)[:500]}"
         if not trusted:
             report["error"] = {"message": f"the model could not be saved in the .keras format: "
-                                          f"{report['export_problem']}", "hint": LOAD_FIX.format(course=""),
+                                          f"{report['export_problem']}", "hint": _export_hint(exc),
                                "location": None}
             return report
     report["exported"] = False
