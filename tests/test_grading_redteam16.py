@@ -175,6 +175,17 @@ def test_named_inputs_match_the_references_by_name_in_any_container(order):
     assert result.passed, result.message  # was: "input 1: shape (3,) expected, (2,) received", -2 points
 
 
+def test_inputs_named_otherwise_than_the_reference_are_compared_in_their_order():
+    """Ordering every named input by its name (the first form of this fix) failed a model whose own names sort
+    otherwise than the reference's: names never matter to matches_reference unless they are the reference's."""
+    def own_names(first: str, second: str) -> keras.Model:
+        a, b = keras.Input((2,), name=first), keras.Input((3,), name=second)
+        return keras.Model([a, b], layers.Dense(1)(layers.Concatenate()([a, layers.Dense(4, activation="relu")(b)])))
+
+    result = mc.check_matches_reference(own_names("a_wide", "b_deep"), reference=_two_inputs("list"))
+    assert result.passed, result.message
+
+
 def test_unnamed_inputs_are_still_compared_in_their_order():
     result = mc.check_matches_reference(_two_inputs("swapped", named=False), reference=_two_inputs("list", named=False))
     assert not result.passed and "input 1: shape (2,) expected, (3,) received" in result.message, result.message

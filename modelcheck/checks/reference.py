@@ -386,7 +386,7 @@ def check_matches_reference(
     ref_arch, want = _reference_form(reference, ignore, seed)
     ref_classes = layer_classes(ref_arch)
     _, got = model_form(model, ignore=ignore, pass_through=[c for c in allow_extra if c not in ref_classes],
-                        seed=seed)
+                        seed=seed, input_order=[str(item.get("name")) for item in ref_arch.get("inputs") or []])
     got = _as_reference_scores(want, got, _declared_kinds(model, output))
     lines = differences(want, got, allow_extra=allow_extra)
     expected, received = summary(want), summary(got)

@@ -296,21 +296,23 @@ def _flatten_form(entry: dict[str, Any]) -> dict[str, Any]:
     return {**entry, "class": "Flatten", "config": {**kept, "data_format": "channels_last"}}
 
 
-def _by_name(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A model's inputs in the order the canonical form numbers them: by name when the user named
-    them all (an input is then fed by its name, so ``inputs=[wide, deep]`` is
-    ``inputs={"wide": wide, "deep": deep}``, which Keras orders by key), else as the model lists
-    them (auto-generated names, ``input_layer#2``, say nothing)."""
+def _in_order(inputs: list[dict[str, Any]], order: Sequence[str] | None) -> list[dict[str, Any]]:
+    """A model's inputs in the order the canonical form numbers them: as the model lists them, or,
+    when `order` (the reference's input names) holds exactly the names the user gave every input,
+    in that order: an input named as the reference's is fed by its name, so ``inputs=[wide, deep]``
+    is ``inputs={"wide": wide, "deep": deep}``, which Keras orders by key. Names never matter
+    otherwise (auto-generated ones, ``input_layer#2``, or names of the user's own choosing)."""
     names = [item.get("name") for item in inputs]
-    if len(inputs) < 2 or not all(isinstance(name, str) and "#" not in name for name in names) \
-            or len(set(names)) < len(names):
+    if order is None or len(inputs) < 2 or len(set(names)) < len(names) or sorted(map(str, names)) != sorted(order) \
+            or not all(isinstance(name, str) and "#" not in name for name in names):
         return list(inputs)
-    return sorted(inputs, key=lambda item: item["name"])
+    return sorted(inputs, key=lambda item: list(order).index(item["name"]))
 
 
 def canonical_architecture(arch: dict[str, Any], *, ignore: Sequence[str] = (),
                            pass_through: Sequence[str] = (),
-                           traced: Mapping[tuple[int, ...], int] | None = None) -> dict[str, Any]:
+                           traced: Mapping[tuple[int, ...], int] | None = None,
+                           input_order: Sequence[str] | None = None) -> dict[str, Any]:
     """The canonical form of an `architecture()` dict: ``inputs`` (shapes), ``input_dtypes`` (only
     when an input is not of a known float dtype), ``outputs`` (only for a model of other than one
     output: what produces each, as a source) and ``layers``, each
@@ -321,11 +323,13 @@ def canonical_architecture(arch: dict[str, Any], *, ignore: Sequence[str] = (),
     models it is in, innermost first. Without reuse or nesting the form has neither key.
 
     Layers of a class in `pass_through` are left out (their readers read what they read).
-    `traced` is `traced_calls`: how many times the layers of subclassed models ran.
+    `traced` is `traced_calls`: how many times the layers of subclassed models ran. `input_order`:
+    the reference's input names, in its order; a model whose inputs carry exactly those names is
+    numbered in it (see `_in_order`).
     """
     graph = _Graph()
     given = arch.get("inputs") or []
-    inputs = _by_name(given)
+    inputs = _in_order(given, input_order)
     rank = {id(item): n for n, item in enumerate(inputs)}
     outputs = graph.expand(arch, (), [f"input {rank[id(item)] + 1}" for item in given], [])
     nodes = graph.nodes
@@ -513,14 +517,15 @@ def _subclassed_as_graph(model: keras.Model, seed: int) -> keras.Model | None:
 
 
 def model_form(model: keras.Model, *, ignore: Sequence[str] = (), pass_through: Sequence[str] = (),
-               seed: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
+               seed: int = 0, input_order: Sequence[str] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """`model`'s `architecture()` dict and its canonical form: a subclassed model's as the functional
     graph its `call` makes, where that can be traced; the layers of subclassed models otherwise
-    counted by `traced_calls`."""
+    counted by `traced_calls`. `input_order`: the reference's input names (see `canonical_architecture`)."""
     twin = _subclassed_as_graph(model, seed)
     arch = architecture(twin if twin is not None else model)
     traced = None
     if _has_subclassed(arch):
         traced = traced_calls(model, seed)
         arch = architecture(model)  # the forward pass built what was not built yet
-    return arch, canonical_architecture(arch, ignore=ignore, pass_through=pass_through, traced=traced)
+    return arch, canonical_architecture(arch, ignore=ignore, pass_through=pass_through, traced=traced,
+                                        input_order=input_order)
