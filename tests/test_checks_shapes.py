@@ -125,3 +125,18 @@ def test_does_not_change_the_model():
     before = [np.array(w) for w in model.get_weights()]
     mc.check_output_shape(model, (None, 4))
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def _named_inputs(first: str, second: str) -> keras.Model:
+    a, b = keras.Input((5,), name=first), keras.Input((6,), name=second)
+    return keras.Model([a, b], keras.layers.Dense(1)(keras.layers.Concatenate()([a, b])))
+
+
+def test_inputs_expected_by_name_must_carry_those_names():
+    """Inputs named otherwise passed whatever their shapes: nothing was compared (red team 16, F4)."""
+    expected = {"wide": (None, 5), "deep": (None, 6)}
+    assert mc.check_output_shape(_named_inputs("wide", "deep"), (None, 1), inputs=expected).passed
+    result = mc.check_output_shape(_named_inputs("x1", "x2"), (None, 1), inputs=expected)
+    assert result.status == "failed"
+    assert result.message.startswith("input names: expected 'wide', 'deep', received 'x1', 'x2', at the model's inputs")
+    assert "keras.Input(shape, name='wide')" in result.message

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 
 from ..model.outputs import activation_of, output_kinds, output_layers, output_names, shape_str
-from ..model.graph import layers_of
+from ..model.graph import has_symbolic_inputs, layers_of
 from ..model.inputs import input_infos, rows_of, synthetic_inputs
 from ..core.messages import for_audience, layer_ref, mismatch, output_ref
 from ..model import loops
@@ -208,6 +208,14 @@ def _check_input_shapes(model: keras.Model, inputs: Any) -> CheckResult | None:
     names = [info.name for info in infos]
     received = [tuple(info.shape) for info in infos]
     if isinstance(inputs, dict):
+        unknown = [n for n in names if n not in inputs]
+        if unknown and len(inputs) == len(names) and has_symbolic_inputs(model):
+            # Keras feeds a dict of arrays by input name: a model named otherwise cannot take them
+            return CheckResult.fail(NAME, mismatch("input names", ", ".join(map(repr, inputs)),
+                                                   ", ".join(map(repr, names)), at="the model's inputs",
+                                                   note="inputs are fed by name: name each keras.Input as expected, "
+                                                   f"e.g. keras.Input(shape, name={next(iter(inputs))!r})"),
+                                    expected=list(inputs), received=names)
         wanted = [tuple(inputs[n]) if n in inputs else None for n in names]
         count = len(inputs)
     else:
