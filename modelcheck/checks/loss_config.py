@@ -13,7 +13,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from ..model.outputs import ACTIVATION_RANGES, activation_of, output_layers
+from ..model.outputs import ACTIVATION_RANGES, activation_of, innermost_output_layer, output_layers
 from ..model.inputs import synthetic_inputs
 from ..model.origin import is_library_code
 from ..model.objective import MetricAsLoss, NothingTrained, OutputLoss, canonical_loss_name, objective_for
@@ -174,7 +174,9 @@ def _class_name(snake: str) -> str:
 
 
 def _unseen_activation(layer: keras.layers.Layer | None) -> str | None:
-    """Why the activation of an output layer cannot be read from its configuration; None when it can."""
+    """Why the activation of an output layer cannot be read from its configuration; None when it can
+    (a nested model's is its own output layer's)."""
+    layer = innermost_output_layer(layer)
     if layer is None:
         return "the model is subclassed, so the layer behind each output cannot be seen"
     if not isinstance(layer, keras.layers.Layer):  # an operation: keras.ops.softmax(z) is read, z * 2.0 is not

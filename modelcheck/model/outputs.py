@@ -19,7 +19,8 @@ from .graph import has_symbolic_inputs
 from .inputs import synthetic_inputs
 from .state import reset_states
 
-__all__ = ["ACTIVATION_RANGES", "flatten_outputs", "output_layers", "output_names", "output_keys", "output_kinds", "activation_of", "first_nonfinite_weight", "describe_nonfinite", "shape_str"]
+__all__ = ["ACTIVATION_RANGES", "flatten_outputs", "output_layers", "output_names", "output_keys", "output_kinds",
+           "innermost_output_layer", "activation_of", "first_nonfinite_weight", "describe_nonfinite", "shape_str"]
 # What an output activation can produce: (low, high or None, in words).
 ACTIVATION_RANGES: dict[str, tuple[float, float | None, str]] = {
     "sigmoid": (0.0, 1.0, "values between 0 and 1"),
@@ -74,7 +75,16 @@ def output_keys(model: keras.Model) -> list[str] | None:
     return remembered("output_keys", model, x, run)
 
 
+def innermost_output_layer(layer: Any) -> Any:
+    """The layer that gives a nested model's output (a Sequential "head" at a model's output: its
+    last layer, and so on inwards); any other layer or operation as it is."""
+    while isinstance(layer, keras.Model) and has_symbolic_inputs(layer) and len(layer.outputs) == 1:
+        layer = layer.outputs[0]._keras_history.operation
+    return layer
+
+
 def _activation_name(layer: keras.layers.Layer | None) -> str | None:
+    layer = innermost_output_layer(layer)
     if layer is None:
         return None
     if isinstance(layer, keras.layers.Softmax):
