@@ -131,6 +131,21 @@ def _housing_like(rows: int = 16) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+def test_a_normalization_that_cannot_adapt_to_the_samples_is_left_as_the_builder_left_it():
+    """Only ValueError and TypeError were caught: any other failure of adapt (TensorFlow's own errors, a
+    subclass's adapt) escaped from setting the samples, in grading an error of the check job itself."""
+    from modelcheck.model.inputs import set_instructor_data
+
+    class Refusing(layers.Normalization):
+        def adapt(self, data, steps=None):
+            raise RuntimeError("no adapting here")
+
+    x, y = _housing_like()
+    model = keras.Sequential([keras.Input((8,)), Refusing(), layers.Dense(1)])
+    set_instructor_data(model, x=[x], y=[y])
+    assert np.allclose(np.array(model.layers[0].adapt_mean), 0.0)
+
+
 def test_a_normalization_never_adapted_is_adapted_to_the_instructors_samples():
     """A builder has no data to adapt its Normalization with (the course's script adapts it before fit):
     left unadapted, raw features in the thousands made a sound regression MLP learn so slowly that

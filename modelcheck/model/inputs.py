@@ -395,8 +395,8 @@ def adapt_to_samples(model: keras.Model, x: Sequence[np.ndarray]) -> list[str]:
                 continue
             try:
                 layer.adapt(np.asarray(values, dtype="float32"))
-            except (ValueError, TypeError):  # samples that do not fit it: it stays as the builder left it
-                continue
+            except Exception:  # samples that do not fit it (ValueError, TensorFlow's InvalidArgumentError, a
+                continue       # subclass's own adapt): it stays as the builder left it, as the course's script would
             adapted.append(layer.name)
     return adapted
 
