@@ -282,13 +282,20 @@ def _own_loss(y_true, y_pred):
     return keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1)  # y_true first, as users write it
 
 
-def test_a_loss_of_the_users_own_that_subtracts_the_prediction_from_the_targets():
-    # On PyTorch the targets reached the loss as NumPy arrays, and `ndarray - tensor` raises
-    # for a tensor that needs grad: gradient_flow and finite errored on a sound model
+def _centred_loss(y_true, y_pred):
+    centre = keras.ops.mean(keras.ops.stop_gradient(y_pred))  # torch's stop_gradient calls .detach()
+    return _own_loss(y_true, y_pred) + 0.01 * keras.ops.square(keras.ops.mean(y_pred) - centre)
+
+
+@pytest.mark.parametrize("loss", [_own_loss, _centred_loss])
+def test_a_loss_of_the_users_own_is_given_tensors_wherever_a_check_evaluates_it(loss):
+    # On PyTorch the loss got NumPy arrays: `ndarray - tensor` raised for a tensor that needs grad
+    # (gradient_flow and finite errored on a sound model), and stop_gradient on NumPy predictions raised
+    # "'numpy.ndarray' object has no attribute 'detach'" (finite, and overfit_batch as an internal error)
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((8,)), layers.Dense(16, activation="relu"), layers.Dense(1)])
-    model.compile(optimizer="adam", loss=_own_loss)
-    for check in (mc.check_gradient_flow, mc.check_finite):
+    model.compile(optimizer="adam", loss=loss)
+    for check in (mc.check_gradient_flow, mc.check_finite, mc.check_overfit_batch):
         result = check(model, seed=0)
         assert result.passed, result.message
 

@@ -140,9 +140,12 @@ def _is_overlap(name: str) -> bool:
 
 
 def _mean_reduced(function: Callable[..., Any]) -> Callable[[Any, Any], Any]:
+    """`function` as a loss of its mean. A plain function gets tensors, as fit() gives it (a `Loss`
+    converts its own arguments): on PyTorch a NumPy array has no ``detach`` for `ops.stop_gradient`,
+    and ``ndarray - tensor`` fails for a tensor that needs grad."""
     if isinstance(function, keras.losses.Loss):
         return function
-    return lambda y_true, y_pred: ops.mean(function(y_true, y_pred))
+    return lambda y_true, y_pred: ops.mean(function(ops.convert_to_tensor(y_true), ops.convert_to_tensor(y_pred)))
 
 
 def _default_loss(kind: str) -> tuple[Any, str]:
