@@ -313,3 +313,19 @@ def test_a_misspelt_key_of_the_loss_dict_is_told_as_such():
     assert result.status == "error"
     assert result.message.startswith("the loss dict's key 'clss' names no output of the model: its outputs are "
                                      "'cls', 'reg'; Keras' fit raises KeyError")
+
+
+def _small_regressor():
+    model = keras.Sequential([keras.Input((8,)), layers.Dense(16, activation="relu"), layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    return model
+
+
+def test_a_builder_is_built_from_the_checks_seed():
+    # The builder ran before the seed was set, so its initial weights came from whatever had drawn
+    # before: the first check of a process gave other numbers in every process
+    norms = []
+    for before in (1, 2):
+        keras.utils.set_random_seed(before)
+        norms.append(list(mc.check_gradient_flow(_small_regressor, seed=0).details["grad_norms"].values()))
+    assert norms[0] == norms[1]

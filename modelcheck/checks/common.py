@@ -50,6 +50,7 @@ def check(name: str) -> Callable[[F], F]:
             start = time.perf_counter()
             try:
                 with library_deprecations_quieted():
+                    seed_all(seed)  # a builder's initial weights come from the seed, not whatever ran before
                     built = build_model(model, input_shape=input_shape)
                     seed_all(seed)
                     result = fn(built, *args, seed=seed, **kwargs)
