@@ -54,7 +54,7 @@ MISTAKES = [
      "(or values) the model predicts: move it before the output layer"),
     (lambda: seq(L.Flatten(), L.Dense(3, activation="softmax"), shape=(28, 28, 1)), {"expected_input": (None, 28, 28)},
      "input shape: expected (None, 28, 28), received (None, 28, 28, 1), at input 'input_layer'; the model must read "
-     "the data as the assignment gives it: keras.Input(shape=(28, 28))"),
+     "the data as declared: keras.Input(shape=(28, 28))"),
 ]
 
 

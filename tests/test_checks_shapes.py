@@ -140,3 +140,25 @@ def test_inputs_expected_by_name_must_carry_those_names():
     assert result.status == "failed"
     assert result.message.startswith("input names: expected 'wide', 'deep', received 'x1', 'x2', at the model's inputs")
     assert "keras.Input(shape, name='wide')" in result.message
+
+
+def test_an_input_other_than_the_declared_one_is_named_and_worded_for_who_reads_it():
+    # An engineer's spec was told "the inputs the assignment describes", at input 'keras_tensor'
+    # (the tensor), while config_lint named the same input 'input_layer'
+    from modelcheck.core.messages import CONFIGURER, STUDENT
+    from modelcheck.core.spec import ModelSpec
+    from modelcheck.session.runner import ModelSession
+
+    def build():
+        return keras.Sequential([keras.Input((6,)), layers.Dense(3, activation="softmax")])
+
+    notes = {CONFIGURER: ("the model must take the inputs declared for it", "the model must read the data as declared"),
+             STUDENT: ("the model must take the inputs the assignment describes",
+                       "the model must read the data as the assignment gives it")}
+    for audience, (shape_note, lint_note) in notes.items():
+        spec = ModelSpec(id="m", builder=build, input_shape=[7], output_shape=[3], audience=audience)
+        with ModelSession(spec, seed=0) as session:
+            shape, lint = session.run("output_shape"), session.run("config_lint")
+        at = "input shape: expected (None, 7), received (None, 6), at input 'input_layer'; "
+        assert shape.message.startswith(at + shape_note), shape.message
+        assert lint.message.startswith(at + lint_note), lint.message

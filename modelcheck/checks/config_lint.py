@@ -13,8 +13,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from ..core.messages import also, layer_ref, mismatch, output_ref
+from ..core.messages import also, for_audience, layer_ref, mismatch, output_ref
 from ..core.result import CheckResult
+from ..model import loops
 from ..model.graph import has_symbolic_inputs, layers_of
 from ..model.outputs import activation_of, output_kinds, output_layers, shape_str
 from .common import check
@@ -150,8 +151,10 @@ def _input_findings(model: keras.Model, expected: Any) -> list[str]:
         if not fits:
             name = tensor._keras_history.operation.name
             found.append(mismatch("input shape", shape_str(shape), shape_str(got), at=f"input {name!r}",
-                                  note="the model must read the data as the assignment gives it: "
-                                  f"keras.Input(shape={shape_str(shape[1:])})"))
+                                  note=for_audience(loops.current().audience,
+                                                    configurer="the model must read the data as declared: ",
+                                                    student="the model must read the data as the assignment "
+                                                    "gives it: ") + f"keras.Input(shape={shape_str(shape[1:])})"))
     return found
 
 

@@ -225,10 +225,25 @@ def _check_input_shapes(model: keras.Model, inputs: Any) -> CheckResult | None:
         return CheckResult.fail(NAME, mismatch("number of inputs", count, f"{len(received)} ({', '.join(names)})",
                                                at="the model's inputs"),
                                 expected=count, received=len(received))
-    for name, want, got in zip(names, wanted, received):
+    shown = _input_layer_names(model, names)
+    for name, want, got in zip(shown, wanted, received):
         if want is not None and not _matches(want, got):
             return CheckResult.fail(NAME, mismatch("input shape", shape_str(want), shape_str(got), at=f"input {name!r}",
-                                                   note=_no_batch_note(tuple(want), got)
-                                                   or "the model must take the inputs the assignment describes"),
+                                                   note=_no_batch_note(tuple(want), got) or for_audience(
+                                                       loops.current().audience,
+                                                       configurer="the model must take the inputs declared for it",
+                                                       student="the model must take the inputs the assignment describes")),
                                     expected=list(want), received=list(got))
     return None
+
+
+def _input_layer_names(model: keras.Model, names: list[str]) -> list[str]:
+    """The names of the model's input layers, as config_lint and the layer list name them (an
+    unnamed input's tensor is 'keras_tensor', its layer 'input_layer'); `names` for a subclassed model."""
+    if not has_symbolic_inputs(model) or len(model.inputs) != len(names):
+        return names
+    shown = []
+    for tensor, name in zip(model.inputs, names):
+        history = getattr(tensor, "_keras_history", None)
+        shown.append(history.operation.name if history is not None else name)
+    return shown
