@@ -28,7 +28,8 @@ def test_expect_attaches_a_per_sample_spec_and_keeps_the_function() -> None:
     [
         ({"output_shape": (10,)}, "`output_shape` takes a shape as Keras prints it, with the batch dimension "
                                   "None first, e.g. output_shape=(None, 10); received output_shape=(10,)"),
-        ({"checks": ["param_cont"]}, "unknown check 'param_cont' in `checks`; known checks are output_shape, "),
+        ({"checks": ["param_cont"]}, "unknown check 'param_cont' in `checks`; did you mean 'param_count'? "
+                                     "known checks are output_shape, "),
         ({"checks": "param_count"}, "write checks=['param_count']"),
         ({"options": {"overfit": {"max_steps": 5}}}, "`options` names no check 'overfit'"),
         ({"total_params": -1}, "`total_params` must be a whole number >= 0, received -1"),

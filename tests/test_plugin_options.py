@@ -53,13 +53,15 @@ def test_checks_option_collects_only_the_subset(project: pytest.Pytester) -> Non
     [
         ("--modelcheck-checks=param_count,shape",
          "ERROR: --modelcheck-checks: unknown check 'shape'; known checks are output_shape, param_count, *"),
+        ("--modelcheck-checks=gradient_flows",
+         "ERROR: --modelcheck-checks: unknown check 'gradient_flows'; did you mean 'gradient_flow'? known checks are *"),
         ("--modelcheck-steps=param_count=5",
          "ERROR: --modelcheck-steps: 'param_count' is not a training check; budgets apply to overfit_batch, *"),
         ("--modelcheck-steps=many", "ERROR: --modelcheck-steps: expected a positive int, received 'many'; *"),
         ("--modelcheck-timeout=-1", "ERROR: --modelcheck-timeout: expected a positive float, received '-1'; *"),
         ("--modelcheck-seed=x", "ERROR: --modelcheck-seed: expected a whole number, received 'x'; *"),
     ],
-    ids=["unknown-check", "steps-not-training", "steps-not-a-number", "negative-timeout", "bad-seed"],
+    ids=["unknown-check", "misspelt-check", "steps-not-training", "steps-not-a-number", "negative-timeout", "bad-seed"],
 )
 def test_a_bad_option_value_is_a_usage_error(project: pytest.Pytester, option: str, message: str) -> None:
     result = project.runpytest_subprocess("--modelcheck", option, "-p", "no:cacheprovider")

@@ -110,7 +110,8 @@ def test_a_builder_that_raises_shows_the_users_error_and_hint_not_a_traceback(py
         ('[[model]]\nbuilder = mypkg.models:build_classifier\n',
          "usage error: modelcheck.toml: not valid TOML (*line 2*); fix the syntax at that line"),
         ('[[model]]\nbuilder = "mypkg.models:build_classifier"\nchecks = ["param_cont"]\n',
-         "usage error: modelcheck.toml [[][[]model[]][]] #1: unknown check 'param_cont' in `checks`; known checks are *"),
+         "usage error: modelcheck.toml [[][[]model[]][]] #1: unknown check 'param_cont' in `checks`; "
+         "did you mean 'param_count'? known checks are *"),
     ],
     ids=["unknown-key", "wrong-type", "missing-module", "missing-function", "single-table", "bad-toml",
          "unknown-check"],

@@ -28,6 +28,7 @@ __all__ = [
     "spec_from_mapping",
     "import_builder",
     "with_batch",
+    "unknown_check",
 ]
 
 # "classes": a classifier's scores in either form a student may hand in, softmax probabilities or
@@ -246,6 +247,14 @@ _MAPPING_KEYS: dict[str, tuple[type, ...]] = {
 }
 
 
+def unknown_check(name: Any, known: Sequence[str], where: str = "") -> str:
+    """The sentence for a check name that is not one of `known`, with the nearest known name:
+    "unknown check 'gradient_flows' in `checks`; did you mean 'gradient_flow'? known checks are ..."."""
+    close = difflib.get_close_matches(str(name), list(known), n=1)
+    return (f"unknown check {name!r}{' in ' + where if where else ''}; "
+            f"{f'did you mean {close[0]!r}? ' if close else ''}known checks are {', '.join(known)}")
+
+
 def spec_from_mapping(
     data: Mapping[str, Any],
     *,
@@ -278,9 +287,7 @@ def spec_from_mapping(
     if checks is not None and known_checks is not None:
         for name in checks:
             if name not in known_checks:
-                raise SpecError(
-                    f"{where}: unknown check {name!r} in `checks`; known checks are {', '.join(known_checks)}"
-                )
+                raise SpecError(f"{where}: {unknown_check(name, known_checks, '`checks`')}")
     options = data.get("options", {})
     for name, value in options.items():
         if known_checks is not None and name not in known_checks:

@@ -19,7 +19,7 @@ import pytest
 from ..core.errors import SpecError
 from ..core.registry import CHECKS, CHECK_NAMES
 from ..core.result import ERROR, FAILED, CheckFailed, CheckResult
-from ..core.spec import ModelSpec
+from ..core.spec import ModelSpec, unknown_check
 from .options import SETTINGS_KEY
 from ..core.quiet import library_deprecations_quieted
 from .results import RESULTS_KEY, Results
@@ -42,7 +42,7 @@ class ModelcheckFixture:
         ``"output_shape"``. The result is recorded; the test does not fail by itself.
         """
         if check not in CHECKS:
-            raise SpecError(f"unknown check {check!r}; known checks are {', '.join(CHECK_NAMES)}")
+            raise SpecError(unknown_check(check, CHECK_NAMES))
         kwargs.setdefault("seed", self.seed)
         with library_deprecations_quieted():
             result: CheckResult = CHECKS[check].function()(model, **kwargs)

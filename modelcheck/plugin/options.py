@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from ..core.registry import CHECK_NAMES, CHECKS, applicable_checks
-from ..core.spec import ModelSpec
+from ..core.spec import ModelSpec, unknown_check
 from ..snapshot.check import CHECK_NAME as ARCHITECTURE  # the snapshot item, selectable with --modelcheck-checks
 from ..snapshot.check import UPDATE_OPTION
 
@@ -189,8 +189,7 @@ def read_settings(config: pytest.Config) -> Settings:
         checks = tuple(name.strip() for name in raw_checks.split(",") if name.strip())
         unknown = [name for name in checks if name not in CHECKS and name != ARCHITECTURE]
         if unknown:
-            raise pytest.UsageError(f"--modelcheck-checks: unknown check {unknown[0]!r}; "
-                                    f"known checks are {', '.join(CHECK_NAMES)}, {ARCHITECTURE}")
+            raise pytest.UsageError(f"--modelcheck-checks: {unknown_check(unknown[0], (*CHECK_NAMES, ARCHITECTURE))}")
     raw_length = str(_option(config, "modelcheck_sequence_length") or "").strip()
     sequence_length = None
     if raw_length:

@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 from ...core.errors import SpecError
 from ...core.registry import CHECK_NAMES
-from ...core.spec import ModelSpec
+from ...core.spec import ModelSpec, unknown_check
 
 __all__ = ["expect", "spec_of", "SPEC_ATTRIBUTE"]
 
@@ -91,8 +91,7 @@ def expect(
                             f"write checks=[{checks!r}]")
         for name in checks:
             if name not in CHECK_NAMES:
-                raise SpecError(f"@expect: unknown check {name!r} in `checks`; "
-                                f"known checks are {', '.join(CHECK_NAMES)}")
+                raise SpecError(f"@expect: {unknown_check(name, CHECK_NAMES, '`checks`')}")
     for name in options or {}:
         if name not in CHECK_NAMES:
             raise SpecError(f"@expect: `options` names no check {name!r}; "
