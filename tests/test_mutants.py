@@ -137,6 +137,26 @@ def test_a_learning_rate_schedule_is_mutated_at_its_starting_rates():
     assert build(mutants[0].recipe).optimizer.get_config()["learning_rate"]["config"]["values"] == pytest.approx([10, 1])
 
 
+def _own_loss(y_true, y_pred):
+    return keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1)
+
+
+def test_a_model_with_its_own_loss_function_or_a_masking_embedding_is_mutated():
+    """Both crashed the mutants item with a raw traceback (trial 19): a plain function's loss config is its
+    name, not a dict; an Embedding's mask adds an operation (not_equal) to the graph, which is no layer."""
+    own = regression()
+    own.compile(loss=_own_loss, optimizer="adam")
+    _, mutants = generate(own, operators=["units", "loss_mse", "loss_on_regression", "learning_rate"])
+    assert [m.operator for m in mutants] == ["units", "learning_rate"]  # no Keras loss to swap
+    assert all(build(m.recipe).loss is _own_loss for m in mutants)  # compiled again with the user's function
+    inputs = keras.Input((6,), dtype="int32")
+    hidden = keras.layers.LSTM(4, name="lstm")(keras.layers.Embedding(20, 3, mask_zero=True, name="emb")(inputs))
+    masked = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid", name="out")(hidden))
+    masked.compile(loss="binary_crossentropy", optimizer="adam")
+    _, mutants = generate(masked, operators=["units", "frozen"])
+    assert {m.where for m in mutants} == {"layer 'lstm' (LSTM)", "layer 'emb' (Embedding)", "layer 'out' (Dense)"}
+
+
 def test_a_wrapped_layer_is_rebuilt_for_what_reaches_it_after_an_edit_upstream():
     """TimeDistributed and Bidirectional record their inner layer's build shape in their config: a
     mutant that changes the width before them must still run, as the student's model would."""

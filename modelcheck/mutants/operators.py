@@ -55,7 +55,11 @@ class Site:
         found = []
         for entry in self.recipe.entries():
             name = entry.get("name") or entry["config"]["name"]
-            if not kinds or isinstance(self.layer(name), kinds):
+            try:
+                layer = self.layer(name)
+            except ValueError:  # an operation Keras recorded in the graph (an Embedding's mask: not_equal)
+                continue
+            if not kinds or isinstance(layer, kinds):
                 found.append(name)
         return found
 
@@ -139,8 +143,11 @@ def _single_loss(recipe: Recipe) -> tuple[str, dict[str, Any]] | None:
         loss = loss[0]
     if isinstance(loss, str):
         return canonical_loss_name(loss), {}
+    if isinstance(loss, dict) and loss.get("class_name") == "function":  # a plain function, saved by its name
+        return canonical_loss_name(str(loss.get("config"))), {}
     if isinstance(loss, dict) and "class_name" in loss:
-        return canonical_loss_name(loss["class_name"]), dict(loss.get("config") or {})
+        config = loss.get("config")
+        return canonical_loss_name(loss["class_name"]), dict(config) if isinstance(config, dict) else {}
     return None
 
 

@@ -55,15 +55,24 @@ class MutantsItem(CheckItem):
     """Runs the model's checks on its mutants."""
 
     def evaluate(self) -> CheckResult:
+        from ..checks.common import internal_error
+        from ..core.errors import ModelcheckError, UserCodeError
         from .run import run_mutants
 
         node = self.model_node
         settings = self.config.stash[SETTINGS_KEY]
         checks = [c for c in settings.selected_checks(node.spec)]
-        report = run_mutants(node.spec, checks=checks, seed=settings.seed, base_dir=node.base_dir,
-                             overrides=settings.overrides(), snapshot=self.snapshot_file(settings))
-        report.words = "spec"  # the model is declared in its own spec, not in an assignment's tables
-        result = report_result(report)
+        try:
+            report = run_mutants(node.spec, checks=checks, seed=settings.seed, base_dir=node.base_dir,
+                                 overrides=settings.overrides(), snapshot=self.snapshot_file(settings))
+            report.words = "spec"  # the model is declared in its own spec, not in an assignment's tables
+            result = report_result(report)
+        except UserCodeError as exc:  # the builder's error: the user's, with its hint
+            result = exc.to_result(NAME)
+        except ModelcheckError:
+            raise  # the spec's error, told as such
+        except Exception as exc:  # a bug of ours: the item says so with its traceback, as a check's does
+            result = internal_error(NAME, exc, f"mutating model {node.spec.id!r}")
         result.model = node.spec.id
         return result
 
