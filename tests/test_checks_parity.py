@@ -37,10 +37,35 @@ class BackendScaled(layers.Layer):
         return x * (2.0 if keras.backend.backend() == "tensorflow" else 1.0)
 
 
+@keras.saving.register_keras_serializable(package="modelcheck_tests")
+class WeightedSquares(keras.losses.Loss):
+    """A loss of the user's own: saved with the model, so the other backends' processes need its module too."""
+
+    def __init__(self, weight: float = 2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.weight = weight
+
+    def call(self, y_true, y_pred):
+        return self.weight * ops.mean(ops.square(y_true - y_pred), axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "weight": self.weight}
+
+
 def with_layer(layer: layers.Layer) -> keras.Model:
     inputs = keras.Input((6,))
     hidden = layers.Dense(8, activation="relu", name="hidden")(inputs)
     return keras.Model(inputs, layers.Dense(3, activation="softmax", name="out")(layer(hidden)))
+
+
+@needs_two
+def test_a_models_own_registered_loss_is_imported_by_the_other_backends():
+    """Only the layers' modules were imported: 'Could not locate class WeightedSquares' failed a sound model,
+    with a hint blaming a layer that calls tf.* (trial 19)."""
+    model = keras.Sequential([keras.Input((6,)), layers.Dense(2, name="out")])
+    model.compile(optimizer="adam", loss=WeightedSquares(3.0))
+    result = mc.check_backend_parity(model)
+    assert result.passed, result.message
 
 
 @needs_two

@@ -59,12 +59,21 @@ def _modules(model: keras.Model) -> list[str]:
     """The modules that define the model's custom classes and functions, which a fresh process
     must import so that their ``register_keras_serializable`` runs before loading."""
     found: list[str] = []
+    candidates: list[Any] = []
     for layer in model._flatten_layers(include_self=True):
-        candidates = [type(layer)] + [v for v in vars(layer).values() if isinstance(v, types.FunctionType)]
-        for obj in candidates:
-            module = _user_module(obj)
-            if module and module not in found:
-                found.append(module)
+        candidates += [type(layer)] + [v for v in vars(layer).values() if isinstance(v, types.FunctionType)]
+    # the compile settings are saved with the model too: a loss, metric or schedule of the user's own
+    compiled = getattr(getattr(model, "_compile_config", None), "config", None) or {}
+    for key in ("loss", "metrics", "weighted_metrics"):
+        value = compiled.get(key)
+        candidates += keras.tree.flatten(value) if isinstance(value, (dict, list, tuple)) else [value]
+    candidates.append(getattr(getattr(model, "optimizer", None), "_learning_rate", None))
+    candidates = [obj if isinstance(obj, (type, types.FunctionType)) else type(obj)
+                  for obj in candidates if obj is not None and not isinstance(obj, (str, int, float))]
+    for obj in candidates:
+        module = _user_module(obj)
+        if module and module not in found:
+            found.append(module)
     return found
 
 
