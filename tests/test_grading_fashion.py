@@ -121,7 +121,7 @@ def test_a_bad_assignment_is_a_usage_error(tmp_path):
     done = subprocess.run([sys.executable, "-m", "modelcheck.cli", "grade", str(bad), str(tmp_path),
                            "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
-    assert "unknown check `param_cout`" in done.stderr
+    assert "unknown check 'param_cout'; did you mean 'param_count'?" in done.stderr
 
 
 @pytest.mark.slow

@@ -55,7 +55,7 @@ def test_the_fashion_assignment_parses_into_a_spec_points_and_limits():
     ("[expect]\nmax_params = \"266610\"", "`max_params` must be a whole number"),
     ("[limits]\ntimeout = 5", "`timeout`"),
     ("[limits]\nmemory_mb = 1.5", "`memory_mb` must be a whole number"),
-    ("[points]\nparam_cout = 1", "unknown check `param_cout`"),
+    ("[points]\nparam_cout = 1", "unknown check 'param_cout'; did you mean 'param_count'?"),
     ("[visibility]\nparam_count = \"secret\"", "`param_count` must be one of visible"),
     ("[grading]\nx = 1", "unknown section `[grading]`"),
     ("[options]\nparam_count = 3", "`param_count` must be a table"),

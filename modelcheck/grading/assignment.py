@@ -50,7 +50,7 @@ from typing import Any, Mapping
 
 from ..core.errors import SpecError
 from ..core.registry import CHECK_NAMES
-from ..core.spec import ModelSpec
+from ..core.spec import ModelSpec, unknown_check
 from .sandbox import Limits
 
 __all__ = ["Assignment", "load_assignment", "parse_assignment", "VISIBILITIES", "ASSIGNMENT_FILE"]
@@ -196,7 +196,7 @@ def _valid_range(value: Any, where: str) -> None:
 
 def _known_check(name: str, key: str) -> None:
     if name not in CHECK_NAMES:
-        raise SpecError(f"{key}: unknown check `{name}`; known checks are {', '.join(CHECK_NAMES)}")
+        raise SpecError(f"{key}: {unknown_check(name, CHECK_NAMES)}")
 
 
 def _table(data: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:
