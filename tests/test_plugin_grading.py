@@ -89,7 +89,7 @@ def test_a_bad_assignment_or_folder_is_a_usage_error(project: pytest.Pytester) -
     (project.path / "bad.toml").write_text('[assignment]\nname = "x"\nbuilder = "build_model"\n[points]\nparam_cout = 1\n')
     bad = project.runpytest_subprocess("--modelcheck-grade", "bad.toml", "submissions", "-p", "no:cacheprovider")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
-    bad.stderr.fnmatch_lines(["ERROR: --modelcheck-grade: *bad.toml [[]points]: unknown check `param_cout`*"])
+    bad.stderr.fnmatch_lines(["ERROR: --modelcheck-grade: *bad.toml [[]points]: unknown check 'param_cout'; did you mean 'param_count'?*"])
     missing = project.runpytest_subprocess("--modelcheck-grade", "toy.toml", "nowhere", "-p", "no:cacheprovider")
     assert missing.ret == pytest.ExitCode.USAGE_ERROR
     missing.stderr.fnmatch_lines(["ERROR: --modelcheck-grade: the submissions folder *nowhere does not exist"])
