@@ -168,9 +168,7 @@ def _stated_kind(model: keras.Model) -> str:
     compiled loss says it reads (logits with from_logits=True), else probabilities."""
     from .compiled import compiled_loss
 
-    losses = compiled_loss(model)
-    losses = list(losses.values()) if isinstance(losses, dict) else losses if isinstance(losses, (list, tuple)) \
-        else [losses]
+    losses = keras.tree.flatten(compiled_loss(model))
     try:
         logits = any(isinstance(l, keras.losses.Loss) and l.get_config().get("from_logits") for l in losses)
     except Exception:  # a user's Loss whose get_config raises

@@ -222,9 +222,7 @@ def _custom_classes(model: keras.Model) -> dict[str, Any]:
             function = getattr(layer, attr, None)
             if callable(function) and not is_library_code(function) and hasattr(function, "__name__"):
                 found[function.__name__] = function
-    losses = getattr(model, "loss", None)  # the user's own loss function or Loss class, for compile_from_config
-    for loss in losses.values() if isinstance(losses, dict) else losses if isinstance(losses, (list, tuple)) \
-            else [losses]:
+    for loss in keras.tree.flatten(getattr(model, "loss", None)):  # the user's own, for compile_from_config
         own = type(loss) if isinstance(loss, keras.losses.Loss) else loss
         if callable(own) and not is_library_code(own) and hasattr(own, "__name__"):
             found[own.__name__] = found[keras.saving.get_registered_name(own)] = own
