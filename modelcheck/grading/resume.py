@@ -24,7 +24,7 @@ from typing import Any
 from ..core.files import write_atomic
 from .assignment import Assignment
 from .grade import StudentGrade
-from .submissions import _IGNORED, Submission
+from .submissions import _IGNORED, CopyBudget, Submission
 
 __all__ = ["RunState", "content_hash", "assignment_hash", "STATE_DIR"]
 
@@ -34,19 +34,17 @@ _FORMAT = 1
 
 def content_hash(submission: Submission, *, max_bytes: int = 1 << 30) -> str:
     """sha256 over what grading copies of `submission`: each regular file's relative path and
-    bytes, in sorted order (tool folders, hidden files, links and special files left out, as the
-    copy does). Files are read without following links or blocking, in chunks, up to
-    `max_bytes` in all; any file name works (names that are not UTF-8 included)."""
+    bytes, in sorted order (tool folders, hidden files, links and special files left out, and
+    folders past the copy's depth budget, as the copy leaves them out). A handed-in link is
+    hashed as nothing (grading refuses it, and its target may be the whole disk). The folder is
+    walked without recursion, so no nesting stops the run; files are read without following
+    links or blocking, in chunks, up to `max_bytes` in all; any file name works (names that are
+    not UTF-8 included)."""
     digest = hashlib.sha256()
     root = submission.path
-    files = [root] if root.is_file() else sorted(
-        p for p in root.rglob("*")
-        if not any(part in _IGNORED or part.startswith(".") for part in p.relative_to(root).parts))
     left = max_bytes
-    for path in files:
+    for path in _graded_files(root):
         try:
-            if not stat.S_ISREG(path.lstat().st_mode):
-                continue
             handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
             continue
@@ -60,6 +58,34 @@ def content_hash(submission: Submission, *, max_bytes: int = 1 << 30) -> str:
                 left -= len(chunk)
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def _graded_files(root: Path) -> list[Path]:
+    """The regular files under `root` that grading may copy (`root` itself when it is one), sorted;
+    walked with a stack, within the copy's depth budget, never through a link."""
+    try:
+        mode = os.lstat(root).st_mode
+    except OSError:
+        return []
+    if not stat.S_ISDIR(mode):
+        return [root] if stat.S_ISREG(mode) else []
+    files: list[Path] = []
+    folders = [(root, 0)]
+    while folders:
+        folder, depth = folders.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name in _IGNORED or entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if depth < CopyBudget().max_depth:
+                    folders.append((Path(entry.path), depth + 1))
+            elif entry.is_file(follow_symlinks=False):
+                files.append(Path(entry.path))
+    return sorted(files)
 
 
 def assignment_hash(assignment: Assignment) -> str:
