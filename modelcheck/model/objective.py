@@ -282,6 +282,8 @@ class Objective:
                 out.append(y.astype("float32").reshape(pred.shape))  # one value per unit, as fit passes it on
             elif loss.targets in (SPARSE, ONE_HOT):
                 ids = np.argmax(y, axis=-1) if y.ndim == pred.ndim and y.shape[-1] == pred.shape[-1] > 1 else y
+                if ids is y and _one_hot_rows(y):
+                    _fits_one_hot(loss, y, pred)
                 _fits_classes(loss, ids, pred)
                 ids = ids.reshape(pred.shape[:-1]).astype("int32")
                 out.append(ids if loss.targets == SPARSE else np.eye(pred.shape[-1], dtype="float32")[ids])
@@ -346,6 +348,35 @@ def _takes_labels(loss: OutputLoss, labels: np.ndarray, prediction: np.ndarray) 
             "labels' shape", original=exc) from exc
 
 
+_ONE_ROW_PER_SAMPLE = ("give the output one row of class scores per sample, as the assignment's output shape says "
+                       "(a Flatten or a global pooling before the last Dense layer)")
+
+
+def _one_hot_rows(labels: np.ndarray) -> bool:
+    """True when `labels` are one-hot rows: along the last axis, one 1 and the rest 0."""
+    return (labels.ndim >= 2 and labels.shape[-1] > 1 and bool(np.isin(labels, (0, 1)).all())
+            and bool(np.all(labels.sum(axis=-1) == 1)))
+
+
+def _fits_one_hot(loss: OutputLoss, labels: np.ndarray, prediction: np.ndarray) -> None:
+    """Raise a `UserCodeError` when the instructor's one-hot `labels` cannot be the targets of
+    output `prediction`, said of one-hot rows (read as class ids, 8 rows of 10 classes were "80
+    class ids", and an output of 100 units was told it had too many rows)."""
+    shape, rows, classes = tuple(np.shape(prediction)), int(np.prod(labels.shape[:-1])), labels.shape[-1]
+    what = (f"the labels, {rows} one-hot rows of {classes} classes (shape {tuple(labels.shape)}), do not fit "
+            f"output {loss.output!r} of shape {shape}")
+    if rows != int(np.prod(shape[:-1])):
+        raise UserCodeError(
+            f"{what}: the loss {loss.name} takes one row of class scores per one-hot row, and the output has "
+            f"{int(np.prod(shape[:-1]))} rows; Keras' fit fails on them too",
+            hint=_ONE_ROW_PER_SAMPLE)
+    if classes != shape[-1]:
+        raise UserCodeError(
+            f"{what}: one-hot rows need one unit per class, and the output has {shape[-1]} units; Keras' fit "
+            "fails on them too",
+            hint=f"give the last layer one unit per class ({classes}), as the assignment's output shape says")
+
+
 def _fits_classes(loss: OutputLoss, ids: np.ndarray, prediction: np.ndarray) -> None:
     """Raise a `UserCodeError` in plain words when the instructor's class labels `ids` cannot be the
     targets of output `prediction` under `loss`, as Keras' fit cannot take them either: another
@@ -359,8 +390,7 @@ def _fits_classes(loss: OutputLoss, ids: np.ndarray, prediction: np.ndarray) -> 
             f"the labels, {ids.size} class ids (shape {tuple(ids.shape)}), do not fit output {loss.output!r} of shape "
             f"{shape}: the loss {loss.name} takes one class id per row of class scores, and the output has {rows} "
             "rows; Keras' fit fails on them too",
-            hint="give the output one row of class scores per sample, as the assignment's output shape says "
-                 "(a Flatten or a global pooling before the last Dense layer)")
+            hint=_ONE_ROW_PER_SAMPLE)
     if loss.targets == ONE_HOT and ids.size and (int(np.min(ids)) < 0 or int(np.max(ids)) >= shape[-1]):
         raise UserCodeError(
             f"the labels hold class ids from {int(np.min(ids))} to {int(np.max(ids))}, and output {loss.output!r} "

@@ -1,0 +1,42 @@
+"""Trial 21: a course instructor's two new assignments (a small CNN on 32 x 32 x 3 images with
+one-hot labels, an Embedding + LSTM sentiment classifier), graded as a class. Each test holds one
+thing the trial found wrong in a grade or in what a student reads."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+import modelcheck as mc
+from modelcheck.model.inputs import set_instructor_data
+
+RNG = np.random.default_rng(21)
+IMAGES = RNG.uniform(0, 1, (16, 6, 6, 1)).astype("float32")
+ONE_HOT = np.eye(4, dtype="float32")[np.arange(16) % 4]
+
+
+def _one_hot_model(*body: keras.layers.Layer) -> keras.Model:
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((6, 6, 1)), *body])
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    set_instructor_data(model, x=[IMAGES], y=[ONE_HOT])
+    return model
+
+
+@pytest.mark.parametrize("body, said, hint", [
+    # the Flatten forgotten: one row of class scores per pixel
+    ((layers.Dense(4, activation="softmax"),), "one row of class scores per one-hot row", "Flatten"),
+    # 10 units for the 4 classes of the one-hot rows
+    ((layers.Flatten(), layers.Dense(10, activation="softmax")), "the output has 10 units", "one unit per class (4)"),
+], ids=["no_flatten", "wrong_units"])
+def test_one_hot_labels_that_do_not_fit_the_output_are_described_as_one_hot_rows(body, said, hint):
+    result = mc.run_checks(_one_hot_model(*body), checks=["gradient_flow"])[0]
+    assert result.status == "error", result.message
+    # was: "the labels, 32 class ids (shape (8, 4)) ... takes one class id per row", and for 10 units
+    # "the output has 8 rows" (as many as the labels) with the Flatten hint
+    assert "class ids" not in result.message, result.message
+    assert "8 one-hot rows of 4 classes" in result.message and said in result.message, result.message
+    assert hint in result.hint, result.hint
+    assert "Keras' fit fails on them too" in result.message
