@@ -295,3 +295,80 @@ def test_weights_stored_in_half_precision_are_named_with_the_mixed_policy(policy
     assert result.message.startswith(f"weight dtype: expected float32 trainable weights, received {policy}, at layers ")
     assert f'use the policy "mixed_{policy}"' in result.message
     assert check_config_lint(build(f"mixed_{policy}")).passed
+
+
+def _two_outputs(loss_weights, *, loss=None) -> keras.Model:
+    inputs = keras.Input((4,), name="features")
+    price = keras.layers.Dense(1, name="price")(inputs)
+    kind = keras.layers.Dense(3, activation="softmax", name="kind")(inputs)
+    model = keras.Model(inputs, {"price": price, "kind": kind})
+    model.compile("adam", loss=loss or {"price": "mse", "kind": "sparse_categorical_crossentropy"},
+                  loss_weights=loss_weights)
+    return model
+
+
+def test_a_misspelt_loss_weights_key_fails_saying_which_output_gets_which_weight():
+    # Keras' fit pairs {"price": 1, "zkind": 5} with the sorted outputs (kind, price) by the sorted keys
+    result = check_config_lint(_two_outputs({"price": 1.0, "zkind": 5.0}))
+    assert not result.passed
+    assert result.message.startswith(
+        "loss_weights key: expected one of the model's outputs ('kind', 'price'), received 'zkind', at compile(); "
+        "when a key names no output, Keras pairs the weights with the outputs by the sorted order of the keys, not "
+        "by name (output 'kind' gets 1, output 'price' gets 5): key each weight by its output; did you mean 'kind'?"
+    ), result.message
+
+
+@pytest.mark.parametrize("loss_weights", [{"price": 1.0, "kind": 5.0}, {"kind": 0.5, "price": 1.0}, [1.0, 2.0], None])
+def test_loss_weights_keyed_by_the_outputs_pass(loss_weights):
+    assert check_config_lint(_two_outputs(loss_weights)).passed
+
+
+def _list_outputs(loss, loss_weights) -> keras.Model:
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, [keras.layers.Dense(1, name="b")(inputs), keras.layers.Dense(1, name="a")(inputs)])
+    model.compile("adam", loss=loss, loss_weights=loss_weights)
+    return model
+
+
+def test_a_dict_of_loss_weights_with_a_list_of_losses_fails_when_keras_pairs_them_the_other_way():
+    result = check_config_lint(_list_outputs(["mse", "mse"], {"b": 1.0, "a": 2.0}))
+    assert not result.passed
+    assert result.message.startswith(
+        "loss_weights: expected each weight on the output it names, received output 'b' gets 2, output 'a' gets 1, "
+        "at compile(); given a list of losses, Keras takes a dict of loss weights in the sorted order of its keys"
+    ), result.message
+
+
+@pytest.mark.parametrize("loss, loss_weights", [
+    (["mse", "mse"], {"a": 1.0, "b": 1.0}),          # the same weight everywhere: no output gets another's
+    ({"a": "mse", "b": "mse"}, {"b": 1.0, "a": 2.0}),  # a loss dict: paired by name
+    (["mse", "mse"], [1.0, 2.0]),
+])
+def test_loss_weights_keras_pairs_by_name_pass(loss, loss_weights):
+    assert check_config_lint(_list_outputs(loss, loss_weights)).passed
+
+
+@pytest.mark.parametrize("model", [
+    lambda: _two_outputs({"price": 1.0, "zkind": 5.0}),   # a key naming no output: paired by sorted keys
+    lambda: _list_outputs(["mse", "mse"], {"b": 1.0, "a": 3.0}),  # a list of losses: paired by sorted keys
+    lambda: _list_outputs({"a": "mse", "b": "mse"}, {"b": 1.0, "a": 3.0}),  # by name
+])
+def test_the_checks_weigh_each_output_as_keras_fit_does(model):
+    import numpy as np
+
+    from modelcheck.model.objective import objective_for
+
+    keras.utils.set_random_seed(0)
+    model = model()
+    x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
+    structure = model._outputs_struct
+    if isinstance(structure, dict):
+        targets = {"price": np.ones((8, 1), "float32"), "kind": np.arange(8) % 3}
+        flat = [targets[key] for key in sorted(targets)]
+    else:
+        flat = [np.ones((8, 1), "float32"), np.zeros((8, 1), "float32")]
+        targets = flat
+    keras_loss = model.evaluate(x, targets, verbose=0, return_dict=True)["loss"]
+    predictions = keras.tree.flatten(model(x))
+    ours = float(objective_for(model, [keras.ops.convert_to_numpy(p) for p in predictions]).total(flat, predictions))
+    assert ours == pytest.approx(keras_loss, rel=1e-4)

@@ -8,6 +8,7 @@ learning rate x1000 too: a short run of Adam at 0.5 still lowers the loss).
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 import keras
@@ -16,8 +17,10 @@ import numpy as np
 from ..core.messages import also, for_audience, layer_ref, mismatch, output_ref
 from ..core.result import CheckResult
 from ..model import loops
+from ..core.errors import UserCodeError
+from ..model.compiled import compile_arguments, compiled_loss, compiled_loss_weights, per_output
 from ..model.graph import has_symbolic_inputs, layers_of
-from ..model.outputs import activation_of, output_kinds, output_layers, shape_str
+from ..model.outputs import activation_of, output_keys, output_kinds, output_layers, output_names, shape_str
 from .common import check
 from .lint_labels import label_findings
 from .lint_optimizer import learning_rate_findings, optimizer_findings
@@ -206,6 +209,48 @@ def _input_dtype_findings(model: keras.Model) -> list[str]:
     return found
 
 
+def _loss_weight_pairing(model: keras.Model) -> list[str]:
+    """A ``loss_weights`` dict that Keras' fit does not pair with the outputs by name: one with a
+    key that names no output (a misspelt key, a layer renamed since), or one given with a list of
+    losses. Keras then takes the weights in the sorted order of their keys, so a weight can land
+    on another output than the one it names, without a word."""
+    weights = compile_arguments(model).get("loss_weights")
+    if not isinstance(weights, dict) or not weights or not has_symbolic_inputs(model):
+        return []
+    keys, names = output_keys(model), output_names(model)
+    known = list(dict.fromkeys([*(keys or []), *names, *(getattr(model, "output_names", None) or [])]))
+    stray = [str(key) for key in weights if str(key) not in known]
+    by_order = not stray and isinstance(compiled_loss(model), (list, tuple))
+    if not stray and not by_order:
+        return []
+    try:
+        paired = compiled_loss_weights(model, list(getattr(model, "output_names", None) or []), keys is not None)
+    except UserCodeError:  # fit raises on this configuration: the checks that train say so
+        return []
+    shown = keys if keys is not None and len(keys) == len(names) else names
+    given = per_output(paired, names, len(names), keys)
+    pairing = ", ".join(f"output {name!r} gets {weight:g}" for name, weight in zip(shown, given)
+                        if weight is not None)
+    by_name = [weights.get(key, weights.get(name)) for key, name in zip(shown, names)]
+    if by_order and given == by_name:
+        return []  # the sorted keys happen to be in the order of the outputs
+    if by_order:
+        return [mismatch("loss_weights", "each weight on the output it names", pairing, at="compile()",
+                         note="given a list of losses, Keras takes a dict of loss weights in the sorted order of its "
+                         "keys, not by name: key the losses by output too (loss={...}), or give the weights as a "
+                         "list in the order of the outputs")]
+    unweighted = [name for name in shown if name not in weights]
+    found = []
+    for key in stray:
+        close = difflib.get_close_matches(key, unweighted, n=1)
+        found.append(mismatch("loss_weights key", f"one of the model's outputs ({', '.join(map(repr, shown))})",
+                              repr(key), at="compile()",
+                              note="when a key names no output, Keras pairs the weights with the outputs by the sorted "
+                              f"order of the keys, not by name ({pairing}): key each weight by its output"
+                              + (f"; did you mean {close[0]!r}?" if close else "")))
+    return found
+
+
 @check(NAME)
 def check_config_lint(
     model: keras.Model,
@@ -223,7 +268,9 @@ def check_config_lint(
     an input other than `expected_input` (with the batch dimension, ``None`` a wildcard); with
     ``labels="integers"`` (or ``"one_hot"``), the cross-entropy that expects the other kind; a
     constant learning rate above 0.1 for an adaptive optimizer (Adam, RMSprop, ...) or above 1 for SGD;
-    trainable weights stored in float16/bfloat16 (the policy "bfloat16" where "mixed_bfloat16" was meant).
+    trainable weights stored in float16/bfloat16 (the policy "bfloat16" where "mixed_bfloat16" was meant);
+    a ``loss_weights`` dict that fit pairs with the outputs by the order of its keys, not by name (a
+    key naming no output, or a list of losses).
 
     Example::
 
@@ -245,6 +292,7 @@ def check_config_lint(
     findings += _input_findings(model, expected_input)
     findings += _input_dtype_findings(model)
     findings += label_findings(model, labels)
+    findings += _loss_weight_pairing(model)
     findings += learning_rate_findings(model)
     findings += optimizer_findings(model)
     expected = "no configuration mistake"

@@ -22,7 +22,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from .compiled import compiled_loss as compiled_loss_of, compiled_loss_weights, compiled_without_loss
+from .compiled import compile_arguments, compiled_loss as compiled_loss_of, compiled_loss_weights, compiled_without_loss, per_output
 from ..core.errors import UserCodeError
 from .graph import has_symbolic_inputs
 from .origin import is_library_code
@@ -156,17 +156,6 @@ def _default_loss(kind: str) -> tuple[Any, str]:
     if kind == "logits":
         return keras.losses.SparseCategoricalCrossentropy(from_logits=True), "sparse_categorical_crossentropy(from_logits=True)"
     return keras.losses.MeanSquaredError(), "mean_squared_error"
-
-
-def _per_output(value: Any, names: list[str], count: int, keys: list[str] | None = None) -> list[Any]:
-    if value is None:
-        return [None] * count
-    if isinstance(value, dict):
-        keys = keys if keys is not None and len(keys) == count else names
-        return [value.get(key, value.get(name)) for key, name in zip(keys, names)]
-    if isinstance(value, (list, tuple)):
-        return list(value) + [None] * (count - len(value))
-    return [value] * count
 
 
 OWN_LOSSES = "the losses its layers add (add_loss), as compiled without a loss"
@@ -476,17 +465,19 @@ def objective_for(model: keras.Model, predictions: list[Any], *, output: Any = N
         return Objective([])  # compiled without a loss: Keras trains the losses its layers add, and so do we
     kinds = output_kinds(model, output, n_outputs=count)
     layers = output_layers(model) if len(output_layers(model)) == count else []
-    compiled_loss, compiled_weights = ((compiled_loss_of(model), compiled_loss_weights(model)) if use_compiled
-                                       else (None, None))
+    compiled_loss = compiled_loss_of(model) if use_compiled else None
     # the keys of a dict output; a subclassed model's are read from a forward pass, so only when a dict needs them
-    keys = output_keys(model) if isinstance(compiled_loss, dict) or isinstance(compiled_weights, dict) else None
+    weights_given = use_compiled and compiled_loss is not None and compile_arguments(model).get("loss_weights") is not None
+    keys = output_keys(model) if isinstance(compiled_loss, dict) or weights_given else None
     keys = keys if keys is not None and len(keys) == count else None
     if has_symbolic_inputs(model) and len(output_names(model)) == count:
         names = output_names(model)
     else:  # a subclassed model: the keys of the dict it returns, else by position
         names = keys if keys is not None else [f"output_{i}" for i in range(count)]
-    per_loss = _per_output(compiled_loss, names, count, keys)
-    per_weight = _per_output(compiled_weights, names, count, keys)
+    keras_names = list(getattr(model, "output_names", None) or []) if has_symbolic_inputs(model) else []
+    compiled_weights = compiled_loss_weights(model, keras_names, keys is not None) if use_compiled else None
+    per_loss = per_output(compiled_loss, names, count, keys)
+    per_weight = per_output(compiled_weights, names, count, keys)
     named = keys is not None or has_symbolic_inputs(model)
     if isinstance(compiled_loss, dict) and named and any(loss is not None for loss in per_loss):
         stray = [str(key) for key in compiled_loss if str(key) not in {*names, *(keys or [])}]
