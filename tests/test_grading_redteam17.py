@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from modelcheck.grading.resume import content_hash
 from modelcheck.grading.submissions import CopyBudget, Submission
 
@@ -30,10 +32,37 @@ def _nested(folder: Path, depth: int) -> None:
         os.close(fd)
 
 
-def test_a_folder_nested_deeper_than_pythons_recursion_limit_does_not_stop_the_run(tmp_path):
+def _unnest(folder: Path) -> None:
+    """Remove what `_nested` made under `folder`, one level at a time: shutil.rmtree, and pytest's
+    clean-up of old temporary folders in a later session, recurse once per level and raise
+    RecursionError (pytest then ends with an internal error)."""
+    top = folder / "d"
+    while (top / "d").is_dir():
+        (top / "d").rename(folder / "up")
+        for leftover in top.iterdir():
+            leftover.unlink()
+        top.rmdir()
+        (folder / "up").rename(top)
+    if top.is_dir():
+        for leftover in top.iterdir():
+            leftover.unlink()
+        top.rmdir()
+
+
+@pytest.fixture
+def unnested(tmp_path):
+    """`tmp_path`, whose `_nested` folders are removed after the test."""
+    yield tmp_path
+    for folder in tmp_path.iterdir():
+        if (folder / "d").is_dir():
+            _unnest(folder)
+
+
+def test_a_folder_nested_deeper_than_pythons_recursion_limit_does_not_stop_the_run(unnested):
     """content_hash, which `modelcheck grade` computes for every submission before grading any, walked
     the folder with Path.rglob: 1,200 nested folders raised RecursionError, and the whole class went
     ungraded. What lies past the copy's depth budget is never graded, so it is not hashed either."""
+    tmp_path = unnested
     folder = tmp_path / "eve"
     folder.mkdir()
     (folder / "model.py").write_text("def build_model():\n    pass\n")
