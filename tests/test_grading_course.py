@@ -238,3 +238,26 @@ def test_a_progress_line_carries_no_control_sequence_from_a_submissions_error():
     line = stream.getvalue()
     assert "mallory: 0/0" in line and "cleared your screen" in line
     assert "\x1b" not in line and "\x07" not in line
+
+
+def test_a_reference_that_takes_strings_on_a_backend_without_them_stops_the_run(tmp_path: Path):
+    """On JAX or PyTorch every student's text model would lose its points for taking strings, each told to
+    set KERAS_BACKEND, which only the instructor can: the run is refused before grading anyone."""
+    from modelcheck.core.errors import STRINGS_OFF_TENSORFLOW, SpecError
+    from modelcheck.core.result import CheckResult
+    from modelcheck.grading.course import _check_reference
+    from modelcheck.grading.grade import StudentGrade
+
+    assignment = load_assignment(TOY)
+    assignment = type(assignment)(**{**assignment.__dict__, "reference": "toy.toml"})
+    message = f"running the model on a synthetic batch raised TypeError: {STRINGS_OFF_TENSORFLOW.summary}"
+
+    class OnJax:
+        def grade_many(self, submissions, on_grade):
+            on_grade(StudentGrade(student="reference", submission="toy.toml",
+                                  results=[CheckResult.error("output_shape", message)],
+                                  points={"output_shape": 0.0}, max_points={"output_shape": 1.0}))
+
+    with pytest.raises(SpecError, match="takes strings, which Keras runs inside a model on the TensorFlow backend "
+                                        "only, .* grade with KERAS_BACKEND=tensorflow"):
+        _check_reference(assignment, OnJax(), io.StringIO())

@@ -23,6 +23,7 @@ __all__ = [
     "UserCodeError",
     "InternalError",
     "INTERNAL_HINT",
+    "STRINGS_OFF_TENSORFLOW",
     "explain",
     "user_frame",
     "definition_line",
@@ -51,20 +52,22 @@ class Explanation:
     hint: str
 
 
+STRINGS_OFF_TENSORFLOW = Explanation(
+    "the model takes strings (a string keras.Input read by TextVectorization, StringLookup or "
+    "Hashing), and Keras runs string tensors inside a model on the TensorFlow backend only; "
+    "JAX and PyTorch have no string type.",
+    "check this model with KERAS_BACKEND=tensorflow, or move the string preprocessing out of the "
+    "model (into a tf.data pipeline, as Keras' guides do on JAX and PyTorch) and give the model "
+    "the ids it produces.",
+)
+
 # (exception type names, regex on the message, regex on the user's source line or None, explanation)
 _KNOWN: list[tuple[tuple[str, ...], str, str | None, Explanation]] = [
     (
         ("TypeError", "ValueError"),
         r"data type '?string'? not understood|Invalid dtype: object",
         None,
-        Explanation(
-            "the model takes strings (a string keras.Input read by TextVectorization, StringLookup or "
-            "Hashing), and Keras runs string tensors inside a model on the TensorFlow backend only; "
-            "JAX and PyTorch have no string type.",
-            "check this model with KERAS_BACKEND=tensorflow, or move the string preprocessing out of the "
-            "model (into a tf.data pipeline, as Keras' guides do on JAX and PyTorch) and give the model "
-            "the ids it produces.",
-        ),
+        STRINGS_OFF_TENSORFLOW,
     ),
     (
         ("ValueError",),

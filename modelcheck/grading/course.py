@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, TextIO
 
+from ..core.errors import STRINGS_OFF_TENSORFLOW, SpecError
 from .assignment import Assignment, load_assignment
 from .executors import make_executor
 from .grade import StudentGrade
@@ -59,7 +60,8 @@ def _named(found: list[Submission], name: str) -> list[Submission]:
 def _check_reference(assignment: Assignment, chosen: Any, stream: TextIO) -> None:
     """Grade the reference solution as a student's, and say so (even when quiet) when it does not
     get full marks: a figure of ``[expect]`` or a sample that contradicts it costs every student
-    who builds that same model the same points, silently."""
+    who builds that same model the same points, silently. Raises `SpecError` when the reference
+    takes strings and Keras runs on a backend without them: no student could be graded fairly."""
     if not assignment.reference or assignment.base_dir is None:
         return
     reference = assignment.base_dir / assignment.reference
@@ -72,6 +74,10 @@ def _check_reference(assignment: Assignment, chosen: Any, stream: TextIO) -> Non
         return
     if grade is None or grade.score >= grade.max_score:
         return
+    if any(STRINGS_OFF_TENSORFLOW.summary in (r.message or "") for r in grade.results):
+        raise SpecError(f"the reference solution {reference.name} takes strings, which Keras runs inside a model on "
+                        "the TensorFlow backend only, and this grading runs Keras on another backend: every student's "
+                        "model that takes strings would lose its points for it; grade with KERAS_BACKEND=tensorflow")
     lost = [r for r in grade.results if not grade.points.get(r.check) and grade.max_points.get(r.check)]
     why = "; ".join(f"{r.check}: {r.message.splitlines()[0]}" for r in lost[:3])
     print(f"modelcheck: warning: the reference solution {reference.name} gets {grade.score:g} / "
