@@ -40,3 +40,37 @@ def test_one_hot_labels_that_do_not_fit_the_output_are_described_as_one_hot_rows
     assert "8 one-hot rows of 4 classes" in result.message and said in result.message, result.message
     assert hint in result.hint, result.hint
     assert "Keras' fit fails on them too" in result.message
+
+
+def _cnn(*body: keras.layers.Layer) -> keras.Model:
+    return keras.Sequential([keras.Input((8, 8, 3)), *body, layers.Flatten(), layers.Dense(4, activation="softmax")])
+
+
+def _conv_then_pool(activation: str, pool: type = layers.MaxPooling2D) -> keras.Model:
+    return _cnn(layers.Conv2D(6, 3, padding="same", activation=activation), pool(2))
+
+
+@pytest.mark.parametrize("activation, after", [
+    ("relu", layers.ReLU), ("relu", lambda: layers.Activation("relu")), ("tanh", lambda: layers.Activation("tanh"))])
+def test_an_activation_after_a_max_pooling_equals_the_same_activation_before_it(activation, after):
+    # max(f(a), f(b)) = f(max(a, b)) for an f that never decreases: Conv2D -> MaxPooling2D -> ReLU computes
+    # Conv2D(relu) -> MaxPooling2D (was: "activation relu expected, none received" and "not in the reference")
+    student = _cnn(layers.Conv2D(6, 3, padding="same"), layers.MaxPooling2D(), after())
+    result = mc.check_matches_reference(student, reference=_conv_then_pool(activation))
+    assert result.passed, result.message
+    assert mc.check_matches_reference(_conv_then_pool(activation), reference=student).passed
+
+
+@pytest.mark.parametrize("student, reference", [
+    # swish dips below zero and rises again: it does not commute with a max
+    (lambda: _cnn(layers.Conv2D(6, 3, padding="same"), layers.MaxPooling2D(), layers.Activation("swish")),
+     lambda: _conv_then_pool("swish")),
+    # an average of relus is not the relu of an average
+    (lambda: _cnn(layers.Conv2D(6, 3, padding="same"), layers.AveragePooling2D(2), layers.ReLU()),
+     lambda: _conv_then_pool("relu", layers.AveragePooling2D)),
+    # the conv's relu already applied: the second one is not in the reference
+    (lambda: _cnn(layers.Conv2D(6, 3, padding="same", activation="relu"), layers.MaxPooling2D(), layers.ReLU()),
+     lambda: _conv_then_pool("relu")),
+], ids=["swish", "average_pooling", "twice"])
+def test_an_activation_that_does_not_commute_with_the_pooling_stays_a_difference(student, reference):
+    assert not mc.check_matches_reference(student(), reference=reference()).passed

@@ -52,6 +52,11 @@ _ALWAYS_IGNORED = frozenset({"name", "trainable", "seed", "quantization_config"}
 # what a dtype can hold, narrowest first: a narrower kind than the reference's loses the values
 DTYPE_ORDER = ("bool", "int", "float", "complex")
 _FOLDED = ("Activation", "ReLU", "Softmax")
+# activations that never decrease commute with a max-pooling (max(f(a), f(b)) = f(max(a, b))), so
+# Conv2D -> MaxPooling2D -> ReLU is read as the Conv2D(relu) -> MaxPooling2D it computes
+_MONOTONE = frozenset({"relu", "relu6", "elu", "selu", "leaky_relu", "sigmoid", "hard_sigmoid", "tanh",
+                       "softplus", "softsign", "exponential"})
+_MAX_POOLS = frozenset(f"{kind}MaxPooling{n}D" for kind in ("", "Global") for n in (1, 2, 3))
 _REF = re.compile(r"^(?P<base>.*?)(?:@(?P<call>\d+))?(?:\[(?P<index>\d+)\])?$")
 # `ignore` entries that name a group of configuration keys (anything else names a key itself,
 # or "Class.key" for one class's key)
@@ -377,6 +382,20 @@ def canonical_architecture(arch: dict[str, Any], *, ignore: Sequence[str] = (),
             return None
         return activation if read_by.get(follow(nodes[node]["sources"][0], passed)) == [node] else None
 
+    def through_max_pool(at: int | None, node: NodeId, activation: str | None) -> int | None:
+        """The entry of the layer that the max-pooling entry `at` reads, when `activation` (the
+        call `node`, the pooling's only reader) can be written in that layer instead (see `_MONOTONE`)."""
+        if at is None or activation not in _MONOTONE or layers[at]["class"] not in _MAX_POOLS \
+                or len(members[at][0]) != 1 or fold(node) != activation:
+            return None
+        pool = members[at][0][0]
+        source = nodes[pool]["sources"][0] if len(nodes[pool]["sources"]) == 1 else None
+        below = _entry(index.get(follow(source, alias))) if isinstance(source, tuple) else None
+        if below is None or len(members[below][0]) != 1 or members[below][1] not in (None, 1) \
+                or activations[below] not in ("linear", None):
+            return None
+        return below if read_by.get(follow(source, passed)) == [pool] else None
+
     alias: dict[NodeId, Source] = dict(passed)
     index: dict[NodeId, Any] = {}
     layers: list[dict[str, Any]] = []
@@ -400,6 +419,11 @@ def canonical_architecture(arch: dict[str, Any], *, ignore: Sequence[str] = (),
                 layers[at]["config"]["activation"] = activations[at] = activation
                 alias.update({f: member for f, member in zip(folded, members[at][0])})
                 continue
+        below = through_max_pool(at, group[0], activation)
+        if below is not None:
+            layers[below]["config"]["activation"] = activations[below] = activation
+            alias[group[0]] = members[at][0][0]  # its readers read the pooling
+            continue
         if activation is not None and _ignored("Activation", "activation", ignore) \
                 and all(len(nodes[member]["sources"]) == 1 for member in group):
             alias.update({member: nodes[member]["sources"][0] for member in group})  # activations not compared
