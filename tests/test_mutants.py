@@ -548,7 +548,7 @@ class FailOnMutants:
 
 def _with_booted_helper(**kwargs: Any) -> tuple[Any, Any]:
     """run_mutants with one helper that has booted before the run starts (so it takes mutants), and the helper."""
-    from modelcheck.mutants.run import Helpers
+    from modelcheck.mutants.pool import Helpers
 
     with Helpers(1) as helpers:
         assert helpers.wait_ready(timeout=120)
@@ -581,7 +581,7 @@ def test_an_error_evaluating_a_mutant_in_a_helper_is_raised_as_without_helpers()
 def test_the_command_with_two_workers_starts_its_helper_before_reading_the_assignment(tmp_path, monkeypatch):
     from modelcheck.mutants import assignment as module
     from modelcheck.mutants.assignment import assignment_mutants
-    from modelcheck.mutants.run import Helpers
+    from modelcheck.mutants.pool import Helpers
 
     order = []
     enter = Helpers.__enter__
