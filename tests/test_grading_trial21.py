@@ -74,3 +74,17 @@ def test_an_activation_after_a_max_pooling_equals_the_same_activation_before_it(
 ], ids=["swish", "average_pooling", "twice"])
 def test_an_activation_that_does_not_commute_with_the_pooling_stays_a_difference(student, reference):
     assert not mc.check_matches_reference(student(), reference=reference()).passed
+
+
+def test_a_sequence_output_for_one_label_per_sample_is_told_to_give_one_value_per_sample():
+    # return_sequences=True before the sigmoid head: one prediction per token, one 0/1 label per review
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((12,), dtype="int32"), layers.Embedding(50, 4),
+                              layers.LSTM(4, return_sequences=True), layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    set_instructor_data(model, x=[RNG.integers(1, 50, (16, 12))], y=[(np.arange(16) % 2).astype("float32")])
+    result = mc.run_checks(model, checks=["gradient_flow"])[0]
+    assert result.status == "error" and "Keras' fit fails on them too" in result.message, result.message
+    # was: "for integer class ids use loss="sparse_categorical_crossentropy"; otherwise give the output the labels' shape"
+    assert "sparse_categorical_crossentropy" not in result.hint, result.hint
+    assert "one prediction per sample" in result.hint and "return_sequences=False" in result.hint, result.hint

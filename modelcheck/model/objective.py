@@ -330,11 +330,17 @@ def _takes_labels(loss: OutputLoss, labels: np.ndarray, prediction: np.ndarray) 
         shape, out = tuple(labels.shape), tuple(np.shape(prediction))
         per_sample = labels.ndim == 1 or labels.size == out[0]
         what = "one value per sample (class ids?)" if per_sample and len(out) > 1 and out[-1] > 1 else "values"
+        # the labels' values per sample, and the output as many per position of a sequence or an image
+        per_position = len(out) > 2 and labels.size == out[0] * out[-1]
+        hint = ("give the output one prediction per sample, not one per position of a sequence or an image, as the "
+                "assignment's output shape says: return_sequences=False on the last recurrent layer, or a Flatten "
+                "or a global pooling before the last Dense layer" if per_position else
+                "for integer class ids use loss=\"sparse_categorical_crossentropy\"; otherwise give the output the "
+                "labels' shape")
         raise UserCodeError(
             f"the loss {loss.name} of output {loss.output!r} cannot compare the labels, {what} of "
             f"shape {shape}, with the model's output of shape {out}, value by value; Keras' fit fails on them too",
-            hint="for integer class ids use loss=\"sparse_categorical_crossentropy\"; otherwise give the output the "
-            "labels' shape", original=exc) from exc
+            hint=hint, original=exc) from exc
 
 
 _ONE_ROW_PER_SAMPLE = ("give the output one row of class scores per sample, as the assignment's output shape says "
