@@ -88,3 +88,32 @@ def test_a_sequence_output_for_one_label_per_sample_is_told_to_give_one_value_pe
     # was: "for integer class ids use loss="sparse_categorical_crossentropy"; otherwise give the output the labels' shape"
     assert "sparse_categorical_crossentropy" not in result.hint, result.hint
     assert "one prediction per sample" in result.hint and "return_sequences=False" in result.hint, result.hint
+
+
+MSE_ASSIGNMENT = """
+[assignment]
+name = "mse"
+builder = "build_model"
+[expect]
+input_shape = [4]
+output_shape = [3]
+output = "classes"
+[points]
+loss_matches_output = 1
+"""
+
+
+def test_mse_on_a_softmax_tells_the_student_to_use_a_cross_entropy_first_in_words_without_the_grader():
+    from modelcheck.grading.assignment import parse_assignment
+    from modelcheck.grading.jobs import _run_checks
+
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(8, activation="relu"), layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="mse")
+    report: dict = {}
+    _run_checks(model, parse_assignment(MSE_ASSIGNMENT), report, "results")
+    message = report["results"][0]["message"]
+    assert report["results"][0]["status"] == "failed", message
+    # was: "the grader is not told that the targets stay within that range: use activation=None (a linear
+    # output); for classification use a cross-entropy loss, or ask your instructor if they do"
+    assert "grader" not in message, message
+    assert message.index("cross-entropy") < message.index("activation=None"), message

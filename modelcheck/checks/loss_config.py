@@ -151,14 +151,19 @@ def _findings(facts: LossFacts, activation: str | None, units: int, output: str,
         fits = target_range is not None and _within(target_range, low, high)
         if not fits:
             classes = "; for classification use a cross-entropy loss" if activation == "softmax" else ""
+            # a softmax is a classifier's: the student reads the fix for that first
+            student = ("a softmax gives class probabilities: for classification use a cross-entropy loss "
+                       "(categorical_crossentropy for one-hot labels, sparse_categorical_crossentropy for class ids); "
+                       "for a regression use activation=None (a linear output)" if activation == "softmax" else
+                       "the grader is not told that the targets stay within that range: use activation=None (a "
+                       "linear output), or ask your instructor if they do")
             found.append(mismatch("output activation", f"a linear output for the regression loss {loss}",
                                   f"{activation}, which can only predict {words}", at=where,
                                   note=for_audience(
                                       loops.current().audience,
                                       configurer=f"if the targets can be outside that range use activation=None"
                                       f"{classes}, or pass target_range=(low, high) when the targets fit",
-                                      student=f"the grader is not told that the targets stay within that range: use "
-                                      f"activation=None (a linear output){classes}, or ask your instructor if they do")))
+                                      student=student)))
     return found
 
 
