@@ -117,3 +117,16 @@ def test_mse_on_a_softmax_tells_the_student_to_use_a_cross_entropy_first_in_word
     # output); for classification use a cross-entropy loss, or ask your instructor if they do"
     assert "grader" not in message, message
     assert message.index("cross-entropy") < message.index("activation=None"), message
+
+
+def _sentiment(length: int | None) -> keras.Model:
+    return keras.Sequential([keras.Input((length,), dtype="int32"), layers.Embedding(100, 4), layers.LSTM(4),
+                             layers.Dense(1, activation="sigmoid")])
+
+
+def test_an_input_of_any_length_takes_the_reference_sequences():
+    # Input(shape=(None,)) reads the assignment's 50-token reviews (output_shape passes it: None is a wildcard);
+    # was: "input 1: shape (50,) expected, (None,) received", two points lost for a correct model
+    result = mc.check_matches_reference(_sentiment(None), reference=_sentiment(50))
+    assert result.passed, result.message
+    assert not mc.check_matches_reference(_sentiment(40), reference=_sentiment(50)).passed

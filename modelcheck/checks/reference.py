@@ -200,14 +200,23 @@ def _output_lines(reference: dict[str, Any], received: dict[str, Any], new: list
     return lines
 
 
+def _takes_input(want: Any, got: Any) -> bool:
+    """Whether an input of shape `got` takes the reference's inputs of shape `want`, batch size
+    aside: a size the model leaves open (None: sequences of any length) takes any, as `output_shape`
+    reads it."""
+    if not want or not got or len(want) != len(got):
+        return want == got
+    return all(b is None or a == b for a, b in zip(want[1:], got[1:]))
+
+
 def differences(reference: dict[str, Any], received: dict[str, Any], *,
                 allow_extra: Sequence[str] = ()) -> list[str]:
     """The differences of two canonical architectures, one line each, in the student's layer order.
 
-    Input shapes are compared without the batch size, which is not part of an architecture."""
+    Input shapes are compared without the batch size, which is not part of an architecture (see `_takes_input`)."""
     lines = []
     for n, (want, got) in enumerate(zip(reference["inputs"], received["inputs"])):
-        if (want[1:] if want else want) != (got[1:] if got else got):
+        if not _takes_input(want, got):
             lines.append(f"input {n + 1}: shape {format_value(want[1:] if want else want)} expected, "
                          f"{format_value(got[1:] if got else got)} received")
     if len(reference["inputs"]) != len(received["inputs"]):
