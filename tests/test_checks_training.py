@@ -815,3 +815,38 @@ def test_a_metric_learning_loss_gets_one_label_per_sample():
     assert results["overfit_batch"].status == "skipped" and "one label per sample" in results["overfit_batch"].message
     frozen = mc.check_loss_decrease(_embedder(rate=0.0))
     assert frozen.status == "failed" and "expected a decrease" in frozen.message, frozen.message
+
+
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="PyTorch's intra-op threads: the other backends "
+                    "keep their own setting")
+def test_checks_on_pytorch_compute_with_one_thread_and_restore_the_users_setting(monkeypatch):
+    import torch
+
+    from modelcheck.core.errors import SpecError
+
+    seen = []
+
+    class Recording(layers.Layer):
+        def call(self, x):
+            seen.append(torch.get_num_threads())
+            return x
+
+    def model():
+        net = keras.Sequential([keras.Input((4,)), Recording(), layers.Dense(2, activation="softmax")])
+        net.compile("adam", "sparse_categorical_crossentropy")
+        seen.clear()  # what building it ran, outside any check
+        return net
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert mc.check_overfit_batch(model()).passed
+        assert set(seen) == {1} and torch.get_num_threads() == 2
+        monkeypatch.setenv("MODELCHECK_TORCH_THREADS", "0")  # PyTorch's own setting
+        assert mc.check_overfit_batch(model()).passed
+        assert set(seen) == {2}
+        monkeypatch.setenv("MODELCHECK_TORCH_THREADS", "two")
+        with pytest.raises(SpecError, match="MODELCHECK_TORCH_THREADS must be a whole number of threads"):
+            mc.check_output_shape(model(), expected=(2,))
+    finally:
+        torch.set_num_threads(before)

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..core.quiet import library_deprecations_quieted
 from ..core.errors import INTERNAL_HINT, InternalError, ModelcheckError, UserCodeError, call_user_code
+from ..model import backend
 from ..model.build import build_model
 from ..model.compiled import compiled_without_loss
 from ..model.outputs import first_nonfinite_weight, flatten_outputs, output_names
@@ -49,7 +50,7 @@ def check(name: str) -> Callable[[F], F]:
             signature.bind(None, *args, seed=seed, **kwargs)  # a wrong argument is the caller's TypeError
             start = time.perf_counter()
             try:
-                with library_deprecations_quieted():
+                with library_deprecations_quieted(), backend.compute_threads():
                     seed_all(seed)  # a builder's initial weights come from the seed, not whatever ran before
                     built = build_model(model, input_shape=input_shape)
                     seed_all(seed)

@@ -12,13 +12,14 @@ framework at import time, and `current()` imports only the one Keras runs on.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, ContextManager, Protocol, Sequence
 
 import numpy as np
 
-__all__ = ["Adapter", "LossFn", "StepLoop", "OwnLoop", "current", "name", "installed", "BACKENDS"]
+__all__ = ["Adapter", "LossFn", "StepLoop", "OwnLoop", "current", "name", "installed", "compute_threads", "BACKENDS"]
 
 BACKENDS = ("tensorflow", "jax", "torch")
 
@@ -95,6 +96,16 @@ def current() -> Adapter:
     if backend not in BACKENDS:
         raise RuntimeError(f"modelcheck supports the Keras backends {', '.join(BACKENDS)}; Keras runs on {backend!r}")
     return importlib.import_module(f"{__name__}.{backend}").ADAPTER
+
+
+def compute_threads() -> ContextManager[Any]:
+    """The threads a check computes with, for its duration: on PyTorch one intra-op thread (or
+    ``MODELCHECK_TORCH_THREADS``; 0 keeps PyTorch's own setting), on the other backends theirs."""
+    if name() != "torch":
+        return contextlib.nullcontext()
+    from .torch import intra_op_threads
+
+    return intra_op_threads()
 
 
 def installed() -> list[str]:

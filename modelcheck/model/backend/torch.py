@@ -5,7 +5,7 @@ the step loop as eager steps in a Python loop, as Keras' own PyTorch trainer run
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, ContextManager, Sequence
+from typing import Any, Callable, ContextManager, Iterator, Sequence
 
 import keras
 import numpy as np
@@ -15,7 +15,38 @@ from . import LossFn, OwnLoop, ScalarsFn, StepLoop
 from ..state import reset_states, stateful_layers
 from ._common import aux_to_numpy, loss_of, to_numpy, with_model_losses
 
-__all__ = ["ADAPTER", "TorchAdapter"]
+__all__ = ["ADAPTER", "TorchAdapter", "intra_op_threads", "THREADS_VARIABLE"]
+
+THREADS_VARIABLE = "MODELCHECK_TORCH_THREADS"
+
+
+@contextlib.contextmanager
+def intra_op_threads() -> Iterator[None]:
+    """PyTorch's intra-op threads set to ``MODELCHECK_TORCH_THREADS`` (default 1; 0 leaves PyTorch's
+    own setting) for the block, restored after it. PyTorch starts one thread per core, and its
+    threads wait for each other by spinning: beside any other busy process (pytest-xdist's other
+    workers, a grading pool, a CI machine's neighbours) a small model's steps took 10 to 20 times
+    longer with two threads on two cores than with one; the checks' batches are a few samples, too
+    small for more threads to pay even on an idle machine (see README, "Keras backends")."""
+    import os
+
+    raw = os.environ.get(THREADS_VARIABLE, "1").strip()
+    try:
+        wanted = int(raw)
+    except ValueError:
+        from ...core.errors import SpecError
+
+        raise SpecError(f"{THREADS_VARIABLE} must be a whole number of threads (0: PyTorch's own setting), "
+                        f"received {raw!r}") from None
+    before = torch.get_num_threads()
+    if wanted <= 0 or wanted == before:
+        yield
+        return
+    torch.set_num_threads(wanted)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _saved_may_change(needed: bool = True) -> ContextManager[Any]:
