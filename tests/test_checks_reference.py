@@ -757,3 +757,28 @@ def test_the_outputs_of_a_two_output_model_are_compared_layer_by_layer():
 
     assert check_matches_reference(two_heads(False), reference=two_heads(False)).passed
     assert not check_matches_reference(two_heads(True), reference=two_heads(False)).passed
+
+
+def _with_dropout(*rates: float) -> keras.Model:
+    stack = [layers.Flatten(), layers.Dense(30, activation="relu")]
+    stack += [layers.Dropout(rate) for rate in rates]
+    return keras.Sequential([keras.Input((28, 28)), *stack, layers.Dense(10, activation="relu"),
+                             layers.Dense(5, activation="softmax")])
+
+
+@pytest.mark.parametrize("rates", [(), (0.5,), (0.3, 0.2)])
+def test_a_class_allowed_extra_does_not_count_where_the_reference_has_it_either(rates):
+    """An instructor whose reference has Dropout(0.3) and who allows Dropout: a student without it, or with
+    another rate, lost the reference's points (5 of 7 correct CNNs in trial 21)."""
+    reference_model = architecture(_with_dropout(0.3))
+    assert check_matches_reference(_with_dropout(*rates), reference=reference_model, allow_extra=["Dropout"]).passed
+    result = check_matches_reference(_with_dropout(*rates), reference=reference_model)
+    assert not result.passed and "Dropout" in result.message
+
+
+def test_a_class_allowed_extra_still_leaves_the_other_layers_compared():
+    reference_model = architecture(_with_dropout(0.3))
+    wrong = keras.Sequential([keras.Input((28, 28)), layers.Flatten(), layers.Dense(30, activation="relu"),
+                              layers.Dense(5, activation="softmax")])
+    result = check_matches_reference(wrong, reference=reference_model, allow_extra=["Dropout"])
+    assert not result.passed and "missing" in result.message

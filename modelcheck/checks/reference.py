@@ -49,7 +49,7 @@ from ..model import loops
 from ..model.build import build_model
 from ..snapshot.diff import align, format_value
 from .common import check
-from .reference_form import (IGNORE_GROUPS, OPERATION, canonical_architecture, dtype_kind, layer_classes, model_form,
+from .reference_form import (IGNORE_GROUPS, OPERATION, canonical_architecture, dtype_kind, model_form,
                              narrower)
 
 __all__ = ["check_matches_reference", "canonical_architecture", "IGNORE_GROUPS"]
@@ -349,11 +349,13 @@ def summary(form: dict[str, Any]) -> dict[str, Any]:
             "layers": [_layer_line(layer) for layer in form["layers"]]}
 
 
-def _reference_form(reference: Any, ignore: Sequence[str], seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
+def _reference_form(reference: Any, ignore: Sequence[str], seed: int,
+                    pass_through: Sequence[str] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
     if isinstance(reference, dict):
-        return reference, canonical_architecture(reference, ignore=ignore)
+        return reference, canonical_architecture(reference, ignore=ignore, pass_through=pass_through)
     if isinstance(reference, keras.Model) or callable(reference):
-        return model_form(build_model(reference, name="the reference builder"), ignore=ignore, seed=seed)
+        return model_form(build_model(reference, name="the reference builder"), ignore=ignore, seed=seed,
+                          pass_through=pass_through)
     raise SpecError(f"{NAME}: `reference` must be a keras.Model, a builder or an architecture() dict; "
                     f"received {type(reference).__name__}")
 
@@ -377,7 +379,8 @@ def check_matches_reference(
         ignore: what not to compare: configuration keys (``"use_bias"``, ``"Dropout.rate"``) or
             groups (``"initializers"``, ``"regularizers"``, ``"constraints"``,
             ``"dropout_rate"``, ``"activations"``).
-        allow_extra: layer classes the model may add (``["Dropout"]``).
+        allow_extra: layer classes that do not count (``["Dropout"]``): the model may add them, leave
+            out the reference's or set them otherwise.
         output: the declared kind of output(s) (`modelcheck.core.spec.OUTPUT_KINDS`): an output
             declared ``"classes"`` may give logits where the reference applies its softmax or
             sigmoid (no activation, or log_softmax for a softmax); `loss_matches_output` judges the loss.
@@ -392,9 +395,11 @@ def check_matches_reference(
         given = for_audience(loops.current().audience, configurer="no reference solution was given (`reference=`)",
                              student="the assignment gives no reference solution (your instructor's setting)")
         return CheckResult.skip(NAME, f"{given}, so there is nothing to compare the architecture with")
-    ref_arch, want = _reference_form(reference, ignore, seed)
-    ref_classes = layer_classes(ref_arch)
-    _, got = model_form(model, ignore=ignore, pass_through=[c for c in allow_extra if c not in ref_classes],
+    # a class allowed extra does not count on either side: a student may add it, leave out the
+    # reference's, or set it otherwise (an instructor whose reference has Dropout(0.3) and who allows
+    # Dropout does not mean to take points from a student without it, or with Dropout(0.5))
+    ref_arch, want = _reference_form(reference, ignore, seed, pass_through=allow_extra)
+    _, got = model_form(model, ignore=ignore, pass_through=allow_extra,
                         seed=seed, input_order=[str(item.get("name")) for item in ref_arch.get("inputs") or []])
     got = _as_reference_scores(want, got, _declared_kinds(model, output))
     lines = differences(want, got, allow_extra=allow_extra)
