@@ -372,3 +372,38 @@ def test_the_checks_weigh_each_output_as_keras_fit_does(model):
     predictions = keras.tree.flatten(model(x))
     ours = float(objective_for(model, [keras.ops.convert_to_numpy(p) for p in predictions]).total(flat, predictions))
     assert ours == pytest.approx(keras_loss, rel=1e-4)
+
+
+def _sequence_model(*middle) -> keras.Model:
+    inputs = keras.Input((6, 8))
+    x = inputs
+    for layer in middle:
+        x = layer(x) if not isinstance(layer, keras.layers.MultiHeadAttention) else layer(x, x)
+    return keras.Model(inputs, keras.layers.Dense(1)(keras.layers.GlobalAveragePooling1D()(x)))
+
+
+@pytest.mark.parametrize("layer, where, received", [
+    (lambda: keras.layers.LSTM(4, dropout=0.9, return_sequences=True, name="lstm"),
+     "layer 'lstm' (LSTM)", "dropout=0.9"),
+    (lambda: keras.layers.GRU(4, recurrent_dropout=0.95, return_sequences=True, name="gru"),
+     "layer 'gru' (GRU)", "recurrent_dropout=0.95"),
+    (lambda: keras.layers.Bidirectional(keras.layers.LSTM(4, dropout=0.9, return_sequences=True), name="bi"),
+     "layer 'bi' (Bidirectional)", "dropout=0.9"),
+    (lambda: keras.layers.MultiHeadAttention(2, 4, dropout=0.9, name="attention"),
+     "layer 'attention' (MultiHeadAttention)", "dropout=0.9"),
+    (lambda: keras.Sequential([keras.layers.Dropout(0.9, name="inner")], name="block"),
+     "layer 'inner' (Dropout)", "rate=0.9"),
+])
+def test_a_keep_probability_as_the_dropout_of_any_layer_fails(layer, where, received):
+    result = check_config_lint(_sequence_model(layer()))
+    assert not result.passed
+    assert result.message.startswith(f"dropout rate: expected the fraction of units dropped, usually 0.1 to 0.5, "
+                                      f"received {received}, at {where}; "), result.message
+    assert result.message.count("dropout rate:") == 1  # a Bidirectional's two copies, an attention's own Dropout
+
+
+def test_usual_dropout_settings_of_sequence_layers_pass():
+    model = _sequence_model(keras.layers.LSTM(4, dropout=0.2, recurrent_dropout=0.2, return_sequences=True),
+                            keras.layers.MultiHeadAttention(2, 4, dropout=0.1),
+                            keras.layers.Bidirectional(keras.layers.GRU(4, dropout=0.5, return_sequences=True)))
+    assert check_config_lint(model).passed

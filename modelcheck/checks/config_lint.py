@@ -40,16 +40,40 @@ def _where(layer: keras.layers.Layer) -> str:
     return layer_ref(layer.name, type(layer).__name__)
 
 
-def _dropout_rates(model: keras.Model) -> list[str]:
+def _placed_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The layers the user placed, nested models' included; a wrapper (Bidirectional,
+    TimeDistributed) as itself, its settings read from the layer it wraps (`_settings_of`)."""
     found = []
     for layer in layers_of(model):
-        rate = getattr(layer, "rate", None)
-        if isinstance(layer, _DROPOUTS) and isinstance(rate, (int, float)) and rate >= 0.9:
+        found += _placed_layers(layer) if isinstance(layer, keras.Model) else [layer]
+    return found
+
+
+def _settings_of(layer: keras.layers.Layer) -> keras.layers.Layer:
+    inner = getattr(layer, "forward_layer", None) or getattr(layer, "layer", None)
+    return inner if isinstance(inner, keras.layers.Layer) and not isinstance(inner, keras.Model) else layer
+
+
+def _dropout_rates(model: keras.Model) -> list[str]:
+    """A dropout fraction of 0.9 or more: a Dropout layer's rate, or the ``dropout`` and
+    ``recurrent_dropout`` of an LSTM, a GRU, a MultiHeadAttention..."""
+    found = []
+    for layer in _placed_layers(model):
+        target = _settings_of(layer)
+        settings = [("rate", getattr(target, "rate", None))] if isinstance(target, _DROPOUTS) else []
+        try:
+            config = target.get_config()
+        except Exception:  # a custom layer without get_config: nothing to read
+            config = {}
+        settings += [(key, config.get(key)) for key in ("dropout", "recurrent_dropout")]
+        for key, rate in settings:
+            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate < 0.9:
+                continue
+            fix = f"Dropout({1 - rate:.2g})" if key == "rate" else f"{key}={1 - rate:.2g}"
             found.append(mismatch("dropout rate", "the fraction of units dropped, usually 0.1 to 0.5",
-                                  f"rate={rate:g}", at=_where(layer),
+                                  f"{key}={rate:g}", at=_where(layer),
                                   note=f"Keras' rate is the fraction dropped, TF1's keep_prob was the fraction "
-                                  f"kept: this drops {rate:.0%} of the units; to keep {rate:.0%} write "
-                                  f"Dropout({1 - rate:.2g})"))
+                                  f"kept: this drops {rate:.0%} of the units; to keep {rate:.0%} write {fix}"))
     return found
 
 
@@ -262,7 +286,8 @@ def check_config_lint(
 ) -> CheckResult:
     """Flag configuration mistakes no run reveals, each with its fix.
 
-    A Dropout rate of 0.9 or more (TF1's keep_prob written as Keras' rate); two Dense layers with
+    A Dropout rate of 0.9 or more (TF1's keep_prob written as Keras' rate; an RNN's or an attention
+    layer's ``dropout`` too); two Dense layers with
     no activation between them; softmax on a single unit; a sigmoid or softmax output where
     `output` says ``"regression"``; BatchNormalization or Dropout after the output activation;
     an input other than `expected_input` (with the batch dimension, ``None`` a wildcard); with
