@@ -7,13 +7,30 @@ that blames the wrong party.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 
+from modelcheck.grading import Grader, discover_submissions, load_assignment
+from modelcheck.grading.grade import StudentGrade
 from modelcheck.grading.resume import content_hash
 from modelcheck.grading.submissions import CopyBudget, Submission
+from modelcheck.grading.worker import WarmPool
+from tests.test_grading_notebooks import TOY_MODEL, _notebook
+
+TOY = Path(__file__).parent / "submissions" / "toy.toml"
+IMPORTS, BUILDER = TOY_MODEL.split("\n\n\n")
+# submission file name -> its content: each graded once, by one grader (the toy assignment)
+CLASS = {
+    "good.py": TOY_MODEL,
+    # a notebook named like a module its own cells import (as Jupyter runs it, it works): imported
+    # under that name, it replaced Keras, or the standard library's random, for its own imports
+    "keras.ipynb": _notebook(IMPORTS, BUILDER),
+    "random.ipynb": _notebook("import random\n" + IMPORTS + "\nrandom.seed(0)", BUILDER),
+    "json.py": "import json\n" + TOY_MODEL + "\nCONFIG = json.loads('{}')\n",
+}
 
 
 def _nested(folder: Path, depth: int) -> None:
@@ -92,3 +109,37 @@ def test_a_link_handed_in_as_a_submission_is_never_walked(tmp_path):
     digest = content_hash(Submission("mallory", link))
     (target / "secret.py").write_text("changed\n")
     assert content_hash(Submission("mallory", link)) == digest  # nothing behind the link was read
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with WarmPool() as warm:
+        yield warm
+
+
+@pytest.fixture(scope="module")
+def graded(pool, tmp_path_factory: pytest.TempPathFactory) -> dict[str, StudentGrade]:
+    folder = tmp_path_factory.mktemp("redteam17") / "subs"
+    folder.mkdir()
+    for name, content in CLASS.items():
+        text = content if isinstance(content, str) else json.dumps(content)
+        (folder / name).write_text(text, encoding="utf-8")
+    grader = Grader(load_assignment(TOY), workers=2, pool=pool)
+    return {grade.student: grade for grade in grader.grade_all(discover_submissions(folder))}
+
+
+def _full_marks(grade: StudentGrade) -> None:
+    assert grade.score == grade.max_score, (grade.problem, grade.notes, [(r.check, r.message) for r in grade.results])
+
+
+def test_the_class_grades_as_expected(graded):
+    _full_marks(graded["good"])
+
+
+@pytest.mark.parametrize("student", ["keras", "random", "json"])
+def test_a_submission_named_like_a_module_it_imports_is_graded_as_any_other(graded, student):
+    """keras.ipynb got 0: "module 'keras' has no attribute 'Sequential'"; random.ipynb a note that
+    its first cell failed ("module 'random' has no attribute 'seed'")."""
+    _full_marks(graded[student])
+    assert not graded[student].notes
+

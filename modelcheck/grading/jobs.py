@@ -23,9 +23,11 @@ preloads it; nothing the plugin imports at start-up imports it).
 from __future__ import annotations
 
 import difflib
+import importlib.machinery
 import importlib.util
 import inspect
 import json
+import keyword
 import linecache
 import os
 import sys
@@ -126,12 +128,24 @@ def _syntax_error(exc: SyntaxError, filename: str) -> UserCodeError:
     )
 
 
+def _module_name(path: str) -> str:
+    """The name to import the submission at `path` under: its file's, unless that names another
+    module (``keras.ipynb``, ``random.py``: registered under it, the submission would replace
+    Keras or the standard library's module for its own imports and the job's), then
+    ``submission``."""
+    name = os.path.splitext(os.path.basename(path))[0]
+    if not name.isidentifier() or keyword.iskeyword(name) or name in sys.modules or name in sys.stdlib_module_names:
+        return "submission"
+    folder = os.path.dirname(os.path.abspath(path))
+    elsewhere = [entry for entry in sys.path if os.path.abspath(entry or ".") != folder]
+    return "submission" if importlib.machinery.PathFinder.find_spec(name, elsewhere) is not None else name
+
+
 def _import_submission(path: str, timeout_s: float | None = None,
                        started: float | None = None) -> tuple[Any, CellRun | None]:
     """The submission's module, imported; a converted notebook runs a cell at a time instead
     (`notebook_run.run_cells`, within the job's time limit), and what its cells left comes too."""
-    name = os.path.splitext(os.path.basename(path))[0]
-    name = name if name.isidentifier() else "submission"
+    name = _module_name(path)
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
