@@ -15,6 +15,8 @@ import pytest
 
 from modelcheck.grading import Grader, discover_submissions, load_assignment
 from modelcheck.grading.grade import StudentGrade
+from modelcheck.grading.isolation import Isolation
+from modelcheck.grading.jobdirs import remove_jobdir, sweep_dead_jobdirs
 from modelcheck.grading.resume import content_hash
 from modelcheck.grading.submissions import CopyBudget, Submission
 from modelcheck.grading.worker import WarmPool
@@ -94,6 +96,7 @@ def test_a_folder_nested_deeper_than_pythons_recursion_limit_does_not_stop_the_r
     digest = content_hash(Submission("shallow", shallow))
     (shallow / ("d/" * CopyBudget().max_depth) / "deep.py").write_text("X = 2\n")
     assert content_hash(Submission("shallow", shallow)) != digest
+    remove_jobdir(folder)  # (pytest's own clean-up recurses too)
 
 
 def test_a_link_handed_in_as_a_submission_is_never_walked(tmp_path):
@@ -143,3 +146,32 @@ def test_a_submission_named_like_a_module_it_imports_is_graded_as_any_other(grad
     _full_marks(graded[student])
     assert not graded[student].notes
 
+
+NESTS = TOY_MODEL.replace("def build_model():\n", """def build_model():
+    import os
+    here = os.getcwd()
+    for _ in range(3000):
+        os.mkdir("d")
+        os.chdir("d")
+    os.chdir(here)
+""")
+
+
+def test_a_job_folder_nested_3000_deep_is_removed_and_the_run_goes_on(pool, tmp_path):
+    """Where jobs have no tmpfs of their own (no namespaces: a grader that is not root, a container),
+    the grader removed each job's folder with shutil.rmtree, which recursed once per level: a
+    builder that made 3,000 nested folders raised RecursionError out of Grader.grade, and the whole
+    class went ungraded (and the next run's start, sweeping the folder left, raised it again)."""
+    (tmp_path / "subs").mkdir()
+    (tmp_path / "subs" / "nests.py").write_text(NESTS)
+    (tmp_path / "subs" / "zed.py").write_text(TOY_MODEL)
+    (tmp_path / "work").mkdir()
+    weak = Grader(load_assignment(TOY), workers=1, pool=pool, isolation=Isolation(), workroot=tmp_path / "work")
+    grades = weak.grade_all(discover_submissions(tmp_path / "subs"))
+    assert [(grade.student, grade.score) for grade in grades] == [("nests", 3), ("zed", 3)]
+    assert not list((tmp_path / "work").iterdir())
+    left = tmp_path / "work" / "modelcheck-grade-999999999-left"  # a grader killed outright left it
+    left.mkdir()
+    _nested(left, 3000)
+    assert sweep_dead_jobdirs(tmp_path / "work") == [left]
+    assert not left.exists()

@@ -38,7 +38,7 @@ from ..core.result import ERROR, FAILED, PASSED, SKIPPED, CheckResult
 from .assignment import Assignment, load_assignment
 from .confine import Confinement, not_dumpable
 from .isolation import Isolation, JobCgroup, copy_out, detect, remove_parents
-from .jobdirs import new_jobdir, sweep_dead_jobdirs
+from .jobdirs import new_jobdir, remove_jobdir, sweep_dead_jobdirs
 from .sandbox import RunOutcome, run_job
 from .schema import clean_text, display_name
 from .notebooks import cell_table
@@ -340,7 +340,7 @@ class Grader:
             grade = self._failed(submission, f"the grader itself failed on this submission ({type(exc).__name__}: "
                                  f"{clean_text(str(exc))[:300]}); please tell your instructor", ours=True)
         finally:
-            shutil.rmtree(jobdir, ignore_errors=True)
+            remove_jobdir(jobdir)
             self._slots.put(slot)
         grade.execution_time = round(time.monotonic() - started, 3)
         grade.isolation = self.isolation.as_data(self.assignment.limits.disk_mb)

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import stat
 import tempfile
 from pathlib import Path
+from typing import Any
 
-__all__ = ["new_jobdir", "sweep_dead_jobdirs"]
+__all__ = ["new_jobdir", "sweep_dead_jobdirs", "remove_jobdir"]
 
 _JOBDIR_PREFIX = "modelcheck-grade-"
 
@@ -39,7 +39,7 @@ def sweep_dead_jobdirs(workroot: Path | None = None) -> list[Path]:
         except (OSError, OverflowError):
             continue
         if stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid():
-            shutil.rmtree(entry, ignore_errors=True)
+            remove_jobdir(entry)
             removed.append(entry)
     return removed
 
@@ -48,3 +48,60 @@ def new_jobdir(workroot: Path | None = None) -> Path:
     """A new, empty job folder in `workroot` (the temporary folder by default), named for this
     grader process."""
     return Path(tempfile.mkdtemp(prefix=f"{_JOBDIR_PREFIX}{os.getpid()}-", dir=workroot))
+
+
+_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+
+
+def remove_jobdir(folder: Path) -> None:
+    """Remove `folder` and everything in it, as far as it can be removed, never raising: where jobs
+    have no tmpfs of their own, a job's folder holds whatever the submission made, nested as deep
+    as it liked (shutil.rmtree recurses once per level: 1,000 levels raised RecursionError and
+    stopped the whole run). The subfolders of each folder in `folder` are moved up into it, so
+    nothing is ever more than two levels down and two descriptors are open, until none is left."""
+    try:
+        top = os.open(folder, _FOLDER)
+    except OSError:
+        return
+    moved, stuck = 0, set()  # folders that cannot be emptied (not ours to remove) are left
+    try:
+        while True:
+            entries = list(os.scandir(top))
+            subfolders = [entry.name for entry in entries if entry.is_dir(follow_symlinks=False)]
+            for entry in entries:
+                if not entry.is_dir(follow_symlinks=False):
+                    _quietly(os.unlink, entry.name, dir_fd=top)
+            subfolders = [name for name in subfolders if name not in stuck]
+            if not subfolders:
+                break
+            for name in subfolders:
+                try:
+                    inner = os.open(name, _FOLDER, dir_fd=top)
+                except OSError:
+                    stuck.add(name)
+                    continue
+                try:
+                    for entry in list(os.scandir(inner)):
+                        if entry.is_dir(follow_symlinks=False):
+                            moved += 1  # `folder` holds only the grader's own names: `.rm-N` is free
+                            _quietly(os.rename, entry.name, f".rm-{moved}", src_dir_fd=inner, dst_dir_fd=top)
+                        else:
+                            _quietly(os.unlink, entry.name, dir_fd=inner)
+                finally:
+                    os.close(inner)
+                if not _quietly(os.rmdir, name, dir_fd=top):
+                    stuck.add(name)
+    except OSError:
+        pass
+    finally:
+        os.close(top)
+    _quietly(os.rmdir, folder)
+
+
+def _quietly(operation: Any, *args: Any, **kwargs: Any) -> bool:
+    """Run the file operation; whether it succeeded."""
+    try:
+        operation(*args, **kwargs)
+        return True
+    except OSError:
+        return False
