@@ -94,6 +94,8 @@ def check_loss_at_init(
             continue
         value = float(np.mean(keras.ops.convert_to_numpy(
             call_user_code(f"computing the loss {loss.name}", loss.function, target, prediction))))
+        summed = loss.summed_terms(prediction)  # reduction="sum" adds up the batch: judged per sample
+        value /= summed
         known = (expected, "the value given") if expected is not None else expected_initial_loss(loss, prediction, target)
         if known is None:
             unknown.append(f"{loss.output}: {loss.name}")
@@ -103,12 +105,13 @@ def check_loss_at_init(
         # squared errors grow with the square of the output scale: the factor applies to that scale
         allowed = tolerance ** 2 if loss_facts(loss).name == "mean_squared_error" else tolerance
         rows.append({"output": loss.output, "loss": loss.name, "initial": value, "expected": reference,
-                     "ratio": ratio, "allowed_factor": allowed, "why": why})
+                     "ratio": ratio, "summed_terms": summed, "allowed_factor": allowed, "why": why})
         if not math.isfinite(value) or not 1 / allowed <= ratio <= allowed:
             direction = "above" if not math.isfinite(value) or ratio > 1 else "below"
+            per_sample = f"; the loss adds up {summed} values (reduction=\"sum\"), judged per value" if summed > 1 else ""
             problems.append((direction, mismatch(
                 f"initial {loss.name}", f"about {fmt(reference)} = {why} (within a factor {fmt(allowed)})", fmt(value),
-                at=output_ref(loss.output), note=f"{_describe_outputs(loss, prediction)}")))
+                at=output_ref(loss.output), note=f"{_describe_outputs(loss, prediction)}{per_sample}")))
     details = {"outputs": rows, "not_judged": unknown, "batch_size": batch_size, "tolerance": tolerance}
     audience = loops.current().audience
     if not rows:

@@ -91,6 +91,15 @@ class OutputLoss:
         (0 for a perfect overlap), not by per-pixel accuracy, which it does not drive to 100%."""
         return _is_overlap(self.name)
 
+    def summed_terms(self, prediction: Any) -> int:
+        """How many losses a Keras `Loss` built with ``reduction="sum"`` adds up for `prediction`
+        (one per sample, or per step or pixel: Keras reduces the last axis, then sums the rest);
+        1 for any other reduction, whose value is already one sample's."""
+        shape = tuple(np.shape(prediction))
+        if getattr(self.function, "reduction", None) != "sum" or len(shape) < 2:
+            return 1
+        return max(1, int(np.prod(shape[:-1])))
+
 
 def _loss_name(identifier: Any) -> str:
     if isinstance(identifier, str):
@@ -587,9 +596,9 @@ def _expected_initial(losses: list[OutputLoss], predictions: list[Any]) -> float
         if not loss.trained:
             continue
         if loss.targets in (SPARSE, ONE_HOT) and loss.kind in ("probabilities", "logits") and classes > 1:
-            total += loss.weight * math.log(classes)
+            total += loss.weight * math.log(classes) * loss.summed_terms(pred)
         elif loss.targets == BINARY and loss.kind in ("binary", "logits"):
-            total += loss.weight * math.log(2)
+            total += loss.weight * math.log(2) * loss.summed_terms(pred)
         else:
             return None
     return total
