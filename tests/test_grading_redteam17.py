@@ -7,6 +7,7 @@ that blames the wrong party.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -175,3 +176,19 @@ def test_a_job_folder_nested_3000_deep_is_removed_and_the_run_goes_on(pool, tmp_
     _nested(left, 3000)
     assert sweep_dead_jobdirs(tmp_path / "work") == [left]
     assert not left.exists()
+
+
+def test_work_handed_in_as_no_submission_is_named_not_left_out_silently(tmp_path):
+    """bob.zip, carol.pdf, dave.PY: discover_submissions takes .py files, notebooks and folders only,
+    and such work got no gradebook row, no feedback, and no word to the instructor."""
+    from modelcheck.grading.course import grade_course
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "ann.py").write_text(TOY_MODEL)
+    for name in ("bob.zip", "carol.pdf", "dave.PY", ".gitignore", "._ann.py"):
+        (folder / name).write_bytes(b"PK\x03\x04")
+    stream = io.StringIO()
+    run = grade_course(TOY, folder, tmp_path / "out", workers=1, quiet=True, stream=stream)
+    assert [grade.student for grade in run.grades] == ["ann"]
+    assert "not graded, since no .py file, notebook or folder: bob.zip, carol.pdf, dave.PY (" in stream.getvalue()

@@ -23,7 +23,7 @@ from .grade import StudentGrade
 from .outputs import write_class_files, write_student_files
 from .progress import Progress, summary
 from .resume import RunState, content_hash
-from .submissions import Submission, discover_submissions
+from .submissions import Submission, discover_submissions, left_out
 
 __all__ = ["CourseRun", "grade_course"]
 
@@ -149,6 +149,11 @@ def grade_course(assignment_path: str | Path, submissions: str | Path, out_dir: 
 
     class_files()
     progress = Progress(len(todo), stream=stream, bar=bar, quiet=quiet)
+    ignored = left_out(submissions)
+    if ignored:  # said even when quiet: work handed in so has no gradebook row at all
+        shown = ", ".join(ignored[:10]) + (f" and {len(ignored) - 10} more" if len(ignored) > 10 else "")
+        print(f"modelcheck: warning: not graded, since no .py file, notebook or folder: {shown} (a student's work "
+              "handed in so gets no gradebook row)", file=progress.stream, flush=True)
     try:
         if todo:
             with make_executor(assignment, executor=executor, scheduler=scheduler, workers=workers) as chosen:

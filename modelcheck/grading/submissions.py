@@ -26,8 +26,8 @@ from typing import Any
 from .notebooks import NOTEBOOK_SIZE_HINT, notebook_script, notebook_source, without_outputs
 from .schema import display_name
 
-__all__ = ["Submission", "discover_submissions", "notebook_source", "notebook_script", "prepare_workdir", "CopyBudget",
-           "NOTEBOOK_SIZE_HINT"]
+__all__ = ["Submission", "discover_submissions", "left_out", "notebook_source", "notebook_script", "prepare_workdir",
+           "CopyBudget", "NOTEBOOK_SIZE_HINT"]
 
 _IGNORED = ("__pycache__", ".ipynb_checkpoints", "__MACOSX", ".git", ".DS_Store")
 _SUFFIXES = (".py", ".ipynb")
@@ -90,12 +90,7 @@ def discover_submissions(folder: str | Path) -> list[Submission]:
                                 f"(to grade this one, give its folder {folder.parent} and --only {folder.name})")
     if not folder.is_dir():
         raise FileNotFoundError(f"the submissions folder {folder} does not exist")
-    found: list[Submission] = []
-    for entry in sorted(folder.iterdir(), key=lambda p: os.fsencode(p.name)):
-        if entry.name in _IGNORED or entry.name.startswith(_APPLE_DOUBLE):
-            continue
-        if _is_dir(entry) or entry.suffix in _SUFFIXES or entry.is_symlink():
-            found.append(Submission.from_path(entry))
+    found = [Submission.from_path(entry) for entry in _entries(folder) if _is_submission(entry)]
     by_id: dict[Any, list[Submission]] = {}
     for submission in found:
         by_id.setdefault(submission.student, []).append(submission)
@@ -125,6 +120,25 @@ def discover_submissions(folder: str | Path) -> list[Submission]:
                        f"that nobody gets another's grade")
         result.append(Submission(display_name(submission.path.name), submission.path, problem))
     return result
+
+
+def _entries(folder: Path) -> list[Path]:
+    """What `folder` holds that could be a student's work, by file name: not the tools' and the
+    operating systems' own files (``__MACOSX``, ``._x``, ``.DS_Store``)."""
+    return [entry for entry in sorted(folder.iterdir(), key=lambda p: os.fsencode(p.name))
+            if entry.name not in _IGNORED and not entry.name.startswith(_APPLE_DOUBLE)]
+
+
+def _is_submission(entry: Path) -> bool:
+    return _is_dir(entry) or entry.suffix in _SUFFIXES or entry.is_symlink()
+
+
+def left_out(folder: str | Path) -> list[str]:
+    """The names of what `folder` holds that `discover_submissions` does not grade (``bob.zip``,
+    ``carol.pdf``, ``dave.PY``): work handed in a form that is no submission gets no gradebook row,
+    so the run names it for the instructor instead of leaving it out silently."""
+    return [display_name(entry.name) for entry in _entries(Path(folder))
+            if not _is_submission(entry) and not entry.name.startswith(".")]  # (.gitignore: no one's work)
 
 
 class _NoCode(FileNotFoundError):
