@@ -850,3 +850,18 @@ def test_checks_on_pytorch_compute_with_one_thread_and_restore_the_users_setting
             mc.check_output_shape(model(), expected=(2,))
     finally:
         torch.set_num_threads(before)
+
+
+def test_an_output_that_training_cannot_move_fails_without_training_on():
+    """Softmax over one unit under binary cross-entropy: Keras trains the logit beneath the softmax and
+    that loss keeps falling, but the output is 1 whatever the weights. The run was extended to 2,000 steps
+    and skipped as "learns, only slowly"; trial 21 saw a student told two losses that could not be squared."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8,)), layers.Dense(16, activation="relu"),
+                              layers.Dense(1, activation="softmax")])
+    model.compile("adam", "binary_crossentropy")
+    result = mc.check_overfit_batch(model)
+    assert result.status == "failed", result.message
+    assert result.details["steps"] <= 500
+    assert "but in inference mode it stayed at" in result.message
+    assert "does not change with the weights it trains" in result.message

@@ -86,7 +86,7 @@ def still_learning(name: str, what: str, run: TrainingRun, max_steps: int, timeo
     """The ``skipped`` result of a run that ended (step budget, extended as far as it may go, or
     timeout) while its loss was still falling: the model learns, only slowly, so the check cannot
     judge it. None when the loss was not falling any more (a verdict can be given)."""
-    if run.stopped not in ("budget", "timeout"):
+    if run.stopped not in ("budget", "timeout") or run.inference_fixed:
         return None
     # the two ways TrainingRun.still_falling holds, each described by what it judged
     if still_falling(run.losses):
@@ -351,11 +351,20 @@ def check_overfit_batch(
         mismatch(f"memorising one batch of {batch_size} samples", expected, f"{got} in inference mode",
                  at=f"the end of training ({stopped_note(run, max_steps, timeout_s)})",
                  note=f"{run.optimizer}, loss {objective.describe()}; the loss went "
-                 f"{fmt(run.losses[0]) if run.losses else '?'} -> {fmt(run.final_loss)}"),
+                 f"{fmt(run.losses[0]) if run.losses else '?'} -> {fmt(run.final_loss)}" + _fixed_note(run)),
         expected=expected, received=got, details=details,
         hint=f"a model that cannot overfit {batch_size} samples has a bug: a wrong loss for the output, a learning rate "
         "far too small or too large, frozen or disconnected layers, or too little capacity." + slow_rate_note(model),
     )
+
+
+def _fixed_note(run: TrainingRun) -> str:
+    """What to make of a training loss that fell while the loss measured in inference mode never moved."""
+    if not run.inference_fixed:
+        return ""
+    return (f" in training, but in inference mode it stayed at {fmt(run.inference_losses[-1][1])} at every measurement: "
+            "what the model outputs does not change with the weights it trains (a softmax over a single unit, for "
+            "one, outputs 1 whatever they are)")
 
 
 def as_model_targets(model: keras.Model, targets: list[np.ndarray]) -> Any:

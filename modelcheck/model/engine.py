@@ -154,8 +154,24 @@ class TrainingRun:
     @property
     def still_falling(self) -> bool:
         """Whether the loss was still falling when the run ended: its training losses (see
-        `still_falling`), or those its stop rule measured in inference mode (`falling_points`)."""
+        `still_falling`), or those its stop rule measured in inference mode (`falling_points`).
+        Never while the loss measured in inference mode has not moved at all (`inference_fixed`):
+        what is judged does not follow what trains, and more steps cannot change it."""
+        if self.inference_fixed:
+            return False
         return still_falling(self.losses) or falling_points(self.inference_losses, self.steps) is not None
+
+    @property
+    def inference_fixed(self) -> bool:
+        """Whether the loss measured in inference mode stayed the same over at least 5 measurements
+        and 100 steps, while the model trained: a softmax on a single unit outputs 1 whatever its
+        weights, though Keras' binary cross-entropy trains the logit beneath it and falls."""
+        points = [loss for _, loss in self.inference_losses]
+        if len(points) < 5 or self.inference_losses[-1][0] - self.inference_losses[0][0] < 100:
+            return False
+        if not all(math.isfinite(v) for v in points):
+            return False
+        return max(points) - min(points) <= 1e-6 * max(1.0, abs(points[-1]))
 
     def note_inference_loss(self, loss: float) -> None:
         """Record the loss a stop rule measured in inference mode at the current step."""
