@@ -41,3 +41,33 @@ def test_loss_decrease_names_the_initial_loss_a_summed_loss_expects():
     assert result.passed, result.message
     expected = result.details["expected_initial_loss"]
     assert 0.5 < result.details["initial_loss"] / expected < 2, (result.details["initial_loss"], expected)
+
+
+def _seq2seq(keep_length: bool = True) -> keras.Model:
+    """keras.io's character-level translator: two inputs of unknown length; the output has the
+    decoder's length (or, broken, a fixed length of 8 from a RepeatVector)."""
+    encoder = keras.Input((None, 12), name="encoder_inputs")
+    decoder = keras.Input((None, 15), name="decoder_inputs")
+    _, h, c = layers.LSTM(16, return_state=True)(encoder)
+    if keep_length:
+        sequence = layers.LSTM(16, return_sequences=True)(decoder, initial_state=[h, c])
+    else:
+        sequence = layers.LSTM(16, return_sequences=True)(layers.RepeatVector(8)(h))
+        sequence = layers.Add()([sequence, layers.Dense(16)(layers.GlobalAveragePooling1D()(decoder))[:, None, :]])
+    model = keras.Model([encoder, decoder], layers.Dense(15, activation="softmax")(sequence))
+    model.compile("rmsprop", "categorical_crossentropy")
+    return model
+
+
+def test_output_shape_feeds_the_declared_length_where_the_model_leaves_it_open():
+    """Inputs declared 5 steps long, on a model that takes any length: the forward pass ran on
+    modelcheck's own length of 8 and failed 'expected (None, 5, 15), received (None, 8, 15)'."""
+    inputs = [(None, 5, 12), (None, 5, 15)]
+    result = mc.check_output_shape(_seq2seq(), [(None, 5, 15)], inputs=inputs)
+    assert result.passed, result.message
+    results = mc.run_checks(_seq2seq(), ["output_shape"], input_shape=[[5, 12], [5, 15]], output_shape=[5, 15])
+    assert results[0].passed, results[0].message
+
+    result = mc.check_output_shape(_seq2seq(keep_length=False), [(None, 5, 15)], inputs=inputs)
+    assert result.status == "failed"
+    assert result.message.startswith("output shape: expected (None, 5, 15), received (None, 8, 15), at output")

@@ -114,7 +114,7 @@ def check_output_shape(
         return input_failure
     names = output_names(model)
     layers = output_layers(model)
-    x = synthetic_inputs(model, batch_size, seed)
+    x = synthetic_inputs(model, batch_size, seed, declared=_declared_inputs(model, inputs))
     batch_size = rows_of(x)  # the rows fed: a model that declares its batch size gets that many
     outputs = forward(model, x)
     if len(names) != len(outputs):
@@ -207,6 +207,7 @@ def _check_input_shapes(model: keras.Model, inputs: Any) -> CheckResult | None:
     infos = input_infos(model)
     names = [info.name for info in infos]
     received = [tuple(info.shape) for info in infos]
+    wanted = _declared_inputs(model, inputs)
     if isinstance(inputs, dict):
         unknown = [n for n in names if n not in inputs]
         if unknown and len(inputs) == len(names) and has_symbolic_inputs(model):
@@ -216,10 +217,8 @@ def _check_input_shapes(model: keras.Model, inputs: Any) -> CheckResult | None:
                                                    note="inputs are fed by name: name each keras.Input as expected, "
                                                    f"e.g. keras.Input(shape, name={next(iter(inputs))!r})"),
                                     expected=list(inputs), received=names)
-        wanted = [tuple(inputs[n]) if n in inputs else None for n in names]
         count = len(inputs)
     else:
-        wanted = _expected_list(inputs, names)
         count = len(wanted)
     if count != len(received):
         return CheckResult.fail(NAME, mismatch("number of inputs", count, f"{len(received)} ({', '.join(names)})",
@@ -235,6 +234,17 @@ def _check_input_shapes(model: keras.Model, inputs: Any) -> CheckResult | None:
                                                        student="the model must take the inputs the assignment describes")),
                                     expected=list(want), received=list(got))
     return None
+
+
+def _declared_inputs(model: keras.Model, inputs: Any) -> list[tuple[Any, ...] | None] | None:
+    """The declared shape of each of the model's inputs, in `input_infos` order (None for one not
+    declared); None when no input is declared."""
+    if inputs is None:
+        return None
+    names = [info.name for info in input_infos(model)]
+    if isinstance(inputs, dict):
+        return [tuple(inputs[n]) if n in inputs else None for n in names]
+    return _expected_list(inputs, names)
 
 
 def _input_layer_names(model: keras.Model, names: list[str]) -> list[str]:

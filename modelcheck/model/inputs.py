@@ -488,10 +488,13 @@ def _sample_levels(shape: tuple[int, ...], rng: np.random.Generator, *, uniform:
     return (rng.standard_normal((*broadcast, 1)) + rng.standard_normal((*broadcast, shape[-1]))) / math.sqrt(2)
 
 
-def synthetic_inputs(model: keras.Model, batch_size: int, seed: int) -> Any:
+def synthetic_inputs(model: keras.Model, batch_size: int, seed: int,
+                     declared: Sequence[Sequence[Any] | None] | None = None) -> Any:
     """A batch of inputs fitting `model` (see the module docstring for the values per input), of
     `batch_size` samples, or of the model's `fixed_batch_size` when it has one. Returns an array,
-    or the list / dict structure the model takes for several inputs."""
+    or the list / dict structure the model takes for several inputs. `declared` (one shape with
+    its batch dimension per input, in `input_infos` order, or None) gives the sizes of dimensions
+    the model leaves unknown: a model of any length declared 5 steps long is fed 5 steps."""
     batch_size = batch_size_for(model, batch_size)
     infos = input_infos(model)
     data = getattr(model, _DATA_ATTRIBUTE, None)
@@ -503,9 +506,13 @@ def synthetic_inputs(model: keras.Model, batch_size: int, seed: int) -> Any:
     length = None
     arrays = []
     for i, info in enumerate(infos):
-        if None in info.shape[1:] and length is None:
+        given = declared[i] if declared is not None and i < len(declared) else None
+        dims = list(info.shape[1:])
+        if given is not None and len(given) == len(info.shape):
+            dims = [g if d is None and isinstance(g, int) else d for d, g in zip(dims, given[1:])]
+        if None in dims and length is None:
             length = sequence_length(model)
-        shape = (batch_size, *[length if d is None else d for d in info.shape[1:]])
+        shape = (batch_size, *[length if d is None else d for d in dims])
         bounds = data.ranges[i] if data is not None and data.ranges and i < len(data.ranges) else None
         arrays.append(_draw(info, shape, rng, bounds))
     return pack_inputs(model, arrays)
