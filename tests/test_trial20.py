@@ -71,3 +71,27 @@ def test_output_shape_feeds_the_declared_length_where_the_model_leaves_it_open()
     result = mc.check_output_shape(_seq2seq(keep_length=False), [(None, 5, 15)], inputs=inputs)
     assert result.status == "failed"
     assert result.message.startswith("output shape: expected (None, 5, 15), received (None, 8, 15), at output")
+
+
+def _tagger(softmax_axis: int) -> keras.Model:
+    """A part-of-speech tagger: a class per token, its softmax over the classes (axis -1) or, broken,
+    over the 15 tokens (axis 1)."""
+    tokens = keras.Input((15,), dtype="int32")
+    x = layers.Embedding(100, 16)(tokens)
+    x = layers.GRU(16, return_sequences=True)(x)
+    model = keras.Model(tokens, layers.Softmax(axis=softmax_axis)(layers.Dense(5)(x)))
+    model.compile("adam", "sparse_categorical_crossentropy")
+    return model
+
+
+def test_loss_matches_output_fails_a_softmax_over_the_steps_under_a_loss_over_the_classes():
+    """Softmax(axis=1) over the tokens: Keras' cross-entropy rescales each token's scores to sum to 1,
+    so fit trains and every other check passed, while predict() gives no class probabilities."""
+    result = mc.check_loss_matches_output(_tagger(softmax_axis=1))
+    assert result.status == "failed"
+    assert result.message.startswith(
+        "softmax axis: expected the classes' axis, the last (axis=-1), where sparse_categorical_crossentropy reads "
+        "them, received a softmax over axis 1 (15 values), at output 'softmax'"), result.message
+    for axis in (-1, 2):
+        result = mc.check_loss_matches_output(_tagger(softmax_axis=axis))
+        assert result.passed, result.message

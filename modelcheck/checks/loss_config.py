@@ -13,7 +13,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from ..model.outputs import ACTIVATION_RANGES, activation_of, innermost_output_layer, output_layers
+from ..model.outputs import ACTIVATION_RANGES, activation_of, innermost_output_layer, output_layers, softmax_axes
 from ..model.inputs import synthetic_inputs
 from ..model.origin import is_library_code
 from ..model.objective import MetricAsLoss, NothingTrained, OutputLoss, canonical_loss_name, objective_for
@@ -167,6 +167,26 @@ def _findings(facts: LossFacts, activation: str | None, units: int, output: str,
     return found
 
 
+def _softmax_axis_finding(loss: OutputLoss, facts: LossFacts, layer: Any, shape: tuple[Any, ...]) -> str | None:
+    """The finding for a softmax over another axis than the one the cross-entropy reads the classes
+    along (a tagger's softmax over its tokens): Keras' cross-entropy divides each position's outputs
+    by their sum, so fit trains and reports nothing wrong, while predict() gives no probabilities."""
+    if facts.family not in (SPARSE_CE, CATEGORICAL_CE) or facts.from_logits or len(shape) < 2:
+        return None
+    axes = softmax_axes(layer, len(shape))
+    loss_axis = int((getattr(loss.function, "_fn_kwargs", None) or {}).get("axis", -1)) % len(shape)
+    if axes is None or axes == (loss_axis,):
+        return None
+    sizes = " x ".join(str(shape[a]) for a in axes)
+    received = f"a softmax over axis {axes[0]}" if len(axes) == 1 else f"a softmax over axes {axes}"
+    reads = "the last (axis=-1)" if loss_axis == len(shape) - 1 else f"axis {loss_axis}"
+    return mismatch("softmax axis", f"the classes' axis, {reads}, where {facts.name} reads them",
+                    f"{received} ({sizes} values)", at=output_ref(loss.output),
+                    note="the class scores of each position do not sum to 1: Keras' cross-entropy divides them by "
+                    "their sum, so fit trains and reports nothing wrong, but predict() gives no class "
+                    "probabilities; apply the softmax over the classes (Softmax() or axis=-1)")
+
+
 def _within(target_range: tuple[float | None, float | None], low: float, high: float | None) -> bool:
     t_low, t_high = target_range
     ok_low = t_low is not None and t_low >= low
@@ -240,6 +260,8 @@ def _reading(model: keras.Model, target_range: tuple[float | None, float | None]
         judged.append({"output": loss.output, "loss": facts.name, "from_logits": facts.from_logits,
                        "activation": activation, "units": units, "activation_unseen": why})
         findings += _findings(facts, activation, units, loss.output, target_range)
+        if why is None:
+            findings += [f for f in [_softmax_axis_finding(loss, facts, layer, shape)] if f]
     return findings, judged, unseen
 
 

@@ -20,7 +20,8 @@ from .inputs import synthetic_inputs
 from .state import reset_states
 
 __all__ = ["ACTIVATION_RANGES", "flatten_outputs", "output_layers", "output_names", "output_keys", "output_kinds",
-           "innermost_output_layer", "activation_of", "first_nonfinite_weight", "describe_nonfinite", "shape_str"]
+           "innermost_output_layer", "activation_of", "softmax_axes", "first_nonfinite_weight", "describe_nonfinite",
+           "shape_str"]
 # What an output activation can produce: (low, high or None, in words).
 ACTIVATION_RANGES: dict[str, tuple[float, float | None, str]] = {
     "sigmoid": (0.0, 1.0, "values between 0 and 1"),
@@ -191,6 +192,19 @@ def activation_of(layer: keras.layers.Layer | None) -> str | None:
     """The activation name of a layer (``"softmax"``, ``"relu"``...), or of an operation at a
     functional model's output that equals one (``keras.ops.softmax(z)``); None if it has none."""
     return _activation_name(layer)
+
+
+def softmax_axes(layer: Any, rank: int) -> tuple[int, ...] | None:
+    """The axes (counted from 0, of an output of `rank`) a softmax at the output normalises over: a
+    Softmax layer's or ``keras.ops.softmax``'s `axis`, the last for a softmax activation; None when
+    the output applies no softmax."""
+    if activation_of(layer) != "softmax":
+        return None
+    inner = innermost_output_layer(layer)
+    reads_axis = isinstance(inner, keras.layers.Softmax) or not isinstance(inner, keras.layers.Layer)
+    axis = getattr(inner, "axis", -1) if reads_axis else -1
+    axes = axis if isinstance(axis, (list, tuple)) else (axis,)
+    return tuple(sorted(int(a) % rank for a in axes))
 
 
 def first_nonfinite_weight(model: keras.Model) -> str | None:
