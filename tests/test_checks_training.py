@@ -865,3 +865,21 @@ def test_an_output_that_training_cannot_move_fails_without_training_on():
     assert result.details["steps"] <= 500
     assert "but in inference mode it stayed at" in result.message
     assert "does not change with the weights it trains" in result.message
+
+
+@pytest.mark.filterwarnings("ignore:In loss categorical_crossentropy")
+def test_a_loss_of_0_from_the_first_step_is_told_as_such_not_as_nan():
+    """Categorical cross-entropy over one sigmoid unit: the loss is 0 whatever the weights; loss_decrease
+    said "0 -> 0 (NaN)" and loss_matches_output spoke of a softmax the model does not have (trial 21)."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8,)), layers.Dense(16, activation="relu"),
+                              layers.Dense(1, activation="sigmoid")])
+    model.compile("adam", "categorical_crossentropy")
+    result = mc.check_loss_decrease(model)
+    assert result.status == "failed"
+    assert "(the loss is 0 from the first step, so it cannot fall" in result.message, result.message
+    assert "NaN" not in result.message
+    assert result.hint.startswith("a loss of 0 before any training means the loss does not fit the output")
+    fit = mc.check_loss_matches_output(model)
+    assert not fit.passed and "softmax over one class" not in fit.message
+    assert "a single unit is always 1 and the loss always 0" in fit.message

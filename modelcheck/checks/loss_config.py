@@ -120,7 +120,8 @@ def _findings(facts: LossFacts, activation: str | None, units: int, output: str,
     if facts.family in (SPARSE_CE, CATEGORICAL_CE):
         if units == 1:
             labels = ("integer labels 0..n-1 need n output units; label 1 is out of range for 1 unit"
-                      if facts.family == SPARSE_CE else "a softmax over one class is always 1, so the loss is always 0")
+                      if facts.family == SPARSE_CE else "the loss divides the outputs by their sum, so a single unit is always 1 and the loss "
+                      "always 0")
             found.append(mismatch("output units", f"one unit per class for {loss}", "1 unit", at=where,
                                   note=f"{labels}; for two classes use Dense(1, activation=\"sigmoid\") with "
                                   "binary_crossentropy, or Dense(2, activation=\"softmax\")"))

@@ -46,8 +46,15 @@ def _decrease(losses: list[float]) -> tuple[float, float]:
     return last, decrease
 
 
-def _change(decrease: float) -> str:
-    """A decrease (a fraction of the first loss; negative when the loss grew) in words."""
+_ZERO = 1e-6  # a loss this small is 0 but for the backend's rounding (JAX and PyTorch clip to 1e-7)
+
+
+def _change(decrease: float, first: float | None = None, last: float | None = None) -> str:
+    """A decrease (a fraction of the first loss; negative when the loss grew) in words; `first` and
+    `last`, the losses it is of, tell a loss of 0 from the start (no fraction of it) from a NaN."""
+    if first is not None and abs(first) <= _ZERO and last is not None and math.isfinite(last):
+        return "the loss is 0 from the first step, so it cannot fall: it gives the weights nothing to learn from" \
+            if abs(last) <= _ZERO else "the loss was 0 at the first step, so it can only grow"
     if not math.isfinite(decrease):
         return "NaN"
     if abs(decrease) < 0.0005:
@@ -147,20 +154,29 @@ def check_loss_decrease(
     slow = still_learning(name, "loss decrease", run, steps, timeout_s, details) if math.isfinite(decrease) else None
     if slow is not None and decrease > 0:
         return slow
-    frozen = behind_frozen_backbone(name, "loss decrease", model, run, f"{received} ({_change(decrease)})", details,
+    change = _change(decrease, first, last)
+    frozen = behind_frozen_backbone(name, "loss decrease", model, run, f"{received} ({change})", details,
                                     expected=f"a decrease of at least {min_decrease:.0%}", received=received)
     if frozen is not None:
         return frozen
     why = stopped_note(run, steps, timeout_s) if run.stopped in ("timeout", "non_finite") else f"after {run.steps} steps"
     guessing = _at_guessing_level(run.losses, objective.expected_initial, decrease)
     return CheckResult.fail(
-        name, mismatch("loss", f"a decrease of at least {min_decrease:.0%}", f"{received} ({_change(decrease)})",
+        name, mismatch("loss", f"a decrease of at least {min_decrease:.0%}", f"{received} ({change})",
                        at=f"the end of training ({why})", note=f"{run.optimizer}{init_note}"),
         expected=f"a decrease of at least {min_decrease:.0%}", received=received,
         details=details,
-        hint=(guessing or "a loss that grows or turns NaN usually means a learning rate too large; a flat loss means "
+        hint=(guessing or zero_hint(first, last) or "a loss that grows or turns NaN usually means a learning rate too large; a flat loss means "
               "no gradient reaches the weights (frozen layers, a wrong loss for the output) or a learning rate too "
               "small.") + slow_rate_note(model))
+
+
+def zero_hint(first: float, last: float) -> str | None:
+    """The hint for a loss that is 0 before any step and stays there; None otherwise."""
+    if abs(first) > _ZERO or abs(last) > _ZERO:
+        return None
+    return ("a loss of 0 before any training means the loss does not fit the output: categorical cross-entropy "
+            "over a single unit is always 0, for one; loss_matches_output names the fit.")
 
 
 _GUESSING_TAIL = 10  # the last losses that must each be lower than the one before
