@@ -771,3 +771,16 @@ def test_workers_below_one_are_a_usage_error(tmp_path, capsys, command):
     extra = [str(tmp_path), "--out", str(tmp_path / "out")] if command == "grade" else []
     assert main([command, str(tmp_path / "weak.toml"), *extra, "--workers", "0"]) == 2
     assert "--workers must be at least 1, received 0" in capsys.readouterr().err
+
+
+def test_a_wrong_input_length_of_token_ids_is_told_as_sequences_not_as_a_column():
+    """Trial 21: the sentiment assignment's mutant read "one feature too many (the target column left in)"."""
+    tokens = keras.Input((50,), dtype="int32")
+    x = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(100, 8)(tokens))
+    model = keras.Model(tokens, keras.layers.Dense(1, activation="sigmoid")(x))
+    _, mutants = generate(model, operators=["input_shape"])
+    assert [m.description for m in mutants] == ["input shape (50) -> (51) (sequences padded to 51 tokens instead of 50)"]
+    features = keras.Input((50,))
+    table = keras.Model(features, keras.layers.Dense(1)(features))
+    assert [m.description for m in generate(table, operators=["input_shape"])[1]] == [
+        "input shape (50) -> (51) (one feature too many (the target column left in))"]

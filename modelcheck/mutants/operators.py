@@ -321,7 +321,9 @@ def input_wrong_shape(site: Site) -> Iterator[Mutant]:
         name, shape = entry["config"]["name"], _input_shape(entry)
         if not shape or shape[-1] is None:
             continue
-        if len(shape) == 1:
+        if len(shape) == 1 and "int" in str(entry["config"].get("dtype", "")):  # token ids
+            new, why = [shape[0] + 1], f"sequences padded to {shape[0] + 1} tokens instead of {shape[0]}"
+        elif len(shape) == 1:
             new, why = [shape[0] + 1], "one feature too many (the target column left in)"
         elif len(shape) == 3 and shape[-1] == 3:
             new, why = [*shape[:-1], 1], "grayscale instead of colour"
