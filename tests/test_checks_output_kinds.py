@@ -282,3 +282,21 @@ def test_an_output_from_a_nested_head_is_read_from_the_heads_last_layer():
     lambda_head = _with_head(layers.Lambda(lambda t: t * 2.0), "mse")
     unread = mc.run_checks(lambda_head, ["loss_matches_output"])[0]
     assert unread.status == "skipped" and "is a Lambda" in unread.message, unread.message
+
+
+@pytest.mark.parametrize("declared", ["probabilities", "classes", "logits"])
+def test_a_regression_loss_on_a_linear_output_declared_a_classifiers_fails(declared):
+    """Red team 17: `keras.Model(i, i)` under mse on a classification assignment earned loss_matches_output:
+    the loss and the layer agree with each other, not with what the output is for."""
+    from modelcheck.checks.loss_config import check_loss_matches_output
+
+    inputs = keras.Input((10,))
+    model = keras.Model(inputs, keras.layers.Dense(10)(inputs))
+    model.compile("adam", "mse")
+    result = check_loss_matches_output(model, output=declared)
+    assert not result.passed
+    assert result.message.startswith("loss: expected a cross-entropy loss, since the output gives class"), result.message
+    assert check_loss_matches_output(model).passed  # nothing declared: a linear output under mse is a regression
+    assert check_loss_matches_output(model, output="regression").passed
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    assert check_loss_matches_output(model, output=declared if declared != "probabilities" else "logits").passed

@@ -13,7 +13,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from ..model.outputs import ACTIVATION_RANGES, activation_of, innermost_output_layer, output_layers, softmax_axes
+from ..model.outputs import ACTIVATION_RANGES, activation_of, innermost_output_layer, output_kinds, output_layers, softmax_axes
 from ..model.inputs import synthetic_inputs
 from ..model.origin import is_library_code
 from ..model.objective import MetricAsLoss, NothingTrained, OutputLoss, canonical_loss_name, objective_for
@@ -222,8 +222,26 @@ def _unseen_activation(layer: keras.layers.Layer | None) -> str | None:
 _Reading = tuple[list[str], list[dict[str, Any]], dict[str, list[str]]]
 
 
+_CLASSIFIER_KINDS = ("probabilities", "binary", "logits")
+
+
+def _declared_kind_finding(facts: LossFacts, activation: str | None, kind: str | None, output: str) -> str | None:
+    """A regression loss on a linear output declared a classifier's: the loss and the layer agree
+    with each other (a linear output under mse), but not with what the output is for."""
+    if kind not in _CLASSIFIER_KINDS or facts.family != REGRESSION or activation not in (None, "linear"):
+        return None
+    words = {"probabilities": "class probabilities", "binary": "yes/no probabilities", "logits": "class scores"}[kind]
+    fix = ("binary_crossentropy" if kind == "binary" else
+           "sparse_categorical_crossentropy (class ids) or categorical_crossentropy (one-hot labels)")
+    return mismatch("loss", f"a cross-entropy loss, since the output gives {words}", f"{facts.name} on a linear "
+                    "output", at=output_ref(output), note=f"{facts.name} fits numbers to numbers and never learns "
+                    f"which class is right: use {fix}"
+                    + (", with from_logits=True on a linear output" if kind != "probabilities" else
+                       " after a softmax"))
+
+
 def _reading(model: keras.Model, target_range: tuple[float | None, float | None] | None,
-             seed: int) -> CheckResult | _Reading:
+             seed: int, output: Any = None) -> CheckResult | _Reading:
     """What the check reads of each output and its loss: the problems found, the outputs judged and
     why an activation could not be read (-> the outputs concerned); or the check's result when
     there is nothing to read (no loss, no output trained, a metric compiled as the loss)."""
@@ -244,10 +262,11 @@ def _reading(model: keras.Model, target_range: tuple[float | None, float | None]
                                 received="a metric object", hint=exc.hint)
     layers = output_layers(model)
     layers += [None] * (len(shapes) - len(layers))
+    kinds = output_kinds(model, output, len(shapes)) if output is not None else [None] * len(shapes)
     judged = []
     findings: list[str] = []
     unseen: dict[str, list[str]] = {}  # why an activation cannot be seen -> the outputs it concerns
-    for loss, shape, layer in zip(objective.losses, shapes, layers):
+    for loss, shape, layer, kind in zip(objective.losses, shapes, layers, kinds):
         if not loss.trained:
             continue  # an output compiled with no loss: nothing to fit it to
         if loss.weight < 0:
@@ -261,6 +280,7 @@ def _reading(model: keras.Model, target_range: tuple[float | None, float | None]
         judged.append({"output": loss.output, "loss": facts.name, "from_logits": facts.from_logits,
                        "activation": activation, "units": units, "activation_unseen": why})
         findings += _findings(facts, activation, units, loss.output, target_range)
+        findings += [f for f in [_declared_kind_finding(facts, activation, kind, loss.output)] if f and why is None]
         if why is None:
             findings += [f for f in [_softmax_axis_finding(loss, facts, layer, shape)] if f]
     return findings, judged, unseen
@@ -285,6 +305,7 @@ def check_loss_matches_output(
     model: keras.Model,
     *,
     target_range: tuple[float | None, float | None] | None = None,
+    output: Any = None,
     seed: int = 0,
 ) -> CheckResult:
     """Judge the compiled loss against each output layer, without training.
@@ -299,7 +320,9 @@ def check_loss_matches_output(
     that activation. Skipped: an uncompiled model; one whose compiled loss trains none of its
     outputs (a loss dict keyed by names it does not have); and, unless a problem is found on what
     can be read, one whose output activation cannot be read from the configuration (a subclassed
-    model, a Lambda, nested model, custom layer or another operation at an output).
+    model, a Lambda, nested model, custom layer or another operation at an output). With `output`
+    (the declared kind(s), `modelcheck.core.spec.OUTPUT_KINDS`), a regression loss on a linear output
+    declared a classifier's fails too: the two agree with each other, not with what the output is for.
 
     Example::
 
@@ -308,7 +331,7 @@ def check_loss_matches_output(
         # "loss: expected sparse_categorical_crossentropy without from_logits=True, since the output applies
         #  softmax, received sparse_categorical_crossentropy compiled with from_logits=True, at output 'dense_1'; ..."
     """
-    reading = _reading(model, target_range, seed)
+    reading = _reading(model, target_range, seed, output)
     if isinstance(reading, CheckResult):
         return reading
     findings, judged, unseen = reading

@@ -133,7 +133,7 @@ def check_kwargs(spec: ModelSpec, name: str) -> dict[str, Any]:
     elif name == "config_lint":
         kwargs["expected_input"] = with_batch(spec.input_shape)
         kwargs["output"] = spec.output
-    elif name == "matches_reference" and spec.output is not None:
+    elif name in ("matches_reference", "loss_matches_output") and spec.output is not None:
         kwargs["output"] = spec.output
     elif name in ("gradient_flow", "overfit_batch", "loss_decrease", "loss_at_init", "trainable_changes", "finite"):
         if spec.output is not None:
