@@ -117,13 +117,22 @@ def summary(graded: list[StudentGrade], *, everyone: list[StudentGrade] | None =
         lines.append(f"not judged: {len(unjudged)} submissions have checks with points the grader could not judge "
                      "(no points given; listed on the class page)")
     missing = _missing_modules(graded)
-    if missing:
-        lines.append(f"missing here: {len(missing)} modules the submissions import are not installed where grading "
+    # a name only one of several submissions imports is more likely that student's own file not handed
+    # in, or a typo, than a package the course uses: no advice to install it (any name a student
+    # writes would otherwise be recommended for the grading machine)
+    alone = sorted(name for name, count in missing.items() if count == 1) if len(graded) > 1 else []
+    shared = [(name, count) for name, count in missing.most_common() if name not in alone]
+    if shared:
+        lines.append(f"missing here: {len(shared)} modules the submissions import are not installed where grading "
                      f"runs, so the cells or files importing them stopped there: "
-                     + ", ".join(f"{name} ({count} submission{'s' if count > 1 else ''})"
-                                 for name, count in missing.most_common(5))
+                     + ", ".join(f"{name} ({count} submission{'s' if count > 1 else ''})" for name, count in shared[:5])
                      + "; install them here (for Gradescope: modelcheck gradescope ... --package NAME) and grade "
                      "again, without --resume (their files did not change)")
+    if alone:
+        lines.append(f"imported by one submission only, and not installed here: {', '.join(alone[:5])}"
+                     f"{f' and {len(alone) - 5} more' if len(alone) > 5 else ''} (a file of the student's own not "
+                     "handed in, or a misspelt name: their feedback says which); install one only if your course "
+                     "uses it")
     if actions_only:
         return lines
     decided = [g for g in (graded if everyone is None else everyone) if not g.grader_error]
