@@ -192,3 +192,19 @@ def test_work_handed_in_as_no_submission_is_named_not_left_out_silently(tmp_path
     run = grade_course(TOY, folder, tmp_path / "out", workers=1, quiet=True, stream=stream)
     assert [grade.student for grade in run.grades] == ["ann"]
     assert "not graded, since no .py file, notebook or folder: bob.zip, carol.pdf, dave.PY (" in stream.getvalue()
+
+
+def test_a_hidden_file_the_copy_keeps_counts_for_resume(tmp_path):
+    """The copy keeps hidden files (a submission may read .data/weights.npy), but content_hash left them
+    out, so --resume kept the grade of a submission whose hidden data had changed."""
+    folder = tmp_path / "erin"
+    (folder / ".data").mkdir(parents=True)
+    (folder / "model.py").write_text("def build_model():\n    pass\n")
+    (folder / ".data" / "scale.txt").write_text("1\n")
+    first = content_hash(Submission("erin", folder))
+    (folder / ".data" / "scale.txt").write_text("2\n")
+    second = content_hash(Submission("erin", folder))
+    assert second != first
+    (folder / ".git").mkdir()
+    (folder / ".git" / "HEAD").write_text("ref\n")  # a tool folder the copy leaves out: no change
+    assert content_hash(Submission("erin", folder)) == second

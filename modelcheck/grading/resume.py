@@ -34,7 +34,7 @@ _FORMAT = 1
 
 def content_hash(submission: Submission, *, max_bytes: int = 1 << 30) -> str:
     """sha256 over what grading copies of `submission`: each regular file's relative path and
-    bytes, in sorted order (tool folders, hidden files, links and special files left out, and
+    bytes, in sorted order (tool folders, links and special files left out, and
     folders past the copy's depth budget, as the copy leaves them out). A handed-in link is
     hashed as nothing (grading refuses it, and its target may be the whole disk). The folder is
     walked without recursion, so no nesting stops the run; files are read without following
@@ -78,7 +78,7 @@ def _graded_files(root: Path) -> list[Path]:
         except OSError:
             continue
         for entry in entries:
-            if entry.name in _IGNORED or entry.name.startswith("."):
+            if entry.name in _IGNORED:
                 continue
             if entry.is_dir(follow_symlinks=False):
                 if depth < CopyBudget().max_depth:
