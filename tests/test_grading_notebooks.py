@@ -109,7 +109,7 @@ def test_a_statement_after_a_wrapper_magic_runs_too(tmp_path):
     assert _runs(tmp_path, script, "print(model, m2)").split("\n")[:2] == ["the model", "the model the model"]
 
 
-@pytest.mark.parametrize("magic", ["%%bash", "%%sh", "%%script bash", "%%writefile shell_ran.py", "%%html",
+@pytest.mark.parametrize("magic", ["%%bash", "%%sh", "%%script bash", "%%writefile -x shell_ran.py", "%%html",
                                    "%%javascript", "%%timeit -n1", "%%unknown_magic"])
 def test_a_cell_magic_that_runs_another_language_is_still_skipped(tmp_path, magic):
     script = _script(tmp_path, _notebook(f"{magic}\ntouch shell_ran\n{BUILDER}", "x = 1"))
@@ -118,6 +118,20 @@ def test_a_cell_magic_that_runs_another_language_is_still_skipped(tmp_path, magi
     done = _run(tmp_path, script, "print(x, 'build_model' in globals())")
     assert done.returncode == 0 and done.stdout == "1 False\n", done.stderr
     _no_shell_ran(tmp_path)
+
+
+def test_a_cell_written_to_a_file_with_writefile_can_be_imported(tmp_path):
+    """Colab courses write the model into a module with %%writefile and import it in the next cell: the cell
+    was skipped, the import failed and a correct model scored 0 (red team 17)."""
+    script = _script(tmp_path, _notebook(f"%%writefile helpers.py\n{BUILDER}",
+                                         "%%writefile -a helpers.py\nEXTRA = 'appended'",
+                                         "%%writefile 'empty file.txt'",
+                                         "from helpers import build_model, EXTRA"))
+    assert _runs(tmp_path, script, "print(build_model(), EXTRA)") == "the model appended\n"
+    assert (tmp_path / "helpers.py").read_text() == BUILDER + "EXTRA = 'appended'"  # the cells' text, as IPython
+    assert (tmp_path / "empty file.txt").read_text() == ""
+    assert script.count("\n# cell 2\n") == 1  # every cell keeps its lines: errors are placed in the notebook
+    assert len(script.split("# cell 1\n")[1].split("\n\n# cell 2")[0].splitlines()) == 1 + BUILDER.count("\n") + 1
 
 
 # -- 2. magics only where a statement begins; assignments from them --------------------------------

@@ -10,6 +10,7 @@ import getopt
 import json
 import keyword
 import re
+import shlex
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -21,8 +22,9 @@ __all__ = ["CELL_TABLE", "NOTEBOOK_SIZE_HINT", "cell_table", "notebook_script", 
 
 # Cell magics whose body is Python that IPython runs in the notebook's namespace (so what the body
 # defines exists afterwards): their body is kept. Every other cell magic runs another language
-# (%%bash, %%sh, %%script, %%writefile, %%html, %%javascript, ...) or, as %%timeit does (its body
-# becomes a timing function's, run many times), defines nothing: the cell is skipped.
+# (%%bash, %%sh, %%script, %%html, %%javascript, ...) or, as %%timeit does (its body becomes a
+# timing function's, run many times), defines nothing: the cell is skipped. %%writefile writes its
+# body to a file (`_writefile`).
 _WRAPPER_CELL_MAGICS = frozenset({"time", "capture", "prun", "debug"})
 # Line magics that run the Python statement after them (``%time model = build_model()``).
 _WRAPPER_LINE_MAGICS = frozenset({"time", "prun", "debug"})
@@ -265,6 +267,32 @@ def _cell_magic(first: str) -> tuple[str, bool]:
     return f"# {shown} (its body runs as it is)", True
 
 
+def _writefile(first: str, body: list[str]) -> list[str] | None:
+    """``%%writefile [-a] NAME`` and its body as Python that writes the body to NAME, one line for
+    each of the cell's lines (so errors keep their lines): a notebook that writes its model into
+    helpers.py and then imports it works as in Jupyter. The file is written where the notebook
+    runs (the job's own folder, which it may write anyway). None for any other line, or a
+    %%writefile whose arguments IPython would refuse too."""
+    found = re.match(r"%%writefile\b(.*)", first)
+    if found is None:
+        return None
+    try:
+        words = shlex.split(found.group(1))
+    except ValueError:  # an unclosed quote
+        return None
+    flags = [word for word in words if word.startswith("-")]
+    names = [word for word in words if not word.startswith("-")]
+    if len(names) != 1 or any(flag not in ("-a", "--append") for flag in flags):
+        return None
+    opened = f"__import__('builtins').open({names[0]!r}, {'a' if flags else 'w'!r}, encoding='utf-8')"
+    if not body:
+        return [f"{opened}.write('')  # {first.strip()}"]
+    opening = f"{opened}.write(''.join((  # {first.strip()}"
+    shown = [f"    {line + ('' if i == len(body) - 1 else chr(10))!r}," for i, line in enumerate(body)]
+    shown[-1] += ")))"
+    return [opening, *shown]
+
+
 def _automagic_name(text: str) -> str | None:
     """The line magic that a cell calls without its ``%`` (``pip install keras``), as IPython runs
     it with automagic on (its default): only in a cell of one line (after leading blank lines;
@@ -308,6 +336,9 @@ def _convert_cell(number: int, text: str, automagic: bool = False) -> tuple[str,
     if first is None or not lines[first].startswith("%%"):
         body, hoisted = _convert_lines(lines)
         return "\n".join([f"# cell {number}", *body]), hoisted
+    written = _writefile(lines[first], lines[first + 1:])
+    if written is not None:
+        return "\n".join([f"# cell {number}", *lines[:first], *written]), []
     replacement, keep = _cell_magic(lines[first])
     if not keep:
         return f"# cell {number}: skipped ({replacement})", []
@@ -364,7 +395,8 @@ def notebook_script(notebook: Any) -> str:
     Each cell is headed by a comment naming it and keeps one line for each of its lines, so an
     error's line can be found in the notebook. IPython syntax becomes Python that runs no shell
     (`_ipython_line`); a cell magic that only wraps Python (``%%time``, ``%%capture``...) keeps
-    its body, any other (``%%bash``, ``%%writefile``, ``%%timeit``...) skips its cell. ``from
+    its body, ``%%writefile`` writes its body to the file it names, any other (``%%bash``,
+    ``%%timeit``...) skips its cell. ``from
     __future__`` imports go first, then Jupyter's builtin `display()`, as a no-op. The first
     line is a comment listing where each cell is (`CELL_TABLE`, read by `cell_table`): imported
     as a module the script runs all at once; the build job runs it a cell at a time. Raises
