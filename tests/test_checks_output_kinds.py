@@ -300,3 +300,25 @@ def test_a_regression_loss_on_a_linear_output_declared_a_classifiers_fails(decla
     assert check_loss_matches_output(model, output="regression").passed
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     assert check_loss_matches_output(model, output=declared if declared != "probabilities" else "logits").passed
+
+
+def test_a_loss_with_no_rule_is_not_said_to_fit_the_output():
+    """Trial 20: a focal loss of the user's own on an output with no sigmoid passed, "the loss fits the output",
+    though nothing about it was judged."""
+    from modelcheck.checks.loss_config import check_loss_matches_output
+
+    def focal(y_true, y_pred):
+        return keras.ops.mean((1 - y_pred) ** 2 * keras.ops.square(y_true - y_pred))
+
+    inputs = keras.Input((4,))
+    single = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    single.compile("adam", focal)
+    result = check_loss_matches_output(single)
+    assert result.status == "skipped"
+    assert result.message.startswith("cannot judge whether focal fits the output"), result.message
+    two = keras.Model(inputs, {"a": keras.layers.Dense(1, name="a")(inputs),
+                               "b": keras.layers.Dense(3, activation="softmax", name="b")(inputs)})
+    two.compile("adam", {"a": focal, "b": "sparse_categorical_crossentropy"})
+    result = check_loss_matches_output(two)
+    assert result.passed and result.message.endswith("; not judged: a (focal), a loss whose needs modelcheck does not "
+                                                     "know"), result.message

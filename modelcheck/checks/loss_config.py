@@ -354,6 +354,17 @@ def check_loss_matches_output(
                                                "check_overfit_batch",
                                                student="; check by hand that the loss fits the output"),
                                 expected=expected, received=judged, details=details)
-    summary = ", ".join(f"{j['output']}: {j['loss']} on {j['activation'] or 'no activation'}" for j in judged)
-    return CheckResult.ok(NAME, f"the loss fits the output ({summary})", expected=expected, received=judged,
+    # a loss with no rule here (the user's own, hinge, KL divergence...): nothing was judged of it
+    unruled = [j for j in judged if _FAMILIES.get(j["loss"], OTHER) == OTHER]
+    if len(unruled) == len(judged):
+        losses = ", ".join(dict.fromkeys(j["loss"] for j in unruled))
+        return CheckResult.skip(NAME, f"cannot judge whether {losses} fits the output: modelcheck knows what the "
+                                "cross-entropies and the regression losses need of an output, not what this loss "
+                                "needs; overfit_batch and loss_decrease judge it by training", expected=expected,
+                                received=judged, details=details)
+    summary = ", ".join(f"{j['output']}: {j['loss']} on {j['activation'] or 'no activation'}" for j in judged
+                        if j not in unruled)
+    named = ", ".join(f"{j['output']} ({j['loss']})" for j in unruled)
+    others = f"; not judged: {named}, a loss whose needs modelcheck does not know" if unruled else ""
+    return CheckResult.ok(NAME, f"the loss fits the output ({summary}){others}", expected=expected, received=judged,
                           details=details)
