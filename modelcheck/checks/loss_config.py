@@ -318,7 +318,8 @@ def check_loss_matches_output(
     An activation applied with ``keras.ops`` at a functional model's output
     (``keras.ops.softmax(z)``, ``keras.ops.sigmoid(z)``, ``keras.ops.log_softmax(z)``) counts as
     that activation. Skipped: an uncompiled model; one whose compiled loss trains none of its
-    outputs (a loss dict keyed by names it does not have); and, unless a problem is found on what
+    outputs (a loss dict keyed by names it does not have); one whose losses are none it has a rule
+    for (a loss of the user's own, hinge...); and, unless a problem is found on what
     can be read, one whose output activation cannot be read from the configuration (a subclassed
     model, a Lambda, nested model, custom layer or another operation at an output). With `output`
     (the declared kind(s), `modelcheck.core.spec.OUTPUT_KINDS`), a regression loss on a linear output
