@@ -329,3 +329,21 @@ def test_a_builder_is_built_from_the_checks_seed():
         keras.utils.set_random_seed(before)
         norms.append(list(mc.check_gradient_flow(_small_regressor, seed=0).details["grad_norms"].values()))
     assert norms[0] == norms[1]
+
+
+def test_a_head_whose_loss_misfits_it_is_told_so_not_as_dead_units():
+    """Trial 20: a loss dict swapped between a classifier's and a regressor's heads left the one-unit head
+    with sparse categorical cross-entropy, always 0: gradient_flow blamed dead ReLUs or a later layer
+    multiplying by zero, while loss_matches_output named the loss in the same run."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8,))
+    hidden = keras.layers.Dense(16, activation="relu")(inputs)
+    model = keras.Model(inputs, {"cls": keras.layers.Dense(3, activation="softmax", name="cls")(hidden),
+                                 "reg": keras.layers.Dense(1, name="reg")(hidden)})
+    model.compile("adam", {"cls": "mse", "reg": "sparse_categorical_crossentropy"})
+    result = mc.check_gradient_flow(model)
+    assert not result.passed
+    assert ("at variables reg/kernel, reg/bias; it gives output 'reg', whose loss gives no gradient because it does "
+            "not fit the output: output units: expected one unit per class for sparse_categorical_crossentropy"
+            in result.message), result.message
+    assert "dead" not in result.message

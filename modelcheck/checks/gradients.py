@@ -22,7 +22,7 @@ from ..model.variables import variable_label, variable_owners
 from ..core.messages import also, for_audience, mismatch
 from ..core.result import CheckResult
 from .common import SIGNS_CANCEL, check, default_batch, prepare_batch, second_batch
-from .loss_config import loss_misfit, unweighted, zero_weight
+from .loss_config import loss_misfit, output_misfits, unweighted, zero_weight
 
 __all__ = [
     "check_gradient_flow", "gradients", "frozen_message", "gradient_cause", "feeds_only_batchnorm",
@@ -83,6 +83,10 @@ def gradient_cause(layer: keras.layers.Layer | None, variable: Any, model: keras
         return ("it is not connected to the loss: a layer after it cuts the gradient "
                 "(stop_gradient in a Lambda, an integer cast, argmax) or it is never used")
     if problem == "zero":
+        misfit = output_misfits(model).get(layer.name) if layer is not None else None
+        if misfit:
+            return (f"it gives output {layer.name!r}, whose loss gives no gradient because it does not fit the "
+                    f"output: {misfit}")
         zero_init = [l.name for l in layers_of(model)
                      if type(getattr(l, "kernel_initializer", None)).__name__ == "Zeros"]
         if zero_init:

@@ -277,9 +277,11 @@ def _reading(model: keras.Model, target_range: tuple[float | None, float | None]
         if why is not None:
             unseen.setdefault(why, []).append(output_ref(loss.output))
         units = int(shape[-1]) if len(shape) > 1 and shape[-1] is not None else 1
+        own = _findings(facts, activation, units, loss.output, target_range)
         judged.append({"output": loss.output, "loss": facts.name, "from_logits": facts.from_logits,
-                       "activation": activation, "units": units, "activation_unseen": why})
-        findings += _findings(facts, activation, units, loss.output, target_range)
+                       "activation": activation, "units": units, "activation_unseen": why,
+                       "misfit": own[0].splitlines()[0] if own else None})
+        findings += own
         findings += [f for f in [_declared_kind_finding(facts, activation, kind, loss.output)] if f and why is None]
         if why is None:
             findings += [f for f in [_softmax_axis_finding(loss, facts, layer, shape)] if f]
@@ -298,6 +300,18 @@ def loss_misfit(model: keras.Model) -> str | None:
         return reading.message.splitlines()[0] if reading.status == "failed" else None
     findings = reading[0]
     return also(findings[0], findings[1:]).splitlines()[0] if findings else None
+
+
+def output_misfits(model: keras.Model) -> dict[str, str]:
+    """Output name -> the first line of how its compiled loss misfits it (`check_loss_matches_output`'s
+    rules), for the outputs where one does. Not a check: it leaves the random generators as they are."""
+    try:
+        reading = _reading(model, None, 0)
+    except UserCodeError:
+        return {}
+    if isinstance(reading, CheckResult):
+        return {}
+    return {j["output"]: j["misfit"] for j in reading[1] if j.get("misfit")}
 
 
 @check(NAME)
