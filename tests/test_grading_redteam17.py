@@ -208,3 +208,21 @@ def test_a_hidden_file_the_copy_keeps_counts_for_resume(tmp_path):
     (folder / ".git").mkdir()
     (folder / ".git" / "HEAD").write_text("ref\n")  # a tool folder the copy leaves out: no change
     assert content_hash(Submission("erin", folder)) == second
+
+
+def test_the_submissions_own_code_is_where_the_job_started_not_where_it_moved(tmp_path, monkeypatch):
+    """A builder that calls os.chdir("/") made every library file count as the submission's own code
+    (fidelity judged Keras' relu as a function of the student's)."""
+    import keras
+
+    from modelcheck.grading import fidelity
+
+    own = tmp_path / "student.py"
+    own.write_text("def swish2(x):\n    return x\n")
+    namespace: dict = {}
+    exec(compile(own.read_text(), str(own), "exec"), namespace)
+    monkeypatch.setattr(fidelity, "_JOB_FOLDER", [None])
+    fidelity.set_job_folder(str(tmp_path))
+    monkeypatch.chdir("/")
+    assert fidelity._own_code(namespace["swish2"], ())
+    assert not fidelity._own_code(keras.activations.relu, ())

@@ -35,13 +35,22 @@ from ..model.inputs import all_layers, synthetic_inputs
 from ..model.origin import held_functions, source_file
 from ..model.randomness import random_in_inference, rewinder, rewound_forward, same_draws, training_only_layer
 
-__all__ = ["forward_difference", "not_reproduced", "Lost"]
+__all__ = ["forward_difference", "not_reproduced", "Lost", "set_job_folder"]
 
 # Outputs of the same weights through the same operations agree to float rounding; a function
 # of another meaning differs by far more.
 _ATOL, _RTOL = 1e-4, 1e-3
 # A model's own training code, which the exported file does not hold, and what it changes
 _TRAINING_METHODS = (("train_step", "step"), ("compute_loss", "loss"), ("test_step", "step"))
+
+
+_JOB_FOLDER: list[str | None] = [None]  # where the job started, before the submission's code could chdir
+
+
+def set_job_folder(folder: str) -> None:
+    """Record the job's folder (where the submission is), as the job starts: the submission's own
+    code is what was written there, wherever that code moves the working directory later."""
+    _JOB_FOLDER[0] = os.path.abspath(folder)
 
 
 def _own_code(obj: Any, course: tuple[str, ...]) -> bool:
@@ -51,7 +60,7 @@ def _own_code(obj: Any, course: tuple[str, ...]) -> bool:
     path = source_file(obj)
     if not path or not os.path.isabs(path):
         return True  # "<string>", "<magic>": code made at run time
-    folder = os.getcwd() + os.sep
+    folder = (_JOB_FOLDER[0] or os.getcwd()).rstrip(os.sep) + os.sep
     if not os.path.abspath(path).startswith(folder):
         return False
     return os.path.splitext(os.path.basename(path))[0] not in course

@@ -53,7 +53,7 @@ from ..report import layer_rows
 from ..session.runner import ModelSession
 from .assignment import ASSIGNMENT_FILE, Assignment, parse_assignment
 from .instructor import LOAD_FIX, custom_objects, prepared_spec
-from .fidelity import Lost, forward_difference, not_reproduced
+from .fidelity import Lost, forward_difference, not_reproduced, set_job_folder
 from .notebook_run import CellRun, exported_cells, run_cells
 from .notebook_stand_ins import install_missing
 from .notebooks import cell_table
@@ -535,6 +535,7 @@ def job_process_main(kind: str, params: dict[str, Any], confinement: list[str]) 
     """Run one job and write its JSON report to fd 3 (called by the zygote in the job process)."""
     started = time.monotonic()
     _set_threads(int(params.get("threads", 0)))
+    set_job_folder(os.getcwd())
     sys.path.insert(0, os.getcwd())
     sys.dont_write_bytecode = True
     report = build_job(params, started) if kind == "build" else check_job(params, started)
