@@ -18,7 +18,7 @@ from ..core.messages import also, for_audience, layer_ref, mismatch, output_ref
 from ..core.result import CheckResult
 from ..model import loops
 from ..core.errors import UserCodeError
-from ..model.compiled import compile_arguments, compiled_loss, compiled_loss_weights, per_output
+from ..model.compiled import compile_arguments, compiled_loss, output_loss_weights, per_output
 from ..model.graph import has_symbolic_inputs, layers_of
 from ..model.outputs import activation_of, output_keys, output_kinds, output_layers, output_names, shape_str
 from .common import check
@@ -248,14 +248,13 @@ def _loss_weight_pairing(model: keras.Model) -> list[str]:
     if not stray and not by_order:
         return []
     try:
-        paired = compiled_loss_weights(model, list(getattr(model, "output_names", None) or []), keys is not None)
+        given = output_loss_weights(model, names, keys, graph=True)
     except UserCodeError:  # fit raises on this configuration: the checks that train say so
         return []
     shown = keys if keys is not None and len(keys) == len(names) else names
-    given = per_output(paired, names, len(names), keys)
     pairing = ", ".join(f"output {name!r} gets {weight:g}" for name, weight in zip(shown, given)
                         if weight is not None)
-    by_name = [weights.get(key, weights.get(name)) for key, name in zip(shown, names)]
+    by_name = per_output(weights, names, len(names), keys)
     if by_order and given == by_name:
         return []  # the sorted keys happen to be in the order of the outputs
     if by_order:

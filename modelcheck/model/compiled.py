@@ -12,7 +12,7 @@ from typing import Any
 from ..core.errors import UserCodeError
 
 __all__ = ["compile_arguments", "compiled_loss", "compiled_loss_weights", "compiled_optimizer", "compiled_without_loss",
-           "per_output"]
+           "output_loss_weights", "per_output"]
 
 
 def compile_arguments(model: Any) -> dict[str, Any]:
@@ -89,6 +89,13 @@ def _paired(loss: Any, weights: Any, output_names: list[str], dict_outputs: bool
         if losses != len(flat):
             raise _count_error(losses, weights, len(flat)) from None
         return keras.tree.pack_sequence_as(loss, flat)
+
+
+def output_loss_weights(model: Any, names: list[str], keys: list[str] | None, graph: bool) -> list[Any]:
+    """Each output's loss weight as Keras' fit applies it (None: no weight given, Keras' 1), for the
+    outputs `names` (a dict output's `keys`); `graph`: a model whose outputs Keras knows by name."""
+    keras_names = list(getattr(model, "output_names", None) or []) if graph else []
+    return per_output(compiled_loss_weights(model, keras_names, keys is not None), names, len(names), keys)
 
 
 def per_output(value: Any, names: list[str], count: int, keys: list[str] | None = None) -> list[Any]:

@@ -22,7 +22,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from .compiled import compile_arguments, compiled_loss as compiled_loss_of, compiled_loss_weights, compiled_without_loss, per_output
+from .compiled import (compile_arguments, compiled_loss as compiled_loss_of, compiled_without_loss, output_loss_weights,
+                       per_output)
 from ..core.errors import UserCodeError
 from .graph import has_symbolic_inputs
 from .origin import is_library_code
@@ -489,10 +490,8 @@ def objective_for(model: keras.Model, predictions: list[Any], *, output: Any = N
         names = output_names(model)
     else:  # a subclassed model: the keys of the dict it returns, else by position
         names = keys if keys is not None else [f"output_{i}" for i in range(count)]
-    keras_names = list(getattr(model, "output_names", None) or []) if has_symbolic_inputs(model) else []
-    compiled_weights = compiled_loss_weights(model, keras_names, keys is not None) if use_compiled else None
     per_loss = per_output(compiled_loss, names, count, keys)
-    per_weight = per_output(compiled_weights, names, count, keys)
+    per_weight = output_loss_weights(model, names, keys, has_symbolic_inputs(model)) if use_compiled else [None] * count
     named = keys is not None or has_symbolic_inputs(model)
     if isinstance(compiled_loss, dict) and named and any(loss is not None for loss in per_loss):
         stray = [str(key) for key in compiled_loss if str(key) not in {*names, *(keys or [])}]
