@@ -83,7 +83,9 @@ def gradient_cause(layer: keras.layers.Layer | None, variable: Any, model: keras
         return ("it is not connected to the loss: a layer after it cuts the gradient "
                 "(stop_gradient in a Lambda, an integer cast, argmax) or it is never used")
     if problem == "zero":
-        misfit = output_misfits(model).get(layer.name) if layer is not None else None
+        # read only for an output layer's variables: a misfit loss starves the head it trains
+        at_output = layer is not None and any(layer is out for out in output_layers(model))
+        misfit = output_misfits(model).get(layer.name) if at_output else None
         if misfit:
             return (f"it gives output {layer.name!r}, whose loss gives no gradient because it does not fit the "
                     f"output: {misfit}")

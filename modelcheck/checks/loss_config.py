@@ -282,9 +282,9 @@ def _reading(model: keras.Model, target_range: tuple[float | None, float | None]
                        "activation": activation, "units": units, "activation_unseen": why,
                        "misfit": own[0].splitlines()[0] if own else None})
         findings += own
-        findings += [f for f in [_declared_kind_finding(facts, activation, kind, loss.output)] if f and why is None]
         if why is None:
-            findings += [f for f in [_softmax_axis_finding(loss, facts, layer, shape)] if f]
+            findings += [f for f in (_declared_kind_finding(facts, activation, kind, loss.output),
+                                     _softmax_axis_finding(loss, facts, layer, shape)) if f]
     return findings, judged, unseen
 
 
@@ -292,24 +292,27 @@ def loss_misfit(model: keras.Model) -> str | None:
     """The first line of the first problem `check_loss_matches_output` would find with the
     compiled loss against the outputs (a sparse cross-entropy over one sigmoid unit is always 0),
     None when it finds none. Not a check: it leaves the random generators as they are."""
-    try:
-        reading = _reading(model, None, 0)
-    except UserCodeError:  # a subclassed model failing its forward pass: the caller reports that itself
-        return None
+    reading = _quiet_reading(model)
     if isinstance(reading, CheckResult):
         return reading.message.splitlines()[0] if reading.status == "failed" else None
-    findings = reading[0]
+    findings = reading[0] if reading is not None else []
     return also(findings[0], findings[1:]).splitlines()[0] if findings else None
+
+
+def _quiet_reading(model: keras.Model) -> CheckResult | _Reading | None:
+    """`_reading` for another check's message; None where the model's forward pass fails (a
+    subclassed model: the caller reports that itself)."""
+    try:
+        return _reading(model, None, 0)
+    except UserCodeError:
+        return None
 
 
 def output_misfits(model: keras.Model) -> dict[str, str]:
     """Output name -> the first line of how its compiled loss misfits it (`check_loss_matches_output`'s
     rules), for the outputs where one does. Not a check: it leaves the random generators as they are."""
-    try:
-        reading = _reading(model, None, 0)
-    except UserCodeError:
-        return {}
-    if isinstance(reading, CheckResult):
+    reading = _quiet_reading(model)
+    if reading is None or isinstance(reading, CheckResult):
         return {}
     return {j["output"]: j["misfit"] for j in reading[1] if j.get("misfit")}
 
