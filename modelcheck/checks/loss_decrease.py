@@ -166,12 +166,12 @@ def check_loss_decrease(
                        at=f"the end of training ({why})", note=f"{run.optimizer}{init_note}"),
         expected=f"a decrease of at least {min_decrease:.0%}", received=received,
         details=details,
-        hint=(guessing or zero_hint(first, last) or "a loss that grows or turns NaN usually means a learning rate too large; a flat loss means "
+        hint=(guessing or _zero_hint(first, last) or "a loss that grows or turns NaN usually means a learning rate too large; a flat loss means "
               "no gradient reaches the weights (frozen layers, a wrong loss for the output) or a learning rate too "
               "small.") + slow_rate_note(model))
 
 
-def zero_hint(first: float, last: float) -> str | None:
+def _zero_hint(first: float, last: float) -> str | None:
     """The hint for a loss that is 0 before any step and stays there; None otherwise."""
     if abs(first) > _ZERO or abs(last) > _ZERO:
         return None

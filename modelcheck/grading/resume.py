@@ -70,6 +70,7 @@ def _graded_files(root: Path) -> list[Path]:
     if not stat.S_ISDIR(mode):
         return [root] if stat.S_ISREG(mode) else []
     files: list[Path] = []
+    max_depth = CopyBudget().max_depth
     folders = [(root, 0)]
     while folders:
         folder, depth = folders.pop()
@@ -81,7 +82,7 @@ def _graded_files(root: Path) -> list[Path]:
             if entry.name in _IGNORED:
                 continue
             if entry.is_dir(follow_symlinks=False):
-                if depth < CopyBudget().max_depth:
+                if depth < max_depth:
                     folders.append((Path(entry.path), depth + 1))
             elif entry.is_file(follow_symlinks=False):
                 files.append(Path(entry.path))
