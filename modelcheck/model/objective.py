@@ -14,7 +14,6 @@ How each kind of target is made is in `modelcheck.model.targets`.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -26,127 +25,13 @@ from .compiled import (compile_arguments, compiled_loss as compiled_loss_of, com
                        per_output)
 from ..core.errors import UserCodeError
 from .graph import has_symbolic_inputs
+from .labels import labels_as_targets
 from .origin import is_library_code
+from .output_loss import OutputLoss, canonical_loss_name, loss_name, target_kind
 from .outputs import ACTIVATION_RANGES, activation_of, output_keys, output_kinds, output_layers, output_names
 from .targets import BINARY, LABELS, ONE_HOT, REAL, SPARSE, random_target, standardise, teacher_target, varies
 
 __all__ = ["OutputLoss", "Objective", "objective_for", "canonical_loss_name", "NothingTrained", "MetricAsLoss"]
-
-
-
-@dataclass
-class OutputLoss:
-    """The loss of one output: its function, weight, target kind and a readable name."""
-
-    name: str
-    function: Callable[[Any, Any], Any]
-    weight: float
-    targets: str
-    kind: str  # the output kind: probabilities, binary, logits, regression
-    output: str  # the output's name
-    bounds: tuple[float, float] | None = None  # what a bounded activation (sigmoid, tanh) can produce
-    nonnegative: bool = False  # an activation that produces values of 0 or more only (relu, softplus, exponential)
-    trained: bool = True  # False for an output compiled with no loss (None in a list, or left out of a dict)
-    # the output's range is set by more than an activation read here (a layer or operation after it,
-    # a weight constraint): only values the same architecture computes are sure to be reachable
-    reachable_only: bool = False
-
-    @property
-    def classification(self) -> bool:
-        return self.targets in (SPARSE, ONE_HOT, BINARY)
-
-    @property
-    def judged_by_value(self) -> bool:
-        """Whether memorising is judged by the loss's value (regressions, overlap losses) rather
-        than by accuracy. An output without a loss is judged by neither."""
-        return self.trained and (not self.classification or self.overlap)
-
-    @property
-    def per_sample_labels(self) -> bool:
-        """A loss that takes one label per sample rather than a target per output (Circle)."""
-        return self.targets == LABELS
-
-    @property
-    def ignored_class(self) -> int | None:
-        """The class id a sparse cross-entropy skips (Keras' ``ignore_class``, a segmentation's
-        "void" label), else None."""
-        value = (getattr(self.function, "_fn_kwargs", None) or {}).get("ignore_class")
-        return None if value is None or self.targets != SPARSE else int(value)
-
-    @property
-    def percent(self) -> bool:
-        """A loss in percent (mean absolute percentage error): 100 times a loss in fractions."""
-        return "percentage" in canonical_loss_name(self.name)
-
-    @property
-    def positive(self) -> bool:
-        """A loss of positive quantities (percentage and logarithmic errors, Poisson): targets near
-        or below zero make it explode or have no meaning, so they are kept above zero."""
-        if self.classification:
-            return False
-        return self.nonnegative or any(word in canonical_loss_name(self.name) for word in _POSITIVE_LOSSES)
-
-    @property
-    def overlap(self) -> bool:
-        """An overlap loss (Dice, Tversky, ...): its targets are masks, but it is judged by its value
-        (0 for a perfect overlap), not by per-pixel accuracy, which it does not drive to 100%."""
-        return _is_overlap(self.name)
-
-    def summed_terms(self, prediction: Any) -> int:
-        """How many losses a Keras `Loss` built with ``reduction="sum"`` adds up for `prediction`
-        (one per sample, or per step or pixel: Keras reduces the last axis, then sums the rest);
-        1 for any other reduction, whose value is already one sample's."""
-        shape = tuple(np.shape(prediction))
-        if getattr(self.function, "reduction", None) != "sum" or len(shape) < 2:
-            return 1
-        return max(1, int(np.prod(shape[:-1])))
-
-
-def _loss_name(identifier: Any) -> str:
-    if isinstance(identifier, str):
-        return identifier
-    if isinstance(identifier, keras.losses.Loss):
-        return type(identifier).__name__
-    return getattr(identifier, "__name__", type(identifier).__name__)
-
-
-def _target_kind(name: str, kind: str) -> str:
-    snake = canonical_loss_name(name)
-    if "sparse" in snake:
-        return SPARSE
-    if "categorical" in snake or snake in ("kl_divergence", "kld", "kullback_leibler_divergence", "poisson_categorical"):
-        return ONE_HOT
-    if "binary" in snake or "hinge" in snake:
-        return BINARY
-    if _is_overlap(name):  # masks: one-hot over a softmax's classes, else 0/1
-        return ONE_HOT if kind == "probabilities" else BINARY
-    return REAL
-
-
-_ALIASES = {
-    "mse": "mean_squared_error", "mae": "mean_absolute_error", "mape": "mean_absolute_percentage_error",
-    "msle": "mean_squared_logarithmic_error", "k_l_divergence": "kl_divergence", "kld": "kl_divergence",
-    "logcosh": "log_cosh", "huber_loss": "huber",
-}
-
-
-def canonical_loss_name(name: str) -> str:
-    """A loss's snake_case Keras name (`CategoricalCrossentropy` and aliases such as `mse` alike)."""
-    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
-    return _ALIASES.get(name, name)
-
-
-# Losses that measure the overlap of a predicted mask with the true one (Keras' Dice and Tversky, and
-# users' own of these names): soft targets would leave a least value above zero.
-_OVERLAP_LOSSES = ("dice", "tversky", "jaccard", "iou")
-
-
-# Losses of positive quantities (see `OutputLoss.positive`).
-_POSITIVE_LOSSES = ("percentage", "logarithmic", "poisson")
-
-
-def _is_overlap(name: str) -> bool:
-    return any(word in canonical_loss_name(name) for word in _OVERLAP_LOSSES)
 
 
 def _mean_reduced(function: Callable[..., Any]) -> Callable[[Any, Any], Any]:
@@ -273,25 +158,8 @@ class Objective:
 
     def from_labels(self, labels: list[np.ndarray], predictions: list[np.ndarray]) -> list[np.ndarray]:
         """An instructor's labels (class ids or one-hot rows; 0/1; values) in the form each
-        output's loss takes."""
-        out = []
-        for loss, y, pred in zip(self.losses, labels, predictions):
-            y = np.asarray(y)
-            if loss.targets == ONE_HOT and pred.shape[-1] == 1 and y.size == pred.size:
-                out.append(y.astype("float32").reshape(pred.shape))  # one value per unit, as fit passes it on
-            elif loss.targets in (SPARSE, ONE_HOT):
-                ids = np.argmax(y, axis=-1) if y.ndim == pred.ndim and y.shape[-1] == pred.shape[-1] > 1 else y
-                if ids is y and _one_hot_rows(y):
-                    _fits_one_hot(loss, y, pred)
-                _fits_classes(loss, ids, pred)
-                ids = ids.reshape(pred.shape[:-1]).astype("int32")
-                out.append(ids if loss.targets == SPARSE else np.eye(pred.shape[-1], dtype="float32")[ids])
-            else:
-                y = y.astype("float32")
-                out.append(y.reshape(pred.shape) if y.size == pred.size else y)
-                _probabilities_for_cross_entropy(loss, out[-1])  # (PyTorch's own raises on such labels)
-                _takes_labels(loss, out[-1], pred)
-        return out
+        output's loss takes (`modelcheck.model.labels`)."""
+        return labels_as_targets(self.losses, labels, predictions)
 
     def total(self, targets: list[Any], predictions: list[Any]) -> Any:
         """The weighted sum of the output losses (a scalar tensor; 0.0 for `own_losses_only`, to
@@ -326,101 +194,6 @@ class Objective:
                 threshold = 0.0 if loss.kind == "logits" else 0.5
                 scores.append(float(np.mean((y_pred > threshold) == (y_true > 0.5))))
         return min(scores) if scores else None
-
-
-def _takes_labels(loss: OutputLoss, labels: np.ndarray, prediction: np.ndarray) -> None:
-    """Raise a `UserCodeError` in plain words when `loss` cannot compare the instructor's `labels`
-    with the output (class ids under mean squared error on a 10-way softmax): Keras' fit fails
-    on them too, with TensorFlow's "Incompatible shapes"."""
-    if not loss.trained:
-        return
-    try:
-        ops.convert_to_numpy(loss.function(labels, np.asarray(prediction, dtype="float32")))
-    except Exception as exc:  # the loss rejects them: said for a student, not in TensorFlow's words
-        shape, out = tuple(labels.shape), tuple(np.shape(prediction))
-        per_sample = labels.ndim == 1 or labels.size == out[0]
-        what = "one value per sample (class ids?)" if per_sample and len(out) > 1 and out[-1] > 1 else "values"
-        # the labels' values per sample, and the output as many per position of a sequence or an image
-        per_position = len(out) > 2 and labels.size == out[0] * out[-1]
-        hint = ("give the output one prediction per sample, not one per position of a sequence or an image, as the "
-                "assignment's output shape says: return_sequences=False on the last recurrent layer, or a Flatten "
-                "or a global pooling before the last Dense layer" if per_position else
-                "for integer class ids use loss=\"sparse_categorical_crossentropy\"; otherwise give the output the "
-                "labels' shape")
-        raise UserCodeError(
-            f"the loss {loss.name} of output {loss.output!r} cannot compare the labels, {what} of "
-            f"shape {shape}, with the model's output of shape {out}, value by value; Keras' fit fails on them too",
-            hint=hint, original=exc) from exc
-
-
-_ONE_ROW_PER_SAMPLE = ("give the output one row of class scores per sample, as the assignment's output shape says "
-                       "(a Flatten or a global pooling before the last Dense layer)")
-
-
-def _one_hot_rows(labels: np.ndarray) -> bool:
-    """True when `labels` are one-hot rows: along the last axis, one 1 and the rest 0."""
-    return (labels.ndim >= 2 and labels.shape[-1] > 1 and bool(np.isin(labels, (0, 1)).all())
-            and bool(np.all(labels.sum(axis=-1) == 1)))
-
-
-def _fits_one_hot(loss: OutputLoss, labels: np.ndarray, prediction: np.ndarray) -> None:
-    """Raise a `UserCodeError` when the instructor's one-hot `labels` cannot be the targets of
-    output `prediction`, said of one-hot rows (read as class ids, 8 rows of 10 classes were "80
-    class ids", and an output of 100 units was told it had too many rows)."""
-    shape, rows, classes = tuple(np.shape(prediction)), int(np.prod(labels.shape[:-1])), labels.shape[-1]
-    what = (f"the labels, {rows} one-hot rows of {classes} classes (shape {tuple(labels.shape)}), do not fit "
-            f"output {loss.output!r} of shape {shape}")
-    if rows != int(np.prod(shape[:-1])):
-        raise UserCodeError(
-            f"{what}: the loss {loss.name} takes one row of class scores per one-hot row, and the output has "
-            f"{int(np.prod(shape[:-1]))} rows; Keras' fit fails on them too",
-            hint=_ONE_ROW_PER_SAMPLE)
-    if classes != shape[-1]:
-        raise UserCodeError(
-            f"{what}: one-hot rows need one unit per class, and the output has {shape[-1]} units; Keras' fit "
-            "fails on them too",
-            hint=f"give the last layer one unit per class ({classes}), as the assignment's output shape says")
-
-
-def _fits_classes(loss: OutputLoss, ids: np.ndarray, prediction: np.ndarray) -> None:
-    """Raise a `UserCodeError` in plain words when the instructor's class labels `ids` cannot be the
-    targets of output `prediction` under `loss`, as Keras' fit cannot take them either: another
-    number of labels than the output has rows of class scores (a model without its Flatten scores
-    every pixel), or, for one-hot targets, a class id the output has no unit for (ten classes on
-    five units). A sparse loss says the latter itself, in its own words."""
-    shape = tuple(np.shape(prediction))
-    rows = int(np.prod(shape[:-1]))
-    if ids.size != rows:
-        raise UserCodeError(
-            f"the labels, {ids.size} class ids (shape {tuple(ids.shape)}), do not fit output {loss.output!r} of shape "
-            f"{shape}: the loss {loss.name} takes one class id per row of class scores, and the output has {rows} "
-            "rows; Keras' fit fails on them too",
-            hint=_ONE_ROW_PER_SAMPLE)
-    if loss.targets == ONE_HOT and ids.size and (int(np.min(ids)) < 0 or int(np.max(ids)) >= shape[-1]):
-        raise UserCodeError(
-            f"the labels hold class ids from {int(np.min(ids))} to {int(np.max(ids))}, and output {loss.output!r} "
-            f"has {shape[-1]} units: one-hot targets need one unit per class; Keras' fit fails on them too",
-            hint="give the last layer one unit per class, as the assignment's output shape says")
-
-
-_PROBABILITY_TARGETS = ("binary_crossentropy", "binary_focal_crossentropy")
-
-
-def _probabilities_for_cross_entropy(loss: OutputLoss, labels: np.ndarray) -> None:
-    """Raise a `UserCodeError` when a binary cross-entropy is given labels outside 0..1 (a
-    regression's values): with a target of 300 its loss has no least value, it falls below 0
-    without end (fit shows it), and training learns nothing about the labels."""
-    if not loss.trained or canonical_loss_name(loss.name) not in _PROBABILITY_TARGETS or labels.size == 0:
-        return
-    low, high = float(np.min(labels)), float(np.max(labels))
-    if low >= 0.0 and high <= 1.0:
-        return
-    raise UserCodeError(
-        f"the loss {canonical_loss_name(loss.name)} of output {loss.output!r} takes targets between 0 and 1 "
-        f"(probabilities), and the labels hold values from {low:.4g} to {high:.4g}: with such targets the loss has no least value (it falls "
-        "below 0 without end under fit too), so training learns nothing about them",
-        hint="for values like these (a regression) use loss=\"mse\" (or \"mae\") with a linear output; "
-        "binary_crossentropy is for 0/1 labels")
 
 
 def _is_keras_loss(identifier: Any) -> bool:
@@ -508,7 +281,7 @@ def objective_for(model: keras.Model, predictions: list[Any], *, output: Any = N
         elif isinstance(identifier, keras.metrics.Metric):
             raise _metric_as_loss(identifier, names[i])
         else:
-            name = _loss_name(identifier)
+            name = loss_name(identifier)
             try:
                 function = _mean_reduced(keras.losses.get(identifier) if not callable(identifier) else identifier)
             except (ValueError, TypeError) as exc:
@@ -518,7 +291,7 @@ def objective_for(model: keras.Model, predictions: list[Any], *, output: Any = N
                     original=exc,
                 ) from exc
         weight = per_weight[i]
-        targets = _target_kind(name, kind)
+        targets = target_kind(name, kind)
         if identifier is not None and not _is_keras_loss(identifier):
             targets = _accepted_targets(function, kind, predictions[i])
         elif identifier is not None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from .objective import OutputLoss
+    from .output_loss import OutputLoss
 
 __all__ = ["SPARSE", "ONE_HOT", "BINARY", "REAL", "LABELS", "random_target", "teacher_target", "standardise",
            "varies", "other_target_kinds"]
