@@ -49,8 +49,9 @@ from ..model import loops
 from ..model.build import build_model
 from ..snapshot.diff import align, format_value
 from .common import check
-from .reference_form import (IGNORE_GROUPS, OPERATION, canonical_architecture, dtype_kind, model_form,
-                             narrower)
+from .dtype_kinds import dtype_kind, narrower
+from .reference_form import IGNORE_GROUPS, OPERATION, canonical_architecture
+from .reference_model import model_form
 
 __all__ = ["check_matches_reference", "canonical_architecture", "IGNORE_GROUPS"]
 

@@ -17,7 +17,8 @@ symbolic inputs (`modelcheck.model.graph.functional_twin`, what grading exports)
 functional model it computes and its wiring and operations count. One whose ``call`` cannot be
 traced so (Python branching on tensor values, dict inputs), and subclassed models nested in
 another, are read as a chain in attribute order; how many times each layer with weights runs is
-then counted with one forward pass (`traced_calls`).
+then counted with one forward pass (`traced_calls`; reading a live model is
+`modelcheck.checks.reference_model`).
 
 The operations a functional model calls between its layers (``keras.ops.relu(x)``, ``x * 2.0``:
 the ``operations`` of `architecture()`, those of nested models included) are calls too, each read
@@ -30,27 +31,17 @@ folds were written in the layer it folds into (``Dense(8, activation="relu")``).
 from __future__ import annotations
 
 import re
-from collections import Counter
 from typing import Any, Callable, Mapping, Sequence
 
-import keras
-
-from ..core.errors import UserCodeError, call_user_code
-from ..model.graph import functional_twin, has_symbolic_inputs, recorded_calls
-from ..model.inputs import synthetic_inputs
-from ..model.randomness import training_only_layer
-from ..model.state import reset_states
-from ..snapshot.serialize import architecture
 from ..model.operations import OPERATION, operation_as_layer, with_negative_axes
+from ..model.randomness import training_only_layer
+from .dtype_kinds import dtype_kind
 
-__all__ = ["canonical_architecture", "model_form", "traced_calls", "layer_classes", "operation_as_layer",
-           "IGNORE_GROUPS", "OPERATION"]
+__all__ = ["canonical_architecture", "operation_as_layer", "IGNORE_GROUPS", "OPERATION"]
 
 # (a layer's dtype policy is compared by kind only: `dtype_kind`; `quantization_config` is what
 # its quantized policy says, in the words of `model.quantize`)
 _ALWAYS_IGNORED = frozenset({"name", "trainable", "seed", "quantization_config"})
-# what a dtype can hold, narrowest first: a narrower kind than the reference's loses the values
-DTYPE_ORDER = ("bool", "int", "float", "complex")
 _FOLDED = ("Activation", "ReLU", "Softmax")
 # activations that never decrease commute with a max-pooling (max(f(a), f(b)) = f(max(a, b))), so
 # Conv2D -> MaxPooling2D -> ReLU is read as the Conv2D(relu) -> MaxPooling2D it computes
@@ -84,37 +75,6 @@ def _activation_of(layer: dict[str, Any]) -> str | None:
     if kind == "Softmax" and config.get("axis", -1) in (-1, [-1]):
         return "softmax"
     return None
-
-
-def dtype_kind(dtype: Any) -> str | None:
-    """What a dtype (or a layer's dtype policy, as `architecture()` writes it) holds: ``"bool"``,
-    ``"int"`` (int8...uint64), ``"float"`` (float16/32/64, bfloat16, a mixed-precision policy),
-    ``"complex"``, ``"quantized int8"`` (a policy `model.quantize` set), the name for any other
-    (``"string"``); None when unknown."""
-    if isinstance(dtype, dict):
-        mode = dtype.get("mode")
-        return f"quantized {mode}" if mode else None
-    if not isinstance(dtype, str) or not dtype:
-        return None
-    name = dtype.lower()
-    if name == "bool":
-        return "bool"
-    if name.startswith(("int", "uint")):
-        return "int"
-    if name.startswith(("float", "bfloat", "mixed_")):
-        return "float"
-    return "complex" if name.startswith("complex") else name
-
-
-def narrower(want: str | None, got: str | None) -> bool:
-    """Whether a dtype kind `got` holds less than `want` (None: unknown, never narrower): bool or
-    int where the reference computes in floats, a quantized layer where it does not quantize. A
-    wider kind (float inputs where the reference takes int ids) loses nothing."""
-    if want is None or got is None or want == got:
-        return False
-    if want in DTYPE_ORDER and got in DTYPE_ORDER:
-        return DTYPE_ORDER.index(got) < DTYPE_ORDER.index(want)
-    return not (got in DTYPE_ORDER and want.startswith("quantized"))
 
 
 def _compared_dtype(config: dict[str, Any]) -> dict[str, Any]:
@@ -470,86 +430,3 @@ def canonical_architecture(arch: dict[str, Any], *, ignore: Sequence[str] = (),
 def _entry(ref: Any) -> int | None:
     """The canonical index of a layer from a reference to one of its calls (``k`` or ``[k, n]``)."""
     return ref if isinstance(ref, int) else ref[0] if isinstance(ref, list) else None
-
-
-def layer_classes(arch: dict[str, Any]) -> set[str]:
-    """The classes of an `architecture()` dict's layers, those of nested models included (an
-    operation as the layer it equals, `operation_as_layer`)."""
-    found = {operation_as_layer(op, call)["class"] for op in arch.get("operations") or []
-             for call in range(max(1, len(op.get("inputs") or [])))}
-    for layer in arch.get("layers") or []:
-        found.add(layer["class"])
-        if isinstance(layer.get("model"), dict):
-            found |= layer_classes(layer["model"])
-    return found
-
-
-def _has_subclassed(arch: dict[str, Any]) -> bool:
-    return arch.get("kind") == "subclassed" or any(
-        isinstance(layer.get("model"), dict) and _has_subclassed(layer["model"]) for layer in arch.get("layers") or [])
-
-
-def traced_calls(model: keras.Model, seed: int = 0) -> dict[tuple[int, ...], int]:
-    """How many times each layer inside `model` runs in one forward pass (inference mode, on a
-    synthetic batch of 2), by its index path in `architecture(model)`: ``(2,)`` is
-    ``model.layers[2]``, ``(2, 0)`` the first layer of the nested model ``model.layers[2]``.
-
-    A subclassed model records no calls: this is how a layer called again in its ``call`` shows."""
-    paths: dict[int, list[tuple[int, ...]]] = {}
-    found: dict[int, keras.layers.Layer] = {}
-
-    def walk(parent: keras.Model, prefix: tuple[int, ...]) -> None:
-        for i, layer in enumerate(parent.layers):
-            if isinstance(layer, keras.Model):
-                walk(layer, prefix + (i,))
-            else:
-                paths.setdefault(id(layer), []).append(prefix + (i,))
-                found[id(layer)] = layer
-
-    walk(model, ())
-    try:
-        with recorded_calls(found) as events:
-            x = synthetic_inputs(model, 2, seed)
-            call_user_code("running the model once to count how many times each layer is called", model, x,
-                           training=False)
-    finally:
-        reset_states(model)
-    counts = Counter(key for key, _ in events)
-    return {path: counts[key] for key, found_paths in paths.items() for path in found_paths}
-
-
-def _subclassed_as_graph(model: keras.Model, seed: int) -> keras.Model | None:
-    """A subclassed model (at the top) as the functional graph its `call` makes (`functional_twin`),
-    so that its wiring, its calls and the operations between its layers are compared as a
-    functional model's are, and it equals the functional model it computes (as grading's build job
-    exports it). None for any other model, when its `call` cannot be traced on symbolic inputs
-    (Python branching on tensor values, dict inputs), or leaves one of its layers uncalled: it is
-    then read as a chain."""
-    if has_symbolic_inputs(model):
-        return None
-    try:
-        if (model.get_build_config() or {}).get("input_shape") is None:
-            call_user_code("running the model once to build it", model, synthetic_inputs(model, 2, seed),
-                           training=False)
-            reset_states(model)
-        twin = call_user_code("tracing the subclassed model's call() on symbolic inputs", functional_twin, model)
-    except UserCodeError:
-        return None
-    if twin is None or {id(layer) for layer in model.layers} - {id(layer) for layer in twin.layers}:
-        return None  # a layer its call() never calls: the chain reading names it ("never called")
-    return twin
-
-
-def model_form(model: keras.Model, *, ignore: Sequence[str] = (), pass_through: Sequence[str] = (),
-               seed: int = 0, input_order: Sequence[str] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """`model`'s `architecture()` dict and its canonical form: a subclassed model's as the functional
-    graph its `call` makes, where that can be traced; the layers of subclassed models otherwise
-    counted by `traced_calls`. `input_order`: the reference's input names (see `canonical_architecture`)."""
-    twin = _subclassed_as_graph(model, seed)
-    arch = architecture(twin if twin is not None else model)
-    traced = None
-    if _has_subclassed(arch):
-        traced = traced_calls(model, seed)
-        arch = architecture(model)  # the forward pass built what was not built yet
-    return arch, canonical_architecture(arch, ignore=ignore, pass_through=pass_through, traced=traced,
-                                        input_order=input_order)
