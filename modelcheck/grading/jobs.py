@@ -23,6 +23,7 @@ preloads it; nothing the plugin imports at start-up imports it).
 from __future__ import annotations
 
 import difflib
+import fcntl
 import importlib.machinery
 import importlib.util
 import inspect
@@ -43,7 +44,7 @@ import numpy  # noqa: F401  (preloaded for the jobs)
 from keras.src.saving import object_registration as _registry
 from keras.src.saving.serialization_lib import SafeModeScope
 
-from ..core.errors import UserCodeError, call_user_code, definition_line, user_frame
+from ..core.errors import UserCodeError, call_user_code, definition_line, raised_by_user, user_frame
 from ..core.messages import OWN_CODE_FIX, STUDENT
 from ..model.build import build_model
 from ..model import loops
@@ -66,9 +67,30 @@ _AFTER_CHECKS_SHARE = 0.1
 _AFTER_CHECKS_S = 2.0
 
 
+# The job's report goes out through a copy of file descriptor 3 taken before the submission's
+# code runs, encoded by the json function this module bound at import: a builder that closes fd 3,
+# opens another file on it or replaces json.dump still has its model graded (its own writes to
+# fd 3 reach the same pipe, and are read as the untrusted data they are).
+_REPORT = {"fd": 3}
+_dumps = json.dumps
+
+
+def _keep_report_channel() -> None:
+    """Take the private copy of the report's file descriptor (see `_REPORT`)."""
+    try:
+        _REPORT["fd"] = fcntl.fcntl(3, fcntl.F_DUPFD_CLOEXEC, 100)
+    except OSError:
+        pass  # no fd 3 (a test calling a job directly): `_emit` fails as it always did
+
+
 def _emit(data: dict[str, Any]) -> None:
-    with os.fdopen(3, "w", encoding="utf-8") as out:
-        json.dump(data, out)
+    view = memoryview(_dumps(data).encode("utf-8"))
+    fd = _REPORT["fd"]
+    try:
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
 def _set_threads(threads: int) -> None:
@@ -116,6 +138,36 @@ def _interrupted(exc: KeyboardInterrupt, doing: str) -> UserCodeError:
     return UserCodeError(f"{doing} raised KeyboardInterrupt", location=user_frame(exc.__traceback__),
                          hint="a builder must return the model; remove the raise (or the code that "
                               "waits for Ctrl-C)", original=exc)
+
+
+def _named(exc: BaseException) -> str:
+    """`exc`'s class name, or a stand-in when even that raises (a metaclass of the student's)."""
+    try:
+        return str(type(exc).__name__)
+    except Exception:
+        return "an exception"
+
+
+def _undescribed(exc: Exception) -> UserCodeError:
+    """The student's error, when describing it raised `exc` (an exception whose ``__str__`` or
+    ``__repr__`` raises, a ``sys.exit()`` with such an object): told with where that happened."""
+    try:
+        said = f"{_named(exc)}: {str(exc)[:300]}"
+    except Exception:
+        said = _named(exc)
+    return UserCodeError(f"your code raised an error that cannot be described, since describing it raised {said}",
+                         hint="raise ordinary exceptions whose message is text (and call sys.exit() with a number "
+                              "or text, or not at all)", location=user_frame(exc.__traceback__))
+
+
+def _own_count(model: Any) -> int | None:
+    """`model.count_params()`, when the model's own count gives a whole number a report can hold;
+    None otherwise (a class of the student's that overrides it to raise or to lie)."""
+    try:
+        total = int(model.count_params())
+    except Exception:
+        return None
+    return total if 0 <= total < 2**63 else None
 
 
 def _syntax_error(exc: SyntaxError, filename: str) -> UserCodeError:
@@ -455,7 +507,14 @@ def build_job(params: dict[str, Any], started: float | None = None) -> dict[str,
     except UserCodeError as exc:
         report["error"] = _error_dict(_in_cells(exc, params["script"]))
         return report
-    report["total_params"] = int(model.count_params())
+    except Exception as exc:  # raised while describing the student's error: their __str__, __repr__...
+        if not raised_by_user(exc):
+            raise
+        report["error"] = _error_dict(_in_cells(_undescribed(exc), params["script"]))
+        return report
+    total = _own_count(model)
+    if total is not None:  # (read only where measurements are trusted; the clean job counts for itself)
+        report["total_params"] = total
     export = params["export"]
     trusted = "assignment" in params  # only then did the grader send what measuring needs
     entries = params.get("custom_objects") or []
@@ -534,6 +593,7 @@ def _load_problem(exc: BaseException, path: str, known: dict[str, Any]) -> str:
 def job_process_main(kind: str, params: dict[str, Any], confinement: list[str]) -> None:
     """Run one job and write its JSON report to fd 3 (called by the zygote in the job process)."""
     started = time.monotonic()
+    _keep_report_channel()
     _set_threads(int(params.get("threads", 0)))
     set_job_folder(os.getcwd())
     sys.path.insert(0, os.getcwd())

@@ -1,0 +1,103 @@
+"""Red team 18: a careless or cheating student against `modelcheck grade`.
+
+Each test names what one submission did to its own grade, or to the run, before the fix: a sound
+model graded zero because its code touched what the job around it uses, or a message that tells
+the student nothing they can act on. The class is graded once, with the toy assignment.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from modelcheck.grading import Grader, discover_submissions, load_assignment
+from modelcheck.grading.grade import StudentGrade
+from modelcheck.grading.worker import WarmPool
+from tests.test_grading_notebooks import TOY_MODEL
+
+TOY = Path(__file__).parent / "submissions" / "toy.toml"
+
+
+def _builder_doing(*lines: str, before: str = "") -> str:
+    """The toy model's file, whose builder first runs `lines` (and whose module first runs `before`)."""
+    body = "".join(f"    {line}\n" for line in lines)
+    return before + TOY_MODEL.replace("def build_model():\n", "def build_model():\n" + body)
+
+
+BAD_STR = """
+class Unshowable(Exception):
+    def __str__(self):
+        raise RuntimeError("my __str__ is broken")
+
+    __repr__ = __str__
+"""
+
+# submission file name -> its content
+CLASS = {
+    "good.py": TOY_MODEL,
+    # the job wrote its report to fd 3 with json.dump when the student's code was done: a builder that
+    # closed fd 3, or opened /dev/null on it, or a module that replaced json.dump, scored 0 for a sound
+    # model ("the process exited with code 70 before reporting" / "ended before it returned a model")
+    "closes_fd3.py": _builder_doing("import os", "os.close(3)"),
+    "devnull_on_fd3.py": _builder_doing("import os", "os.dup2(os.open(os.devnull, os.O_WRONLY), 3)"),
+    "patches_json.py": _builder_doing(before="import json\njson.dump = lambda *args, **kwargs: None\n"),
+    # count_params() overridden to raise, or to return more than a report holds: the job raised past
+    # its report (exit code 70), or sent a report the grader refused; the clean job counts for itself
+    "own_count.py": TOY_MODEL.replace("def build_model():\n    return keras.Sequential(", """class Counted(keras.Sequential):
+    def count_params(self):
+        raise ValueError("not today")
+
+
+def build_model():
+    return Counted("""),
+    "huge_count.py": TOY_MODEL.replace("def build_model():\n    return keras.Sequential(", """class Counted(keras.Sequential):
+    def count_params(self):
+        return 10 ** 30
+
+
+def build_model():
+    return Counted("""),
+    # an exception whose __str__ raises (and sys.exit() given such an object): "the process exited
+    # with code 70 before reporting", which says nothing the student can act on
+    "unshowable_error.py": _builder_doing("raise Unshowable()", before=BAD_STR),
+    "unshowable_exit.py": _builder_doing("import sys", "sys.exit(Unshowable())", before=BAD_STR),
+}
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with WarmPool() as warm:
+        yield warm
+
+
+@pytest.fixture(scope="module")
+def graded(pool, tmp_path_factory: pytest.TempPathFactory) -> dict[str, StudentGrade]:
+    folder = tmp_path_factory.mktemp("redteam18") / "subs"
+    folder.mkdir()
+    for name, content in CLASS.items():
+        text = content if isinstance(content, str) else json.dumps(content)
+        (folder / name).write_text(text, encoding="utf-8")
+    grader = Grader(load_assignment(TOY), workers=2, pool=pool)
+    return {grade.student: grade for grade in grader.grade_all(discover_submissions(folder))}
+
+
+def _full_marks(grade: StudentGrade) -> None:
+    assert grade.score == grade.max_score, (grade.problem, grade.notes, [(r.check, r.message) for r in grade.results])
+
+
+@pytest.mark.parametrize("student", ["good", "closes_fd3", "devnull_on_fd3", "patches_json", "own_count",
+                                     "huge_count"])
+def test_a_sound_model_is_graded_whatever_its_code_did_to_the_jobs_report_channel(graded, student):
+    _full_marks(graded[student])
+
+
+@pytest.mark.parametrize("student", ["unshowable_error", "unshowable_exit"])
+def test_an_error_that_cannot_be_described_is_told_with_its_line(graded, student):
+    grade = graded[student]
+    assert grade.score == 0 and not grade.grader_error
+    assert grade.problem.startswith("your code raised an error that cannot be described, since describing it raised "
+                                    "RuntimeError: my __str__ is broken"), grade.problem
+    assert f"at {student}.py:" in grade.problem and 'raise RuntimeError("my __str__ is broken")' in grade.problem
+
