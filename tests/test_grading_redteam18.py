@@ -63,6 +63,8 @@ def build_model():
     # with code 70 before reporting", which says nothing the student can act on
     "unshowable_error.py": _builder_doing("raise Unshowable()", before=BAD_STR),
     "unshowable_exit.py": _builder_doing("import sys", "sys.exit(Unshowable())", before=BAD_STR),
+    # closes every descriptor: its report cannot reach the grader; said in words, not as exit code 70
+    "closes_all.py": _builder_doing("import os", "os.closerange(3, 4096)"),
 }
 
 
@@ -101,3 +103,10 @@ def test_an_error_that_cannot_be_described_is_told_with_its_line(graded, student
                                     "RuntimeError: my __str__ is broken"), grade.problem
     assert f"at {student}.py:" in grade.problem and 'raise RuntimeError("my __str__ is broken")' in grade.problem
 
+
+def test_a_job_left_unable_to_report_says_so_in_words(graded):
+    grade = graded["closes_all"]
+    assert grade.score == 0 and not grade.grader_error
+    assert grade.problem.startswith("the submission's process could not report to the grader after its code ran: "
+                                    "it failed with OSError: [Errno 9] Bad file descriptor;"), grade.problem
+    assert "code 70" not in grade.problem

@@ -199,11 +199,31 @@ def _clean_job_failure(checked: RunOutcome) -> str | None:
     catches what loading and checking a model raise, so this is the grader's or the assignment's
     failure (a sample without the arrays it should hold, a reference that does not build), never the
     student's."""
-    if checked.exit_code != JOB_FAILED or checked.killed_for or checked.setup_error:
+    cause = _job_failure_cause(checked)
+    if cause is None:
         return None
-    said = [line for line in checked.stderr.splitlines() if line.startswith(JOB_FAILED_MARK)]
-    cause = said[-1][len(JOB_FAILED_MARK):][:300] if said else f"exit status {JOB_FAILED}"
     return f"the grader's check process failed (the assignment or modelcheck, not your submission): {cause}"
+
+
+def _job_failure_cause(outcome: RunOutcome) -> str | None:
+    """What a job raised past its own report (the zygote's last-resort line on its stderr), when
+    it ended that way; None otherwise."""
+    if outcome.exit_code != JOB_FAILED or outcome.killed_for or outcome.setup_error:
+        return None
+    said = [line for line in outcome.stderr.splitlines() if line.startswith(JOB_FAILED_MARK)]
+    return said[-1][len(JOB_FAILED_MARK):][:300] if said else f"exit status {JOB_FAILED}"
+
+
+def _broken_build_job(built: RunOutcome) -> str | None:
+    """Why the build job raised past its own report, when it did: the student's code ran in it and
+    left it unable to report (closed every file descriptor, replaced the modules the job uses):
+    the submission's error, said in words instead of an exit status."""
+    cause = _job_failure_cause(built)
+    if cause is None:
+        return None
+    return ("the submission's process could not report to the grader after its code ran: it failed with "
+            f"{cause}; code that closes file descriptors, or replaces Python's or Keras' own functions, "
+            "breaks the grader's job around it")
 
 
 def _as_handed_in(submission: Submission, script: Path) -> Callable[[str], str]:
@@ -430,7 +450,7 @@ class Grader:
         built = self._run("build", params, build_dir, build_stage, build_export, work, slot, 0)
         output = self._output(built)
         notes = [n for n in (built.output_note(),) if n]
-        problem = built.problem()
+        problem = _broken_build_job(built) or built.problem()
         if problem is None and built.result is None:
             problem = ("the submission's process ended before it returned a model"
                        f" (exit code {built.exit_code}); does it call sys.exit(), exit() or os._exit()?")
