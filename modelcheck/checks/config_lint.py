@@ -20,7 +20,7 @@ from ..model import loops
 from ..core.errors import UserCodeError
 from ..model.compiled import compile_arguments, compiled_loss, output_loss_weights, per_output
 from ..model.graph import has_symbolic_inputs, layers_of
-from ..model.outputs import activation_of, output_keys, output_kinds, output_layers, output_names, shape_str
+from ..model.outputs import activation_of, output_keys, output_kinds, output_layers, output_names, shape_str, softmax_size
 from .common import check
 from .lint_labels import label_findings
 from .lint_optimizer import learning_rate_findings, optimizer_findings
@@ -145,8 +145,8 @@ def _output_findings(model: keras.Model, outputs: list[Any], kinds: list[str]) -
         if layer is None:
             continue
         activation = activation_of(layer)
-        units = layer.output.shape[-1] if len(layer.output.shape) > 1 else None
-        if activation == "softmax" and units == 1:
+        # counted along the softmax's own axis (a pointer's softmax over its steps, axis 1)
+        if activation == "softmax" and softmax_size(layer, tuple(layer.output.shape)) == 1:
             found.append(mismatch("output activation", "sigmoid on a single unit (or softmax over 2 or more units)",
                                   "softmax over 1 unit", at=output_ref(layer.name),
                                   note="a softmax over one unit always outputs 1: use activation=\"sigmoid\" for "

@@ -28,7 +28,6 @@ _REAL_LOSSES = ("mean_squared_error", "mean_absolute_error", "mean_absolute_perc
 _PER_UNIT = {**{name: "one-hot rows (or probabilities)" for name in _ONE_HOT_LOSSES},
              **{name: "a 0/1 value per unit" for name in _BINARY_LOSSES},
              **{name: "a real value per unit" for name in _REAL_LOSSES}}
-_CLASS_AXIS_LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "categorical_focal_crossentropy")
 
 
 def _loss_name(identifier: Any) -> str | None:
@@ -96,16 +95,25 @@ def _integer_label_finding(name: str, shape: tuple[Any, ...] | None, where: str)
                        if name in _ONE_HOT_LOSSES else ""))
 
 
+_CLASS_AXIS_LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "categorical_focal_crossentropy")
+
+
 def _axis_finding(name: str, settings: dict[str, Any], shape: tuple[Any, ...] | None, where: str) -> str | None:
-    """The finding for a cross-entropy over another axis than the classes' (the last)."""
+    """The finding for a cross-entropy over the batch axis (it makes the samples compete), or a
+    sparse one over any axis but the last, the only one its fit runs on. The categorical ones take
+    another axis (a pointer's softmax over its steps, axis 1, under ``CategoricalCrossentropy(axis=1)``):
+    loss_matches_output judges that axis against the softmax's."""
     axis = settings.get("axis")
-    if name not in _CLASS_AXIS_LOSSES or not isinstance(axis, int) or axis == -1:
+    if name not in _CLASS_AXIS_LOSSES or not isinstance(axis, int) or axis == -1 or shape is None:
         return None
-    if shape is None or axis == len(shape) - 1:
+    if axis % len(shape) == len(shape) - 1 or (axis % len(shape) != 0 and name != "sparse_categorical_crossentropy"):
         return None  # (the last axis as a positive number is the same axis)
+    fix = "" if name != "sparse_categorical_crossentropy" or axis % len(shape) == 0 else \
+        ", or use categorical_crossentropy with one-hot labels, which takes another axis"
+    why = ("axis 0 is the batch: the samples compete with each other for the probability" if axis % len(shape) == 0
+           else "fit raises \"Only axis=-1 is currently supported\"")
     return mismatch("loss axis", "the classes' axis, the last (axis=-1, Keras' default)", f"axis={axis}", at=where,
-                    note=f"{name} takes the classes along the last axis only (fit raises \"Only axis=-1 is currently "
-                    "supported\" for the sparse one): leave axis out")
+                    note=f"{name} takes the classes along the last axis only ({why}): leave axis out{fix}")
 
 
 def _ignored_class_finding(settings: dict[str, Any], shape: tuple[Any, ...] | None, where: str,

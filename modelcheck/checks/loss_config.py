@@ -13,7 +13,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from ..model.outputs import ACTIVATION_RANGES, activation_of, innermost_output_layer, output_kinds, output_layers, softmax_axes
+from ..model.outputs import (ACTIVATION_RANGES, activation_of, innermost_output_layer, output_kinds, output_layers,
+                             softmax_axes, softmax_size)
+from ..model.targets import class_axis
 from ..model.inputs import synthetic_inputs
 from ..model.origin import is_library_code
 from ..model.objective import MetricAsLoss, NothingTrained, OutputLoss, canonical_loss_name, objective_for
@@ -103,12 +105,14 @@ def unweighted(objective: Any) -> list[OutputLoss]:
 
 
 def _findings(facts: LossFacts, activation: str | None, units: int, output: str,
-              target_range: tuple[float | None, float | None] | None) -> list[str]:
-    """One `mismatch` message, with its fix, per problem of one output."""
+              target_range: tuple[float | None, float | None] | None, softmax_units: int | None = None) -> list[str]:
+    """One `mismatch` message, with its fix, per problem of one output: `units` counted along the
+    axis the loss reads the classes on, `softmax_units` along the softmax's own axis."""
     loss = facts.name
     where = output_ref(output)
     found = []
-    if activation == "softmax" and units == 1:
+    softmax_units = units if softmax_units is None else softmax_units
+    if activation == "softmax" and softmax_units == 1:
         found.append(mismatch("output units", "2 or more units under a softmax", "a softmax over a single unit",
                               at=where, note="it always outputs 1.0: for two classes use "
                               "Dense(1, activation=\"sigmoid\") with binary_crossentropy"))
@@ -135,10 +139,10 @@ def _findings(facts: LossFacts, activation: str | None, units: int, output: str,
                                   "activation=\"softmax\", or compile with "
                                   f"keras.losses.{_class_name(loss)}(from_logits=True)"))
     elif facts.family == BINARY_CE:
-        if activation == "softmax" and units > 1:
+        if activation == "softmax" and softmax_units > 1:
             found.append(mismatch("loss", f"sparse_categorical_crossentropy or categorical_crossentropy for a "
-                                  f"{units}-way softmax", loss, at=where,
-                                  note=f"{loss} treats each of the {units} units as its own yes/no question while "
+                                  f"{softmax_units}-way softmax", loss, at=where,
+                                  note=f"{loss} treats each of the {softmax_units} units as its own yes/no question while "
                                   "the softmax makes them compete: use sparse_categorical_crossentropy (integer "
                                   "labels) or categorical_crossentropy (one-hot labels); for several labels per "
                                   "sample use activation=\"sigmoid\""))
@@ -175,7 +179,7 @@ def _softmax_axis_finding(loss: OutputLoss, facts: LossFacts, layer: Any, shape:
     if facts.family not in (SPARSE_CE, CATEGORICAL_CE) or facts.from_logits or len(shape) < 2:
         return None
     axes = softmax_axes(layer, len(shape))
-    loss_axis = int((getattr(loss.function, "_fn_kwargs", None) or {}).get("axis", -1)) % len(shape)
+    loss_axis = class_axis(loss.function, len(shape))
     if axes is None or axes == (loss_axis,):
         return None
     sizes = " x ".join(str(shape[a]) for a in axes)
@@ -276,8 +280,11 @@ def _reading(model: keras.Model, target_range: tuple[float | None, float | None]
         activation = activation_of(layer) if why is None else None
         if why is not None:
             unseen.setdefault(why, []).append(output_ref(loss.output))
-        units = int(shape[-1]) if len(shape) > 1 and shape[-1] is not None else 1
-        own = _findings(facts, activation, units, loss.output, target_range)
+        # (a cross-entropy's classes lie along its axis: a pointer's softmax over its steps, axis 1)
+        axis = class_axis(loss.function, len(shape)) if facts.family in (SPARSE_CE, CATEGORICAL_CE) else -1
+        units = int(shape[axis]) if len(shape) > 1 and shape[axis] is not None else 1
+        own = _findings(facts, activation, units, loss.output, target_range,
+                        softmax_size(layer, shape) if activation == "softmax" else None)
         judged.append({"output": loss.output, "loss": facts.name, "from_logits": facts.from_logits,
                        "activation": activation, "units": units, "activation_unseen": why,
                        "misfit": own[0].splitlines()[0] if own else None})

@@ -20,7 +20,7 @@ from .inputs import synthetic_inputs
 from .state import reset_states
 
 __all__ = ["ACTIVATION_RANGES", "flatten_outputs", "output_layers", "output_names", "output_keys", "output_kinds",
-           "innermost_output_layer", "activation_of", "softmax_axes", "first_nonfinite_weight", "describe_nonfinite",
+           "innermost_output_layer", "activation_of", "softmax_axes", "softmax_size", "first_nonfinite_weight", "describe_nonfinite",
            "shape_str"]
 # What an output activation can produce: (low, high or None, in words).
 ACTIVATION_RANGES: dict[str, tuple[float, float | None, str]] = {
@@ -205,6 +205,16 @@ def softmax_axes(layer: Any, rank: int) -> tuple[int, ...] | None:
     axis = getattr(inner, "axis", -1) if reads_axis else -1
     axes = axis if isinstance(axis, (list, tuple)) else (axis,)
     return tuple(sorted(int(a) % rank for a in axes))
+
+
+def softmax_size(layer: Any, shape: Sequence[Any]) -> int | None:
+    """How many values a softmax at the output (of `shape`) normalises together: the size of the
+    axis it reads (a pointer's ``Softmax(axis=1)`` over its steps, not the last axis); None when
+    the output applies no softmax or that size is unknown."""
+    axes = softmax_axes(layer, len(shape)) if len(shape) > 1 else None
+    if axes is None or any(shape[a] is None for a in axes):
+        return None
+    return int(np.prod([shape[a] for a in axes]))
 
 
 def first_nonfinite_weight(model: keras.Model) -> str | None:

@@ -10,14 +10,14 @@ something after the activation sets the output's range).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
     from .output_loss import OutputLoss
 
-__all__ = ["SPARSE", "ONE_HOT", "BINARY", "REAL", "LABELS", "random_target", "teacher_target", "standardise",
+__all__ = ["SPARSE", "ONE_HOT", "BINARY", "REAL", "LABELS", "class_axis", "random_target", "teacher_target", "standardise",
            "varies", "other_target_kinds"]
 
 SPARSE = "sparse"  # integer class ids
@@ -25,6 +25,14 @@ ONE_HOT = "one_hot"
 BINARY = "binary"  # 0/1 per unit
 REAL = "real"  # N(0, 1)
 LABELS = "labels"  # one integer label per sample, whatever the output's shape (metric learning: Circle)
+
+
+def class_axis(function: Any, rank: int) -> int:
+    """The axis (counted from 0, of an output of `rank`) a cross-entropy reads the classes along:
+    its ``axis`` (``CategoricalCrossentropy(axis=1)`` over a pointer's steps), else the last."""
+    axis = (getattr(function, "_fn_kwargs", None) or {}).get("axis", -1)
+    return int(axis) % rank if isinstance(axis, int) and rank > 0 else max(rank - 1, 0)
+
 
 # How many times the spread of a model's outputs across samples its regression targets may ask
 # for (see `teacher_target`).

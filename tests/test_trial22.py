@@ -1,0 +1,58 @@
+"""Trial 22: false alarms, missed bugs and unclear messages found by an ML engineer adopting
+modelcheck on models not written for it. Each test is a sound model modelcheck failed (or could
+not judge without saying why), or a broken one it passed, with the broken twin it must still fail."""
+
+import keras
+import pytest
+from keras import layers
+
+import modelcheck as mc
+
+
+def _pointer(softmax_axis: int = 1, loss: keras.losses.Loss | None = None) -> keras.Model:
+    """A pointer-style model: one score per step, a softmax over the 12 steps (axis 1), trained
+    with a categorical cross-entropy over that axis (which of the steps is pointed at)."""
+    inputs = keras.Input((12, 6))
+    scores = layers.Dense(1)(layers.Dense(16, activation="tanh")(inputs))
+    model = keras.Model(inputs, layers.Softmax(axis=softmax_axis)(scores))
+    model.compile("adam", loss if loss is not None else keras.losses.CategoricalCrossentropy(axis=1))
+    return model
+
+
+def test_a_softmax_over_the_steps_under_a_cross_entropy_over_the_steps_fits():
+    """Keras' fit trains this model (the classes are the steps, along axis 1): the static checks
+    counted units on the last axis (1) and said "a softmax over a single unit"."""
+    keras.utils.set_random_seed(0)
+    result = mc.check_loss_matches_output(_pointer())
+    assert result.passed, result.message
+    assert result.details["outputs"][0]["units"] == 12
+    result = mc.check_config_lint(_pointer())
+    assert result.passed, result.message
+
+
+def test_a_softmax_over_one_unit_is_still_found_whatever_the_loss_axis():
+    keras.utils.set_random_seed(0)
+    result = mc.check_loss_matches_output(_pointer(softmax_axis=-1))
+    assert result.status == "failed"
+    assert "a softmax over a single unit" in result.message
+    result = mc.check_config_lint(_pointer(softmax_axis=-1))
+    assert result.status == "failed"
+    assert "softmax over 1 unit" in result.message
+
+
+def test_a_sparse_cross_entropy_over_another_axis_is_still_linted():
+    """fit raises "Only axis=-1 is currently supported" for the sparse cross-entropy alone."""
+    keras.utils.set_random_seed(0)
+    model = _pointer(loss=keras.losses.SparseCategoricalCrossentropy(axis=1))
+    result = mc.check_config_lint(model)
+    assert result.status == "failed"
+    assert "loss axis: expected the classes' axis, the last" in result.message
+    assert "axis=1" in result.message
+
+
+def test_a_categorical_cross_entropy_over_the_batch_axis_is_still_linted():
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(3, activation="softmax")])
+    model.compile("adam", keras.losses.CategoricalCrossentropy(axis=0))
+    result = mc.check_config_lint(model)
+    assert result.status == "failed"
+    assert "received axis=0" in result.message and "axis 0 is the batch" in result.message
