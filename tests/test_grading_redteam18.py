@@ -15,7 +15,7 @@ import pytest
 from modelcheck.grading import Grader, discover_submissions, load_assignment
 from modelcheck.grading.grade import StudentGrade
 from modelcheck.grading.worker import WarmPool
-from tests.test_grading_notebooks import TOY_MODEL
+from tests.test_grading_notebooks import TOY_MODEL, _notebook
 
 TOY = Path(__file__).parent / "submissions" / "toy.toml"
 
@@ -65,6 +65,14 @@ def build_model():
     "unshowable_exit.py": _builder_doing("import sys", "sys.exit(Unshowable())", before=BAD_STR),
     # closes every descriptor: its report cannot reach the grader; said in words, not as exit code 70
     "closes_all.py": _builder_doing("import os", "os.closerange(3, 4096)"),
+    # a notebook that takes its settings from files beside it with %run, as Jupyter runs them: %run did
+    # nothing, and the builder raised NameError (0 points for a notebook that works in Jupyter)
+    "runs_helpers/hw.ipynb": _notebook("%run helpers.py", "%run -i settings.py\n%run -n named.py",
+                                       TOY_MODEL.replace("Dense(8, activation=\"relu\")",
+                                                         "Dense(UNITS, activation=ACTIVATION)")),
+    "runs_helpers/helpers.py": "UNITS = 8 if __name__ == '__main__' else 0\n",
+    "runs_helpers/settings.py": "ACTIVATION = 'relu' if UNITS == 8 else 'bad'\n",  # -i: in the notebook's namespace
+    "runs_helpers/named.py": "assert __name__ == 'named'\n",
 }
 
 
@@ -80,6 +88,7 @@ def graded(pool, tmp_path_factory: pytest.TempPathFactory) -> dict[str, StudentG
     folder.mkdir()
     for name, content in CLASS.items():
         text = content if isinstance(content, str) else json.dumps(content)
+        (folder / name).parent.mkdir(exist_ok=True)
         (folder / name).write_text(text, encoding="utf-8")
     grader = Grader(load_assignment(TOY), workers=2, pool=pool)
     return {grade.student: grade for grade in grader.grade_all(discover_submissions(folder))}
@@ -110,3 +119,15 @@ def test_a_job_left_unable_to_report_says_so_in_words(graded):
     assert grade.problem.startswith("the submission's process could not report to the grader after its code ran: "
                                     "it failed with OSError: [Errno 9] Bad file descriptor;"), grade.problem
     assert "code 70" not in grade.problem
+
+
+def test_a_notebook_runs_the_python_files_it_names_with_percent_run(graded):
+    _full_marks(graded["runs_helpers"])
+    assert not graded["runs_helpers"].notes
+
+
+def test_percent_run_of_a_notebook_or_with_options_ipython_refuses_still_does_nothing():
+    from modelcheck.grading.notebooks import notebook_script
+
+    script = notebook_script(_notebook("%run other.ipynb\n%run -x helpers.py\n%run"))
+    assert script.count("pass  # skipped: %run") == 3

@@ -164,6 +164,35 @@ def wrapped_python(name: str, line: str, cell: str | None = None) -> str | None:
     return statement if statement and not statement.startswith(_ESCAPES) else None
 
 
+# %run's options, as IPython parses them (-m names a module to run instead of a file)
+_RUN_OPTIONS = "nidtN:b:pD:l:rs:T:em:G"
+
+
+def _run_magic(args: str) -> str | None:
+    """``%run [options] helpers.py`` as Python that runs the Python file (or ``-m`` module) as
+    IPython does: as ``__main__``, then its names copied into the notebook's namespace (with
+    ``-i``, run in that namespace itself; with ``-n``, not as ``__main__``). A notebook that
+    defines its helpers in a file beside it this way works as in Jupyter. None for a %run of
+    anything else (another notebook), or with arguments IPython would refuse."""
+    try:
+        options, rest = getopt.getopt(shlex.split(args), _RUN_OPTIONS)
+    except (getopt.GetoptError, ValueError):
+        return None
+    flags = dict(options)
+    module = flags.get("-m")
+    if module is None and not (rest and rest[0].endswith(".py")):
+        return None
+    main = "'__main__'" if "-n" not in flags else (repr(module) if module else repr(Path(rest[0]).stem))
+    if module is not None:
+        ran = f"__import__('runpy').run_module({module!r}, run_name={main}, alter_sys=True)"
+    elif "-i" in flags:
+        return (f"exec(compile(__import__('builtins').open({rest[0]!r}, encoding='utf-8').read(), {rest[0]!r}, "
+                "'exec'), globals())")
+    else:
+        ran = f"__import__('runpy').run_path({rest[0]!r}, run_name={main})"
+    return f"globals().update((k, v) for k, v in {ran}.items() if not k.startswith('__'))"
+
+
 def _ipython_line(line: str, assign_at: int | None) -> str | None:
     """The Python line that replaces `line`, a line beginning a statement, when it is IPython
     syntax: a magic or shell escape (``%...``, ``!...``, ``?...``), help (``obj?``), or an
@@ -184,7 +213,8 @@ def _ipython_line(line: str, assign_at: int | None) -> str | None:
             statement = _magic_statement(magic.group(1), magic.group(2))
             if statement and not statement.startswith(_ESCAPES):
                 return indent + statement
-        return skipped
+        ran = _run_magic(magic.group(2)) if magic and magic.group(1) == "run" and not _ends_with_backslash(line) else None
+        return f"{indent}{ran}  # {stripped}" if ran is not None else skipped
     if _HELP_END.fullmatch(stripped.rstrip()):
         return skipped
     if assign_at is not None and line[:assign_at].strip():
