@@ -533,7 +533,7 @@ def test_still_falling_needs_a_fall_clear_of_the_noise():
 def test_a_loss_falling_in_inference_mode_is_still_falling_when_the_training_losses_are_noise():
     """Behind Dropout a training loss can be too noisy to be clear of flat while the model memorises
     its batch steadily; the losses overfit_batch's stop rule measures in inference mode tell."""
-    from modelcheck.checks.training import still_learning
+    from modelcheck.checks.training_report import still_learning
     from modelcheck.model.engine import TrainingRun, falling_points, still_falling
 
     rng = np.random.default_rng(0)
@@ -616,7 +616,7 @@ def test_a_slowly_falling_loss_decrease_is_extended_until_it_shows_or_skipped():
 def test_an_extension_is_refused_when_it_would_overrun_the_models_time_budget():
     """A grading job's checks share its time limit: a still-falling run is extended only while the
     extra steps fit in what is left, so the job reports (skipped, still learning) instead of being killed."""
-    from modelcheck.checks.training import still_learning
+    from modelcheck.checks.training_report import still_learning
     from modelcheck.model.engine import TrainingRun, _extended
 
     falling = [2.0 * 0.999 ** i for i in range(500)]

@@ -206,7 +206,7 @@ def test_seeds_that_did_not_run_leave_the_verdict_open():
 
 
 def test_the_note_of_a_check_not_attempted_keeps_the_first_clause_of_a_long_message():
-    from modelcheck.checks.training import _gist
+    from modelcheck.checks.training_report import _gist
 
     long = "gradient: expected a finite gradient, received NaN, at variables " + ", ".join(
         f"block_{i}/kernel" for i in range(40)) + "; the loss overflowed"

@@ -180,7 +180,7 @@ def test_a_loss_far_below_its_expected_value_is_checked_by_eye_not_with_a_functi
 
 
 def test_a_loss_still_falling_at_the_end_is_told_how_to_learn_faster_not_to_raise_the_budget():
-    from modelcheck.checks.training import still_learning
+    from modelcheck.checks.training_report import still_learning
     from modelcheck.model.engine import TrainingRun
 
     run = TrainingRun(losses=[2.0 * 0.999 ** i for i in range(500)], steps=500, seconds=5.0, step_s=0.01, budget=500)

@@ -20,7 +20,7 @@ from ..model.inputs import rows_of
 from ..model.targets import other_target_kinds
 from ..model.randomness import noisy_in_training
 from .common import HUGE_SAMPLE, check, fmt, sample_values
-from .training import (EXTEND, INFERENCE_MODE, as_model_targets, behind_frozen_backbone, extension_note,
+from .training_report import (EXTEND, INFERENCE_MODE, as_model_targets, behind_frozen_backbone, extension_note,
                        inference_predictions, over_budget, run_details, slow_rate_note, training_batch,
                        still_learning, stopped_note)
 

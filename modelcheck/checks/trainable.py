@@ -16,7 +16,7 @@ from .common import SIGNS_CANCEL, check, fmt, prepare_batch, second_batch
 from ..model.freezing import BACKBONE_NOTE, backbone_names, frozen_layers
 from .gradients import feeds_only_batchnorm, frozen_message, gradient_cause, gradients
 from ..model.variables import variable_labels
-from .training import over_budget, run_details, stopped_note
+from .training_report import over_budget, run_details, stopped_note
 
 __all__ = ["check_trainable_changes"]
 
