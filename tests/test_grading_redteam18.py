@@ -73,6 +73,13 @@ def build_model():
     "runs_helpers/helpers.py": "UNITS = 8 if __name__ == '__main__' else 0\n",
     "runs_helpers/settings.py": "ACTIVATION = 'relu' if UNITS == 8 else 'bad'\n",  # -i: in the notebook's namespace
     "runs_helpers/named.py": "assert __name__ == 'named'\n",
+    # a notebook named like a module its cells import, which the job has not imported yet: converted to
+    # statistics.py beside itself, its `import statistics` imported the notebook, not the standard library's
+    # (red team 17's leftover: pandas.ipynb); likewise a notebook whose helper module shares its name
+    "statistics.ipynb": _notebook("import statistics\n" + TOY_MODEL, "assert statistics.mean([1, 3]) == 2"),
+    "same_name/hw.ipynb": _notebook("from hw import UNITS\n" + TOY_MODEL.replace("Dense(8,", "Dense(UNITS,")),
+    "same_name/hw.py": "UNITS = 8\n",
+    "turtle.ipynb": _notebook("import statistics\n" + TOY_MODEL.replace("def build_model", "def build_modle")),
 }
 
 
@@ -131,3 +138,14 @@ def test_percent_run_of_a_notebook_or_with_options_ipython_refuses_still_does_no
 
     script = notebook_script(_notebook("%run other.ipynb\n%run -x helpers.py\n%run"))
     assert script.count("pass  # skipped: %run") == 3
+
+
+@pytest.mark.parametrize("student", ["statistics", "same_name"])
+def test_a_notebook_named_like_a_module_imports_that_module_not_itself(graded, student):
+    _full_marks(graded[student])
+    assert not graded[student].notes
+
+
+def test_a_notebook_converted_under_another_name_is_still_named_as_handed_in(graded):
+    assert graded["turtle"].problem.startswith("turtle.ipynb defines no function `build_model()`"), graded["turtle"].problem
+    assert ".ipynb.py" not in graded["turtle"].problem

@@ -42,7 +42,7 @@ from .jobdirs import new_jobdir, remove_jobdir, sweep_dead_jobdirs
 from .sandbox import RunOutcome, run_job
 from .schema import clean_text, display_name
 from .notebooks import cell_table
-from .submissions import Submission, prepare_workdir
+from .submissions import CONVERTED_SUFFIX, Submission, prepare_workdir
 from .worker import WarmPool
 from .zygote import JOB_FAILED, JOB_FAILED_MARK
 
@@ -236,7 +236,9 @@ def _as_handed_in(submission: Submission, script: Path) -> Callable[[str], str]:
     else:
         with open(script, encoding="utf-8", errors="replace") as handle:
             converted = cell_table(handle.readline(1 << 20)) is not None
-        handed_in = display_name(script.with_suffix(".ipynb").name) if converted else script.name
+        notebook = (script.name[: -len(".py")] if script.name.endswith(CONVERTED_SUFFIX)
+                    else script.with_suffix(".ipynb").name)
+        handed_in = display_name(notebook) if converted else script.name
     if script.name == handed_in:
         return lambda text: text
     # the name itself, never the end of another (a notebook `y.ipynb` runs as `y.py`: numpy.py stays)

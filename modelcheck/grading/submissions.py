@@ -16,9 +16,11 @@ both reported, neither graded.
 
 from __future__ import annotations
 
+import importlib.machinery
 import os
 import re
 import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -356,6 +358,28 @@ def prepare_workdir(submission: Submission, workdir: Path, builder: str,
             script = notebook_source(entry)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ValueError(f"{display_name(entry.name)} is not a readable Jupyter notebook ({exc})") from None
-        entry = entry.with_suffix(".py")
+        entry = converted_script(entry)
         entry.write_text(script, encoding="utf-8")
     return entry
+
+
+CONVERTED_SUFFIX = ".ipynb.py"
+
+
+def converted_script(notebook: Path) -> Path:
+    """Where the script converted from `notebook` is written: beside it, with ``.py`` for its
+    suffix; but under ``<name>.ipynb.py``, a name no ``import`` finds, when ``<name>.py`` would
+    be imported by the notebook's own ``import <name>`` (``pandas.ipynb``, ``yaml.ipynb``: in
+    Jupyter that imports the package, here it would import the notebook itself) or is a file the
+    student handed in beside it."""
+    name = notebook.stem
+    if notebook.with_suffix(".py").exists():
+        return notebook.with_name(notebook.stem + CONVERTED_SUFFIX)
+    if not name.isidentifier() or name == "submission":
+        return notebook.with_suffix(".py")
+    here = os.path.abspath(notebook.parent)
+    elsewhere = [entry for entry in sys.path if entry and os.path.abspath(entry) != here]
+    if (name in sys.stdlib_module_names or name in sys.builtin_module_names
+            or importlib.machinery.PathFinder.find_spec(name, elsewhere) is not None):
+        return notebook.with_name(notebook.stem + CONVERTED_SUFFIX)
+    return notebook.with_suffix(".py")
