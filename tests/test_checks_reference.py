@@ -90,7 +90,7 @@ def test_an_operation_a_subclassed_call_leaves_out_is_a_difference(reference_):
     ([layers.Flatten(), layers.Dense(31, activation="relu"), layers.Dense(10, activation="relu"),
       layers.Dense(5, activation="softmax")], "layer 2 (Dense 31): units 30 expected, 31 received"),
     ([layers.Flatten(), layers.Dense(30, activation="relu"), layers.Dense(5, activation="softmax")],
-     "layer 3: Dense 10 expected (as in the reference solution), missing"),
+     "before layer 3 (Dense 5): Dense 10 with activation relu expected (as in the reference solution), missing"),
     ([layers.Flatten(), layers.Dense(30, activation="relu"), layers.Dropout(0.5), layers.Dense(10, activation="relu"),
       layers.Dense(5, activation="softmax")], "layer 3 (Dropout 0.5): not in the reference solution"),
 ])
@@ -475,7 +475,7 @@ def test_an_operation_the_reference_lacks_is_named_for_a_student():
         f"layer 2 (operation multiply): {MULTIPLY}, with arguments (<tensor>, 2.0), not in the reference solution"]
     result = check_matches_reference(dense_relu_softmax(), reference=architecture(times(2.0)))
     assert result.message.splitlines()[1:] == [
-        f"layer 2: {MULTIPLY} expected (as in the reference solution), missing"]
+        f"before layer 2 (Dense 3): {MULTIPLY} expected (as in the reference solution), missing"]
 
 
 def test_the_constant_operands_of_an_operation_are_compared():
@@ -782,3 +782,20 @@ def test_a_class_allowed_extra_still_leaves_the_other_layers_compared():
                               layers.Dense(5, activation="softmax")])
     result = check_matches_reference(wrong, reference=reference_model, allow_extra=["Dropout"])
     assert not result.passed and "missing" in result.message
+
+
+def test_a_missing_layer_is_placed_before_the_students_next_layer_which_is_compared_with_its_likeness():
+    def mlp(*hidden, head="softmax"):
+        return keras.Sequential([keras.Input((8,)), layers.Dense(16, activation="relu"), *hidden,
+                                 layers.Dense(3, activation=head)])
+
+    result = check_matches_reference(mlp(head="sigmoid"), reference=lambda: mlp(layers.Dense(8, activation="relu")))
+    assert result.status == "failed"
+    assert result.message.splitlines() == [
+        "architecture: expected the reference solution's, received 2 differences, at layer 2 (Dense 3)",
+        "before layer 2 (Dense 3): Dense 8 with activation relu expected (as in the reference solution), missing",
+        "layer 2 (Dense 3): activation softmax expected, sigmoid received"]
+    result = check_matches_reference(keras.Sequential([keras.Input((8,)), layers.Dense(16, activation="relu")]),
+                                     reference=mlp)
+    assert result.message.splitlines()[1:] == [
+        "after layer 1 (Dense 16): Dense 3 with activation softmax expected (as in the reference solution), missing"]

@@ -425,3 +425,17 @@ def test_a_long_list_that_only_repeats_a_value_once_more_is_a_change_not_an_erro
     assert _long_list_change("boundaries", [0] * 13, [0] * 15) == (
         "boundaries (13 entries -> 15): the same values in another order or number (from position 13: 2 entries "
         "added)")
+
+
+def test_diff_pairs_a_changed_layer_with_the_one_it_most_resembles_not_the_first_of_its_class():
+    def mlp(*hidden):
+        return keras.Sequential([keras.Input((8,)), layers.Dense(16, activation="relu"), *hidden,
+                                 layers.Dense(3, activation="softmax" if hidden else "sigmoid")])
+
+    old = architecture(mlp(layers.Dense(8, activation="relu")))
+    diff = compare(old, architecture(mlp()))
+    assert diff.lines == (
+        "- layer 2 dense#2 (Dense): units 8, activation relu, params 136, output (None, 8)",
+        "layer 2 dense#2 (was layer 3 dense#3): activation softmax -> sigmoid; params 27 -> 51",
+        "total params 307 -> 195",
+    )

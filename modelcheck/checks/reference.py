@@ -201,6 +201,17 @@ def _output_lines(reference: dict[str, Any], received: dict[str, Any], new: list
     return lines
 
 
+def _missing_at(steps: list[tuple[int | None, int | None]], k: int, new: list[dict[str, Any]]) -> str:
+    """Where the reference's layer of alignment step `k`, which the student's model lacks, belongs:
+    before the student's next layer, or after their last one (not "layer N", which names the
+    student's own layer N on the next line)."""
+    after = next((j for _, j in steps[k + 1:] if j is not None), None)
+    if after is not None:
+        return f"before layer {after + 1} ({_describe(new[after])})"
+    before = next((j for _, j in reversed(steps[:k]) if j is not None), None)
+    return f"after layer {before + 1} ({_describe(new[before])})" if before is not None else "layer 1"
+
+
 def _takes_input(want: Any, got: Any) -> bool:
     """Whether an input of shape `got` takes the reference's inputs of shape `want`, batch size
     aside: a size the model leaves open (None: sequences of any length) takes any, as `output_shape`
@@ -246,13 +257,13 @@ def differences(reference: dict[str, Any], received: dict[str, Any], *,
     def own_source(source: Any) -> Any:
         return source[0] if isinstance(source, list) and source[0] in recalled else source
 
-    placed = 0
-    for i, j in steps:
+    for k, (i, j) in enumerate(steps):
         if j is None:
             what = _kind(old[i]["class"]) if old[i]["class"].startswith(OPERATION) else _describe(old[i])
-            lines.append(f"layer {placed + 1}: {what} expected (as in the reference solution), missing")
+            activation = old[i]["config"].get("activation") if old[i]["class"] != "Activation" else None
+            what += f" with activation {activation}" if activation not in (None, "linear") else ""
+            lines.append(f"{_missing_at(steps, k, new)}: {what} expected (as in the reference solution), missing")
             continue
-        placed = j + 1
         inside = f"; inside the nested {' inside '.join(new[j]['inside'])}" if new[j].get("inside") else ""
         if i is None:
             if new[j]["class"] not in allow_extra:
@@ -411,6 +422,7 @@ def check_matches_reference(
                               details=details)
     first = lines[0]
     at, _, _ = first.partition(": ")
+    at = at.removeprefix("before ").removeprefix("after ")
     head = mismatch("architecture", "the reference solution's", f"{len(lines)} difference{'s' * (len(lines) > 1)}",
                     at=at)
     return CheckResult.fail(NAME, head + "\n" + "\n".join(lines), expected=expected, received=received, details=details,

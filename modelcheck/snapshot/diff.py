@@ -139,15 +139,59 @@ def align(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[tuple[in
         if tag == "equal":
             steps.extend(zip(range(i1, i2), range(j1, j2)))
             continue
-        by_class = difflib.SequenceMatcher(
-            None, [l["class"] for l in old[i1:i2]], [l["class"] for l in new[j1:j2]], autojunk=False
-        )
-        for tag2, a1, a2, b1, b2 in by_class.get_opcodes():
-            if tag2 == "equal":
-                steps.extend(zip(range(i1 + a1, i1 + a2), range(j1 + b1, j1 + b2)))
+        steps.extend(_align_changed(old[i1:i2], new[j1:j2], i1, j1))
+    return steps
+
+
+# Above this many candidate pairs a changed stretch is aligned by class alone (difflib), not by likeness.
+_MAX_PAIRS = 40_000
+
+
+def _likeness(a: dict[str, Any], b: dict[str, Any]) -> float:
+    """How alike two layers of one class are: the share of their configuration keys with equal values."""
+    x, y = a.get("config") or {}, b.get("config") or {}
+    keys = set(x) | set(y)
+    return sum(x.get(key) == y.get(key) for key in keys) / len(keys) if keys else 1.0
+
+
+def _align_changed(old: list[dict[str, Any]], new: list[dict[str, Any]], i0: int,
+                   j0: int) -> list[tuple[int | None, int | None]]:
+    """Pairs for a stretch in which no layer is unchanged: as many layers of the same class paired, in
+    order, as can be, and among those pairings the one whose pairs are most alike. A removed Dense(8)
+    before a changed Dense(3, softmax) pairs the new Dense(3, sigmoid) with the Dense(3), not with the
+    Dense(8) that merely comes first."""
+    if len(old) * len(new) > _MAX_PAIRS:
+        steps: list[tuple[int | None, int | None]] = []
+        by_class = difflib.SequenceMatcher(None, [l["class"] for l in old], [l["class"] for l in new], autojunk=False)
+        for tag, a1, a2, b1, b2 in by_class.get_opcodes():
+            if tag == "equal":
+                steps.extend(zip(range(i0 + a1, i0 + a2), range(j0 + b1, j0 + b2)))
             else:
-                steps.extend((i, None) for i in range(i1 + a1, i1 + a2))
-                steps.extend((None, j) for j in range(j1 + b1, j1 + b2))
+                steps.extend((i, None) for i in range(i0 + a1, i0 + a2))
+                steps.extend((None, j) for j in range(j0 + b1, j0 + b2))
+        return steps
+    n, m = len(old), len(new)
+    # best[i][j]: the best score aligning old[i:] with new[j:]; a pair scores 1 plus its likeness, so
+    # more pairs always win and likeness decides between as many
+    best = [[0.0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        for j in range(m - 1, -1, -1):
+            score = max(best[i + 1][j], best[i][j + 1])
+            if old[i]["class"] == new[j]["class"]:
+                score = max(score, 1.0 + _likeness(old[i], new[j]) + best[i + 1][j + 1])
+            best[i][j] = score
+    steps, i, j = [], 0, 0
+    while i < n or j < m:
+        if i < n and j < m and old[i]["class"] == new[j]["class"] and \
+                best[i][j] == 1.0 + _likeness(old[i], new[j]) + best[i + 1][j + 1]:
+            steps.append((i0 + i, j0 + j))
+            i, j = i + 1, j + 1
+        elif i < n and (j == m or best[i][j] == best[i + 1][j]):
+            steps.append((i0 + i, None))
+            i += 1
+        else:
+            steps.append((None, j0 + j))
+            j += 1
     return steps
 
 
