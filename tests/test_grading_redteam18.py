@@ -79,6 +79,10 @@ def build_model():
     "statistics.ipynb": _notebook("import statistics\n" + TOY_MODEL, "assert statistics.mean([1, 3]) == 2"),
     "same_name/hw.ipynb": _notebook("from hw import UNITS\n" + TOY_MODEL.replace("Dense(8,", "Dense(UNITS,")),
     "same_name/hw.py": "UNITS = 8\n",
+    # a script that trains (here: waits) at its top level after defining its builder was killed at the
+    # time limit (8 s) and scored 0; it now has half of it, as a notebook's cells do, and its builder is graded
+    "trains_at_import.py": TOY_MODEL + "\nimport time\n\nwhile True: time.sleep(0.05)  # (one line: stopped on it whenever the alarm lands)\n",
+    "waits_before_builder.py": "import time\n\ntime.sleep(600)\n" + TOY_MODEL,
     "turtle.ipynb": _notebook("import statistics\n" + TOY_MODEL.replace("def build_model", "def build_modle")),
 }
 
@@ -149,3 +153,21 @@ def test_a_notebook_named_like_a_module_imports_that_module_not_itself(graded, s
 def test_a_notebook_converted_under_another_name_is_still_named_as_handed_in(graded):
     assert graded["turtle"].problem.startswith("turtle.ipynb defines no function `build_model()`"), graded["turtle"].problem
     assert ".ipynb.py" not in graded["turtle"].problem
+
+
+def test_a_script_that_trains_at_import_after_defining_its_builder_is_graded_with_a_note(graded):
+    grade = graded["trains_at_import"]
+    _full_marks(grade)
+    assert len(grade.notes) == 1 and grade.notes[0].startswith(
+        "importing trains_at_import.py was stopped after 4 s at line 11 (while True: time.sleep(0.05)  # (one line: "
+        "stopped on it whenever the alarm lands)): the code a file runs when "
+        "it is imported may take 50% of the time limit; build_model() was defined by then and is graded;"), grade.notes
+
+
+def test_a_script_stopped_at_import_before_its_builder_says_where_within_half_the_time_limit(graded):
+    grade = graded["waits_before_builder"]
+    assert grade.score == 0 and not grade.grader_error
+    assert grade.problem.startswith("importing waits_before_builder.py was stopped after 4 s (50% of the time limit), "
+                                    "before it defined `build_model()`\n  at waits_before_builder.py:3: "
+                                    "time.sleep(600)"), grade.problem
+    assert 'put that under `if __name__ == "__main__":`' in grade.results[0].hint

@@ -462,7 +462,9 @@ class Grader:
             return self._failed(submission, problem, output=output, notes=notes, ours=bool(built.setup_error),
                                 hint="the whole submission is graded as an error; fix this and resubmit")
         report = built.result
-        notes += [f"your notebook: {named(_relative(note, work))}" for note in report.get("cell_notes", [])]
+        # (a notebook's notes are about its cells; a script's, about its import stopped at the time limit)
+        notes += [("your notebook: " if note.startswith("cell ") else "") + named(_relative(note, work))
+                  for note in report.get("cell_notes", [])]
         if isinstance(report.get("error"), dict):
             message, hint = _describe_error(report["error"], work)
             return self._failed(submission, named(message), hint=hint, output=output, notes=notes)

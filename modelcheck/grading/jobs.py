@@ -55,7 +55,7 @@ from ..session.runner import ModelSession
 from .assignment import ASSIGNMENT_FILE, Assignment, parse_assignment
 from .instructor import LOAD_FIX, custom_objects, prepared_spec
 from .fidelity import Lost, forward_difference, not_reproduced, set_job_folder
-from .notebook_run import CellRun, exported_cells, run_cells
+from .notebook_run import CellRun, exported_cells, import_within, run_cells
 from .notebook_stand_ins import install_missing
 from .notebooks import cell_table
 
@@ -193,10 +193,11 @@ def _module_name(path: str) -> str:
     return "submission" if importlib.machinery.PathFinder.find_spec(name, elsewhere) is not None else name
 
 
-def _import_submission(path: str, timeout_s: float | None = None,
-                       started: float | None = None) -> tuple[Any, CellRun | None]:
+def _import_submission(path: str, timeout_s: float | None = None, started: float | None = None,
+                       builder: str | None = None) -> tuple[Any, CellRun | None]:
     """The submission's module, imported; a converted notebook runs a cell at a time instead
-    (`notebook_run.run_cells`, within the job's time limit), and what its cells left comes too."""
+    (`notebook_run.run_cells`, within the job's time limit), and what its cells left comes too. A
+    script's import has the notebook's share of the time limit too (`import_within`)."""
     name = _module_name(path)
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
@@ -210,7 +211,9 @@ def _import_submission(path: str, timeout_s: float | None = None,
     try:
         if cells is not None:
             return module, run_cells(module, path, cells, timeout_s, started, exported=exported)
-        call_user_code(f"importing {os.path.basename(path)}", spec.loader.exec_module, module)
+        stopped = import_within(module, spec.loader.exec_module, timeout_s, started, builder)
+        if stopped is not None:
+            return module, CellRun([stopped], [])
     except UserCodeError as exc:
         if isinstance(exc.original, SyntaxError):
             raise _syntax_error(exc.original, path) from None
@@ -484,7 +487,7 @@ def build_job(params: dict[str, Any], started: float | None = None) -> dict[str,
     install_missing()  # IPython's display names and Colab's modules, for a notebook's imports
     try:
         try:
-            module, cells = _import_submission(params["script"], params.get("timeout_s"), started)
+            module, cells = _import_submission(params["script"], params.get("timeout_s"), started, params["builder"])
         except KeyboardInterrupt as exc:
             raise _interrupted(exc, f"importing {os.path.basename(params['script'])}") from None
         if cells is not None:

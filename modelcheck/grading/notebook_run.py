@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from functools import reduce
 from typing import Any, ContextManager, Iterator
 
-from ..core.errors import UserCodeError, call_user_code
+from ..core.errors import UserCodeError, call_user_code, user_frame
 from .notebook_stand_ins import ExportedShell
 
-__all__ = ["CellRun", "exported_cells", "run_cells", "NOTEBOOK_SHARE"]
+__all__ = ["CellRun", "exported_cells", "import_within", "run_cells", "NOTEBOOK_SHARE"]
 
 # The part of the build job's time limit a notebook's own cells may take; building and exporting
 # the model come after them. A cell still running when it is used up is stopped. Each later cell
@@ -89,6 +89,37 @@ def _time_limit(seconds: float) -> Iterator[None]:
                 break
             except _OutOfTime:
                 continue
+
+
+def import_within(module: Any, execute: Any, timeout_s: float | None, started: float | None,
+                  builder: str | None) -> str | None:
+    """Import a script (`execute(module)`, its loader's ``exec_module``) within `NOTEBOOK_SHARE` of
+    the job's time limit `timeout_s` (which began at `started`), as a notebook's cells run: a
+    script that trains or waits at its top level is stopped there. None when the import ended in
+    time; a note for the student when it was stopped after defining `builder` (which is graded);
+    raises `UserCodeError` when it was stopped before, or failed as any import does."""
+    name = os.path.basename(getattr(module, "__file__", None) or "the submission")
+    doing = f"importing {name}"
+    if timeout_s is None:
+        call_user_code(doing, execute, module)
+        return None
+    allowed = max((time.monotonic() if started is None else started) + NOTEBOOK_SHARE * timeout_s - time.monotonic(),
+                  _INSTANT_S)
+    fix = ("training or waiting at the top level of a file: put that under `if __name__ == \"__main__\":` "
+           "(grading builds the model from the builder and trains it itself)")
+    try:
+        with _time_limit(allowed):
+            call_user_code(doing, execute, module)
+    except _OutOfTime as exc:
+        if builder is None or not callable(vars(module).get(builder)):
+            raise UserCodeError(f"{doing} was stopped after {_seconds(allowed)} s ({NOTEBOOK_SHARE:.0%} of the time "
+                                f"limit), before it defined `{builder}()`", hint=fix,
+                                location=user_frame(exc.__traceback__)) from None
+        where = user_frame(exc.__traceback__)
+        line = f" at line {where[1]} ({where[2]})" if where else ""
+        return (f"{doing} was stopped after {_seconds(allowed)} s{line}: the code a file runs when it is imported may "
+                f"take {NOTEBOOK_SHARE:.0%} of the time limit; {builder}() was defined by then and is graded; {fix}")
+    return None
 
 
 def _seconds(value: float) -> str:
