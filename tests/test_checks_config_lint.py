@@ -106,13 +106,19 @@ def test_a_learning_rate_1000_times_too_large_fails_with_its_sentence():
     sgd = check_config_lint(compiled(keras.optimizers.SGD(10.0)))
     assert sgd.message.startswith("learning rate: expected at most 1 for SGD, received learning_rate=10, at the SGD "
                                   "optimizer; SGD multiplies every gradient by the learning rate")
+    adagrad = check_config_lint(compiled(keras.optimizers.Adagrad(1.0)))
+    assert adagrad.message.startswith("learning rate: expected at most 0.5 for Adagrad, received learning_rate=1, at "
+                                      "the Adagrad optimizer; Adagrad moves every weight by up to the learning rate at "
+                                      "its first steps")
 
 
 @pytest.mark.parametrize("optimizer", [lambda: keras.optimizers.Adam(1e-3), lambda: keras.optimizers.RMSprop(0.1),
                                        lambda: keras.optimizers.SGD(1.0), lambda: keras.optimizers.Adadelta(1.0),
+                                       lambda: keras.optimizers.Adagrad(0.5),
                                        lambda: keras.optimizers.Adam(keras.optimizers.schedules.ExponentialDecay(
                                            1e-3, 100, 0.5))],
-                         ids=["adam_default", "rmsprop_at_limit", "sgd_at_limit", "adadelta_unjudged", "schedule"])
+                         ids=["adam_default", "rmsprop_at_limit", "sgd_at_limit", "adadelta_unjudged",
+                              "adagrad_embeddings_rate", "schedule"])
 def test_usual_learning_rates_and_schedules_pass(optimizer):
     result = check_config_lint(compiled(optimizer()))
     assert result.passed, result.message

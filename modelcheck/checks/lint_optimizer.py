@@ -17,8 +17,11 @@ __all__ = ["learning_rate_findings", "optimizer_findings"]
 
 # Optimizers whose step is about the learning rate whatever the gradient's size, and the rate
 # above which one step throws the weights far from where they started.
-_ADAPTIVE = ("Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "Adagrad", "Lion", "Lamb")
+_ADAPTIVE = ("Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "Lion", "Lamb")
 _MAX_ADAPTIVE_RATE = 0.1
+# Adagrad divides by the root of all past squared gradients: its steps shrink as training goes on,
+# and rates up to 0.5 are in common use (word embeddings, linear models)
+_MAX_ADAGRAD_RATE = 0.5
 _MAX_SGD_RATE = 1.0
 
 # The steps a training run reaches (100 epochs of 1,000 batches), on which a learning-rate schedule
@@ -32,6 +35,9 @@ def _rate_limit(kind: str) -> tuple[float, str, str] | None:
     if kind in _ADAPTIVE:
         return (_MAX_ADAPTIVE_RATE, "moves every weight by about the learning rate at each step",
                 "1e-4 to 1e-2 (Keras' default is 0.001)")
+    if kind == "Adagrad":
+        return (_MAX_ADAGRAD_RATE, "moves every weight by up to the learning rate at its first steps",
+                "1e-3 to 0.5 (Keras' default is 0.001)")
     if kind == "SGD":
         return _MAX_SGD_RATE, "multiplies every gradient by the learning rate", "1e-3 to 0.1 (Keras' default is 0.01)"
     return None
