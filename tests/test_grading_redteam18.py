@@ -83,6 +83,9 @@ def build_model():
     # time limit (8 s) and scored 0; it now has half of it, as a notebook's cells do, and its builder is graded
     "trains_at_import.py": TOY_MODEL + "\nimport time\n\nwhile True: time.sleep(0.05)  # (one line: stopped on it whenever the alarm lands)\n",
     "waits_before_builder.py": "import time\n\ntime.sleep(600)\n" + TOY_MODEL,
+    # saved by Windows' Notepad as "Unicode", or written by PowerShell's >: "has a syntax error: source code
+    # string cannot contain null bytes", "at utf16.py:0:", "fix line None"
+    "utf16.py": TOY_MODEL.encode("utf-16"),
     "turtle.ipynb": _notebook("import statistics\n" + TOY_MODEL.replace("def build_model", "def build_modle")),
 }
 
@@ -98,9 +101,10 @@ def graded(pool, tmp_path_factory: pytest.TempPathFactory) -> dict[str, StudentG
     folder = tmp_path_factory.mktemp("redteam18") / "subs"
     folder.mkdir()
     for name, content in CLASS.items():
-        text = content if isinstance(content, str) else json.dumps(content)
+        data = content if isinstance(content, bytes) else (
+            content if isinstance(content, str) else json.dumps(content)).encode("utf-8")
         (folder / name).parent.mkdir(exist_ok=True)
-        (folder / name).write_text(text, encoding="utf-8")
+        (folder / name).write_bytes(data)
     grader = Grader(load_assignment(TOY), workers=2, pool=pool)
     return {grade.student: grade for grade in grader.grade_all(discover_submissions(folder))}
 
@@ -171,3 +175,11 @@ def test_a_script_stopped_at_import_before_its_builder_says_where_within_half_th
                                     "before it defined `build_model()`\n  at waits_before_builder.py:3: "
                                     "time.sleep(600)"), grade.problem
     assert 'put that under `if __name__ == "__main__":`' in grade.results[0].hint
+
+
+def test_a_file_saved_as_utf16_is_told_so_with_the_fix(graded):
+    grade = graded["utf16"]
+    assert grade.score == 0 and not grade.grader_error
+    assert grade.problem == ("utf16.py is saved as UTF-16 text (Notepad's \"Unicode\", or what PowerShell's > writes), "
+                             "which Python cannot read"), grade.problem
+    assert grade.results[0].hint.startswith("save the file as UTF-8 text")

@@ -170,7 +170,29 @@ def _own_count(model: Any) -> int | None:
     return total if 0 <= total < 2**63 else None
 
 
+def _not_utf8(filename: str) -> UserCodeError | None:
+    """The error for a file Python refused for its NUL bytes: text saved as UTF-16 (Windows'
+    Notepad's "Unicode", PowerShell's ``>``) or no text at all; None when it holds none."""
+    try:
+        with open(filename, "rb") as handle:
+            head = handle.read(1 << 16)
+    except OSError:
+        return None
+    if b"\0" not in head:
+        return None
+    utf16 = head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[1::2].count(0) > len(head) // 4
+    what = ("is saved as UTF-16 text (Notepad's \"Unicode\", or what PowerShell's > writes), which Python cannot read"
+            if utf16 else "holds NUL bytes: it is not a Python source file saved as text")
+    return UserCodeError(f"{os.path.basename(filename)} {what}",
+                         hint="save the file as UTF-8 text (in Notepad: Save As, Encoding UTF-8; in PowerShell: "
+                              "Out-File -Encoding utf8) and resubmit")
+
+
 def _syntax_error(exc: SyntaxError, filename: str) -> UserCodeError:
+    if exc.lineno is None and "null bytes" in str(exc.msg):
+        refused = _not_utf8(filename)
+        if refused is not None:
+            return refused
     line = (exc.text or linecache.getline(exc.filename or "", exc.lineno or 0)).strip()
     return UserCodeError(
         f"{os.path.basename(filename)} has a syntax error: {exc.msg}",
