@@ -183,3 +183,31 @@ def test_a_file_saved_as_utf16_is_told_so_with_the_fix(graded):
     assert grade.problem == ("utf16.py is saved as UTF-16 text (Notepad's \"Unicode\", or what PowerShell's > writes), "
                              "which Python cannot read"), grade.problem
     assert grade.results[0].hint.startswith("save the file as UTF-8 text")
+
+
+@pytest.mark.parametrize("metadata", [{"kernelspec": {"name": "ir", "language": "R"}, "language_info": {"name": "R"}},
+                                      {"kernelspec": {"name": "julia-1.10", "language": "julia"}}])
+def test_a_notebook_in_another_language_is_told_so(tmp_path, metadata):
+    """An R notebook handed in by mistake got "defines no function `build_model()`; it defines no function",
+    with a note that its first cell raised NameError."""
+    from modelcheck.grading.submissions import Submission, prepare_workdir
+
+    notebook = _notebook("x <- c(1, 2)\nprint(x)")
+    notebook["metadata"] = metadata
+    (tmp_path / "hw.ipynb").write_text(json.dumps(notebook))
+    (tmp_path / "work").mkdir()
+    with pytest.raises(ValueError) as raised:
+        prepare_workdir(Submission.from_path(tmp_path / "hw.ipynb"), tmp_path / "work", "build_model")
+    language = metadata["kernelspec"]["language"]
+    assert str(raised.value) == (f"hw.ipynb is a notebook in another language: its kernel runs {language}, not Python; "
+                                 "the assignment needs a Python notebook (or .py file)")
+
+
+def test_a_python_notebook_with_or_without_metadata_is_still_read():
+    from modelcheck.grading.notebooks import notebook_script
+
+    for metadata in ({}, {"kernelspec": {"name": "python3", "language": "python"}},
+                     {"language_info": {"name": "python", "version": "3.11"}}, {"kernelspec": "odd"}):
+        notebook = _notebook("X = 1")
+        notebook["metadata"] = metadata
+        assert "X = 1" in notebook_script(notebook)

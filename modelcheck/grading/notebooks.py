@@ -14,6 +14,8 @@ import shlex
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from .schema import clean_text
+
 __all__ = ["CELL_TABLE", "NOTEBOOK_SIZE_HINT", "cell_table", "notebook_script", "notebook_source", "without_outputs",
            "wrapped_python"]
 
@@ -376,6 +378,23 @@ def _convert_cell(number: int, text: str, automagic: bool = False) -> tuple[str,
     return "\n".join([f"# cell {number}", *lines[:first], replacement, *body]), hoisted
 
 
+class OtherLanguage(ValueError):
+    """A readable notebook whose kernel runs another language than Python (R, Julia...)."""
+
+
+def _language(notebook: Any) -> str | None:
+    """The language a notebook's metadata names for its kernel, when it names one other than
+    Python; None for Python, or when it names none (a notebook without metadata is read as Python)."""
+    metadata = notebook.get("metadata") if isinstance(notebook, dict) else None
+    if not isinstance(metadata, dict):
+        return None
+    for section, key in (("language_info", "name"), ("kernelspec", "language")):
+        value = metadata.get(section).get(key) if isinstance(metadata.get(section), dict) else None
+        if isinstance(value, str) and value.strip():
+            return None if value.strip().lower() in ("python", "python3", "ipython", "ipython3") else value.strip()
+    return None
+
+
 def _code_of(cell: dict[str, Any], key: str, number: int) -> str:
     """The code of a code cell, stored under `key` as text or as a list of lines."""
     source = cell.get(key, "")
@@ -432,6 +451,9 @@ def notebook_script(notebook: Any) -> str:
     as a module the script runs all at once; the build job runs it a cell at a time. Raises
     `ValueError` for anything that is not a notebook.
     """
+    language = _language(notebook)
+    if language is not None:
+        raise OtherLanguage(f"its kernel runs {clean_text(language[:40], keep_newlines=False)}, not Python")
     cells = _code_cells(notebook)
     _check_code_size([text for _, text in cells])
     parts: list[tuple[int, str]] = []

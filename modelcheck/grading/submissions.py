@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .notebooks import NOTEBOOK_SIZE_HINT, notebook_script, notebook_source, without_outputs
+from .notebooks import NOTEBOOK_SIZE_HINT, OtherLanguage, notebook_script, notebook_source, without_outputs
 from .schema import display_name
 
 __all__ = ["Submission", "discover_submissions", "left_out", "notebook_source", "notebook_script", "prepare_workdir",
@@ -356,6 +356,9 @@ def prepare_workdir(submission: Submission, workdir: Path, builder: str,
     if entry.suffix == ".ipynb":
         try:
             script = notebook_source(entry)
+        except OtherLanguage as exc:
+            raise ValueError(f"{display_name(entry.name)} is a notebook in another language: {exc}; the "
+                             "assignment needs a Python notebook (or .py file)") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise ValueError(f"{display_name(entry.name)} is not a readable Jupyter notebook ({exc})") from None
         entry = converted_script(entry)
