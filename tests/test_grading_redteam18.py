@@ -211,3 +211,18 @@ def test_a_python_notebook_with_or_without_metadata_is_still_read():
         notebook = _notebook("X = 1")
         notebook["metadata"] = metadata
         assert "X = 1" in notebook_script(notebook)
+
+
+def test_two_folders_that_differ_never_hash_alike_for_resume(tmp_path):
+    """content_hash fed each file's name, NUL, its bytes and NUL into one digest: a folder with a = "X",
+    b = "Y" and one with a = "X\\0b\\0Y" hashed alike, so --resume kept the grade of the first for the second."""
+    from modelcheck.grading.resume import content_hash
+    from modelcheck.grading.submissions import Submission
+
+    two, one = tmp_path / "two", tmp_path / "one"
+    two.mkdir()
+    one.mkdir()
+    (two / "a").write_bytes(b"X")
+    (two / "b").write_bytes(b"Y")
+    (one / "a").write_bytes(b"X\0b\0Y")
+    assert content_hash(Submission("s", two)) != content_hash(Submission("s", one))

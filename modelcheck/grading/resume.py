@@ -49,14 +49,15 @@ def content_hash(submission: Submission, *, max_bytes: int = 1 << 30) -> str:
         except OSError:
             continue
         name = path.name if path == root else path.relative_to(root).as_posix()
-        digest.update(name.encode("utf-8", "surrogateescape") + b"\0")
+        # each file as its name, NUL, and the fixed-length digest of its bytes: a file's bytes that hold
+        # "\0other\0..." cannot then hash as two files (the same hash for two different folders)
+        inner = hashlib.sha256()
         with os.fdopen(handle, "rb") as file:
-            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
-                continue
-            while left > 0 and (chunk := file.read(min(1 << 20, left))):
-                digest.update(chunk)
+            regular = stat.S_ISREG(os.fstat(file.fileno()).st_mode)
+            while regular and left > 0 and (chunk := file.read(min(1 << 20, left))):
+                inner.update(chunk)
                 left -= len(chunk)
-        digest.update(b"\0")
+        digest.update(name.encode("utf-8", "surrogateescape") + b"\0" + inner.hexdigest().encode() + b"\n")
     return digest.hexdigest()
 
 
