@@ -226,3 +226,18 @@ def test_two_folders_that_differ_never_hash_alike_for_resume(tmp_path):
     (two / "b").write_bytes(b"Y")
     (one / "a").write_bytes(b"X\0b\0Y")
     assert content_hash(Submission("s", two)) != content_hash(Submission("s", one))
+
+
+@pytest.mark.parametrize("landlock", [0, 4, 5])
+def test_a_grader_that_is_not_root_says_when_a_job_can_kill_it(monkeypatch, landlock):
+    """Not root, jobs keep the grader's uid: without Landlock's signal scoping (ABI 6) a submission's
+    os.kill(-1, SIGKILL) (or the grader's pid, read from /proc) ends the grader and the whole run, again
+    on every --resume; the isolation line said nothing of it."""
+    from modelcheck.grading import confine, isolation
+
+    monkeypatch.setattr(isolation.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(confine, "landlock_abi", lambda: landlock)
+    described = isolation.detect().describe()
+    assert "can kill the grader itself, stopping the whole run at that submission" in described
+    monkeypatch.setattr(confine, "landlock_abi", lambda: 6)
+    assert "can kill the grader" not in isolation.detect().describe()
