@@ -185,8 +185,8 @@ def detect(workroot: str | None = None) -> Isolation:
                        f"their memory watched by {group}, no disk budget beyond a per-file size limit")
         if landlock < 6:  # a job keeps the grader's uid, so kill(-1) or the grader's pid reaches every process of it
             missing.append("no Landlock signal scoping (ABI 6, Linux 6.12): a job keeps the grader's uid and can kill "
-                           "the grader itself, stopping the whole run at that submission (and again on --resume); "
-                           "grade as root, or on Linux 6.12 or later")
+                           "the grader itself, stopping the whole run at that submission (and again on --resume), or "
+                           "another student's job running beside it; grade as root, or on Linux 6.12 or later")
         return Isolation(missing=tuple(missing + _unconfined(False, landlock, seccomp)), landlock=landlock,
                          seccomp=seccomp)
     import tempfile
