@@ -322,3 +322,51 @@ def test_a_loss_with_no_rule_is_not_said_to_fit_the_output():
     result = check_loss_matches_output(two)
     assert result.passed and result.message.endswith("; not judged: a (focal), a loss whose needs modelcheck does not "
                                                      "know"), result.message
+
+
+def _own_loss_mlp(activation, loss):
+    model = keras.Sequential([keras.Input((8,)), layers.Dense(16, activation="relu"), layers.Dense(5, activation=activation)])
+    model.compile("adam", loss=loss)
+    return model
+
+
+def my_mse(y_true, y_pred):
+    return ops.mean(ops.square(y_true - y_pred), axis=-1)
+
+
+def my_sparse(y_true, y_pred):
+    return keras.losses.sparse_categorical_crossentropy(y_true, y_pred)
+
+
+def hand_cross_entropy(y_true, y_pred):
+    return -ops.sum(y_true * ops.log(y_pred), axis=-1)
+
+
+@pytest.mark.parametrize(("activation", "loss", "said"), [
+    ("softmax", my_mse, "output activation: expected a linear output for the regression loss my_mse (which computes "
+                        "mean_squared_error), received softmax"),
+    (None, my_sparse, "output activation: expected softmax for my_sparse (which computes "
+                      "sparse_categorical_crossentropy), which expects probabilities, received 'linear'"),
+    ("sigmoid", hand_cross_entropy, "output activation: expected softmax for hand_cross_entropy (which computes "
+                                    "categorical_crossentropy), which expects probabilities that sum to 1, received "
+                                    "sigmoid"),
+])
+def test_a_loss_of_the_users_own_that_computes_a_keras_loss_is_judged_as_that_loss(activation, loss, said):
+    """A loss function wrapping or writing out a Keras loss was 'not judged': mean squared error on a softmax,
+    a sparse cross-entropy on a linear output, went unnoticed when the student named the function."""
+    from modelcheck.checks.loss_config import check_loss_matches_output
+
+    result = check_loss_matches_output(_own_loss_mlp(activation, loss))
+    assert result.status == "failed"
+    assert result.message.startswith(said), result.message
+
+
+@pytest.mark.parametrize(("activation", "loss", "computes"), [
+    ("softmax", my_sparse, "sparse_categorical_crossentropy"), ("softmax", hand_cross_entropy, "categorical_crossentropy"),
+    (None, my_mse, "mean_squared_error")])
+def test_a_sound_loss_of_the_users_own_is_said_to_fit_with_what_it_computes(activation, loss, computes):
+    from modelcheck.checks.loss_config import check_loss_matches_output
+
+    result = check_loss_matches_output(_own_loss_mlp(activation, loss))
+    assert result.passed, result.message
+    assert f"{loss.__name__} (which computes {computes})" in result.message

@@ -25,6 +25,7 @@ from ..core.errors import UserCodeError
 from ..core.result import CheckResult
 from ..model.compiled import compiled_loss
 from .common import check, forward
+from .loss_identity import keras_equivalent
 
 __all__ = ["check_loss_matches_output", "loss_misfit", "LossFacts", "loss_facts", "loss_family", "negative_weight",
            "zero_weight", "unweighted"]
@@ -57,15 +58,23 @@ _IMPLIED_RANGES: dict[str, tuple[float | None, float | None]] = {"mean_squared_l
 
 @dataclass(frozen=True)
 class LossFacts:
-    """What a loss is: its canonical snake_case name, its family and whether it expects logits."""
+    """What a loss is: its canonical snake_case name, its family and whether it expects logits;
+    for the user's own loss found to compute a Keras one, `written` is the name the user gave it."""
 
     name: str
     family: str
     from_logits: bool
+    written: str | None = None
+
+    @property
+    def shown(self) -> str:
+        """The loss as messages name it: the user's own function with what it computes."""
+        return self.name if self.written is None else f"{self.written} (which computes {self.name})"
 
 
-def loss_facts(loss: OutputLoss) -> LossFacts:
-    """The `LossFacts` of one output's loss (compiled or default)."""
+def loss_facts(loss: OutputLoss, output_shape: tuple[Any, ...] | None = None) -> LossFacts:
+    """The `LossFacts` of one output's loss (compiled or default). Given the output's shape, a loss
+    of the user's own that computes a Keras loss is judged as that loss (`keras_equivalent`)."""
     name = canonical_loss_name(loss.name.split("(")[0])
     config = {}
     if isinstance(loss.function, keras.losses.Loss):
@@ -74,6 +83,10 @@ def loss_facts(loss: OutputLoss) -> LossFacts:
         except NotImplementedError:  # a custom Loss without get_config
             config = {}
     from_logits = bool(config.get("from_logits", "from_logits=True" in loss.name))
+    if name not in _FAMILIES and output_shape is not None:
+        found = keras_equivalent(loss.function, output_shape)
+        if found is not None:
+            return LossFacts(found[0], _FAMILIES[found[0]], found[1], written=loss.name)
     return LossFacts(name, _FAMILIES.get(name, OTHER), from_logits)
 
 
@@ -108,7 +121,7 @@ def _findings(facts: LossFacts, activation: str | None, units: int, output: str,
               target_range: tuple[float | None, float | None] | None, softmax_units: int | None = None) -> list[str]:
     """One `mismatch` message, with its fix, per problem of one output: `units` counted along the
     axis the loss reads the classes on, `softmax_units` along the softmax's own axis."""
-    loss = facts.name
+    loss = facts.shown
     where = output_ref(output)
     found = []
     softmax_units = units if softmax_units is None else softmax_units
@@ -137,7 +150,7 @@ def _findings(facts: LossFacts, activation: str | None, units: int, output: str,
             found.append(mismatch("output activation", f"softmax for {loss}, which expects probabilities",
                                   repr(activation), at=where, note="raw scores can be negative: add "
                                   "activation=\"softmax\", or compile with "
-                                  f"keras.losses.{_class_name(loss)}(from_logits=True)"))
+                                  f"keras.losses.{_class_name(facts.name)}(from_logits=True)"))
     elif facts.family == BINARY_CE:
         if activation == "softmax" and softmax_units > 1:
             found.append(mismatch("loss", f"sparse_categorical_crossentropy or categorical_crossentropy for a "
@@ -152,7 +165,7 @@ def _findings(facts: LossFacts, activation: str | None, units: int, output: str,
                                   "with keras.losses.BinaryCrossentropy(from_logits=True)"))
     elif facts.family == REGRESSION and activation in ACTIVATION_RANGES:
         low, high, words = ACTIVATION_RANGES[activation]
-        target_range = target_range if target_range is not None else _IMPLIED_RANGES.get(loss)
+        target_range = target_range if target_range is not None else _IMPLIED_RANGES.get(facts.name)
         fits = target_range is not None and _within(target_range, low, high)
         if not fits:
             classes = "; for classification use a cross-entropy loss" if activation == "softmax" else ""
@@ -185,11 +198,17 @@ def _softmax_axis_finding(loss: OutputLoss, facts: LossFacts, layer: Any, shape:
     sizes = " x ".join(str(shape[a]) for a in axes)
     received = f"a softmax over axis {axes[0]}" if len(axes) == 1 else f"a softmax over axes {axes}"
     reads = "the last (axis=-1)" if loss_axis == len(shape) - 1 else f"axis {loss_axis}"
-    return mismatch("softmax axis", f"the classes' axis, {reads}, where {facts.name} reads them",
+    return mismatch("softmax axis", f"the classes' axis, {reads}, where {facts.shown} reads them",
                     f"{received} ({sizes} values)", at=output_ref(loss.output),
                     note="the class scores of each position do not sum to 1: Keras' cross-entropy divides them by "
                     "their sum, so fit trains and reports nothing wrong, but predict() gives no class "
                     "probabilities; apply the softmax over the classes (Softmax() or axis=-1)")
+
+
+def _shown(judged: dict[str, Any]) -> str:
+    """A judged output's loss as messages name it (see `LossFacts.shown`)."""
+    written = judged.get("written")
+    return judged["loss"] if written is None else f"{written} (which computes {judged['loss']})"
 
 
 def _within(target_range: tuple[float | None, float | None], low: float, high: float | None) -> bool:
@@ -237,8 +256,8 @@ def _declared_kind_finding(facts: LossFacts, activation: str | None, kind: str |
     words = {"probabilities": "class probabilities", "binary": "yes/no probabilities", "logits": "class scores"}[kind]
     fix = ("binary_crossentropy" if kind == "binary" else
            "sparse_categorical_crossentropy (class ids) or categorical_crossentropy (one-hot labels)")
-    return mismatch("loss", f"a cross-entropy loss, since the output gives {words}", f"{facts.name} on a linear "
-                    "output", at=output_ref(output), note=f"{facts.name} fits numbers to numbers and never learns "
+    return mismatch("loss", f"a cross-entropy loss, since the output gives {words}", f"{facts.shown} on a linear "
+                    "output", at=output_ref(output), note=f"{facts.shown} fits numbers to numbers and never learns "
                     f"which class is right: use {fix}"
                     + (", with from_logits=True on a linear output" if kind != "probabilities" else
                        " after a softmax"))
@@ -275,7 +294,7 @@ def _reading(model: keras.Model, target_range: tuple[float | None, float | None]
             continue  # an output compiled with no loss: nothing to fit it to
         if loss.weight < 0:
             findings.append(negative_weight(loss))
-        facts = loss_facts(loss)
+        facts = loss_facts(loss, shape)
         why = _unseen_activation(layer)
         activation = activation_of(layer) if why is None else None
         if why is not None:
@@ -287,7 +306,8 @@ def _reading(model: keras.Model, target_range: tuple[float | None, float | None]
                         softmax_size(layer, shape) if activation == "softmax" else None)
         judged.append({"output": loss.output, "loss": facts.name, "from_logits": facts.from_logits,
                        "activation": activation, "units": units, "activation_unseen": why,
-                       "misfit": own[0].splitlines()[0] if own else None})
+                       "misfit": own[0].splitlines()[0] if own else None,
+                       **({"written": facts.written} if facts.written else {})})
         findings += own
         if why is None:
             findings += [f for f in (_declared_kind_finding(facts, activation, kind, loss.output),
@@ -387,7 +407,7 @@ def check_loss_matches_output(
                                 "cross-entropies and the regression losses need of an output, not what this loss "
                                 "needs; overfit_batch and loss_decrease judge it by training", expected=expected,
                                 received=judged, details=details)
-    summary = ", ".join(f"{j['output']}: {j['loss']} on {j['activation'] or 'no activation'}" for j in judged
+    summary = ", ".join(f"{j['output']}: {_shown(j)} on {j['activation'] or 'no activation'}" for j in judged
                         if j not in unruled)
     named = ", ".join(f"{j['output']} ({j['loss']})" for j in unruled)
     others = f"; not judged: {named}, a loss whose needs modelcheck does not know" if unruled else ""

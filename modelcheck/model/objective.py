@@ -40,7 +40,12 @@ def _mean_reduced(function: Callable[..., Any]) -> Callable[[Any, Any], Any]:
     and ``ndarray - tensor`` fails for a tensor that needs grad."""
     if isinstance(function, keras.losses.Loss):
         return function
-    return lambda y_true, y_pred: ops.mean(function(ops.convert_to_tensor(y_true), ops.convert_to_tensor(y_pred)))
+
+    def mean_loss(y_true: Any, y_pred: Any) -> Any:
+        return ops.mean(function(ops.convert_to_tensor(y_true), ops.convert_to_tensor(y_pred)))
+
+    mean_loss.__wrapped__ = function  # type: ignore[attr-defined]  # (what the user wrote, for loss_identity)
+    return mean_loss
 
 
 def _default_loss(kind: str) -> tuple[Any, str]:
