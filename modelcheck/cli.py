@@ -13,6 +13,7 @@ submissions (grader errors: rerun with --resume), 130 when interrupted (what was
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -137,6 +138,9 @@ def _gradescope(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
+    # TensorFlow's start-up INFO/WARNING lines (oneDNN, CUDA, a mutant's rejected shapes) would bury
+    # the table and the run's progress, as in the pytest plugin; a value the user set wins
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from .core.errors import SpecError, UserCodeError
 
     if getattr(args, "workers", None) is not None and args.workers < 1:

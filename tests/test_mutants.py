@@ -784,3 +784,21 @@ def test_a_wrong_input_length_of_token_ids_is_told_as_sequences_not_as_a_column(
     table = keras.Model(features, keras.layers.Dense(1)(features))
     assert [m.description for m in generate(table, operators=["input_shape"])[1]] == [
         "input shape (50) -> (51) (one feature too many (the target column left in))"]
+
+
+def test_the_command_line_quiets_tensorflows_start_up_lines_unless_the_user_set_their_level(tmp_path):
+    """`modelcheck mutants` printed TensorFlow's oneDNN/CUDA INFO lines and a mutant's 'Incompatible shapes'
+    WARNINGs above its table; the pytest plugin already set TF_CPP_MIN_LOG_LEVEL=2."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os, sys; from modelcheck.cli import main; main(['mutants', sys.argv[1]]); "
+            "print(os.environ.get('TF_CPP_MIN_LOG_LEVEL'))")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    missing = str(tmp_path / "missing.toml")
+    out = subprocess.run([sys.executable, "-c", code, missing], env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "2", out.stderr
+    out = subprocess.run([sys.executable, "-c", code, missing], env={**env, "TF_CPP_MIN_LOG_LEVEL": "0"},
+                         capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "0", out.stderr
