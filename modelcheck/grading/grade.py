@@ -462,8 +462,9 @@ class Grader:
             return self._failed(submission, problem, output=output, notes=notes, ours=bool(built.setup_error),
                                 hint="the whole submission is graded as an error; fix this and resubmit")
         report = built.result
-        # (a notebook's notes are about its cells; a script's, about its import stopped at the time limit)
-        notes += [("your notebook: " if note.startswith("cell ") else "") + named(_relative(note, work))
+        # a notebook's notes are about its cells; a script's, about its import stopped at the time limit. Each
+        # is the submission's process's text, so it is said as what happened to the student's code, never bare
+        notes += [("your notebook: " if note.startswith("cell ") else "your file: ") + named(_relative(note, work))
                   for note in report.get("cell_notes", [])]
         if isinstance(report.get("error"), dict):
             message, hint = _describe_error(report["error"], work)
