@@ -787,8 +787,8 @@ def test_a_wrong_input_length_of_token_ids_is_told_as_sequences_not_as_a_column(
 
 
 def test_the_command_line_quiets_tensorflows_start_up_lines_unless_the_user_set_their_level(tmp_path):
-    """`modelcheck mutants` printed TensorFlow's oneDNN/CUDA INFO lines and a mutant's 'Incompatible shapes'
-    WARNINGs above its table; the pytest plugin already set TF_CPP_MIN_LOG_LEVEL=2."""
+    """`modelcheck mutants` printed a mutant's 'Incompatible shapes' WARNINGs from TensorFlow above its
+    table; the pytest plugin already set TF_CPP_MIN_LOG_LEVEL=2."""
     import os
     import subprocess
     import sys
