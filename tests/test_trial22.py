@@ -56,3 +56,32 @@ def test_a_categorical_cross_entropy_over_the_batch_axis_is_still_linted():
     result = mc.check_config_lint(model)
     assert result.status == "failed"
     assert "received axis=0" in result.message and "axis 0 is the batch" in result.message
+
+
+def _score_spread(bias_cancels: bool = True) -> keras.Model:
+    """One score per step, and the spread of the scores (max - min): the scores' bias is added to
+    every step alike, so it cancels, as it does under a softmax over the steps (a pointer's or an
+    attention pooling's scores, where its gradient is zero up to rounding, and exactly zero on some
+    seeds on PyTorch)."""
+    inputs = keras.Input((12, 6))
+    scores = layers.Dense(1)(layers.Dense(16, activation="tanh")(inputs))
+    spread = keras.ops.max(scores, axis=1) - keras.ops.min(scores, axis=1)
+    if not bias_cancels:
+        spread = spread * keras.ops.stop_gradient(keras.ops.zeros_like(spread))
+    model = keras.Model(inputs, spread)
+    model.compile("adam", "mse")
+    return model
+
+
+def test_a_bias_that_cancels_in_the_output_is_no_broken_gradient():
+    keras.utils.set_random_seed(0)
+    result = mc.check_gradient_flow(_score_spread())
+    assert result.passed, result.message
+    assert "no output depends on them: shifted, they change no output" in result.message
+
+
+def test_a_layer_whose_output_is_multiplied_by_zero_still_fails():
+    keras.utils.set_random_seed(0)
+    result = mc.check_gradient_flow(_score_spread(bias_cancels=False))
+    assert result.status == "failed"
+    assert "received an all-zero gradient, at every trainable variable (4)" in result.message

@@ -201,11 +201,13 @@ def _zero_at_start_only(model: keras.Model, labels: list[str], x: Any, targets: 
 _PROBE_STEP = 0.01
 
 
-def _cancels_out(model: keras.Model, layer: keras.layers.Layer | None, variable: Any, x: Any) -> bool:
-    """True for a variable of a layer called more than once (a siamese tower) that no output
-    depends on: moved far from its value, it leaves every output as it was, as a tower's last bias
-    does when the distance between two of its calls is taken (it cancels). Dead units would wake."""
-    if layer is None or len(getattr(layer, "_inbound_nodes", [])) < 2:
+def _cancels_out(model: keras.Model, layer: keras.layers.Layer | None, variable: Any, x: Any,
+                 shared_only: bool = True) -> bool:
+    """True for a variable of a layer called more than once (a siamese tower; any layer's without
+    `shared_only`) that no output depends on: moved far from its value, it leaves every output as it
+    was, as a tower's last bias does when the distance between two of its calls is taken (it
+    cancels). Dead units would wake."""
+    if layer is None or (shared_only and len(getattr(layer, "_inbound_nodes", [])) < 2):
         return False
     run = rewound_forward(model)
     before = run(x)
@@ -217,6 +219,16 @@ def _cancels_out(model: keras.Model, layer: keras.layers.Layer | None, variable:
     finally:
         variable.assign(saved)
     return all(np.allclose(a, b, rtol=1e-5, atol=1e-6) for a, b in zip(after, before))
+
+
+def _bias_may_cancel(variable: Any, layer: Any, norm: float, norms_by_id: dict[int, float]) -> bool:
+    """A bias whose gradient is zero or rounding noise (a millionth of its kernel's) while its
+    layer's kernel learns: a bias added alike to every value that a softmax normalises together
+    (a pointer's or an attention pooling's scores, one per step) cancels there, so its gradient is
+    zero up to rounding, exactly zero on some batches and backends. `_cancels_out` confirms it."""
+    kernel = getattr(layer, "kernel", None) if variable.name == "bias" else None
+    kernel_norm = norms_by_id.get(id(kernel), 0.0) if kernel is not None else 0.0
+    return kernel_norm > 0.0 and norm <= 1e-6 * kernel_norm
 
 
 # When no trainable variable gets a gradient, the output layer's own bias gets none either: the loss
@@ -302,6 +314,8 @@ def check_gradient_flow(
     problems: list[tuple[str, str, str]] = []  # (variable, what it gets, the likely cause)
     exempt: list[str] = []  # biases cancelled by a following BatchNormalization
     cancelled: list[str] = []  # variables of a shared layer whose calls' outputs are subtracted
+    shifted: list[str] = []  # biases that shifted change no output (added alike to all a softmax normalises)
+    norms_by_id = {id(v): float(np.linalg.norm(g)) for v, g in zip(model.trainable_variables, grads) if g is not None}
     for variable, grad in zip(model.trainable_variables, grads):
         layer = owners.get(id(variable))
         label = variable_label(layer, variable)
@@ -317,6 +331,9 @@ def check_gradient_flow(
             continue
         if not np.all(np.isfinite(value)):
             problems.append((label, "a NaN/Inf gradient", gradient_cause(layer, variable, model, "nonfinite")))
+        elif _bias_may_cancel(variable, layer, norm, norms_by_id) and _cancels_out(model, layer, variable, x,
+                                                                                      shared_only=False):
+            shifted.append(label)
         elif norm == 0.0 and _cancels_out(model, layer, variable, x):
             cancelled.append(label)
         elif norm == 0.0:
@@ -334,6 +351,8 @@ def check_gradient_flow(
         details["zero_on_first_batch_only"] = coincidences
     if cancelled:
         details["cancelled_in_shared_layers"] = cancelled
+    if shifted:
+        details["biases_no_output_depends_on"] = shifted
     if at_start:
         details["zero_at_the_initial_weights_only"] = at_start
     if batch_size != asked:
@@ -368,13 +387,16 @@ def check_gradient_flow(
         )
     checked = {label: norm for label, norm in norms.items()
                if label not in exempt and label not in coincidences and label not in cancelled
-               and label not in at_start} or norms
+               and label not in at_start and label not in shifted} or norms
     return CheckResult.ok(
         NAME, f"all {len(norms)} trainable variables get a finite, non-zero gradient "
         f"(smallest norm {min(checked.values()):.3g} at {min(checked, key=checked.get)})"
         + (f"; {len(exempt)} bias(es) before BatchNormalization exempt: BN cancels them" if exempt else "")
         + (f"; {', '.join(cancelled)} exempt: no output depends on them, since the outputs of their shared layer's "
            "calls are subtracted (a siamese distance) and they cancel" if cancelled else "")
+        + (f"; {', '.join(shifted)} exempt: no output depends on them: shifted, they change no output, as a bias "
+           "added alike to every value a softmax normalises together cancels there, so their gradient is zero up "
+           "to rounding (use_bias=False leaves them out)" if shifted else "")
         + (f"; {', '.join(at_start)} got a zero gradient at the initial weights only, behind layers that start as "
            "a chosen constant and learn ("
            + "; ".join(f"{name!r}: {how}" for name, how in _constant_starts(model).items())
