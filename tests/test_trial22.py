@@ -9,12 +9,18 @@ from keras import layers
 import modelcheck as mc
 
 
-def _pointer(softmax_axis: int = 1, loss: keras.losses.Loss | None = None) -> keras.Model:
-    """A pointer-style model: one score per step, a softmax over the 12 steps (axis 1), trained
-    with a categorical cross-entropy over that axis (which of the steps is pointed at)."""
+def _scores() -> tuple:
+    """12 steps of 6 features in, one score per step out."""
     inputs = keras.Input((12, 6))
-    scores = layers.Dense(1)(layers.Dense(16, activation="tanh")(inputs))
-    model = keras.Model(inputs, layers.Softmax(axis=softmax_axis)(scores))
+    return inputs, layers.Dense(1)(layers.Dense(16, activation="tanh")(inputs))
+
+
+def _pointer(softmax_axis: int | None = 1, loss: keras.losses.Loss | None = None) -> keras.Model:
+    """A pointer-style model: one score per step, a softmax over the 12 steps (axis 1), trained
+    with a categorical cross-entropy over that axis (which of the steps is pointed at); with
+    `softmax_axis` None, the scores (logits)."""
+    inputs, scores = _scores()
+    model = keras.Model(inputs, scores if softmax_axis is None else layers.Softmax(axis=softmax_axis)(scores))
     model.compile("adam", loss if loss is not None else keras.losses.CategoricalCrossentropy(axis=1))
     return model
 
@@ -63,8 +69,7 @@ def _score_spread(bias_cancels: bool = True) -> keras.Model:
     every step alike, so it cancels, as it does under a softmax over the steps (a pointer's or an
     attention pooling's scores, where its gradient is zero up to rounding, and exactly zero on some
     seeds on PyTorch)."""
-    inputs = keras.Input((12, 6))
-    scores = layers.Dense(1)(layers.Dense(16, activation="tanh")(inputs))
+    inputs, scores = _scores()
     spread = keras.ops.max(scores, axis=1) - keras.ops.min(scores, axis=1)
     if not bias_cancels:
         spread = spread * keras.ops.stop_gradient(keras.ops.zeros_like(spread))
@@ -85,3 +90,21 @@ def test_a_layer_whose_output_is_multiplied_by_zero_still_fails():
     result = mc.check_gradient_flow(_score_spread(bias_cancels=False))
     assert result.status == "failed"
     assert "received an all-zero gradient, at every trainable variable (4)" in result.message
+
+
+def test_variables_of_one_layer_with_the_same_name_are_told_apart():
+    """MultiHeadAttention holds a kernel and a bias for each of query, key, value and output, and a
+    Bidirectional LSTM a kernel per direction: all were labelled 'multi_head_attention/kernel', so
+    gradient_flow counted "all 6 trainable variables" of 14 and a zero gradient at the key's bias
+    (which a softmax over the keys cancels) could not be told from the query's."""
+    inputs = keras.Input((10, 8))
+    attended = layers.MultiHeadAttention(num_heads=2, key_dim=4)(inputs, inputs)
+    sequence = layers.Bidirectional(layers.LSTM(4, return_sequences=True))(attended)
+    model = keras.Model(inputs, layers.Dense(3, activation="softmax")(layers.GlobalAveragePooling1D()(sequence)))
+    model.compile("adam", "sparse_categorical_crossentropy")
+    result = mc.check_gradient_flow(model)
+    assert result.passed, result.message
+    norms = result.details["grad_norms"]
+    assert len(norms) == len(model.trainable_variables) == 16
+    assert "multi_head_attention/key/bias" in norms and "multi_head_attention/query/bias" in norms
+    assert f"all {len(model.trainable_variables)} trainable variables" in result.message

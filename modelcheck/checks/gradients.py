@@ -221,13 +221,15 @@ def _cancels_out(model: keras.Model, layer: keras.layers.Layer | None, variable:
     return all(np.allclose(a, b, rtol=1e-5, atol=1e-6) for a, b in zip(after, before))
 
 
-def _bias_may_cancel(variable: Any, layer: Any, norm: float, norms_by_id: dict[int, float]) -> bool:
+def _bias_may_cancel(variable: Any, norm: float, norms_by_path: dict[str, float]) -> bool:
     """A bias whose gradient is zero or rounding noise (a millionth of its kernel's) while its
-    layer's kernel learns: a bias added alike to every value that a softmax normalises together
-    (a pointer's or an attention pooling's scores, one per step) cancels there, so its gradient is
-    zero up to rounding, exactly zero on some batches and backends. `_cancels_out` confirms it."""
-    kernel = getattr(layer, "kernel", None) if variable.name == "bias" else None
-    kernel_norm = norms_by_id.get(id(kernel), 0.0) if kernel is not None else 0.0
+    kernel learns: a bias added alike to every value that a softmax normalises together (a
+    pointer's or an attention pooling's scores, one per step; MultiHeadAttention's key bias, the
+    same for every key) cancels there, so its gradient is zero up to rounding, exactly zero on some
+    batches and backends. `_cancels_out` confirms it."""
+    if variable.name != "bias" or not variable.path.endswith("bias"):
+        return False
+    kernel_norm = norms_by_path.get(variable.path[:-len("bias")] + "kernel", 0.0)
     return kernel_norm > 0.0 and norm <= 1e-6 * kernel_norm
 
 
@@ -315,7 +317,7 @@ def check_gradient_flow(
     exempt: list[str] = []  # biases cancelled by a following BatchNormalization
     cancelled: list[str] = []  # variables of a shared layer whose calls' outputs are subtracted
     shifted: list[str] = []  # biases that shifted change no output (added alike to all a softmax normalises)
-    norms_by_id = {id(v): float(np.linalg.norm(g)) for v, g in zip(model.trainable_variables, grads) if g is not None}
+    norms_by_path = {v.path: float(np.linalg.norm(g)) for v, g in zip(model.trainable_variables, grads) if g is not None}
     for variable, grad in zip(model.trainable_variables, grads):
         layer = owners.get(id(variable))
         label = variable_label(layer, variable)
@@ -331,7 +333,7 @@ def check_gradient_flow(
             continue
         if not np.all(np.isfinite(value)):
             problems.append((label, "a NaN/Inf gradient", gradient_cause(layer, variable, model, "nonfinite")))
-        elif _bias_may_cancel(variable, layer, norm, norms_by_id) and _cancels_out(model, layer, variable, x,
+        elif _bias_may_cancel(variable, norm, norms_by_path) and _cancels_out(model, layer, variable, x,
                                                                                       shared_only=False):
             shifted.append(label)
         elif norm == 0.0 and _cancels_out(model, layer, variable, x):

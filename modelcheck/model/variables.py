@@ -22,8 +22,12 @@ def variable_owners(model: keras.Model) -> dict[int, keras.layers.Layer]:
 
 
 def variable_label(layer: keras.layers.Layer | None, variable: Any) -> str:
-    """``dense_1/kernel`` for a variable of a plain layer; the full path inside nested models."""
+    """``dense_1/kernel`` for a variable of a plain layer; the full path inside nested models and
+    where the layer holds several variables of that name (``multi_head_attention/key/bias``, the
+    forward and backward kernels of a Bidirectional), which one label would confuse."""
     if layer is None or isinstance(layer, keras.Model):
+        return variable.path
+    if sum(1 for weight in layer.weights if weight.name == variable.name) > 1:
         return variable.path
     return f"{layer.name}/{variable.name}"
 
