@@ -171,19 +171,19 @@ def test_the_summary_names_the_modules_submissions_import_that_are_not_installed
     grades[1].problem = "importing s1.py raised ModuleNotFoundError: No module named 'seaborn.objects'"
     grades[2].notes = ["your notebook: cell 1 raised ModuleNotFoundError: No module named 'matplotlib.pyplot'"]
     said = summary(grades)
-    assert ("missing here: 1 modules the submissions import are not installed where grading runs, so the cells or "
+    assert ("missing here: 1 module the submissions import is not installed where grading runs, so the cells or "
             "files importing them stopped there: matplotlib (2 submissions); install them "
-            "here (for Gradescope: modelcheck gradescope ... --package NAME) and grade again, without --resume (their "
-            "files did not change)") in said
+            "here (for Gradescope: modelcheck gradescope ... --package NAME) and grade again with --resume, which "
+            "regrades the submissions that stopped at a module installed since") in said
     # one submission's own name (its helper file not handed in, a typo, a package a cheat wants installed on the
     # grading machine) is said apart, with no advice to install it (red team 17)
     assert ("imported by one submission only, and not installed here: seaborn (a file of the student's own not handed "
             "in, or a misspelt name: their feedback says which); install one only if your course uses it") in said
-    assert any(line.startswith("missing here: 1 modules") for line in summary(grades[1:2]))  # graded alone
+    assert any(line.startswith("missing here: 1 module the") for line in summary(grades[1:2]))  # graded alone
     assert not any(line.startswith("missing here") for line in summary(grades[:0]))
     # a quiet run (-q) still says it, and the grader errors, and nothing else
     quiet = summary(grades, actions_only=True)
-    assert len(quiet) == 2 and quiet[0].startswith("missing here: 1 modules")
+    assert len(quiet) == 2 and quiet[0].startswith("missing here: 1 module the")
     lost = grader_error_grade(assignment, Submission("s9", tmp_path / "s9.py"), "worker lost twice")
     assert summary([lost], actions_only=True) == [
         "errors: 0 submissions could not be run (graded as errors), 1 grader errors (no verdict; regrade them with "

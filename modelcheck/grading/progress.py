@@ -12,7 +12,7 @@ from typing import Any, TextIO
 from .grade import StudentGrade
 from .schema import clean_text
 
-__all__ = ["Progress", "summary"]
+__all__ = ["Progress", "summary", "modules_not_found"]
 
 
 def _duration(seconds: float) -> str:
@@ -86,14 +86,18 @@ class Progress:
 _NO_MODULE = re.compile(r"ModuleNotFoundError: No module named '([A-Za-z_][A-Za-z0-9_]*)")
 
 
+def modules_not_found(problem: str | None, notes: list[str]) -> set[str]:
+    """The top-level modules a grade's `problem` and `notes` say its submission failed to import."""
+    return {found.group(1) for text in [problem or "", *notes] for found in _NO_MODULE.finditer(text)}
+
+
 def _missing_modules(graded: list[StudentGrade]) -> Counter[str]:
     """Top-level modules the submissions failed to import, with how many submissions did: a
     grading environment without matplotlib stops most notebooks' first cell, a correct model
     with it, and only the instructor can install it."""
     counts: Counter[str] = Counter()
     for grade in graded:
-        texts = [grade.problem or "", *grade.notes]
-        counts.update({found.group(1) for text in texts for found in _NO_MODULE.finditer(text)})
+        counts.update(modules_not_found(grade.problem, grade.notes))
     return counts
 
 
@@ -123,11 +127,12 @@ def summary(graded: list[StudentGrade], *, everyone: list[StudentGrade] | None =
     alone = sorted(name for name, count in missing.items() if count == 1) if len(graded) > 1 else []
     shared = [(name, count) for name, count in missing.most_common() if name not in alone]
     if shared:
-        lines.append(f"missing here: {len(shared)} modules the submissions import are not installed where grading "
-                     f"runs, so the cells or files importing them stopped there: "
+        lines.append(f"missing here: {len(shared)} module{'s' if len(shared) > 1 else ''} the submissions import "
+                     f"{'are' if len(shared) > 1 else 'is'} not installed where grading runs, so the cells or files "
+                     "importing them stopped there: "
                      + ", ".join(f"{name} ({count} submission{'s' if count > 1 else ''})" for name, count in shared[:5])
                      + "; install them here (for Gradescope: modelcheck gradescope ... --package NAME) and grade "
-                     "again, without --resume (their files did not change)")
+                     "again with --resume, which regrades the submissions that stopped at a module installed since")
     if alone:
         lines.append(f"imported by one submission only, and not installed here: {', '.join(alone[:5])}"
                      f"{f' and {len(alone) - 5} more' if len(alone) > 5 else ''} (a file of the student's own not "

@@ -7,23 +7,26 @@ what changed.
 
 Each file is written (atomically) as soon as its student is graded; the gradebook and index are
 rebuilt from these files. ``--resume`` skips a submission whose two hashes are unchanged (and
-whose grade is not a grader error); ``--only`` regrades the named students and keeps the rest.
-No Keras import here.
+whose grade is not a grader error, nor stopped at a module installed since); ``--only`` regrades
+the named students and keeps the rest. No Keras import here.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.machinery
 import json
 import os
 import shutil
 import stat
+import sys
 from pathlib import Path
 from typing import Any
 
 from ..core.files import write_atomic
 from .assignment import Assignment
 from .grade import StudentGrade
+from .progress import modules_not_found
 from .submissions import _IGNORED, CopyBudget, Submission
 
 __all__ = ["RunState", "content_hash", "assignment_hash", "STATE_DIR"]
@@ -144,7 +147,22 @@ class RunState:
 
     def is_current(self, submission: Submission, content: str) -> bool:
         """True when `submission` was graded with this content and this assignment, by a grader
-        that did not fail."""
+        that did not fail, and did not stop at a module that is installed here since."""
         data = self._read(submission.student)
+        grade = (data or {}).get("grade") or {}
         return bool(data and data.get("content") == content and data.get("assignment") == self.assignment_hash
-                    and not (data.get("grade") or {}).get("grader_error"))
+                    and not grade.get("grader_error") and not _installed_since(grade))
+
+
+def _installed_since(grade: dict[str, Any]) -> list[str]:
+    """The modules a kept grade's submission could not import that this Python now finds: the
+    summary tells the instructor to install such a module (matplotlib) and grade again with
+    --resume, and its files are unchanged. Looked up on the installed paths only, not the current
+    folder, where a student's own helper of that name may lie."""
+    notes = grade.get("notes")
+    problem = grade.get("problem")
+    names = modules_not_found(problem if isinstance(problem, str) else None,
+                              [n for n in notes if isinstance(n, str)] if isinstance(notes, list) else [])
+    here = {"", os.getcwd()}
+    paths = [p for p in sys.path if p not in here]
+    return sorted(name for name in names if importlib.machinery.PathFinder.find_spec(name, paths) is not None)

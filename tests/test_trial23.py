@@ -1,0 +1,68 @@
+"""Trial 23: an instructor grading a class at scale (resume, class files, the gradebook)."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+from modelcheck.grading import load_assignment
+from modelcheck.grading.course import grade_course
+from modelcheck.grading.executors import grader_error_grade
+from modelcheck.grading.progress import summary
+from modelcheck.grading.resume import RunState, content_hash
+from modelcheck.grading.submissions import Submission
+
+from .grading_cluster import SUBMISSIONS, TOY
+
+
+def _kept_grade(assignment, submission: Submission, *, notes: list[str], problem: str | None = None):
+    """A decided grade (no grader error) of `submission`, as a finished run keeps it."""
+    grade = grader_error_grade(assignment, submission, "x")
+    grade.grader_error, grade.problem, grade.notes = None, problem, notes
+    grade.points = {check: 0.0 for check in assignment.points}
+    return grade
+
+
+def test_resume_regrades_what_stopped_at_a_module_installed_since(tmp_path: Path):
+    """The summary tells the instructor to install a module the notebooks import (matplotlib) and
+    grade again; their files did not change, so --resume kept every zero and a whole class had to
+    be regraded for the few that stopped there. Now --resume regrades exactly those."""
+    assignment = load_assignment(TOY)
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("ann", "bob", "cat"):
+        shutil.copy(SUBMISSIONS / "threats" / "good_toy.py", folder / f"{name}.py")
+    state = RunState(tmp_path / "out", assignment)
+    installed = "your notebook: cell 1 raised ModuleNotFoundError: No module named 'csv' (line 1 ...)"
+    absent = "importing bob.py raised ModuleNotFoundError: No module named 'surely_not_installed_t23'"
+    for name, notes, problem in (("ann", [installed], "build_model() raised NameError"), ("bob", [], absent),
+                                 ("cat", [], None)):
+        submission = Submission(name, folder / f"{name}.py")
+        state.record(_kept_grade(assignment, submission, notes=notes, problem=problem), content_hash(submission))
+    run = grade_course(TOY, folder, tmp_path / "out", resume=True, workers=1, quiet=True)
+    assert [g.student for g in run.graded] == ["ann"]  # installed now: regraded, and full marks
+    assert run.graded[0].score == 3.0 and run.skipped == ["bob", "cat"]
+    rows = {row["student"]: row["score"] for row in csv.DictReader((tmp_path / "out" / "gradebook.csv").open())}
+    assert rows == {"ann": "3", "bob": "0", "cat": "0"}
+    # a student's own helper in the folder the grader runs from is no module installed since
+    (tmp_path / "surely_not_installed_t23.py").write_text("")
+    bob = Submission("bob", folder / "bob.py")
+    import os
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert state.is_current(bob, content_hash(bob))
+    finally:
+        os.chdir(cwd)
+
+
+def test_the_summary_says_resume_regrades_what_stopped_at_a_missing_module(tmp_path: Path):
+    assignment = load_assignment(TOY)
+    grades = [_kept_grade(assignment, Submission(f"s{i}", tmp_path / f"s{i}.ipynb"),
+                          notes=["cell 1 raised ModuleNotFoundError: No module named 'matplotlib'"]) for i in range(2)]
+    line = next(line for line in summary(grades) if line.startswith("missing here"))
+    assert line.startswith("missing here: 1 module the submissions import is not installed where grading runs")
+    assert line.endswith("and grade again with --resume, which regrades the submissions that stopped at a module "
+                         "installed since")
+    assert "without --resume" not in line
