@@ -108,3 +108,21 @@ def test_variables_of_one_layer_with_the_same_name_are_told_apart():
     assert len(norms) == len(model.trainable_variables) == 16
     assert "multi_head_attention/key/bias" in norms and "multi_head_attention/query/bias" in norms
     assert f"all {len(model.trainable_variables)} trainable variables" in result.message
+
+
+def test_a_pointer_declared_as_probabilities_sums_to_one_over_its_steps():
+    """output_shape summed the probabilities over the last axis (one value per step) and asked "is
+    the softmax missing?" of a pointer whose softmax, and loss, are over the steps."""
+    keras.utils.set_random_seed(0)
+    result = mc.check_output_shape(_pointer(), (None, 12, 1), output="probabilities")
+    assert result.passed, result.message
+
+
+def test_a_softmax_over_the_steps_of_a_tagger_is_named_not_called_missing():
+    inputs = keras.Input((12, 6))
+    model = keras.Model(inputs, layers.Softmax(axis=1)(layers.Dense(3)(inputs)))
+    model.compile("adam", "categorical_crossentropy")
+    result = mc.check_output_shape(model, (None, 12, 3), output="probabilities")
+    assert result.status == "failed"
+    assert result.message.startswith("output values: expected probabilities that sum to 1 over the last axis")
+    assert "the softmax normalises over axis 1, not over the classes' axis, the last" in result.message

@@ -7,7 +7,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from ..model.outputs import activation_of, output_kinds, output_layers, output_names, shape_str
+from ..model.compiled import compiled_loss, per_output
+from ..model.outputs import activation_of, output_kinds, output_layers, output_names, shape_str, softmax_axes
+from ..model.targets import class_axis
 from ..model.graph import has_symbolic_inputs, layers_of
 from ..model.inputs import input_infos, rows_of, synthetic_inputs
 from ..core.messages import for_audience, layer_ref, mismatch, output_ref
@@ -54,18 +56,29 @@ def _expected_list(expected: Any, names: list[str]) -> list[tuple[Any, ...] | No
     return [tuple(expected)]
 
 
-def _kind_problem(kind: str, values: np.ndarray, layer: keras.layers.Layer | None) -> tuple[str, str, str, str] | None:
-    """Why `values` are not outputs of `kind`: (what, expected, received, note); None when they are."""
+def _kind_problem(kind: str, values: np.ndarray, layer: keras.layers.Layer | None,
+                  loss: Any = None) -> tuple[str, str, str, str] | None:
+    """Why `values` are not outputs of `kind`: (what, expected, received, note); None when they are.
+    Probabilities sum to 1 over the axis the output's compiled `loss` reads the classes along: the
+    last, or a categorical cross-entropy's `axis` where the output's softmax is over it too (a
+    pointer's softmax over its steps, axis 1)."""
     if kind in ("probabilities", "binary"):
         low, high = float(values.min()), float(values.max())
         question = f"is the {'softmax' if kind == 'probabilities' else 'sigmoid'} missing?"
         if low < -_TOLERANCE or high > 1 + _TOLERANCE:
             return "output values", "values between 0 and 1", f"values from {fmt(low)} to {fmt(high)}", question
         if kind == "probabilities":
-            sums = values.sum(axis=-1)
+            last = values.ndim - 1
+            softmax = softmax_axes(layer, values.ndim) if values.ndim > 1 else None
+            axis = class_axis(loss, values.ndim) if softmax == (class_axis(loss, values.ndim),) else last
+            sums = values.sum(axis=axis)
             worst = float(sums.flat[np.argmax(np.abs(sums - 1).ravel())])
-            if abs(worst - 1) > _TOLERANCE * max(1, values.shape[-1] / 10):
-                return "output values", "probabilities that sum to 1 over the last axis", f"a sum of {fmt(worst)}", \
+            if abs(worst - 1) > _TOLERANCE * max(1, values.shape[axis] / 10):
+                if softmax is not None and softmax != (axis,):  # there is a softmax, over another axis
+                    question = (f"the softmax normalises over axis {', '.join(map(str, softmax))}, not over the "
+                                "classes' axis, the last: apply it over the classes (Softmax() or axis=-1)")
+                over = "the last axis" if axis == last else f"axis {axis}, the classes' axis of the loss"
+                return "output values", f"probabilities that sum to 1 over {over}", f"a sum of {fmt(worst)}", \
                     question
         return None
     activation = activation_of(layer)
@@ -163,8 +176,9 @@ def check_output_shape(
 
     if output is not None:
         kinds = output_kinds(model, output, n_outputs=len(outputs))
-        for name, kind, layer, out in zip(names, kinds, layers, outputs):
-            problem = _kind_problem(kind, out, layer)
+        losses = per_output(compiled_loss(model), names, len(outputs))
+        for name, kind, layer, out, loss in zip(names, kinds, layers, outputs, losses):
+            problem = _kind_problem(kind, out, layer, loss)
             if problem is not None:
                 what, wanted_text, got_text, note = problem
                 return CheckResult.fail(NAME, mismatch(what, wanted_text, got_text, at=output_ref(name), note=note),
