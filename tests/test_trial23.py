@@ -66,3 +66,22 @@ def test_the_summary_says_resume_regrades_what_stopped_at_a_missing_module(tmp_p
     assert line.endswith("and grade again with --resume, which regrades the submissions that stopped at a module "
                          "installed since")
     assert "without --resume" not in line
+
+
+def test_resume_rewrites_a_kept_students_files_that_went_missing(tmp_path: Path):
+    """A kept grade's results.json and feedback page were never written again: a student folder
+    deleted from OUT (or a write that failed on a full disk, whose record was still kept) left the
+    class page linking to a page that is not there, run after run of --resume."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copy(SUBMISSIONS / "threats" / "good_toy.py", folder / "ann.py")
+    shutil.copy(SUBMISSIONS / "threats" / "returns_none.py", folder / "bob.py")
+    out = tmp_path / "out"
+    grade_course(TOY, folder, out, workers=1, quiet=True)
+    results = (out / "ann" / "results.json").read_text()
+    shutil.rmtree(out / "ann")
+    (out / "bob" / "feedback.html").unlink()
+    again = grade_course(TOY, folder, out, resume=True, workers=1, quiet=True)
+    assert again.graded == [] and again.skipped == ["ann", "bob"]  # nothing regraded: written from the records
+    assert (out / "ann" / "results.json").read_text() == results
+    assert (out / "ann" / "feedback.html").is_file() and (out / "bob" / "feedback.html").is_file()

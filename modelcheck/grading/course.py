@@ -20,7 +20,7 @@ from ..core.errors import STRINGS_OFF_TENSORFLOW, SpecError
 from .assignment import Assignment, load_assignment
 from .executors import make_executor
 from .grade import StudentGrade
-from .outputs import write_class_files, write_student_files
+from .outputs import student_slug, write_class_files, write_student_files
 from .progress import Progress, summary
 from .resume import RunState, content_hash
 from .submissions import Submission, discover_submissions, left_out
@@ -127,6 +127,11 @@ def grade_course(assignment_path: str | Path, submissions: str | Path, out_dir: 
     order = [s.student for s in found]
 
     failures: dict[str, str] = {}
+    for grade in by_student.values():  # a kept grade's files deleted since, or never written (a disk full)
+        folder = out / student_slug(grade.student)
+        if not ((folder / "results.json").is_file() and (folder / "feedback.html").is_file()):
+            if failed := write_student_files(grade, assignment, out):
+                failures[grade.student] = failed
 
     def class_files() -> None:
         run.grades = [by_student[name] for name in order if name in by_student]
