@@ -85,3 +85,19 @@ def test_resume_rewrites_a_kept_students_files_that_went_missing(tmp_path: Path)
     assert again.graded == [] and again.skipped == ["ann", "bob"]  # nothing regraded: written from the records
     assert (out / "ann" / "results.json").read_text() == results
     assert (out / "ann" / "feedback.html").is_file() and (out / "bob" / "feedback.html").is_file()
+
+
+def test_a_comment_edited_in_the_assignment_file_regrades_nobody(tmp_path: Path):
+    """--resume hashed the assignment file's text: fixing a typo in a comment of fashion.toml
+    regraded the whole class (4 CPU-hours at 10,000). What the file says, and the files it names,
+    still regrade everyone when they change."""
+    text = TOY.read_text()
+    first = tmp_path / "a.toml"
+    first.write_text(text)
+    state = RunState(tmp_path / "out", load_assignment(first))
+    edited = tmp_path / "b.toml"
+    edited.write_text("# toy, for the course of 2026\n" + text.replace("[points]", "\n[points]   # what each check is worth"))
+    assert RunState(tmp_path / "out", load_assignment(edited)).assignment_hash == state.assignment_hash
+    changed = tmp_path / "c.toml"
+    changed.write_text(text.replace("param_count = 2", "param_count = 3"))
+    assert RunState(tmp_path / "out", load_assignment(changed)).assignment_hash != state.assignment_hash

@@ -20,6 +20,7 @@ import os
 import shutil
 import stat
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -94,11 +95,16 @@ def _graded_files(root: Path) -> list[Path]:
 
 
 def assignment_hash(assignment: Assignment) -> str:
-    """sha256 of the assignment's text, the files it names (reference solution, sample data, custom
+    """sha256 of what the assignment file says (its parsed settings: a comment or a blank line
+    edited there regrades nobody), the files it names (reference solution, sample data, custom
     objects) and the modelcheck version (a new release may judge differently)."""
     from .. import __version__
 
-    digest = hashlib.sha256(f"{__version__}\0{assignment.text}".encode())
+    try:
+        said = json.dumps(tomllib.loads(assignment.text), sort_keys=True, default=str)
+    except (tomllib.TOMLDecodeError, TypeError, ValueError):
+        said = assignment.text
+    digest = hashlib.sha256(f"{__version__}\0{said}".encode())
     for name, source in sorted(assignment.instructor_files().items()):
         digest.update(f"\0{name}\0".encode())
         try:
