@@ -7,7 +7,8 @@
 
 Exit status: 0 when every submission was graded (whatever the students scored), 2 for a
 usage error (a bad assignment file, a missing folder), 1 when the grader itself failed on some
-submissions (grader errors: rerun with --resume), 130 when interrupted (what was graded is kept).
+submissions (grader errors: rerun with --resume), 130 when interrupted (what was graded is kept),
+143 when stopped by SIGTERM (the same: what was graded is kept).
 """
 
 from __future__ import annotations
@@ -117,9 +118,29 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, taken as Ctrl-C is: what a batch system (Slurm's time limit, ``scancel``), ``timeout``,
+    ``docker stop`` or Kubernetes sends before SIGKILL."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut short what the first started
+    raise Terminated()
+
+
 def _grade(args: argparse.Namespace) -> int:
-    grades = grade_folder(args.assignment, args.submissions, args.out, workers=args.workers, quiet=args.quiet,
-                          executor=args.executor, scheduler=args.scheduler, resume=args.resume, only=args.only)
+    import signal
+
+    # without this, SIGTERM ended the run at once: the gradebook a few seconds behind, the job folders
+    # and cgroups left for the next run to sweep, and no word of what was kept
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        grades = grade_folder(args.assignment, args.submissions, args.out, workers=args.workers, quiet=args.quiet,
+                              executor=args.executor, scheduler=args.scheduler, resume=args.resume, only=args.only)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 1 if any(g.grader_error for g in grades) else 0
 
 
@@ -155,10 +176,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SpecError, UserCodeError, FileNotFoundError, ValueError) as exc:
         print(f"modelcheck: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("modelcheck: interrupted; what was graded is kept in the output folder (rerun with --resume)",
+    except KeyboardInterrupt as exc:
+        how = "stopped by SIGTERM" if isinstance(exc, Terminated) else "interrupted"
+        print(f"modelcheck: {how}; what was graded is kept in the output folder (rerun with --resume)",
               file=sys.stderr)
-        return 130
+        return 143 if isinstance(exc, Terminated) else 130
 
 
 if __name__ == "__main__":

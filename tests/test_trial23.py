@@ -101,3 +101,40 @@ def test_a_comment_edited_in_the_assignment_file_regrades_nobody(tmp_path: Path)
     changed = tmp_path / "c.toml"
     changed.write_text(text.replace("param_count = 2", "param_count = 3"))
     assert RunState(tmp_path / "out", load_assignment(changed)).assignment_hash != state.assignment_hash
+
+
+def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path: Path):
+    """Slurm at a job's time limit, `timeout`, `docker stop` and Kubernetes send SIGTERM: the run
+    ended at once, with the gradebook behind the records, its job folders and cgroups left for a
+    later run to sweep, and no word of what was kept. Now it stops as after Ctrl-C."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .grading_cluster import write_class
+
+    students = write_class(tmp_path / "class", slow=3, seconds=3.0)
+    out, tmp = tmp_path / "out", tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TMPDIR": str(tmp)}
+    run = subprocess.Popen([sys.executable, "-m", "modelcheck.cli", "grade", str(TOY), str(tmp_path / "class"),
+                            "--out", str(out), "--workers", "1"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    records = out / ".modelcheck" / "grades"
+    deadline = time.monotonic() + 180
+    while run.poll() is None and time.monotonic() < deadline and len(list(records.glob("*.json"))) < 2:
+        time.sleep(0.1)
+    run.send_signal(signal.SIGTERM)
+    _, stderr = run.communicate(timeout=120)
+    assert run.returncode == 143, stderr
+    assert "stopped by SIGTERM; what was graded is kept in the output folder (rerun with --resume)" in stderr
+    kept = {json.loads(p.read_text())["student"] for p in records.glob("*.json")}
+    assert 2 <= len(kept) < len(students)
+    with (out / "gradebook.csv").open() as handle:
+        assert {row["student"] for row in csv.DictReader(handle)} == kept
+    assert not list(tmp.glob("modelcheck-grade-*"))  # its job folders removed, as after Ctrl-C
+    cgroups = [Path("/sys/fs/cgroup/pids") / f"modelcheck-{run.pid}", Path("/sys/fs/cgroup") / f"modelcheck-{run.pid}"]
+    assert not [c for c in cgroups if c.exists()]
