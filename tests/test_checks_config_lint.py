@@ -248,7 +248,10 @@ def test_usual_schedules_and_optimizer_settings_pass(optimizer):
     (lambda: keras.optimizers.Adam(beta_1=1.0), "beta_1: expected below 1 (Keras' default is 0.9), received beta_1=1"),
     (lambda: keras.optimizers.SGD(use_ema=True, ema_momentum=0.99999, ema_overwrite_frequency=60),
      "ema_momentum: expected an average that follows the weights within 60 steps"),
-], ids=["momentum_undamped", "nesterov", "adam_beta_1", "ema_snapback"])
+    (lambda: keras.optimizers.Adam(use_ema=True, ema_momentum=1.0), "ema_momentum: expected below 1 (Keras' "
+     "default is 0.99), received ema_momentum=1, at the Adam optimizer; the moving average keeps ema_momentum of its "
+     "past value, so at 1 it never leaves the initial weights"),
+], ids=["momentum_undamped", "nesterov", "adam_beta_1", "ema_snapback", "ema_frozen"])
 def test_optimizer_settings_that_undo_training_fail(optimizer, start):
     result = check_config_lint(compiled(optimizer()))
     assert result.message.startswith(start), result.message

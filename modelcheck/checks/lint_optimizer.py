@@ -137,7 +137,8 @@ _MAX_MOMENTUM = 0.999
 def optimizer_findings(model: keras.Model) -> list[str]:
     """Optimizer settings that make training diverge or stand still after the first steps: a
     momentum of 0.999 or more, Adam's beta_1 or beta_2 at 1 or more, and an exponential moving
-    average that overwrites the weights with values that have hardly moved from the start."""
+    average that never moves (ema_momentum of 1 or more) or overwrites the weights with values that
+    have hardly moved from the start."""
     from ..model.compiled import compiled_optimizer
 
     optimizer = compiled_optimizer(model)
@@ -162,7 +163,13 @@ def optimizer_findings(model: keras.Model) -> list[str]:
                                   note=f"{kind}'s running averages keep {key} of their past value, so at 1 they never "
                                   f"take in a gradient (and its bias correction divides by zero): use {key}={usual}"))
     ema, every = config.get("ema_momentum"), config.get("ema_overwrite_frequency")
-    if config.get("use_ema") and isinstance(ema, (int, float)) and isinstance(every, int) and every > 0 \
+    if config.get("use_ema") and isinstance(ema, (int, float)) and ema >= 1:
+        # (a short training check judges the weights it trains, not the average fit() puts in their place)
+        found.append(mismatch("ema_momentum", "below 1 (Keras' default is 0.99)", f"ema_momentum={ema:g}", at=where,
+                              note="the moving average keeps ema_momentum of its past value, so at 1 it never "
+                              "leaves the initial weights, and at the end of fit() Keras copies it into the model: "
+                              "the trained model is the untrained one; use ema_momentum=0.99"))
+    elif config.get("use_ema") and isinstance(ema, (int, float)) and isinstance(every, int) and every > 0 \
             and ema >= _MAX_MOMENTUM and ema ** every >= 0.9:
         found.append(mismatch("ema_momentum", f"an average that follows the weights within {every} steps",
                               f"ema_momentum={ema:g} with ema_overwrite_frequency={every}", at=where,
