@@ -138,3 +138,61 @@ def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path: Path):
     assert not list(tmp.glob("modelcheck-grade-*"))  # its job folders removed, as after Ctrl-C
     cgroups = [Path("/sys/fs/cgroup/pids") / f"modelcheck-{run.pid}", Path("/sys/fs/cgroup") / f"modelcheck-{run.pid}"]
     assert not [c for c in cgroups if c.exists()]
+
+
+class _Clock:
+    """A clock that moves only when told: no wall-clock in the test."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_the_class_files_take_a_small_share_of_a_large_run(tmp_path: Path, monkeypatch):
+    """The gradebook and index were rewritten every 2 s whatever the class size; each rewrite costs in
+    proportion to the class (0.5 s at 10,000), so over a run they took a quarter of the grader's
+    time, growing with the class. Here each rewrite costs 1 ms per student and a grade comes every
+    0.5 s: the rewrites must stay near a twentieth of the run, and still stream."""
+    from modelcheck.grading import course
+
+    assignment = load_assignment(TOY)
+    folder = tmp_path / "class"
+    folder.mkdir()
+    students = [f"s{i:04d}" for i in range(1000)]
+    for name in students:
+        (folder / f"{name}.py").write_text(f"# {name}\n")
+    clock = _Clock()
+    spent = []
+
+    class Executor:
+        name, slots = "fake", 2
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+        def describe_isolation(self) -> str:
+            return "isolation: none (a test)"
+
+        def grade_many(self, todo, on_grade) -> None:
+            for submission in todo:
+                clock.now += 0.5
+                on_grade(_kept_grade(assignment, submission, notes=[]))
+
+    def class_files(grades, *args, **kwargs):
+        spent.append(0.001 * len(grades))
+        clock.now += spent[-1]
+        return tmp_path / "out" / "index.html"
+
+    monkeypatch.setattr(course, "time", clock)
+    monkeypatch.setattr(course, "make_executor", lambda *a, **k: Executor())
+    monkeypatch.setattr(course, "write_class_files", class_files)
+    monkeypatch.setattr(course, "write_student_files", lambda *a, **k: "")
+    run = course.grade_course(TOY, folder, tmp_path / "out", quiet=True)
+    assert len(run.graded) == 1000 and [g.student for g in run.grades] == students
+    assert sum(spent) <= 0.06 * clock.now  # was 0.2: a rewrite every 2 s, each up to 1 s
+    assert len(spent) >= 20  # the gradebook still follows the run

@@ -4,7 +4,8 @@
 
 Each submission's results.json and feedback page are written as soon as it is graded, with its
 record in OUT (`modelcheck.grading.resume.RunState`); the gradebook and index are rewritten as
-the run goes (at most every few seconds) and at the end, also when the run is interrupted.
+the run goes (every few seconds, less often for a class so large that rewriting them would
+take more than a twentieth of the time) and at the end, also when the run is interrupted.
 ``resume`` skips submissions unchanged since they were graded; ``only`` regrades the named
 students and keeps everyone else's grade. No Keras import here.
 """
@@ -28,6 +29,7 @@ from .submissions import Submission, discover_submissions, left_out
 __all__ = ["CourseRun", "grade_course"]
 
 _CLASS_FILES_EVERY_S = 2.0
+_CLASS_FILES_SHARE = 0.05  # at most this share of the run's time goes to rewriting them
 
 
 @dataclass
@@ -138,7 +140,7 @@ def grade_course(assignment_path: str | Path, submissions: str | Path, out_dir: 
         run.index = write_class_files(run.grades, assignment, out, failures)
 
     started = time.monotonic()
-    last_written = [started]
+    last_written = [started, _CLASS_FILES_EVERY_S]  # when, and the wait until the next rewrite
 
     def on_grade(grade: StudentGrade) -> None:
         failed = write_student_files(grade, assignment, out)
@@ -148,9 +150,13 @@ def grade_course(assignment_path: str | Path, submissions: str | Path, out_dir: 
         by_student[grade.student] = grade
         run.graded.append(grade)
         progress.advance(grade)
-        if time.monotonic() - last_written[0] >= _CLASS_FILES_EVERY_S:
+        if time.monotonic() - last_written[0] >= last_written[1]:
+            began = time.monotonic()
             class_files()
             last_written[0] = time.monotonic()
+            # each rewrite costs in proportion to the class: at a fixed interval they would grow to a
+            # quarter of the grader's time at 10,000 students
+            last_written[1] = max(_CLASS_FILES_EVERY_S, (last_written[0] - began) / _CLASS_FILES_SHARE)
 
     class_files()
     progress = Progress(len(todo), stream=stream, bar=bar, quiet=quiet)
