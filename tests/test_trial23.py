@@ -196,3 +196,29 @@ def test_the_class_files_take_a_small_share_of_a_large_run(tmp_path: Path, monke
     assert len(run.graded) == 1000 and [g.student for g in run.grades] == students
     assert sum(spent) <= 0.06 * clock.now  # was 0.2: a rewrite every 2 s, each up to 1 s
     assert len(spent) >= 20  # the gradebook still follows the run
+
+
+def test_the_class_page_counts_one_cause_once_whoever_handed_it_in(tmp_path: Path):
+    """'s37.py defines no function `build_model()`; it defines build_modle()': the file name made
+    every such message unique, so the most common causes of a class of 200 (a misnamed builder,
+    a syntax error) were rows of one each, left out of the ten the class page shows."""
+    from modelcheck.grading.outputs import class_statistics
+
+    assignment = load_assignment(TOY)
+    grades = []
+    for i, problem in enumerate(["s{i}.py defines no function `build_model()`; it defines build_modle()",
+                                 "s{i}.py defines no function `build_model()`; it defines buildModel()",
+                                 "s{i}.py has a syntax error: invalid syntax\n  at s{i}.py:3: def build_model(:",
+                                 "s{i}.py has a syntax error: invalid syntax\n  at s{i}.py:9: return",
+                                 "build_model() raised ValueError: not finished yet"]):
+        grade = _kept_grade(assignment, Submission(f"s{i}", tmp_path / f"s{i}.py"), notes=[],
+                            problem=problem.format(i=i))
+        grades.append(grade)
+    folder = _kept_grade(assignment, Submission("s9", tmp_path / "s9"), notes=[],
+                         problem="the folder s9/ holds no .py file or notebook (it is empty)")
+    stats = class_statistics([*grades, folder], assignment.checks, assignment.max_score)
+    assert stats["failures"] == [
+        ("every check", "<student's file> defines no function `build_model()`", 2),
+        ("every check", "<student's file> has a syntax error: invalid syntax", 2),
+        ("every check", "build_model() raised ValueError: not finished yet", 1),
+        ("every check", "the folder <student's folder>/ holds no .py file or notebook (it is empty)", 1)]
