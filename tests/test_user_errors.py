@@ -205,3 +205,50 @@ def test_a_name_tensorflow_refuses_as_a_scope_is_named_with_the_fix():
                              "a character TensorFlow refuses in the name scopes it builds while training (allowed: "
                              "letters, digits and _ . - /), so training the model fails, under Keras' fit too.")
     assert error.hint.startswith("rename it: name=\"block_1\"")
+
+
+def test_a_url_in_a_layers_name_is_not_taken_for_a_download():
+    """Red team 18: a layer named '=HYPERLINK("http://x","y")' got Keras' error on its '/' explained as 'loading
+    a data set failed: there is no network'. A URL read on the user's own line still is a download."""
+    with pytest.raises(UserCodeError) as raised:
+        call_user_code("building the model", lambda: keras.Sequential(
+            [keras.Input((4,)), layers.Dense(2, name='=HYPERLINK("http://evil.example/x","y")')]))
+    assert "loading a data set failed" not in raised.value.message
+    assert "cannot contain character `/`" in raised.value.message, raised.value.message
+
+    def download():
+        import urllib.request
+        return urllib.request.urlopen("https://example.invalid/data.csv", timeout=0.001)
+
+    with pytest.raises(UserCodeError) as raised:
+        call_user_code("building the model", download)
+    assert "loading a data set failed: when graded there is no network" in raised.value.message, raised.value.message
+
+
+class _Unprintable(Exception):
+    def __str__(self):
+        raise RuntimeError("describing me fails")
+
+
+class _BadCode:
+    def __repr__(self):
+        raise RuntimeError("describing me fails")
+
+
+def test_an_error_or_exit_code_that_cannot_be_described_is_still_the_users_error():
+    """Red team 18: an exception whose __str__ raises (or an exit code whose __repr__ does) raised out of
+    call_user_code itself, so a library or pytest-plugin user got a crash inside modelcheck."""
+    import sys
+
+    def raises():
+        raise _Unprintable()
+
+    def exits():
+        sys.exit(_BadCode())
+
+    for builder, said in ((raises, "building the model raised _Unprintable: <a message that cannot be shown"),
+                          (exits, "building the model called sys.exit(<a message that cannot be shown")):
+        with pytest.raises(UserCodeError) as raised:
+            call_user_code("building the model", builder)
+        assert raised.value.message.startswith(said), raised.value.message
+        assert raised.value.to_result("builds").status == "error"

@@ -13,7 +13,7 @@ import re
 import traceback
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, NamedTuple, TypeVar
 
 from .result import CheckResult
 
@@ -61,15 +61,36 @@ STRINGS_OFF_TENSORFLOW = Explanation(
     "the ids it produces.",
 )
 
-# (exception type names, regex on the message, regex on the user's source line or None, explanation)
-_KNOWN: list[tuple[tuple[str, ...], str, str | None, Explanation]] = [
-    (
+_DATA_ERRORS = ("Exception", "OSError", "PermissionError", "FileNotFoundError", "URLError", "HTTPError",
+                "ConnectionError", "TimeoutError", "NotFoundError", "ValueError")
+_NO_DATA_HERE = Explanation(
+    "loading a data set failed: when graded there is no network to download it from, and only the files "
+    "you submitted are there.",
+    "grading needs only the model your builder returns, so load data and train outside the builder: in a "
+    "notebook the cells after this one still run; in a script, put it under "
+    "`if __name__ == \"__main__\":`.",
+)
+
+class _Known(NamedTuple):
+    """A known mistake: the exception types it raises, a regex on the message, a regex on the user's
+    source line (or None), its explanation; `line_only`: the line regex is not tried on the message
+    (a URL in a message is the user's text, a layer's name, not a download)."""
+
+    names: tuple[str, ...]
+    message: str
+    line: str | None
+    explanation: Explanation
+    line_only: bool = False
+
+
+_KNOWN: list[_Known] = [
+    _Known(
         ("TypeError", "ValueError"),
         r"data type '?string'? not understood|Invalid dtype: object",
         None,
         STRINGS_OFF_TENSORFLOW,
     ),
-    (
+    _Known(
         ("ValueError",),
         r"'([^']*?)/?' is not a valid scope name",
         None,
@@ -80,7 +101,7 @@ _KNOWN: list[tuple[tuple[str, ...], str, str | None, Explanation]] = [
             "rename it: name=\"block_1\", not a name with spaces, <, > or :.",
         ),
     ),
-    (
+    _Known(
         ("TypeError", "ValueError"),
         r"units|output_dim",
         r"output_dim\s*=",
@@ -90,7 +111,7 @@ _KNOWN: list[tuple[tuple[str, ...], str, str | None, Explanation]] = [
             "with `keras.Input(shape=(100,))` instead of `input_dim=100`.",
         ),
     ),
-    (
+    _Known(
         ("ValueError", "TypeError", "AttributeError"),
         r"border_mode|Convolution2D|Convolution1D|nb_filter|subsample",
         None,
@@ -100,7 +121,7 @@ _KNOWN: list[tuple[tuple[str, ...], str, str | None, Explanation]] = [
             "and `padding` instead of `border_mode`.",
         ),
     ),
-    (
+    _Known(
         ("ValueError", "TypeError"),
         r"\{'lr'|lr\b",
         r"\blr\s*=",
@@ -109,7 +130,7 @@ _KNOWN: list[tuple[tuple[str, ...], str, str | None, Explanation]] = [
             "write `learning_rate=`, e.g. `keras.optimizers.SGD(learning_rate=0.01)`.",
         ),
     ),
-    (
+    _Known(
         ("TypeError",),
         r"object is not iterable",
         r"Sequential\(\s*(layers\.|keras\.layers\.)?[A-Z]",
@@ -118,7 +139,7 @@ _KNOWN: list[tuple[tuple[str, ...], str, str | None, Explanation]] = [
             "put the layers in square brackets: `keras.Sequential([layers.Dense(1)])`.",
         ),
     ),
-    (
+    _Known(
         ("TypeError",),
         r"nb_epoch",
         None,
@@ -127,7 +148,7 @@ _KNOWN: list[tuple[tuple[str, ...], str, str | None, Explanation]] = [
             "write `model.fit(x, y, epochs=10)`.",
         ),
     ),
-    (
+    _Known(
         ("AttributeError",),
         r"predict_classes",
         None,
@@ -137,7 +158,7 @@ _KNOWN: list[tuple[tuple[str, ...], str, str | None, Explanation]] = [
             "`(model.predict(x) > 0.5).astype(int)` for a sigmoid output.",
         ),
     ),
-    (
+    _Known(
         ("AttributeError",),
         r"predict_proba",
         None,
@@ -146,7 +167,7 @@ _KNOWN: list[tuple[tuple[str, ...], str, str | None, Explanation]] = [
             "use `model.predict(x)`: it already returns the probabilities of a softmax/sigmoid output.",
         ),
     ),
-    (
+    _Known(
         ("ModuleNotFoundError", "ImportError"),
         r"keras\.wrappers",
         None,
@@ -156,7 +177,7 @@ _KNOWN: list[tuple[tuple[str, ...], str, str | None, Explanation]] = [
             "your own loop over hyper-parameters.",
         ),
     ),
-    (
+    _Known(
         ("ModuleNotFoundError", "ImportError"),
         r"keras\.layers\.(core|embeddings|convolutional|recurrent|pooling|normalization)",
         None,
@@ -165,7 +186,7 @@ _KNOWN: list[tuple[tuple[str, ...], str, str | None, Explanation]] = [
             "import every layer from `keras.layers`, e.g. `from keras.layers import Dense, Embedding, Conv2D`.",
         ),
     ),
-    (
+    _Known(
         ("ValueError",),
         r"Unrecognized keyword arguments passed to (\w*Pooling\w*): \{'activation'",
         None,
@@ -175,7 +196,7 @@ _KNOWN: list[tuple[tuple[str, ...], str, str | None, Explanation]] = [
             "or add `layers.Activation(\"relu\")`.",
         ),
     ),
-    (
+    _Known(
         ("TypeError",),
         r"missing 1 required positional argument: 'kernel_size'",
         None,
@@ -184,7 +205,7 @@ _KNOWN: list[tuple[tuple[str, ...], str, str | None, Explanation]] = [
             "pass it after the number of filters, e.g. `layers.Conv2D(128, 1, strides=2)` for a 1x1 convolution.",
         ),
     ),
-    (
+    _Known(
         ("ValueError",),
         r"Invalid filepath extension for saving|\.h5",
         None,
@@ -193,7 +214,7 @@ _KNOWN: list[tuple[tuple[str, ...], str, str | None, Explanation]] = [
             "write `model.save(\"model.keras\")` and load it with `keras.models.load_model(\"model.keras\")`.",
         ),
     ),
-    (
+    _Known(
         ("InvalidArgumentError", "IndexError", "ValueError"),
         r"indices\[.*\] = \d+ is not in \[0, \d+\)",
         None,
@@ -204,7 +225,7 @@ _KNOWN: list[tuple[tuple[str, ...], str, str | None, Explanation]] = [
             "(`output_dim`): `layers.Embedding(10000, 64)`, not `Embedding(64, 10000)`.",
         ),
     ),
-    (
+    _Known(
         ("ValueError", "TypeError"),
         r"Unrecognized keyword arguments passed to (\w+): \{'(init|W_regularizer|b_regularizer|dropout_W|dropout_U)'",
         None,
@@ -214,7 +235,7 @@ _KNOWN: list[tuple[tuple[str, ...], str, str | None, Explanation]] = [
             "`dropout`, `recurrent_dropout`.",
         ),
     ),
-    (
+    _Known(
         ("FileNotFoundError", "NotFoundError", "OSError"),
         r"['\"]?/content/",
         None,
@@ -225,18 +246,18 @@ _KNOWN: list[tuple[tuple[str, ...], str, str | None, Explanation]] = [
             "`if __name__ == \"__main__\":` (true in the notebook, not when graded).",
         ),
     ),
-    (
-        ("Exception", "OSError", "PermissionError", "FileNotFoundError", "URLError", "HTTPError", "ConnectionError",
-         "TimeoutError", "NotFoundError", "ValueError"),
+    _Known(
+        _DATA_ERRORS,
         "",
-        r"\bload_data\s*\(|\bget_file\s*\(|\btfds\.load\s*\(|_dataset_from_directory\s*\(|\(\s*['\"]https?://",
-        Explanation(
-            "loading a data set failed: when graded there is no network to download it from, and only the files "
-            "you submitted are there.",
-            "grading needs only the model your builder returns, so load data and train outside the builder: in a "
-            "notebook the cells after this one still run; in a script, put it under "
-            "`if __name__ == \"__main__\":`.",
-        ),
+        r"\bload_data\s*\(|\bget_file\s*\(|\btfds\.load\s*\(|_dataset_from_directory\s*\(",
+        _NO_DATA_HERE,
+    ),
+    _Known(  # reading a URL: said of the line that reads it, for an error reading can raise (a layer's name
+        tuple(name for name in _DATA_ERRORS if name != "ValueError"),  # with a URL in it is no download)
+        "",
+        r"\(\s*['\"]https?://",
+        _NO_DATA_HERE,
+        line_only=True,
     ),
 ]
 
@@ -312,13 +333,13 @@ def definition_line(function: Any) -> tuple[str, int, str] | None:
 
 def explain(exc: BaseException, source_line: str = "") -> Explanation | None:
     """Recognise a Keras 1/2 spelling or a common mistake behind `exc`, if any."""
-    name = type(exc).__name__
-    text = str(exc)
-    for names, message_pattern, line_pattern, explanation in _KNOWN:
+    name = _type_name(exc)
+    text = _shown_text(exc)
+    for names, message_pattern, line_pattern, explanation, line_only in _KNOWN:
         if name not in names:
             continue
         if line_pattern is not None:
-            if re.search(line_pattern, source_line) or re.search(line_pattern, text):
+            if re.search(line_pattern, source_line) or not line_only and re.search(line_pattern, text):
                 return explanation
             continue
         found = re.search(message_pattern, text) or re.search(message_pattern, source_line)
@@ -345,6 +366,28 @@ def _without_tensorflow_noise(text: str) -> str:
             continue
         kept.append(stripped)
     return " ".join(kept) if kept else text
+
+
+_UNSHOWABLE = "<a message that cannot be shown: turning it into text raised an error>"
+
+
+def _shown_text(value: Any, *, as_repr: bool = False) -> str:
+    """`str(value)` (or `repr`), or a placeholder when that raises or gives no string: the user's
+    exception or exit code may define either to raise, and describing it must not raise in its place."""
+    try:
+        text = repr(value) if as_repr else str(value)
+    except Exception:
+        return _UNSHOWABLE
+    return text if isinstance(text, str) else _UNSHOWABLE
+
+
+def _type_name(value: Any) -> str:
+    """The name of `value`'s class, whatever its metaclass does."""
+    try:
+        name = type(value).__name__
+    except Exception:
+        return "an exception"
+    return name if isinstance(name, str) else "an exception"
 
 
 def _short(text: str, limit: int = 600) -> str:
@@ -389,7 +432,7 @@ class UserCodeError(ModelcheckError):
         ``details`` (what a documented fault is matched against)."""
         details: dict[str, Any] = {}
         if self.original is not None:
-            details = {"exception": type(self.original).__name__, "exception_message": _short(str(self.original))}
+            details = {"exception": _type_name(self.original), "exception_message": _short(_shown_text(self.original))}
         return CheckResult.error(check, self.describe().split("\nHint: ")[0], hint=self.hint, details=details)
 
     @classmethod
@@ -400,10 +443,10 @@ class UserCodeError(ModelcheckError):
             # the offending line never ran, so it is in the exception, not in the traceback
             location = (exc.filename, exc.lineno, (exc.text or "").strip())
         explanation = explain(exc, location[2] if location else "")
-        message = f"{doing} raised {type(exc).__name__}: {_short(str(exc))}"
+        message = f"{doing} raised {_type_name(exc)}: {_short(_shown_text(exc))}"
         hint = None
         if explanation is not None:
-            message = f"{doing} raised {type(exc).__name__}: {explanation.summary}"
+            message = f"{doing} raised {_type_name(exc)}: {explanation.summary}"
             hint = explanation.hint
         return cls(message, hint=hint, location=location, original=exc)
 
@@ -419,7 +462,8 @@ class InternalError(Exception):
         self.doing = doing
         self.original = original
         self.traceback = "".join(traceback.format_exception(type(original), original, original.__traceback__))
-        super().__init__(f"internal error in modelcheck while {doing}: {type(original).__name__}: {_short(str(original))}")
+        super().__init__(f"internal error in modelcheck while {doing}: {_type_name(original)}: "
+                         f"{_short(_shown_text(original))}")
 
 
 def _is_ours(filename: str) -> bool:
@@ -463,7 +507,7 @@ def call_user_code(doing: str, fn: Callable[..., T], *args: Any, **kwargs: Any) 
         raise
     except SystemExit as exc:
         raise UserCodeError(
-            f"{doing} called sys.exit({exc.code!r})",
+            f"{doing} called sys.exit({_short(_shown_text(exc.code, as_repr=True), 200)})",
             hint="a builder must return the model; remove the exit() call.",
             location=user_frame(exc.__traceback__),
             original=exc,
