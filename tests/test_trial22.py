@@ -126,3 +126,25 @@ def test_a_softmax_over_the_steps_of_a_tagger_is_named_not_called_missing():
     assert result.status == "failed"
     assert result.message.startswith("output values: expected probabilities that sum to 1 over the last axis")
     assert "the softmax normalises over axis 1, not over the classes' axis, the last" in result.message
+
+
+def _dict_outputs() -> keras.Model:
+    """Outputs keyed "label" and "score" by layers named otherwise, as fit's loss dict keys them."""
+    inputs = keras.Input((5,))
+    hidden = layers.Dense(8, activation="relu")(inputs)
+    model = keras.Model(inputs, {"label": layers.Dense(4, activation="softmax", name="head_a")(hidden),
+                                 "score": layers.Dense(1, name="head_b")(hidden)})
+    model.compile("adam", {"label": "sparse_categorical_crossentropy", "score": "mse"})
+    return model
+
+
+def test_expected_shapes_keyed_like_the_output_dict_are_read():
+    """A dict of expected shapes keyed as the model's output dict (as its loss dict is) failed with
+    'no output named 'label''."""
+    result = mc.check_output_shape(_dict_outputs(), {"label": (None, 4), "score": (None, 1)})
+    assert result.passed, result.message
+    result = mc.check_output_shape(_dict_outputs(), {"label": (None, 4), "score": (None, 2)})
+    assert result.message.startswith("output shape: expected (None, 2), received (None, 1), at output 'head_b'")
+    result = mc.check_output_shape(_dict_outputs(), {"labels": (None, 4)})
+    assert result.message.startswith("output name: expected one of 'head_a', 'head_b' (or of the output dict's keys "
+                                     "'label', 'score'), received 'labels'"), result.message

@@ -8,7 +8,8 @@ import keras
 import numpy as np
 
 from ..model.compiled import compiled_loss, per_output
-from ..model.outputs import activation_of, output_kinds, output_layers, output_names, shape_str, softmax_axes
+from ..model.outputs import (activation_of, output_keys, output_kinds, output_layers, output_names, shape_str,
+                             softmax_axes)
 from ..model.targets import class_axis
 from ..model.graph import has_symbolic_inputs, layers_of
 from ..model.inputs import input_infos, rows_of, synthetic_inputs
@@ -43,14 +44,19 @@ def _no_batch_note(expected: tuple[Any, ...], received: tuple[Any, ...]) -> str 
     return None
 
 
-def _expected_list(expected: Any, names: list[str]) -> list[tuple[Any, ...] | None]:
+def _expected_list(expected: Any, names: list[str], keys: list[str] | None = None) -> list[tuple[Any, ...] | None]:
+    """`expected` as one shape (or None) per output; a dict's by output name, or by the key of a
+    dict output (`keys`, in the order of `names`), as fit's loss dicts and predict() use them.
+    Raises KeyError with the first key that is neither."""
     if expected is None:
         return [None] * len(names)
     if isinstance(expected, dict):
-        unknown = [k for k in expected if k not in names]
+        keys = keys if keys is not None and len(keys) == len(names) else names
+        unknown = [k for k in expected if k not in names and k not in keys]
         if unknown:
-            raise KeyError(f"no output named {unknown[0]!r}; the model's outputs are {names}")
-        return [tuple(expected[n]) if n in expected else None for n in names]
+            raise KeyError(unknown[0])
+        return [tuple(expected[n]) if n in expected else tuple(expected[k]) if k in expected else None
+                for n, k in zip(names, keys)]
     if expected and isinstance(expected[0], (list, tuple)):
         return [tuple(s) for s in expected]
     return [tuple(expected)]
@@ -141,11 +147,13 @@ def check_output_shape(
         failure.details.update(details)
         return failure
 
+    keys = output_keys(model) if isinstance(expected, dict) else None
     try:
-        wanted = _expected_list(expected, names)
+        wanted = _expected_list(expected, names, keys)
     except KeyError as exc:
-        return CheckResult.fail(NAME, mismatch("output name", f"one of {', '.join(map(repr, names))}",
-                                               repr(exc.args[0]), at="the expected output shapes"),
+        known = f"one of {', '.join(map(repr, names))}" + (
+            f" (or of the output dict's keys {', '.join(map(repr, keys))})" if keys and keys != names else "")
+        return CheckResult.fail(NAME, mismatch("output name", known, repr(exc.args[0]), at="the expected output shapes"),
                                 expected=names, received=exc.args[0], details=details)
     if expected is not None and len(wanted) != len(received):
         return CheckResult.fail(
