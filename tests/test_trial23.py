@@ -6,6 +6,8 @@ import csv
 import shutil
 from pathlib import Path
 
+import pytest
+
 from modelcheck.grading import load_assignment
 from modelcheck.grading.course import grade_course
 from modelcheck.grading.executors import grader_error_grade
@@ -222,3 +224,52 @@ def test_the_class_page_counts_one_cause_once_whoever_handed_it_in(tmp_path: Pat
         ("every check", "<student's file> has a syntax error: invalid syntax", 2),
         ("every check", "build_model() raised ValueError: not finished yet", 1),
         ("every check", "the folder <student's folder>/ holds no .py file or notebook (it is empty)", 1)]
+
+
+DROPOUT_ASSIGNMENT = """
+[assignment]
+name = "toy_dropout"
+builder = "build_model"
+
+[expect]
+input_shape = [4]
+output_shape = [3]
+output = "probabilities"
+
+[points]
+overfit_batch = 1
+loss_decrease = 1
+
+[limits]
+timeout_s = 30
+memory_mb = 1500
+"""
+
+DROPOUT_MODEL = """import keras
+from keras import layers
+
+
+def build_model():
+    model = keras.Sequential([keras.Input(shape=(4,)), layers.Dense(16, activation="relu"), layers.Dropout(0.5),
+                              layers.Dense(3, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+    return model
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="the check job loads the model before seeding: a Dropout layer takes its seed "
+                                       "from Python's random, which CPython reseeds in every forked job; the fix "
+                                       "(keras.utils.set_random_seed(assignment.seed) before load_for_checking in "
+                                       "jobs.check_job) is in red team 18's file: see trial 23's report")
+def test_a_model_with_dropout_gets_the_same_verdicts_each_time_it_is_graded(tmp_path: Path):
+    """The same submission graded three times (as workers=1, workers=2, Dask or a --resume would)
+    trained differently each time: memorised in 30 or 38 steps, loss 0.49 / 0.4839 / 0.4841. A
+    check near its step budget would pass in one run and fail in the next."""
+    from modelcheck.grading.grade import Grader
+
+    (tmp_path / "dropout.toml").write_text(DROPOUT_ASSIGNMENT)
+    (tmp_path / "ann.py").write_text(DROPOUT_MODEL)
+    with Grader(load_assignment(tmp_path / "dropout.toml"), workers=1) as grader:
+        said = [tuple(r.message for r in grader.grade(Submission("ann", tmp_path / "ann.py")).results)
+                for _ in range(3)]
+    assert all(r == said[0] for r in said), said
