@@ -370,3 +370,26 @@ def test_a_sound_loss_of_the_users_own_is_said_to_fit_with_what_it_computes(acti
     result = check_loss_matches_output(_own_loss_mlp(activation, loss))
     assert result.passed, result.message
     assert f"{loss.__name__} (which computes {computes})" in result.message
+
+
+def test_an_output_of_whole_numbers_under_a_loss_is_told_so_not_as_a_failed_conversion():
+    """Red team 18: an Identity(dtype="int32") after the softmax gave gradient_flow and the training checks
+    'raised TypeError: Cannot convert 0.9999999 to EagerTensor of dtype int32', and loss_matches_output passed."""
+    from modelcheck.checks.gradients import check_gradient_flow
+    from modelcheck.checks.loss_config import check_loss_matches_output
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(8, activation="relu"),
+                              layers.Dense(3, activation="softmax"), layers.Identity(dtype="int32", name="ids")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    said = ("output 'ids' gives whole numbers (dtype int32): its loss sparse_categorical_crossentropy cannot be "
+            "differentiated through them, so nothing trains; Keras' fit fails on it too")
+    lint = check_loss_matches_output(model)
+    assert lint.status == "failed" and lint.message == said, lint.message
+    flow = check_gradient_flow(model)
+    assert flow.status == "error" and flow.message.startswith(said), flow.message
+    assert 'remove dtype="int32"' in flow.hint
+    model.pop()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    assert check_loss_matches_output(model).passed
+    assert check_gradient_flow(model).passed

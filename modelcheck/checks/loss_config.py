@@ -18,7 +18,8 @@ from ..model.outputs import (ACTIVATION_RANGES, activation_of, innermost_output_
 from ..model.targets import class_axis
 from ..model.inputs import synthetic_inputs
 from ..model.origin import is_library_code
-from ..model.objective import MetricAsLoss, NothingTrained, OutputLoss, canonical_loss_name, objective_for
+from ..model.objective import (MetricAsLoss, NothingTrained, OutputLoss, WholeNumberOutput, canonical_loss_name,
+                               objective_for)
 from ..core.messages import also, for_audience, mismatch, output_ref
 from ..model import loops
 from ..core.errors import UserCodeError
@@ -263,6 +264,14 @@ def _declared_kind_finding(facts: LossFacts, activation: str | None, kind: str |
                        " after a softmax"))
 
 
+def _zeros(shape: list[int], dtype: str) -> np.ndarray:
+    """Zeros of an output's shape and dtype; float32 for a dtype NumPy does not know (bfloat16)."""
+    try:
+        return np.zeros(shape, dtype.split(".")[-1])
+    except TypeError:
+        return np.zeros(shape, "float32")
+
+
 def _reading(model: keras.Model, target_range: tuple[float | None, float | None] | None,
              seed: int, output: Any = None) -> CheckResult | _Reading:
     """What the check reads of each output and its loss: the problems found, the outputs judged and
@@ -272,12 +281,15 @@ def _reading(model: keras.Model, target_range: tuple[float | None, float | None]
         return CheckResult.skip(NAME, "the model is not compiled with a loss, so there is none to judge; compile it "
                                 "in the builder (model.compile(loss=..., optimizer=...)) to have it checked")
     try:
-        shapes = [tuple(t.shape) for t in model.outputs]
+        shapes, dtypes = [tuple(t.shape) for t in model.outputs], [str(t.dtype) for t in model.outputs]
     except AttributeError:  # subclassed: one cheap forward pass gives the output shapes
-        shapes = [tuple(o.shape) for o in forward(model, synthetic_inputs(model, 2, seed))]
-    predictions = [np.zeros([1 if d is None else d for d in shape], "float32") for shape in shapes]
+        outputs = forward(model, synthetic_inputs(model, 2, seed))
+        shapes, dtypes = [tuple(o.shape) for o in outputs], [str(o.dtype) for o in outputs]
+    predictions = [_zeros([1 if d is None else d for d in shape], dtype) for shape, dtype in zip(shapes, dtypes)]
     try:
         objective = objective_for(model, predictions)
+    except WholeNumberOutput as exc:  # (fit raises on it: no loss fits an integer output)
+        return CheckResult.fail(NAME, exc.message, expected="floating-point outputs", received=dtypes, hint=exc.hint)
     except NothingTrained as exc:
         return CheckResult.skip(NAME, f"no output to judge the loss against: {exc.message}", hint=exc.hint)
     except MetricAsLoss as exc:  # fit raises on it: the loss does not fit any output

@@ -31,7 +31,8 @@ from .output_loss import OutputLoss, canonical_loss_name, loss_name, target_kind
 from .outputs import ACTIVATION_RANGES, activation_of, output_keys, output_kinds, output_layers, output_names
 from .targets import BINARY, LABELS, ONE_HOT, REAL, SPARSE, random_target, standardise, teacher_target, varies
 
-__all__ = ["OutputLoss", "Objective", "objective_for", "canonical_loss_name", "NothingTrained", "MetricAsLoss"]
+__all__ = ["OutputLoss", "Objective", "objective_for", "canonical_loss_name", "NothingTrained", "MetricAsLoss",
+           "WholeNumberOutput"]
 
 
 def _mean_reduced(function: Callable[..., Any]) -> Callable[[Any, Any], Any]:
@@ -79,6 +80,11 @@ def _metric_as_loss(identifier: Any, output: str) -> MetricAsLoss:
                         f"{output!r}: a metric only keeps a running value, which carries no gradient, so nothing "
                         "trains and Keras' fit raises \"No gradients provided for any variable\"",
                         hint=f"{fix}; metrics belong in metrics=[...]")
+
+
+class WholeNumberOutput(UserCodeError):
+    """An output with a loss gives integers or booleans (``Identity(dtype="int32")`` or a cast last):
+    no gradient flows through whole numbers, and Keras' fit raises "No gradients provided"."""
 
 
 class NothingTrained(UserCodeError):
@@ -307,8 +313,29 @@ def objective_for(model: keras.Model, predictions: list[Any], *, output: Any = N
                                  trained=name not in (NO_LOSS, NOT_IN_DICT), reachable_only=_range_set_after(layer)))
     if compiled_loss is not None and losses and not any(loss.trained for loss in losses):
         raise _nothing_trained(compiled_loss, names, named)
+    whole = [(loss, _whole_number_dtype(p)) for loss, p in zip(losses, predictions) if loss.trained]
+    for loss, dtype in whole:
+        if dtype is not None:
+            alone = all(other is not None for _, other in whole)
+            raise WholeNumberOutput(
+                f"output {loss.output!r} gives whole numbers (dtype {dtype}): its loss {loss.name} cannot be "
+                "differentiated through them, so " + ("nothing trains; Keras' fit fails on it too" if alone else
+                                                      "that loss trains nothing"),
+                hint="keep the model's outputs floating-point: remove dtype=\"int32\" (or the cast to integers) from "
+                "the last layer, and take class ids with argmax on what predict() returns, outside the model")
     users_own = any(i is not None and not _is_keras_loss(i) for i in per_loss)
     return Objective(losses, None if users_own else _expected_initial(losses, predictions))
+
+
+def _whole_number_dtype(prediction: Any) -> str | None:
+    """The name of `prediction`'s dtype when it holds integers or booleans (an output cast to int32),
+    else None (floats, or a dtype NumPy does not know, as bfloat16 without ml_dtypes)."""
+    name = str(getattr(prediction, "dtype", "")).split(".")[-1]  # (torch.int32 -> int32)
+    try:
+        dtype = np.dtype(name)
+    except TypeError:
+        return None
+    return dtype.name if dtype.kind in "biu" else None
 
 
 _NOTHING_TRAINED_HINT = ("key the loss dict by the model's outputs: the keys of the dict its call returns, or the "
