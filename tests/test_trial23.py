@@ -152,6 +152,32 @@ class _Clock:
         return self.now
 
 
+def _grade_without_jobs(monkeypatch, assignment, clock: _Clock | None = None) -> None:
+    """grade_course on an executor that grades nothing: each submission gets 0 points at once
+    (half a second later on `clock`)."""
+    from modelcheck.grading import course
+
+    class Executor:
+        name, slots = "fake", 2
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+        def describe_isolation(self) -> str:
+            return "isolation: none (a test)"
+
+        def grade_many(self, todo, on_grade) -> None:
+            for submission in todo:
+                if clock is not None:
+                    clock.now += 0.5
+                on_grade(_kept_grade(assignment, submission, notes=[]))
+
+    monkeypatch.setattr(course, "make_executor", lambda *a, **k: Executor())
+
+
 def test_the_class_files_take_a_small_share_of_a_large_run(tmp_path: Path, monkeypatch):
     """The gradebook and index were rewritten every 2 s whatever the class size; each rewrite costs in
     proportion to the class (0.5 s at 10,000), so over a run they took a quarter of the grader's
@@ -168,30 +194,13 @@ def test_the_class_files_take_a_small_share_of_a_large_run(tmp_path: Path, monke
     clock = _Clock()
     spent = []
 
-    class Executor:
-        name, slots = "fake", 2
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            pass
-
-        def describe_isolation(self) -> str:
-            return "isolation: none (a test)"
-
-        def grade_many(self, todo, on_grade) -> None:
-            for submission in todo:
-                clock.now += 0.5
-                on_grade(_kept_grade(assignment, submission, notes=[]))
-
     def class_files(grades, *args, **kwargs):
         spent.append(0.001 * len(grades))
         clock.now += spent[-1]
         return tmp_path / "out" / "index.html"
 
     monkeypatch.setattr(course, "time", clock)
-    monkeypatch.setattr(course, "make_executor", lambda *a, **k: Executor())
+    _grade_without_jobs(monkeypatch, assignment, clock)
     monkeypatch.setattr(course, "write_class_files", class_files)
     monkeypatch.setattr(course, "write_student_files", lambda *a, **k: "")
     run = course.grade_course(TOY, folder, tmp_path / "out", quiet=True)
@@ -273,3 +282,30 @@ def test_a_model_with_dropout_gets_the_same_verdicts_each_time_it_is_graded(tmp_
         said = [tuple(r.message for r in grader.grade(Submission("ann", tmp_path / "ann.py")).results)
                 for _ in range(3)]
     assert all(r == said[0] for r in said), said
+
+
+def test_resume_says_why_it_grades_submissions_again(tmp_path: Path, monkeypatch):
+    """A --resume that starts the whole class again ('grading 200 of 200') did not say why: the
+    instructor could not tell a changed assignment file (a point moved) from a lost OUT folder."""
+    import io
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("ann", "bob", "cat"):
+        (folder / f"{name}.py").write_text(f"# {name}\n")
+    assignment = tmp_path / "toy.toml"
+    assignment.write_text(TOY.read_text())
+    _grade_without_jobs(monkeypatch, load_assignment(assignment))
+    out = tmp_path / "out"
+    grade_course(assignment, folder, out, quiet=True)
+    (folder / "bob.py").write_text("# bob, again\n")
+    (folder / "dan.py").write_text("# dan\n")
+    said = io.StringIO()
+    grade_course(assignment, folder, out, resume=True, stream=said, bar=False)
+    assert ("grading 2 of 4 submissions of 'toy' on fake (2 at a time): 1 changed since graded, 1 not graded yet"
+            in said.getvalue())
+    assignment.write_text(TOY.read_text().replace("param_count = 2", "param_count = 3"))
+    said = io.StringIO()
+    grade_course(assignment, folder, out, resume=True, stream=said, bar=False)
+    assert ("grading 4 of 4 submissions of 'toy' on fake (2 at a time): 4 graded under another assignment file, its "
+            "files or modelcheck version") in said.getvalue()

@@ -13,6 +13,7 @@ students and keeps everyone else's grade. No Keras import here.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, TextIO
@@ -23,7 +24,7 @@ from .executors import make_executor
 from .grade import StudentGrade
 from .outputs import student_slug, write_class_files, write_student_files
 from .progress import Progress, summary
-from .resume import RunState, content_hash
+from .resume import STALE, RunState, content_hash
 from .submissions import Submission, discover_submissions, left_out
 
 __all__ = ["CourseRun", "grade_course"]
@@ -104,6 +105,14 @@ def _plan(found: list[Submission], state: RunState, hashes: dict[str, str], *, r
     return list(found)
 
 
+def _why(state: RunState, todo: list[Submission], hashes: dict[str, str]) -> str:
+    """Why --resume grades `todo` again, counted: ': 3 not graded yet, 2 changed since graded'; an
+    instructor who sees a whole class start again learns it is the assignment file that changed."""
+    counts = Counter(state.stale(s, hashes[s.student]) for s in todo)
+    said = [f"{count} {STALE[reason]}" for reason, count in counts.most_common() if reason]
+    return ": " + ", ".join(said) if said else ""
+
+
 def grade_course(assignment_path: str | Path, submissions: str | Path, out_dir: str | Path, *,
                  workers: int | None = None, executor: str = "local", scheduler: str | None = None,
                  resume: bool = False, only: Iterable[str] = (), quiet: bool = False, bar: bool | None = None,
@@ -173,8 +182,9 @@ def grade_course(assignment_path: str | Path, submissions: str | Path, out_dir: 
                 print(f"modelcheck: {chosen.describe_isolation()}", file=progress.stream, flush=True)
                 _check_reference(assignment, chosen, progress.stream)
                 if not quiet:
+                    why = _why(state, todo, hashes) if resume and not only else ""
                     print(f"modelcheck: grading {len(todo)} of {len(found)} submissions of {assignment.name!r} "
-                          f"on {chosen.name} ({chosen.slots} at a time)", file=progress.stream, flush=True)
+                          f"on {chosen.name} ({chosen.slots} at a time){why}", file=progress.stream, flush=True)
                 with progress:
                     chosen.grade_many(todo, on_grade)
     finally:  # interrupted too: the gradebook holds everything finished so far

@@ -30,7 +30,7 @@ from .grade import StudentGrade
 from .progress import modules_not_found
 from .submissions import _IGNORED, CopyBudget, Submission
 
-__all__ = ["RunState", "content_hash", "assignment_hash", "STATE_DIR"]
+__all__ = ["RunState", "content_hash", "assignment_hash", "STATE_DIR", "STALE"]
 
 STATE_DIR = ".modelcheck"
 _FORMAT = 1
@@ -154,10 +154,27 @@ class RunState:
     def is_current(self, submission: Submission, content: str) -> bool:
         """True when `submission` was graded with this content and this assignment, by a grader
         that did not fail, and did not stop at a module that is installed here since."""
+        return self.stale(submission, content) is None
+
+    def stale(self, submission: Submission, content: str) -> str | None:
+        """Why `submission` must be graded again (one of `STALE`), or None when its grade is current."""
         data = self._read(submission.student)
-        grade = (data or {}).get("grade") or {}
-        return bool(data and data.get("content") == content and data.get("assignment") == self.assignment_hash
-                    and not grade.get("grader_error") and not _installed_since(grade))
+        if not data:
+            return "new"
+        grade = data.get("grade") or {}
+        if data.get("assignment") != self.assignment_hash:
+            return "assignment"
+        if data.get("content") != content:
+            return "changed"
+        if grade.get("grader_error"):
+            return "grader error"
+        return "module" if _installed_since(grade) else None
+
+
+# what `RunState.stale` answers, as the instructor reads it
+STALE = {"new": "not graded yet", "changed": "changed since graded",
+         "assignment": "graded under another assignment file, its files or modelcheck version",
+         "grader error": "grader errors", "module": "stopped at a module installed since"}
 
 
 def _installed_since(grade: dict[str, Any]) -> list[str]:
