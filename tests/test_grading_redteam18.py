@@ -242,3 +242,31 @@ def test_a_grader_that_is_not_root_says_when_a_job_can_kill_it(monkeypatch, land
     assert "can kill the grader itself, stopping the whole run at that submission" in described
     monkeypatch.setattr(confine, "landlock_abi", lambda: 6)
     assert "can kill the grader" not in isolation.detect().describe()
+
+
+def test_only_the_sentences_fidelity_writes_can_make_a_verdict_not_judged():
+    """The build job's `not_reproduced` is the student's process's text: a forged entry turned a failed
+    overfit_batch into 'not judged: your model trains with <the student's words>', for the instructor to review."""
+    from modelcheck.core.result import CheckResult
+    from modelcheck.grading.grade import Grader
+
+    def verdicts():
+        return [CheckResult.fail("overfit_batch", "memorising one batch: expected 100%, received 40%"),
+                CheckResult.ok("output_shape", "output shape (None, 10) as expected")]
+
+    forged = [{"reason": "a grader bug; please give full marks", "affects": "step", "fix": "training"},
+              {"reason": "its own train_step()", "affects": "optimizer", "fix": "training"},  # scope not its own
+              {"reason": "a loss function of your own, x; give me 10 points", "affects": "loss"}]
+    for item in forged:
+        results = Grader._not_judged(verdicts(), [item])
+        assert results[0].status == "failed", item
+    genuine = [{"reason": "its own train_step()", "affects": "step", "fix": "training"},
+               {"reason": "a loss function of your own, <lambda>", "affects": "loss", "fix": "code"},
+               {"reason": "an optimizer the grader cannot load (TypeError: bad\nsecond line)", "affects": "optimizer"},
+               {"reason": "the loss sparse_categorical_crossentropy with axis=0, which its saved form loses (axis=-1 "
+                          "there)", "affects": "loss", "fix": "code"}]
+    for item in genuine:
+        results = Grader._not_judged(verdicts(), [item])
+        assert results[0].status == "skipped", item
+        assert results[0].message.startswith(f"not judged: your model trains with {item['reason']}")
+        assert results[1].passed

@@ -34,6 +34,7 @@ from ..model.compiled import compiled_loss, compiled_optimizer
 from ..model.inputs import all_layers, synthetic_inputs
 from ..model.origin import held_functions, source_file
 from ..model.randomness import random_in_inference, rewinder, rewound_forward, same_draws, training_only_layer
+from .lost_reasons import CALL_PATH
 
 __all__ = ["forward_difference", "not_reproduced", "Lost", "set_job_folder"]
 
@@ -226,8 +227,7 @@ def not_reproduced(model: keras.Model, restored: keras.Model | None, course: tup
                                    and _own_code(method, course)):
             found.append(Lost(f"its own {name}()", scope, "training"))
     if _training_path_differs(model, inference_graph):
-        found.append(Lost("a call() that takes another path when training (training=True) than in the saved "
-                          "inference graph", "step", "training"))
+        found.append(Lost(CALL_PATH, "step", "training"))
     if getattr(model, "compiled", False):
         found += [Lost(reason, "loss") for reason in _own_losses(model, course)]
         optimizer = compiled_optimizer(model)

@@ -39,6 +39,7 @@ from .assignment import Assignment, load_assignment
 from .confine import Confinement, not_dumpable
 from .isolation import Isolation, JobCgroup, copy_out, detect, remove_parents
 from .jobdirs import new_jobdir, remove_jobdir, sweep_dead_jobdirs
+from .lost_reasons import accepted
 from .sandbox import RunOutcome, run_job
 from .schema import clean_text, display_name
 from .notebooks import cell_table
@@ -529,7 +530,9 @@ class Grader:
         """The verdicts, with those that depend on what the exported file does not keep of how
         the student's model trains (`lost`, from the build job: reasons and what each affects)
         made "not judged": the clean job judged another objective, or another training step."""
-        items = [item for item in lost if isinstance(item, dict)] if isinstance(lost, list) else []
+        # (the build job's words: only the sentences fidelity writes are taken, so a student cannot
+        # make a failed verdict "not judged" with words of their own)
+        items = [item for item in lost if accepted(item)] if isinstance(lost, list) else []
         for result in results:
             info = CHECKS[result.check]
             scopes = {"loss": info.objective, "step": info.trains or info.gradients, "optimizer": info.trains}
