@@ -309,3 +309,80 @@ def test_resume_says_why_it_grades_submissions_again(tmp_path: Path, monkeypatch
     grade_course(assignment, folder, out, resume=True, stream=said, bar=False)
     assert ("grading 4 of 4 submissions of 'toy' on fake (2 at a time): 4 graded under another assignment file, its "
             "files or modelcheck version") in said.getvalue()
+
+
+class _LosingClient:
+    """A Dask client whose scheduler goes away once the first task is sent: as distributed does
+    after failing to reconnect, it closes, cancels what was sent, refuses to submit and knows no
+    workers."""
+
+    def __init__(self) -> None:
+        self.status = "running"
+        self.sent: list = []
+
+    def scheduler_info(self) -> dict:
+        return {"workers": {"tcp://w": {"host": "w", "nthreads": 1}}} if self.status == "running" else {"id": "x"}
+
+    def submit(self, *args, **kwargs):
+        from concurrent.futures import CancelledError
+
+        if self.status != "running":
+            raise RuntimeError("Client is closed. Can't send update-graph message.")
+        client = self
+
+        class Future:
+            callback = None
+
+            def done(self) -> bool:
+                return client.status != "running"
+
+            def result(self):
+                raise CancelledError("modelcheck-grade-x cancelled for reason: scheduler-connection-lost.")
+
+            def add_done_callback(self, callback) -> None:
+                self.callback = callback
+
+        self.sent.append(Future())
+        import threading
+
+        threading.Timer(0.1, self.lose).start()
+        return self.sent[-1]
+
+    def lose(self) -> None:
+        self.status = "closed"
+        for future in self.sent:
+            future.callback(future)
+
+    def cancel(self, futures) -> None:
+        if self.status != "running":
+            raise RuntimeError("Client is closed. Can't send cancel-keys message.")
+
+
+def test_a_lost_dask_scheduler_ends_the_run_with_grader_errors_not_a_hang(tmp_path: Path):
+    """Killing the scheduler of `modelcheck grade --scheduler` mid-run (60 students, 12 graded) hung the
+    run for good: the client gave up reconnecting and closed, sending the next submission raised
+    inside a Dask callback (KeyError: 'workers'), so the 48 queued were never sent and never given
+    up on; a Ctrl-C then ended in a ClosedClientError traceback. Now each is a grader error, which
+    --resume grades again, and the run ends."""
+    from modelcheck.grading.dask_executor import DaskExecutor
+
+    executor = DaskExecutor(load_assignment(TOY), scheduler="tcp://head:8786")
+    executor.client = _LosingClient()
+    students = [Submission(name, tmp_path / f"{name}.py") for name in ("ann", "bob", "cat")]
+    grades = []
+    import threading
+
+    run = threading.Thread(target=executor.grade_many, args=(students, grades.append), daemon=True)
+    run.start()
+    run.join(timeout=120)  # a guard against the hang, not a measure of time
+    assert not run.is_alive(), "grade_many still waits for submissions that can never be sent"
+    assert sorted(g.student for g in grades) == ["ann", "bob", "cat"]
+    assert all("the connection to the Dask scheduler tcp://head:8786 was lost" in g.grader_error for g in grades)
+    assert len(executor.client.sent) == 1  # nothing more was sent once it was gone
+    # one asked for alone (the pytest plugin's way) is not waited for either
+    assert "was lost" in executor.grade(Submission("dan", tmp_path / "dan.py")).grader_error
+    # cancelled by distributed the moment the connection dropped, before the client gives up on it
+    executor.client.status = "connecting"
+    future = executor.client.sent[0]
+    assert "was lost (start it again, then grade with --resume)" in executor._settled(
+        future, Submission("eve", tmp_path / "eve.py")).grader_error

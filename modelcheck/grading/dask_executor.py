@@ -192,7 +192,7 @@ class DaskExecutor:
 
     def _host_threads(self) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for info in self.client.scheduler_info()["workers"].values():
+        for info in (self.client.scheduler_info().get("workers") or {}).values():  # none while disconnected
             counts[info["host"]] = counts.get(info["host"], 0) + int(info["nthreads"])
         return counts
 
@@ -220,15 +220,23 @@ class DaskExecutor:
         with self._lock:
             if not self._queue:
                 return
-            threads = self._host_threads()
+            try:
+                threads = self._host_threads()
+            except Exception:  # noqa: BLE001  no answer from the scheduler: kept queued, see `_lost`
+                return
             capacity = max(1, sum(threads.values()))
             options = {"host_threads": threads}
             while self._queue and self._running < capacity:
-                submission = self._queue.pop(0)
+                submission = self._queue[0]
                 # the path as listed, links not followed: the worker refuses a link as the local pool does
-                future = self.client.submit(grade_one, self.assignment_path, os.path.abspath(submission.path),
-                                            {**options, "student": submission.student, "problem": submission.problem},
-                                            key=f"modelcheck-grade-{self._run}-{submission.student}", pure=False)
+                try:
+                    future = self.client.submit(
+                        grade_one, self.assignment_path, os.path.abspath(submission.path),
+                        {**options, "student": submission.student, "problem": submission.problem},
+                        key=f"modelcheck-grade-{self._run}-{submission.student}", pure=False)
+                except Exception:  # noqa: BLE001  a client that lost its scheduler: kept queued, see `_lost`
+                    break
+                self._queue.pop(0)
                 self._futures[submission.student] = (future, submission)
                 self._sent_at[submission.student] = time.monotonic()
                 self._running += 1
@@ -256,6 +264,15 @@ class DaskExecutor:
             self._queue = [submission] + [s for s in self._queue if s.student != submission.student]
         self._top_up()
 
+    def _lost(self, exc: BaseException | None = None) -> str | None:
+        """Why the client can grade no more (it gave up reconnecting to its scheduler), or None;
+        with `exc`, also when that is a task's cancellation because the connection was lost."""
+        dropped = exc is not None and "scheduler-connection-lost" in str(exc)
+        if getattr(self.client, "status", "running") not in ("closing", "closed") and not dropped:
+            return None
+        return (f"the connection to the Dask scheduler {self.scheduler or '(LocalCluster)'} was lost (start it "
+                "again, then grade with --resume)")
+
     def _settled(self, future: Any, submission: Submission) -> StudentGrade:
         from distributed import KilledWorker
 
@@ -268,13 +285,17 @@ class DaskExecutor:
                                       f"the Dask worker grading it was lost {exc.allowed_failures + 1} "
                                       f"times (last {exc.last_worker.address})")
         except Exception as exc:  # noqa: BLE001  the grader's failure, never the student's
-            return grader_error_grade(self.assignment, submission, internal_error(exc))
+            return grader_error_grade(self.assignment, submission, self._lost(exc) or internal_error(exc))
 
     def grade(self, submission: Submission) -> StudentGrade:
         """The grade of `submission`, waiting for it (sent first unless it is already on the cluster)."""
         self._send_first(submission)
         with self._sent:  # sent once a running task finishes and frees a thread
-            self._sent.wait_for(lambda: submission.student in self._futures)
+            while submission.student not in self._futures:
+                if lost := self._lost():  # it will never be sent
+                    self._queue = [s for s in self._queue if s.student != submission.student]
+                    return grader_error_grade(self.assignment, submission, lost)
+                self._sent.wait(timeout=10.0)
             future, _ = self._futures.pop(submission.student)
         return self._settled(future, submission)
 
@@ -311,6 +332,9 @@ class DaskExecutor:
         try:
             left = set(wanted)
             while left:
+                if self._lost():  # neither the queued nor the sent will ever report: each a grader error
+                    self._give_up(left, on_grade)
+                    return
                 try:
                     student = finished.get(timeout=min(10.0, self.report_within_s))
                 except queue.Empty:
@@ -329,4 +353,17 @@ class DaskExecutor:
                 self._finished = None
                 self._queue = [s for s in self._queue if s.student not in wanted]
                 running = [future for student, (future, _) in self._futures.items() if student in wanted]
-            self.client.cancel(running)
+            try:
+                self.client.cancel(running)
+            except Exception:  # noqa: BLE001  a client that lost its scheduler has nothing left to cancel
+                pass
+
+    def _give_up(self, students: set[str], on_grade: OnGrade) -> None:
+        """A grader error for each of `students`, sent or queued, on a client that lost its scheduler."""
+        with self._lock:
+            taken = [self._futures.pop(s)[1] for s in sorted(students) if s in self._futures]
+            taken += [s for s in self._queue if s.student in students]
+            self._queue = [s for s in self._queue if s.student not in students]
+        why = self._lost() or "the Dask client stopped"
+        for submission in sorted(taken, key=lambda s: s.student):
+            on_grade(grader_error_grade(self.assignment, submission, why))
