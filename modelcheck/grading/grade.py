@@ -39,6 +39,7 @@ from .assignment import Assignment, load_assignment
 from .confine import Confinement, not_dumpable
 from .isolation import Isolation, JobCgroup, copy_out, detect, remove_parents
 from .jobdirs import new_jobdir, remove_jobdir, sweep_dead_jobdirs
+from .job_roots import python_open_to_others, readable_roots, roots_open_to_others
 from .lost_reasons import accepted
 from .sandbox import RunOutcome, run_job
 from .schema import clean_text, display_name
@@ -133,50 +134,6 @@ class StudentGrade:
         data = dict(data)
         data["results"] = [CheckResult.from_dict(r) for r in data["results"]]
         return cls(**data)
-
-
-def _python_open_to_others() -> bool:
-    """True when another uid can import from every folder on ``sys.path``.
-
-    A job process under its own uid imports modules the zygote did not preload (a student's
-    ``model.summary()`` imports `rich`); with Python installed under a private home
-    (``/root`` is 0700) it cannot, so the uid layer is left out and Landlock alone confines.
-    """
-    for entry in sys.path:
-        path = Path(entry or ".").resolve()
-        if not path.exists():
-            continue
-        for folder in (path, *path.parents):
-            if not os.stat(folder).st_mode & stat.S_IXOTH:
-                return False
-    return True
-
-
-def _roots_open_to_others(roots: list[str]) -> bool:
-    """True when another uid can enter each of `roots` (inside a job's own root, the folders
-    above them are created open, so a private ``/root`` does not matter)."""
-    return all(os.stat(root).st_mode & stat.S_IXOTH for root in roots if os.path.isdir(root))
-
-
-_SYSTEM_READABLE = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc", "/sys", "/dev",
-                    "/opt", "/var/lib", "/run")
-
-
-def _readable_roots() -> list[str]:
-    """What a job process may read: the system, the Python installation, installed packages
-    and modelcheck itself; not the folders the grader was started from (submissions, outputs)."""
-    import site
-
-    import modelcheck
-
-    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages(),
-             str(Path(modelcheck.__file__).resolve().parent)}
-    if site.ENABLE_USER_SITE and site.USER_SITE:
-        roots.add(site.USER_SITE)
-    for entry in sys.path:  # installed locations only: never the current folder
-        if entry and Path(entry).is_absolute() and ("site-packages" in entry or entry.startswith(sys.base_prefix)):
-            roots.add(entry)
-    return sorted(r for r in {*roots, *_SYSTEM_READABLE} if os.path.exists(r))
 
 
 def _relative(text: str, folder: Path) -> str:
@@ -310,10 +267,10 @@ class Grader:
         self.seccomp = seccomp
         self.workroot = Path(workroot) if workroot else None
         self.isolation = isolation if isolation is not None else detect(str(self.workroot) if self.workroot else None)
-        self._roots = _readable_roots()
+        self._roots = readable_roots()
         self.readable = self._roots if restrict_reads else None
-        open_to_others = (_roots_open_to_others(self._roots) if self.isolation.namespaces
-                          else _python_open_to_others())
+        open_to_others = (roots_open_to_others(self._roots) if self.isolation.namespaces
+                          else python_open_to_others())
         self.separate_uids = separate_uids and os.geteuid() == 0 and open_to_others
         if not self.separate_uids:
             not_dumpable()  # jobs keep this process's uid: they must not reach into its memory
