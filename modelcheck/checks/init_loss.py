@@ -31,7 +31,7 @@ def expected_initial_loss(loss: OutputLoss, prediction: np.ndarray, target: np.n
     (the targets are N(0, 1), so about 1 and 0.8).
     """
     facts = loss_facts(loss)
-    classes = int(prediction.shape[-1]) if prediction.ndim > 1 else 1
+    classes = int(prediction.shape[loss.class_axis(prediction)]) if prediction.ndim > 1 else 1  # (a pointer's: axis 1)
     if facts.family in (SPARSE_CE, CATEGORICAL_CE) and classes > 1:
         return math.log(classes), f"ln({classes}), every one of {classes} classes equally likely"
     if facts.family == BINARY_CE:
@@ -49,7 +49,7 @@ def _describe_outputs(loss: OutputLoss, prediction: np.ndarray) -> str:
     facts = loss_facts(loss)
     probabilities = values.size and values.min() >= 0.0 and values.max() <= 1.0
     if facts.family in (SPARSE_CE, CATEGORICAL_CE) and not facts.from_logits and values.ndim > 1 and probabilities:
-        return f"the most likely class gets {np.mean(np.max(values, axis=-1)):.0%} on average"
+        return f"the most likely class gets {np.mean(np.max(values, axis=loss.class_axis(values))):.0%} on average"
     return f"outputs have mean {fmt(float(values.mean()))} and standard deviation {fmt(float(values.std()))}"
 
 

@@ -123,7 +123,8 @@ class Objective:
         rng = np.random.default_rng(seed + 7919)
         taught = teacher if teacher is not None else [None] * len(predictions)
         return [teacher_target(loss, pred, t, rng) if t is not None and varies(t) and loss.targets != LABELS else
-                random_target(loss.targets, tuple(pred.shape), rng, loss.bounds, loss.positive, loss.nonnegative)
+                random_target(loss.targets, tuple(pred.shape), rng, loss.bounds, loss.positive, loss.nonnegative,
+                              axis=loss.class_axis(pred))
                 for loss, pred, t in zip(self.losses, predictions, taught)]
 
     def spread(self, targets: list[np.ndarray]) -> float:
@@ -199,8 +200,9 @@ class Objective:
                 counted = np.asarray(y_true) != loss.ignored_class  # the loss skips the ignored class's samples
                 if np.any(counted):
                     scores.append(float(np.mean((np.argmax(y_pred, axis=-1) == y_true)[counted])))
-            elif loss.targets == ONE_HOT and y_pred.shape[-1] > 1:
-                scores.append(float(np.mean(np.argmax(y_pred, axis=-1) == np.argmax(y_true, axis=-1))))
+            elif loss.targets == ONE_HOT and y_pred.shape[loss.class_axis(y_pred)] > 1:  # (a pointer's: axis 1)
+                axis = loss.class_axis(y_pred)
+                scores.append(float(np.mean(np.argmax(y_pred, axis=axis) == np.argmax(y_true, axis=axis))))
             elif loss.targets in (BINARY, ONE_HOT):  # (one unit: an argmax is always 0, so judged as yes/no)
                 threshold = 0.0 if loss.kind == "logits" else 0.5
                 scores.append(float(np.mean((y_pred > threshold) == (y_true > 0.5))))
@@ -396,7 +398,7 @@ def _nonnegative(layer: Any) -> bool:
 def _expected_initial(losses: list[OutputLoss], predictions: list[Any]) -> float | None:
     total = 0.0
     for loss, pred in zip(losses, predictions):
-        classes = int(pred.shape[-1]) if len(pred.shape) > 1 else 1
+        classes = int(pred.shape[loss.class_axis(pred)]) if len(pred.shape) > 1 else 1
         if not loss.trained:
             continue
         if loss.targets in (SPARSE, ONE_HOT) and loss.kind in ("probabilities", "logits") and classes > 1:

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import keras
 import numpy as np
 
-from .targets import BINARY, LABELS, ONE_HOT, REAL, SPARSE
+from .targets import BINARY, LABELS, ONE_HOT, REAL, SPARSE, class_axis
 
 __all__ = ["OutputLoss", "canonical_loss_name", "loss_name", "target_kind"]
 
@@ -77,14 +77,20 @@ class OutputLoss:
         (0 for a perfect overlap), not by per-pixel accuracy, which it does not drive to 100%."""
         return _is_overlap(self.name)
 
+    def class_axis(self, prediction: Any) -> int:
+        """The axis of `prediction` the classes lie along: a categorical cross-entropy's ``axis``
+        (a pointer's softmax over its steps, axis 1), else the last."""
+        rank = len(np.shape(prediction))
+        return class_axis(self.function, rank) if self.targets == ONE_HOT else max(rank - 1, 0)
+
     def summed_terms(self, prediction: Any) -> int:
         """How many losses a Keras `Loss` built with ``reduction="sum"`` adds up for `prediction`
-        (one per sample, or per step or pixel: Keras reduces the last axis, then sums the rest);
+        (one per sample, or per step or pixel: Keras reduces the classes' axis, then sums the rest);
         1 for any other reduction, whose value is already one sample's."""
         shape = tuple(np.shape(prediction))
         if getattr(self.function, "reduction", None) != "sum" or len(shape) < 2:
             return 1
-        return max(1, int(np.prod(shape[:-1])))
+        return max(1, int(np.prod(shape)) // max(1, int(shape[self.class_axis(prediction)])))
 
 
 def loss_name(identifier: Any) -> str:

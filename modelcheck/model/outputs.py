@@ -20,8 +20,8 @@ from .inputs import synthetic_inputs
 from .state import reset_states
 
 __all__ = ["ACTIVATION_RANGES", "flatten_outputs", "output_layers", "output_names", "output_keys", "output_kinds",
-           "innermost_output_layer", "activation_of", "softmax_axes", "softmax_size", "first_nonfinite_weight", "describe_nonfinite",
-           "shape_str"]
+           "innermost_output_layer", "activation_of", "softmax_axes", "softmax_size", "first_nonfinite_weight",
+           "describe_nonfinite", "shape_str"]
 # What an output activation can produce: (low, high or None, in words).
 ACTIVATION_RANGES: dict[str, tuple[float, float | None, str]] = {
     "sigmoid": (0.0, 1.0, "values between 0 and 1"),

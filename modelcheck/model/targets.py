@@ -17,8 +17,8 @@ import numpy as np
 if TYPE_CHECKING:
     from .output_loss import OutputLoss
 
-__all__ = ["SPARSE", "ONE_HOT", "BINARY", "REAL", "LABELS", "class_axis", "random_target", "teacher_target", "standardise",
-           "varies", "other_target_kinds"]
+__all__ = ["SPARSE", "ONE_HOT", "BINARY", "REAL", "LABELS", "class_axis", "random_target", "teacher_target",
+           "standardise", "varies", "other_target_kinds"]
 
 SPARSE = "sparse"  # integer class ids
 ONE_HOT = "one_hot"
@@ -41,9 +41,14 @@ _MAX_AMPLIFICATION = 10.0
 
 def random_target(kind: str, shape: tuple[int, ...], rng: np.random.Generator,
                   bounds: tuple[float, float] | None = None, positive: bool = False,
-                  nonnegative: bool = False) -> np.ndarray:
-    """Random targets of `kind` and `shape`: class ids or one-hot rows, 0/1, values inside `bounds`,
-    above zero (`positive`), of 0 or more (`nonnegative`), or N(0, 1)."""
+                  nonnegative: bool = False, axis: int = -1) -> np.ndarray:
+    """Random targets of `kind` and `shape`: class ids or one-hot rows (along `axis`, the loss's
+    `class_axis`), 0/1, values inside `bounds`, above zero (`positive`), of 0 or more
+    (`nonnegative`), or N(0, 1)."""
+    if kind == ONE_HOT and axis % len(shape) != len(shape) - 1:
+        axis %= len(shape)
+        moved = tuple(size for i, size in enumerate(shape) if i != axis) + (shape[axis],)
+        return np.moveaxis(random_target(kind, moved, rng), -1, axis)
     if kind == LABELS:  # about two samples per label, so that every sample has a positive pair
         return rng.integers(0, max(2, shape[0] // 2), size=shape[:1]).astype("int32")
     if kind in (SPARSE, ONE_HOT):
@@ -83,14 +88,7 @@ def teacher_target(loss: "OutputLoss", pred: np.ndarray, teacher: np.ndarray, rn
     # them; per position they would need a bias per pixel, which a convolution does not have.
     shared = _shared_axes(teacher)
     if loss.targets in (SPARSE, ONE_HOT):
-        scores = np.log(np.clip(teacher, 1e-12, None)) if loss.kind in ("probabilities", "binary") else teacher
-        # centred so every class can occur, but the one the loss ignores (it would teach nothing)
-        centred = scores - scores.mean(axis=shared, keepdims=True)
-        if loss.ignored_class is not None and 0 <= loss.ignored_class < centred.shape[-1] and centred.shape[-1] > 1:
-            centred[..., loss.ignored_class] = -np.inf
-        ids = np.argmax(centred, axis=-1)
-        classes = pred.shape[-1]
-        return ids.astype("int32") if loss.targets == SPARSE else np.eye(classes, dtype="float32")[ids]
+        return _class_targets(loss, teacher, pred)
     if loss.targets == BINARY:
         flat = teacher.reshape(-1, teacher.shape[-1]) if teacher.ndim > 1 else teacher
         labels = (teacher > _widest_gap(flat)).astype("float32")
@@ -116,6 +114,22 @@ def teacher_target(loss: "OutputLoss", pred: np.ndarray, teacher: np.ndarray, rn
         largest = np.max(np.abs(targets), axis=shared, keepdims=True)
         targets = (low + high) / 2 + _INSIDE * (high - low) / 2 * targets / np.where(largest > 0, largest, 1.0)
     return targets.astype("float32").reshape(pred.shape)
+
+
+def _class_targets(loss: "OutputLoss", teacher: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Class ids (or one-hot rows, along the loss's `class_axis`) of the teacher's centred scores,
+    for the model's prediction `pred`."""
+    axis = class_axis(loss.function, teacher.ndim) if loss.targets == ONE_HOT else teacher.ndim - 1
+    teacher = np.moveaxis(teacher, axis, -1)  # (a pointer's classes are its steps, axis 1)
+    scores = np.log(np.clip(teacher, 1e-12, None)) if loss.kind in ("probabilities", "binary") else teacher
+    # centred so every class can occur, but the one the loss ignores (it would teach nothing)
+    centred = scores - scores.mean(axis=_shared_axes(teacher), keepdims=True)
+    if loss.ignored_class is not None and 0 <= loss.ignored_class < centred.shape[-1] and centred.shape[-1] > 1:
+        centred[..., loss.ignored_class] = -np.inf
+    ids = np.argmax(centred, axis=-1)
+    if loss.targets == SPARSE:
+        return ids.astype("int32")
+    return np.moveaxis(np.eye(np.shape(pred)[axis], dtype="float32")[ids], -1, axis)
 
 
 # How far toward the ends of a bounded output (sigmoid, tanh) its synthetic targets reach: near an end,
