@@ -122,6 +122,26 @@ def test_a_layer_whose_output_is_multiplied_by_zero_still_fails():
     assert "received an all-zero gradient, at every trainable variable (4)" in result.message
 
 
+def _multilabel(activation: str) -> keras.Model:
+    model = keras.Sequential([keras.Input((20,)), layers.Dense(32, activation="relu"),
+                              layers.Dense(30, activation=activation)])
+    model.compile("adam", "binary_crossentropy")
+    return model
+
+
+def test_a_softmax_under_binary_cross_entropy_is_not_called_a_slow_learner():
+    """On TensorFlow, Keras' binary cross-entropy reads the logits a softmax tensor carries, so fit
+    lowers the loss (to 0.0004) while the softmax's predictions never fit 30 yes/no labels: the check
+    said "not judged: ... the model learns, only slowly" where JAX and PyTorch fail it."""
+    keras.utils.set_random_seed(0)
+    result = mc.check_overfit_batch(_multilabel("softmax"), max_steps=100)
+    assert result.status == "failed", result.message
+    assert "binary_crossentropy treats each of the 30 units as its own yes/no question" in result.message
+    keras.utils.set_random_seed(0)
+    result = mc.check_overfit_batch(_multilabel("sigmoid"), max_steps=100)
+    assert result.status != "failed", result.message
+
+
 def test_variables_of_one_layer_with_the_same_name_are_told_apart():
     """MultiHeadAttention holds a kernel and a bias for each of query, key, value and output, and a
     Bidirectional LSTM a kernel per direction: all were labelled 'multi_head_attention/kernel', so

@@ -28,8 +28,8 @@ from ..model.compiled import compiled_loss
 from .common import check, forward
 from .loss_identity import keras_equivalent
 
-__all__ = ["check_loss_matches_output", "loss_misfit", "LossFacts", "loss_facts", "loss_family", "negative_weight",
-           "zero_weight", "unweighted"]
+__all__ = ["check_loss_matches_output", "loss_misfit", "cross_entropy_misfit", "output_misfits", "LossFacts",
+           "loss_facts", "loss_family", "negative_weight", "zero_weight", "unweighted"]
 
 NAME = "loss_matches_output"
 
@@ -347,13 +347,22 @@ def _quiet_reading(model: keras.Model) -> CheckResult | _Reading | None:
         return None
 
 
-def output_misfits(model: keras.Model) -> dict[str, str]:
+def output_misfits(model: keras.Model, families: tuple[str, ...] | None = None) -> dict[str, str]:
     """Output name -> the first line of how its compiled loss misfits it (`check_loss_matches_output`'s
-    rules), for the outputs where one does. Not a check: it leaves the random generators as they are."""
+    rules), for the outputs where one does (whose loss is of one of `families`, when given). Not a
+    check: it leaves the random generators as they are."""
     reading = _quiet_reading(model)
     if reading is None or isinstance(reading, CheckResult):
         return {}
-    return {j["output"]: j["misfit"] for j in reading[1] if j.get("misfit")}
+    return {j["output"]: j["misfit"] for j in reading[1]
+            if j.get("misfit") and (families is None or _FAMILIES.get(j["loss"], OTHER) in families)}
+
+
+def cross_entropy_misfit(model: keras.Model) -> str | None:
+    """The first line of how a cross-entropy misfits its output (binary_crossentropy on a softmax,
+    from_logits=True on a softmax, a softmax over one unit), None when none does: mistakes whatever
+    the targets are, unlike a bounded output under a regression loss, which fits targets in its range."""
+    return next(iter(output_misfits(model, (SPARSE_CE, CATEGORICAL_CE, BINARY_CE)).values()), None)
 
 
 @check(NAME)

@@ -26,6 +26,7 @@ from ..model.randomness import random_in_inference
 from ..core.messages import mismatch
 from ..core.result import CheckResult
 from .common import check, default_batch, fmt, forward, nonfinite_failure
+from .loss_config import cross_entropy_misfit
 from .training_report import (EXTEND, INFERENCE_MODE, behind_frozen_backbone, extension_note, inference_predictions,
                               over_budget, run_details, slow_rate_note, still_learning, stopped_note, training_batch)
 
@@ -97,10 +98,13 @@ def check_overfit_batch(
             return False
         return judged["accuracy"] is None or judged["accuracy"] >= 1.0
 
+    # A cross-entropy that does not fit its output (binary_crossentropy on a softmax) can lower the loss fit
+    # trains (on TensorFlow, from the logits the softmax carries) while the predictions never fit: no slow learner.
+    misfit = cross_entropy_misfit(model)
     with preserved_weights(model):
         optimizer = fresh_optimizer(model, learning_rate=learning_rate)
         run = train(model, x, targets, objective, optimizer, max_steps=max_steps, stop=memorised, timeout_s=timeout_s,
-                    extend_to=EXTEND * max_steps)
+                    extend_to=max_steps if misfit else EXTEND * max_steps)
         if run.stopped == "over_budget":
             return over_budget(name, f"memorising one batch of {batch_size} samples", run)
         if run.stopped != "converged":
@@ -123,7 +127,8 @@ def check_overfit_batch(
         return CheckResult.ok(name, f"memorised a batch of {batch_size} in {run.steps} steps ({got} in inference mode) "
                               f"with {run.optimizer}{extension_note(run, max_steps)}", expected=expected, received=got,
                               details=details)
-    slow = still_learning(name, f"memorising one batch of {batch_size} samples", run, max_steps, timeout_s, details)
+    slow = None if misfit else still_learning(name, f"memorising one batch of {batch_size} samples", run, max_steps,
+                                              timeout_s, details)
     if slow is not None:
         return slow
     drawing = random_in_inference(model, x)
@@ -142,7 +147,8 @@ def check_overfit_batch(
         mismatch(f"memorising one batch of {batch_size} samples", expected, f"{got} in inference mode",
                  at=f"the end of training ({stopped_note(run, max_steps, timeout_s)})",
                  note=f"{run.optimizer}, loss {objective.describe()}; the loss went "
-                 f"{fmt(run.losses[0]) if run.losses else '?'} -> {fmt(run.final_loss)}" + _fixed_note(run)),
+                 f"{fmt(run.losses[0]) if run.losses else '?'} -> {fmt(run.final_loss)}" + _fixed_note(run)
+                 + (f"; the loss does not fit the output: {misfit}" if misfit else "")),
         expected=expected, received=got, details=details,
         hint=f"a model that cannot overfit {batch_size} samples has a bug: a wrong loss for the output, a learning rate "
         "far too small or too large, frozen or disconnected layers, or too little capacity." + slow_rate_note(model),
