@@ -386,3 +386,18 @@ def test_a_lost_dask_scheduler_ends_the_run_with_grader_errors_not_a_hang(tmp_pa
     future = executor.client.sent[0]
     assert "was lost (start it again, then grade with --resume)" in executor._settled(
         future, Submission("eve", tmp_path / "eve.py")).grader_error
+
+
+def test_a_local_cluster_says_the_isolation_its_jobs_get(tmp_path: Path):
+    """`--executor dask` (a LocalCluster on this machine) said 'isolation: decided on each Dask worker's
+    machine': the one line that must never let a missing mechanism go unnoticed said nothing, though
+    the workers are on this very machine, whose isolation the client had just checked."""
+    pytest.importorskip("distributed")
+    from modelcheck.grading.executors import make_executor
+    from modelcheck.grading.isolation import detect
+
+    assignment = load_assignment(TOY)
+    with make_executor(assignment, executor="dask", workers=1) as executor:
+        said = executor.describe_isolation()
+    assert said == detect().describe(assignment.limits.disk_mb)
+    assert said.startswith("isolation: ") and "decided on each" not in said

@@ -163,9 +163,13 @@ class DaskExecutor:
         self.report_within_s = (allowed_failures + 1) * (2 * assignment.limits.timeout_s + 300)
         self._sent_at: dict[str, float] = {}
         self._stuck: set[str] = set()  # cancelled as overdue: may still run on their worker, holding its thread
+        self._here: Isolation | None = None  # this machine's, where a LocalCluster's workers run
 
     def describe_isolation(self) -> str:
-        """Each Dask worker's warm pool isolates its own jobs; each results.json records how."""
+        """Each Dask worker's warm pool isolates its own jobs; each results.json records how. A
+        LocalCluster's workers are on this machine: its line, as the local pool says it."""
+        if self._here is not None:
+            return self._here.describe(self.assignment.limits.disk_mb)
         return ("isolation: decided on each Dask worker's machine (its own warm pool; see extra_data.isolation "
                 "in each results.json)")
 
@@ -178,7 +182,8 @@ class DaskExecutor:
         else:
             from .isolation import detect
 
-            refuse_open_network(detect(), "this machine", os.geteuid() == 0)
+            self._here = detect()
+            refuse_open_network(self._here, "this machine", os.geteuid() == 0)
             not_dumpable()  # the client: jobs of this machine must not reach into its connections
             # saturation 1.0 as well as `_top_up`'s own limit: nothing queued behind a worker's running task
             with dask.config.set({"distributed.scheduler.allowed-failures": self.allowed_failures,
