@@ -1,7 +1,7 @@
 """A Jupyter notebook (nbformat 4 or 3) as a Python script that runs as the notebook does in
-Jupyter but runs no shell (`notebook_script`), and a notebook over the size of one file without
-its outputs, which grading never reads (`without_outputs`). Notebooks are student files: every
-parse here is bounded, and anything that is not a notebook is a `ValueError` with a message.
+Jupyter but runs no shell (`notebook_script`); a notebook over the size of one file is measured
+without its outputs (`modelcheck.grading.notebook_size`). Notebooks are student files: every parse
+here is bounded, and anything that is not a notebook is a `ValueError` with a message.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from typing import Any, NamedTuple
 
 from .schema import clean_text
 
-__all__ = ["CELL_TABLE", "NOTEBOOK_SIZE_HINT", "cell_table", "notebook_script", "notebook_source", "without_outputs",
-           "wrapped_python"]
+__all__ = ["CELL_TABLE", "cell_table", "notebook_script", "notebook_source", "wrapped_python", "OtherLanguage"]
 
 
 # -- notebooks: JSON to a script ------------------------------------------------------------------
@@ -497,71 +496,3 @@ def notebook_source(path: Path) -> str:
     except RecursionError:
         raise ValueError("its JSON is nested too deeply") from None
     return notebook_script(notebook)
-
-
-# -- a notebook over the size of one file: its outputs left out ------------------------------------
-
-# Keys whose values grading never reads and that hold a notebook's bulk (plots, images, widget
-# state): emptied, unparsed, before the notebook is parsed.
-_UNUSED_KEYS = (b'"outputs"', b'"attachments"', b'"metadata"')
-_JSON_STRING = rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
-# a JSON token: (1) a string, (2) an opening bracket, (3) a closing one, (4) , or :, (5) anything else
-_JSON_TOKEN = re.compile(rb'[ \t\n\r]*+(?:(%s)|([\[{])|([\]}])|([,:])|([^ \t\n\r\[\]{},:"]++))' % _JSON_STRING,
-                         re.DOTALL)
-_TO_BRACKET = re.compile(rb'[^"\[\]{}]*+(?:%s[^"\[\]{}]*+)*+' % _JSON_STRING, re.DOTALL)
-_MAX_JSON_EVENTS = 5_000_000  # tokens and skipped brackets: a few seconds at most
-NOTEBOOK_SIZE_HINT = "clear the notebook's outputs (Kernel > Restart & Clear Output) and resubmit"
-
-
-def _skip_container(data: bytes, pos: int, events: int) -> tuple[int, int]:
-    """The position just past the container whose opening bracket ends at `pos`, found by
-    counting brackets outside strings (nothing parsed, no recursion), and the events count."""
-    depth = 1
-    while depth:
-        pos = _TO_BRACKET.match(data, pos).end()  # type: ignore[union-attr]  (it matches "" at least)
-        if pos >= len(data) or data[pos] not in b"[]{}":
-            raise ValueError(f"its JSON is broken at byte {pos}")
-        depth += 1 if data[pos] in b"[{" else -1
-        pos += 1
-        events += 1
-        if events > _MAX_JSON_EVENTS:
-            raise ValueError("its JSON holds too many items to read")
-    return pos, events
-
-
-def without_outputs(data: bytes) -> bytes:
-    """`data`, a notebook's JSON, with the value of every `outputs`, `attachments` and `metadata`
-    key emptied (``[]``/``{}``) without being parsed: one pass, an explicit stack, at most
-    `_MAX_JSON_EVENTS` tokens; the rest is copied as it is, for `json` to parse and judge.
-    Raises `ValueError` where the JSON is broken."""
-    kept: list[bytes] = []
-    stack: list[bytes] = []
-    copied = pos = events = 0
-    previous, key = b"", b""
-    while (match := _JSON_TOKEN.match(data, pos)) is not None:
-        events += 1
-        if events > _MAX_JSON_EVENTS:
-            raise ValueError("its JSON holds too many items to read")
-        kind = match.lastindex or 0
-        pos, token = match.end(), match.group(kind)
-        if kind == 1 and stack[-1:] == [b"{"] and previous in (b"{", b","):
-            previous, key = b"key", token
-            continue
-        if kind == 2 and previous == b":" and key in _UNUSED_KEYS:
-            start = match.start(kind)
-            pos, events = _skip_container(data, pos, events)
-            kept += [data[copied:start], b"{}" if token == b"{" else b"[]"]
-            copied, previous, key = pos, b"", b""
-            continue
-        if kind == 2:
-            stack.append(token)
-        elif kind == 3:
-            if not stack:
-                raise ValueError(f"its JSON is broken at byte {match.start(kind)}")
-            stack.pop()
-        if token != b":":
-            key = b""
-        previous = token if kind in (2, 4) else b""
-    if data[pos:].strip():
-        raise ValueError(f"its JSON is broken at byte {pos}")
-    return b"".join([*kept, data[copied:]])

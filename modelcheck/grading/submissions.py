@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .notebooks import NOTEBOOK_SIZE_HINT, OtherLanguage, notebook_script, notebook_source, without_outputs
+from .notebook_size import NOTEBOOK_SIZE_HINT, without_outputs
+from .notebooks import OtherLanguage, notebook_script, notebook_source
 from .schema import display_name
 
 __all__ = ["Submission", "discover_submissions", "left_out", "notebook_source", "notebook_script", "prepare_workdir",
