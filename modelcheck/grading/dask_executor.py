@@ -275,8 +275,9 @@ class DaskExecutor:
         dropped = exc is not None and "scheduler-connection-lost" in str(exc)
         if getattr(self.client, "status", "running") not in ("closing", "closed") and not dropped:
             return None
-        return (f"the connection to the Dask scheduler {self.scheduler or '(LocalCluster)'} was lost (start it "
-                "again, then grade with --resume)")
+        # said to the student too (results.json): what happened, not what the instructor should do, which
+        # the run's summary says (regrade grader errors with --resume)
+        return f"the connection to the Dask scheduler {self.scheduler or '(LocalCluster)'} was lost"
 
     def _settled(self, future: Any, submission: Submission) -> StudentGrade:
         from distributed import KilledWorker
