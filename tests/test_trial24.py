@@ -34,3 +34,38 @@ def test_the_readmes_property_test_runs_as_written_in_a_users_project(pytester: 
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
     result.stdout.fnmatch_lines(["*DEADLINE None 20*"])
     result.assert_outcomes(passed=1)
+
+
+def test_models_draws_with_any_optional_layers_excluded() -> None:
+    """``models(exclude=OPTIONAL_LAYERS)`` ("the structural ones are always available so every drawn
+    graph can be completed") raised ``InvalidArgument: Cannot sample from a length-zero sequence``
+    inside the strategy for any image input: every layer a (h, w, c) tensor could take was
+    excluded. Such an image now goes on through Flatten or global pooling, and an image that would
+    be split into branches is first made a vector when Conv2D is excluded (only a Conv2D tells
+    image branches apart)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from modelcheck import strategies as mst
+
+    @settings(max_examples=40, derandomize=True, deadline=None, database=None)
+    @given(st.data(), st.sets(st.sampled_from(mst.OPTIONAL_LAYERS)))
+    def draws(data: st.DataObject, excluded: set[str]) -> None:
+        drawn = data.draw(mst.models(input_kinds=["image"], exclude=sorted(excluded | {"Conv2D", "MaxPooling"})))
+        used = {node.class_name for node in drawn.nodes}
+        assert not {name for name in used for x in excluded | {"Conv2D", "MaxPooling"} if name.startswith(x)}, drawn
+        model = drawn.build()
+        assert model.count_params() == drawn.expected_params, drawn
+
+    draws()
+
+    everything = mst.models(input_kinds=["image"], exclude=mst.OPTIONAL_LAYERS)
+
+    @settings(max_examples=15, derandomize=True, deadline=None, database=None)
+    @given(everything)
+    def bare(drawn: mst.DrawnModel) -> None:
+        assert {node.class_name for node in drawn.nodes} <= {
+            "Dense", "Flatten", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Concatenate"}, drawn
+        assert drawn.build().count_params() == drawn.expected_params, drawn
+
+    bare()

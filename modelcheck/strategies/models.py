@@ -234,6 +234,8 @@ def _step(draw: Any, g: _Graph, x: str, *, keep_spatial: bool = False, weighted:
                                "BatchNormalization", "Dropout", "Activation") if o.allows(s)]
         if keep_spatial:  # inside a branch: only layers that keep all but the last axis
             options = [s for s in options if "Pooling" not in s]
+    if not options:  # an image with every image layer excluded: go on from its features
+        return _step(draw, g, _to_vector(draw, g, x), weighted=weighted)
     if weighted and _WEIGHTED.intersection(options):
         options = [s for s in options if s in _WEIGHTED]
     kind = draw(_choice(tuple(options)))
@@ -380,6 +382,9 @@ def models(
             _, x = _input(draw, g, input_kinds)
             x = _stack(draw, g, x, max_layers)
             if kind == "functional":
+                if len(g.shapes[x]) == 4 and not options.allows("Conv2D"):
+                    # branches of an image keep its shape, and only a Conv2D would tell them apart
+                    x = _to_vector(draw, g, x)
                 x = _branches(draw, g, x)
         if kind == "multi_output":
             x = _to_vector(draw, g, x)
