@@ -458,3 +458,20 @@ def _children_of(pid: int) -> list[int]:
             except (OSError, ValueError, IndexError):
                 pass
     return found
+
+
+@pytest.mark.xfail(strict=True, reason="the grading pytest plugin writes nothing, and says nothing, without "
+                                       "--modelcheck-grade-out or --modelcheck-report; the fix is in "
+                                       "modelcheck/grading/pytest_plugin.py (not trial 23's): see its report")
+def test_pytest_grading_says_where_the_gradebook_went_or_that_none_was_written(pytester: pytest.Pytester):
+    """The README's `pytest --modelcheck --modelcheck-grade assignment.toml submissions/` graded a class
+    of 60 (360 items, 84 s) and wrote no gradebook, no results.json and no feedback page, and its
+    output did not say so, nor which option writes them."""
+    shutil.copy(TOY, pytester.path / "toy.toml")
+    submissions = pytester.mkdir("submissions")
+    shutil.copy(SUBMISSIONS / "threats" / "good_toy.py", submissions / "ann.py")
+    result = pytester.runpytest_subprocess("--modelcheck", "--modelcheck-grade", "toy.toml", "submissions",
+                                           "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    assert not list(pytester.path.rglob("gradebook.csv"))
+    assert "--modelcheck-grade-out" in result.stdout.str()
