@@ -69,3 +69,36 @@ def test_models_draws_with_any_optional_layers_excluded() -> None:
         assert drawn.build().count_params() == drawn.expected_params, drawn
 
     bare()
+
+
+def _custom_activation_model(activation: object) -> object:
+    import keras
+
+    class Act(keras.layers.Layer):
+        def __init__(self, fn: object = None, **kwargs: object) -> None:
+            super().__init__(**kwargs)
+            self.fn = fn
+
+        def call(self, x: object) -> object:
+            return self.fn(x)
+
+        def get_config(self) -> dict:
+            return {**super().get_config(), "fn": self.fn}  # the function itself, as many custom layers keep it
+
+    inputs = keras.Input((3,))
+    return keras.Model(inputs, keras.layers.Dense(2)(Act(activation)(inputs)))
+
+
+def test_a_function_in_a_custom_layers_config_is_snapshotted_by_name() -> None:
+    """A custom layer whose get_config returned the activation function itself was snapshotted
+    as ``"fn": "<function>"``: switching it from gelu to relu changed the model and left the
+    snapshot identical. It is now written as Keras serializes it (the function's name)."""
+    import keras
+
+    from modelcheck.snapshot import architecture, compare, to_json
+
+    gelu, relu = (architecture(_custom_activation_model(fn)) for fn in (keras.activations.gelu, keras.activations.relu))
+    assert to_json(gelu) != to_json(relu)
+    assert to_json(gelu) == to_json(architecture(_custom_activation_model(keras.activations.gelu)))
+    assert "gelu" in to_json(gelu) and "<function>" not in to_json(gelu)
+    assert "relu" in str(compare(gelu, relu))

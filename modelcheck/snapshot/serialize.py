@@ -88,8 +88,29 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if hasattr(value, "tolist"):  # numpy scalar or array
         return _plain(value.tolist())
+    if callable(value) or hasattr(value, "get_config"):
+        return _keras_object(value)
     # repr() of an arbitrary object may hold a memory address: keep only its type.
     return f"<{type(value).__name__}>"
+
+
+def _keras_object(value: Any) -> Any:
+    """A function or Keras object left unserialized in a custom layer's `get_config` (``"act":
+    keras.activations.gelu``, ``"init": HeNormal()``), in the form Keras serializes it to, as a
+    Dense's own activation: a bare ``"<function>"`` hid a change from gelu to relu."""
+    import warnings
+
+    import keras
+
+    try:
+        with warnings.catch_warnings():  # "a lambda is unsafe": it becomes "<lambda>" here
+            warnings.simplefilter("ignore")
+            serialized = keras.saving.serialize_keras_object(value)
+    except Exception:  # not a Keras-serializable object: its type is all that is stable
+        return f"<{type(value).__name__}>"
+    if isinstance(serialized, dict):
+        return _plain_dict(serialized)
+    return serialized if isinstance(serialized, str) else f"<{type(value).__name__}>"
 
 
 def _plain_dict(config: dict[str, Any]) -> Any:
