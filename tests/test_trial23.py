@@ -475,3 +475,25 @@ def test_pytest_grading_says_where_the_gradebook_went_or_that_none_was_written(p
     result.assert_outcomes(passed=2)
     assert not list(pytester.path.rglob("gradebook.csv"))
     assert "--modelcheck-grade-out" in result.stdout.str()
+
+
+def test_only_reads_the_named_students_files_alone(tmp_path: Path, monkeypatch):
+    """`--only alice` hashed every submission of the class before regrading one: at 10,000 notebooks of
+    a few MB each, tens of GB read (from a shared filesystem, often) for one student."""
+    from modelcheck.grading import course
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("ann", "bob", "cat"):
+        (folder / f"{name}.py").write_text(f"# {name}\n")
+    _grade_without_jobs(monkeypatch, load_assignment(TOY))
+    grade_course(TOY, folder, tmp_path / "out", quiet=True)
+    read = []
+    monkeypatch.setattr(course, "content_hash", lambda s: read.append(s.student) or content_hash(s))
+    run = grade_course(TOY, folder, tmp_path / "out", only=["bob"], quiet=True)
+    assert read == ["bob"] and [g.student for g in run.graded] == ["bob"]
+    assert RunState(tmp_path / "out", load_assignment(TOY)).is_current(
+        Submission("bob", folder / "bob.py"), content_hash(Submission("bob", folder / "bob.py")))
+    read.clear()
+    grade_course(TOY, folder, tmp_path / "out", resume=True, quiet=True)
+    assert read == ["ann", "bob", "cat"]  # --resume reads each once

@@ -128,8 +128,11 @@ def grade_course(assignment_path: str | Path, submissions: str | Path, out_dir: 
     if out == Path(submissions).resolve() or Path(submissions).resolve() in out.parents:
         raise ValueError(f"--out {out_dir} lies inside the submissions folder; choose a folder outside it")
     state = RunState(out, assignment)
-    hashes = {s.student: content_hash(s) for s in found}
+    # every submission's files are read only to find what --resume skips: `--only alice` reads alice's
+    only = list(only)
+    hashes = {s.student: content_hash(s) for s in found} if resume and not only else {}
     todo = _plan(found, state, hashes, resume=resume, only=only)
+    hashes.update({s.student: content_hash(s) for s in todo if s.student not in hashes})
     if not resume and not only:
         state.clear()
     todo_names = {s.student for s in todo}
