@@ -155,7 +155,7 @@ def test_plain_progress_lines_and_the_summary_name_rate_eta_errors_and_the_slowe
                        "(no verdict; regrade them with --resume)")
     assert "mean score: 2.00 / 3 over 3 students" in text  # the grader error is no verdict
     assert "slowest: s1 (5.0 s), s2 (2.0 s), s0 (1.0 s)" in text
-    assert text[-1] == "graded 4 submissions in 30.0 s (8.0 per minute)"
+    assert text[-1] == "graded 3 submissions in 30.0 s (6.0 per minute), and failed on 1 (grader errors)"
 
 
 def test_the_summary_names_the_modules_submissions_import_that_are_not_installed_here(tmp_path: Path):

@@ -497,3 +497,16 @@ def test_only_reads_the_named_students_files_alone(tmp_path: Path, monkeypatch):
     read.clear()
     grade_course(TOY, folder, tmp_path / "out", resume=True, quiet=True)
     assert read == ["ann", "bob", "cat"]  # --resume reads each once
+
+
+def test_the_last_line_counts_grader_errors_apart_from_the_graded(tmp_path: Path):
+    """A Dask scheduler lost after 8 of 60: the run's last line read 'graded 60 submissions in 43.3 s
+    (83.1 per minute)', 52 of them grader errors with no verdict."""
+    assignment = load_assignment(TOY)
+    graded = [_kept_grade(assignment, Submission(f"s{i}", tmp_path / f"s{i}.py"), notes=[]) for i in range(8)]
+    lost = [grader_error_grade(assignment, Submission(f"l{i}", tmp_path / f"l{i}.py"), "scheduler lost")
+            for i in range(52)]
+    assert summary([*graded, *lost], elapsed=60.0)[-1] == (
+        "graded 8 submissions in 60.0 s (8.0 per minute), and failed on 52 (grader errors)")
+    assert summary(graded, elapsed=60.0, skipped=3)[-1] == (
+        "graded 8 submissions in 60.0 s (8.0 per minute); 3 unchanged since they were graded, kept")

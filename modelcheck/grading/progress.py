@@ -147,7 +147,10 @@ def summary(graded: list[StudentGrade], *, everyone: list[StudentGrade] | None =
     by_time = sorted((g for g in graded if not g.grader_error), key=lambda g: g.execution_time, reverse=True)
     if by_time:
         lines.append("slowest: " + ", ".join(f"{g.student} ({g.execution_time:.1f} s)" for g in by_time[:slowest]))
-    rate = f" ({len(graded) / elapsed * 60:.1f} per minute)" if elapsed > 0 and graded else ""
+    # a grader error is no grade: counted with the graded, a lost cluster read "graded 60 (83 per minute)"
+    judged = len(graded) - len(grader_errors)
+    rate = f" ({judged / elapsed * 60:.1f} per minute)" if elapsed > 0 and judged else ""
+    failed = f", and failed on {len(grader_errors)} (grader errors)" if grader_errors else ""
     kept = f"; {skipped} unchanged since they were graded, kept" if skipped else ""
-    lines.append(f"graded {len(graded)} submissions in {elapsed:.1f} s{rate}{kept}")
+    lines.append(f"graded {judged} submissions in {elapsed:.1f} s{rate}{failed}{kept}")
     return lines
