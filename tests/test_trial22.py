@@ -198,3 +198,21 @@ def test_expected_shapes_keyed_like_the_output_dict_are_read():
     result = mc.check_output_shape(_dict_outputs(), {"labels": (None, 4)})
     assert result.message.startswith("output name: expected one of 'head_a', 'head_b' (or of the output dict's keys "
                                      "'label', 'score'), received 'labels'"), result.message
+
+
+class _MyCrossentropy(keras.losses.CategoricalCrossentropy):
+    """A team's own subclass of a Keras loss, which computes that loss."""
+
+
+def test_the_initial_loss_of_a_loss_that_computes_a_keras_one_is_known():
+    """loss_matches_output judged a subclass of CategoricalCrossentropy as the loss it computes, but
+    loss_at_init said "no known expected initial value for the loss (MyCrossentropy)"."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((10,)), layers.Dense(16, activation="relu"),
+                              layers.Dense(5, activation="softmax")])
+    model.compile("adam", _MyCrossentropy())
+    result = mc.check_loss_at_init(model)
+    assert result.passed, result.message
+    assert "1.609" in result.message  # ln(5)
+    model.layers[-1].kernel.assign(model.layers[-1].kernel * 30.0)
+    assert mc.check_loss_at_init(model).status == "failed"

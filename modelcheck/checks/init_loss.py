@@ -30,7 +30,7 @@ def expected_initial_loss(loss: OutputLoss, prediction: np.ndarray, target: np.n
     ln 2 (probability 1/2); mean squared / absolute error: the loss of a model that outputs 0
     (the targets are N(0, 1), so about 1 and 0.8).
     """
-    facts = loss_facts(loss)
+    facts = loss_facts(loss, tuple(prediction.shape))  # (a loss of the user's own that computes a Keras one, as it)
     classes = int(prediction.shape[loss.class_axis(prediction)]) if prediction.ndim > 1 else 1  # (a pointer's: axis 1)
     if facts.family in (SPARSE_CE, CATEGORICAL_CE) and classes > 1:
         return math.log(classes), f"ln({classes}), every one of {classes} classes equally likely"
