@@ -390,8 +390,10 @@ def check_gradient_flow(
     checked = {label: norm for label, norm in norms.items()
                if label not in exempt and label not in coincidences and label not in cancelled
                and label not in at_start and label not in shifted} or norms
+    exempted = len(set(exempt) | set(cancelled) | set(shifted))  # (these get none, by design)
+    counted = f"{len(norms) - exempted} of {len(norms)}" if exempted else f"all {len(norms)}"
     return CheckResult.ok(
-        NAME, f"all {len(norms)} trainable variables get a finite, non-zero gradient "
+        NAME, f"{counted} trainable variables get a finite, non-zero gradient "
         f"(smallest norm {min(checked.values()):.3g} at {min(checked, key=checked.get)})"
         + (f"; {len(exempt)} bias(es) before BatchNormalization exempt: BN cancels them" if exempt else "")
         + (f"; {', '.join(cancelled)} exempt: no output depends on them, since the outputs of their shared layer's "
