@@ -266,10 +266,6 @@ def build_model():
 """
 
 
-@pytest.mark.xfail(strict=True, reason="the check job loads the model before seeding: a Dropout layer takes its seed "
-                                       "from Python's random, which CPython reseeds in every forked job; the fix "
-                                       "(keras.utils.set_random_seed(assignment.seed) before load_for_checking in "
-                                       "jobs.check_job) is in red team 18's file: see trial 23's report")
 def test_a_model_with_dropout_gets_the_same_verdicts_each_time_it_is_graded(tmp_path: Path):
     """The same submission graded three times (as workers=1, workers=2, Dask or a --resume would)
     trained differently each time: memorised in 30 or 38 steps, loss 0.49 / 0.4839 / 0.4841. A

@@ -494,6 +494,9 @@ def check_job(params: dict[str, Any], started: float | None = None) -> dict[str,
     text = Path(folder, ASSIGNMENT_FILE).read_text(encoding="utf-8")
     assignment = parse_assignment(text, where=params.get("where", "assignment"), base_dir=Path(folder))
     known = custom_objects(assignment, Path(folder))
+    # a layer's seed generator takes its seed when it is made (a Dropout's, from Python's random,
+    # which CPython reseeds in every forked job): seeded first, each grading trains alike
+    keras.utils.set_random_seed(assignment.seed)
     try:
         model = load_for_checking(params["model"], known).model
     except Exception as exc:
