@@ -102,3 +102,30 @@ def test_a_function_in_a_custom_layers_config_is_snapshotted_by_name() -> None:
     assert to_json(gelu) == to_json(architecture(_custom_activation_model(keras.activations.gelu)))
     assert "gelu" in to_json(gelu) and "<function>" not in to_json(gelu)
     assert "relu" in str(compare(gelu, relu))
+
+
+_BUILDER = """
+import keras, modelcheck
+
+@modelcheck.expect(output_shape=(None, {units}))
+def build_model():
+    return keras.Sequential([keras.Input(({width},)), keras.layers.Dense({units})])
+"""
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]])
+def test_two_models_of_one_id_in_one_folder_are_told_not_to_share_a_snapshot(
+        pytester: pytest.Pytester, xdist: list[str]) -> None:
+    """``build_model`` in test_a.py and in test_b.py of one folder: both snapshots were
+    ``__modelcheck_snapshots__/build_model.json``; the update run reported "1 written, 1 updated"
+    into that one file, and every later run failed the other model with a diff between two
+    unrelated models. Both items are now an error that names the two files and the fix, and
+    nothing is written."""
+    pytester.makepyfile(test_a=_BUILDER.format(units=2, width=3), test_b=_BUILDER.format(units=1, width=5))
+    result = pytester.runpytest_subprocess("--modelcheck", "--modelcheck-checks=architecture",
+                                           "--modelcheck-snapshot-update", "-p", "no:cacheprovider", ".", *xdist)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*expected one model per snapshot file build_model.json, received 2 models with "
+                                 "the id 'build_model', declared in test_a.py, test_b.py*",
+                                 "*Hint: Give each its own id: @modelcheck.expect(id=*"])
+    assert not (pytester.path / "__modelcheck_snapshots__").exists()

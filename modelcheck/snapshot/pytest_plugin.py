@@ -32,7 +32,7 @@ from .check import CHECK_NAME as ARCHITECTURE
 
 __all__ = ["ArchitectureItem", "ModelcheckSnapshots", "ARCHITECTURE"]
 
-DECLARED = "snapshot_models"  # the rows of the run's results: [snapshot folder, model id]
+DECLARED = "snapshot_models"  # the rows of the run's results: [snapshot folder, model id, declaring file]
 
 
 def snapshot_folder(node: ModelCollector) -> Path:
@@ -53,7 +53,11 @@ class ArchitectureItem(CheckItem):
             return failure
         settings = self.config.stash[SETTINGS_KEY]
         folder = snapshot_folder(node)
-        declared = [model for where, model in self.config.stash[RESULTS_KEY].rows(DECLARED) if Path(where) == folder]
+        rows = [row for row in self.config.stash[RESULTS_KEY].rows(DECLARED) if Path(row[0]) == folder]
+        sharing = sorted({row[2] for row in rows if row[1] == node.spec.id})
+        if len(sharing) > 1:
+            return _shared_snapshot(node.spec.id, snapshot_path(folder, node.spec.id), sharing, self.config)
+        declared = [row[1] for row in rows]
         return check_architecture(session.model(), update=settings.snapshot_update, model_id=node.spec.id,
                                   snapshot_file=snapshot_path(folder, node.spec.id), declared=declared)
 
@@ -74,7 +78,8 @@ class ModelcheckSnapshots:
         return self.settings.checks is None or ARCHITECTURE in self.settings.checks
 
     def pytest_modelcheck_model_items(self, node: ModelCollector) -> list[pytest.Item]:
-        node.config.stash[RESULTS_KEY].add_rows(DECLARED, [[str(snapshot_folder(node)), node.spec.id]])
+        node.config.stash[RESULTS_KEY].add_rows(
+            DECLARED, [[str(snapshot_folder(node)), node.spec.id, str(Path(node.path).resolve())]])
         if not self.wanted():
             return []
         return [ArchitectureItem.from_parent(node, name=ARCHITECTURE, check=ARCHITECTURE)]
@@ -93,7 +98,7 @@ class ModelcheckSnapshots:
 
         whole = _whole_folders(config)
         by_folder: dict[Path, set[str]] = {}
-        for folder, model in config.stash[RESULTS_KEY].rows(DECLARED):
+        for folder, model, _ in config.stash[RESULTS_KEY].rows(DECLARED):
             by_folder.setdefault(Path(folder), set()).add(model)
         for folder, models in sorted(by_folder.items()):
             if any(folder == top or top in folder.parents for top in whole):
@@ -140,6 +145,23 @@ class ModelcheckSnapshots:
                          f"re-run pytest with {UPDATE_OPTION} to delete them:")
             lines += [f"  orphaned: {display_path(path, here)}" for path in self.orphans]
         return lines
+
+
+def _shared_snapshot(model_id: str, path: Path, files: list[str], config: pytest.Config) -> CheckResult:
+    """Models of one id declared in two files of one folder would share one snapshot file: each
+    run (or each xdist worker) wrote one over the other, and the next run failed on the other."""
+    from ..core.messages import mismatch
+
+    here = config.invocation_params.dir
+    shown = ", ".join(display_path(Path(file), here) for file in files)
+    return CheckResult.error(
+        ARCHITECTURE,
+        mismatch("architecture snapshot", f"one model per snapshot file {path.name}",
+                 f"{len(files)} models with the id {model_id!r}, declared in {shown}", at=f"model {model_id!r}",
+                 note="their snapshots would be the same file, each written over the other's"),
+        hint="Give each its own id: @modelcheck.expect(id=\"...\") on a builder, or id = \"...\" in a spec file's [[model]]",
+        model=model_id, details={"snapshot_file": str(path)},
+    )
 
 
 def _whole_folders(config: pytest.Config) -> list[Path]:
