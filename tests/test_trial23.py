@@ -412,9 +412,6 @@ def build_model():
 """
 
 
-@pytest.mark.xfail(strict=True, reason="a job whose nanny died with the zygote is told as the student's doing "
-                                       "(sandbox.RunOutcome.supervisor_lost); the fix is in red team 18's files "
-                                       "(sandbox.py / grade.py) and worker.py: see trial 23's report")
 def test_a_zygote_killed_under_a_job_is_a_grader_error_not_the_students(tmp_path: Path):
     """The zygote killed mid-run (the OS's out-of-memory killer picks the largest process; an admin):
     the two submissions in flight, a correct one among them, scored 0/8 with 'the submission killed the

@@ -417,7 +417,8 @@ class Grader:
             if built.result_problem and built.result_problem != "the process reported no result":
                 problem = f"the submission's process sent a report the grader cannot use: {built.result_problem}"
         if problem is not None:
-            return self._failed(submission, problem, output=output, notes=notes, ours=bool(built.setup_error),
+            return self._failed(submission, problem, output=output, notes=notes,
+                                ours=bool(built.setup_error) or built.zygote_lost,
                                 hint="the whole submission is graded as an error; fix this and resubmit")
         report = built.result
         # a notebook's notes are about its cells; a script's, about its import stopped at the time limit. Each
@@ -451,7 +452,7 @@ class Grader:
             why = checked.problem(building=False) or checked.result_problem or "its report did not carry the grader's nonce"
             crashed = _clean_job_failure(checked)
             return self._failed(submission, f"checking the model failed: {crashed or why}", output=output, notes=notes,
-                                ours=bool(checked.setup_error) or crashed is not None)
+                                ours=bool(checked.setup_error) or checked.zygote_lost or crashed is not None)
         if measured is not None:
             results = self._unverified(measured, verdict.get("static", {}), report, notes)
         elif "load_error" in verdict:

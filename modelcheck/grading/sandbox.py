@@ -52,6 +52,7 @@ class RunOutcome:
     signal: int | None = None
     killed_for: str | None = None  # "timeout" or "memory" when the grader stopped it
     supervisor_lost: bool = False  # the nanny died before reporting (the job killed it)
+    zygote_lost: bool = False  # ... because the grader's zygote that forked it died (not the job's doing)
     setup_error: str | None = None  # the grader could not isolate the job (not the student's fault)
     copied: list[str] = field(default_factory=list)  # exports the nanny copied out of the tmpfs
     stdout: str = ""
@@ -86,6 +87,9 @@ class RunOutcome:
             return (f"stopped for using more than {limits.memory_mb} MB of memory (the memory limit, which "
                     f"counts every process of the submission and its shared memory; peak "
                     f"{self.peak_rss_mb:,.0f} MB)")
+        if self.zygote_lost:
+            return ("the grader's process that starts the jobs died while this one ran (killed from outside it: the "
+                    "system's out-of-memory killer, an administrator); the submission was not judged")
         if self.supervisor_lost:
             return ("the submission killed the grader's process that supervised it "
                     "(e.g. os.kill(os.getppid(), ...)); nothing it produced is used")
@@ -269,6 +273,8 @@ def run_job(pool: WarmPool, kind: str, params: dict, conf: Confinement, limits: 
     outcome.copied = list(status_seen.get("copied") or [])
     if outcome.exit_code is None and outcome.signal is None:
         outcome.supervisor_lost = True
+    if outcome.supervisor_lost and launched.zygote_died():
+        outcome.zygote_lost = True
     outcome.stdout = printed_text(bytes(kept["stdout"]))
     outcome.stderr = printed_text(bytes(kept["stderr"]))
     outcome.stdout_bytes, outcome.stderr_bytes = total["stdout"], total["stderr"]

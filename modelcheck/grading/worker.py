@@ -54,9 +54,15 @@ def zygote_environment() -> dict[str, str]:
 
 @dataclass
 class Launched:
-    """The grader's ends of one job's pipes (read ends, non-inheritable)."""
+    """The grader's ends of one job's pipes (read ends, non-inheritable), and the zygote that forked it."""
 
     fds: dict[str, int]
+    zygote: subprocess.Popen[bytes] | None = None
+
+    def zygote_died(self) -> bool:
+        """Whether the zygote that forked this job has died (killed from outside: the system's
+        out-of-memory killer, an administrator): its jobs' supervisors die with it."""
+        return self.zygote is not None and self.zygote.poll() is not None
 
     def close(self) -> None:
         for fd in self.fds.values():
@@ -133,7 +139,7 @@ class WarmPool:
         finally:
             for _, write_end in pipes.values():
                 os.close(write_end)
-        return Launched({name: read_end for name, (read_end, _) in pipes.items()})
+        return Launched({name: read_end for name, (read_end, _) in pipes.items()}, self._process)
 
     def _restart(self) -> None:
         self._stop()
