@@ -453,9 +453,6 @@ def _children_of(pid: int) -> list[int]:
     return found
 
 
-@pytest.mark.xfail(strict=True, reason="the grading pytest plugin writes nothing, and says nothing, without "
-                                       "--modelcheck-grade-out or --modelcheck-report; the fix is in "
-                                       "modelcheck/grading/pytest_plugin.py (not trial 23's): see its report")
 def test_pytest_grading_says_where_the_gradebook_went_or_that_none_was_written(pytester: pytest.Pytester):
     """The README's `pytest --modelcheck --modelcheck-grade assignment.toml submissions/` graded a class
     of 60 (360 items, 84 s) and wrote no gradebook, no results.json and no feedback page, and its

@@ -129,7 +129,14 @@ class ModelcheckGrading:
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
-        if self.written is None or hasattr(config, "workerinput"):
+        if hasattr(config, "workerinput"):
+            return
+        if self.written is None:
+            if self.out_dir is None and self.grades:  # graded a class and kept nothing of it: say so, and how
+                terminalreporter.write_line(
+                    f"modelcheck grading: {len(self.grades)} submission{'s' * (len(self.grades) != 1)} graded; no "
+                    "gradebook, results.json or feedback page was written: add --modelcheck-grade-out DIR (or "
+                    "--modelcheck-report DIR) to write them")
             return
         here = config.invocation_params.dir
         terminalreporter.write_line(f"modelcheck grading: {display_path(self.written, here)} "
