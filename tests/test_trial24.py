@@ -129,3 +129,25 @@ def test_two_models_of_one_id_in_one_folder_are_told_not_to_share_a_snapshot(
                                  "the id 'build_model', declared in test_a.py, test_b.py*",
                                  "*Hint: Give each its own id: @modelcheck.expect(id=*"])
     assert not (pytester.path / "__modelcheck_snapshots__").exists()
+
+
+def test_drawn_models_without_linear_hidden_layers_pass_config_lint() -> None:
+    """"Any generated model passes config_lint" failed on ``Dense(units=1) -> Dense(units=1)``:
+    models() draws "linear" hidden layers by default, and two Dense layers with no activation
+    between them are what config_lint reports. The README and docstring now say so, and how to
+    draw models that pass: hidden activations without "linear"."""
+    from hypothesis import given, settings
+
+    import modelcheck as mc
+    from modelcheck import strategies as mst
+
+    assert "linear" in mst.models.__doc__ and "check_config_lint" in mst.models.__doc__
+    assert 'mst.models(activations=("relu", "tanh"))' in _readme_section("Property tests with Hypothesis")
+
+    @settings(max_examples=25, derandomize=True, deadline=None, database=None)
+    @given(mst.models(activations=("relu", "tanh")))
+    def lint(drawn: mst.DrawnModel) -> None:
+        result = mc.check_config_lint(drawn.build())
+        assert result.status == "passed", (drawn, result.message)
+
+    lint()

@@ -18,9 +18,8 @@ can compare them with what Keras builds::
         ...
 
 Keras is imported only when a drawn value is built, so importing this module stays light.
-Convolutions with ``data_format="channels_first"`` are drawn by the layer strategies (their
-shapes and counts are well defined) but TensorFlow cannot run them on a CPU; `models()` only
-draws ``channels_last``.
+The layer strategies draw convolutions and poolings with ``data_format="channels_first"`` too
+(``data_formats=["channels_last"]`` to leave them out); `models()` draws ``channels_last`` only.
 """
 
 from __future__ import annotations

@@ -350,6 +350,9 @@ def models(
     LayerNormalization over one feature, a softmax over one unit, two identical branches);
     with ``activations`` free of ReLU and ``exclude=("Dropout", "BatchNormalization")`` every
     trainable variable of a drawn model gets a gradient (tests/test_properties.py checks it).
+    A drawn model is valid, not necessarily well designed: with ``"linear"`` among
+    ``activations`` (the default) it may stack Dense layers with no activation between them,
+    which `check_config_lint` reports; without ``"linear"`` every drawn model passes it.
 
     >>> models(kinds=["sequential"], input_kinds=["vector"]).example()  # doctest: +SKIP
     DrawnModel(sequential:
