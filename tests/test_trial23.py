@@ -500,3 +500,25 @@ def test_the_last_line_counts_grader_errors_apart_from_the_graded(tmp_path: Path
         "graded 8 submissions in 60.0 s (8.0 per minute), and failed on 52 (grader errors)")
     assert summary(graded, elapsed=60.0, skipped=3)[-1] == (
         "graded 8 submissions in 60.0 s (8.0 per minute); 3 unchanged since they were graded, kept")
+
+
+def test_two_runs_never_write_one_out_folder_at_once(tmp_path: Path, monkeypatch):
+    """Two `modelcheck grade` runs into one OUT (a second terminal, an overlapping cron job) interleaved their
+    records and class files; the second now stops before grading, saying why, and OUT is free again after."""
+    import fcntl
+    import os
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "ann.py").write_text("# ann\n")
+    _grade_without_jobs(monkeypatch, load_assignment(TOY))
+    out = tmp_path / "out"
+    grade_course(TOY, folder, out, quiet=True)
+    held = os.open(out / ".modelcheck" / "lock", os.O_RDWR)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another run, writing now
+        with pytest.raises(ValueError, match="another modelcheck run is writing to .* now; wait for it to end"):
+            grade_course(TOY, folder, out, resume=True, quiet=True)
+    finally:
+        os.close(held)
+    assert [g.student for g in grade_course(TOY, folder, out, quiet=True).graded] == ["ann"]

@@ -12,11 +12,14 @@ students and keeps everyone else's grade. No Keras import here.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, TextIO
+from typing import Any, Iterable, Iterator, TextIO
 
 from ..core.errors import STRINGS_OFF_TENSORFLOW, SpecError
 from .assignment import Assignment, load_assignment
@@ -24,13 +27,14 @@ from .executors import make_executor
 from .grade import StudentGrade
 from .outputs import student_slug, write_class_files, write_student_files
 from .progress import Progress, summary
-from .resume import STALE, RunState, content_hash
+from .resume import STALE, STATE_DIR, RunState, content_hash
 from .submissions import Submission, discover_submissions, left_out
 
 __all__ = ["CourseRun", "grade_course"]
 
 _CLASS_FILES_EVERY_S = 2.0
 _CLASS_FILES_SHARE = 0.05  # at most this share of the run's time goes to rewriting them
+_LOCK_FILE = Path(STATE_DIR, "lock")  # in OUT, held while a run writes there (`_held`)
 
 
 @dataclass
@@ -120,13 +124,40 @@ def grade_course(assignment_path: str | Path, submissions: str | Path, out_dir: 
     """Grade the submissions in `submissions` into `out_dir`; see the module docstring.
 
     Raises `SpecError` (a bad assignment), `FileNotFoundError` (no such folder) and `ValueError`
-    (OUT inside the submissions, an unknown ``--only`` name) before grading anything.
+    (OUT inside the submissions, another run writing to OUT now, an unknown ``--only`` name)
+    before grading anything.
     """
-    assignment = load_assignment(assignment_path)
-    found = discover_submissions(submissions)
     out = Path(out_dir).resolve()
     if out == Path(submissions).resolve() or Path(submissions).resolve() in out.parents:
         raise ValueError(f"--out {out_dir} lies inside the submissions folder; choose a folder outside it")
+    with _held(out):
+        return _grade_course(assignment_path, submissions, out, workers=workers, executor=executor,
+                             scheduler=scheduler, resume=resume, only=only, quiet=quiet, bar=bar, stream=stream)
+
+
+@contextmanager
+def _held(out: Path) -> Iterator[None]:
+    """Hold OUT for one run (a lock the system drops when the process ends, however it ends): two
+    runs writing one gradebook at once (a second terminal, an overlapping cron job) interleave
+    their records and class files, and each --resume then trusts the other's."""
+    (out / _LOCK_FILE).parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out / _LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ValueError(f"another modelcheck run is writing to {out} now; wait for it to end, or grade into "
+                             "another --out folder") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _grade_course(assignment_path: str | Path, submissions: str | Path, out: Path, *, workers: int | None,
+                  executor: str, scheduler: str | None, resume: bool, only: Iterable[str], quiet: bool,
+                  bar: bool | None, stream: TextIO | None) -> CourseRun:
+    assignment = load_assignment(assignment_path)
+    found = discover_submissions(submissions)
     state = RunState(out, assignment)
     # every submission's files are read only to find what --resume skips: `--only alice` reads alice's
     only = list(only)
