@@ -151,3 +151,32 @@ def test_drawn_models_without_linear_hidden_layers_pass_config_lint() -> None:
         assert result.status == "passed", (drawn, result.message)
 
     lint()
+
+
+def _two_inputs(dense_on: str) -> object:
+    import keras
+
+    numeric, extra = keras.Input((5,), name="numeric"), keras.Input((3,), name="extra")
+    branch = {"numeric": numeric, "extra": extra}
+    other = extra if dense_on == "numeric" else numeric
+    pair = [keras.layers.Dense(8, activation="relu")(branch[dense_on]), other]
+    merged = keras.layers.Concatenate()(pair if dense_on == "numeric" else pair[::-1])
+    return keras.Model([numeric, extra], keras.layers.Dense(3, activation="softmax")(merged))
+
+
+def test_a_named_input_that_moves_in_model_layers_is_not_reported_removed_and_added() -> None:
+    """Moving a two-input model's Dense from input 'numeric' to input 'extra' moved the InputLayer
+    'extra' from layer 3 to layer 1 of ``model.layers``; the diff said '- layer 3 extra', '+ layer 1
+    extra', 'input 2 extra: name extra (removed) -> extra' and 'inputs [dense#1, extra (removed)]'
+    of an input that is still there. A removed and an inserted layer of one user-given name and
+    class are now the same layer."""
+    from modelcheck.snapshot import architecture, compare
+
+    diff = compare(architecture(_two_inputs("numeric")), architecture(_two_inputs("extra")))
+    assert "removed" not in str(diff) and not any(line.startswith(("+", "-")) for line in diff.lines), str(diff)
+    assert diff.lines == (
+        "layer 3 dense#1 (was layer 2 dense#1): params 48 -> 32; inputs [numeric] -> [extra]",
+        "layer 4 concatenate#1: output (None, 11) -> (None, 13); inputs [dense#1, extra] -> [numeric, dense#1]",
+        "layer 5 dense#2: params 36 -> 42",
+        "total params 84 -> 74",
+    ), str(diff)

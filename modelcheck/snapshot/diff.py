@@ -140,7 +140,22 @@ def align(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[tuple[in
             steps.extend(zip(range(i1, i2), range(j1, j2)))
             continue
         steps.extend(_align_changed(old[i1:i2], new[j1:j2], i1, j1))
-    return steps
+    return _pair_moved(old, new, steps)
+
+
+def _pair_moved(old: list[dict[str, Any]], new: list[dict[str, Any]],
+                steps: list[tuple[int | None, int | None]]) -> list[tuple[int | None, int | None]]:
+    """Pair a removed and an inserted layer that have the same user-given name and class: the
+    layer moved in ``model.layers`` (an Input now used first), it was not replaced. Unpaired, the
+    diff said "- layer 3 extra", "+ layer 1 extra" and "inputs [dense#1, extra (removed)]"."""
+    removed = {old[i]["name"]: i for i, j in steps if j is None and _user_named(old[i]["name"])}
+    moved = {j: removed[new[j]["name"]] for i, j in steps if i is None and new[j]["name"] in removed
+             and old[removed[new[j]["name"]]]["class"] == new[j]["class"]}
+    if not moved:
+        return steps
+    gone = set(moved.values())
+    return [(moved[j], j) if i is None and j in moved else (i, j) for i, j in steps
+            if not (j is None and i in gone)]
 
 
 # Above this many candidate pairs a changed stretch is aligned by class alone (difflib), not by likeness.
