@@ -180,3 +180,24 @@ def test_a_named_input_that_moves_in_model_layers_is_not_reported_removed_and_ad
         "layer 5 dense#2: params 36 -> 42",
         "total params 84 -> 74",
     ), str(diff)
+
+
+def test_an_integer_range_on_a_log_scale_stays_integers() -> None:
+    """``n_neurons = [1, 99]`` in ``log_scale`` drew floats (n_neurons=87.706...), so the spec's
+    builder check failed a sound builder on Keras' own error for Dense(units=87.7): the value was
+    modelcheck's, the blame the user's. An integer range now gives log-uniform integers."""
+    from hypothesis import given, settings
+
+    from modelcheck import strategies as mst
+
+    seen = []
+
+    @settings(max_examples=30, derandomize=True, deadline=None, database=None)
+    @given(mst.builder_kwargs({"n_neurons": [1, 99], "lr": [1e-4, 1e-1]}, log_scale=["n_neurons", "lr"]))
+    def draws(kwargs: dict) -> None:
+        assert type(kwargs["n_neurons"]) is int and 1 <= kwargs["n_neurons"] <= 99, kwargs
+        assert isinstance(kwargs["lr"], float) and 1e-4 <= kwargs["lr"] <= 1e-1, kwargs
+        seen.append(kwargs["n_neurons"])
+
+    draws()
+    assert sum(n < 10 for n in seen) > len(seen) // 4  # log-uniform: a third of them below 10

@@ -14,7 +14,8 @@ def builder_kwargs(space: Mapping[str, Any], *, log_scale: Collection[str] = ())
     """Keyword arguments for a model builder, drawn from a plain description of their space.
 
     Each value of `space` is either a pair ``[low, high]`` (integers: every integer in between;
-    floats: uniform, or log-uniform when the name is in `log_scale`), a list of other length
+    floats: uniform; either log-uniform when the name is in `log_scale`, integers staying
+    integers), a list of other length
     (one of its items), or a single value (always that value). This is the form a spec file
     uses: ``hypothesis = { n_hidden = [0, 3], n_neurons = [1, 99] }``.
 
@@ -46,6 +47,8 @@ def _argument_strategy(name: str, value: Any, log: bool) -> st.SearchStrategy[An
         if log:
             if low <= 0:
                 raise InvalidArgument(f"space[{name!r}]={value!r}: a log-scale range must be positive")
+            if isinstance(low, int) and isinstance(high, int):  # n_neurons: integers, log-uniform
+                return _log_uniform(float(low), float(high)).map(lambda v: min(high, max(low, round(v))))
             return _log_uniform(float(low), float(high))
         return st.floats(float(low), float(high))
     if isinstance(value, (list, tuple)):
