@@ -393,3 +393,21 @@ def test_an_output_of_whole_numbers_under_a_loss_is_told_so_not_as_a_failed_conv
     model.compile("adam", "sparse_categorical_crossentropy")
     assert check_loss_matches_output(model).passed
     assert check_gradient_flow(model).passed
+
+
+def test_an_instructors_class_ids_for_a_pointer_become_one_hot_along_its_steps():
+    """Trial 22: labels for a pointer (a softmax over its 5 steps, CategoricalCrossentropy(axis=1)), one step id
+    per sample and head, were refused as '8 class ids' that do not fit 20 rows of class scores; given one-hot
+    along the steps, they were read along the last axis."""
+    inputs = keras.Input((5, 3))
+    model = keras.Model(inputs, layers.Softmax(axis=1)(layers.Dense(2)(inputs)))
+    model.compile("adam", keras.losses.CategoricalCrossentropy(axis=1))
+    x = np.random.default_rng(0).normal(size=(4, 5, 3)).astype("float32")
+    prediction = ops.convert_to_numpy(model(x))
+    objective = objective_for(model, [prediction])
+    ids = np.array([[0, 4], [1, 1], [2, 3], [4, 0]])
+    targets, = objective.from_labels([ids], [prediction])
+    assert targets.shape == (4, 5, 2) and np.argmax(targets, axis=1).tolist() == ids.tolist()
+    one_hot = np.moveaxis(np.eye(5, dtype="float32")[ids], -1, 1)
+    again, = objective.from_labels([one_hot], [prediction])
+    assert np.array_equal(again, one_hot)

@@ -30,18 +30,29 @@ def labels_as_targets(losses: list[OutputLoss], labels: list[Any], predictions: 
         if loss.targets == ONE_HOT and pred.shape[-1] == 1 and y.size == pred.size:
             out.append(y.astype("float32").reshape(pred.shape))  # one value per unit, as fit passes it on
         elif loss.targets in (SPARSE, ONE_HOT):
-            ids = np.argmax(y, axis=-1) if y.ndim == pred.ndim and y.shape[-1] == pred.shape[-1] > 1 else y
-            if ids is y and _one_hot_rows(y):
-                _fits_one_hot(loss, y, pred)
-            _fits_classes(loss, ids, pred)
-            ids = ids.reshape(pred.shape[:-1]).astype("int32")
-            out.append(ids if loss.targets == SPARSE else np.eye(pred.shape[-1], dtype="float32")[ids])
+            axis = loss.class_axis(pred)
+            if axis == pred.ndim - 1:
+                out.append(_class_targets(loss, y, pred))
+            else:  # a pointer's classes lie along its steps (CategoricalCrossentropy(axis=1)): worked out on the last
+                moved = np.moveaxis(y, axis, -1) if y.shape == pred.shape else y
+                out.append(np.moveaxis(_class_targets(loss, moved, np.moveaxis(pred, axis, -1)), -1, axis))
         else:
             y = y.astype("float32")
             out.append(y.reshape(pred.shape) if y.size == pred.size else y)
             _probabilities_for_cross_entropy(loss, out[-1])  # (PyTorch's own raises on such labels)
             _takes_labels(loss, out[-1], pred)
     return out
+
+
+def _class_targets(loss: OutputLoss, y: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Class labels `y` (ids, or one-hot rows) as the class ids or one-hot rows along the last axis of
+    `pred` that `loss` takes."""
+    ids = np.argmax(y, axis=-1) if y.ndim == pred.ndim and y.shape[-1] == pred.shape[-1] > 1 else y
+    if ids is y and _one_hot_rows(y):
+        _fits_one_hot(loss, y, pred)
+    _fits_classes(loss, ids, pred)
+    ids = ids.reshape(pred.shape[:-1]).astype("int32")
+    return ids if loss.targets == SPARSE else np.eye(pred.shape[-1], dtype="float32")[ids]
 
 
 def _takes_labels(loss: OutputLoss, labels: np.ndarray, prediction: np.ndarray) -> None:
