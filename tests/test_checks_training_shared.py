@@ -214,3 +214,28 @@ def test_the_note_of_a_check_not_attempted_keeps_the_first_clause_of_a_long_mess
     assert gist.startswith("gradient: expected a finite gradient, received NaN, at variables block_0/kernel")
     assert gist.endswith(" ...") and len(gist) <= 204 and "overflowed" not in gist
     assert _gist("shape: expected (None, 10), received (None, 3)") == "shape: expected (None, 10), received (None, 3)"
+
+
+def _head_without_loss() -> keras.Model:
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6,))
+    hidden = keras.layers.Dense(16, activation="relu")(inputs)
+    a = keras.layers.Dense(3, activation="softmax", name="a")(hidden)
+    b = keras.layers.Dense(2, activation="softmax", name="b")(keras.layers.Dense(4, name="b_hidden")(inputs))
+    model = keras.Model(inputs, [a, b])
+    model.compile("adam", loss=["sparse_categorical_crossentropy", None])
+    return model
+
+
+def test_a_head_compiled_with_no_loss_fails_gradient_flow_and_leaves_the_trained_head_to_train():
+    """Trial 22: a second head compiled with None fails gradient_flow (its layers never train), and then
+    overfit_batch and loss_decrease were 'not attempted', though the head with a loss trains and can be judged."""
+    with _session(_head_without_loss) as session:
+        flow = session.run("gradient_flow")
+        overfit = session.run("overfit_batch")
+    assert flow.status == "failed" and "which is compiled with no loss" in flow.message
+    assert flow.details["only_outputs_without_loss"] == ["b_hidden/kernel", "b_hidden/bias", "b/kernel", "b/bias"]
+    assert overfit.passed, overfit.message
+    with _session(models.stop_gradient_lambda) as session:  # any other cause still decides training
+        session.run("gradient_flow")
+        assert session.run("overfit_batch").details["not_attempted"] == "gradient_flow"

@@ -317,6 +317,7 @@ def check_gradient_flow(
     exempt: list[str] = []  # biases cancelled by a following BatchNormalization
     cancelled: list[str] = []  # variables of a shared layer whose calls' outputs are subtracted
     shifted: list[str] = []  # biases that shifted change no output (added alike to all a softmax normalises)
+    unlossed: list[str] = []  # variables that feed only outputs compiled with no loss
     norms_by_path = {v.path: float(np.linalg.norm(g)) for v, g in zip(model.trainable_variables, grads) if g is not None}
     for variable, grad in zip(model.trainable_variables, grads):
         layer = owners.get(id(variable))
@@ -324,6 +325,8 @@ def check_gradient_flow(
         if grad is None:
             norms[label] = 0.0
             problems.append((label, "no gradient", gradient_cause(layer, variable, model, "none", objective)))
+            if unlossed_outputs_fed(layer, model, objective):
+                unlossed.append(label)
             continue
         value = grad
         norm = float(np.linalg.norm(value))
@@ -380,6 +383,9 @@ def check_gradient_flow(
                                student="(which the assignment allows)")
         return CheckResult.skip(NAME, f"every layer is frozen {allowed}: no trainable variable to check",
                                 details=details)
+    if problems and {label for label, _, _ in problems} == set(unlossed) and not (frozen and not allow_frozen):
+        # the outputs that have a loss still train: the training checks run on them (session.runner)
+        details["only_outputs_without_loss"] = unlossed
     if messages:
         return CheckResult.fail(
             NAME, also(messages[0], messages[1:]),

@@ -137,7 +137,9 @@ class ModelSession:
                 if "unexpected keyword argument" not in str(exc):
                     raise
                 raise SpecError(f"spec {self.spec.id!r}: check {check!r} {exc}") from None
-            if check in _DECIDES_TRAINING and result.status == FAILED and self._training is not None:
+            # (a gradient_flow that fails only variables feeding outputs with no loss leaves the others to train)
+            if check in _DECIDES_TRAINING and result.status == FAILED and self._training is not None \
+                    and not result.details.get("only_outputs_without_loss"):
                 self._training.failed.setdefault(check, result.message.splitlines()[0])
         result.model = self.spec.id
         result.duration_s = result.duration_s or (time.perf_counter() - start)
