@@ -97,7 +97,14 @@ class DrawnModel:
 
     @property
     def expected_arithmetic(self) -> dict[str, analytic.LayerArithmetic]:
-        """Layer name -> its analytic parameter count and formula."""
+        """Layer name -> its analytic parameter count and formula.
+
+        ``nodes`` are in the order they were drawn; Keras may order a functional model's
+        ``model.layers`` otherwise (a second input's Embedding before the first input's Dropout),
+        so compare per layer by name, not position::
+
+            check_param_count(model, per_layer={n: a.count for n, a in drawn.expected_arithmetic.items()})
+        """
         return {node.name: node.arithmetic for node in self.nodes}
 
     @property
