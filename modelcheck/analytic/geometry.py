@@ -30,24 +30,29 @@ ALIASES = {
 
 
 def canonical_name(class_name: str) -> str:
+    """The class name the layer rules use for `class_name` (Keras' aliases: ``Convolution2D`` -> ``Conv2D``)."""
     return ALIASES.get(class_name, class_name)
 
 
 def as_tuple(value: Any, rank: int) -> tuple:
+    """A per-axis argument as a tuple: ``3`` with rank 2 is ``(3, 3)``; a sequence is kept."""
     if isinstance(value, int):
         return (value,) * rank
     return tuple(value)
 
 
 def prod(values: Sequence[int]) -> int:
+    """The product of `values` (1 for none)."""
     return math.prod(values)
 
 
 def times(values: Sequence[int]) -> str:
+    """A product as a student writes it: ``(784, 300)`` -> ``"784 x 300"``."""
     return " x ".join(format_count(v) for v in values)
 
 
 def channels_last(config: dict) -> bool:
+    """True unless the layer config says ``data_format="channels_first"``."""
     return (config.get("data_format") or "channels_last") == "channels_last"
 
 
@@ -59,12 +64,14 @@ def split_shape(shape: Shape, config: dict) -> tuple[tuple, Any]:
 
 
 def join_shape(batch: Any, spatial: Sequence, channels: Any, config: dict) -> Shape:
+    """The full shape from its parts, channels where the config's data format puts them."""
     if channels_last(config):
         return (batch, *spatial, channels)
     return (batch, channels, *spatial)
 
 
 def single_shape(class_name: str, input_shape: Any) -> Shape:
+    """`input_shape` as a tuple; ValueError when it is a list of shapes (a layer of one input)."""
     if not isinstance(input_shape, (tuple, list)) or (
         input_shape and isinstance(input_shape[0], (tuple, list))
     ):
@@ -73,6 +80,7 @@ def single_shape(class_name: str, input_shape: Any) -> Shape:
 
 
 def rank_of(class_name: str) -> int:
+    """The spatial rank a class name says: ``Conv2D`` -> 2; ValueError when it says none."""
     for d in (1, 2, 3):
         if f"{d}D" in class_name:
             return d
@@ -94,6 +102,7 @@ def window_length(n: Any, k: int, s: int, d: int, padding: str) -> Any:
 
 
 def transposed_length(n: Any, k: int, s: int, d: int, padding: str, out_pad: Any) -> Any:
+    """Output length of a transposed convolution (Keras' rule, `out_pad` its output_padding)."""
     if n is None:
         return None
     k = (k - 1) * d + 1
