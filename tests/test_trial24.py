@@ -223,3 +223,35 @@ def test_the_per_layer_comparison_the_docstring_shows_passes_on_drawn_models() -
         assert result.passed, (drawn, result.message)
 
     by_name()
+
+
+def test_the_readmes_advice_on_the_fixture_inside_given_holds(pytester: pytest.Pytester) -> None:
+    """``@given(mst.models()) def test(modelcheck, drawn)`` failed at once with Hypothesis'
+    FailedHealthCheck (function-scoped fixture). The README now says to call the check functions
+    in a property, or to suppress that health check for the fixture, which keeps nothing between
+    examples; both run, and the fixture records one result per example."""
+    section = _readme_section("Property tests with Hypothesis")
+    assert "function_scoped_fixture" in section and "mc.check_gradient_flow(model).assert_passed()" in section
+    pytester.makeconftest("from hypothesis import settings\nsettings.register_profile('t', max_examples=3, "
+                          "deadline=None, derandomize=True, database=None)\nsettings.load_profile('t')\n")
+    pytester.makepyfile(test_props="""
+        from hypothesis import HealthCheck, given, settings
+        import modelcheck as mc
+        from modelcheck import strategies as mst
+
+        SAFE = mst.models(kinds=["sequential"], input_kinds=["vector"], activations=("tanh",),
+                          exclude=("Dropout", "BatchNormalization"))
+
+        @given(SAFE)
+        def test_functions(drawn):
+            mc.check_gradient_flow(drawn.build()).assert_passed()
+
+        @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+        @given(SAFE)
+        def test_fixture(modelcheck, drawn):
+            modelcheck.check(drawn.build(), "gradient_flow")
+            print("RECORDED", len(modelcheck.results.records))
+        """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*RECORDED 3*"])
