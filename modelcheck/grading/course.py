@@ -127,11 +127,13 @@ def grade_course(assignment_path: str | Path, submissions: str | Path, out_dir: 
     (OUT inside the submissions, another run writing to OUT now, an unknown ``--only`` name)
     before grading anything.
     """
+    assignment = load_assignment(assignment_path)
+    found = discover_submissions(submissions)
     out = Path(out_dir).resolve()
     if out == Path(submissions).resolve() or Path(submissions).resolve() in out.parents:
         raise ValueError(f"--out {out_dir} lies inside the submissions folder; choose a folder outside it")
     with _held(out):
-        return _grade_course(assignment_path, submissions, out, workers=workers, executor=executor,
+        return _grade_course(assignment, found, submissions, out, workers=workers, executor=executor,
                              scheduler=scheduler, resume=resume, only=only, quiet=quiet, bar=bar, stream=stream)
 
 
@@ -153,11 +155,9 @@ def _held(out: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _grade_course(assignment_path: str | Path, submissions: str | Path, out: Path, *, workers: int | None,
-                  executor: str, scheduler: str | None, resume: bool, only: Iterable[str], quiet: bool,
-                  bar: bool | None, stream: TextIO | None) -> CourseRun:
-    assignment = load_assignment(assignment_path)
-    found = discover_submissions(submissions)
+def _grade_course(assignment: Assignment, found: list[Submission], submissions: str | Path, out: Path, *,
+                  workers: int | None, executor: str, scheduler: str | None, resume: bool, only: Iterable[str],
+                  quiet: bool, bar: bool | None, stream: TextIO | None) -> CourseRun:
     state = RunState(out, assignment)
     # every submission's files are read only to find what --resume skips: `--only alice` reads alice's
     only = list(only)
