@@ -41,6 +41,21 @@ def write_class(folder: Path, *, slow: int = 2, seconds: float = 3.0) -> list[st
     return sorted(p.stem for p in folder.glob("*.py"))
 
 
+def grade_files(folder: Path, files: dict, assignment: Path, pool, *, workers: int = 2) -> dict:
+    """Write `files` (relative name -> text, bytes, or a notebook's JSON as a dict) into `folder`,
+    grade them against `assignment` with the shared warm `pool`; student -> StudentGrade."""
+    from modelcheck.grading import Grader, discover_submissions, load_assignment
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        data = content if isinstance(content, bytes) else (
+            content if isinstance(content, str) else json.dumps(content)).encode("utf-8")
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+    grader = Grader(load_assignment(assignment), workers=workers, pool=pool)
+    return {grade.student: grade for grade in grader.grade_all(discover_submissions(folder))}
+
+
 def verdicts(grades) -> dict[str, tuple]:
     """student -> (score, each check's status): what must not depend on where grading ran."""
     return {g.student: (g.score, tuple(r.status for r in g.results), g.grader_error) for g in grades}

@@ -8,7 +8,6 @@ that blames the wrong party.
 from __future__ import annotations
 
 import io
-import json
 import os
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from modelcheck.grading.jobdirs import remove_jobdir, sweep_dead_jobdirs
 from modelcheck.grading.resume import content_hash
 from modelcheck.grading.submissions import CopyBudget, Submission
 from modelcheck.grading.worker import WarmPool
+from tests.grading_cluster import grade_files
 from tests.test_grading_notebooks import TOY_MODEL, _notebook
 
 TOY = Path(__file__).parent / "submissions" / "toy.toml"
@@ -123,13 +123,7 @@ def pool():
 
 @pytest.fixture(scope="module")
 def graded(pool, tmp_path_factory: pytest.TempPathFactory) -> dict[str, StudentGrade]:
-    folder = tmp_path_factory.mktemp("redteam17") / "subs"
-    folder.mkdir()
-    for name, content in CLASS.items():
-        text = content if isinstance(content, str) else json.dumps(content)
-        (folder / name).write_text(text, encoding="utf-8")
-    grader = Grader(load_assignment(TOY), workers=2, pool=pool)
-    return {grade.student: grade for grade in grader.grade_all(discover_submissions(folder))}
+    return grade_files(tmp_path_factory.mktemp("redteam17") / "subs", CLASS, TOY, pool)
 
 
 def _full_marks(grade: StudentGrade) -> None:

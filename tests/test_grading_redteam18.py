@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from modelcheck.grading import Grader, discover_submissions, load_assignment
 from modelcheck.grading.grade import StudentGrade
 from modelcheck.grading.worker import WarmPool
+from tests.grading_cluster import grade_files
 from tests.test_grading_notebooks import TOY_MODEL, _notebook
 
 TOY = Path(__file__).parent / "submissions" / "toy.toml"
@@ -98,15 +98,7 @@ def pool():
 
 @pytest.fixture(scope="module")
 def graded(pool, tmp_path_factory: pytest.TempPathFactory) -> dict[str, StudentGrade]:
-    folder = tmp_path_factory.mktemp("redteam18") / "subs"
-    folder.mkdir()
-    for name, content in CLASS.items():
-        data = content if isinstance(content, bytes) else (
-            content if isinstance(content, str) else json.dumps(content)).encode("utf-8")
-        (folder / name).parent.mkdir(exist_ok=True)
-        (folder / name).write_bytes(data)
-    grader = Grader(load_assignment(TOY), workers=2, pool=pool)
-    return {grade.student: grade for grade in grader.grade_all(discover_submissions(folder))}
+    return grade_files(tmp_path_factory.mktemp("redteam18") / "subs", CLASS, TOY, pool)
 
 
 def _full_marks(grade: StudentGrade) -> None:
