@@ -189,16 +189,17 @@ def _align_changed(old: list[dict[str, Any]], new: list[dict[str, Any]], i0: int
     # best[i][j]: the best score aligning old[i:] with new[j:]; a pair scores 1 plus its likeness, so
     # more pairs always win and likeness decides between as many
     best = [[0.0] * (m + 1) for _ in range(n + 1)]
+    paired: dict[tuple[int, int], float] = {}  # the score of pairing old[i] with new[j], kept for the trace back
     for i in range(n - 1, -1, -1):
         for j in range(m - 1, -1, -1):
             score = max(best[i + 1][j], best[i][j + 1])
             if old[i]["class"] == new[j]["class"]:
-                score = max(score, 1.0 + _likeness(old[i], new[j]) + best[i + 1][j + 1])
+                paired[i, j] = 1.0 + _likeness(old[i], new[j]) + best[i + 1][j + 1]
+                score = max(score, paired[i, j])
             best[i][j] = score
     steps, i, j = [], 0, 0
     while i < n or j < m:
-        if i < n and j < m and old[i]["class"] == new[j]["class"] and \
-                best[i][j] == 1.0 + _likeness(old[i], new[j]) + best[i + 1][j + 1]:
+        if (i, j) in paired and best[i][j] == paired[i, j]:
             steps.append((i0 + i, j0 + j))
             i, j = i + 1, j + 1
         elif i < n and (j == m or best[i][j] == best[i + 1][j]):
