@@ -80,7 +80,9 @@ def _mean(value: Any) -> float | None:
 
 
 def _agrees(function: Callable[..., Any], name: str, from_logits: bool, targets: str, predictions: str,
-            shape: tuple[int, ...]) -> bool:
+            shape: tuple[int, ...], values: dict[tuple[str, str, int], float | None]) -> bool:
+    """Whether `function` gives the Keras loss' value on every batch; `values` keeps the user's values
+    per batch and form of data, so candidates taking the same form (four take real values) share one call."""
     keras_loss = keras.losses.get(name)
     for batch in range(_BATCHES):
         rng = np.random.default_rng(1009 + batch)
@@ -88,10 +90,13 @@ def _agrees(function: Callable[..., Any], name: str, from_logits: bool, targets:
         y_true, y_pred = _draw(targets, shape, logits, rng), _draw(predictions, shape, logits, rng)
         kwargs = {"from_logits": True} if from_logits else {}
         want = _mean(keras_loss(ops.convert_to_tensor(y_true), ops.convert_to_tensor(y_pred), **kwargs))
-        try:
-            got = _mean(function(ops.convert_to_tensor(y_true), ops.convert_to_tensor(y_pred)))
-        except Exception:  # the user's loss does not take targets of this form: another loss
-            return False
+        if (targets, predictions, batch) not in values:
+            try:
+                values[targets, predictions, batch] = _mean(function(ops.convert_to_tensor(y_true),
+                                                                     ops.convert_to_tensor(y_pred)))
+            except Exception:  # the user's loss does not take targets of this form: another loss
+                values[targets, predictions, batch] = None
+        got = values[targets, predictions, batch]
         if want is None or got is None or not math.isclose(got, want, rel_tol=_RTOL, abs_tol=1e-6):
             return False
     return True
@@ -113,7 +118,8 @@ def keras_equivalent(function: Callable[..., Any], output_shape: tuple[Any, ...]
     except TypeError:  # an object that cannot be weakly referenced: not remembered
         cache = {}
     if shape not in cache:
+        values: dict[tuple[str, str, int], float | None] = {}
         cache[shape] = next(((name, logits) for name, logits, targets, predictions in _CANDIDATES
                              if (shape[-1] > 1 or targets in ("real", "positive", "binary"))
-                             and _agrees(function, name, logits, targets, predictions, shape)), None)
+                             and _agrees(function, name, logits, targets, predictions, shape, values)), None)
     return cache[shape]
