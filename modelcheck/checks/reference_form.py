@@ -69,7 +69,8 @@ def _activation_of(layer: dict[str, Any]) -> str | None:
     kind = layer["class"]
     if kind == "Activation":
         return str(config.get("activation"))
-    if kind == "ReLU" and not config.get("max_value") and not config.get("negative_slope") \
+    # (max_value=0.0 is falsy but clamps every output to 0: a dead layer, not a relu)
+    if kind == "ReLU" and config.get("max_value") is None and not config.get("negative_slope") \
             and not config.get("threshold"):
         return "relu"
     if kind == "Softmax" and config.get("axis", -1) in (-1, [-1]):

@@ -1,0 +1,103 @@
+"""Red team 19: a student who hands in a wrong model and makes it look right to the checks.
+
+The build job exports the model; the clean check job grades that `.keras` file with Keras' own
+code only, so what a submission's model can do to its verdicts is what built-in layers, their
+configurations and their weights can do. Each test names a wrong model that earned points it
+should not have (or a sound one that lost points), before the fix. The class is graded once, with
+a toy assignment that has a reference solution.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from modelcheck.grading.grade import StudentGrade
+from modelcheck.grading.worker import WarmPool
+from tests.grading_cluster import grade_files
+
+SOLUTION = """import keras
+from keras import layers
+
+
+def build_model():
+    model = keras.Sequential([keras.Input(shape=(4,)), layers.Dense(8, activation="relu"),
+                              layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+"""
+
+ASSIGNMENT = """[assignment]
+name = "toy19"
+builder = "build_model"
+reference = "solution.py"
+
+[expect]
+input_shape = [4]
+output_shape = [3]
+total_params = 67
+output = "probabilities"
+
+[points]
+output_shape = 1
+matches_reference = 1
+config_lint = 1
+
+[limits]
+timeout_s = 20
+memory_mb = 1000
+output_kb = 16
+"""
+
+
+def _with_hidden(*hidden: str, head: str = "") -> str:
+    """The solution's file with the hidden Dense(8, relu) replaced by the layers `hidden`."""
+    return head + SOLUTION.replace('layers.Dense(8, activation="relu"),', ", ".join(hidden) + ",")
+
+
+# submission file name -> its content
+CLASS = {
+    "good.py": SOLUTION,
+    # ReLU(max_value=0.0) outputs 0 whatever its input (a dead hidden layer): max_value=0.0 is falsy,
+    # and matches_reference read it as a plain relu, folded into the Dense (as config_lint did not see
+    # a missing activation either); likewise keras.activations.relu(x, max_value=0.0) in a functional model
+    "relu_max0.py": _with_hidden("layers.Dense(8)", "layers.ReLU(max_value=0.0)"),
+    "relu_op_max0.py": SOLUTION.replace(
+        "    model = keras.Sequential([keras.Input(shape=(4,)), layers.Dense(8, activation=\"relu\"),\n"
+        "                              layers.Dense(3, activation=\"softmax\")])\n",
+        "    i = keras.Input(shape=(4,))\n"
+        "    h = keras.activations.relu(layers.Dense(8)(i), max_value=0.0)\n"
+        "    model = keras.Model(i, layers.Dense(3, activation=\"softmax\")(h))\n"),
+}
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with WarmPool() as warm:
+        yield warm
+
+
+@pytest.fixture(scope="module")
+def graded(pool, tmp_path_factory: pytest.TempPathFactory) -> dict[str, StudentGrade]:
+    folder = tmp_path_factory.mktemp("redteam19")
+    (folder / "solution.py").write_text(SOLUTION)
+    (folder / "toy19.toml").write_text(ASSIGNMENT)
+    return grade_files(folder / "subs", CLASS, folder / "toy19.toml", pool)
+
+
+def _status(grade: StudentGrade) -> dict[str, str]:
+    return {result.check: result.status for result in grade.results}
+
+
+def test_the_reference_itself_gets_full_marks(graded):
+    grade = graded["good"]
+    assert grade.score == grade.max_score, [(r.check, r.message) for r in grade.results]
+
+
+@pytest.mark.parametrize("student", ["relu_max0", "relu_op_max0"])
+def test_a_relu_clamped_to_zero_is_not_the_references_relu(graded, student):
+    grade = graded[student]
+    result = next(r for r in grade.results if r.check == "matches_reference")
+    assert result.status == "failed", result.message
+    assert "Dense 8" in result.message and "activation relu expected" in result.message, result.message
