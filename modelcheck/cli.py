@@ -159,10 +159,11 @@ def _gradescope(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
-    # TensorFlow's INFO/WARNING lines (a mutant's rejected shapes) would bury the table and the run's
-    # progress, as in the pytest plugin; a value the user set wins. (Its start-up lines, oneDNN and
-    # CUDA, are written before its logging starts: TensorFlow 2.21 prints them whatever the level.)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # TensorFlow's INFO/WARNING lines (a mutant's rejected shapes) and its "failed call to cuInit" ERROR
+    # would bury the table and the run's progress, as in the pytest plugin; a value the user set wins.
+    # (Its start-up lines, oneDNN and CUDA, are written before its logging starts: TensorFlow 2.21
+    # prints them whatever the level.)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from .core.errors import SpecError, UserCodeError
 
     if getattr(args, "workers", None) is not None and args.workers < 1:

@@ -121,3 +121,17 @@ def test_the_libraries_warnings_in_a_check_follow_the_users_filters_but_never_ra
         warnings.filterwarnings("error", module="keras")  # an error the user asked of Keras' own warnings
         with library_deprecations_quieted(), pytest.raises(UserWarning):
             _warn_from("keras.src.backend.tensorflow.nn")
+
+
+def test_a_failing_item_shows_no_tensorflow_log_lines_as_its_captured_stderr(pytester: pytest.Pytester,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a machine without a GPU, TensorFlow logs "failed call to cuInit: CUDA error" as an ERROR when
+    the first model is built: with TF_CPP_MIN_LOG_LEVEL=2 it was the "Captured stderr call" of the first
+    failing item, a CUDA error in a report about a wrong output shape."""
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    pytester.makepyfile(models=MODELS)
+    pytester.makefile(".toml", modelcheck=SPEC.replace("output_shape = [1]", "output_shape = [2]", 1))
+    result = pytester.runpytest_subprocess("--modelcheck", "--modelcheck-checks=output_shape", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*output shape: expected (None, 2), received (None, 1)*"])
+    assert "Captured stderr" not in result.stdout.str(), result.stdout.str()

@@ -111,9 +111,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RESULTS_KEY] = Results()
     xdist = config.pluginmanager.hasplugin("xdist")
     if settings.enabled or settings.grade:
-        # TensorFlow's start-up INFO/WARNING lines (oneDNN, CUDA) would bury the report; a
-        # value the user set wins
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        # TensorFlow's INFO/WARNING lines would bury the report, and its ERROR "failed call to cuInit:
+        # CUDA error" on a machine without a GPU landed in the first failing item's captured stderr (TF's
+        # C++ errors that matter reach Python as exceptions); a value the user set wins
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # summary lines are written last-registered first: snapshots, then grading, then the report's path
     if settings.report_dir is not None:
         from ..report.pytest_plugin import ModelcheckReport
