@@ -69,6 +69,13 @@ CLASS = {
         "    i = keras.Input(shape=(4,))\n"
         "    h = keras.activations.relu(layers.Dense(8)(i), max_value=0.0)\n"
         "    model = keras.Model(i, layers.Dense(3, activation=\"softmax\")(h))\n"),
+    # no softmax: a linear output whose weights make every row sum to 1 within [0, 1] on any probe batch
+    # (kernel columns that cancel, bias 1/3 each) passed output_shape's "probabilities", which only
+    # measured the values
+    "linear_sums_to_one.py": SOLUTION.replace('layers.Dense(3, activation="softmax")])\n', """layers.Dense(3)])
+    kernel = np.random.default_rng(0).normal(0, 0.01, (8, 3)).astype("float32")
+    model.layers[1].set_weights([kernel - kernel.mean(axis=1, keepdims=True), np.full(3, 1 / 3, "float32")])
+""").replace("import keras\n", "import keras\nimport numpy as np\n"),
 }
 
 
@@ -101,3 +108,11 @@ def test_a_relu_clamped_to_zero_is_not_the_references_relu(graded, student):
     result = next(r for r in grade.results if r.check == "matches_reference")
     assert result.status == "failed", result.message
     assert "Dense 8" in result.message and "activation relu expected" in result.message, result.message
+
+
+def test_a_linear_output_is_not_probabilities_whatever_values_its_weights_give(graded):
+    result = next(r for r in graded["linear_sums_to_one"].results if r.check == "output_shape")
+    assert result.status == "failed", result.message
+    assert result.message.startswith("output activation: expected softmax (probabilities outputs), received none "
+                                     "(raw scores, from "), result.message
+    assert "is the softmax missing?" in result.message

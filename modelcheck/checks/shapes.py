@@ -8,8 +8,8 @@ import keras
 import numpy as np
 
 from ..model.compiled import compiled_loss, per_output
-from ..model.outputs import (activation_of, output_keys, output_kinds, output_layers, output_names, shape_str,
-                             softmax_axes)
+from ..model.outputs import (activation_of, innermost_output_layer, output_keys, output_kinds, output_layers,
+                             output_names, shape_str, softmax_axes)
 from ..model.targets import class_axis
 from ..model.graph import has_symbolic_inputs, layers_of
 from ..model.inputs import input_infos, rows_of, synthetic_inputs
@@ -86,6 +86,12 @@ def _kind_problem(kind: str, values: np.ndarray, layer: keras.layers.Layer | Non
                 over = "the last axis" if axis == last else f"axis {axis}, the classes' axis of the loss"
                 return "output values", f"probabilities that sum to 1 over {over}", f"a sum of {fmt(worst)}", \
                     question
+        if activation_of(layer) == "linear" and getattr(innermost_output_layer(layer), "trainable_weights", None):
+            # a trainable affine map of its inputs: its values on this batch lie in [0, 1] (and sum to 1: weights
+            # chosen so, or luck), but they are raw scores, unbounded on other inputs and after training
+            squash = "softmax" if kind == "probabilities" else "sigmoid"
+            return "output activation", f"{squash} ({kind} outputs)", \
+                f"none (raw scores, from {fmt(low)} to {fmt(high)} on this batch)", question
         return None
     activation = activation_of(layer)
     if activation in ("softmax", "sigmoid"):
