@@ -9,7 +9,10 @@ modelcheck itself are dropped; anything the user's own code warns about still sh
 libraries' other warnings (Keras' "`from_logits=True` on a Softmax output", about the model being
 checked) follow the user's filters but are never raised by one that turns every warning into an
 error: under ``-W error`` they would turn a check of a model with that mistake into an error
-instead of a verdict (loss_matches_output names the mistake).
+instead of a verdict (loss_matches_output names the mistake). One of them is dropped too: Keras'
+"expected y_pred.shape to be (batch_size, num_classes)" SyntaxWarning looks at the last axis only,
+so a sound pointer (a softmax over its steps under ``CategoricalCrossentropy(axis=1)``) got it in
+every run, and where it is right (a softmax on one unit) loss_matches_output and config_lint say so.
 This module does not import Keras.
 """
 
@@ -23,6 +26,7 @@ __all__ = ["library_deprecations_quieted", "QUIETED_MODULES"]
 
 QUIETED_MODULES = r"(keras|tensorflow|tf_keras|numpy|ml_dtypes|h5py|absl|google\.protobuf|optree|jax|torch|modelcheck)(\.|$)"
 _CATEGORIES = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+_LAST_AXIS_CLASSES = r"In loss categorical_(focal_)?crossentropy, expected y_pred\.shape to be \(batch_size, num_classes\)"
 
 
 @contextlib.contextmanager
@@ -34,6 +38,7 @@ def library_deprecations_quieted() -> Iterator[None]:
         _libraries_never_raise()
         for category in _CATEGORIES:
             warnings.filterwarnings("ignore", category=category, module=QUIETED_MODULES)
+        warnings.filterwarnings("ignore", message=_LAST_AXIS_CLASSES, category=SyntaxWarning, module=QUIETED_MODULES)
         yield
 
 
