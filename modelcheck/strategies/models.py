@@ -134,6 +134,8 @@ class DrawnModel:
 
     def build(self, *, insert_after: Mapping[str, Callable[[Any], Any]] | None = None) -> Any:
         """A new `keras.Model` (a `keras.Sequential` for the sequential kind), built symbolically.
+        (Keras' `Sequential.output` raises "has never been called" until the model is called:
+        read `model.outputs[0]` or `model.output_shape`, which every kind has.)
 
         `insert_after` maps a layer name to a Keras layer (or any callable on a tensor) applied
         to that layer's output, e.g. ``{"dense": keras.layers.Lambda(ops.stop_gradient)}``;
