@@ -39,8 +39,11 @@ def training_only_layer(layer_class: str) -> bool:
 
 
 def noisy_in_training(model: keras.Model) -> bool:
-    """Whether `model` (nested models too) holds a layer that draws noise in training mode only."""
-    return any(_TRAINING_NOISE.search(type(layer).__name__) for layer in all_layers(model))
+    """Whether `model` (nested models too) holds a layer that draws noise in training mode: Keras'
+    own by class, and a layer of the user's own that keeps a `keras.random.SeedGenerator` (a VAE's
+    sampling layer, whose draws made a sound VAE's training loss too noisy to judge)."""
+    return any(_TRAINING_NOISE.search(type(layer).__name__) or getattr(layer, "_seed_generators", None)
+               for layer in all_layers(model))
 
 
 # Why a model's draws could not be repeated, and what makes them repeatable, for skip messages.
