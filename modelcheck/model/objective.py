@@ -226,11 +226,18 @@ _CANDIDATES = {"probabilities": (ONE_HOT, SPARSE, REAL), "logits": (ONE_HOT, SPA
 _PROBE_ROWS = 3
 
 
+# Tried after the candidates of an output's kind: a linear output is read as a regression, yet the
+# user's own loss may take class ids for it (a cross-entropy on logits written with keras.ops).
+_OTHER_KINDS = (SPARSE, ONE_HOT, BINARY, REAL)
+
+
 def _accepted_targets(function: Callable[[Any, Any], Any], kind: str, prediction: Any) -> str:
-    """The first target kind, in the order `kind` suggests, on which the user's loss gives a
-    finite value; the first candidate when none does (its error then reaches the user)."""
+    """The first target kind, in the order `kind` suggests and then any other, on which the
+    user's loss gives a finite value; the first candidate when none does (its error then reaches
+    the user)."""
     candidates = _CANDIDATES.get(kind, (REAL,))
-    return next((c for c in candidates if _gives_a_value(function, c, prediction)), candidates[0])
+    tried = candidates + tuple(k for k in _OTHER_KINDS if k not in candidates)
+    return next((c for c in tried if _gives_a_value(function, c, prediction)), candidates[0])
 
 
 def _gives_a_value(function: Callable[[Any, Any], Any], targets: str, prediction: Any, *,
