@@ -69,6 +69,10 @@ CLASS = {
         "    i = keras.Input(shape=(4,))\n"
         "    h = keras.activations.relu(layers.Dense(8)(i), max_value=0.0)\n"
         "    model = keras.Model(i, layers.Dense(3, activation=\"softmax\")(h))\n"),
+    # a hidden layer with no activation in effect: Activation("linear") or a LeakyReLU of slope 1 between the
+    # Dense layers hid from config_lint that the two collapse into one linear map (it looked through Dropout only)
+    "linear_activation_between.py": _with_hidden("layers.Dense(8)", 'layers.Activation("linear")'),
+    "leaky_slope_one.py": _with_hidden("layers.Dense(8)", "layers.LeakyReLU(negative_slope=1.0)"),
     # no softmax: a linear output whose weights make every row sum to 1 within [0, 1] on any probe batch
     # (kernel columns that cancel, bias 1/3 each) passed output_shape's "probabilities", which only
     # measured the values
@@ -116,3 +120,11 @@ def test_a_linear_output_is_not_probabilities_whatever_values_its_weights_give(g
     assert result.message.startswith("output activation: expected softmax (probabilities outputs), received none "
                                      "(raw scores, from "), result.message
     assert "is the softmax missing?" in result.message
+
+
+@pytest.mark.parametrize("student", ["linear_activation_between", "leaky_slope_one"])
+def test_a_layer_that_passes_values_on_unchanged_is_no_activation_between_dense_layers(graded, student):
+    result = next(r for r in graded[student].results if r.check == "config_lint")
+    assert result.status == "failed", result.message
+    assert "two Dense layers with no activation between them collapse into one linear map" in result.message
+    assert "'dense'" in result.message

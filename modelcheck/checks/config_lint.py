@@ -112,11 +112,24 @@ def _successors(model: keras.Model) -> dict[int, list[keras.layers.Layer]]:
     return found
 
 
+def _identity_in_inference(layer: Any) -> bool:
+    """Whether `layer` passes its input on unchanged in inference: a Dropout, Identity,
+    Activation("linear"), or a ReLU / LeakyReLU whose negative slope is 1 (no activation at all)."""
+    if isinstance(layer, (*_DROPOUTS, keras.layers.Identity)):
+        return True
+    if isinstance(layer, keras.layers.Activation):
+        return activation_of(layer) in _LINEAR
+    if isinstance(layer, keras.layers.ReLU):
+        return layer.negative_slope == 1 and layer.max_value is None and not layer.threshold
+    return isinstance(layer, keras.layers.LeakyReLU) and layer.negative_slope == 1
+
+
 def _next_layers(successors: dict[int, list[Any]], layer: keras.layers.Layer) -> list[keras.layers.Layer]:
-    """The layers that read `layer`'s output, looking through Dropout layers (linear too)."""
+    """The layers that read `layer`'s output, looking through layers that pass it on unchanged
+    (Dropout, Activation("linear"), ...: `_identity_in_inference`)."""
     found = []
     for after in successors.get(id(layer), []):
-        if isinstance(after, _DROPOUTS):
+        if _identity_in_inference(after):
             found.extend(_next_layers(successors, after))
         else:
             found.append(after)
