@@ -201,8 +201,8 @@ def _zero_at_start_only(model: keras.Model, labels: list[str], x: Any, targets: 
 _PROBE_STEP = 0.01
 
 
-def _cancels_out(model: keras.Model, layer: keras.layers.Layer | None, variable: Any, x: Any,
-                 shared_only: bool = True) -> bool:
+def cancels_out(model: keras.Model, layer: keras.layers.Layer | None, variable: Any, x: Any,
+                shared_only: bool = True) -> bool:
     """True for a variable of a layer called more than once (a siamese tower; any layer's without
     `shared_only`) that no output depends on: moved far from its value, it leaves every output as it
     was, as a tower's last bias does when the distance between two of its calls is taken (it
@@ -226,7 +226,7 @@ def _bias_may_cancel(variable: Any, norm: float, norms_by_path: dict[str, float]
     kernel learns: a bias added alike to every value that a softmax normalises together (a
     pointer's or an attention pooling's scores, one per step; MultiHeadAttention's key bias, the
     same for every key) cancels there, so its gradient is zero up to rounding, exactly zero on some
-    batches and backends. `_cancels_out` confirms it."""
+    batches and backends. `cancels_out` confirms it."""
     if variable.name != "bias" or not variable.path.endswith("bias"):
         return False
     kernel_norm = norms_by_path.get(variable.path[:-len("bias")] + "kernel", 0.0)
@@ -336,10 +336,10 @@ def check_gradient_flow(
             continue
         if not np.all(np.isfinite(value)):
             problems.append((label, "a NaN/Inf gradient", gradient_cause(layer, variable, model, "nonfinite")))
-        elif _bias_may_cancel(variable, norm, norms_by_path) and _cancels_out(model, layer, variable, x,
-                                                                                      shared_only=False):
+        elif _bias_may_cancel(variable, norm, norms_by_path) and cancels_out(model, layer, variable, x,
+                                                                                     shared_only=False):
             shifted.append(label)
-        elif norm == 0.0 and _cancels_out(model, layer, variable, x):
+        elif norm == 0.0 and cancels_out(model, layer, variable, x):
             cancelled.append(label)
         elif norm == 0.0:
             problems.append((label, "an all-zero gradient", gradient_cause(layer, variable, model, "zero")))

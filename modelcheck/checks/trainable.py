@@ -8,15 +8,16 @@ from typing import Any
 import keras
 import numpy as np
 
-from ..model.engine import fresh_optimizer, preserved_weights, train
+from ..model.engine import TrainingRun, fresh_optimizer, own_training, preserved_weights, train, train_own_step
+from ..model.targets import other_target_kinds
 from ..model.inputs import batch_size_for
 from ..core.messages import also, layer_ref, mismatch
 from ..core.result import CheckResult
 from .common import SIGNS_CANCEL, check, fmt, prepare_batch, second_batch
 from ..model.freezing import BACKBONE_NOTE, backbone_names, frozen_layers
-from .gradients import feeds_only_batchnorm, frozen_message, gradient_cause, gradients
+from .gradients import cancels_out, feeds_only_batchnorm, frozen_message, gradient_cause, gradients
 from ..model.variables import variable_labels
-from .training_report import over_budget, run_details, stopped_note
+from .training_report import as_model_targets, over_budget, run_details, stopped_note
 
 __all__ = ["check_trainable_changes"]
 
@@ -36,6 +37,31 @@ def _values(model: keras.Model) -> dict[int, np.ndarray]:
     return {id(v): np.array(keras.ops.convert_to_numpy(v)) for v in model.variables}
 
 
+# Why a variable the model's own train_step left unchanged did not move: modelcheck cannot tell
+# its gradient apart from the objective that train_step computes.
+_OWN_STEP_CAUSE = ("the model's own train_step did not update it: does it compute the gradients of this variable "
+                   "and apply them (optimizer.apply_gradients(zip(grads, self.trainable_variables)))?")
+
+
+def _train_few(model: keras.Model, x: Any, targets: list[np.ndarray], objective: Any, *, steps: int,
+               learning_rate: float | None, timeout_s: float | None) -> TrainingRun | str:
+    """A few steps as `fit` would take them: with the model's own ``train_step`` when it overrides
+    one (a GAN's trains its generator there, which the compiled loss never reaches), else with the
+    shared engine on a fresh optimizer; or why the model's own step cannot run (a sentence)."""
+    if own_training(model) == "train_step":
+        return train_own_step(model, x, as_model_targets(model, targets), max_steps=steps, timeout_s=timeout_s,
+                              other_targets=[as_model_targets(model, kind) for kind in other_target_kinds(targets)])
+    return train(model, x, targets, objective, fresh_optimizer(model, learning_rate=learning_rate), max_steps=steps,
+                 timeout_s=timeout_s)
+
+
+def _kernel_moved(layer: keras.layers.Layer | None, before: dict[int, np.ndarray], after: dict[int, np.ndarray]) -> bool:
+    """Whether the kernel beside a bias moved (as gradient_flow asks its kernel for a gradient
+    before it takes a bias's zero for one a softmax cancels: a layer never called has neither)."""
+    kernel = getattr(layer, "kernel", None)
+    return kernel is not None and id(kernel) in before and not np.array_equal(before[id(kernel)], after[id(kernel)])
+
+
 def _still_unchanged(model: keras.Model, variables: list[Any], *, output: Any, batch_size: int, seed: int, steps: int,
                      learning_rate: float | None, timeout_s: float | None) -> list[Any]:
     """Those of `variables` that the same few steps on a `second_batch` leave unchanged too (a few
@@ -46,10 +72,9 @@ def _still_unchanged(model: keras.Model, variables: list[Any], *, output: Any, b
     x, targets, objective, _ = prepared
     with preserved_weights(model):
         before = _values(model)
-        run = train(model, x, targets, objective, fresh_optimizer(model, learning_rate=learning_rate), max_steps=steps,
-                    timeout_s=timeout_s)
+        run = _train_few(model, x, targets, objective, steps=steps, learning_rate=learning_rate, timeout_s=timeout_s)
         after = _values(model)
-    if run.stopped == "over_budget":
+    if isinstance(run, str) or run.stopped == "over_budget":
         return variables
     return [v for v in variables if np.array_equal(before[id(v)], after[id(v)])]
 
@@ -89,9 +114,10 @@ def check_trainable_changes(
     trainable = {id(v) for v in model.trainable_variables}
     with preserved_weights(model):
         before = _values(model)
-        optimizer = fresh_optimizer(model, learning_rate=learning_rate)
-        run = train(model, x, targets, objective, optimizer, max_steps=steps, timeout_s=timeout_s)
+        run = _train_few(model, x, targets, objective, steps=steps, learning_rate=learning_rate, timeout_s=timeout_s)
         after = _values(model)
+    if isinstance(run, str):
+        return CheckResult.skip(NAME, run)
     if run.stopped == "over_budget":
         return over_budget(NAME, "training a few steps", run)
     problems: list[str] = []
@@ -99,6 +125,7 @@ def check_trainable_changes(
     changes: dict[str, float] = {}
     statistics: list[str] = []
     unchanged: list[Any] = []
+    cancelled: list[str] = []  # as gradient_flow exempts them: a siamese tower's last bias, a bias a softmax cancels
     for variable in model.variables:
         key = id(variable)
         if key in skip:
@@ -113,6 +140,10 @@ def check_trainable_changes(
                 if variable.name == "bias" and feeds_only_batchnorm(layer):
                     notes.append(f"{label} did not change: the BatchNormalization right after {layer.name!r} "
                                  "subtracts the batch mean, so the bias gets no gradient (use_bias=False saves it)")
+                elif cancels_out(model, layer, variable, x) or (
+                        variable.name == "bias" and _kernel_moved(layer, before, after)
+                        and cancels_out(model, layer, variable, x, shared_only=False)):
+                    cancelled.append(label)
                 else:
                     unchanged.append(variable)
         elif layer is not None and not layer.trainable:
@@ -130,14 +161,15 @@ def check_trainable_changes(
                      for v in unchanged if id(v) not in kept)
         unchanged = confirmed
     if unchanged:
-        _, grads = gradients(model, x, targets, objective)
+        own_step = own_training(model) == "train_step"
+        _, grads = ([], []) if own_step else gradients(model, x, targets, objective)
         by_id = {id(v): g for v, g in zip(model.trainable_variables, grads)}
         causes: dict[str, list[str]] = {}  # one sentence per cause, naming every variable it explains
         for variable in unchanged:
             layer, label = labels[id(variable)]
             grad = by_id.get(id(variable))
             kind = "none" if grad is None else ("zero" if not np.any(keras.ops.convert_to_numpy(grad)) else "tiny")
-            why = ("its gradient is too small to move it in a few steps" if kind == "tiny"
+            why = (_OWN_STEP_CAUSE if own_step else "its gradient is too small to move it in a few steps" if kind == "tiny"
                    else gradient_cause(layer, variable, model, kind))
             causes.setdefault(why, []).append(label)
         for why, names in causes.items():
@@ -147,6 +179,9 @@ def check_trainable_changes(
     frozen, backbones = frozen_layers(model)
     if frozen and not allow_frozen:
         problems.append(frozen_message(frozen))
+    if cancelled:
+        notes.append(f"{', '.join(cancelled)} did not change, by design: shifted, they change no output (the outputs of "
+                     "a shared layer's calls subtracted, as in a siamese distance, or a bias a softmax cancels)")
     if backbones:
         notes.append(f"backbone {backbone_names(backbones)} kept its values: {BACKBONE_NOTE}")
     details = {**run_details(run), "loss_function": objective.describe(), "changes": changes,
@@ -161,5 +196,7 @@ def check_trainable_changes(
                                           "frozen": [l.name for l in frozen]}, details=details)
     moved = sum(1 for v in model.trainable_variables if changes.get(labels[id(v)][1], 0.0) > 0)
     extra = f"; {len(statistics)} statistic(s) updated" if statistics else ""
-    return CheckResult.ok(NAME, f"all {moved} trainable variables changed in {run.steps} steps with "
-                          f"{run.optimizer}{extra}", expected=expected, received=changes, details=details)
+    counted = f"{moved} of {len(model.trainable_variables)}" if cancelled else f"all {moved}"
+    exempt = f"; {', '.join(cancelled)} exempt: no output depends on them" if cancelled else ""
+    return CheckResult.ok(NAME, f"{counted} trainable variables changed in {run.steps} steps with "
+                          f"{run.optimizer}{extra}{exempt}", expected=expected, received=changes, details=details)
