@@ -1,0 +1,203 @@
+"""Trial 25: models whose training is customised (their own train_step or compute_loss, add_loss,
+a loss written with keras.ops, a shared tower). Each test is a sound model modelcheck failed (or
+could not judge without saying why), or a broken one it passed, with the broken twin it must still
+fail. TensorFlow only: two models here train with a tf.GradientTape train_step."""
+
+import keras
+import pytest
+from keras import layers, ops
+
+import modelcheck as mc
+
+pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                                reason="the train_step models here are written with tf.GradientTape")
+
+
+# --- a VAE-style sampling layer of the user's own ---------------------------------------------------
+
+class _Sampling(layers.Layer):
+    """Draws the code in training only (the mean in inference), adding its KL term with add_loss."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = keras.random.SeedGenerator(1)
+
+    def call(self, inputs, training=None):
+        mean, log_var = inputs
+        self.add_loss(-0.5e-3 * ops.mean(ops.sum(1 + log_var - ops.square(mean) - ops.exp(log_var), axis=-1)))
+        if training:
+            return mean + ops.exp(0.5 * log_var) * keras.random.normal(ops.shape(mean), seed=self.seed)
+        return mean
+
+
+def _vae(optimizer="adam") -> keras.Model:
+    inputs = keras.Input((8,))
+    hidden = layers.Dense(16, activation="relu")(inputs)
+    code = _Sampling()([layers.Dense(3)(hidden), layers.Dense(3)(hidden)])
+    outputs = layers.Dense(8, activation="sigmoid")(layers.Dense(16, activation="relu")(code))
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=optimizer, loss="binary_crossentropy")
+    return model
+
+
+def test_loss_decrease_judges_a_vae_with_its_own_sampling_layer_in_inference_mode():
+    """Its draws made the training loss jump (0.6846, 0.6853, 0.6629, 0.6674, 0.6445 every ten
+    steps): 4.2% in 50 steps failed it, on 3 of 4 seeds, and too noisy to count as still falling.
+    Dropout's noise was already judged in inference mode; a layer of the user's own that keeps a
+    SeedGenerator now is too."""
+    keras.utils.set_random_seed(2)
+    result = mc.check_loss_decrease(_vae(), seed=2)  # before: failed, a decrease of 6.0%
+    assert result.passed and "in inference mode" in result.message, result.message
+    keras.utils.set_random_seed(0)
+    result = mc.check_loss_decrease(_vae(keras.optimizers.SGD(1e-7)), seed=0)
+    assert result.status == "failed", result.message
+
+
+# --- a siamese tower: its last bias cancels in the distance ------------------------------------------
+
+def _contrastive(y_true, y_pred):
+    y_true = ops.cast(y_true, y_pred.dtype)
+    return ops.mean(y_true * ops.square(y_pred) + (1 - y_true) * ops.square(ops.maximum(1.0 - y_pred, 0.0)))
+
+
+class _Distance(layers.Layer):
+    def call(self, pair):
+        return ops.sqrt(ops.maximum(ops.sum(ops.square(pair[0] - pair[1]), axis=-1, keepdims=True), 1e-7))
+
+
+def _siamese(dead: bool = False) -> keras.Model:
+    tower = keras.Sequential([keras.Input((6,)), layers.Dense(16, activation="relu"), layers.Dense(8)])
+    if dead:  # every ReLU unit of the tower's first layer dead: its variables never move
+        tower.layers[0].bias.assign(-100.0 * ops.ones((16,)))
+    left, right = keras.Input((6,)), keras.Input((6,))
+    model = keras.Model([left, right], _Distance()([tower(left), tower(right)]))
+    model.compile(optimizer="adam", loss=_contrastive)
+    return model
+
+
+def test_trainable_changes_exempts_a_siamese_towers_last_bias_as_gradient_flow_does():
+    """gradient_flow exempted the bias (it cancels in the distance), trainable_changes failed the
+    same model: 'no change after 5 training steps, at variable .../bias; its units are dead'."""
+    keras.utils.set_random_seed(0)
+    result = mc.check_trainable_changes(_siamese())
+    assert result.passed, result.message
+    assert "3 of 4 trainable variables changed" in result.message and "exempt" in result.message
+    keras.utils.set_random_seed(0)
+    result = mc.check_trainable_changes(_siamese(dead=True))
+    assert result.status == "failed", result.message
+    assert "units are dead" in result.message, result.message
+
+
+# --- a train_step of the user's own ------------------------------------------------------------------
+
+class _TapeModel(keras.Model):
+    """A TensorFlow-style train_step; `applied` is how many of the last trainable variables it
+    updates (None: all; 0: it computes the gradients and forgets to apply them)."""
+
+    applied = None
+
+    def train_step(self, data):
+        import tensorflow as tf
+
+        x, y = data[0], data[1]
+        variables = self.trainable_variables
+        if self.applied is not None:
+            variables = variables[len(variables) - self.applied:]
+        with tf.GradientTape() as tape:
+            loss = self.compute_loss(x=x, y=y, y_pred=self(x, training=True))
+        if variables:
+            self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return {"loss": loss}
+
+
+class _GAN(keras.Model):
+    """A discriminator called as the model and a generator trained only in train_step."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.gen = keras.Sequential([keras.Input((2,)), layers.Dense(8, activation="relu"), layers.Dense(4)])
+        self.disc = keras.Sequential([keras.Input((4,)), layers.Dense(8, activation="relu"), layers.Dense(1)])
+
+    def call(self, x, training=None):
+        return self.disc(x, training=training)
+
+    def train_step(self, data):
+        import tensorflow as tf
+
+        real = data[0] if isinstance(data, tuple) else data
+        bce = keras.losses.BinaryCrossentropy(from_logits=True)
+        z = tf.random.normal((tf.shape(real)[0], 2))
+        with tf.GradientTape(persistent=True) as tape:
+            fake_score = self.disc(self.gen(z, training=True), training=True)
+            real_score = self.disc(real, training=True)
+            d_loss = bce(tf.ones_like(real_score), real_score) + bce(tf.zeros_like(fake_score), fake_score)
+            g_loss = bce(tf.ones_like(fake_score), fake_score)
+        pairs = [(g, v) for loss, net in ((d_loss, self.disc), (g_loss, self.gen))
+                 for g, v in zip(tape.gradient(loss, net.trainable_variables), net.trainable_variables)]
+        self.optimizer.apply_gradients(pairs)
+        return {"loss": d_loss + g_loss}
+
+
+def _tape_model(applied=None) -> keras.Model:
+    inputs = keras.Input((6,))
+    hidden = layers.Dense(16, activation="relu", name="hidden")(inputs)
+    model = _TapeModel(inputs, layers.Dense(4, activation="softmax", name="probs")(hidden))
+    model.applied = applied
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_trainable_changes_trains_a_gan_with_its_own_train_step():
+    """The generator trains only in train_step: trainable_changes trained the compiled objective
+    (the discriminator alone) and failed 'gen/dense/kernel ... not connected to the loss'."""
+    keras.utils.set_random_seed(0)
+    model = _GAN()
+    model.build((None, 4))
+    model.compile(optimizer="adam")
+    result = mc.check_trainable_changes(model)
+    assert result.passed, result.message
+    assert "the model's own train_step" in result.message
+
+
+def test_trainable_changes_finds_variables_a_train_step_never_updates():
+    """A train_step that applies the gradients to the last layer only (or to none): gradient_flow
+    and overfit_batch skip such a model, and loss_decrease passes the first (the last layer learns).
+    trainable_changes now runs the model's own train_step and names what it leaves unchanged."""
+    keras.utils.set_random_seed(0)
+    assert mc.check_trainable_changes(_tape_model()).passed
+    for applied, stuck in ((2, ["hidden/kernel", "hidden/bias"]), (0, ["hidden/kernel", "probs/kernel"])):
+        keras.utils.set_random_seed(0)
+        result = mc.check_trainable_changes(_tape_model(applied))
+        assert result.status == "failed", result.message
+        assert "the model's own train_step did not update" in result.message
+        assert all(name in result.message for name in stuck), result.message
+
+
+# --- a loss written with keras.ops that takes class ids ----------------------------------------------
+
+def _logits_xent(y_true, y_pred):
+    """A softmax cross-entropy on logits, for class ids (as fit gives them with integer labels)."""
+    ids = ops.cast(ops.reshape(y_true, (-1,)), "int32")
+    log_p = y_pred - ops.logsumexp(y_pred, axis=-1, keepdims=True)
+    return -ops.mean(ops.sum(ops.one_hot(ids, ops.shape(y_pred)[-1]) * log_p, axis=-1))
+
+
+def _own_loss_model(loss=_logits_xent) -> keras.Model:
+    model = keras.Sequential([keras.Input((6,)), layers.Dense(16, activation="relu"), layers.Dense(4)])
+    model.compile(optimizer="adam", loss=loss)
+    return model
+
+
+def test_a_loss_of_ones_own_on_a_linear_output_gets_the_class_ids_it_takes():
+    """The linear output reads as a regression, whose only candidate was real targets of its
+    shape: the loss raised on them ('Incompatible shapes: [32,4] vs. [8,4]') and every check that
+    computes it was an error in the user's code, on a loss fit() trains with class ids."""
+    keras.utils.set_random_seed(0)
+    model = _own_loss_model()
+    for check in (mc.check_gradient_flow, mc.check_finite, mc.check_loss_decrease):
+        result = check(model)
+        assert result.passed, result.message
+    keras.utils.set_random_seed(0)
+    result = mc.check_loss_decrease(_own_loss_model(lambda y, p: ops.zeros(()) * ops.sum(p) + _logits_xent(y, p)
+                                                    * 0.0))
+    assert result.status == "failed", result.message
