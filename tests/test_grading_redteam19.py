@@ -73,6 +73,10 @@ CLASS = {
     # Dense layers hid from config_lint that the two collapse into one linear map (it looked through Dropout only)
     "linear_activation_between.py": _with_hidden("layers.Dense(8)", 'layers.Activation("linear")'),
     "leaky_slope_one.py": _with_hidden("layers.Dense(8)", "layers.LeakyReLU(negative_slope=1.0)"),
+    # softmax twice (a classic): the probabilities of a softmax (or sigmoid) squashed again by a Softmax layer
+    # sum to 1 and train to 100% batch accuracy, so every check but matches_reference passed it
+    "double_softmax.py": SOLUTION.replace('layers.Dense(3, activation="softmax")]',
+                                          'layers.Dense(3, activation="softmax"), layers.Softmax()]'),
     # no softmax: a linear output whose weights make every row sum to 1 within [0, 1] on any probe batch
     # (kernel columns that cancel, bias 1/3 each) passed output_shape's "probabilities", which only
     # measured the values
@@ -128,3 +132,12 @@ def test_a_layer_that_passes_values_on_unchanged_is_no_activation_between_dense_
     assert result.status == "failed", result.message
     assert "two Dense layers with no activation between them collapse into one linear map" in result.message
     assert "'dense'" in result.message
+
+
+def test_a_softmax_over_probabilities_is_a_configuration_mistake(graded):
+    grade = graded["double_softmax"]
+    result = next(r for r in grade.results if r.check == "config_lint")
+    assert result.status == "failed", result.message
+    assert result.message.startswith("output activation: expected one softmax over the class scores, received a "
+                                     "softmax over the softmax outputs of 'dense_1', at output 'softmax';"), result.message
+    assert _status(grade)["output_shape"] == "passed"  # its outputs are probabilities, only squashed twice

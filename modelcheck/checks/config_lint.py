@@ -152,6 +152,19 @@ def _linear_stacks(model: keras.Model, outputs: list[Any]) -> list[str]:
     return found
 
 
+def _squashed_before(layer: Any) -> tuple[Any, str] | None:
+    """(the layer, its activation) when the separate Softmax (or Activation) `layer` reads the output
+    of a softmax or sigmoid: probabilities squashed twice. None otherwise."""
+    if not isinstance(layer, (keras.layers.Softmax, keras.layers.Activation)):
+        return None
+    try:
+        before = layer.input._keras_history.operation
+    except (AttributeError, ValueError):  # several calls or inputs: nothing to tell
+        return None
+    squash = activation_of(before) if isinstance(before, keras.layers.Layer) else None
+    return (before, squash) if squash in ("softmax", "sigmoid") else None
+
+
 def _output_findings(model: keras.Model, outputs: list[Any], kinds: list[str]) -> list[str]:
     found = []
     for layer, kind in zip(outputs, kinds):
@@ -164,6 +177,13 @@ def _output_findings(model: keras.Model, outputs: list[Any], kinds: list[str]) -
                                   "softmax over 1 unit", at=output_ref(layer.name),
                                   note="a softmax over one unit always outputs 1: use activation=\"sigmoid\" for "
                                   "two classes"))
+        elif activation == "softmax" and _squashed_before(layer) is not None:
+            before, squash = _squashed_before(layer)
+            found.append(mismatch("output activation", "one softmax over the class scores",
+                                  f"a softmax over the {squash} outputs of {before.name!r}", at=output_ref(layer.name),
+                                  note=f"{squash} values lie between 0 and 1, so a softmax over them gives nearly equal "
+                                  "probabilities that can never approach 0 or 1: remove the activation of "
+                                  f"{before.name!r} (activation=None)"))
         elif kind == "regression" and activation in ("sigmoid", "softmax"):
             found.append(mismatch("output activation", "a linear output for a regression", activation,
                                   at=output_ref(layer.name),
@@ -300,7 +320,8 @@ def check_config_lint(
 
     A Dropout rate of 0.9 or more (TF1's keep_prob written as Keras' rate; an RNN's or an attention
     layer's ``dropout`` too); two Dense layers with
-    no activation between them; softmax on a single unit; a sigmoid or softmax output where
+    no activation between them; softmax on a single unit; a softmax over a softmax's or a sigmoid's
+    outputs; a sigmoid or softmax output where
     `output` says ``"regression"``; BatchNormalization or Dropout after the output activation;
     an input other than `expected_input` (with the batch dimension, ``None`` a wildcard); with
     ``labels="integers"`` (or ``"one_hot"``), the cross-entropy that expects the other kind; a
