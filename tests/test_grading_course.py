@@ -267,3 +267,29 @@ def test_a_reference_that_takes_strings_on_a_backend_without_them_stops_the_run(
     with pytest.raises(SpecError, match="takes strings, which Keras runs inside a model on the TensorFlow backend "
                                         "only, .* grade with KERAS_BACKEND=tensorflow"):
         _check_reference(assignment, OnJax(), io.StringIO())
+
+
+def test_a_student_no_longer_among_the_submissions_loses_their_files_in_out(tmp_path: Path):
+    """A run left OUT/<student>/ of students graded before and since removed from the class: the gradebook
+    left them out, but a script uploading every results.json published their old grades (trial 23)."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("good_toy.py", "returns_none.py", "os_exit_in_builder.py"):
+        shutil.copy(SUBMISSIONS / "threats" / name, folder / name)
+    out = tmp_path / "out"
+    grade_course(TOY, folder, out, workers=1, quiet=True)
+    assert (out / "returns_none" / "results.json").is_file()
+    (out / "os_exit_in_builder" / "notes.txt").write_text("the instructor's own file\n")
+    (folder / "returns_none.py").unlink()
+    (folder / "os_exit_in_builder.py").unlink()
+    stream = io.StringIO()
+    run = grade_course(TOY, folder, out, resume=True, quiet=True, stream=stream)
+    assert [g.student for g in run.grades] == ["good_toy"] and not run.graded
+    assert f"removed the files of os_exit_in_builder, returns_none from {out}, graded before but no longer among the " \
+        "submissions" in stream.getvalue(), stream.getvalue()
+    assert not (out / "returns_none").exists()
+    assert sorted(p.name for p in (out / "os_exit_in_builder").iterdir()) == ["notes.txt"]  # only what we wrote
+    assert set(_records(out)) == {"good_toy"} and (out / "good_toy" / "results.json").is_file()
+    again = io.StringIO()
+    grade_course(TOY, folder, out, resume=True, quiet=True, stream=again)
+    assert "removed" not in again.getvalue()

@@ -16,7 +16,7 @@ import fcntl
 import os
 import time
 from collections import Counter
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, TextIO
@@ -155,6 +155,31 @@ def _held(out: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def _some(names: list[str]) -> str:
+    """Up to ten names, then how many more."""
+    return ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+
+
+def _remove_departed(out: Path, state: RunState, found: list[Submission]) -> list[str]:
+    """Remove the files (results.json, feedback.html) and records of students graded into `out`
+    before who are no longer among the submissions: the gradebook leaves them out, but a script that
+    uploads every results.json would publish their old grades. Only what modelcheck wrote is removed
+    (a folder is removed only once empty). Returns those students."""
+    present = {s.student for s in found}
+    slugs = {student_slug(name) for name in present}
+    departed = sorted(name for name in state.students() if name not in present)
+    for name in departed:
+        folder = out / student_slug(name)
+        if folder.name not in slugs:
+            for file in ("results.json", "feedback.html"):
+                with suppress(OSError):
+                    (folder / file).unlink()
+            with suppress(OSError):
+                folder.rmdir()
+        state.forget(name)
+    return departed
+
+
 def _grade_course(assignment: Assignment, found: list[Submission], submissions: str | Path, out: Path, *,
                   workers: int | None, executor: str, scheduler: str | None, resume: bool, only: Iterable[str],
                   quiet: bool, bar: bool | None, stream: TextIO | None) -> CourseRun:
@@ -164,6 +189,7 @@ def _grade_course(assignment: Assignment, found: list[Submission], submissions: 
     hashes = {s.student: content_hash(s) for s in found} if resume and not only else {}
     todo = _plan(found, state, hashes, resume=resume, only=only)
     hashes.update({s.student: content_hash(s) for s in todo if s.student not in hashes})
+    departed = [] if only else _remove_departed(out, state, found)
     if not resume and not only:
         state.clear()
     todo_names = {s.student for s in todo}
@@ -203,10 +229,12 @@ def _grade_course(assignment: Assignment, found: list[Submission], submissions: 
 
     class_files()
     progress = Progress(len(todo), stream=stream, bar=bar, quiet=quiet)
+    if departed:  # said even when quiet: files the instructor may have published are gone
+        print(f"modelcheck: removed the files of {_some(departed)} from {out}, graded before but no longer among "
+              "the submissions", file=progress.stream, flush=True)
     ignored = left_out(submissions)
     if ignored:  # said even when quiet: work handed in so has no gradebook row at all
-        shown = ", ".join(ignored[:10]) + (f" and {len(ignored) - 10} more" if len(ignored) > 10 else "")
-        print(f"modelcheck: warning: not graded, since no .py file, notebook or folder: {shown} (a student's work "
+        print(f"modelcheck: warning: not graded, since no .py file, notebook or folder: {_some(ignored)} (a student's work "
               "handed in so gets no gradebook row)", file=progress.stream, flush=True)
     try:
         if todo:

@@ -129,6 +129,23 @@ class RunState:
         """Forget every record (a full regrade)."""
         shutil.rmtree(self.folder, ignore_errors=True)
 
+    def students(self) -> list[str]:
+        """The students this OUT folder holds records of (each record under its own student's name)."""
+        found = []
+        for path in sorted(self.folder.glob("*.json")):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            student = data.get("student") if isinstance(data, dict) else None
+            if isinstance(student, str) and self._path(student) == path:
+                found.append(student)
+        return found
+
+    def forget(self, student: str) -> None:
+        """Drop the record of `student`."""
+        self._path(student).unlink(missing_ok=True)
+
     def record(self, grade: StudentGrade, content: str) -> None:
         """Keep `grade` of a submission whose content hashed to `content`."""
         self.folder.mkdir(parents=True, exist_ok=True)
