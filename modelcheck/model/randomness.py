@@ -21,6 +21,7 @@ import numpy as np
 from ..core.errors import call_user_code
 from ..core.messages import layer_ref
 from .inputs import all_layers, batch_words
+from .origin import is_library_code
 from .outputs import flatten_outputs
 from .probe import layer_probe
 from .state import reset_states, stateful_layers
@@ -41,8 +42,10 @@ def training_only_layer(layer_class: str) -> bool:
 def noisy_in_training(model: keras.Model) -> bool:
     """Whether `model` (nested models too) holds a layer that draws noise in training mode: Keras'
     own by class, and a layer of the user's own that keeps a `keras.random.SeedGenerator` (a VAE's
-    sampling layer, whose draws made a sound VAE's training loss too noisy to judge)."""
-    return any(_TRAINING_NOISE.search(type(layer).__name__) or getattr(layer, "_seed_generators", None)
+    sampling layer, whose draws made a sound VAE's training loss too noisy to judge). Keras' own
+    layers keep one whether they draw or not (a GRU for its dropout, at rate 0 too)."""
+    return any(_TRAINING_NOISE.search(type(layer).__name__)
+               or (getattr(layer, "_seed_generators", None) and not is_library_code(type(layer)))
                for layer in all_layers(model))
 
 
