@@ -43,6 +43,7 @@ output = "probabilities"
 output_shape = 1
 matches_reference = 1
 config_lint = 1
+loss_matches_output = 1
 
 [limits]
 timeout_s = 20
@@ -77,6 +78,15 @@ CLASS = {
     # sum to 1 and train to 100% batch accuracy, so every check but matches_reference passed it
     "double_softmax.py": SOLUTION.replace('layers.Dense(3, activation="softmax")]',
                                           'layers.Dense(3, activation="softmax"), layers.Softmax()]'),
+    # the output layer passes its input on unchanged: a softmax behind Identity() compiled with from_logits=True
+    # (a softmax taken twice) passed loss_matches_output as "no activation"; and the mixed-precision guide's
+    # Activation("linear", dtype="float32") after a softmax lost it as "a linear output" (sound model)
+    "softmax_identity_logits.py": SOLUTION.replace(
+        'layers.Dense(3, activation="softmax")]', 'layers.Dense(3, activation="softmax"), layers.Identity()]').replace(
+        'loss="sparse_categorical_crossentropy"', "loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)"),
+    "float32_after_softmax.py": SOLUTION.replace(
+        'layers.Dense(3, activation="softmax")]',
+        'layers.Dense(3, activation="softmax"), layers.Activation("linear", dtype="float32")]'),
     # no softmax: a linear output whose weights make every row sum to 1 within [0, 1] on any probe batch
     # (kernel columns that cancel, bias 1/3 each) passed output_shape's "probabilities", which only
     # measured the values
@@ -141,3 +151,13 @@ def test_a_softmax_over_probabilities_is_a_configuration_mistake(graded):
     assert result.message.startswith("output activation: expected one softmax over the class scores, received a "
                                      "softmax over the softmax outputs of 'dense_1', at output 'softmax';"), result.message
     assert _status(grade)["output_shape"] == "passed"  # its outputs are probabilities, only squashed twice
+
+
+def test_a_layer_that_passes_values_on_does_not_hide_the_outputs_activation(graded):
+    hidden = next(r for r in graded["softmax_identity_logits"].results if r.check == "loss_matches_output")
+    assert hidden.status == "failed", hidden.message
+    assert "since the output applies softmax, received sparse_categorical_crossentropy compiled with " \
+           "from_logits=True" in hidden.message, hidden.message
+    sound = _status(graded["float32_after_softmax"])
+    assert sound["loss_matches_output"] == sound["output_shape"] == sound["config_lint"] == "passed", \
+        [(r.check, r.message) for r in graded["float32_after_softmax"].results]

@@ -117,8 +117,8 @@ def _identity_in_inference(layer: Any) -> bool:
     Activation("linear"), or a ReLU / LeakyReLU whose negative slope is 1 (no activation at all)."""
     if isinstance(layer, (*_DROPOUTS, keras.layers.Identity)):
         return True
-    if isinstance(layer, keras.layers.Activation):
-        return activation_of(layer) in _LINEAR
+    if isinstance(layer, keras.layers.Activation):  # (its own activation: activation_of looks through it)
+        return getattr(layer.activation, "__name__", None) == "linear"
     if isinstance(layer, keras.layers.ReLU):
         return layer.negative_slope == 1 and layer.max_value is None and not layer.threshold
     return isinstance(layer, keras.layers.LeakyReLU) and layer.negative_slope == 1
@@ -155,7 +155,8 @@ def _linear_stacks(model: keras.Model, outputs: list[Any]) -> list[str]:
 def _squashed_before(layer: Any) -> tuple[Any, str] | None:
     """(the layer, its activation) when the separate Softmax (or Activation) `layer` reads the output
     of a softmax or sigmoid: probabilities squashed twice. None otherwise."""
-    if not isinstance(layer, (keras.layers.Softmax, keras.layers.Activation)):
+    if not isinstance(layer, keras.layers.Softmax) and not (
+            isinstance(layer, keras.layers.Activation) and getattr(layer.activation, "__name__", None) == "softmax"):
         return None
     try:
         before = layer.input._keras_history.operation

@@ -76,12 +76,36 @@ def output_keys(model: keras.Model) -> list[str] | None:
     return remembered("output_keys", model, x, run)
 
 
+def _passes_values_on(layer: Any) -> bool:
+    """Whether Keras' own `layer` gives its input's values unchanged, in the same shape, in
+    inference: Identity, Activation("linear"), a Dropout or noise layer, a Reshape or Flatten that
+    keeps the shape. Its output then has the activation of what it reads (a softmax behind it)."""
+    from .randomness import training_only_layer  # (randomness imports this module's neighbours)
+
+    if not isinstance(layer, keras.layers.Layer) or not type(layer).__module__.startswith("keras."):
+        return False
+    if isinstance(layer, keras.layers.Activation):
+        return getattr(layer.activation, "__name__", None) == "linear"
+    if not isinstance(layer, (keras.layers.Identity, keras.layers.Reshape, keras.layers.Flatten)) \
+            and not training_only_layer(type(layer).__name__):
+        return False
+    try:
+        return tuple(layer.input.shape) == tuple(layer.output.shape)
+    except (AttributeError, ValueError):  # called several times, or on several inputs
+        return False
+
+
 def innermost_output_layer(layer: Any) -> Any:
     """The layer that gives a nested model's output (a Sequential "head" at a model's output: its
-    last layer, and so on inwards); any other layer or operation as it is."""
-    while isinstance(layer, keras.Model) and has_symbolic_inputs(layer) and len(layer.outputs) == 1:
-        layer = layer.outputs[0]._keras_history.operation
-    return layer
+    last layer, and so on inwards), looking through layers that pass values on unchanged
+    (`_passes_values_on`: a softmax then Identity() is a softmax); any other layer or operation as it is."""
+    while True:
+        if isinstance(layer, keras.Model) and has_symbolic_inputs(layer) and len(layer.outputs) == 1:
+            layer = layer.outputs[0]._keras_history.operation
+        elif _passes_values_on(layer):
+            layer = layer.input._keras_history.operation
+        else:
+            return layer
 
 
 def _activation_name(layer: keras.layers.Layer | None) -> str | None:
