@@ -85,6 +85,15 @@ def check_overfit_batch(
     least = objective.least(targets) if regression else 0.0  # not 0 for every loss: Poisson, cosine similarity
     if regression:  # the threshold is for targets of unit spread: a fraction of what predicting the mean loses
         loss_threshold = least + requested * objective.spread(targets)
+        untrained = float(objective.total(targets, inference_predictions(model, x)))
+        if untrained <= loss_threshold:  # reaching it proves nothing (a contrastive loss of one's own: 26.7 vs 8.77)
+            return CheckResult.skip(
+                name, f"memorising one batch of {batch_size} samples: not judged: the untrained model's loss, "
+                f"{fmt(untrained)}, is already below the threshold {fmt(loss_threshold)} (the loss of a perfect fit, "
+                f"prediction = target, {fmt(least)}, plus {fmt(requested)} scaled to the targets' spread), so reaching "
+                f"it proves nothing; the loss {objective.describe()} is not least where the prediction equals the "
+                "target, as a regression loss is (a contrastive loss); loss_decrease judges it",
+                details={"loss_threshold": loss_threshold, "untrained_loss": untrained, "least": least})
     judged: dict[str, Any] = {}
 
     def memorised(run: TrainingRun) -> bool:
