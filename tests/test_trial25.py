@@ -201,3 +201,73 @@ def test_a_loss_of_ones_own_on_a_linear_output_gets_the_class_ids_it_takes():
     result = mc.check_loss_decrease(_own_loss_model(lambda y, p: ops.zeros(()) * ops.sum(p) + _logits_xent(y, p)
                                                     * 0.0))
     assert result.status == "failed", result.message
+
+
+# --- gradient accumulation ---------------------------------------------------------------------------
+
+def _accumulating(steps: int, loss_scaled: bool = False) -> keras.Model:
+    model = keras.Sequential([keras.Input((6,)), layers.Dense(16, activation="relu"), layers.Dense(4, activation="softmax")])
+    optimizer = keras.optimizers.Adam(1e-3, gradient_accumulation_steps=steps)
+    model.compile(optimizer=keras.optimizers.LossScaleOptimizer(optimizer) if loss_scaled else optimizer,
+                  loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_training_checks_leave_out_gradient_accumulation_on_their_one_batch():
+    """Adam(gradient_accumulation_steps=16) updates once every 16 steps: loss_decrease's 50 steps
+    made 3 updates and failed a sound model at 1.0%, and trainable_changes' 5 made none ('its
+    gradient is too small to move it'). On one batch, N accumulated gradients average to one."""
+    for loss_scaled in (False, True):
+        keras.utils.set_random_seed(0)
+        model = _accumulating(16, loss_scaled)
+        for check in (mc.check_loss_decrease, mc.check_trainable_changes):
+            result = check(model)
+            assert result.passed, result.message
+    keras.utils.set_random_seed(0)
+    result = mc.check_loss_decrease(_accumulating(16), learning_rate=1e-9)
+    assert result.status == "failed", result.message
+
+
+# --- a model compiled without a loss, behind Dropout ---------------------------------------------------
+
+class _Reconstruction(layers.Layer):
+    """Adds the reconstruction error of `y` against `x` (the model is compiled with no loss)."""
+
+    def call(self, x, y):
+        self.add_loss(ops.mean(ops.square(x - y)))
+        return y
+
+
+def _added_loss_autoencoder(learning_rate: float = 1e-3) -> keras.Model:
+    inputs = keras.Input((12,))
+    hidden = layers.Dropout(0.2)(layers.Dense(8, activation="relu")(inputs))
+    model = keras.Model(inputs, _Reconstruction()(inputs, layers.Dense(12)(hidden)))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    return model
+
+
+def test_loss_decrease_judges_the_added_losses_of_a_model_with_dropout():
+    """Behind Dropout the loss is judged in inference mode, on the compiled losses only: for a model
+    compiled without one that is 0, and it failed '0 -> 0 in inference mode (the loss is 0 from
+    the first step ...)' while its added loss fell 12%."""
+    keras.utils.set_random_seed(0)
+    result = mc.check_loss_decrease(_added_loss_autoencoder())
+    assert result.passed, result.message
+    keras.utils.set_random_seed(0)
+    result = mc.check_loss_decrease(_added_loss_autoencoder(1e-9))
+    assert result.status == "failed", result.message
+
+
+def test_overfit_batch_does_not_pass_a_threshold_the_untrained_model_meets():
+    """A contrastive loss of one's own on the distance: its targets are real values, and the loss
+    at prediction = target (taken as a perfect fit's) was 26.67, so the threshold 26.72 passed the
+    model after 2 steps at 7.89 ('memorised a batch of 8 in 2 steps'), before it learned anything."""
+    keras.utils.set_random_seed(0)
+    result = mc.check_overfit_batch(_siamese())
+    assert result.status == "skipped", result.message
+    assert "already below the threshold" in result.message
+    keras.utils.set_random_seed(0)
+    regressor = keras.Sequential([keras.Input((6,)), layers.Dense(16, activation="relu"), layers.Dense(1)])
+    regressor.compile(optimizer=keras.optimizers.SGD(1e-9), loss="mse")
+    result = mc.check_overfit_batch(regressor, max_steps=100)
+    assert result.status == "failed", result.message
