@@ -87,6 +87,10 @@ CLASS = {
     "float32_after_softmax.py": SOLUTION.replace(
         'layers.Dense(3, activation="softmax")]',
         'layers.Dense(3, activation="softmax"), layers.Activation("linear", dtype="float32")]'),
+    # constant initialisation ("ones"): every hidden unit the same forever; float rounding gave the hidden kernel
+    # a gradient of 1e-8, so gradient_flow passed it, and the training checks took it for a slow learner
+    "ones_init.py": SOLUTION.replace('activation="relu"', 'activation="relu", kernel_initializer="ones"').replace(
+        'activation="softmax"', 'activation="softmax", kernel_initializer="ones"'),
     # no softmax: a linear output whose weights make every row sum to 1 within [0, 1] on any probe batch
     # (kernel columns that cancel, bias 1/3 each) passed output_shape's "probabilities", which only
     # measured the values
@@ -161,3 +165,10 @@ def test_a_layer_that_passes_values_on_does_not_hide_the_outputs_activation(grad
     sound = _status(graded["float32_after_softmax"])
     assert sound["loss_matches_output"] == sound["output_shape"] == sound["config_lint"] == "passed", \
         [(r.check, r.message) for r in graded["float32_after_softmax"].results]
+
+
+def test_hidden_units_that_start_identical_are_a_configuration_mistake(graded):
+    result = next(r for r in graded["ones_init"].results if r.check == "config_lint")
+    assert result.status == "failed", result.message
+    assert result.message.startswith("hidden units: expected units that start with different weights, received 8 "
+                                     "units with identical weights in and out, at layer 'dense' (Dense);"), result.message

@@ -21,6 +21,7 @@ from ..core.errors import UserCodeError
 from ..model.compiled import compile_arguments, compiled_loss, output_loss_weights, per_output
 from ..model.graph import has_symbolic_inputs, layers_of
 from ..model.outputs import activation_of, output_keys, output_kinds, output_layers, output_names, shape_str, softmax_size
+from ..model.randomness import training_only_layer
 from .common import check
 from .lint_labels import label_findings
 from .lint_optimizer import learning_rate_findings, optimizer_findings
@@ -149,6 +150,37 @@ def _linear_stacks(model: keras.Model, outputs: list[Any]) -> list[str]:
                                   note="two Dense layers with no activation between them collapse into one "
                                   "linear map, so the hidden layer adds nothing: add activation=\"relu\" to "
                                   f"{layer.name!r}"))
+    return found
+
+
+def _next_dense(successors: dict[int, list[Any]], layer: keras.layers.Layer) -> Any:
+    """The Dense layer that alone reads `layer`'s output, through layers without weights or noise
+    (activations, Reshape; a Dropout's random masks tell units apart); None otherwise."""
+    following = successors.get(id(layer), [])
+    while len(following) == 1 and isinstance(following[0], keras.layers.Layer) and not following[0].weights \
+            and not training_only_layer(type(following[0]).__name__):
+        following = successors.get(id(following[0]), [])
+    return following[0] if len(following) == 1 and isinstance(following[0], keras.layers.Dense) else None
+
+
+def _symmetric_units(model: keras.Model) -> list[str]:
+    """Dense layers whose units start identical (equal weights in, equal weights out: a constant
+    initializer such as "ones"): each gets the same gradient, so training never tells them apart.
+    A tiny rounding difference lets gradient_flow see a non-zero gradient, so only the weights show it."""
+    found = []
+    successors = _successors(model)
+    for layer in layers_of(model):
+        after = _next_dense(successors, layer) if isinstance(layer, keras.layers.Dense) and layer.units > 1 else None
+        if after is None:
+            continue
+        kernel, out = (np.asarray(keras.ops.convert_to_numpy(d.kernel)) for d in (layer, after))
+        bias = np.asarray(keras.ops.convert_to_numpy(layer.bias)) if layer.use_bias else np.zeros(1)
+        if np.allclose(kernel, kernel[:, :1]) and np.allclose(bias, bias[:1]) and np.allclose(out, out[:1]):
+            found.append(mismatch("hidden units", "units that start with different weights",
+                                  f"{layer.units} units with identical weights in and out", at=_where(layer),
+                                  note="every unit computes the same value and gets the same gradient, so training "
+                                  "never makes them differ and the layer learns as one unit: use a random "
+                                  "initializer (Keras' default glorot_uniform), not a constant one"))
     return found
 
 
@@ -321,7 +353,8 @@ def check_config_lint(
 
     A Dropout rate of 0.9 or more (TF1's keep_prob written as Keras' rate; an RNN's or an attention
     layer's ``dropout`` too); two Dense layers with
-    no activation between them; softmax on a single unit; a softmax over a softmax's or a sigmoid's
+    no activation between them; hidden Dense units that start identical (a constant initializer on it
+    and the Dense after it); softmax on a single unit; a softmax over a softmax's or a sigmoid's
     outputs; a sigmoid or softmax output where
     `output` says ``"regression"``; BatchNormalization or Dropout after the output activation;
     an input other than `expected_input` (with the batch dimension, ``None`` a wildcard); with
@@ -346,7 +379,7 @@ def check_config_lint(
     outputs = output_layers(model) if graph else []
     if graph:
         kinds = output_kinds(model, output, len(outputs)) if output is not None else [None] * len(outputs)
-        findings += _linear_stacks(model, outputs)
+        findings += _linear_stacks(model, outputs) + _symmetric_units(model)
         findings += _output_findings(model, outputs, kinds)
     findings += _input_findings(model, expected_input)
     findings += _input_dtype_findings(model)
