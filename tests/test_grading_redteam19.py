@@ -91,6 +91,9 @@ CLASS = {
     # a gradient of 1e-8, so gradient_flow passed it, and the training checks took it for a slow learner
     "ones_init.py": SOLUTION.replace('activation="relu"', 'activation="relu", kernel_initializer="ones"').replace(
         'activation="softmax"', 'activation="softmax", kernel_initializer="ones"'),
+    # sound: a ReLU layer given as the Dense's activation computes the reference's Dense(8, relu), but
+    # matches_reference compared the layer's config with "relu" and took a point
+    "relu_layer_as_activation.py": _with_hidden("layers.Dense(8, activation=layers.ReLU())"),
     # no softmax: a linear output whose weights make every row sum to 1 within [0, 1] on any probe batch
     # (kernel columns that cancel, bias 1/3 each) passed output_shape's "probabilities", which only
     # measured the values
@@ -172,3 +175,8 @@ def test_hidden_units_that_start_identical_are_a_configuration_mistake(graded):
     assert result.status == "failed", result.message
     assert result.message.startswith("hidden units: expected units that start with different weights, received 8 "
                                      "units with identical weights in and out, at layer 'dense' (Dense);"), result.message
+
+
+def test_a_relu_layer_given_as_an_activation_is_the_relu_it_applies(graded):
+    grade = graded["relu_layer_as_activation"]
+    assert grade.score == grade.max_score, [(r.check, r.message) for r in grade.results]

@@ -78,6 +78,14 @@ def _activation_of(layer: dict[str, Any]) -> str | None:
     return None
 
 
+def _layer_as_activation(value: Any) -> Any:
+    """A layer given as a layer's activation (``Dense(8, activation=keras.layers.ReLU())``) as the
+    activation it applies ("relu"), when it is one; any other activation as it is."""
+    if isinstance(value, dict) and value.get("class") in _FOLDED:
+        return _activation_of({"class": value["class"], "config": value}) or value
+    return value
+
+
 def _compared_dtype(config: dict[str, Any]) -> dict[str, Any]:
     """A canonical config with its ``dtype`` (policy) as a kind, left out when it is a float kind
     (float32, float16, mixed_float16: a precision, not a different computation)."""
@@ -392,8 +400,8 @@ def canonical_architecture(arch: dict[str, Any], *, ignore: Sequence[str] = (),
         if activation is not None:
             cls, config = "Activation", {"activation": activation}
         else:
-            config = _compared_dtype({k: v for k, v in (layer.get("config") or {}).items()
-                                      if not _ignored(cls, k, ignore)})
+            config = _compared_dtype({k: _layer_as_activation(v) if k == "activation" else v
+                                      for k, v in (layer.get("config") or {}).items() if not _ignored(cls, k, ignore)})
         for n, member in enumerate(group):
             index[member] = len(layers) if n == 0 else [len(layers), n + 1]
         layers.append({"class": cls, "config": config})
