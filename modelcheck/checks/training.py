@@ -83,6 +83,12 @@ def check_overfit_batch(
     regression = any(loss.judged_by_value for loss in objective.losses)
     requested = loss_threshold
     least = objective.least(targets) if regression else 0.0  # not 0 for every loss: Poisson, cosine similarity
+    lower_beside = objective.not_least_at_fit(targets) if regression else None
+    if lower_beside is not None:
+        return CheckResult.skip(name, f"memorising one batch of {batch_size} samples: not judged: the loss "
+                                f"{lower_beside} is lower just beside predictions equal to their targets than at them, "
+                                "so no loss value tells that the batch is memorised (a contrastive loss on a distance, "
+                                "given real targets); loss_decrease judges it")
     if regression:  # the threshold is for targets of unit spread: a fraction of what predicting the mean loses
         loss_threshold = least + requested * objective.spread(targets)
         untrained = float(objective.total(targets, inference_predictions(model, x)))

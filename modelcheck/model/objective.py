@@ -168,6 +168,25 @@ class Objective:
             least += loss.weight * value if math.isfinite(value) else 0.0
         return least
 
+    def not_least_at_fit(self, targets: list[np.ndarray]) -> str | None:
+        """The name of a loss of the user's own, judged by its value, that is lower just beside a
+        perfect fit (predictions 0.1 of the targets' spread above or below them) than at it, so
+        that `least` is not its least value (a contrastive loss on a distance, given real targets,
+        falls as the distance shrinks); None when there is none."""
+        for loss, y in zip(self.losses, targets):
+            if not loss.judged_by_value or _is_keras_loss(getattr(loss.function, "__wrapped__", loss.function)):
+                continue
+            y = np.asarray(y, dtype="float32")
+            step = 0.1 * (float(np.std(y)) or 1.0)
+            try:
+                at, below, above = (float(np.mean(ops.convert_to_numpy(loss.function(y, y + shift))))
+                                    for shift in (0.0, -step, step))
+            except Exception:  # a user's loss that rejects its targets as predictions: not judged here
+                continue
+            if math.isfinite(at) and min(below, above) < at - 1e-6 * max(1.0, abs(at)):
+                return loss.name
+        return None
+
     def from_labels(self, labels: list[np.ndarray], predictions: list[np.ndarray]) -> list[np.ndarray]:
         """An instructor's labels (class ids or one-hot rows; 0/1; values) in the form each
         output's loss takes (`modelcheck.model.labels`)."""
