@@ -278,3 +278,28 @@ def test_overfit_batch_does_not_pass_a_threshold_the_untrained_model_meets():
     regressor.compile(optimizer=keras.optimizers.SGD(1e-9), loss="mse")
     result = mc.check_overfit_batch(regressor, max_steps=100)
     assert result.status == "failed", result.message
+
+
+# --- a head weighted 0 in loss_weights ----------------------------------------------------------------
+
+def _two_heads(reg_weight: float) -> keras.Model:
+    inputs = keras.Input((6,), name="features")
+    hidden = layers.Dense(16, activation="relu")(inputs)
+    model = keras.Model(inputs, {"cls": layers.Dense(4, activation="softmax", name="cls")(hidden),
+                                 "reg": layers.Dense(1, name="reg")(hidden)})
+    model.compile(optimizer="adam", loss={"cls": "sparse_categorical_crossentropy", "reg": "mse"},
+                  loss_weights={"cls": 1.0, "reg": reg_weight})
+    return model
+
+
+def test_a_head_weighted_zero_is_named_as_such_not_as_dead_units():
+    """loss_weights={'reg': 0.0} (a head switched off): gradient_flow and trainable_changes said
+    'its units are dead (every ReLU input negative), a later layer multiplies it by zero, ...' of
+    reg/kernel, a linear layer. They now say what a head with no loss gets: the weight of 0."""
+    keras.utils.set_random_seed(0)
+    for check in (mc.check_gradient_flow, mc.check_trainable_changes):
+        result = check(_two_heads(0.0))
+        assert result.status == "failed", result.message
+        assert "it feeds only output 'reg', whose loss weight is 0" in result.message, result.message
+        assert "dead" not in result.message
+    assert mc.check_gradient_flow(_two_heads(0.3)).passed

@@ -55,16 +55,28 @@ def feeds_only_batchnorm(layer: keras.layers.Layer | None) -> bool:
 
 def unlossed_outputs_fed(layer: keras.layers.Layer | None, model: keras.Model, objective: Any) -> list[str]:
     """The outputs `layer` reaches when every one of them is compiled with no loss (None in a list,
-    left out of a dict), so that fit() never trains it; else an empty list."""
+    left out of a dict) or a loss weight of 0, so that fit() never trains it; else an empty list."""
     losses = getattr(objective, "losses", [])
-    if all(loss.trained for loss in losses):  # every output has its loss: the usual case, nothing to read
+    if all(loss.trained and loss.weight != 0 for loss in losses):  # the usual case, nothing to read
         return []
     outputs = output_layers(model)
     if layer is None or [loss.output for loss in losses] != [getattr(out, "name", None) for out in outputs]:
         return []  # (a subclassed model's outputs, or losses this reading cannot pair with them)
     upstream = upstream_layers(model)
     reached = [loss for loss, out in zip(losses, outputs) if out is layer or id(layer) in upstream.get(id(out), set())]
-    return [loss.output for loss in reached] if reached and not any(loss.trained for loss in reached) else []
+    return ([loss.output for loss in reached] if reached and not any(loss.trained and loss.weight != 0 for loss in reached)
+            else [])
+
+
+def _unlossed_cause(unlossed: list[str], objective: Any) -> str:
+    """Why a variable that feeds only the `unlossed` outputs never trains, and the fix."""
+    weighted = {loss.output for loss in getattr(objective, "losses", []) if loss.trained}
+    how = ("whose loss weight is 0 (loss_weights)" if set(unlossed) <= weighted else
+           "which is compiled with no loss" if not set(unlossed) & weighted else
+           "which is compiled with no loss or a loss weight of 0")
+    return (f"it feeds only output {', '.join(map(repr, unlossed))}, {how}, so fit() never trains it: give that "
+            "output a loss with a weight above 0 (loss_weights can make it small), or build it outside the model "
+            "that trains")
 
 
 def gradient_cause(layer: keras.layers.Layer | None, variable: Any, model: keras.Model, problem: str,
@@ -75,14 +87,15 @@ def gradient_cause(layer: keras.layers.Layer | None, variable: Any, model: keras
     if problem == "none":
         unlossed = unlossed_outputs_fed(layer, model, objective)
         if unlossed:
-            return (f"it feeds only output {', '.join(map(repr, unlossed))}, which is compiled with no loss, so "
-                    "fit() never trains it: give that output a loss (loss_weights can make it small), or build "
-                    "it outside the model that trains")
+            return _unlossed_cause(unlossed, objective)
         if kind == "Lambda":
             return "a Lambda layer cuts the graph (stop_gradient, a NumPy call or a cast to integers)"
         return ("it is not connected to the loss: a layer after it cuts the gradient "
                 "(stop_gradient in a Lambda, an integer cast, argmax) or it is never used")
     if problem == "zero":
+        unlossed = unlossed_outputs_fed(layer, model, objective)
+        if unlossed:  # a loss weight of 0 multiplies the gradient by zero
+            return _unlossed_cause(unlossed, objective)
         # read only for an output layer's variables: a misfit loss starves the head it trains
         at_output = layer is not None and any(layer is out for out in output_layers(model))
         misfit = output_misfits(model).get(layer.name) if at_output else None
@@ -342,7 +355,9 @@ def check_gradient_flow(
         elif norm == 0.0 and cancels_out(model, layer, variable, x):
             cancelled.append(label)
         elif norm == 0.0:
-            problems.append((label, "an all-zero gradient", gradient_cause(layer, variable, model, "zero")))
+            problems.append((label, "an all-zero gradient", gradient_cause(layer, variable, model, "zero", objective)))
+            if unlossed_outputs_fed(layer, model, objective):
+                unlossed.append(label)
     coincidences = _zero_by_coincidence(model, [label for label, got, _ in problems if got == "an all-zero gradient"],
                                         output=output, batch_size=batch_size, seed=seed)
     problems = [problem for problem in problems if problem[0] not in coincidences]

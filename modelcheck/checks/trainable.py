@@ -170,7 +170,7 @@ def check_trainable_changes(
             grad = by_id.get(id(variable))
             kind = "none" if grad is None else ("zero" if not np.any(keras.ops.convert_to_numpy(grad)) else "tiny")
             why = (_OWN_STEP_CAUSE if own_step else "its gradient is too small to move it in a few steps" if kind == "tiny"
-                   else gradient_cause(layer, variable, model, kind))
+                   else gradient_cause(layer, variable, model, kind, objective))
             causes.setdefault(why, []).append(label)
         for why, names in causes.items():
             subject = f"variable {names[0]}" if len(names) == 1 else f"variables {', '.join(names)}"
