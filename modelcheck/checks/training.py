@@ -163,11 +163,31 @@ def check_overfit_batch(
                  at=f"the end of training ({stopped_note(run, max_steps, timeout_s)})",
                  note=f"{run.optimizer}, loss {objective.describe()}; the loss went "
                  f"{fmt(run.losses[0]) if run.losses else '?'} -> {fmt(run.final_loss)}" + _fixed_note(run)
+                 + _added_losses_note(run)
                  + (f"; the loss does not fit the output: {misfit}" if misfit else "")),
         expected=expected, received=got, details=details,
         hint=f"a model that cannot overfit {batch_size} samples has a bug: a wrong loss for the output, a learning rate "
         "far too small or too large, frozen or disconnected layers, or too little capacity." + slow_rate_note(model),
     )
+
+
+# How many times the outputs' own loss the first training loss must be before the losses the
+# layers add (regularisers, add_loss) are named as what training minimised instead.
+_DOMINATING = 10.0
+
+
+def _added_losses_note(run: TrainingRun) -> str:
+    """Why a model could not memorise its batch when the losses its layers add (kernel or activity
+    regularisers, add_loss) outweighed the outputs' loss: training shrank the weights instead (an
+    L2 of 10 made the first loss 146.5 against the outputs' 1.5)."""
+    if not run.losses or not run.inference_losses:
+        return ""
+    first, outputs = run.losses[0], run.inference_losses[0][1]
+    if not (math.isfinite(first) and math.isfinite(outputs) and outputs > 0 and first > _DOMINATING * outputs):
+        return ""
+    return (f"; the losses the layers add (kernel/activity regularisers, add_loss) outweigh the outputs' loss: the "
+            f"first training loss was {fmt(first)}, the outputs' own about {fmt(outputs)}, so training lowers those "
+            "instead of fitting the batch: lower their factor (an L2 of 1e-4 is usual; a VAE's KL weight likewise)")
 
 
 def _fixed_note(run: TrainingRun) -> str:
