@@ -393,7 +393,8 @@ def canonical_architecture(arch: dict[str, Any], *, ignore: Sequence[str] = (),
             layers[below]["config"]["activation"] = activations[below] = activation
             alias[group[0]] = members[at][0][0]  # its readers read the pooling
             continue
-        if activation is not None and _ignored("Activation", "activation", ignore) \
+        # Activation("linear") computes nothing (the mixed-precision guide's float32 cast after a softmax)
+        if activation is not None and (activation == "linear" or _ignored("Activation", "activation", ignore)) \
                 and all(len(nodes[member]["sources"]) == 1 for member in group):
             alias.update({member: nodes[member]["sources"][0] for member in group})  # activations not compared
             continue
