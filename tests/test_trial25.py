@@ -326,3 +326,15 @@ def test_overfit_batch_says_when_the_added_losses_outweigh_the_outputs_loss():
     assert "the losses the layers add (kernel/activity regularisers, add_loss) outweigh" in result.message
     keras.utils.set_random_seed(0)
     assert mc.check_overfit_batch(_regularised(1e-4)).passed
+
+
+def test_a_schedule_is_named_in_the_optimizer_a_check_reports():
+    """CosineDecay warming up from 0 was reported as 'SGD(learning_rate=0, momentum=0.9)' beside
+    'memorised a batch of 8 in 24 steps': its value at step 0, which reads as a rate of 0."""
+    keras.utils.set_random_seed(0)
+    schedule = keras.optimizers.schedules.CosineDecay(0.0, decay_steps=1000, warmup_target=0.05, warmup_steps=50)
+    model = keras.Sequential([keras.Input((6,)), layers.Dense(16, activation="tanh"), layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9), loss="mse")
+    result = mc.check_loss_decrease(model)
+    assert result.passed, result.message
+    assert result.details["optimizer"] == "SGD(learning_rate=CosineDecay from 0, momentum=0.9)"

@@ -201,6 +201,9 @@ def _describe_optimizer(optimizer: keras.optimizers.Optimizer) -> str:
         extra = f", momentum={momentum:g}" + (", nesterov=True" if getattr(optimizer, "nesterov", False) else "")
     try:
         rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        schedule = getattr(optimizer, "_learning_rate", None)
+        if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):  # not 'learning_rate=0' for a warm-up
+            return f"{type(optimizer).__name__}(learning_rate={type(schedule).__name__} from {rate:g}{extra})"
         return f"{type(optimizer).__name__}(learning_rate={rate:g}{extra})"
     except (TypeError, ValueError):
         return type(optimizer).__name__ + (f"({extra[2:]})" if extra else "")
