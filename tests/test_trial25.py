@@ -338,3 +338,43 @@ def test_a_schedule_is_named_in_the_optimizer_a_check_reports():
     result = mc.check_loss_decrease(model)
     assert result.passed, result.message
     assert result.details["optimizer"] == "SGD(learning_rate=CosineDecay from 0, momentum=0.9)"
+
+
+class _TwoOptimizerGAN(_GAN):
+    """keras.io's GAN: compile(d_optimizer, g_optimizer), each updating its own network."""
+
+    def compile(self, d_optimizer, g_optimizer):
+        super().compile()
+        self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
+
+    def train_step(self, data):
+        import tensorflow as tf
+
+        real = data[0] if isinstance(data, tuple) else data
+        bce = keras.losses.BinaryCrossentropy(from_logits=True)
+        z = tf.random.normal((tf.shape(real)[0], 2))
+        with tf.GradientTape(persistent=True) as tape:
+            fake_score = self.disc(self.gen(z, training=True), training=True)
+            real_score = self.disc(real, training=True)
+            d_loss = bce(tf.ones_like(real_score), real_score) + bce(tf.zeros_like(fake_score), fake_score)
+            g_loss = bce(tf.ones_like(fake_score), fake_score)
+        for loss, net, optimizer in ((d_loss, self.disc, self.d_optimizer), (g_loss, self.gen, self.g_optimizer)):
+            optimizer.apply_gradients(zip(tape.gradient(loss, net.trainable_variables), net.trainable_variables))
+        return {"loss": d_loss + g_loss}
+
+
+def test_a_check_restores_the_optimizers_a_train_step_of_ones_own_uses():
+    """After mc.check_loss_decrease(gan) in one's own test, the GAN's d_optimizer and g_optimizer
+    had taken 125 steps (their moments too), though its weights were restored: only the compiled
+    optimizer was put back, and a later fit() went on from the checks' state."""
+    keras.utils.set_random_seed(0)
+    model = _TwoOptimizerGAN()
+    model.build((None, 4))
+    model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    model.d_optimizer.build(model.disc.trainable_variables)
+    model.g_optimizer.build(model.gen.trainable_variables)
+    before = [ops.convert_to_numpy(v).copy() for o in (model.d_optimizer, model.g_optimizer) for v in o.variables]
+    result = mc.check_loss_decrease(model)
+    assert result.status in ("passed", "failed") and result.details["steps"] > 5, result.message
+    after = [ops.convert_to_numpy(v) for o in (model.d_optimizer, model.g_optimizer) for v in o.variables]
+    assert all((a == b).all() for a, b in zip(before, after))

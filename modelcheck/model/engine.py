@@ -258,10 +258,12 @@ def own_training(model: keras.Model) -> str | None:
 
 @contextlib.contextmanager
 def _preserved_optimizer(model: keras.Model) -> Iterator[None]:
-    """Restore the compiled optimizer's state and the model's metrics after a run of the
-    model's own train_step (which updates them)."""
-    optimizer = getattr(model, "optimizer", None)
-    saved = [(v, keras.ops.convert_to_numpy(v)) for v in getattr(optimizer, "variables", [])]
+    """Restore the compiled optimizer's state, any other optimizer the model holds (a GAN's
+    `d_optimizer` and `g_optimizer`, which its train_step uses instead) and the model's metrics
+    after a run of the model's own train_step (which updates them)."""
+    held = [value for value in vars(model).values() if isinstance(value, keras.optimizers.Optimizer)]
+    optimizers = {id(o): o for o in [getattr(model, "optimizer", None), *held] if o is not None}.values()
+    saved = [(v, keras.ops.convert_to_numpy(v)) for optimizer in optimizers for v in optimizer.variables]
     try:
         yield
     finally:
