@@ -121,17 +121,22 @@ class _GAN(keras.Model):
     def call(self, x, training=None):
         return self.disc(x, training=training)
 
-    def train_step(self, data):
+    def losses_of(self, data):
+        """The discriminator's and the generator's losses on a batch of real samples."""
         import tensorflow as tf
 
         real = data[0] if isinstance(data, tuple) else data
         bce = keras.losses.BinaryCrossentropy(from_logits=True)
-        z = tf.random.normal((tf.shape(real)[0], 2))
+        fake_score = self.disc(self.gen(tf.random.normal((tf.shape(real)[0], 2)), training=True), training=True)
+        real_score = self.disc(real, training=True)
+        d_loss = bce(tf.ones_like(real_score), real_score) + bce(tf.zeros_like(fake_score), fake_score)
+        return d_loss, bce(tf.ones_like(fake_score), fake_score)
+
+    def train_step(self, data):
+        import tensorflow as tf
+
         with tf.GradientTape(persistent=True) as tape:
-            fake_score = self.disc(self.gen(z, training=True), training=True)
-            real_score = self.disc(real, training=True)
-            d_loss = bce(tf.ones_like(real_score), real_score) + bce(tf.zeros_like(fake_score), fake_score)
-            g_loss = bce(tf.ones_like(fake_score), fake_score)
+            d_loss, g_loss = self.losses_of(data)
         pairs = [(g, v) for loss, net in ((d_loss, self.disc), (g_loss, self.gen))
                  for g, v in zip(tape.gradient(loss, net.trainable_variables), net.trainable_variables)]
         self.optimizer.apply_gradients(pairs)
@@ -350,14 +355,8 @@ class _TwoOptimizerGAN(_GAN):
     def train_step(self, data):
         import tensorflow as tf
 
-        real = data[0] if isinstance(data, tuple) else data
-        bce = keras.losses.BinaryCrossentropy(from_logits=True)
-        z = tf.random.normal((tf.shape(real)[0], 2))
         with tf.GradientTape(persistent=True) as tape:
-            fake_score = self.disc(self.gen(z, training=True), training=True)
-            real_score = self.disc(real, training=True)
-            d_loss = bce(tf.ones_like(real_score), real_score) + bce(tf.zeros_like(fake_score), fake_score)
-            g_loss = bce(tf.ones_like(fake_score), fake_score)
+            d_loss, g_loss = self.losses_of(data)
         for loss, net, optimizer in ((d_loss, self.disc, self.d_optimizer), (g_loss, self.gen, self.g_optimizer)):
             optimizer.apply_gradients(zip(tape.gradient(loss, net.trainable_variables), net.trainable_variables))
         return {"loss": d_loss + g_loss}
