@@ -95,6 +95,12 @@ CLASS = {
     # sound: a ReLU layer given as the Dense's activation computes the reference's Dense(8, relu), but
     # matches_reference compared the layer's config with "relu" and took a point
     "relu_layer_as_activation.py": _with_hidden("layers.Dense(8, activation=layers.ReLU())"),
+    # a missing sigmoid behind a Reshape: Dense(1) then Reshape(()) under binary_crossentropy (not from logits)
+    # passed loss_matches_output "on no activation", as a Reshape applies none; an activation of each value
+    # alone (a sigmoid, or none) is now read through a Reshape or Flatten
+    "binary_reshaped.py": SOLUTION.replace('layers.Dense(3, activation="softmax")]',
+                                           'layers.Dense(1), layers.Reshape(())]').replace(
+        '"sparse_categorical_crossentropy"', '"binary_crossentropy"'),
     # no softmax: a linear output whose weights make every row sum to 1 within [0, 1] on any probe batch
     # (kernel columns that cancel, bias 1/3 each) passed output_shape's "probabilities", which only
     # measured the values
@@ -180,3 +186,11 @@ def test_hidden_units_that_start_identical_are_a_configuration_mistake(graded):
 def test_a_relu_layer_given_as_an_activation_is_the_relu_it_applies(graded):
     grade = graded["relu_layer_as_activation"]
     assert grade.score == grade.max_score, [(r.check, r.message) for r in grade.results]
+
+
+def test_a_reshape_does_not_hide_a_missing_sigmoid(graded):
+    result = next(r for r in graded["binary_reshaped"].results if r.check == "loss_matches_output")
+    assert result.status == "failed", result.message
+    assert result.message.startswith("output activation: expected sigmoid for binary_crossentropy, which expects "
+                                     "probabilities between 0 and 1, received 'linear', at output 'reshape';"), \
+        result.message

@@ -95,15 +95,34 @@ def _passes_values_on(layer: Any) -> bool:
         return False
 
 
+# activations that hold along an axis, which a new shape may move: not read through a reshape
+_ALONG_AN_AXIS = ("softmax", "log_softmax", "sparsemax", "glu")
+
+
+def _reshapes_values(layer: Any) -> bool:
+    """Whether `layer` is Keras' own Reshape or Flatten: its input's values in another shape.
+    (``keras.ops.squeeze`` at the output stays unread: loss_matches_output says it cannot judge it.)"""
+    return isinstance(layer, (keras.layers.Reshape, keras.layers.Flatten)) \
+        and type(layer).__module__.startswith("keras.")
+
+
 def innermost_output_layer(layer: Any) -> Any:
     """The layer that gives a nested model's output (a Sequential "head" at a model's output: its
     last layer, and so on inwards), looking through layers that pass values on unchanged
-    (`_passes_values_on`: a softmax then Identity() is a softmax); any other layer or operation as it is."""
+    (`_passes_values_on`: a softmax then Identity() is a softmax) and, when what they read applies
+    an activation to each value alone (a sigmoid, or none), through a reshape (`_reshapes_values`:
+    Dense(1) then Reshape(()) is a linear output); any other layer or operation as it is."""
     while True:
         if isinstance(layer, keras.Model) and has_symbolic_inputs(layer) and len(layer.outputs) == 1:
             layer = layer.outputs[0]._keras_history.operation
         elif _passes_values_on(layer):
             layer = layer.input._keras_history.operation
+        elif _reshapes_values(layer):
+            try:
+                inner = innermost_output_layer(layer.input._keras_history.operation)
+            except (AttributeError, ValueError):  # called several times, or on several inputs
+                return layer
+            return layer if _activation_name(inner) in _ALONG_AN_AXIS else inner
         else:
             return layer
 
