@@ -377,3 +377,35 @@ def test_a_check_restores_the_optimizers_a_train_step_of_ones_own_uses():
     assert result.status in ("passed", "failed") and result.details["steps"] > 5, result.message
     after = [ops.convert_to_numpy(v) for o in (model.d_optimizer, model.g_optimizer) for v in o.variables]
     assert all((a == b).all() for a, b in zip(before, after))
+
+
+# --- a compute_loss with its sign flipped -------------------------------------------------------------
+
+class _OwnLoss(keras.Model):
+    """compute_loss built on the compiled loss; `sign` -1 is the mistake (return -loss)."""
+
+    sign = 1.0
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return self.sign * super().compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                                training=training)
+
+
+def _own_loss(sign: float) -> keras.Model:
+    inputs = keras.Input((6,))
+    model = _OwnLoss(inputs, layers.Dense(4, activation="softmax")(layers.Dense(16, activation="relu")(inputs)))
+    model.sign = sign
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_loss_decrease_fails_a_compute_loss_that_climbs_the_compiled_loss():
+    """A compute_loss returning -loss: its own loss 'fell 12% (-1.501 -> -1.688)' and loss_decrease
+    passed, while the cross-entropy it wraps rose 14% (overfit_batch skips such models)."""
+    keras.utils.set_random_seed(0)
+    result = mc.check_loss_decrease(_own_loss(-1.0))
+    assert result.status == "failed", result.message
+    assert result.message.startswith("compiled loss: expected a fall with the model's own compute_loss, received "), \
+        result.message
+    keras.utils.set_random_seed(0)
+    assert mc.check_loss_decrease(_own_loss(1.0)).passed

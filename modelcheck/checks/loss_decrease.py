@@ -15,6 +15,7 @@ import numpy as np
 from ..core.messages import for_audience, mismatch
 from ..core.result import CheckResult
 from ..model import loops
+from ..model.compiled import compiled_loss as compiled_loss_of
 from ..model.engine import TrainingRun, fresh_optimizer, own_training, preserved_weights, train, train_own_step
 from ..model.inputs import rows_of
 from ..model.targets import other_target_kinds
@@ -115,15 +116,18 @@ def check_loss_decrease(
         run.note_inference_loss(judged[-1])
         return _decrease([judged[0], judged[-1]])[1] >= min_decrease
 
+    compiled_before = compiled_after = None  # the compiled loss around a run of the model's own step
     with preserved_weights(model):
         if noisy:
             judged.append(float(objective.total(targets, inference_predictions(model, x))))
         if own is not None:  # its own objective: judged on the loss its train_step reports
+            compiled_before = _compiled_loss(model, x, targets, objective)
             run = train_own_step(model, x, as_model_targets(model, targets), max_steps=steps, stop=decreased,
                                  timeout_s=timeout_s, extend_to=EXTEND * steps,
                                  other_targets=[as_model_targets(model, kind) for kind in other_target_kinds(targets)])
             if isinstance(run, str):
                 return CheckResult.skip(name, run)
+            compiled_after = _compiled_loss(model, x, targets, objective)
             objective.expected_initial = None
         else:
             optimizer = fresh_optimizer(model, learning_rate=learning_rate)
@@ -147,6 +151,13 @@ def check_loss_decrease(
     if objective.expected_initial is not None:
         init_note = f"; initial loss {fmt(first)} (expected about {fmt(objective.expected_initial)} for an untrained model)"
     received = f"{fmt(first)} -> {fmt(last)}" + (" in inference mode" if "judged_in_inference_mode" in details else "")
+    rose = _compiled_loss_rose(own, compiled_before, compiled_after, objective, min_decrease) if own else None
+    if math.isfinite(decrease) and decrease >= min_decrease and rose is not None:
+        return CheckResult.fail(name, rose + f" while the loss the model's own {own} reports fell ({received})",
+                                expected=f"the compiled loss falling with the model's own {own}'s",
+                                received=f"{fmt(compiled_before)} -> {fmt(compiled_after)}", details=details,
+                                hint="a loss to be minimised with its sign flipped (return -loss) or gradients applied "
+                                "with the wrong sign make training climb the compiled loss")
     if math.isfinite(decrease) and decrease >= min_decrease:
         early = f" of at most {steps}" if run.steps < steps else ""
         return CheckResult.ok(name, f"loss fell {decrease:.0%} in {run.steps}{early} steps ({received}){init_note}"
@@ -170,6 +181,27 @@ def check_loss_decrease(
         hint=(guessing or _zero_hint(first, last) or "a loss that grows or turns NaN usually means a learning rate too large; a flat loss means "
               "no gradient reaches the weights (frozen layers, a wrong loss for the output) or a learning rate too "
               "small.") + slow_rate_note(model))
+
+
+def _compiled_loss(model: keras.Model, x: Any, targets: list[np.ndarray], objective: Any) -> float | None:
+    """The compiled loss of the model's predictions in inference mode (None when it has none)."""
+    if objective.own_losses_only or compiled_loss_of(model) is None:
+        return None
+    return float(objective.total(targets, inference_predictions(model, x)))
+
+
+def _compiled_loss_rose(own: str, before: float | None, after: float | None, objective: Any,
+                        min_decrease: float) -> str | None:
+    """The `mismatch` message when training with the model's own `own` (its train_step or
+    compute_loss) made the compiled loss rise by `min_decrease` or more: a compute_loss returning
+    -loss lowered its own loss from -1.50 to -1.69 while the cross-entropy it wraps rose."""
+    if before is None or after is None or not (math.isfinite(before) and math.isfinite(after)) or before <= 0:
+        return None
+    if after < before * (1 + min_decrease):
+        return None
+    return mismatch("compiled loss", f"a fall with the model's own {own}",
+                    f"{fmt(before)} -> {fmt(after)} (a rise of {after / before - 1:.0%})",
+                    at=f"the model's own {own}", note=f"the compiled loss is {objective.describe()}")
 
 
 def _zero_hint(first: float, last: float) -> str | None:
