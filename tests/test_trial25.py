@@ -409,3 +409,20 @@ def test_loss_decrease_fails_a_compute_loss_that_climbs_the_compiled_loss():
         result.message
     keras.utils.set_random_seed(0)
     assert mc.check_loss_decrease(_own_loss(1.0)).passed
+
+
+def test_a_train_step_without_a_loss_leaves_no_half_made_optimizer_state_behind():
+    """A GAN reporting d_loss and g_loss only: loss_decrease skips it (no 'loss'), after tracing
+    its train_step, which made the variables of its two unbuilt optimizers without values; the
+    next check restoring them raised an internal error ('value.shape=(0,)')."""
+    class Reported(_TwoOptimizerGAN):
+        def train_step(self, data):
+            return {f"{k}_total": v for k, v in super().train_step(data).items()}
+
+    keras.utils.set_random_seed(0)
+    model = Reported()
+    model.build((None, 4))
+    model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    for check in (mc.check_loss_decrease, mc.check_trainable_changes):
+        result = check(model)
+        assert result.status == "skipped" and "returns no 'loss'" in result.message, result.message

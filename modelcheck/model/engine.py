@@ -264,6 +264,8 @@ def _preserved_optimizer(model: keras.Model) -> Iterator[None]:
     held = [value for value in vars(model).values() if isinstance(value, keras.optimizers.Optimizer)]
     optimizers = {id(o): o for o in [getattr(model, "optimizer", None), *held] if o is not None}.values()
     saved = [(v, keras.ops.convert_to_numpy(v)) for optimizer in optimizers for v in optimizer.variables]
+    # (a variable made while a train_step was traced, in a run that then failed, holds no value yet)
+    saved = [(v, value) for v, value in saved if value.shape == tuple(v.shape)]
     try:
         yield
     finally:
