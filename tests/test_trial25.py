@@ -426,3 +426,13 @@ def test_a_train_step_without_a_loss_leaves_no_half_made_optimizer_state_behind(
     for check in (mc.check_loss_decrease, mc.check_trainable_changes):
         result = check(model)
         assert result.status == "skipped" and "returns no 'loss'" in result.message, result.message
+
+
+def test_overfit_batch_fails_a_classifier_loss_that_falls_without_bound():
+    """A softmax cross-entropy of one's own returning -loss: overfit_batch said 'not judged: the
+    loss was still falling after 2000 steps (mean -324.6 -> -506.6 ...), so the model learns, only
+    slowly' of a model whose batch accuracy fell to 12%."""
+    keras.utils.set_random_seed(0)
+    result = mc.check_overfit_batch(_own_loss_model(lambda y, p: -_logits_xent(y, p)))
+    assert result.status == "failed", result.message
+    assert "below zero without a bound" in result.message

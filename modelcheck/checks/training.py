@@ -142,6 +142,14 @@ def check_overfit_batch(
         return CheckResult.ok(name, f"memorised a batch of {batch_size} in {run.steps} steps ({got} in inference mode) "
                               f"with {run.optimizer}{extension_note(run, max_steps)}", expected=expected, received=got,
                               details=details)
+    unbounded = _unbounded_note(run, regression, accuracy)
+    if unbounded is not None:
+        return CheckResult.fail(
+            name, mismatch(f"memorising one batch of {batch_size} samples", expected, f"{got} in inference mode",
+                           at=f"the end of training ({stopped_note(run, max_steps, timeout_s)})",
+                           note=f"{run.optimizer}, loss {objective.describe()}; {unbounded}"),
+            expected=expected, received=got, details=details,
+            hint="a loss that is minimised must have a least value: check its sign (return -loss is a gradient ascent)")
     slow = None if misfit else still_learning(name, f"memorising one batch of {batch_size} samples", run, max_steps,
                                               timeout_s, details)
     if slow is not None:
@@ -188,6 +196,24 @@ def _added_losses_note(run: TrainingRun) -> str:
     return (f"; the losses the layers add (kernel/activity regularisers, add_loss) outweigh the outputs' loss: the "
             f"first training loss was {fmt(first)}, the outputs' own about {fmt(outputs)}, so training lowers those "
             "instead of fitting the batch: lower their factor (an L2 of 1e-4 is usual; a VAE's KL weight likewise)")
+
+
+# How far below zero, in multiples of its first value, a classifier's loss must fall before it is
+# taken for a loss without a least value rather than a slow learner.
+_UNBOUNDED = 10.0
+
+
+def _unbounded_note(run: TrainingRun, regression: bool, accuracy: float | None) -> str | None:
+    """Why a classifier's run that did not memorise its batch is no slow learner: its loss fell far
+    below zero and kept falling (a cross-entropy of one's own returning -loss went from -1.5 to -507
+    in 2,000 steps, 'still falling' and skipped, while the accuracy fell)."""
+    if regression or accuracy is None or accuracy >= 1.0 or not run.losses:
+        return None
+    first, last = run.losses[0], run.final_loss
+    if not (math.isfinite(first) and math.isfinite(last)) or last >= -_UNBOUNDED * max(abs(first), 1e-3):
+        return None
+    return (f"the loss went {fmt(first)} -> {fmt(last)}, below zero without a bound, while the batch accuracy is "
+            f"{accuracy:.0%}: training maximises what the loss should minimise")
 
 
 def _fixed_note(run: TrainingRun) -> str:
