@@ -33,6 +33,15 @@ def _fresh_keras_session():
     yield
 
 
+@pytest.fixture(scope="module")
+def pool():
+    """A warm pool of grading sandboxes shared by one module's tests (each module gets its own)."""
+    from modelcheck.grading.worker import WarmPool
+
+    with WarmPool() as warm:
+        yield warm
+
+
 # Marks of tests that run only when `-m` names them: the keras.applications sweep and the
 # second runs of behaviour the default run already covers (a plugin feature under xdist, Dask
 # workers lost mid-run). `.ci/run` runs each group in a step of its own; the README's test

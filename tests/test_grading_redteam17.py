@@ -19,7 +19,6 @@ from modelcheck.grading.isolation import Isolation
 from modelcheck.grading.jobdirs import remove_jobdir, sweep_dead_jobdirs
 from modelcheck.grading.resume import content_hash
 from modelcheck.grading.submissions import CopyBudget, Submission
-from modelcheck.grading.worker import WarmPool
 from tests.grading_cluster import grade_files
 from tests.test_grading_notebooks import TOY_MODEL, _notebook
 
@@ -113,12 +112,6 @@ def test_a_link_handed_in_as_a_submission_is_never_walked(tmp_path):
     digest = content_hash(Submission("mallory", link))
     (target / "secret.py").write_text("changed\n")
     assert content_hash(Submission("mallory", link)) == digest  # nothing behind the link was read
-
-
-@pytest.fixture(scope="module")
-def pool():
-    with WarmPool() as warm:
-        yield warm
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from modelcheck.grading.grade import StudentGrade
-from modelcheck.grading.worker import WarmPool
 from tests.grading_cluster import grade_files
 from tests.test_grading_notebooks import TOY_MODEL, _notebook
 
@@ -88,12 +87,6 @@ def build_model():
     "utf16.py": TOY_MODEL.encode("utf-16"),
     "turtle.ipynb": _notebook("import statistics\n" + TOY_MODEL.replace("def build_model", "def build_modle")),
 }
-
-
-@pytest.fixture(scope="module")
-def pool():
-    with WarmPool() as warm:
-        yield warm
 
 
 @pytest.fixture(scope="module")

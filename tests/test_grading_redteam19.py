@@ -9,12 +9,10 @@ a toy assignment that has a reference solution.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
 from modelcheck.grading.grade import StudentGrade
-from modelcheck.grading.worker import WarmPool
 from tests.grading_cluster import grade_files
 
 SOLUTION = """import keras
@@ -109,12 +107,6 @@ CLASS = {
     model.layers[1].set_weights([kernel - kernel.mean(axis=1, keepdims=True), np.full(3, 1 / 3, "float32")])
 """).replace("import keras\n", "import keras\nimport numpy as np\n"),
 }
-
-
-@pytest.fixture(scope="module")
-def pool():
-    with WarmPool() as warm:
-        yield warm
 
 
 @pytest.fixture(scope="module")

@@ -23,12 +23,6 @@ SUBMISSIONS = Path(__file__).parent / "submissions"
 
 
 @pytest.fixture(scope="module")
-def pool():
-    with WarmPool() as warm:
-        yield warm
-
-
-@pytest.fixture(scope="module")
 def grader_isolation() -> Isolation:
     return detect()
 
