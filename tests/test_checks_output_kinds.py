@@ -169,19 +169,38 @@ def test_a_sound_keras_ops_activation_at_the_output_passes_with_its_kind(activat
     assert results["loss_matches_output"].message.endswith(f" on {applied})")
 
 
+def test_a_squeeze_at_the_output_is_read_through_to_the_sigmoid_it_reshapes():
+    """A squeeze after Dense(1, sigmoid), a common binary head, hid the sigmoid: loss_matches_output could
+    not judge it (a sound model lost its point in grading) and missed the from_logits bug (red team 19)."""
+    keras.utils.set_random_seed(0)
+
+    def squeezed(from_logits: bool) -> keras.Model:
+        inputs = keras.Input((8,))
+        probability = layers.Dense(1, activation="sigmoid")(layers.Dense(16, activation="relu")(inputs))
+        model = keras.Model(inputs, ops.squeeze(probability, axis=-1))
+        model.compile("adam", loss=keras.losses.BinaryCrossentropy(from_logits=from_logits))
+        return model
+
+    assert activation_of(output_layers(squeezed(False))[0]) == "sigmoid"
+    result = mc.check_loss_matches_output(squeezed(False))
+    assert result.passed, result.message
+    result = mc.check_loss_matches_output(squeezed(True))
+    assert result.status == "failed", result.message
+    assert "expected binary_crossentropy without from_logits=True, since the output applies sigmoid" in result.message
+
+
 def test_another_operation_at_the_output_is_not_read_as_no_activation():
-    """A squeeze after Dense(1, sigmoid) hides the sigmoid: passing it "on no activation" missed the from_logits bug."""
+    """An operation that changes values (here a scaling) hides the activation of what it reads."""
     keras.utils.set_random_seed(0)
     inputs = keras.Input((8,))
     probability = layers.Dense(1, activation="sigmoid")(layers.Dense(16, activation="relu")(inputs))
-    model = keras.Model(inputs, ops.squeeze(probability, axis=-1))
+    model = keras.Model(inputs, ops.multiply(probability, 0.5))
     model.compile("adam", loss=keras.losses.BinaryCrossentropy(from_logits=True))
     assert activation_of(output_layers(model)[0]) is None
     result = mc.check_loss_matches_output(model)
     assert result.status == "skipped", result.message
     assert result.message.startswith("cannot judge the loss without the output's activation: the output is computed "
-                                     "by the operation 'squeeze' (Squeeze), not by a layer, so the activation of "
-                                     "what it is applied to is not read (output 'squeeze')")
+                                     "by the operation"), result.message
 
 
 def _nll(y_true, y_pred):

@@ -99,11 +99,18 @@ def _passes_values_on(layer: Any) -> bool:
 _ALONG_AN_AXIS = ("softmax", "log_softmax", "sparsemax", "glu")
 
 
+_RESHAPING_OPS = ("Squeeze", "ExpandDims", "Reshape")  # keras.ops.squeeze, expand_dims, reshape
+
+
 def _reshapes_values(layer: Any) -> bool:
-    """Whether `layer` is Keras' own Reshape or Flatten: its input's values in another shape.
-    (``keras.ops.squeeze`` at the output stays unread: loss_matches_output says it cannot judge it.)"""
-    return isinstance(layer, (keras.layers.Reshape, keras.layers.Flatten)) \
-        and type(layer).__module__.startswith("keras.")
+    """Whether `layer` is Keras' own Reshape or Flatten layer, or its squeeze, expand_dims or reshape
+    operation: its input's values in another shape (a binary head's Dense(1, sigmoid) then
+    ``ops.squeeze(p, -1)`` is a sigmoid output)."""
+    if not type(layer).__module__.startswith("keras."):
+        return False
+    if isinstance(layer, (keras.layers.Reshape, keras.layers.Flatten)):
+        return True
+    return not isinstance(layer, keras.layers.Layer) and type(layer).__name__ in _RESHAPING_OPS
 
 
 def innermost_output_layer(layer: Any) -> Any:
