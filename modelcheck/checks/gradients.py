@@ -71,12 +71,12 @@ def unlossed_outputs_fed(layer: keras.layers.Layer | None, model: keras.Model, o
 def _unlossed_cause(unlossed: list[str], objective: Any) -> str:
     """Why a variable that feeds only the `unlossed` outputs never trains, and the fix."""
     weighted = {loss.output for loss in getattr(objective, "losses", []) if loss.trained}
-    how = ("whose loss weight is 0 (loss_weights)" if set(unlossed) <= weighted else
+    how = ("whose weight in loss_weights is 0" if set(unlossed) <= weighted else
            "which is compiled with no loss" if not set(unlossed) & weighted else
-           "which is compiled with no loss or a loss weight of 0")
-    return (f"it feeds only output {', '.join(map(repr, unlossed))}, {how}, so fit() never trains it: give that "
-            "output a loss with a weight above 0 (loss_weights can make it small), or build it outside the model "
-            "that trains")
+           "which is compiled with no loss or a weight of 0 in loss_weights")
+    return (f"it feeds only output {', '.join(map(repr, unlossed))}, {how}, so fit() never trains it: if it should "
+            "learn, give that output a loss with a weight above 0 (loss_weights can make it small), else build it "
+            "outside the model that trains")
 
 
 def gradient_cause(layer: keras.layers.Layer | None, variable: Any, model: keras.Model, problem: str,
