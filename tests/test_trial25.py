@@ -305,7 +305,7 @@ def test_a_head_weighted_zero_is_named_as_such_not_as_dead_units():
     for check in (mc.check_gradient_flow, mc.check_trainable_changes):
         result = check(_two_heads(0.0))
         assert result.status == "failed", result.message
-        assert "it feeds only output 'reg', whose loss weight is 0" in result.message, result.message
+        assert "it feeds only output 'reg', whose weight in loss_weights is 0" in result.message, result.message
         assert "dead" not in result.message
     assert mc.check_gradient_flow(_two_heads(0.3)).passed
 
@@ -436,3 +436,16 @@ def test_overfit_batch_fails_a_classifier_loss_that_falls_without_bound():
     result = mc.check_overfit_batch(_own_loss_model(lambda y, p: -_logits_xent(y, p)))
     assert result.status == "failed", result.message
     assert "below zero without a bound" in result.message
+
+
+def test_overfit_batch_does_not_blame_the_output_when_no_weight_moves():
+    """SGD(global_clipnorm=1e-6): 'the loss went 1.493 -> 1.493 in training, but in inference mode
+    it stayed at 1.493 ...: what the model outputs does not change with the weights it trains (a
+    softmax over a single unit, for one, ...)', of a four-way softmax whose weights never moved."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((6,)), layers.Dense(16, activation="relu"), layers.Dense(4, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(0.01, global_clipnorm=1e-6), loss="sparse_categorical_crossentropy")
+    result = mc.check_overfit_batch(model, max_steps=200)
+    assert result.status == "failed", result.message
+    assert "the weights barely move (a learning rate or a gradient clipping norm far too small)" in result.message
+    assert "single unit" not in result.message

@@ -220,6 +220,10 @@ def _fixed_note(run: TrainingRun) -> str:
     """What to make of a training loss that fell while the loss measured in inference mode never moved."""
     if not run.inference_fixed:
         return ""
+    first, last = (run.losses[0], run.final_loss) if run.losses else (0.0, 0.0)
+    if not first - last > 1e-3 * max(1.0, abs(first)):  # no weight moved either (a clipnorm of 1e-6): no contrast
+        return (" in training as in inference mode: the weights barely move (a learning rate or a gradient clipping "
+                "norm far too small)")
     return (f" in training, but in inference mode it stayed at {fmt(run.inference_losses[-1][1])} at every measurement: "
             "what the model outputs does not change with the weights it trains (a softmax over a single unit, for "
             "one, outputs 1 whatever they are)")
