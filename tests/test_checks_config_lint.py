@@ -112,6 +112,18 @@ def test_a_learning_rate_1000_times_too_large_fails_with_its_sentence():
                                       "its first steps")
 
 
+def test_a_learning_rate_of_zero_or_below_fails_with_its_sentence():
+    """Adam(0.0) never moves the weights and SGD(-0.01) moves them uphill: config_lint passed both (red team 19)."""
+    zero = check_config_lint(compiled(keras.optimizers.Adam(0.0)))
+    assert zero.status == "failed"
+    assert zero.message.splitlines()[0] == ("learning rate: expected above 0, received learning_rate=0, at the Adam "
+                                            "optimizer; a rate of 0 never moves the weights")
+    negative = check_config_lint(compiled(keras.optimizers.SGD(-0.01)))
+    assert negative.status == "failed"
+    assert negative.message.startswith("learning rate: expected above 0, received learning_rate=-0.01, at the SGD "
+                                       "optimizer; a negative rate moves the weights uphill"), negative.message
+
+
 @pytest.mark.parametrize("optimizer", [lambda: keras.optimizers.Adam(1e-3), lambda: keras.optimizers.RMSprop(0.1),
                                        lambda: keras.optimizers.SGD(1.0), lambda: keras.optimizers.Adadelta(1.0),
                                        lambda: keras.optimizers.Adagrad(0.5),

@@ -103,7 +103,8 @@ def _schedule_finding(optimizer: Any, schedule: Any) -> str | None:
 
 def learning_rate_findings(model: keras.Model) -> list[str]:
     """A learning rate far above what the compiled optimizer can take (x1000, 1e-3 written as 1):
-    a constant one, or a schedule at any step a run reaches (`_schedule_finding`)."""
+    a constant one, or a schedule at any step a run reaches (`_schedule_finding`); a constant rate
+    of 0 or below."""
     from ..model.compiled import compiled_optimizer
 
     optimizer = compiled_optimizer(model)
@@ -118,6 +119,10 @@ def learning_rate_findings(model: keras.Model) -> list[str]:
     except Exception:  # a user-defined optimizer's get_config: nothing to judge
         return []
     kind = type(optimizer).__name__
+    if isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate <= 0:
+        return [mismatch("learning rate", "above 0", f"learning_rate={rate:g}", at=f"the {kind} optimizer",
+                         note="a rate of 0 never moves the weights" if rate == 0 else
+                         "a negative rate moves the weights uphill, so the loss rises: drop the minus sign")]
     limit = _rate_limit(kind)
     # the rate comes back from float32, so 0.1 reads 0.10000000149
     if limit is None or not isinstance(rate, (int, float)) or isinstance(rate, bool) or rate <= limit[0] * (1 + 1e-6):
