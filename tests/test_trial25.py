@@ -438,14 +438,14 @@ def test_overfit_batch_fails_a_classifier_loss_that_falls_without_bound():
     assert "below zero without a bound" in result.message
 
 
-def test_overfit_batch_does_not_blame_the_output_when_no_weight_moves():
+def test_overfit_batch_names_weights_that_do_not_move_beside_an_output_that_cannot():
     """SGD(global_clipnorm=1e-6): 'the loss went 1.493 -> 1.493 in training, but in inference mode
     it stayed at 1.493 ...: what the model outputs does not change with the weights it trains (a
-    softmax over a single unit, for one, ...)', of a four-way softmax whose weights never moved."""
+    softmax over a single unit, for one, ...)', of a four-way softmax whose weights never moved.
+    (On PyTorch and JAX a single-unit softmax's training loss is flat too: both causes are named.)"""
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((6,)), layers.Dense(16, activation="relu"), layers.Dense(4, activation="softmax")])
     model.compile(optimizer=keras.optimizers.SGD(0.01, global_clipnorm=1e-6), loss="sparse_categorical_crossentropy")
     result = mc.check_overfit_batch(model, max_steps=200)
     assert result.status == "failed", result.message
-    assert "the weights barely move (a learning rate or a gradient clipping norm far too small)" in result.message
-    assert "single unit" not in result.message
+    assert "or the weights barely move (a learning rate or a gradient clipping norm far too small)" in result.message

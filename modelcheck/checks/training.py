@@ -221,12 +221,12 @@ def _fixed_note(run: TrainingRun) -> str:
     if not run.inference_fixed:
         return ""
     first, last = (run.losses[0], run.final_loss) if run.losses else (0.0, 0.0)
-    if not first - last > 1e-3 * max(1.0, abs(first)):  # no weight moved either (a clipnorm of 1e-6): no contrast
-        return (" in training as in inference mode: the weights barely move (a learning rate or a gradient clipping "
-                "norm far too small)")
+    # a training loss as flat may also mean that no weight moved (SGD with global_clipnorm=1e-6)
+    still = "" if first - last > 1e-3 * max(1.0, abs(first)) else (
+        ", or the weights barely move (a learning rate or a gradient clipping norm far too small)")
     return (f" in training, but in inference mode it stayed at {fmt(run.inference_losses[-1][1])} at every measurement: "
             "what the model outputs does not change with the weights it trains (a softmax over a single unit, for "
-            "one, outputs 1 whatever they are)")
+            f"one, outputs 1 whatever they are){still}")
 
 
 def _reshape_x(model: keras.Model, values: Sequence[float]) -> Any:
