@@ -102,6 +102,9 @@ CLASS = {
     # no softmax: a linear output whose weights make every row sum to 1 within [0, 1] on any probe batch
     # (kernel columns that cancel, bias 1/3 each) passed output_shape's "probabilities", which only
     # measured the values
+    # sound, in Keras' own guides' style: a Sequential without keras.Input, built by the grader from the
+    # assignment's input shape; it scored 0 ("has no input shape"), as the build job was not told it
+    "lazy_sequential.py": SOLUTION.replace("keras.Input(shape=(4,)), ", ""),
     "linear_sums_to_one.py": SOLUTION.replace('layers.Dense(3, activation="softmax")])\n', """layers.Dense(3)])
     kernel = np.random.default_rng(0).normal(0, 0.01, (8, 3)).astype("float32")
     model.layers[1].set_weights([kernel - kernel.mean(axis=1, keepdims=True), np.full(3, 1 / 3, "float32")])
@@ -186,3 +189,8 @@ def test_a_reshape_does_not_hide_a_missing_sigmoid(graded):
     assert result.message.startswith("output activation: expected sigmoid for binary_crossentropy, which expects "
                                      "probabilities between 0 and 1, received 'linear', at output 'reshape';"), \
         result.message
+
+
+def test_a_sequential_without_an_input_is_built_from_the_assignments_input_shape(graded):
+    grade = graded["lazy_sequential"]
+    assert grade.score == grade.max_score, (grade.problem, [(r.check, r.message) for r in grade.results])

@@ -22,9 +22,10 @@ def _spy_source(folder: Path) -> str:
 
 def test_the_build_job_receives_only_what_building_needs():
     assignment = load_assignment(SECRETS / "secrets.toml")
-    # the course's custom_objects are not secret: the build job gets its modules too
+    # the course's custom_objects are not secret: the build job gets its modules too; nor is the input shape,
+    # which builds a Sequential written without keras.Input
     assert assignment.build_params() == {"builder": "build_model", "builder_kwargs": {}, "seed": 0,
-                                         "custom_objects": []}
+                                         "custom_objects": [], "input_shape": (61,)}
 
 
 def test_the_spy_finds_the_secrets_where_they_are_in_reach(tmp_path):

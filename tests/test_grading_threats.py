@@ -51,6 +51,12 @@ def test_a_correct_submission_gets_full_marks(grades):
     assert grades["good_toy"].score == grades["good_toy"].max_score == 3
 
 
+def test_a_sequential_without_an_input_is_built_on_the_assignments_input_shape(grades):
+    """Keras' guides write Sequential([Dense(...), ...]) without keras.Input: it scored 0 ("has no input
+    shape"), as the build job was not told the input shape the assignment states."""
+    assert grades["unbuilt_sequential"].score == grades["unbuilt_sequential"].max_score == 3
+
+
 @pytest.mark.parametrize("student", ["loop_in_builder", "loop_in_layer_call"])
 def test_an_endless_loop_is_a_timeout_for_that_student(grades, student):
     assert "stopped after 8 s (the time limit)" in _error_everywhere(grades[student])
@@ -303,8 +309,6 @@ def test_measurements_an_assignment_did_not_ask_for_are_never_counted(grades):
     # told what the grader does, never about a spec file's builder_kwargs or input_shape
     ("builder_needs_arguments", "builder_needs_arguments.py:5: def build_model(input_shape, num_classes):",
      "the grader calls build_model() with no arguments: give every parameter a default value"),
-    ("unbuilt_sequential", "has no input shape", "or call `model.build((None, ...))` before returning it: the grader "
-                                                 "does not tell the builder the input shape"),
 ])
 def test_broken_code_gets_a_clear_error_quoting_the_line_and_the_fix(grades, student, quoted, fix):
     message = _error_everywhere(grades[student])

@@ -290,7 +290,7 @@ def test_a_layer_jax_cannot_train_is_the_instructors_backend_to_a_student():
     (unbuilt_model, {}, "start the model with `keras.Input(shape=(...))` (Sequential: as the first item), or give "
      "`input_shape` in the spec so modelcheck can build it.",
      "start the model with `keras.Input(shape=(...))` (Sequential: as the first item), or call "
-     "`model.build((None, ...))` before returning it: the grader does not tell the builder the input shape"),
+     "`model.build((None, ...))` before returning it: the assignment gives the grader no input shape to build it on"),
 ])
 def test_a_builders_error_is_worded_for_the_audience_of_the_run(builder, kwargs, configurer, student):
     name = f"{builder.__name__}()"
@@ -352,6 +352,7 @@ SUBMISSIONS = {
         def build_model(hidden=8):
             return keras.Sequential([keras.Input((4,)), layers.Dense(hidden), layers.Dense(3)])
         """,
+    # Keras' guides' style, built by the grader on the assignment's input shape (this hint's case before)
     "unbuilt": """
         def build_model(units=8):
             return keras.Sequential([layers.Dense(units, activation="relu"), layers.Dense(3)])
@@ -382,8 +383,6 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, StudentG
                                            "activation=None (a linear output), or ask your instructor if they do"),
     ("other_arguments", "output_shape", "the grader calls build_model(units=8): take exactly these arguments, and give "
                                         "every other parameter a default value"),
-    ("unbuilt", "output_shape", "or call `model.build((None, ...))` before returning it: the grader does not tell the "
-                                "builder the input shape"),
 ])
 def test_a_graded_students_feedback_says_what_they_can_change_and_nothing_of_the_settings(graded, student, check,
                                                                                            says):
@@ -395,3 +394,8 @@ def test_a_graded_students_feedback_says_what_they_can_change_and_nothing_of_the
     assert says in feedback
     for grade_result in grades[student].results:
         assert not CONFIGURER_WORDS.search(grade_result.describe()), grade_result.describe()
+
+
+def test_a_sequential_without_an_input_is_built_on_the_assignments_input_shape(graded):
+    grades, _ = graded
+    assert grades["unbuilt"].result("output_shape").status == "passed", grades["unbuilt"].result("output_shape").describe()

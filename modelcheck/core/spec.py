@@ -26,6 +26,7 @@ __all__ = [
     "OUTPUT_KINDS",
     "Shape",
     "spec_from_mapping",
+    "normalise_shapes",
     "import_builder",
     "with_batch",
     "unknown_check",
@@ -47,8 +48,9 @@ def _is_shape(value: Any) -> bool:
     )
 
 
-def _normalise_shapes(value: Any, key: str, where: str) -> ShapeSpec | None:
-    """Accept a shape, a list of shapes or a dict name -> shape; return tuples."""
+def normalise_shapes(value: Any, key: str, where: str) -> ShapeSpec | None:
+    """Accept a shape, a list of shapes or a dict name -> shape (as TOML or JSON give them); return
+    tuples. A `SpecError` names `key` and `where` when `value` is none of them."""
     if value is None:
         return None
     if isinstance(value, Mapping):
@@ -142,8 +144,8 @@ class ModelSpec:
         where = f"spec {self.id!r}"
         if not isinstance(self.id, str) or not self.id:
             raise SpecError(f"a spec needs a non-empty string id, received {self.id!r}")
-        self.input_shape = _normalise_shapes(self.input_shape, "input_shape", where)
-        self.output_shape = _normalise_shapes(self.output_shape, "output_shape", where)
+        self.input_shape = normalise_shapes(self.input_shape, "input_shape", where)
+        self.output_shape = normalise_shapes(self.output_shape, "output_shape", where)
         kinds = self.output if isinstance(self.output, (list, tuple)) else (
             list(self.output.values()) if isinstance(self.output, dict) else [self.output]
         )

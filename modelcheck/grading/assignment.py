@@ -34,9 +34,9 @@ builder, trusted: `matches_reference` compares with it and it fills in `[expect]
 shapes and counts) and ``custom_objects = ["course_layers:Attention"]`` (classes the clean
 check process may import to load models). Files are named relative to the assignment file.
 
-Secrets: the build job (the student's code) receives only `build_params()`; `[expect]`,
-`[points]`, the reference and the samples reach only the clean check job, through the files
-`write_instructor_files` puts in its folder.
+Secrets: the build job (the student's code) receives only `build_params()`; `[expect]` (but
+its input shape, which any assignment states), `[points]`, the reference and the samples reach
+only the clean check job, through the files `write_instructor_files` puts in its folder.
 
 Unknown keys and wrong types are `SpecError`s naming the key. No Keras import here.
 """
@@ -128,11 +128,15 @@ class Assignment:
 
     def build_params(self) -> dict[str, Any]:
         """All that the build job (the student's code) receives: the builder's name and keyword
-        arguments, the seed and the course's `custom_objects` (its own modules, not secret). Never `[expect]`, `[points]`, the reference or the samples;
-        with ``trust_submission_measurements`` also the assignment's text, as the build job
-        then measures models the clean process cannot load."""
+        arguments, the seed, the course's `custom_objects` (its own modules, not secret) and the
+        input shape, which builds a model written without ``keras.Input`` (Keras' own guides write
+        ``Sequential([Dense(...), ...])``). Never the rest of `[expect]`, `[points]`, the reference or
+        the samples; with ``trust_submission_measurements`` also the assignment's text, as the build
+        job then measures models the clean process cannot load."""
         params: dict[str, Any] = {"builder": self.builder, "builder_kwargs": self.builder_kwargs, "seed": self.seed,
                                   "custom_objects": list(self.custom_objects)}
+        if self.spec.input_shape is not None:
+            params["input_shape"] = self.spec.input_shape
         if self.trust_submission_measurements:
             params.update(assignment=self.text, where=self.where)
         return params

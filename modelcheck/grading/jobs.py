@@ -40,6 +40,7 @@ from keras.src.saving import object_registration as _registry
 from keras.src.saving.serialization_lib import SafeModeScope
 
 from ..core.errors import UserCodeError, call_user_code, definition_line, raised_by_user, user_frame
+from ..core.spec import normalise_shapes
 from ..core.messages import OWN_CODE_FIX, STUDENT
 from ..model.build import build_model
 from ..model import loops
@@ -428,7 +429,8 @@ def build_job(params: dict[str, Any], started: float | None = None) -> dict[str,
         keras.utils.set_random_seed(params.get("seed", 0))
         try:
             with loops.using(loops.TrainingContext(audience=STUDENT)):  # its hints: what the student can change
-                model = build_model(builder, kwargs=params.get("builder_kwargs") or {}, name=f"{params['builder']}()")
+                model = build_model(builder, kwargs=params.get("builder_kwargs") or {}, name=f"{params['builder']}()",
+                                    input_shape=normalise_shapes(params.get("input_shape"), "input_shape", "assignment"))
         except UserCodeError as exc:
             exc = UserCodeError(exc.message, hint=exc.hint, location=exc.location or definition_line(builder),
                                 original=exc.original)

@@ -95,8 +95,8 @@ def _ensure_built(model: keras.Model, input_shape: Any, name: str) -> None:
             f"the model from {name} has no input shape, so its weights do not exist yet",
             hint="start the model with `keras.Input(shape=(...))` (Sequential: as the first item), " + for_audience(
                 current().audience, configurer="or give `input_shape` in the spec so modelcheck can build it.",
-                student="or call `model.build((None, ...))` before returning it: the grader does not tell the "
-                "builder the input shape"),
+                student="or call `model.build((None, ...))` before returning it: the assignment gives the grader "
+                "no input shape to build it on"),
         )
     call_user_code(f"building the model from {name} on inputs of shape {input_shape}", model,
                    _zeros_for(input_shape))
