@@ -799,3 +799,30 @@ def test_a_missing_layer_is_placed_before_the_students_next_layer_which_is_compa
                                      reference=mlp)
     assert result.message.splitlines()[1:] == [
         "after layer 1 (Dense 16): Dense 3 with activation softmax expected (as in the reference solution), missing"]
+
+
+@pytest.mark.parametrize(("student", "reference", "passes"), [
+    ("leaky_layer_as_activation", "dense_then_leaky", True), ("leaky_string", "dense_then_leaky", True),
+    ("leaky_string", "dense_then_leaky_03", False), ("relu", "dense_then_leaky", False),
+    ("elu_string", "dense_then_elu", True), ("elu_string", "dense_then_elu_05", False),
+])
+def test_a_leaky_relu_or_elu_layer_folds_into_the_layer_it_reads(student, reference, passes):
+    """Dense(128, activation=LeakyReLU(0.2)), as GAN tutorials write it, against a reference written with Dense then
+    a LeakyReLU(0.2) layer, failed as a layer missing and an activation changed (red team 19); a slope other than
+    the activation string's 0.2 equals only the same slope."""
+    def seq(*middle) -> keras.Model:
+        return keras.Sequential([keras.Input((4,)), *middle, layers.Dense(3)])
+
+    models = {"leaky_layer_as_activation": lambda: seq(layers.Dense(8, activation=layers.LeakyReLU(0.2))),
+              "leaky_string": lambda: seq(layers.Dense(8, activation="leaky_relu")),
+              "relu": lambda: seq(layers.Dense(8, activation="relu")),
+              "elu_string": lambda: seq(layers.Dense(8, activation="elu")),
+              "dense_then_leaky": lambda: seq(layers.Dense(8), layers.LeakyReLU(0.2)),
+              "dense_then_leaky_03": lambda: seq(layers.Dense(8), layers.LeakyReLU(0.3)),
+              "dense_then_elu": lambda: seq(layers.Dense(8), layers.ELU()),
+              "dense_then_elu_05": lambda: seq(layers.Dense(8), layers.ELU(0.5))}
+    keras.utils.set_random_seed(0)
+    result = check_matches_reference(models[student](), reference=models[reference])
+    assert result.passed is passes, result.message
+    if not passes:
+        assert result.message.splitlines()[1].startswith("layer 1 (Dense 8): activation "), result.message

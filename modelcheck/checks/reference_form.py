@@ -42,7 +42,9 @@ __all__ = ["canonical_architecture", "operation_as_layer", "IGNORE_GROUPS", "OPE
 # (a layer's dtype policy is compared by kind only: `dtype_kind`; `quantization_config` is what
 # its quantized policy says, in the words of `model.quantize`)
 _ALWAYS_IGNORED = frozenset({"name", "trainable", "seed", "quantization_config"})
-_FOLDED = ("Activation", "ReLU", "Softmax")
+_FOLDED = ("Activation", "ReLU", "Softmax", "LeakyReLU", "ELU")
+# what keras.activations' leaky_relu and elu take when named by a string ("leaky_relu", "elu")
+_STRING_DEFAULTS = {"LeakyReLU": ("leaky_relu", "negative_slope", 0.2), "ELU": ("elu", "alpha", 1.0)}
 # activations that never decrease commute with a max-pooling (max(f(a), f(b)) = f(max(a, b))), so
 # Conv2D -> MaxPooling2D -> ReLU is read as the Conv2D(relu) -> MaxPooling2D it computes
 _MONOTONE = frozenset({"relu", "relu6", "elu", "selu", "leaky_relu", "sigmoid", "hard_sigmoid", "tanh",
@@ -64,7 +66,9 @@ Source = Any  # a NodeId, or a string: "input k" or a reference that names no la
 
 
 def _activation_of(layer: dict[str, Any]) -> str | None:
-    """The activation an Activation/ReLU/Softmax layer applies, None when it does something else."""
+    """The activation an Activation/ReLU/Softmax/LeakyReLU/ELU layer applies, None when it does
+    something else; a LeakyReLU or ELU whose argument is not the activation string's default as
+    ``leaky_relu(negative_slope=0.3)``, which only the same layer equals."""
     config = layer.get("config") or {}
     kind = layer["class"]
     if kind == "Activation":
@@ -75,6 +79,12 @@ def _activation_of(layer: dict[str, Any]) -> str | None:
         return "relu"
     if kind == "Softmax" and config.get("axis", -1) in (-1, [-1]):
         return "softmax"
+    if kind in _STRING_DEFAULTS:  # the string's own argument, or that argument written out
+        name, argument, default = _STRING_DEFAULTS[kind]
+        value = config.get(argument)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return None
+        return name if abs(value - default) < 1e-7 else f"{name}({argument}={value:g})"
     return None
 
 
