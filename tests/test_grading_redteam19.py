@@ -105,6 +105,10 @@ CLASS = {
     # sound, in Keras' own guides' style: a Sequential without keras.Input, built by the grader from the
     # assignment's input shape; it scored 0 ("has no input shape"), as the build job was not told it
     "lazy_sequential.py": SOLUTION.replace("keras.Input(shape=(4,)), ", ""),
+    # its own activation function under a name Keras does not know: 0 points with Keras' "could not be deserialized
+    # properly ... explicitly deserialized in from_config()", which never named the function
+    "own_relu_fn.py": SOLUTION.replace('activation="relu"', "activation=myrelu").replace(
+        "\n\ndef build_model", "\n\ndef myrelu(x):\n    return keras.ops.maximum(x, 0.0)\n\n\ndef build_model"),
     "linear_sums_to_one.py": SOLUTION.replace('layers.Dense(3, activation="softmax")])\n', """layers.Dense(3)])
     kernel = np.random.default_rng(0).normal(0, 0.01, (8, 3)).astype("float32")
     model.layers[1].set_weights([kernel - kernel.mean(axis=1, keepdims=True), np.full(3, 1 / 3, "float32")])
@@ -194,3 +198,11 @@ def test_a_reshape_does_not_hide_a_missing_sigmoid(graded):
 def test_a_sequential_without_an_input_is_built_from_the_assignments_input_shape(graded):
     grade = graded["lazy_sequential"]
     assert grade.score == grade.max_score, (grade.problem, [(r.check, r.message) for r in grade.results])
+
+
+def test_a_function_of_ones_own_as_an_activation_is_named_when_the_model_cannot_be_loaded(graded):
+    grade = graded["own_relu_fn"]
+    assert grade.score == 0
+    said = grade.problem or ""
+    assert "the model cannot be graded as you built it: layer 'dense' (Dense) uses your own function myrelu() as its " \
+           "activation: a model file keeps a function's name only" in said, (said, grade.results)

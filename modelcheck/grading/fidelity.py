@@ -36,7 +36,7 @@ from ..model.origin import held_functions, source_file
 from ..model.randomness import random_in_inference, rewinder, rewound_forward, same_draws, training_only_layer
 from .lost_reasons import CALL_PATH
 
-__all__ = ["forward_difference", "not_reproduced", "Lost", "set_job_folder"]
+__all__ = ["forward_difference", "not_reproduced", "own_functions", "Lost", "set_job_folder"]
 
 # Outputs of the same weights through the same operations agree to float rounding; a function
 # of another meaning differs by far more.
@@ -67,7 +67,7 @@ def _own_code(obj: Any, course: tuple[str, ...]) -> bool:
     return os.path.splitext(os.path.basename(path))[0] not in course
 
 
-def _own_functions(model: keras.Model, course: tuple[str, ...]) -> list[str]:
+def own_functions(model: keras.Model, course: tuple[str, ...]) -> list[str]:
     """A sentence for each plain function of the submission's own that a layer holds (an
     activation...): saved by its name only, it loads as Keras' function of that name, or not."""
     users: dict[tuple[str, str], list[str]] = {}
@@ -106,7 +106,7 @@ def forward_difference(model: keras.Model, restored: keras.Model, course: tuple[
     if random_in_inference(model, x, rewound=True) is not None or (
             not aligned and random_in_inference(model, x) is not None):
         return None
-    why = _own_functions(model, course)
+    why = own_functions(model, course)
     if why:
         return "the saved model computes other outputs than yours: " + "; ".join(why)
     if not has_symbolic_inputs(model):

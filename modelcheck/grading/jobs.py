@@ -50,7 +50,7 @@ from ..report import layer_rows
 from ..session.runner import ModelSession
 from .assignment import ASSIGNMENT_FILE, Assignment, parse_assignment
 from .instructor import LOAD_FIX, custom_objects, prepared_spec
-from .fidelity import Lost, forward_difference, not_reproduced, set_job_folder
+from .fidelity import Lost, forward_difference, not_reproduced, own_functions, set_job_folder
 from .notebook_stand_ins import install_missing
 from .notebooks import cell_table
 from .submission_import import find_builder, import_submission
@@ -397,8 +397,11 @@ def _fidelity(model: Any, restored: _Restored | None, course: tuple[str, ...],
     call(), when there is one) computes other outputs than `model`, and what it does not keep of
     how the model trains (`fidelity`). Never raises: an error here is modelcheck's, never the
     student's, and leaves the file judged as it is."""
-    if restored is None:
-        return None, []
+    if restored is None:  # not loadable: a function of the student's own that a layer holds is why, if any
+        try:
+            return "; ".join(own_functions(model, course)) or None, []
+        except Exception:  # (as below)
+            return None, []
     try:
         difference = forward_difference(model, restored.model, course)
         if difference:
