@@ -419,9 +419,10 @@ def check_gradient_flow(
         + (f"; {len(exempt)} bias(es) before BatchNormalization exempt: BN cancels them" if exempt else "")
         + (f"; {', '.join(cancelled)} exempt: no output depends on them, since the outputs of their shared layer's "
            "calls are subtracted (a siamese distance) and they cancel" if cancelled else "")
-        + (f"; {', '.join(shifted)} exempt: no output depends on them: shifted, they change no output, as a bias "
-           "added alike to every value a softmax normalises together cancels there, so their gradient is zero up "
-           "to rounding (use_bias=False leaves them out)" if shifted else "")
+        + (f"; {', '.join(shifted)} exempt: no output depends on them: shifted, they change no output (a "
+           "normalisation after them cancels a bias added alike to every value it normalises together, as a "
+           "softmax or a BatchNormalization does), so their gradient is zero up to rounding (use_bias=False leaves "
+           "them out)" if shifted else "")
         + (f"; {', '.join(at_start)} got a zero gradient at the initial weights only, behind layers that start as "
            "a chosen constant and learn ("
            + "; ".join(f"{name!r}: {how}" for name, how in _constant_starts(model).items())
