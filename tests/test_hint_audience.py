@@ -114,8 +114,8 @@ def test_a_loss_the_check_cannot_read_is_left_to_the_students_eyes_not_to_other_
 
     results = _for_each_audience("loss_matches_output", lambda_output)
     assert results[CONFIGURER].status == results[STUDENT].status == "skipped"
-    assert results[CONFIGURER].message.endswith("; check the loss by hand, or run check_loss_at_init and "
-                                                "check_overfit_batch")
+    assert results[CONFIGURER].message.endswith("; check the loss by hand, or run check_loss_at_init, "
+                                                "check_overfit_batch and check_loss_decrease")
     assert "is a Lambda, whose function can apply any activation" in results[STUDENT].message
     assert results[STUDENT].message.endswith("; check by hand that the loss fits the output")
 

@@ -212,7 +212,7 @@ def test_loss_matches_output_skips_when_the_output_activation_cannot_be_seen(mod
     result = mc.check_loss_matches_output(model())
     assert result.status == "skipped"
     assert result.message == (f"cannot judge the loss without the output's activation: {why}; check the loss by hand, "
-                              "or run check_loss_at_init and check_overfit_batch")
+                              "or run check_loss_at_init, check_overfit_batch and check_loss_decrease")
 
 
 def test_loss_matches_output_skips_a_subclassed_model():

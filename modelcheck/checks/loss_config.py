@@ -416,8 +416,8 @@ def check_loss_matches_output(
         reasons = "; ".join(f"{why} ({', '.join(outputs)})" for why, outputs in unseen.items())
         return CheckResult.skip(NAME, f"cannot judge the loss without the output's activation: {reasons}"
                                 + for_audience(loops.current().audience,
-                                               configurer="; check the loss by hand, or run check_loss_at_init and "
-                                               "check_overfit_batch",
+                                               configurer="; check the loss by hand, or run check_loss_at_init, "
+                                               "check_overfit_batch and check_loss_decrease",
                                                student="; check by hand that the loss fits the output"),
                                 expected=expected, received=judged, details=details)
     # a loss with no rule here (the user's own, hinge, KL divergence...): nothing was judged of it
