@@ -449,3 +449,25 @@ def test_overfit_batch_names_weights_that_do_not_move_beside_an_output_that_cann
     result = mc.check_overfit_batch(model, max_steps=200)
     assert result.status == "failed", result.message
     assert "or the weights barely move (a learning rate or a gradient clipping norm far too small)" in result.message
+
+
+def test_batch_independence_names_a_batch_normalization_of_a_subclassed_model_as_the_suspect():
+    """A subclassed model whose call() runs its BatchNormalization with training=True mixes the samples of a
+    batch; the check is not read layer by layer there and said only 'at the model's output' (trial 25's P6)."""
+    import modelcheck as mc
+
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense, self.norm, self.head = layers.Dense(8), layers.BatchNormalization(), layers.Dense(3)
+
+        def call(self, x, training=False):
+            return self.head(self.norm(self.dense(x), training=True))
+
+    keras.utils.set_random_seed(0)
+    model = Net()
+    model.build((None, 4))
+    result = mc.check_batch_independence(model)
+    assert result.status == "failed", result.message
+    assert "a BatchNormalization called with training=True in call() normalises with the batch's own statistics: " \
+           "look at layer 'batch_normalization' (BatchNormalization)" in result.message, result.message

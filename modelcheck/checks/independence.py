@@ -12,6 +12,7 @@ from keras import ops
 from ..core.errors import SpecError, call_user_code
 from ..model import backend
 from ..model.outputs import flatten_outputs, output_names, shape_str
+from ..model.input_domains import all_layers
 from ..model.inputs import batch_size_for, input_infos, pack_inputs, synthetic_inputs
 from ..model.state import reset_states
 from ..core.messages import also, layer_ref, mismatch, output_ref
@@ -240,6 +241,12 @@ def check_batch_independence(
         at = layer_ref(layer.name, type(layer).__name__)
         note += f"; it is the first layer that {does}"
         details["culprit_layer"] = layer.name
+    elif not bad_rows:  # (a subclassed model is not read layer by layer) a suspect the user can look at
+        norms = [layer_ref(layer.name, type(layer).__name__) for layer in all_layers(model)
+                 if isinstance(layer, keras.layers.BatchNormalization)]
+        if norms:
+            note += (f"; a BatchNormalization called with training=True in call() normalises with the batch's own "
+                     f"statistics: look at {', '.join(norms[:3])}{' and others' if len(norms) > 3 else ''}")
     return CheckResult.fail(
         BATCH, mismatch(what, wanted, got, at=at, note=note),
         expected=expected, received=received, details=details,
