@@ -50,7 +50,8 @@ def _train_few(model: keras.Model, x: Any, targets: list[np.ndarray], objective:
     shared engine on a fresh optimizer; or why the model's own step cannot run (a sentence)."""
     if own_training(model) == "train_step":
         return train_own_step(model, x, as_model_targets(model, targets), max_steps=steps, timeout_s=timeout_s,
-                              other_targets=[as_model_targets(model, kind) for kind in other_target_kinds(targets)])
+                              other_targets=[as_model_targets(model, kind) for kind in other_target_kinds(targets)],
+                              require_loss=False)  # a GAN's logs hold d_loss and g_loss: its steps still count
     return train(model, x, targets, objective, fresh_optimizer(model, learning_rate=learning_rate), max_steps=steps,
                  timeout_s=timeout_s)
 

@@ -29,7 +29,6 @@ import numpy as np
 from ..core.errors import UserCodeError, call_user_code, definition_line
 from ..core.messages import for_audience
 from . import backend, loops
-from .backend._common import NoLoss
 from .compiled import compiled_optimizer
 from .memo import changing_weights
 from .origin import is_library_code
@@ -314,9 +313,11 @@ def own_step_mismatch(model: keras.Model) -> UserCodeError | None:
 
 def train_own_step(model: keras.Model, x: Any, y: Any, *, max_steps: int, stop: StopRule | None = None,
                    timeout_s: float | None = None, extend_to: int | None = None,
-                   other_targets: Sequence[Any] = ()) -> TrainingRun | str:
+                   other_targets: Sequence[Any] = (), require_loss: bool = True) -> TrainingRun | str:
     """Train with the model's own ``train_step`` (its objective, its optimizer) on one batch, in
     one compiled loop; returns the run, or why it cannot (a sentence for a ``skipped`` result).
+    Without `require_loss`, logs with no ``loss`` (a GAN's d_loss and g_loss) are trained on too,
+    their losses recorded as 0: for a check that judges the steps, not the loss.
 
     The data is ``(x,)`` as ``fit(x)`` passes it (GANs, VAEs), or ``(x, y)`` when the model
     needs targets (its ``compute_loss``, or a ``train_step`` that unpacks ``x, y``). Its own loss
@@ -340,15 +341,16 @@ def train_own_step(model: keras.Model, x: Any, y: Any, *, max_steps: int, stop: 
     with _preserved_optimizer(model):
         loop, first, failed = None, None, []
         for data in attempts:
-            candidate = adapter.own_loop(model, data)
+            missing: list[Any] = []  # what logs without a 'loss' hold (told while the step is traced)
+            candidate = adapter.own_loop(model, data, missing.append)
             try:
                 with _quiet_retracing():
                     first = call_user_code("training with the model's own train_step", candidate, 1)
+                if missing and require_loss:
+                    return (f"the model's own train_step returns no 'loss' (it returns {missing[0]}), "
+                            "so there is no objective to judge")
                 loop = candidate
                 break
-            except NoLoss as exc:  # a UserCodeError raised by modelcheck's loop about the user's logs
-                return (f"the model's own train_step returns no 'loss' (it returns {exc.keys}), "
-                        "so there is no objective to judge")
             except UserCodeError as exc:
                 failed.append(exc)
                 if data is attempts[-1]:

@@ -72,10 +72,11 @@ class Adapter(Protocol):
         differ in it get loops of their own, so trace and step times are measured per loop."""
         ...
 
-    def own_loop(self, model: Any, data: Any) -> OwnLoop:
+    def own_loop(self, model: Any, data: Any, on_missing: Callable[[Any], None] | None = None) -> OwnLoop:
         """A loop over the model's own ``train_step(data)`` (its objective and its compiled
-        optimizer), the metrics reset before each step so each loss is that step's; raises
-        `_common.NoLoss` when the logs hold no loss."""
+        optimizer), the metrics reset before each step so each loss is that step's; when the logs
+        hold no loss, raises `_common.NoLoss`, or given `on_missing`, records 0 after telling it
+        what the logs hold (`_common.loss_of`)."""
         ...
 
     def to_numpy(self, value: Any) -> np.ndarray:

@@ -3,12 +3,14 @@ error of a ``train_step`` that returns no loss.
 
 `NoLoss` is raised here, in modelcheck's code, but what it reports is the user's: their
 ``train_step`` returned logs a check cannot train on. It is a `UserCodeError`, so that
-`call_user_code` passes it on as it is (not as an internal error) to the caller that turns it
-into a ``skipped`` result (`modelcheck.model.engine.train_own_step`)."""
+`call_user_code` passes it on as it is (not as an internal error). The engine's own loops are
+told instead (`loss_of`'s `on_missing`), so that the trace completes and
+`modelcheck.model.engine.train_own_step` turns it into a ``skipped`` result, or trains on (a
+check that needs the steps, not the loss)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import keras
 import numpy as np
@@ -49,8 +51,14 @@ class NoLoss(UserCodeError):
                          hint="return the loss to minimise as logs['loss'] from train_step, as fit() reports it")
 
 
-def loss_of(logs: Any) -> Any:
-    """The scalar ``logs["loss"]`` of a ``train_step``, as float32; `NoLoss` when there is none."""
+def loss_of(logs: Any, on_missing: Callable[[Any], None] | None = None) -> Any:
+    """The scalar ``logs["loss"]`` of a ``train_step``, as float32. When there is none: `NoLoss`,
+    or, given `on_missing`, 0 after telling it what the logs hold. (Raised while a loop is traced,
+    NoLoss would leave the variables its train_step made, a GAN's optimizers', without values.)"""
     if not isinstance(logs, dict) or "loss" not in logs:
-        raise NoLoss(sorted(logs) if isinstance(logs, dict) else type(logs).__name__)
+        keys = sorted(logs) if isinstance(logs, dict) else type(logs).__name__
+        if on_missing is None:
+            raise NoLoss(keys)
+        on_missing(keys)
+        return ops.zeros((), "float32")
     return ops.cast(ops.reshape(logs["loss"], ()), "float32")

@@ -165,7 +165,7 @@ class JaxAdapter:
     def loop_key(self, x: Any, y: Any) -> Any:
         return tuple((tuple(t.shape), str(t.dtype)) for t in jax.tree_util.tree_leaves((x, y)))
 
-    def own_loop(self, model: Any, data: Any) -> OwnLoop:
+    def own_loop(self, model: Any, data: Any, on_missing: Callable[[Any], None] | None = None) -> OwnLoop:
         # Keras' JAX train_step is stateless: train_step(state, data) -> (logs, state); every step
         # starts from the metrics' reset values, so its loss is that step's
         def loop(tv: list[Any], ntv: list[Any], ov: list[Any], fresh_metrics: list[Any], data: Any,
@@ -173,7 +173,7 @@ class JaxAdapter:
             def step(i: Any, state: tuple[Any, ...]) -> tuple[Any, ...]:
                 tv, ntv, ov, losses = state
                 logs, (new_tv, new_ntv, new_ov, _) = model.train_step((tv, ntv, ov, fresh_metrics), data)
-                return (*_same_types((new_tv, new_ntv, new_ov), (tv, ntv, ov)), losses.at[i].set(loss_of(logs)))
+                return (*_same_types((new_tv, new_ntv, new_ov), (tv, ntv, ov)), losses.at[i].set(loss_of(logs, on_missing)))
 
             losses = jnp.zeros((_CAPACITY,), jnp.float32)
             return jax.lax.fori_loop(0, steps, step, (tv, ntv, ov, losses))

@@ -121,11 +121,11 @@ class TensorFlowAdapter:
     def loop_key(self, x: Any, y: Any) -> Any:
         return ()  # the loop's signature takes any batch size
 
-    def own_loop(self, model: Any, data: Any) -> OwnLoop:
+    def own_loop(self, model: Any, data: Any, on_missing: Callable[[Any], None] | None = None) -> OwnLoop:
         def step(i: tf.Tensor, losses: tf.TensorArray) -> tuple[tf.Tensor, tf.TensorArray]:
             for metric in model.metrics:
                 metric.reset_state()
-            return i + 1, losses.write(i, loss_of(model.train_step(data)))
+            return i + 1, losses.write(i, loss_of(model.train_step(data), on_missing))
 
         @tf.function(reduce_retracing=True, autograph=False)
         def loop(steps: tf.Tensor) -> tf.Tensor:

@@ -126,11 +126,11 @@ class TorchAdapter:
     def loop_key(self, x: Any, y: Any) -> Any:
         return ()  # eager: nothing is compiled
 
-    def own_loop(self, model: Any, data: Any) -> OwnLoop:
+    def own_loop(self, model: Any, data: Any, on_missing: Callable[[Any], None] | None = None) -> OwnLoop:
         def step() -> Any:
             for metric in model.metrics:
                 metric.reset_state()
-            return loss_of(model.train_step(data)).detach()
+            return loss_of(model.train_step(data), on_missing).detach()
 
         return lambda steps: _stacked([step() for _ in range(steps)])
 
