@@ -55,10 +55,8 @@ def _user_module(obj: Any) -> str | None:
     return None if not module or module.split(".")[0].startswith(_NOT_USER) else module
 
 
-def _modules(model: keras.Model) -> list[str]:
-    """The modules that define the model's custom classes and functions, which a fresh process
-    must import so that their ``register_keras_serializable`` runs before loading."""
-    found: list[str] = []
+def _user_objects(model: keras.Model) -> list[Any]:
+    """The model's classes and functions (layers, losses, metrics, schedules) that the user's code defines."""
     candidates: list[Any] = []
     for layer in model._flatten_layers(include_self=True):
         candidates += [type(layer)] + [v for v in vars(layer).values() if isinstance(v, types.FunctionType)]
@@ -70,11 +68,26 @@ def _modules(model: keras.Model) -> list[str]:
     candidates.append(getattr(getattr(model, "optimizer", None), "_learning_rate", None))
     candidates = [obj if isinstance(obj, (type, types.FunctionType)) else type(obj)
                   for obj in candidates if obj is not None and not isinstance(obj, (str, int, float))]
-    for obj in candidates:
+    return [obj for obj in candidates if _user_module(obj)]
+
+
+def _modules(model: keras.Model) -> list[str]:
+    """The modules that define the model's custom classes and functions, which a fresh process
+    must import so that their ``register_keras_serializable`` runs before loading."""
+    found: list[str] = []
+    for obj in _user_objects(model):
         module = _user_module(obj)
-        if module and module not in found:
+        if module not in found:
             found.append(module)
     return found
+
+
+def _defined_in_main(model: keras.Model) -> list[str]:
+    """The custom classes (and registered functions) of the model that the script or notebook running
+    defines: another process cannot import ``__main__``'s, so its load fails as if the layer were not
+    portable. A Lambda's function is saved with its code and needs no import."""
+    return sorted({obj.__qualname__ for obj in _user_objects(model) if _user_module(obj) == "__main__" and (
+        isinstance(obj, type) or keras.saving.get_registered_name(obj) != obj.__name__)})
 
 
 def _importable(custom_objects: dict[str, Any] | None) -> dict[str, str]:
@@ -239,6 +252,12 @@ def check_backend_parity(
     if any(info.kind in ("string", "text") for info in input_infos(model)):
         return _skip("the model takes strings, which only TensorFlow runs inside a model (Keras' text layers "
                      "run in tf.data on the other backends)", details)
+    in_main = _defined_in_main(model)
+    if in_main:
+        return _skip(f"{', '.join(in_main)} {'is' if len(in_main) == 1 else 'are'} defined in __main__ (the script "
+                     "or notebook running), which the other backends' processes cannot import to load the model; "
+                     "define it at the top level of a module and import it from there to have the model compared",
+                     details)
     modules = [modules] if isinstance(modules, str) else list(modules)
     modules += [m for m in _modules(model) if m not in modules]
     targets = _importable(custom_objects)
