@@ -429,6 +429,8 @@ def test_a_train_step_without_a_loss_leaves_no_half_made_optimizer_state_behind(
     # trainable_changes needs the steps, not a loss: the generator, trained only in train_step, is judged (P1)
     result = mc.check_trainable_changes(model)
     assert result.passed and "all 8 trainable variables changed" in result.message, result.message
+    assert "with d_optimizer=Adam(learning_rate=0.001), g_optimizer=Adam(learning_rate=0.001) (the model's own " \
+           "train_step)" in result.message  # the optimizers it trains with (the compiled one is compile()'s default)
     model.fit(np.random.default_rng(0).normal(size=(8, 4)).astype("float32"), epochs=1, verbose=0)  # still trains
 
 

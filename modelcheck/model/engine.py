@@ -255,6 +255,16 @@ def own_training(model: keras.Model) -> str | None:
     return None
 
 
+def _own_optimizers(model: keras.Model) -> str:
+    """The optimizers a model's own train_step uses, described: those it holds besides the compiled
+    one (a GAN's d_optimizer and g_optimizer, by attribute), else the compiled one."""
+    held = {name: value for name, value in vars(model).items()
+            if isinstance(value, keras.optimizers.Optimizer) and value is not getattr(model, "optimizer", None)}
+    if not held:
+        return _describe_optimizer(model.optimizer)
+    return ", ".join(f"{name}={_describe_optimizer(optimizer)}" for name, optimizer in held.items())
+
+
 @contextlib.contextmanager
 def _preserved_optimizer(model: keras.Model) -> Iterator[None]:
     """Restore the compiled optimizer's state, any other optimizer the model holds (a GAN's
@@ -335,7 +345,7 @@ def train_own_step(model: keras.Model, x: Any, y: Any, *, max_steps: int, stop: 
     adapter = backend.current()
     others = [(x_t, keras.tree.map_structure(keras.ops.convert_to_tensor, other)) for other in other_targets]
     attempts = ([(x_t, y_t)] if own_training(model) == "compute_loss" else [(x_t,), (x_t, y_t)]) + others
-    run = TrainingRun(optimizer=_describe_optimizer(model.optimizer) + " (the model's own train_step)")
+    run = TrainingRun(optimizer=_own_optimizers(model) + " (the model's own train_step)")
     start = time.perf_counter()
     reset_states(model)  # its own train_step carries the state from step to step, as fit does
     with _preserved_optimizer(model):
