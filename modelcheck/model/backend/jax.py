@@ -120,7 +120,11 @@ class JaxAdapter:
             scalars, aux = fn(current)
             return [jnp.asarray(s, dtype=jnp.float32) for s in scalars], aux
 
-        values, pull_back, aux = jax.vjp(scalars_of, *[tensors[k] for k in wrt], has_aux=True)
+        # what the call writes (a BatchNormalization called with training=True in call() updating its
+        # statistics, a rewind of the seed generators) stays in the scope: written to the variables,
+        # JAX's traced values would leak into them and break every later call of the model
+        with keras.StatelessScope():
+            values, pull_back, aux = jax.vjp(scalars_of, *[tensors[k] for k in wrt], has_aux=True)
         grads = []
         for s in range(len(values)):
             cotangent = [jnp.ones_like(v) if j == s else jnp.zeros_like(v) for j, v in enumerate(values)]

@@ -1,0 +1,47 @@
+"""Trial 27: the same model must get the same verdicts on TensorFlow, JAX and PyTorch.
+
+Models from earlier trials (built and judged on TensorFlow) were run on JAX and PyTorch; each test
+here pins a verdict that differed on one backend."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+import modelcheck as mc
+
+
+class _AlwaysTrainingNorm(keras.Model):
+    """call() passes training=True to its BatchNormalization always (copied from a training loop)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = layers.Dense(16)
+        self.norm = layers.BatchNormalization()
+        self.out = layers.Dense(4, activation="softmax")
+
+    def call(self, x, training=None):
+        return self.out(keras.activations.relu(self.norm(self.hidden(x), training=True)))
+
+
+def _always_training_norm() -> keras.Model:
+    keras.utils.set_random_seed(0)
+    model = _AlwaysTrainingNorm()
+    model.build((None, 6))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_batch_independence_fails_a_norm_always_in_training_and_leaves_the_model_usable():
+    # on JAX the input gradients were taken with the norm writing its statistics from inside
+    # jax.vjp: the check errored with UnexpectedTracerError and every later check of the model
+    # (input_dependence, loss_at_init, trainable_changes) errored too
+    model = _always_training_norm()
+    result = mc.check_batch_independence(model)
+    assert result.status == "failed", result.message
+    assert "samples of a batch influence each other" in result.message
+    assert "BatchNormalization called with training=True" in result.message
+    for check in (mc.check_input_dependence, mc.check_loss_at_init):
+        later = check(model)
+        assert later.status == "passed", later.message
+    assert all(keras.ops.all(keras.ops.isfinite(v.value)) for v in model.non_trainable_variables)
