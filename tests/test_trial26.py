@@ -32,3 +32,37 @@ def test_backend_parity_does_not_blame_a_portable_layer_defined_in_the_running_s
     assert "ScriptSquare is defined in __main__" in result.message
     assert "define it at the top level of a module" in result.message
     assert "keras.ops" not in result.message
+
+
+def _compiled_mlp(units: int = 16, optimizer: object = "adam") -> keras.Model:
+    model = keras.Sequential([keras.Input((8,)), layers.Dense(units, activation="relu"),
+                              layers.Dense(3, activation="softmax")])
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    return model
+
+
+def _spec_with_budget(builder, max_params: int):
+    return mc.ModelSpec(id="budgeted", builder=builder, max_params=max_params, checks=["param_count", "output_shape"])
+
+
+def test_a_budget_in_a_spec_does_not_break_a_builder_that_compiles():
+    # the README's `max_params` (a budget judged before any weight is allocated) on a builder that calls
+    # model.compile(optimizer="adam", ...): every check was an error, 'the builder raised ValueError: You are
+    # attempting to create a variable while in a stateless scope', at the user's compile line
+    within = mc.run_spec(_spec_with_budget(_compiled_mlp, 1_000))
+    assert [r.status for r in within] == ["passed", "passed"], [r.message for r in within]
+    over = mc.run_spec(_spec_with_budget(lambda: _compiled_mlp(units=4_000), 1_000))
+    assert over[0].status == "failed" and "counted before allocating any weight" in over[0].message, over[0].message
+    assert mc.count_params_unallocated(_compiled_mlp)["total"] == 8 * 16 + 16 + 16 * 3 + 3
+
+
+def test_a_budget_in_a_spec_judges_a_builder_that_makes_its_optimizer_on_the_model_built():
+    # Adam(1e-3) made in the builder holds variables of values, which no stateless scope allows: the
+    # budget is then judged on the model built in full, as check_param_count(builder, max_params=...) does
+    def builder():
+        return _compiled_mlp(optimizer=keras.optimizers.Adam(1e-3))
+
+    within = mc.run_spec(_spec_with_budget(builder, 1_000))
+    assert [r.status for r in within] == ["passed", "passed"], [r.message for r in within]
+    over = mc.run_spec(_spec_with_budget(builder, 100))
+    assert over[0].status == "failed" and "at most 100" in over[0].message, over[0].message

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 from typing import Any, Callable
+from unittest import mock
 
 import keras
 import numpy as np
@@ -133,17 +134,23 @@ def _zeros_for(input_shape: Any) -> Any:
     return zeros(input_shape)
 
 
+def _not_compiled(model: keras.Model, *args: Any, **kwargs: Any) -> None:
+    """compile() while parameters are counted unallocated: nothing to do."""
+
+
 def count_params_unallocated(builder: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
     """Build `builder(**kwargs)` without allocating weights and return its parameter counts.
 
     Inside ``keras.StatelessScope`` Keras defers variable initialisation, so a
     14-million-parameter model costs its layer objects only. Call
     ``keras.backend.clear_session()`` afterwards to drop the deferred variables. Returns ``{"total", "trainable",
-    "non_trainable", "layers": {name: count}}``.
+    "non_trainable", "layers": {name: count}}``. The builder's ``model.compile(...)`` is skipped: it holds
+    no parameter, and the variables of its optimizer start from values, which the scope refuses; an
+    optimizer the builder makes itself (``Adam(1e-3)``) still raises `UserCodeError` here.
     """
     # initialize_variables=False: by default the scope allocates every deferred variable on exit.
     # The deferred variables stay registered in Keras' global state until clear_session().
-    with keras.StatelessScope(initialize_variables=False):
+    with keras.StatelessScope(initialize_variables=False), mock.patch.object(keras.Model, "compile", _not_compiled):
         model = build_model(builder, kwargs=kwargs)
         counted: dict[str, Any] = param_counts(model)
         counted["layers"] = {layer.name: layer.count_params() for layer in layers_of(model) if layer.built}

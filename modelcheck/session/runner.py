@@ -64,8 +64,11 @@ class ModelSession:
             keras.utils.set_random_seed(self.seed)
             with loops.using(self._training_context(time.perf_counter())):  # the builder's errors, for the audience
                 if self.spec.max_params is not None and not isinstance(builder, keras.Model):
-                    counted = count_params_unallocated(builder, **self.spec.builder_kwargs)
-                    if counted["total"] > self.spec.max_params:
+                    try:
+                        counted = count_params_unallocated(builder, **self.spec.builder_kwargs)
+                    except UserCodeError:  # it makes an optimizer: judged on the model built, as param_count does
+                        counted = None
+                    if counted is not None and counted["total"] > self.spec.max_params:
                         raise _OverBudget(counted["total"], self.spec.max_params)
                     keras.backend.clear_session()
                     keras.utils.set_random_seed(self.seed)
