@@ -67,11 +67,14 @@ def _own_code(obj: Any, course: tuple[str, ...]) -> bool:
     return os.path.splitext(os.path.basename(path))[0] not in course
 
 
-def own_functions(model: keras.Model, course: tuple[str, ...]) -> list[str]:
+def own_functions(model: keras.Model, course: tuple[str, ...], *, besides_lambdas: bool = False) -> list[str]:
     """A sentence for each plain function of the submission's own that a layer holds (an
-    activation...): saved by its name only, it loads as Keras' function of that name, or not."""
+    activation...): saved by its name only, it loads as Keras' function of that name, or not.
+    `besides_lambdas`: leave out Lambda layers' functions (safe mode refuses those, saying why)."""
     users: dict[tuple[str, str], list[str]] = {}
     for layer, attribute, value in held_functions([model, *all_layers(model)]):
+        if besides_lambdas and isinstance(layer, keras.layers.Lambda):
+            continue
         if _own_code(value, course):
             users.setdefault((value.__name__, attribute), []).append(layer_ref(layer.name, type(layer).__name__))
     found = []

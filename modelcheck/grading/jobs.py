@@ -399,7 +399,7 @@ def _fidelity(model: Any, restored: _Restored | None, course: tuple[str, ...],
     student's, and leaves the file judged as it is."""
     if restored is None:  # not loadable: a function of the student's own that a layer holds is why, if any
         try:
-            return "; ".join(own_functions(model, course)) or None, []
+            return "; ".join(own_functions(model, course, besides_lambdas=True)) or None, []
         except Exception:  # (as below)
             return None, []
     try:
