@@ -45,3 +45,15 @@ def test_batch_independence_fails_a_norm_always_in_training_and_leaves_the_model
         later = check(model)
         assert later.status == "passed", later.message
     assert all(keras.ops.all(keras.ops.isfinite(v.value)) for v in model.non_trainable_variables)
+
+
+def test_config_lint_says_once_where_a_schedule_too_high_from_its_first_step_starts():
+    # it read "the learning rate starts at 3 (it starts at 3)"
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((6,)), layers.Dense(8, activation="relu"), layers.Dense(4, activation="softmax")])
+    schedule = keras.optimizers.schedules.ExponentialDecay(3.0, decay_steps=100, decay_rate=0.9)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy")
+    result = mc.check_config_lint(model)
+    assert result.status == "failed", result.message
+    assert "received ExponentialDecay up to 3, at the Adam optimizer's schedule; the learning rate starts at 3; " \
+        "Adam moves every weight" in result.message, result.message

@@ -94,9 +94,11 @@ def _schedule_finding(optimizer: Any, schedule: Any) -> str | None:
         f"the learning rate starts at {first_rate:g}"
     if peak_step != first_step and peak > first_rate * 1.01:
         rise += f" and reaches {peak:g} at step {peak_step:,}"
+    if first_step:
+        rise += f" (it starts at {rates[0][1]:g})"
     return mismatch("learning rate", f"at most {bound:g} for {kind} at every step", f"{name} up to {peak:g}",
                     at=f"the {kind} optimizer's schedule",
-                    note=f"{rise} (it starts at {rates[0][1]:g}); {kind} {step_words}, so from there the weights are "
+                    note=f"{rise}; {kind} {step_words}, so from there the weights are "
                     f"thrown far from any minimum, though a short run may still train; the usual range is {usual}: "
                     "check the schedule's arguments (a decay_rate above 1 makes ExponentialDecay grow)")
 
