@@ -66,3 +66,17 @@ def test_a_budget_in_a_spec_judges_a_builder_that_makes_its_optimizer_on_the_mod
     assert [r.status for r in within] == ["passed", "passed"], [r.message for r in within]
     over = mc.run_spec(_spec_with_budget(builder, 100))
     assert over[0].status == "failed" and "at most 100" in over[0].message, over[0].message
+
+
+def test_run_checks_given_a_shape_as_keras_prints_it_says_to_write_it_per_sample():
+    # check_output_shape and @modelcheck.expect take (None, 10); run_checks takes a spec's keys, per sample,
+    # and read (None, 10) as (None, None, 10): the failure gave no clue why a sound model failed
+    model = keras.Sequential([keras.Input((28, 28)), layers.Flatten(), layers.Dense(10, activation="softmax")])
+    [result] = mc.run_checks(model, checks=["output_shape"], output_shape=(None, 10))
+    assert result.status == "failed"
+    assert "batch dimension twice" in result.message and "write (10,), not (None, 10)" in result.message, result.message
+    [result] = mc.run_checks(model, checks=["output_shape"], output_shape=(10,))
+    assert result.status == "passed", result.message
+    # a true mismatch of ranks is not explained so
+    [result] = mc.run_checks(model, checks=["output_shape"], output_shape=(10, 1))
+    assert result.status == "failed" and "twice" not in result.message, result.message

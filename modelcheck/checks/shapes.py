@@ -34,13 +34,18 @@ def _matches(expected: tuple[Any, ...], received: tuple[Any, ...]) -> bool:
     )
 
 
-def _no_batch_note(expected: tuple[Any, ...], received: tuple[Any, ...]) -> str | None:
+def _batch_dimension_note(expected: tuple[Any, ...], received: tuple[Any, ...]) -> str | None:
     """The fix when `expected` is `received` without its batch dimension (``(10,)`` for
-    ``(None, 10)``): the checks take shapes as Keras prints them, batch first."""
+    ``(None, 10)``): the checks take shapes as Keras prints them, batch first; or with it twice
+    (``(None, None, 10)``): a shape as Keras prints it given where shapes are per sample (run_checks, a spec)."""
     if expected and expected[0] is not None and len(expected) + 1 == len(received) \
             and _matches((None, *expected), received):
         return (f"the expected shape has no batch dimension: write {shape_str((None, *expected))}, "
                 "as Keras prints shapes (spec files take them per sample, without it)")
+    if len(expected) == len(received) + 1 and expected[:2] == (None, None) and _matches(expected[1:], received):
+        return (f"the expected shape has the batch dimension twice: where shapes are given per sample (a spec "
+                f"file, an assignment's [expect], mc.run_checks), write {shape_str(expected[2:])}, not "
+                f"{shape_str(expected[1:])}")
     return None
 
 
@@ -180,7 +185,7 @@ def check_output_shape(
             return CheckResult.fail(
                 NAME,
                 mismatch("output shape", shape_str(want), shape_str(got), at=output_ref(name),
-                         note=_no_batch_note(tuple(want), got)),
+                         note=_batch_dimension_note(tuple(want), got)),
                 expected=list(want), received=list(got), details=details,
             )
 
@@ -256,7 +261,7 @@ def _check_input_shapes(model: keras.Model, inputs: Any) -> CheckResult | None:
     for name, want, got in zip(shown, wanted, received):
         if want is not None and not _matches(want, got):
             return CheckResult.fail(NAME, mismatch("input shape", shape_str(want), shape_str(got), at=f"input {name!r}",
-                                                   note=_no_batch_note(tuple(want), got) or for_audience(
+                                                   note=_batch_dimension_note(tuple(want), got) or for_audience(
                                                        loops.current().audience,
                                                        configurer="the model must take the inputs declared for it",
                                                        student="the model must take the inputs the assignment describes")),
