@@ -57,3 +57,18 @@ def test_config_lint_says_once_where_a_schedule_too_high_from_its_first_step_sta
     assert result.status == "failed", result.message
     assert "received ExponentialDecay up to 3, at the Adam optimizer's schedule; the learning rate starts at 3; " \
         "Adam moves every weight" in result.message, result.message
+
+
+def test_input_dependence_says_when_only_the_gradient_shows_the_input_matters():
+    # keras.applications.MobileNetV3Small(weights=None) passed with 'each of the 1 input(s) changes the
+    # output (smallest relative change 0)': its untrained softmax is the same for every image
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6,), name="pixels")
+    tiny = keras.initializers.RandomNormal(stddev=1e-12, seed=0)  # every output rounds to 1/4
+    outputs = layers.Dense(4, activation="softmax", kernel_initializer=tiny)(inputs)
+    model = keras.Model(inputs, outputs)
+    result = mc.check_input_dependence(model)
+    assert result.status == "passed", result.message
+    assert "'pixels' changed no output value measurably on this batch, but the outputs' gradient with respect " \
+        "to it is not zero" in result.message, result.message
+    assert result.details["dependence_by_gradient"] == ["pixels"]

@@ -384,6 +384,11 @@ def check_input_dependence(
     only_losses = [name for name in through_losses if max(table[name].values()) <= rtol]
     smallest = min((min(row.values()) for name, row in table.items() if name not in only_losses), default=0.0)
     message = f"each of the {len(infos)} input(s) changes the output (smallest relative change {fmt(smallest)})"
+    if reached:  # a change of 0 passed: say what showed the dependence instead
+        names = ", ".join(repr(infos[k].name) for k in sorted(reached))
+        message += (f"; {names} changed no output value measurably on this batch, but the outputs' gradient "
+                    "with respect to it is not zero (the outputs of an untrained model can round to the same "
+                    "values for every input, as a saturated or nearly uniform softmax does)")
     if only_losses:
         message = (f"each of the {len(infos)} input(s) changes the output or the losses its layers add: "
                    f"{', '.join(map(repr, only_losses))} only the losses (add_loss), as a CTC model's labels do")
