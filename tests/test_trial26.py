@@ -80,3 +80,40 @@ def test_run_checks_given_a_shape_as_keras_prints_it_says_to_write_it_per_sample
     # a true mismatch of ranks is not explained so
     [result] = mc.run_checks(model, checks=["output_shape"], output_shape=(10, 1))
     assert result.status == "failed" and "twice" not in result.message, result.message
+
+
+LINE_MODELS = '''
+import keras
+
+def build_toy():
+    return keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+
+def build_classifier():
+    return keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+'''
+
+LINE_SPEC = '''
+[[model]]
+builder = "models:build_toy"
+
+[[model]]
+builder = "models:build_classifier"
+
+[[model]]
+builder = "models:build_classifier"
+id = "asked_of_it"
+checks = ["learns_linear"]
+'''
+
+
+def test_learns_linear_added_by_the_checks_option_skips_the_models_it_does_not_apply_to(pytester):
+    # `--modelcheck-checks=learns_linear`, an on-request check the option adds to every model whose spec does
+    # not list its checks, failed every model but the toy ("input: expected one input of one number per sample")
+    pytester.makepyfile(models=LINE_MODELS)
+    pytester.makefile(".toml", modelcheck=LINE_SPEC)
+    result = pytester.runpytest_inprocess("--modelcheck", "--modelcheck-checks=learns_linear", "-rsf",
+                                          "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, skipped=1, failed=1)
+    result.stdout.fnmatch_lines(["*build_classifier::learns_linear: not applicable: input: expected one input of "
+                                 "one number per sample, received input shape (None, 4)*",
+                                 "FAILED modelcheck.toml::asked_of_it::learns_linear - input: *"])
