@@ -89,3 +89,14 @@ def test_config_lint_reads_a_warm_up_schedule_quickly_on_jax():
     result = mc.check_config_lint(model)
     assert result.status == "passed", result.message
     assert time.perf_counter() - start < 8.0
+
+
+def test_trainable_changes_passes_a_run_that_did_all_its_steps_past_the_timeout():
+    # keras.applications.ResNet50 on JAX (64x64): 'expected 5 steps with a finite loss, received stopped
+    # by the 30 s timeout after 5 steps': compiling the step took longer than the timeout, the steps all ran
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((6,)), layers.Dense(8, activation="relu"), layers.Dense(4, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    result = mc.check_trainable_changes(model, steps=1, timeout_s=1e-9)
+    assert result.status == "passed", result.message
+    assert "changed in 1 steps" in result.message
