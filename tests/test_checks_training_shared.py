@@ -239,3 +239,23 @@ def test_a_head_compiled_with_no_loss_fails_gradient_flow_and_leaves_the_trained
     with _session(models.stop_gradient_lambda) as session:  # any other cause still decides training
         session.run("gradient_flow")
         assert session.run("overfit_batch").details["not_attempted"] == "gradient_flow"
+
+
+def test_a_run_that_did_all_its_steps_is_not_stopped_by_the_timeout_its_last_chunk_passed():
+    """ResNet50's trainable_changes on JAX read 'stopped by the 30 s timeout after 5 steps' of 5: the
+    step loop counted the timeout after the last chunk, though no step was missing (trial 27). A run
+    still short of its steps stops at the timeout as before."""
+    import time
+
+    from modelcheck.model import loops
+    from modelcheck.model.engine import TrainingRun, _run_chunks
+
+    def chunk(n: int) -> list[float]:
+        time.sleep(0.05 * n)  # every chunk takes longer than the whole timeout below
+        return [1.0] * n
+
+    for max_steps, stopped, steps in ((2, "budget", 2), (6, "timeout", 2)):
+        run = TrainingRun()
+        _run_chunks(run, chunk, loop=loops.TracedLoop(None, None, []), max_steps=max_steps, stop=None,
+                    timeout_s=0.01, start=time.perf_counter(), context=loops.TrainingContext())
+        assert (run.stopped, run.steps) == (stopped, steps)

@@ -501,8 +501,10 @@ def _run_chunks(run: TrainingRun, chunk_fn: Callable[[int], np.ndarray], *, loop
             run.stopped = "converged"
             break
         # the timeout bounds training; tracing a large model on a busy machine can alone take
-        # longer, and says nothing about the model (the time budget of the model covers it)
-        if timeout_s is not None and run.seconds - run.tracing_s > timeout_s:
+        # longer, and says nothing about the model (the time budget of the model covers it). A run
+        # whose last chunk ended past it did all its steps: it ends on its budget (an extension is
+        # weighed against the timeout there)
+        if timeout_s is not None and run.seconds - run.tracing_s > timeout_s and run.steps < run.budget:
             run.stopped = "timeout"
             break
     run.seconds = time.perf_counter() - start
