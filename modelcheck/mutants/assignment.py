@@ -39,9 +39,19 @@ def load_for_mutants(path: str | Path, *, own_reference: bool = False) -> tuple[
     return assignment, assignment.reference
 
 
-def _import_file(path: Path, attr: str, where: str) -> Callable[..., Any]:
+def _on_path(*folders: Path) -> None:
+    """Put `folders` first on ``sys.path`` (once each), as Python does for a script's own folder: a
+    reference solution imports the course's modules beside it or beside the assignment
+    (``from course_layers import Scale``), as a submission does in grading. Spawned workers inherit it."""
+    for folder in reversed(folders):
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
+
+
+def _import_file(path: Path, attr: str, where: str, *, course: Path | None = None) -> Callable[..., Any]:
     if not path.is_file():
         raise SpecError(f"{where}: the reference solution {path} does not exist")
+    _on_path(path.parent, *([course] if course is not None else []))
     name = "modelcheck_reference_" + re.sub(r"\W", "_", path.stem)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
@@ -65,12 +75,14 @@ def resolve_reference(assignment: Any, assignment_path: str | Path, *, reference
         if not sep or not attr:
             raise SpecError(f"--reference: expected module:builder or file.py:builder, received {option!r}")
         if target.endswith(".py") or "/" in target:
-            return _import_file(Path(target).resolve(), attr, "--reference")
+            return _import_file(Path(target).resolve(), attr, "--reference",
+                                course=Path(assignment_path).resolve().parent)
         return import_builder(option, base_dir=Path.cwd(), where="--reference")
     if reference is None:
         raise SpecError(f"{where}: no reference solution; add reference = \"solution.py\" to [assignment] "
                         "or pass --reference module:builder")
-    return _import_file((Path(assignment_path).parent / reference).resolve(), assignment.builder, where)
+    folder = Path(assignment_path).resolve().parent
+    return _import_file((folder / reference).resolve(), assignment.builder, where, course=folder)
 
 
 @dataclass(frozen=True)

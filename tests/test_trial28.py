@@ -1,0 +1,81 @@
+"""Trial 28: assignment strength (`modelcheck mutants`) on assignments and models modelcheck's authors
+did not write: a course module beside the assignment, a custom layer in the reference solution with
+helper processes, the survivors' suggestions, and the operators on shapes they had not met."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import keras
+import pytest
+
+from modelcheck.mutants.assignment import assignment_mutants
+
+
+def _write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+COURSE = """
+    import keras
+
+    @keras.saving.register_keras_serializable(package="t28course")
+    class T28Scale(keras.layers.Layer):
+        def build(self, input_shape):
+            self.gamma = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="gamma")
+
+        def call(self, x):
+            return x * self.gamma
+"""
+
+
+def _course_assignment(folder: Path, module: str) -> Path:
+    _write(folder, f"{module}.py", COURSE)
+    _write(folder, "solution.py", f"""
+        import keras
+        from {module} import T28Scale
+
+        def build_model():
+            model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"), T28Scale(),
+                                      keras.layers.Dense(3, activation="softmax")])
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+            return model
+    """)
+    return _write(folder, "a.toml", f"""
+        [assignment]
+        name = "course"
+        builder = "build_model"
+        reference = "solution.py"
+        custom_objects = ["{module}:T28Scale"]
+
+        [expect]
+        input_shape = [6]
+        output_shape = [3]
+
+        [points]
+        output_shape = 1
+    """)
+
+
+def test_reference_imports_the_course_module_beside_the_assignment(tmp_path: Path) -> None:
+    """`from course_layers import Scale` in the reference solution, the course module beside the
+    assignment (listed in custom_objects, as grading takes it): before, `modelcheck mutants` stopped with
+    'importing the reference solution solution.py raised ModuleNotFoundError: No module named ...'."""
+    toml = _course_assignment(tmp_path, "t28_course_a")
+    report = assignment_mutants(toml)
+    assert report.not_mutable is None
+    assert any(m.where == "layer 't28_scale' (T28Scale)" for m in report.judged), [m.where for m in report.judged]
+
+
+def test_reference_given_by_path_imports_the_course_module_beside_the_assignment(tmp_path: Path) -> None:
+    """--reference elsewhere/solution.py:build_model: the course module beside the assignment is found too."""
+    toml = _course_assignment(tmp_path, "t28_course_b")
+    other = tmp_path / "instructor"
+    other.mkdir()
+    (tmp_path / "solution.py").rename(other / "mine.py")
+    report = assignment_mutants(toml, reference=f"{other / 'mine.py'}:build_model")
+    assert report.not_mutable is None and report.judged
