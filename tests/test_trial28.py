@@ -79,3 +79,54 @@ def test_reference_given_by_path_imports_the_course_module_beside_the_assignment
     (tmp_path / "solution.py").rename(other / "mine.py")
     report = assignment_mutants(toml, reference=f"{other / 'mine.py'}:build_model")
     assert report.not_mutable is None and report.judged
+
+
+def test_helpers_take_mutants_of_a_reference_with_its_own_layer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A custom layer defined in the reference solution's own file, with --workers 2: before, each helper
+    died reading its first mutant (a traceback 'ModuleNotFoundError: No module named
+    modelcheck_reference_solution' on stderr) and the command evaluated everything itself, slower than
+    with one worker. The helpers now import the reference's file first, and take mutants."""
+    from modelcheck.mutants import run
+
+    made: list[run.Helpers] = []
+
+    class Recorded(run.Helpers):
+        def __enter__(self) -> run.Helpers:
+            made.append(self)
+            entered = super().__enter__()
+            assert self.wait_ready(120), "the helper did not boot"
+            return entered
+
+    monkeypatch.setattr(run, "Helpers", Recorded)
+    _write(tmp_path, "solution.py", """
+        import keras
+
+        class OwnScale(keras.layers.Layer):
+            def build(self, input_shape):
+                self.gamma = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="gamma")
+
+            def call(self, x):
+                return x * self.gamma
+
+        def build_model():
+            model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"), OwnScale(),
+                                      keras.layers.Dense(3, activation="softmax")])
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+            return model
+    """)
+    toml = _write(tmp_path, "a.toml", """
+        [assignment]
+        name = "own_layer"
+        builder = "build_model"
+        reference = "solution.py"
+
+        [expect]
+        input_shape = [6]
+        output_shape = [3]
+
+        [points]
+        output_shape = 1
+    """)
+    report = assignment_mutants(toml, workers=2)
+    assert len(made) == 1 and made[0].helped > 0, "the helper evaluated no mutant"
+    assert report.judged and all(m.status != "invalid" for m in report.mutants)

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from ..core.errors import SpecError, call_user_code
 from ..core.spec import import_builder
+from .pool import register_file_module
 
 __all__ = ["load_for_mutants", "resolve_reference", "graded_like_submissions", "InstructorData", "assignment_mutants"]
 
@@ -58,6 +59,7 @@ def _import_file(path: Path, attr: str, where: str, *, course: Path | None = Non
         raise SpecError(f"{where}: cannot import {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
+    register_file_module(name, str(path))
     call_user_code(f"importing the reference solution {path.name}", spec.loader.exec_module, module)
     builder = getattr(module, attr, None)
     if not callable(builder):

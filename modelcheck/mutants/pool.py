@@ -15,7 +15,33 @@ from typing import TYPE_CHECKING, Any, Sequence
 if TYPE_CHECKING:
     from .run import MutantResult
 
-__all__ = ["Helpers"]
+__all__ = ["Helpers", "register_file_module"]
+
+# Modules imported from a file under a name no import statement finds (the reference solution, as
+# `assignment._import_file` loads it): a class or function of theirs in a mutant (a custom layer, an
+# own activation) is pickled by that name, so each helper imports them before unpickling its mutants.
+_FILE_MODULES: dict[str, str] = {}
+
+
+def register_file_module(name: str, path: str) -> None:
+    """Record that module `name` was imported from the file `path`, for the helpers to import it too."""
+    _FILE_MODULES[name] = path
+
+
+def _import_file_modules(modules: dict[str, str]) -> None:
+    """Import each module of `modules` (name -> file) this process does not have yet."""
+    import importlib.util
+    import sys
+
+    for name, path in modules.items():
+        if name in sys.modules:
+            continue
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            continue
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
 
 
 def _boot_worker() -> None:
@@ -79,10 +105,14 @@ class Helpers:
 
         from .run import _evaluate_counted
 
+        import pickle
+
         results: dict[int, MutantResult] = {}
         started: dict[int, int] = {}  # mutant index -> pid of the helper evaluating it (-1: its evaluation raised)
+        modules = dict(_FILE_MODULES)
         for index, mutant in enumerate(mutants):
-            self.tasks.put((index, mutant, args))
+            # pickled here: a helper imports `modules` first, then reads the mutant (its classes may live there)
+            self.tasks.put((index, modules, pickle.dumps((mutant, args))))
         while len(results) < len(mutants):
             self._collect(results, started, block=False)
             try:
@@ -135,6 +165,7 @@ class Helpers:
 def _helper(tasks: Any, results: Any) -> None:
     """A helper process: take mutants from `tasks` until None, report each start and result."""
     import os
+    import pickle
 
     _boot_worker()
     from .run import _evaluate_counted
@@ -145,9 +176,11 @@ def _helper(tasks: Any, results: Any) -> None:
         item = tasks.get()
         if item is None:
             return
-        index, mutant, args = item
+        index, modules, payload = item
         results.put((index, pid, None))
         try:
+            _import_file_modules(modules)
+            mutant, args = pickle.loads(payload)
             result: Any = _evaluate_counted(mutant, *args)
         except BaseException as exc:  # noqa: BLE001  the parent evaluates it again and raises it there
             result = f"{type(exc).__name__}: {exc}"
