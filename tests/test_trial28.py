@@ -130,3 +130,64 @@ def test_helpers_take_mutants_of_a_reference_with_its_own_layer(tmp_path: Path, 
     report = assignment_mutants(toml, workers=2)
     assert len(made) == 1 and made[0].helped > 0, "the helper evaluated no mutant"
     assert report.judged and all(m.status != "invalid" for m in report.mutants)
+
+
+# survivors' suggestions: each names what does catch the mistake, in the model's own kind of output
+
+from modelcheck.core.spec import ModelSpec  # noqa: E402
+from modelcheck.mutants.format import suggestion  # noqa: E402
+from modelcheck.mutants.run import run_mutants  # noqa: E402
+
+
+def sigmoid_classifier() -> keras.Model:
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu", name="hidden"),
+                              keras.layers.Dense(1, activation="sigmoid", name="out")])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    return model
+
+
+def regressor() -> keras.Model:
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu", name="hidden"),
+                              keras.layers.Dense(1, name="out")])
+    model.compile(optimizer="adam", loss="mse")
+    return model
+
+
+def _suggested(report) -> dict[str, str]:
+    return {m.description: suggestion(m, report.checks, expected=report.expected) for m in report.survivors}
+
+
+def _caught(report) -> dict[str, list[str]]:
+    return {m.description: m.caught_by for m in report.judged}
+
+
+OUTPUT_OPERATORS = ["output_activation", "loss_binary_categorical", "loss_on_regression"]
+
+
+@pytest.mark.parametrize("builder, kind", [(sigmoid_classifier, "binary"), (regressor, "regression")])
+def test_a_survivors_suggestion_names_the_references_kind_of_output_and_following_it_catches(builder, kind):
+    """A weak assignment (output_shape alone) of a sigmoid classifier and of a regression: each wrong output
+    activation read 'add output = "probabilities" (or the kind of output) to [expect]', which fails the
+    reference itself there, and which a relu on a regression output survives whatever kind is given; and
+    categorical cross-entropy on the one sigmoid unit, or binary cross-entropy on the regression, read 'no
+    check catches it here', where loss_matches_output does. Following each suggestion now catches its mutant."""
+    spec = ModelSpec(id=kind, builder=builder, input_shape=(6,), output_shape=(1,))
+    weak = run_mutants(spec, points={"output_shape": 1}, operators=OUTPUT_OPERATORS)
+    suggested = _suggested(weak)
+    assert suggested and all("no check catches it" not in s and '"probabilities"' not in s
+                             for s in suggested.values()), suggested
+    output = f'add output = "{kind}" to [expect]'
+    if kind == "binary":
+        assert suggested["activation sigmoid -> linear"] == output
+        assert suggested["loss binary_crossentropy -> categorical_crossentropy"] == "add loss_matches_output to [points]"
+    else:
+        assert suggested["activation linear -> softmax"] == output
+        assert suggested["activation linear -> relu"] == "add loss_matches_output to [points]"
+        assert suggested["loss mean_squared_error -> binary_crossentropy"] == "add loss_matches_output to [points]"
+    followed = run_mutants(spec.replace(output=kind), points={"output_shape": 1, "loss_matches_output": 1},
+                           operators=OUTPUT_OPERATORS)
+    caught = _caught(followed)
+    for description, advice in suggested.items():
+        check = "output_shape" if advice == output else "loss_matches_output"
+        assert check in caught[description], (description, advice, caught[description])
+

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 from .run import MutantResult, MutationReport
 
 __all__ = ["suggestion", "format_report", "score_line", "probe_checks", "PROBES", "Catcher", "Words", "WORDS",
-           "dropped_counts"]
+           "dropped_counts", "output_probe_key", "output_probe_kind"]
 
 @dataclass(frozen=True)
 class Words:
@@ -54,11 +54,14 @@ class Catcher:
         """Whether the spec sets what the check needs to see the mistake."""
         return not self.expect or any(key in expected for key in self.expect)
 
-    def advice(self, checks: Sequence[str], expected: Sequence[str], words: Words = ASSIGNMENT_WORDS) -> str | None:
-        """What to add so that the check runs with what it needs; None when it already does."""
+    def advice(self, checks: Sequence[str], expected: Sequence[str], words: Words = ASSIGNMENT_WORDS,
+               kind: str | None = None) -> str | None:
+        """What to add so that the check runs with what it needs; None when it already does. `kind`: the
+        reference's kind of output (what ``output`` would be set to), when known."""
         runs = self.check in checks
         has = self.has_expectation(expected)
-        add = self.add.format(expect=words.expect, labels=words.labels)
+        shown = f'"{kind}"' if kind else '"probabilities" (or the kind of output)'
+        add = self.add.format(expect=words.expect, labels=words.labels, kind=shown)
         if runs and has:
             return None
         if runs:
@@ -87,11 +90,12 @@ _CATCHERS: dict[str, list[Catcher]] = {
     "input_flattened": _INPUT,
     "input_shape": _INPUT,
     "channels_order": _INPUT,
-    "output_activation": [Catcher("output_shape", ("output",), None, 'output = "probabilities" (or the kind of output) '
-                                                                   "to {expect}"),
+    "output_activation": [Catcher("output_shape", ("output",), None, "output = {kind} to {expect}"),
                           Catcher("loss_matches_output")],
     "loss_mse": [Catcher("loss_matches_output")],
     "loss_from_logits": [Catcher("loss_matches_output")],
+    "loss_binary_categorical": [Catcher("loss_matches_output"), Catcher("config_lint")],
+    "loss_on_regression": [Catcher("loss_matches_output"), Catcher("config_lint")],
     "loss_sparse_categorical": [Catcher("config_lint", ("labels",), None, "{labels}")],
     "frozen": [Catcher("param_count", ("trainable_params",), "trainable", "trainable_params to {expect}"),
                Catcher("gradient_flow")],
@@ -104,6 +108,20 @@ _CATCHERS: dict[str, list[Catcher]] = {
 # Checks that judge a model without training it: cheap enough to try on every survivor, so that a
 # suggestion names one of them only when it does catch the mistake.
 PROBES = ("config_lint", "loss_matches_output", "gradient_flow", "finite", "output_shape", "param_count")
+
+
+_OUTPUT_PROBE = "output_shape with output="
+
+
+def output_probe_key(kind: str) -> str:
+    """The probe of ``output_shape`` with ``output`` set to `kind` (the reference's kind of output), as
+    the run records it for the reference and for a surviving mutant of ``output_activation``."""
+    return _OUTPUT_PROBE + kind
+
+
+def output_probe_kind(probed: dict[str, Any]) -> str | None:
+    """The kind of output of the ``output_shape`` probe among `probed`'s keys, None without one."""
+    return next((key[len(_OUTPUT_PROBE):] for key in probed if key.startswith(_OUTPUT_PROBE)), None)
 
 
 def probe_checks(operator: str, checks: Sequence[str]) -> list[str]:
@@ -125,11 +143,15 @@ def suggestion(mutant: MutantResult, checks: Sequence[str], *, snapshot_missing:
 
         return (f"record the model's architecture snapshot ({Path(snapshot_missing).name}, written by pytest "
                 f"--modelcheck {UPDATE_OPTION}): comparing with it catches this change")
+    kind = output_probe_kind(mutant.would_catch)
     for catcher in _CATCHERS.get(mutant.operator, []):
         if catcher.facet is not None and catcher.facet not in mutant.changes:
             continue  # the mistake changes nothing this check measures
-        advice = catcher.advice(checks, expected, words)
+        advice = catcher.advice(checks, expected, words, kind if "output" in catcher.expect else None)
         tried = catcher.has_expectation(expected) and mutant.would_catch.get(catcher.check) is False
+        if "output" in catcher.expect and not catcher.has_expectation(expected) and kind is not None:
+            # tried with the reference's kind of output: a relu on a regression output is no case for it
+            tried = mutant.would_catch.get(output_probe_key(kind)) is False
         if advice is None or tried:
             continue  # it runs with what it needs, or was tried on the mutant with it: it does not catch it
         return advice

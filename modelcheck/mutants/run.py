@@ -243,11 +243,39 @@ def _evaluate(mutant: Any, spec: ModelSpec, checks: Sequence[str], points: dict[
 
 def _probe(session: Any, operator: str, checks: Sequence[str], reference: dict[str, str]) -> dict[str, bool]:
     """Whether each cheap check the run lacks that could catch a surviving mutant of `operator`
-    catches it: it passes on the reference and not on the mutant."""
-    from .format import probe_checks
+    catches it: it passes on the reference and not on the mutant. A wrong output activation is also
+    tried against ``output`` set to the reference's kind of output, when the run probed the reference so."""
+    from .format import output_probe_key, output_probe_kind, probe_checks
 
-    return {check: not session.run(check).passed and reference.get(check) == PASSED
-            for check in probe_checks(operator, checks)}
+    found = {check: not session.run(check).passed and reference.get(check) == PASSED
+             for check in probe_checks(operator, checks)}
+    kind = output_probe_kind(reference)
+    if operator == "output_activation" and kind is not None:
+        key = output_probe_key(kind)
+        found[key] = reference.get(key) == PASSED and not session.run("output_shape", output=kind).passed
+    return found
+
+
+def _reference_kind(model: Any) -> str | None:
+    """The reference's kind of output, as ``output`` in [expect] would name it (a linear output under a
+    cross-entropy: logits); None for several outputs."""
+    from ..checks import loss_config as lc
+    from ..model.outputs import output_kinds
+    from .operators import _single_loss
+    from .recipe import recipe_of
+
+    try:
+        kinds = output_kinds(model)
+    except Exception:  # an output Keras cannot read back: no suggestion of a kind
+        return None
+    if len(kinds) != 1:
+        return None
+    recipe = recipe_of(model)
+    loss = _single_loss(recipe) if recipe is not None else None
+    if kinds[0] == "regression" and loss is not None and lc.loss_family(loss[0]) in (
+            lc.SPARSE_CE, lc.CATEGORICAL_CE, lc.BINARY_CE):
+        return "logits"
+    return kinds[0]
 
 
 def expectations(spec: ModelSpec) -> list[str]:
@@ -343,7 +371,7 @@ def _run(report: MutationReport, spec: ModelSpec, names: list[str], weights: dic
          snapshot: Path | None, prepare: Callable[[Any], None] | None, pool: Helpers | None) -> None:
     """Check the reference, generate its mutants and evaluate them (with `pool`'s help) into `report`."""
     from ..session.runner import ModelSession
-    from .format import PROBES
+    from .format import PROBES, output_probe_key
     from .generate import NotMutable, baseline_of, generate
 
     with ModelSession(spec, seed=seed, base_dir=base_dir, overrides=overrides) as session:
@@ -362,6 +390,9 @@ def _run(report: MutationReport, spec: ModelSpec, names: list[str], weights: dic
         except NotMutable as exc:
             report.not_mutable = str(exc)
             return
+        kind = _reference_kind(session.model()) if spec.output is None else None
+        if kind is not None and any(m.operator == "output_activation" for m in mutants):
+            probed[output_probe_key(kind)] = session.run("output_shape", output=kind).status
         try:
             baseline = baseline_of(recipe, seed)
         except Exception as exc:  # a configuration Keras cannot read back: no mutant of it can be built either
