@@ -8,6 +8,8 @@ privileges do not allow it, and each reported back so the feedback can say what 
   in which only the job's folder is writable (`modelcheck.grading.isolation`);
 - its own session and process group (the grader kills the whole group);
 - resource limits: address space, CPU seconds, file size, no core files, process count;
+- in the namespaces a grader that is not root gives its job (`isolation.enter_user_namespaces`):
+  a /proc of its own, no capability, and at most `max_processes` tasks (counted per namespace);
 - when the grader runs as root: a dedicated unprivileged uid/gid, so the code cannot signal the
   grader, read other students' copies or write anything it does not own (or, when other uids
   cannot read the Python installation, uid 0 with every capability dropped);
@@ -34,7 +36,7 @@ import resource
 import signal
 from dataclasses import dataclass, field
 
-__all__ = ["Confinement", "confine", "landlock_abi", "not_dumpable", "seccomp_filter_works"]
+__all__ = ["Confinement", "confine", "landlock_abi", "not_dumpable", "really_root", "seccomp_filter_works"]
 
 _SYS_LANDLOCK_CREATE_RULESET = 444
 _SYS_LANDLOCK_ADD_RULE = 445
@@ -72,6 +74,7 @@ class Confinement:
     env: dict[str, str] = field(default_factory=dict)
     keep_fds: tuple[int, ...] = (0, 1, 2, 3)
     sandbox: dict | None = None  # {"root", "folder", "readable"}: see isolation.enter_job_root
+    user_namespace: bool = False  # set by the nanny: in namespaces of a grader that is not root
 
 
 def _libc() -> ctypes.CDLL:
@@ -255,6 +258,19 @@ def _drop_capabilities() -> str:
     return "uid 0 without any capability"
 
 
+def really_root() -> bool:
+    """Whether this process is root of the whole machine: uid 0 outside any user namespace (uid 0
+    of a container's user namespace cannot take the uids a job gets; a nanny's user namespace
+    maps only the grader's own uid)."""
+    if os.geteuid() != 0:
+        return False
+    try:
+        with open("/proc/self/uid_map") as handle:
+            return handle.read().split() == ["0", "0", "4294967295"]
+    except OSError:
+        return False
+
+
 def _limit(which: int, soft: int, hard: int | None = None) -> None:
     hard = soft if hard is None else hard
     _, current_hard = resource.getrlimit(which)
@@ -278,6 +294,10 @@ def confine(conf: Confinement) -> list[str]:
         from .isolation import enter_job_root
 
         applied.append(enter_job_root(conf.sandbox["root"], conf.sandbox["folder"], conf.sandbox["readable"]))
+    if conf.user_namespace:
+        from .isolation import mount_own_proc
+
+        applied.append("own user, PID, mount, network and IPC namespaces, " + mount_own_proc())
     os.setsid()
     os.closerange(max(conf.keep_fds) + 1, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 4096)
     os.environ.update(conf.env)
@@ -301,7 +321,7 @@ def confine(conf: Confinement) -> list[str]:
     if conf.file_mb:
         _limit(resource.RLIMIT_FSIZE, conf.file_mb * 2**20)
         applied.append(f"files <= {conf.file_mb} MB")
-    if conf.uid is not None and os.geteuid() == 0:
+    if conf.uid is not None and really_root():
         for path in conf.writable:
             for root, dirs, files in os.walk(path):
                 for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
@@ -312,8 +332,15 @@ def confine(conf: Confinement) -> list[str]:
         if conf.max_processes:
             _limit(resource.RLIMIT_NPROC, conf.max_processes)
         applied.append(f"own uid {conf.uid}")
-    elif os.geteuid() == 0:
+    elif os.geteuid() == 0 or conf.user_namespace:
+        # (uid 0 of a container's user namespace, or the nanny's user namespace, where the job has
+        # every capability over what the namespace holds: none is needed to run a job)
         applied.append(_drop_capabilities())
+    if conf.user_namespace and conf.max_processes:
+        # counted per user namespace (Linux 5.14+): the job's own processes and threads, not the
+        # grader's, which share its uid
+        _limit(resource.RLIMIT_NPROC, conf.max_processes)
+        applied.append(f"tasks <= {conf.max_processes}")
     # after the uid change, which clears it: die with the supervising process
     _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     # no program it runs may gain privileges (uid 0 without capabilities would get them back

@@ -1,4 +1,5 @@
-"""Kernel isolation of one job: namespaces, a cgroup and a size-limited tmpfs (Linux, as root).
+"""Kernel isolation of one job: namespaces, a cgroup and a size-limited tmpfs (Linux, as root;
+user and PID namespaces for a grader that is not root).
 
 Every mechanism here is enforced by the kernel for a whole process tree, whatever the job's
 code does:
@@ -13,6 +14,13 @@ code does:
 - a **cgroup** (v1 memory + pids hierarchies, or v2) with a memory limit that counts every
   process of the job and its tmpfs, shared-memory and memfd pages, and a task limit that holds
   when running as root; the grader kills it as a whole and removes it after the job.
+
+A grader that is not root gets no cgroup or tmpfs, but where the kernel lets an ordinary user
+make namespaces, each nanny enters a **user namespace** mapping only its own uid and gid, and
+then new PID, network and IPC namespaces (`enter_user_namespaces`; the job makes its own mount
+namespace, holding a /proc of its PID namespace): the job is the first
+process of a PID namespace holding nothing else, so no signal of it (``kill(-1)``, the grader's
+pid read from /proc) reaches the grader or another job, though all keep the same uid.
 
 The grader detects what the host supports once (`detect`) and says so in one line; a job gets
 the mechanisms that exist, never silently fewer than announced. This module never imports
@@ -32,14 +40,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Isolation", "JobCgroup", "detect", "enter_job_root", "mount_job_folder", "copy_out",
-           "unshare_pid"]
+__all__ = ["Isolation", "JobCgroup", "detect", "enter_job_root", "enter_user_namespaces", "mount_job_folder",
+           "copy_out", "unshare_pid", "user_namespaces"]
 
+CLONE_NEWUSER = 0x10000000
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
 _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 2, 4, 8
 _MS_BIND, _MS_REC, _MS_PRIVATE = 4096, 16384, 1 << 18
 _MNT_DETACH = 2
+_PR_SET_DUMPABLE = 4
 _SYS_PIVOT_ROOT, _SYS_MOUNT_SETATTR = 155, 442  # x86_64 and aarch64 differ: see _syscalls()
 _AT_RECURSIVE = 0x8000
 _MOUNT_ATTR_RDONLY, _MOUNT_ATTR_NOSUID = 0x1, 0x2
@@ -90,12 +100,13 @@ class Isolation:
     missing: tuple[str, ...] = ()
     landlock: int = 0  # the kernel's Landlock ABI (0: none)
     seccomp: bool = False  # a job's seccomp filter refuses it sockets
+    user_namespace: bool = False  # not root: each job in its own user, PID, mount, network and IPC namespaces
 
     @property
     def network_confined(self) -> bool:
         """Whether a job can reach no network: its own network namespace, the seccomp filter, or
         Landlock's TCP rules (ABI 4)."""
-        return self.namespaces or self.seccomp or self.landlock >= 4
+        return self.namespaces or self.user_namespace or self.seccomp or self.landlock >= 4
 
     @property
     def reads_confined(self) -> bool:
@@ -110,6 +121,8 @@ class Isolation:
         if self.namespaces:
             parts.append("pid+net+mount+ipc namespaces, read-only system")
             parts.append(f"tmpfs {disk_mb} MB" if disk_mb else "tmpfs")
+        if self.user_namespace:
+            parts.append("own user+pid+net+ipc namespaces (a job signals and sees only its own processes)")
         if self.cgroup:
             parts.append(f"cgroup {self.cgroup} memory+pids")
         if self.landlock:
@@ -124,7 +137,7 @@ class Isolation:
     def as_data(self, disk_mb: int | None = None) -> dict[str, object]:
         """What results.json records in ``extra_data``."""
         return {"isolation": self.describe(disk_mb), "namespaces": self.namespaces, "cgroup": self.cgroup,
-                "landlock": self.landlock, "seccomp": self.seccomp, "missing": list(self.missing)}
+                "user_namespace": self.user_namespace, "landlock": self.landlock, "seccomp": self.seccomp, "missing": list(self.missing)}
 
 
 def _own_cgroup(controller: str) -> str:
@@ -181,14 +194,16 @@ def detect(workroot: str | None = None) -> Isolation:
     group = ("process group (which the seccomp filter keeps them in)" if seccomp else
              "process group only (which a process can leave: no seccomp filter)")
     if os.geteuid() != 0:
-        missing.append(f"not running as root: no namespaces, cgroups or tmpfs; a job's processes are killed and "
-                       f"their memory watched by {group}, no disk budget beyond a per-file size limit")
-        if landlock < 6:  # a job keeps the grader's uid, so kill(-1) or the grader's pid reaches every process of it
-            missing.append("no Landlock signal scoping (ABI 6, Linux 6.12): a job keeps the grader's uid and can kill "
-                           "the grader itself, stopping the whole run at that submission (and again on --resume), or "
-                           "another student's job running beside it; grade as root, or on Linux 6.12 or later")
-        return Isolation(missing=tuple(missing + _unconfined(False, landlock, seccomp)), landlock=landlock,
-                         seccomp=seccomp)
+        userns, why = user_namespaces()
+        missing.append(f"not running as root: no {'' if userns else 'namespaces, '}cgroups or tmpfs; a job's processes "
+                       f"are killed and their memory watched by {group}, no disk budget beyond a per-file size limit")
+        if not userns and landlock < 6:  # a job keeps the grader's uid: kill(-1) or the grader's pid reaches it
+            missing.append(f"no user namespaces ({why}) and no Landlock signal scoping (ABI 6, Linux 6.12): a job "
+                           "keeps the grader's uid and can kill the grader itself, stopping the whole run at that "
+                           "submission (and again on --resume), or another student's job running beside it; grade "
+                           "as root, where unprivileged user namespaces are allowed, or on Linux 6.12 or later")
+        return Isolation(missing=tuple(missing + _unconfined(userns, landlock, seccomp, reads=False)),
+                         landlock=landlock, seccomp=seccomp, user_namespace=userns)
     import tempfile
 
     with tempfile.TemporaryDirectory(dir=workroot) as probe_dir:
@@ -214,10 +229,11 @@ def detect(workroot: str | None = None) -> Isolation:
                      seccomp=seccomp)
 
 
-def _unconfined(namespaces: bool, landlock: int, seccomp: bool) -> list[str]:
-    """What a job could reach on this host, said for the MISSING list."""
+def _unconfined(namespaces: bool, landlock: int, seccomp: bool, *, reads: bool = True) -> list[str]:
+    """What a job could reach on this host, said for the MISSING list (`reads`: whether
+    `namespaces` hide the host's files, as the root path's do; a user namespace alone does not)."""
     found = []
-    if not (namespaces or landlock):
+    if not ((namespaces and reads) or landlock):
         found.append("no Landlock (Linux < 5.13, or refused) and no mount namespace: a job reads every file its "
                      "uid may read; keep the instructor's files (reference solution, samples) readable by their "
                      "owner only (chmod go-rwx)")
@@ -239,6 +255,79 @@ def remove_parents(isolation: Isolation) -> None:
             folder.rmdir()
         except OSError:
             pass
+
+
+_USERNS_PROBE = """
+import importlib.util, os, sys
+spec = importlib.util.spec_from_file_location("isolation", sys.argv[1])
+isolation = sys.modules["isolation"] = importlib.util.module_from_spec(spec)  # (its dataclasses look it up)
+spec.loader.exec_module(isolation)
+if os.geteuid() != int(sys.argv[2]):  # (an answer for another uid is not the grader's)
+    sys.exit(f"the probe ran as uid {os.geteuid()}, not the grader's {sys.argv[2]}")
+try:
+    isolation.enter_user_namespaces()
+except OSError as exc:
+    sys.exit(str(exc))
+pid = os.fork()
+if pid == 0:
+    os._exit(0 if os.getpid() == 1 else 3)
+sys.exit(0 if os.WEXITSTATUS(os.waitpid(pid, 0)[1]) == 0 else "not the first process of its PID namespace")
+"""
+_USERNS_FOUND: list[tuple[bool, str]] = []
+
+
+def user_namespaces() -> tuple[bool, str]:
+    """(whether a nanny of this grader, not root, can give its job user, PID, mount, network and
+    IPC namespaces, why not); tried once per process in a short-lived Python of its own, with the
+    very steps `enter_user_namespaces` takes (Ubuntu's apparmor_restrict_unprivileged_userns lets
+    the user namespace be made, then refuses the rest; user.max_user_namespaces=0 refuses all)."""
+    if os.geteuid() == 0:
+        return False, "root: the grader's own namespaces apply"
+    if not _USERNS_FOUND:
+        try:
+            probe = subprocess.run([sys.executable, "-S", "-c", _USERNS_PROBE, os.path.abspath(__file__),
+                                    str(os.geteuid())], capture_output=True, text=True, timeout=30)
+            found = (probe.returncode == 0, (probe.stderr.strip().splitlines() or [f"exit {probe.returncode}"])[-1])
+        except (OSError, subprocess.SubprocessError) as exc:
+            found = (False, f"cannot try them: {exc}")
+        _USERNS_FOUND.append(found)
+    return _USERNS_FOUND[0]
+
+
+def enter_user_namespaces() -> None:
+    """In the nanny of a grader that is not root, before forking the job: a new user namespace
+    that maps only this uid and gid (to themselves; no other group), then new PID, network and
+    IPC namespaces owned by it. The nanny's next child is PID 1 of a namespace holding nothing
+    else: ``kill(-1)`` reaches only the job's own processes, and no pid outside names anything.
+    Its capabilities hold in these namespaces only (over nothing the grader's uid does not own);
+    the job drops them (`modelcheck.grading.confine`)."""
+    libc = _libc()
+    uid, gid = os.geteuid(), os.getegid()
+    _check(libc.unshare(CLONE_NEWUSER), "unshare(user)")
+    # the maps of a process that is not dumpable (the zygote and its nannies are not) belong to
+    # root: dumpable for the moment of writing them, before the job, or any code of it, exists
+    libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
+    try:
+        for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+            with open(f"/proc/self/{name}", "w") as handle:
+                handle.write(text)
+    finally:
+        libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+    _check(libc.unshare(CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC), "unshare(pid, net, ipc)")
+
+
+def mount_own_proc() -> str:
+    """In the job (PID 1 of its namespace, its capabilities not yet dropped): a mount namespace
+    of its own, with a /proc of its PID namespace over the host's, so it reads no other process's
+    entries (the grader's command line); best effort (a host whose /proc is partly covered
+    refuses it). (Not the nanny's: there it would hide the nanny's own /proc/self.)"""
+    try:
+        _check(_libc().unshare(CLONE_NEWNS), "unshare(mount)")
+        _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
+        _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
+    except OSError as exc:
+        return f"the host's /proc ({exc.strerror})"
+    return "own /proc"
 
 
 # -- one job's cgroup, in the grader ------------------------------------------------------

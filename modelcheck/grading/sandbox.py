@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .confine import Confinement
-from .isolation import JobCgroup
+from .isolation import JobCgroup, user_namespaces
 from .schema import MAX_REPORT_BYTES, ReportError, parse_report, printed_text
 from .worker import WarmPool
 
@@ -188,7 +188,10 @@ def run_job(pool: WarmPool, kind: str, params: dict, conf: Confinement, limits: 
     itself: the job process's resident memory, and the private memory of the other processes of
     its group (which the seccomp filter keeps them in), a few times a second.
     """
-    job = {"kind": kind, "params": params, "confine": vars(conf), "isolate": isolate}
+    job = {"kind": kind, "params": params, "confine": vars(conf), "isolate": isolate,
+           # a grader that is not root: the nanny gives its job user and PID namespaces where the
+           # kernel allows them, as the isolation line says (both ask `user_namespaces`)
+           "user_namespace": os.geteuid() != 0 and user_namespaces()[0]}
     launched = pool.launch(job)  # may first restart a dead zygote: not the job's time
     started = time.monotonic()
     outcome = RunOutcome(limits=limits)

@@ -14,7 +14,9 @@ The nanny reports the job process's pid and, when it ends, its exit status; then
 process the job left behind (it is a child subreaper, so orphans come back to it). Where the
 host allows it (root), the nanny first enters a mount namespace of its own holding the job's
 size-limited tmpfs, and makes the job process the first process of a new PID namespace (the
-kernel kills every process of that namespace when the job process ends); it puts the job in its
+kernel kills every process of that namespace when the job process ends); a grader that is not
+root gets the PID namespace too where the kernel lets it make a user namespace (its job, though
+of the grader's uid, then signals only its own processes); the nanny puts the job in its
 cgroup before letting it start, and copies the job's exports out of the tmpfs afterwards
 (`modelcheck.grading.isolation`). A job that
 kills its parent kills only its nanny: the grader sees the status pipe close without an exit
@@ -59,7 +61,11 @@ def _preload() -> None:
 
 def _children() -> list[int]:
     pids: list[int] = []
-    for tid in os.listdir("/proc/self/task"):
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return pids
+    for tid in tids:
         try:
             with open(f"/proc/self/task/{tid}/children") as handle:
                 pids += [int(p) for p in handle.read().split()]
@@ -141,6 +147,15 @@ def _isolate_nanny(isolate: dict) -> None:
     unshare_pid()
 
 
+def _isolate_nanny_unprivileged(job: dict) -> None:
+    """In the nanny of a grader that is not root: user, PID, mount, network and IPC namespaces,
+    so the job's signals reach only its own processes though it keeps the grader's uid."""
+    from modelcheck.grading.isolation import enter_user_namespaces
+
+    enter_user_namespaces()
+    job["confine"]["user_namespace"] = True
+
+
 def _enter_cgroups(pid: int, procs_files: list[str]) -> None:
     for path in procs_files:
         with open(path, "w") as procs:
@@ -153,9 +168,12 @@ def _nanny(job: dict, fds: dict[str, int]) -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the grader stopped: so do we
     status = fds["status"]
     isolate = job.get("isolate") or {}
-    if isolate.get("folder"):
+    if isolate.get("folder") or job.get("user_namespace"):
         try:
-            _isolate_nanny(isolate)
+            if isolate.get("folder"):
+                _isolate_nanny(isolate)
+            else:
+                _isolate_nanny_unprivileged(job)
         except OSError as exc:
             os.write(status, (json.dumps({"setup_error": f"isolating the job failed: {exc}"}) + "\n").encode())
             return
@@ -247,6 +265,12 @@ def serve(sock: socket.socket) -> None:
             sock.close()
             try:
                 _nanny(job, fds)
+            except Exception as exc:  # the grader's failure, not the student's: said as such, not as a lost nanny
+                try:
+                    said = f"the job's supervisor failed ({type(exc).__name__}: {exc})"
+                    os.write(fds["status"], (json.dumps({"setup_error": said}) + "\n").encode())
+                except OSError:
+                    pass
             finally:
                 os._exit(0)
         nannies.add(pid)

@@ -1,0 +1,290 @@
+"""Red team 20: a grader that is not root, and the build job's words in the grader's mouth.
+
+Many instructors grade as an ordinary user. There every job keeps the grader's uid, and on a kernel
+without Landlock's signal scoping (Linux < 6.12) a submission's ``os.kill(-1, SIGKILL)``, or a kill
+of the grader's pid read from /proc, stopped the whole run (and again on every --resume) or killed
+the student's job beside it. The nanny now gives each job user, PID, mount, network and IPC
+namespaces where the kernel lets an ordinary user make them.
+
+These tests run the real grader as an unprivileged uid: a root helper enters a private mount
+namespace of its own (the Python installation lives under /root, mode 0700: a tmpfs of mode 0755
+over /root there holds only the installation), drops to a uid made for the test and executes
+Python afresh. The host's kernel has Landlock's signal scoping (ABI 6); a `sitecustomize` on the
+grader's PYTHONPATH makes it report ABI 5, as Ubuntu 22.04's 5.15 and 24.04's 6.8 have less.
+Where the tests cannot run (not root, no mount namespace) they skip, saying why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.test_grading_notebooks import TOY_MODEL
+
+TOY = Path(__file__).parent / "submissions" / "toy.toml"
+UID = 61000 + os.getpid() % 2000  # a uid of this test run's own (no passwd entry needed)
+
+# As root: a private mount namespace where the Python under /root is reachable, a uid of the test's
+# own, optionally a seccomp filter refusing unshare() (a host without unprivileged user namespaces:
+# Ubuntu's apparmor_restrict_unprivileged_userns, user.max_user_namespaces=0), then exec.
+LAUNCHER = r"""
+import ctypes, json, os, sys
+from modelcheck.grading import confine
+uid, scratch, deny_userns = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "1"
+libc = ctypes.CDLL(None, use_errno=True)
+
+def check(result, what):
+    if result != 0:
+        sys.exit(f"SKIP {what}: {os.strerror(ctypes.get_errno())}")
+
+check(libc.unshare(0x00020000), "unshare(mount)")
+check(libc.mount(None, b"/", None, ctypes.c_ulong((1 << 18) | 16384), None), "private /")
+hold = os.path.join(scratch, f"hold-{os.getpid()}").encode()
+os.mkdir(hold)
+check(libc.mount(b"/root/.pyenv", hold, None, ctypes.c_ulong(4096 | 16384), None), "bind /root/.pyenv")
+check(libc.mount(b"tmpfs", b"/root", b"tmpfs", ctypes.c_ulong(0), b"mode=0755,size=1m"), "tmpfs /root")
+os.mkdir("/root/.pyenv")
+check(libc.mount(hold, b"/root/.pyenv", None, ctypes.c_ulong(8192), None), "move /root/.pyenv")
+os.setgroups([])
+os.setgid(uid)
+os.setuid(uid)
+if deny_userns:
+    libc.prctl(38, 1, 0, 0, 0)
+    arch, _ = confine._SECCOMP_DENIED[os.uname().machine]
+    unshare = {"x86_64": 272, "aarch64": 97}[os.uname().machine]
+    program = [(0x20, 0, 0, 4), (0x15, 1, 0, arch), (0x06, 0, 0, 0x7FFF0000), (0x20, 0, 0, 0),
+               (0x15, 0, 1, unshare), (0x06, 0, 0, 0x00050001), (0x06, 0, 0, 0x7FFF0000)]
+    filters = (confine._SockFilter * len(program))(*[confine._SockFilter(*i) for i in program])
+    check(libc.prctl(22, 2, ctypes.byref(confine._SockFprog(len(program), filters)), 0, 0), "seccomp")
+os.chdir(scratch)
+env = {"PATH": "/usr/bin:/bin", "HOME": scratch, "TMPDIR": os.path.join(scratch, "tmp"),
+       "PYTHONPATH": os.path.join(scratch, "site"), "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow"}
+os.execve(sys.argv[4], sys.argv[4:], env)
+"""
+
+# Landlock ABI 5 at most, in the grader and in the zygote (the probes run with -S: the kernel's own)
+SITECUSTOMIZE = """
+import modelcheck.grading.confine as _confine
+_kernel = _confine.landlock_abi
+_confine.landlock_abi = lambda: min(_kernel(), 5)
+"""
+
+GRADER = r"""
+import json, sys
+from modelcheck.grading import Grader, discover_submissions, load_assignment
+with Grader(load_assignment(sys.argv[1]), workers=2) as grader:
+    print(json.dumps({"line": grader.describe_isolation(), "pid": __import__("os").getpid()}), flush=True)
+    for grade in grader.grade_all(discover_submissions(sys.argv[2])):
+        print(json.dumps({"student": grade.student, "score": grade.score, "output": grade.output,
+                          "results": [[r.status, r.message] for r in grade.results]}), flush=True)
+print(json.dumps({"done": True}), flush=True)
+"""
+
+DETECT = r"""
+from modelcheck.grading.isolation import detect
+print(detect().describe(512))
+"""
+
+
+def _builder_doing(*lines: str, before: str = "") -> str:
+    body = "".join(f"    {line}\n" for line in lines)
+    return before + TOY_MODEL.replace("def build_model():\n", "def build_model():\n" + body)
+
+
+KILL_ALL = _builder_doing("import os, signal", "os.kill(-1, signal.SIGKILL)")
+# every pid this job can see in /proc, then every pid number at all (the grader's, read elsewhere)
+KILL_EACH = _builder_doing(
+    "import os, signal",
+    "seen = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())",
+    "hit = []",
+    "for pid in set(seen) | set(range(2, 70000)):",
+    "    try:",
+    "        os.kill(pid, signal.SIGKILL) if pid != os.getpid() else None",
+    "        hit.append(pid) if pid != os.getpid() else None",
+    "    except OSError:",
+    "        pass",
+    "print('KILL_EACH', json.dumps({'seen': seen, 'hit': hit, 'me': os.getpid(), 'parent': os.getppid()}))",
+    before="import json\n")
+# what uid 0 of a user namespace could try: capabilities, setuid, chroot, mount, the maps, /proc
+POWERS = _builder_doing(
+    "import ctypes, os, json",
+    "libc = ctypes.CDLL(None, use_errno=True)",
+    "found = {}",
+    "status = open('/proc/self/status').read()",
+    "found['caps'] = [l.split()[1] for l in status.splitlines() if l.startswith(('CapEff', 'CapPrm'))]",
+    "for name, call in (('setuid0', lambda: os.setuid(0)), ('chroot', lambda: os.chroot('/')),",
+    "                   ('mount', lambda: libc.mount(b'none', b'/tmp', b'tmpfs', 0, None) == 0 or 1 / 0),",
+    "                   ('uid_map', lambda: open('/proc/self/uid_map', 'w').write('0 0 1')),",
+    "                   ('chown_root', lambda: os.chown('.', 0, 0)),",
+    "                   ('setgroups', lambda: os.setgroups([0]))):",
+    "    try:",
+    "        call()",
+    "        found[name] = 'allowed'",
+    "    except BaseException as exc:",
+    "        found[name] = type(exc).__name__",
+    "mems = []",
+    "for pid in [p for p in os.listdir('/proc') if p.isdigit()]:",
+    "    try:",
+    "        os.close(os.open(f'/proc/{pid}/mem', os.O_RDWR))",
+    "        mems.append(pid)",
+    "    except OSError:",
+    "        pass",
+    "found['mem'] = mems",
+    "found['cmdlines'] = [open(f'/proc/{p}/cmdline', 'rb').read().decode(errors='replace')[:80]",
+    "                     for p in os.listdir('/proc') if p.isdigit()]",
+    "print('POWERS', json.dumps(found))")
+# as many processes as it can make, each asleep, left behind when the builder returns
+FORK_BOMB = _builder_doing(
+    "import os, time",
+    "made = 0",
+    "for _ in range(3000):",
+    "    try:",
+    "        pid = os.fork()",
+    "    except OSError:",
+    "        break",
+    "    if pid == 0:",
+    "        time.sleep(300)",
+    "        os._exit(0)",
+    "    made += 1",
+    "    print('FORK_BOMB', made, flush=True) if made % 25 == 0 else None",
+    "print('FORK_BOMB', made, 'done', flush=True)")
+SLOW = _builder_doing("import time", "time.sleep(4)")
+
+
+def _run_as_user(scratch: Path, argv: list[str], *, deny_userns: bool = False, timeout: float = 170) -> str:
+    """Run `argv` (a Python command) as the test's uid; its stdout."""
+    done = subprocess.run([sys.executable, "-c", LAUNCHER, str(UID), str(scratch), "1" if deny_userns else "0",
+                           *argv], capture_output=True, text=True, timeout=timeout)
+    if done.stderr.startswith("SKIP") or "\nSKIP " in done.stderr:
+        pytest.skip(done.stderr.strip().splitlines()[-1])
+    return done.stdout + ("\n" if done.returncode else "") + (
+        f"EXIT {done.returncode}\n{done.stderr[-3000:]}" if done.returncode else "")
+
+
+@pytest.fixture(scope="module")
+def scratch():
+    if os.geteuid() != 0:
+        pytest.skip("needs root, to run the grader as another, unprivileged uid (the grader's own uid cannot "
+                    "stand for it: its jobs would kill this test's pytest)")
+    if not os.path.isdir("/root/.pyenv") or not sys.executable.startswith(("/root/.pyenv", "/work/venv")):
+        pytest.skip("this machine's Python is not the /root/.pyenv the launcher makes reachable")
+    folder = Path(tempfile.mkdtemp(prefix="redteam20-", dir="/tmp"))
+    for sub in ("tmp", "site", "subs"):
+        (folder / sub).mkdir()
+    (folder / "site" / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    # a task limit of 200 (processes and threads): the fork bomb meets it sooner
+    (folder / "toy.toml").write_text(TOY.read_text().replace("[limits]\n", "[limits]\nmax_processes = 200\n"))
+    os.chmod(folder, 0o755)
+    yield folder
+    _kill_uid()
+    for _ in range(3):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _pids_of_uid() -> list[str]:
+    """The processes of the test's uid: pid, state and command line of each."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and os.stat(f"/proc/{entry}").st_uid == UID:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    command = handle.read().replace(b"\0", b" ").decode(errors="replace")[:200]
+                with open(f"/proc/{entry}/stat") as handle:
+                    state = handle.read().rsplit(")", 1)[1].split()[:2]
+                found.append(f"{entry} {state} {command}")
+        except OSError:
+            pass
+    return found
+
+
+def _kill_uid() -> None:
+    for line in _pids_of_uid():
+        try:
+            os.kill(int(line.split()[0]), 9)
+        except OSError:
+            pass
+
+
+def _chown_tree(folder: Path) -> None:
+    for root, dirs, files in os.walk(folder):
+        for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+            os.chown(name, UID, UID)
+
+
+@pytest.fixture(scope="module")
+def graded(scratch):
+    """The class below, graded by a grader of the test's uid; (its lines, pids of the uid left after)."""
+    subs = scratch / "subs"
+    for name, text in {"a_kill_all.py": KILL_ALL, "b_slow_victim.py": SLOW, "c_kill_each.py": KILL_EACH,
+                       "d_slow_victim.py": SLOW, "e_powers.py": POWERS, "f_fork_bomb.py": FORK_BOMB,
+                       "g_good.py": TOY_MODEL}.items():
+        (subs / name).write_text(text)
+    _chown_tree(scratch)
+    out = _run_as_user(scratch, ["/work/venv/bin/python", "-c", GRADER, str(scratch / "toy.toml"), str(subs)])
+    time.sleep(0.5)
+    left = [line for line in _pids_of_uid() if "['Z'," not in line]  # (a zombie holds nothing; init reaps it)
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    return out, lines, left
+
+
+def _grades(graded) -> dict:
+    return {line["student"]: line for line in graded[1] if "student" in line}
+
+
+def test_a_grader_that_is_not_root_survives_kill_minus_one(graded):
+    out, lines, _ = graded
+    assert lines and lines[-1] == {"done": True}, f"the grader did not finish the run:\n{out[-4000:]}"
+    grades = _grades(graded)
+    assert set(grades) == {"a_kill_all", "b_slow_victim", "c_kill_each", "d_slow_victim", "e_powers",
+                           "f_fork_bomb", "g_good"}, out[-3000:]
+
+
+def test_jobs_beside_a_killer_are_graded_as_their_own(graded):
+    grades = _grades(graded)
+    for student in ("b_slow_victim", "d_slow_victim", "g_good"):
+        assert grades[student]["score"] == 3, (student, grades[student])
+
+
+def test_the_isolation_line_says_each_job_has_its_own_namespaces(graded):
+    line = graded[1][0]["line"]
+    assert "own user+pid+net+ipc namespaces" in line, line
+    assert "can kill the grader" not in line, line
+    assert "not running as root: no cgroups or tmpfs" in line and "no disk budget beyond a per-file" in line, line
+
+
+def test_a_job_sees_and_reaches_no_process_but_its_own(graded):
+    output = _grades(graded)["c_kill_each"]["output"]
+    said = json.loads(output.split("KILL_EACH ", 1)[1].splitlines()[0])
+    assert said["me"] == 1 and said["parent"] == 0, said
+    assert said["seen"] == [1] and said["hit"] == [], said
+
+
+def test_uid_0_powers_of_the_namespace_are_not_the_jobs(graded):
+    output = _grades(graded)["e_powers"]["output"]
+    found = json.loads(output.split("POWERS ", 1)[1].splitlines()[0])
+    assert found["caps"] == ["0000000000000000", "0000000000000000"], found
+    for name in ("setuid0", "chroot", "mount", "uid_map", "chown_root", "setgroups"):
+        assert found[name] != "allowed", (name, found)
+    assert found["mem"] == [], found
+    assert not any("GRADER" in line or "toy.toml" in line for line in found["cmdlines"]), found
+
+
+def test_a_fork_bomb_is_held_to_its_task_limit_and_leaves_nothing(graded):
+    output = _grades(graded)["f_fork_bomb"]["output"]
+    made = int(output.rsplit("FORK_BOMB ", 1)[1].split()[0])
+    assert "done" in output and 0 < made < 200, output
+    assert graded[2] == [], f"processes of the grader's uid left after the run: {graded[2]}"
+
+
+def test_a_host_without_user_namespaces_still_says_a_job_can_kill_the_grader(scratch):
+    out = _run_as_user(scratch, ["/work/venv/bin/python", "-c", DETECT], deny_userns=True)
+    assert "no user namespaces (" in out and "can kill the grader itself" in out, out
+    assert "own user+pid+net+ipc namespaces" not in out, out
