@@ -167,7 +167,7 @@ def _remove_departed(out: Path, state: RunState, found: list[Submission]) -> lis
     (a folder is removed only once empty). Returns those students."""
     present = {s.student for s in found}
     slugs = {student_slug(name) for name in present}
-    departed = sorted(name for name in state.students() if name not in present)
+    departed = sorted(state.students(besides=present))
     for name in departed:
         folder = out / student_slug(name)
         if folder.name not in slugs:

@@ -22,7 +22,7 @@ import stat
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from ..core.files import write_atomic
 from .assignment import Assignment
@@ -129,10 +129,13 @@ class RunState:
         """Forget every record (a full regrade)."""
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def students(self) -> list[str]:
-        """The students this OUT folder holds records of (each record under its own student's name)."""
+    def students(self, besides: Iterable[str] = ()) -> list[str]:
+        """The students this OUT folder holds records of (each record under its own student's name),
+        other than those in `besides`, whose records are not read (a class of a thousand students
+        is not read again to find the two who left)."""
+        skip = {self._path(student) for student in besides}
         found = []
-        for path in sorted(self.folder.glob("*.json")):
+        for path in sorted(set(self.folder.glob("*.json")) - skip):
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
