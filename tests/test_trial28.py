@@ -191,3 +191,27 @@ def test_a_survivors_suggestion_names_the_references_kind_of_output_and_followin
         check = "output_shape" if advice == output else "loss_matches_output"
         assert check in caught[description], (description, advice, caught[description])
 
+
+
+def test_the_pytest_item_of_a_builder_that_raises_is_its_error_not_a_skip(pytester: pytest.Pytester):
+    """`pytest --modelcheck --modelcheck-mutants -k mutants` on a model whose builder raises: the item was
+    skipped ('no mutants: the reference model cannot be built: ...', without where), so the run passed;
+    it is now the builder's error, with the line that raised, as the model's other items say it."""
+    pytester.makepyfile(t28_models="""
+        def build_model():
+            raise RuntimeError("the data folder is not mounted")
+    """)
+    pytester.makefile(".toml", modelcheck="""
+        [[model]]
+        builder = "t28_models:build_model"
+        id = "broken"
+        output_shape = [3]
+        checks = ["output_shape"]
+    """)
+    result = pytester.runpytest_subprocess("--modelcheck", "--modelcheck-mutants", "-p", "no:cacheprovider",
+                                           "-k", "mutants")
+    result.assert_outcomes(failed=1)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["build_model() raised RuntimeError: the data folder is not mounted",
+                                 "  at *t28_models.py:2: raise RuntimeError(*"])
+    assert "SKIPPED" not in result.stdout.str()

@@ -88,6 +88,8 @@ class MutationReport:
             on the reference (what to fix in the spec, or in the reference, for them to catch anything).
         words: ``"assignment"`` (suggestions name [expect] and [points]) or ``"spec"`` (a model's own
             spec and checks, as in ``pytest --modelcheck``).
+        build_failure: when the reference cannot be built, the checks' result saying why (``to_dict()``:
+            the builder's error with where it was raised), which the pytest item reports as its own.
     """
 
     model: str
@@ -101,6 +103,7 @@ class MutationReport:
     expected: list[str] = field(default_factory=list)
     reference_messages: dict[str, str] = field(default_factory=dict)
     words: str = "assignment"
+    build_failure: dict[str, Any] | None = None
 
     def _with(self, *statuses: str) -> list[MutantResult]:
         return [m for m in self.mutants if m.status in statuses]
@@ -384,6 +387,7 @@ def _run(report: MutationReport, spec: ModelSpec, names: list[str], weights: dic
         probed = {name: session.run(name).status for name in PROBES if name not in names} if failure is None else {}
         if failure is not None:
             report.not_mutable = f"the reference model cannot be built: {_first_line(failure)}"
+            report.build_failure = failure.to_dict()
             return
         try:
             recipe, mutants = generate(session.model(), operators=operators)
