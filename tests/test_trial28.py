@@ -209,9 +209,12 @@ def test_the_pytest_item_of_a_builder_that_raises_is_its_error_not_a_skip(pytest
         checks = ["output_shape"]
     """)
     result = pytester.runpytest_subprocess("--modelcheck", "--modelcheck-mutants", "-p", "no:cacheprovider",
-                                           "-k", "mutants")
+                                           "-k", "mutants", "--modelcheck-report", "reports")
     result.assert_outcomes(failed=1)
     assert result.ret == 1
+    # the report's mutants page still lists the model, with why it has no mutants
+    page = (pytester.path / "reports" / "mutants.html").read_text()
+    assert 'data-model="broken"' in page and "the data folder is not mounted" in page
     result.stdout.fnmatch_lines(["build_model() raised RuntimeError: the data folder is not mounted",
                                  "  at *t28_models.py:2: raise RuntimeError(*"])
     assert "SKIPPED" not in result.stdout.str()

@@ -32,7 +32,9 @@ def report_result(report: object, min_score: float = MIN_SCORE) -> CheckResult:
     assert isinstance(report, MutationReport)
     details = {"mutation": report.to_json(), "text": format_report(report)}
     if report.build_failure is not None:  # the builder's error (or ours), as every other item of the model says it
-        return CheckResult.from_dict({**report.build_failure, "check": NAME, "duration_s": 0.0})
+        failure = report.build_failure
+        return CheckResult.from_dict({**failure, "check": NAME, "duration_s": 0.0,  # the page lists it too
+                                      "details": {**(failure.get("details") or {}), **details}})
     if report.not_mutable or report.score is None:
         dropped = dropped_counts(len(report.equivalent), len(report.invalid), report.words)
         why = report.not_mutable or (f"every mutant was dropped ({dropped})" if report.mutants
