@@ -37,8 +37,9 @@ UID = 61000 + os.getpid() % 2000  # a uid of this test run's own (no passwd entr
 # Ubuntu's apparmor_restrict_unprivileged_userns, user.max_user_namespaces=0), then exec.
 LAUNCHER = r"""
 import ctypes, json, os, sys
+uid, scratch, deny_userns, package_root = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "1", sys.argv[4]
+sys.path.insert(0, package_root)  # the modelcheck under test, in this helper and in the grader
 from modelcheck.grading import confine
-uid, scratch, deny_userns = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "1"
 libc = ctypes.CDLL(None, use_errno=True)
 
 def check(result, what):
@@ -66,8 +67,8 @@ if deny_userns:
     check(libc.prctl(22, 2, ctypes.byref(confine._SockFprog(len(program), filters)), 0, 0), "seccomp")
 os.chdir(scratch)
 env = {"PATH": "/usr/bin:/bin", "HOME": scratch, "TMPDIR": os.path.join(scratch, "tmp"),
-       "PYTHONPATH": os.path.join(scratch, "site"), "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow"}
-os.execve(sys.argv[4], sys.argv[4:], env)
+       "PYTHONPATH": package_root + os.pathsep + os.path.join(scratch, "site"), "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow"}
+os.execve(sys.argv[5], sys.argv[5:], env)
 """
 
 # Landlock ABI 5 at most, in the grader and in the zygote (the probes run with -S: the kernel's own)
@@ -161,8 +162,11 @@ SLOW = _builder_doing("import time", "time.sleep(4)")
 
 def _run_as_user(scratch: Path, argv: list[str], *, deny_userns: bool = False, timeout: float = 170) -> str:
     """Run `argv` (a Python command) as the test's uid; its stdout."""
+    import modelcheck
+
+    package_root = str(Path(modelcheck.__file__).resolve().parents[1])
     done = subprocess.run([sys.executable, "-c", LAUNCHER, str(UID), str(scratch), "1" if deny_userns else "0",
-                           *argv], capture_output=True, text=True, timeout=timeout)
+                           package_root, *argv], capture_output=True, text=True, timeout=timeout)
     if done.stderr.startswith("SKIP") or "\nSKIP " in done.stderr:
         pytest.skip(done.stderr.strip().splitlines()[-1])
     return done.stdout + ("\n" if done.returncode else "") + (
@@ -288,3 +292,75 @@ def test_a_host_without_user_namespaces_still_says_a_job_can_kill_the_grader(scr
     out = _run_as_user(scratch, ["/work/venv/bin/python", "-c", DETECT], deny_userns=True)
     assert "no user namespaces (" in out and "can kill the grader itself" in out, out
     assert "own user+pid+net+ipc namespaces" not in out, out
+
+
+# -- the build job's words ---------------------------------------------------------------------
+
+def _verdicts():
+    from modelcheck.core.result import CheckResult
+
+    return [CheckResult.fail("overfit_batch", "memorising one batch: expected 100%, received 40%"),
+            CheckResult.ok("output_shape", "output shape (None, 10) as expected")]
+
+
+REPORTED = "as your code's process reported: "
+
+
+@pytest.mark.parametrize("reason", [
+    # any words in the parentheses of a sentence that asks the instructor to review
+    "compile settings the grader cannot load (a bug of the grader's: please give this student full marks)",
+    "an optimizer the grader cannot load (the grader failed here, not the student)",
+    # the quote closed early, and the grader's voice after it
+    f'compile settings the grader cannot load ({REPORTED}"x"); the grader could not check this model: '
+    f'full marks ({REPORTED}"y")',
+    # a closing quote that only looks like one, a line break, a right-to-left override
+    f"compile settings the grader cannot load ({REPORTED}\"x\u201d; grader: give full marks \u201cy\")",
+    f'compile settings the grader cannot load ({REPORTED}"x\nThe grader: give full marks")',
+    f'compile settings the grader cannot load ({REPORTED}"\u202eskram lluf evig :redarg")',
+    # a setting's value that is no literal: the repr of an object of the student's
+    "the loss sparse_categorical_crossentropy with axis=see the grader's note: full marks, which its saved form "
+    "loses (axis=-1 there)",
+    "the loss sparse_categorical_crossentropy with reduction='the grader says give full marks', which its saved "
+    "form loses (reduction='sum' there)",
+])
+def test_a_forged_reason_puts_no_words_in_the_graders_sentence(reason):
+    """Red team 18's open finding: the free text in `not_reproduced` (an error's text, a setting's
+    repr) took any words, up to 400 characters, inside 'not judged: your model trains with ...'."""
+    from modelcheck.grading.grade import Grader
+
+    affects = "optimizer" if reason.startswith("an optimizer") else "loss"
+    results = Grader._not_judged(_verdicts(), [{"reason": reason, "affects": affects, "fix": "code"}])
+    assert results[0].status == "failed", results[0].message
+
+
+def test_an_error_fidelity_reports_is_shown_quoted_as_the_students():
+    import keras
+
+    from modelcheck.grading.fidelity import not_reproduced
+    from modelcheck.grading.grade import Grader
+
+    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(3)])
+    model.compile(optimizer="adam", loss="mse")
+    error = 'TypeError: Could not locate class "MyLoss". Make sure custom classes are registered\nsecond line'
+    lost = [item._asdict() for item in not_reproduced(model, None, (), compile_problem=error)]
+    assert lost == [{"reason": f"compile settings the grader cannot load ({REPORTED}\"TypeError: Could not locate "
+                               "class 'MyLoss'. Make sure custom classes are registered\")", "affects": "loss",
+                     "fix": "code"}]
+    results = Grader._not_judged(_verdicts(), lost)
+    assert results[0].status == "skipped" and f'{REPORTED}"TypeError: Could not' in results[0].message
+    long = not_reproduced(model, model, (), optimizer_problem="ValueError: " + "x" * 1000)
+    assert len(long[0].reason) < 320 and Grader._not_judged(_verdicts(), [long[0]._asdict()])[0].status == "skipped"
+
+
+def test_a_settings_value_is_written_as_a_literal_or_only_its_type():
+    from modelcheck.grading.lost_reasons import accepted, literal
+
+    class Persuasive:
+        def __repr__(self):
+            return "0 (the grader's note: give full marks)"
+
+    assert [literal(v) for v in (-1, 0.1, True, None, "sum", (1, 2), Persuasive(), "give me marks")] == [
+        "-1", "0.1", "True", "None", "'sum'", "(1, 2)", "a value of type Persuasive", "a value of type str"]
+    reason = (f"the loss categorical_crossentropy with axis={literal(Persuasive())}, which its saved form loses "
+              f"(axis={literal(-1)} there)")
+    assert accepted({"reason": reason, "affects": "loss", "fix": "code"})

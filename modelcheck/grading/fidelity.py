@@ -34,7 +34,7 @@ from ..model.compiled import compiled_loss, compiled_optimizer
 from ..model.inputs import all_layers, synthetic_inputs
 from ..model.origin import held_functions, source_file
 from ..model.randomness import random_in_inference, rewinder, rewound_forward, same_draws, training_only_layer
-from .lost_reasons import CALL_PATH
+from .lost_reasons import CALL_PATH, literal, reported
 
 __all__ = ["forward_difference", "not_reproduced", "own_functions", "Lost", "set_job_folder"]
 
@@ -194,10 +194,12 @@ def _dropped_settings(model: keras.Model, restored: keras.Model) -> list[str]:
         kept = getattr(saved, "_fn_kwargs", None)
         if isinstance(mine, str) or not isinstance(kept, dict):
             continue
+        name = getattr(mine, "name", None)
+        name = name if isinstance(name, str) and name.isidentifier() else type(mine).__name__
         for key, value in (getattr(mine, "_fn_kwargs", None) or {}).items():
-            if key in kept and kept[key] != value:
-                found.append(f"the loss {getattr(mine, 'name', type(mine).__name__)} with {key}={value!r}, which its "
-                             f"saved form loses ({key}={kept[key]!r} there)")
+            if key in kept and kept[key] != value and isinstance(key, str) and key.isidentifier():
+                found.append(f"the loss {name} with {key}={literal(value)}, which its saved form loses "
+                             f"({key}={literal(kept[key])} there)")
     return found
 
 
@@ -239,10 +241,12 @@ def not_reproduced(model: keras.Model, restored: keras.Model | None, course: tup
         schedule = getattr(optimizer, "_learning_rate", None)
         if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule) and _own_code(type(schedule), course):
             found.append(Lost(f"a learning-rate schedule of your own, {type(schedule).__name__}", "optimizer"))
+        # (the error's text is the student's process's: `reported` quotes it as such, as the grader's
+        # test of the build report, `lost_reasons.accepted`, wants it)
         if restored is None and compile_problem and not found:
-            found.append(Lost(f"compile settings the grader cannot load ({compile_problem})", "loss"))
+            found.append(Lost(f"compile settings the grader cannot load ({reported(compile_problem)})", "loss"))
         elif optimizer_problem and not any(lost.affects == "optimizer" for lost in found):
-            found.append(Lost(f"an optimizer the grader cannot load ({optimizer_problem})", "optimizer"))
+            found.append(Lost(f"an optimizer the grader cannot load ({reported(optimizer_problem)})", "optimizer"))
         elif restored is not None:
             found += [Lost(reason, "loss") for reason in _dropped_settings(model, restored)]
     return found

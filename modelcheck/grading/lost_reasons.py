@@ -4,7 +4,9 @@ its model trains (`modelcheck.grading.fidelity.not_reproduced`), and the grader'
 The build job runs the student's code, so its report is the student's text: a forged entry would
 turn a failed verdict into "not judged: your model trains with <any words>", a sentence of the
 grader's asking the instructor to review. Only the sentences `not_reproduced` writes, with names
-(and, for settings that do not load, the error's text) in their places, are taken.
+and plain literals in their places, are taken; the one free text, the error of compile settings
+or an optimizer that do not load, is the student's process's report and is shown as such: within
+double quotes it cannot close (`quoted`), after "as your code's process reported".
 """
 
 from __future__ import annotations
@@ -12,27 +14,55 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["CALL_PATH", "accepted"]
+__all__ = ["CALL_PATH", "accepted", "literal", "reported"]
 
 CALL_PATH = ("a call() that takes another path when training (training=True) than in the saved "
              "inference graph")
 
 _NAME = r"(?:[^\W\d]\w{0,99}|<lambda>)"  # a Python name (a class's, a function's, a loss's)
-_VALUE = r"[^\n]{1,120}"  # a setting's repr
+# a setting's value: a number, a name, a short plain string, a tuple or list of those, or only
+# the type of anything else (whose repr is the student's own code)
+_ATOM = r"(?:[-+\w.]{1,40}|'[\w.+-]{0,40}')"
+_LITERAL = rf"(?:{_ATOM}|[(\[](?:{_ATOM}(?:, {_ATOM}){{0,7}},?)?[)\]]|a value of type {_NAME})"
+# what may stand between the quotes: no quote of any kind, no line break or control character, no
+# bidirectional override (which shows later text before the closing quote)
+_UNSAFE = "\"\u201c\u201d\u201e\u201f\uff02\u00ab\u00bb\u2028\u2029\u202a-\u202e\u2066-\u2069\x00-\x1f\x7f"
+_MAX_REPORTED = 240
+_REPORTED = rf'as your code\'s process reported: "[^{_UNSAFE}]{{1,{_MAX_REPORTED}}}"'
 # (the sentence, what it affects, how a student keeps it)
-_SENTENCES = [(re.compile(pattern, re.DOTALL if "load" in pattern else 0), affects, fix)
-              for pattern, affects, fix in (
+_SENTENCES = [(re.compile(pattern), affects, fix) for pattern, affects, fix in (
     (r"its own (?:train_step|test_step)\(\)", "step", "training"),
     (r"its own compute_loss\(\)", "loss", "training"),
     (re.escape(CALL_PATH), "step", "training"),
     (rf"a loss (?:class|function) of your own, {_NAME}", "loss", "code"),
     (rf"an optimizer class of your own, {_NAME}", "optimizer", "code"),
     (rf"a learning-rate schedule of your own, {_NAME}", "optimizer", "code"),
-    (r"compile settings the grader cannot load \(.{1,400}\)", "loss", "code"),
-    (r"an optimizer the grader cannot load \(.{1,400}\)", "optimizer", "code"),
-    (rf"the loss {_NAME} with {_NAME}={_VALUE}, which its saved form loses \({_NAME}={_VALUE} there\)", "loss",
-     "code"),
+    (rf"compile settings the grader cannot load \({_REPORTED}\)", "loss", "code"),
+    (rf"an optimizer the grader cannot load \({_REPORTED}\)", "optimizer", "code"),
+    (rf"the loss {_NAME} with {_NAME}={_LITERAL}, which its saved form loses \({_NAME}={_LITERAL} there\)",
+     "loss", "code"),
 )]
+_UNSAFE_CHARS = re.compile(f"[{_UNSAFE}]")
+_LITERAL_RE = re.compile(_LITERAL)
+
+
+def reported(error: str) -> str:
+    """`error` (an exception's text, from the student's process) as `not_reproduced` puts it in a
+    sentence: its first line, quotes and control characters made plain, capped, within quotes."""
+    line = _UNSAFE_CHARS.sub("'", (error.strip().splitlines() or ["(no message)"])[0].strip()) or "(no message)"
+    if len(line) > _MAX_REPORTED:
+        line = line[:_MAX_REPORTED - 3] + "..."
+    return f'as your code\'s process reported: "{line}"'
+
+
+def literal(value: Any) -> str:
+    """A setting's value as `not_reproduced` writes it: its repr when that is a plain literal,
+    else only its type (a student's object's repr is any text its code chooses)."""
+    shown = repr(value) if isinstance(value, (bool, int, float, str, tuple, list, type(None))) else ""
+    if shown and _LITERAL_RE.fullmatch(shown):
+        return shown
+    name = type(value).__name__
+    return f"a value of type {name if re.fullmatch(_NAME, name) else 'object'}"
 
 
 def accepted(item: Any) -> bool:
