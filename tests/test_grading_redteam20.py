@@ -9,8 +9,10 @@ namespaces where the kernel lets an ordinary user make them.
 These tests run the real grader as an unprivileged uid: a root helper enters a private mount
 namespace of its own (the Python installation lives under /root, mode 0700: a tmpfs of mode 0755
 over /root there holds only the installation), drops to a uid made for the test and executes
-Python afresh. The host's kernel has Landlock's signal scoping (ABI 6); a `sitecustomize` on the
-grader's PYTHONPATH makes it report ABI 5, as Ubuntu 22.04's 5.15 and 24.04's 6.8 have less.
+Python afresh. The host's kernel has Landlock, with its signal scoping (ABI 6); a `sitecustomize`
+on the grader's PYTHONPATH makes it report none (Linux < 5.13, as Ubuntu 20.04's 5.4): every wall
+the jobs meet is then the namespaces' (Ubuntu 22.04's 5.15 and 24.04's 6.8 have Landlock without
+signal scoping, so kill(-1) reached the grader there too).
 Where the tests cannot run (not root, no mount namespace) they skip, saying why.
 """
 
@@ -71,11 +73,10 @@ env = {"PATH": "/usr/bin:/bin", "HOME": scratch, "TMPDIR": os.path.join(scratch,
 os.execve(sys.argv[5], sys.argv[5:], env)
 """
 
-# Landlock ABI 5 at most, in the grader and in the zygote (the probes run with -S: the kernel's own)
+# no Landlock, in the grader and in the zygote (the probes run with -S: the kernel's own)
 SITECUSTOMIZE = """
 import modelcheck.grading.confine as _confine
-_kernel = _confine.landlock_abi
-_confine.landlock_abi = lambda: min(_kernel(), 5)
+_confine.landlock_abi = lambda: 0
 """
 
 GRADER = r"""
@@ -158,6 +159,20 @@ FORK_BOMB = _builder_doing(
     "    print('FORK_BOMB', made, flush=True) if made % 25 == 0 else None",
     "print('FORK_BOMB', made, 'done', flush=True)")
 SLOW = _builder_doing("import time", "time.sleep(4)")
+# what a job of the grader's uid may write: its own folder; not another student's file, the
+# grader's files, nor Python code the grader runs (here its sitecustomize)
+WRITES = _builder_doing(
+    "import json, os",
+    "found = {}",
+    "for name, path, mode in (('own', 'mine.txt', 'w'), ('other_student', '{subs}/g_good.py', 'w'),",
+    "                         ('graders_code', '{site}/sitecustomize.py', 'a'), ('planted', '{scratch}/planted', 'w')):",
+    "    try:",
+    "        with open(path, mode) as handle:",
+    "            handle.write('import os; os.system(\"echo owned\")\\n')",
+    "        found[name] = 'written'",
+    "    except OSError as exc:",
+    "        found[name] = exc.errno",
+    "print('WRITES', json.dumps(found))")
 
 
 def _run_as_user(scratch: Path, argv: list[str], *, deny_userns: bool = False, timeout: float = 170) -> str:
@@ -229,7 +244,9 @@ def graded(scratch):
     subs = scratch / "subs"
     for name, text in {"a_kill_all.py": KILL_ALL, "b_slow_victim.py": SLOW, "c_kill_each.py": KILL_EACH,
                        "d_slow_victim.py": SLOW, "e_powers.py": POWERS, "f_fork_bomb.py": FORK_BOMB,
-                       "g_good.py": TOY_MODEL}.items():
+                       "g_good.py": TOY_MODEL, "h_writes.py": WRITES.replace(
+                           "{subs}", str(subs)).replace("{site}", str(scratch / "site")).replace(
+                           "{scratch}", str(scratch))}.items():
         (subs / name).write_text(text)
     _chown_tree(scratch)
     out = _run_as_user(scratch, ["/work/venv/bin/python", "-c", GRADER, str(scratch / "toy.toml"), str(subs)])
@@ -248,7 +265,7 @@ def test_a_grader_that_is_not_root_survives_kill_minus_one(graded):
     assert lines and lines[-1] == {"done": True}, f"the grader did not finish the run:\n{out[-4000:]}"
     grades = _grades(graded)
     assert set(grades) == {"a_kill_all", "b_slow_victim", "c_kill_each", "d_slow_victim", "e_powers",
-                           "f_fork_bomb", "g_good"}, out[-3000:]
+                           "f_fork_bomb", "g_good", "h_writes"}, out[-3000:]
 
 
 def test_jobs_beside_a_killer_are_graded_as_their_own(graded):
@@ -259,8 +276,8 @@ def test_jobs_beside_a_killer_are_graded_as_their_own(graded):
 
 def test_the_isolation_line_says_each_job_has_its_own_namespaces(graded):
     line = graded[1][0]["line"]
-    assert "own user+pid+net+ipc namespaces" in line, line
-    assert "can kill the grader" not in line, line
+    assert "own user+pid+mount+net+ipc namespaces" in line and "read-only system and home" in line, line
+    assert "can kill the grader" not in line and "may write every file" not in line, line
     assert "not running as root: no cgroups or tmpfs" in line and "no disk budget beyond a per-file" in line, line
 
 
@@ -288,10 +305,22 @@ def test_a_fork_bomb_is_held_to_its_task_limit_and_leaves_nothing(graded):
     assert graded[2] == [], f"processes of the grader's uid left after the run: {graded[2]}"
 
 
+def test_a_job_writes_only_in_its_own_folder(graded, scratch):
+    """Without Landlock (Linux < 5.13) a job of the grader's uid could write every file the grader
+    may: another student's submission, Python code the grader runs, its outputs."""
+    output = _grades(graded)["h_writes"]["output"]
+    found = json.loads(output.split("WRITES ", 1)[1].splitlines()[0])
+    assert found == {"own": "written", "other_student": 30, "graders_code": 30, "planted": 30}, found  # EROFS
+    assert (scratch / "subs" / "g_good.py").read_text() == TOY_MODEL
+    assert "owned" not in (scratch / "site" / "sitecustomize.py").read_text()
+    assert _grades(graded)["h_writes"]["score"] == 3
+
+
 def test_a_host_without_user_namespaces_still_says_a_job_can_kill_the_grader(scratch):
     out = _run_as_user(scratch, ["/work/venv/bin/python", "-c", DETECT], deny_userns=True)
     assert "no user namespaces (" in out and "can kill the grader itself" in out, out
-    assert "own user+pid+net+ipc namespaces" not in out, out
+    assert "may write every file the grader may" in out, out
+    assert "own user+pid" not in out, out
 
 
 # -- the build job's words ---------------------------------------------------------------------

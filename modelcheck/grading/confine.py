@@ -9,7 +9,8 @@ privileges do not allow it, and each reported back so the feedback can say what 
 - its own session and process group (the grader kills the whole group);
 - resource limits: address space, CPU seconds, file size, no core files, process count;
 - in the namespaces a grader that is not root gives its job (`isolation.enter_user_namespaces`):
-  a /proc of its own, no capability, and at most `max_processes` tasks (counted per namespace);
+  where it works, a /proc of its own and every folder read-only but its own; no capability, and at
+  most `max_processes` tasks (counted per namespace);
 - when the grader runs as root: a dedicated unprivileged uid/gid, so the code cannot signal the
   grader, read other students' copies or write anything it does not own (or, when other uids
   cannot read the Python installation, uid 0 with every capability dropped);
@@ -74,7 +75,7 @@ class Confinement:
     env: dict[str, str] = field(default_factory=dict)
     keep_fds: tuple[int, ...] = (0, 1, 2, 3)
     sandbox: dict | None = None  # {"root", "folder", "readable"}: see isolation.enter_job_root
-    user_namespace: bool = False  # set by the nanny: in namespaces of a grader that is not root
+    user_namespace: str = ""  # set by the nanny of a grader that is not root: see isolation.user_namespaces
 
 
 def _libc() -> ctypes.CDLL:
@@ -294,10 +295,12 @@ def confine(conf: Confinement) -> list[str]:
         from .isolation import enter_job_root
 
         applied.append(enter_job_root(conf.sandbox["root"], conf.sandbox["folder"], conf.sandbox["readable"]))
-    if conf.user_namespace:
-        from .isolation import mount_own_proc
+    if conf.user_namespace == "mount":
+        from .isolation import enter_job_mounts
 
-        applied.append("own user, PID, mount, network and IPC namespaces, " + mount_own_proc())
+        applied.append("own user, PID, mount, network and IPC namespaces, " + enter_job_mounts(conf.writable))
+    elif conf.user_namespace:
+        applied.append("own user, PID, network and IPC namespaces")
     os.setsid()
     os.closerange(max(conf.keep_fds) + 1, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 4096)
     os.environ.update(conf.env)

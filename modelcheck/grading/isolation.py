@@ -100,7 +100,7 @@ class Isolation:
     missing: tuple[str, ...] = ()
     landlock: int = 0  # the kernel's Landlock ABI (0: none)
     seccomp: bool = False  # a job's seccomp filter refuses it sockets
-    user_namespace: bool = False  # not root: each job in its own user, PID, mount, network and IPC namespaces
+    user_namespace: str = ""  # not root: "pid" (user+pid+net+ipc namespaces per job), "mount" (and read-only mounts)
 
     @property
     def network_confined(self) -> bool:
@@ -121,8 +121,11 @@ class Isolation:
         if self.namespaces:
             parts.append("pid+net+mount+ipc namespaces, read-only system")
             parts.append(f"tmpfs {disk_mb} MB" if disk_mb else "tmpfs")
-        if self.user_namespace:
-            parts.append("own user+pid+net+ipc namespaces (a job signals and sees only its own processes)")
+        if self.user_namespace == "mount":
+            parts.append("own user+pid+mount+net+ipc namespaces (a job signals and sees only its own processes), "
+                         "read-only system and home but the job's folder")
+        elif self.user_namespace:
+            parts.append("own user+pid+net+ipc namespaces (a job signals only its own processes)")
         if self.cgroup:
             parts.append(f"cgroup {self.cgroup} memory+pids")
         if self.landlock:
@@ -195,6 +198,8 @@ def detect(workroot: str | None = None) -> Isolation:
              "process group only (which a process can leave: no seccomp filter)")
     if os.geteuid() != 0:
         userns, why = user_namespaces()
+        if userns == "pid":
+            missing.append(f"no mount namespace of a job's own ({why}): it sees the host's /proc")
         missing.append(f"not running as root: no {'' if userns else 'namespaces, '}cgroups or tmpfs; a job's processes "
                        f"are killed and their memory watched by {group}, no disk budget beyond a per-file size limit")
         if not userns and landlock < 6:  # a job keeps the grader's uid: kill(-1) or the grader's pid reaches it
@@ -202,7 +207,8 @@ def detect(workroot: str | None = None) -> Isolation:
                            "keeps the grader's uid and can kill the grader itself, stopping the whole run at that "
                            "submission (and again on --resume), or another student's job running beside it; grade "
                            "as root, where unprivileged user namespaces are allowed, or on Linux 6.12 or later")
-        return Isolation(missing=tuple(missing + _unconfined(userns, landlock, seccomp, reads=False)),
+        return Isolation(missing=tuple(missing + _unconfined(bool(userns), landlock, seccomp, reads=False,
+                                                             writes=userns == "mount")),
                          landlock=landlock, seccomp=seccomp, user_namespace=userns)
     import tempfile
 
@@ -229,14 +235,18 @@ def detect(workroot: str | None = None) -> Isolation:
                      seccomp=seccomp)
 
 
-def _unconfined(namespaces: bool, landlock: int, seccomp: bool, *, reads: bool = True) -> list[str]:
-    """What a job could reach on this host, said for the MISSING list (`reads`: whether
-    `namespaces` hide the host's files, as the root path's do; a user namespace alone does not)."""
+def _unconfined(namespaces: bool, landlock: int, seccomp: bool, *, reads: bool = True,
+                writes: bool = True) -> list[str]:
+    """What a job could reach on this host, said for the MISSING list (`reads`, `writes`: whether
+    `namespaces` hide the host's files, or make them read-only; a user namespace alone does not)."""
     found = []
     if not ((namespaces and reads) or landlock):
         found.append("no Landlock (Linux < 5.13, or refused) and no mount namespace: a job reads every file its "
                      "uid may read; keep the instructor's files (reference solution, samples) readable by their "
                      "owner only (chmod go-rwx)")
+    if not ((namespaces and writes) or landlock):
+        found.append("no Landlock and no read-only mounts: a job of the grader's uid may write every file the grader "
+                     "may (its outputs, other students' exports, a modelcheck installed in its home)")
     if not (namespaces or seccomp or landlock >= 4):
         found.append("network not blocked (no network namespace, no seccomp filter, Landlock below ABI 4): a job "
                      "can open connections; never grade on a Dask cluster here (its scheduler runs what it is sent)")
@@ -268,28 +278,53 @@ try:
     isolation.enter_user_namespaces()
 except OSError as exc:
     sys.exit(str(exc))
+import tempfile
+mine, other = tempfile.mkdtemp(), tempfile.mkdtemp()
 pid = os.fork()
 if pid == 0:
-    os._exit(0 if os.getpid() == 1 else 3)
-sys.exit(0 if os.WEXITSTATUS(os.waitpid(pid, 0)[1]) == 0 else "not the first process of its PID namespace")
+    if os.getpid() != 1:
+        os._exit(3)
+    try:
+        isolation.enter_job_mounts([mine])
+        open(os.path.join(mine, "written"), "w").close()
+    except OSError as exc:
+        os.write(2, str(exc).encode())
+        os._exit(4)
+    try:
+        open(os.path.join(other, "written"), "w").close()
+    except OSError:
+        os._exit(0)
+    os._exit(5)
+code = os.WEXITSTATUS(os.waitpid(pid, 0)[1])
+for folder in (mine, other):
+    for name in os.listdir(folder):
+        os.remove(os.path.join(folder, name))
+    os.rmdir(folder)
+if code in (4, 5):  # the user and PID namespaces hold; the job's read-only mounts do not
+    sys.stderr.write("a folder outside the job's stayed writable" if code == 5 else " (its own mounts)")
+    sys.exit(10)
+sys.exit(0 if code == 0 else "not the first process of its PID namespace")
 """
-_USERNS_FOUND: list[tuple[bool, str]] = []
+_USERNS_FOUND: list[tuple[str, str]] = []
 
 
-def user_namespaces() -> tuple[bool, str]:
-    """(whether a nanny of this grader, not root, can give its job user, PID, mount, network and
-    IPC namespaces, why not); tried once per process in a short-lived Python of its own, with the
-    very steps `enter_user_namespaces` takes (Ubuntu's apparmor_restrict_unprivileged_userns lets
-    the user namespace be made, then refuses the rest; user.max_user_namespaces=0 refuses all)."""
+def user_namespaces() -> tuple[str, str]:
+    """What a nanny of this grader, not root, can give its job, and why not more: ``"mount"``
+    (user, PID, network and IPC namespaces, and the job's own mount namespace: its /proc, every
+    folder read-only but its own), ``"pid"`` (the same without the mounts), or ``""``. Tried once
+    per process in a short-lived Python of its own, with the very steps `enter_user_namespaces`
+    and `enter_job_mounts` take (Ubuntu's apparmor_restrict_unprivileged_userns lets the user
+    namespace be made, then refuses the rest; user.max_user_namespaces=0 refuses all)."""
     if os.geteuid() == 0:
-        return False, "root: the grader's own namespaces apply"
+        return "", "root: the grader's own namespaces apply"
     if not _USERNS_FOUND:
         try:
             probe = subprocess.run([sys.executable, "-S", "-c", _USERNS_PROBE, os.path.abspath(__file__),
                                     str(os.geteuid())], capture_output=True, text=True, timeout=30)
-            found = (probe.returncode == 0, (probe.stderr.strip().splitlines() or [f"exit {probe.returncode}"])[-1])
+            level = {0: "mount", 10: "pid"}.get(probe.returncode, "")
+            found = (level, " ".join(probe.stderr.split())[-200:] or f"exit {probe.returncode}")
         except (OSError, subprocess.SubprocessError) as exc:
-            found = (False, f"cannot try them: {exc}")
+            found = ("", f"cannot try them: {exc}")
         _USERNS_FOUND.append(found)
     return _USERNS_FOUND[0]
 
@@ -316,18 +351,49 @@ def enter_user_namespaces() -> None:
     _check(libc.unshare(CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC), "unshare(pid, net, ipc)")
 
 
-def mount_own_proc() -> str:
-    """In the job (PID 1 of its namespace, its capabilities not yet dropped): a mount namespace
-    of its own, with a /proc of its PID namespace over the host's, so it reads no other process's
-    entries (the grader's command line); best effort (a host whose /proc is partly covered
-    refuses it). (Not the nanny's: there it would hide the nanny's own /proc/self.)"""
-    try:
-        _check(_libc().unshare(CLONE_NEWNS), "unshare(mount)")
-        _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
-        _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
-    except OSError as exc:
-        return f"the host's /proc ({exc.strerror})"
-    return "own /proc"
+_MS_RDONLY, _MS_REMOUNT = 1, 32
+# per-mount flags a remount in a user namespace must keep (the kernel locks them)
+_KEPT_FLAGS = {"nosuid": _MS_NOSUID, "nodev": _MS_NODEV, "noexec": _MS_NOEXEC, "noatime": 1024,
+               "nodiratime": 2048, "relatime": 1 << 21, "strictatime": 1 << 24}
+
+
+def _mount_points() -> list[tuple[str, list[str]]]:
+    """(mount point, per-mount options) of each mount of this process's namespace."""
+    found = []
+    with open("/proc/self/mountinfo") as handle:
+        for line in handle:
+            fields = line.split()
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+            found.append((point, fields[5].split(",")))
+    return found
+
+
+def enter_job_mounts(writable: list[str]) -> str:
+    """In the job of a grader that is not root (PID 1 of its namespace, its capabilities not yet
+    dropped): a mount namespace of its own, with a /proc of its PID namespace over the host's (it
+    reads no other process's entries: the grader's command line), and every mount read-only but
+    `writable` (its folder), which Landlock alone gives only on Linux 5.13 or later: the job keeps
+    the grader's uid, and could otherwise write anything the grader owns (its outputs, other
+    students' exports, a modelcheck installed in the grader's home). (Not the nanny's namespace:
+    there the new /proc would hide the nanny's own /proc/self.) Raises OSError if any of it fails."""
+    libc = _libc()
+    _check(libc.unshare(CLONE_NEWNS), "unshare(mount)")
+    _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
+    _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
+    kept = set()
+    for path in writable:
+        if os.path.isdir(path):
+            _mount(path, path, None, _MS_BIND)  # a mount of its own, which the loop below leaves writable
+            kept.add(os.path.realpath(path))
+    for point, options in _mount_points():
+        if point in kept:
+            continue
+        flags = _MS_REMOUNT | _MS_BIND | _MS_RDONLY | sum(_KEPT_FLAGS.get(option, 0) for option in options)
+        if libc.mount(None, point.encode(), None, ctypes.c_ulong(flags), None) != 0:
+            errno = ctypes.get_errno()
+            if errno not in (13, 2):  # EACCES, ENOENT: a mount point its uid cannot reach is none it can write
+                raise OSError(errno, f"read-only {point}: {os.strerror(errno)}")
+    return "own /proc, every folder read-only but its own"
 
 
 # -- one job's cgroup, in the grader ------------------------------------------------------

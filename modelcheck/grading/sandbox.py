@@ -191,7 +191,7 @@ def run_job(pool: WarmPool, kind: str, params: dict, conf: Confinement, limits: 
     job = {"kind": kind, "params": params, "confine": vars(conf), "isolate": isolate,
            # a grader that is not root: the nanny gives its job user and PID namespaces where the
            # kernel allows them, as the isolation line says (both ask `user_namespaces`)
-           "user_namespace": os.geteuid() != 0 and user_namespaces()[0]}
+           "user_namespace": user_namespaces()[0] if os.geteuid() != 0 else ""}
     launched = pool.launch(job)  # may first restart a dead zygote: not the job's time
     started = time.monotonic()
     outcome = RunOutcome(limits=limits)

@@ -153,7 +153,7 @@ def _isolate_nanny_unprivileged(job: dict) -> None:
     from modelcheck.grading.isolation import enter_user_namespaces
 
     enter_user_namespaces()
-    job["confine"]["user_namespace"] = True
+    job["confine"]["user_namespace"] = job["user_namespace"]  # the job's own mounts too, where they work
 
 
 def _enter_cgroups(pid: int, procs_files: list[str]) -> None:
