@@ -238,13 +238,15 @@ def detect(workroot: str | None = None) -> Isolation:
 def _unconfined(namespaces: bool, landlock: int, seccomp: bool, *, reads: bool = True,
                 writes: bool = True) -> list[str]:
     """What a job could reach on this host, said for the MISSING list (`reads`, `writes`: whether
-    `namespaces` hide the host's files, or make them read-only; a user namespace alone does not)."""
+    `namespaces` hide the host's files, or make them read-only; a user namespace alone does not.
+    A root grader's jobs write as their own uid, or uid 0 without capabilities, in a root of
+    their own where it has namespaces)."""
     found = []
     if not ((namespaces and reads) or landlock):
         found.append("no Landlock (Linux < 5.13, or refused) and no mount namespace: a job reads every file its "
                      "uid may read; keep the instructor's files (reference solution, samples) readable by their "
                      "owner only (chmod go-rwx)")
-    if not ((namespaces and writes) or landlock):
+    if not ((namespaces and writes) or landlock or os.geteuid() == 0):
         found.append("no Landlock and no read-only mounts: a job of the grader's uid may write every file the grader "
                      "may (its outputs, other students' exports, a modelcheck installed in its home)")
     if not (namespaces or seccomp or landlock >= 4):
