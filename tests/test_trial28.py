@@ -218,3 +218,61 @@ def test_the_pytest_item_of_a_builder_that_raises_is_its_error_not_a_skip(pytest
     result.stdout.fnmatch_lines(["build_model() raised RuntimeError: the data folder is not mounted",
                                  "  at *t28_models.py:2: raise RuntimeError(*"])
     assert "SKIPPED" not in result.stdout.str()
+
+
+# an output activation layer: Dense(3) then Softmax() is the output, not a hidden Dense and a softmax
+
+from modelcheck.mutants.generate import generate  # noqa: E402
+
+
+def _classifier(last: str, functional: bool = False) -> keras.Model:
+    tail = {"softmax_layer": [keras.layers.Softmax(name="probs")],
+            "activation_layer": [keras.layers.Activation("softmax", name="probs")],
+            "activation_argument": []}[last]
+    scores = keras.layers.Dense(3, activation="softmax" if last == "activation_argument" else None, name="scores")
+    layers = [keras.layers.Dense(8, activation="relu", name="hidden"), scores, *tail]
+    if functional:
+        inputs = keras.Input((6,))
+        x = inputs
+        for layer in layers:
+            x = layer(x)
+        model = keras.Model(inputs, x)
+    else:
+        model = keras.Sequential([keras.Input((6,)), *layers])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def _by_operator(model: keras.Model) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for m in generate(model)[1]:
+        found.setdefault(m.operator, []).append(f"{m.description} at {m.where.split(' (')[0]}")
+    return found
+
+
+@pytest.mark.parametrize("functional", [False, True], ids=["sequential", "functional"])
+@pytest.mark.parametrize("last", ["softmax_layer", "activation_layer"])
+def test_the_scores_layer_before_an_output_activation_layer_is_no_hidden_layer(last, functional):
+    """`Dense(3)` then `Softmax()` (Keras' guides write it so): the Dense giving the class scores was taken for a
+    hidden layer ('units 3 -> 1', 'hidden layer 'scores' left out', 'kernel initialised to zeros', a second Dense
+    added after it, a stop_gradient after it: mistakes of the output described as hidden ones, which the same
+    model with Dense(3, activation="softmax") does not get), and with Softmax() no wrong output activation nor
+    from_logits=True was made at all. Each of the three forms now gets the same mutants."""
+    same = _by_operator(_classifier("activation_argument", functional))
+    found = _by_operator(_classifier(last, functional))
+    for operator in ("units", "zero_init", "layer_dropped", "layer_added", "stop_gradient", "hidden_activation"):
+        assert found.get(operator) == same.get(operator), operator
+        assert not any("'scores'" in m for m in found.get(operator, [])), found[operator]
+    assert found["output_activation"] == [f"activation softmax -> {a} at layer 'probs'" for a in ("linear", "relu",
+                                                                                                   "sigmoid")]
+    assert found["loss_from_logits"] == same["loss_from_logits"]
+
+
+@pytest.mark.parametrize("functional", [False, True], ids=["sequential", "functional"])
+def test_a_softmax_layers_wrong_activation_mutants_build_and_are_judged(functional):
+    spec = ModelSpec(id="softmax_layer", builder=lambda: _classifier("softmax_layer", functional=functional),
+                     input_shape=(6,), output_shape=(3,), output="probabilities")
+    report = run_mutants(spec, points={"output_shape": 1}, operators=["output_activation"])
+    assert [(m.description, m.status) for m in report.mutants] == [
+        ("activation softmax -> linear", "caught"), ("activation softmax -> relu", "caught"),
+        ("activation softmax -> sigmoid", "caught")]

@@ -43,6 +43,32 @@ class Site:
         self.recipe = recipe
         self.model = model
         self.outputs = set(recipe.outputs())
+        self.heads = self._heads()
+
+    def _heads(self) -> set[str]:
+        """The output layers and, behind an output that is an activation layer (``Dense(10)`` then
+        ``Softmax()`` or ``Activation("softmax")``), the layers whose scores it turns into the outputs:
+        none of them is a hidden layer."""
+        found = set(self.outputs)
+        for name in self.outputs:
+            while isinstance(self.layer(name), _ACTIVATION_LAYERS):
+                source = self._source(name)
+                if source is None or source in found or self.recipe.consumers(source) != [name]:
+                    break
+                found.add(source)
+                name = source
+        return found
+
+    def _source(self, name: str) -> str | None:
+        """The layer whose output layer `name` reads, when it reads one layer's (None for an input)."""
+        if self.recipe.kind == "sequential":
+            at = [e.get("name") or e["config"]["name"] for e in self.recipe.entries()].index(name)
+            source = self.recipe.entries()[at - 1] if at > 0 else None
+            return None if source is None else source.get("name") or source["config"]["name"]
+        if not _single_input(self, name):
+            return None
+        source = self.recipe.entry(name)["inbound_nodes"][0]["args"][0]["config"]["keras_history"][0]
+        return None if any(e["config"]["name"] == source for e in self.recipe.inputs()) else source
 
     def layer(self, name: str) -> keras.layers.Layer:
         return self.model.get_layer(name)
@@ -64,8 +90,20 @@ class Site:
         return found
 
     def hidden(self, *kinds: type) -> list[str]:
-        """Layers of the given classes that do not produce a model output."""
-        return [name for name in self.names(*kinds) if name not in self.outputs]
+        """Layers of the given classes that do not produce a model output (nor the scores an output
+        activation layer turns into one)."""
+        return [name for name in self.names(*kinds) if name not in self.heads]
+
+    def output_activation(self, name: str) -> str | None:
+        """The activation of output layer `name`: its ``activation``, or ``"softmax"`` for a
+        ``Softmax()`` layer over the last axis; None when it has none that can be named."""
+        layer = self.layer(name)
+        if isinstance(layer, keras.layers.Softmax):
+            axis = layer.axis
+            rank = len(layer.output.shape)
+            return "softmax" if axis in (-1, rank - 1, [-1], [rank - 1]) else None
+        activation = self.recipe.entry(name)["config"].get("activation")
+        return activation if isinstance(activation, str) else None
 
     def mutant(self, operator: str, description: str, where: str, edit: Callable[[Recipe], None]) -> Mutant:
         recipe = self.recipe.copy()
@@ -91,6 +129,9 @@ _POOL = (keras.layers.MaxPooling1D, keras.layers.MaxPooling2D, keras.layers.Aver
          keras.layers.AveragePooling2D)
 _RNN = (keras.layers.SimpleRNN, keras.layers.LSTM, keras.layers.GRU)
 _SIZED = (keras.layers.Dense, *_CONV, *_RNN)  # layers with units or filters
+# Layers that only apply an activation: behind an output, the layer they read gives the model's scores.
+_ACTIVATION_LAYERS = (keras.layers.Activation, keras.layers.Softmax, keras.layers.ReLU, keras.layers.LeakyReLU,
+                      keras.layers.ELU)
 _LINEAR = (None, "linear")
 _CE = {"sparse_categorical_crossentropy": "SparseCategoricalCrossentropy",
        "categorical_crossentropy": "CategoricalCrossentropy", "binary_crossentropy": "BinaryCrossentropy"}
@@ -121,16 +162,35 @@ def _units(site: Site, name: str) -> int | None:
     return shape[-1] if len(shape) > 1 else None
 
 
+def _as_activation(name: str, activation: str) -> Callable[[Recipe], None]:
+    """An edit that makes layer `name` (a ``Softmax()`` layer) an ``Activation(activation)`` layer of
+    the same name and inputs."""
+    def edit(r: Recipe) -> None:
+        entry = r.entry(name)
+        new = new_layer_entry(keras.layers.Activation(activation, name=name))
+        if "inbound_nodes" in entry:  # its input, without what Softmax's call took besides (mask=None)
+            new["inbound_nodes"] = [{**node, "kwargs": {}} for node in entry["inbound_nodes"]]
+        entry.clear()
+        entry.update(new)
+
+    return edit
+
+
 def output_activation(site: Site) -> Iterator[Mutant]:
     for name in sorted(site.outputs):
-        config = site.recipe.entry(name)["config"]
-        current = config.get("activation")
-        if not isinstance(current, str):
+        current = site.output_activation(name)
+        if current is None:
             continue
         units = _units(site, name)
         wrong = ["linear", "relu", "sigmoid" if units != 1 else "softmax"]
+        softmax_layer = isinstance(site.layer(name), keras.layers.Softmax)
         for activation in wrong:
-            if activation != current and not (current is None and activation == "linear"):
+            if activation == current:
+                continue
+            if softmax_layer:
+                yield site.mutant("output_activation", f"activation softmax -> {activation}", site.where(name),
+                                  _as_activation(name, activation))
+            else:
                 yield site.set_config("output_activation", name, "activation", activation)
 
 
@@ -186,7 +246,7 @@ def loss_mse_on_classifier(site: Site) -> Iterator[Mutant]:
 
 def loss_from_logits(site: Site) -> Iterator[Mutant]:
     loss = _single_loss(site.recipe)
-    outputs = [site.recipe.entry(name)["config"].get("activation") for name in site.outputs]
+    outputs = [site.output_activation(name) for name in site.outputs]
     if (loss is not None and loss[0] in _CE and not loss[1].get("from_logits")
             and len(outputs) == 1 and outputs[0] in ("softmax", "sigmoid")):
         yield _loss_mutant(site, "loss_from_logits", loss[0], loss[0], from_logits=True)
@@ -220,7 +280,7 @@ def loss_on_regression(site: Site) -> Iterator[Mutant]:
     loss = _single_loss(site.recipe)
     if loss is None or lc.loss_family(loss[0]) != lc.REGRESSION or len(site.outputs) != 1:
         return
-    activation = site.recipe.entry(next(iter(site.outputs)))["config"].get("activation")
+    activation = site.output_activation(next(iter(site.outputs)))
     if activation in (None, "linear", "relu"):
         yield _loss_mutant(site, "loss_on_regression", "binary_crossentropy", loss[0])
 
