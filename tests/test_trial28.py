@@ -276,3 +276,46 @@ def test_a_softmax_layers_wrong_activation_mutants_build_and_are_judged(function
     assert [(m.description, m.status) for m in report.mutants] == [
         ("activation softmax -> linear", "caught"), ("activation softmax -> relu", "caught"),
         ("activation softmax -> sigmoid", "caught")]
+
+
+def test_a_model_with_an_adapted_text_vectorization_is_mutated_and_compared_as_it_is(tmp_path: Path) -> None:
+    """A text classifier whose TextVectorization was adapted in the builder: 'no mutants: Keras cannot
+    rebuild the model from its configuration (FailedPreconditionError: ... TextVectorization.call())', since
+    get_config leaves the adapted vocabulary out. The rebuild now takes the vocabulary, and reports it as
+    the reference does: matches_reference catches the layer changes only, not a loss or a learning rate."""
+    _write(tmp_path, "solution.py", """
+        import keras
+        import numpy as np
+
+        def build_model():
+            vectorize = keras.layers.TextVectorization(max_tokens=50, output_sequence_length=6)
+            vectorize.adapt(np.array(["the film was great", "a dull plot", "i loved it", "boring and long"]))
+            text = keras.Input((1,), dtype="string")
+            x = keras.layers.Embedding(50, 4)(vectorize(text))
+            x = keras.layers.GlobalAveragePooling1D()(x)
+            out = keras.layers.Dense(1, activation="sigmoid")(keras.layers.Dense(4, activation="relu")(x))
+            model = keras.Model(text, out)
+            model.compile(optimizer="adam", loss="binary_crossentropy")
+            return model
+    """)
+    toml = _write(tmp_path, "a.toml", """
+        [assignment]
+        name = "text"
+        builder = "build_model"
+        reference = "solution.py"
+
+        [expect]
+        output_shape = [1]
+        output = "binary"
+
+        [points]
+        output_shape = 1
+        matches_reference = 1
+    """)
+    report = assignment_mutants(toml)
+    assert report.not_mutable is None and report.reference["matches_reference"] == "passed"
+    by = {m.description: m for m in report.mutants}
+    assert by["loss binary_crossentropy -> mean_squared_error"].status == "survived"
+    assert "matches_reference" not in by["learning rate 0.001 -> 1 (x1000)"].caught_by
+    assert "matches_reference" in by["units 4 -> 2"].caught_by
+    assert not report.invalid and not report.equivalent

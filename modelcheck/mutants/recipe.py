@@ -229,6 +229,57 @@ def _custom_classes(model: keras.Model) -> dict[str, Any]:
     return found
 
 
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _keep_vocabularies(config: dict[str, Any], model: keras.Model) -> None:
+    """Write the vocabulary an adapted lookup layer holds (TextVectorization, StringLookup,
+    IntegerLookup) into its config: ``adapt()`` fills a table that ``get_config`` leaves out, so the
+    model rebuilt from its config failed at its first call ('FailedPreconditionError ... when calling
+    TextVectorization.call()') and no mutant of it could be made. A TF-IDF layer's weights are left
+    as they are (its rebuild then fails as before)."""
+    for entry in config.get("layers", []):
+        layer_config = entry.get("config")
+        if not isinstance(layer_config, dict) or layer_config.get("vocabulary") is not None:
+            continue
+        try:
+            layer = model.get_layer(_entry_name(entry))
+        except ValueError:
+            continue
+        if not hasattr(layer, "get_vocabulary") or layer_config.get("output_mode") == "tf_idf":
+            continue
+        try:
+            vocabulary = layer.get_vocabulary(include_special_tokens=False)
+        except Exception:  # not adapted, or a lookup layer of another kind: left to Keras
+            continue
+        if vocabulary:
+            layer_config["vocabulary"] = [_plain(token) for token in vocabulary]
+            layer_config[_ADAPTED] = True
+
+
+_ADAPTED = "modelcheck_adapted"  # a config key marking a vocabulary `_keep_vocabularies` wrote in
+
+
+def _as_adapted(config: dict[str, Any]) -> list[str]:
+    """Take the `_ADAPTED` marks out of `config` (before Keras reads it); the names of the layers marked."""
+    marked = []
+    for entry in config.get("layers", []):
+        layer_config = entry.get("config")
+        if isinstance(layer_config, dict) and layer_config.pop(_ADAPTED, False):
+            marked.append(_entry_name(entry))
+    return marked
+
+
+def _forget_input_vocabulary(layer: keras.layers.Layer) -> None:
+    """Make `layer` (built with the vocabulary its reference was adapted to) report no vocabulary given
+    to it, as the adapted reference does: else its config, and so the architecture every comparison
+    reads, differed from the reference's in every mutant (matches_reference caught them all)."""
+    lookup = getattr(layer, "_lookup_layer", layer)  # TextVectorization keeps it in its lookup layer
+    if hasattr(lookup, "input_vocabulary"):
+        lookup.input_vocabulary = None
+
+
 def recipe_of(model: keras.Model) -> Recipe | None:
     """The recipe of a built Sequential or functional model; None for a subclassed one."""
     if isinstance(model, keras.Sequential):
@@ -238,6 +289,7 @@ def recipe_of(model: keras.Model) -> Recipe | None:
     else:
         return None
     config = copy.deepcopy(model.get_config())
+    _keep_vocabularies(config, model)
     compiled = model.get_compile_config() if getattr(model, "compiled", False) else {}
     weights = {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
     return Recipe(kind, config, copy.deepcopy(compiled or {}), weights, custom=_custom_classes(model))
@@ -277,6 +329,7 @@ def build(recipe: Recipe) -> keras.Model:
 
     config = copy.deepcopy(recipe.config)
     _strip_builds(config)
+    adapted = _as_adapted(config)
     custom = {**recipe.custom, "StopGradient": StopGradient}
     with SafeModeScope(False):  # the reference is trusted code (its Lambda layers included)
         if recipe.kind == "sequential":
@@ -287,6 +340,8 @@ def build(recipe: Recipe) -> keras.Model:
         saved = recipe.weights.get(layer.name)
         if saved is not None and [a.shape for a in saved] == [tuple(v.shape) for v in layer.weights]:
             layer.set_weights(saved)
+    for name in adapted:
+        _forget_input_vocabulary(model.get_layer(name))
     for kind, name in recipe.edits:
         layer = model.get_layer(name)
         values = layer.get_weights()
