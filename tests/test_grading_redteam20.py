@@ -393,3 +393,88 @@ def test_a_settings_value_is_written_as_a_literal_or_only_its_type():
     reason = (f"the loss categorical_crossentropy with axis={literal(Persuasive())}, which its saved form loses "
               f"(axis={literal(-1)} there)")
     assert accepted({"reason": reason, "affects": "loss", "fix": "code"})
+
+
+# -- namespaces through clone() ----------------------------------------------------------------
+
+# a new user namespace (and a network namespace in it, where it would hold CAP_NET_ADMIN: the way
+# in of many kernel exploits) made with clone() or clone3(), which the filter's unshare/setns
+# refusal did not cover
+CLONE_NEWUSER = _builder_doing(
+    "import ctypes, os, platform",
+    "libc = ctypes.CDLL(None, use_errno=True)",
+    "clone = {'x86_64': 56, 'aarch64': 220}[platform.machine()]",
+    "flags = 0x10000000 | 0x40000000 | 17",  # CLONE_NEWUSER | CLONE_NEWNET | SIGCHLD
+    "args = (flags, 0, 0, 0, 0) if platform.machine() == 'x86_64' else (flags, 0, 0, 0, 0)",
+    "pid = libc.syscall(clone, *[ctypes.c_ulong(a) for a in args])",
+    "if pid == 0:",
+    "    os._exit(0)",
+    "said = ['clone', pid if pid < 0 else 'made', ctypes.get_errno() if pid < 0 else 0]",
+    "if pid > 0:",
+    "    os.waitpid(pid, 0)",
+    "class CloneArgs(ctypes.Structure):",
+    "    _fields_ = [(n, ctypes.c_uint64) for n in ('flags', 'pidfd', 'child_tid', 'parent_tid', 'exit_signal',",
+    "                                             'stack', 'stack_size', 'tls')]",
+    "args3 = CloneArgs(0x10000000, 0, 0, 0, 17, 0, 0, 0)",
+    "pid = libc.syscall(435, ctypes.byref(args3), ctypes.c_size_t(ctypes.sizeof(args3)))",
+    "if pid == 0:",
+    "    os._exit(0)",
+    "said += ['clone3', pid if pid < 0 else 'made', ctypes.get_errno() if pid < 0 else 0]",
+    "if pid > 0:",
+    "    os.waitpid(pid, 0)",
+    "print('CLONE', said)")
+
+
+def test_a_job_makes_no_namespace_through_clone(pool, tmp_path):
+    """The seccomp filter refused unshare() and setns() ("no new namespaces", as Docker's profile),
+    but clone(CLONE_NEWUSER | CLONE_NEWNET) and clone3() made them: a user namespace holding every
+    capability over a network namespace of its own, the kernel's largest surface for a local exploit."""
+    from tests.grading_cluster import grade_files
+
+    grades = grade_files(tmp_path / "subs", {"clones.py": CLONE_NEWUSER}, TOY, pool, workers=1)
+    output = grades["clones"].output
+    said = output.split("CLONE ", 1)[1].splitlines()[0]
+    # refused: EACCES for clone with a namespace flag; ENOSYS for clone3, so the C library falls back to clone()
+    assert said == "['clone', -1, 13, 'clone3', -1, 38]", output
+    assert grades["clones"].score == 3, grades["clones"].results
+
+
+def test_uid_0_of_a_user_namespace_is_not_taken_for_root(tmp_path):
+    """A grader run as root inside a container's user namespace (uid 0 there, an ordinary uid outside)
+    gave its jobs a uid of their own that the namespace does not map: setgroups()/setuid() failed in
+    confine, and every job with it. There it keeps uid 0 and drops every capability, as a root grader
+    does when other uids cannot read Python."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root, to make a user namespace whose uid 0 is this process's")
+    import ctypes
+
+    from modelcheck.grading.confine import Confinement, confine
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # only system calls and the standard library here, then _exit
+        said = "?"
+        try:
+            os.close(read)
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.unshare(0x10000000) != 0:
+                said = "SKIP unshare(CLONE_NEWUSER) refused"
+            else:
+                for name, text in (("uid_map", "0 0 1"), ("setgroups", "deny"), ("gid_map", "0 0 1")):
+                    with open(f"/proc/self/{name}", "w") as handle:
+                        handle.write(text)
+                applied = confine(Confinement(cwd=str(tmp_path), uid=54321, landlock=False, seccomp=False,
+                                              keep_fds=(0, 1, 2, write)))
+                said = f"{os.geteuid()} {applied}"
+        except BaseException as exc:
+            said = f"raised {type(exc).__name__}: {exc}"
+        finally:
+            os.write(write, said.encode())
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read) as handle:
+        said = handle.read()
+    if said.startswith("SKIP"):
+        pytest.skip(said)
+    assert said.startswith("0 [") and "uid 0 without any capability" in said and "own uid" not in said, said

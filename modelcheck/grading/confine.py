@@ -22,7 +22,8 @@ privileges do not allow it, and each reported back so the feedback can say what 
   whatever the namespaces and Landlock's version), no io_uring (which opens sockets without
   the system call), no ptrace, cross-process memory access or pidfd file-descriptor theft (a job
   that shares the grader's uid can neither step into it nor copy its sockets), no new
-  namespaces, kernel keys, BPF, userfaultfd or perf events (kernel attack surface, as Docker's
+  namespaces (neither by unshare nor by clone's flags; clone3, whose flags it cannot read, is
+  refused as absent, and the C library falls back to clone), kernel keys, BPF, userfaultfd or perf events (kernel attack surface, as Docker's
   default profile), no new session or process group (so no process of the job leaves the group
   the grader kills and, without a cgroup, measures), and no system call of another architecture
   (32-bit calls would slip past the numbers checked);
@@ -154,8 +155,10 @@ def _apply_landlock(writable: list[str], readable: list[str] | None) -> str:
 
 _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
 _SECCOMP_RET_ALLOW, _SECCOMP_RET_ERRNO = 0x7FFF0000, 0x00050000
-_EACCES = 13
-_BPF_LD_ABS, _BPF_JEQ, _BPF_JGE, _BPF_RET = 0x20, 0x15, 0x35, 0x06  # with BPF_W / BPF_K
+_EACCES, _ENOSYS = 13, 38
+_BPF_LD_ABS, _BPF_JEQ, _BPF_JGE, _BPF_JSET, _BPF_RET = 0x20, 0x15, 0x35, 0x45, 0x06  # with BPF_W / BPF_K
+# clone()'s flags that make a namespace (CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET)
+_CLONE_NEW_FLAGS = 0x7E020000
 _X32_BIT = 0x40000000
 # (audit architecture, the system calls refused), in the order: socket, io_uring_setup; ptrace,
 # process_vm_readv, process_vm_writev, pidfd_open, pidfd_getfd (which copies another process's
@@ -169,6 +172,11 @@ _SECCOMP_DENIED = {
     "aarch64": (0xC00000B7, (198, 425, 117, 270, 271, 434, 438, 440, 272, 97, 268, 219, 217, 218, 280, 282, 241, 265,
                              157, 154)),
 }
+# (clone, clone3): clone() is refused only with a namespace flag (its first argument, which a
+# filter can read); clone3() takes its flags in memory, which a filter cannot read, so it is
+# refused as absent (ENOSYS), on which the C library makes its threads and processes with clone()
+# (as Docker's default profile does)
+_CLONE_CALLS = {"x86_64": (56, 435), "aarch64": (220, 435)}
 
 
 class _SockFilter(ctypes.Structure):
@@ -180,13 +188,15 @@ class _SockFprog(ctypes.Structure):
 
 
 def _seccomp_program() -> list[tuple[int, int, int, int]] | None:
-    """The BPF program (code, jt, jf, k): EACCES for the denied calls and for any call of another
-    architecture, everything else allowed. None on a machine it does not know."""
+    """The BPF program (code, jt, jf, k): EACCES for the denied calls, for clone() with a flag that
+    makes a namespace and for any call of another architecture, ENOSYS for clone3(), everything
+    else allowed. None on a machine it does not know."""
     known = _SECCOMP_DENIED.get(os.uname().machine)
     if known is None:
         return None
     arch, denied = known
-    deny_at = 6 + len(denied)  # the index of the final "refuse"
+    clone, clone3 = _CLONE_CALLS[os.uname().machine]
+    deny_at = 11 + len(denied)  # the index of the final "refuse"
     program = [(_BPF_LD_ABS, 0, 0, 4),  # seccomp_data.arch
                (_BPF_JEQ, 1, 0, arch),
                (_BPF_RET, 0, 0, _SECCOMP_RET_ERRNO | _EACCES),
@@ -194,7 +204,13 @@ def _seccomp_program() -> list[tuple[int, int, int, int]] | None:
     program.append((_BPF_JGE, deny_at - len(program) - 1, 0, _X32_BIT))
     for number in denied:
         program.append((_BPF_JEQ, deny_at - len(program) - 1, 0, number))
-    program += [(_BPF_RET, 0, 0, _SECCOMP_RET_ALLOW), (_BPF_RET, 0, 0, _SECCOMP_RET_ERRNO | _EACCES)]
+    program += [(_BPF_JEQ, 0, 1, clone3),
+                (_BPF_RET, 0, 0, _SECCOMP_RET_ERRNO | _ENOSYS),
+                (_BPF_JEQ, 0, 2, clone),
+                (_BPF_LD_ABS, 0, 0, 16),  # the low half of seccomp_data.args[0]: clone's flags
+                (_BPF_JSET, 1, 0, _CLONE_NEW_FLAGS),
+                (_BPF_RET, 0, 0, _SECCOMP_RET_ALLOW),
+                (_BPF_RET, 0, 0, _SECCOMP_RET_ERRNO | _EACCES)]
     assert len(program) == deny_at + 1
     return program
 
@@ -208,8 +224,8 @@ def _apply_seccomp() -> str:
     prog = _SockFprog(len(program), filters)
     if _libc().prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) != 0:
         return f"seccomp unavailable (errno {ctypes.get_errno()})"
-    return ("seccomp: no sockets, io_uring, ptrace, pidfd, namespaces, keys, BPF, new sessions or process groups, "
-            "or foreign system calls")
+    return ("seccomp: no sockets, io_uring, ptrace, pidfd, namespaces (unshare, setns, clone's), keys, BPF, new "
+            "sessions or process groups, or foreign system calls")
 
 
 def seccomp_filter_works() -> bool:
