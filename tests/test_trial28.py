@@ -223,6 +223,7 @@ def test_the_pytest_item_of_a_builder_that_raises_is_its_error_not_a_skip(pytest
 # an output activation layer: Dense(3) then Softmax() is the output, not a hidden Dense and a softmax
 
 from modelcheck.mutants.generate import generate  # noqa: E402
+from modelcheck.mutants.recipe import build  # noqa: E402
 
 
 def _classifier(last: str, functional: bool = False) -> keras.Model:
@@ -319,3 +320,31 @@ def test_a_model_with_an_adapted_text_vectorization_is_mutated_and_compared_as_i
     assert "matches_reference" not in by["learning rate 0.001 -> 1 (x1000)"].caught_by
     assert "matches_reference" in by["units 4 -> 2"].caught_by
     assert not report.invalid and not report.equivalent
+
+
+def test_a_bidirectional_or_time_distributed_layer_gets_the_mistakes_of_the_layer_it_wraps():
+    """Bidirectional(LSTM(8)) in a text classifier: no units, removed activation, zero initialisation, bias or
+    left-out mutant was made (their settings live in the wrapped layer's config), so a text assignment's
+    recurrent layer was never mutated but for frozen, NaN and stop_gradient. Both directions change."""
+    def text() -> keras.Model:
+        tokens = keras.Input((7,), dtype="int32")
+        x = keras.layers.Embedding(30, 4, name="emb")(tokens)
+        x = keras.layers.TimeDistributed(keras.layers.Dense(6, activation="relu"), name="per_step")(x)
+        x = keras.layers.Bidirectional(keras.layers.LSTM(8), name="bi")(x)
+        model = keras.Model(tokens, keras.layers.Dense(1, activation="sigmoid", name="out")(x))
+        model.compile(optimizer="adam", loss="binary_crossentropy")
+        return model
+
+    spec = ModelSpec(id="bi", builder=text, input_shape=(7,), output_shape=(1,))
+    report = run_mutants(spec, points={"output_shape": 1},
+                         operators=["units", "hidden_activation", "zero_init", "bias_removed", "layer_dropped"])
+    made = {(m.operator, m.where.split(" (")[0]): m for m in report.mutants}
+    for operator in ("units", "hidden_activation", "zero_init", "bias_removed", "layer_dropped"):
+        for layer in ("layer 'bi'", "layer 'per_step'"):
+            assert (operator, layer) in made, (operator, layer, sorted(made))
+            assert made[operator, layer].status in ("caught", "survived"), made[operator, layer].note
+    assert made["units", "layer 'bi'"].description == "units 8 -> 4"
+    assert "counts" in made["units", "layer 'bi'"].changes  # 4 units each way: fewer parameters
+    rebuilt = build(next(m for m in generate(text())[1] if m.operator == "units" and "'bi'" in m.where).recipe)
+    bi = rebuilt.get_layer("bi")
+    assert bi.forward_layer.units == bi.backward_layer.units == 4

@@ -105,6 +105,21 @@ class Site:
         activation = self.recipe.entry(name)["config"].get("activation")
         return activation if isinstance(activation, str) else None
 
+    def sized(self) -> list[str]:
+        """The hidden layers with units or filters, a Bidirectional or TimeDistributed one included."""
+        return [name for name in self.hidden(*_SIZED, *_WRAPPERS) if _configs(self.recipe, name)[0].get(
+            "units", _configs(self.recipe, name)[0].get("filters")) is not None]
+
+    def set_inner(self, operator: str, name: str, key: str, value: Any, description: str | None = None) -> Mutant:
+        """`set_config` on the layer a wrapper holds (both directions of a Bidirectional), or on the layer."""
+        old = _configs(self.recipe, name)[0].get(key)
+
+        def edit(r: Recipe) -> None:
+            for config in _configs(r, name):
+                config[key] = value
+
+        return self.mutant(operator, description or f"{key} {_show(old)} -> {_show(value)}", self.where(name), edit)
+
     def mutant(self, operator: str, description: str, where: str, edit: Callable[[Recipe], None]) -> Mutant:
         recipe = self.recipe.copy()
         edit(recipe)
@@ -114,6 +129,15 @@ class Site:
         old = self.recipe.entry(name)["config"].get(key)
         return self.mutant(operator, description or f"{key} {_show(old)} -> {_show(value)}", self.where(name),
                            lambda r: r.entry(name)["config"].__setitem__(key, value))
+
+
+def _configs(recipe: Recipe, name: str) -> list[dict[str, Any]]:
+    """The configs holding layer `name`'s own settings: its own, or those of the layer a Bidirectional
+    or TimeDistributed wraps (a Bidirectional's two directions)."""
+    config = recipe.entry(name)["config"]
+    inner = [config[key]["config"] for key in ("layer", "backward_layer")
+             if isinstance(config.get(key), dict) and isinstance(config[key].get("config"), dict)]
+    return inner or [config]
 
 
 def _show(value: Any) -> str:
@@ -129,6 +153,7 @@ _POOL = (keras.layers.MaxPooling1D, keras.layers.MaxPooling2D, keras.layers.Aver
          keras.layers.AveragePooling2D)
 _RNN = (keras.layers.SimpleRNN, keras.layers.LSTM, keras.layers.GRU)
 _SIZED = (keras.layers.Dense, *_CONV, *_RNN)  # layers with units or filters
+_WRAPPERS = (keras.layers.Bidirectional, keras.layers.TimeDistributed)  # their settings are the wrapped layer's
 # Layers that only apply an activation: behind an output, the layer they read gives the model's scores.
 _ACTIVATION_LAYERS = (keras.layers.Activation, keras.layers.Softmax, keras.layers.ReLU, keras.layers.LeakyReLU,
                       keras.layers.ELU)
@@ -138,11 +163,11 @@ _CE = {"sparse_categorical_crossentropy": "SparseCategoricalCrossentropy",
 
 
 def wrong_units(site: Site) -> Iterator[Mutant]:
-    for name in site.hidden(*_SIZED):
-        config = site.recipe.entry(name)["config"]
+    for name in site.sized():
+        config = _configs(site.recipe, name)[0]
         key = "units" if "units" in config else "filters"
         old = config[key]
-        yield site.set_config("units", name, key, old // 2 if old > 1 else 2)
+        yield site.set_inner("units", name, key, old // 2 if old > 1 else 2)
 
 
 def hidden_activation_removed(site: Site) -> Iterator[Mutant]:
@@ -152,6 +177,11 @@ def hidden_activation_removed(site: Site) -> Iterator[Mutant]:
         if isinstance(layer, keras.layers.Activation) or type(layer).__name__ in ("ReLU", "LeakyReLU", "ELU"):
             yield site.mutant("hidden_activation", f"activation layer {name!r} removed", site.where(name),
                               lambda r, name=name: r.remove(name))
+        elif isinstance(layer, _WRAPPERS):
+            activation = _configs(site.recipe, name)[0].get("activation")
+            if isinstance(activation, str) and activation not in _LINEAR:
+                yield site.set_inner("hidden_activation", name, "activation", "linear",
+                                     f"activation {activation} removed")
         elif isinstance(config.get("activation"), str) and config["activation"] not in _LINEAR:
             yield site.set_config("hidden_activation", name, "activation", "linear",
                                   f"activation {config['activation']} removed")
@@ -292,9 +322,10 @@ def layer_frozen(site: Site) -> Iterator[Mutant]:
 
 
 def zero_init(site: Site) -> Iterator[Mutant]:
-    for name in site.hidden(*_SIZED):
+    for name in site.sized():
         def edit(r: Recipe, name: str = name) -> None:
-            r.entry(name)["config"]["kernel_initializer"] = "zeros"
+            for config in _configs(r, name):
+                config["kernel_initializer"] = "zeros"
             r.edits += ((ZEROS, name),)
 
         yield site.mutant("zero_init", "kernel initialised to zeros", site.where(name), edit)
@@ -302,8 +333,8 @@ def zero_init(site: Site) -> Iterator[Mutant]:
 
 def bias_removed(site: Site) -> Iterator[Mutant]:
     for name in site.names():
-        if site.recipe.entry(name)["config"].get("use_bias") is True:
-            yield site.set_config("bias_removed", name, "use_bias", False)
+        if _configs(site.recipe, name)[0].get("use_bias") is True:
+            yield site.set_inner("bias_removed", name, "use_bias", False)
 
 
 def dropout_keep_prob(site: Site) -> Iterator[Mutant]:
@@ -322,7 +353,7 @@ def _single_input(site: Site, name: str) -> bool:
 
 
 def hidden_layer_dropped(site: Site) -> Iterator[Mutant]:
-    for name in site.hidden(*_SIZED):
+    for name in site.sized():
         if _single_input(site, name):
             yield site.mutant("layer_dropped", f"hidden layer {name!r} left out", site.where(name),
                               lambda r, name=name: r.remove(name))
