@@ -348,3 +348,29 @@ def test_a_bidirectional_or_time_distributed_layer_gets_the_mistakes_of_the_laye
     rebuilt = build(next(m for m in generate(text())[1] if m.operator == "units" and "'bi'" in m.where).recipe)
     bi = rebuilt.get_layer("bi")
     assert bi.forward_layer.units == bi.backward_layer.units == 4
+
+
+def _op_output(op: str) -> keras.Model:
+    inputs = keras.Input((6,))
+    scores = keras.layers.Dense(3 if op == "softmax" else 1, name="scores")(
+        keras.layers.Dense(8, activation="relu", name="hidden")(inputs))
+    model = keras.Model(inputs, getattr(keras.ops, op)(scores))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy" if op == "softmax" else "binary_crossentropy")
+    return model
+
+
+@pytest.mark.parametrize("op", ["softmax", "sigmoid"])
+def test_an_output_made_by_an_operation_is_mutated_as_an_output_activation(op):
+    """`keras.ops.softmax(Dense(3)(x))` as the output: generating its mutants raised ValueError ('No such
+    layer: softmax'), which `modelcheck mutants` printed as a usage error; the scores Dense is its output
+    layer (no hidden-layer mistakes), and the operation gets the wrong output activations as Softmax() does."""
+    spec = ModelSpec(id=op, builder=lambda: _op_output(op), input_shape=(6,),
+                     output_shape=(3,) if op == "softmax" else (1,),
+                     output="probabilities" if op == "softmax" else "binary")
+    report = run_mutants(spec, points={"output_shape": 1, "loss_matches_output": 1})
+    assert not any("'scores'" in m.where for m in report.mutants if m.operator in (
+        "units", "zero_init", "layer_dropped", "layer_added", "stop_gradient"))
+    wrong = [(m.description, m.status) for m in report.mutants if m.operator == "output_activation"]
+    assert wrong == [(f"activation {op} -> {a}", "caught")
+                     for a in ("linear", "relu", "sigmoid" if op == "softmax" else "softmax")]
+    assert not report.invalid

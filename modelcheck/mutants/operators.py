@@ -51,7 +51,7 @@ class Site:
         none of them is a hidden layer."""
         found = set(self.outputs)
         for name in self.outputs:
-            while isinstance(self.layer(name), _ACTIVATION_LAYERS):
+            while self._is_activation(name):
                 source = self._source(name)
                 if source is None or source in found or self.recipe.consumers(source) != [name]:
                     break
@@ -72,6 +72,21 @@ class Site:
 
     def layer(self, name: str) -> keras.layers.Layer:
         return self.model.get_layer(name)
+
+    def _is_activation(self, name: str) -> bool:
+        """Whether `name` only applies an activation: an activation layer, or an operation such as
+        ``keras.ops.softmax(x)``."""
+        layer = self._layer_or_none(name)
+        if layer is not None:
+            return isinstance(layer, _ACTIVATION_LAYERS)
+        return self.recipe.entry(name).get("class_name") in _ACTIVATION_OPS
+
+    def _layer_or_none(self, name: str) -> keras.layers.Layer | None:
+        """Layer `name`; None for an operation Keras recorded in the graph (``keras.ops.softmax(x)``)."""
+        try:
+            return self.layer(name)
+        except ValueError:
+            return None
 
     def where(self, name: str) -> str:
         return f"layer {name!r} ({self.recipe.entry(name)['class_name']})"
@@ -97,7 +112,12 @@ class Site:
     def output_activation(self, name: str) -> str | None:
         """The activation of output layer `name`: its ``activation``, or ``"softmax"`` for a
         ``Softmax()`` layer over the last axis; None when it has none that can be named."""
-        layer = self.layer(name)
+        layer = self._layer_or_none(name)
+        if layer is None:  # an operation: keras.ops.softmax(x) (over the last axis) or keras.ops.sigmoid(x)
+            entry = self.recipe.entry(name)
+            kind = {"Softmax": "softmax", "Sigmoid": "sigmoid"}.get(entry.get("class_name", ""))
+            axis = (entry.get("config") or {}).get("axis", -1)
+            return kind if kind == "sigmoid" or axis in (-1, [-1]) else None
         if isinstance(layer, keras.layers.Softmax):
             axis = layer.axis
             rank = len(layer.output.shape)
@@ -157,6 +177,7 @@ _WRAPPERS = (keras.layers.Bidirectional, keras.layers.TimeDistributed)  # their 
 # Layers that only apply an activation: behind an output, the layer they read gives the model's scores.
 _ACTIVATION_LAYERS = (keras.layers.Activation, keras.layers.Softmax, keras.layers.ReLU, keras.layers.LeakyReLU,
                       keras.layers.ELU)
+_ACTIVATION_OPS = ("Softmax", "Sigmoid", "Relu", "Tanh", "LogSoftmax")  # keras.ops' classes in a graph's config
 _LINEAR = (None, "linear")
 _CE = {"sparse_categorical_crossentropy": "SparseCategoricalCrossentropy",
        "categorical_crossentropy": "CategoricalCrossentropy", "binary_crossentropy": "BinaryCrossentropy"}
@@ -188,7 +209,14 @@ def hidden_activation_removed(site: Site) -> Iterator[Mutant]:
 
 
 def _units(site: Site, name: str) -> int | None:
-    shape = site.layer(name).output.shape
+    layer = site._layer_or_none(name)
+    if layer is not None:
+        shape = layer.output.shape
+    else:  # an operation giving an output (keras.ops.softmax(x)): the model's output tensor has its shape
+        names = site.recipe.outputs()
+        if name not in names or len(names) != len(site.model.outputs):
+            return None
+        shape = site.model.outputs[names.index(name)].shape
     return shape[-1] if len(shape) > 1 else None
 
 
@@ -213,12 +241,14 @@ def output_activation(site: Site) -> Iterator[Mutant]:
             continue
         units = _units(site, name)
         wrong = ["linear", "relu", "sigmoid" if units != 1 else "softmax"]
-        softmax_layer = isinstance(site.layer(name), keras.layers.Softmax)
+        # a Softmax() layer or an operation: replaced by an Activation layer of the wrong activation
+        softmax_layer = not isinstance(site._layer_or_none(name), keras.layers.Layer) or isinstance(
+            site.layer(name), keras.layers.Softmax)
         for activation in wrong:
             if activation == current:
                 continue
             if softmax_layer:
-                yield site.mutant("output_activation", f"activation softmax -> {activation}", site.where(name),
+                yield site.mutant("output_activation", f"activation {current} -> {activation}", site.where(name),
                                   _as_activation(name, activation))
             else:
                 yield site.set_config("output_activation", name, "activation", activation)
