@@ -73,10 +73,20 @@ env = {"PATH": "/usr/bin:/bin", "HOME": scratch, "TMPDIR": os.path.join(scratch,
 os.execve(sys.argv[5], sys.argv[5:], env)
 """
 
-# no Landlock, in the grader and in the zygote (the probes run with -S: the kernel's own)
+# no Landlock, in the grader and in the zygote (the probes run with -S: the kernel's own); and the
+# build job of a submission named z_confine_fails fails while it is confined (a grader's failure)
 SITECUSTOMIZE = """
+import os
 import modelcheck.grading.confine as _confine
 _confine.landlock_abi = lambda: 0
+_confine_job = _confine.confine
+
+def _failing(conf):
+    if any(os.path.exists(os.path.join(path, "work", "z_confine_fails.py")) for path in conf.writable):
+        raise OSError(22, "read-only /somewhere: Invalid argument (as a test makes it)")
+    return _confine_job(conf)
+
+_confine.confine = _failing
 """
 
 GRADER = r"""
@@ -244,7 +254,7 @@ def graded(scratch):
     subs = scratch / "subs"
     for name, text in {"a_kill_all.py": KILL_ALL, "b_slow_victim.py": SLOW, "c_kill_each.py": KILL_EACH,
                        "d_slow_victim.py": SLOW, "e_powers.py": POWERS, "f_fork_bomb.py": FORK_BOMB,
-                       "g_good.py": TOY_MODEL, "h_writes.py": WRITES.replace(
+                       "g_good.py": TOY_MODEL, "z_confine_fails.py": TOY_MODEL, "h_writes.py": WRITES.replace(
                            "{subs}", str(subs)).replace("{site}", str(scratch / "site")).replace(
                            "{scratch}", str(scratch))}.items():
         (subs / name).write_text(text)
@@ -265,7 +275,7 @@ def test_a_grader_that_is_not_root_survives_kill_minus_one(graded):
     assert lines and lines[-1] == {"done": True}, f"the grader did not finish the run:\n{out[-4000:]}"
     grades = _grades(graded)
     assert set(grades) == {"a_kill_all", "b_slow_victim", "c_kill_each", "d_slow_victim", "e_powers",
-                           "f_fork_bomb", "g_good", "h_writes"}, out[-3000:]
+                           "f_fork_bomb", "g_good", "h_writes", "z_confine_fails"}, out[-3000:]
 
 
 def test_jobs_beside_a_killer_are_graded_as_their_own(graded):
@@ -314,6 +324,16 @@ def test_a_job_writes_only_in_its_own_folder(graded, scratch):
     assert (scratch / "subs" / "g_good.py").read_text() == TOY_MODEL
     assert "owned" not in (scratch / "site" / "sitecustomize.py").read_text()
     assert _grades(graded)["h_writes"]["score"] == 3
+
+
+def test_a_job_that_could_not_be_confined_is_the_graders_failure(graded):
+    """confine() raising (as its read-only mounts, or any other step, may) read as the student's failure: 'the
+    submission's process could not report to the grader after its code ran'; no code of theirs had run."""
+    grade = _grades(graded)["z_confine_fails"]
+    for status, message in grade["results"]:
+        assert status == "error" and message.startswith("the grader could not start the job: confining the job "
+                                                        "failed: OSError: [Errno 22] read-only /somewhere"), message
+    assert "submission" not in grade["results"][0][1], grade
 
 
 def test_a_host_without_user_namespaces_still_says_a_job_can_kill_the_grader(scratch):

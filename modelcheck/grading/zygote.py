@@ -29,6 +29,7 @@ after that point is unsafe); it only imports.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import json
 import os
 import select
@@ -101,19 +102,33 @@ def _clean_up(pgid: int, uid: int | None) -> None:
         time.sleep(0.01)
 
 
-def _job_process(job: dict, fds: dict[str, int]) -> None:
-    """In the job process: wire the pipes, confine, run the job, exit without cleanup hooks."""
+_CONFINED_FD = 4
+
+
+def _job_process(job: dict, fds: dict[str, int], confined: int) -> None:
+    """In the job process: wire the pipes, confine, say so to the nanny on `confined` (closed
+    before any code of the submission runs, so that code cannot say it), run the job, exit
+    without cleanup hooks."""
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(fds["stdout"], 1)
     os.dup2(fds["stderr"], 2)
     os.dup2(fds["result"], 3)
+    os.dup2(confined, _CONFINED_FD)
     from modelcheck.grading import jobs
     from modelcheck.grading.confine import Confinement, confine
 
     code = 0
     try:
-        applied = confine(Confinement(**job["confine"]))
+        conf = Confinement(**job["confine"])
+        conf.keep_fds = (*conf.keep_fds, _CONFINED_FD)
+        try:
+            applied = confine(conf)
+        except BaseException as exc:
+            os.write(_CONFINED_FD, f"{type(exc).__name__}: {exc}"[:300].encode())
+            raise
+        os.write(_CONFINED_FD, b"confined")
+        os.close(_CONFINED_FD)
         jobs.job_process_main(job["kind"], job["params"], applied)
     except BaseException as exc:  # the job reports its own errors; this is the last resort
         try:
@@ -178,21 +193,28 @@ def _nanny(job: dict, fds: dict[str, int]) -> None:
             os.write(status, (json.dumps({"setup_error": f"isolating the job failed: {exc}"}) + "\n").encode())
             return
     go_read, go_write = os.pipe()
+    said_read, said = os.pipe()
+    said_write = fcntl.fcntl(said, fcntl.F_DUPFD, 10)  # (not one of the numbers the job wires)
+    os.close(said)
     pid = os.fork()
     if pid == 0:
         os.close(status)
         os.close(go_write)
+        os.close(said_read)
         if os.read(go_read, 1) != b"g":  # the nanny could not put us in the job's cgroup
             os._exit(71)
         os.close(go_read)
-        _job_process(job, fds)
+        _job_process(job, fds, said_write)
     os.close(go_read)
+    os.close(said_write)
     for name in ("stdout", "stderr", "result"):
         os.close(fds[name])
     os.write(status, (json.dumps({"pid": pid}) + "\n").encode())
+    started = False
     try:
         _enter_cgroups(pid, isolate.get("cgroup_procs", []))
         os.write(go_write, b"g")  # only now may the job start: it is inside its limits
+        started = True
     except OSError as exc:
         os.write(status, (json.dumps({"setup_error": f"putting the job in its cgroup failed: {exc}"}) + "\n").encode())
     os.close(go_write)
@@ -200,6 +222,9 @@ def _nanny(job: dict, fds: dict[str, int]) -> None:
     if not isolate.get("folder"):  # (with a PID namespace the kernel has already killed the rest)
         _clean_up(pid, job["confine"].get("uid"))
     report = {"maxrss_kb": usage.ru_maxrss, "cpu_s": usage.ru_utime + usage.ru_stime}
+    said = _read_said(said_read)
+    if said != "confined" and started:  # the grader's failure, before any code of the student's ran
+        report["setup_error"] = f"confining the job failed: {said or 'it ended first'}"
     if isolate.get("folder"):  # the job's files live only in this namespace's tmpfs: hand the exports over
         from modelcheck.grading.isolation import copy_out
 
@@ -210,6 +235,17 @@ def _nanny(job: dict, fds: dict[str, int]) -> None:
     else:
         report["exit"] = os.WEXITSTATUS(wait_status)
     os.write(status, (json.dumps(report) + "\n").encode())
+
+
+def _read_said(fd: int) -> str:
+    """What the job said on its confinement pipe (which it, or its end, has closed)."""
+    os.set_blocking(fd, False)
+    try:
+        return os.read(fd, 512).decode("utf-8", "replace")
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
 
 
 def _kill_and_reap(victims: list[int], reaped: set[int] | None = None) -> bool:
