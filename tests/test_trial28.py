@@ -374,3 +374,21 @@ def test_an_output_made_by_an_operation_is_mutated_as_an_output_activation(op):
     assert wrong == [(f"activation {op} -> {a}", "caught")
                      for a in ("linear", "relu", "sigmoid" if op == "softmax" else "softmax")]
     assert not report.invalid
+
+
+def test_an_operator_failing_on_a_model_is_told_as_modelchecks_error(monkeypatch: pytest.MonkeyPatch):
+    """An operator that raised on a model it did not expect (as 'No such layer: softmax' did above) reached
+    `modelcheck mutants` as a bare ValueError, which it prints as 'modelcheck: error: ...' like a mistake in
+    the user's files; it is now an InternalError naming what modelcheck was doing."""
+    from modelcheck.core.errors import InternalError
+    from modelcheck.mutants import operators
+
+    def broken(site):
+        raise ValueError("No such layer: softmax")
+        yield  # pragma: no cover
+
+    monkeypatch.setitem(operators.OPERATORS, "units", operators.Operator("units", "wrong units", broken))
+    spec = ModelSpec(id="plain", builder=regressor, input_shape=(6,), output_shape=(1,))
+    with pytest.raises(InternalError, match="internal error in modelcheck while generating the mutants of model "
+                                            "'plain': ValueError: No such layer: softmax"):
+        run_mutants(spec, points={"output_shape": 1}, operators=["units"])

@@ -394,6 +394,12 @@ def _run(report: MutationReport, spec: ModelSpec, names: list[str], weights: dic
         except NotMutable as exc:
             report.not_mutable = str(exc)
             return
+        except KeyError:
+            raise  # an unknown operator named by the caller
+        except Exception as exc:  # an operator's own failure on a model it did not expect: ours, said so
+            from ..core.errors import InternalError
+
+            raise InternalError(f"generating the mutants of model {spec.id!r}", exc) from exc
         kind = _reference_kind(session.model()) if spec.output is None else None
         if kind is not None and any(m.operator == "output_activation" for m in mutants):
             probed[output_probe_key(kind)] = session.run("output_shape", output=kind).status
