@@ -498,3 +498,55 @@ def test_uid_0_of_a_user_namespace_is_not_taken_for_root(tmp_path):
     if said.startswith("SKIP"):
         pytest.skip(said)
     assert said.startswith("0 [") and "uid 0 without any capability" in said and "own uid" not in said, said
+
+
+# -- a root grader on Linux < 5.12 ---------------------------------------------------------------
+
+# the grader's Python, under a seccomp filter that answers mount_setattr (Linux 5.12) with ENOSYS,
+# as an older kernel does: the zygote, its nannies and jobs then run as on such a kernel
+OLD_KERNEL_PYTHON = r'''#!{python}
+import ctypes, os, sys
+class Filter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+class Program(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
+arch = {{"x86_64": 0xC000003E, "aarch64": 0xC00000B7}}[os.uname().machine]
+steps = [(0x20, 0, 0, 4), (0x15, 1, 0, arch), (0x06, 0, 0, 0x7FFF0000), (0x20, 0, 0, 0),
+         (0x15, 0, 1, 442), (0x06, 0, 0, 0x00050000 | 38), (0x06, 0, 0, 0x7FFF0000)]
+filters = (Filter * len(steps))(*[Filter(*step) for step in steps])
+if ctypes.CDLL(None).prctl(22, 2, ctypes.byref(Program(len(steps), filters)), 0, 0) != 0:
+    sys.exit("seccomp refused")
+os.execv(sys.executable, [sys.executable, *sys.argv[1:]])
+'''
+ROOT_WRITES = _builder_doing(
+    "import os",
+    "found = []",
+    "for path in ('/usr/planted', '/planted', 'mine.txt'):",
+    "    try:",
+    "        open(path, 'w').close()",
+    "        found.append('written')",
+    "    except OSError as exc:",
+    "        found.append(exc.errno)",
+    "print('ROOT_WRITES', found)")
+
+
+def test_a_root_grader_on_linux_before_5_12_confines_its_jobs(tmp_path):
+    """The job's new root was made read-only with mount_setattr (Linux 5.12), which the namespace
+    probe does not try: on an older kernel (RHEL 8's 4.18, Ubuntu 20.04's 5.4) every job of a root
+    grader failed in confine. It now remounts each mount read-only instead."""
+    if os.geteuid() != 0:
+        pytest.skip("the namespaces path needs a root grader")
+    from modelcheck.grading.isolation import detect
+    from modelcheck.grading.worker import WarmPool
+    from tests.grading_cluster import grade_files
+
+    if not detect().namespaces:
+        pytest.skip("this host gives its jobs no namespaces")
+    wrapper = tmp_path / "old-kernel-python"
+    wrapper.write_text(OLD_KERNEL_PYTHON.format(python=sys.executable))
+    wrapper.chmod(0o755)
+    with WarmPool(python=str(wrapper)) as old_kernel:
+        grades = grade_files(tmp_path / "subs", {"good.py": TOY_MODEL, "writes.py": ROOT_WRITES}, TOY, old_kernel,
+                             workers=1)
+    assert grades["good"].score == 3, grades["good"].results
+    assert "ROOT_WRITES [30, 30, 'written']" in grades["writes"].output, grades["writes"].output

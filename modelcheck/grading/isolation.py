@@ -387,15 +387,22 @@ def enter_job_mounts(writable: list[str]) -> str:
         if os.path.isdir(path):
             _mount(path, path, None, _MS_BIND)  # a mount of its own, which the loop below leaves writable
             kept.add(os.path.realpath(path))
+    _remount_read_only(kept)
+    return "own /proc, every folder read-only but its own"
+
+
+def _remount_read_only(kept: set[str], extra: int = 0) -> None:
+    """Every mount of this mount namespace but those at `kept` read-only (and `extra` flags), one
+    remount each: no mount_setattr, which Linux < 5.12 lacks."""
+    libc = _libc()
     for point, options in _mount_points():
         if point in kept:
             continue
-        flags = _MS_REMOUNT | _MS_BIND | _MS_RDONLY | sum(_KEPT_FLAGS.get(option, 0) for option in options)
+        flags = _MS_REMOUNT | _MS_BIND | _MS_RDONLY | extra | sum(_KEPT_FLAGS.get(option, 0) for option in options)
         if libc.mount(None, point.encode(), None, ctypes.c_ulong(flags), None) != 0:
             errno = ctypes.get_errno()
             if errno not in (13, 2):  # EACCES, ENOENT: a mount point its uid cannot reach is none it can write
                 raise OSError(errno, f"read-only {point}: {os.strerror(errno)}")
-    return "own /proc, every folder read-only but its own"
 
 
 # -- one job's cgroup, in the grader ------------------------------------------------------
@@ -666,7 +673,12 @@ def enter_job_root(root: str, folder: str, readable: list[str]) -> str:
     _check(_libc().syscall(_syscalls()[0], b".", b"."), "pivot_root")
     _check(_libc().umount2(b".", _MNT_DETACH), "umount old root")
     os.chdir("/")
-    _set_attr("/", _MOUNT_ATTR_RDONLY | _MOUNT_ATTR_NOSUID, 0, recursive=True)
-    for path in (folder, "/dev/shm"):
-        _set_attr(path, 0, _MOUNT_ATTR_RDONLY, recursive=False)
+    try:
+        _set_attr("/", _MOUNT_ATTR_RDONLY | _MOUNT_ATTR_NOSUID, 0, recursive=True)
+        for path in (folder, "/dev/shm"):
+            _set_attr(path, 0, _MOUNT_ATTR_RDONLY, recursive=False)
+    except OSError as exc:  # Linux < 5.12 has no mount_setattr: every job failed there
+        if exc.errno != 38:  # ENOSYS
+            raise
+        _remount_read_only({folder, "/dev/shm"}, _MS_NOSUID)
     return "own pid, network, IPC and mount namespaces; only its folder (a size-limited tmpfs) is writable"
