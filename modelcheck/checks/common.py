@@ -134,7 +134,7 @@ def forward(model: keras.Model, x: Any) -> list[np.ndarray]:
     `modelcheck.model.memo`)."""
     def run() -> list[np.ndarray]:
         reset_states(model)
-        outputs = call_user_code(f"running the model on {batch_words(model)}", model, x, training=False)
+        outputs = call_user_code(f"running the model on {batch_words(model)}", backend.call_model, model, x)
         return [keras.ops.convert_to_numpy(o) for o in flatten_outputs(outputs)]
 
     return remembered("forward", model, x, run)

@@ -63,14 +63,16 @@ def _with_rows(base: np.ndarray, other: np.ndarray, keep: int) -> np.ndarray:
     return mixed
 
 
-def _influence(call: GroupedCall, xs: list[np.ndarray], alt: list[np.ndarray], i: int,
-               rng: np.random.Generator) -> list[dict[int, float] | int]:
-    """How much the other samples influence sample `i`, per output group and per input.
+def _influence(call: GroupedCall, model: keras.Model, xs: list[np.ndarray], alt: list[np.ndarray],
+               samples: list[int], rng: np.random.Generator) -> list[list[dict[int, float] | int]]:
+    """How much the other samples influence each sample in `samples`, per output group and per
+    input (one list of groups per sample).
 
     Each group gets ``{input index: relative influence}`` (0 = independent), or the number of
     rows it produced when that differs from the batch size. Float inputs are judged by the
-    gradient of a random projection of sample i's outputs (rows j != i must get none) and by
-    redrawing the other rows; integer inputs by redrawing only.
+    gradient of a random projection of sample i's outputs (rows j != i must get none), all
+    samples' projections differentiated in one pass, and by redrawing the other rows; integer
+    inputs by redrawing only.
     """
     batch = xs[0].shape[0]
     floats = [k for k, a in enumerate(xs) if _is_float(a)]
@@ -78,16 +80,26 @@ def _influence(call: GroupedCall, xs: list[np.ndarray], alt: list[np.ndarray], i
     def projections(tensors: list[Any]) -> tuple[list[Any], list[list[Any]]]:
         groups = call(tensors)
         totals = []
-        for group in groups:
-            total = ops.convert_to_tensor(0.0)
-            for out in group:
-                if len(out.shape) and out.shape[0] == batch and _is_float_tensor(out):
-                    weights = rng.standard_normal(tuple(out.shape[1:])).astype("float32")
-                    total = total + ops.sum(ops.cast(out[i], "float32") * ops.convert_to_tensor(weights))
-            totals.append(total)
+        for i in samples:
+            for group in groups:
+                total = ops.convert_to_tensor(0.0)
+                for out in group:
+                    if len(out.shape) and out.shape[0] == batch and _is_float_tensor(out):
+                        weights = rng.standard_normal(tuple(out.shape[1:])).astype("float32")
+                        total = total + ops.sum(ops.cast(out[i], "float32") * ops.convert_to_tensor(weights))
+                totals.append(total)
         return totals, groups
 
-    base, grads_per_group = backend.current().input_gradients(projections, xs, floats)
+    base, grads = backend.current().input_gradients(projections, xs, floats, model=model)
+    return [_sample_influence(call, xs, alt, i, base, grads[n * len(base):(n + 1) * len(base)], floats)
+            for n, i in enumerate(samples)]
+
+
+def _sample_influence(call: GroupedCall, xs: list[np.ndarray], alt: list[np.ndarray], i: int,
+                      base: list[list[np.ndarray]], grads_per_group: list[list[np.ndarray | None]],
+                      floats: list[int]) -> list[dict[int, float] | int]:
+    """`_influence` for sample `i`, from the gradients of its projections (one per output group)."""
+    batch = xs[0].shape[0]
     results: list[dict[int, float] | int] = []
     for group, grads in zip(base, grads_per_group):
         rows = {int(o.shape[0]) for o in group if o.ndim}
@@ -122,7 +134,7 @@ def _influence(call: GroupedCall, xs: list[np.ndarray], alt: list[np.ndarray], i
 def _model_call(model: keras.Model, rewind: Callable[[], None]) -> GroupedCall:
     def call(tensors: list[Any]) -> list[list[Any]]:
         rewind()
-        return [flatten_outputs(model(pack_inputs(model, tensors), training=False))]
+        return [flatten_outputs(backend.call_model(model, pack_inputs(model, tensors)))]
 
     return call
 
@@ -134,7 +146,7 @@ def _probe_call(model: keras.Model, rewind: Callable[[], None]) -> tuple[Grouped
 
     def call(tensors: list[Any]) -> list[list[Any]]:
         rewind()
-        return probe.split(flatten_outputs(probe.model(pack_inputs(model, tensors), training=False)))
+        return probe.split(flatten_outputs(backend.call_model(probe.model, pack_inputs(model, tensors))))
 
     return call, probe.layers
 
@@ -146,8 +158,8 @@ def _mixing_layer(model: keras.Model, xs: list[np.ndarray], alt: list[np.ndarray
     if found is None:
         return None
     call, layers = found
-    groups = call_user_code("running the model layer by layer", _influence, call, xs, alt, i,
-                            np.random.default_rng(seed))
+    (groups,) = call_user_code("running the model layer by layer", _influence, call, model, xs, alt, [i],
+                               np.random.default_rng(seed))
     for layer, result in zip(layers, groups):
         if isinstance(result, int):
             return layer, f"turns a batch of {xs[0].shape[0]} samples into {result} rows"
@@ -203,10 +215,11 @@ def check_batch_independence(
     culprit_sample = None
     rewind = rewinder(model)
     if not bad_rows:
-        rng = np.random.default_rng(seed)
-        for i in sorted({0, batch_size - 1}):
-            (leaks,) = call_user_code("differentiating the model's outputs with respect to its inputs",
-                                      _influence, _model_call(model, rewind), xs, alt, i, rng)
+        samples = sorted({0, batch_size - 1})
+        per_sample = call_user_code("differentiating the model's outputs with respect to its inputs",
+                                    _influence, _model_call(model, rewind), model, xs, alt, samples,
+                                    np.random.default_rng(seed))
+        for i, (leaks,) in zip(samples, per_sample):
             if isinstance(leaks, int):  # the batch size changed only when called on tensors
                 bad_rows = [leaks]
                 break
@@ -284,7 +297,7 @@ def _gradient_reaches(model: keras.Model, xs: list[np.ndarray], seed: int) -> se
 
     def projection(tensors: list[Any]) -> tuple[list[Any], None]:
         reset_states(model)
-        outputs = flatten_outputs(model(pack_inputs(model, tensors), training=False))
+        outputs = flatten_outputs(backend.call_model(model, pack_inputs(model, tensors)))
         dtype = "float32" if backend.name() == "jax" else "float64"  # JAX runs in float32 unless x64 is on
         total = ops.convert_to_tensor(0.0, dtype)
         for out in outputs:
@@ -293,7 +306,7 @@ def _gradient_reaches(model: keras.Model, xs: list[np.ndarray], seed: int) -> se
                 total = total + ops.sum(ops.cast(out, dtype) * ops.convert_to_tensor(weights))
         return [total], None
 
-    _, (grads,) = backend.current().input_gradients(projection, xs, floats)
+    _, (grads,) = backend.current().input_gradients(projection, xs, floats, model=model)
     return {k for k, g in zip(floats, grads) if g is not None and bool(np.any(g != 0))}
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from ..core.errors import call_user_code
 from ..core.messages import also, for_audience, mismatch, time_budget_fix
 from ..core.result import CheckResult
-from ..model import loops
+from ..model import backend, loops
 from ..model.engine import TrainingRun, falling_points, falling_tail, still_falling
 from ..model.freezing import backbone_names, frozen_layers
 from ..model.inputs import all_layers
@@ -49,7 +49,8 @@ def inference_predictions(model: keras.Model, x: Any) -> list[np.ndarray]:
             for layer in norms:
                 layer.momentum = 0.0
             reset_states(model)
-            call_user_code("setting BatchNormalization statistics on the batch", model, x, training=True)
+            call_user_code("setting BatchNormalization statistics on the batch", backend.call_model, model, x,
+                           training=True)
         finally:
             for layer, momentum in zip(norms, momenta):
                 layer.momentum = momentum

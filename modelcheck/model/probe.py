@@ -11,6 +11,7 @@ import keras
 import numpy as np
 
 from ..core.errors import call_user_code
+from . import backend
 from .outputs import flatten_outputs
 from .graph import layers_of
 from .state import reset_states
@@ -44,7 +45,7 @@ class LayerProbe:
         """The outputs of every layer (inference mode, from a fresh model's state) as NumPy
         arrays, grouped per layer."""
         reset_states(self.model)
-        outputs = call_user_code("running the model layer by layer", self.model, x, training=False)
+        outputs = call_user_code("running the model layer by layer", backend.call_model, self.model, x)
         return self.split([keras.ops.convert_to_numpy(o) for o in flatten_outputs(outputs)])
 
 

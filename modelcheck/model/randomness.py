@@ -20,6 +20,7 @@ import numpy as np
 
 from ..core.errors import call_user_code
 from ..core.messages import layer_ref
+from . import backend
 from .inputs import all_layers, batch_words
 from .origin import is_library_code
 from .outputs import flatten_outputs
@@ -110,7 +111,7 @@ def rewound_forward(model: keras.Model, rewind: Callable[[], None] | None = None
 
     def run(x: Any) -> list[np.ndarray]:
         rewind()
-        outputs = call_user_code(f"running the model on {batch_words(model)}", model, x, training=False)
+        outputs = call_user_code(f"running the model on {batch_words(model)}", backend.call_model, model, x)
         return [np.asarray(keras.ops.convert_to_numpy(o)) for o in flatten_outputs(outputs)]
 
     return run

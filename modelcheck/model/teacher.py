@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from ..core.errors import call_user_code
+from . import backend
 from .engine import preserved_weights
 from .memo import remembered
 from .outputs import flatten_outputs
@@ -39,7 +40,7 @@ def teacher_outputs(model: keras.Model, x: Any, seed: int) -> list[np.ndarray] |
                 if np.issubdtype(value.dtype, np.floating) and value.size > 1:
                     variable.assign(rng.permutation(value.reshape(-1)).reshape(value.shape))
             reset_states(model)
-            outputs = call_user_code("running the model with shuffled weights (the teacher)", model, x, training=False)
+            outputs = call_user_code("running the model with shuffled weights (the teacher)", backend.call_model, model, x)
             return [keras.ops.convert_to_numpy(o) for o in flatten_outputs(outputs)]
 
     return remembered("teacher", model, x, run, extra=seed)

@@ -19,7 +19,8 @@ from typing import Any, Callable, ContextManager, Protocol, Sequence
 
 import numpy as np
 
-__all__ = ["Adapter", "LossFn", "StepLoop", "OwnLoop", "current", "name", "installed", "compute_threads", "BACKENDS"]
+__all__ = ["Adapter", "LossFn", "StepLoop", "OwnLoop", "current", "name", "installed", "compute_threads", "call_model",
+           "BACKENDS"]
 
 BACKENDS = ("tensorflow", "jax", "torch")
 
@@ -49,11 +50,12 @@ class Adapter(Protocol):
         (regularisers, ``add_loss``)."""
         ...
 
-    def input_gradients(self, fn: ScalarsFn, inputs: Sequence[np.ndarray],
-                        wrt: Sequence[int]) -> tuple[Any, list[list[np.ndarray | None]]]:
+    def input_gradients(self, fn: ScalarsFn, inputs: Sequence[np.ndarray], wrt: Sequence[int],
+                        model: Any = None) -> tuple[Any, list[list[np.ndarray | None]]]:
         """Call ``fn(tensors)`` on the inputs as backend tensors and differentiate each scalar it
         returns with respect to the inputs at indices `wrt`: (aux, grads[scalar][j] for wrt[j]),
-        the gradients as NumPy (None where not connected)."""
+        the gradients as NumPy (None where not connected). `model`, the model `fn` runs (its
+        variables only read), lets JAX compile a large model's call and gradients as one program."""
         ...
 
     def make_loop(self, model: Any, objective: Any, optimizer: Any, x: Any, y: Any,
@@ -97,6 +99,16 @@ def current() -> Adapter:
     if backend not in BACKENDS:
         raise RuntimeError(f"modelcheck supports the Keras backends {', '.join(BACKENDS)}; Keras runs on {backend!r}")
     return importlib.import_module(f"{__name__}.{backend}").ADAPTER
+
+
+def call_model(model: Any, x: Any, training: bool = False) -> Any:
+    """``model(x, training=training)``; on JAX a large model's call is one compiled program per
+    input signature (`jax_calls`). The caller wraps it in `call_user_code`."""
+    if name() == "jax":
+        from .jax_calls import call
+
+        return call(model, x, training)
+    return model(x, training=training)
 
 
 def compute_threads() -> ContextManager[Any]:

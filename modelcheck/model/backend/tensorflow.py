@@ -66,8 +66,8 @@ class TensorFlowAdapter:
         grads = tape.gradient(loss, variables)
         return float(loss), [None if g is None else to_numpy(tf.convert_to_tensor(g)) for g in grads]
 
-    def input_gradients(self, fn: ScalarsFn, inputs: Sequence[np.ndarray],
-                        wrt: Sequence[int]) -> tuple[Any, list[list[np.ndarray | None]]]:
+    def input_gradients(self, fn: ScalarsFn, inputs: Sequence[np.ndarray], wrt: Sequence[int],
+                        model: Any = None) -> tuple[Any, list[list[np.ndarray | None]]]:
         tensors = [tf.convert_to_tensor(a) for a in inputs]
         with tf.GradientTape(persistent=True) as tape:
             for k in wrt:

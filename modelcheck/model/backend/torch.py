@@ -82,8 +82,8 @@ class TorchAdapter:
             grads = _grad(loss, [v.value for v in model.trainable_variables])
         return float(to_numpy(loss)), grads
 
-    def input_gradients(self, fn: ScalarsFn, inputs: Sequence[np.ndarray],
-                        wrt: Sequence[int]) -> tuple[Any, list[list[np.ndarray | None]]]:
+    def input_gradients(self, fn: ScalarsFn, inputs: Sequence[np.ndarray], wrt: Sequence[int],
+                        model: Any = None) -> tuple[Any, list[list[np.ndarray | None]]]:
         tensors = [keras.ops.convert_to_tensor(a) for a in inputs]
         for k in wrt:
             tensors[k] = tensors[k].detach().requires_grad_(True)
