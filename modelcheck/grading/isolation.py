@@ -243,9 +243,9 @@ def _unconfined(namespaces: bool, landlock: int, seccomp: bool, *, reads: bool =
     their own where it has namespaces)."""
     found = []
     if not ((namespaces and reads) or landlock):
-        found.append("no Landlock (Linux < 5.13, or refused) and no mount namespace: a job reads every file its "
-                     "uid may read; keep the instructor's files (reference solution, samples) readable by their "
-                     "owner only (chmod go-rwx)")
+        found.append("no Landlock (Linux < 5.13, or refused) and no root of its own (a mount namespace hiding the "
+                     "host's files): a job reads every file its uid may read; keep the instructor's files (reference "
+                     "solution, samples) readable by their owner only (chmod go-rwx)")
     if not ((namespaces and writes) or landlock or os.geteuid() == 0):
         found.append("no Landlock and no read-only mounts: a job of the grader's uid may write every file the grader "
                      "may (its outputs, other students' exports, a modelcheck installed in its home)")
