@@ -69,7 +69,8 @@ if deny_userns:
     check(libc.prctl(22, 2, ctypes.byref(confine._SockFprog(len(program), filters)), 0, 0), "seccomp")
 os.chdir(scratch)
 env = {"PATH": "/usr/bin:/bin", "HOME": scratch, "TMPDIR": os.path.join(scratch, "tmp"),
-       "PYTHONPATH": package_root + os.pathsep + os.path.join(scratch, "site"), "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow"}
+       "PYTHONPATH": package_root + os.pathsep + os.path.join(scratch, "site"), "TF_CPP_MIN_LOG_LEVEL": "3",
+       "KERAS_BACKEND": "tensorflow"}
 os.execve(sys.argv[5], sys.argv[5:], env)
 """
 
@@ -175,7 +176,8 @@ WRITES = _builder_doing(
     "import json, os",
     "found = {}",
     "for name, path, mode in (('own', 'mine.txt', 'w'), ('other_student', '{subs}/g_good.py', 'w'),",
-    "                         ('graders_code', '{site}/sitecustomize.py', 'a'), ('planted', '{scratch}/planted', 'w')):",
+    "                         ('graders_code', '{site}/sitecustomize.py', 'a'),",
+    "                         ('planted', '{scratch}/planted', 'w')):",
     "    try:",
     "        with open(path, mode) as handle:",
     "            handle.write('import os; os.system(\"echo owned\")\\n')",

@@ -23,11 +23,13 @@ privileges do not allow it, and each reported back so the feedback can say what 
   the system call), no ptrace, cross-process memory access or pidfd file-descriptor theft (a job
   that shares the grader's uid can neither step into it nor copy its sockets), no new
   namespaces (neither by unshare nor by clone's flags; clone3, whose flags it cannot read, is
-  refused as absent, and the C library falls back to clone), kernel keys, BPF, userfaultfd or perf events (kernel attack surface, as Docker's
-  default profile), no new session or process group (so no process of the job leaves the group
-  the grader kills and, without a cgroup, measures), and no system call of another architecture
-  (32-bit calls would slip past the numbers checked);
-- every inherited file descriptor closed except stdin/stdout/stderr and the result pipe.
+  refused as absent, and the C library falls back to clone), kernel keys, BPF, userfaultfd or
+  perf events (kernel attack surface, as Docker's default profile), no new session or process
+  group (so no process of the job leaves the group the grader kills and, without a cgroup,
+  measures), and no system call of another architecture (32-bit calls would slip past the
+  numbers checked);
+- every inherited file descriptor closed except stdin/stdout/stderr, the result pipe and (until
+  the job's own code runs) the pipe on which it tells its nanny it is confined.
 """
 
 from __future__ import annotations

@@ -17,10 +17,11 @@ code does:
 
 A grader that is not root gets no cgroup or tmpfs, but where the kernel lets an ordinary user
 make namespaces, each nanny enters a **user namespace** mapping only its own uid and gid, and
-then new PID, network and IPC namespaces (`enter_user_namespaces`; the job makes its own mount
-namespace, holding a /proc of its PID namespace): the job is the first
-process of a PID namespace holding nothing else, so no signal of it (``kill(-1)``, the grader's
-pid read from /proc) reaches the grader or another job, though all keep the same uid.
+then new PID, network and IPC namespaces (`enter_user_namespaces`): the job is the first process
+of a PID namespace holding nothing else, so no signal of it (``kill(-1)``, the grader's pid read
+from /proc) reaches the grader or another job, though all keep the same uid. The job then makes a
+mount namespace of its own (`enter_job_mounts`): a /proc of its PID namespace, and every mount
+read-only but its folder, so it writes nothing of the grader's even without Landlock.
 
 The grader detects what the host supports once (`detect`) and says so in one line; a job gets
 the mechanisms that exist, never silently fewer than announced. This module never imports
@@ -104,9 +105,9 @@ class Isolation:
 
     @property
     def network_confined(self) -> bool:
-        """Whether a job can reach no network: its own network namespace, the seccomp filter, or
-        Landlock's TCP rules (ABI 4)."""
-        return self.namespaces or self.user_namespace or self.seccomp or self.landlock >= 4
+        """Whether a job can reach no network: its own network namespace (as root, or in its user
+        namespace), the seccomp filter, or Landlock's TCP rules (ABI 4)."""
+        return self.namespaces or bool(self.user_namespace) or self.seccomp or self.landlock >= 4
 
     @property
     def reads_confined(self) -> bool:
@@ -140,7 +141,8 @@ class Isolation:
     def as_data(self, disk_mb: int | None = None) -> dict[str, object]:
         """What results.json records in ``extra_data``."""
         return {"isolation": self.describe(disk_mb), "namespaces": self.namespaces, "cgroup": self.cgroup,
-                "user_namespace": self.user_namespace, "landlock": self.landlock, "seccomp": self.seccomp, "missing": list(self.missing)}
+                "user_namespace": self.user_namespace, "landlock": self.landlock, "seccomp": self.seccomp,
+                "missing": list(self.missing)}
 
 
 def _own_cgroup(controller: str) -> str:
