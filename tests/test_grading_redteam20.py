@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_grading_notebooks import TOY_MODEL
+from tests.test_grading_notebooks import TOY_MODEL, _notebook
 
 TOY = Path(__file__).parent / "submissions" / "toy.toml"
 UID = 61000 + os.getpid() % 2000  # a uid of this test run's own (no passwd entry needed)
@@ -258,7 +258,11 @@ def graded(scratch):
                        "d_slow_victim.py": SLOW, "e_powers.py": POWERS, "f_fork_bomb.py": FORK_BOMB,
                        "g_good.py": TOY_MODEL, "z_confine_fails.py": TOY_MODEL, "h_writes.py": WRITES.replace(
                            "{subs}", str(subs)).replace("{site}", str(scratch / "site")).replace(
-                           "{scratch}", str(scratch))}.items():
+                           "{scratch}", str(scratch)),
+                       # a notebook, whose cells print and plot: it runs in the job's read-only world too
+                       "i_notebook.ipynb": json.dumps(_notebook("import numpy as np\nprint('cell one')",
+                                                                TOY_MODEL, "model = build_model()\nmodel.summary()"))
+                       }.items():
         (subs / name).write_text(text)
     _chown_tree(scratch)
     out = _run_as_user(scratch, ["/work/venv/bin/python", "-c", GRADER, str(scratch / "toy.toml"), str(subs)])
@@ -277,12 +281,12 @@ def test_a_grader_that_is_not_root_survives_kill_minus_one(graded):
     assert lines and lines[-1] == {"done": True}, f"the grader did not finish the run:\n{out[-4000:]}"
     grades = _grades(graded)
     assert set(grades) == {"a_kill_all", "b_slow_victim", "c_kill_each", "d_slow_victim", "e_powers",
-                           "f_fork_bomb", "g_good", "h_writes", "z_confine_fails"}, out[-3000:]
+                           "f_fork_bomb", "g_good", "h_writes", "i_notebook", "z_confine_fails"}, out[-3000:]
 
 
 def test_jobs_beside_a_killer_are_graded_as_their_own(graded):
     grades = _grades(graded)
-    for student in ("b_slow_victim", "d_slow_victim", "g_good"):
+    for student in ("b_slow_victim", "d_slow_victim", "g_good", "i_notebook"):
         assert grades[student]["score"] == 3, (student, grades[student])
 
 
