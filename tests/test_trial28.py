@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import keras
+import numpy as np
 import pytest
 
 from modelcheck.mutants.assignment import assignment_mutants
@@ -392,3 +393,16 @@ def test_an_operator_failing_on_a_model_is_told_as_modelchecks_error(monkeypatch
     with pytest.raises(InternalError, match="internal error in modelcheck while generating the mutants of model "
                                             "'plain': ValueError: No such layer: softmax"):
         run_mutants(spec, points={"output_shape": 1}, operators=["units"])
+
+
+def test_a_frozen_bidirectional_mutant_is_frozen_in_training():
+    """The 'frozen' mutant of Bidirectional(LSTM(4)) set trainable=False on the wrapper only: Keras then builds
+    its two LSTMs trainable, model.trainable_weights still held their 265 parameters and fit trained them, so
+    the mutant was not the mistake it names (param_count's trainable count did not see it)."""
+    inputs = keras.Input((5, 3))
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Bidirectional(keras.layers.LSTM(4), name="bi")(inputs)))
+    model.compile(optimizer="adam", loss="mse")
+    frozen = next(m for m in generate(model, operators=["frozen"])[1] if "'bi'" in m.where)
+    rebuilt = build(frozen.recipe)
+    assert not rebuilt.get_layer("bi").forward_layer.trainable
+    assert sum(int(np.prod(w.shape)) for w in rebuilt.trainable_weights) == 9  # the Dense alone

@@ -348,7 +348,12 @@ def loss_on_regression(site: Site) -> Iterator[Mutant]:
 def layer_frozen(site: Site) -> Iterator[Mutant]:
     for name in site.names():
         if site.layer(name).trainable_weights:
-            yield site.set_config("frozen", name, "trainable", False, "trainable=False (frozen)")
+            def edit(r: Recipe, name: str = name) -> None:
+                r.entry(name)["config"]["trainable"] = False
+                for config in _configs(r, name):  # a wrapper built frozen leaves the layers it holds trainable
+                    config["trainable"] = False
+
+            yield site.mutant("frozen", "trainable=False (frozen)", site.where(name), edit)
 
 
 def zero_init(site: Site) -> Iterator[Mutant]:
