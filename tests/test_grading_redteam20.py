@@ -171,16 +171,18 @@ FORK_BOMB = _builder_doing(
     "print('FORK_BOMB', made, 'done', flush=True)")
 SLOW = _builder_doing("import time", "time.sleep(4)")
 # what a job of the grader's uid may write: its own folder; not another student's file, the
-# grader's files, nor Python code the grader runs (here its sitecustomize)
+# grader's files, nor Python code the grader runs (here its sitecustomize); and what it may read:
+# not another student's file, nor the assignment
 WRITES = _builder_doing(
     "import json, os",
     "found = {}",
     "for name, path, mode in (('own', 'mine.txt', 'w'), ('other_student', '{subs}/g_good.py', 'w'),",
     "                         ('graders_code', '{site}/sitecustomize.py', 'a'),",
-    "                         ('planted', '{scratch}/planted', 'w')):",
+    "                         ('planted', '{scratch}/planted', 'w'), ('read_other', '{subs}/g_good.py', 'r'),",
+    "                         ('read_assignment', '{scratch}/toy.toml', 'r')):",
     "    try:",
     "        with open(path, mode) as handle:",
-    "            handle.write('import os; os.system(\"echo owned\")\\n')",
+    "            handle.read() if mode == 'r' else handle.write('import os; os.system(\"echo owned\")\\n')",
     "        found[name] = 'written'",
     "    except OSError as exc:",
     "        found[name] = exc.errno",
@@ -292,8 +294,9 @@ def test_jobs_beside_a_killer_are_graded_as_their_own(graded):
 
 def test_the_isolation_line_says_each_job_has_its_own_namespaces(graded):
     line = graded[1][0]["line"]
-    assert "own user+pid+mount+net+ipc namespaces" in line and "read-only system and home" in line, line
+    assert "own user+pid+mount+net+ipc namespaces" in line and "read-only system, only its folder writable" in line
     assert "can kill the grader" not in line and "may write every file" not in line, line
+    assert "reads every file its uid may read" not in line, line
     assert "not running as root: no cgroups or tmpfs" in line and "no disk budget beyond a per-file" in line, line
 
 
@@ -321,12 +324,15 @@ def test_a_fork_bomb_is_held_to_its_task_limit_and_leaves_nothing(graded):
     assert graded[2] == [], f"processes of the grader's uid left after the run: {graded[2]}"
 
 
-def test_a_job_writes_only_in_its_own_folder(graded, scratch):
+def test_a_job_writes_and_reads_only_what_it_needs(graded, scratch):
     """Without Landlock (Linux < 5.13) a job of the grader's uid could write every file the grader
-    may: another student's submission, Python code the grader runs, its outputs."""
+    may (another student's submission, Python code the grader runs, its outputs) and read every one
+    (another student's submission, the assignment's expectations). Its root now holds none of them."""
     output = _grades(graded)["h_writes"]["output"]
     found = json.loads(output.split("WRITES ", 1)[1].splitlines()[0])
-    assert found == {"own": "written", "other_student": 30, "graders_code": 30, "planted": 30}, found  # EROFS
+    # ENOENT: not in the job's root; EROFS where the path to its folder passes (an empty skeleton)
+    assert found == {"own": "written", "other_student": 2, "graders_code": 2, "planted": 30, "read_other": 2,
+                     "read_assignment": 2}, found
     assert (scratch / "subs" / "g_good.py").read_text() == TOY_MODEL
     assert "owned" not in (scratch / "site" / "sitecustomize.py").read_text()
     assert _grades(graded)["h_writes"]["score"] == 3
@@ -345,7 +351,7 @@ def test_a_job_that_could_not_be_confined_is_the_graders_failure(graded):
 def test_a_host_without_user_namespaces_still_says_a_job_can_kill_the_grader(scratch):
     out = _run_as_user(scratch, ["/work/venv/bin/python", "-c", DETECT], deny_userns=True)
     assert "no user namespaces (" in out and "can kill the grader itself" in out, out
-    assert "may write every file the grader may" in out, out
+    assert "may write every file the grader may" in out and "reads every file its uid may read" in out, out
     assert "own user+pid" not in out, out
 
 

@@ -9,8 +9,8 @@ privileges do not allow it, and each reported back so the feedback can say what 
 - its own session and process group (the grader kills the whole group);
 - resource limits: address space, CPU seconds, file size, no core files, process count;
 - in the namespaces a grader that is not root gives its job (`isolation.enter_user_namespaces`):
-  where it works, a /proc of its own and every folder read-only but its own; no capability, and at
-  most `max_processes` tasks (counted per namespace);
+  where it works, a root of its own as root's jobs have (else every folder read-only but its
+  own); no capability, and at most `max_processes` tasks (counted per namespace);
 - when the grader runs as root: a dedicated unprivileged uid/gid, so the code cannot signal the
   grader, read other students' copies or write anything it does not own (or, when other uids
   cannot read the Python installation, uid 0 with every capability dropped);
@@ -313,7 +313,15 @@ def confine(conf: Confinement) -> list[str]:
         from .isolation import enter_job_root
 
         applied.append(enter_job_root(conf.sandbox["root"], conf.sandbox["folder"], conf.sandbox["readable"]))
-    if conf.user_namespace == "mount":
+    if conf.user_namespace == "root" and conf.readable is not None and conf.writable:
+        from .isolation import enter_job_root
+
+        folder = conf.writable[0]  # (the job's folder: its tmp is also its /dev/shm)
+        os.makedirs(os.path.join(folder, ".root"), exist_ok=True)  # (a mount point only, left empty)
+        enter_job_root(os.path.join(folder, ".root"), folder, conf.readable)
+        applied.append("own user, PID, mount, network and IPC namespaces, a root of read-only system folders and "
+                       "its own folder")
+    elif conf.user_namespace in ("root", "mount"):
         from .isolation import enter_job_mounts
 
         applied.append("own user, PID, mount, network and IPC namespaces, " + enter_job_mounts(conf.writable))

@@ -101,7 +101,7 @@ class Isolation:
     missing: tuple[str, ...] = ()
     landlock: int = 0  # the kernel's Landlock ABI (0: none)
     seccomp: bool = False  # a job's seccomp filter refuses it sockets
-    user_namespace: str = ""  # not root: "pid" (user+pid+net+ipc namespaces per job), "mount" (and read-only mounts)
+    user_namespace: str = ""  # not root: "pid", "mount" or "root" (see user_namespaces)
 
     @property
     def network_confined(self) -> bool:
@@ -113,7 +113,7 @@ class Isolation:
     def reads_confined(self) -> bool:
         """Whether a job reads only what it needs: a mount namespace of read-only system folders,
         or Landlock's read rules."""
-        return self.namespaces or self.landlock >= 1
+        return self.namespaces or self.user_namespace == "root" or self.landlock >= 1
 
     def describe(self, disk_mb: int | None = None) -> str:
         """One line such as ``isolation: pid+net+mount+ipc namespaces, cgroup v1 memory+pids,
@@ -122,7 +122,10 @@ class Isolation:
         if self.namespaces:
             parts.append("pid+net+mount+ipc namespaces, read-only system")
             parts.append(f"tmpfs {disk_mb} MB" if disk_mb else "tmpfs")
-        if self.user_namespace == "mount":
+        if self.user_namespace == "root":
+            parts.append("own user+pid+mount+net+ipc namespaces (a job signals and sees only its own processes), "
+                         "read-only system, only its folder writable")
+        elif self.user_namespace == "mount":
             parts.append("own user+pid+mount+net+ipc namespaces (a job signals and sees only its own processes), "
                          "read-only system and home but the job's folder")
         elif self.user_namespace:
@@ -209,8 +212,8 @@ def detect(workroot: str | None = None) -> Isolation:
                            "keeps the grader's uid and can kill the grader itself, stopping the whole run at that "
                            "submission (and again on --resume), or another student's job running beside it; grade "
                            "as root, where unprivileged user namespaces are allowed, or on Linux 6.12 or later")
-        return Isolation(missing=tuple(missing + _unconfined(bool(userns), landlock, seccomp, reads=False,
-                                                             writes=userns == "mount")),
+        return Isolation(missing=tuple(missing + _unconfined(bool(userns), landlock, seccomp, reads=userns == "root",
+                                                             writes=userns in ("root", "mount"))),
                          landlock=landlock, seccomp=seccomp, user_namespace=userns)
     import tempfile
 
@@ -272,52 +275,62 @@ def remove_parents(isolation: Isolation) -> None:
 
 
 _USERNS_PROBE = """
-import importlib.util, os, sys
+import importlib.util, os, shutil, sys, tempfile
 spec = importlib.util.spec_from_file_location("isolation", sys.argv[1])
 isolation = sys.modules["isolation"] = importlib.util.module_from_spec(spec)  # (its dataclasses look it up)
 spec.loader.exec_module(isolation)
 if os.geteuid() != int(sys.argv[2]):  # (an answer for another uid is not the grader's)
     sys.exit(f"the probe ran as uid {os.geteuid()}, not the grader's {sys.argv[2]}")
-try:
-    isolation.enter_user_namespaces()
-except OSError as exc:
-    sys.exit(str(exc))
-import tempfile
 mine, other = tempfile.mkdtemp(), tempfile.mkdtemp()
-pid = os.fork()
-if pid == 0:
-    if os.getpid() != 1:
-        os._exit(3)
-    try:
-        isolation.enter_job_mounts([mine])
-        open(os.path.join(mine, "written"), "w").close()
-    except OSError as exc:
-        os.write(2, str(exc).encode())
-        os._exit(4)
-    try:
-        open(os.path.join(other, "written"), "w").close()
-    except OSError:
-        os._exit(0)
-    os._exit(5)
-code = os.WEXITSTATUS(os.waitpid(pid, 0)[1])
+os.mkdir(os.path.join(mine, ".root"))
+system = [path for path in ("/usr", "/lib", "/lib64", "/bin", "/etc") if os.path.exists(path)]
+
+def attempt(step):
+    # a nanny (user, PID, network, IPC namespaces) and its job (PID 1), which takes `step`, then
+    # writes in its folder and, it must fail, outside: 0 when all holds
+    nanny = os.fork()
+    if nanny == 0:
+        try:
+            isolation.enter_user_namespaces()
+        except OSError as exc:
+            os.write(2, str(exc).encode())
+            os._exit(2)
+        job = os.fork()
+        if job == 0:
+            if os.getpid() != 1:
+                os._exit(3)
+            try:
+                step()
+                open(os.path.join(mine, "written"), "w").close()
+            except OSError as exc:
+                os.write(2, (str(exc) + "; ").encode())
+                os._exit(4)
+            try:
+                open(os.path.join(other, "written"), "w").close()
+            except OSError:
+                os._exit(0)
+            os._exit(5)
+        os._exit(os.WEXITSTATUS(os.waitpid(job, 0)[1]))
+    return os.WEXITSTATUS(os.waitpid(nanny, 0)[1])
+
+rooted = attempt(lambda: isolation.enter_job_root(os.path.join(mine, ".root"), mine, system))
+mounted = attempt(lambda: isolation.enter_job_mounts([mine])) if rooted in (4, 5) else rooted
 for folder in (mine, other):
-    for name in os.listdir(folder):
-        os.remove(os.path.join(folder, name))
-    os.rmdir(folder)
-if code in (4, 5):  # the user and PID namespaces hold; the job's read-only mounts do not
-    sys.stderr.write("a folder outside the job's stayed writable" if code == 5 else " (its own mounts)")
-    sys.exit(10)
-sys.exit(0 if code == 0 else "not the first process of its PID namespace")
+    shutil.rmtree(folder, ignore_errors=True)
+if rooted in (2, 3) or mounted in (2, 3):
+    sys.exit(" not the first process of its PID namespace" if 3 in (rooted, mounted) else "")
+sys.exit(0 if rooted == 0 else 11 if mounted == 0 else 10)  # (what failed is on stderr)
 """
 _USERNS_FOUND: list[tuple[str, str]] = []
 
 
 def user_namespaces() -> tuple[str, str]:
-    """What a nanny of this grader, not root, can give its job, and why not more: ``"mount"``
-    (user, PID, network and IPC namespaces, and the job's own mount namespace: its /proc, every
-    folder read-only but its own), ``"pid"`` (the same without the mounts), or ``""``. Tried once
-    per process in a short-lived Python of its own, with the very steps `enter_user_namespaces`
-    and `enter_job_mounts` take (Ubuntu's apparmor_restrict_unprivileged_userns lets the user
+    """What a nanny of this grader, not root, can give its job, and why not more: ``"root"``
+    (user, PID, network and IPC namespaces, and a root of the job's own, as root's jobs have:
+    read-only binds of the folders it may read and its own folder, `enter_job_root`), ``"mount"``
+    (the job's own mount namespace instead: its /proc, every folder read-only but its own,
+    `enter_job_mounts`), ``"pid"`` (neither), or ``""``. Tried once per process in a short-lived
+    Python of its own, with the very steps the nanny and the job take (Ubuntu's apparmor_restrict_unprivileged_userns lets the user
     namespace be made, then refuses the rest; user.max_user_namespaces=0 refuses all)."""
     if os.geteuid() == 0:
         return "", "root: the grader's own namespaces apply"
@@ -325,7 +338,7 @@ def user_namespaces() -> tuple[str, str]:
         try:
             probe = subprocess.run([sys.executable, "-S", "-c", _USERNS_PROBE, os.path.abspath(__file__),
                                     str(os.geteuid())], capture_output=True, text=True, timeout=30)
-            level = {0: "mount", 10: "pid"}.get(probe.returncode, "")
+            level = {0: "root", 11: "mount", 10: "pid"}.get(probe.returncode, "")
             found = (level, " ".join(probe.stderr.split())[-200:] or f"exit {probe.returncode}")
         except (OSError, subprocess.SubprocessError) as exc:
             found = ("", f"cannot try them: {exc}")
