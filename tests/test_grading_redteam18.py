@@ -247,7 +247,8 @@ def test_only_the_sentences_fidelity_writes_can_make_a_verdict_not_judged():
         assert results[0].status == "failed", item
     genuine = [{"reason": "its own train_step()", "affects": "step", "fix": "training"},
                {"reason": "a loss function of your own, <lambda>", "affects": "loss", "fix": "code"},
-               {"reason": "an optimizer the grader cannot load (TypeError: bad\nsecond line)", "affects": "optimizer"},
+               {"reason": "an optimizer the grader cannot load (as your code's process reported: \"TypeError: bad\")",
+                "affects": "optimizer"},
                {"reason": "the loss sparse_categorical_crossentropy with axis=0, which its saved form loses (axis=-1 "
                           "there)", "affects": "loss", "fix": "code"}]
     for item in genuine:

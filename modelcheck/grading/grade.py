@@ -36,7 +36,7 @@ from ..core.messages import OWN_CODE_FIX, OWN_TRAINING_FIX
 from ..core.registry import CHECKS
 from ..core.result import ERROR, FAILED, PASSED, SKIPPED, CheckResult
 from .assignment import Assignment, load_assignment
-from .confine import Confinement, not_dumpable
+from .confine import Confinement, not_dumpable, really_root
 from .isolation import Isolation, JobCgroup, copy_out, detect, remove_parents
 from .jobdirs import new_jobdir, remove_jobdir, sweep_dead_jobdirs
 from .job_roots import python_open_to_others, readable_roots, roots_open_to_others
@@ -271,7 +271,8 @@ class Grader:
         self.readable = self._roots if restrict_reads else None
         open_to_others = (roots_open_to_others(self._roots) if self.isolation.namespaces
                           else python_open_to_others())
-        self.separate_uids = separate_uids and os.geteuid() == 0 and open_to_others
+        # uid 0 of a container's user namespace cannot take the uids it would announce
+        self.separate_uids = separate_uids and really_root() and open_to_others
         if not self.separate_uids:
             not_dumpable()  # jobs keep this process's uid: they must not reach into its memory
         self._job_ids = itertools.count(1)
@@ -361,7 +362,8 @@ class Grader:
                                       limits.max_processes)
             isolate["cgroup_procs"] = cgroup.procs_files()
         try:
-            outcome = run_job(self.pool, kind, params, conf, limits, isolate=isolate or None, cgroup=cgroup)
+            outcome = run_job(self.pool, kind, params, conf, limits, isolate=isolate or None, cgroup=cgroup,
+                              user_namespace=self.isolation.user_namespace)
         finally:
             if cgroup is not None:
                 cgroup.remove()

@@ -178,7 +178,8 @@ def _read_status(kept: bytes, seen: dict[str, Any]) -> None:
 
 
 def run_job(pool: WarmPool, kind: str, params: dict, conf: Confinement, limits: Limits, *,
-            isolate: dict[str, Any] | None = None, cgroup: JobCgroup | None = None) -> RunOutcome:
+            isolate: dict[str, Any] | None = None, cgroup: JobCgroup | None = None,
+            user_namespace: str | None = None) -> RunOutcome:
     """Run one job (`kind` = "build" or "check") confined by `conf` and `limits`; never raises
     for anything the job does.
 
@@ -187,11 +188,16 @@ def run_job(pool: WarmPool, kind: str, params: dict, conf: Confinement, limits: 
     process in it is dead when this returns. Without a cgroup the grader watches the memory
     itself: the job process's resident memory, and the private memory of the other processes of
     its group (which the seccomp filter keeps them in), a few times a second.
+
+    `user_namespace` is what the grader's `Isolation` chose for a grader that is not root (None:
+    asked of `user_namespaces` here), so the jobs do what its isolation line says.
     """
+    if user_namespace is None:
+        user_namespace = user_namespaces()[0] if os.geteuid() != 0 else ""
     job = {"kind": kind, "params": params, "confine": vars(conf), "isolate": isolate,
            # a grader that is not root: the nanny gives its job user and PID namespaces where the
-           # kernel allows them, as the isolation line says (both ask `user_namespaces`)
-           "user_namespace": user_namespaces()[0] if os.geteuid() != 0 else ""}
+           # kernel allows them
+           "user_namespace": user_namespace}
     launched = pool.launch(job)  # may first restart a dead zygote: not the job's time
     started = time.monotonic()
     outcome = RunOutcome(limits=limits)
