@@ -406,3 +406,24 @@ def test_a_frozen_bidirectional_mutant_is_frozen_in_training():
     rebuilt = build(frozen.recipe)
     assert not rebuilt.get_layer("bi").forward_layer.trainable
     assert sum(int(np.prod(w.shape)) for w in rebuilt.trainable_weights) == 9  # the Dense alone
+
+
+# Helper session mutants29: trial 28's proposals 10, 11 and 13, and the `mutants` command's internal errors.
+
+def grayscale_cnn() -> keras.Model:
+    model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(2, 3, activation="relu"),
+                              keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_the_input_shape_mistake_of_a_grayscale_image_is_colour_and_is_caught():
+    """On (6, 6, 1) the operator added a channel axis, (6, 6, 1, 1), which no Conv2D builds: on every grayscale
+    CNN the mistake was dropped as one Keras cannot build. Colour images instead of grayscale build, and
+    output_shape (which enforces the declared input shape) catches them."""
+    _, mutants = generate(grayscale_cnn(), operators=["input_shape"])
+    assert [m.description for m in mutants] == ["input shape (6, 6, 1) -> (6, 6, 3) (colour instead of grayscale)"]
+    assert tuple(build(mutants[0].recipe).inputs[0].shape) == (None, 6, 6, 3)
+    spec = ModelSpec(id="gray", builder=grayscale_cnn, input_shape=(6, 6, 1), output_shape=(3,))
+    report = run_mutants(spec, points={"output_shape": 1}, operators=["input_shape"])
+    assert not report.invalid and [m.caught_by for m in report.mutants] == [["output_shape"]]

@@ -453,6 +453,8 @@ def input_wrong_shape(site: Site) -> Iterator[Mutant]:
             new, why = [shape[0] + 1], "one feature too many (the target column left in)"
         elif len(shape) == 3 and shape[-1] == 3:
             new, why = [*shape[:-1], 1], "grayscale instead of colour"
+        elif len(shape) == 3 and shape[-1] == 1:  # a channel axis added, (28, 28, 1, 1), no Conv2D builds
+            new, why = [*shape[:-1], 3], "colour instead of grayscale"
         else:
             new, why = [*shape, 1], "a channel axis added"
         yield site.mutant("input_shape", f"input shape {_show(shape)} -> {_show(new)} ({why})",
