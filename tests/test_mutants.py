@@ -172,21 +172,45 @@ def test_a_wrapped_layer_is_rebuilt_for_what_reaches_it_after_an_edit_upstream()
         assert tuple(built(np.zeros((2, 5, 3), "float32")).shape) == (2, 5, 6), mutant.description
 
 
-def test_a_subclassed_model_cannot_be_mutated():
+def test_a_subclassed_model_is_mutated_as_the_graph_its_call_makes():
     model = Tiny()
     model(keras.ops.zeros((1, 3)))
-    with pytest.raises(NotMutable, match="subclassed"):
+    recipe, mutants = generate(model)
+    assert recipe.kind == "functional" and mutants
+    assert ("trainable=False (frozen)", "layer 'dense' (Dense)") in [(m.description, m.where) for m in mutants]
+    for mutant in mutants:
+        built = build(mutant.recipe)
+        assert isinstance(built, keras.Model) and built.get_layer("dense") is not model.dense
+
+
+class Branchy(keras.Model):
+    """A subclassed model whose call branches on a tensor's value: no graph of its layers to trace."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = keras.layers.Dense(2)
+
+    def call(self, x):
+        if keras.ops.convert_to_numpy(keras.ops.sum(x)) > 0:
+            return self.dense(x)
+        return self.dense(-x)
+
+
+def test_a_subclassed_model_whose_call_cannot_be_traced_cannot_be_mutated():
+    model = Branchy()
+    model(keras.ops.zeros((1, 3)))
+    with pytest.raises(NotMutable, match=r"Branchy is a subclassed model: .* it has none: Keras recorded no input shape "):
         generate(model)
 
 
 def test_a_run_without_mutants_reports_no_score_rather_than_100_percent():
     from modelcheck.mutants.format import format_report
 
-    report = run_mutants(ModelSpec(id="tiny", builder=Tiny, input_shape=(3,), output_shape=(2,)),
+    report = run_mutants(ModelSpec(id="branchy", builder=Branchy, input_shape=(3,), output_shape=(2,)),
                          points={"output_shape": 1})
     assert report.not_mutable and report.score is None
     lines = format_report(report).splitlines()
-    assert lines[1].startswith("no mutants: Tiny is a subclassed model")
+    assert lines[1].startswith("no mutants: Branchy is a subclassed model")
     assert lines[-1] == "mutation score: none (no mutant was made or judged, so the checks' strength is unknown)"
 
 

@@ -427,3 +427,63 @@ def test_the_input_shape_mistake_of_a_grayscale_image_is_colour_and_is_caught():
     spec = ModelSpec(id="gray", builder=grayscale_cnn, input_shape=(6, 6, 1), output_shape=(3,))
     report = run_mutants(spec, points={"output_shape": 1}, operators=["input_shape"])
     assert not report.invalid and [m.caught_by for m in report.mutants] == [["output_shape"]]
+
+
+class _Times(keras.layers.Layer):
+    """A layer whose constructor argument is not in its config: Keras cannot rebuild it from its configuration."""
+
+    def __init__(self, factor):
+        super().__init__()
+        self.factor = factor
+
+    def call(self, x):
+        return x * self.factor
+
+
+class _SubclassedTimes(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.hidden = keras.layers.Dense(4, activation="relu")
+        self.times = _Times(2.0)
+        self.out = keras.layers.Dense(2)
+
+    def call(self, x):
+        return self.out(self.times(self.hidden(x)))
+
+
+class _SubclassedMlp(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.hidden = keras.layers.Dense(4, activation="relu")
+        self.out = keras.layers.Dense(3, activation="softmax")
+
+    def call(self, x):
+        return self.out(self.hidden(x))
+
+
+def subclassed_mlp() -> keras.Model:
+    model = _SubclassedMlp()
+    model(np.zeros((1, 6), "float32"))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_a_subclassed_reference_is_mutated_as_the_graph_its_call_makes():
+    """A subclassed reference solution got no mutant at all ('subclassed model ... cannot edit'): it is
+    mutated as its functional twin now, the same layers and weights, and its checks judge every mutant."""
+    spec = ModelSpec(id="sub", builder=subclassed_mlp, input_shape=(6,), output_shape=(3,), total_params=43)
+    report = run_mutants(spec, points={"output_shape": 1, "param_count": 1})
+    assert report.not_mutable is None and not report.invalid
+    operators = {m.operator for m in report.judged}
+    assert {"units", "output_activation", "loss_sparse_categorical", "bias_removed"} <= operators
+    assert {m.description for m in report.caught} >= {"units 4 -> 2", "use_bias True -> False"}
+
+
+def test_a_subclassed_model_whose_graph_keras_cannot_rebuild_says_so():
+    from modelcheck.mutants.generate import NotMutable
+
+    model = _SubclassedTimes()
+    model.build((None, 6))  # records the input shape to trace on, which a first call of this one does not
+    with pytest.raises(NotMutable, match=r"_SubclassedTimes is a subclassed model: .* Keras cannot rebuild that "
+                                         r"graph from its configuration \(TypeError: "):
+        generate(model)

@@ -16,27 +16,57 @@ __all__ = ["generate", "Baseline", "baseline_of", "is_equivalent", "architecture
 
 
 class NotMutable(Exception):
-    """The reference model cannot be mutated (a subclassed model, or one Keras cannot rebuild)."""
+    """The reference model cannot be mutated (a subclassed model with no graph to trace, or one Keras cannot
+    rebuild)."""
 
 
 def generate(model: keras.Model, *, operators: Iterable[str] | None = None) -> tuple[Recipe, list[Mutant]]:
     """The reference's recipe and every mutant of the chosen operators (default: all), in catalogue order.
 
-    Raises `NotMutable` for a subclassed model, whose layers and wiring live in Python code.
+    A subclassed model is mutated as its functional twin (`model.graph.functional_twin`: its `call`
+    traced into the graph of its layers, the same weights). Raises `NotMutable` when it has none (built
+    without a shape, or with a dict of inputs) or Keras cannot rebuild the twin from its configuration.
     """
-    recipe = recipe_of(model)
-    if recipe is None:
-        raise NotMutable(f"{type(model).__name__} is a subclassed model: its layers are wired in Python code, "
-                         "which mutation cannot edit; declare it as a Sequential or functional model")
     names = list(operators) if operators is not None else list(OPERATORS)
     for name in names:
         if name not in OPERATORS:
             raise KeyError(f"unknown mutation operator {name!r}; known operators are {', '.join(OPERATORS)}")
+    recipe = recipe_of(model)
+    if recipe is None:
+        model = _twin(model)
+        recipe = recipe_of(model)
     site = Site(recipe, model)
     mutants: list[Mutant] = []
     for name in names:
         mutants.extend(OPERATORS[name].apply(site))
     return recipe, mutants
+
+
+def _twin(model: keras.Model) -> keras.Model:
+    """The functional twin of subclassed `model`, checked to rebuild from its configuration (what every
+    mutant is rebuilt from); `NotMutable` saying why when there is none."""
+    from ..core.errors import UserCodeError, call_user_code
+    from ..model.graph import functional_twin
+
+    cannot = (f"{type(model).__name__} is a subclassed model: its layers are wired in Python code, which mutation "
+              "edits only through the graph its call() makes on symbolic inputs")
+    try:
+        twin = call_user_code(f"tracing {type(model).__name__}.call() into a graph of its layers", functional_twin,
+                              model)
+    except UserCodeError as exc:
+        raise NotMutable(f"{cannot}, and tracing it failed ({str(exc).splitlines()[0]}); declare it as a "
+                         "Sequential or functional model") from exc
+    if twin is None:
+        raise NotMutable(f"{cannot}, and it has none: Keras recorded no input shape to trace it on (a call that "
+                         "cannot run on symbolic inputs, such as a branch on a tensor's value, or a dict of inputs); "
+                         "declare it as a Sequential or functional model")
+    try:
+        build(recipe_of(twin))
+    except Exception as exc:  # what Keras raises on the configuration its layers give
+        raise NotMutable(f"{cannot}, and Keras cannot rebuild that graph from its configuration "
+                         f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); declare it as a "
+                         "Sequential or functional model") from exc
+    return twin
 
 
 @dataclass
