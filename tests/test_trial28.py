@@ -4,6 +4,7 @@ helper processes, the survivors' suggestions, and the operators on shapes they h
 
 from __future__ import annotations
 
+import json
 import sys
 import textwrap
 from pathlib import Path
@@ -487,3 +488,48 @@ def test_a_subclassed_model_whose_graph_keras_cannot_rebuild_says_so():
     with pytest.raises(NotMutable, match=r"_SubclassedTimes is a subclassed model: .* Keras cannot rebuild that "
                                          r"graph from its configuration \(TypeError: "):
         generate(model)
+
+
+def _rebuild_fails(monkeypatch: pytest.MonkeyPatch, mutants_only: bool) -> None:
+    """Make modelcheck's own rebuild step (`recipe._strip_builds`) raise, on every model or only on the
+    mutants of `regressor` with 4 hidden units."""
+    from modelcheck.mutants import recipe
+
+    original = recipe._strip_builds
+
+    def broken(config):
+        if not mutants_only or '"units": 4,' in json.dumps(config):
+            recipe._entry_name({})  # KeyError: 'config', a slip raised in our code (a raise here is user code)
+        return original(config)
+
+    monkeypatch.setattr(recipe, "_strip_builds", broken)
+
+
+def test_a_failure_of_modelchecks_own_rebuild_of_a_mutant_is_its_internal_error_not_a_dropped_mutant(
+        monkeypatch: pytest.MonkeyPatch):
+    """Any exception rebuilding a mutant counted it as 'that Keras cannot build': a bug in modelcheck's own
+    rebuild dropped every mutant silently, as if they were mistakes Keras refuses."""
+    from modelcheck.core.errors import InternalError
+
+    _rebuild_fails(monkeypatch, mutants_only=True)
+    spec = ModelSpec(id="plain", builder=regressor, input_shape=(6,), output_shape=(1,))
+    with pytest.raises(InternalError, match=r"internal error in modelcheck while rebuilding the mutant 'units 8 -> 4' "
+                                            r"\(layer 'hidden' \(Dense\)\): KeyError: 'config'"):
+        run_mutants(spec, points={"output_shape": 1}, operators=["units"])
+
+
+def test_a_failure_of_modelchecks_own_rebuild_of_the_reference_is_its_internal_error(monkeypatch: pytest.MonkeyPatch):
+    from modelcheck.core.errors import InternalError
+
+    _rebuild_fails(monkeypatch, mutants_only=False)
+    spec = ModelSpec(id="plain", builder=regressor, input_shape=(6,), output_shape=(1,))
+    with pytest.raises(InternalError, match="while rebuilding the reference model 'plain' from its configuration: "
+                                            "KeyError"):
+        run_mutants(spec, points={"output_shape": 1}, operators=["units"])
+
+
+def test_a_mutant_keras_refuses_is_still_dropped_with_what_keras_said():
+    spec = ModelSpec(id="gray", builder=grayscale_cnn, input_shape=(6, 6, 1), output_shape=(3,))
+    report = run_mutants(spec, points={"output_shape": 1}, operators=["channels_order", "strides"])
+    assert [m.operator for m in report.invalid] == ["channels_order"]
+    assert report.invalid[0].note.startswith("ValueError: ")

@@ -215,6 +215,7 @@ def _evaluate(mutant: Any, spec: ModelSpec, checks: Sequence[str], points: dict[
     try:
         model = build(mutant.recipe)
     except Exception as exc:  # the edit does not make a model Keras can build: no mistake a student could hand in
+        _raise_if_ours(exc, f"rebuilding the mutant '{mutant.description}' ({mutant.where})")
         result.note = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         keras.backend.clear_session(free_memory=False)
         return result
@@ -242,6 +243,17 @@ def _evaluate(mutant: Any, spec: ModelSpec, checks: Sequence[str], points: dict[
             result.messages[verdict.check] = _first_line(verdict)
     result.status = CAUGHT if result.caught_by else SURVIVED
     return result
+
+
+def _raise_if_ours(exc: Exception, doing: str) -> None:
+    """Raise `InternalError` when `exc`, raised while `doing` a rebuild, comes from modelcheck's own code
+    rather than from Keras refusing the configuration (a layer, the functional graph, a class's
+    constructor) or the reference's own code: a bug of ours would otherwise be dropped as a mutant
+    'that Keras cannot build', or end the run as a reference Keras cannot rebuild."""
+    from ..core.errors import InternalError, raised_by_user
+
+    if not raised_by_user(exc):
+        raise InternalError(doing, exc) from exc
 
 
 def _probe(session: Any, operator: str, checks: Sequence[str], reference: dict[str, str]) -> dict[str, bool]:
@@ -406,6 +418,7 @@ def _run(report: MutationReport, spec: ModelSpec, names: list[str], weights: dic
         try:
             baseline = baseline_of(recipe, seed)
         except Exception as exc:  # a configuration Keras cannot read back: no mutant of it can be built either
+            _raise_if_ours(exc, f"rebuilding the reference model {spec.id!r} from its configuration")
             report.not_mutable = (f"Keras cannot rebuild the model from its configuration ({type(exc).__name__}: "
                                   f"{str(exc).splitlines()[0] if str(exc) else ''})")
             return
