@@ -41,6 +41,7 @@ from .isolation import Isolation, JobCgroup, copy_out, detect, remove_parents
 from .jobdirs import new_jobdir, remove_jobdir, sweep_dead_jobdirs
 from .job_roots import python_open_to_others, readable_roots, roots_open_to_others
 from .lost_reasons import accepted
+from .notebook_run import shown_note
 from .sandbox import RunOutcome, run_job
 from .schema import clean_text, display_name
 from .notebooks import cell_table
@@ -69,6 +70,7 @@ def _grader_uid_base() -> int:
     return _UID_BASE + (os.getpid() % 8_000_000) * _UIDS_PER_GRADER
 _MAX_MODEL_BYTES = 512 * 2**20
 _EXPORTS = ("model.keras", "model.weights.h5")
+_MAX_CELL_NOTES = 25  # as the build report's schema allows (a notebook's 20 and its summary)
 UNVERIFIED_NOTE = ("measured inside your submission's own process, because the model cannot be "
                    "loaded in Keras' safe mode (a Lambda layer or a custom class); the grader "
                    "cannot verify it")
@@ -424,9 +426,12 @@ class Grader:
                                 hint="the whole submission is graded as an error; fix this and resubmit")
         report = built.result
         # a notebook's notes are about its cells; a script's, about its import stopped at the time limit. Each
-        # is the submission's process's text, so it is said as what happened to the student's code, never bare
-        notes += [("your notebook: " if note.startswith("cell ") else "your file: ") + named(_relative(note, work))
-                  for note in report.get("cell_notes", [])]
+        # is the submission's process's text: taken only in a template of the grader's, with the student's
+        # words (an error's message, a line of code) quoted as theirs
+        cell_notes = report.get("cell_notes")
+        notes += [shown for note in (cell_notes if isinstance(cell_notes, list) else [])[:_MAX_CELL_NOTES]
+                  if (shown := shown_note(note, script.name, assignment.builder,
+                                          lambda text: named(_relative(text, work)))) is not None]
         if isinstance(report.get("error"), dict):
             message, hint = _describe_error(report["error"], work)
             return self._failed(submission, named(message), hint=hint, output=output, notes=notes)

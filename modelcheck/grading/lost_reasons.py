@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["CALL_PATH", "accepted", "literal", "reported"]
+__all__ = ["CALL_PATH", "accepted", "literal", "quoted", "reported"]
 
 CALL_PATH = ("a call() that takes another path when training (training=True) than in the saved "
              "inference graph")
@@ -25,8 +25,8 @@ _NAME = r"(?:[^\W\d]\w{0,99}|<lambda>)"  # a Python name (a class's, a function'
 _ATOM = r"(?:[-+\w.]{1,40}|'[\w.+-]{0,40}')"
 _LITERAL = rf"(?:{_ATOM}|[(\[](?:{_ATOM}(?:, {_ATOM}){{0,7}},?)?[)\]]|a value of type {_NAME})"
 # what may stand between the quotes: no quote of any kind, no line break or control character, no
-# bidirectional override (which shows later text before the closing quote)
-_UNSAFE = "\"\u201c\u201d\u201e\u201f\uff02\u00ab\u00bb\u2028\u2029\u202a-\u202e\u2066-\u2069\x00-\x1f\x7f"
+# bidirectional override or mark (which shows later text before the closing quote)
+_UNSAFE = "\"\u201c\u201d\u201e\u201f\uff02\u00ab\u00bb\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\x00-\x1f\x7f-\x9f"
 _MAX_REPORTED = 240
 _REPORTED = rf'as your code\'s process reported: "[^{_UNSAFE}]{{1,{_MAX_REPORTED}}}"'
 # (the sentence, what it affects, how a student keeps it)
@@ -46,13 +46,20 @@ _UNSAFE_CHARS = re.compile(f"[{_UNSAFE}]")
 _LITERAL_RE = re.compile(_LITERAL)
 
 
-def reported(error: str) -> str:
+def quoted(text: str, limit: int = _MAX_REPORTED) -> str:
+    """`text` (the student's process's) within double quotes it cannot close: its first line, any
+    quote, control character or bidirectional override made plain, capped at `limit` characters."""
+    line = (text.strip().splitlines() or ["(no message)"])[0].strip().replace("\t", " ")
+    line = _UNSAFE_CHARS.sub("'", line) or "(no message)"
+    if len(line) > limit:
+        line = line[:limit - 3] + "..."
+    return f'"{line}"'
+
+
+def reported(error: str, limit: int = _MAX_REPORTED) -> str:
     """`error` (an exception's text, from the student's process) as `not_reproduced` puts it in a
-    sentence: its first line, quotes and control characters made plain, capped, within quotes."""
-    line = _UNSAFE_CHARS.sub("'", (error.strip().splitlines() or ["(no message)"])[0].strip()) or "(no message)"
-    if len(line) > _MAX_REPORTED:
-        line = line[:_MAX_REPORTED - 3] + "..."
-    return f'as your code\'s process reported: "{line}"'
+    sentence (and grade.py a notebook's note): `quoted`, after whose words they are."""
+    return f"as your code's process reported: {quoted(error, limit)}"
 
 
 def literal(value: Any) -> str:

@@ -21,12 +21,13 @@ import tokenize
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import reduce
-from typing import Any, ContextManager, Iterator
+from typing import Any, Callable, ContextManager, Iterator
 
 from ..core.errors import UserCodeError, call_user_code, user_frame
+from .lost_reasons import quoted, reported
 from .notebook_stand_ins import ExportedShell
 
-__all__ = ["CellRun", "exported_cells", "import_within", "run_cells", "NOTEBOOK_SHARE"]
+__all__ = ["CellRun", "exported_cells", "import_within", "run_cells", "shown_note", "NOTEBOOK_SHARE"]
 
 # The part of the build job's time limit a notebook's own cells may take; building and exporting
 # the model come after them. A cell still running when it is used up is stopped. Each later cell
@@ -39,10 +40,37 @@ _LATE_CELL_MIN_S = 1.0
 _INSTANT_S = 0.05
 _AGAIN_S = 0.25  # after a cell's time is up, how often it is stopped again until it ends
 _MAX_NOTES = 20
+_MAX_LINE = 200  # characters of a source line a note quotes
 # a cell's first line in a script exported from Jupyter (``# In[3]:``) or written in cells (``# %%``)
 _CELL_MARKER = re.compile(r"^#[ \t]*+(?:In\[[ \d]*+\]:|%%)", re.MULTILINE)
 _FUTURE_FLAGS = reduce(lambda a, b: a | b,
                        (getattr(__future__, name).compiler_flag for name in __future__.all_feature_names))
+
+
+# The notes' templates: the job writes them, and the grader takes a note only in one of them (`shown_note`)
+_DID_NOT_RUN = "; it did not run"
+_RAN_ON = "; the cells after it ran, as in Jupyter"
+_CELL_SHARE = (f": a notebook's own cells may take {NOTEBOOK_SHARE:.0%} of the time limit (grading builds the model "
+               "from the builder and trains it itself; training in the notebook is not needed)")
+_IMPORT_FIX = ("training or waiting at the top level of a file: put that under `if __name__ == \"__main__\":` "
+               "(grading builds the model from the builder and trains it itself)")
+
+
+def _stopped_note(number: int, seconds: str) -> str:
+    return f"cell {number} was stopped after {seconds} s{_CELL_SHARE}"
+
+
+def _more_note(count: int) -> str:
+    return f"... and {count} more cells did not finish"
+
+
+def _import_share(builder: str) -> str:
+    return (f": the code a file runs when it is imported may take {NOTEBOOK_SHARE:.0%} of the time limit; "
+            f"{builder}() was defined by then and is graded; {_IMPORT_FIX}")
+
+
+def _import_note(doing: str, seconds: str, line: str, builder: str) -> str:
+    return f"{doing} was stopped after {seconds} s{line}{_import_share(builder)}"
 
 
 class _OutOfTime(BaseException):
@@ -105,8 +133,7 @@ def import_within(module: Any, execute: Any, timeout_s: float | None, started: f
         return None
     allowed = max((time.monotonic() if started is None else started) + NOTEBOOK_SHARE * timeout_s - time.monotonic(),
                   _INSTANT_S)
-    fix = ("training or waiting at the top level of a file: put that under `if __name__ == \"__main__\":` "
-           "(grading builds the model from the builder and trains it itself)")
+    fix = _IMPORT_FIX
     try:
         with _time_limit(allowed):
             call_user_code(doing, execute, module)
@@ -116,14 +143,17 @@ def import_within(module: Any, execute: Any, timeout_s: float | None, started: f
                                 f"limit), before it defined `{builder}()`", hint=fix,
                                 location=user_frame(exc.__traceback__)) from None
         where = user_frame(exc.__traceback__)
-        line = f" at line {where[1]} ({where[2]})" if where else ""
-        return (f"{doing} was stopped after {_seconds(allowed)} s{line}: the code a file runs when it is imported may "
-                f"take {NOTEBOOK_SHARE:.0%} of the time limit; {builder}() was defined by then and is graded; {fix}")
+        line = f" at line {where[1]} ({_capped(where[2])})" if where else ""
+        return _import_note(doing, _seconds(allowed), line, builder)
     return None
 
 
 def _seconds(value: float) -> str:
     return f"{value:.0f}" if value >= 10 else f"{value:.2g}"
+
+
+def _capped(line: str) -> str:
+    return line if len(line) <= _MAX_LINE else line[: _MAX_LINE - 3] + "..."
 
 
 def exported_cells(text: str) -> list[tuple[int, int, int]] | None:
@@ -163,8 +193,8 @@ def _where(error: UserCodeError, path: str, first: int, in_file: bool) -> str:
         return ""
     _, lineno, line = error.location
     if in_file:
-        return f" (line {lineno}: {line})"
-    return f" (line {lineno - first} of the cell: {line})" if lineno > first else ""
+        return f" (line {lineno}: {_capped(line)})"
+    return f" (line {lineno - first} of the cell: {_capped(line)})" if lineno > first else ""
 
 
 def run_cells(module: Any, path: str, cells: list[tuple[int, int, int]], timeout_s: float | None = None,
@@ -205,7 +235,7 @@ def run_cells(module: Any, path: str, cells: list[tuple[int, int, int]], timeout
             error = UserCodeError(f"cell {number} has a syntax error: {exc.msg}", original=exc,
                                   location=(path, exc.lineno or 0, (exc.text or "").strip()))
             run.failures.append((number, code, error))
-            run.notes.append(f"{error.message}{_where(error, path, first, exported)}; it did not run")
+            run.notes.append(f"{error.message}{_where(error, path, first, exported)}{_DID_NOT_RUN}")
             continue
         now = time.monotonic()
         allowed = max(deadline - now, min(late, late_deadline - now), _INSTANT_S) if timeout_s is not None else 0.0
@@ -214,20 +244,78 @@ def run_cells(module: Any, path: str, cells: list[tuple[int, int, int]], timeout
             with limit:
                 call_user_code(f"cell {number}", exec, compiled, vars(module))
         except _OutOfTime:
-            run.notes.append(f"cell {number} was stopped after {_seconds(allowed)} s: a notebook's own cells may take "
-                             f"{NOTEBOOK_SHARE:.0%} of the time limit (grading builds the model from the builder "
-                             "and trains it itself; training in the notebook is not needed)")
+            run.notes.append(_stopped_note(number, _seconds(allowed)))
             error = UserCodeError(f"cell {number} was stopped after {_seconds(allowed)} s, before it ended")
             run.failures.append((number, code, error))
         except UserCodeError as error:
             run.failures.append((number, code, error))
             hint = f" ({error.hint})" if error.hint else ""
-            run.notes.append(f"{error.message}{_where(error, path, first, exported)}; the cells after it ran, as in "
-                             f"Jupyter{hint}")
+            run.notes.append(f"{error.message}{_where(error, path, first, exported)}{_RAN_ON}{hint}")
         except BaseException as exc:  # KeyboardInterrupt to stop "Run All", GeneratorExit: that cell only
             error = UserCodeError(f"cell {number} raised {type(exc).__name__}", original=exc)
             run.failures.append((number, code, error))
-            run.notes.append(f"{error.message}; the cells after it ran, as in Jupyter")
+            run.notes.append(f"{error.message}{_RAN_ON}")
     if len(run.notes) > _MAX_NOTES:
-        run.notes[_MAX_NOTES:] = [f"... and {len(run.notes) - _MAX_NOTES} more cells did not finish"]
+        run.notes[_MAX_NOTES:] = [_more_note(len(run.notes) - _MAX_NOTES)]
     return run
+
+
+_NUMBER = r"[1-9]\d{0,8}"
+_SECONDS_RE = r"\d{1,9}(?:\.\d{1,9})?(?:e-\d{2})?"  # as `_seconds` writes them
+_STOPPED_RE = re.compile(rf"cell ({_NUMBER}) was stopped after ({_SECONDS_RE}) s{re.escape(_CELL_SHARE)}")
+_MORE_RE = re.compile(rf"\.\.\. and ({_NUMBER}) more cells did not finish")
+# a BaseException that is no Exception ends its cell with only its class's name: Python's own are
+# shown so, a class of the student's (any name) is quoted as the rest are
+_INTERRUPTED_RE = re.compile(rf"cell ({_NUMBER}) raised (KeyboardInterrupt|GeneratorExit|BaseException){re.escape(_RAN_ON)}")
+_RAN_ON_RE = re.compile(rf"(.+?){re.escape(_RAN_ON)}(?: \((.+)\))?", re.DOTALL)
+_DID_NOT_RUN_RE = re.compile(rf"(.+){re.escape(_DID_NOT_RUN)}", re.DOTALL)
+_CELL_RE = re.compile(rf"cell ({_NUMBER}) ")
+_MAX_QUOTED = 600  # characters of a note's free text the grader shows
+
+
+def shown_note(note: Any, script: str, builder: str,
+               rewrite: Callable[[str], str] = lambda text: text) -> str | None:
+    """A note of the build job's `CellRun` (the untrusted job's words) as the grader shows it: in the
+    template `run_cells` or `import_within` wrote it in, its numbers and the grader's own words
+    (`script`, the job's file name, and `builder`) rebuilt, and its free text (an error's message,
+    a line of the student's code) `reported` as the student's process's within quotes it cannot
+    close, after `rewrite` (which names the files as the student handed them in); a note in no
+    template is quoted whole. Either way no note's words read as the grader's. None for what is no
+    text (the report's schema lets none through)."""
+    if not isinstance(note, str):
+        return None
+    if found := _STOPPED_RE.fullmatch(note):
+        return "your notebook: " + _stopped_note(int(found[1]), found[2])
+    if found := _MORE_RE.fullmatch(note):
+        return "your notebook: " + _more_note(int(found[1]))
+    if found := _INTERRUPTED_RE.fullmatch(note):
+        return f"your notebook: cell {int(found[1])} raised {found[2]}{_RAN_ON}"
+    doing = f"importing {script}"
+    if note.startswith(doing + " "):
+        found = re.fullmatch(rf"was stopped after ({_SECONDS_RE}) s(?: at line ({_NUMBER}) \((.*)\))?"
+                             + re.escape(_import_share(builder)),
+                             note[len(doing) + 1:], re.DOTALL)
+        if found:
+            line = f" at line {int(found[2])}" if found[2] else ""
+            if found[3] and found[3].strip():
+                line += f" ({quoted(rewrite(found[3]), _MAX_LINE)})"
+            return "your file: " + _import_note(f"importing {rewrite(script)}", found[1], line, builder)
+    if found := _RAN_ON_RE.fullmatch(note):
+        said = found[1] + (f" ({found[2]})" if found[2] else "")
+        return f"your notebook: {_cell(found[1])} stopped, {_said(said, rewrite)}{_RAN_ON}"
+    if found := _DID_NOT_RUN_RE.fullmatch(note):
+        return f"your notebook: {_cell(found[1])} did not run, {_said(found[1], rewrite)}"
+    return _said(note, rewrite)
+
+
+def _cell(message: str) -> str:
+    found = _CELL_RE.match(message)
+    return f"cell {int(found[1])}" if found else "a cell"
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _said(text: str, rewrite: Callable[[str], str]) -> str:
+    return reported(_flat(rewrite(text)), _MAX_QUOTED)
