@@ -7,7 +7,8 @@
 
 Exit status: 0 when every submission was graded (whatever the students scored), 2 for a
 usage error (a bad assignment file, a missing folder), 1 when the grader itself failed on some
-submissions (grader errors: rerun with --resume), 130 when interrupted (what was graded is kept),
+submissions (grader errors: rerun with --resume) or, for `mutants`, on an error of its own (printed as
+"internal error in modelcheck" with its traceback), 130 when interrupted (what was graded is kept),
 143 when stopped by SIGTERM (the same: what was graded is kept).
 """
 
@@ -156,6 +157,23 @@ def _gradescope(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mutants(args: argparse.Namespace) -> int:
+    """`mutants`; an error of modelcheck's own (an `InternalError`, or an exception that is no usage error)
+    is printed as ours, with its traceback and where to report it, and exits 1 (the tool itself failed)."""
+    from .core.errors import InternalError, SpecError, UserCodeError
+
+    try:
+        return mutants(args.assignment, reference=args.reference, json_file=args.json, workers=args.workers,
+                       html_file=args.html)
+    except Exception as exc:
+        if isinstance(exc, (SpecError, UserCodeError, FileNotFoundError, ValueError)):
+            raise  # a mistake in the user's files: main says so (exit 2)
+        error = exc if isinstance(exc, InternalError) else InternalError("measuring the assignment's mutants", exc)
+        print(f"{error.traceback}modelcheck: {error}\nmodelcheck: this is a bug in modelcheck, not in your files: "
+              "please report it to the modelcheck maintainers with the traceback above.", file=sys.stderr)
+        return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
@@ -171,8 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         if args.command == "mutants":
-            return mutants(args.assignment, reference=args.reference, json_file=args.json, workers=args.workers,
-                           html_file=args.html)
+            return _mutants(args)
         return _grade(args) if args.command == "grade" else _gradescope(args)
     except (SpecError, UserCodeError, FileNotFoundError, ValueError) as exc:
         print(f"modelcheck: error: {exc}", file=sys.stderr)

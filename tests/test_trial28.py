@@ -533,3 +533,62 @@ def test_a_mutant_keras_refuses_is_still_dropped_with_what_keras_said():
     report = run_mutants(spec, points={"output_shape": 1}, operators=["channels_order", "strides"])
     assert [m.operator for m in report.invalid] == ["channels_order"]
     assert report.invalid[0].note.startswith("ValueError: ")
+
+
+def _weak_assignment(folder: Path) -> Path:
+    _write(folder, "solution.py", """
+        import keras
+
+        def build_model():
+            model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"),
+                                      keras.layers.Dense(3, activation="softmax")])
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+            return model
+    """)
+    return _write(folder, "a.toml", """
+        [assignment]
+        name = "weak"
+        builder = "build_model"
+        reference = "solution.py"
+
+        [expect]
+        input_shape = [6]
+        output_shape = [3]
+
+        [points]
+        output_shape = 1
+    """)
+
+
+def test_the_mutants_command_prints_modelchecks_internal_error_as_ours(tmp_path: Path, monkeypatch, capsys):
+    """An InternalError (an operator failing on a model it did not expect) escaped `modelcheck mutants` as a raw
+    traceback; it is printed as modelcheck's own error, with its traceback and where to report it, exit 1."""
+    from modelcheck.cli import main
+    from modelcheck.mutants import operators
+
+    def broken(site):
+        raise TypeError("'NoneType' object is not subscriptable")
+        yield  # pragma: no cover
+
+    monkeypatch.setitem(operators.OPERATORS, "units", operators.Operator("units", "wrong units", broken))
+    assert main(["mutants", str(_weak_assignment(tmp_path))]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):")
+    assert "\nmodelcheck: internal error in modelcheck while generating the mutants of model 'weak': TypeError: " in err
+    assert err.rstrip().endswith("modelcheck: this is a bug in modelcheck, not in your files: please report it to the "
+                                 "modelcheck maintainers with the traceback above.")
+    assert "modelcheck: error:" not in err
+
+
+def test_the_mutants_command_tells_any_other_error_of_its_own_as_ours_and_a_usage_error_as_before(
+        tmp_path: Path, monkeypatch, capsys):
+    from modelcheck.cli import main
+    from modelcheck.mutants import format as formatting
+
+    assignment = _weak_assignment(tmp_path)
+    monkeypatch.setattr(formatting, "format_report", lambda report: {}["table"])
+    assert main(["mutants", str(assignment), "--workers", "1"]) == 1
+    assert "modelcheck: internal error in modelcheck while measuring the assignment's mutants: KeyError: 'table'" in \
+        capsys.readouterr().err
+    assert main(["mutants", str(tmp_path / "missing.toml")]) == 2
+    assert capsys.readouterr().err.startswith("modelcheck: error: ")
