@@ -36,8 +36,9 @@ from ..core.messages import OWN_CODE_FIX, OWN_TRAINING_FIX
 from ..core.registry import CHECKS
 from ..core.result import ERROR, FAILED, PASSED, SKIPPED, CheckResult
 from .assignment import Assignment, load_assignment
+from .cgroups import JobCgroup, remove_parents
 from .confine import Confinement, not_dumpable, really_root
-from .isolation import Isolation, JobCgroup, copy_out, detect, remove_parents
+from .isolation import Isolation, copy_out, detect
 from .jobdirs import new_jobdir, remove_jobdir, sweep_dead_jobdirs
 from .job_roots import python_open_to_others, readable_roots, roots_open_to_others
 from .lost_reasons import accepted

@@ -20,8 +20,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .cgroups import JobCgroup
 from .confine import Confinement
-from .isolation import JobCgroup, user_namespaces
+from .isolation import user_namespaces
 from .schema import MAX_REPORT_BYTES, ReportError, parse_report, printed_text
 from .worker import WarmPool
 
