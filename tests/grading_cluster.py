@@ -1,5 +1,6 @@
-"""Helpers of the course-grading tests: a small class of toy submissions, and real Dask
-scheduler and worker processes on 127.0.0.1 (no network beyond loopback), torn down after."""
+"""Helpers of the course-grading tests: a small class of toy submissions, real Dask scheduler and
+worker processes on 127.0.0.1 (no network beyond loopback), torn down after, and a grader run as a
+uid that is not root (`run_as_user`)."""
 
 from __future__ import annotations
 
@@ -133,3 +134,110 @@ class Cluster:
                     process.wait(timeout=15)
                 except (ProcessLookupError, subprocess.TimeoutExpired):
                     self.kill(process)
+
+
+# -- a grader that is not root (red team 20) ------------------------------------------------------
+# The real grader run as an unprivileged uid of the test run's own, exactly as on a university server:
+# `detect()`'s probes, the zygote and the Grader all run as it. Nothing machine-wide changes.
+
+UID = 61000 + os.getpid() % 2000  # a uid of this test run's own (no passwd entry needed)
+
+# As root: a private mount namespace where the Python under /root is reachable, a uid of the test's
+# own, optionally a seccomp filter refusing unshare() (a host without unprivileged user namespaces:
+# Ubuntu's apparmor_restrict_unprivileged_userns, user.max_user_namespaces=0), then exec.
+LAUNCHER = r"""
+import ctypes, json, os, sys
+uid, scratch, deny_userns, package_root = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "1", sys.argv[4]
+sys.path.insert(0, package_root)  # the modelcheck under test, in this helper and in the grader
+from modelcheck.grading import confine
+libc = ctypes.CDLL(None, use_errno=True)
+
+def check(result, what):
+    if result != 0:
+        sys.exit(f"SKIP {what}: {os.strerror(ctypes.get_errno())}")
+
+check(libc.unshare(0x00020000), "unshare(mount)")
+check(libc.mount(None, b"/", None, ctypes.c_ulong((1 << 18) | 16384), None), "private /")
+hold = os.path.join(scratch, f"hold-{os.getpid()}").encode()
+os.mkdir(hold)
+check(libc.mount(b"/root/.pyenv", hold, None, ctypes.c_ulong(4096 | 16384), None), "bind /root/.pyenv")
+check(libc.mount(b"tmpfs", b"/root", b"tmpfs", ctypes.c_ulong(0), b"mode=0755,size=1m"), "tmpfs /root")
+os.mkdir("/root/.pyenv")
+check(libc.mount(hold, b"/root/.pyenv", None, ctypes.c_ulong(8192), None), "move /root/.pyenv")
+os.setgroups([])
+os.setgid(uid)
+os.setuid(uid)
+if deny_userns:
+    libc.prctl(38, 1, 0, 0, 0)
+    arch, _ = confine._SECCOMP_DENIED[os.uname().machine]
+    unshare = {"x86_64": 272, "aarch64": 97}[os.uname().machine]
+    program = [(0x20, 0, 0, 4), (0x15, 1, 0, arch), (0x06, 0, 0, 0x7FFF0000), (0x20, 0, 0, 0),
+               (0x15, 0, 1, unshare), (0x06, 0, 0, 0x00050001), (0x06, 0, 0, 0x7FFF0000)]
+    filters = (confine._SockFilter * len(program))(*[confine._SockFilter(*i) for i in program])
+    check(libc.prctl(22, 2, ctypes.byref(confine._SockFprog(len(program), filters)), 0, 0), "seccomp")
+os.chdir(scratch)
+env = {"PATH": "/usr/bin:/bin", "HOME": scratch, "TMPDIR": os.path.join(scratch, "tmp"),
+       "PYTHONPATH": package_root + os.pathsep + os.path.join(scratch, "site"), "TF_CPP_MIN_LOG_LEVEL": "3",
+       "KERAS_BACKEND": "tensorflow"}
+os.execve(sys.argv[5], sys.argv[5:], env)
+"""
+
+
+def run_as_user(scratch: Path, argv: list[str], *, deny_userns: bool = False, timeout: float = 170) -> str:
+    """Run `argv` (a Python command, in `scratch`) as `UID`, through `LAUNCHER`: its stdout, then its
+    exit code and the end of its stderr when it failed; skips the test when the launcher cannot run
+    (no mount namespace)."""
+    import pytest
+
+    import modelcheck
+
+    package_root = str(Path(modelcheck.__file__).resolve().parents[1])
+    done = subprocess.run([sys.executable, "-c", LAUNCHER, str(UID), str(scratch), "1" if deny_userns else "0",
+                           package_root, *argv], capture_output=True, text=True, timeout=timeout)
+    if done.stderr.startswith("SKIP") or "\nSKIP " in done.stderr:
+        pytest.skip(done.stderr.strip().splitlines()[-1])
+    return done.stdout + ("\n" if done.returncode else "") + (
+        f"EXIT {done.returncode}\n{done.stderr[-3000:]}" if done.returncode else "")
+
+
+def pids_of_uid() -> list[str]:
+    """The processes of the test's uid: pid, state and command line of each."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and os.stat(f"/proc/{entry}").st_uid == UID:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    command = handle.read().replace(b"\0", b" ").decode(errors="replace")[:200]
+                with open(f"/proc/{entry}/stat") as handle:
+                    state = handle.read().rsplit(")", 1)[1].split()[:2]
+                found.append(f"{entry} {state} {command}")
+        except OSError:
+            pass
+    return found
+
+
+def kill_uid() -> None:
+    """SIGKILL every process of `UID` (what a run left)."""
+    for line in pids_of_uid():
+        try:
+            os.kill(int(line.split()[0]), 9)
+        except OSError:
+            pass
+
+
+def chown_tree(folder: Path) -> None:
+    """Give `folder` and all it holds to `UID`."""
+    for root, dirs, files in os.walk(folder):
+        for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+            os.chown(name, UID, UID)
+
+
+def skip_unless_non_root_runs() -> None:
+    """Skip the test, saying why, where `run_as_user` cannot run a grader that is not root."""
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root, to run the grader as another, unprivileged uid (the grader's own uid cannot "
+                    "stand for it: its jobs would kill this test's pytest)")
+    if not os.path.isdir("/root/.pyenv") or not sys.executable.startswith(("/root/.pyenv", "/work/venv")):
+        pytest.skip("this machine's Python is not the /root/.pyenv the launcher makes reachable")
