@@ -141,6 +141,15 @@ def test_the_notes_a_real_notebook_leaves_are_shown_in_their_templates(tmp_path)
         _speaks_only_in_quotes(note)
 
 
+def test_a_long_error_on_a_long_line_still_fits_the_reports_note_and_its_template(tmp_path):
+    path, table = _cells(tmp_path, "x = '" + "y" * 5000 + "'; raise ValueError(x * 3)")
+    note, = run_cells(types.ModuleType("nb"), str(path), table).notes
+    assert len(note) <= 1000 and note.endswith("...; the cells after it ran, as in Jupyter"), note
+    shown = shown_note(note, "nb.py", "build_model")
+    assert shown.startswith(f"your notebook: cell 1 stopped, {REPORTED}\"cell 1 raised ValueError: yyy"), shown
+    _speaks_only_in_quotes(shown)
+
+
 def test_more_than_twenty_notes_end_in_a_count_the_grader_rebuilds(tmp_path):
     path, table = _cells(tmp_path, *["1 / 0"] * 23)
     run = run_cells(types.ModuleType("nb"), str(path), table)

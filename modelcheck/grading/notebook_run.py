@@ -41,6 +41,9 @@ _INSTANT_S = 0.05
 _AGAIN_S = 0.25  # after a cell's time is up, how often it is stopped again until it ends
 _MAX_NOTES = 20
 _MAX_LINE = 200  # characters of a source line a note quotes
+# characters of a note's error (with its line) and hint: the whole fits the build report's 1000, whose
+# schema would cut it out of its template (and the grader shows 600 of them)
+_MAX_ERROR, _MAX_HINT = 600, 250
 # a cell's first line in a script exported from Jupyter (``# In[3]:``) or written in cells (``# %%``)
 _CELL_MARKER = re.compile(r"^#[ \t]*+(?:In\[[ \d]*+\]:|%%)", re.MULTILINE)
 _FUTURE_FLAGS = reduce(lambda a, b: a | b,
@@ -152,8 +155,8 @@ def _seconds(value: float) -> str:
     return f"{value:.0f}" if value >= 10 else f"{value:.2g}"
 
 
-def _capped(line: str) -> str:
-    return line if len(line) <= _MAX_LINE else line[: _MAX_LINE - 3] + "..."
+def _capped(line: str, limit: int = _MAX_LINE) -> str:
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def exported_cells(text: str) -> list[tuple[int, int, int]] | None:
@@ -235,7 +238,8 @@ def run_cells(module: Any, path: str, cells: list[tuple[int, int, int]], timeout
             error = UserCodeError(f"cell {number} has a syntax error: {exc.msg}", original=exc,
                                   location=(path, exc.lineno or 0, (exc.text or "").strip()))
             run.failures.append((number, code, error))
-            run.notes.append(f"{error.message}{_where(error, path, first, exported)}{_DID_NOT_RUN}")
+            run.notes.append(_capped(f"{error.message}{_where(error, path, first, exported)}", _MAX_ERROR)
+                             + _DID_NOT_RUN)
             continue
         now = time.monotonic()
         allowed = max(deadline - now, min(late, late_deadline - now), _INSTANT_S) if timeout_s is not None else 0.0
@@ -249,8 +253,9 @@ def run_cells(module: Any, path: str, cells: list[tuple[int, int, int]], timeout
             run.failures.append((number, code, error))
         except UserCodeError as error:
             run.failures.append((number, code, error))
-            hint = f" ({error.hint})" if error.hint else ""
-            run.notes.append(f"{error.message}{_where(error, path, first, exported)}{_RAN_ON}{hint}")
+            hint = f" ({_capped(error.hint, _MAX_HINT)})" if error.hint else ""
+            run.notes.append(_capped(f"{error.message}{_where(error, path, first, exported)}", _MAX_ERROR)
+                             + _RAN_ON + hint)
         except BaseException as exc:  # KeyboardInterrupt to stop "Run All", GeneratorExit: that cell only
             error = UserCodeError(f"cell {number} raised {type(exc).__name__}", original=exc)
             run.failures.append((number, code, error))
@@ -270,7 +275,7 @@ _INTERRUPTED_RE = re.compile(rf"cell ({_NUMBER}) raised (KeyboardInterrupt|Gener
 _RAN_ON_RE = re.compile(rf"(.+?){re.escape(_RAN_ON)}(?: \((.+)\))?", re.DOTALL)
 _DID_NOT_RUN_RE = re.compile(rf"(.+){re.escape(_DID_NOT_RUN)}", re.DOTALL)
 _CELL_RE = re.compile(rf"cell ({_NUMBER}) ")
-_MAX_QUOTED = 600  # characters of a note's free text the grader shows
+_MAX_QUOTED = _MAX_ERROR + 10  # characters of a note's free text the grader shows
 
 
 def shown_note(note: Any, script: str, builder: str,
