@@ -150,6 +150,16 @@ def test_a_long_error_on_a_long_line_still_fits_the_reports_note_and_its_templat
     _speaks_only_in_quotes(shown)
 
 
+def test_a_module_not_installed_is_still_found_in_the_quoted_note_for_the_summary(tmp_path):
+    """progress.modules_not_found reads notes to tell the instructor what to install (and resume.py
+    which grades to redo): the quote keeps Python's words and the module's name."""
+    from modelcheck.grading.progress import modules_not_found
+
+    path, table = _cells(tmp_path, "import surely_not_installed_g29")
+    note, = run_cells(types.ModuleType("nb"), str(path), table).notes
+    assert modules_not_found(None, [shown_note(note, "nb.py", "build_model")]) == {"surely_not_installed_g29"}
+
+
 def test_more_than_twenty_notes_end_in_a_count_the_grader_rebuilds(tmp_path):
     path, table = _cells(tmp_path, *["1 / 0"] * 23)
     run = run_cells(types.ModuleType("nb"), str(path), table)
