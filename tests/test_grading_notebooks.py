@@ -502,19 +502,22 @@ def test_a_colab_notebook_reading_its_data_from_drive_still_gets_its_builder_gra
     grade = graded["colab_data"]
     _full_marks(grade)
     note, = grade.notes
-    assert note.startswith("your notebook: cell 2 raised FileNotFoundError: a file under /content (Colab's runtime, "
+    assert note.startswith("your notebook: cell 2 stopped, as your code's process reported: \"cell 2 raised "
+                           "FileNotFoundError: a file under /content (Colab's runtime, "
                            "where drive.mount puts Google Drive) is not here: grading runs outside Colab")
-    assert "(line 2 of the cell: x = np.load('/content/drive/MyDrive/x.npy')); the cells after it ran" in note
+    assert "(line 2 of the cell: x = np.load('/content/drive/MyDrive/x.npy'))" in note
+    assert note.endswith("\"; the cells after it ran, as in Jupyter"), note
 
 
 def test_a_data_set_download_that_fails_is_noted_and_the_cells_after_it_run(graded):
     grade = graded["downloads"]
     _full_marks(grade)
     download, fit = grade.notes
-    assert download.startswith("your notebook: cell 1 raised ")
+    assert download.startswith("your notebook: cell 1 stopped, as your code's process reported: \"cell 1 raised ")
     assert "loading a data set failed: when graded there is no network to download it from" in download
     assert "(line 2 of the cell: (x, y), _ = keras.datasets.fashion_mnist.load_data())" in download
-    assert fit.startswith("your notebook: cell 3 raised NameError: name 'x' is not defined (line 2 of the cell")
+    assert fit.startswith("your notebook: cell 3 stopped, as your code's process reported: \"cell 3 raised "
+                          "NameError: name 'x' is not defined (line 2 of the cell")
 
 
 def test_a_cell_that_trains_past_the_notebooks_share_of_the_time_limit_is_stopped(tmp_path):
@@ -542,8 +545,9 @@ def test_a_cell_that_trains_past_the_notebooks_share_of_the_time_limit_is_stoppe
 
 
 @pytest.mark.parametrize("student, note", [
-    ("exits", "cell 1 called sys.exit(0)"),
-    ("syntax", "cell 1 has a syntax error: invalid syntax (line 1 of the cell: def oops(:); it did not run"),
+    ("exits", "cell 1 stopped, as your code's process reported: \"cell 1 called sys.exit(0)"),
+    ("syntax", "cell 1 did not run, as your code's process reported: \"cell 1 has a syntax error: invalid syntax "
+               "(line 1 of the cell: def oops(:)\""),
 ])
 def test_a_cell_that_exits_or_does_not_parse_ends_only_itself(graded, student, note):
     grade = graded[student]
@@ -555,7 +559,8 @@ def test_a_script_exported_from_jupyter_runs_a_cell_at_a_time_without_a_shell(gr
     grade = graded["downloaded"]
     _full_marks(grade)
     note, = grade.notes  # the %time statement ran (model exists); the %%bash cell and !ls did not
-    assert note.startswith("your notebook: cell 1 raised ") and "no network to download it from" in note
+    assert note.startswith("your notebook: cell 1 stopped, as your code's process reported: \"cell 1 raised ")
+    assert "no network to download it from" in note
     assert "(line 12: (x, y), _ = keras.datasets.mnist.load_data())" in note
 
 
@@ -563,8 +568,10 @@ def test_a_script_in_editor_cells_runs_a_cell_at_a_time(graded):
     grade = graded["percent"]
     _full_marks(grade)
     exited, fit = grade.notes
-    assert exited.startswith("your notebook: cell 1 called sys.exit(1) (line 3: sys.exit(1))")
-    assert fit.startswith("your notebook: cell 4 raised NameError: name 'x_train' is not defined (line 19: model.fit(x_train, y_train))")
+    assert exited.startswith("your notebook: cell 1 stopped, as your code's process reported: \"cell 1 called "
+                             "sys.exit(1) (line 3: sys.exit(1))")
+    assert fit.startswith("your notebook: cell 4 stopped, as your code's process reported: \"cell 4 raised NameError: "
+                          "name 'x_train' is not defined (line 19: model.fit(x_train, y_train))")
 
 
 @pytest.mark.parametrize("student", ["latin1", "bom", "marker_in_list"])

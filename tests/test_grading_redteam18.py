@@ -149,8 +149,8 @@ def test_a_script_that_trains_at_import_after_defining_its_builder_is_graded_wit
     grade = graded["trains_at_import"]
     _full_marks(grade)
     assert len(grade.notes) == 1 and grade.notes[0].startswith(
-        "your file: importing trains_at_import.py was stopped after 4 s at line 11 (while True: time.sleep(0.05)  # (one line: "
-        "stopped on it whenever the alarm lands)): the code a file runs when "
+        "your file: importing trains_at_import.py was stopped after 4 s at line 11 (\"while True: time.sleep(0.05)  # "
+        "(one line: stopped on it whenever the alarm lands)\"): the code a file runs when "
         "it is imported may take 50% of the time limit; build_model() was defined by then and is graded;"), grade.notes
 
 
