@@ -29,7 +29,7 @@ from ...core.messages import for_audience
 from ..loops import current
 from ..state import reset_states
 from ._common import aux_to_numpy, loss_of, to_numpy, with_model_losses
-from .jax_calls import worth_compiling
+from .jax_calls import run_eagerly, worth_compiling
 
 __all__ = ["ADAPTER", "JaxAdapter", "uncompilable_layer_error"]
 
@@ -151,7 +151,7 @@ class JaxAdapter:
             try:
                 aux, grads = _compiled_input_gradients(scalars_of, watched, list(model.variables))
             except Exception:  # not stageable: differentiated eagerly below, which raises the user's errors
-                pass
+                run_eagerly(model)
             else:
                 return aux_to_numpy(aux), [[to_numpy(g) for g in row] for row in grads]
         # what the call writes (a BatchNormalization called with training=True in call() updating its

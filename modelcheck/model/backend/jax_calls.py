@@ -26,7 +26,7 @@ import numpy as np
 
 from ..inputs import all_layers
 
-__all__ = ["call", "worth_compiling", "COMPILE_FROM_LAYERS"]
+__all__ = ["call", "worth_compiling", "run_eagerly", "COMPILE_FROM_LAYERS"]
 
 # Measured on 2 cores: at 40 layers and more (a small ResNet, any keras.applications model) one
 # program per shape costs less than the first eager call; below, eager calls share their ops' compiles.
@@ -64,6 +64,12 @@ def worth_compiling(model: Any, x: Any) -> bool:
     if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(x)):
         return False
     return len(all_layers(model)) >= COMPILE_FROM_LAYERS
+
+
+def run_eagerly(model: Any) -> None:
+    """Run `model` eagerly from now on: it could not be staged (its trace raised), so trying
+    again at every call would only repeat that trace's cost."""
+    _eager_only.add(model)
 
 
 def _compile(model: Any, x: Any, training: bool) -> Callable[[Any], Any]:
@@ -108,7 +114,7 @@ def call(model: Any, x: Any, training: bool = False) -> Any:
         try:
             program = _compile(model, x, training)
         except Exception:  # not stageable: the eager call below runs it, or raises the user's error
-            _eager_only.add(model)
+            run_eagerly(model)
             return model(x, training=training)
         programs[signature] = program
     return program(x)
