@@ -480,6 +480,7 @@ def test_a_subclassed_reference_is_mutated_as_the_graph_its_call_makes():
     assert {m.description for m in report.caught} >= {"units 4 -> 2", "use_bias True -> False"}
 
 
+@pytest.mark.filterwarnings("ignore:`build\\(\\)` was called on layer")  # Keras' notice on a class without build()
 def test_a_subclassed_model_whose_graph_keras_cannot_rebuild_says_so():
     from modelcheck.mutants.generate import NotMutable
 
@@ -592,3 +593,21 @@ def test_the_mutants_command_tells_any_other_error_of_its_own_as_ours_and_a_usag
         capsys.readouterr().err
     assert main(["mutants", str(tmp_path / "missing.toml")]) == 2
     assert capsys.readouterr().err.startswith("modelcheck: error: ")
+
+
+@pytest.mark.parametrize("words, compared_by, original", [("spec", "architecture", "the model"),
+                                                          ("assignment", "matches_reference", "the reference")])
+def test_a_survivor_of_a_comparison_that_ran_is_not_told_to_add_it(words, compared_by, original):
+    """A subclassed model's stored snapshot (its layers in creation order) cannot judge its mutants (rebuilt as
+    the graph its call makes): wide_deep_subclassed's pytest item told its survivors to 'compare the model
+    with its stored architecture snapshot', which the run had done."""
+    from modelcheck.mutants.format import WORDS
+    from modelcheck.mutants.run import SURVIVED, MutantResult
+
+    # a 'same' max-pooling that keeps the shape: only a comparison of the layers sees it
+    survivor = MutantResult("padding", "valid vs same padding", "padding valid -> same", "layer 'pool' (MaxPooling2D)",
+                            SURVIVED, architecture_changed=True, changes=["architecture"])
+    assert suggestion(survivor, ["output_shape", compared_by], words=WORDS[words]) == (
+        f"no check catches it here: {compared_by}, which sees every layer change, does not pass on {original} "
+        "itself, so it catches nothing")
+    assert compared_by in suggestion(survivor, ["output_shape"], words=WORDS[words])

@@ -155,8 +155,12 @@ def suggestion(mutant: MutantResult, checks: Sequence[str], *, snapshot_missing:
         if advice is None or tried:
             continue  # it runs with what it needs, or was tried on the mutant with it: it does not catch it
         return advice
-    if mutant.architecture_changed and "matches_reference" not in checks:
+    compared_by = "matches_reference" if words is ASSIGNMENT_WORDS else "architecture"
+    if mutant.architecture_changed and compared_by not in checks:
         return words.compare
+    if mutant.architecture_changed:  # the comparison ran and did not catch it: it does not pass on the original
+        return (f"no check catches it here: {compared_by}, which sees every layer change, does not pass on "
+                f"{words.original} itself, so it catches nothing")
     return ("no check catches it here: it changes nothing the checks measure on this model "
             "(a stored architecture snapshot or matches_reference sees only layer changes)")
 
