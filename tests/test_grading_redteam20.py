@@ -306,12 +306,17 @@ def test_a_forged_reason_puts_no_words_in_the_graders_sentence(reason):
     assert results[0].status == "failed", results[0].message
 
 
-def test_an_error_fidelity_reports_is_shown_quoted_as_the_students():
+def test_an_error_fidelity_reports_is_shown_quoted_as_the_students(tmp_path, monkeypatch):
     import keras
 
+    from modelcheck.grading import fidelity
     from modelcheck.grading.fidelity import not_reproduced
     from modelcheck.grading.grade import Grader
 
+    # as a job does: the submission's own code is what lies in its folder (a project's .venv inside
+    # the working directory, as CI's is, would make Keras' Adam "an optimizer class of your own")
+    monkeypatch.setattr(fidelity, "_JOB_FOLDER", [None])
+    fidelity.set_job_folder(str(tmp_path))
     model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(3)])
     model.compile(optimizer="adam", loss="mse")
     error = 'TypeError: Could not locate class "MyLoss". Make sure custom classes are registered\nsecond line'
