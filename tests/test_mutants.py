@@ -824,3 +824,40 @@ def test_the_command_line_quiets_tensorflows_start_up_lines_unless_the_user_set_
     out = subprocess.run([sys.executable, "-c", code, missing], env={**env, "TF_CPP_MIN_LOG_LEVEL": "0"},
                          capture_output=True, text=True, timeout=120)
     assert out.stdout.strip().splitlines()[-1] == "0", out.stderr
+
+
+class TwoLayer(keras.Model):
+    """A subclassed model with a hidden activation: mutated as its functional twin."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = keras.layers.Dense(4, activation="relu")
+        self.out = keras.layers.Dense(2)
+
+    def call(self, x):
+        return self.out(self.hidden(x))
+
+
+def _two_layer():
+    keras.utils.set_random_seed(0)
+    model = TwoLayer()
+    model(keras.ops.zeros((1, 3)))
+    return model
+
+
+def test_a_subclassed_models_snapshot_catches_its_twins_mutants(tmp_path):
+    # its stored snapshot lists the subclass's layers, the mutants are rebuilt as the twin's graph: the
+    # comparison was skipped ("its rebuild from its configuration does not" match), and the reference
+    # model wide_deep_subclassed kept 3 survivors that differed from it in a layer's activation
+    from modelcheck.snapshot import architecture, write_snapshot
+
+    snapshot = tmp_path / "two.json"
+    write_snapshot(snapshot, architecture(_two_layer()), "two")
+    spec = ModelSpec(id="two", builder=_two_layer, input_shape=(3,), output_shape=(2,))
+    report = run_mutants(spec, checks=["output_shape"], operators=["hidden_activation", "learning_rate"],
+                         snapshot=snapshot)
+    assert report.reference["architecture"] == "passed", report.reference_messages
+    removed = next(m for m in report.judged if m.description == "activation relu removed")
+    assert removed.caught_by == ["architecture"]
+    assert removed.messages["architecture"].startswith("architecture: expected the one stored in two.json")
+    assert all(m.caught_by != ["architecture"] for m in report.judged if m.operator == "learning_rate")

@@ -17,13 +17,14 @@ is skipped) on the mutant: the mutant then loses that check's points. A mutant n
 from __future__ import annotations
 
 import contextlib
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from ..core.errors import SpecError
-from ..core.result import ERROR, PASSED, SKIPPED, CheckResult
+from ..core.result import ERROR, PASSED, CheckResult
 from ..core.spec import ModelSpec
 from .pool import Helpers
 
@@ -323,24 +324,29 @@ def _evaluate_counted(mutant: Any, *args: Any) -> MutantResult:
     return result
 
 
-def _reference_architecture(session: Any, baseline: Any, snapshot: Path, model_id: str) -> tuple[str, str]:
-    """The ``architecture`` status of the reference, and why when it is not passed: passed only when
-    both its own build and its rebuild from the recipe (what every mutant is rebuilt from) match the
-    snapshot."""
+def _reference_architecture(session: Any, baseline: Any, snapshot: Path, model_id: str,
+                            folder: Path) -> tuple[str, str, Path]:
+    """The ``architecture`` status of the reference, why when it is not passed, and the snapshot the
+    mutants are compared with: the stored one when the reference's rebuild from its recipe (what
+    every mutant is rebuilt from) matches it too; else, once the reference itself matches it, the
+    rebuild's own snapshot, written into `folder` (a subclassed model is mutated as its functional
+    twin, whose snapshot holds its graph where the stored one holds the subclass's layers: a mutant
+    that differs from the twin differs from the stored snapshot in the layer it changes)."""
     from ..snapshot.diff import compare
-    from ..snapshot.store import read_snapshot
+    from ..snapshot.store import read_snapshot, write_snapshot
 
     verdict = _run_check(session, ARCHITECTURE, snapshot, model_id)
     if not verdict.passed:
-        return verdict.status, _first_line(verdict)
+        return verdict.status, _first_line(verdict), snapshot
     try:
         stored = read_snapshot(snapshot)
     except SpecError:  # unreadable: the check above already said so
-        return ERROR, f"the snapshot {snapshot.name} cannot be read"
+        return ERROR, f"the snapshot {snapshot.name} cannot be read", snapshot
     if stored is not None and compare(stored, baseline.architecture).equal:
-        return PASSED, ""
-    return SKIPPED, (f"the model matches {snapshot.name} but its rebuild from its configuration does not, "
-                     "so a mutant (rebuilt the same way) cannot be compared with it")
+        return PASSED, "", snapshot
+    rebuilt = folder / snapshot.name
+    write_snapshot(rebuilt, baseline.architecture, model_id)
+    return PASSED, "", rebuilt
 
 
 def run_mutants(spec: ModelSpec, *, checks: Iterable[str] | None = None, points: dict[str, float] | None = None,
@@ -385,6 +391,8 @@ def _run(report: MutationReport, spec: ModelSpec, names: list[str], weights: dic
          base_dir: Path | None, operators: Iterable[str] | None, overrides: dict[str, dict[str, Any]] | None,
          snapshot: Path | None, prepare: Callable[[Any], None] | None, pool: Helpers | None) -> None:
     """Check the reference, generate its mutants and evaluate them (with `pool`'s help) into `report`."""
+    import tempfile
+
     from ..session.runner import ModelSession
     from .format import PROBES, output_probe_key
     from .generate import NotMutable, baseline_of, generate
@@ -422,14 +430,18 @@ def _run(report: MutationReport, spec: ModelSpec, names: list[str], weights: dic
             report.not_mutable = (f"Keras cannot rebuild the model from its configuration ({type(exc).__name__}: "
                                   f"{str(exc).splitlines()[0] if str(exc) else ''})")
             return
+        folder = Path(tempfile.mkdtemp(prefix="modelcheck-mutants-"))
         if snapshot is not None:
-            status, why = _reference_architecture(session, baseline, snapshot, spec.id)
+            status, why, snapshot = _reference_architecture(session, baseline, snapshot, spec.id, folder)
             report.reference[ARCHITECTURE] = status
             if status != PASSED:
                 report.reference_messages[ARCHITECTURE] = why
     shared = spec.replace(builder=None)
     args = (shared, names, weights, {**probed, **report.reference}, baseline, seed, overrides, snapshot, prepare)
-    report.mutants = pool.evaluate(mutants, args) if pool is not None else _evaluate_all(mutants, *args)
+    try:
+        report.mutants = pool.evaluate(mutants, args) if pool is not None else _evaluate_all(mutants, *args)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def report_dict(report: MutationReport) -> dict[str, Any]:
