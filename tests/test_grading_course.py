@@ -52,10 +52,12 @@ def test_an_interrupted_run_keeps_what_was_graded_and_resume_grades_only_the_res
     run.send_signal(signal.SIGINT)
     _, stderr = run.communicate(timeout=120)
     assert run.returncode == 130, stderr
-    assert "interrupted; what was graded is kept" in stderr
+    assert "interrupted; what was graded is kept" in stderr, stderr
     kept = _records(out)
-    assert 2 <= len(kept) < len(students)
-    assert set(_gradebook(out)) == set(kept)  # the gradebook holds everything finished, and only that
+    # (this test failed twice in full-suite runs of a fresh clone and passed on every rerun: the messages
+    # say what the run had done, for the next time)
+    assert 2 <= len(kept) < len(students), (sorted(kept), stderr)
+    assert set(_gradebook(out)) == set(kept), (_gradebook(out), sorted(kept), stderr)
     for student in kept:
         assert json.loads((out / student / "results.json").read_text())["max_score"] == 3.0
         assert (out / student / "feedback.html").exists()
@@ -67,11 +69,12 @@ def test_an_interrupted_run_keeps_what_was_graded_and_resume_grades_only_the_res
     _, stderr = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, stderr
     regraded = len(students) - len(kept) + 1
-    assert f"grading {regraded} of {len(students)} submissions" in stderr
-    assert f"{len(kept) - 1} unchanged since they were graded, kept" in stderr
+    assert f"grading {regraded} of {len(students)} submissions" in stderr, (sorted(kept), stderr)
+    assert f"{len(kept) - 1} unchanged since they were graded, kept" in stderr, (sorted(kept), stderr)
     after = _records(out)
-    assert set(after) == set(students)
-    assert {s for s in kept if after[s] != kept[s]} == {changed}  # unchanged records untouched
+    assert set(after) == set(students), (sorted(after), stderr)
+    # unchanged records untouched
+    assert {s for s in kept if after[s] != kept[s]} == {changed}, (kept, after, changed, stderr)
     assert _gradebook(out) == {"forge_files": "1", "good_toy": "3", "os_exit_in_builder": "0", "returns_none": "0",
                                "slow_0": "3", "slow_1": "3", "slow_2": "3"}
 
