@@ -29,7 +29,7 @@ from ...core.messages import for_audience
 from ..loops import current
 from ..state import reset_states
 from ._common import aux_to_numpy, loss_of, to_numpy, with_model_losses
-from .jax_calls import run_eagerly, worth_compiling
+from .jax_calls import compiled_for_few_runs, run_eagerly, worth_compiling
 
 __all__ = ["ADAPTER", "JaxAdapter", "uncompilable_layer_error"]
 
@@ -51,19 +51,9 @@ def _with_unconnected(backward: Any, trainable: list[Any]) -> tuple[Any, list[An
     return (loss, updated), grads, [not (isinstance(v, Var) and v in dependent) for v in outs]
 
 
-# XLA's optimising passes are most of a one-shot compile and save little on a program run once:
-# MobileNetV2's backward compiled in 11.8 s at the default level, 4.1 s at level 0, and ran as fast
-_RUN_ONCE_OPTIONS = {"xla_backend_optimization_level": 0}
-
-
 def _run_once(function: Callable[..., Any], args: list[Any]) -> Any:
     """``jax.jit(function)(*args)`` for a function called once, compiled without XLA's costly passes."""
-    lowered = jax.jit(function).lower(*args)
-    try:
-        compiled = lowered.compile(_RUN_ONCE_OPTIONS)
-    except Exception:  # an XLA that does not know the option: compiled as jax.jit would
-        compiled = lowered.compile()
-    return compiled(*args)
+    return compiled_for_few_runs(function, args)(*args)
 
 
 def _all_input_gradients(scalars_of: Callable[..., tuple[list[Any], Any]],

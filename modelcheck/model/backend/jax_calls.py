@@ -26,14 +26,16 @@ import numpy as np
 
 from ..inputs import all_layers
 
-__all__ = ["call", "worth_compiling", "run_eagerly", "COMPILE_FROM_LAYERS"]
+__all__ = ["call", "worth_compiling", "run_eagerly", "compiled_for_few_runs", "COMPILE_FROM_LAYERS"]
 
 # Measured on 2 cores: at 40 layers and more (a small ResNet, any keras.applications model) one
 # program per shape costs less than the first eager call; below, eager calls share their ops' compiles.
 COMPILE_FROM_LAYERS = 40
 
-# XLA's optimising passes cost more than they save on a program run a few times (see jax.py)
-_OPTIONS = {"xla_backend_optimization_level": 0}
+# XLA's optimising passes are most of a one-shot compile and save little on a program run a few
+# times: MobileNetV2's backward compiled in 11.8 s at the default level, 4.1 s at level 0, and ran as
+# fast (a training loop's many steps do run slower: it keeps the default)
+_FEW_RUNS_OPTIONS = {"xla_backend_optimization_level": 0}
 
 _programs: "weakref.WeakKeyDictionary[Any, dict[Any, Callable[[Any], Any]]]" = weakref.WeakKeyDictionary()
 _eager_only: "weakref.WeakSet[Any]" = weakref.WeakSet()
@@ -66,6 +68,16 @@ def worth_compiling(model: Any, x: Any) -> bool:
     return len(all_layers(model)) >= COMPILE_FROM_LAYERS
 
 
+def compiled_for_few_runs(function: Callable[..., Any], args: list[Any]) -> Any:
+    """``function`` compiled by ``jax.jit`` for `args` (arrays of these shapes and dtypes) without
+    XLA's costly passes, for a program run once or a few times."""
+    lowered = jax.jit(function).lower(*args)
+    try:
+        return lowered.compile(_FEW_RUNS_OPTIONS)
+    except Exception:  # an XLA that does not know the option: compiled as jax.jit would
+        return lowered.compile()
+
+
 def run_eagerly(model: Any) -> None:
     """Run `model` eagerly from now on: it could not be staged (its trace raised), so trying
     again at every call would only repeat that trace's cost."""
@@ -85,12 +97,7 @@ def _compile(model: Any, x: Any, training: bool) -> Callable[[Any], Any]:
         assigned[:] = [i for i, (after, before) in enumerate(zip(new, values)) if after is not before]
         return outputs, [new[i] for i in assigned]
 
-    values = [v.value for v in variables]
-    lowered = jax.jit(run).lower(values, x)
-    try:
-        compiled = lowered.compile(_OPTIONS)
-    except Exception:  # an XLA that does not know the option
-        compiled = lowered.compile()
+    compiled = compiled_for_few_runs(run, [[v.value for v in variables], x])
     written = list(assigned)
 
     def call_compiled(batch: Any) -> Any:
