@@ -440,7 +440,7 @@ def test_cgroups_a_dead_grader_left_are_swept_and_never_collide(grader_isolation
     import subprocess
     import sys
 
-    from modelcheck.grading.isolation import JobCgroup, sweep_dead_cgroups
+    from modelcheck.grading.cgroups import JobCgroup, sweep_dead_cgroups
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     roots = [os.path.dirname(parent) for parent in grader_isolation.cgroup_parents]

@@ -37,23 +37,9 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from typing import Any
 
 __all__ = ["Isolation", "detect", "enter_job_root", "enter_user_namespaces", "mount_job_folder",
            "copy_out", "unshare_pid", "user_namespaces"]
-
-# The cgroup half is in cgroups.py, re-exported here for its importers when first asked for: the
-# namespace probe loads this file by path, outside its package, where no relative import works
-_IN_CGROUPS = ("JobCgroup", "remove_parents", "sweep_dead_cgroups", "_cgroup_parents")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _IN_CGROUPS:
-        from . import cgroups
-
-        return getattr(cgroups, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
